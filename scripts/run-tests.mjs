@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+// Runs the whole test suite with Node's test runner (TypeScript through tsx).
+//   npm test                 every test file
+//   npm test -- test/x.test.ts   just those files
+// PostgreSQL tests run when the server at BERTH_TEST_PG (default postgresql://postgres@127.0.0.1:5432/test)
+// answers; otherwise they are skipped and this script says so.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+
+const root = path.resolve(import.meta.dirname, '..');
+function find(dir) {
+  return readdirSync(dir).flatMap((n) => {
+    const p = path.join(dir, n);
+    if (statSync(p).isDirectory()) return n === 'helpers' ? [] : find(p);
+    return n.endsWith('.test.ts') ? [p] : [];
+  });
+}
+
+const files = process.argv.slice(2).length ? process.argv.slice(2) : find(path.join(root, 'test')).sort();
+const uri = process.env.BERTH_TEST_PG ?? 'postgresql://postgres@127.0.0.1:5432/test';
+let pgOk = process.env.BERTH_TEST_SKIP_PG !== '1';
+if (pgOk) {
+  const c = new pg.Client({ connectionString: uri, connectionTimeoutMillis: 2000 });
+  pgOk = await c.connect().then(() => true, () => false);
+  await c.end().catch(() => {});
+}
+if (!pgOk) {
+  console.log(`NOTE: PostgreSQL is not reachable at ${uri}: every PostgreSQL variant of the suite is SKIPPED.`);
+  console.log('      Start PostgreSQL (or set BERTH_TEST_PG=postgresql://user@host:port/db) and run npm test again to cover it.');
+}
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {
+  cwd: root,
+  stdio: 'inherit',
+  env: { ...process.env, BERTH_TEST_SKIP_PG: pgOk ? '0' : '1' },
+});
+process.exit(r.status ?? 1);

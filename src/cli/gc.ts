@@ -1,0 +1,26 @@
+// berth gc: one garbage-collection pass, then a one-line summary.
+import { loadConfig } from '../config/load.js';
+import { openContext } from '../server.js';
+import { collectGarbage } from '../services/gc.js';
+
+export async function runGc(o: { config?: string; data?: string; deleteUntagged?: boolean; dryRun?: boolean; grace?: string }): Promise<void> {
+  const config = loadConfig({ file: o.config, data: o.data });
+  if (o.grace !== undefined && !/^\d+$/.test(o.grace)) throw new Error(`--grace must be a number of seconds, not "${o.grace}"`);
+  const { ctx, database } = await openContext(config);
+  try {
+    const r = await collectGarbage(ctx, { deleteUntagged: o.deleteUntagged, dryRun: o.dryRun, graceSeconds: o.grace === undefined ? undefined : Number(o.grace) });
+    const verb = o.dryRun ? 'would free' : 'freed';
+    process.stdout.write(`gc: ${verb} ${r.bytesFreed} bytes (${formatBytes(r.bytesFreed)}): ${r.blobsRemoved} blobs, ` +
+      `${r.manifestsRemoved} untagged manifests, ${r.linksRemoved} repository links, ${r.uploadsRemoved} expired uploads, ${r.strayFilesRemoved} stray files\n`);
+  } finally {
+    await database.close();
+  }
+}
+
+function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return `${v.toFixed(i ? 1 : 0)} ${units[i]}`;
+}

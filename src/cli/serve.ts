@@ -1,0 +1,32 @@
+// berth serve: start the server, print where it listens, drain on SIGTERM.
+import { loadConfig, type LoadOptions } from '../config/load.js';
+import { createBerth } from '../server.js';
+
+export async function serve(opts: LoadOptions & { quiet?: boolean }): Promise<void> {
+  const config = loadConfig(opts);
+  const berth = await createBerth(config, { logger: false });
+  const address = await berth.listen();
+  const port = address.split(':').pop();
+  const shown = config.listen.host === '0.0.0.0' || config.listen.host === '::' ? `http://127.0.0.1:${port}` : address;
+  process.stdout.write(`Berth listening on ${shown} (database: ${config.db.kind}, storage: ${config.storage.path})\n`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`${signal}: finishing in-flight requests\n`);
+    const timer = setTimeout(() => {
+      process.stderr.write(`in-flight requests did not finish within ${config.shutdownGraceSeconds}s; exiting\n`);
+      process.exit(1);
+    }, config.shutdownGraceSeconds * 1000);
+    timer.unref();
+    berth.close().then(() => {
+      process.stdout.write('Berth stopped\n');
+      process.exit(0);
+    }, (e) => {
+      process.stderr.write(`error while stopping: ${(e as Error).message}\n`);
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

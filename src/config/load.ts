@@ -1,0 +1,145 @@
+// Loads config.yaml, applies environment overrides and command-line flags, validates.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { configSchema, type RawConfig } from './schema.js';
+
+export interface BerthConfig {
+  raw: RawConfig;
+  serverHostname: string;
+  urlScheme: 'http' | 'https';
+  listen: { host: string; port: number };
+  dataDir: string;
+  db: { kind: 'sqlite'; file: string } | { kind: 'postgres'; uri: string; maxConnections: number };
+  storage: { kind: 'local'; path: string };
+  maxManifestBytes: number;
+  uploadExpirySeconds: number;
+  gcGraceSeconds: number;
+  listPageMax: number;
+  shutdownGraceSeconds: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  }
+}
+
+/** Keys that an environment variable of the same name overrides. */
+const ENV_KEYS = ['DB_URI', 'SERVER_HOSTNAME', 'PREFERRED_URL_SCHEME', 'LISTEN', 'DATA_DIR'] as const;
+const NUMERIC_ENV_KEYS = ['MAXIMUM_MANIFEST_SIZE', 'UPLOAD_EXPIRY_SECONDS', 'GC_GRACE_SECONDS', 'LIST_PAGE_MAX', 'SHUTDOWN_GRACE_SECONDS'] as const;
+
+export interface LoadOptions {
+  file?: string;
+  listen?: string;
+  data?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+function formatPath(p: readonly PropertyKey[]): string {
+  const parts: string[] = [];
+  p.forEach((k, i) => {
+    // DISTRIBUTED_STORAGE_CONFIG.<name> is a [driver, params] pair: show params keys directly.
+    if (p[0] === 'DISTRIBUTED_STORAGE_CONFIG' && i === 2) {
+      if (k === 0) parts.push('driver');
+      return;
+    }
+    parts.push(typeof k === 'number' ? `[${k}]` : String(k));
+  });
+  return parts.join('.').replace(/\.\[/g, '[');
+}
+
+/** Reads and parses a YAML file; problems are reported like validation problems. */
+export function readConfigFile(file: string): { doc: Record<string, unknown>; problems: string[] } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    return { doc: {}, problems: [`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`] };
+  }
+  try {
+    const doc = parseYaml(text) ?? {};
+    if (typeof doc !== 'object' || Array.isArray(doc)) return { doc: {}, problems: [`${file}: the top level must be a mapping of keys`] };
+    return { doc: doc as Record<string, unknown>, problems: [] };
+  } catch (e) {
+    return { doc: {}, problems: [`${file}: not valid YAML: ${(e as Error).message.split('\n')[0]}`] };
+  }
+}
+
+export function validateConfig(doc: Record<string, unknown>): { config?: RawConfig; problems: string[] } {
+  const r = configSchema.safeParse(doc);
+  if (r.success) return { config: r.data, problems: [] };
+  const problems = r.error.issues.map((i) => {
+    const where = formatPath(i.path);
+    const msg = i.code === 'invalid_type' && (i as { input?: unknown }).input === undefined ? 'required' : i.message;
+    return `${where || '(top level)'}: ${msg}`;
+  });
+  return { problems };
+}
+
+export function loadConfig(opts: LoadOptions = {}): BerthConfig {
+  const env = opts.env ?? process.env;
+  const problems: string[] = [];
+  let doc: Record<string, unknown> = {};
+  const file = opts.file ?? env.BERTH_CONFIG;
+  if (file) {
+    const r = readConfigFile(file);
+    doc = r.doc;
+    problems.push(...r.problems);
+  }
+  doc = { ...doc };
+  for (const k of ENV_KEYS) if (env[k]) doc[k] = env[k];
+  for (const k of NUMERIC_ENV_KEYS) {
+    if (env[k] !== undefined && env[k] !== '') {
+      const n = Number(env[k]);
+      if (!Number.isFinite(n)) problems.push(`${k} (environment): must be a number`);
+      else doc[k] = n;
+    }
+  }
+  if (env.BERTH_DATA) doc.DATA_DIR = env.BERTH_DATA;
+  if (env.BERTH_LISTEN) doc.LISTEN = env.BERTH_LISTEN;
+  if (opts.data) doc.DATA_DIR = opts.data;
+  if (opts.listen) doc.LISTEN = opts.listen;
+  const v = validateConfig(doc);
+  problems.push(...v.problems);
+  if (problems.length || !v.config) throw new ConfigError(problems);
+  return resolve(v.config);
+}
+
+function resolve(raw: RawConfig): BerthConfig {
+  const dataDir = path.resolve(raw.DATA_DIR);
+  const idx = raw.LISTEN.lastIndexOf(':');
+  let host = raw.LISTEN.slice(0, idx) || '0.0.0.0';
+  if (host.startsWith('[')) host = host.slice(1, -1);
+  const port = Number(raw.LISTEN.slice(idx + 1));
+  if (port > 65535) throw new ConfigError([`LISTEN: port ${port} is out of range`]);
+  let db: BerthConfig['db'];
+  const uri = raw.DB_URI;
+  if (!uri) db = { kind: 'sqlite', file: path.join(dataDir, 'berth.db') };
+  else if (uri.startsWith('sqlite:')) {
+    const p = uri.replace(/^sqlite:(\/\/\/)?/, '');
+    db = { kind: 'sqlite', file: p === ':memory:' ? p : path.resolve(p) };
+  } else db = { kind: 'postgres', uri, maxConnections: raw.DB_CONNECTION_ARGS?.max_connections ?? 10 };
+  let storagePath = path.join(dataDir, 'blobs');
+  const storageCfg = raw.DISTRIBUTED_STORAGE_CONFIG;
+  if (storageCfg) {
+    const preferred = raw.DISTRIBUTED_STORAGE_PREFERENCE?.[0] ?? Object.keys(storageCfg)[0];
+    const entry = storageCfg[preferred];
+    if (!entry) throw new ConfigError([`DISTRIBUTED_STORAGE_PREFERENCE[0]: "${preferred}" is not a key of DISTRIBUTED_STORAGE_CONFIG`]);
+    storagePath = path.resolve(entry[1].storage_path);
+  }
+  return {
+    raw,
+    serverHostname: raw.SERVER_HOSTNAME,
+    urlScheme: raw.PREFERRED_URL_SCHEME,
+    listen: { host, port },
+    dataDir,
+    db,
+    storage: { kind: 'local', path: storagePath },
+    maxManifestBytes: raw.MAXIMUM_MANIFEST_SIZE,
+    uploadExpirySeconds: raw.UPLOAD_EXPIRY_SECONDS,
+    gcGraceSeconds: raw.GC_GRACE_SECONDS,
+    listPageMax: raw.LIST_PAGE_MAX,
+    shutdownGraceSeconds: raw.SHUTDOWN_GRACE_SECONDS,
+  };
+}

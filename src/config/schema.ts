@@ -1,0 +1,39 @@
+// The shape of config.yaml: Quay's key names where they mean the same thing.
+import { z } from 'zod';
+
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, 'must be HOST:PORT (for example 0.0.0.0:8080)');
+
+const localStorage = z.object({
+  storage_path: z.string({ error: (i) => (i.input === undefined ? 'required' : 'must be a string') }).min(1, 'must not be empty'),
+}).loose();
+
+/** One DISTRIBUTED_STORAGE_CONFIG entry: [driver, params] as in Quay. */
+const storageEntry = z.tuple([
+  z.literal(['LocalStorage'], { error: (i) => `unsupported storage driver ${JSON.stringify(i.input)} (supported: LocalStorage)` }),
+  localStorage,
+]);
+
+export const configSchema = z.object({
+  SERVER_HOSTNAME: z.string().min(1).default('localhost:8080'),
+  PREFERRED_URL_SCHEME: z.enum(['http', 'https']).default('http'),
+  DB_URI: z.string().regex(/^(sqlite:\/\/\/|sqlite:|postgres(ql)?:\/\/)/, 'must start with sqlite:/// or postgresql://').optional(),
+  DB_CONNECTION_ARGS: z.object({ max_connections: z.number().int().positive().optional() }).loose().optional(),
+  DISTRIBUTED_STORAGE_CONFIG: z.record(z.string(), storageEntry).optional(),
+  DISTRIBUTED_STORAGE_PREFERENCE: z.array(z.string()).optional(),
+  /** Berth: where the server listens (also --listen). */
+  LISTEN: hostPort.default('0.0.0.0:8080'),
+  /** Berth: the data directory for the default SQLite file and blob store (also --data). */
+  DATA_DIR: z.string().min(1).default('./data'),
+  /** Berth: largest manifest accepted, in bytes. */
+  MAXIMUM_MANIFEST_SIZE: z.number().int().positive().max(64 * 1024 * 1024).default(4 * 1024 * 1024),
+  /** Berth: an upload session untouched for this many seconds may be removed by gc. */
+  UPLOAD_EXPIRY_SECONDS: z.number().int().positive().default(24 * 3600),
+  /** Berth: blobs younger than this are never collected (protects pushes in flight). */
+  GC_GRACE_SECONDS: z.number().int().nonnegative().default(3600),
+  /** Berth: default and largest page size of tag list and catalog. */
+  LIST_PAGE_MAX: z.number().int().positive().default(10000),
+  /** Berth: seconds SIGTERM waits for in-flight requests. */
+  SHUTDOWN_GRACE_SECONDS: z.number().int().nonnegative().default(30),
+}).loose();
+
+export type RawConfig = z.infer<typeof configSchema>;

@@ -1,0 +1,49 @@
+// Opens the metadata database: embedded SQLite by default, PostgreSQL for production.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import SQLite from 'better-sqlite3';
+import pg from 'pg';
+import type { Database } from './types.js';
+import { migrate } from './migrations.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+export type DB = Kysely<Database>;
+
+export interface OpenedDatabase {
+  db: DB;
+  dialect: Dialect;
+  /** Pool statistics for metrics (PostgreSQL only; SQLite has one connection). */
+  poolStats(): { total: number; idle: number; waiting: number };
+  close(): Promise<void>;
+}
+
+export type DatabaseSettings = { kind: 'sqlite'; file: string } | { kind: 'postgres'; uri: string; maxConnections: number };
+
+// bigint columns (sizes, times) fit in a JS number: parse them as numbers.
+pg.types.setTypeParser(20, (v: string) => Number(v));
+
+export async function openDatabase(settings: DatabaseSettings): Promise<OpenedDatabase> {
+  if (settings.kind === 'sqlite') {
+    if (settings.file !== ':memory:') mkdirSync(path.dirname(settings.file), { recursive: true });
+    const sqlite = new SQLite(settings.file);
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = FULL');
+    sqlite.pragma('busy_timeout = 10000');
+    sqlite.pragma('foreign_keys = ON');
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    await migrate(db as Kysely<unknown>, 'sqlite');
+    return { db, dialect: 'sqlite', poolStats: () => ({ total: 1, idle: 1, waiting: 0 }), close: () => db.destroy() };
+  }
+  const pool = new pg.Pool({ connectionString: settings.uri, max: settings.maxConnections });
+  // An idle client's error (server restart) must not crash the process.
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  await migrate(db as Kysely<unknown>, 'postgres');
+  return {
+    db,
+    dialect: 'postgres',
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    close: () => db.destroy(),
+  };
+}

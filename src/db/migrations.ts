@@ -1,0 +1,43 @@
+// Schema migrations, one function each, in order. Both dialects run the same list.
+import { Kysely, Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
+import type { Dialect } from './database.js';
+
+function migrations(dialect: Dialect): Record<string, Migration> {
+  const id = (t: string) => (dialect === 'postgres' ? sql.raw(`${t} bigserial primary key`) : sql.raw(`${t} integer primary key autoincrement`));
+  const bytes = dialect === 'postgres' ? 'bytea' : 'blob';
+  return {
+    '0001_registry_core': {
+      async up(db: Kysely<unknown>) {
+        await sql`create table repository (${id('id')}, name text not null unique, created_at bigint not null)`.execute(db);
+        await sql`create table blob (digest text primary key, size bigint not null, created_at bigint not null, last_used_at bigint not null)`.execute(db);
+        await sql`create table repository_blob (repository_id bigint not null references repository(id) on delete cascade,
+          digest text not null references blob(digest), created_at bigint not null, primary key (repository_id, digest))`.execute(db);
+        await sql`create index repository_blob_digest on repository_blob (digest)`.execute(db);
+        await sql`create table manifest (${id('id')}, repository_id bigint not null references repository(id) on delete cascade,
+          digest text not null, media_type text not null, artifact_type text, size bigint not null, content ${sql.raw(bytes)} not null,
+          subject_digest text, annotations text, created_at bigint not null, unique (repository_id, digest))`.execute(db);
+        await sql`create index manifest_subject on manifest (repository_id, subject_digest)`.execute(db);
+        await sql`create table manifest_ref (manifest_id bigint not null references manifest(id) on delete cascade,
+          digest text not null, kind text not null, primary key (manifest_id, kind, digest))`.execute(db);
+        await sql`create index manifest_ref_digest on manifest_ref (digest)`.execute(db);
+        await sql`create table tag (repository_id bigint not null references repository(id) on delete cascade,
+          name text not null, manifest_id bigint not null references manifest(id) on delete cascade, updated_at bigint not null,
+          primary key (repository_id, name))`.execute(db);
+        await sql`create index tag_manifest on tag (manifest_id)`.execute(db);
+        await sql`create table upload (id text primary key, repository_id bigint not null references repository(id) on delete cascade,
+          size bigint not null, created_at bigint not null, updated_at bigint not null)`.execute(db);
+      },
+    },
+  };
+}
+
+export async function migrate(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
+  const all = migrations(dialect);
+  const provider: MigrationProvider = { getMigrations: async () => all };
+  const migrator = new Migrator({ db, provider, migrationTableName: 'berth_migration', migrationLockTableName: 'berth_migration_lock' });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error');
+    throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${(error as Error).message ?? error}`);
+  }
+}

@@ -1,0 +1,32 @@
+// Table shapes as Kysely sees them. Times are milliseconds since the epoch.
+import type { Generated } from 'kysely';
+
+export interface RepositoryTable { id: Generated<number>; name: string; created_at: number }
+export interface BlobTable { digest: string; size: number; created_at: number; last_used_at: number }
+export interface RepositoryBlobTable { repository_id: number; digest: string; created_at: number }
+export interface ManifestTable {
+  id: Generated<number>;
+  repository_id: number;
+  digest: string;
+  media_type: string;
+  artifact_type: string | null;
+  size: number;
+  content: Uint8Array;
+  subject_digest: string | null;
+  annotations: string | null;
+  created_at: number;
+}
+/** What a manifest points at: blobs (config, layers) and, for an index, child manifests. */
+export interface ManifestRefTable { manifest_id: number; digest: string; kind: 'blob' | 'manifest' }
+export interface TagTable { repository_id: number; name: string; manifest_id: number; updated_at: number }
+export interface UploadTable { id: string; repository_id: number; size: number; created_at: number; updated_at: number }
+
+export interface Database {
+  repository: RepositoryTable;
+  blob: BlobTable;
+  repository_blob: RepositoryBlobTable;
+  manifest: ManifestTable;
+  manifest_ref: ManifestRefTable;
+  tag: TagTable;
+  upload: UploadTable;
+}

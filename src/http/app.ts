@@ -1,0 +1,55 @@
+// The one HTTP server: fastify, body streaming, error mapping, request log, routes.
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Readable } from 'node:stream';
+import { RegistryError } from '../oci/errors.js';
+import type { RegistryServices } from '../services/index.js';
+import { registryPlugin, sendRegistryError } from './registry/plugin.js';
+
+export interface AppOptions {
+  services: RegistryServices;
+  logger?: FastifyServerOptions['logger'];
+}
+
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    // Blob bodies are streamed by the handlers; the framework never buffers them.
+    bodyLimit: 1024 * 1024,
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    keepAliveTimeout: 65_000,
+    requestTimeout: 0,
+    routerOptions: { ignoreDuplicateSlashes: false, maxParamLength: 2048 },
+  });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req, payload, done) => done(null, payload as Readable));
+
+  app.setErrorHandler((err, req, reply) => {
+    if (err instanceof RegistryError) return sendRegistryError(reply, err);
+    const e = err as Error & { statusCode?: number; code?: string };
+    if (req.url.startsWith('/v2')) {
+      if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || e.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' || (e.statusCode && e.statusCode < 500)) {
+        return sendRegistryError(reply, new RegistryError('BLOB_UPLOAD_INVALID', e.message, undefined, e.statusCode ?? 400));
+      }
+      if (isClientAbort(e)) {
+        return sendRegistryError(reply, new RegistryError('BLOB_UPLOAD_INVALID', `the request body was cut short: ${e.message}`));
+      }
+    }
+    req.log.error({ err: e }, 'unhandled error');
+    return reply.code(500).header('Content-Type', 'application/json')
+      .send(JSON.stringify({ errors: [{ code: 'UNKNOWN', message: 'internal error; see the server log' }] }));
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    if (req.url.startsWith('/v2')) return sendRegistryError(reply, new RegistryError('NAME_UNKNOWN', 'no such endpoint', undefined, 404));
+    return reply.code(404).header('Content-Type', 'application/json').send(JSON.stringify({ error: 'not found', path: req.url.slice(0, 200) }));
+  });
+
+  await app.register(registryPlugin, { services: opts.services });
+  return app;
+}
+
+function isClientAbort(e: Error & { code?: string }): boolean {
+  return e.code === 'ECONNRESET' || e.code === 'ERR_STREAM_PREMATURE_CLOSE' || /aborted/i.test(e.message);
+}

@@ -1,0 +1,28 @@
+// GET/HEAD/DELETE /v2/:name/blobs/:digest
+import type { Handler } from './types.js';
+import { byteRange } from './headers.js';
+
+export const getBlob: Handler = async ({ req, reply, match, services }) => {
+  const blob = await services.blobs.find(match.name, match.ref);
+  const head = req.method === 'HEAD';
+  const range = byteRange(req.headers.range, blob.size);
+  reply.headers({
+    'Docker-Content-Digest': blob.digest,
+    'Content-Type': 'application/octet-stream',
+    'Accept-Ranges': 'bytes',
+    ETag: `"${blob.digest}"`,
+    'Cache-Control': 'max-age=31536000',
+  });
+  if (range) {
+    reply.code(206).headers({ 'Content-Range': `bytes ${range.start}-${range.end}/${blob.size}`, 'Content-Length': String(range.end - range.start + 1) });
+  } else {
+    reply.code(200).header('Content-Length', String(blob.size));
+  }
+  if (head) return reply.send();
+  return reply.send(blob.open(range));
+};
+
+export const deleteBlob: Handler = async ({ reply, match, services }) => {
+  await services.blobs.delete(match.name, match.ref);
+  return reply.code(202).header('Content-Length', '0').send();
+};

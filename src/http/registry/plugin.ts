@@ -1,0 +1,66 @@
+// The /v2 plugin: matches the route table, dispatches by method, maps errors to the spec's JSON.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Readable } from 'node:stream';
+import { RegistryError } from '../../oci/errors.js';
+import { requireRepositoryName } from '../../oci/names.js';
+import type { RegistryServices } from '../../services/index.js';
+import { matchRegistryPath, type RegistryRoute } from './route-table.js';
+import type { Handler } from './types.js';
+import { deleteBlob, getBlob } from './blobs.js';
+import { cancelUpload, getUpload, patchUpload, putUpload, startUpload } from './uploads.js';
+import { deleteManifest, getManifest, getReferrers, putManifest } from './manifests.js';
+import { listCatalog, listTags } from './listing.js';
+
+const base: Handler = async ({ reply }) => reply.code(200).header('Content-Type', 'application/json').send('{}');
+
+const HANDLERS: Record<RegistryRoute, Partial<Record<string, Handler>>> = {
+  base: { GET: base, HEAD: base },
+  catalog: { GET: listCatalog },
+  tags: { GET: listTags },
+  manifest: { GET: getManifest, HEAD: getManifest, PUT: putManifest, DELETE: deleteManifest },
+  blob: { GET: getBlob, HEAD: getBlob, DELETE: deleteBlob },
+  'upload-start': { POST: startUpload },
+  upload: { GET: getUpload, PATCH: patchUpload, PUT: putUpload, DELETE: cancelUpload },
+  referrers: { GET: getReferrers },
+};
+
+declare module 'fastify' {
+  interface FastifyRequest { routePattern?: string }
+}
+
+export function sendRegistryError(reply: FastifyReply, err: RegistryError): FastifyReply {
+  reply.code(err.status).headers(err.headers).header('Content-Type', 'application/json');
+  return reply.send(JSON.stringify(err.body()));
+}
+
+export async function registryPlugin(app: FastifyInstance, opts: { services: RegistryServices }): Promise<void> {
+  const { services } = opts;
+
+  const dispatch = async (req: FastifyRequest, reply: FastifyReply) => {
+    reply.header('Docker-Distribution-API-Version', 'registry/2.0');
+    const url = req.raw.url ?? '';
+    const q = url.indexOf('?');
+    const rawPath = q >= 0 ? url.slice(0, q) : url;
+    let rest: string;
+    try {
+      rest = decodeURIComponent(rawPath.replace(/^\/v2\/?/, ''));
+    } catch {
+      throw new RegistryError('NAME_INVALID', 'the request path is not valid percent-encoding');
+    }
+    const match = matchRegistryPath(rest);
+    if (!match) throw new RegistryError('NAME_UNKNOWN', `no registry endpoint at ${rawPath.slice(0, 300)}`, undefined, 404);
+    req.routePattern = match.pattern;
+    const handler = HANDLERS[match.route][req.method];
+    if (!handler) {
+      throw new RegistryError('UNSUPPORTED', `${req.method} is not supported on ${match.pattern}`, undefined, 405,
+        { Allow: Object.keys(HANDLERS[match.route]).join(', ') });
+    }
+    if (match.name !== undefined) requireRepositoryName(match.name);
+    const query = req.query as Record<string, string | undefined>;
+    const body = (req.body as Readable | undefined) ?? req.raw;
+    return handler({ req, reply, match: match as never, services, body, query });
+  };
+
+  app.route({ method: ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'], url: '/v2', handler: dispatch });
+  app.route({ method: ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'], url: '/v2/*', handler: dispatch });
+}

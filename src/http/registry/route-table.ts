@@ -1,0 +1,32 @@
+// The whole /v2 route table in one place. Repository names contain slashes, so the
+// path after /v2/ is matched here rather than by the router.
+export type RegistryRoute =
+  | 'base' | 'catalog' | 'tags' | 'manifest' | 'blob' | 'upload-start' | 'upload' | 'referrers';
+
+export interface RouteMatch {
+  route: RegistryRoute;
+  /** The route pattern, for logs and metric labels (never the raw path). */
+  pattern: string;
+  name?: string;
+  ref?: string;
+}
+
+const TABLE: { route: RegistryRoute; pattern: string; re: RegExp }[] = [
+  { route: 'base', pattern: '/v2/', re: /^$/ },
+  { route: 'catalog', pattern: '/v2/_catalog', re: /^_catalog$/ },
+  { route: 'tags', pattern: '/v2/:name/tags/list', re: /^(.+)\/tags\/list$/ },
+  { route: 'manifest', pattern: '/v2/:name/manifests/:reference', re: /^(.+)\/manifests\/([^/]+)$/ },
+  { route: 'upload-start', pattern: '/v2/:name/blobs/uploads/', re: /^(.+)\/blobs\/uploads\/?$/ },
+  { route: 'upload', pattern: '/v2/:name/blobs/uploads/:uuid', re: /^(.+)\/blobs\/uploads\/([^/]+)$/ },
+  { route: 'blob', pattern: '/v2/:name/blobs/:digest', re: /^(.+)\/blobs\/([^/]+)$/ },
+  { route: 'referrers', pattern: '/v2/:name/referrers/:digest', re: /^(.+)\/referrers\/([^/]+)$/ },
+];
+
+/** Matches the part of the path after "/v2/" (already percent-decoded, without the query). */
+export function matchRegistryPath(rest: string): RouteMatch | undefined {
+  for (const { route, pattern, re } of TABLE) {
+    const m = re.exec(rest);
+    if (m) return { route, pattern, name: m[1], ref: m[2] };
+  }
+  return undefined;
+}

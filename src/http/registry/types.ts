@@ -1,0 +1,17 @@
+// What a /v2 handler gets: the request, the reply, the matched route and the services.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Readable } from 'node:stream';
+import type { RouteMatch } from './route-table.js';
+import type { RegistryServices } from '../../services/index.js';
+
+export interface HandlerArgs {
+  req: FastifyRequest;
+  reply: FastifyReply;
+  match: RouteMatch & { name: string; ref: string };
+  services: RegistryServices;
+  /** The request body as a stream (never buffered by the framework). */
+  body: Readable;
+  query: Record<string, string | undefined>;
+}
+
+export type Handler = (a: HandlerArgs) => Promise<unknown>;

@@ -1,0 +1,47 @@
+// Reading and unlinking blobs of a repository.
+import { Readable } from 'node:stream';
+import { RegistryError } from '../oci/errors.js';
+import { requireDigest } from '../oci/digest.js';
+import type { ServiceContext } from './context.js';
+import { requireRepository } from './repositories.js';
+import { isBlobLinked } from './blob-links.js';
+
+export interface BlobHandle {
+  digest: string;
+  size: number;
+  /** Opens the bytes; a range is inclusive. */
+  open(range?: { start: number; end: number }): Readable;
+}
+
+export class BlobService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  async find(repository: string, digest: string): Promise<BlobHandle> {
+    requireDigest(digest);
+    const repo = await requireRepository(this.ctx.db, repository);
+    const linked = await isBlobLinked(this.ctx.db, repo.id, digest);
+    if (linked) {
+      return { digest, size: linked.size, open: (range) => this.ctx.store.read(digest, range) };
+    }
+    // Manifests are content too: a client may fetch one through the blobs endpoint.
+    const m = await this.ctx.db.selectFrom('manifest').select(['content', 'size'])
+      .where('repository_id', '=', repo.id).where('digest', '=', digest).executeTakeFirst();
+    if (m) {
+      const bytes = Buffer.from(m.content);
+      return {
+        digest,
+        size: m.size,
+        open: (range) => Readable.from([range ? bytes.subarray(range.start, range.end + 1) : bytes]),
+      };
+    }
+    throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not in repository "${repository}"`, { digest });
+  }
+
+  /** Removes the blob from the repository; the bytes go when gc finds nothing else uses them. */
+  async delete(repository: string, digest: string): Promise<void> {
+    requireDigest(digest);
+    const repo = await requireRepository(this.ctx.db, repository);
+    const r = await this.ctx.db.deleteFrom('repository_blob').where('repository_id', '=', repo.id).where('digest', '=', digest).executeTakeFirst();
+    if (Number(r.numDeletedRows) === 0) throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not in repository "${repository}"`, { digest });
+  }
+}

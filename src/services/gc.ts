@@ -1,0 +1,127 @@
+// Garbage collection: drops expired uploads, unreferenced blob links and the bytes nothing uses.
+// Safe beside live pushes: anything touched within the grace period is kept, and a blob row is
+// deleted in the same transaction that re-checks it is unused (see UploadService.commit).
+import type { ServiceContext } from './context.js';
+
+export interface GcOptions {
+  /** Also delete manifests that no tag and no index reference (and that are not referrers of a kept manifest). */
+  deleteUntagged?: boolean;
+  /** Report what would go, change nothing. */
+  dryRun?: boolean;
+  graceSeconds?: number;
+}
+
+export interface GcReport {
+  uploadsRemoved: number;
+  manifestsRemoved: number;
+  linksRemoved: number;
+  blobsRemoved: number;
+  bytesFreed: number;
+  strayFilesRemoved: number;
+}
+
+export async function collectGarbage(ctx: ServiceContext, opts: GcOptions = {}): Promise<GcReport> {
+  const { db, store } = ctx;
+  const now = ctx.now();
+  const cutoff = now - (opts.graceSeconds ?? ctx.config.gcGraceSeconds) * 1000;
+  const report: GcReport = { uploadsRemoved: 0, manifestsRemoved: 0, linksRemoved: 0, blobsRemoved: 0, bytesFreed: 0, strayFilesRemoved: 0 };
+
+  // 1. Upload sessions nobody touched for UPLOAD_EXPIRY_SECONDS, and upload files with no session.
+  const expired = await db.selectFrom('upload').select('id').where('updated_at', '<', now - ctx.config.uploadExpirySeconds * 1000).execute();
+  const liveUploads = new Set((await db.selectFrom('upload').select('id').execute()).map((r) => r.id));
+  for (const { id } of expired) {
+    report.uploadsRemoved++;
+    if (opts.dryRun) continue;
+    await db.deleteFrom('upload').where('id', '=', id).execute();
+    await store.deleteUpload(id);
+  }
+  for (const id of await store.listUploads()) {
+    if (!liveUploads.has(id) && !opts.dryRun) await store.deleteUpload(id);
+  }
+
+  // 2. Untagged manifests, when asked: not tagged, not in an index, not a referrer of a kept manifest, past the grace period.
+  if (opts.deleteUntagged) {
+    const untagged = await db.selectFrom('manifest as m').select(['m.id'])
+      .where('m.created_at', '<', cutoff)
+      .where(({ not, exists, selectFrom }) => not(exists(selectFrom('tag').select('tag.manifest_id').whereRef('tag.manifest_id', '=', 'm.id'))))
+      .where(({ not, exists, selectFrom }) => not(exists(selectFrom('manifest_ref as r').innerJoin('manifest as p', 'p.id', 'r.manifest_id')
+        .select('r.digest').whereRef('r.digest', '=', 'm.digest').whereRef('p.repository_id', '=', 'm.repository_id').where('r.kind', '=', 'manifest'))))
+      .where(({ not, exists, selectFrom }) => not(exists(selectFrom('manifest as s').select('s.id')
+        .whereRef('s.digest', '=', 'm.subject_digest').whereRef('s.repository_id', '=', 'm.repository_id'))))
+      .execute();
+    report.manifestsRemoved = untagged.length;
+    if (!opts.dryRun) {
+      for (const { id } of untagged) {
+        await db.deleteFrom('manifest').where('id', '=', id)
+          .where(({ not, exists, selectFrom }) => not(exists(selectFrom('tag').select('tag.manifest_id').where('tag.manifest_id', '=', id))))
+          .execute();
+      }
+    }
+  }
+
+  // 3. Repository links to blobs that no manifest of that repository uses, older than the grace period.
+  const staleLinks = db.selectFrom('repository_blob as l').select(['l.repository_id', 'l.digest'])
+    .where('l.created_at', '<', cutoff)
+    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('manifest_ref as r').innerJoin('manifest as m', 'm.id', 'r.manifest_id')
+      .select('r.digest').whereRef('r.digest', '=', 'l.digest').whereRef('m.repository_id', '=', 'l.repository_id'))));
+  const links = await staleLinks.execute();
+  report.linksRemoved = links.length;
+  if (!opts.dryRun) {
+    for (const l of links) {
+      await db.deleteFrom('repository_blob').where('repository_id', '=', l.repository_id).where('digest', '=', l.digest)
+        .where('created_at', '<', cutoff)
+        .where(({ not, exists, selectFrom }) => not(exists(selectFrom('manifest_ref as r').innerJoin('manifest as m', 'm.id', 'r.manifest_id')
+          .select('r.digest').where('r.digest', '=', l.digest).where('m.repository_id', '=', l.repository_id))))
+        .execute();
+    }
+  }
+
+  // 4. Blob rows with no link and no manifest reference: delete row and bytes together.
+  const unused = await db.selectFrom('blob as b').select(['b.digest', 'b.size'])
+    .where('b.last_used_at', '<', cutoff)
+    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('repository_blob').select('digest').whereRef('repository_blob.digest', '=', 'b.digest'))))
+    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('manifest_ref').select('digest').whereRef('manifest_ref.digest', '=', 'b.digest'))))
+    .execute();
+  for (const b of unused) {
+    if (opts.dryRun) {
+      report.blobsRemoved++;
+      report.bytesFreed += b.size;
+      continue;
+    }
+    const gone = await db.transaction().execute(async (tx) => {
+      const r = await tx.deleteFrom('blob').where('digest', '=', b.digest).where('last_used_at', '<', cutoff)
+        .where(({ not, exists, selectFrom }) => not(exists(selectFrom('repository_blob').select('digest').where('repository_blob.digest', '=', b.digest))))
+        .where(({ not, exists, selectFrom }) => not(exists(selectFrom('manifest_ref').select('digest').where('manifest_ref.digest', '=', b.digest))))
+        .executeTakeFirst();
+      if (Number(r.numDeletedRows) === 0) return false;
+      await store.delete(b.digest);
+      return true;
+    });
+    if (gone) {
+      report.blobsRemoved++;
+      report.bytesFreed += b.size;
+    }
+  }
+
+  // 5. Files in storage with no blob row at all (left by a crash before the row was written).
+  const known = new Set<string>();
+  for (const r of await db.selectFrom('blob').select('digest').execute()) known.add(r.digest);
+  for await (const digest of store.list()) {
+    if (known.has(digest)) continue;
+    const st = await store.stat(digest);
+    // Re-check: a push may have linked the file and not yet committed its row.
+    const row = await db.selectFrom('blob').select('digest').where('digest', '=', digest).executeTakeFirst();
+    if (row || !st) continue;
+    report.strayFilesRemoved++;
+    if (!opts.dryRun && await strayOldEnough(store, digest, cutoff)) {
+      await store.delete(digest);
+      report.bytesFreed += st.size;
+    }
+  }
+  return report;
+}
+
+async function strayOldEnough(store: ServiceContext['store'], digest: string, cutoff: number): Promise<boolean> {
+  const mtime = await store.modifiedAt?.(digest);
+  return mtime === undefined || mtime === null || mtime < cutoff;
+}

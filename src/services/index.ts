@@ -1,0 +1,35 @@
+// The registry's services, built once by the composition root.
+import type { FastifyRequest } from 'fastify';
+import type { BerthConfig } from '../config/load.js';
+import type { ServiceContext } from './context.js';
+import { UploadService } from './uploads.js';
+import { BlobService } from './blobs.js';
+import { ManifestService } from './manifests.js';
+import { ListingService } from './listing.js';
+
+/** Who may read a repository. Until accounts exist every repository is open to every caller. */
+export interface AccessPolicy {
+  canRead(req: FastifyRequest, repository: string): boolean;
+}
+
+export const OPEN_ACCESS: AccessPolicy = { canRead: () => true };
+
+export interface RegistryServices {
+  config: BerthConfig;
+  uploads: UploadService;
+  blobs: BlobService;
+  manifests: ManifestService;
+  listing: ListingService;
+  access: AccessPolicy;
+}
+
+export function buildServices(ctx: ServiceContext, access: AccessPolicy = OPEN_ACCESS): RegistryServices {
+  return {
+    config: ctx.config,
+    uploads: new UploadService(ctx),
+    blobs: new BlobService(ctx),
+    manifests: new ManifestService(ctx),
+    listing: new ListingService(ctx),
+    access,
+  };
+}

@@ -1,0 +1,165 @@
+// Manifests: put (validated against what the repository holds), get with content negotiation, delete, referrers.
+import { RegistryError } from '../oci/errors.js';
+import { digestOf, looksLikeDigest, requireDigest } from '../oci/digest.js';
+import { requireTag } from '../oci/names.js';
+import { MT, MANIFEST_MEDIA_TYPES, isIndexType } from '../oci/mediatypes.js';
+import { effectiveArtifactType, parseManifest, type Descriptor } from '../oci/manifest.js';
+import type { ServiceContext } from './context.js';
+import { ensureRepository, findRepository, requireRepository } from './repositories.js';
+
+export interface StoredManifest { digest: string; mediaType: string; size: number; content: Uint8Array }
+export interface PutResult { digest: string; subject?: string; created: boolean }
+
+/** Layers that clients may reference without uploading (foreign / non-distributable layers). */
+const FOREIGN_LAYER_TYPES = new Set([
+  'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
+]);
+
+export class ManifestService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  async put(repository: string, reference: string, bytes: Uint8Array, contentType: string | undefined): Promise<PutResult> {
+    const byDigest = looksLikeDigest(reference);
+    const algorithm = byDigest ? requireDigest(reference).algorithm : 'sha256';
+    if (!byDigest) requireTag(reference);
+    if (bytes.byteLength > this.ctx.config.maxManifestBytes) {
+      throw new RegistryError('SIZE_INVALID', `manifest is ${bytes.byteLength} bytes, over the limit of ${this.ctx.config.maxManifestBytes}`, { size: bytes.byteLength });
+    }
+    const m = parseManifest(bytes, contentType);
+    const digest = digestOf(bytes, algorithm);
+    if (byDigest && digest !== reference) {
+      throw new RegistryError('DIGEST_INVALID', `manifest content has digest ${digest}, not ${reference}`, { expected: reference, actual: digest });
+    }
+    const repo = await ensureRepository(this.ctx, repository);
+    const { db } = this.ctx;
+    const blobs: Descriptor[] = m.isIndex ? [] : [m.config!, ...m.layers].filter((d) => !FOREIGN_LAYER_TYPES.has(d.mediaType));
+    const children = m.manifests;
+    const blobDigests = [...new Set(blobs.map((d) => d.digest))];
+    const childDigests = [...new Set(children.map((d) => d.digest))];
+    const now = this.ctx.now();
+    return db.transaction().execute(async (tx) => {
+      if (blobDigests.length) {
+        const have = await tx.selectFrom('repository_blob').innerJoin('blob', 'blob.digest', 'repository_blob.digest')
+          .select(['blob.digest', 'blob.size']).where('repository_blob.repository_id', '=', repo.id)
+          .where('repository_blob.digest', 'in', blobDigests).execute();
+        const sizes = new Map(have.map((h) => [h.digest, h.size]));
+        for (const d of blobs) {
+          const size = sizes.get(d.digest);
+          if (size === undefined) {
+            throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `blob ${d.digest} (${d.mediaType}) is not in repository "${repository}": push it before the manifest`, { digest: d.digest });
+          }
+          if (size !== d.size) {
+            throw new RegistryError('MANIFEST_INVALID', `descriptor of ${d.digest} says ${d.size} bytes but the blob has ${size}`, { digest: d.digest });
+          }
+        }
+      }
+      if (childDigests.length) {
+        const have = await tx.selectFrom('manifest').select('digest').where('repository_id', '=', repo.id)
+          .where('digest', 'in', childDigests).execute();
+        const known = new Set(have.map((h) => h.digest));
+        const missing = childDigests.find((d) => !known.has(d));
+        if (missing) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest ${missing} listed in the index is not in repository "${repository}": push it first`, { digest: missing });
+      }
+      let row = await tx.selectFrom('manifest').select('id').where('repository_id', '=', repo.id).where('digest', '=', digest).executeTakeFirst();
+      const created = !row;
+      if (!row) {
+        row = await tx.insertInto('manifest').values({
+          repository_id: repo.id,
+          digest,
+          media_type: m.mediaType,
+          artifact_type: effectiveArtifactType(m) ?? null,
+          size: bytes.byteLength,
+          content: bytes,
+          subject_digest: m.subject?.digest ?? null,
+          annotations: m.annotations ? JSON.stringify(m.annotations) : null,
+          created_at: now,
+        }).returning('id').executeTakeFirstOrThrow();
+        const refs = [
+          ...blobDigests.map((d) => ({ manifest_id: row!.id, digest: d, kind: 'blob' as const })),
+          ...childDigests.map((d) => ({ manifest_id: row!.id, digest: d, kind: 'manifest' as const })),
+        ];
+        if (refs.length) await tx.insertInto('manifest_ref').values(refs).execute();
+        if (blobDigests.length) await tx.updateTable('blob').set({ last_used_at: now }).where('digest', 'in', blobDigests).execute();
+      }
+      if (!byDigest) {
+        await tx.insertInto('tag').values({ repository_id: repo.id, name: reference, manifest_id: row.id, updated_at: now })
+          .onConflict((oc) => oc.columns(['repository_id', 'name']).doUpdateSet({ manifest_id: row!.id, updated_at: now })).execute();
+      }
+      return { digest, subject: m.subject?.digest, created };
+    });
+  }
+
+  /** Finds a manifest by tag or digest; `accept` lists the media types the client takes (empty: any). */
+  async get(repository: string, reference: string, accept: string[] = []): Promise<StoredManifest> {
+    const repo = await requireRepository(this.ctx.db, repository);
+    const byDigest = looksLikeDigest(reference);
+    if (byDigest) requireDigest(reference);
+    else requireTag(reference);
+    let q = this.ctx.db.selectFrom('manifest').select(['manifest.digest', 'manifest.media_type', 'manifest.size', 'manifest.content'])
+      .where('manifest.repository_id', '=', repo.id);
+    q = byDigest ? q.where('manifest.digest', '=', reference)
+      : q.innerJoin('tag', 'tag.manifest_id', 'manifest.id').where('tag.repository_id', '=', repo.id).where('tag.name', '=', reference);
+    const row = await q.executeTakeFirst();
+    if (!row) throw new RegistryError('MANIFEST_UNKNOWN', `manifest "${reference}" is not in repository "${repository}"`, { name: repository, reference });
+    const found: StoredManifest = { digest: row.digest, mediaType: row.media_type, size: row.size, content: row.content };
+    return this.negotiate(repo.id, found, accept, byDigest);
+  }
+
+  /**
+   * Content negotiation: a client that names manifest types in Accept gets one of them.
+   * A client that cannot take an index gets its linux/amd64 image (as the Docker registry does).
+   */
+  private async negotiate(repositoryId: number, m: StoredManifest, accept: string[], byDigest: boolean): Promise<StoredManifest> {
+    const wanted = accept.filter((a) => MANIFEST_MEDIA_TYPES.includes(a));
+    if (wanted.length === 0 || accept.includes('*/*') || wanted.includes(m.mediaType) || byDigest) return m;
+    if (isIndexType(m.mediaType)) {
+      const index = JSON.parse(Buffer.from(m.content).toString('utf8')) as { manifests?: Descriptor[] };
+      const pick = (index.manifests ?? []).find((d) => d.platform?.os === 'linux' && d.platform?.architecture === 'amd64' && wanted.includes(d.mediaType));
+      if (pick) {
+        const child = await this.ctx.db.selectFrom('manifest').select(['digest', 'media_type', 'size', 'content'])
+          .where('repository_id', '=', repositoryId).where('digest', '=', pick.digest).executeTakeFirst();
+        if (child) return { digest: child.digest, mediaType: child.media_type, size: child.size, content: child.content };
+      }
+    }
+    throw new RegistryError('MANIFEST_UNKNOWN',
+      `manifest is ${m.mediaType}, which the Accept header does not list (${wanted.join(', ')})`, { mediaType: m.mediaType });
+  }
+
+  /** Deletes a tag (by tag) or a manifest and every tag on it (by digest). */
+  async delete(repository: string, reference: string): Promise<void> {
+    const repo = await requireRepository(this.ctx.db, repository);
+    const { db } = this.ctx;
+    if (!looksLikeDigest(reference)) {
+      requireTag(reference);
+      const r = await db.deleteFrom('tag').where('repository_id', '=', repo.id).where('name', '=', reference).executeTakeFirst();
+      if (Number(r.numDeletedRows) === 0) throw new RegistryError('MANIFEST_UNKNOWN', `tag "${reference}" is not in repository "${repository}"`, { tag: reference });
+      return;
+    }
+    requireDigest(reference);
+    const r = await db.deleteFrom('manifest').where('repository_id', '=', repo.id).where('digest', '=', reference).executeTakeFirst();
+    if (Number(r.numDeletedRows) === 0) throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${reference} is not in repository "${repository}"`, { digest: reference });
+  }
+
+  /** The referrers index of a subject digest (OCI distribution 1.1). */
+  async referrers(repository: string, subject: string, artifactType?: string): Promise<{ index: Record<string, unknown>; filtered: boolean }> {
+    requireDigest(subject);
+    const repo = await findRepository(this.ctx.db, repository);
+    let rows: { digest: string; media_type: string; size: number; artifact_type: string | null; annotations: string | null }[] = [];
+    if (repo) {
+      let q = this.ctx.db.selectFrom('manifest').select(['digest', 'media_type', 'size', 'artifact_type', 'annotations'])
+        .where('repository_id', '=', repo.id).where('subject_digest', '=', subject);
+      if (artifactType) q = q.where('artifact_type', '=', artifactType);
+      rows = await q.orderBy('id').execute();
+    }
+    const manifests = rows.map((r) => {
+      const d: Record<string, unknown> = { mediaType: r.media_type, digest: r.digest, size: r.size };
+      if (r.artifact_type) d.artifactType = r.artifact_type;
+      if (r.annotations) d.annotations = JSON.parse(r.annotations);
+      return d;
+    });
+    return { index: { schemaVersion: 2, mediaType: MT.ociIndex, manifests }, filtered: !!artifactType };
+  }
+}

@@ -1,0 +1,29 @@
+// Repositories by name: find one, or create it on first push.
+import { RegistryError } from '../oci/errors.js';
+import { requireRepositoryName } from '../oci/names.js';
+import type { DB } from '../db/database.js';
+import type { ServiceContext } from './context.js';
+
+export interface RepositoryRow { id: number; name: string }
+
+export async function findRepository(db: DB, name: string): Promise<RepositoryRow | undefined> {
+  return db.selectFrom('repository').select(['id', 'name']).where('name', '=', name).executeTakeFirst();
+}
+
+export async function requireRepository(db: DB, name: string): Promise<RepositoryRow> {
+  const repo = await findRepository(db, requireRepositoryName(name));
+  if (!repo) throw new RegistryError('NAME_UNKNOWN', `repository "${name}" is not known to this registry`, { name });
+  return repo;
+}
+
+/** Returns the repository, creating it when a push names a new one. */
+export async function ensureRepository(ctx: ServiceContext, name: string): Promise<RepositoryRow> {
+  requireRepositoryName(name);
+  const found = await findRepository(ctx.db, name);
+  if (found) return found;
+  await ctx.db.insertInto('repository').values({ name, created_at: ctx.now() })
+    .onConflict((oc) => oc.column('name').doNothing()).execute();
+  const created = await findRepository(ctx.db, name);
+  if (!created) throw new Error(`repository ${name} vanished while being created`);
+  return created;
+}

@@ -1,0 +1,190 @@
+// Blob uploads: monolithic, POST-then-PUT, chunked PATCH, resume, cancel, and cross-repository mount.
+import type { Readable } from 'node:stream';
+import { contentHasher, newId, type ContentHasher, type DigestAlgorithm } from '../crypto/index.js';
+import { RegistryError } from '../oci/errors.js';
+import { requireDigest } from '../oci/digest.js';
+import { UploadInterrupted, UploadTooLarge } from '../storage/blobstore.js';
+import type { ServiceContext } from './context.js';
+import { ensureRepository, findRepository, type RepositoryRow } from './repositories.js';
+import { isBlobLinked, linkBlob } from './blob-links.js';
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** Largest single blob accepted (a sanity bound, not a quota). */
+export const MAX_BLOB_BYTES = 1024 ** 4;
+
+/** The running hash of an upload held in memory between chunks; rebuilt from disk when missing. */
+interface LiveHash { algorithm: DigestAlgorithm; hasher: ContentHasher; offset: number }
+
+export interface UploadSession { id: string; repository: string; size: number }
+export interface CommittedBlob { digest: string; size: number }
+
+export class UploadService {
+  private readonly live = new Map<string, LiveHash>();
+  private readonly busy = new Set<string>();
+
+  constructor(private readonly ctx: ServiceContext) {}
+
+  /** Tries a cross-repository mount; returns undefined when a normal upload should start instead. */
+  async mount(repository: string, digest: string, from: string | undefined, canRead: (repo: string) => boolean): Promise<CommittedBlob | undefined> {
+    requireDigest(digest);
+    const { db } = this.ctx;
+    let q = db.selectFrom('repository_blob')
+      .innerJoin('repository', 'repository.id', 'repository_blob.repository_id')
+      .innerJoin('blob', 'blob.digest', 'repository_blob.digest')
+      .select(['repository.name', 'blob.size'])
+      .where('repository_blob.digest', '=', digest);
+    if (from !== undefined) q = q.where('repository.name', '=', from);
+    const sources = await q.limit(from !== undefined ? 1 : 50).execute();
+    const source = sources.find((s) => canRead(s.name));
+    if (!source) return undefined;
+    if (!(await this.ctx.store.stat(digest))) return undefined;
+    const repo = await ensureRepository(this.ctx, repository);
+    await linkBlob(db, repo.id, digest, source.size, this.ctx.now());
+    return { digest, size: source.size };
+  }
+
+  async start(repository: string): Promise<UploadSession> {
+    const repo = await ensureRepository(this.ctx, repository);
+    const id = newId();
+    await this.ctx.store.createUpload(id);
+    const now = this.ctx.now();
+    await this.ctx.db.insertInto('upload').values({ id, repository_id: repo.id, size: 0, created_at: now, updated_at: now }).execute();
+    this.live.set(id, { algorithm: 'sha256', hasher: contentHasher('sha256'), offset: 0 });
+    return { id, repository, size: 0 };
+  }
+
+  /** Upload of a whole blob in one request (POST ?digest=). */
+  async monolithic(repository: string, digest: string, body: Readable, contentLength: number | undefined): Promise<CommittedBlob> {
+    const parsed = requireDigest(digest);
+    const session = await this.start(repository);
+    try {
+      return await this.finish(repository, session.id, parsed.digest, body, undefined, contentLength);
+    } catch (e) {
+      await this.cancel(repository, session.id).catch(() => {});
+      throw e;
+    }
+  }
+
+  private async session(repository: string, id: string): Promise<{ repo: RepositoryRow; size: number }> {
+    if (!UUID_RE.test(id)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload "${id.slice(0, 100)}" is not known`, { uuid: id.slice(0, 100) });
+    const repo = await findRepository(this.ctx.db, repository);
+    const row = repo && await this.ctx.db.selectFrom('upload').select(['size', 'repository_id']).where('id', '=', id).executeTakeFirst();
+    if (!repo || !row || row.repository_id !== repo.id) {
+      throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id} is not known in repository "${repository}"`, { uuid: id });
+    }
+    return { repo, size: row.size };
+  }
+
+  async status(repository: string, id: string): Promise<UploadSession> {
+    const s = await this.session(repository, id);
+    return { id, repository, size: s.size };
+  }
+
+  private lock(id: string): () => void {
+    if (this.busy.has(id)) {
+      throw new RegistryError('BLOB_UPLOAD_INVALID', `upload ${id} is already receiving data in another request`, { uuid: id }, 416);
+    }
+    this.busy.add(id);
+    return () => this.busy.delete(id);
+  }
+
+  /** The running hash for an upload at `offset`, rebuilt from the stored part if needed. */
+  private async hashAt(id: string, offset: number, algorithm: DigestAlgorithm = 'sha256'): Promise<LiveHash> {
+    const h = this.live.get(id);
+    if (h && h.offset === offset && h.algorithm === algorithm) return h;
+    const fresh: LiveHash = { algorithm, hasher: contentHasher(algorithm), offset: 0 };
+    fresh.offset = await this.ctx.store.hashUpload(id, fresh.hasher);
+    this.live.set(id, fresh);
+    return fresh;
+  }
+
+  private async appendLocked(id: string, size: number, body: Readable, range: { start: number; end?: number } | undefined, contentLength: number | undefined): Promise<number> {
+    if (range && range.start !== size) {
+      throw new RegistryError('BLOB_UPLOAD_INVALID',
+        `chunk starts at byte ${range.start} but the upload has ${size} bytes: send the chunk that starts at ${size}`,
+        { uuid: id, expected: size, got: range.start }, 416, { Range: size > 0 ? `0-${size - 1}` : '0-0' });
+    }
+    const h = await this.hashAt(id, size);
+    let written: number;
+    try {
+      written = await this.ctx.store.appendUpload(id, size, body, h.hasher, MAX_BLOB_BYTES);
+    } catch (e) {
+      this.live.delete(id);
+      if (e instanceof UploadTooLarge) throw new RegistryError('SIZE_INVALID', `blob is larger than ${MAX_BLOB_BYTES} bytes`, { uuid: id });
+      if (e instanceof UploadInterrupted) throw new RegistryError('BLOB_UPLOAD_INVALID', `the request body ended early: ${e.message}; nothing of it was kept`, { uuid: id });
+      throw e;
+    }
+    const expected = range?.end !== undefined ? range.end - range.start + 1 : contentLength;
+    if (expected !== undefined && written !== expected) {
+      this.live.delete(id);
+      await this.ctx.store.truncateUpload(id, size);
+      throw new RegistryError('SIZE_INVALID', `received ${written} bytes but the request declared ${expected}; the chunk was discarded`, { uuid: id });
+    }
+    h.offset = size + written;
+    const newSize = size + written;
+    await this.ctx.db.updateTable('upload').set({ size: newSize, updated_at: this.ctx.now() }).where('id', '=', id).execute();
+    return newSize;
+  }
+
+  async append(repository: string, id: string, body: Readable, range: { start: number; end?: number } | undefined, contentLength?: number): Promise<UploadSession> {
+    const s = await this.session(repository, id);
+    const unlock = this.lock(id);
+    try {
+      const size = await this.appendLocked(id, s.size, body, range, contentLength);
+      return { id, repository, size };
+    } finally {
+      unlock();
+    }
+  }
+
+  /** Completes an upload (PUT ?digest=), optionally with a last chunk in the body. */
+  async finish(repository: string, id: string, digest: string, body: Readable | undefined, range?: { start: number; end?: number }, contentLength?: number): Promise<CommittedBlob> {
+    const parsed = requireDigest(digest);
+    const s = await this.session(repository, id);
+    const unlock = this.lock(id);
+    try {
+      let size = s.size;
+      if (body && (contentLength === undefined || contentLength > 0 || range)) {
+        size = await this.appendLocked(id, size, body, range, contentLength);
+      }
+      const h = await this.hashAt(id, size, parsed.algorithm);
+      const actual = `${parsed.algorithm}:${h.hasher.hex()}`;
+      this.live.delete(id);
+      if (actual !== parsed.digest) {
+        await this.discard(id);
+        throw new RegistryError('DIGEST_INVALID', `the uploaded content has digest ${actual}, not ${parsed.digest}; the upload was discarded`, { expected: parsed.digest, actual });
+      }
+      await this.commit(s.repo, id, parsed.digest, size);
+      return { digest: parsed.digest, size };
+    } finally {
+      unlock();
+    }
+  }
+
+  private async commit(repo: RepositoryRow, id: string, digest: string, size: number): Promise<void> {
+    const { store, db } = this.ctx;
+    await store.syncUpload(id);
+    await store.commitUpload(id, digest);
+    await linkBlob(db, repo.id, digest, size, this.ctx.now());
+    // A concurrent gc may have removed the file between link and commit: put it back.
+    if (!(await store.stat(digest))) await store.commitUpload(id, digest);
+    await this.discard(id);
+  }
+
+  private async discard(id: string): Promise<void> {
+    this.live.delete(id);
+    await this.ctx.db.deleteFrom('upload').where('id', '=', id).execute();
+    await this.ctx.store.deleteUpload(id);
+  }
+
+  async cancel(repository: string, id: string): Promise<void> {
+    await this.session(repository, id);
+    await this.discard(id);
+  }
+
+  /** Whether the blob is already in this repository (HEAD before upload). */
+  async linked(repository: string, digest: string): Promise<boolean> {
+    const repo = await findRepository(this.ctx.db, repository);
+    return !!repo && !!(await isBlobLinked(this.ctx.db, repo.id, digest));
+  }
+}

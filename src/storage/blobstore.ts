@@ -1,0 +1,42 @@
+// The narrow interface every blob storage driver implements: bytes by digest, nothing else.
+import type { Readable } from 'node:stream';
+import type { ContentHasher } from '../crypto/index.js';
+
+export interface BlobStat { size: number }
+
+export interface BlobStore {
+  /** Size of a committed blob, or null when it is not stored. */
+  stat(digest: string): Promise<BlobStat | null>;
+  /** Streams a committed blob, optionally a byte range (inclusive end). */
+  read(digest: string, range?: { start: number; end: number }): Readable;
+  /** When a committed blob was last written (ms), or null when missing. */
+  modifiedAt?(digest: string): Promise<number | null>;
+  /** Removes a committed blob; missing is not an error. */
+  delete(digest: string): Promise<void>;
+
+  /** Creates an empty upload area for an upload session. */
+  createUpload(id: string): Promise<void>;
+  /** Bytes received so far by an upload, or null when it does not exist. */
+  uploadSize(id: string): Promise<number | null>;
+  /**
+   * Appends a stream to an upload, feeding every byte to `hasher` when given.
+   * On a failed or truncated stream the upload is cut back to `expectedOffset` bytes.
+   */
+  appendUpload(id: string, expectedOffset: number, body: Readable, hasher?: ContentHasher, limit?: number): Promise<number>;
+  /** Cuts an upload back to `size` bytes (drops a rejected chunk). */
+  truncateUpload(id: string, size: number): Promise<void>;
+  /** Feeds the stored bytes of an upload into a hasher (to resume after a restart). */
+  hashUpload(id: string, hasher: ContentHasher): Promise<number>;
+  /** Makes an upload durable (fsync) before it can be committed. */
+  syncUpload(id: string): Promise<void>;
+  /** Moves a synced upload to its content address; an existing blob is kept. */
+  commitUpload(id: string, digest: string): Promise<void>;
+  deleteUpload(id: string): Promise<void>;
+  /** Digests of every committed blob (for garbage collection). */
+  list(): AsyncIterable<string>;
+  /** Upload ids present in the upload area. */
+  listUploads(): Promise<string[]>;
+}
+
+export class UploadTooLarge extends Error {}
+export class UploadInterrupted extends Error {}

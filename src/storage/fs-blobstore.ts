@@ -1,0 +1,161 @@
+// Filesystem blob store: uploads are appended to files under uploads/, fsync'd, then
+// hard-linked to blobs/<algorithm>/<first two hex>/<hex>. A crash leaves no partial blob.
+import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ContentHasher } from '../crypto/index.js';
+import { type BlobStat, type BlobStore, UploadInterrupted, UploadTooLarge } from './blobstore.js';
+
+const SAFE_ID = /^[A-Za-z0-9-]{1,64}$/;
+const SAFE_DIGEST = /^(sha256|sha384|sha512):([a-f0-9]{64,128})$/;
+
+export class FsBlobStore implements BlobStore {
+  private readonly blobsDir: string;
+  private readonly uploadsDir: string;
+
+  constructor(readonly root: string) {
+    this.blobsDir = path.join(root, 'blobs');
+    this.uploadsDir = path.join(root, 'uploads');
+  }
+
+  async init(): Promise<void> {
+    await fs.mkdir(this.blobsDir, { recursive: true });
+    await fs.mkdir(this.uploadsDir, { recursive: true });
+  }
+
+  private blobPath(digest: string): string {
+    const m = SAFE_DIGEST.exec(digest);
+    if (!m) throw new Error(`not a storable digest: ${digest}`);
+    return path.join(this.blobsDir, m[1], m[2].slice(0, 2), m[2]);
+  }
+
+  private uploadPath(id: string): string {
+    if (!SAFE_ID.test(id)) throw new Error(`not an upload id: ${id}`);
+    return path.join(this.uploadsDir, id);
+  }
+
+  async stat(digest: string): Promise<BlobStat | null> {
+    try {
+      const s = await fs.stat(this.blobPath(digest));
+      return { size: s.size };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+  }
+
+  async modifiedAt(digest: string): Promise<number | null> {
+    try {
+      return (await fs.stat(this.blobPath(digest))).mtimeMs;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+  }
+
+  read(digest: string, range?: { start: number; end: number }): Readable {
+    return createReadStream(this.blobPath(digest), { highWaterMark: 1024 * 1024, ...(range ?? {}) });
+  }
+
+  async delete(digest: string): Promise<void> {
+    await fs.rm(this.blobPath(digest), { force: true });
+  }
+
+  async createUpload(id: string): Promise<void> {
+    const fh = await fs.open(this.uploadPath(id), 'wx');
+    await fh.close();
+  }
+
+  async uploadSize(id: string): Promise<number | null> {
+    try {
+      return (await fs.stat(this.uploadPath(id))).size;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+  }
+
+  async appendUpload(id: string, expectedOffset: number, body: Readable, hasher?: ContentHasher, limit = Number.MAX_SAFE_INTEGER): Promise<number> {
+    const file = this.uploadPath(id);
+    let written = 0;
+    const count = new Transform({
+      highWaterMark: 4 * 1024 * 1024,
+      transform(chunk: Buffer, _enc, cb) {
+        written += chunk.length;
+        if (expectedOffset + written > limit) return cb(new UploadTooLarge(`upload exceeds ${limit} bytes`));
+        hasher?.update(chunk);
+        cb(null, chunk);
+      },
+    });
+    const out = createWriteStream(file, { flags: 'r+', start: expectedOffset, highWaterMark: 4 * 1024 * 1024 });
+    try {
+      await pipeline(body, count, out);
+    } catch (e) {
+      await fs.truncate(file, expectedOffset).catch(() => {});
+      if (e instanceof UploadTooLarge) throw e;
+      throw new UploadInterrupted((e as Error).message);
+    }
+    return written;
+  }
+
+  async truncateUpload(id: string, size: number): Promise<void> {
+    await fs.truncate(this.uploadPath(id), size);
+  }
+
+  async hashUpload(id: string, hasher: ContentHasher): Promise<number> {
+    let n = 0;
+    for await (const chunk of createReadStream(this.uploadPath(id), { highWaterMark: 4 * 1024 * 1024 })) {
+      hasher.update(chunk as Buffer);
+      n += (chunk as Buffer).length;
+    }
+    return n;
+  }
+
+  async syncUpload(id: string): Promise<void> {
+    const fh = await fs.open(this.uploadPath(id), 'r+');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async commitUpload(id: string, digest: string): Promise<void> {
+    const target = this.blobPath(digest);
+    const dir = path.dirname(target);
+    await fs.mkdir(dir, { recursive: true });
+    try {
+      await fs.link(this.uploadPath(id), target);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    // Make the new directory entry durable too.
+    const dh = await fs.open(dir, 'r');
+    try {
+      await dh.sync();
+    } finally {
+      await dh.close();
+    }
+  }
+
+  async deleteUpload(id: string): Promise<void> {
+    await fs.rm(this.uploadPath(id), { force: true });
+  }
+
+  async *list(): AsyncIterable<string> {
+    for (const algo of await fs.readdir(this.blobsDir).catch(() => [] as string[])) {
+      for (const prefix of await fs.readdir(path.join(this.blobsDir, algo)).catch(() => [] as string[])) {
+        for (const hex of await fs.readdir(path.join(this.blobsDir, algo, prefix)).catch(() => [] as string[])) {
+          const d = `${algo}:${hex}`;
+          if (SAFE_DIGEST.test(d)) yield d;
+        }
+      }
+    }
+  }
+
+  async listUploads(): Promise<string[]> {
+    return (await fs.readdir(this.uploadsDir).catch(() => [] as string[])).filter((n) => SAFE_ID.test(n));
+  }
+}

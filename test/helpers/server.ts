@@ -1,0 +1,67 @@
+// Starts a real Berth server for a test: in this process (fast) or as a child process (for signals).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { loadConfig } from '../../src/config/load.ts';
+import { createBerth, type Berth } from '../../src/server.ts';
+import { createPostgresDatabase, type TestDialect } from './databases.ts';
+
+export interface TestServer {
+  url: string;
+  dataDir: string;
+  berth: Berth;
+  dialect: TestDialect;
+  dbUri?: string;
+  stop(): Promise<void>;
+}
+
+export async function startServer(dialect: TestDialect = 'sqlite', env: Record<string, string> = {}): Promise<TestServer> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'berth-test-'));
+  let pgDb: Awaited<ReturnType<typeof createPostgresDatabase>> | undefined;
+  if (dialect === 'postgres') pgDb = await createPostgresDatabase();
+  const config = loadConfig({ data: dataDir, listen: '127.0.0.1:0', env: { ...env, ...(pgDb ? { DB_URI: pgDb.uri } : {}) } });
+  const berth = await createBerth(config);
+  const url = await berth.listen();
+  return {
+    url,
+    dataDir,
+    berth,
+    dialect,
+    dbUri: pgDb?.uri,
+    async stop() {
+      await berth.close();
+      await pgDb?.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const BERTH_BIN = path.resolve(import.meta.dirname, '../../bin/berth.js');
+
+export interface ChildServer { url: string; proc: ChildProcess; output(): string; exited: Promise<number | null> }
+
+/** Runs `berth serve` as a child process and waits until /v2/ answers. */
+export async function spawnServer(args: string[], env: Record<string, string> = {}): Promise<ChildServer> {
+  const proc = spawn(process.execPath, [BERTH_BIN, 'serve', '--listen', '127.0.0.1:0', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    const m = /listening on (http:\/\/\S+)/.exec(out);
+    if (m) {
+      const url = m[1];
+      const r = await fetch(`${url}/v2/`).catch(() => undefined);
+      if (r?.status === 200) return { url, proc, output: () => out, exited };
+    }
+    if (proc.exitCode !== null) throw new Error(`berth serve exited ${proc.exitCode}: ${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  proc.kill('SIGKILL');
+  throw new Error(`berth serve did not start: ${out}`);
+}
