@@ -24,7 +24,9 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           name text not null, manifest_id bigint not null references manifest(id) on delete cascade, updated_at bigint not null,
           primary key (repository_id, name))`.execute(db);
         await sql`create index tag_manifest on tag (manifest_id)`.execute(db);
-        await sql`create table upload (id text primary key, repository_id bigint not null references repository(id) on delete cascade,
+        // An upload names its repository rather than pointing at a row: the repository is created only
+        // when the first blob or manifest is committed, so an abandoned or refused push leaves nothing behind.
+        await sql`create table upload (id text primary key, repository text not null,
           size bigint not null, created_at bigint not null, updated_at bigint not null)`.execute(db);
       },
     },

@@ -19,7 +19,7 @@ export interface ManifestTable {
 /** What a manifest points at: blobs (config, layers) and, for an index, child manifests. */
 export interface ManifestRefTable { manifest_id: number; digest: string; kind: 'blob' | 'manifest' }
 export interface TagTable { repository_id: number; name: string; manifest_id: number; updated_at: number }
-export interface UploadTable { id: string; repository_id: number; size: number; created_at: number; updated_at: number }
+export interface UploadTable { id: string; repository: string; size: number; created_at: number; updated_at: number }
 
 export interface Database {
   repository: RepositoryTable;

@@ -112,11 +112,10 @@ export async function collectGarbage(ctx: ServiceContext, opts: GcOptions = {}):
     // Re-check: a push may have linked the file and not yet committed its row.
     const row = await db.selectFrom('blob').select('digest').where('digest', '=', digest).executeTakeFirst();
     if (row || !st) continue;
+    if (!(await strayOldEnough(store, digest, cutoff))) continue;
     report.strayFilesRemoved++;
-    if (!opts.dryRun && await strayOldEnough(store, digest, cutoff)) {
-      await store.delete(digest);
-      report.bytesFreed += st.size;
-    }
+    report.bytesFreed += st.size;
+    if (!opts.dryRun) await store.delete(digest);
   }
   return report;
 }

@@ -33,12 +33,18 @@ export class ManifestService {
     if (byDigest && digest !== reference) {
       throw new RegistryError('DIGEST_INVALID', `manifest content has digest ${digest}, not ${reference}`, { expected: reference, actual: digest });
     }
-    const repo = await ensureRepository(this.ctx, repository);
     const { db } = this.ctx;
     const blobs: Descriptor[] = m.isIndex ? [] : [m.config!, ...m.layers].filter((d) => !FOREIGN_LAYER_TYPES.has(d.mediaType));
     const children = m.manifests;
     const blobDigests = [...new Set(blobs.map((d) => d.digest))];
     const childDigests = [...new Set(children.map((d) => d.digest))];
+    // A repository comes into being with its first content: never for a manifest that is refused.
+    const existing = await findRepository(db, repository);
+    if (!existing && (blobs.length || children.length)) {
+      const first = blobs[0] ?? children[0];
+      throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `${blobs.length ? 'blob' : 'manifest'} ${first.digest} is not in repository "${repository}": push it before the manifest`, { digest: first.digest });
+    }
+    const repo = existing ?? await ensureRepository(this.ctx, repository);
     const now = this.ctx.now();
     return db.transaction().execute(async (tx) => {
       if (blobDigests.length) {

@@ -5,8 +5,9 @@ import { RegistryError } from '../oci/errors.js';
 import { requireDigest } from '../oci/digest.js';
 import { UploadInterrupted, UploadTooLarge } from '../storage/blobstore.js';
 import type { ServiceContext } from './context.js';
-import { ensureRepository, findRepository, type RepositoryRow } from './repositories.js';
-import { isBlobLinked, linkBlob } from './blob-links.js';
+import { ensureRepository } from './repositories.js';
+import { requireRepositoryName } from '../oci/names.js';
+import { linkBlob } from './blob-links.js';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** Largest single blob accepted (a sanity bound, not a quota). */
@@ -44,11 +45,11 @@ export class UploadService {
   }
 
   async start(repository: string): Promise<UploadSession> {
-    const repo = await ensureRepository(this.ctx, repository);
+    requireRepositoryName(repository);
     const id = newId();
     await this.ctx.store.createUpload(id);
     const now = this.ctx.now();
-    await this.ctx.db.insertInto('upload').values({ id, repository_id: repo.id, size: 0, created_at: now, updated_at: now }).execute();
+    await this.ctx.db.insertInto('upload').values({ id, repository, size: 0, created_at: now, updated_at: now }).execute();
     this.live.set(id, { algorithm: 'sha256', hasher: contentHasher('sha256'), offset: 0 });
     return { id, repository, size: 0 };
   }
@@ -65,14 +66,13 @@ export class UploadService {
     }
   }
 
-  private async session(repository: string, id: string): Promise<{ repo: RepositoryRow; size: number }> {
+  private async session(repository: string, id: string): Promise<{ size: number }> {
     if (!UUID_RE.test(id)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload "${id.slice(0, 100)}" is not known`, { uuid: id.slice(0, 100) });
-    const repo = await findRepository(this.ctx.db, repository);
-    const row = repo && await this.ctx.db.selectFrom('upload').select(['size', 'repository_id']).where('id', '=', id).executeTakeFirst();
-    if (!repo || !row || row.repository_id !== repo.id) {
+    const row = await this.ctx.db.selectFrom('upload').select(['size', 'repository']).where('id', '=', id).executeTakeFirst();
+    if (!row || row.repository !== repository) {
       throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id} is not known in repository "${repository}"`, { uuid: id });
     }
-    return { repo, size: row.size };
+    return { size: row.size };
   }
 
   async status(repository: string, id: string): Promise<UploadSession> {
@@ -103,6 +103,14 @@ export class UploadService {
       throw new RegistryError('BLOB_UPLOAD_INVALID',
         `chunk starts at byte ${range.start} but the upload has ${size} bytes: send the chunk that starts at ${size}`,
         { uuid: id, expected: size, got: range.start }, 416, { Range: size > 0 ? `0-${size - 1}` : '0-0' });
+    }
+    // A crash after bytes reached the file but before the row was updated leaves a longer file:
+    // the row is the truth, so cut the file back before appending.
+    const onDisk = await this.ctx.store.uploadSize(id);
+    if (onDisk === null) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id} lost its data; start the upload again`, { uuid: id });
+    if (onDisk !== size) {
+      await this.ctx.store.truncateUpload(id, size);
+      this.live.delete(id);
     }
     const h = await this.hashAt(id, size);
     let written: number;
@@ -154,17 +162,18 @@ export class UploadService {
         await this.discard(id);
         throw new RegistryError('DIGEST_INVALID', `the uploaded content has digest ${actual}, not ${parsed.digest}; the upload was discarded`, { expected: parsed.digest, actual });
       }
-      await this.commit(s.repo, id, parsed.digest, size);
+      await this.commit(repository, id, parsed.digest, size);
       return { digest: parsed.digest, size };
     } finally {
       unlock();
     }
   }
 
-  private async commit(repo: RepositoryRow, id: string, digest: string, size: number): Promise<void> {
+  private async commit(repository: string, id: string, digest: string, size: number): Promise<void> {
     const { store, db } = this.ctx;
     await store.syncUpload(id);
     await store.commitUpload(id, digest);
+    const repo = await ensureRepository(this.ctx, repository);
     await linkBlob(db, repo.id, digest, size, this.ctx.now());
     // A concurrent gc may have removed the file between link and commit: put it back.
     if (!(await store.stat(digest))) await store.commitUpload(id, digest);
@@ -182,9 +191,4 @@ export class UploadService {
     await this.discard(id);
   }
 
-  /** Whether the blob is already in this repository (HEAD before upload). */
-  async linked(repository: string, digest: string): Promise<boolean> {
-    const repo = await findRepository(this.ctx.db, repository);
-    return !!repo && !!(await isBlobLinked(this.ctx.db, repo.id, digest));
-  }
 }

@@ -37,5 +37,5 @@ export const getReferrers: Handler = async ({ reply, match, services, query }) =
   const r = await services.manifests.referrers(match.name, match.ref, query.artifactType || undefined);
   reply.code(200).header('Content-Type', MT.ociIndex);
   if (r.filtered) reply.header('OCI-Filters-Applied', 'artifactType');
-  return reply.send(JSON.stringify(r.index));
+  return reply.send(Buffer.from(JSON.stringify(r.index)));
 };
