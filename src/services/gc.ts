@@ -39,6 +39,7 @@ export async function collectGarbage(ctx: ServiceContext, opts: GcOptions = {}):
     if (!liveUploads.has(id) && !opts.dryRun) await store.deleteUpload(id);
   }
 
+  const dryRunRemovedManifests: number[] = [];
   // 2. Untagged manifests, when asked: not tagged, not in an index, not a referrer of a kept manifest, past the grace period.
   if (opts.deleteUntagged) {
     const untagged = await db.selectFrom('manifest as m').select(['m.id'])
@@ -50,6 +51,7 @@ export async function collectGarbage(ctx: ServiceContext, opts: GcOptions = {}):
         .whereRef('s.digest', '=', 'm.subject_digest').whereRef('s.repository_id', '=', 'm.repository_id'))))
       .execute();
     report.manifestsRemoved = untagged.length;
+    if (opts.dryRun) dryRunRemovedManifests.push(...untagged.map((m) => m.id));
     if (!opts.dryRun) {
       for (const { id } of untagged) {
         await db.deleteFrom('manifest').where('id', '=', id)
@@ -77,10 +79,13 @@ export async function collectGarbage(ctx: ServiceContext, opts: GcOptions = {}):
   }
 
   // 4. Blob rows with no link and no manifest reference: delete row and bytes together.
+  // A dry run changed nothing above, so it counts as gone what steps 2 and 3 would have removed.
   const unused = await db.selectFrom('blob as b').select(['b.digest', 'b.size'])
     .where('b.last_used_at', '<', cutoff)
-    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('repository_blob').select('digest').whereRef('repository_blob.digest', '=', 'b.digest'))))
-    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('manifest_ref').select('digest').whereRef('manifest_ref.digest', '=', 'b.digest'))))
+    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('repository_blob').select('digest').whereRef('repository_blob.digest', '=', 'b.digest')
+      .$if(!!opts.dryRun, (q) => q.where('repository_blob.created_at', '>=', cutoff)))))
+    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('manifest_ref').select('digest').whereRef('manifest_ref.digest', '=', 'b.digest')
+      .$if(!!opts.dryRun && dryRunRemovedManifests.length > 0, (q) => q.where('manifest_ref.manifest_id', 'not in', dryRunRemovedManifests)))))
     .execute();
   for (const b of unused) {
     if (opts.dryRun) {

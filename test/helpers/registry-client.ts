@@ -26,7 +26,7 @@ export function imageManifest(config: Pushed, layers: Pushed[], extra: Record<st
 }
 
 export async function putManifest(url: string, repo: string, ref: string, body: Buffer, mediaType = 'application/vnd.oci.image.manifest.v1+json'): Promise<Response> {
-  return fetch(`${url}/v2/${repo}/manifests/${ref}`, { method: 'PUT', body, headers: { 'content-type': mediaType } });
+  return fetch(`${url}/v2/${repo}/manifests/${ref}`, { method: 'PUT', body: new Uint8Array(body), headers: { 'content-type': mediaType } });
 }
 
 /** Pushes a small image (config + one layer + manifest under `tag`); returns the manifest digest. */

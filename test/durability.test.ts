@@ -1,0 +1,154 @@
+// Crashes and restarts: SIGKILL mid-push loses nothing acknowledged and shows nothing half-made;
+// uploads resume after a restart; SIGTERM drains in-flight requests and exits 0.
+import { describe, test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createPostgresDatabase, testDialects } from './helpers/databases.ts';
+import { spawnServer, type ChildServer } from './helpers/server.ts';
+import { pushImage, sha256 } from './helpers/registry-client.ts';
+
+/** Streams `total` bytes of `fill` in 1 MiB chunks, pausing `delayMs` between chunks. */
+function slowPatch(url: string, total: number, delayMs: number, fill = 7): { done: Promise<{ status: number; range?: string } | Error>; sent: () => number } {
+  let sent = 0;
+  const u = new URL(url);
+  const done = new Promise<{ status: number; range?: string } | Error>((resolve) => {
+    const req = http.request(u, { method: 'PATCH', headers: { 'content-type': 'application/octet-stream', 'content-length': String(total) } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode!, range: res.headers.range as string | undefined }));
+    });
+    req.on('error', (e) => resolve(e));
+    const chunk = Buffer.alloc(1024 * 1024, fill);
+    const pump = () => {
+      if (sent >= total) return req.end();
+      const n = Math.min(chunk.length, total - sent);
+      sent += n;
+      req.write(chunk.subarray(0, n), () => setTimeout(pump, delayMs));
+    };
+    pump();
+  });
+  return { done, sent: () => sent };
+}
+
+function expectedDigestOfFill(total: number, fill: number): string {
+  return sha256(Buffer.alloc(total, fill));
+}
+
+for (const dialect of await testDialects()) {
+  describe(`durability (${dialect})`, () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'berth-dur-'));
+    let env: Record<string, string> = {};
+    let drop: (() => Promise<void>) | undefined;
+    const start = async (): Promise<ChildServer> => {
+      if (dialect === 'postgres' && !drop) {
+        const pg = await createPostgresDatabase();
+        env = { DB_URI: pg.uri };
+        drop = pg.drop;
+      }
+      return spawnServer(['--data', dataDir], env);
+    };
+    after(async () => {
+      await drop?.();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+
+    test('SIGKILL during pushes: every acknowledged image survives, nothing half-pushed is visible', async () => {
+      let s = await start();
+      const acked: { tag: string; digest: string }[] = [];
+      const pushes = Array.from({ length: 40 }, (_, i) => pushImage(s.url, 'dur/kill', `t${i}`, `seed${i}`)
+        .then((r) => { acked.push({ tag: `t${i}`, digest: r.digest }); }, () => {}));
+      const upload = await fetch(`${s.url}/v2/dur/kill/blobs/uploads/`, { method: 'POST' });
+      const loc = upload.headers.get('location')!;
+      const big = slowPatch(`${s.url}${loc}`, 64 * 1024 * 1024, 5);
+      while (acked.length < 10 || big.sent() < 8 * 1024 * 1024) await new Promise((r) => setTimeout(r, 5));
+      s.proc.kill('SIGKILL');
+      await s.exited;
+      await Promise.all(pushes);
+      const bigResult = await big.done;
+      assert.ok(bigResult instanceof Error, 'the interrupted PATCH was not acknowledged');
+      const ackedNow = [...acked];
+
+      s = await start();
+      try {
+        for (const a of ackedNow) {
+          const r = await fetch(`${s.url}/v2/dur/kill/manifests/${a.tag}`);
+          assert.equal(r.status, 200, `acknowledged ${a.tag} is there`);
+          assert.equal(sha256(Buffer.from(await r.arrayBuffer())), a.digest);
+        }
+        // Whatever is listed is whole: each tag's manifest and every blob it names can be read and verified.
+        const tags = (await (await fetch(`${s.url}/v2/dur/kill/tags/list`)).json() as { tags: string[] }).tags;
+        assert.ok(tags.length >= ackedNow.length);
+        for (const t of tags) {
+          const m = await (await fetch(`${s.url}/v2/dur/kill/manifests/${t}`)).json() as { config: { digest: string }; layers: { digest: string }[] };
+          for (const d of [m.config.digest, ...m.layers.map((l) => l.digest)]) {
+            const b = await fetch(`${s.url}/v2/dur/kill/blobs/${d}`);
+            assert.equal(b.status, 200);
+            assert.equal(sha256(Buffer.from(await b.arrayBuffer())), d);
+          }
+        }
+        // The interrupted upload is not a blob; it resumes from what the registry acknowledged.
+        const total = 3 * 1024 * 1024;
+        assert.equal((await fetch(`${s.url}/v2/dur/kill/blobs/${expectedDigestOfFill(total, 7)}`, { method: 'HEAD' })).status, 404);
+        const st = await fetch(`${s.url}${loc}`);
+        assert.equal(st.status, 204);
+        assert.equal(st.headers.get('range'), '0-0', 'no byte of an unacknowledged chunk counts');
+        const resumed = await slowPatch(`${s.url}${loc}`, total, 0).done;
+        assert.ok(!(resumed instanceof Error));
+        assert.equal(resumed.status, 202);
+        assert.equal(resumed.range, `0-${total - 1}`);
+        const put = await fetch(`${s.url}${loc}?digest=${expectedDigestOfFill(total, 7)}`, { method: 'PUT' });
+        assert.equal(put.status, 201, await put.text());
+      } finally {
+        s.proc.kill('SIGTERM');
+        await s.exited;
+      }
+    });
+
+    test('a chunked upload resumes after a restart (hash state rebuilt from the stored part)', async () => {
+      let s = await start();
+      const start1 = await fetch(`${s.url}/v2/dur/resume/blobs/uploads/`, { method: 'POST' });
+      const loc = start1.headers.get('location')!;
+      const part1 = Buffer.alloc(1024 * 1024 + 17, 1);
+      const part2 = Buffer.alloc(333, 2);
+      const p1 = await fetch(`${s.url}${loc}`, { method: 'PATCH', body: part1, headers: { 'content-type': 'application/octet-stream', 'content-range': `0-${part1.length - 1}` } });
+      assert.equal(p1.status, 202);
+      s.proc.kill('SIGTERM');
+      assert.equal(await s.exited, 0);
+      s = await start();
+      try {
+        const st = await fetch(`${s.url}${loc}`);
+        assert.equal(st.status, 204);
+        assert.equal(st.headers.get('range'), `0-${part1.length - 1}`);
+        const whole = Buffer.concat([part1, part2]);
+        const put = await fetch(`${s.url}${loc}?digest=${sha256(whole)}`, {
+          method: 'PUT', body: part2,
+          headers: { 'content-type': 'application/octet-stream', 'content-range': `${part1.length}-${whole.length - 1}` },
+        });
+        assert.equal(put.status, 201, await put.text());
+        const got = await fetch(`${s.url}/v2/dur/resume/blobs/${sha256(whole)}`);
+        assert.equal(sha256(Buffer.from(await got.arrayBuffer())), sha256(whole));
+      } finally {
+        s.proc.kill('SIGTERM');
+        await s.exited;
+      }
+    });
+
+    test('SIGTERM lets an in-flight upload finish, then exits 0', async () => {
+      const s = await start();
+      const up = await fetch(`${s.url}/v2/dur/drain/blobs/uploads/`, { method: 'POST' });
+      const loc = up.headers.get('location')!;
+      const total = 6 * 1024 * 1024;
+      const slow = slowPatch(`${s.url}${loc}`, total, 150);
+      while (slow.sent() < 2 * 1024 * 1024) await new Promise((r) => setTimeout(r, 10));
+      s.proc.kill('SIGTERM');
+      const r = await slow.done;
+      assert.ok(!(r instanceof Error), `the upload in flight finished: ${r}`);
+      assert.equal(r.status, 202);
+      assert.equal(r.range, `0-${total - 1}`);
+      assert.equal(await s.exited, 0);
+      assert.match(s.output(), /SIGTERM: finishing in-flight requests/);
+    });
+  });
+}
