@@ -30,6 +30,15 @@ if (!pgOk) {
   console.log(`NOTE: PostgreSQL is not reachable at ${uri}: every PostgreSQL variant of the suite is SKIPPED.`);
   console.log('      Start PostgreSQL (or set BERTH_TEST_PG=postgresql://user@host:port/db) and run npm test again to cover it.');
 }
+// The type checker is part of the suite: a type error fails the run before any test starts.
+if (process.env.BERTH_TEST_SKIP_TYPECHECK !== '1') {
+  const tsc = spawnSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', root], { cwd: root, stdio: 'inherit' });
+  if (tsc.status !== 0) {
+    console.log('typecheck failed (tsc --noEmit): fix the errors above');
+    process.exit(1);
+  }
+  console.log('typecheck: ok');
+}
 const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {
   cwd: root,
   stdio: 'inherit',
