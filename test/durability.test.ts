@@ -61,8 +61,11 @@ for (const dialect of await testDialects()) {
         .then((r) => { acked.push({ tag: `t${i}`, digest: r.digest }); }, () => {}));
       const upload = await fetch(`${s.url}/v2/dur/kill/blobs/uploads/`, { method: 'POST' });
       const loc = upload.headers.get('location')!;
-      const big = slowPatch(`${s.url}${loc}`, 64 * 1024 * 1024, 5);
-      while (acked.length < 10 || big.sent() < 8 * 1024 * 1024) await new Promise((r) => setTimeout(r, 5));
+      // 128 MiB at most 40 MiB/s: still in flight when the kill comes.
+      const big = slowPatch(`${s.url}${loc}`, 128 * 1024 * 1024, 25);
+      let settled = false;
+      void Promise.all(pushes).then(() => { settled = true; });
+      while ((acked.length < 10 && !settled) || big.sent() < 8 * 1024 * 1024) await new Promise((r) => setTimeout(r, 5));
       s.proc.kill('SIGKILL');
       await s.exited;
       await Promise.all(pushes);

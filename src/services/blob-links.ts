@@ -1,14 +1,15 @@
 // Recording a committed blob in the database and linking it to a repository.
 import type { DB } from '../db/database.js';
+import { retryOnConflict } from '../db/retry.js';
 
 /** Upserts the blob row (touching last_used_at, which guards it from gc) and links it to the repository. */
 export async function linkBlob(db: DB, repositoryId: number, digest: string, size: number, now: number): Promise<void> {
-  await db.transaction().execute(async (tx) => {
+  await retryOnConflict(() => db.transaction().execute(async (tx) => {
     await tx.insertInto('blob').values({ digest, size, created_at: now, last_used_at: now })
       .onConflict((oc) => oc.column('digest').doUpdateSet({ last_used_at: now })).execute();
     await tx.insertInto('repository_blob').values({ repository_id: repositoryId, digest, created_at: now })
       .onConflict((oc) => oc.columns(['repository_id', 'digest']).doUpdateSet({ created_at: now })).execute();
-  });
+  }));
 }
 
 export async function isBlobLinked(db: DB, repositoryId: number, digest: string): Promise<{ size: number } | undefined> {

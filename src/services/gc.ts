@@ -27,6 +27,9 @@ export async function collectGarbage(ctx: ServiceContext, opts: GcOptions = {}):
   const report: GcReport = { uploadsRemoved: 0, manifestsRemoved: 0, linksRemoved: 0, blobsRemoved: 0, bytesFreed: 0, strayFilesRemoved: 0 };
 
   // 1. Upload sessions nobody touched for UPLOAD_EXPIRY_SECONDS, and upload files with no session.
+  // Files are listed before rows are read: a new upload writes its row before its file, so any
+  // listed file of a live upload has a row by the time the rows are read.
+  const uploadFiles = await store.listUploads();
   const expired = await db.selectFrom('upload').select('id').where('updated_at', '<', now - ctx.config.uploadExpirySeconds * 1000).execute();
   const liveUploads = new Set((await db.selectFrom('upload').select('id').execute()).map((r) => r.id));
   for (const { id } of expired) {
@@ -35,7 +38,7 @@ export async function collectGarbage(ctx: ServiceContext, opts: GcOptions = {}):
     await db.deleteFrom('upload').where('id', '=', id).execute();
     await store.deleteUpload(id);
   }
-  for (const id of await store.listUploads()) {
+  for (const id of uploadFiles) {
     if (!liveUploads.has(id) && !opts.dryRun) await store.deleteUpload(id);
   }
 

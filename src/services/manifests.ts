@@ -6,6 +6,7 @@ import { MT, MANIFEST_MEDIA_TYPES, isIndexType } from '../oci/mediatypes.js';
 import { effectiveArtifactType, parseManifest, type Descriptor } from '../oci/manifest.js';
 import type { ServiceContext } from './context.js';
 import { ensureRepository, findRepository, requireRepository } from './repositories.js';
+import { retryOnConflict } from '../db/retry.js';
 
 export interface StoredManifest { digest: string; mediaType: string; size: number; content: Uint8Array }
 export interface PutResult { digest: string; subject?: string; created: boolean }
@@ -46,7 +47,7 @@ export class ManifestService {
     }
     const repo = existing ?? await ensureRepository(this.ctx, repository);
     const now = this.ctx.now();
-    return db.transaction().execute(async (tx) => {
+    return retryOnConflict(() => db.transaction().execute(async (tx) => {
       if (blobDigests.length) {
         const have = await tx.selectFrom('repository_blob').innerJoin('blob', 'blob.digest', 'repository_blob.digest')
           .select(['blob.digest', 'blob.size']).where('repository_blob.repository_id', '=', repo.id)
@@ -72,6 +73,7 @@ export class ManifestService {
       let row = await tx.selectFrom('manifest').select('id').where('repository_id', '=', repo.id).where('digest', '=', digest).executeTakeFirst();
       const created = !row;
       if (!row) {
+        // A concurrent push of the same manifest makes this insert conflict; the retry then finds its row.
         row = await tx.insertInto('manifest').values({
           repository_id: repo.id,
           digest,
@@ -95,7 +97,7 @@ export class ManifestService {
           .onConflict((oc) => oc.columns(['repository_id', 'name']).doUpdateSet({ manifest_id: row!.id, updated_at: now })).execute();
       }
       return { digest, subject: m.subject?.digest, created };
-    });
+    }));
   }
 
   /** Finds a manifest by tag or digest; `accept` lists the media types the client takes (empty: any). */

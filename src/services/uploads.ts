@@ -47,9 +47,10 @@ export class UploadService {
   async start(repository: string): Promise<UploadSession> {
     requireRepositoryName(repository);
     const id = newId();
-    await this.ctx.store.createUpload(id);
     const now = this.ctx.now();
+    // The row goes first: gc treats an upload file without a row as stray.
     await this.ctx.db.insertInto('upload').values({ id, repository, size: 0, created_at: now, updated_at: now }).execute();
+    await this.ctx.store.createUpload(id);
     this.live.set(id, { algorithm: 'sha256', hasher: contentHasher('sha256'), offset: 0 });
     return { id, repository, size: 0 };
   }
