@@ -187,6 +187,9 @@ for (const dialect of await testDialects()) {
       await expectError(fetch(`${u}/v2/err/read/manifests/${sha256('nope')}`), 404, 'MANIFEST_UNKNOWN');
       await expectError(fetch(`${u}/v2/err/unknown/manifests/v1`), 404, 'NAME_UNKNOWN');
       await expectError(fetch(`${u}/v2/err/read/manifests/sha256:short`), 400, 'DIGEST_INVALID');
+      // A reference no tag could ever have is not found (the conformance suite reads `.INVALID_MANIFEST_NAME`).
+      await expectError(fetch(`${u}/v2/err/read/manifests/.INVALID_MANIFEST_NAME`), 404, 'MANIFEST_UNKNOWN');
+      await expectError(fetch(`${u}/v2/err/read/manifests/.INVALID_MANIFEST_NAME`, { method: 'DELETE' }), 404, 'MANIFEST_UNKNOWN');
       const head = await fetch(`${u}/v2/err/read/manifests/v1`, { method: 'HEAD' });
       assert.equal(head.status, 200);
       assert.ok(Number(head.headers.get('content-length')) > 0);

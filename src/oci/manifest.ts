@@ -124,9 +124,6 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
   } else {
     result.config = descriptor(doc.config, 'config');
     result.layers = descriptorList(doc.layers, 'layers');
-    if (mediaType === MT.dockerManifest && result.layers.length === 0) {
-      throw invalid('a Docker image manifest must have at least one layer');
-    }
   }
   return result;
 }

@@ -38,8 +38,12 @@ export async function collectGarbage(ctx: ServiceContext, opts: GcOptions = {}):
     await db.deleteFrom('upload').where('id', '=', id).execute();
     await store.deleteUpload(id);
   }
+  // Files with no row belong to single-request uploads (POST ?digest=) or to a crash; one idle
+  // for the grace period is no longer being written.
   for (const id of uploadFiles) {
-    if (!liveUploads.has(id) && !opts.dryRun) await store.deleteUpload(id);
+    if (liveUploads.has(id) || opts.dryRun) continue;
+    const mtime = await store.uploadModifiedAt(id);
+    if (mtime !== null && mtime < cutoff) await store.deleteUpload(id);
   }
 
   const dryRunRemovedManifests: number[] = [];

@@ -1,7 +1,7 @@
 // Manifests: put (validated against what the repository holds), get with content negotiation, delete, referrers.
 import { RegistryError } from '../oci/errors.js';
 import { digestOf, looksLikeDigest, requireDigest } from '../oci/digest.js';
-import { requireTag } from '../oci/names.js';
+import { isValidTag, requireTag } from '../oci/names.js';
 import { MT, MANIFEST_MEDIA_TYPES, isIndexType } from '../oci/mediatypes.js';
 import { effectiveArtifactType, parseManifest, type Descriptor } from '../oci/manifest.js';
 import type { ServiceContext } from './context.js';
@@ -105,13 +105,13 @@ export class ManifestService {
     const repo = await requireRepository(this.ctx.db, repository);
     const byDigest = looksLikeDigest(reference);
     if (byDigest) requireDigest(reference);
-    else requireTag(reference);
+    else if (!isValidTag(reference)) throw notFound(repository, reference);
     let q = this.ctx.db.selectFrom('manifest').select(['manifest.digest', 'manifest.media_type', 'manifest.size', 'manifest.content'])
       .where('manifest.repository_id', '=', repo.id);
     q = byDigest ? q.where('manifest.digest', '=', reference)
       : q.innerJoin('tag', 'tag.manifest_id', 'manifest.id').where('tag.repository_id', '=', repo.id).where('tag.name', '=', reference);
     const row = await q.executeTakeFirst();
-    if (!row) throw new RegistryError('MANIFEST_UNKNOWN', `manifest "${reference}" is not in repository "${repository}"`, { name: repository, reference });
+    if (!row) throw notFound(repository, reference);
     const found: StoredManifest = { digest: row.digest, mediaType: row.media_type, size: row.size, content: row.content };
     return this.negotiate(repo.id, found, accept, byDigest);
   }
@@ -141,7 +141,8 @@ export class ManifestService {
     const repo = await requireRepository(this.ctx.db, repository);
     const { db } = this.ctx;
     if (!looksLikeDigest(reference)) {
-      requireTag(reference);
+      // A name no tag can have is simply not there (as on GET).
+      if (!isValidTag(reference)) throw notFound(repository, reference);
       const r = await db.deleteFrom('tag').where('repository_id', '=', repo.id).where('name', '=', reference).executeTakeFirst();
       if (Number(r.numDeletedRows) === 0) throw new RegistryError('MANIFEST_UNKNOWN', `tag "${reference}" is not in repository "${repository}"`, { tag: reference });
       return;
@@ -170,4 +171,8 @@ export class ManifestService {
     });
     return { index: { schemaVersion: 2, mediaType: MT.ociIndex, manifests }, filtered: !!artifactType };
   }
+}
+
+function notFound(repository: string, reference: string): RegistryError {
+  return new RegistryError('MANIFEST_UNKNOWN', `manifest "${reference.slice(0, 200)}" is not in repository "${repository}"`, { name: repository, reference: reference.slice(0, 200) });
 }

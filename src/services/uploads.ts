@@ -55,14 +55,41 @@ export class UploadService {
     return { id, repository, size: 0 };
   }
 
-  /** Upload of a whole blob in one request (POST ?digest=). */
+  /**
+   * Upload of a whole blob in one request (POST ?digest=). It needs no session row: the bytes go
+   * to a private upload file that is linked into place or removed before the request ends.
+   */
   async monolithic(repository: string, digest: string, body: Readable, contentLength: number | undefined): Promise<CommittedBlob> {
     const parsed = requireDigest(digest);
-    const session = await this.start(repository);
+    requireRepositoryName(repository);
+    const id = newId();
+    const { store } = this.ctx;
+    await store.createUpload(id);
     try {
-      return await this.finish(repository, session.id, parsed.digest, body, undefined, contentLength);
+      const hasher = contentHasher(parsed.algorithm);
+      const written = await this.write(id, 0, body, hasher);
+      if (contentLength !== undefined && written !== contentLength) {
+        throw new RegistryError('SIZE_INVALID', `received ${written} bytes but Content-Length said ${contentLength}; nothing was kept`);
+      }
+      const actual = `${parsed.algorithm}:${hasher.hex()}`;
+      if (actual !== parsed.digest) {
+        throw new RegistryError('DIGEST_INVALID', `the uploaded content has digest ${actual}, not ${parsed.digest}; nothing was kept`, { expected: parsed.digest, actual });
+      }
+      await this.commitFile(repository, id, parsed.digest, written);
+      return { digest: parsed.digest, size: written };
+    } finally {
+      await store.deleteUpload(id);
+    }
+  }
+
+  /** Appends a body to an upload file, mapping storage failures to the protocol's errors. */
+  private async write(id: string, offset: number, body: Readable, hasher: ContentHasher): Promise<number> {
+    try {
+      return await this.ctx.store.appendUpload(id, offset, body, hasher, MAX_BLOB_BYTES);
     } catch (e) {
-      await this.cancel(repository, session.id).catch(() => {});
+      this.live.delete(id);
+      if (e instanceof UploadTooLarge) throw new RegistryError('SIZE_INVALID', `blob is larger than ${MAX_BLOB_BYTES} bytes`, { uuid: id });
+      if (e instanceof UploadInterrupted) throw new RegistryError('BLOB_UPLOAD_INVALID', `the request body ended early: ${e.message}; nothing of it was kept`, { uuid: id });
       throw e;
     }
   }
@@ -114,15 +141,7 @@ export class UploadService {
       this.live.delete(id);
     }
     const h = await this.hashAt(id, size);
-    let written: number;
-    try {
-      written = await this.ctx.store.appendUpload(id, size, body, h.hasher, MAX_BLOB_BYTES);
-    } catch (e) {
-      this.live.delete(id);
-      if (e instanceof UploadTooLarge) throw new RegistryError('SIZE_INVALID', `blob is larger than ${MAX_BLOB_BYTES} bytes`, { uuid: id });
-      if (e instanceof UploadInterrupted) throw new RegistryError('BLOB_UPLOAD_INVALID', `the request body ended early: ${e.message}; nothing of it was kept`, { uuid: id });
-      throw e;
-    }
+    const written = await this.write(id, size, body, h.hasher);
     const expected = range?.end !== undefined ? range.end - range.start + 1 : contentLength;
     if (expected !== undefined && written !== expected) {
       this.live.delete(id);
@@ -171,6 +190,12 @@ export class UploadService {
   }
 
   private async commit(repository: string, id: string, digest: string, size: number): Promise<void> {
+    await this.commitFile(repository, id, digest, size);
+    await this.discard(id);
+  }
+
+  /** fsync, link into the content address, record the blob; re-link if a gc raced us. */
+  private async commitFile(repository: string, id: string, digest: string, size: number): Promise<void> {
     const { store, db } = this.ctx;
     await store.syncUpload(id);
     await store.commitUpload(id, digest);
@@ -178,7 +203,6 @@ export class UploadService {
     await linkBlob(db, repo.id, digest, size, this.ctx.now());
     // A concurrent gc may have removed the file between link and commit: put it back.
     if (!(await store.stat(digest))) await store.commitUpload(id, digest);
-    await this.discard(id);
   }
 
   private async discard(id: string): Promise<void> {

@@ -16,6 +16,8 @@ export interface BlobStore {
 
   /** Creates an empty upload area for an upload session. */
   createUpload(id: string): Promise<void>;
+  /** When an upload file was last written (ms), or null when it does not exist. */
+  uploadModifiedAt(id: string): Promise<number | null>;
   /** Bytes received so far by an upload, or null when it does not exist. */
   uploadSize(id: string): Promise<number | null>;
   /**

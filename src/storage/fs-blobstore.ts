@@ -68,6 +68,15 @@ export class FsBlobStore implements BlobStore {
     await fh.close();
   }
 
+  async uploadModifiedAt(id: string): Promise<number | null> {
+    try {
+      return (await fs.stat(this.uploadPath(id))).mtimeMs;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+  }
+
   async uploadSize(id: string): Promise<number | null> {
     try {
       return (await fs.stat(this.uploadPath(id))).size;
