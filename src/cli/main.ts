@@ -1,6 +1,6 @@
 // The berth command line: thin wrappers that parse arguments and call a service.
 import { Command } from 'commander';
-import { ConfigError, loadConfig, readConfigFile, validateConfig } from '../config/load.js';
+import { ConfigError, readConfigFile, validateConfig } from '../config/load.js';
 import { serve } from './serve.js';
 import { runGc } from './gc.js';
 
@@ -42,4 +42,3 @@ program.parseAsync(process.argv).catch((e: unknown) => {
   process.exit(1);
 });
 
-export { loadConfig };

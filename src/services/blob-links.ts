@@ -12,8 +12,3 @@ export async function linkBlob(db: DB, repositoryId: number, digest: string, siz
   }));
 }
 
-export async function isBlobLinked(db: DB, repositoryId: number, digest: string): Promise<{ size: number } | undefined> {
-  return db.selectFrom('repository_blob').innerJoin('blob', 'blob.digest', 'repository_blob.digest')
-    .select('blob.size').where('repository_blob.repository_id', '=', repositoryId)
-    .where('repository_blob.digest', '=', digest).executeTakeFirst();
-}

@@ -4,7 +4,7 @@ import { RegistryError } from '../oci/errors.js';
 import { requireDigest } from '../oci/digest.js';
 import type { ServiceContext } from './context.js';
 import { requireRepository } from './repositories.js';
-import { isBlobLinked } from './blob-links.js';
+import { requireRepositoryName } from '../oci/names.js';
 
 export interface BlobHandle {
   digest: string;
@@ -18,11 +18,17 @@ export class BlobService {
 
   async find(repository: string, digest: string): Promise<BlobHandle> {
     requireDigest(digest);
-    const repo = await requireRepository(this.ctx.db, repository);
-    const linked = await isBlobLinked(this.ctx.db, repo.id, digest);
+    requireRepositoryName(repository);
+    // The hot path of every pull and of every "do you have it?" HEAD: one query.
+    const linked = await this.ctx.db.selectFrom('repository_blob')
+      .innerJoin('repository', 'repository.id', 'repository_blob.repository_id')
+      .innerJoin('blob', 'blob.digest', 'repository_blob.digest')
+      .select('blob.size').where('repository.name', '=', repository).where('repository_blob.digest', '=', digest)
+      .executeTakeFirst();
     if (linked) {
       return { digest, size: linked.size, open: (range) => this.ctx.store.read(digest, range) };
     }
+    const repo = await requireRepository(this.ctx.db, repository);
     // Manifests are content too: a client may fetch one through the blobs endpoint.
     const m = await this.ctx.db.selectFrom('manifest').select(['content', 'size'])
       .where('repository_id', '=', repo.id).where('digest', '=', digest).executeTakeFirst();

@@ -1,7 +1,7 @@
 // Manifests: put (validated against what the repository holds), get with content negotiation, delete, referrers.
 import { RegistryError } from '../oci/errors.js';
 import { digestOf, looksLikeDigest, requireDigest } from '../oci/digest.js';
-import { isValidTag, requireTag } from '../oci/names.js';
+import { isValidTag, requireRepositoryName, requireTag } from '../oci/names.js';
 import { MT, MANIFEST_MEDIA_TYPES, isIndexType } from '../oci/mediatypes.js';
 import { effectiveArtifactType, parseManifest, type Descriptor } from '../oci/manifest.js';
 import type { ServiceContext } from './context.js';
@@ -102,18 +102,28 @@ export class ManifestService {
 
   /** Finds a manifest by tag or digest; `accept` lists the media types the client takes (empty: any). */
   async get(repository: string, reference: string, accept: string[] = []): Promise<StoredManifest> {
-    const repo = await requireRepository(this.ctx.db, repository);
+    requireRepositoryName(repository);
     const byDigest = looksLikeDigest(reference);
     if (byDigest) requireDigest(reference);
-    else if (!isValidTag(reference)) throw notFound(repository, reference);
-    let q = this.ctx.db.selectFrom('manifest').select(['manifest.digest', 'manifest.media_type', 'manifest.size', 'manifest.content'])
-      .where('manifest.repository_id', '=', repo.id);
+    else if (!isValidTag(reference)) {
+      await requireRepository(this.ctx.db, repository);
+      throw notFound(repository, reference);
+    }
+    // The hot path of every pull: one query by repository name and tag (or digest).
+    let q = this.ctx.db.selectFrom('manifest')
+      .innerJoin('repository', 'repository.id', 'manifest.repository_id')
+      .select(['manifest.repository_id', 'manifest.digest', 'manifest.media_type', 'manifest.size', 'manifest.content'])
+      .where('repository.name', '=', repository);
     q = byDigest ? q.where('manifest.digest', '=', reference)
-      : q.innerJoin('tag', 'tag.manifest_id', 'manifest.id').where('tag.repository_id', '=', repo.id).where('tag.name', '=', reference);
+      : q.innerJoin('tag', (j) => j.onRef('tag.manifest_id', '=', 'manifest.id').onRef('tag.repository_id', '=', 'manifest.repository_id'))
+        .where('tag.name', '=', reference);
     const row = await q.executeTakeFirst();
-    if (!row) throw notFound(repository, reference);
+    if (!row) {
+      await requireRepository(this.ctx.db, repository);
+      throw notFound(repository, reference);
+    }
     const found: StoredManifest = { digest: row.digest, mediaType: row.media_type, size: row.size, content: row.content };
-    return this.negotiate(repo.id, found, accept, byDigest);
+    return this.negotiate(row.repository_id, found, accept, byDigest);
   }
 
   /**
