@@ -27,7 +27,10 @@ if (pgOk) {
   await c.end().catch(() => {});
 }
 if (!pgOk) {
-  console.log(`NOTE: PostgreSQL is not reachable at ${uri}: every PostgreSQL variant of the suite is SKIPPED.`);
+  const { readFileSync } = await import('node:fs');
+  const pgFiles = files.filter((f) => readFileSync(f, 'utf8').includes('testDialects(')).map((f) => path.relative(root, f));
+  console.log(`NOTE: PostgreSQL is not reachable at ${uri}: the PostgreSQL variants of these suites are SKIPPED:`);
+  for (const f of pgFiles) console.log(`      - ${f}`);
   console.log('      Start PostgreSQL (or set BERTH_TEST_PG=postgresql://user@host:port/db) and run npm test again to cover it.');
 }
 // The type checker is part of the suite: a type error fails the run before any test starts.
