@@ -113,3 +113,9 @@ export function certificateInfo(pem: string): { subject: string; validTo: string
   const c = new X509Certificate(pem);
   return { subject: c.subject, validTo: c.validTo, subjectAltName: c.subjectAltName, fingerprint256: c.fingerprint256 };
 }
+
+/** Imports a PKCS#8 PEM ECDSA P-256 private key for certificate signing (a CA key kept on disk). */
+export async function importCertificatePrivateKeyPem(pem: string): Promise<CryptoKey> {
+  const b64 = pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
+  return webCrypto.subtle.importKey('pkcs8', Buffer.from(b64, 'base64'), { name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign']);
+}
