@@ -28,7 +28,9 @@ export class LoginThrottle {
       const e = this.entries.get(key) ?? { failures: 0, until: 0, last: now };
       e.failures++;
       e.last = now;
-      const over = e.failures - this.ctx.auth.loginFailureLimit;
+      // An address (possibly a NAT shared by many people) gets four times the account's allowance.
+      const limit = key.startsWith('i:') ? this.ctx.auth.loginFailureLimit * 4 : this.ctx.auth.loginFailureLimit;
+      const over = e.failures - limit;
       if (over >= 0) e.until = now + Math.min(MAX_DELAY_MS, this.ctx.auth.loginBackoffMs * 2 ** Math.min(over, 20));
       this.entries.set(key, e);
     }
