@@ -76,7 +76,9 @@ test('serve takes storage from config.yaml and DB_URI from the environment', asy
   try {
     assert.match(s.output(), new RegExp(`storage: ${storage.replace(/\//g, '\\/')}`));
     const r = await fetch(`${s.url}/v2/`);
-    assert.equal(r.status, 200);
+    // Accounts are on by default: /v2/ asks for a token.
+    assert.equal(r.status, 401);
+    assert.match(r.headers.get('www-authenticate') ?? '', /^Bearer realm="http:\/\/localhost:8080\/v2\/auth",service="localhost:8080"$/);
     assert.equal(r.headers.get('docker-distribution-api-version'), 'registry/2.0');
     const { existsSync } = await import('node:fs');
     assert.ok(existsSync(dbFile), 'the SQLite file named by DB_URI was created');

@@ -47,7 +47,8 @@ for (const dialect of await testDialects()) {
         env = { DB_URI: pg.uri };
         drop = pg.drop;
       }
-      return spawnServer(['--data', dataDir], env);
+      // These tests are about crashes, not accounts: the open mode lets them push anonymously.
+      return spawnServer(['--data', dataDir], { ...env, AUTHENTICATION_TYPE: 'None' });
     };
     after(async () => {
       await drop?.();

@@ -3,6 +3,8 @@ import { Command } from 'commander';
 import { ConfigError, readConfigFile, validateConfig } from '../config/load.js';
 import { serve } from './serve.js';
 import { runGc } from './gc.js';
+import { createUser } from './admin.js';
+
 
 const program = new Command();
 program.name('berth').description('Berth: a private registry for container images, Helm charts and OCI artifacts');
@@ -32,6 +34,20 @@ serverOptions(program.command('gc').description('delete blobs no manifest refere
   .option('--dry-run', 'report what would be deleted, change nothing')
   .option('--grace <seconds>', 'keep anything touched within this many seconds (default GC_GRACE_SECONDS)')
   .action(async (o) => runGc(o));
+
+const admin = program.command('admin').description('accounts administration');
+serverOptions(admin.command('create-user <name>').description('create a user; the password is read from standard input and never printed'))
+  .option('--password-stdin', 'read the password from standard input (required)')
+  .option('--superuser', 'make the user a superuser')
+  .option('--email <address>', 'the user\'s email address')
+  .action(async (name: string, o) => createUser(name, o));
+
+const certs = program.command('certs').description('TLS certificates');
+serverOptions(certs.command('init').description('create a local CA and a server certificate for SERVER_HOSTNAME; prints how to trust the CA'))
+  .option('--dir <dir>', 'where to write ca.crt, ca.key, server.crt, server.key (default <DATA_DIR>/tls)')
+  .option('--hostname <name...>', 'more DNS names or IP addresses for the certificate')
+  .option('--days <n>', 'validity of the server certificate (default 397)')
+  .action(async (o) => (await import('./certs.js')).certsInit(o));
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof ConfigError) {

@@ -4,10 +4,11 @@ import { createBerth } from '../server.js';
 
 export async function serve(opts: LoadOptions & { quiet?: boolean }): Promise<void> {
   const config = loadConfig(opts);
-  const berth = await createBerth(config, { logger: false });
+  // Warnings (refused logins and tokens, TLS reload problems) go to stderr as JSON lines; never secrets.
+  const berth = await createBerth(config, { logger: { level: 'warn', stream: process.stderr } });
   const address = await berth.listen();
   const port = address.split(':').pop();
-  const shown = config.listen.host === '0.0.0.0' || config.listen.host === '::' ? `http://127.0.0.1:${port}` : address;
+  const shown = config.listen.host === '0.0.0.0' || config.listen.host === '::' ? `${address.split(':')[0]}://127.0.0.1:${port}` : address;
   process.stdout.write(`Berth listening on ${shown} (database: ${config.db.kind}, storage: ${config.storage.path})\n`);
   let stopping = false;
   const stop = (signal: string) => {

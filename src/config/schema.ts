@@ -1,5 +1,6 @@
 // The shape of config.yaml: Quay's key names where they mean the same thing.
 import { z } from 'zod';
+import { accountsConfigSchema } from './schema-accounts.js';
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, 'must be HOST:PORT (for example 0.0.0.0:8080)');
 
@@ -34,6 +35,7 @@ export const configSchema = z.object({
   LIST_PAGE_MAX: z.number().int().positive().default(10000),
   /** Berth: seconds SIGTERM waits for in-flight requests. */
   SHUTDOWN_GRACE_SECONDS: z.number().int().nonnegative().default(30),
+  ...accountsConfigSchema,
 }).loose();
 
 export type RawConfig = z.infer<typeof configSchema>;

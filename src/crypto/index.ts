@@ -30,3 +30,92 @@ export function newId(): string {
 export function randomToken(bytes = 32): string {
   return randomBytes(bytes).toString('base64url');
 }
+
+// ---- Accounts: password hashing, token digests, signing keys (issue 3) ----
+import { pbkdf2 as pbkdf2Cb, timingSafeEqual, generateKeyPairSync, webcrypto, X509Certificate } from 'node:crypto';
+
+/** PBKDF2-HMAC-SHA256 (FIPS-approved) with a per-password random salt. Format: pbkdf2-sha256$<iterations>$<salt b64>$<hash b64>. */
+export async function hashPassword(password: string, iterations: number): Promise<string> {
+  const salt = randomBytes(16);
+  const hash = await pbkdf2(password, salt, iterations);
+  return `pbkdf2-sha256$${iterations}$${salt.toString('base64')}$${hash.toString('base64')}`;
+}
+
+function pbkdf2(password: string, salt: Buffer, iterations: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => pbkdf2Cb(password.normalize('NFC'), salt, iterations, 32, 'sha256', (e, key) => (e ? reject(e) : resolve(key))));
+}
+
+/** Checks a password against a stored hash in constant time; a malformed stored hash never matches. */
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const parts = stored.split('$');
+  if (parts.length !== 4 || parts[0] !== 'pbkdf2-sha256' || !/^\d+$/.test(parts[1])) return false;
+  const expected = Buffer.from(parts[3], 'base64');
+  const actual = await pbkdf2(password, Buffer.from(parts[2], 'base64'), Number(parts[1]));
+  return expected.length === actual.length && timingSafeEqual(expected, actual);
+}
+
+/** The iteration count of a stored password hash (to re-hash when the configured count grows). */
+export function passwordIterations(stored: string): number {
+  return Number(stored.split('$')[1]) || 0;
+}
+
+/**
+ * A high-entropy secret (robot token, app token, session id) is stored as its SHA-256 digest:
+ * the database never holds the secret itself, and lookup by digest stays an index hit.
+ */
+export function secretDigest(secret: string): string {
+  return createHash('sha256').update(secret, 'utf8').digest('hex');
+}
+
+/** Constant-time comparison of two strings. */
+export function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+export type SigningAlgorithm = 'ES256' | 'RS256';
+
+/** A new key pair for signing registry tokens, as PEM (PKCS#8 private, SPKI public). */
+export function generateSigningKey(alg: SigningAlgorithm): { privatePem: string; publicPem: string } {
+  const pair = alg === 'ES256'
+    ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    : generateKeyPairSync('rsa', { modulusLength: 3072 });
+  return {
+    privatePem: pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    publicPem: pair.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  };
+}
+
+/** The WebCrypto implementation (for X.509 certificate building) and ECDSA P-256 key pairs for certificates. */
+export const webCrypto = webcrypto as unknown as Crypto;
+
+export async function generateCertificateKeyPair(): Promise<CryptoKeyPair> {
+  return webCrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']) as Promise<CryptoKeyPair>;
+}
+
+export async function exportPrivateKeyPem(key: CryptoKey): Promise<string> {
+  const der = Buffer.from(await webCrypto.subtle.exportKey('pkcs8', key));
+  const b64 = der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+  return `-----BEGIN PRIVATE KEY-----\n${b64}\n-----END PRIVATE KEY-----\n`;
+}
+
+/** A positive random certificate serial number (hex). */
+export function randomSerial(): string {
+  const b = randomBytes(16);
+  b[0] &= 0x7f;
+  if (b[0] === 0) b[0] = 1;
+  return b.toString('hex');
+}
+
+/** Basic facts of a PEM certificate (for `berth certs` messages and checks). */
+export function certificateInfo(pem: string): { subject: string; validTo: string; subjectAltName?: string; fingerprint256: string } {
+  const c = new X509Certificate(pem);
+  return { subject: c.subject, validTo: c.validTo, subjectAltName: c.subjectAltName, fingerprint256: c.fingerprint256 };
+}
+
+/** Imports a PKCS#8 PEM ECDSA P-256 private key for certificate signing (a CA key kept on disk). */
+export async function importCertificatePrivateKeyPem(pem: string): Promise<CryptoKey> {
+  const b64 = pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
+  return webCrypto.subtle.importKey('pkcs8', Buffer.from(b64, 'base64'), { name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign']);
+}

@@ -1,6 +1,7 @@
 // Schema migrations, one function each, in order. Both dialects run the same list.
 import { Kysely, Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
 import type { Dialect } from './database.js';
+import { accountsMigration } from './migrations-accounts.js';
 
 function migrations(dialect: Dialect): Record<string, Migration> {
   const id = (t: string) => (dialect === 'postgres' ? sql.raw(`${t} bigserial primary key`) : sql.raw(`${t} integer primary key autoincrement`));
@@ -30,6 +31,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           size bigint not null, created_at bigint not null, updated_at bigint not null)`.execute(db);
       },
     },
+    '0002_accounts': { up: (db: Kysely<unknown>) => accountsMigration(db, id) },
   };
 }
 

@@ -1,7 +1,15 @@
 // Table shapes as Kysely sees them. Times are milliseconds since the epoch.
 import type { Generated } from 'kysely';
 
-export interface RepositoryTable { id: Generated<number>; name: string; created_at: number }
+export interface RepositoryTable {
+  id: Generated<number>;
+  name: string;
+  created_at: number;
+  /** Accounts (0002): the owning user or organization (null for repositories pushed in open mode). */
+  namespace_id: number | null;
+  visibility: Generated<'public' | 'private'>;
+  description: string | null;
+}
 export interface BlobTable { digest: string; size: number; created_at: number; last_used_at: number }
 export interface RepositoryBlobTable { repository_id: number; digest: string; created_at: number }
 export interface ManifestTable {
@@ -21,7 +29,10 @@ export interface ManifestRefTable { manifest_id: number; digest: string; kind: '
 export interface TagTable { repository_id: number; name: string; manifest_id: number; updated_at: number }
 export interface UploadTable { id: string; repository: string; size: number; created_at: number; updated_at: number }
 
-export interface Database {
+export * from './types-accounts.js';
+import type { AccountsTables } from './types-accounts.js';
+
+export interface Database extends AccountsTables {
   repository: RepositoryTable;
   blob: BlobTable;
   repository_blob: RepositoryBlobTable;

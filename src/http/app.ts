@@ -8,6 +8,10 @@ import { registryPlugin, sendRegistryError } from './registry/plugin.js';
 export interface AppOptions {
   services: RegistryServices;
   logger?: FastifyServerOptions['logger'];
+  /** HTTPS certificate and key (accounts / TLS). */
+  https?: { cert: Buffer; key: Buffer };
+  /** Plugins registered before the /v2 dispatcher (token endpoint, /api/v1). */
+  plugins?: ((app: FastifyInstance) => PromiseLike<unknown>)[];
 }
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
@@ -20,6 +24,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     keepAliveTimeout: 65_000,
     requestTimeout: 0,
     routerOptions: { ignoreDuplicateSlashes: false, maxParamLength: 2048 },
+    ...(opts.https ? { https: opts.https } : {}),
   });
 
   app.removeAllContentTypeParsers();
@@ -46,6 +51,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     return reply.code(404).header('Content-Type', 'application/json').send(JSON.stringify({ error: 'not found', path: req.url.slice(0, 200) }));
   });
 
+  for (const plugin of opts.plugins ?? []) await plugin(app);
   await app.register(registryPlugin, { services: opts.services });
   return app;
 }

@@ -10,6 +10,10 @@ import { ListingService } from './listing.js';
 /** Who may read a repository. Until accounts exist every repository is open to every caller. */
 export interface AccessPolicy {
   canRead(req: FastifyRequest, repository: string): boolean;
+  /** Accounts: checks the caller may use this /v2 route; throws a RegistryError (401/403) when not. */
+  authorize?(req: FastifyRequest, route: string, method: string, name: string | undefined): Promise<void>;
+  /** Accounts: ids of the repositories the caller may see in the catalog (undefined: all). */
+  visibleRepositoryIds?(req: FastifyRequest): Promise<number[] | undefined>;
 }
 
 export const OPEN_ACCESS: AccessPolicy = { canRead: () => true };

@@ -24,9 +24,11 @@ export class ListingService {
     return this.page(q.orderBy(order as never), n);
   }
 
-  async catalog(n: number | undefined, last: string | undefined): Promise<Page<string>> {
+  /** `visibleIds` (accounts): only these repositories are listed; undefined lists all. */
+  async catalog(n: number | undefined, last: string | undefined, visibleIds?: number[]): Promise<Page<string>> {
     const order = lexical(this.ctx.dialect, 'name');
     let q = this.ctx.db.selectFrom('repository').select('name');
+    if (visibleIds) q = q.where('id', 'in', visibleIds.length ? visibleIds : [-1]);
     if (last) q = q.where(order as never, '>', last as never);
     return this.page(q.orderBy(order as never), n);
   }

@@ -1,5 +1,7 @@
 // Starts a real Berth server for a test: in this process (fast) or as a child process (for signals).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { stringify as stringifyYaml } from 'yaml';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -16,12 +18,39 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-export async function startServer(dialect: TestDialect = 'sqlite', env: Record<string, string> = {}): Promise<TestServer> {
+export interface StartOptions {
+  /** Real accounts and token auth (default: AUTHENTICATION_TYPE None, the open mode the registry tests use). */
+  auth?: boolean;
+  /** Extra config.yaml keys. */
+  config?: Record<string, unknown>;
+  logger?: Parameters<typeof createBerth>[1] extends infer O ? O extends { logger?: infer L } ? L : never : never;
+}
+
+/** A free TCP port on 127.0.0.1 (the realm in token challenges must name the real port). */
+export async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+export async function startServer(dialect: TestDialect = 'sqlite', env: Record<string, string> = {}, opts: StartOptions = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'berth-test-'));
   let pgDb: Awaited<ReturnType<typeof createPostgresDatabase>> | undefined;
   if (dialect === 'postgres') pgDb = await createPostgresDatabase();
-  const config = loadConfig({ data: dataDir, listen: '127.0.0.1:0', env: { ...env, ...(pgDb ? { DB_URI: pgDb.uri } : {}) } });
-  const berth = await createBerth(config);
+  let listen = '127.0.0.1:0';
+  const doc: Record<string, unknown> = { AUTHENTICATION_TYPE: 'None' };
+  if (opts.auth) {
+    const port = await freePort();
+    listen = `127.0.0.1:${port}`;
+    Object.assign(doc, { AUTHENTICATION_TYPE: 'Database', SERVER_HOSTNAME: listen, PBKDF2_ITERATIONS: 1000 });
+  }
+  Object.assign(doc, opts.config ?? {});
+  const file = path.join(dataDir, 'config.yaml');
+  writeFileSync(file, stringifyYaml(doc));
+  const config = loadConfig({ file, data: dataDir, listen, env: { ...env, ...(pgDb ? { DB_URI: pgDb.uri } : {}) } });
+  const berth = await createBerth(config, { logger: opts.logger });
   const url = await berth.listen();
   return {
     url,
@@ -57,7 +86,7 @@ export async function spawnServer(args: string[], env: Record<string, string> = 
     if (m) {
       const url = m[1];
       const r = await fetch(`${url}/v2/`).catch(() => undefined);
-      if (r?.status === 200) return { url, proc, output: () => out, exited };
+      if (r?.status === 200 || r?.status === 401) return { url, proc, output: () => out, exited };
     }
     if (proc.exitCode !== null) throw new Error(`berth serve exited ${proc.exitCode}: ${out}`);
     await new Promise((r) => setTimeout(r, 50));

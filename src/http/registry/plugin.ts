@@ -56,6 +56,7 @@ export async function registryPlugin(app: FastifyInstance, opts: { services: Reg
         { Allow: Object.keys(HANDLERS[match.route]).join(', ') });
     }
     if (match.name !== undefined) requireRepositoryName(match.name);
+    await services.access.authorize?.(req, match.route, req.method, match.name);
     const query = req.query as Record<string, string | undefined>;
     const body = (req.body as Readable | undefined) ?? req.raw;
     return handler({ req, reply, match: match as never, services, body, query });

@@ -1,0 +1,48 @@
+// Table shapes of migration 0002_accounts.
+import type { Generated } from 'kysely';
+
+export type AccountKind = 'user' | 'org' | 'robot';
+export type RepoRole = 'read' | 'write' | 'admin';
+export type TeamRole = 'member' | 'creator' | 'admin';
+
+export interface AccountTable {
+  id: Generated<number>;
+  name: string;
+  kind: AccountKind;
+  email: string | null;
+  /** Users: PBKDF2-HMAC-SHA256 hash (see crypto). */
+  password_hash: string | null;
+  /** Robots: SHA-256 digest of the token. */
+  token_digest: string | null;
+  /** Robots: the owning user or organization. */
+  owner_id: number | null;
+  superuser: Generated<number>;
+  enabled: Generated<number>;
+  created_at: number;
+}
+export interface TeamTable { id: Generated<number>; org_id: number; name: string; role: TeamRole; description: string | null; created_at: number }
+export interface TeamMemberTable { team_id: number; account_id: number }
+export interface RepositoryUserPermissionTable { repository_id: number; account_id: number; role: RepoRole }
+export interface RepositoryTeamPermissionTable { repository_id: number; team_id: number; role: RepoRole }
+export interface AppTokenTable {
+  id: Generated<number>;
+  account_id: number;
+  title: string;
+  token_digest: string;
+  created_at: number;
+  last_used_at: number | null;
+  expires_at: number | null;
+}
+export interface SessionTable { digest: string; account_id: number; csrf: string; created_at: number; expires_at: number }
+export interface SigningKeyTable { kid: string; alg: string; private_pem: string; public_pem: string; created_at: number; retired_at: number | null }
+
+export interface AccountsTables {
+  account: AccountTable;
+  team: TeamTable;
+  team_member: TeamMemberTable;
+  repository_user_permission: RepositoryUserPermissionTable;
+  repository_team_permission: RepositoryTeamPermissionTable;
+  app_token: AppTokenTable;
+  session: SessionTable;
+  signing_key: SigningKeyTable;
+}

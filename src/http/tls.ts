@@ -1,0 +1,49 @@
+// HTTPS: the certificate and key from TLS_CERT_FILE / TLS_KEY_FILE, reloaded when either file changes,
+// and an optional plain-HTTP listener (HTTP_LISTEN) next to it for local clients.
+import { readFileSync, watchFile, unwatchFile } from 'node:fs';
+import http from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { FastifyInstance } from 'fastify';
+
+export interface TlsFiles { certFile: string; keyFile: string }
+
+export function readTls(files: TlsFiles): { cert: Buffer; key: Buffer } {
+  try {
+    return { cert: readFileSync(files.certFile), key: readFileSync(files.keyFile) };
+  } catch (e) {
+    throw new Error(`cannot read TLS certificate or key: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (${files.certFile}, ${files.keyFile})`);
+  }
+}
+
+/** Watches the files and swaps the server's certificate in place; returns a function that stops watching. */
+export function watchTls(app: FastifyInstance, files: TlsFiles, intervalMs = 1000): () => void {
+  const reload = () => {
+    try {
+      const next = readTls(files);
+      (app.server as HttpsServer).setSecureContext(next);
+      app.log.info({ event: 'tls_reloaded', cert: files.certFile }, 'TLS certificate reloaded');
+    } catch (e) {
+      // A half-written pair (cert updated, key not yet) fails here; the old context stays until both fit.
+      app.log.warn({ event: 'tls_reload_failed', reason: (e as Error).message.split('\n')[0] }, 'TLS certificate reload failed; keeping the previous one');
+    }
+  };
+  watchFile(files.certFile, { interval: intervalMs }, reload);
+  watchFile(files.keyFile, { interval: intervalMs }, reload);
+  return () => {
+    unwatchFile(files.certFile, reload);
+    unwatchFile(files.keyFile, reload);
+  };
+}
+
+/** Serves the same app over plain HTTP on host:port; resolves with the listening server. */
+export async function listenPlainHttp(app: FastifyInstance, hostPort: string): Promise<http.Server> {
+  const i = hostPort.lastIndexOf(':');
+  let host = hostPort.slice(0, i) || '0.0.0.0';
+  if (host.startsWith('[')) host = host.slice(1, -1);
+  const server = http.createServer((req, res) => app.routing(req, res));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(Number(hostPort.slice(i + 1)), host, () => resolve());
+  });
+  return server;
+}

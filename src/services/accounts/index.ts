@@ -1,0 +1,60 @@
+// The accounts services, built once by the composition root.
+import type { ServiceContext } from '../context.js';
+import { authSettings } from '../../config/auth.js';
+import type { AccountsContext } from './context.js';
+import { UserService } from './users.js';
+import { OrgService } from './orgs.js';
+import { TeamService } from './teams.js';
+import { RobotService } from './robots.js';
+import { AppTokenService } from './apptokens.js';
+import { PermissionService } from './permissions.js';
+import { RepoService } from './repos.js';
+import { LoginThrottle } from './throttle.js';
+import { SessionService } from './sessions.js';
+import { Authenticator } from './authenticate.js';
+import { RegistryTokenService } from './tokens.js';
+import { ScopeService } from './scopes.js';
+import { bootstrapAdmin } from './bootstrap.js';
+
+export interface AccountServices {
+  ctx: AccountsContext;
+  users: UserService;
+  orgs: OrgService;
+  teams: TeamService;
+  robots: RobotService;
+  appTokens: AppTokenService;
+  perms: PermissionService;
+  repos: RepoService;
+  sessions: SessionService;
+  authenticator: Authenticator;
+  tokens: RegistryTokenService;
+  scopes: ScopeService;
+  /** Creates BOOTSTRAP_ADMIN when no user exists; returns its name when it did. */
+  bootstrap(): Promise<string | undefined>;
+}
+
+export function buildAccountServices(base: ServiceContext): AccountServices {
+  const ctx: AccountsContext = { ...base, auth: authSettings(base.config) };
+  const users = new UserService(ctx);
+  const robots = new RobotService(ctx);
+  const appTokens = new AppTokenService(ctx);
+  const perms = new PermissionService(ctx);
+  return {
+    ctx,
+    users,
+    orgs: new OrgService(ctx),
+    teams: new TeamService(ctx),
+    robots,
+    appTokens,
+    perms,
+    repos: new RepoService(ctx, perms),
+    sessions: new SessionService(ctx),
+    authenticator: new Authenticator(ctx, users, robots, appTokens, new LoginThrottle(ctx)),
+    tokens: new RegistryTokenService(ctx),
+    scopes: new ScopeService(perms),
+    bootstrap: () => bootstrapAdmin(ctx, users),
+  };
+}
+
+export type { Principal } from './context.js';
+export { AccountError } from './errors.js';

@@ -1,0 +1,121 @@
+// Repositories as accounts see them: owner namespace, visibility, description, and the permission grants.
+import type { RepoRole } from '../../db/types.js';
+import { isValidRepositoryName } from '../../oci/names.js';
+import type { AccountsContext, Principal } from './context.js';
+import { conflict, forbidden, invalid, notFound } from './errors.js';
+import { namespaceOf, REPO_ROLES, type PermissionService, type RepoFacts } from './permissions.js';
+import { findAccount, requireNamespace, requireOrg } from './store.js';
+
+export interface RepoView { namespace: string; name: string; description: string | null; is_public: boolean; created: number }
+
+export class RepoService {
+  constructor(private readonly ctx: AccountsContext, private readonly perms: PermissionService) {}
+
+  requireName(full: string): string {
+    if (!isValidRepositoryName(full) || !full.includes('/')) {
+      throw invalid(`repository name "${full.slice(0, 200)}" is not valid: "namespace/name", lowercase letters, digits and separators (. _ __ -), at most 255 characters`);
+    }
+    return full;
+  }
+
+  /** Creates a repository for the caller, who must be allowed to create in the namespace. */
+  async create(p: Principal, full: string, visibility: 'public' | 'private', description?: string | null): Promise<RepoFacts> {
+    this.requireName(full);
+    const ns = await requireNamespace(this.ctx.db, namespaceOf(full));
+    if (!(await this.perms.canCreateIn(p, ns.name))) throw forbidden(`you may not create repositories in namespace "${ns.name}"`);
+    if (await this.perms.findRepo(full)) throw conflict(`repository "${full}" already exists`);
+    await this.ctx.db.insertInto('repository').values({ name: full, created_at: this.ctx.now(), namespace_id: ns.id, visibility, description: description ?? null })
+      .onConflict((oc) => oc.column('name').doNothing()).execute();
+    const repo = (await this.perms.findRepo(full))!;
+    // As in Quay: a creator who is not an admin of the namespace gets admin on what they created.
+    if (p.kind !== 'anonymous' && !(await this.perms.isNamespaceAdmin(p, ns.name))) {
+      await this.ctx.db.insertInto('repository_user_permission').values({ repository_id: repo.id, account_id: p.id, role: 'admin' })
+        .onConflict((oc) => oc.columns(['repository_id', 'account_id']).doUpdateSet({ role: 'admin' })).execute();
+    }
+    return repo;
+  }
+
+  async require(full: string): Promise<RepoFacts> {
+    const r = await this.perms.findRepo(full);
+    if (!r) throw notFound(`repository "${full.slice(0, 255)}" does not exist`);
+    return r;
+  }
+
+  async view(full: string): Promise<RepoView> {
+    const r = await this.ctx.db.selectFrom('repository').select(['name', 'description', 'visibility', 'created_at']).where('name', '=', full).executeTakeFirst();
+    if (!r) throw notFound(`repository "${full.slice(0, 255)}" does not exist`);
+    return { namespace: namespaceOf(r.name), name: r.name.slice(namespaceOf(r.name).length + 1), description: r.description, is_public: r.visibility === 'public', created: r.created_at };
+  }
+
+  async update(full: string, o: { description?: string | null; visibility?: 'public' | 'private' }): Promise<RepoView> {
+    const r = await this.require(full);
+    const set: { description?: string | null; visibility?: 'public' | 'private' } = {};
+    if (o.description !== undefined) set.description = o.description;
+    if (o.visibility !== undefined) set.visibility = o.visibility;
+    if (Object.keys(set).length) await this.ctx.db.updateTable('repository').set(set).where('id', '=', r.id).execute();
+    return this.view(full);
+  }
+
+  async delete(full: string): Promise<void> {
+    const r = await this.require(full);
+    await this.ctx.db.deleteFrom('repository').where('id', '=', r.id).execute();
+  }
+
+  /** Repositories the caller can read, optionally in one namespace. */
+  async list(p: Principal, namespace?: string): Promise<RepoView[]> {
+    const ids = await this.perms.readableRepositoryIds(p);
+    let q = this.ctx.db.selectFrom('repository').select(['name', 'description', 'visibility', 'created_at']).orderBy('name').limit(1000);
+    if (ids) q = q.where('id', 'in', ids.length ? ids : [-1]);
+    if (namespace) q = q.where('name', 'like', `${namespace.replace(/[%_\\]/g, '')}/%`);
+    const rows = await q.execute();
+    return rows.filter((r) => !namespace || namespaceOf(r.name) === namespace)
+      .map((r) => ({ namespace: namespaceOf(r.name), name: r.name.slice(namespaceOf(r.name).length + 1), description: r.description, is_public: r.visibility === 'public', created: r.created_at }));
+  }
+
+  requireRole(role: string): RepoRole {
+    if (!REPO_ROLES.includes(role as RepoRole)) throw invalid(`role must be one of ${REPO_ROLES.join(', ')}`);
+    return role as RepoRole;
+  }
+
+  async setUserPermission(full: string, who: string, role: RepoRole): Promise<{ name: string; role: RepoRole; is_robot: boolean }> {
+    const r = await this.require(full);
+    const a = await findAccount(this.ctx.db, who);
+    if (!a || a.kind === 'org') throw notFound(`user or robot "${who.slice(0, 100)}" does not exist`);
+    await this.ctx.db.insertInto('repository_user_permission').values({ repository_id: r.id, account_id: a.id, role })
+      .onConflict((oc) => oc.columns(['repository_id', 'account_id']).doUpdateSet({ role })).execute();
+    return { name: a.name, role, is_robot: a.kind === 'robot' };
+  }
+
+  async removeUserPermission(full: string, who: string): Promise<void> {
+    const r = await this.require(full);
+    const a = await findAccount(this.ctx.db, who);
+    const d = a && await this.ctx.db.deleteFrom('repository_user_permission').where('repository_id', '=', r.id).where('account_id', '=', a.id).executeTakeFirst();
+    if (!d || Number(d.numDeletedRows) === 0) throw notFound(`"${who.slice(0, 100)}" has no permission on "${full}"`);
+  }
+
+  async setTeamPermission(full: string, team: string, role: RepoRole): Promise<{ name: string; role: RepoRole }> {
+    const r = await this.require(full);
+    const org = await requireOrg(this.ctx.db, namespaceOf(full)).catch(() => { throw invalid('team permissions exist only on repositories of an organization'); });
+    const t = await this.ctx.db.selectFrom('team').select('id').where('org_id', '=', org.id).where('name', '=', team).executeTakeFirst();
+    if (!t) throw notFound(`team "${team.slice(0, 64)}" does not exist in organization "${org.name}"`);
+    await this.ctx.db.insertInto('repository_team_permission').values({ repository_id: r.id, team_id: t.id, role })
+      .onConflict((oc) => oc.columns(['repository_id', 'team_id']).doUpdateSet({ role })).execute();
+    return { name: team, role };
+  }
+
+  async removeTeamPermission(full: string, team: string): Promise<void> {
+    const r = await this.require(full);
+    const t = await this.ctx.db.selectFrom('team').select('team.id').where('org_id', '=', r.namespace_id ?? -1).where('name', '=', team).executeTakeFirst();
+    const d = t && await this.ctx.db.deleteFrom('repository_team_permission').where('repository_id', '=', r.id).where('team_id', '=', t.id).executeTakeFirst();
+    if (!d || Number(d.numDeletedRows) === 0) throw notFound(`team "${team.slice(0, 64)}" has no permission on "${full}"`);
+  }
+
+  async permissions(full: string): Promise<{ users: { name: string; role: RepoRole; is_robot: boolean }[]; teams: { name: string; role: RepoRole }[] }> {
+    const r = await this.require(full);
+    const users = await this.ctx.db.selectFrom('repository_user_permission as p').innerJoin('account as a', 'a.id', 'p.account_id')
+      .select(['a.name', 'a.kind', 'p.role']).where('p.repository_id', '=', r.id).orderBy('a.name').execute();
+    const teams = await this.ctx.db.selectFrom('repository_team_permission as p').innerJoin('team as t', 't.id', 'p.team_id')
+      .select(['t.name', 'p.role']).where('p.repository_id', '=', r.id).orderBy('t.name').execute();
+    return { users: users.map((u) => ({ name: u.name, role: u.role, is_robot: u.kind === 'robot' })), teams };
+  }
+}

@@ -1,0 +1,95 @@
+// Registry bearer tokens (Docker token spec): JWTs signed with keys Berth generates and keeps in the
+// database (so replicas share them), rotated by age, each with its kid.
+import { SignJWT, jwtVerify, importPKCS8, importSPKI, decodeProtectedHeader, type CryptoKey as JoseKey } from 'jose';
+import { generateSigningKey, randomToken, type SigningAlgorithm } from '../../crypto/index.js';
+import type { AccountsContext } from './context.js';
+
+export interface AccessEntry { type: string; name: string; actions: string[] }
+export interface TokenClaims { sub: string; access: AccessEntry[]; exp: number }
+export const ISSUER = 'berth';
+export const MAX_TOKEN_LENGTH = 8192;
+
+interface LoadedKey { kid: string; alg: SigningAlgorithm; created: number; privateKey?: JoseKey; publicKey: JoseKey; retiredAt: number | null }
+
+export class TokenError extends Error {}
+
+export class RegistryTokenService {
+  private current?: LoadedKey;
+  private readonly verifyKeys = new Map<string, LoadedKey>();
+
+  constructor(private readonly ctx: AccountsContext) {}
+
+  /** The signing key, rotating it when it is older than TOKEN_KEY_ROTATION_DAYS. */
+  async signingKey(): Promise<LoadedKey> {
+    const now = this.ctx.now();
+    if (this.current && now - this.current.created < this.ctx.auth.keyRotationMs) return this.current;
+    const { db } = this.ctx;
+    const alg = this.ctx.auth.signingAlgorithm;
+    let row = await db.selectFrom('signing_key').selectAll().where('retired_at', 'is', null).where('alg', '=', alg)
+      .orderBy('created_at', 'desc').executeTakeFirst();
+    if (!row || now - row.created_at >= this.ctx.auth.keyRotationMs) {
+      const pair = generateSigningKey(alg);
+      const kid = `berth-${randomToken(12)}`;
+      await db.transaction().execute(async (tx) => {
+        await tx.updateTable('signing_key').set({ retired_at: now }).where('retired_at', 'is', null).execute();
+        await tx.insertInto('signing_key').values({ kid, alg, private_pem: pair.privatePem, public_pem: pair.publicPem, created_at: now, retired_at: null }).execute();
+      });
+      row = { kid, alg, private_pem: pair.privatePem, public_pem: pair.publicPem, created_at: now, retired_at: null };
+    }
+    const loaded: LoadedKey = {
+      kid: row.kid, alg: row.alg as SigningAlgorithm, created: row.created_at, retiredAt: row.retired_at,
+      privateKey: await importPKCS8(row.private_pem, row.alg), publicKey: await importSPKI(row.public_pem, row.alg),
+    };
+    this.current = loaded;
+    this.verifyKeys.set(loaded.kid, loaded);
+    // Drop keys retired longer ago than any token they signed can live.
+    await db.deleteFrom('signing_key').where('retired_at', '<', now - (this.ctx.auth.tokenSeconds + 300) * 1000).execute();
+    return loaded;
+  }
+
+  async issue(subject: string, access: AccessEntry[]): Promise<{ token: string; expiresIn: number; issuedAt: string }> {
+    const key = await this.signingKey();
+    const now = Math.floor(this.ctx.now() / 1000);
+    const exp = now + this.ctx.auth.tokenSeconds;
+    const token = await new SignJWT({ access })
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
+      .setIssuer(ISSUER).setAudience(this.ctx.auth.service).setSubject(subject)
+      .setIssuedAt(now).setNotBefore(now - 5).setExpirationTime(exp).setJti(randomToken(16))
+      .sign(key.privateKey!);
+    return { token, expiresIn: this.ctx.auth.tokenSeconds, issuedAt: new Date(now * 1000).toISOString() };
+  }
+
+  private async publicKey(kid: string): Promise<LoadedKey | undefined> {
+    const have = this.verifyKeys.get(kid);
+    if (have) return have;
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(kid)) return undefined;
+    const row = await this.ctx.db.selectFrom('signing_key').select(['kid', 'alg', 'public_pem', 'created_at', 'retired_at']).where('kid', '=', kid).executeTakeFirst();
+    if (!row) return undefined;
+    const k: LoadedKey = { kid, alg: row.alg as SigningAlgorithm, created: row.created_at, retiredAt: row.retired_at, publicKey: await importSPKI(row.public_pem, row.alg) };
+    this.verifyKeys.set(kid, k);
+    return k;
+  }
+
+  /** Verifies signature (only our ES256/RS256 keys, never "none"), issuer, audience and times. */
+  async verify(token: string): Promise<TokenClaims> {
+    if (token.length > MAX_TOKEN_LENGTH) throw new TokenError('token is too long');
+    let kid: string | undefined;
+    try {
+      kid = decodeProtectedHeader(token).kid;
+    } catch {
+      throw new TokenError('token is not a JWT');
+    }
+    const key = kid ? await this.publicKey(kid) : undefined;
+    if (!key) throw new TokenError('token was not signed by this registry');
+    try {
+      const { payload } = await jwtVerify(token, key.publicKey, {
+        algorithms: [key.alg], issuer: ISSUER, audience: this.ctx.auth.service, clockTolerance: 30, currentDate: new Date(this.ctx.now()),
+      });
+      const access = Array.isArray(payload.access) ? (payload.access as AccessEntry[]) : [];
+      return { sub: typeof payload.sub === 'string' ? payload.sub : '', access, exp: payload.exp ?? 0 };
+    } catch (e) {
+      const code = (e as { code?: string }).code ?? '';
+      throw new TokenError(code === 'ERR_JWT_EXPIRED' ? 'token has expired' : 'token is not valid');
+    }
+  }
+}
