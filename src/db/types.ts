@@ -41,3 +41,26 @@ export interface Database extends AccountsTables {
   tag: TagTable;
   upload: UploadTable;
 }
+
+// ---- scanner: vulnerability data (src/db/migrations-scanner.ts, src/scanner/store.ts) ----------
+/** One normalized advisory record; `payload` is the record as JSON, the other columns index it. */
+export interface AdvisoryTable {
+  updater: string;
+  key: string;
+  content_hash: string;
+  vuln_id: string;
+  ecosystem: string;
+  /** '' when the advisory is not about a distribution (language ecosystems). */
+  dist_id: string;
+  dist_version: string;
+  package: string;
+  fixed_in: string | null;
+  severity: string;
+  payload: string;
+  updated_at: number;
+}
+export interface UpdaterStateTable { name: string; fingerprint: string; records: number; updated_at: number; checked_at: number }
+export interface Database {
+  advisory: AdvisoryTable;
+  updater_state: UpdaterStateTable;
+}
