@@ -3,7 +3,6 @@
 import { lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import tar from 'tar-stream';
 import { parse as parseYaml } from 'yaml';
 import { ChartError } from './errors.js';
 import { chartYaml, goYaml, metadataFrom, validateMetadata, type ChartMetadata } from './metadata.js';
@@ -285,20 +284,64 @@ function tarEntries(c: Chart, prefix: string): ChartFile[] {
   return out;
 }
 
+/** A numeric tar header field as Go's archive/tar writes it: zero-padded octal and a NUL. */
+function octal(buf: Buffer, off: number, len: number, n: number): void {
+  buf.write(`${n.toString(8).padStart(len - 1, '0')}\0`, off, len, 'latin1');
+}
+
+/** One ustar header block as Go's tar.Writer writes it for a regular file (PAX record for long names). */
+function tarHeader(name: string, size: number, mtime: number, type = '0'): Buffer {
+  const h = Buffer.alloc(512);
+  let prefix = '';
+  let short = name;
+  if (Buffer.byteLength(name) > 100) {
+    const i = name.lastIndexOf('/', 155);
+    if (i > 0 && Buffer.byteLength(name.slice(i + 1)) <= 100 && Buffer.byteLength(name.slice(0, i)) <= 155) { prefix = name.slice(0, i); short = name.slice(i + 1); } else short = name.slice(0, 100);
+  }
+  h.write(short, 0, 100, 'utf8');
+  octal(h, 100, 8, 0o644);
+  octal(h, 108, 8, 0);
+  octal(h, 116, 8, 0);
+  octal(h, 124, 12, size);
+  octal(h, 136, 12, mtime);
+  h.fill(0x20, 148, 156);
+  h.write(type, 156, 1, 'latin1');
+  h.write('ustar\0' + '00', 257, 8, 'latin1');
+  octal(h, 329, 8, 0);
+  octal(h, 337, 8, 0);
+  h.write(prefix, 345, 155, 'utf8');
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'latin1');
+  return h;
+}
+
+const pad512 = (n: number) => Buffer.alloc((512 - (n % 512)) % 512);
+
+function tarEntry(name: string, data: Buffer, mtime: number): Buffer[] {
+  const out: Buffer[] = [];
+  const fits = Buffer.byteLength(name) <= 100 || (() => { const i = name.lastIndexOf('/', 155); return i > 0 && Buffer.byteLength(name.slice(i + 1)) <= 100; })();
+  if (!fits) {
+    const rec = (k: string, v: string) => {
+      const body = ` ${k}=${v}\n`;
+      const bl = Buffer.byteLength(body);
+      let n = bl + 1;
+      while (String(n).length + bl !== n) n = String(n).length + bl;
+      return `${n}${body}`;
+    };
+    const pax = Buffer.from(rec('path', name), 'utf8');
+    out.push(tarHeader(`PaxHeaders.0/${name.split('/').pop()!.slice(0, 80)}`, pax.length, mtime, 'x'), pax, pad512(pax.length));
+  }
+  out.push(tarHeader(name, data.length, mtime), data, pad512(data.length));
+  return out;
+}
+
 /** `helm package`: the chart archive (gzip'd ustar, files 0644, mtime now, Helm's gzip header). */
 export async function packageChart(c: Chart, now = new Date()): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  pack.on('data', (d: unknown) => { chunks.push(d as Buffer); });
-  const done = new Promise<void>((resolve, reject) => { pack.on('end', resolve); pack.on('error', reject); });
-  for (const e of tarEntries(c, '')) {
-    await new Promise<void>((resolve, reject) => {
-      pack.entry({ name: e.name, size: e.data.length, mode: 0o644, mtime: now, uid: 0, gid: 0, uname: '', gname: '', type: 'file' }, e.data, (err) => (err ? reject(err) : resolve()));
-    });
-  }
-  pack.finalize();
-  await done;
-  return helmGzip(Buffer.concat(chunks));
+  const mtime = Math.floor(now.getTime() / 1000);
+  const parts = tarEntries(c, '').flatMap((e) => tarEntry(e.name, e.data, mtime));
+  parts.push(Buffer.alloc(1024)); // two zero blocks end the archive
+  return helmGzip(Buffer.concat(parts));
 }
 
 /** The file name `helm package` gives an archive: <name>-<version>.tgz. */
