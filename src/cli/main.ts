@@ -4,6 +4,8 @@ import { ConfigError, readConfigFile, validateConfig } from '../config/load.js';
 import { serve } from './serve.js';
 import { runGc } from './gc.js';
 import { createUser } from './admin.js';
+import { registerChartCommands } from './chart.js';
+import { registerLoginCommands } from './login.js';
 
 
 const program = new Command();
@@ -48,6 +50,9 @@ serverOptions(certs.command('init').description('create a local CA and a server 
   .option('--hostname <name...>', 'more DNS names or IP addresses for the certificate')
   .option('--days <n>', 'validity of the server certificate (default 397)')
   .action(async (o) => (await import('./certs.js')).certsInit(o));
+
+registerChartCommands(program);
+registerLoginCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof ConfigError) {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { configSchema, type RawConfig } from './schema.js';
+import { buildArtifactPolicy, type ArtifactPolicyOptions } from '../oci/artifact-policy.js';
 
 export interface BerthConfig {
   raw: RawConfig;
@@ -17,6 +18,8 @@ export interface BerthConfig {
   gcGraceSeconds: number;
   listPageMax: number;
   shutdownGraceSeconds: number;
+  /** FEATURE_GENERAL_OCI_SUPPORT, FEATURE_HELM_OCI_SUPPORT, ALLOWED_OCI_ARTIFACT_TYPES (merged over the defaults). */
+  artifacts: ArtifactPolicyOptions;
 }
 
 export class ConfigError extends Error {
@@ -96,6 +99,11 @@ export function loadConfig(opts: LoadOptions = {}): BerthConfig {
       else doc[k] = n;
     }
   }
+  for (const k of ['FEATURE_GENERAL_OCI_SUPPORT', 'FEATURE_HELM_OCI_SUPPORT'] as const) {
+    const v = env[k]?.toLowerCase();
+    if (v === 'true' || v === 'false') doc[k] = v === 'true';
+    else if (v) problems.push(`${k} (environment): must be true or false`);
+  }
   if (env.BERTH_DATA) doc.DATA_DIR = env.BERTH_DATA;
   if (env.BERTH_LISTEN) doc.LISTEN = env.BERTH_LISTEN;
   if (opts.data) doc.DATA_DIR = opts.data;
@@ -141,5 +149,6 @@ function resolve(raw: RawConfig): BerthConfig {
     gcGraceSeconds: raw.GC_GRACE_SECONDS,
     listPageMax: raw.LIST_PAGE_MAX,
     shutdownGraceSeconds: raw.SHUTDOWN_GRACE_SECONDS,
+    artifacts: buildArtifactPolicy({ generalOci: raw.FEATURE_GENERAL_OCI_SUPPORT, helmOci: raw.FEATURE_HELM_OCI_SUPPORT, allowed: raw.ALLOWED_OCI_ARTIFACT_TYPES }),
   };
 }

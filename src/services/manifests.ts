@@ -4,6 +4,7 @@ import { digestOf, looksLikeDigest, requireDigest } from '../oci/digest.js';
 import { isValidTag, requireRepositoryName, requireTag } from '../oci/names.js';
 import { MT, MANIFEST_MEDIA_TYPES, isIndexType } from '../oci/mediatypes.js';
 import { effectiveArtifactType, parseManifest, type Descriptor } from '../oci/manifest.js';
+import { decideArtifact } from '../oci/artifact-policy.js';
 import type { ServiceContext } from './context.js';
 import { ensureRepository, findRepository, requireRepository } from './repositories.js';
 import { retryOnConflict } from '../db/retry.js';
@@ -30,6 +31,9 @@ export class ManifestService {
       throw new RegistryError('SIZE_INVALID', `manifest is ${bytes.byteLength} bytes, over the limit of ${this.ctx.config.maxManifestBytes}`, { size: bytes.byteLength });
     }
     const m = parseManifest(bytes, contentType);
+    // Images always; Helm charts and other artifacts by FEATURE_* switches and ALLOWED_OCI_ARTIFACT_TYPES.
+    const decision = decideArtifact(m, this.ctx.config.artifacts);
+    if (!decision.accept) throw new RegistryError('MANIFEST_INVALID', decision.message, { mediaType: decision.mediaType, configKey: decision.configKey });
     const digest = digestOf(bytes, algorithm);
     if (byDigest && digest !== reference) {
       throw new RegistryError('DIGEST_INVALID', `manifest content has digest ${digest}, not ${reference}`, { expected: reference, actual: digest });

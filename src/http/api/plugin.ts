@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AccountServices } from '../../services/accounts/index.js';
 import type { RegistryServices } from '../../services/index.js';
 import { TagService } from '../../services/tags.js';
+import { ArtifactService } from '../../services/artifacts.js';
 import { mapApiError, sendApiError } from './errors.js';
 import { resolvePrincipal } from './principal.js';
 import { userRoutes } from './users.js';
@@ -40,5 +41,5 @@ export async function apiPlugin(app: FastifyInstance, opts: { accounts: AccountS
 
   await app.register(userRoutes, { accounts });
   await app.register(orgRoutes, { accounts });
-  await app.register(repoRoutes, { accounts, tags: new TagService(accounts.ctx) });
+  await app.register(repoRoutes, { accounts, tags: new TagService(accounts.ctx), artifacts: new ArtifactService(accounts.ctx) });
 }

@@ -6,6 +6,8 @@ import type { RepoRole } from '../../db/types.js';
 import type { AccountServices } from '../../services/accounts/index.js';
 import { atLeast, namespaceOf } from '../../services/accounts/permissions.js';
 import type { TagService } from '../../services/tags.js';
+import type { ArtifactService } from '../../services/artifacts.js';
+import { handleArtifactPath, matchArtifactPath } from './artifacts.js';
 import { ApiError } from './errors.js';
 import { deny, requireSignedIn, sendJson } from './principal.js';
 
@@ -33,7 +35,7 @@ function parseSub(rest: string): Sub | undefined {
   return undefined;
 }
 
-export async function repoRoutes(app: FastifyInstance, opts: { accounts: AccountServices; tags: TagService }): Promise<void> {
+export async function repoRoutes(app: FastifyInstance, opts: { accounts: AccountServices; tags: TagService; artifacts?: ArtifactService }): Promise<void> {
   const { accounts, tags } = opts;
 
   /** The caller needs `needed` on the repository. Without read, a missing repository looks like a forbidden one. */
@@ -84,6 +86,8 @@ export async function repoRoutes(app: FastifyInstance, opts: { accounts: Account
       } catch {
         throw new ApiError(400, 'the path is not valid percent-encoding');
       }
+      const art = opts.artifacts && matchArtifactPath(rest);
+      if (art) return handleArtifactPath(req, reply, art, opts.artifacts!, need);
       const sub = parseSub(rest);
       if (!sub) throw new ApiError(404, 'no such endpoint');
       return dispatch(req, reply, sub);

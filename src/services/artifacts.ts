@@ -1,0 +1,138 @@
+// What a repository holds beyond images, for the REST API: chart versions with their Chart.yaml metadata
+// (read from the config blob), artifact types and annotations, and each manifest's referrers grouped by type.
+import type { Readable } from 'node:stream';
+import { HELM } from '../oci/artifact-policy.js';
+import { requireDigest } from '../oci/digest.js';
+import { AccountError } from './accounts/errors.js';
+import type { ServiceContext } from './context.js';
+
+const MAX_CONFIG_BYTES = 1024 * 1024;
+const CHART_FIELDS = ['name', 'version', 'appVersion', 'description', 'keywords', 'maintainers', 'dependencies', 'home', 'sources', 'icon', 'apiVersion', 'type', 'kubeVersion', 'deprecated', 'annotations'] as const;
+
+interface ManifestDoc {
+  mediaType?: string; artifactType?: string; config?: { mediaType: string; digest: string; size: number };
+  layers?: { mediaType: string; digest: string; size: number; annotations?: Record<string, string> }[];
+  manifests?: { mediaType: string; digest: string; size: number; platform?: unknown }[];
+  subject?: { digest: string }; annotations?: Record<string, string>;
+}
+
+export interface ChartVersionView {
+  tags: string[]; digest: string; created: string;
+  name?: string; version?: string; appVersion?: string; description?: string; keywords?: string[];
+  maintainers?: unknown[]; dependencies?: unknown[]; [k: string]: unknown;
+}
+
+async function readAll(stream: Readable, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of stream) {
+    n += (c as Buffer).length;
+    if (n > limit) { stream.destroy(); throw new Error('config blob too large'); }
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+export class ArtifactService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  private async repoId(repository: string): Promise<number> {
+    const r = await this.ctx.db.selectFrom('repository').select('id').where('name', '=', repository).executeTakeFirst();
+    if (!r) throw new AccountError('not_found', `repository "${repository.slice(0, 255)}" does not exist`);
+    return r.id;
+  }
+
+  /** The Chart.yaml fields of a chart's config blob (only the documented fields; unreadable configs give {}). */
+  private async chartMetadata(configDigest: string, size: number): Promise<Record<string, unknown>> {
+    if (size > MAX_CONFIG_BYTES) return {};
+    try {
+      const doc = JSON.parse((await readAll(this.ctx.store.read(configDigest), MAX_CONFIG_BYTES)).toString('utf8')) as Record<string, unknown>;
+      const out: Record<string, unknown> = {};
+      for (const k of CHART_FIELDS) if (doc[k] !== undefined) out[k] = doc[k];
+      return out;
+    } catch {
+      return {};
+    }
+  }
+
+  /** Every chart version in a repository (one entry per manifest, with its tags), newest push first. */
+  async charts(repository: string): Promise<{ charts: ChartVersionView[] }> {
+    const id = await this.repoId(repository);
+    const rows = await this.ctx.db.selectFrom('manifest').leftJoin('tag', 'tag.manifest_id', 'manifest.id')
+      .select(['manifest.id', 'manifest.digest', 'manifest.content', 'manifest.created_at', 'tag.name as tag'])
+      .where('manifest.repository_id', '=', id).where('manifest.artifact_type', '=', HELM.config)
+      .orderBy('manifest.created_at', 'desc').orderBy('manifest.id', 'desc').orderBy('tag.name').execute();
+    const byId = new Map<number, ChartVersionView & { _doc: ManifestDoc }>();
+    for (const r of rows) {
+      let v = byId.get(r.id);
+      if (!v) {
+        const doc = JSON.parse(Buffer.from(r.content).toString('utf8')) as ManifestDoc;
+        v = { tags: [], digest: r.digest, created: new Date(r.created_at).toISOString(), _doc: doc };
+        byId.set(r.id, v);
+      }
+      if (r.tag) v.tags.push(r.tag);
+    }
+    const charts: ChartVersionView[] = [];
+    for (const v of byId.values()) {
+      const { _doc: doc, ...rest } = v;
+      const meta = doc.config ? await this.chartMetadata(doc.config.digest, doc.config.size) : {};
+      const layers = (doc.layers ?? []).map((l) => l.mediaType);
+      charts.push({ ...meta, ...rest, chart_layer: layers.find((l) => l === HELM.chart || l === HELM.legacyChart) ?? null, provenance: layers.includes(HELM.provenance), annotations_oci: doc.annotations ?? {} });
+    }
+    return { charts };
+  }
+
+  /** One manifest (Quay's fields), what kind of artifact it is, and its referrers grouped by artifact type. */
+  async manifest(repository: string, digest: string): Promise<Record<string, unknown>> {
+    try {
+      requireDigest(digest);
+    } catch {
+      throw new AccountError('invalid', `"${digest.slice(0, 100)}" is not a valid digest`);
+    }
+    const id = await this.repoId(repository);
+    const row = await this.ctx.db.selectFrom('manifest').select(['id', 'digest', 'media_type', 'artifact_type', 'size', 'content', 'created_at'])
+      .where('repository_id', '=', id).where('digest', '=', digest).executeTakeFirst();
+    if (!row) throw new AccountError('not_found', `manifest ${digest} is not in repository "${repository}"`);
+    const doc = JSON.parse(Buffer.from(row.content).toString('utf8')) as ManifestDoc;
+    const tags = (await this.ctx.db.selectFrom('tag').select('name').where('manifest_id', '=', row.id).orderBy('name').execute()).map((t) => t.name);
+    const isIndex = !!doc.manifests;
+    const configType = doc.config?.mediaType ?? null;
+    const kind = isIndex ? 'index' : configType === HELM.config ? 'helm-chart'
+      : ['application/vnd.oci.image.config.v1+json', 'application/vnd.docker.container.image.v1+json'].includes(configType ?? '') && !doc.artifactType
+        && (doc.layers ?? []).every((l) => /image\.(layer|rootfs)|rootfs\.(foreign\.)?diff/.test(l.mediaType)) ? 'image' : 'artifact';
+    const artifact: Record<string, unknown> = {
+      kind, artifact_type: row.artifact_type, config_media_type: configType, annotations: doc.annotations ?? {},
+      layers: (doc.layers ?? []).map((l) => ({ media_type: l.mediaType, digest: l.digest, size: l.size, annotations: l.annotations ?? {} })),
+    };
+    if (doc.subject) artifact.subject = doc.subject.digest;
+    if (kind === 'helm-chart' && doc.config) artifact.chart = await this.chartMetadata(doc.config.digest, doc.config.size);
+    if (isIndex) artifact.manifests = (doc.manifests ?? []).map((m) => ({ media_type: m.mediaType, digest: m.digest, size: m.size, platform: m.platform ?? null }));
+    return {
+      digest: row.digest, media_type: row.media_type, size: row.size, created: new Date(row.created_at).toISOString(), tags,
+      is_manifest_list: isIndex, manifest_data: Buffer.from(row.content).toString('utf8'), config_media_type: configType,
+      artifact, referrers: await this.referrers(id, row.digest),
+    };
+  }
+
+  /** Manifests whose subject is this digest (OCI 1.1), plus cosign's tag scheme (sha256-<hex>.sig/.att/.sbom). */
+  private async referrers(repositoryId: number, digest: string): Promise<Record<string, unknown[]>> {
+    const grouped: Record<string, unknown[]> = {};
+    const rows = await this.ctx.db.selectFrom('manifest').select(['digest', 'media_type', 'artifact_type', 'size', 'annotations', 'created_at'])
+      .where('repository_id', '=', repositoryId).where('subject_digest', '=', digest).orderBy('id').execute();
+    for (const r of rows) {
+      const t = r.artifact_type ?? 'unknown';
+      (grouped[t] ??= []).push({ digest: r.digest, media_type: r.media_type, size: r.size, annotations: r.annotations ? JSON.parse(r.annotations) : {}, created: new Date(r.created_at).toISOString() });
+    }
+    const prefix = `${digest.replace(':', '-')}.`;
+    const tagged = await this.ctx.db.selectFrom('tag').innerJoin('manifest', 'manifest.id', 'tag.manifest_id')
+      .select(['tag.name', 'manifest.digest', 'manifest.media_type', 'manifest.size', 'manifest.created_at'])
+      .where('tag.repository_id', '=', repositoryId).where('tag.name', 'in', ['sig', 'att', 'sbom'].map((s) => prefix + s)).execute();
+    const names: Record<string, string> = { sig: 'application/vnd.dev.cosign.simplesigning.v1+json', att: 'application/vnd.dsse.envelope.v1+json', sbom: 'application/vnd.dev.cosign.artifact.sbom.v1+json' };
+    for (const t of tagged) {
+      const type = names[t.name.slice(prefix.length)];
+      if (rows.some((r) => r.digest === t.digest)) continue;
+      (grouped[type] ??= []).push({ digest: t.digest, media_type: t.media_type, size: t.size, tag: t.name, created: new Date(t.created_at).toISOString() });
+    }
+    return grouped;
+  }
+}
