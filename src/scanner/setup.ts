@@ -1,4 +1,5 @@
 // Builds the scanner from the config (called by the composition root and `berth scanner serve`).
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { ServiceContext } from '../services/context.js';
 import { ScannerService, type ScannerLogger, type ScannerObserver } from './service.js';
@@ -23,6 +24,8 @@ export function buildScanner(ctx: ServiceContext, opts: { log?: ScannerLogger; o
   const publicUrl = `${ctx.config.urlScheme}://${ctx.config.serverHostname}`;
   const notifier = new Notifier({ db: ctx.db, baseUrl: publicUrl, webhook: raw.SCANNER_NOTIFICATION_WEBHOOK, log: opts.log, now: ctx.now });
   const endpoint = raw.SECURITY_SCANNER_V4_ENDPOINT;
+  const tmpDir = path.join(ctx.config.dataDir, 'tmp');
+  mkdirSync(tmpDir, { recursive: true });
   const service = new ScannerService({
     db: ctx.db,
     dialect: ctx.dialect,
@@ -31,7 +34,7 @@ export function buildScanner(ctx: ServiceContext, opts: { log?: ScannerLogger; o
     observer: opts.observer,
     notifier,
     now: ctx.now,
-    tmpDir: path.join(ctx.config.dataDir, 'tmp'),
+    tmpDir,
     queue: { maxAttempts: raw.SCANNER_MAX_ATTEMPTS, leaseMs: raw.SCANNER_LEASE_SECONDS * 1000 },
     updaters: { names: raw.SCANNER_UPDATERS, baseUrls: raw.SCANNER_UPDATER_BASE_URLS, proxy: raw.SCANNER_PROXY },
     ...(endpoint ? { remote: { scanner: new RemoteScanner(endpoint, raw.SECURITY_SCANNER_V4_PSK), registryUrl: publicUrl } } : {}),
