@@ -12,12 +12,16 @@ import { TokenAccessPolicy } from './http/auth/registry-access.js';
 import { tokenEndpoint } from './http/auth/token-endpoint.js';
 import { apiPlugin } from './http/api/plugin.js';
 import { listenPlainHttp, readTls, watchTls } from './http/tls.js';
+import { buildScanner, type ScannerSetup } from './scanner/setup.js';
+import { clairApiPlugin } from './scanner/clair-api/plugin.js';
 
 export interface Berth {
   app: FastifyInstance;
   ctx: ServiceContext;
   database: OpenedDatabase;
   accounts: AccountServices;
+  /** The vulnerability scanner (undefined when FEATURE_SECURITY_SCANNER is off). */
+  scanner?: ScannerSetup;
   /** Starts listening; resolves with the base URL. */
   listen(): Promise<string>;
   /** The plain-HTTP URL when HTTP_LISTEN is set next to TLS. */
@@ -35,6 +39,8 @@ export async function openContext(config: BerthConfig): Promise<{ ctx: ServiceCo
 
 export async function createBerth(config: BerthConfig, opts: { logger?: boolean | FastifyServerOptions['logger'] } = {}): Promise<Berth> {
   const { ctx, database } = await openContext(config);
+  const scanner = buildScanner(ctx);
+  if (scanner) ctx.onManifestPut = (repository, digest) => scanner.service.enqueue(digest, repository);
   const accounts = buildAccountServices(ctx);
   const services = buildServices(ctx, new TokenAccessPolicy(accounts));
   const tls = accounts.ctx.auth.tls;
@@ -45,9 +51,14 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     https: tls ? readTls(tls) : undefined,
     plugins: [
       (a) => a.register(tokenEndpoint, { accounts }),
-      (a) => a.register(apiPlugin, { accounts, services, prefix: '/api/v1' }),
+      (a) => a.register(apiPlugin, { accounts, services, scanner: scanner?.service, prefix: '/api/v1' }),
+      ...(scanner && !scanner.remote ? [(a: FastifyInstance) => a.register(clairApiPlugin, { scanner: scanner.service, psk: scanner.psk })] : []),
     ],
   });
+  if (scanner) {
+    scanner.service.log = app.log;
+    scanner.start();
+  }
   await accounts.bootstrap();
   const stopWatching = tls ? watchTls(app, tls) : undefined;
   let plain: HttpServer | undefined;
@@ -57,6 +68,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     ctx,
     database,
     accounts,
+    scanner,
     async listen() {
       const address = await app.listen({ host: config.listen.host, port: config.listen.port });
       if (tls?.httpListen) {
@@ -71,6 +83,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
       closed = true;
       stopWatching?.();
       if (plain) await new Promise((r) => { plain!.closeAllConnections(); plain!.close(r); });
+      await scanner?.stop();
       await app.close();
       await database.close();
     },

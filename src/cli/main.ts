@@ -6,6 +6,7 @@ import { runGc } from './gc.js';
 import { createUser } from './admin.js';
 import { registerChartCommands } from './chart.js';
 import { registerLoginCommands } from './login.js';
+import { registerScannerCommands } from './scanner.js';
 
 
 const program = new Command();
@@ -53,6 +54,7 @@ serverOptions(certs.command('init').description('create a local CA and a server 
 
 registerChartCommands(program);
 registerLoginCommands(program);
+registerScannerCommands(program, serverOptions);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof ConfigError) {

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { accountsConfigSchema } from './schema-accounts.js';
 import { artifactsConfigSchema } from './schema-artifacts.js';
+import { scannerConfigSchema } from './schema-scanner.js';
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, 'must be HOST:PORT (for example 0.0.0.0:8080)');
 
@@ -38,6 +39,7 @@ export const configSchema = z.object({
   SHUTDOWN_GRACE_SECONDS: z.number().int().nonnegative().default(30),
   ...accountsConfigSchema,
   ...artifactsConfigSchema,
+  ...scannerConfigSchema,
 }).loose();
 
 export type RawConfig = z.infer<typeof configSchema>;

@@ -1,5 +1,5 @@
 // The only module that imports node:crypto. Every algorithm choice lives here.
-import { createHash, randomBytes, randomUUID, type Hash } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomUUID, type Hash } from 'node:crypto';
 
 export type DigestAlgorithm = 'sha256' | 'sha384' | 'sha512';
 export const DIGEST_ALGORITHMS: readonly DigestAlgorithm[] = ['sha256', 'sha384', 'sha512'];
@@ -118,4 +118,9 @@ export function certificateInfo(pem: string): { subject: string; validTo: string
 export async function importCertificatePrivateKeyPem(pem: string): Promise<CryptoKey> {
   const b64 = pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
   return webCrypto.subtle.importKey('pkcs8', Buffer.from(b64, 'base64'), { name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign']);
+}
+
+/** HMAC-SHA256 of `data` under `key`, as lowercase hex (webhook signatures). */
+export function hmacSha256(key: string | Uint8Array, data: string | Uint8Array): string {
+  return createHmac('sha256', key).update(data).digest('hex');
 }

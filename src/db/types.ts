@@ -64,3 +64,28 @@ export interface Database {
   advisory: AdvisoryTable;
   updater_state: UpdaterStateTable;
 }
+
+// ---- scanner: index queue and reports (src/db/migrations-scanner-index.ts, src/scanner/queue.ts) ----
+export interface ScanJobTable {
+  manifest_digest: string;
+  repository: string;
+  state: string;
+  attempts: number;
+  lease_until: number | null;
+  lease_owner: string | null;
+  next_attempt_at: number;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+export interface ScanLayerTable { layer_digest: string; scanner_version: string; result: string; created_at: number }
+export interface ScanReportTable { manifest_digest: string; state: string; scanner_version: string; report: string; error: string | null; indexed_at: number }
+export interface ScanVulnsetTable { manifest_digest: string; vulns: string; matched_at: number }
+export interface ScanNotificationTable { id: string; created_at: number; body: string; delivered_at: number | null; attempts: number; last_error: string | null }
+export interface Database {
+  scan_job: ScanJobTable;
+  scan_layer: ScanLayerTable;
+  scan_report: ScanReportTable;
+  scan_vulnset: ScanVulnsetTable;
+  scan_notification: ScanNotificationTable;
+}

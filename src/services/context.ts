@@ -9,4 +9,6 @@ export interface ServiceContext {
   dialect: Dialect;
   store: BlobStore;
   now(): number;
+  /** Called after a manifest is stored (the scanner queues it); errors are swallowed, never fail the push. */
+  onManifestPut?: (repository: string, digest: string) => Promise<unknown>;
 }

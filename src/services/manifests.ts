@@ -51,7 +51,7 @@ export class ManifestService {
     }
     const repo = existing ?? await ensureRepository(this.ctx, repository);
     const now = this.ctx.now();
-    return retryOnConflict(() => db.transaction().execute(async (tx) => {
+    const result = await retryOnConflict(() => db.transaction().execute(async (tx) => {
       if (blobDigests.length) {
         const have = await tx.selectFrom('repository_blob').innerJoin('blob', 'blob.digest', 'repository_blob.digest')
           .select(['blob.digest', 'blob.size']).where('repository_blob.repository_id', '=', repo.id)
@@ -102,6 +102,9 @@ export class ManifestService {
       }
       return { digest, subject: m.subject?.digest, created };
     }));
+    // After the commit: queue it for scanning. Never lets a scanner problem fail the push.
+    if (this.ctx.onManifestPut) await this.ctx.onManifestPut(repository, digest).catch(() => undefined);
+    return result;
   }
 
   /** Finds a manifest by tag or digest; `accept` lists the media types the client takes (empty: any). */

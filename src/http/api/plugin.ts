@@ -9,10 +9,12 @@ import { resolvePrincipal } from './principal.js';
 import { userRoutes } from './users.js';
 import { orgRoutes } from './orgs.js';
 import { repoRoutes } from './repos.js';
+import { securityRoutes } from './security.js';
+import type { ScannerService } from '../../scanner/service.js';
 
 export const MAX_API_BODY = 256 * 1024;
 
-export async function apiPlugin(app: FastifyInstance, opts: { accounts: AccountServices; services: RegistryServices }): Promise<void> {
+export async function apiPlugin(app: FastifyInstance, opts: { accounts: AccountServices; services: RegistryServices; scanner?: ScannerService }): Promise<void> {
   const { accounts } = opts;
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'string', bodyLimit: MAX_API_BODY }, (_req, body, done) => {
@@ -42,4 +44,5 @@ export async function apiPlugin(app: FastifyInstance, opts: { accounts: AccountS
   await app.register(userRoutes, { accounts });
   await app.register(orgRoutes, { accounts });
   await app.register(repoRoutes, { accounts, tags: new TagService(accounts.ctx), artifacts: new ArtifactService(accounts.ctx) });
+  if (opts.scanner) await app.register(securityRoutes, { accounts, scanner: opts.scanner });
 }

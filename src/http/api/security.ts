@@ -1,0 +1,95 @@
+// GET /api/v1/repository/{namespace}/{repo}/manifest/{digest}/security[?vulnerabilities=true]
+// in Quay's shape: { status: "queued" | "scanned" | "failed" | "unsupported", data: null | { Layer: {
+//   Name, ParentName, NamespaceName, IndexedByVersion, Features: [{ Name, VersionFormat, NamespaceName,
+//   AddedBy, Version, BaseScores, CVEIds, Vulnerabilities?: [{ Severity, NamespaceName, Link, FixedBy,
+//   Description, Name, Metadata }] }] } } }. Read permission on the repository is required.
+// A manifest with no recognisable packages is "unsupported", never "scanned" with no findings.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { AccountServices } from '../../services/accounts/index.js';
+import { atLeast, namespaceOf } from '../../services/accounts/permissions.js';
+import type { ScannerService } from '../../scanner/service.js';
+import type { ClairVulnerabilityReport } from '../../scanner/clair.js';
+import { ApiError } from './errors.js';
+import { deny, sendJson } from './principal.js';
+
+export function quaySecurityData(r: ClairVulnerabilityReport, withVulns: boolean): Record<string, unknown> {
+  const features = Object.values(r.packages).map((p) => {
+    const env = r.environments[p.id]?.[0];
+    const dist = env?.distribution_id ? r.distributions[env.distribution_id] : undefined;
+    const ns = dist ? `${dist.did}:${dist.version_id || dist.version}` : '';
+    const vulns = (r.package_vulnerabilities[p.id] ?? []).map((id) => r.vulnerabilities[id]).filter(Boolean);
+    const f: Record<string, unknown> = {
+      Name: p.name,
+      VersionFormat: p.repository_hint ?? '',
+      NamespaceName: ns,
+      AddedBy: env?.introduced_in ?? '',
+      Version: p.version,
+      BaseScores: [],
+      CVEIds: [...new Set(vulns.map((v) => v.name).filter((n) => n.startsWith('CVE-')))],
+    };
+    if (withVulns) {
+      f.Vulnerabilities = vulns.map((v) => ({
+        Severity: v.normalized_severity,
+        NamespaceName: ns,
+        Link: v.links,
+        FixedBy: v.fixed_in_version,
+        Description: v.description,
+        Name: v.name,
+        Metadata: {
+          UpdatedBy: v.updater,
+          RepoName: null,
+          RepoLink: null,
+          DistroName: v.distribution?.name ?? '',
+          DistroVersion: v.distribution?.version_id ?? '',
+          NormalizedSeverity: v.normalized_severity,
+        },
+      }));
+    }
+    return f;
+  });
+  return { Layer: { Name: r.manifest_hash, ParentName: '', NamespaceName: '', IndexedByVersion: 4, Features: features } };
+}
+
+export async function securityRoutes(app: FastifyInstance, opts: { accounts: AccountServices; scanner: ScannerService }): Promise<void> {
+  const { accounts, scanner } = opts;
+
+  const handler = async (req: FastifyRequest, name: string, digest: string) => {
+    accounts.repos.requireName(name);
+    const repo = await accounts.perms.findRepo(name);
+    const role = repo ? await accounts.perms.role(req.principal!, repo) : undefined;
+    if (!repo || !atLeast(role, 'read')) {
+      if (!repo && (await accounts.perms.canCreateIn(req.principal!, namespaceOf(name)))) throw new ApiError(404, `repository "${name}" does not exist`);
+      throw deny(req, `you may not access repository "${name}" (or it does not exist)`);
+    }
+    if (!/^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/.test(digest)) throw new ApiError(400, `"${digest}" is not a manifest digest`);
+    const m = await accounts.ctx.db.selectFrom('manifest').select('digest').where('repository_id', '=', repo.id).where('digest', '=', digest).executeTakeFirst();
+    if (!m) throw new ApiError(404, `manifest ${digest} is not in repository "${name}"`);
+    const q = z.object({ vulnerabilities: z.enum(['true', 'false', '1', '0', 'True', 'False']).optional() }).parse(req.query);
+    const withVulns = q.vulnerabilities === 'true' || q.vulnerabilities === '1' || q.vulnerabilities === 'True';
+    const st = await scanner.status(digest);
+    switch (st.state) {
+      case 'unknown':
+        // Pushed before the scanner was on (or its job was removed): queue it now.
+        await scanner.enqueue(digest, name);
+        return { status: 'queued', data: null };
+      case 'queued':
+      case 'indexing':
+        return { status: 'queued', data: null, ...(st.job.lastError ? { detail: `retrying after: ${st.job.lastError}` } : {}) };
+      case 'failed':
+        return { status: 'failed', data: null, detail: st.error };
+      case 'unsupported':
+        return { status: 'unsupported', data: null, detail: st.reason };
+      case 'indexed': {
+        const report = await scanner.vulnerabilityReport(digest);
+        if (!report) return { status: 'queued', data: null };
+        return { status: 'scanned', data: quaySecurityData(report, withVulns) };
+      }
+    }
+  };
+
+  // Quay's path: namespace/repository (two segments).
+  app.get<{ Params: { ns: string; repo: string; digest: string } }>('/repository/:ns/:repo/manifest/:digest/security', async (req, reply) => {
+    return sendJson(reply, 200, await handler(req, `${req.params.ns}/${req.params.repo}`, req.params.digest));
+  });
+}
