@@ -4,6 +4,7 @@ import { ConfigError, readConfigFile, validateConfig } from '../config/load.js';
 import { serve } from './serve.js';
 import { runGc } from './gc.js';
 import { createUser } from './admin.js';
+import { registerScannerBundleCommands } from './scanner-bundle.js';
 
 
 const program = new Command();
@@ -48,6 +49,8 @@ serverOptions(certs.command('init').description('create a local CA and a server 
   .option('--hostname <name...>', 'more DNS names or IP addresses for the certificate')
   .option('--days <n>', 'validity of the server certificate (default 397)')
   .action(async (o) => (await import('./certs.js')).certsInit(o));
+
+registerScannerBundleCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof ConfigError) {

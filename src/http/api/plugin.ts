@@ -41,4 +41,5 @@ export async function apiPlugin(app: FastifyInstance, opts: { accounts: AccountS
   await app.register(userRoutes, { accounts });
   await app.register(orgRoutes, { accounts });
   await app.register(repoRoutes, { accounts, tags: new TagService(accounts.ctx) });
+  await app.register((await import('./scanner-status.js')).scannerStatusRoutes, { accounts });
 }
