@@ -7,6 +7,7 @@ import { createUser } from './admin.js';
 import { registerChartCommands } from './chart.js';
 import { registerLoginCommands } from './login.js';
 import { registerScannerCommands } from './scanner.js';
+import { registerScannerBundleCommands } from './scanner-bundle.js';
 
 
 const program = new Command();
@@ -55,6 +56,7 @@ serverOptions(certs.command('init').description('create a local CA and a server 
 registerChartCommands(program);
 registerLoginCommands(program);
 registerScannerCommands(program, serverOptions);
+registerScannerBundleCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof ConfigError) {

@@ -124,3 +124,52 @@ export async function importCertificatePrivateKeyPem(pem: string): Promise<Crypt
 export function hmacSha256(key: string | Uint8Array, data: string | Uint8Array): string {
   return createHmac('sha256', key).update(data).digest('hex');
 }
+
+// ---- Air-gap bundles: streaming SHA-256 and ECDSA P-256 signatures (issue 7) ----
+import { createPrivateKey, createPublicKey, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+
+/** An incremental SHA-256 (a bundle's content checksum, computed as the bytes stream past). */
+export function sha256Hasher(): ContentHasher {
+  return contentHasher('sha256');
+}
+
+function requireP256(key: KeyObject, what: string): void {
+  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+    throw new Error(`${what} is not an ECDSA P-256 key (got ${key.asymmetricKeyType}${key.asymmetricKeyDetails?.namedCurve ? ` ${key.asymmetricKeyDetails.namedCurve}` : ''})`);
+  }
+}
+
+/** The id of a P-256 key: sha256 of its public key's SPKI DER (hex). Accepts a private or public PEM. */
+export function p256KeyId(pem: string): string {
+  const pub = /PRIVATE KEY/.test(pem) ? createPublicKey(createPrivateKey(pem)) : createPublicKey(pem);
+  requireP256(pub, 'the key');
+  return createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('hex');
+}
+
+/** ECDSA P-256 with SHA-256 over `message`; the DER signature as base64. Throws for any other key type. */
+export function signP256(privatePem: string, message: string | Uint8Array): string {
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(privatePem);
+  } catch (e) {
+    throw new Error(`cannot read the signing key: ${(e as Error).message}`);
+  }
+  requireP256(key, 'the signing key');
+  return cryptoSign('sha256', typeof message === 'string' ? Buffer.from(message) : message, key).toString('base64');
+}
+
+/** Verifies a signature made by signP256; false for a wrong key or altered message, never throws for a bad signature. */
+export function verifyP256(publicPem: string, message: string | Uint8Array, signatureB64: string): boolean {
+  let key: KeyObject;
+  try {
+    key = /PRIVATE KEY/.test(publicPem) ? createPublicKey(createPrivateKey(publicPem)) : createPublicKey(publicPem);
+  } catch (e) {
+    throw new Error(`cannot read the verification key: ${(e as Error).message}`);
+  }
+  requireP256(key, 'the verification key');
+  try {
+    return cryptoVerify('sha256', typeof message === 'string' ? Buffer.from(message) : message, key, Buffer.from(signatureB64, 'base64'));
+  } catch {
+    return false;
+  }
+}

@@ -4,6 +4,7 @@ import type { Dialect } from './database.js';
 import { accountsMigration } from './migrations-accounts.js';
 import { scannerMigration } from './migrations-scanner.js';
 import { scannerIndexMigration } from './migrations-scanner-index.js';
+import { airgapMigration } from './migrations-airgap.js';
 
 function migrations(dialect: Dialect): Record<string, Migration> {
   const id = (t: string) => (dialect === 'postgres' ? sql.raw(`${t} bigserial primary key`) : sql.raw(`${t} integer primary key autoincrement`));
@@ -36,6 +37,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0002_accounts': { up: (db: Kysely<unknown>) => accountsMigration(db, id) },
     '0003_scanner': scannerMigration(dialect),
     '0004_scanner_index': scannerIndexMigration(dialect),
+    '0005_airgap': airgapMigration(),
   };
 }
 

@@ -60,7 +60,7 @@ export interface ScannerOptions {
   notifier?: Notifier;
   now?: () => number;
   /** Updater settings (run now / on schedule). */
-  updaters?: { names?: string[]; baseUrls?: Record<string, string>; proxy?: string };
+  updaters?: { names?: string[]; baseUrls?: Record<string, string>; proxy?: string; airgap?: boolean };
   /** Match cache: how long a report may be reused when the data has not changed (default 60 s). */
   matchCacheMs?: number;
   /** Temp files of the indexer and the store. */
@@ -368,7 +368,7 @@ export class ScannerService {
     let changed = false;
     for (const u of list) {
       try {
-        const r = await runUpdater(this.advisories, u, { baseUrl: cfg.baseUrls?.[u.name], proxy: cfg.proxy });
+        const r = await runUpdater(this.advisories, u, { baseUrl: cfg.baseUrls?.[u.name], proxy: cfg.proxy, airgap: cfg.airgap });
         results.push(r);
         if (!r.unchanged && (r.added || r.updated || r.withdrawn)) changed = true;
         this.log.info({ updater: u.name, result: r }, 'updater run');

@@ -5,6 +5,7 @@ import type { ServiceContext } from '../services/context.js';
 import { ScannerService, type ScannerLogger, type ScannerObserver } from './service.js';
 import { Notifier } from './notifier.js';
 import { RemoteScanner } from './remote.js';
+import { isAirgapped } from './bundle/airgap.js';
 
 export interface ScannerSetup {
   service: ScannerService;
@@ -36,7 +37,8 @@ export function buildScanner(ctx: ServiceContext, opts: { log?: ScannerLogger; o
     now: ctx.now,
     tmpDir,
     queue: { maxAttempts: raw.SCANNER_MAX_ATTEMPTS, leaseMs: raw.SCANNER_LEASE_SECONDS * 1000 },
-    updaters: { names: raw.SCANNER_UPDATERS, baseUrls: raw.SCANNER_UPDATER_BASE_URLS, proxy: raw.SCANNER_PROXY },
+    // Air-gapped (SCANNER_AIRGAP / airgap: true): every updater fetch is refused before any socket opens.
+    updaters: { names: raw.SCANNER_UPDATERS, baseUrls: raw.SCANNER_UPDATER_BASE_URLS, proxy: raw.SCANNER_PROXY, airgap: isAirgapped(ctx.config) },
     ...(endpoint ? { remote: { scanner: new RemoteScanner(endpoint, raw.SECURITY_SCANNER_V4_PSK), registryUrl: publicUrl } } : {}),
   });
   return {

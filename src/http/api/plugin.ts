@@ -45,4 +45,5 @@ export async function apiPlugin(app: FastifyInstance, opts: { accounts: AccountS
   await app.register(orgRoutes, { accounts });
   await app.register(repoRoutes, { accounts, tags: new TagService(accounts.ctx), artifacts: new ArtifactService(accounts.ctx) });
   if (opts.scanner) await app.register(securityRoutes, { accounts, scanner: opts.scanner });
+  await app.register((await import('./scanner-status.js')).scannerStatusRoutes, { accounts });
 }

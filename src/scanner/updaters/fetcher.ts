@@ -33,6 +33,8 @@ export interface FetchOptions {
   tmpDir?: string;
   /** Largest download accepted, per URL (default 4 GiB). */
   maxBytes?: number;
+  /** Air-gapped (SCANNER_AIRGAP): refuse at once, before any request. */
+  airgap?: boolean;
 }
 
 /** Something to read: a local file or directory. */
@@ -43,6 +45,10 @@ export interface LocalSource {
   path: string;
   kind: 'file' | 'dir';
 }
+
+/** Why an air-gapped Berth refuses to fetch (see src/scanner/bundle/airgap.ts). */
+export const AIRGAP_MESSAGE = 'not fetched: this Berth is air-gapped (SCANNER_AIRGAP / airgap: true); ' +
+  'bring vulnerability data in with `berth scanner import-updaters <bundle>` (see docs/AIRGAP.md)';
 
 export class UpdaterError extends Error {
   constructor(readonly updater: string, message: string, opts?: { cause?: unknown }) {
@@ -178,6 +184,7 @@ export async function fetchSources(
   urls: string[],
   opts: FetchOptions & { optional?: (url: string) => boolean; http?: Http },
 ): Promise<FetchedSources> {
+  if (opts.airgap) throw new UpdaterError(updater, AIRGAP_MESSAGE);
   const prev = decodeFingerprint(opts.previous);
   const http = opts.http ?? httpClient(opts.proxy);
   const dir = await tempDir(opts.tmpDir);

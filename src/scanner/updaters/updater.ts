@@ -15,6 +15,7 @@
 // says where its files are (`urls`) and how to read them (`read`).
 import type { Advisory } from '../model.js';
 import {
+  AIRGAP_MESSAGE,
   fetchSources,
   httpClient,
   joinUrl,
@@ -105,6 +106,7 @@ export function defineUpdater(spec: UpdaterSpec): Updater {
     enabledByDefault: spec.enabledByDefault,
 
     async fetch(opts: FetchOptions = {}): Promise<FetchResult> {
+      if (opts.airgap) throw new UpdaterError(spec.name, AIRGAP_MESSAGE);
       const base = opts.baseUrl ?? spec.defaultBase;
       const http = httpClient(opts.proxy);
       try {
