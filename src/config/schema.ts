@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { accountsConfigSchema } from './schema-accounts.js';
 import { artifactsConfigSchema } from './schema-artifacts.js';
 import { scannerConfigSchema } from './schema-scanner.js';
+import { metricsConfigSchema } from './schema-metrics.js';
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, 'must be HOST:PORT (for example 0.0.0.0:8080)');
 
@@ -40,6 +41,7 @@ export const configSchema = z.object({
   ...accountsConfigSchema,
   ...artifactsConfigSchema,
   ...scannerConfigSchema,
+  ...metricsConfigSchema,
 }).loose();
 
 export type RawConfig = z.infer<typeof configSchema>;
