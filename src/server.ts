@@ -14,6 +14,10 @@ import { apiPlugin } from './http/api/plugin.js';
 import { listenPlainHttp, readTls, watchTls } from './http/tls.js';
 import { buildScanner, type ScannerSetup } from './scanner/setup.js';
 import { clairApiPlugin } from './scanner/clair-api/plugin.js';
+import { buildMetricsApp } from './http/metrics-plugin.js';
+import { metricsSettings } from './metrics/config.js';
+import { Metrics } from './metrics/registry.js';
+import { databaseRowCounts, storedBlobBytes } from './metrics/row-counts.js';
 
 export interface Berth {
   app: FastifyInstance;
@@ -22,6 +26,10 @@ export interface Berth {
   accounts: AccountServices;
   /** The vulnerability scanner (undefined when FEATURE_SECURITY_SCANNER is off). */
   scanner?: ScannerSetup;
+  /** Prometheus metrics of this server; undefined when METRICS_ENABLED is false. */
+  metrics?: Metrics;
+  /** The separate metrics listener's URL (METRICS_PORT), once listening. */
+  metricsUrl?: string;
   /** Starts listening; resolves with the base URL. */
   listen(): Promise<string>;
   /** The plain-HTTP URL when HTTP_LISTEN is set next to TLS. */
@@ -41,6 +49,16 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
   const { ctx, database } = await openContext(config);
   const scanner = buildScanner(ctx);
   if (scanner) ctx.onManifestPut = (repository, digest) => scanner.service.enqueue(digest, repository);
+  // Metrics: counts, storage and pool gauges are read on scrape (cached); services report through ctx.observer.
+  const ms = metricsSettings(config);
+  const metrics = ms.enabled ? new Metrics({
+    rowCounts: databaseRowCounts(ctx.db, ctx.dialect),
+    storageUsedBytes: () => storedBlobBytes(ctx.db),
+    storagePath: config.storage.path,
+    poolStats: database.poolStats,
+    rowCountIntervalSeconds: ms.rowCountIntervalSeconds,
+  }) : undefined;
+  if (metrics) ctx.observer = metrics.observer;
   const accounts = buildAccountServices(ctx);
   const services = buildServices(ctx, new TokenAccessPolicy(accounts));
   const tls = accounts.ctx.auth.tls;
@@ -49,6 +67,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     services,
     logger,
     https: tls ? readTls(tls) : undefined,
+    metrics: metrics && { metrics, serve: ms.onMainPort, basicAuth: ms.basicAuth },
     plugins: [
       (a) => a.register(tokenEndpoint, { accounts }),
       (a) => a.register(apiPlugin, { accounts, services, scanner: scanner?.service, prefix: '/api/v1' }),
@@ -59,6 +78,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     scanner.service.log = app.log;
     scanner.start();
   }
+  const metricsApp = metrics && ms.separate ? await buildMetricsApp({ metrics, basicAuth: ms.basicAuth }) : undefined;
   await accounts.bootstrap();
   const stopWatching = tls ? watchTls(app, tls) : undefined;
   let plain: HttpServer | undefined;
@@ -69,6 +89,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     database,
     accounts,
     scanner,
+    metrics,
     async listen() {
       const address = await app.listen({ host: config.listen.host, port: config.listen.port });
       if (tls?.httpListen) {
@@ -76,6 +97,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
         const a = plain.address();
         if (a && typeof a === 'object') berth.plainUrl = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
       }
+      if (metricsApp && ms.separate) berth.metricsUrl = await metricsApp.listen({ host: ms.separate.host, port: ms.separate.port });
       return address;
     },
     async close() {
@@ -84,8 +106,10 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
       stopWatching?.();
       if (plain) await new Promise((r) => { plain!.closeAllConnections(); plain!.close(r); });
       await scanner?.stop();
+      await metricsApp?.close();
       await app.close();
       await database.close();
+      metrics?.close();
     },
   };
   return berth;

@@ -29,8 +29,11 @@ export class ConfigError extends Error {
 }
 
 /** Keys that an environment variable of the same name overrides. */
-const ENV_KEYS = ['DB_URI', 'SERVER_HOSTNAME', 'PREFERRED_URL_SCHEME', 'LISTEN', 'DATA_DIR', 'AUTHENTICATION_TYPE'] as const;
-const NUMERIC_ENV_KEYS = ['MAXIMUM_MANIFEST_SIZE', 'UPLOAD_EXPIRY_SECONDS', 'GC_GRACE_SECONDS', 'LIST_PAGE_MAX', 'SHUTDOWN_GRACE_SECONDS'] as const;
+const ENV_KEYS = ['DB_URI', 'SERVER_HOSTNAME', 'PREFERRED_URL_SCHEME', 'LISTEN', 'DATA_DIR', 'AUTHENTICATION_TYPE', 'METRICS_BASIC_AUTH'] as const;
+const NUMERIC_ENV_KEYS = ['MAXIMUM_MANIFEST_SIZE', 'UPLOAD_EXPIRY_SECONDS', 'GC_GRACE_SECONDS', 'LIST_PAGE_MAX', 'SHUTDOWN_GRACE_SECONDS',
+  'METRICS_PORT', 'METRICS_ROW_COUNT_INTERVAL_SECONDS'] as const;
+/** Keys that an environment variable overrides with true/false (also 1/0, yes/no). */
+const BOOLEAN_ENV_KEYS = ['METRICS_ENABLED', 'METRICS_ON_MAIN_PORT', 'FEATURE_GENERAL_OCI_SUPPORT', 'FEATURE_HELM_OCI_SUPPORT'] as const;
 
 export interface LoadOptions {
   file?: string;
@@ -99,10 +102,12 @@ export function loadConfig(opts: LoadOptions = {}): BerthConfig {
       else doc[k] = n;
     }
   }
-  for (const k of ['FEATURE_GENERAL_OCI_SUPPORT', 'FEATURE_HELM_OCI_SUPPORT'] as const) {
-    const v = env[k]?.toLowerCase();
-    if (v === 'true' || v === 'false') doc[k] = v === 'true';
-    else if (v) problems.push(`${k} (environment): must be true or false`);
+  for (const k of BOOLEAN_ENV_KEYS) {
+    const v = env[k]?.trim().toLowerCase();
+    if (v === undefined || v === '') continue;
+    if (['true', '1', 'yes', 'on'].includes(v)) doc[k] = true;
+    else if (['false', '0', 'no', 'off'].includes(v)) doc[k] = false;
+    else problems.push(`${k} (environment): must be true or false`);
   }
   if (env.BERTH_DATA) doc.DATA_DIR = env.BERTH_DATA;
   if (env.BERTH_LISTEN) doc.LISTEN = env.BERTH_LISTEN;

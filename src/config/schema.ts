@@ -4,6 +4,7 @@ import { accountsConfigSchema } from './schema-accounts.js';
 import { artifactsConfigSchema } from './schema-artifacts.js';
 import { scannerConfigSchema } from './schema-scanner.js';
 import { airgapConfigSchema } from './schema-airgap.js';
+import { metricsConfigSchema } from './schema-metrics.js';
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, 'must be HOST:PORT (for example 0.0.0.0:8080)');
 
@@ -42,6 +43,7 @@ export const configSchema = z.object({
   ...artifactsConfigSchema,
   ...scannerConfigSchema,
   ...airgapConfigSchema,
+  ...metricsConfigSchema,
 }).loose();
 
 export type RawConfig = z.infer<typeof configSchema>;

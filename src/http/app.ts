@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { RegistryError } from '../oci/errors.js';
 import type { RegistryServices } from '../services/index.js';
 import { registryPlugin, sendRegistryError } from './registry/plugin.js';
+import { installMetrics, type MetricsHttpOptions } from './metrics-plugin.js';
 
 export interface AppOptions {
   services: RegistryServices;
@@ -12,6 +13,8 @@ export interface AppOptions {
   https?: { cert: Buffer; key: Buffer };
   /** Plugins registered before the /v2 dispatcher (token endpoint, /api/v1). */
   plugins?: ((app: FastifyInstance) => PromiseLike<unknown>)[];
+  /** Request metrics and GET /metrics (src/metrics); absent when METRICS_ENABLED is false. */
+  metrics?: MetricsHttpOptions;
 }
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
@@ -51,6 +54,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     return reply.code(404).header('Content-Type', 'application/json').send(JSON.stringify({ error: 'not found', path: req.url.slice(0, 200) }));
   });
 
+  // Metrics hooks go in before any route, so every route is timed.
+  if (opts.metrics) installMetrics(app, opts.metrics);
   for (const plugin of opts.plugins ?? []) await plugin(app);
   await app.register(registryPlugin, { services: opts.services });
   return app;

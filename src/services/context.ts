@@ -11,4 +11,20 @@ export interface ServiceContext {
   now(): number;
   /** Called after a manifest is stored (the scanner queues it); errors are swallowed, never fail the push. */
   onManifestPut?: (repository: string, digest: string) => Promise<unknown>;
+  /** Told what happened (for metrics); never required, never allowed to change the outcome. */
+  observer?: ServiceObserver;
+}
+
+/** Kinds of credential check, as Quay labels them in quay_authentication_attempts_total{auth_kind}. */
+export type AuthKind = 'basic' | 'bearer' | 'cookie' | 'oauth';
+
+/** Events the services report after the fact. Implemented by src/metrics; every member is optional. */
+export interface ServiceObserver {
+  blobUploadStarted?(): void;
+  /** A blob's bytes were received and committed (not a mount): `seconds` from the upload's start. */
+  blobCommitted?(e: { method: 'monolithic' | 'chunked'; size: number; seconds: number }): void;
+  gcFinished?(e: { uploadsRemoved: number; manifestsRemoved: number; linksRemoved: number; blobsRemoved: number;
+    bytesFreed: number; strayFilesRemoved: number; seconds: number; dryRun: boolean; failed: boolean }): void;
+  /** A credential was checked (accounts): `success` false for wrong credentials, not for missing ones. */
+  authAttempt?(kind: AuthKind, success: boolean): void;
 }

@@ -21,10 +21,25 @@ export interface GcReport {
 }
 
 export async function collectGarbage(ctx: ServiceContext, opts: GcOptions = {}): Promise<GcReport> {
+  const startedAt = performance.now();
+  const done = (report: GcReport, failed: boolean) => ctx.observer?.gcFinished?.({
+    ...report, seconds: (performance.now() - startedAt) / 1000, dryRun: !!opts.dryRun, failed,
+  });
+  const report: GcReport = { uploadsRemoved: 0, manifestsRemoved: 0, linksRemoved: 0, blobsRemoved: 0, bytesFreed: 0, strayFilesRemoved: 0 };
+  try {
+    await collect(ctx, opts, report);
+  } catch (e) {
+    done(report, true);
+    throw e;
+  }
+  done(report, false);
+  return report;
+}
+
+async function collect(ctx: ServiceContext, opts: GcOptions, report: GcReport): Promise<void> {
   const { db, store } = ctx;
   const now = ctx.now();
   const cutoff = now - (opts.graceSeconds ?? ctx.config.gcGraceSeconds) * 1000;
-  const report: GcReport = { uploadsRemoved: 0, manifestsRemoved: 0, linksRemoved: 0, blobsRemoved: 0, bytesFreed: 0, strayFilesRemoved: 0 };
 
   // 1. Upload sessions nobody touched for UPLOAD_EXPIRY_SECONDS, and upload files with no session.
   // Files are listed before rows are read: a new upload writes its row before its file, so any
@@ -129,7 +144,6 @@ export async function collectGarbage(ctx: ServiceContext, opts: GcOptions = {}):
     report.bytesFreed += st.size;
     if (!opts.dryRun) await store.delete(digest);
   }
-  return report;
 }
 
 async function strayOldEnough(store: ServiceContext['store'], digest: string, cutoff: number): Promise<boolean> {

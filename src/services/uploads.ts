@@ -52,6 +52,7 @@ export class UploadService {
     await this.ctx.db.insertInto('upload').values({ id, repository, size: 0, created_at: now, updated_at: now }).execute();
     await this.ctx.store.createUpload(id);
     this.live.set(id, { algorithm: 'sha256', hasher: contentHasher('sha256'), offset: 0 });
+    this.ctx.observer?.blobUploadStarted?.();
     return { id, repository, size: 0 };
   }
 
@@ -64,6 +65,7 @@ export class UploadService {
     requireRepositoryName(repository);
     const id = newId();
     const { store } = this.ctx;
+    const startedAt = performance.now();
     await store.createUpload(id);
     try {
       const hasher = contentHasher(parsed.algorithm);
@@ -76,6 +78,7 @@ export class UploadService {
         throw new RegistryError('DIGEST_INVALID', `the uploaded content has digest ${actual}, not ${parsed.digest}; nothing was kept`, { expected: parsed.digest, actual });
       }
       await this.commitFile(repository, id, parsed.digest, written);
+      this.ctx.observer?.blobCommitted?.({ method: 'monolithic', size: written, seconds: (performance.now() - startedAt) / 1000 });
       return { digest: parsed.digest, size: written };
     } finally {
       await store.deleteUpload(id);
@@ -94,13 +97,13 @@ export class UploadService {
     }
   }
 
-  private async session(repository: string, id: string): Promise<{ size: number }> {
+  private async session(repository: string, id: string): Promise<{ size: number; createdAt: number }> {
     if (!UUID_RE.test(id)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload "${id.slice(0, 100)}" is not known`, { uuid: id.slice(0, 100) });
-    const row = await this.ctx.db.selectFrom('upload').select(['size', 'repository']).where('id', '=', id).executeTakeFirst();
+    const row = await this.ctx.db.selectFrom('upload').select(['size', 'repository', 'created_at']).where('id', '=', id).executeTakeFirst();
     if (!row || row.repository !== repository) {
       throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id} is not known in repository "${repository}"`, { uuid: id });
     }
-    return { size: row.size };
+    return { size: row.size, createdAt: row.created_at };
   }
 
   async status(repository: string, id: string): Promise<UploadSession> {
@@ -183,6 +186,7 @@ export class UploadService {
         throw new RegistryError('DIGEST_INVALID', `the uploaded content has digest ${actual}, not ${parsed.digest}; the upload was discarded`, { expected: parsed.digest, actual });
       }
       await this.commit(repository, id, parsed.digest, size);
+      this.ctx.observer?.blobCommitted?.({ method: 'chunked', size, seconds: Math.max(0, this.ctx.now() - s.createdAt) / 1000 });
       return { digest: parsed.digest, size };
     } finally {
       unlock();

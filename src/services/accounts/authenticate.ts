@@ -28,6 +28,7 @@ export class Authenticator {
     if (!username || !secret) throw new AccountError('unauthorized', 'username and password are required');
     this.throttle.check(username, address);
     const p = await this.verify(username, secret);
+    this.ctx.observer?.authAttempt?.('basic', !!p);
     if (!p) {
       this.throttle.failed(username, address);
       throw new AccountError('unauthorized', 'invalid username or password');

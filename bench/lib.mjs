@@ -1,0 +1,340 @@
+// Shared helpers for the benchmarks: free ports, starting and stopping the two servers,
+// /proc sampling (resident memory, CPU time) and the disk's fsync'd write throughput.
+// Plain Node ESM, no dependencies.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, writeSync, fsyncSync, closeSync, unlinkSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const REGBENCH = process.env.REGBENCH ?? '/work/shared/bench/regbench.mjs';
+export const DISTRIBUTION_BIN = process.env.DISTRIBUTION_BIN ?? '/usr/bin/docker-registry';
+
+/** Parses --key value / --flag arguments into an object (same convention as regbench). */
+export function parseArgs(argv, defaults) {
+  const out = { ...defaults };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) continue;
+    const key = a.slice(2);
+    const next = argv[i + 1];
+    const val = next !== undefined && !next.startsWith('--') ? (i++, next) : 'true';
+    if (!(key in defaults)) throw new Error(`unknown option --${key} (known: ${Object.keys(defaults).map((k) => '--' + k).join(' ')})`);
+    out[key] = typeof defaults[key] === 'number' ? Number(val) : val;
+    if (typeof defaults[key] === 'number' && !Number.isFinite(out[key])) throw new Error(`--${key} needs a number`);
+  }
+  return out;
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export function makeTempDir(base, prefix) {
+  return mkdtempSync(path.join(base ?? os.tmpdir(), prefix));
+}
+
+export function removeDir(dir) {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}
+
+function getStatus(url) {
+  return new Promise((resolve) => {
+    const req = http.get(url, { agent: false, timeout: 1000 }, (res) => { res.resume(); resolve(res.statusCode); });
+    req.on('error', () => resolve(0));
+    req.on('timeout', () => { req.destroy(); resolve(0); });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A server child process. `ready()` resolves once GET /v2/ answers 200.
+ * `stop()` sends SIGTERM, then SIGKILL after a grace period; it never throws.
+ */
+class ServerProcess {
+  constructor(name, cmd, args, url, opts = {}) {
+    this.name = name;
+    this.url = url;
+    this.log = '';
+    this.exited = null;
+    this.child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+    this.pid = this.child.pid;
+    const keep = (d) => { this.log = (this.log + d.toString()).slice(-20000); };
+    this.child.stdout.on('data', keep);
+    this.child.stderr.on('data', keep);
+    this.exitPromise = new Promise((resolve) => this.child.on('exit', (code, signal) => { this.exited = { code, signal }; resolve(); }));
+    this.child.on('error', (e) => { this.log += `\nspawn error: ${e.message}`; this.exited ??= { code: -1, signal: null }; });
+    live.add(this);
+  }
+
+  async ready(timeoutMs = 60000, okStatuses = [200]) {
+    const t0 = Date.now();
+    while (Date.now() - t0 < timeoutMs) {
+      if (this.exited) throw new Error(`${this.name} exited during start-up (${JSON.stringify(this.exited)}):\n${this.log}`);
+      if (okStatuses.includes(await getStatus(this.url + '/v2/'))) return this;
+      await sleep(100);
+    }
+    throw new Error(`${this.name} did not answer GET /v2/ with 200 within ${timeoutMs} ms:\n${this.log}`);
+  }
+
+  async stop(graceMs = 15000) {
+    live.delete(this);
+    if (this.exited) return;
+    try { this.child.kill('SIGTERM'); } catch { /* already gone */ }
+    const timedOut = await Promise.race([this.exitPromise.then(() => false), sleep(graceMs).then(() => true)]);
+    if (timedOut && !this.exited) {
+      try { this.child.kill('SIGKILL'); } catch { /* already gone */ }
+      await Promise.race([this.exitPromise, sleep(5000)]);
+    }
+  }
+}
+
+// Servers still running; killed synchronously if this process exits without stopping them.
+const live = new Set();
+process.on('exit', () => { for (const s of live) { try { s.child.kill('SIGKILL'); } catch { /* gone */ } } });
+
+// BERTH_ENTRY runs another entry point instead of bin/berth.js (e.g. a precompiled build), for experiments.
+//
+// auth 'none': AUTHENTICATION_TYPE: None (an open registry, like the peer as configured here).
+// auth 'token': Berth's default Database accounts with the Docker token flow; a bootstrap superuser
+// is created and SERVER_HOSTNAME points the token realm at this listener. The returned server has
+// `credentials` { user, pass } for regbench.
+export async function startBerth({ dir, port, nodeArgs = [], auth = 'none' }) {
+  const url = `http://127.0.0.1:${port}`;
+  const entry = process.env.BERTH_ENTRY ?? path.join(ROOT, 'bin/berth.js');
+  const cfg = path.join(dir, 'berth-config.yaml');
+  let credentials;
+  if (auth === 'none') {
+    writeFileSync(cfg, 'AUTHENTICATION_TYPE: None\n');
+  } else if (auth === 'token') {
+    credentials = { user: 'bench', pass: randomBytes(12).toString('hex') };
+    writeFileSync(cfg, [
+      'AUTHENTICATION_TYPE: Database',
+      `SERVER_HOSTNAME: 127.0.0.1:${port}`,
+      'PREFERRED_URL_SCHEME: http',
+      'BOOTSTRAP_ADMIN:',
+      `  username: ${credentials.user}`,
+      `  password: ${credentials.pass}`,
+      '',
+    ].join('\n'), { mode: 0o600 });
+  } else {
+    throw new Error(`unknown Berth auth mode "${auth}" (none or token)`);
+  }
+  const s = new ServerProcess('berth', process.execPath,
+    [...nodeArgs, entry, 'serve', '--config', cfg, '--listen', `127.0.0.1:${port}`, '--data', path.join(dir, 'data')], url);
+  s.credentials = credentials;
+  // With token auth GET /v2/ answers 401 with a challenge: that also means "ready".
+  return s.ready(60000, auth === 'token' ? [200, 401] : [200]);
+}
+
+export async function startDistribution({ dir, port }) {
+  const url = `http://127.0.0.1:${port}`;
+  const cfg = path.join(dir, 'config.yml');
+  writeFileSync(cfg, [
+    'version: 0.1',
+    'log:',
+    '  level: error',
+    '  accesslog:',
+    '    disabled: true',
+    'storage:',
+    '  filesystem:',
+    `    rootdirectory: ${path.join(dir, 'storage')}`,
+    '  delete:',
+    '    enabled: true',
+    'http:',
+    `  addr: 127.0.0.1:${port}`,
+    '',
+  ].join('\n'));
+  // Debian's package reads its default config from /etc; the explicit path overrides it.
+  const s = new ServerProcess('distribution', DISTRIBUTION_BIN, ['serve', cfg], url);
+  return s.ready();
+}
+
+/** Resident set size of a process in bytes (VmRSS), or null once it is gone. */
+export function rssBytes(pid) {
+  try {
+    const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+const CLK_TCK = 100; // USER_HZ on Linux
+/** User+system CPU seconds consumed by a process so far (all its threads). */
+export function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK; // utime, stime (fields 14, 15)
+  } catch {
+    return null;
+  }
+}
+
+/** Samples VmRSS every `everyMs`; `mark(label)` switches the phase that the samples count toward. */
+export function rssSampler(pid, everyMs = 100) {
+  const phases = new Map();
+  let phase = 'start';
+  const sample = () => {
+    const r = rssBytes(pid);
+    if (r === null) return;
+    const p = phases.get(phase) ?? { peak: 0, samples: 0, first: r, last: r };
+    p.peak = Math.max(p.peak, r);
+    p.samples++;
+    p.last = r;
+    phases.set(phase, p);
+  };
+  sample();
+  const timer = setInterval(sample, everyMs);
+  return {
+    mark(label) { sample(); phase = label; sample(); },
+    stop() { clearInterval(timer); sample(); return phases; },
+    get overallPeak() { return Math.max(0, ...[...phases.values()].map((p) => p.peak)); },
+  };
+}
+
+/**
+ * The disk's own durable sequential write throughput on the filesystem holding `dir`:
+ * writes `mib` MiB in `chunkMiB` chunks with write(2), then one fsync(2), as a registry
+ * that fsyncs a blob before committing it would. Returns MB/s (10^6 bytes per second).
+ */
+export function diskFsyncWrite(dir, mib, chunkMiB = 8) {
+  const file = path.join(dir, `disk-probe-${process.pid}`);
+  const buf = Buffer.alloc(chunkMiB << 20);
+  for (let i = 0; i < buf.length; i += 4) buf.writeUInt32LE((Math.random() * 2 ** 32) >>> 0, i);
+  const fd = openSync(file, 'w');
+  const chunks = Math.ceil(mib / chunkMiB);
+  try {
+    const t0 = performance.now();
+    for (let i = 0; i < chunks; i++) {
+      buf.writeUInt32LE(i, 0);
+      let off = 0;
+      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    }
+    const tWritten = performance.now();
+    fsyncSync(fd);
+    const t1 = performance.now();
+    const bytes = chunks * buf.length;
+    return {
+      mib: bytes / 2 ** 20,
+      secs: +((t1 - t0) / 1000).toFixed(3),
+      fsyncSecs: +((t1 - tWritten) / 1000).toFixed(3),
+      MBps: +(bytes / 1e6 / ((t1 - t0) / 1000)).toFixed(1),
+    };
+  } finally {
+    closeSync(fd);
+    try { unlinkSync(file); } catch { /* ignore */ }
+  }
+}
+
+/** Runs regbench against `url`; returns its per-scenario results, plus server CPU seconds per scenario. */
+export function runRegbench(url, params, { serverPid, onLine } = {}) {
+  return new Promise((resolve, reject) => {
+    const args = [REGBENCH, '--url', url];
+    for (const [k, v] of Object.entries(params)) args.push(`--${k}`, String(v));
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    live.add({ child });
+    let buf = '';
+    let err = '';
+    const results = {};
+    let lastCpu = serverPid ? cpuSeconds(serverPid) : null;
+    child.stdout.on('data', (d) => {
+      buf += d.toString();
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        if (!line) continue;
+        let j;
+        try { j = JSON.parse(line); } catch { continue; }
+        if (j.summary) results.repo = j.repo;
+        if (j.scenario) {
+          const cpu = serverPid ? cpuSeconds(serverPid) : null;
+          if (cpu !== null && lastCpu !== null) j.serverCpuSecs = +(cpu - lastCpu).toFixed(2);
+          lastCpu = cpu;
+          if (serverPid) j.serverRssMiB = +((rssBytes(serverPid) ?? 0) / 2 ** 20).toFixed(1);
+          results[j.scenario] = j;
+          onLine?.(j);
+        }
+      }
+    });
+    child.stderr.on('data', (d) => { err += d.toString(); });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      for (const x of live) if (x.child === child) live.delete(x);
+      if (code === 0) resolve(results);
+      else reject(new Error(`regbench against ${url} failed (exit ${code}): ${err.trim()}`));
+    });
+  });
+}
+
+/** GET of a path (keep-alive agent given), resolving with status, headers and body text. */
+export function get(url, agent, headers = {}) {
+  return new Promise((resolve, reject) => {
+    http.get(url, { agent, headers }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
+/**
+ * Walks the whole tag list of `repo` without asking for a page size (the server's own page size),
+ * following Link headers; best of `tries` walks. The peer (distribution 2.8) ignores `n` and answers
+ * in one page, so this is the like-for-like counterpart of regbench's n=100 walk.
+ */
+export async function unpagedTagWalk(base, repo, tries = 5, credentials) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  let best = null;
+  const headers = {};
+  try {
+    const first = await get(new URL(`/v2/${repo}/tags/list?n=1`, base), agent);
+    if (first.status === 401 && credentials) {
+      // Docker token flow: ask the realm of the challenge for a pull token (Basic credentials).
+      const kv = Object.fromEntries([...String(first.headers['www-authenticate']).matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+      const u = new URL(kv.realm);
+      if (kv.service) u.searchParams.set('service', kv.service);
+      u.searchParams.set('scope', `repository:${repo}:pull`);
+      const basic = 'Basic ' + Buffer.from(`${credentials.user}:${credentials.pass}`).toString('base64');
+      const t = await get(u, agent, { authorization: basic });
+      if (t.status !== 200) throw new Error(`token endpoint: HTTP ${t.status}`);
+      const j = JSON.parse(t.text);
+      headers.authorization = `Bearer ${j.token ?? j.access_token}`;
+    }
+    for (let t = 0; t < tries; t++) {
+      const t0 = performance.now();
+      let next = `/v2/${repo}/tags/list`;
+      let tags = 0;
+      let pages = 0;
+      while (next) {
+        const r = await get(new URL(next, base), agent, headers);
+        if (r.status !== 200) throw new Error(`tags/list: HTTP ${r.status}`);
+        tags += (JSON.parse(r.text).tags ?? []).length;
+        pages++;
+        const m = /<([^>]+)>/.exec(r.headers.link ?? '');
+        next = m ? m[1] : null;
+      }
+      const ms = performance.now() - t0;
+      if (!best || ms < best.ms) best = { ms: +ms.toFixed(1), tags, pages };
+    }
+  } finally {
+    agent.destroy();
+  }
+  return best;
+}

@@ -1,0 +1,210 @@
+#!/usr/bin/env node
+// What metrics collection costs: manifest GETs per second against Berth with METRICS_ENABLED=true
+// (and a scraper reading /metrics every --scrape seconds) and with METRICS_ENABLED=false, same
+// machine, same data, alternating order, several rounds; also the server's CPU time per request.
+//
+//   node bench/metrics-overhead.mjs [--seconds 3] [--rounds 24] [--sessions 4] [--conc 16] [--scrape 1] [--json FILE]
+//                                   [--same 1] [--together 1]
+//
+// Prints one line per run and a markdown summary (median of the rounds). Target: metrics on is
+// less than 5% slower. Plain Node ESM; servers and temp dirs are removed whatever happens.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const opt = { seconds: 3, rounds: 24, sessions: 4, conc: 16, scrape: 1, json: '', same: 0, together: 0 };
+for (let i = 2; i < process.argv.length; i++) {
+  const k = process.argv[i].replace(/^--/, '');
+  if (!(k in opt)) { console.error(`unknown option ${process.argv[i]} (known: ${Object.keys(opt).map((x) => '--' + x).join(' ')})`); process.exit(2); }
+  const v = process.argv[++i];
+  opt[k] = typeof opt[k] === 'number' ? Number(v) : v;
+}
+const log = (s) => process.stderr.write(s + '\n');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const live = new Set();
+const cleanup = () => { for (const c of live) { try { c.child.kill('SIGKILL'); } catch { /* gone */ } rmSync(c.dir, { recursive: true, force: true }); } live.clear(); };
+process.on('exit', cleanup);
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { cleanup(); process.exit(130); });
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+async function startBerth(metrics) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), `berth-metrics-bench-${metrics ? 'on' : 'off'}-`));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin/berth.js'), 'serve', '--listen', `127.0.0.1:${port}`, '--data', dir], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    // Open registry (no token checks): the request path is at its cheapest, so the share metrics take is at its largest.
+    env: { ...process.env, METRICS_ENABLED: String(metrics), AUTHENTICATION_TYPE: 'None' },
+  });
+  const entry = { child, dir };
+  live.add(entry);
+  let err = '';
+  child.stderr.on('data', (d) => { err += d; });
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const ok = await fetch(`${url}/v2/`).then((r) => r.status === 200, () => false);
+    if (ok) break;
+    if (child.exitCode !== null) throw new Error(`berth exited: ${err}`);
+    await sleep(100);
+  }
+  return {
+    url, pid: child.pid,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r() : child.on('exit', r)));
+      rmSync(dir, { recursive: true, force: true });
+      live.delete(entry);
+    },
+  };
+}
+
+const sha = (b) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+async function pushImage(url) {
+  const put = async (data) => {
+    const d = sha(data);
+    const r = await fetch(`${url}/v2/bench/app/blobs/uploads/?digest=${d}`, { method: 'POST', body: data });
+    if (r.status !== 201) throw new Error(`blob push: ${r.status}`);
+    return { digest: d, size: data.length };
+  };
+  const config = await put(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux' })));
+  const layer = await put(Buffer.alloc(4096, 7));
+  const manifest = JSON.stringify({
+    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }],
+  });
+  const r = await fetch(`${url}/v2/bench/app/manifests/v1`, { method: 'PUT', body: manifest, headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
+  if (r.status !== 201) throw new Error(`manifest push: ${r.status}`);
+}
+
+/** `conc` keep-alive loops of GET manifest for `ms`; returns the number of 200s. */
+async function load(url, ms, conc) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: conc });
+  const u = new URL(`${url}/v2/bench/app/manifests/v1`);
+  const end = performance.now() + ms;
+  let ok = 0;
+  let bad = 0;
+  const one = () => new Promise((resolve, reject) => {
+    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, agent, headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } }, (res) => {
+      res.resume();
+      res.on('end', () => { if (res.statusCode === 200) ok++; else bad++; resolve(); });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  await Promise.all(Array.from({ length: conc }, async () => { while (performance.now() < end) await one(); }));
+  agent.destroy();
+  if (bad) throw new Error(`${bad} requests did not answer 200`);
+  return ok;
+}
+
+/** Warm server: one image pushed, JIT warmed; the scraper (metrics on) runs only while it is measured. */
+async function prepare(metrics) {
+  const server = await startBerth(metrics);
+  await pushImage(server.url);
+  await load(server.url, 2000, opt.conc);
+  return { metrics, ...server };
+}
+
+async function measure(server) {
+  let scrapes = 0;
+  let stopScraper = false;
+  const scraper = server.metrics && opt.scrape > 0 ? (async () => {
+    while (!stopScraper) {
+      const r = await fetch(`${server.url}/metrics`);
+      await r.text();
+      if (r.status === 200) scrapes++;
+      await sleep(opt.scrape * 1000);
+    }
+  })() : Promise.resolve();
+  const cpu0 = cpuSeconds(server.pid);
+  const t0 = performance.now();
+  const n = await load(server.url, opt.seconds * 1000, opt.conc);
+  const secs = (performance.now() - t0) / 1000;
+  const cpu = cpuSeconds(server.pid) - cpu0;
+  stopScraper = true;
+  await scraper;
+  return { metrics: server.metrics, reqs: n, reqPerSec: n / secs, serverCpuUsPerReq: (cpu * 1e6) / n, scrapes };
+}
+
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+
+log(`metrics overhead: ${opt.rounds} rounds × ${opt.seconds}s per mode${opt.together ? ' (both at once)' : ''} in ${opt.sessions} sessions, ${opt.conc} connections, scrape every ${opt.scrape}s when on; ` +
+  `${os.cpus().length} × ${os.cpus()[0]?.model}, node ${process.version}, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+const runs = [];
+// Both servers of a session run side by side (the idle one costs nothing) and rounds alternate which
+// goes first, so drifts in the machine's load hit both alike. Each session starts a fresh pair, in
+// alternating order, so neither mode keeps a lucky or unlucky process placement.
+// --same 1: both servers without metrics (an A/A run: the noise floor of this machine).
+const perSession = Math.max(1, Math.ceil(opt.rounds / opt.sessions));
+for (let round = 1, session = 1; round <= opt.rounds; session++) {
+  const servers = {};
+  for (const key of session % 2 ? ['on', 'off'] : ['off', 'on']) servers[key] = await prepare(key === 'on' && !opt.same);
+  try {
+    for (let i = 0; i < perSession && round <= opt.rounds; i++, round++) {
+      const order = round % 2 ? ['on', 'off'] : ['off', 'on'];
+      // --together 1: both servers under load at the same time, so both meet exactly the same machine.
+      const results = opt.together
+        ? await Promise.all(order.map((key) => measure(servers[key])))
+        : await order.reduce(async (acc, key) => [...await acc, await measure(servers[key])], Promise.resolve([]));
+      order.forEach((key, i) => {
+        const r = results[i];
+        runs.push({ round, session, mode: key, ...r });
+        log(`session ${session} round ${round} metrics ${key.padEnd(3)}: ${r.reqPerSec.toFixed(0)} req/s, server ${r.serverCpuUsPerReq.toFixed(0)} µs CPU/req${r.metrics ? `, ${r.scrapes} scrapes` : ''}`);
+      });
+    }
+  } finally {
+    await servers.on.stop();
+    await servers.off.stop();
+  }
+}
+const on = runs.filter((r) => r.mode === 'on');
+const off = runs.filter((r) => r.mode === 'off');
+// Per round ratios (the two runs of a round are back to back, so they share the machine's state).
+const ratios = [];
+const cpuRatios = [];
+for (let round = 1; round <= opt.rounds; round++) {
+  const a = runs.find((r) => r.round === round && r.mode === 'on');
+  const b = runs.find((r) => r.round === round && r.mode === 'off');
+  ratios.push(a.reqPerSec / b.reqPerSec);
+  cpuRatios.push(a.serverCpuUsPerReq / b.serverCpuUsPerReq);
+}
+const summary = {
+  onReqPerSec: median(on.map((r) => r.reqPerSec)),
+  offReqPerSec: median(off.map((r) => r.reqPerSec)),
+  medianRoundRatio: median(ratios),
+  medianRoundCpuRatio: median(cpuRatios),
+  onCpuUsPerReq: median(on.map((r) => r.serverCpuUsPerReq)),
+  offCpuUsPerReq: median(off.map((r) => r.serverCpuUsPerReq)),
+};
+const slower = (1 - summary.medianRoundRatio) * 100;
+const md = [
+  `| manifest GET by tag (${opt.conc} conc, ${opt.rounds}×${opt.seconds}s) | metrics on | metrics off | on/off |`,
+  '|---|---:|---:|---:|',
+  `| req/s (median) | ${summary.onReqPerSec.toFixed(0)} | ${summary.offReqPerSec.toFixed(0)} | ${(summary.onReqPerSec / summary.offReqPerSec).toFixed(3)} |`,
+  `| req/s, median of per-round ratios | | | ${summary.medianRoundRatio.toFixed(3)} |`,
+  `| server CPU µs per request (median) | ${summary.onCpuUsPerReq.toFixed(0)} | ${summary.offCpuUsPerReq.toFixed(0)} | ${(summary.onCpuUsPerReq / summary.offCpuUsPerReq).toFixed(3)} |`,
+  `| server CPU per request, median of per-round ratios | | | ${summary.medianRoundCpuRatio.toFixed(3)} |`,
+  '',
+  `metrics on is ${Math.abs(slower).toFixed(1)}% ${slower >= 0 ? 'slower' : 'faster'} by the median per-round req/s ratio (target: under 5% slower)`,
+].join('\n');
+process.stdout.write(md + '\n');
+if (opt.json) writeFileSync(opt.json, JSON.stringify({ options: opt, runs, summary }, null, 2));
