@@ -8,16 +8,20 @@ import type { ServiceContext } from './services/context.js';
 import { buildServices } from './services/index.js';
 import { buildApp } from './http/app.js';
 import { buildAccountServices, type AccountServices } from './services/accounts/index.js';
+import { authSettings } from './config/auth.js';
 import { TokenAccessPolicy } from './http/auth/registry-access.js';
 import { tokenEndpoint } from './http/auth/token-endpoint.js';
 import { apiPlugin } from './http/api/plugin.js';
 import { listenPlainHttp, readTls, watchTls } from './http/tls.js';
+import { fipsStartup, type FipsReport } from './services/fips.js';
 
 export interface Berth {
   app: FastifyInstance;
   ctx: ServiceContext;
   database: OpenedDatabase;
   accounts: AccountServices;
+  /** FIPS mode: on or off, the active provider, the TLS policy. */
+  fips: FipsReport;
   /** Starts listening; resolves with the base URL. */
   listen(): Promise<string>;
   /** The plain-HTTP URL when HTTP_LISTEN is set next to TLS. */
@@ -34,6 +38,10 @@ export async function openContext(config: BerthConfig): Promise<{ ctx: ServiceCo
 }
 
 export async function createBerth(config: BerthConfig, opts: { logger?: boolean | FastifyServerOptions['logger'] } = {}): Promise<Berth> {
+  const tlsSettings = authSettings(config).tls;
+  const tlsFiles = tlsSettings ? readTls(tlsSettings) : undefined;
+  // Before anything opens: FIPS mode refuses to start in a non-FIPS process or with non-approved settings.
+  const fips = fipsStartup(config, tlsFiles && { ...tlsFiles, where: `${tlsSettings!.certFile}, ${tlsSettings!.keyFile}` });
   const { ctx, database } = await openContext(config);
   const accounts = buildAccountServices(ctx);
   const services = buildServices(ctx, new TokenAccessPolicy(accounts));
@@ -42,14 +50,14 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
   const app = await buildApp({
     services,
     logger,
-    https: tls ? readTls(tls) : undefined,
+    https: tlsFiles ? { ...tlsFiles, ...fips.tls } : undefined,
     plugins: [
       (a) => a.register(tokenEndpoint, { accounts }),
       (a) => a.register(apiPlugin, { accounts, services, prefix: '/api/v1' }),
     ],
   });
   await accounts.bootstrap();
-  const stopWatching = tls ? watchTls(app, tls) : undefined;
+  const stopWatching = tls ? watchTls(app, tls, 1000, fips.tls, fips.checkKeyPair) : undefined;
   let plain: HttpServer | undefined;
   let closed = false;
   const berth: Berth = {
@@ -57,6 +65,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     ctx,
     database,
     accounts,
+    fips,
     async listen() {
       const address = await app.listen({ host: config.listen.host, port: config.listen.port });
       if (tls?.httpListen) {

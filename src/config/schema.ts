@@ -1,6 +1,7 @@
 // The shape of config.yaml: Quay's key names where they mean the same thing.
 import { z } from 'zod';
 import { accountsConfigSchema } from './schema-accounts.js';
+import { fipsConfigSchema } from './schema-fips.js';
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, 'must be HOST:PORT (for example 0.0.0.0:8080)');
 
@@ -36,6 +37,7 @@ export const configSchema = z.object({
   /** Berth: seconds SIGTERM waits for in-flight requests. */
   SHUTDOWN_GRACE_SECONDS: z.number().int().nonnegative().default(30),
   ...accountsConfigSchema,
+  ...fipsConfigSchema,
 }).loose();
 
 export type RawConfig = z.infer<typeof configSchema>;
