@@ -15,6 +15,35 @@ CACHE="${BERTH_FIPS_CACHE:-/var/cache/berth-fips}"
 CONF="$CACHE/openssl.cnf"
 log() { echo "fips-provider: $*" >&2; }
 
+# The config Node reads (rewritten on every run, so a changed template reaches cached builds).
+write_conf() {
+  cat >"$CONF.tmp.$$" <<EOF
+# OpenSSL config for Node (section nodejs_conf): only the FIPS provider (and base, for encoders/decoders)
+# are active, and every fetch asks for fips=yes. Use: OPENSSL_CONF=$CONF node --enable-fips …
+# Written by Berth's scripts/fips-provider.sh from Debian's openssl source $(cat "$CACHE/VERSION" 2>/dev/null).
+config_diagnostics = 1
+# Only Node reads the nodejs_conf section: other OpenSSL programs given this OPENSSL_CONF keep their defaults.
+nodejs_conf = nodejs_init
+
+.include $CACHE/fipsmodule.cnf
+
+[nodejs_init]
+providers = provider_sect
+alg_section = algorithm_sect
+
+[provider_sect]
+fips = fips_sect
+base = base_sect
+
+[base_sect]
+activate = 1
+
+[algorithm_sect]
+default_properties = fips=yes
+EOF
+  mv -f "$CONF.tmp.$$" "$CONF"
+}
+
 check() {
   [ -f "$CONF" ] && [ -f "$CACHE/fips.so" ] && [ -f "$CACHE/fipsmodule.cnf" ] || return 1
   OPENSSL_CONF="$CONF" node --enable-fips -e '
@@ -24,6 +53,7 @@ check() {
     c.createHash("sha256").update("x").digest();' >/dev/null 2>&1
 }
 
+[ -f "$CACHE/fipsmodule.cnf" ] && write_conf
 if check; then
   log "reusing the FIPS provider in $CACHE"
   echo "$CONF"
@@ -88,31 +118,8 @@ LD_LIBRARY_PATH="$PWD" apps/openssl fipsinstall -module "$CACHE/fips.so" -out "$
 sed -E "s|^\[fips_sect\]|[fips_sect]\nmodule = $CACHE/fips.so|" "$CACHE/fipsmodule.cnf.tmp" >"$CACHE/fipsmodule.cnf"
 rm -f "$CACHE/fipsmodule.cnf.tmp"
 
-cat >"$CONF" <<EOF
-# OpenSSL config for Node (section nodejs_conf): only the FIPS provider (and base, for encoders/decoders)
-# are active, and every fetch asks for fips=yes. Use: OPENSSL_CONF=$CONF node --enable-fips …
-# Written by Berth's scripts/fips-provider.sh from Debian's openssl source ${dir#./}.
-config_diagnostics = 1
-openssl_conf = nodejs_init
-nodejs_conf = nodejs_init
-
-.include $CACHE/fipsmodule.cnf
-
-[nodejs_init]
-providers = provider_sect
-alg_section = algorithm_sect
-
-[provider_sect]
-fips = fips_sect
-base = base_sect
-
-[base_sect]
-activate = 1
-
-[algorithm_sect]
-default_properties = fips=yes
-EOF
 echo "${dir#./}" >"$CACHE/VERSION"
+write_conf
 
 if ! check; then
   log "built, but node does not run in FIPS mode with $CONF; try: OPENSSL_CONF=$CONF node --enable-fips -p 'require(\"crypto\").getFips()'"
