@@ -3,6 +3,7 @@
 import { getFips, X509Certificate, createPrivateKey } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import tls from 'node:tls';
 
 /** What Berth uses, where (shown by docs/FIPS.md and checked by test/fips.test.ts). */
 export const APPROVED_ALGORITHMS = {
@@ -147,6 +148,16 @@ export function tlsOptions(p: TlsPolicyInput): TlsOptions {
     o.honorCipherOrder = true;
   }
   return o;
+}
+
+/**
+ * FIPS mode for outgoing TLS too (scanner updaters, webhooks): TLS 1.2+, approved suites and NIST curves by
+ * default for every client connection of this process. (The 3.0 FIPS provider still offers X25519.)
+ */
+export function applyFipsTlsDefaults(): void {
+  tls.DEFAULT_MIN_VERSION = 'TLSv1.2';
+  tls.DEFAULT_ECDH_CURVE = FIPS_TLS_CURVES;
+  (tls as { DEFAULT_CIPHERS: string }).DEFAULT_CIPHERS = FIPS_TLS_CIPHERS.join(':');
 }
 
 /** Problems of a certificate and key for FIPS mode: RSA under 2048 bits, curves other than P-256/384/521, non-RSA/EC keys. */

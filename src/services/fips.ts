@@ -2,7 +2,7 @@
 // TLS key pair need only approved algorithms; the TLS options of the HTTPS listener either way.
 import type { BerthConfig } from '../config/load.js';
 import {
-  assertFipsRuntime, describeFips, fipsConfigProblems, FipsError, fipsStatus, tlsKeyProblems, tlsOptions,
+  applyFipsTlsDefaults, assertFipsRuntime, describeFips, fipsConfigProblems, FipsError, fipsStatus, tlsKeyProblems, tlsOptions,
   type FipsStatus, type TlsOptions,
 } from '../crypto/index.js';
 
@@ -26,6 +26,7 @@ export function fipsStartup(config: BerthConfig, tlsFiles?: { cert: Buffer; key:
   if (on) {
     const problems = [...fipsConfigProblems(r), ...(tlsFiles ? checkKeyPair(tlsFiles.cert, tlsFiles.key, tlsFiles.where) : [])];
     if (problems.length) throw new FipsError(`FIPS mode refuses this configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    applyFipsTlsDefaults();
   }
   return { on, status, line: describeFips(status), tls: tlsOptions({ fips: on, ciphers: r.SSL_CIPHERS, protocols: r.SSL_PROTOCOLS }), checkKeyPair };
 }
