@@ -2,6 +2,9 @@
 // Runs the whole test suite with Node's test runner (TypeScript through tsx).
 //   npm test                 every test file
 //   npm test -- test/x.test.ts   just those files
+// BERTH_FIPS=1 runs everything in FIPS mode: node --enable-fips with OPENSSL_CONF naming an OpenSSL FIPS provider
+// (BERTH_FIPS_OPENSSL_CONF, default /var/cache/berth-fips/openssl.cnf from scripts/fips-provider.sh), for the test
+// processes and every server they spawn; test servers also run with FEATURE_FIPS on.
 // PostgreSQL tests run when the server at BERTH_TEST_PG (default postgresql://postgres@127.0.0.1:5432/test)
 // answers; otherwise they are skipped and this script says so.
 import { spawnSync } from 'node:child_process';
@@ -33,6 +36,21 @@ if (!pgOk) {
   for (const f of pgFiles) console.log(`      - ${f}`);
   console.log('      Start PostgreSQL (or set BERTH_TEST_PG=postgresql://user@host:port/db) and run npm test again to cover it.');
 }
+const fipsEnv = {};
+if (process.env.BERTH_FIPS === '1') {
+  const conf = process.env.BERTH_FIPS_OPENSSL_CONF ?? '/var/cache/berth-fips/openssl.cnf';
+  Object.assign(fipsEnv, {
+    OPENSSL_CONF: conf, BERTH_FIPS_OPENSSL_CONF: conf, FEATURE_FIPS: 'true',
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --enable-fips`.trim(),
+  });
+  const probe = spawnSync(process.execPath, ['-p', 'require("node:crypto").getFips()'], { env: { ...process.env, ...fipsEnv }, encoding: 'utf8' });
+  if (probe.stdout.trim() !== '1') {
+    console.log(`BERTH_FIPS=1, but node does not run in FIPS mode with OPENSSL_CONF=${conf}:\n${probe.stderr.trim()}`);
+    console.log('Build the provider first: scripts/fips-provider.sh (or set BERTH_FIPS_OPENSSL_CONF)');
+    process.exit(1);
+  }
+  console.log(`FIPS mode: every test process runs with --enable-fips and OPENSSL_CONF=${conf} (crypto.getFips() = 1)`);
+}
 // The type checker is part of the suite: a type error fails the run before any test starts.
 if (process.env.BERTH_TEST_SKIP_TYPECHECK !== '1') {
   const tsc = spawnSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', root], { cwd: root, stdio: 'inherit' });
@@ -45,6 +63,6 @@ if (process.env.BERTH_TEST_SKIP_TYPECHECK !== '1') {
 const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {
   cwd: root,
   stdio: 'inherit',
-  env: { ...process.env, BERTH_TEST_SKIP_PG: pgOk ? '0' : '1' },
+  env: { ...process.env, ...fipsEnv, BERTH_TEST_SKIP_PG: pgOk ? '0' : '1' },
 });
 process.exit(r.status ?? 1);

@@ -8,6 +8,7 @@ import type { ServiceContext } from './services/context.js';
 import { buildServices } from './services/index.js';
 import { buildApp } from './http/app.js';
 import { buildAccountServices, type AccountServices } from './services/accounts/index.js';
+import { authSettings } from './config/auth.js';
 import { TokenAccessPolicy } from './http/auth/registry-access.js';
 import { tokenEndpoint } from './http/auth/token-endpoint.js';
 import { apiPlugin } from './http/api/plugin.js';
@@ -18,6 +19,7 @@ import { buildMetricsApp } from './http/metrics-plugin.js';
 import { metricsSettings } from './metrics/config.js';
 import { Metrics } from './metrics/registry.js';
 import { databaseRowCounts, storedBlobBytes } from './metrics/row-counts.js';
+import { fipsStartup, type FipsReport } from './services/fips.js';
 
 export interface Berth {
   app: FastifyInstance;
@@ -30,6 +32,8 @@ export interface Berth {
   metrics?: Metrics;
   /** The separate metrics listener's URL (METRICS_PORT), once listening. */
   metricsUrl?: string;
+  /** FIPS mode: on or off, the active provider, the TLS policy. */
+  fips: FipsReport;
   /** Starts listening; resolves with the base URL. */
   listen(): Promise<string>;
   /** The plain-HTTP URL when HTTP_LISTEN is set next to TLS. */
@@ -46,6 +50,10 @@ export async function openContext(config: BerthConfig): Promise<{ ctx: ServiceCo
 }
 
 export async function createBerth(config: BerthConfig, opts: { logger?: boolean | FastifyServerOptions['logger'] } = {}): Promise<Berth> {
+  const tlsSettings = authSettings(config).tls;
+  const tlsFiles = tlsSettings ? readTls(tlsSettings) : undefined;
+  // Before anything opens: FIPS mode refuses to start in a non-FIPS process or with non-approved settings.
+  const fips = fipsStartup(config, tlsFiles && { ...tlsFiles, where: `${tlsSettings!.certFile}, ${tlsSettings!.keyFile}` });
   const { ctx, database } = await openContext(config);
   const scanner = buildScanner(ctx);
   if (scanner) ctx.onManifestPut = (repository, digest) => scanner.service.enqueue(digest, repository);
@@ -66,7 +74,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
   const app = await buildApp({
     services,
     logger,
-    https: tls ? readTls(tls) : undefined,
+    https: tlsFiles ? { ...tlsFiles, ...fips.tls } : undefined,
     metrics: metrics && { metrics, serve: ms.onMainPort, basicAuth: ms.basicAuth },
     plugins: [
       (a) => a.register(tokenEndpoint, { accounts }),
@@ -80,7 +88,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
   }
   const metricsApp = metrics && ms.separate ? await buildMetricsApp({ metrics, basicAuth: ms.basicAuth }) : undefined;
   await accounts.bootstrap();
-  const stopWatching = tls ? watchTls(app, tls) : undefined;
+  const stopWatching = tls ? watchTls(app, tls, 1000, fips.tls, fips.checkKeyPair) : undefined;
   let plain: HttpServer | undefined;
   let closed = false;
   const berth: Berth = {
@@ -90,6 +98,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     accounts,
     scanner,
     metrics,
+    fips,
     async listen() {
       const address = await app.listen({ host: config.listen.host, port: config.listen.port });
       if (tls?.httpListen) {

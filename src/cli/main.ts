@@ -19,7 +19,8 @@ const serverOptions = (c: Command) => c
 
 serverOptions(program.command('serve').description('run the registry server'))
   .option('--listen <host:port>', 'address to listen on (default 0.0.0.0:8080)')
-  .action(async (o) => serve({ file: o.config, data: o.data, listen: o.listen }));
+  .option('--fips', 'FIPS mode (FEATURE_FIPS): refuse to start unless the process runs with an OpenSSL FIPS provider; see docs/FIPS.md')
+  .action(async (o) => serve({ file: o.config, data: o.data, listen: o.listen, fips: o.fips }));
 
 const config = program.command('config').description('configuration tools');
 config.command('validate <file>').description('check a config.yaml and print every problem with its field path')

@@ -10,6 +10,7 @@ export async function serve(opts: LoadOptions & { quiet?: boolean }): Promise<vo
   const port = address.split(':').pop();
   const shown = config.listen.host === '0.0.0.0' || config.listen.host === '::' ? `${address.split(':')[0]}://127.0.0.1:${port}` : address;
   process.stdout.write(`Berth listening on ${shown} (database: ${config.db.kind}, storage: ${config.storage.path})\n`);
+  if (berth.fips.on) process.stdout.write(`${berth.fips.line}\n`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

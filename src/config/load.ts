@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { configSchema, type RawConfig } from './schema.js';
 import { buildArtifactPolicy, type ArtifactPolicyOptions } from '../oci/artifact-policy.js';
+import { fipsConfigProblems } from '../crypto/fips.js';
 
 export interface BerthConfig {
   raw: RawConfig;
@@ -40,6 +41,8 @@ export interface LoadOptions {
   listen?: string;
   data?: string;
   env?: NodeJS.ProcessEnv;
+  /** berth serve --fips: FEATURE_FIPS on. */
+  fips?: boolean;
 }
 
 function formatPath(p: readonly PropertyKey[]): string {
@@ -74,7 +77,10 @@ export function readConfigFile(file: string): { doc: Record<string, unknown>; pr
 
 export function validateConfig(doc: Record<string, unknown>): { config?: RawConfig; problems: string[] } {
   const r = configSchema.safeParse(doc);
-  if (r.success) return { config: r.data, problems: [] };
+  if (r.success) {
+    const fips = fipsConfigProblems(r.data);
+    return fips.length ? { problems: fips } : { config: r.data, problems: [] };
+  }
   const problems = r.error.issues.map((i) => {
     const where = formatPath(i.path);
     const msg = i.code === 'invalid_type' && (i as { input?: unknown }).input === undefined ? 'required' : i.message;
@@ -113,6 +119,7 @@ export function loadConfig(opts: LoadOptions = {}): BerthConfig {
   if (env.BERTH_LISTEN) doc.LISTEN = env.BERTH_LISTEN;
   if (opts.data) doc.DATA_DIR = opts.data;
   if (opts.listen) doc.LISTEN = opts.listen;
+  if (opts.fips || /^(true|1)$/i.test(env.FEATURE_FIPS ?? '')) doc.FEATURE_FIPS = true;
   const v = validateConfig(doc);
   problems.push(...v.problems);
   if (problems.length || !v.config) throw new ConfigError(problems);

@@ -5,6 +5,7 @@ import { artifactsConfigSchema } from './schema-artifacts.js';
 import { scannerConfigSchema } from './schema-scanner.js';
 import { airgapConfigSchema } from './schema-airgap.js';
 import { metricsConfigSchema } from './schema-metrics.js';
+import { fipsConfigSchema } from './schema-fips.js';
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, 'must be HOST:PORT (for example 0.0.0.0:8080)');
 
@@ -44,6 +45,7 @@ export const configSchema = z.object({
   ...scannerConfigSchema,
   ...airgapConfigSchema,
   ...metricsConfigSchema,
+  ...fipsConfigSchema,
 }).loose();
 
 export type RawConfig = z.infer<typeof configSchema>;

@@ -173,3 +173,31 @@ export function verifyP256(publicPem: string, message: string | Uint8Array, sign
     return false;
   }
 }
+
+/** Imports a token-signing key pair (PEM, as stored) as WebCrypto keys for JWT signing; RSA keys under 2048 bits are refused. */
+export async function importSigningKeys(alg: SigningAlgorithm, publicPem: string, privatePem?: string): Promise<{ publicKey: CryptoKey; privateKey?: CryptoKey }> {
+  const params = alg === 'ES256' ? { name: 'ECDSA', namedCurve: 'P-256' } : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+  const der = (pem: string) => Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+  const publicKey = await webCrypto.subtle.importKey('spki', der(publicPem), params, true, ['verify']);
+  const bits = (publicKey.algorithm as { modulusLength?: number }).modulusLength;
+  if (bits !== undefined && bits < 2048) throw new Error(`RSA signing key of ${bits} bits refused: at least 2048 bits are required`);
+  const privateKey = privatePem ? await webCrypto.subtle.importKey('pkcs8', der(privatePem), params, false, ['sign']) : undefined;
+  return { publicKey, privateKey };
+}
+
+/**
+ * An X.509 key identifier by RFC 7093 method 1: the leftmost 160 bits of the SHA-256 of the subjectPublicKey bits
+ * (not RFC 5280's SHA-1, so certificates are built with approved algorithms only). Hex.
+ */
+export async function certificateKeyId(publicKey: CryptoKey): Promise<string> {
+  const raw = Buffer.from(await webCrypto.subtle.exportKey('raw', publicKey));
+  return createHash('sha256').update(raw).digest('hex').slice(0, 40);
+}
+
+/** HMAC-SHA256 (hex). */
+export function hmacSha256Hex(key: Uint8Array | string, data: Uint8Array | string): string {
+  return createHmac('sha256', key).update(data).digest('hex');
+}
+
+export * from './secrets.js';
+export * from './fips.js';

@@ -5,12 +5,13 @@ import { RegistryError } from '../oci/errors.js';
 import type { RegistryServices } from '../services/index.js';
 import { registryPlugin, sendRegistryError } from './registry/plugin.js';
 import { installMetrics, type MetricsHttpOptions } from './metrics-plugin.js';
+import type { TlsOptions } from '../crypto/index.js';
 
 export interface AppOptions {
   services: RegistryServices;
   logger?: FastifyServerOptions['logger'];
   /** HTTPS certificate and key (accounts / TLS). */
-  https?: { cert: Buffer; key: Buffer };
+  https?: { cert: Buffer; key: Buffer } & TlsOptions;
   /** Plugins registered before the /v2 dispatcher (token endpoint, /api/v1). */
   plugins?: ((app: FastifyInstance) => PromiseLike<unknown>)[];
   /** Request metrics and GET /metrics (src/metrics); absent when METRICS_ENABLED is false. */

@@ -16,11 +16,17 @@ export function readTls(files: TlsFiles): { cert: Buffer; key: Buffer } {
 }
 
 /** Watches the files and swaps the server's certificate in place; returns a function that stops watching. */
-export function watchTls(app: FastifyInstance, files: TlsFiles, intervalMs = 1000): () => void {
+export function watchTls(
+  app: FastifyInstance, files: TlsFiles, intervalMs = 1000,
+  options: object = {}, check: (cert: Buffer, key: Buffer, where: string) => string[] = () => [],
+): () => void {
   const reload = () => {
     try {
       const next = readTls(files);
-      (app.server as HttpsServer).setSecureContext(next);
+      // FIPS mode: a new pair with a non-approved key is refused like a half-written one.
+      const problems = check(next.cert, next.key, files.certFile);
+      if (problems.length) throw new Error(problems.join('; '));
+      (app.server as HttpsServer).setSecureContext({ ...next, ...options });
       app.log.info({ event: 'tls_reloaded', cert: files.certFile }, 'TLS certificate reloaded');
     } catch (e) {
       // A half-written pair (cert updated, key not yet) fails here; the old context stays until both fit.

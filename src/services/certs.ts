@@ -1,11 +1,12 @@
 // A local certificate authority and a server certificate for Berth's hostname (berth certs init).
-// Keys come from crypto/ (ECDSA P-256); certificates are built with @peculiar/x509.
+// Keys come from crypto/ (ECDSA P-256); certificates are built with @peculiar/x509 over crypto/'s WebCrypto.
+// Key identifiers are SHA-256 based (RFC 7093), not the library's default SHA-1, so FIPS mode needs nothing else.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { exportPrivateKeyPem, generateCertificateKeyPair, importCertificatePrivateKeyPem, randomSerial, webCrypto } from '../crypto/index.js';
+import { certificateKeyId, exportPrivateKeyPem, generateCertificateKeyPair, importCertificatePrivateKeyPem, randomSerial, webCrypto } from '../crypto/index.js';
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const DAY = 86_400_000;
@@ -40,7 +41,7 @@ export async function initCertificates(dir: string, names: string[], opts: { day
       extensions: [
         new x509.BasicConstraintsExtension(true, 0, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+        new x509.SubjectKeyIdentifierExtension(await certificateKeyId(keys.publicKey)),
       ],
     });
     caKey = keys.privateKey;
@@ -58,8 +59,9 @@ export async function initCertificates(dir: string, names: string[], opts: { day
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
       new x509.SubjectAlternativeNameExtension(san),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-      await x509.AuthorityKeyIdentifierExtension.create(ca),
+      new x509.SubjectKeyIdentifierExtension(await certificateKeyId(keys.publicKey)),
+      new x509.AuthorityKeyIdentifierExtension(ca.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId
+        ?? await certificateKeyId(await ca.publicKey.export())),
     ],
   });
   writeFileSync(files.serverKey, await exportPrivateKeyPem(keys.privateKey), { mode: 0o600 });

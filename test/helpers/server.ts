@@ -46,6 +46,7 @@ export async function startServer(dialect: TestDialect = 'sqlite', env: Record<s
     listen = `127.0.0.1:${port}`;
     Object.assign(doc, { AUTHENTICATION_TYPE: 'Database', SERVER_HOSTNAME: listen, PBKDF2_ITERATIONS: 1000 });
   }
+  if (process.env.BERTH_FIPS === '1') doc.FEATURE_FIPS = true; // the FIPS run (scripts/run-tests.mjs)
   Object.assign(doc, opts.config ?? {});
   const file = path.join(dataDir, 'config.yaml');
   writeFileSync(file, stringifyYaml(doc));

@@ -11,6 +11,7 @@ import { orgRoutes } from './orgs.js';
 import { repoRoutes } from './repos.js';
 import { securityRoutes } from './security.js';
 import type { ScannerService } from '../../scanner/service.js';
+import { statusRoutes } from './status.js';
 
 export const MAX_API_BODY = 256 * 1024;
 
@@ -43,6 +44,7 @@ export async function apiPlugin(app: FastifyInstance, opts: { accounts: AccountS
 
   await app.register(userRoutes, { accounts });
   await app.register(orgRoutes, { accounts });
+  await app.register(statusRoutes, { accounts });
   await app.register(repoRoutes, { accounts, tags: new TagService(accounts.ctx), artifacts: new ArtifactService(accounts.ctx) });
   if (opts.scanner) await app.register(securityRoutes, { accounts, scanner: opts.scanner });
   await app.register((await import('./scanner-status.js')).scannerStatusRoutes, { accounts });

@@ -1,7 +1,9 @@
 // Registry bearer tokens (Docker token spec): JWTs signed with keys Berth generates and keeps in the
 // database (so replicas share them), rotated by age, each with its kid.
-import { SignJWT, jwtVerify, importPKCS8, importSPKI, decodeProtectedHeader, type CryptoKey as JoseKey } from 'jose';
-import { generateSigningKey, randomToken, type SigningAlgorithm } from '../../crypto/index.js';
+// Private keys are stored sealed with AES-256-GCM (crypto/secrets.ts); rows from before that are read and sealed in place.
+import { SignJWT, jwtVerify, decodeProtectedHeader, type CryptoKey as JoseKey } from 'jose';
+import { generateSigningKey, importSigningKeys, randomToken, SecretBox, type SigningAlgorithm } from '../../crypto/index.js';
+import { databaseSecretBox } from '../secret-key.js';
 import type { AccountsContext } from './context.js';
 
 export interface AccessEntry { type: string; name: string; actions: string[] }
@@ -19,6 +21,10 @@ export class RegistryTokenService {
 
   constructor(private readonly ctx: AccountsContext) {}
 
+  private box(): SecretBox {
+    return databaseSecretBox(this.ctx.config);
+  }
+
   /** The signing key, rotating it when it is older than TOKEN_KEY_ROTATION_DAYS. */
   async signingKey(): Promise<LoadedKey> {
     const now = this.ctx.now();
@@ -30,15 +36,23 @@ export class RegistryTokenService {
     if (!row || now - row.created_at >= this.ctx.auth.keyRotationMs) {
       const pair = generateSigningKey(alg);
       const kid = `berth-${randomToken(12)}`;
+      const sealed = this.box().seal(pair.privatePem, `signing_key:${kid}`);
       await db.transaction().execute(async (tx) => {
         await tx.updateTable('signing_key').set({ retired_at: now }).where('retired_at', 'is', null).execute();
-        await tx.insertInto('signing_key').values({ kid, alg, private_pem: pair.privatePem, public_pem: pair.publicPem, created_at: now, retired_at: null }).execute();
+        await tx.insertInto('signing_key').values({ kid, alg, private_pem: sealed, public_pem: pair.publicPem, created_at: now, retired_at: null }).execute();
       });
-      row = { kid, alg, private_pem: pair.privatePem, public_pem: pair.publicPem, created_at: now, retired_at: null };
+      row = { kid, alg, private_pem: sealed, public_pem: pair.publicPem, created_at: now, retired_at: null };
     }
+    let privatePem = row.private_pem;
+    if (SecretBox.isSealed(privatePem)) privatePem = this.box().open(privatePem, `signing_key:${row.kid}`);
+    else {
+      await db.updateTable('signing_key').set({ private_pem: this.box().seal(privatePem, `signing_key:${row.kid}`) })
+        .where('kid', '=', row.kid).where('private_pem', '=', privatePem).execute();
+    }
+    const keys = await importSigningKeys(row.alg as SigningAlgorithm, row.public_pem, privatePem);
     const loaded: LoadedKey = {
       kid: row.kid, alg: row.alg as SigningAlgorithm, created: row.created_at, retiredAt: row.retired_at,
-      privateKey: await importPKCS8(row.private_pem, row.alg), publicKey: await importSPKI(row.public_pem, row.alg),
+      privateKey: keys.privateKey, publicKey: keys.publicKey,
     };
     this.current = loaded;
     this.verifyKeys.set(loaded.kid, loaded);
@@ -65,7 +79,7 @@ export class RegistryTokenService {
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(kid)) return undefined;
     const row = await this.ctx.db.selectFrom('signing_key').select(['kid', 'alg', 'public_pem', 'created_at', 'retired_at']).where('kid', '=', kid).executeTakeFirst();
     if (!row) return undefined;
-    const k: LoadedKey = { kid, alg: row.alg as SigningAlgorithm, created: row.created_at, retiredAt: row.retired_at, publicKey: await importSPKI(row.public_pem, row.alg) };
+    const k: LoadedKey = { kid, alg: row.alg as SigningAlgorithm, created: row.created_at, retiredAt: row.retired_at, publicKey: (await importSigningKeys(row.alg as SigningAlgorithm, row.public_pem)).publicKey };
     this.verifyKeys.set(kid, k);
     return k;
   }
