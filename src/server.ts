@@ -11,6 +11,7 @@ import { buildAccountServices, type AccountServices } from './services/accounts/
 import { TokenAccessPolicy } from './http/auth/registry-access.js';
 import { tokenEndpoint } from './http/auth/token-endpoint.js';
 import { apiPlugin } from './http/api/plugin.js';
+import { webUi } from './http/web.js';
 import { listenPlainHttp, readTls, watchTls } from './http/tls.js';
 
 export interface Berth {
@@ -46,6 +47,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     plugins: [
       (a) => a.register(tokenEndpoint, { accounts }),
       (a) => a.register(apiPlugin, { accounts, services, prefix: '/api/v1' }),
+      (a) => a.register(webUi),
     ],
   });
   await accounts.bootstrap();

@@ -8,6 +8,7 @@ import { resolvePrincipal } from './principal.js';
 import { userRoutes } from './users.js';
 import { orgRoutes } from './orgs.js';
 import { repoRoutes } from './repos.js';
+import { uiRoutes } from './ui.js';
 
 export const MAX_API_BODY = 256 * 1024;
 
@@ -41,4 +42,5 @@ export async function apiPlugin(app: FastifyInstance, opts: { accounts: AccountS
   await app.register(userRoutes, { accounts });
   await app.register(orgRoutes, { accounts });
   await app.register(repoRoutes, { accounts, tags: new TagService(accounts.ctx) });
+  await app.register(uiRoutes, { accounts });
 }
