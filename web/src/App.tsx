@@ -40,6 +40,15 @@ export function App() {
   }, []);
 
   useEffect(() => { setMenuOpen(false); }, [path]);
+  // A session can expire or be revoked while the page is open: check on every navigation and when the tab
+  // gets focus (a 401 switches to the sign-in screen with a notice).
+  useEffect(() => {
+    if (!user) return;
+    const check = () => { api('GET', '/user/').catch(() => undefined); };
+    check();
+    window.addEventListener('focus', check);
+    return () => window.removeEventListener('focus', check);
+  }, [path, !!user]);
   useEffect(() => {
     const h = document.querySelector('main h1') as HTMLElement | null;
     if (h) { h.tabIndex = -1; }

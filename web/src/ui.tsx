@@ -30,7 +30,7 @@ export function Field(props: {
   const describedBy = [props.error ? errId : '', props.hint ? hintId : ''].filter(Boolean).join(' ') || undefined;
   return (
     <div className="field">
-      <label htmlFor={id}>{props.label}{props.required ? <span aria-hidden="true"> *</span> : null}</label>
+      <label htmlFor={id}>{props.label}</label>
       <input id={id} name={props.name} type={props.type ?? 'text'} value={props.value} required={props.required}
         onChange={(e) => props.onChange(e.target.value)} aria-invalid={props.error ? true : undefined} aria-describedby={describedBy}
         autoComplete={props.autoComplete} maxLength={props.maxLength} autoFocus={props.autoFocus} placeholder={props.placeholder} />
@@ -60,10 +60,11 @@ export function useForm<F extends string>(validate: () => Partial<Record<F | 'fo
   const [busy, setBusy] = useState(false);
   const onSubmit = async (e: FormEvent) => {
     e.preventDefault();
+    const form = e.currentTarget as HTMLFormElement;
     const v = validate();
     setErrors(v);
     if (Object.values(v).some(Boolean)) {
-      focusFirstInvalid(e.currentTarget as HTMLFormElement);
+      focusFirstInvalid(form);
       return;
     }
     setBusy(true);
@@ -74,7 +75,7 @@ export function useForm<F extends string>(validate: () => Partial<Record<F | 'fo
       const ae = toApiError(err);
       if (ae.status === 401 && !(ae.message || '').includes('password')) { setErrors({}); return; }
       setErrors({ [fieldOf(ae)]: ae.message } as Partial<Record<F | 'form', string>>);
-      focusFirstInvalid(e.currentTarget as HTMLFormElement);
+      focusFirstInvalid(form);
     } finally {
       setBusy(false);
     }

@@ -21,7 +21,7 @@ export function ManifestPage({ repo, digest }: { repo: string; digest: string })
         artifact_type: a.artifact_type ?? null, config_media_type: a.config_media_type ?? r.config_media_type ?? null,
       };
     } catch (e) {
-      if (!endpointMissing(toApiError(e))) throw e;
+      if (!endpointMissing(toApiError(e), '/manifest/')) throw e;
     }
     const s = await summaries(repo, [digest]);
     const one = s?.[digest];
@@ -73,7 +73,7 @@ function Security({ repo, digest }: { repo: string; digest: string }) {
   const [fixable, setFixable] = useState(false);
   let body;
   if (r.loading && !r.data) body = <Loading label="Loading the security report…" />;
-  else if (r.error && (endpointMissing(r.error) || r.error.status === 404 && /endpoint|security/i.test(r.error.message))) body = <Empty>Security scanning is not available on this server.</Empty>;
+  else if (endpointMissing(r.error, '/security')) body = <Empty>Security scanning is not available on this server.</Empty>;
   else if (r.error) body = <ErrorBox error={r.error} />;
   else {
     const rep = r.data!;

@@ -8,8 +8,10 @@ import { checkName, Command, ConfirmButton, Empty, ErrorBox, Field, FormError, L
 const PAGE = 20;
 
 /** True when the server has no such endpoint (as opposed to a missing object or a refusal). */
-export function endpointMissing(e: ApiError | undefined): boolean {
-  return !!e && (e.status === 404 || e.status === 405) && /no (API |such )?endpoint|not supported here/i.test(e.message);
+export function endpointMissing(e: ApiError | undefined, marker?: string): boolean {
+  if (!e || ![400, 404, 405].includes(e.status)) return false;
+  // A server without the route reads the extra path as part of a repository name.
+  return /no (API |such )?endpoint|not supported here/i.test(e.message) || (!!marker && e.message.includes(marker));
 }
 
 export function ReposPage({ user }: { user: User }) {
@@ -272,7 +274,7 @@ function Charts({ repo }: { repo: string }) {
       const r = await api<{ charts: ChartVersion[] }>('GET', `/repository/${repoPath(repo)}/charts`);
       return { charts: r.charts, source: 'charts' };
     } catch (e) {
-      if (!endpointMissing(toApiError(e))) throw e;
+      if (!endpointMissing(toApiError(e), '/charts')) throw e;
     }
     // Without the charts endpoint: the chart tags among the first 500 tags, with metadata from the manifest summary.
     const all: Tag[] = [];
