@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { makeOciLayout } from './helpers/oci-image.ts';
-import { api, host } from './helpers/accounts.ts';
+import { api, host, registryToken } from './helpers/accounts.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
@@ -262,6 +262,20 @@ test('the UI end to end: first-run admin, organization, robot, pushed chart and 
     const link = page.getByRole('link', { name: /Manifest .* of tag 1\.0/ });
     imageDigest = (await link.getAttribute('title'))!;
     assert.match(imageDigest, /^sha256:[0-9a-f]{64}$/);
+  });
+
+  await step('robot token regeneration: the new token is shown once and the old one stops working', async () => {
+    await page.goto(`${s.url}/organization/helm`);
+    await page.getByRole('tab', { name: 'Robot accounts' }).click();
+    await page.getByRole('button', { name: 'Regenerate token' }).click();
+    await page.getByRole('button', { name: 'Yes, regenerate' }).click();
+    await text(page, 'Token of helm+ci');
+    const fresh = (await page.getByLabel('robot token', { exact: true }).textContent())!.trim();
+    assert.notEqual(fresh, robotToken);
+    const scope = ['repository:helm/app:pull'];
+    assert.equal((await registryToken(s, scope, ['helm+ci', robotToken])).status, 401);
+    assert.equal((await registryToken(s, scope, ['helm+ci', fresh])).status, 200);
+    await page.goto(`${s.url}/repository/helm/app`);
   });
 
   await step('tags: move (add) a tag, delete it, restore it; filter and empty filter', async () => {
