@@ -7,11 +7,11 @@ import { FsBlobStore } from './storage/fs-blobstore.js';
 import type { ServiceContext } from './services/context.js';
 import { buildServices } from './services/index.js';
 import { buildApp } from './http/app.js';
+import { webUi } from './http/web.js';
 import { buildAccountServices, type AccountServices } from './services/accounts/index.js';
 import { TokenAccessPolicy } from './http/auth/registry-access.js';
 import { tokenEndpoint } from './http/auth/token-endpoint.js';
 import { apiPlugin } from './http/api/plugin.js';
-import { webUi } from './http/web.js';
 import { listenPlainHttp, readTls, watchTls } from './http/tls.js';
 
 export interface Berth {
@@ -45,9 +45,9 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     logger,
     https: tls ? readTls(tls) : undefined,
     plugins: [
+      (a) => a.register(webUi),
       (a) => a.register(tokenEndpoint, { accounts }),
       (a) => a.register(apiPlugin, { accounts, services, prefix: '/api/v1' }),
-      (a) => a.register(webUi),
     ],
   });
   await accounts.bootstrap();
