@@ -334,7 +334,7 @@ test('the UI end to end: first-run admin, organization, robot, pushed chart and 
     await text(page, 'No vulnerability matches the filter.');
     for (const [status, want] of [['queued', /Queued/], ['unsupported', /Unsupported/], ['failed', /The scan failed: layer fetch timed out/]] as const) {
       await page.unroute('**/api/v1/repository/helm/app/manifest/*/security*');
-      await page.route('**/api/v1/repository/helm/app/manifest/*/security*', (route) => route.fulfill({ json: { status, data: null, reason: 'layer fetch timed out' } }));
+      await page.route('**/api/v1/repository/helm/app/manifest/*/security*', (route) => route.fulfill({ json: { status, data: null, detail: 'layer fetch timed out' } }));
       await page.reload();
       await text(page, want);
     }

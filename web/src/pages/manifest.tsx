@@ -62,7 +62,7 @@ function ManifestFacts({ repo, m }: { repo: string; m: ManifestView }) {
 // Quay's security report: GET /api/v1/repository/{repo}/manifest/{digest}/security?vulnerabilities=true
 interface Vuln { Name: string; Severity?: string; FixedBy?: string; Link?: string; Description?: string; NamespaceName?: string }
 interface Feature { Name: string; Version: string; VersionFormat?: string; Vulnerabilities?: Vuln[] }
-interface SecurityReport { status: string; data?: { Layer?: { Features?: Feature[] } } | null; reason?: string; error?: string; message?: string }
+interface SecurityReport { status: string; data?: { Layer?: { Features?: Feature[] } } | null; detail?: string; reason?: string; error?: string; message?: string }
 
 const SEVERITIES = ['Critical', 'High', 'Medium', 'Low', 'Negligible', 'Unknown'];
 const sevOf = (s?: string) => { const x = (s ?? 'Unknown').toLowerCase(); return SEVERITIES.find((k) => k.toLowerCase() === x) ?? 'Unknown'; };
@@ -83,9 +83,9 @@ function Security({ repo, digest }: { repo: string; digest: string }) {
     const shown = rows.filter((x) => (severity === 'all' || x.sev === severity) && (!fixable || !!x.v.FixedBy))
       .sort((a, b) => SEVERITIES.indexOf(a.sev) - SEVERITIES.indexOf(b.sev) || a.f.Name.localeCompare(b.f.Name));
     const stateText: Record<string, string> = {
-      queued: 'Queued: the scanner has not looked at this manifest yet. Check back in a minute.',
+      queued: `Queued: the scanner has not looked at this manifest yet. Check back in a minute.${rep.detail ? ` (${rep.detail})` : ''}`,
       scanned: rows.length ? `Scanned: ${rows.length} vulnerabilities in ${new Set(rows.map((x) => x.f.Name)).size} packages.` : 'Scanned: no known vulnerabilities.',
-      failed: `The scan failed${rep.reason || rep.error || rep.message ? `: ${rep.reason ?? rep.error ?? rep.message}` : '.'}`,
+      failed: `The scan failed${rep.detail || rep.reason || rep.error || rep.message ? `: ${rep.detail ?? rep.reason ?? rep.error ?? rep.message}` : '.'}`,
       unsupported: 'Unsupported: the scanner cannot index this kind of manifest (for example a Helm chart or another artifact).',
     };
     body = (
