@@ -53,12 +53,21 @@ if (process.env.BERTH_FIPS === '1') {
 }
 // The type checker is part of the suite: a type error fails the run before any test starts.
 if (process.env.BERTH_TEST_SKIP_TYPECHECK !== '1') {
-  const tsc = spawnSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', root], { cwd: root, stdio: 'inherit' });
+  const tscArgs = (p) => [path.join(root, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', p];
+  let tsc = spawnSync(process.execPath, tscArgs(root), { cwd: root, stdio: 'inherit' });
+  // The web UI (web/tsconfig.json: DOM libs) is type-checked too.
+  if (tsc.status === 0) tsc = spawnSync(process.execPath, tscArgs(path.join(root, 'web')), { cwd: root, stdio: 'inherit' });
   if (tsc.status !== 0) {
     console.log('typecheck failed (tsc --noEmit): fix the errors above');
     process.exit(1);
   }
   console.log('typecheck: ok');
+}
+// The UI tests and the server's `/` need web/dist: build it when it is missing or older than web/.
+const { webIsStale, buildWeb } = await import('./build-web.mjs');
+if (webIsStale()) {
+  console.log('building the web UI (web/dist is missing or stale)');
+  await buildWeb();
 }
 const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {
   cwd: root,

@@ -7,6 +7,7 @@ import { FsBlobStore } from './storage/fs-blobstore.js';
 import type { ServiceContext } from './services/context.js';
 import { buildServices } from './services/index.js';
 import { buildApp } from './http/app.js';
+import { webUi } from './http/web.js';
 import { buildAccountServices, type AccountServices } from './services/accounts/index.js';
 import { authSettings } from './config/auth.js';
 import { TokenAccessPolicy } from './http/auth/registry-access.js';
@@ -65,6 +66,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     storagePath: config.storage.path,
     poolStats: database.poolStats,
     rowCountIntervalSeconds: ms.rowCountIntervalSeconds,
+    fips: () => ({ on: fips.on, active: fips.status.active }),
   }) : undefined;
   if (metrics) ctx.observer = metrics.observer;
   const accounts = buildAccountServices(ctx);
@@ -77,6 +79,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     https: tlsFiles ? { ...tlsFiles, ...fips.tls } : undefined,
     metrics: metrics && { metrics, serve: ms.onMainPort, basicAuth: ms.basicAuth },
     plugins: [
+      (a) => a.register(webUi),
       (a) => a.register(tokenEndpoint, { accounts }),
       (a) => a.register(apiPlugin, { accounts, services, scanner: scanner?.service, prefix: '/api/v1' }),
       ...(scanner && !scanner.remote ? [(a: FastifyInstance) => a.register(clairApiPlugin, { scanner: scanner.service, psk: scanner.psk })] : []),

@@ -58,12 +58,12 @@ for (const dialect of await testDialects()) {
       const u = s.url;
       const garbage = await pushImage(u, 'race/gc', 'garbage', 'garbage');
       assert.equal((await fetch(`${u}/v2/race/gc/manifests/${garbage.digest}`, { method: 'DELETE' })).status, 202);
-      await new Promise((r) => setTimeout(r, 1100));
+      await new Promise((r) => setTimeout(r, 5100));
       let stop = false;
       let freed = 0;
       const gcLoop = (async () => {
         while (!stop) {
-          freed += (await collectGarbage(s.berth.ctx, { graceSeconds: 1 })).bytesFreed;
+          freed += (await collectGarbage(s.berth.ctx, { graceSeconds: 5 })).bytesFreed;
           await new Promise((r) => setTimeout(r, 5));
         }
       })();

@@ -54,6 +54,15 @@ for (const dialect of await testDialects()) {
       }
     });
 
+    test('FIPS mode is visible: berth_fips_mode follows FEATURE_FIPS, berth_fips_provider_active follows the process', async () => {
+      const samples = await scrape(s.url);
+      const status = await (await fetch(`${s.url}/api/v1/status`)).json() as { fips_mode: boolean };
+      assert.equal(sampleValue(samples, 'berth_fips_mode', {}), status.fips_mode ? 1 : 0);
+      // Independent oracle: whether this test process itself runs on a FIPS provider (CI's BERTH_FIPS=1 run).
+      const { getFips } = await import('node:crypto');
+      assert.equal(sampleValue(samples, 'berth_fips_provider_active', {}), getFips() === 1 ? 1 : 0);
+    });
+
     test('pushes, pulls and bytes move the Quay counters; labels carry route patterns, never paths', async () => {
       const before = await scrape(s.url);
       const v = (x: Sample[], name: string, labels: Record<string, string> = {}) => sampleValue(x, name, labels) ?? 0;
@@ -72,7 +81,7 @@ for (const dialect of await testDialects()) {
       assert.equal((await fetch(`${s.url}/v2/metrics/app/blobs/${img.config.digest}`, { method: 'HEAD' })).status, 200);
       const bad = await putManifest(s.url, 'metrics/app', 'broken', Buffer.from('{"schemaVersion":2}'), 'application/x-made-up');
       assert.equal(bad.status, 400);
-      assert.equal((await fetch(`${s.url}/no/such/page`)).status, 404);
+      assert.equal((await fetch(`${s.url}/api/v1/no/such/page`)).status, 404);
 
       const after = await scrape(s.url);
       const d = (name: string, labels: Record<string, string> = {}) => v(after, name, labels) - v(before, name, labels);
@@ -88,7 +97,8 @@ for (const dialect of await testDialects()) {
       assert.equal(d('quay_request_duration_seconds_count', { method: 'HEAD', route: MANIFEST, status: '200' }), 1);
       assert.equal(d('quay_request_duration_seconds_count', { method: 'GET', route: BLOB, status: '206' }), 1);
       assert.equal(d('quay_request_duration_seconds_count', { method: 'POST', route: '/v2/:name/blobs/uploads/', status: '201' }), 4);
-      assert.equal(d('quay_request_duration_seconds_count', { method: 'GET', route: 'unmatched', status: '404' }), 1);
+      // An unknown API path is answered by the web UI's catch-all route (pattern '/*'), never labelled with the raw path.
+      assert.equal(d('quay_request_duration_seconds_count', { method: 'GET', route: '/*', status: '404' }), 1);
       assert.equal(d('berth_blob_uploads_completed_total', { method: 'monolithic' }), 4);
       assert.equal(d('berth_blob_upload_duration_seconds_count', { method: 'monolithic' }), 4);
       // The histogram is cumulative and its +Inf bucket is its count.
@@ -101,7 +111,7 @@ for (const dialect of await testDialects()) {
       for (const x of after) {
         for (const [k, val] of Object.entries(x.labels)) {
           assert.doesNotMatch(val, /metrics\/|sha256:|no\/such/, `${x.name}{${k}="${val}"}`);
-          if (k === 'route') assert.ok(val === 'unmatched' || val === '/metrics' || val.startsWith('/v2'), val);
+          if (k === 'route') assert.ok(val === 'unmatched' || val === '/*' || val === '/metrics' || val.startsWith('/v2') || val.startsWith('/api/v1/'), val);
         }
       }
     });

@@ -25,6 +25,8 @@ export interface MetricsOptions {
   rowCountIntervalSeconds?: number;
   /** Node.js process metrics (CPU, memory, event loop, heap, gc). Default true. */
   processMetrics?: boolean;
+  /** FIPS mode (berth_fips_mode, berth_fips_provider_active): FEATURE_FIPS and crypto.getFips(). */
+  fips?: () => { on: boolean; active: boolean };
 }
 
 /** The labels Quay uses for auth attempts: kinds, and Python's str(bool) for success. */
@@ -128,6 +130,15 @@ export class Metrics {
     this.gcFailures = new Counter({ name: 'berth_gc_failures_total', help: 'gc passes that stopped on an error', registers });
     this.gcDuration = new Histogram({ name: 'berth_gc_duration_seconds', help: 'seconds taken by one gc pass', buckets: GC_BUCKETS, registers });
     this.gcLastRun = new Gauge({ name: 'berth_gc_last_run_timestamp_seconds', help: 'when the last gc pass of this process finished (0: never)', registers });
+
+    // --- FIPS mode: whether it was asked for, and whether the process really runs on a FIPS provider
+    if (opts.fips) {
+      const fips = opts.fips;
+      new Gauge({ name: 'berth_fips_mode', help: '1 when FIPS mode is on (FEATURE_FIPS / serve --fips)', registers,
+        collect() { this.set(fips().on ? 1 : 0); } });
+      new Gauge({ name: 'berth_fips_provider_active', help: '1 when crypto.getFips() is 1 (every algorithm comes from a FIPS provider)', registers,
+        collect() { this.set(fips().active ? 1 : 0); } });
+    }
 
     // --- database pool (Quay's names) and row counts
     if (opts.poolStats) {

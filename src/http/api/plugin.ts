@@ -1,5 +1,6 @@
 // /api/v1: JSON in and out, the caller resolved once per request, Quay-shaped errors, route modules.
 import type { FastifyInstance } from 'fastify';
+import { uiRoutes } from './ui.js';
 import type { AccountServices } from '../../services/accounts/index.js';
 import type { RegistryServices } from '../../services/index.js';
 import { TagService } from '../../services/tags.js';
@@ -42,6 +43,7 @@ export async function apiPlugin(app: FastifyInstance, opts: { accounts: AccountS
     req.principal = await resolvePrincipal(accounts, req);
   });
 
+  await app.register(uiRoutes, { accounts });
   await app.register(userRoutes, { accounts });
   await app.register(orgRoutes, { accounts });
   await app.register(statusRoutes, { accounts });

@@ -1,0 +1,122 @@
+// The shell: who is signed in, the first-run screen, navigation, and the page for the current path.
+import { useEffect, useState } from 'react';
+import { api, onSessionExpired, setCsrf, type User } from './api';
+import { Link, navigate, useLocation } from './router';
+import { Loading } from './ui';
+import { SetupPage, SignInPage } from './pages/auth';
+import { OrgPage, OrgsPage } from './pages/orgs';
+import { RepoPage, ReposPage } from './pages/repos';
+import { ManifestPage } from './pages/manifest';
+import { AdminPage } from './pages/admin';
+
+export function App() {
+  const [user, setUser] = useState<User | null | undefined>(undefined);
+  const [needsAdmin, setNeedsAdmin] = useState(false);
+  const [notice, setNotice] = useState<string>();
+  const [menuOpen, setMenuOpen] = useState(false);
+  const { path } = useLocation();
+
+  const loadUser = async () => {
+    try {
+      const u = await api<User>('GET', '/user/', undefined, { quiet401: true });
+      setCsrf(u.csrf_token);
+      setUser(u);
+    } catch {
+      setUser(null);
+      const s = await api<{ needs_admin: boolean }>('GET', '/setup').catch(() => ({ needs_admin: false }));
+      setNeedsAdmin(s.needs_admin);
+    }
+  };
+
+  useEffect(() => {
+    onSessionExpired(() => {
+      setCsrf(undefined);
+      setUser((u) => {
+        if (u) setNotice('Your session has expired. Sign in again to continue.');
+        return null;
+      });
+    });
+    void loadUser();
+  }, []);
+
+  useEffect(() => { setMenuOpen(false); }, [path]);
+  // A session can expire or be revoked while the page is open: check on every navigation and when the tab
+  // gets focus (a 401 switches to the sign-in screen with a notice).
+  useEffect(() => {
+    if (!user) return;
+    const check = () => { api('GET', '/user/').catch(() => undefined); };
+    check();
+    window.addEventListener('focus', check);
+    return () => window.removeEventListener('focus', check);
+  }, [path, !!user]);
+  useEffect(() => {
+    const h = document.querySelector('main h1') as HTMLElement | null;
+    if (h) { h.tabIndex = -1; }
+  }, [path, user]);
+
+  if (user === undefined) return <Loading label="Loading Berth…" />;
+
+  if (!user) {
+    return (
+      <div className="auth-shell">
+        <div className="brand-large" aria-hidden="true">⚓ Berth</div>
+        <main id="main">
+          {needsAdmin
+            ? <SetupPage onDone={async () => { setNeedsAdmin(false); await loadUser(); navigate('/', true); }} />
+            : <SignInPage notice={notice} onDone={async () => { setNotice(undefined); await loadUser(); }} />}
+        </main>
+      </div>
+    );
+  }
+
+  const signOut = async () => {
+    await api('POST', '/signout').catch(() => undefined);
+    setCsrf(undefined);
+    setUser(null);
+    setNotice('You are signed out.');
+    navigate('/', true);
+  };
+
+  const nav: [string, string][] = [['/', 'Repositories'], ['/organizations', 'Organizations']];
+  if (user.super_user) nav.push(['/admin', 'Registry health']);
+  const current = (href: string) => (href === '/' ? path === '/' || path.startsWith('/repository') : path.startsWith(href.replace(/s$/, '')));
+
+  return (
+    <>
+      <a className="skip" href="#main">Skip to content</a>
+      <header className="top">
+        <Link href="/" className="brand" aria-label="Berth home">⚓ Berth</Link>
+        <button type="button" className="menu-toggle" aria-expanded={menuOpen} aria-controls="main-nav" onClick={() => setMenuOpen(!menuOpen)}>Menu</button>
+        <nav id="main-nav" aria-label="Main" className={menuOpen ? 'open' : ''}>
+          <ul>
+            {nav.map(([href, label]) => <li key={href}><Link href={href} aria-current={current(href) ? 'page' : undefined}>{label}</Link></li>)}
+          </ul>
+          <div className="who">
+            <span>Signed in as <strong>{user.username}</strong>{user.super_user ? ' (admin)' : ''}</span>
+            <button type="button" onClick={signOut}>Sign out</button>
+          </div>
+        </nav>
+      </header>
+      <main id="main">
+        <Route path={path} user={user} reloadUser={loadUser} />
+      </main>
+    </>
+  );
+}
+
+function Route({ path, user, reloadUser }: { path: string; user: User; reloadUser: () => Promise<void> }) {
+  let m: RegExpExecArray | null;
+  const d = (s: string) => { try { return decodeURIComponent(s); } catch { return s; } };
+  if (path === '/' || path === '/repositories') return <ReposPage user={user} />;
+  if (path === '/organizations') return <OrgsPage user={user} reloadUser={reloadUser} />;
+  if ((m = /^\/organization\/([^/]+)\/?$/.exec(path))) return <OrgPage org={d(m[1])} user={user} reloadUser={reloadUser} />;
+  if ((m = /^\/repository\/(.+)\/manifest\/([^/]+)$/.exec(path))) return <ManifestPage repo={d(m[1])} digest={d(m[2])} />;
+  if ((m = /^\/repository\/(.+?)\/?$/.exec(path))) return <RepoPage repo={d(m[1])} user={user} />;
+  if (path === '/admin') return <AdminPage user={user} />;
+  return (
+    <>
+      <h1>Page not found</h1>
+      <p>There is nothing at <code>{path}</code>. <Link href="/">Go to the repositories</Link>.</p>
+    </>
+  );
+}

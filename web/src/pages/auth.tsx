@@ -1,0 +1,61 @@
+// Sign-in and the first-run screen (create the first administrator).
+import { useState } from 'react';
+import { api, setCsrf } from '../api';
+import { Field, FormError, useForm } from '../ui';
+
+export function SignInPage({ notice, onDone }: { notice?: string; onDone: () => Promise<void> }) {
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const f = useForm<'username' | 'password'>(
+    () => ({ username: username ? undefined : 'Enter your username.', password: password ? undefined : 'Enter your password.' }),
+    async () => {
+      const r = await api<{ csrf_token: string }>('POST', '/signin', { username, password }, { quiet401: true });
+      setCsrf(r.csrf_token);
+      await onDone();
+    },
+    (e) => (e.status === 401 || e.status === 403 ? 'password' : 'form'),
+  );
+  return (
+    <form className="card auth" onSubmit={f.onSubmit} noValidate aria-labelledby="signin-h">
+      <h1 id="signin-h">Sign in</h1>
+      {notice ? <div className="notice" role="status">{notice}</div> : null}
+      <Field label="Username" name="username" value={username} onChange={setUsername} error={f.errors.username} autoComplete="username" required autoFocus />
+      <Field label="Password" name="password" type="password" value={password} onChange={setPassword} error={f.errors.password} autoComplete="current-password" required />
+      <FormError message={f.errors.form} />
+      <button type="submit" className="primary" disabled={f.busy}>{f.busy ? 'Signing in…' : 'Sign in'}</button>
+    </form>
+  );
+}
+
+export function SetupPage({ onDone }: { onDone: () => Promise<void> }) {
+  const [username, setUsername] = useState('admin');
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [confirm, setConfirm] = useState('');
+  const f = useForm<'username' | 'email' | 'password' | 'confirm'>(
+    () => ({
+      username: /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/.test(username) && username.length >= 2 ? undefined : 'Use 2 to 255 lowercase letters and digits, separated by ".", "_" or "-".',
+      email: !email || /^[^\s@]+@[^\s@]+$/.test(email) ? undefined : 'Enter a valid email address or leave it empty.',
+      password: password.length >= 8 ? undefined : 'The password must have at least 8 characters.',
+      confirm: confirm === password ? undefined : 'The passwords do not match.',
+    }),
+    async () => {
+      const r = await api<{ csrf_token: string }>('POST', '/setup', { username, password, ...(email ? { email } : {}) }, { quiet401: true });
+      setCsrf(r.csrf_token);
+      await onDone();
+    },
+    (e) => (/password/.test(e.message) ? 'password' : /email/.test(e.message) ? 'email' : /name|user/.test(e.message) ? 'username' : 'form'),
+  );
+  return (
+    <form className="card auth" onSubmit={f.onSubmit} noValidate aria-labelledby="setup-h">
+      <h1 id="setup-h">Welcome to Berth</h1>
+      <p>No account exists yet. Create the first administrator: it can create organizations, users and repositories.</p>
+      <Field label="Administrator username" name="username" value={username} onChange={setUsername} error={f.errors.username} autoComplete="username" required />
+      <Field label="Email (optional)" name="email" type="email" value={email} onChange={setEmail} error={f.errors.email} autoComplete="email" />
+      <Field label="Password" name="password" type="password" value={password} onChange={setPassword} error={f.errors.password} autoComplete="new-password" required hint="At least 8 characters." />
+      <Field label="Repeat the password" name="confirm" type="password" value={confirm} onChange={setConfirm} error={f.errors.confirm} autoComplete="new-password" required />
+      <FormError message={f.errors.form} />
+      <button type="submit" className="primary" disabled={f.busy}>{f.busy ? 'Creating…' : 'Create administrator'}</button>
+    </form>
+  );
+}
