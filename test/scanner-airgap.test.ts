@@ -12,7 +12,6 @@ import path from 'node:path';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
-import yazl from 'yazl';
 import { stringify as stringifyYaml } from 'yaml';
 import { openDatabase, type OpenedDatabase } from '../src/db/database.ts';
 import { createPostgresDatabase, testDialects, type TestDialect } from './helpers/databases.ts';
@@ -27,6 +26,7 @@ import { generateSigningKey } from '../src/crypto/index.ts';
 import type { Advisory } from '../src/scanner/model.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { api } from './helpers/accounts.ts';
+import { zipOf } from './helpers/zip.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const FIX = path.join(ROOT, 'test/fixtures/scanner-data');
@@ -38,17 +38,6 @@ const dialects = await testDialects();
 
 // ---- helpers ------------------------------------------------------------------------------------
 
-function zipOf(files: Record<string, Buffer>): Promise<Buffer> {
-  const z = new yazl.ZipFile();
-  for (const [name, data] of Object.entries(files)) z.addBuffer(data, name);
-  z.end();
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    z.outputStream.on('data', (c: Buffer) => parts.push(c));
-    z.outputStream.on('end', () => resolve(Buffer.concat(parts)));
-    z.outputStream.on('error', reject);
-  });
-}
 
 /** A static HTTP server on 127.0.0.1 that counts requests. */
 async function startOrigin(): Promise<{ url: string; routes: Map<string, Buffer>; hits: string[]; close(): Promise<void> }> {

@@ -14,7 +14,6 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import tar from 'tar-stream';
-import yazl from 'yazl';
 import { sql } from 'kysely';
 import { openDatabase, type OpenedDatabase } from '../src/db/database.ts';
 import { createPostgresDatabase, testDialects } from './helpers/databases.ts';
@@ -27,6 +26,7 @@ import { osvTarget, osvToAdvisories } from '../src/scanner/updaters/osv.ts';
 import { cvss2BaseScore, cvss3BaseScore, severityFromText } from '../src/scanner/model.ts';
 import { evaluate, match, matchers } from '../src/scanner/matcher/index.ts';
 import type { Distribution, Package } from '../src/scanner/indexer/types.ts';
+import { zipOf } from './helpers/zip.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const FIX = path.join(ROOT, 'test/fixtures/scanner-data');
@@ -47,17 +47,6 @@ async function* chunksOf(s: string, size: number): AsyncGenerator<Buffer> {
   for (let i = 0; i < b.length; i += size) yield b.subarray(i, i + size);
 }
 
-function zipOf(files: Record<string, Buffer | string>): Promise<Buffer> {
-  const z = new yazl.ZipFile();
-  for (const [name, data] of Object.entries(files)) z.addBuffer(Buffer.isBuffer(data) ? data : Buffer.from(data), name);
-  z.end();
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    z.outputStream.on('data', (c: Buffer) => parts.push(c));
-    z.outputStream.on('end', () => resolve(Buffer.concat(parts)));
-    z.outputStream.on('error', reject);
-  });
-}
 
 async function tarOf(files: Record<string, Buffer | string>): Promise<Buffer> {
   const pack = tar.pack();

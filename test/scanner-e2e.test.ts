@@ -14,13 +14,13 @@ import { createHash, createHmac } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import tarStream from 'tar-stream';
-import yazl from 'yazl';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { testDialects } from './helpers/databases.ts';
 import { pushBlob, putManifest, type Pushed } from './helpers/registry-client.ts';
 import { alpineSecdbUpdater, runUpdater } from '../src/scanner/updaters/index.ts';
 import { signPskToken } from '../src/scanner/clair-api/auth.ts';
 import { ScanQueue } from '../src/scanner/queue.ts';
+import { zipOf } from './helpers/zip.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const FIX = path.join(ROOT, 'test/fixtures/scanner-data');
@@ -45,17 +45,6 @@ async function layer(entries: Entry[]): Promise<Buffer> {
   return gzipSync(Buffer.concat(out));
 }
 
-function zipOf(files: Record<string, Buffer | string>): Promise<Buffer> {
-  const z = new yazl.ZipFile();
-  for (const [name, data] of Object.entries(files)) z.addBuffer(Buffer.from(data), name);
-  z.end();
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    z.outputStream.on('data', (c: Buffer) => parts.push(c));
-    z.outputStream.on('end', () => resolve(Buffer.concat(parts)));
-    z.outputStream.on('error', reject);
-  });
-}
 
 /** Installed packages of this machine's dpkg status without a Source field (source = itself). */
 function machinePackages(): Array<{ name: string; version: string }> {

@@ -21,6 +21,7 @@ import { createInterface } from 'node:readline';
 import { once } from 'node:events';
 import { sql } from 'kysely';
 import type { DB, Dialect } from '../db/database.js';
+import type { AdvisoryTable } from '../db/types.js';
 import { advisoryKey, contentHash, lookupName, validateAdvisory, type Advisory, type AdvisoryEcosystem, type DistributionRef } from './model.js';
 
 export interface ReplaceResult {
@@ -69,20 +70,7 @@ export interface StoreOptions {
 const INSERT_BATCH = 200;
 const KEY_BATCH = 500;
 
-type Row = {
-  updater: string;
-  key: string;
-  content_hash: string;
-  vuln_id: string;
-  ecosystem: string;
-  dist_id: string;
-  dist_version: string;
-  package: string;
-  fixed_in: string | null;
-  severity: string;
-  payload: string;
-  updated_at: number;
-};
+type Row = AdvisoryTable;
 
 function toRow(a: Advisory, key: string, hash: string, now: number): Row {
   return {
