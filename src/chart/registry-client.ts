@@ -1,7 +1,7 @@
 // A small OCI distribution client for charts: the Docker token flow (WWW-Authenticate Bearer -> token
 // endpoint with Basic credentials -> Bearer), Basic challenges, TLS with extra CAs or verification off,
 // plain HTTP; every failure a user meets becomes one explanatory line (ChartError).
-import { createHash } from 'node:crypto';
+import { digestOf } from '../oci/digest.js';
 import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -20,7 +20,7 @@ export interface TransportOptions {
 
 export interface Reply { status: number; headers: http.IncomingHttpHeaders; body: Buffer }
 
-export const sha256 = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+export const sha256 = (b: Uint8Array) => digestOf(b);
 
 /** Parses `Bearer realm="…",service="…",scope="…"` (or Basic) into its scheme and parameters. */
 export function parseChallenge(header: string | undefined): { scheme: string; params: Record<string, string> } | undefined {
