@@ -18,7 +18,9 @@ import { canonicalMaven, compareMaven, maven } from '../src/scanner/versions/mav
 import { comparePep440, normalizePep440, pep440 } from '../src/scanner/versions/pep440.ts';
 import { canonicalGo, compareGo, compareNpm, compareSemver, go, npm, parsePseudoVersion, semver } from '../src/scanner/versions/semver.ts';
 
-const FIXTURES = path.resolve(import.meta.dirname, '../../shared/fixtures');
+// ../shared sits beside the checkout (CI and every session); /work/shared when the checkout is elsewhere.
+const BESIDE = path.resolve(import.meta.dirname, '../../shared/fixtures');
+const FIXTURES = existsSync(BESIDE) ? BESIDE : '/work/shared/fixtures';
 const CLAIRCORE = path.join(FIXTURES, 'claircore');
 
 const want = (op: string): Cmp => (op === '<' ? -1 : op === '>' ? 1 : 0);
