@@ -31,6 +31,7 @@ export async function openDatabase(settings: DatabaseSettings): Promise<OpenedDa
     sqlite.pragma('synchronous = FULL');
     sqlite.pragma('busy_timeout = 10000');
     sqlite.pragma('foreign_keys = ON');
+    cachePreparedStatements(sqlite);
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
     await migrate(db as Kysely<unknown>, 'sqlite');
     return { db, dialect: 'sqlite', poolStats: () => ({ total: 1, idle: 1, waiting: 0 }), close: () => db.destroy() };
@@ -46,4 +47,24 @@ export async function openDatabase(settings: DatabaseSettings): Promise<OpenedDa
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     close: () => db.destroy(),
   };
+}
+
+/**
+ * Kysely's SQLite driver prepares every query anew; Berth issues a few dozen distinct SQL strings,
+ * so keep their prepared statements (the largest item in GET/HEAD profiles, see docs/PERFORMANCE.md).
+ * Safe because Kysely serialises use of the one connection and Berth never streams SQLite results
+ * (a statement in the middle of iterate() could not be reused). Bounded: cleared at 1000 entries.
+ */
+function cachePreparedStatements(sqlite: SQLite.Database): void {
+  const cache = new Map<string, SQLite.Statement>();
+  const prepare = sqlite.prepare.bind(sqlite);
+  sqlite.prepare = ((source: string) => {
+    let stmt = cache.get(source);
+    if (!stmt) {
+      if (cache.size >= 1000) cache.clear();
+      stmt = prepare(source);
+      cache.set(source, stmt);
+    }
+    return stmt;
+  }) as typeof sqlite.prepare;
 }
