@@ -76,9 +76,17 @@ export async function* topLevelMembers(
     const cur = state as State;
     let segStart = cur === 'key' || cur === 'in-value' ? 0 : -1;
     const out: Array<[string | number, unknown]> = [];
+    /** The value ends just before `end` in this chunk: collect it and move past it. */
+    const endValue = (end: number) => {
+      valueParts.push(chunk.subarray(segStart, end));
+      segStart = -1;
+      out.push(finishValue());
+      index++;
+      state = 'after-value';
+    };
     for (; i < chunk.length; i++) {
       const c = chunk[i];
-      switch (state) {
+      switch (state as State) {
         case 'start':
           if (WS.has(c)) break;
           if (c === LBRACE) { container = 'object'; state = 'key-or-end'; break; }
@@ -129,22 +137,14 @@ export async function* topLevelMembers(
             else if (c === QUOTE) {
               inString = false;
               if (valueKind === 'string') {
-                valueParts.push(chunk.subarray(segStart, i + 1));
-                segStart = -1;
-                out.push(finishValue());
-                index++;
-                state = 'after-value';
+                endValue(i + 1);
               }
             }
             break;
           }
           if (valueKind === 'scalar') {
             if (WS.has(c) || c === COMMA || c === RBRACE || c === RBRACKET) {
-              valueParts.push(chunk.subarray(segStart, i));
-              segStart = -1;
-              out.push(finishValue());
-              index++;
-              state = 'after-value';
+              endValue(i);
               i--; // the delimiter belongs to the outer level
             }
             break;
@@ -154,11 +154,7 @@ export async function* topLevelMembers(
           else if (c === RBRACE || c === RBRACKET) {
             depth--;
             if (depth === 0) {
-              valueParts.push(chunk.subarray(segStart, i + 1));
-              segStart = -1;
-              out.push(finishValue());
-              index++;
-              state = 'after-value';
+              endValue(i + 1);
             }
           }
           break;
