@@ -35,6 +35,8 @@ export interface AppTokenTable {
 }
 export interface SessionTable { digest: string; account_id: number; csrf: string; created_at: number; expires_at: number }
 export interface SigningKeyTable { kid: string; alg: string; private_pem: string; public_pem: string; created_at: number; retired_at: number | null }
+/** Migration 0006_login_throttle: failed logins per `a:<account>` / `i:<address>` key, shared by replicas. */
+export interface LoginThrottleTable { key: string; failures: number; blocked_until: number; last_failure_at: number }
 
 export interface AccountsTables {
   account: AccountTable;
@@ -45,4 +47,5 @@ export interface AccountsTables {
   app_token: AppTokenTable;
   session: SessionTable;
   signing_key: SigningKeyTable;
+  login_throttle: LoginThrottleTable;
 }

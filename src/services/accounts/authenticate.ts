@@ -26,14 +26,14 @@ export class Authenticator {
       throw new AccountError('invalid', 'credentials are too long');
     }
     if (!username || !secret) throw new AccountError('unauthorized', 'username and password are required');
-    this.throttle.check(username, address);
+    await this.throttle.check(username, address);
     const p = await this.verify(username, secret);
     this.ctx.observer?.authAttempt?.('basic', !!p);
     if (!p) {
-      this.throttle.failed(username, address);
+      await this.throttle.failed(username, address);
       throw new AccountError('unauthorized', 'invalid username or password');
     }
-    this.throttle.succeeded(username);
+    await this.throttle.succeeded(username);
     return p;
   }
 

@@ -27,6 +27,8 @@ export interface AccountServices {
   repos: RepoService;
   sessions: SessionService;
   authenticator: Authenticator;
+  /** Failed-login counters in the database (shared by replicas). */
+  throttle: LoginThrottle;
   tokens: RegistryTokenService;
   scopes: ScopeService;
   /** Creates BOOTSTRAP_ADMIN when no user exists; returns its name when it did. */
@@ -39,6 +41,7 @@ export function buildAccountServices(base: ServiceContext): AccountServices {
   const robots = new RobotService(ctx);
   const appTokens = new AppTokenService(ctx);
   const perms = new PermissionService(ctx);
+  const throttle = new LoginThrottle(ctx);
   return {
     ctx,
     users,
@@ -49,7 +52,8 @@ export function buildAccountServices(base: ServiceContext): AccountServices {
     perms,
     repos: new RepoService(ctx, perms),
     sessions: new SessionService(ctx),
-    authenticator: new Authenticator(ctx, users, robots, appTokens, new LoginThrottle(ctx)),
+    authenticator: new Authenticator(ctx, users, robots, appTokens, throttle),
+    throttle,
     tokens: new RegistryTokenService(ctx),
     scopes: new ScopeService(perms),
     bootstrap: () => bootstrapAdmin(ctx, users),

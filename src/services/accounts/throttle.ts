@@ -1,46 +1,63 @@
-// Slows down repeated failed logins, per account and per client address (in memory, per server process).
+// Slows down repeated failed logins, per account and per client address. The counters live in the database
+// (table login_throttle), so every replica on the same database sees the same failures.
+import { sql } from 'kysely';
 import type { AccountsContext } from './context.js';
 import { AccountError } from './errors.js';
 
 const MAX_DELAY_MS = 15 * 60_000;
-interface Entry { failures: number; until: number; last: number }
+/** A counter idle this long (and not blocking) is forgotten. */
+export const THROTTLE_IDLE_MS = 3_600_000;
+const PRUNE_EVERY_MS = 60_000;
+
+const accountKey = (account: string) => `a:${account}`;
+const addressKey = (address: string) => `i:${address}`;
 
 export class LoginThrottle {
-  private readonly entries = new Map<string, Entry>();
+  private lastPrune = 0;
   constructor(private readonly ctx: AccountsContext) {}
 
   /** Throws `throttled` while the account or the address must wait. */
-  check(account: string, address: string): void {
+  async check(account: string, address: string): Promise<void> {
     const now = this.ctx.now();
-    for (const key of [`a:${account}`, `i:${address}`]) {
-      const e = this.entries.get(key);
-      if (e && e.until > now) {
-        const wait = Math.ceil((e.until - now) / 1000);
-        throw new AccountError('throttled', `too many failed logins; try again in ${wait} seconds`, wait);
+    const row = await this.ctx.db.selectFrom('login_throttle').select(['blocked_until'])
+      .where('key', 'in', [accountKey(account), addressKey(address)]).where('blocked_until', '>', now)
+      .orderBy('blocked_until', 'desc').limit(1).executeTakeFirst();
+    if (row) {
+      const wait = Math.max(1, Math.ceil((Number(row.blocked_until) - now) / 1000));
+      throw new AccountError('throttled', `too many failed logins; try again in ${wait} seconds`, wait);
+    }
+  }
+
+  /** Counts a failure for the account and the address (atomically, whichever replica saw it). */
+  async failed(account: string, address: string): Promise<void> {
+    const now = this.ctx.now();
+    await this.pruneNow(now);
+    const { loginFailureLimit, loginBackoffMs } = this.ctx.auth;
+    // An address (possibly a NAT shared by many people) gets four times the account's allowance.
+    for (const [key, limit] of [[accountKey(account), loginFailureLimit], [addressKey(address), loginFailureLimit * 4]] as const) {
+      const row = await this.ctx.db.insertInto('login_throttle')
+        .values({ key, failures: 1, blocked_until: 0, last_failure_at: now })
+        .onConflict((oc) => oc.column('key').doUpdateSet({ failures: sql`login_throttle.failures + 1`, last_failure_at: now }))
+        .returning('failures').executeTakeFirstOrThrow();
+      const over = Number(row.failures) - limit;
+      if (over >= 0) {
+        const until = now + Math.min(MAX_DELAY_MS, loginBackoffMs * 2 ** Math.min(over, 20));
+        await this.ctx.db.updateTable('login_throttle').set({ blocked_until: until })
+          .where('key', '=', key).where('blocked_until', '<', until).execute();
       }
     }
   }
 
-  failed(account: string, address: string): void {
-    const now = this.ctx.now();
-    if (this.entries.size > 50_000) this.prune(now);
-    for (const key of [`a:${account}`, `i:${address}`]) {
-      const e = this.entries.get(key) ?? { failures: 0, until: 0, last: now };
-      e.failures++;
-      e.last = now;
-      // An address (possibly a NAT shared by many people) gets four times the account's allowance.
-      const limit = key.startsWith('i:') ? this.ctx.auth.loginFailureLimit * 4 : this.ctx.auth.loginFailureLimit;
-      const over = e.failures - limit;
-      if (over >= 0) e.until = now + Math.min(MAX_DELAY_MS, this.ctx.auth.loginBackoffMs * 2 ** Math.min(over, 20));
-      this.entries.set(key, e);
-    }
+  /** A successful login clears the account's counter (not the address's). */
+  async succeeded(account: string): Promise<void> {
+    await this.ctx.db.deleteFrom('login_throttle').where('key', '=', accountKey(account)).execute();
   }
 
-  succeeded(account: string): void {
-    this.entries.delete(`a:${account}`);
-  }
-
-  private prune(now: number): void {
-    for (const [k, e] of this.entries) if (e.until < now && now - e.last > 3_600_000) this.entries.delete(k);
+  /** Deletes counters that block nothing and saw no failure for an hour; at most once a minute per process. */
+  async pruneNow(now = this.ctx.now(), force = false): Promise<void> {
+    if (!force && now - this.lastPrune < PRUNE_EVERY_MS) return;
+    this.lastPrune = now;
+    await this.ctx.db.deleteFrom('login_throttle')
+      .where('last_failure_at', '<', now - THROTTLE_IDLE_MS).where('blocked_until', '<', now).execute();
   }
 }
