@@ -40,6 +40,7 @@ export async function resolvePrincipal(accounts: AccountServices, req: FastifyRe
   if (creds.scheme === 'bearer') {
     const id = creds.token.length <= 512 ? await accounts.appTokens.check(creds.token) : undefined;
     const p = id === undefined ? undefined : await accounts.authenticator.principalOf(id, 'apptoken');
+    accounts.ctx.observer?.authAttempt?.('bearer', !!p);
     if (!p) {
       req.log.warn({ event: 'api_token_refused', ip: req.ip }, 'API bearer token refused');
       throw new ApiError(401, 'the bearer token is not valid (use an app-specific token)');
@@ -47,9 +48,10 @@ export async function resolvePrincipal(accounts: AccountServices, req: FastifyRe
     return p;
   }
   const cookie = readCookie(req, SESSION_COOKIE);
-  if (cookie && cookie.length <= 256) {
-    const s = await accounts.sessions.lookup(cookie);
+  if (cookie) {
+    const s = cookie.length <= 256 ? await accounts.sessions.lookup(cookie) : undefined;
     const p = s && await accounts.authenticator.principalOf(s.accountId, 'session');
+    accounts.ctx.observer?.authAttempt?.('cookie', !!p);
     if (s && p) {
       if (!['GET', 'HEAD', 'OPTIONS'].includes(req.method) && !accounts.sessions.csrfMatches(s.csrf, header(req, CSRF_HEADER))) {
         throw new ApiError(403, `a signed-in browser session must send the ${CSRF_HEADER} header it got at sign-in with every change`);

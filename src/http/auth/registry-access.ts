@@ -52,9 +52,11 @@ export class TokenAccessPolicy implements AccessPolicy {
       claims = await this.accounts.tokens.verify(creds.token);
     } catch (e) {
       if (!(e instanceof TokenError)) throw e;
+      this.accounts.ctx.observer?.authAttempt?.('bearer', false);
       req.log.warn({ event: 'token_refused', ip: req.ip, reason: e.message }, 'registry token refused');
       throw unauthorized(auth, e.message, scope, 'invalid_token');
     }
+    this.accounts.ctx.observer?.authAttempt?.('bearer', true);
     req.registryAccess = { sub: claims.sub, access: claims.access };
     if (!action || !name) return;
     if (!grants(claims.access, name, action)) {
