@@ -30,7 +30,8 @@ export function watchTls(
       app.log.info({ event: 'tls_reloaded', cert: files.certFile }, 'TLS certificate reloaded');
     } catch (e) {
       // A half-written pair (cert updated, key not yet) fails here; the old context stays until both fit.
-      app.log.warn({ event: 'tls_reload_failed', reason: (e as Error).message.split('\n')[0] }, 'TLS certificate reload failed; keeping the previous one');
+      app.log.warn({ event: 'tls_reload_failed', cert: files.certFile, key: files.keyFile, reason: reloadProblem(e as Error) },
+        'TLS certificate reload failed; keeping the previous one');
     }
   };
   watchFile(files.certFile, { interval: intervalMs }, reload);
@@ -39,6 +40,14 @@ export function watchTls(
     unwatchFile(files.certFile, reload);
     unwatchFile(files.keyFile, reload);
   };
+}
+
+/** One line saying why a new pair was refused, in words before OpenSSL's code. */
+export function reloadProblem(e: Error): string {
+  const first = e.message.split('\n')[0];
+  if (/key values mismatch/i.test(first)) return `the key does not belong to the certificate (${first})`;
+  if (/PEM|no start line|bad base64|asn1|DECODER/i.test(first)) return `the certificate or key is not valid PEM (${first})`;
+  return first;
 }
 
 /** Serves the same app over plain HTTP on host:port; resolves with the listening server. */
