@@ -18,6 +18,15 @@ export interface AppOptions {
   metrics?: MetricsHttpOptions;
 }
 
+export interface RegisteredRoute { method: string; url: string }
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route registered on this app (method and URL pattern), for the route-coverage test and diagnostics. */
+    registeredRoutes: RegisteredRoute[];
+  }
+}
+
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: opts.logger ?? false,
@@ -30,6 +39,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     routerOptions: { ignoreDuplicateSlashes: false, maxParamLength: 2048 },
     ...(opts.https ? { https: opts.https } : {}),
   });
+
+  const routes: RegisteredRoute[] = [];
+  app.decorate('registeredRoutes', routes);
+  app.addHook('onRoute', (r) => { for (const method of [r.method].flat()) routes.push({ method, url: r.url }); });
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, payload, done) => done(null, payload as Readable));

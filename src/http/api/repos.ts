@@ -24,6 +24,20 @@ const pageQuery = z.object({ limit: z.coerce.number().int().min(1).max(100).defa
 
 type Sub = { name: string; kind: 'repo' | 'tags' | 'tag' | 'perms' | 'perm' | 'visibility'; who?: 'user' | 'team'; arg?: string };
 
+/** Every method x pattern served behind the /repository/* route (here and in artifacts.ts); `dispatch` handles exactly these. */
+export const REPOSITORY_ENDPOINTS: readonly { method: string; url: string }[] = [
+  ...['GET', 'PUT', 'DELETE'].map((method) => ({ method, url: '/repository/:name' })),
+  { method: 'POST', url: '/repository/:name/changevisibility' },
+  ...['user', 'team'].flatMap((who) => [
+    { method: 'GET', url: `/repository/:name/permissions/${who}/` },
+    ...['GET', 'PUT', 'DELETE'].map((method) => ({ method, url: `/repository/:name/permissions/${who}/:member` })),
+  ]),
+  { method: 'GET', url: '/repository/:name/tag/' },
+  ...['PUT', 'DELETE'].map((method) => ({ method, url: '/repository/:name/tag/:tag' })),
+  { method: 'GET', url: '/repository/:name/charts' },
+  { method: 'GET', url: '/repository/:name/manifest/:digest' },
+];
+
 function parseSub(rest: string): Sub | undefined {
   let m: RegExpExecArray | null;
   if ((m = /^(.+)\/tag\/?$/.exec(rest))) return { name: m[1], kind: 'tags' };

@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { RegistryError } from '../../oci/errors.js';
 import { requireRepositoryName } from '../../oci/names.js';
 import type { RegistryServices } from '../../services/index.js';
-import { matchRegistryPath, type RegistryRoute } from './route-table.js';
+import { matchRegistryPath, REGISTRY_PATTERNS, type RegistryRoute } from './route-table.js';
 import type { Handler } from './types.js';
 import { deleteBlob, getBlob } from './blobs.js';
 import { cancelUpload, getUpload, patchUpload, putUpload, startUpload } from './uploads.js';
@@ -26,6 +26,11 @@ const HANDLERS: Record<RegistryRoute, Partial<Record<string, Handler>>> = {
 
 declare module 'fastify' {
   interface FastifyRequest { routePattern?: string }
+}
+
+/** Every method x pattern the /v2 dispatcher serves (behind its two wildcard routes). */
+export function registryEndpoints(): { method: string; url: string }[] {
+  return REGISTRY_PATTERNS.flatMap(({ route, pattern }) => Object.keys(HANDLERS[route]).map((method) => ({ method, url: pattern })));
 }
 
 export function sendRegistryError(reply: FastifyReply, err: RegistryError): FastifyReply {

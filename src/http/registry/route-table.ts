@@ -22,6 +22,9 @@ const TABLE: { route: RegistryRoute; pattern: string; re: RegExp }[] = [
   { route: 'referrers', pattern: '/v2/:name/referrers/:digest', re: /^(.+)\/referrers\/([^/]+)$/ },
 ];
 
+/** Every /v2 route pattern (the authorization matrix test checks it covers each one). */
+export const REGISTRY_PATTERNS: readonly { route: RegistryRoute; pattern: string }[] = TABLE.map(({ route, pattern }) => ({ route, pattern }));
+
 /** Matches the part of the path after "/v2/" (already percent-decoded, without the query). */
 export function matchRegistryPath(rest: string): RouteMatch | undefined {
   for (const { route, pattern, re } of TABLE) {
