@@ -342,6 +342,29 @@ for (const dialect of await testDialects()) {
       }
     });
 
+    test('behind /api/v1/repository/* exactly the listed endpoints answer; other methods get 405', async () => {
+      const sample: Record<string, string> = {
+        '/repository/:name': '/repository/acme/private',
+        '/repository/:name/changevisibility': '/repository/acme/private/changevisibility',
+        '/repository/:name/permissions/user/': '/repository/acme/private/permissions/user/',
+        '/repository/:name/permissions/user/:member': '/repository/acme/private/permissions/user/nobody-here',
+        '/repository/:name/permissions/team/': '/repository/acme/private/permissions/team/',
+        '/repository/:name/permissions/team/:member': '/repository/acme/private/permissions/team/nobody-here',
+        '/repository/:name/tag/': '/repository/acme/private/tag/',
+        '/repository/:name/tag/:tag': '/repository/acme/private/tag/no-such-tag',
+        '/repository/:name/charts': '/repository/acme/private/charts',
+        '/repository/:name/manifest/:digest': `/repository/acme/private/manifest/${ZERO_DIGEST}`,
+      };
+      assert.deepEqual(Object.keys(sample).sort(), [...new Set(REPOSITORY_ENDPOINTS.map((e) => e.url))].sort());
+      for (const [pattern, path] of Object.entries(sample)) {
+        for (const method of ['GET', 'PUT', 'POST', 'DELETE']) {
+          if (REPOSITORY_ENDPOINTS.some((e) => e.url === pattern && e.method === method)) continue;
+          const r = await fetch(`${s.url}/api/v1${path}`, { method, headers: { ...headers.superuser.api, 'content-type': 'application/json' }, body: method === 'GET' ? undefined : '{}' });
+          assert.equal(r.status, 405, `${method} ${pattern}`);
+        }
+      }
+    });
+
     test('the catalog lists only what the caller can read', async () => {
       const list = async (c: Caller) => (await (await fetch(`${s.url}/v2/_catalog`, { headers: headers[c].v2 })).json() as { repositories: string[] }).repositories;
       assert.ok((await list('superuser')).includes('acme/private'));

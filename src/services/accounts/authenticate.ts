@@ -26,14 +26,14 @@ export class Authenticator {
       throw new AccountError('invalid', 'credentials are too long');
     }
     if (!username || !secret) throw new AccountError('unauthorized', 'username and password are required');
-    await this.throttle.check(username, address);
+    const hadFailures = await this.throttle.check(username, address);
     const p = await this.verify(username, secret);
     this.ctx.observer?.authAttempt?.('basic', !!p);
     if (!p) {
       await this.throttle.failed(username, address);
       throw new AccountError('unauthorized', 'invalid username or password');
     }
-    await this.throttle.succeeded(username);
+    if (hadFailures) await this.throttle.succeeded(username);
     return p;
   }
 

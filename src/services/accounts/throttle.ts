@@ -16,16 +16,20 @@ export class LoginThrottle {
   private lastPrune = 0;
   constructor(private readonly ctx: AccountsContext) {}
 
-  /** Throws `throttled` while the account or the address must wait. */
-  async check(account: string, address: string): Promise<void> {
+  /**
+   * Throws `throttled` while the account or the address must wait. Otherwise resolves with whether the
+   * account has failures on record (only then does a success need to clear them: no write per good login).
+   */
+  async check(account: string, address: string): Promise<boolean> {
     const now = this.ctx.now();
-    const row = await this.ctx.db.selectFrom('login_throttle').select(['blocked_until'])
-      .where('key', 'in', [accountKey(account), addressKey(address)]).where('blocked_until', '>', now)
-      .orderBy('blocked_until', 'desc').limit(1).executeTakeFirst();
-    if (row) {
-      const wait = Math.max(1, Math.ceil((Number(row.blocked_until) - now) / 1000));
+    const rows = await this.ctx.db.selectFrom('login_throttle').select(['key', 'blocked_until'])
+      .where('key', 'in', [accountKey(account), addressKey(address)]).execute();
+    const until = Math.max(0, ...rows.map((r) => Number(r.blocked_until)));
+    if (until > now) {
+      const wait = Math.max(1, Math.ceil((until - now) / 1000));
       throw new AccountError('throttled', `too many failed logins; try again in ${wait} seconds`, wait);
     }
+    return rows.some((r) => r.key === accountKey(account));
   }
 
   /** Counts a failure for the account and the address (atomically, whichever replica saw it). */
