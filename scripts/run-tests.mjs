@@ -63,6 +63,11 @@ if (process.env.BERTH_TEST_SKIP_TYPECHECK !== '1') {
   }
   console.log('typecheck: ok');
 }
+// Servers the tests spawn run bin/berth.js, which runs the compiled server (dist/) when it is current: build it.
+const { serverIsStale, buildServer } = await import('./build-server.mjs');
+if (serverIsStale()) {
+  console.log(`compiled the server into dist/ (${await buildServer()} files)`);
+}
 // The UI tests and the server's `/` need web/dist: build it when it is missing or older than web/.
 const { webIsStale, buildWeb } = await import('./build-web.mjs');
 if (webIsStale()) {

@@ -3,7 +3,6 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import SQLite from 'better-sqlite3';
-import pg from 'pg';
 import type { Database } from './types.js';
 import { migrate } from './migrations.js';
 
@@ -20,9 +19,6 @@ export interface OpenedDatabase {
 
 export type DatabaseSettings = { kind: 'sqlite'; file: string } | { kind: 'postgres'; uri: string; maxConnections: number };
 
-// bigint columns (sizes, times) fit in a JS number: parse them as numbers.
-pg.types.setTypeParser(20, (v: string) => Number(v));
-
 export async function openDatabase(settings: DatabaseSettings): Promise<OpenedDatabase> {
   if (settings.kind === 'sqlite') {
     if (settings.file !== ':memory:') mkdirSync(path.dirname(settings.file), { recursive: true });
@@ -36,6 +32,10 @@ export async function openDatabase(settings: DatabaseSettings): Promise<OpenedDa
     await migrate(db as Kysely<unknown>, 'sqlite');
     return { db, dialect: 'sqlite', poolStats: () => ({ total: 1, idle: 1, waiting: 0 }), close: () => db.destroy() };
   }
+  // Loaded only for PostgreSQL: SQLite deployments do not pay for the driver (up to 15 MB resident).
+  const { default: pg } = await import('pg');
+  // bigint columns (sizes, times) fit in a JS number: parse them as numbers.
+  pg.types.setTypeParser(20, (v: string) => Number(v));
   const pool = new pg.Pool({ connectionString: settings.uri, max: settings.maxConnections });
   // An idle client's error (server restart) must not crash the process.
   pool.on('error', () => {});

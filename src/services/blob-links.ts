@@ -3,8 +3,9 @@ import type { DB } from '../db/database.js';
 import { retryOnConflict } from '../db/retry.js';
 
 /** Upserts the blob row (touching last_used_at, which guards it from gc) and links it to the repository. */
-export async function linkBlob(db: DB, repositoryId: number, digest: string, size: number, now: number): Promise<void> {
+export async function linkBlob(db: DB, repositoryId: number, digest: string, size: number, now: number, alsoInTransaction?: (tx: DB) => Promise<void>): Promise<void> {
   await retryOnConflict(() => db.transaction().execute(async (tx) => {
+    await alsoInTransaction?.(tx);
     await tx.insertInto('blob').values({ digest, size, created_at: now, last_used_at: now })
       .onConflict((oc) => oc.column('digest').doUpdateSet({ last_used_at: now })).execute();
     await tx.insertInto('repository_blob').values({ repository_id: repositoryId, digest, created_at: now })

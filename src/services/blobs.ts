@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { RegistryError } from '../oci/errors.js';
 import { requireDigest } from '../oci/digest.js';
 import type { ServiceContext } from './context.js';
+import type { BlobSink } from '../storage/blobstore.js';
 import { requireRepository } from './repositories.js';
 import { requireRepositoryName } from '../oci/names.js';
 
@@ -11,6 +12,8 @@ export interface BlobHandle {
   size: number;
   /** Opens the bytes; a range is inclusive. */
   open(range?: { start: number; end: number }): Readable;
+  /** The store's pooled-buffer fast path, when it has one (see BlobStore.sendTo). */
+  sendTo?(range: { start: number; end: number } | undefined, dest: BlobSink, onOpen: () => void): Promise<void>;
 }
 
 export class BlobService {
@@ -26,7 +29,13 @@ export class BlobService {
       .select('blob.size').where('repository.name', '=', repository).where('repository_blob.digest', '=', digest)
       .executeTakeFirst();
     if (linked) {
-      return { digest, size: linked.size, open: (range) => this.ctx.store.read(digest, range) };
+      const store = this.ctx.store;
+      return {
+        digest,
+        size: linked.size,
+        open: (range) => store.read(digest, range),
+        sendTo: store.sendTo ? (range, dest, onOpen) => store.sendTo!(digest, range, dest, onOpen) : undefined,
+      };
     }
     const repo = await requireRepository(this.ctx.db, repository);
     // Manifests are content too: a client may fetch one through the blobs endpoint.

@@ -8,6 +8,7 @@ import type { ServiceContext } from './context.js';
 import { ensureRepository } from './repositories.js';
 import { requireRepositoryName } from '../oci/names.js';
 import { linkBlob } from './blob-links.js';
+import type { DB } from '../db/database.js';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** Largest single blob accepted (a sanity bound, not a quota). */
@@ -129,7 +130,12 @@ export class UploadService {
     return fresh;
   }
 
-  private async appendLocked(id: string, size: number, body: Readable, range: { start: number; end?: number } | undefined, contentLength: number | undefined): Promise<number> {
+  /**
+   * Appends a chunk after checking its range. `persist: false` skips recording the new size when the caller
+   * commits the upload right after (the final PUT): a crash in between leaves the row at the old size, the file
+   * is cut back to it, and the client's retry of the PUT appends the chunk again.
+   */
+  private async appendLocked(id: string, size: number, body: Readable, range: { start: number; end?: number } | undefined, contentLength: number | undefined, persist = true): Promise<number> {
     if (range && range.start !== size) {
       throw new RegistryError('BLOB_UPLOAD_INVALID',
         `chunk starts at byte ${range.start} but the upload has ${size} bytes: send the chunk that starts at ${size}`,
@@ -153,7 +159,7 @@ export class UploadService {
     }
     h.offset = size + written;
     const newSize = size + written;
-    await this.ctx.db.updateTable('upload').set({ size: newSize, updated_at: this.ctx.now() }).where('id', '=', id).execute();
+    if (persist) await this.ctx.db.updateTable('upload').set({ size: newSize, updated_at: this.ctx.now() }).where('id', '=', id).execute();
     return newSize;
   }
 
@@ -176,7 +182,7 @@ export class UploadService {
     try {
       let size = s.size;
       if (body && (contentLength === undefined || contentLength > 0 || range)) {
-        size = await this.appendLocked(id, size, body, range, contentLength);
+        size = await this.appendLocked(id, size, body, range, contentLength, false);
       }
       const h = await this.hashAt(id, size, parsed.algorithm);
       const actual = `${parsed.algorithm}:${h.hasher.hex()}`;
@@ -193,18 +199,20 @@ export class UploadService {
     }
   }
 
+  /** Commits a session's upload: its row goes in the same transaction that records the blob (one commit, one fsync). */
   private async commit(repository: string, id: string, digest: string, size: number): Promise<void> {
-    await this.commitFile(repository, id, digest, size);
-    await this.discard(id);
+    await this.commitFile(repository, id, digest, size, (tx) => tx.deleteFrom('upload').where('id', '=', id).execute().then(() => undefined));
+    this.live.delete(id);
+    await this.ctx.store.deleteUpload(id);
   }
 
   /** fsync, link into the content address, record the blob; re-link if a gc raced us. */
-  private async commitFile(repository: string, id: string, digest: string, size: number): Promise<void> {
+  private async commitFile(repository: string, id: string, digest: string, size: number, alsoInTransaction?: (tx: DB) => Promise<void>): Promise<void> {
     const { store, db } = this.ctx;
     await store.syncUpload(id);
     await store.commitUpload(id, digest);
     const repo = await ensureRepository(this.ctx, repository);
-    await linkBlob(db, repo.id, digest, size, this.ctx.now());
+    await linkBlob(db, repo.id, digest, size, this.ctx.now(), alsoInTransaction);
     // A concurrent gc may have removed the file between link and commit: put it back.
     if (!(await store.stat(digest))) await store.commitUpload(id, digest);
   }

@@ -4,11 +4,25 @@ import type { ContentHasher } from '../crypto/index.js';
 
 export interface BlobStat { size: number }
 
+/** Where `sendTo` writes: an HTTP response, or any writable that calls back when a chunk is flushed. */
+export interface BlobSink {
+  readonly destroyed: boolean;
+  write(chunk: Buffer, callback: (err?: Error | null) => void): boolean;
+  once(event: 'close', listener: () => void): unknown;
+  off(event: 'close', listener: () => void): unknown;
+}
+
 export interface BlobStore {
   /** Size of a committed blob, or null when it is not stored. */
   stat(digest: string): Promise<BlobStat | null>;
   /** Streams a committed blob, optionally a byte range (inclusive end). */
   read(digest: string, range?: { start: number; end: number }): Readable;
+  /**
+   * Optional fast path for serving: writes a blob (or an inclusive byte range) to `dest` through a few
+   * reused buffers, calling `onOpen` once the blob is open and before the first byte is written.
+   * Resolves when every byte has been handed to `dest` and flushed, or when `dest` closes early.
+   */
+  sendTo?(digest: string, range: { start: number; end: number } | undefined, dest: BlobSink, onOpen: () => void): Promise<void>;
   /** When a committed blob was last written (ms), or null when missing. */
   modifiedAt?(digest: string): Promise<number | null>;
   /** Removes a committed blob; missing is not an error. */

@@ -6,7 +6,8 @@ import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ContentHasher } from '../crypto/index.js';
-import { type BlobStat, type BlobStore, UploadInterrupted, UploadTooLarge } from './blobstore.js';
+import { type BlobSink, type BlobStat, type BlobStore, UploadInterrupted, UploadTooLarge } from './blobstore.js';
+import { sendFileRange } from './pooled-send.js';
 
 const SAFE_ID = /^[A-Za-z0-9-]{1,64}$/;
 const SAFE_DIGEST = /^(sha256|sha384|sha512):([a-f0-9]{64,128})$/;
@@ -57,6 +58,17 @@ export class FsBlobStore implements BlobStore {
 
   read(digest: string, range?: { start: number; end: number }): Readable {
     return createReadStream(this.blobPath(digest), { highWaterMark: 1024 * 1024, ...(range ?? {}) });
+  }
+
+  async sendTo(digest: string, range: { start: number; end: number } | undefined, dest: BlobSink, onOpen: () => void): Promise<void> {
+    const fh = await fs.open(this.blobPath(digest), 'r');
+    try {
+      const end = range ? range.end + 1 : (await fh.stat()).size;
+      onOpen();
+      await sendFileRange(fh, range?.start ?? 0, end, dest);
+    } finally {
+      await fh.close();
+    }
   }
 
   async delete(digest: string): Promise<void> {

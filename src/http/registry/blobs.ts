@@ -1,4 +1,5 @@
 // GET/HEAD/DELETE /v2/:name/blobs/:digest
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { Handler } from './types.js';
 import { byteRange } from './headers.js';
 
@@ -19,6 +20,24 @@ export const getBlob: Handler = async ({ req, reply, match, services }) => {
     reply.code(200).header('Content-Length', String(blob.size));
   }
   if (head) return reply.send();
+  if (blob.sendTo) {
+    // Large pulls go straight to the socket through a few reused buffers (src/storage/pooled-send.ts).
+    let started = false;
+    try {
+      await blob.sendTo(range, reply.raw, () => {
+        started = true;
+        reply.hijack();
+        reply.raw.writeHead(reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders);
+      });
+    } catch (err) {
+      if (!started) throw err;
+      req.log.error({ err, digest: blob.digest }, 'blob send failed after the response started');
+      reply.raw.destroy();
+      return;
+    }
+    reply.raw.end();
+    return;
+  }
   return reply.send(blob.open(range));
 };
 

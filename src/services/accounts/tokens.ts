@@ -5,11 +5,13 @@ import { SignJWT, jwtVerify, decodeProtectedHeader, type CryptoKey as JoseKey } 
 import { generateSigningKey, importSigningKeys, randomToken, SecretBox, type SigningAlgorithm } from '../../crypto/index.js';
 import { databaseSecretBox } from '../secret-key.js';
 import type { AccountsContext } from './context.js';
+import { VerifiedTokenCache } from './verified-tokens.js';
 
 export interface AccessEntry { type: string; name: string; actions: string[] }
 export interface TokenClaims { sub: string; access: AccessEntry[]; exp: number }
 export const ISSUER = 'berth';
 export const MAX_TOKEN_LENGTH = 8192;
+const CLOCK_TOLERANCE_SECONDS = 30;
 
 interface LoadedKey { kid: string; alg: SigningAlgorithm; created: number; privateKey?: JoseKey; publicKey: JoseKey; retiredAt: number | null }
 
@@ -18,6 +20,7 @@ export class TokenError extends Error {}
 export class RegistryTokenService {
   private current?: LoadedKey;
   private readonly verifyKeys = new Map<string, LoadedKey>();
+  private readonly verified = new VerifiedTokenCache(CLOCK_TOLERANCE_SECONDS);
 
   constructor(private readonly ctx: AccountsContext) {}
 
@@ -87,6 +90,8 @@ export class RegistryTokenService {
   /** Verifies signature (only our ES256/RS256 keys, never "none"), issuer, audience and times. */
   async verify(token: string): Promise<TokenClaims> {
     if (token.length > MAX_TOKEN_LENGTH) throw new TokenError('token is too long');
+    const known = this.verified.get(token, this.ctx.now());
+    if (known) return known;
     let kid: string | undefined;
     try {
       kid = decodeProtectedHeader(token).kid;
@@ -97,10 +102,12 @@ export class RegistryTokenService {
     if (!key) throw new TokenError('token was not signed by this registry');
     try {
       const { payload } = await jwtVerify(token, key.publicKey, {
-        algorithms: [key.alg], issuer: ISSUER, audience: this.ctx.auth.service, clockTolerance: 30, currentDate: new Date(this.ctx.now()),
+        algorithms: [key.alg], issuer: ISSUER, audience: this.ctx.auth.service, clockTolerance: CLOCK_TOLERANCE_SECONDS, currentDate: new Date(this.ctx.now()),
       });
       const access = Array.isArray(payload.access) ? (payload.access as AccessEntry[]) : [];
-      return { sub: typeof payload.sub === 'string' ? payload.sub : '', access, exp: payload.exp ?? 0 };
+      const claims: TokenClaims = { sub: typeof payload.sub === 'string' ? payload.sub : '', access, exp: payload.exp ?? 0 };
+      this.verified.set(token, claims);
+      return claims;
     } catch (e) {
       const code = (e as { code?: string }).code ?? '';
       throw new TokenError(code === 'ERR_JWT_EXPIRED' ? 'token has expired' : 'token is not valid');
