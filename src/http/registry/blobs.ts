@@ -24,7 +24,9 @@ export const getBlob: Handler = async ({ req, reply, match, services }) => {
     // Large pulls go straight to the socket through a few reused buffers (src/storage/pooled-send.ts).
     let started = false;
     try {
-      await blob.sendTo(range, reply.raw, () => {
+      // The whole blob is the range [0, size-1] the database knows: a file cut short on disk then fails the
+      // response instead of ending it early under a Content-Length it does not meet.
+      await blob.sendTo(range ?? { start: 0, end: blob.size - 1 }, reply.raw, () => {
         started = true;
         reply.hijack();
         reply.raw.writeHead(reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders);
