@@ -5,6 +5,7 @@ import { accountsMigration } from './migrations-accounts.js';
 import { scannerMigration } from './migrations-scanner.js';
 import { scannerIndexMigration } from './migrations-scanner-index.js';
 import { airgapMigration } from './migrations-airgap.js';
+import { tagHistoryMigration } from './migrations-tag-history.js';
 
 function migrations(dialect: Dialect): Record<string, Migration> {
   const id = (t: string) => (dialect === 'postgres' ? sql.raw(`${t} bigserial primary key`) : sql.raw(`${t} integer primary key autoincrement`));
@@ -38,6 +39,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0003_scanner': scannerMigration(dialect),
     '0004_scanner_index': scannerIndexMigration(dialect),
     '0005_airgap': airgapMigration(),
+    '0007_tag_history': tagHistoryMigration(dialect),
   };
 }
 
