@@ -8,7 +8,7 @@ import { decideArtifact } from '../oci/artifact-policy.js';
 import type { ServiceContext } from './context.js';
 import { ensureRepository, findRepository, requireRepository } from './repositories.js';
 import { retryOnConflict } from '../db/retry.js';
-import { endTagsOfManifest, removeTag, setTag } from './tag-history.js';
+import { endTagsOfDeletedManifest, removeTag, setTag } from './tag-history.js';
 
 export interface StoredManifest { digest: string; mediaType: string; size: number; content: Uint8Array }
 export interface PutResult { digest: string; subject?: string; created: boolean }
@@ -166,11 +166,9 @@ export class ManifestService {
     }
     requireDigest(reference);
     const deleted = await db.transaction().execute(async (tx) => {
-      const m = await tx.selectFrom('manifest').select('id').where('repository_id', '=', repo.id).where('digest', '=', reference).executeTakeFirst();
-      if (!m) return false;
-      await endTagsOfManifest(tx, repo.id, m.id, this.ctx.now());
-      await tx.deleteFrom('manifest').where('id', '=', m.id).execute();
-      return true;
+      const r = await tx.deleteFrom('manifest').where('repository_id', '=', repo.id).where('digest', '=', reference).executeTakeFirst();
+      if (Number(r.numDeletedRows) > 0) await endTagsOfDeletedManifest(tx, repo.id, reference, this.ctx.now());
+      return Number(r.numDeletedRows) > 0;
     });
     if (!deleted) throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${reference} is not in repository "${repository}"`, { digest: reference });
   }

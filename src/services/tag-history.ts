@@ -25,10 +25,17 @@ export async function removeTag(tx: Tx, repositoryId: number, name: string, now:
   return Number(r.numDeletedRows) > 0;
 }
 
-/** Ends the lifetimes of the tags on a manifest that is about to be deleted (its tags go with it). */
-export async function endTagsOfManifest(tx: Tx, repositoryId: number, manifestId: number, now: number): Promise<void> {
-  const names = await tx.selectFrom('tag').select('name').where('repository_id', '=', repositoryId).where('manifest_id', '=', manifestId).execute();
-  await endLifetimes(tx, repositoryId, names.map((n) => n.name), now);
+/**
+ * After a manifest is deleted (its tags went with it): ends the open lifetimes on that digest whose tag no
+ * longer points at it. Checked against the tag table, so a tag written concurrently keeps its lifetime.
+ */
+export async function endTagsOfDeletedManifest(tx: Tx, repositoryId: number, digest: string, now: number): Promise<void> {
+  await tx.updateTable('tag_history').set({ end_ts: now })
+    .where('repository_id', '=', repositoryId).where('manifest_digest', '=', digest).where('end_ts', 'is', null)
+    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('tag').innerJoin('manifest', 'manifest.id', 'tag.manifest_id').select('tag.name')
+      .whereRef('tag.repository_id', '=', 'tag_history.repository_id').whereRef('tag.name', '=', 'tag_history.name')
+      .whereRef('manifest.digest', '=', 'tag_history.manifest_digest'))))
+    .execute();
 }
 
 async function endLifetimes(tx: Tx, repositoryId: number, names: string[], now: number): Promise<void> {
