@@ -268,6 +268,13 @@ for (const dialect of await testDialects()) {
       a('DELETE', '/repository/:name/tag/:tag', '/repository/acme/private/tag/gone', 'write', 204, {
         setup: () => expectOk('tag gone', api(s, 'PUT', '/repository/acme/private/tag/gone', OWNER, { manifest_digest: mdigest }), [201]),
       }),
+      a('POST', '/repository/:name/tag/:tag/restore', '/repository/acme/private/tag/restorable/restore', 'write', 200, {
+        body: { manifest_digest: mdigest },
+        setup: async () => {
+          await expectOk('tag restorable', api(s, 'PUT', '/repository/acme/private/tag/restorable', OWNER, { manifest_digest: mdigest }), [201]);
+          await expectOk('restorable deleted', api(s, 'DELETE', '/repository/acme/private/tag/restorable', OWNER), [204]);
+        },
+      }),
       a('GET', '/repository/:name/charts', '/repository/acme/private/charts', 'read', 200),
       a('GET', '/repository/:name/manifest/:digest', `/repository/acme/private/manifest/${mdigest}`, 'read', 200),
       a('GET', '/repository/:ns/:repo/manifest/:digest/security', `/repository/acme/private/manifest/${mdigest}/security`, 'read', 200),
@@ -352,6 +359,7 @@ for (const dialect of await testDialects()) {
         '/repository/:name/permissions/team/:member': '/repository/acme/private/permissions/team/nobody-here',
         '/repository/:name/tag/': '/repository/acme/private/tag/',
         '/repository/:name/tag/:tag': '/repository/acme/private/tag/no-such-tag',
+        '/repository/:name/tag/:tag/restore': '/repository/acme/private/tag/no-such-tag/restore',
         '/repository/:name/charts': '/repository/acme/private/charts',
         '/repository/:name/manifest/:digest': `/repository/acme/private/manifest/${ZERO_DIGEST}`,
       };

@@ -52,6 +52,10 @@ for (const dialect of await testDialects()) {
       assert.ok(statuses.every((x) => [201, 202, 404].includes(x)), `statuses: ${[...new Set(statuses)]}`);
       const tags = await (await fetch(`${u}/v2/race/del/tags/list`)).json() as { tags: string[] };
       for (const t of tags.tags) await assertWhole(u, 'race/del', t);
+      // Tag history agrees: exactly the tags that exist have an open lifetime.
+      const open = await s.berth.ctx.db.selectFrom('tag_history').innerJoin('repository', 'repository.id', 'tag_history.repository_id')
+        .select('tag_history.name').where('repository.name', '=', 'race/del').where('tag_history.end_ts', 'is', null).execute();
+      assert.deepEqual(open.map((r) => r.name).sort(), [...(tags.tags ?? [])].sort());
     });
 
     test('gc running beside pushes frees old garbage and never what a push just acknowledged', async () => {

@@ -11,7 +11,8 @@ export async function runGc(o: { config?: string; data?: string; deleteUntagged?
     const r = await collectGarbage(ctx, { deleteUntagged: o.deleteUntagged, dryRun: o.dryRun, graceSeconds: o.grace === undefined ? undefined : Number(o.grace) });
     const verb = o.dryRun ? 'would free' : 'freed';
     process.stdout.write(`gc: ${verb} ${r.bytesFreed} bytes (${formatBytes(r.bytesFreed)}): ${r.blobsRemoved} blobs, ` +
-      `${r.manifestsRemoved} untagged manifests, ${r.linksRemoved} repository links, ${r.uploadsRemoved} expired uploads, ${r.strayFilesRemoved} stray files\n`);
+      `${r.manifestsRemoved} untagged manifests, ${r.linksRemoved} repository links, ${r.uploadsRemoved} expired uploads, ${r.strayFilesRemoved} stray files, ` +
+      `${r.historyPruned} expired tag history entries\n`);
   } finally {
     await database.close();
   }

@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { configSchema, type RawConfig } from './schema.js';
 import { buildArtifactPolicy, type ArtifactPolicyOptions } from '../oci/artifact-policy.js';
 import { fipsConfigProblems } from '../crypto/fips.js';
+import { durationSeconds } from './schema-tags.js';
 
 export interface BerthConfig {
   raw: RawConfig;
@@ -17,6 +18,8 @@ export interface BerthConfig {
   maxManifestBytes: number;
   uploadExpirySeconds: number;
   gcGraceSeconds: number;
+  /** DEFAULT_TAG_EXPIRATION: how long tag history keeps a moved or deleted tag restorable. */
+  tagHistorySeconds: number;
   listPageMax: number;
   shutdownGraceSeconds: number;
   /** FEATURE_GENERAL_OCI_SUPPORT, FEATURE_HELM_OCI_SUPPORT, ALLOWED_OCI_ARTIFACT_TYPES (merged over the defaults). */
@@ -30,7 +33,8 @@ export class ConfigError extends Error {
 }
 
 /** Keys that an environment variable of the same name overrides. */
-const ENV_KEYS = ['DB_URI', 'SERVER_HOSTNAME', 'PREFERRED_URL_SCHEME', 'LISTEN', 'DATA_DIR', 'AUTHENTICATION_TYPE', 'METRICS_BASIC_AUTH'] as const;
+const ENV_KEYS = ['DB_URI', 'SERVER_HOSTNAME', 'PREFERRED_URL_SCHEME', 'LISTEN', 'DATA_DIR', 'AUTHENTICATION_TYPE', 'METRICS_BASIC_AUTH',
+  'DEFAULT_TAG_EXPIRATION'] as const;
 const NUMERIC_ENV_KEYS = ['MAXIMUM_MANIFEST_SIZE', 'UPLOAD_EXPIRY_SECONDS', 'GC_GRACE_SECONDS', 'LIST_PAGE_MAX', 'SHUTDOWN_GRACE_SECONDS',
   'METRICS_PORT', 'METRICS_ROW_COUNT_INTERVAL_SECONDS'] as const;
 /** Keys that an environment variable overrides with true/false (also 1/0, yes/no). */
@@ -159,6 +163,7 @@ function resolve(raw: RawConfig): BerthConfig {
     maxManifestBytes: raw.MAXIMUM_MANIFEST_SIZE,
     uploadExpirySeconds: raw.UPLOAD_EXPIRY_SECONDS,
     gcGraceSeconds: raw.GC_GRACE_SECONDS,
+    tagHistorySeconds: durationSeconds(raw.DEFAULT_TAG_EXPIRATION),
     listPageMax: raw.LIST_PAGE_MAX,
     shutdownGraceSeconds: raw.SHUTDOWN_GRACE_SECONDS,
     artifacts: buildArtifactPolicy({ generalOci: raw.FEATURE_GENERAL_OCI_SUPPORT, helmOci: raw.FEATURE_HELM_OCI_SUPPORT, allowed: raw.ALLOWED_OCI_ARTIFACT_TYPES }),

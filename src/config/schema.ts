@@ -6,6 +6,7 @@ import { scannerConfigSchema } from './schema-scanner.js';
 import { airgapConfigSchema } from './schema-airgap.js';
 import { metricsConfigSchema } from './schema-metrics.js';
 import { fipsConfigSchema } from './schema-fips.js';
+import { tagsConfigSchema } from './schema-tags.js';
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, 'must be HOST:PORT (for example 0.0.0.0:8080)');
 
@@ -46,6 +47,7 @@ export const configSchema = z.object({
   ...airgapConfigSchema,
   ...metricsConfigSchema,
   ...fipsConfigSchema,
+  ...tagsConfigSchema,
 }).loose();
 
 export type RawConfig = z.infer<typeof configSchema>;

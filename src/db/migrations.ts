@@ -6,6 +6,7 @@ import { scannerMigration } from './migrations-scanner.js';
 import { scannerIndexMigration } from './migrations-scanner-index.js';
 import { airgapMigration } from './migrations-airgap.js';
 import { loginThrottleMigration } from './migrations-login-throttle.js';
+import { tagHistoryMigration } from './migrations-tag-history.js';
 
 function migrations(dialect: Dialect): Record<string, Migration> {
   const id = (t: string) => (dialect === 'postgres' ? sql.raw(`${t} bigserial primary key`) : sql.raw(`${t} integer primary key autoincrement`));
@@ -40,6 +41,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0004_scanner_index': scannerIndexMigration(dialect),
     '0005_airgap': airgapMigration(),
     '0006_login_throttle': loginThrottleMigration(),
+    '0007_tag_history': tagHistoryMigration(dialect),
   };
 }
 

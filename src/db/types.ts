@@ -27,6 +27,8 @@ export interface ManifestTable {
 /** What a manifest points at: blobs (config, layers) and, for an index, child manifests. */
 export interface ManifestRefTable { manifest_id: number; digest: string; kind: 'blob' | 'manifest' }
 export interface TagTable { repository_id: number; name: string; manifest_id: number; updated_at: number }
+/** One lifetime of a tag (0007): end_ts null while the tag still points at manifest_digest. */
+export interface TagHistoryTable { id: Generated<number>; repository_id: number; name: string; manifest_digest: string; start_ts: number; end_ts: number | null }
 export interface UploadTable { id: string; repository: string; size: number; created_at: number; updated_at: number }
 
 export * from './types-accounts.js';
@@ -39,6 +41,7 @@ export interface Database extends AccountsTables {
   manifest: ManifestTable;
   manifest_ref: ManifestRefTable;
   tag: TagTable;
+  tag_history: TagHistoryTable;
   upload: UploadTable;
 }
 

@@ -2,6 +2,7 @@
 // Safe beside live pushes: anything touched within the grace period is kept, and a blob row is
 // deleted in the same transaction that re-checks it is unused (see UploadService.commit).
 import type { ServiceContext } from './context.js';
+import { pruneHistory } from './tag-history.js';
 
 export interface GcOptions {
   /** Also delete manifests that no tag and no index reference (and that are not referrers of a kept manifest). */
@@ -14,6 +15,8 @@ export interface GcOptions {
 export interface GcReport {
   uploadsRemoved: number;
   manifestsRemoved: number;
+  /** Tag history rows older than DEFAULT_TAG_EXPIRATION. */
+  historyPruned: number;
   linksRemoved: number;
   blobsRemoved: number;
   bytesFreed: number;
@@ -25,7 +28,7 @@ export async function collectGarbage(ctx: ServiceContext, opts: GcOptions = {}):
   const done = (report: GcReport, failed: boolean) => ctx.observer?.gcFinished?.({
     ...report, seconds: (performance.now() - startedAt) / 1000, dryRun: !!opts.dryRun, failed,
   });
-  const report: GcReport = { uploadsRemoved: 0, manifestsRemoved: 0, linksRemoved: 0, blobsRemoved: 0, bytesFreed: 0, strayFilesRemoved: 0 };
+  const report: GcReport = { uploadsRemoved: 0, manifestsRemoved: 0, historyPruned: 0, linksRemoved: 0, blobsRemoved: 0, bytesFreed: 0, strayFilesRemoved: 0 };
   try {
     await collect(ctx, opts, report);
   } catch (e) {
@@ -61,12 +64,22 @@ async function collect(ctx: ServiceContext, opts: GcOptions, report: GcReport): 
     if (mtime !== null && mtime < cutoff) await store.deleteUpload(id);
   }
 
+  // 2a. Tag history that ended before the time-machine window (DEFAULT_TAG_EXPIRATION).
+  const historyCutoff = now - ctx.config.tagHistorySeconds * 1000;
+  report.historyPruned = opts.dryRun
+    ? Number((await db.selectFrom('tag_history').select((eb) => eb.fn.countAll().as('n')).where('end_ts', '<', historyCutoff).executeTakeFirstOrThrow()).n)
+    : await pruneHistory(db, historyCutoff);
+
   const dryRunRemovedManifests: number[] = [];
-  // 2. Untagged manifests, when asked: not tagged, not in an index, not a referrer of a kept manifest, past the grace period.
+  // 2. Untagged manifests, when asked: not tagged, not in the tag history window (restorable), not in an index,
+  // not a referrer of a kept manifest, past the grace period.
   if (opts.deleteUntagged) {
     const untagged = await db.selectFrom('manifest as m').select(['m.id'])
       .where('m.created_at', '<', cutoff)
       .where(({ not, exists, selectFrom }) => not(exists(selectFrom('tag').select('tag.manifest_id').whereRef('tag.manifest_id', '=', 'm.id'))))
+      .where(({ not, exists, selectFrom }) => not(exists(selectFrom('tag_history as h').select('h.id')
+        .whereRef('h.repository_id', '=', 'm.repository_id').whereRef('h.manifest_digest', '=', 'm.digest')
+        .where((eb) => eb.or([eb('h.end_ts', 'is', null), eb('h.end_ts', '>=', historyCutoff)])))))
       .where(({ not, exists, selectFrom }) => not(exists(selectFrom('manifest_ref as r').innerJoin('manifest as p', 'p.id', 'r.manifest_id')
         .select('r.digest').whereRef('r.digest', '=', 'm.digest').whereRef('p.repository_id', '=', 'm.repository_id').where('r.kind', '=', 'manifest'))))
       .where(({ not, exists, selectFrom }) => not(exists(selectFrom('manifest as s').select('s.id')

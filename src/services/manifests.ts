@@ -8,6 +8,7 @@ import { decideArtifact } from '../oci/artifact-policy.js';
 import type { ServiceContext } from './context.js';
 import { ensureRepository, findRepository, requireRepository } from './repositories.js';
 import { retryOnConflict } from '../db/retry.js';
+import { endTagsOfDeletedManifest, removeTag, setTag } from './tag-history.js';
 
 export interface StoredManifest { digest: string; mediaType: string; size: number; content: Uint8Array }
 export interface PutResult { digest: string; subject?: string; created: boolean }
@@ -97,8 +98,7 @@ export class ManifestService {
         if (blobDigests.length) await tx.updateTable('blob').set({ last_used_at: now }).where('digest', 'in', blobDigests).execute();
       }
       if (!byDigest) {
-        await tx.insertInto('tag').values({ repository_id: repo.id, name: reference, manifest_id: row.id, updated_at: now })
-          .onConflict((oc) => oc.columns(['repository_id', 'name']).doUpdateSet({ manifest_id: row!.id, updated_at: now })).execute();
+        await setTag(tx, { repositoryId: repo.id, name: reference, manifestId: row.id, digest, now });
       }
       return { digest, subject: m.subject?.digest, created };
     }));
@@ -160,13 +160,17 @@ export class ManifestService {
     if (!looksLikeDigest(reference)) {
       // A name no tag can have is simply not there (as on GET).
       if (!isValidTag(reference)) throw notFound(repository, reference);
-      const r = await db.deleteFrom('tag').where('repository_id', '=', repo.id).where('name', '=', reference).executeTakeFirst();
-      if (Number(r.numDeletedRows) === 0) throw new RegistryError('MANIFEST_UNKNOWN', `tag "${reference}" is not in repository "${repository}"`, { tag: reference });
+      const removed = await db.transaction().execute((tx) => removeTag(tx, repo.id, reference, this.ctx.now()));
+      if (!removed) throw new RegistryError('MANIFEST_UNKNOWN', `tag "${reference}" is not in repository "${repository}"`, { tag: reference });
       return;
     }
     requireDigest(reference);
-    const r = await db.deleteFrom('manifest').where('repository_id', '=', repo.id).where('digest', '=', reference).executeTakeFirst();
-    if (Number(r.numDeletedRows) === 0) throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${reference} is not in repository "${repository}"`, { digest: reference });
+    const deleted = await db.transaction().execute(async (tx) => {
+      const r = await tx.deleteFrom('manifest').where('repository_id', '=', repo.id).where('digest', '=', reference).executeTakeFirst();
+      if (Number(r.numDeletedRows) > 0) await endTagsOfDeletedManifest(tx, repo.id, reference, this.ctx.now());
+      return Number(r.numDeletedRows) > 0;
+    });
+    if (!deleted) throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${reference} is not in repository "${repository}"`, { digest: reference });
   }
 
   /** The referrers index of a subject digest (OCI distribution 1.1). */

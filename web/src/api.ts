@@ -43,7 +43,7 @@ export const repoPath = (full: string) => full.split('/').map(enc).join('/');
 
 export interface User { username: string; email: string | null; super_user: boolean; organizations: { name: string }[]; csrf_token?: string }
 export interface Repo { namespace: string; name: string; description: string | null; is_public: boolean; created: number; can_write?: boolean; can_admin?: boolean }
-export interface Tag { name: string; manifest_digest: string; size: number; last_modified: string; start_ts: number; is_manifest_list: boolean }
+export interface Tag { name: string; manifest_digest: string; size: number | null; last_modified: string; start_ts: number; is_manifest_list: boolean; end_ts?: number }
 export interface Platform { digest: string; os: string | null; architecture: string | null; variant: string | null }
 export interface Chart { name?: string; version?: string; appVersion?: string; description?: string; maintainers?: { name?: string; email?: string; url?: string }[]; dependencies?: { name?: string; version?: string; repository?: string }[]; home?: string }
 export interface Summary { digest: string; media_type: string; kind: 'image' | 'index' | 'helm-chart' | 'artifact'; size: number; platforms?: Platform[]; chart?: Chart; artifact_type?: string | null; config_media_type?: string | null }

@@ -128,7 +128,8 @@ export function CopyButton({ text, label }: { text: string; label: string }) {
 export function Command({ text, label }: { text: string; label: string }) {
   return (
     <div className="command">
-      <code aria-label={label}>{text}</code>
+      {/* Focusable: a long command scrolls sideways, and the keyboard must be able to scroll it. */}
+      <code aria-label={label} tabIndex={0}>{text}</code>
       <CopyButton text={text} label={label} />
     </div>
   );

@@ -1,11 +1,11 @@
 // /api/v1/repository: create, list, read, update, delete; visibility; permissions for users, robots and teams;
-// tags (list with paging, move, delete). Repository names contain "/", so the path is matched here.
+// tags (list with paging and name filter, history, move, delete, restore). Repository names contain "/", so the path is matched here.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { RepoRole } from '../../db/types.js';
 import type { AccountServices } from '../../services/accounts/index.js';
 import { atLeast, namespaceOf } from '../../services/accounts/permissions.js';
-import type { TagService } from '../../services/tags.js';
+import { parseTagNameFilter, type TagService } from '../../services/tags.js';
 import type { ArtifactService } from '../../services/artifacts.js';
 import { handleArtifactPath, matchArtifactPath } from './artifacts.js';
 import { ApiError } from './errors.js';
@@ -21,8 +21,12 @@ const visibilityBody = z.object({ visibility: z.enum(['public', 'private']) });
 const roleBody = z.object({ role: z.enum(['read', 'write', 'admin']) });
 const moveTagBody = z.object({ manifest_digest: z.string().min(1).max(200) });
 const pageQuery = z.object({ limit: z.coerce.number().int().min(1).max(100).default(50), page: z.coerce.number().int().min(1).max(1_000_000).default(1) });
+const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const tagQuery = pageQuery.extend({
+  onlyActiveTags: flag.default(true), specificTag: z.string().min(1).max(128).optional(), filter_tag_name: z.string().max(140).optional(),
+});
 
-type Sub = { name: string; kind: 'repo' | 'tags' | 'tag' | 'perms' | 'perm' | 'visibility'; who?: 'user' | 'team'; arg?: string };
+type Sub = { name: string; kind: 'repo' | 'tags' | 'tag' | 'restore' | 'perms' | 'perm' | 'visibility'; who?: 'user' | 'team'; arg?: string };
 
 /** Every method x pattern served behind the /repository/* route (here and in artifacts.ts); `dispatch` handles exactly these. */
 export const REPOSITORY_ENDPOINTS: readonly { method: string; url: string }[] = [
@@ -34,6 +38,7 @@ export const REPOSITORY_ENDPOINTS: readonly { method: string; url: string }[] = 
   ]),
   { method: 'GET', url: '/repository/:name/tag/' },
   ...['PUT', 'DELETE'].map((method) => ({ method, url: '/repository/:name/tag/:tag' })),
+  { method: 'POST', url: '/repository/:name/tag/:tag/restore' },
   { method: 'GET', url: '/repository/:name/charts' },
   { method: 'GET', url: '/repository/:name/manifest/:digest' },
 ];
@@ -42,6 +47,7 @@ function parseSub(rest: string): Sub | undefined {
   let m: RegExpExecArray | null;
   if ((m = /^(.+)\/tag\/?$/.exec(rest))) return { name: m[1], kind: 'tags' };
   if ((m = /^(.+)\/tag\/([^/]+)$/.exec(rest))) return { name: m[1], kind: 'tag', arg: m[2] };
+  if ((m = /^(.+)\/tag\/([^/]+)\/restore$/.exec(rest))) return { name: m[1], kind: 'restore', arg: m[2] };
   if ((m = /^(.+)\/permissions\/(user|team)\/?$/.exec(rest))) return { name: m[1], kind: 'perms', who: m[2] as 'user' | 'team' };
   if ((m = /^(.+)\/permissions\/(user|team)\/([^/]+)$/.exec(rest))) return { name: m[1], kind: 'perm', who: m[2] as 'user' | 'team', arg: m[3] };
   if ((m = /^(.+)\/changevisibility$/.exec(rest))) return { name: m[1], kind: 'visibility' };
@@ -158,14 +164,21 @@ export async function repoRoutes(app: FastifyInstance, opts: { accounts: Account
         return reply.code(204).send();
       case 'GET tags': {
         await need(req, name, 'read');
-        const q = pageQuery.parse(req.query);
-        return sendJson(reply, 200, await tags.list(name, q.limit, q.page));
+        const q = tagQuery.parse(req.query);
+        const filter = q.filter_tag_name === undefined ? undefined : parseTagNameFilter(q.filter_tag_name);
+        return sendJson(reply, 200, await tags.list(name, { limit: q.limit, page: q.page, onlyActive: q.onlyActiveTags, specificTag: q.specificTag, filter }));
       }
       case 'PUT tag': {
         await need(req, name, 'write');
         const b = moveTagBody.parse(req.body);
         await tags.move(name, sub.arg!, b.manifest_digest);
         return sendJson(reply, 201, 'Updated');
+      }
+      case 'POST restore': {
+        await need(req, name, 'write');
+        const b = moveTagBody.parse(req.body);
+        await tags.restore(name, sub.arg!, b.manifest_digest);
+        return sendJson(reply, 200, {});
       }
       case 'DELETE tag':
         await need(req, name, 'write');

@@ -1,5 +1,5 @@
-// Repositories: search, paging, create; one repository's tags (kind, platforms, size, pull command; move, delete,
-// restore), Helm charts, settings (description, visibility, permissions) and delete.
+// Repositories: search, paging, create; one repository's tags (kind, platforms, size, pull command; move, delete;
+// the server's tag history with restore), Helm charts, settings (description, visibility, permissions) and delete.
 import { useEffect, useMemo, useState } from 'react';
 import { api, ApiError, enc, formatBytes, kindLabel, platformLabel, repoPath, shortDigest, type Chart, type Repo, type Summary, type Tag, type User } from '../api';
 import { Link, navigate } from '../router';
@@ -125,55 +125,37 @@ export async function summaries(repo: string, digests: string[]): Promise<Record
   }
 }
 
-const deletedKey = (repo: string) => `berth.deleted.${repo}`;
-function readDeleted(repo: string): { name: string; digest: string; at: number }[] {
-  try { return JSON.parse(sessionStorage.getItem(deletedKey(repo)) ?? '[]'); } catch { return []; }
-}
-
 export function pullCommand(repo: string, tag: string, kind: Summary['kind'] | undefined): string[] {
   const host = location.host;
   if (kind === 'helm-chart') return [`helm pull oci://${host}/${repo} --version ${tag}`, `berth chart pull oci://${host}/${repo} --version ${tag}`];
   return [`podman pull ${host}/${repo}:${tag}`];
 }
 
+type TagPage = { tags: Tag[]; page: number; has_additional: boolean };
+
+/** The tag list query: page, size, Quay's filter_tag_name (like: matches any part of a name) and history. */
+function tagQuery(page: number, filter: string, history = false): string {
+  const q = new URLSearchParams({ limit: String(PAGE), page: String(page) });
+  if (filter.trim()) q.set('filter_tag_name', `like:${filter.trim()}`);
+  if (history) q.set('onlyActiveTags', 'false');
+  return q.toString();
+}
+
 function Tags({ repo, canWrite }: { repo: string; canWrite: boolean }) {
   const [page, setPage] = useState(1);
   const [filter, setFilter] = useState('');
   const [moving, setMoving] = useState<Tag>();
-  const [deleted, setDeleted] = useState(() => readDeleted(repo));
   const [notice, setNotice] = useState<string>();
+  const [historyKey, setHistoryKey] = useState(0);
   useEffect(() => setPage(1), [filter]);
-  const tags = useAsync(async () => {
-    if (!filter.trim()) return api<{ tags: Tag[]; page: number; has_additional: boolean }>('GET', `/repository/${repoPath(repo)}/tag/?limit=${PAGE}&page=${page}`);
-    // The tag API has no name filter: read up to 1000 tags and filter here.
-    const all: Tag[] = [];
-    for (let p = 1; p <= 10; p++) {
-      const r = await api<{ tags: Tag[]; has_additional: boolean }>('GET', `/repository/${repoPath(repo)}/tag/?limit=100&page=${p}`);
-      all.push(...r.tags);
-      if (!r.has_additional) break;
-    }
-    const f = all.filter((t) => t.name.includes(filter.trim()));
-    return { tags: f.slice((page - 1) * PAGE, page * PAGE), page, has_additional: page * PAGE < f.length };
-  }, [repo, page, filter]);
+  const tags = useAsync(() => api<TagPage>('GET', `/repository/${repoPath(repo)}/tag/?${tagQuery(page, filter)}`), [repo, page, filter]);
   const digests = useMemo(() => (tags.data?.tags ?? []).map((t) => t.manifest_digest), [tags.data]);
   const sums = useAsync(() => summaries(repo, digests), [repo, digests.join(',')]);
-  const saveDeleted = (d: typeof deleted) => { setDeleted(d); sessionStorage.setItem(deletedKey(repo), JSON.stringify(d)); };
+  const changed = (msg: string) => { setNotice(msg); tags.reload(); setHistoryKey((k) => k + 1); };
 
   const del = async (t: Tag) => {
     await api('DELETE', `/repository/${repoPath(repo)}/tag/${enc(t.name)}`);
-    saveDeleted([{ name: t.name, digest: t.manifest_digest, at: Date.now() }, ...deleted.filter((d) => d.name !== t.name)].slice(0, 20));
-    setNotice(`Tag ${t.name} deleted. You can restore it below while its manifest is kept.`);
-    tags.reload();
-  };
-  const restore = async (d: { name: string; digest: string }) => {
-    try {
-      await api('PUT', `/repository/${repoPath(repo)}/tag/${enc(d.name)}`, { manifest_digest: d.digest });
-      saveDeleted(deleted.filter((x) => x.name !== d.name));
-      setNotice(`Tag ${d.name} restored.`);
-      tags.reload();
-    } catch (e) {
-      setNotice(`Could not restore ${d.name}: ${toApiError(e).message}`);
-    }
+    changed(`Tag ${t.name} deleted. You can restore it from the tag history below.`);
   };
 
   return (
@@ -223,20 +205,62 @@ function Tags({ repo, canWrite }: { repo: string; canWrite: boolean }) {
         </div>
       )}
       <Pager label="Tag" page={page} hasNext={!!tags.data?.has_additional} onPage={setPage} />
-      {moving ? <MoveTag repo={repo} tag={moving} onDone={(msg) => { setMoving(undefined); if (msg) { setNotice(msg); tags.reload(); } }} /> : null}
-      {canWrite && deleted.length ? (
-        <section className="card" aria-labelledby="deleted-h">
-          <h2 id="deleted-h">Recently deleted tags</h2>
-          <p className="muted">Deleted in this browser session. Restoring points the tag at its manifest again (until garbage collection removes it).</p>
-          <ul className="list">
-            {deleted.map((d) => (
-              <li key={d.name}><span><strong>{d.name}</strong> → <code>{shortDigest(d.digest)}</code></span>
-                <button type="button" onClick={() => restore(d)}>Restore<span className="sr-only"> tag {d.name}</span></button></li>
-            ))}
-          </ul>
-        </section>
-      ) : null}
+      {moving ? <MoveTag repo={repo} tag={moving} onDone={(msg) => { setMoving(undefined); if (msg) changed(msg); }} /> : null}
+      <TagHistory repo={repo} canWrite={canWrite} filter={filter} version={historyKey} onRestored={changed} />
     </>
+  );
+}
+
+const when = (seconds: number) => <time dateTime={new Date(seconds * 1000).toISOString()}>{new Date(seconds * 1000).toLocaleString()}</time>;
+
+/** The server's tag history (moved and deleted tags within DEFAULT_TAG_EXPIRATION): restore points a tag back. */
+function TagHistory({ repo, canWrite, filter, version, onRestored }: { repo: string; canWrite: boolean; filter: string; version: number; onRestored: (msg: string) => void }) {
+  const [page, setPage] = useState(1);
+  const [error, setError] = useState<string>();
+  useEffect(() => setPage(1), [filter]);
+  const h = useAsync(() => api<TagPage>('GET', `/repository/${repoPath(repo)}/tag/?${tagQuery(page, filter, true)}`), [repo, page, filter, version]);
+  const restore = async (t: Tag) => {
+    setError(undefined);
+    try {
+      await api('POST', `/repository/${repoPath(repo)}/tag/${enc(t.name)}/restore`, { manifest_digest: t.manifest_digest });
+      onRestored(`Tag ${t.name} restored to ${shortDigest(t.manifest_digest)}.`);
+    } catch (e) {
+      setError(`Could not restore ${t.name}: ${toApiError(e).message}`);
+    }
+  };
+  const rows = h.data?.tags ?? [];
+  return (
+    <section className="card" aria-labelledby="history-h">
+      <h2 id="history-h">Tag history</h2>
+      <p className="muted">Every tag's past and present manifests, newest first. A moved or deleted tag can be restored while the registry keeps its history.</p>
+      {error ? <div className="field-error" role="alert">{error}</div> : null}
+      {h.loading && !h.data ? <Loading /> : h.error ? <ErrorBox error={h.error} /> : rows.length === 0 ? (
+        <Empty>{filter ? `No tag history matches "${filter}".` : 'No tag history yet.'}</Empty>
+      ) : (
+        <div className="table-wrap">
+          <table className="history">
+            <caption className="sr-only">Tag history of {repo}</caption>
+            <thead><tr><th scope="col">Tag</th><th scope="col">Manifest</th><th scope="col">From</th><th scope="col">Until</th>{canWrite ? <th scope="col"><span className="sr-only">Actions</span></th> : null}</tr></thead>
+            <tbody>
+              {rows.map((t) => (
+                <tr key={`${t.name}:${t.start_ts}:${t.manifest_digest}:${t.end_ts ?? ''}`}>
+                  <th scope="row" data-label="Tag">{t.name}</th>
+                  <td data-label="Manifest"><code title={t.manifest_digest}>{shortDigest(t.manifest_digest)}</code></td>
+                  <td data-label="From">{when(t.start_ts)}</td>
+                  <td data-label="Until">{t.end_ts === undefined ? <span className="badge">current</span> : when(t.end_ts)}</td>
+                  {canWrite ? (
+                    <td className="actions">{t.end_ts === undefined ? null : (
+                      <button type="button" onClick={() => restore(t)}>Restore<span className="sr-only"> tag {t.name} to {shortDigest(t.manifest_digest)}</span></button>
+                    )}</td>
+                  ) : null}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <Pager label="Tag history" page={page} hasNext={!!h.data?.has_additional} onPage={setPage} />
+    </section>
   );
 }
 
