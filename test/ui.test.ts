@@ -413,7 +413,7 @@ test('the UI end to end: first-run admin, organization, robot, pushed chart and 
     const found = report.data!.Layer.Features.flatMap((f) => f.Vulnerabilities.map((v) => `${v.Name} ${f.Name} ${f.Version} ${v.Severity} ${v.FixedBy}`)).sort();
     assert.deepEqual(found.map((x) => x.split(' ')[0]), ['CVE-2016-2781', 'CVE-2023-38545', 'CVE-2023-4911', 'CVE-2024-9681'], found.join('\n'));
     await page.goto(`${s.url}/repository/helm/debian/manifest/${debianDigest}`);
-    await text(page, 'Scanned: 4 vulnerabilities in 3 packages.');
+    await text(page, 'Scanned — 4 vulnerabilities in 3 packages.');
     const counts = (await page.getByRole('list', { name: 'Vulnerabilities by severity' }).textContent())!;
     assert.match(counts, /0 Critical.*2 High.*0 Medium.*1 Low.*1 Negligible.*0 Unknown/);
     const curl = page.getByRole('row', { name: /CVE-2023-38545/ });
@@ -437,7 +437,7 @@ test('the UI end to end: first-run admin, organization, robot, pushed chart and 
 
     // Routed in the browser, because they cannot be produced for real in a moment: "queued" lasts only until the
     // in-process worker claims the job, and "failed" needs SCANNER_MAX_ATTEMPTS failed attempts with backoff.
-    for (const [status, want] of [['queued', /Queued/], ['failed', /The scan failed: layer fetch timed out/]] as const) {
+    for (const [status, want] of [['queued', /Queued/], ['failed', /Failed — the scan did not finish: layer fetch timed out/]] as const) {
       await page.unroute('**/api/v1/repository/helm/debian/manifest/*/security*');
       await page.route('**/api/v1/repository/helm/debian/manifest/*/security*', (route) => route.fulfill({ json: { status, data: null, detail: 'layer fetch timed out' } }));
       await page.reload();
@@ -497,7 +497,7 @@ test('the UI end to end: first-run admin, organization, robot, pushed chart and 
       await p.getByRole('tab', { name: 'Helm charts' }).click();
       await p.getByRole('article', { name: /Chart nginx/ }).waitFor();
     });
-    await axe(a11yUser, 'security', `${u}/repository/helm/debian/manifest/${debianDigest}`, (p) => text(p, 'Scanned: 4 vulnerabilities'));
+    await axe(a11yUser, 'security', `${u}/repository/helm/debian/manifest/${debianDigest}`, (p) => text(p, 'Scanned — 4 vulnerabilities'));
     await axe(a11yUser, 'registry health', `${u}/admin`, (p) => p.getByRole('list', { name: 'Registry counts' }).waitFor());
     assert.deepEqual(a11yProblems, [], `axe-core:\n${a11yProblems.join('\n')}`);
   });

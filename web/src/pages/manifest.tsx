@@ -83,10 +83,10 @@ function Security({ repo, digest }: { repo: string; digest: string }) {
     const shown = rows.filter((x) => (severity === 'all' || x.sev === severity) && (!fixable || !!x.v.FixedBy))
       .sort((a, b) => SEVERITIES.indexOf(a.sev) - SEVERITIES.indexOf(b.sev) || a.f.Name.localeCompare(b.f.Name));
     const stateText: Record<string, string> = {
-      queued: `Queued: the scanner has not looked at this manifest yet. Check back in a minute.${rep.detail ? ` (${rep.detail})` : ''}`,
-      scanned: rows.length ? `Scanned: ${rows.length} vulnerabilities in ${new Set(rows.map((x) => x.f.Name)).size} packages.` : 'Scanned: no known vulnerabilities.',
-      failed: `The scan failed${rep.detail || rep.reason || rep.error || rep.message ? `: ${rep.detail ?? rep.reason ?? rep.error ?? rep.message}` : '.'}`,
-      unsupported: 'Unsupported: the scanner cannot index this kind of manifest (for example a Helm chart or another artifact).',
+      queued: `the scanner has not looked at this manifest yet. Check back in a minute.${rep.detail ? ` (${rep.detail})` : ''}`,
+      scanned: rows.length ? `${rows.length} vulnerabilities in ${new Set(rows.map((x) => x.f.Name)).size} packages.` : 'no known vulnerabilities.',
+      failed: `the scan did not finish${rep.detail || rep.reason || rep.error || rep.message ? `: ${rep.detail ?? rep.reason ?? rep.error ?? rep.message}` : '.'}`,
+      unsupported: 'the scanner cannot index this kind of manifest (for example a Helm chart or another artifact).',
     };
     body = (
       <>
