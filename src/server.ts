@@ -57,7 +57,10 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
   const fips = fipsStartup(config, tlsFiles && { ...tlsFiles, where: `${tlsSettings!.certFile}, ${tlsSettings!.keyFile}` });
   const { ctx, database } = await openContext(config);
   const scanner = buildScanner(ctx);
-  if (scanner) ctx.onManifestPut = (repository, digest) => scanner.service.enqueue(digest, repository);
+  if (scanner) {
+    ctx.onManifestPut = (repository, digest) => scanner.service.enqueue(digest, repository);
+    ctx.onManifestsRemoved = (digests) => scanner.service.manifestsRemoved(digests);
+  }
   // Metrics: counts, storage and pool gauges are read on scrape (cached); services report through ctx.observer.
   const ms = metricsSettings(config);
   const metrics = ms.enabled ? new Metrics({

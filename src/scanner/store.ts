@@ -70,6 +70,9 @@ export interface StoreOptions {
 const INSERT_BATCH = 200;
 const KEY_BATCH = 500;
 
+/** The map key of byKeys' answer. */
+export const refKey = (updater: string, key: string): string => `${updater}\u0000${key}`;
+
 type Row = AdvisoryTable;
 
 function toRow(a: Advisory, key: string, hash: string, now: number): Row {
@@ -85,8 +88,29 @@ function toRow(a: Advisory, key: string, hash: string, now: number): Row {
     fixed_in: a.fixedIn,
     severity: a.severity,
     payload: JSON.stringify(a),
+    ranges: rangesColumn(a),
     updated_at: now,
   };
+}
+
+/** What the matcher needs to decide "affected", stored apart from the payload: `[ranges, versions]`. */
+function rangesColumn(a: Advisory): string {
+  return JSON.stringify([a.ranges, a.versions ?? null]);
+}
+
+/**
+ * A candidate as the matcher first sees it: its identity and what decides "affected" (not the
+ * description, links, aliases: those are read only for the advisories that do apply).
+ */
+export interface CandidateRef {
+  updater: string;
+  key: string;
+  id: string;
+  ecosystem: AdvisoryEcosystem;
+  /** lookupName(ecosystem, package) */
+  package: string;
+  /** `[ranges, versions | null]` as JSON text: many advisories share one, so the matcher decides once per text. */
+  ranges: string;
 }
 
 export class AdvisoryStore {
@@ -226,6 +250,48 @@ export class AdvisoryStore {
         .where('package', 'in', names.slice(i, i + KEY_BATCH))
         .execute();
       for (const r of rows) out.push(JSON.parse(r.payload) as Advisory);
+    }
+    return out;
+  }
+
+  /**
+   * The matcher's first step: for the given package names, each candidate's identity and ranges,
+   * without the payload (parsing 40 full records per name to report a few is what made matching slow).
+   */
+  async candidateRanges(q: CandidateQuery): Promise<CandidateRef[]> {
+    const names = [...new Set(q.packages.map((p) => lookupName(q.ecosystem, p)))];
+    const out: CandidateRef[] = [];
+    for (let i = 0; i < names.length; i += KEY_BATCH) {
+      const rows = await this.db
+        .selectFrom('advisory')
+        .select(['updater', 'key', 'vuln_id', 'package', 'ranges'])
+        .where('ecosystem', '=', q.ecosystem)
+        .where('dist_id', '=', q.distribution?.id ?? '')
+        .where('dist_version', '=', q.distribution?.versionId ?? '')
+        .where('package', 'in', names.slice(i, i + KEY_BATCH))
+        .orderBy('package').orderBy('vuln_id').orderBy('updater')
+        .execute();
+      for (const r of rows) out.push({ updater: r.updater, key: r.key, id: r.vuln_id, ecosystem: q.ecosystem, package: r.package, ranges: r.ranges });
+    }
+    return out;
+  }
+
+  /** The full records of the given candidates (by updater and key); missing ones (replaced meanwhile) are left out. */
+  async byKeys(refs: ReadonlyArray<{ updater: string; key: string }>): Promise<Map<string, Advisory>> {
+    const out = new Map<string, Advisory>();
+    const byUpdater = new Map<string, string[]>();
+    for (const r of refs) {
+      let l = byUpdater.get(r.updater);
+      if (!l) byUpdater.set(r.updater, (l = []));
+      l.push(r.key);
+    }
+    for (const [updater, keys] of byUpdater) {
+      const unique = [...new Set(keys)];
+      for (let i = 0; i < unique.length; i += KEY_BATCH) {
+        const rows = await this.db.selectFrom('advisory').select(['key', 'payload'])
+          .where('updater', '=', updater).where('key', 'in', unique.slice(i, i + KEY_BATCH)).execute();
+        for (const r of rows) out.set(refKey(updater, r.key), JSON.parse(r.payload) as Advisory);
+      }
     }
     return out;
   }

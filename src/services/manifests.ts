@@ -167,6 +167,7 @@ export class ManifestService {
     requireDigest(reference);
     const r = await db.deleteFrom('manifest').where('repository_id', '=', repo.id).where('digest', '=', reference).executeTakeFirst();
     if (Number(r.numDeletedRows) === 0) throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${reference} is not in repository "${repository}"`, { digest: reference });
+    if (this.ctx.onManifestsRemoved) await this.ctx.onManifestsRemoved([reference]).catch(() => undefined);
   }
 
   /** The referrers index of a subject digest (OCI distribution 1.1). */

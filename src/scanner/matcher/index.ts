@@ -10,8 +10,8 @@
 // The same vulnerability found twice for one package (from two updaters, or under an id and its
 // alias: GHSA-… and PYSEC-… for the same CVE) is reported once, with the aliases merged.
 import type { Distribution, Package } from '../indexer/types.js';
-import { lookupName, type Advisory } from '../model.js';
-import type { AdvisoryStore } from '../store.js';
+import { lookupName, type Advisory, type AdvisoryEcosystem } from '../model.js';
+import { refKey, type AdvisoryStore, type CandidateRef } from '../store.js';
 import { check, getScheme } from '../versions/index.js';
 import { apkMatcher } from './apk.js';
 import { debMatcher } from './deb.js';
@@ -31,7 +31,7 @@ export interface Verdict {
 }
 
 /** Is `version` affected by the advisory? Ranges first (any one suffices), then listed versions. */
-export function evaluate(version: string, a: Advisory): Verdict {
+export function evaluate(version: string, a: Pick<Advisory, 'ranges' | 'versions' | 'ecosystem'>): Verdict {
   let unknown: string | undefined;
   for (const r of a.ranges) {
     const c = check(version, r, a.ecosystem);
@@ -95,6 +95,29 @@ function addMerged(list: Vulnerability[], v: Vulnerability): void {
   if (same.fixedIn === null) same.fixedIn = v.fixedIn;
 }
 
+/**
+ * evaluate() over the store's `[ranges, versions]` text, remembered per (text, installed version)
+ * for one match: advisories of one package often share their ranges (one fix for many CVEs), and the
+ * answer depends on nothing else.
+ */
+const byIdThenUpdater = (a: CandidateRef, b: CandidateRef): number =>
+  (a.id < b.id ? -1 : a.id > b.id ? 1 : a.updater < b.updater ? -1 : a.updater > b.updater ? 1 : 0);
+
+function verdicts(ecosystem: AdvisoryEcosystem): (version: string, rangesText: string) => Verdict {
+  const memo = new Map<string, Map<string, Verdict>>();
+  return (version, rangesText) => {
+    let byVersion = memo.get(rangesText);
+    if (!byVersion) memo.set(rangesText, (byVersion = new Map()));
+    let v = byVersion.get(version);
+    if (!v) {
+      const [ranges, versions] = JSON.parse(rangesText) as [Advisory['ranges'], string[] | null];
+      v = evaluate(version, { ranges, ecosystem, ...(versions ? { versions } : {}) });
+      byVersion.set(version, v);
+    }
+    return v;
+  };
+}
+
 export interface MatchOptions {
   /** The matchers to use (default: all). */
   matchers?: readonly Matcher[];
@@ -131,30 +154,37 @@ export async function match(
     }
     const names = new Set<string>();
     for (const it of items) for (const l of it.lookups) names.add(l.name);
-    const candidates = await store.candidates({ ecosystem: m.ecosystem, distribution: dist, packages: [...names] });
-    // Deterministic order: by id, then updater.
-    candidates.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.updater < b.updater ? -1 : a.updater > b.updater ? 1 : 0));
-    const byName = new Map<string, Advisory[]>();
+    // Step 1: identities and ranges only; step 2 below reads full records for the hits alone.
+    const candidates = await store.candidateRanges({ ecosystem: m.ecosystem, distribution: dist, packages: [...names] });
+    const byName = new Map<string, CandidateRef[]>();
     for (const a of candidates) {
-      const k = lookupName(a.ecosystem, a.package);
-      let l = byName.get(k);
-      if (!l) byName.set(k, (l = []));
+      let l = byName.get(a.package);
+      if (!l) byName.set(a.package, (l = []));
       l.push(a);
     }
+    // Deterministic order per name: by id, then updater (the store answers in that order, so this only checks).
+    for (const l of byName.values()) l.sort(byIdThenUpdater);
+    const hits: Array<{ r: PackageReport; a: CandidateRef; version: string }> = [];
+    const decide = verdicts(m.ecosystem);
     for (const { r, lookups } of items) {
-      const seen = new Set<Advisory>();
+      const seen = new Set<CandidateRef>();
       for (const l of lookups) {
         for (const a of byName.get(lookupName(m.ecosystem, l.name)) ?? []) {
           if (seen.has(a)) continue;
-          const v = evaluate(l.version, a);
+          const v = decide(l.version, a.ranges);
           if (v.affected) {
             seen.add(a);
-            addMerged(r.vulnerabilities, toVulnerability(a, l.version));
+            hits.push({ r, a, version: l.version });
           } else if (v.unknown) {
             report.unknown.push({ package: r.package.name, version: l.version, id: a.id, reason: v.unknown });
           }
         }
       }
+    }
+    const full = await store.byKeys(hits.map((h) => h.a));
+    for (const { r, a, version } of hits) {
+      const advisory = full.get(refKey(a.updater, a.key));
+      if (advisory) addMerged(r.vulnerabilities, toVulnerability(advisory, version));
     }
   }
   return report;
