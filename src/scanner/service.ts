@@ -463,24 +463,28 @@ export class ScannerService {
   async rematchAll(): Promise<{ manifests: number; notifications: number }> {
     this.cache.clear();
     const digests = await this.db.selectFrom('scan_report').select('manifest_digest').where('state', '=', 'indexed').execute();
-    const added: Array<{ manifest: string; vulns: VulnKey[] }> = [];
+    const changes: VulnChange[] = [];
     for (const { manifest_digest } of digests) {
-      const newly = await this.recordVulnSet(manifest_digest, true);
-      if (newly.length) added.push({ manifest: manifest_digest, vulns: newly });
+      const c = await this.recordVulnSet(manifest_digest, true);
+      if (c.added.length || c.removed.length) changes.push({ manifest: manifest_digest, ...c });
     }
     let notifications = 0;
-    if (added.length && this.opts.notifier) {
-      await this.opts.notifier.notify(added);
-      notifications = added.reduce((n, a) => n + a.vulns.length, 0);
+    if (changes.length && this.opts.notifier) {
+      await this.opts.notifier.notify(changes);
+      notifications = changes.reduce((n, c) => n + c.added.length + c.removed.length, 0);
     }
     return { manifests: digests.length, notifications };
   }
 
-  /** Matches a manifest and stores its vulnerability set; returns the entries that are new (when diffing). */
-  private async recordVulnSet(digest: string, diff: boolean): Promise<VulnKey[]> {
-    if (this.opts.remote) return []; // the external scanner's notifier does this
+  /**
+   * Matches a manifest and stores its vulnerability set; when diffing, returns what the new data
+   * added (newly affected) and removed (no longer affected: fixed data, withdrawn advisory).
+   */
+  private async recordVulnSet(digest: string, diff: boolean): Promise<{ added: VulnKey[]; removed: VulnKey[] }> {
+    const none = { added: [], removed: [] };
+    if (this.opts.remote) return none; // the external scanner's notifier does this
     const s = await this.storedIndex(digest);
-    if (!s || s.state !== 'indexed') return [];
+    if (!s || s.state !== 'indexed') return none;
     const report = await this.matchReport(s);
     const keys = vulnKeys(s, report);
     const prev = await this.db.selectFrom('scan_vulnset').select('vulns').where('manifest_digest', '=', digest).executeTakeFirst();
@@ -488,9 +492,11 @@ export class ScannerService {
     const vulns = JSON.stringify(keys);
     await this.db.insertInto('scan_vulnset').values({ manifest_digest: digest, vulns, matched_at: now })
       .onConflict((oc) => oc.column('manifest_digest').doUpdateSet({ vulns, matched_at: now })).execute();
-    if (!diff || !prev) return [];
-    const old = new Set((JSON.parse(prev.vulns) as VulnKey[]).map((k) => k.key));
-    return keys.filter((k) => !old.has(k.key));
+    if (!diff || !prev) return none;
+    const before = JSON.parse(prev.vulns) as VulnKey[];
+    const old = new Set(before.map((k) => k.key));
+    const current = new Set(keys.map((k) => k.key));
+    return { added: keys.filter((k) => !old.has(k.key)), removed: before.filter((k) => !current.has(k.key)) };
   }
 
   /** Vulnerabilities found in indexed manifests, by severity (distinct per manifest, package and id). */
@@ -509,6 +515,9 @@ export class ScannerService {
     return this.queue.counts();
   }
 }
+
+/** What a re-match changed for one manifest. */
+export interface VulnChange { manifest: string; added: VulnKey[]; removed: VulnKey[] }
 
 /** One (vulnerability, package) finding of a manifest, as the notifier diffs it. */
 export interface VulnKey {
