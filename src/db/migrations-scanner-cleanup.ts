@@ -2,7 +2,7 @@
 //
 // advisory.ranges: `[ranges, versions | null]` copied out of each payload, so the matcher decides
 //   "affected" without reading and parsing whole records (filled here with one UPDATE per dialect;
-//   the store writes it with every record); the lookup index now covers it.
+//   the store writes it with every record); on SQLite the lookup index now covers it.
 // manifest_by_digest: an index on manifest(digest) alone, for "is this digest still stored anywhere".
 // scan_manifest_layer: which layers each index report (scan_report) was built from, one row per
 //   (manifest, layer). It is what lets the scanner drop a layer's cached result (scan_layer) once no
@@ -16,15 +16,17 @@ export function scannerCleanupMigration(dialect: Dialect): Migration {
   return {
     async up(db: Kysely<unknown>) {
       await sql`alter table advisory add column ranges text`.execute(db);
-      // The lookup index becomes a covering one: the matcher's first query is answered from the
-      // index alone (SQLite otherwise reads each ~1 KB row, overflow pages included, to reach `ranges`).
-      await sql`drop index advisory_lookup`.execute(db);
       if (dialect === 'postgres') {
         await sql`update advisory set ranges = json_build_array(payload::json -> 'ranges', payload::json -> 'versions')::text`.execute(db);
-        await sql`create index advisory_lookup on advisory (ecosystem, dist_id, dist_version, package) include (vuln_id, updater, key, ranges)`.execute(db);
+        // PostgreSQL keeps the lookup index as it is: a B-tree entry is limited to ~2.7 kB and a
+        // long `versions` list exceeds it, so `ranges` stays in the table rows.
       } else {
         await sql`update advisory set ranges = json_array(json(json_extract(payload, '$.ranges')), json(coalesce(json_extract(payload, '$.versions'), 'null')))`.execute(db);
-        await sql`create index advisory_lookup on advisory (ecosystem, dist_id, dist_version, package, vuln_id, updater, key, ranges)`.execute(db);
+        // The lookup index covers the matcher's first query (distinct ranges per name, in index
+        // order) and narrows its second to the rows of the groups it wants, without reading any
+        // other ~1 kB row.
+        await sql`drop index advisory_lookup`.execute(db);
+        await sql`create index advisory_lookup on advisory (ecosystem, dist_id, dist_version, package, ranges, vuln_id, updater, key)`.execute(db);
       }
       await sql`create table scan_manifest_layer (
         manifest_digest text not null,

@@ -70,8 +70,8 @@ export interface StoreOptions {
 const INSERT_BATCH = 200;
 const KEY_BATCH = 500;
 
-/** The map key of byKeys' answer. */
-export const refKey = (updater: string, key: string): string => `${updater}\u0000${key}`;
+/** (package, ranges) pairs per query of the matcher's second step. */
+const GROUP_BATCH = 200;
 
 type Row = AdvisoryTable;
 
@@ -98,19 +98,19 @@ function rangesColumn(a: Advisory): string {
   return JSON.stringify([a.ranges, a.versions ?? null]);
 }
 
-/**
- * A candidate as the matcher first sees it: its identity and what decides "affected" (not the
- * description, links, aliases: those are read only for the advisories that do apply).
- */
-export interface CandidateRef {
-  updater: string;
-  key: string;
-  id: string;
-  ecosystem: AdvisoryEcosystem;
+/** One distinct `[ranges, versions]` text among the advisories of one package name. */
+export interface RangeGroup {
   /** lookupName(ecosystem, package) */
   package: string;
-  /** `[ranges, versions | null]` as JSON text: many advisories share one, so the matcher decides once per text. */
+  /** `[ranges, versions | null]` as JSON text (advisory.ranges) */
   ranges: string;
+}
+
+/** An advisory of a requested group, with its full record. */
+export interface GroupMember extends RangeGroup {
+  updater: string;
+  id: string;
+  advisory: Advisory;
 }
 
 export class AdvisoryStore {
@@ -255,43 +255,45 @@ export class AdvisoryStore {
   }
 
   /**
-   * The matcher's first step: for the given package names, each candidate's identity and ranges,
-   * without the payload (parsing 40 full records per name to report a few is what made matching slow).
+   * The matcher's first step: the distinct ranges among the advisories of the given names. Whether
+   * a version is affected depends on nothing else, and advisories of one package often share their
+   * ranges (one fix for many CVEs), so this is far fewer rows than advisories, read from the
+   * lookup index alone on SQLite.
    */
-  async candidateRanges(q: CandidateQuery): Promise<CandidateRef[]> {
+  async rangeGroups(q: CandidateQuery): Promise<RangeGroup[]> {
     const names = [...new Set(q.packages.map((p) => lookupName(q.ecosystem, p)))];
-    const out: CandidateRef[] = [];
+    let out: RangeGroup[] = [];
     for (let i = 0; i < names.length; i += KEY_BATCH) {
       const rows = await this.db
         .selectFrom('advisory')
-        .select(['updater', 'key', 'vuln_id', 'package', 'ranges'])
+        .select(['package', 'ranges'])
+        .distinct()
         .where('ecosystem', '=', q.ecosystem)
         .where('dist_id', '=', q.distribution?.id ?? '')
         .where('dist_version', '=', q.distribution?.versionId ?? '')
         .where('package', 'in', names.slice(i, i + KEY_BATCH))
-        .orderBy('package').orderBy('vuln_id').orderBy('updater')
         .execute();
-      for (const r of rows) out.push({ updater: r.updater, key: r.key, id: r.vuln_id, ecosystem: q.ecosystem, package: r.package, ranges: r.ranges });
+      out = out.length ? out.concat(rows) : rows;
     }
     return out;
   }
 
-  /** The full records of the given candidates (by updater and key); missing ones (replaced meanwhile) are left out. */
-  async byKeys(refs: ReadonlyArray<{ updater: string; key: string }>): Promise<Map<string, Advisory>> {
-    const out = new Map<string, Advisory>();
-    const byUpdater = new Map<string, string[]>();
-    for (const r of refs) {
-      let l = byUpdater.get(r.updater);
-      if (!l) byUpdater.set(r.updater, (l = []));
-      l.push(r.key);
-    }
-    for (const [updater, keys] of byUpdater) {
-      const unique = [...new Set(keys)];
-      for (let i = 0; i < unique.length; i += KEY_BATCH) {
-        const rows = await this.db.selectFrom('advisory').select(['key', 'payload'])
-          .where('updater', '=', updater).where('key', 'in', unique.slice(i, i + KEY_BATCH)).execute();
-        for (const r of rows) out.set(refKey(updater, r.key), JSON.parse(r.payload) as Advisory);
-      }
+  /** The second step: the advisories of the groups that decide "affected" (or "unknown"), full records. */
+  async inGroups(q: Omit<CandidateQuery, 'packages'>, groups: readonly RangeGroup[]): Promise<GroupMember[]> {
+    const out: GroupMember[] = [];
+    for (let i = 0; i < groups.length; i += GROUP_BATCH) {
+      const batch = groups.slice(i, i + GROUP_BATCH);
+      const rows = await this.db
+        .selectFrom('advisory')
+        .select(['updater', 'vuln_id', 'package', 'ranges', 'payload'])
+        .where('ecosystem', '=', q.ecosystem)
+        .where('dist_id', '=', q.distribution?.id ?? '')
+        .where('dist_version', '=', q.distribution?.versionId ?? '')
+        // The name list lets the lookup index narrow by package; the pairs pick the groups.
+        .where('package', 'in', [...new Set(batch.map((g) => g.package))])
+        .where(sql<boolean>`(package, ranges) in (values ${sql.join(batch.map((g) => sql`(${g.package}, ${g.ranges})`))})`)
+        .execute();
+      for (const r of rows) out.push({ updater: r.updater, id: r.vuln_id, package: r.package, ranges: r.ranges, advisory: JSON.parse(r.payload) as Advisory });
     }
     return out;
   }

@@ -2,16 +2,17 @@
 // package out.
 //
 // `matchers` is the one list of plug-ins (./types.ts): adding a package kind is one module and
-// one line. For each matcher, every name its packages are looked up by is fetched from the store in
-// a few indexed queries (ecosystem, distribution release, names), then each candidate advisory is
-// checked against the installed version with the versions module. Only a definite 'affected' is
+// one line. For each matcher, the names its packages are looked up by go to the store in a few
+// indexed queries (ecosystem, distribution release, names) that return each name's distinct ranges;
+// each is checked once per installed version with the versions module, and only the advisories of
+// ranges that apply (or cannot be decided) are then read in full. Only a definite 'affected' is
 // reported: an invalid version or bound ('unknown') is listed in `unknown`, never as a
 // vulnerability, because a guess is exactly the false positive Clair users complain about.
 // The same vulnerability found twice for one package (from two updaters, or under an id and its
 // alias: GHSA-… and PYSEC-… for the same CVE) is reported once, with the aliases merged.
 import type { Distribution, Package } from '../indexer/types.js';
 import { lookupName, type Advisory, type AdvisoryEcosystem } from '../model.js';
-import { refKey, type AdvisoryStore, type CandidateRef } from '../store.js';
+import type { AdvisoryStore, GroupMember, RangeGroup } from '../store.js';
 import { check, getScheme } from '../versions/index.js';
 import { apkMatcher } from './apk.js';
 import { debMatcher } from './deb.js';
@@ -100,7 +101,7 @@ function addMerged(list: Vulnerability[], v: Vulnerability): void {
  * for one match: advisories of one package often share their ranges (one fix for many CVEs), and the
  * answer depends on nothing else.
  */
-const byIdThenUpdater = (a: CandidateRef, b: CandidateRef): number =>
+const byIdThenUpdater = (a: GroupMember, b: GroupMember): number =>
   (a.id < b.id ? -1 : a.id > b.id ? 1 : a.updater < b.updater ? -1 : a.updater > b.updater ? 1 : 0);
 
 function verdicts(ecosystem: AdvisoryEcosystem): (version: string, rangesText: string) => Verdict {
@@ -154,37 +155,48 @@ export async function match(
     }
     const names = new Set<string>();
     for (const it of items) for (const l of it.lookups) names.add(l.name);
-    // Step 1: identities and ranges only; step 2 below reads full records for the hits alone.
-    const candidates = await store.candidateRanges({ ecosystem: m.ecosystem, distribution: dist, packages: [...names] });
-    const byName = new Map<string, CandidateRef[]>();
-    for (const a of candidates) {
-      let l = byName.get(a.package);
-      if (!l) byName.set(a.package, (l = []));
+    // Step 1: the distinct ranges per name, each decided once per installed version.
+    const q = { ecosystem: m.ecosystem, distribution: dist };
+    const groups = await store.rangeGroups({ ...q, packages: [...names] });
+    const rangesOf = new Map<string, string[]>();
+    for (const g of groups) {
+      let l = rangesOf.get(g.package);
+      if (!l) rangesOf.set(g.package, (l = []));
+      l.push(g.ranges);
+    }
+    const decide = verdicts(m.ecosystem);
+    const wanted = new Map<string, RangeGroup>();
+    for (const { lookups } of items) {
+      for (const l of lookups) {
+        const name = lookupName(m.ecosystem, l.name);
+        for (const ranges of rangesOf.get(name) ?? []) {
+          const v = decide(l.version, ranges);
+          if (v.affected || v.unknown) wanted.set(`${name}\u0000${ranges}`, { package: name, ranges });
+        }
+      }
+    }
+    // Step 2: the advisories of those groups only, full records, in a deterministic order per name (id, then updater).
+    const members = new Map<string, GroupMember[]>();
+    for (const a of await store.inGroups(q, [...wanted.values()])) {
+      let l = members.get(a.package);
+      if (!l) members.set(a.package, (l = []));
       l.push(a);
     }
-    // Deterministic order per name: by id, then updater (the store answers in that order, so this only checks).
-    for (const l of byName.values()) l.sort(byIdThenUpdater);
-    const hits: Array<{ r: PackageReport; a: CandidateRef; version: string }> = [];
-    const decide = verdicts(m.ecosystem);
+    for (const l of members.values()) l.sort(byIdThenUpdater);
     for (const { r, lookups } of items) {
-      const seen = new Set<CandidateRef>();
+      const seen = new Set<GroupMember>();
       for (const l of lookups) {
-        for (const a of byName.get(lookupName(m.ecosystem, l.name)) ?? []) {
+        for (const a of members.get(lookupName(m.ecosystem, l.name)) ?? []) {
           if (seen.has(a)) continue;
           const v = decide(l.version, a.ranges);
           if (v.affected) {
             seen.add(a);
-            hits.push({ r, a, version: l.version });
+            addMerged(r.vulnerabilities, toVulnerability(a.advisory, l.version));
           } else if (v.unknown) {
             report.unknown.push({ package: r.package.name, version: l.version, id: a.id, reason: v.unknown });
           }
         }
       }
-    }
-    const full = await store.byKeys(hits.map((h) => h.a));
-    for (const { r, a, version } of hits) {
-      const advisory = full.get(refKey(a.updater, a.key));
-      if (advisory) addMerged(r.vulnerabilities, toVulnerability(advisory, version));
     }
   }
   return report;
