@@ -56,8 +56,14 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
   // Before anything opens: FIPS mode refuses to start in a non-FIPS process or with non-approved settings.
   const fips = fipsStartup(config, tlsFiles && { ...tlsFiles, where: `${tlsSettings!.certFile}, ${tlsSettings!.keyFile}` });
   const { ctx, database } = await openContext(config);
-  const scanner = buildScanner(ctx);
-  if (scanner) ctx.onManifestPut = (repository, digest) => scanner.service.enqueue(digest, repository);
+  // An external scanner fetches layers of private repositories with a short-lived pull token (accounts are built below).
+  const scanner = buildScanner(ctx, {
+    layerHeaders: async (repository) => (accounts.ctx.auth.open ? {} : accounts.tokens.layerPullHeaders(repository)),
+  });
+  if (scanner) {
+    ctx.onManifestPut = (repository, digest) => scanner.service.enqueue(digest, repository);
+    ctx.onManifestsRemoved = (digests) => scanner.service.manifestsRemoved(digests);
+  }
   // Metrics: counts, storage and pool gauges are read on scrape (cached); services report through ctx.observer.
   const ms = metricsSettings(config);
   const metrics = ms.enabled ? new Metrics({

@@ -87,3 +87,53 @@ test('serve takes storage from config.yaml and DB_URI from the environment', asy
     assert.equal(await s.exited, 0);
   }
 });
+
+test('scanner keys are overridden by environment variables of the same name; bad values are named', async () => {
+  const { loadConfig, ConfigError } = await import('../src/config/load.ts');
+  const f = file('scanner.yaml', [
+    'SECURITY_SCANNER_V4_ENDPOINT: http://clair.example:6060',
+    'SECURITY_SCANNER_V4_PSK: ZmlsZS1wc2s=',
+    'SCANNER_WORKERS: 1',
+    'SCANNER_UPDATERS: [osv-npm]',
+  ].join('\n'));
+  const fromFile = loadConfig({ file: f, data: dir, env: {} }).raw;
+  assert.equal(fromFile.SECURITY_SCANNER_V4_ENDPOINT, 'http://clair.example:6060');
+  assert.equal(fromFile.SECURITY_SCANNER_V4_PSK, 'ZmlsZS1wc2s=');
+  const raw = loadConfig({
+    file: f, data: dir, env: {
+      SECURITY_SCANNER_V4_ENDPOINT: 'http://scanner.internal:6060', SECURITY_SCANNER_V4_PSK: 'ZW52LXBzaw==',
+      SCANNER_WORKERS: '3', SCANNER_MAX_ATTEMPTS: '7', SCANNER_LEASE_SECONDS: '120', SCANNER_UPDATE_INTERVAL_SECONDS: '3600',
+      FEATURE_SECURITY_SCANNER: 'false', SCANNER_PROXY: 'http://proxy.internal:3128', SCANNER_UPDATERS: 'osv-pypi, debian-tracker',
+      SCANNER_UPDATER_BASE_URLS: '{"osv-pypi": "http://mirror.internal/osv"}',
+      SCANNER_NOTIFICATION_WEBHOOK: '{"url": "http://hooks.internal/berth", "secret": "0123456789abcdef-secret"}',
+    },
+  }).raw;
+  assert.equal(raw.SECURITY_SCANNER_V4_ENDPOINT, 'http://scanner.internal:6060');
+  assert.equal(raw.SECURITY_SCANNER_V4_PSK, 'ZW52LXBzaw==');
+  assert.equal(raw.SCANNER_WORKERS, 3);
+  assert.equal(raw.SCANNER_MAX_ATTEMPTS, 7);
+  assert.equal(raw.SCANNER_LEASE_SECONDS, 120);
+  assert.equal(raw.SCANNER_UPDATE_INTERVAL_SECONDS, 3600);
+  assert.equal(raw.FEATURE_SECURITY_SCANNER, false);
+  assert.equal(raw.SCANNER_PROXY, 'http://proxy.internal:3128');
+  assert.deepEqual(raw.SCANNER_UPDATERS, ['osv-pypi', 'debian-tracker']);
+  assert.deepEqual(raw.SCANNER_UPDATER_BASE_URLS, { 'osv-pypi': 'http://mirror.internal/osv' });
+  assert.deepEqual(raw.SCANNER_NOTIFICATION_WEBHOOK, { url: 'http://hooks.internal/berth', secret: '0123456789abcdef-secret' });
+
+  const problems = (env: Record<string, string>) => {
+    try {
+      loadConfig({ file: f, data: dir, env });
+    } catch (e) {
+      assert.ok(e instanceof ConfigError);
+      return e.problems.join('\n');
+    }
+    assert.fail('the config was accepted');
+  };
+  assert.match(problems({ SECURITY_SCANNER_V4_ENDPOINT: 'not a url' }), /^SECURITY_SCANNER_V4_ENDPOINT: /m);
+  assert.match(problems({ SCANNER_WORKERS: 'many' }), /^SCANNER_WORKERS \(environment\): must be a number$/m);
+  assert.match(problems({ SCANNER_WORKERS: '500' }), /^SCANNER_WORKERS: /m);
+  assert.match(problems({ FEATURE_SECURITY_SCANNER: 'maybe' }), /^FEATURE_SECURITY_SCANNER \(environment\): must be true or false$/m);
+  assert.match(problems({ SCANNER_NOTIFICATION_WEBHOOK: 'http://hooks.internal' }), /^SCANNER_NOTIFICATION_WEBHOOK \(environment\): must be a JSON object/m);
+  assert.match(problems({ SCANNER_NOTIFICATION_WEBHOOK: '{"url": "http://hooks.internal", "secret": "short"}' }), /^SCANNER_NOTIFICATION_WEBHOOK\.secret: /m);
+  assert.match(problems({ SCANNER_UPDATER_BASE_URLS: '["x"]' }), /^SCANNER_UPDATER_BASE_URLS \(environment\): must be a JSON object$/m);
+});

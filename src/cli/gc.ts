@@ -2,17 +2,32 @@
 import { loadConfig } from '../config/load.js';
 import { openContext } from '../server.js';
 import { collectGarbage } from '../services/gc.js';
+import { buildScanner } from '../scanner/setup.js';
 
 export async function runGc(o: { config?: string; data?: string; deleteUntagged?: boolean; dryRun?: boolean; grace?: string }): Promise<void> {
   const config = loadConfig({ file: o.config, data: o.data });
   if (o.grace !== undefined && !/^\d+$/.test(o.grace)) throw new Error(`--grace must be a number of seconds, not "${o.grace}"`);
   const { ctx, database } = await openContext(config);
+  // The scanner (no workers) forgets the manifests gc deletes, then sweeps what is left over.
+  const scanner = o.dryRun ? undefined : buildScanner(ctx);
+  const forgotten = { manifests: 0, layers: 0 };
+  if (scanner) {
+    ctx.onManifestsRemoved = async (digests) => {
+      const f = await scanner.service.manifestsRemoved(digests);
+      forgotten.manifests += f.manifests;
+      forgotten.layers += f.layers;
+    };
+  }
   try {
     const r = await collectGarbage(ctx, { deleteUntagged: o.deleteUntagged, dryRun: o.dryRun, graceSeconds: o.grace === undefined ? undefined : Number(o.grace) });
     const verb = o.dryRun ? 'would free' : 'freed';
     process.stdout.write(`gc: ${verb} ${r.bytesFreed} bytes (${formatBytes(r.bytesFreed)}): ${r.blobsRemoved} blobs, ` +
       `${r.manifestsRemoved} untagged manifests, ${r.linksRemoved} repository links, ${r.uploadsRemoved} expired uploads, ${r.strayFilesRemoved} stray files, ` +
       `${r.historyPruned} expired tag history entries\n`);
+    if (scanner) {
+      const c = await scanner.service.cleanup();
+      process.stdout.write(`gc: scanner: removed the scan data of ${forgotten.manifests + c.manifests} deleted manifests and ${forgotten.layers + c.layers} unused layer results\n`);
+    }
   } finally {
     await database.close();
   }

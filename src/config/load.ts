@@ -6,6 +6,7 @@ import { configSchema, type RawConfig } from './schema.js';
 import { buildArtifactPolicy, type ArtifactPolicyOptions } from '../oci/artifact-policy.js';
 import { fipsConfigProblems } from '../crypto/fips.js';
 import { durationSeconds } from './schema-tags.js';
+import { SCANNER_BOOLEAN_ENV_KEYS, SCANNER_NUMERIC_ENV_KEYS, SCANNER_STRING_ENV_KEYS, scannerEnvOverrides } from './env-scanner.js';
 
 export interface BerthConfig {
   raw: RawConfig;
@@ -34,11 +35,12 @@ export class ConfigError extends Error {
 
 /** Keys that an environment variable of the same name overrides. */
 const ENV_KEYS = ['DB_URI', 'SERVER_HOSTNAME', 'PREFERRED_URL_SCHEME', 'LISTEN', 'DATA_DIR', 'AUTHENTICATION_TYPE', 'METRICS_BASIC_AUTH',
-  'DEFAULT_TAG_EXPIRATION'] as const;
+  'DEFAULT_TAG_EXPIRATION', ...SCANNER_STRING_ENV_KEYS] as const;
 const NUMERIC_ENV_KEYS = ['MAXIMUM_MANIFEST_SIZE', 'UPLOAD_EXPIRY_SECONDS', 'GC_GRACE_SECONDS', 'LIST_PAGE_MAX', 'SHUTDOWN_GRACE_SECONDS',
-  'METRICS_PORT', 'METRICS_ROW_COUNT_INTERVAL_SECONDS'] as const;
+  'METRICS_PORT', 'METRICS_ROW_COUNT_INTERVAL_SECONDS', ...SCANNER_NUMERIC_ENV_KEYS] as const;
 /** Keys that an environment variable overrides with true/false (also 1/0, yes/no). */
-const BOOLEAN_ENV_KEYS = ['METRICS_ENABLED', 'METRICS_ON_MAIN_PORT', 'FEATURE_GENERAL_OCI_SUPPORT', 'FEATURE_HELM_OCI_SUPPORT'] as const;
+const BOOLEAN_ENV_KEYS = ['METRICS_ENABLED', 'METRICS_ON_MAIN_PORT', 'FEATURE_GENERAL_OCI_SUPPORT', 'FEATURE_HELM_OCI_SUPPORT',
+  ...SCANNER_BOOLEAN_ENV_KEYS] as const;
 
 export interface LoadOptions {
   file?: string;
@@ -119,6 +121,7 @@ export function loadConfig(opts: LoadOptions = {}): BerthConfig {
     else if (['false', '0', 'no', 'off'].includes(v)) doc[k] = false;
     else problems.push(`${k} (environment): must be true or false`);
   }
+  scannerEnvOverrides(env, doc, problems);
   if (env.BERTH_DATA) doc.DATA_DIR = env.BERTH_DATA;
   if (env.BERTH_LISTEN) doc.LISTEN = env.BERTH_LISTEN;
   if (opts.data) doc.DATA_DIR = opts.data;

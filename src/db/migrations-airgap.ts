@@ -1,4 +1,4 @@
-// Migration 0004_airgap: when each updater's data was last imported from an air-gap bundle, and
+// Migration 0005_airgap: when each updater's data was last imported from an air-gap bundle, and
 // how old that data was (the time it was fetched upstream, from the bundle header), so the API and
 // metrics can say how stale the data is. One row per updater, replaced at each import.
 import { sql, type Kysely, type Migration } from 'kysely';

@@ -7,6 +7,7 @@ import { scannerIndexMigration } from './migrations-scanner-index.js';
 import { airgapMigration } from './migrations-airgap.js';
 import { loginThrottleMigration } from './migrations-login-throttle.js';
 import { tagHistoryMigration } from './migrations-tag-history.js';
+import { scannerCleanupMigration } from './migrations-scanner-cleanup.js';
 
 function migrations(dialect: Dialect): Record<string, Migration> {
   const id = (t: string) => (dialect === 'postgres' ? sql.raw(`${t} bigserial primary key`) : sql.raw(`${t} integer primary key autoincrement`));
@@ -42,13 +43,16 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0005_airgap': airgapMigration(),
     '0006_login_throttle': loginThrottleMigration(),
     '0007_tag_history': tagHistoryMigration(dialect),
+    '0008_scanner_cleanup': scannerCleanupMigration(dialect),
   };
 }
 
 export async function migrate(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
   const all = migrations(dialect);
   const provider: MigrationProvider = { getMigrations: async () => all };
-  const migrator = new Migrator({ db, provider, migrationTableName: 'berth_migration', migrationLockTableName: 'berth_migration_lock' });
+  const migrator = new Migrator({ db, provider, migrationTableName: 'berth_migration', migrationLockTableName: 'berth_migration_lock',
+    // Numbers are reserved per piece of work, so a database may have run a later one first (0008 before 0006).
+    allowUnorderedMigrations: true });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');

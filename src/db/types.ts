@@ -60,6 +60,8 @@ export interface AdvisoryTable {
   fixed_in: string | null;
   severity: string;
   payload: string;
+  /** `[ranges, versions | null]` of the payload: what the matcher reads first (migration 0008). */
+  ranges: string;
   updated_at: number;
 }
 export interface UpdaterStateTable { name: string; fingerprint: string; records: number; updated_at: number; checked_at: number }
@@ -83,6 +85,7 @@ export interface ScanJobTable {
 }
 export interface ScanLayerTable { layer_digest: string; scanner_version: string; result: string; created_at: number }
 export interface ScanReportTable { manifest_digest: string; state: string; scanner_version: string; report: string; error: string | null; indexed_at: number }
+export interface ScanManifestLayerTable { manifest_digest: string; layer_digest: string }
 export interface ScanVulnsetTable { manifest_digest: string; vulns: string; matched_at: number }
 export interface ScanNotificationTable { id: string; created_at: number; body: string; delivered_at: number | null; attempts: number; last_error: string | null }
 export interface Database {
@@ -90,5 +93,6 @@ export interface Database {
   scan_layer: ScanLayerTable;
   scan_report: ScanReportTable;
   scan_vulnset: ScanVulnsetTable;
+  scan_manifest_layer: ScanManifestLayerTable;
   scan_notification: ScanNotificationTable;
 }

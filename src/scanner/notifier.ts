@@ -1,9 +1,11 @@
-// Notifications: when new vulnerability data makes an indexed manifest newly vulnerable.
+// Notifications: when new vulnerability data changes what affects an indexed manifest.
 //
 // The scanner service re-matches every indexed manifest after an updater changed data and diffs
 // each manifest's (vulnerability, package) set against the one stored at its last match
-// (scan_vulnset). New entries become one notification (one id per re-match run, Clair's shape:
-// pages of { id, manifest, reason: "added", vulnerability }), kept in scan_notification and served
+// (scan_vulnset). Entries that appeared ("added": newly affected) and entries that disappeared
+// ("removed": the data now says fixed at the installed version, or the advisory was withdrawn)
+// become one notification (one id per re-match run, Clair's shape: pages of
+// { id, manifest, reason: "added" | "removed", vulnerability }), kept in scan_notification and served
 // at /notifier/api/v1/notification/{id} until deleted. When a webhook is configured, its URL gets a
 // POST of { notification_id, callback, ... } (JSON) with the header
 //   X-Berth-Signature: sha256=<hex HMAC-SHA256 of the exact body bytes under the secret>
@@ -11,7 +13,7 @@
 import { hmacSha256, newId } from '../crypto/index.js';
 import type { DB } from '../db/database.js';
 import type { ClairNotification } from './clair.js';
-import type { VulnKey } from './service.js';
+import type { VulnChange, VulnKey } from './service.js';
 
 export const SIGNATURE_HEADER = 'X-Berth-Signature';
 const MAX_DELIVERY_ATTEMPTS = 10;
@@ -38,26 +40,26 @@ export class Notifier {
     this.now = opts.now ?? Date.now;
   }
 
-  /** Records one notification for the newly found vulnerabilities and delivers it. Returns its id. */
-  async notify(added: Array<{ manifest: string; vulns: VulnKey[] }>): Promise<string> {
+  /** Records one notification for what a re-match changed (added, then removed, per manifest) and delivers it. Returns its id. */
+  async notify(changes: VulnChange[]): Promise<string> {
     const id = newId();
     const notifications: ClairNotification[] = [];
-    for (const a of added) {
-      for (const v of a.vulns) {
-        notifications.push({
-          id: `${id}-${notifications.length + 1}`,
-          manifest: a.manifest,
-          reason: 'added',
-          vulnerability: {
-            name: v.id,
-            fixed_in_version: v.fixedIn ?? '',
-            links: v.links.join(' '),
-            description: v.description,
-            normalized_severity: v.severity,
-            package: { name: v.package, version: v.version, kind: 'binary' },
-          },
-        });
-      }
+    const entry = (manifest: string, reason: ClairNotification['reason'], v: VulnKey): ClairNotification => ({
+      id: `${id}-${notifications.length + 1}`,
+      manifest,
+      reason,
+      vulnerability: {
+        name: v.id,
+        fixed_in_version: v.fixedIn ?? '',
+        links: v.links.join(' '),
+        description: v.description,
+        normalized_severity: v.severity,
+        package: { name: v.package, version: v.version, kind: 'binary' },
+      },
+    });
+    for (const c of changes) {
+      for (const v of c.added) notifications.push(entry(c.manifest, 'added', v));
+      for (const v of c.removed) notifications.push(entry(c.manifest, 'removed', v));
     }
     const body: StoredNotification = { notifications };
     await this.opts.db.insertInto('scan_notification').values({ id, created_at: this.now(), body: JSON.stringify(body), delivered_at: null, attempts: 0, last_error: null }).execute();
@@ -99,6 +101,8 @@ export class Notifier {
       callback: `${this.opts.baseUrl.replace(/\/$/, '')}/notifier/api/v1/notification/${id}`,
       manifests,
       count: stored.notifications.length,
+      added: stored.notifications.filter((n) => n.reason === 'added').length,
+      removed: stored.notifications.filter((n) => n.reason === 'removed').length,
       // The first entries inline, so a small notification needs no call back.
       notifications: stored.notifications.slice(0, 100),
     });

@@ -1,7 +1,9 @@
 // A client for an external Clair v4-compatible scanner (Clair itself, or `berth scanner serve`),
 // used when SECURITY_SCANNER_V4_ENDPOINT is set: Berth keeps its durable queue and sends each
 // manifest as Clair's Manifest with layer URIs pointing at Berth's own /v2 blob URLs, which the
-// scanner fetches; every request carries an HS256 JWT signed with SECURITY_SCANNER_V4_PSK, as Quay's.
+// scanner fetches with each layer's `headers` (with accounts on: a short-lived registry token that
+// grants pull on that one repository); every request carries an HS256 JWT signed with
+// SECURITY_SCANNER_V4_PSK, as Quay's.
 import type { ClairIndexReport, ClairManifest, ClairVulnerabilityReport } from './clair.js';
 import { signPskToken } from './clair-api/auth.js';
 

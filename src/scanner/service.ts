@@ -33,6 +33,9 @@ export const SCANNER_VERSION = `berth-${hashHex('sha256', JSON.stringify(scanner
 const LAYER_TYPES = /^application\/vnd\.(oci\.image\.layer\.(nondistributable\.)?v1\.tar(\+gzip|\+zstd)?|docker\.image\.rootfs\.(foreign\.)?diff\.tar\.gzip)$/;
 const IMAGE_CONFIG_TYPES = new Set(['application/vnd.oci.image.config.v1+json', 'application/vnd.docker.container.image.v1+json']);
 
+/** How often `schedule` sweeps rows of manifests that are gone and unused layer results. */
+const CLEANUP_INTERVAL_MS = 3600_000;
+
 export type ScanOutcome = 'indexed' | 'unsupported' | 'failed' | 'retry';
 
 /** Hooks for the metrics module (src/metrics): one observer, no second registry here. */
@@ -139,6 +142,8 @@ export class ScannerService {
       const s = await this.indexStored(job.digest, job.repository);
       outcome = s.state;
       await this.queue.finish(job.digest, owner, s.state, s.state === 'unsupported' ? s.reason : undefined);
+      // Deleted while it was being indexed: what was just stored belongs to nothing.
+      await this.manifestsRemoved([job.digest]);
     } catch (err) {
       const msg = (err as Error).message ?? String(err);
       const permanent = err instanceof PermanentScanError || err instanceof LayerFormatError;
@@ -175,13 +180,16 @@ export class ScannerService {
     }
   }
 
-  /** Runs the updaters every `seconds` (0: never) and retries webhook deliveries. */
+  /** Runs the updaters every `seconds` (0: never), sweeps (cleanup, hourly) and retries webhook deliveries. */
   schedule(updateSeconds: number): void {
     if (updateSeconds > 0) {
       const t = setInterval(() => { this.runUpdaters().catch((err) => this.log.error({ err }, 'scheduled updater run failed')); }, updateSeconds * 1000);
       t.unref();
       this.timers.push(t);
     }
+    const sweep = setInterval(() => { this.cleanup().catch((err) => this.log.error({ err }, 'scanner cleanup failed')); }, CLEANUP_INTERVAL_MS);
+    sweep.unref();
+    this.timers.push(sweep);
     if (this.opts.notifier) {
       const t = setInterval(() => { this.opts.notifier!.deliverPending().catch(() => {}); }, 30_000);
       t.unref();
@@ -289,8 +297,14 @@ export class ScannerService {
   private async saveReport(s: StoredIndex): Promise<void> {
     const now = this.now();
     const report = JSON.stringify(s);
-    await this.db.insertInto('scan_report').values({ manifest_digest: s.manifest, state: s.state, scanner_version: SCANNER_VERSION, report, error: s.reason ?? null, indexed_at: now })
-      .onConflict((oc) => oc.column('manifest_digest').doUpdateSet({ state: s.state, scanner_version: SCANNER_VERSION, report, error: s.reason ?? null, indexed_at: now })).execute();
+    const layers = [...new Set(s.layers)];
+    await this.db.transaction().execute(async (tx) => {
+      await tx.insertInto('scan_report').values({ manifest_digest: s.manifest, state: s.state, scanner_version: SCANNER_VERSION, report, error: s.reason ?? null, indexed_at: now })
+        .onConflict((oc) => oc.column('manifest_digest').doUpdateSet({ state: s.state, scanner_version: SCANNER_VERSION, report, error: s.reason ?? null, indexed_at: now })).execute();
+      // Which layers this report rests on: what keeps their cached results (scan_layer) from being pruned.
+      await tx.deleteFrom('scan_manifest_layer').where('manifest_digest', '=', s.manifest).execute();
+      if (layers.length) await tx.insertInto('scan_manifest_layer').values(layers.map((l) => ({ manifest_digest: s.manifest, layer_digest: l }))).execute();
+    });
     this.cache.delete(s.manifest);
   }
 
@@ -310,12 +324,76 @@ export class ScannerService {
     return { state: 'unknown' };
   }
 
+  /** Clair's DELETE index_report: the manifest's rows go, and layer results nothing else uses. */
   async deleteIndex(digest: string): Promise<boolean> {
-    const r = await this.db.deleteFrom('scan_report').where('manifest_digest', '=', digest).executeTakeFirst();
-    await this.db.deleteFrom('scan_vulnset').where('manifest_digest', '=', digest).execute();
-    await this.queue.remove(digest);
+    const deleted = await this.forget(digest);
+    await this.pruneLayers();
+    return deleted;
+  }
+
+  // ---- cleanup ------------------------------------------------------------------------------------
+
+  /** Removes every row the scanner keeps for one manifest (job, report, vulnerability set, layer list). */
+  private async forget(digest: string): Promise<boolean> {
+    const deleted = await this.db.transaction().execute(async (tx) => {
+      const r = await tx.deleteFrom('scan_report').where('manifest_digest', '=', digest).executeTakeFirst();
+      await tx.deleteFrom('scan_vulnset').where('manifest_digest', '=', digest).execute();
+      await tx.deleteFrom('scan_manifest_layer').where('manifest_digest', '=', digest).execute();
+      await tx.deleteFrom('scan_job').where('manifest_digest', '=', digest).execute();
+      return Number(r.numDeletedRows) > 0;
+    });
     this.cache.delete(digest);
-    return Number(r.numDeletedRows) > 0;
+    return deleted;
+  }
+
+  /**
+   * Called after Berth deleted manifests (registry or API delete, repository delete, gc): forgets
+   * those no repository stores any more (a digest pushed to two repositories stays while one has it),
+   * tells an external scanner to drop its index reports, and prunes unused layer results.
+   */
+  async manifestsRemoved(digests: readonly string[]): Promise<{ manifests: number; layers: number }> {
+    let manifests = 0;
+    for (const d of new Set(digests)) {
+      const stored = await this.db.selectFrom('manifest').select('id').where('digest', '=', d).limit(1).executeTakeFirst();
+      if (stored) continue;
+      await this.forget(d);
+      manifests++;
+      if (this.opts.remote) {
+        await this.opts.remote.scanner.deleteIndexReport(d)
+          .catch((err: Error) => this.log.warn({ digest: d, error: err.message }, 'the external scanner did not delete its index report'));
+      }
+    }
+    return { manifests, layers: manifests ? await this.pruneLayers() : 0 };
+  }
+
+  /**
+   * Per-layer results (scan_layer) that no stored report uses any more, or that an older scanner
+   * version produced. A layer being indexed right now may lose its cached result here; that costs
+   * one re-read, never a wrong answer.
+   */
+  async pruneLayers(): Promise<number> {
+    const r = await this.db.deleteFrom('scan_layer')
+      .where((eb) => eb.or([
+        eb('scanner_version', '!=', SCANNER_VERSION),
+        eb.not(eb.exists(eb.selectFrom('scan_manifest_layer').select('scan_manifest_layer.layer_digest')
+          .whereRef('scan_manifest_layer.layer_digest', '=', 'scan_layer.layer_digest'))),
+      ]))
+      .executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
+  /**
+   * The periodic sweep (and `berth gc`): jobs Berth queued for manifests no repository stores any
+   * more (deleted while the scanner was off, or while their job ran), then unused layer results.
+   * Reports made through the Clair API for manifests Berth never stored have no job and are left
+   * to Clair's DELETE.
+   */
+  async cleanup(): Promise<{ manifests: number; layers: number }> {
+    const gone = await this.db.selectFrom('scan_job').select('scan_job.manifest_digest')
+      .where(({ not, exists, selectFrom }) => not(exists(selectFrom('manifest').select('manifest.id').whereRef('manifest.digest', '=', 'scan_job.manifest_digest'))))
+      .execute();
+    const r = await this.manifestsRemoved(gone.map((g) => g.manifest_digest));
+    return { manifests: r.manifests, layers: r.manifests ? r.layers : await this.pruneLayers() };
   }
 
   async clairIndexReport(digest: string): Promise<ClairIndexReport | undefined> {
@@ -385,24 +463,28 @@ export class ScannerService {
   async rematchAll(): Promise<{ manifests: number; notifications: number }> {
     this.cache.clear();
     const digests = await this.db.selectFrom('scan_report').select('manifest_digest').where('state', '=', 'indexed').execute();
-    const added: Array<{ manifest: string; vulns: VulnKey[] }> = [];
+    const changes: VulnChange[] = [];
     for (const { manifest_digest } of digests) {
-      const newly = await this.recordVulnSet(manifest_digest, true);
-      if (newly.length) added.push({ manifest: manifest_digest, vulns: newly });
+      const c = await this.recordVulnSet(manifest_digest, true);
+      if (c.added.length || c.removed.length) changes.push({ manifest: manifest_digest, ...c });
     }
     let notifications = 0;
-    if (added.length && this.opts.notifier) {
-      await this.opts.notifier.notify(added);
-      notifications = added.reduce((n, a) => n + a.vulns.length, 0);
+    if (changes.length && this.opts.notifier) {
+      await this.opts.notifier.notify(changes);
+      notifications = changes.reduce((n, c) => n + c.added.length + c.removed.length, 0);
     }
     return { manifests: digests.length, notifications };
   }
 
-  /** Matches a manifest and stores its vulnerability set; returns the entries that are new (when diffing). */
-  private async recordVulnSet(digest: string, diff: boolean): Promise<VulnKey[]> {
-    if (this.opts.remote) return []; // the external scanner's notifier does this
+  /**
+   * Matches a manifest and stores its vulnerability set; when diffing, returns what the new data
+   * added (newly affected) and removed (no longer affected: fixed data, withdrawn advisory).
+   */
+  private async recordVulnSet(digest: string, diff: boolean): Promise<{ added: VulnKey[]; removed: VulnKey[] }> {
+    const none = { added: [], removed: [] };
+    if (this.opts.remote) return none; // the external scanner's notifier does this
     const s = await this.storedIndex(digest);
-    if (!s || s.state !== 'indexed') return [];
+    if (!s || s.state !== 'indexed') return none;
     const report = await this.matchReport(s);
     const keys = vulnKeys(s, report);
     const prev = await this.db.selectFrom('scan_vulnset').select('vulns').where('manifest_digest', '=', digest).executeTakeFirst();
@@ -410,9 +492,11 @@ export class ScannerService {
     const vulns = JSON.stringify(keys);
     await this.db.insertInto('scan_vulnset').values({ manifest_digest: digest, vulns, matched_at: now })
       .onConflict((oc) => oc.column('manifest_digest').doUpdateSet({ vulns, matched_at: now })).execute();
-    if (!diff || !prev) return [];
-    const old = new Set((JSON.parse(prev.vulns) as VulnKey[]).map((k) => k.key));
-    return keys.filter((k) => !old.has(k.key));
+    if (!diff || !prev) return none;
+    const before = JSON.parse(prev.vulns) as VulnKey[];
+    const old = new Set(before.map((k) => k.key));
+    const current = new Set(keys.map((k) => k.key));
+    return { added: keys.filter((k) => !old.has(k.key)), removed: before.filter((k) => !current.has(k.key)) };
   }
 
   /** Vulnerabilities found in indexed manifests, by severity (distinct per manifest, package and id). */
@@ -431,6 +515,9 @@ export class ScannerService {
     return this.queue.counts();
   }
 }
+
+/** What a re-match changed for one manifest. */
+export interface VulnChange { manifest: string; added: VulnKey[]; removed: VulnKey[] }
 
 /** One (vulnerability, package) finding of a manifest, as the notifier diffs it. */
 export interface VulnKey {

@@ -19,7 +19,11 @@ export interface ScannerSetup {
 }
 
 /** The scanner of this process, or undefined when FEATURE_SECURITY_SCANNER is off. */
-export function buildScanner(ctx: ServiceContext, opts: { log?: ScannerLogger; observer?: ScannerObserver; force?: boolean } = {}): ScannerSetup | undefined {
+export function buildScanner(ctx: ServiceContext, opts: {
+  log?: ScannerLogger; observer?: ScannerObserver; force?: boolean;
+  /** Credentials for an external scanner's layer fetches, per repository (Berth with accounts: a pull token). */
+  layerHeaders?: (repository: string) => Promise<Record<string, string[]>>;
+} = {}): ScannerSetup | undefined {
   const raw = ctx.config.raw;
   if (!raw.FEATURE_SECURITY_SCANNER && !opts.force) return undefined;
   const publicUrl = `${ctx.config.urlScheme}://${ctx.config.serverHostname}`;
@@ -39,7 +43,7 @@ export function buildScanner(ctx: ServiceContext, opts: { log?: ScannerLogger; o
     queue: { maxAttempts: raw.SCANNER_MAX_ATTEMPTS, leaseMs: raw.SCANNER_LEASE_SECONDS * 1000 },
     // Air-gapped (SCANNER_AIRGAP / airgap: true): every updater fetch is refused before any socket opens.
     updaters: { names: raw.SCANNER_UPDATERS, baseUrls: raw.SCANNER_UPDATER_BASE_URLS, proxy: raw.SCANNER_PROXY, airgap: isAirgapped(ctx.config) },
-    ...(endpoint ? { remote: { scanner: new RemoteScanner(endpoint, raw.SECURITY_SCANNER_V4_PSK), registryUrl: publicUrl } } : {}),
+    ...(endpoint ? { remote: { scanner: new RemoteScanner(endpoint, raw.SECURITY_SCANNER_V4_PSK), registryUrl: publicUrl, layerHeaders: opts.layerHeaders } } : {}),
   });
   return {
     service,

@@ -70,6 +70,9 @@ export interface StoreOptions {
 const INSERT_BATCH = 200;
 const KEY_BATCH = 500;
 
+/** (package, ranges) pairs per query of the matcher's second step. */
+const GROUP_BATCH = 200;
+
 type Row = AdvisoryTable;
 
 function toRow(a: Advisory, key: string, hash: string, now: number): Row {
@@ -85,8 +88,29 @@ function toRow(a: Advisory, key: string, hash: string, now: number): Row {
     fixed_in: a.fixedIn,
     severity: a.severity,
     payload: JSON.stringify(a),
+    ranges: rangesColumn(a),
     updated_at: now,
   };
+}
+
+/** What the matcher needs to decide "affected", stored apart from the payload: `[ranges, versions]`. */
+function rangesColumn(a: Advisory): string {
+  return JSON.stringify([a.ranges, a.versions ?? null]);
+}
+
+/** One distinct `[ranges, versions]` text among the advisories of one package name. */
+export interface RangeGroup {
+  /** lookupName(ecosystem, package) */
+  package: string;
+  /** `[ranges, versions | null]` as JSON text (advisory.ranges) */
+  ranges: string;
+}
+
+/** An advisory of a requested group, with its full record. */
+export interface GroupMember extends RangeGroup {
+  updater: string;
+  id: string;
+  advisory: Advisory;
 }
 
 export class AdvisoryStore {
@@ -226,6 +250,50 @@ export class AdvisoryStore {
         .where('package', 'in', names.slice(i, i + KEY_BATCH))
         .execute();
       for (const r of rows) out.push(JSON.parse(r.payload) as Advisory);
+    }
+    return out;
+  }
+
+  /**
+   * The matcher's first step: the distinct ranges among the advisories of the given names. Whether
+   * a version is affected depends on nothing else, and advisories of one package often share their
+   * ranges (one fix for many CVEs), so this is far fewer rows than advisories, read from the
+   * lookup index alone on SQLite.
+   */
+  async rangeGroups(q: CandidateQuery): Promise<RangeGroup[]> {
+    const names = [...new Set(q.packages.map((p) => lookupName(q.ecosystem, p)))];
+    let out: RangeGroup[] = [];
+    for (let i = 0; i < names.length; i += KEY_BATCH) {
+      const rows = await this.db
+        .selectFrom('advisory')
+        .select(['package', 'ranges'])
+        .distinct()
+        .where('ecosystem', '=', q.ecosystem)
+        .where('dist_id', '=', q.distribution?.id ?? '')
+        .where('dist_version', '=', q.distribution?.versionId ?? '')
+        .where('package', 'in', names.slice(i, i + KEY_BATCH))
+        .execute();
+      out = out.length ? out.concat(rows) : rows;
+    }
+    return out;
+  }
+
+  /** The second step: the advisories of the groups that decide "affected" (or "unknown"), full records. */
+  async inGroups(q: Omit<CandidateQuery, 'packages'>, groups: readonly RangeGroup[]): Promise<GroupMember[]> {
+    const out: GroupMember[] = [];
+    for (let i = 0; i < groups.length; i += GROUP_BATCH) {
+      const batch = groups.slice(i, i + GROUP_BATCH);
+      const rows = await this.db
+        .selectFrom('advisory')
+        .select(['updater', 'vuln_id', 'package', 'ranges', 'payload'])
+        .where('ecosystem', '=', q.ecosystem)
+        .where('dist_id', '=', q.distribution?.id ?? '')
+        .where('dist_version', '=', q.distribution?.versionId ?? '')
+        // The name list lets the lookup index narrow by package; the pairs pick the groups.
+        .where('package', 'in', [...new Set(batch.map((g) => g.package))])
+        .where(sql<boolean>`(package, ranges) in (values ${sql.join(batch.map((g) => sql`(${g.package}, ${g.ranges})`))})`)
+        .execute();
+      for (const r of rows) out.push({ updater: r.updater, id: r.vuln_id, package: r.package, ranges: r.ranges, advisory: JSON.parse(r.payload) as Advisory });
     }
     return out;
   }

@@ -11,6 +11,8 @@ export interface ServiceContext {
   now(): number;
   /** Called after a manifest is stored (the scanner queues it); errors are swallowed, never fail the push. */
   onManifestPut?: (repository: string, digest: string) => Promise<unknown>;
+  /** Called after manifests were deleted (delete by digest, repository delete, gc); the scanner drops their rows. Errors are swallowed. */
+  onManifestsRemoved?: (digests: string[]) => Promise<unknown>;
   /** Told what happened (for metrics); never required, never allowed to change the outcome. */
   observer?: ServiceObserver;
 }

@@ -74,7 +74,7 @@ async function collect(ctx: ServiceContext, opts: GcOptions, report: GcReport): 
   // 2. Untagged manifests, when asked: not tagged, not in the tag history window (restorable), not in an index,
   // not a referrer of a kept manifest, past the grace period.
   if (opts.deleteUntagged) {
-    const untagged = await db.selectFrom('manifest as m').select(['m.id'])
+    const untagged = await db.selectFrom('manifest as m').select(['m.id', 'm.digest'])
       .where('m.created_at', '<', cutoff)
       .where(({ not, exists, selectFrom }) => not(exists(selectFrom('tag').select('tag.manifest_id').whereRef('tag.manifest_id', '=', 'm.id'))))
       .where(({ not, exists, selectFrom }) => not(exists(selectFrom('tag_history as h').select('h.id')
@@ -88,11 +88,15 @@ async function collect(ctx: ServiceContext, opts: GcOptions, report: GcReport): 
     report.manifestsRemoved = untagged.length;
     if (opts.dryRun) dryRunRemovedManifests.push(...untagged.map((m) => m.id));
     if (!opts.dryRun) {
-      for (const { id } of untagged) {
-        await db.deleteFrom('manifest').where('id', '=', id)
+      const removed: string[] = [];
+      for (const { id, digest } of untagged) {
+        const r = await db.deleteFrom('manifest').where('id', '=', id)
           .where(({ not, exists, selectFrom }) => not(exists(selectFrom('tag').select('tag.manifest_id').where('tag.manifest_id', '=', id))))
-          .execute();
+          .executeTakeFirst();
+        if (Number(r.numDeletedRows) > 0) removed.push(digest);
       }
+      // The scanner's rows of these manifests (scan state, reports, unused layer results) go too.
+      if (removed.length && ctx.onManifestsRemoved) await ctx.onManifestsRemoved(removed).catch(() => undefined);
     }
   }
 

@@ -171,6 +171,7 @@ export class ManifestService {
       return Number(r.numDeletedRows) > 0;
     });
     if (!deleted) throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${reference} is not in repository "${repository}"`, { digest: reference });
+    if (this.ctx.onManifestsRemoved) await this.ctx.onManifestsRemoved([reference]).catch(() => undefined);
   }
 
   /** The referrers index of a subject digest (OCI distribution 1.1). */

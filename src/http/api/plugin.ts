@@ -10,7 +10,7 @@ import { resolvePrincipal } from './principal.js';
 import { userRoutes } from './users.js';
 import { orgRoutes } from './orgs.js';
 import { repoRoutes } from './repos.js';
-import { securityRoutes } from './security.js';
+import { securityHandler } from './security.js';
 import type { ScannerService } from '../../scanner/service.js';
 import { statusRoutes } from './status.js';
 
@@ -47,7 +47,9 @@ export async function apiPlugin(app: FastifyInstance, opts: { accounts: AccountS
   await app.register(userRoutes, { accounts });
   await app.register(orgRoutes, { accounts });
   await app.register(statusRoutes, { accounts });
-  await app.register(repoRoutes, { accounts, tags: new TagService(accounts.ctx), artifacts: new ArtifactService(accounts.ctx) });
-  if (opts.scanner) await app.register(securityRoutes, { accounts, scanner: opts.scanner });
+  await app.register(repoRoutes, {
+    accounts, tags: new TagService(accounts.ctx), artifacts: new ArtifactService(accounts.ctx),
+    ...(opts.scanner ? { security: securityHandler(accounts, opts.scanner) } : {}),
+  });
   await app.register((await import('./scanner-status.js')).scannerStatusRoutes, { accounts });
 }

@@ -8,6 +8,7 @@ import { atLeast, namespaceOf } from '../../services/accounts/permissions.js';
 import { parseTagNameFilter, type TagService } from '../../services/tags.js';
 import type { ArtifactService } from '../../services/artifacts.js';
 import { handleArtifactPath, matchArtifactPath } from './artifacts.js';
+import { matchSecurityPath, type SecurityHandler } from './security.js';
 import { ApiError } from './errors.js';
 import { deny, requireSignedIn, sendJson } from './principal.js';
 
@@ -55,7 +56,7 @@ function parseSub(rest: string): Sub | undefined {
   return undefined;
 }
 
-export async function repoRoutes(app: FastifyInstance, opts: { accounts: AccountServices; tags: TagService; artifacts?: ArtifactService }): Promise<void> {
+export async function repoRoutes(app: FastifyInstance, opts: { accounts: AccountServices; tags: TagService; artifacts?: ArtifactService; security?: SecurityHandler }): Promise<void> {
   const { accounts, tags } = opts;
 
   /** The caller needs `needed` on the repository. Without read, a missing repository looks like a forbidden one. */
@@ -106,6 +107,8 @@ export async function repoRoutes(app: FastifyInstance, opts: { accounts: Account
       } catch {
         throw new ApiError(400, 'the path is not valid percent-encoding');
       }
+      const sec = opts.security && matchSecurityPath(rest);
+      if (sec) return sendJson(reply, 200, await opts.security!(req, sec.name, sec.digest));
       const art = opts.artifacts && matchArtifactPath(rest);
       if (art) return handleArtifactPath(req, reply, art, opts.artifacts!, need);
       const sub = parseSub(rest);

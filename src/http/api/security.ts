@@ -3,8 +3,9 @@
 //   Name, ParentName, NamespaceName, IndexedByVersion, Features: [{ Name, VersionFormat, NamespaceName,
 //   AddedBy, Version, BaseScores, CVEIds, Vulnerabilities?: [{ Severity, NamespaceName, Link, FixedBy,
 //   Description, Name, Metadata }] }] } } }. Read permission on the repository is required.
+// Repository names may have any number of segments (org/team/app); repos.ts matches the path.
 // A manifest with no recognisable packages is "unsupported", never "scanned" with no findings.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AccountServices } from '../../services/accounts/index.js';
 import { atLeast, namespaceOf } from '../../services/accounts/permissions.js';
@@ -51,10 +52,18 @@ export function quaySecurityData(r: ClairVulnerabilityReport, withVulns: boolean
   return { Layer: { Name: r.manifest_hash, ParentName: '', NamespaceName: '', IndexedByVersion: 4, Features: features } };
 }
 
-export async function securityRoutes(app: FastifyInstance, opts: { accounts: AccountServices; scanner: ScannerService }): Promise<void> {
-  const { accounts, scanner } = opts;
+/** `{name}/manifest/{digest}/security` of a /api/v1/repository/ path (names may have any number of segments). */
+export function matchSecurityPath(rest: string): { name: string; digest: string } | undefined {
+  const m = /^(.+)\/manifest\/([^/]+)\/security\/?$/.exec(rest);
+  return m ? { name: m[1], digest: m[2] } : undefined;
+}
 
-  const handler = async (req: FastifyRequest, name: string, digest: string) => {
+export type SecurityHandler = (req: FastifyRequest, name: string, digest: string) => Promise<Record<string, unknown>>;
+
+/** The security report of one manifest of one repository (matched from repos.ts, like the other repository routes). */
+export function securityHandler(accounts: AccountServices, scanner: ScannerService): SecurityHandler {
+  return async (req, name, digest) => {
+    if (req.method !== 'GET') throw new ApiError(405, `${req.method} is not supported here`);
     accounts.repos.requireName(name);
     const repo = await accounts.perms.findRepo(name);
     const role = repo ? await accounts.perms.role(req.principal!, repo) : undefined;
@@ -87,9 +96,4 @@ export async function securityRoutes(app: FastifyInstance, opts: { accounts: Acc
       }
     }
   };
-
-  // Quay's path: namespace/repository (two segments).
-  app.get<{ Params: { ns: string; repo: string; digest: string } }>('/repository/:ns/:repo/manifest/:digest/security', async (req, reply) => {
-    return sendJson(reply, 200, await handler(req, `${req.params.ns}/${req.params.repo}`, req.params.digest));
-  });
 }

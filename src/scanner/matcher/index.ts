@@ -2,16 +2,17 @@
 // package out.
 //
 // `matchers` is the one list of plug-ins (./types.ts): adding a package kind is one module and
-// one line. For each matcher, every name its packages are looked up by is fetched from the store in
-// a few indexed queries (ecosystem, distribution release, names), then each candidate advisory is
-// checked against the installed version with the versions module. Only a definite 'affected' is
+// one line. For each matcher, the names its packages are looked up by go to the store in a few
+// indexed queries (ecosystem, distribution release, names) that return each name's distinct ranges;
+// each is checked once per installed version with the versions module, and only the advisories of
+// ranges that apply (or cannot be decided) are then read in full. Only a definite 'affected' is
 // reported: an invalid version or bound ('unknown') is listed in `unknown`, never as a
 // vulnerability, because a guess is exactly the false positive Clair users complain about.
 // The same vulnerability found twice for one package (from two updaters, or under an id and its
 // alias: GHSA-… and PYSEC-… for the same CVE) is reported once, with the aliases merged.
 import type { Distribution, Package } from '../indexer/types.js';
-import { lookupName, type Advisory } from '../model.js';
-import type { AdvisoryStore } from '../store.js';
+import { lookupName, type Advisory, type AdvisoryEcosystem } from '../model.js';
+import type { AdvisoryStore, GroupMember, RangeGroup } from '../store.js';
 import { check, getScheme } from '../versions/index.js';
 import { apkMatcher } from './apk.js';
 import { debMatcher } from './deb.js';
@@ -31,7 +32,7 @@ export interface Verdict {
 }
 
 /** Is `version` affected by the advisory? Ranges first (any one suffices), then listed versions. */
-export function evaluate(version: string, a: Advisory): Verdict {
+export function evaluate(version: string, a: Pick<Advisory, 'ranges' | 'versions' | 'ecosystem'>): Verdict {
   let unknown: string | undefined;
   for (const r of a.ranges) {
     const c = check(version, r, a.ecosystem);
@@ -95,6 +96,29 @@ function addMerged(list: Vulnerability[], v: Vulnerability): void {
   if (same.fixedIn === null) same.fixedIn = v.fixedIn;
 }
 
+/**
+ * evaluate() over the store's `[ranges, versions]` text, remembered per (text, installed version)
+ * for one match: advisories of one package often share their ranges (one fix for many CVEs), and the
+ * answer depends on nothing else.
+ */
+const byIdThenUpdater = (a: GroupMember, b: GroupMember): number =>
+  (a.id < b.id ? -1 : a.id > b.id ? 1 : a.updater < b.updater ? -1 : a.updater > b.updater ? 1 : 0);
+
+function verdicts(ecosystem: AdvisoryEcosystem): (version: string, rangesText: string) => Verdict {
+  const memo = new Map<string, Map<string, Verdict>>();
+  return (version, rangesText) => {
+    let byVersion = memo.get(rangesText);
+    if (!byVersion) memo.set(rangesText, (byVersion = new Map()));
+    let v = byVersion.get(version);
+    if (!v) {
+      const [ranges, versions] = JSON.parse(rangesText) as [Advisory['ranges'], string[] | null];
+      v = evaluate(version, { ranges, ecosystem, ...(versions ? { versions } : {}) });
+      byVersion.set(version, v);
+    }
+    return v;
+  };
+}
+
 export interface MatchOptions {
   /** The matchers to use (default: all). */
   matchers?: readonly Matcher[];
@@ -131,25 +155,43 @@ export async function match(
     }
     const names = new Set<string>();
     for (const it of items) for (const l of it.lookups) names.add(l.name);
-    const candidates = await store.candidates({ ecosystem: m.ecosystem, distribution: dist, packages: [...names] });
-    // Deterministic order: by id, then updater.
-    candidates.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.updater < b.updater ? -1 : a.updater > b.updater ? 1 : 0));
-    const byName = new Map<string, Advisory[]>();
-    for (const a of candidates) {
-      const k = lookupName(a.ecosystem, a.package);
-      let l = byName.get(k);
-      if (!l) byName.set(k, (l = []));
+    // Step 1: the distinct ranges per name, each decided once per installed version.
+    const q = { ecosystem: m.ecosystem, distribution: dist };
+    const groups = await store.rangeGroups({ ...q, packages: [...names] });
+    const rangesOf = new Map<string, string[]>();
+    for (const g of groups) {
+      let l = rangesOf.get(g.package);
+      if (!l) rangesOf.set(g.package, (l = []));
+      l.push(g.ranges);
+    }
+    const decide = verdicts(m.ecosystem);
+    const wanted = new Map<string, RangeGroup>();
+    for (const { lookups } of items) {
+      for (const l of lookups) {
+        const name = lookupName(m.ecosystem, l.name);
+        for (const ranges of rangesOf.get(name) ?? []) {
+          const v = decide(l.version, ranges);
+          if (v.affected || v.unknown) wanted.set(`${name}\u0000${ranges}`, { package: name, ranges });
+        }
+      }
+    }
+    // Step 2: the advisories of those groups only, full records, in a deterministic order per name (id, then updater).
+    const members = new Map<string, GroupMember[]>();
+    for (const a of await store.inGroups(q, [...wanted.values()])) {
+      let l = members.get(a.package);
+      if (!l) members.set(a.package, (l = []));
       l.push(a);
     }
+    for (const l of members.values()) l.sort(byIdThenUpdater);
     for (const { r, lookups } of items) {
-      const seen = new Set<Advisory>();
+      const seen = new Set<GroupMember>();
       for (const l of lookups) {
-        for (const a of byName.get(lookupName(m.ecosystem, l.name)) ?? []) {
+        for (const a of members.get(lookupName(m.ecosystem, l.name)) ?? []) {
           if (seen.has(a)) continue;
-          const v = evaluate(l.version, a);
+          const v = decide(l.version, a.ranges);
           if (v.affected) {
             seen.add(a);
-            addMerged(r.vulnerabilities, toVulnerability(a, l.version));
+            addMerged(r.vulnerabilities, toVulnerability(a.advisory, l.version));
           } else if (v.unknown) {
             report.unknown.push({ package: r.package.name, version: l.version, id: a.id, reason: v.unknown });
           }

@@ -17,7 +17,7 @@
 // Total-order fallback: dpkg cannot compare strings it rejects with an error. We sort those below
 // every string dpkg can parse (dpkg itself treats the empty string as lower than any version), and
 // among themselves by their UTF-8 bytes.
-import { type Cmp, type VersionScheme, cmpBytes, sign, utf8 } from './scheme.ts';
+import { type Cmp, type VersionScheme, cmpBytes, memoParse, sign, utf8 } from './scheme.ts';
 
 export interface DpkgVersion {
   epoch: number;
@@ -131,9 +131,11 @@ export function compareDpkgParsed(a: DpkgVersion, b: DpkgVersion): Cmp {
   return verrevcmp(a.version, b.version) || verrevcmp(a.revision, b.revision);
 }
 
+const parseCached = memoParse(parseDpkg);
+
 export function compareDpkg(a: string, b: string): Cmp {
-  const pa = parseDpkg(a);
-  const pb = parseDpkg(b);
+  const pa = parseCached(a);
+  const pb = parseCached(b);
   if (pa.ok && pb.ok) return compareDpkgParsed(pa.value, pb.value);
   if (pa.ok) return 1;
   if (pb.ok) return -1;
@@ -145,7 +147,7 @@ export const dpkg: VersionScheme = {
   aliases: ['deb', 'debian', 'ubuntu'],
   compare: compareDpkg,
   valid(v: string): boolean {
-    const p = parseDpkg(v);
+    const p = parseCached(v);
     return p.ok && !p.warning;
   },
 };

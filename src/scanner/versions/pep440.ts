@@ -15,7 +15,7 @@
 // Total order fallback: a string that is not a PEP 440 version (packaging raises InvalidVersion;
 // LegacyVersion is gone) sorts before every valid version; invalid strings order among themselves
 // by UTF-16 code units.
-import { type Cmp, type VersionScheme, cmpString } from './scheme.ts';
+import { type Cmp, type VersionScheme, cmpString, memoParse } from './scheme.ts';
 
 export interface Pep440Version {
   epoch: bigint;
@@ -143,9 +143,11 @@ function cmpOpt(a: bigint | undefined, b: bigint | undefined, missing: -1 | 1): 
   return cmpBig(a, b);
 }
 
+const parseCached = memoParse(parsePep440);
+
 export function comparePep440(a: string, b: string): Cmp {
-  const x = parsePep440(a);
-  const y = parsePep440(b);
+  const x = parseCached(a);
+  const y = parseCached(b);
   if (x && y) return comparePep440Parsed(x, y);
   if (x) return 1;
   if (y) return -1;
@@ -156,5 +158,5 @@ export const pep440: VersionScheme = {
   name: 'pep440',
   aliases: ['pypi', 'python', 'pip'],
   compare: comparePep440,
-  valid: (v) => parsePep440(v) !== undefined,
+  valid: (v) => parseCached(v) !== undefined,
 };

@@ -51,3 +51,21 @@ export function cmpBytes(a: Uint8Array, b: Uint8Array): Cmp {
 }
 
 export const utf8 = (s: string): Uint8Array => Buffer.from(s, 'utf8');
+
+/**
+ * Remembers a parser's answers (bounded: forgotten all at once at `max` entries). A matcher compares
+ * one installed version with every bound of every candidate advisory, so the same strings are
+ * parsed over and over; the parsed values must be treated as read-only.
+ */
+export function memoParse<T>(parse: (s: string) => T, max = 8192): (s: string) => T {
+  const cache = new Map<string, T>();
+  return (s) => {
+    let v = cache.get(s);
+    if (v === undefined && !cache.has(s)) {
+      if (cache.size >= max) cache.clear();
+      v = parse(s);
+      cache.set(s, v);
+    }
+    return v as T;
+  };
+}

@@ -58,7 +58,9 @@ export class RepoService {
 
   async delete(full: string): Promise<void> {
     const r = await this.require(full);
+    const digests = (await this.ctx.db.selectFrom('manifest').select('digest').where('repository_id', '=', r.id).execute()).map((m) => m.digest);
     await this.ctx.db.deleteFrom('repository').where('id', '=', r.id).execute();
+    if (digests.length && this.ctx.onManifestsRemoved) await this.ctx.onManifestsRemoved(digests).catch(() => undefined);
   }
 
   /** Repositories the caller can read, optionally in one namespace. */

@@ -12,6 +12,8 @@ export interface TokenClaims { sub: string; access: AccessEntry[]; exp: number }
 export const ISSUER = 'berth';
 export const MAX_TOKEN_LENGTH = 8192;
 const CLOCK_TOLERANCE_SECONDS = 30;
+/** Lifetime of the tokens an external scanner fetches layers with (indexing one image must fit in it). */
+export const SCANNER_LAYER_TOKEN_SECONDS = 600;
 
 interface LoadedKey { kid: string; alg: SigningAlgorithm; created: number; privateKey?: JoseKey; publicKey: JoseKey; retiredAt: number | null }
 
@@ -64,16 +66,27 @@ export class RegistryTokenService {
     return loaded;
   }
 
-  async issue(subject: string, access: AccessEntry[]): Promise<{ token: string; expiresIn: number; issuedAt: string }> {
+  async issue(subject: string, access: AccessEntry[], opts: { seconds?: number } = {}): Promise<{ token: string; expiresIn: number; issuedAt: string }> {
     const key = await this.signingKey();
     const now = Math.floor(this.ctx.now() / 1000);
-    const exp = now + this.ctx.auth.tokenSeconds;
+    const seconds = opts.seconds ?? this.ctx.auth.tokenSeconds;
+    const exp = now + seconds;
     const token = await new SignJWT({ access })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
       .setIssuer(ISSUER).setAudience(this.ctx.auth.service).setSubject(subject)
       .setIssuedAt(now).setNotBefore(now - 5).setExpirationTime(exp).setJti(randomToken(16))
       .sign(key.privateKey!);
-    return { token, expiresIn: this.ctx.auth.tokenSeconds, issuedAt: new Date(now * 1000).toISOString() };
+    return { token, expiresIn: seconds, issuedAt: new Date(now * 1000).toISOString() };
+  }
+
+  /**
+   * The headers of each layer entry Berth sends an external scanner (as Quay does): a registry
+   * token, signed like /v2/auth's, that grants pull on that one repository and lives
+   * SCANNER_LAYER_TOKEN_SECONDS. No subject: it stands for no account.
+   */
+  async layerPullHeaders(repository: string): Promise<Record<string, string[]>> {
+    const { token } = await this.issue('', [{ type: 'repository', name: repository, actions: ['pull'] }], { seconds: SCANNER_LAYER_TOKEN_SECONDS });
+    return { Authorization: [`Bearer ${token}`] };
   }
 
   private async publicKey(kid: string): Promise<LoadedKey | undefined> {
