@@ -32,7 +32,7 @@ export class ConfigError extends Error {
 /** Keys that an environment variable of the same name overrides. */
 const ENV_KEYS = ['DB_URI', 'SERVER_HOSTNAME', 'PREFERRED_URL_SCHEME', 'LISTEN', 'DATA_DIR', 'AUTHENTICATION_TYPE', 'METRICS_BASIC_AUTH'] as const;
 const NUMERIC_ENV_KEYS = ['MAXIMUM_MANIFEST_SIZE', 'UPLOAD_EXPIRY_SECONDS', 'GC_GRACE_SECONDS', 'LIST_PAGE_MAX', 'SHUTDOWN_GRACE_SECONDS',
-  'METRICS_PORT', 'METRICS_ROW_COUNT_INTERVAL_SECONDS'] as const;
+  'METRICS_PORT', 'METRICS_ROW_COUNT_INTERVAL_SECONDS', 'SCANNER_DATA_MAX_AGE_SECONDS'] as const;
 /** Keys that an environment variable overrides with true/false (also 1/0, yes/no). */
 const BOOLEAN_ENV_KEYS = ['METRICS_ENABLED', 'METRICS_ON_MAIN_PORT', 'FEATURE_GENERAL_OCI_SUPPORT', 'FEATURE_HELM_OCI_SUPPORT'] as const;
 
