@@ -9,6 +9,7 @@ import { testDialects } from './helpers/databases.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { parseExposition, sampleValue, type Sample } from './helpers/prometheus.ts';
 import { DEBIAN_FINDINGS, debianLayer, importDebianAdvisories, pushLayers } from './helpers/scan-image.ts';
+import { Metrics } from '../src/metrics/registry.ts';
 
 const SEVERITIES = ['Unknown', 'Negligible', 'Low', 'Medium', 'High', 'Critical'];
 const STATES = ['queued', 'indexing', 'indexed', 'unsupported', 'failed'];
@@ -111,3 +112,44 @@ for (const dialect of await testDialects()) {
     });
   });
 }
+
+test('scanner counts are read once per interval however often Prometheus scrapes; a scan event re-reads only the queue; a failed read keeps the last values', async () => {
+  const calls = { jobs: 0, vulns: 0, ages: 0 };
+  let fail = false;
+  const dataTime = Date.now() - 100_000;
+  const m = new Metrics({
+    processMetrics: false,
+    rowCountIntervalSeconds: 3600,
+    scanner: {
+      jobCounts: async () => { calls.jobs++; if (fail) throw new Error('database away'); return { queued: 3, indexing: 1, indexed: 7, unsupported: 0, failed: 2 }; },
+      vulnerabilityCounts: async () => { calls.vulns++; return { Unknown: 0, Negligible: 0, Low: 4, Medium: 0, High: 2, Critical: 1 }; },
+      updaterDataTimes: async () => { calls.ages++; return [{ name: 'u1', dataTime }]; },
+      maxAgeSeconds: 50,
+    },
+  });
+  try {
+    await Promise.all(Array.from({ length: 5 }, () => m.render()));
+    for (let i = 0; i < 5; i++) await m.render();
+    assert.deepEqual(calls, { jobs: 1, vulns: 1, ages: 1 });
+    const x = parseExposition((await m.render()).body);
+    assert.equal(sampleValue(x, 'berth_scanner_queue_depth'), 3);
+    assert.equal(sampleValue(x, 'berth_scanner_manifests', { state: 'failed' }), 2);
+    assert.equal(sampleValue(x, 'berth_scanner_vulnerabilities', { severity: 'Critical' }), 1);
+    assert.ok(sampleValue(x, 'berth_scanner_data_age_seconds', { updater: 'u1' })! >= 100);
+    assert.equal(sampleValue(x, 'berth_scanner_data_stale', { updater: 'u1' }), 1);
+    // A scan queued by this process: the next scrape re-reads the queue, nothing else.
+    m.scanner!.observer.onScanQueued!();
+    await m.render();
+    assert.deepEqual(calls, { jobs: 2, vulns: 1, ages: 1 });
+    fail = true;
+    m.scanner!.observer.onScanFinished!(1500, 'failed', new Error('fetching layer http://x: HTTP 500'));
+    const y = parseExposition((await m.render()).body);
+    assert.equal(sampleValue(y, 'berth_scanner_queue_depth'), 3, 'the last good value stays');
+    assert.equal(sampleValue(y, 'berth_scanner_scans_failed_total', { reason: 'layer_fetch' }), 1);
+    assert.equal(sampleValue(y, 'quay_secscan_index_duration_seconds_sum', { status: 'failed' }), 1.5);
+    const z = parseExposition((await m.render()).body);
+    assert.equal(sampleValue(z, 'berth_metrics_refresh_errors_total', { what: 'scanner_jobs' }), 1);
+  } finally {
+    m.close();
+  }
+});
