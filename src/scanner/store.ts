@@ -201,17 +201,20 @@ export class AdvisoryStore {
         await out.close();
       }
 
-      // Phase 2: one transaction. The diff against the stored (key, content_hash) pairs runs per
-      // partition (by a hash of the key), so memory holds at most one partition's keys whatever the
-      // size of the data set: the incoming records and the stored pairs are spread over partition
-      // files, and each partition is diffed on its own.
+      // The diff against the stored (key, content_hash) pairs runs per partition (by a hash of the
+      // key), so memory holds at most one partition's keys whatever the size of the data set: the
+      // incoming records (here, still outside the transaction) and the stored pairs (inside it) are
+      // spread over partition files, and each partition is diffed on its own. The stored count only
+      // sizes the partitions; a concurrent change to it makes them larger or smaller, never wrong.
+      const storedCount = (await this.updaterStatus()).find((u) => u.name === updater)?.records ?? 0;
+      const parts = Math.max(1, Math.ceil(Math.max(lines, storedCount) / PARTITION_RECORDS));
+      const incoming = parts === 1 ? [spool] : await partition(spool, dir, 'in', parts);
+
+      // Phase 2: one transaction.
       const now = Date.now();
       const result = await this.db.transaction().execute(async (trx) => {
         // Replicas updating the same updater at once take turns (SQLite has one writer anyway).
         if (this.dialect === 'postgres') await sql`select pg_advisory_xact_lock(hashtext(${`berth-updater:${updater}`}))`.execute(trx);
-        const storedCount = Number((await trx.selectFrom('advisory').select((eb) => eb.fn.countAll<number>().as('n')).where('updater', '=', updater).executeTakeFirstOrThrow()).n);
-        const parts = Math.max(1, Math.ceil(Math.max(lines, storedCount) / PARTITION_RECORDS));
-        const incoming = parts === 1 ? [spool] : await partition(spool, dir, 'in', parts);
         // The stored pairs, read in key order in batches, into partition files.
         const storedFiles = Array.from({ length: parts }, (_, i) => path.join(dir, `stored-${i}.tsv`));
         const writers = storedFiles.map((f) => new LineWriter(f));
