@@ -21,6 +21,8 @@ import { metricsSettings } from './metrics/config.js';
 import { Metrics } from './metrics/registry.js';
 import { databaseRowCounts, storedBlobBytes } from './metrics/row-counts.js';
 import { fipsStartup, type FipsReport } from './services/fips.js';
+import { dataMaxAgeSeconds } from './scanner/bundle/airgap.js';
+import { updaterAges } from './scanner/bundle/status.js';
 
 export interface Berth {
   app: FastifyInstance;
@@ -73,8 +75,15 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     poolStats: database.poolStats,
     rowCountIntervalSeconds: ms.rowCountIntervalSeconds,
     fips: () => ({ on: fips.on, active: fips.status.active }),
+    scanner: scanner && {
+      jobCounts: () => scanner.service.counts(),
+      vulnerabilityCounts: () => scanner.service.vulnerabilityCounts(),
+      updaterDataTimes: () => updaterAges(ctx.db, ctx.dialect, { maxAgeSeconds: dataMaxAgeSeconds(config) }),
+      maxAgeSeconds: dataMaxAgeSeconds(config),
+    },
   }) : undefined;
   if (metrics) ctx.observer = metrics.observer;
+  if (metrics?.scanner && scanner) scanner.service.observer = metrics.scanner.observer;
   const accounts = buildAccountServices(ctx);
   const services = buildServices(ctx, new TokenAccessPolicy(accounts));
   const tls = accounts.ctx.auth.tls;

@@ -46,6 +46,9 @@ test('the rules cover restarts (without Kubernetes), errors, p99 latency and ful
   assert.match(byName.get('BerthHighErrorRate')?.expr ?? '', /status=~"5\.\."/);
   assert.match(byName.get('BerthHighLatencyP99')?.expr ?? '', /histogram_quantile\(0\.99/);
   assert.match(byName.get('BerthStorageNearlyFull')?.expr ?? '', /berth_storage_available_bytes.*berth_storage_capacity_bytes/);
+  // Stale vulnerability data follows SCANNER_DATA_MAX_AGE_SECONDS (berth_scanner_data_stale), not a number written into the rule.
+  assert.match(byName.get('BerthScannerDataStale')?.expr ?? '', /berth_scanner_data_stale\{[^}]*\}\) == 1/);
+  assert.doesNotMatch(byName.get('BerthScannerDataStale')?.expr ?? '', /604800/);
   const doc = readFileSync(path.join(ROOT, 'docs/MONITORING.md'), 'utf8');
   for (const a of alerts) {
     assert.ok(a.labels?.severity, `${a.alert}: no severity`);
@@ -103,12 +106,15 @@ test('the Grafana dashboard has Quay\'s panels and Berth\'s additions, each with
   }
   const quay = ['Organizations', 'Repositories', 'Users', 'Robot accounts', 'CPU usage (percent)', 'Max memory usage', 'Image pulls', 'Image pushes',
     'Authentication requests', 'API request rate by route', 'p95 latency by route', 'p99 latency by route'];
-  const berth = ['Error rate by status', 'Bytes pushed and pulled', 'Storage used', 'Storage used and free'];
+  const berth = ['Error rate by status', 'Bytes pushed and pulled', 'Storage used', 'Storage used and free',
+    'Scan queue', 'Scans finished and failed', 'Scan duration p95', 'Vulnerabilities by severity', 'Manifests by scan state', 'Vulnerability data age', 'Stale updaters'];
   for (const t of [...quay, ...berth]) assert.ok(titles.has(t), `no panel "${t}"`);
   const exprs = d.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)).join('\n');
   for (const m of ['quay_org_rows', 'quay_repository_rows', 'quay_user_rows', 'quay_robot_rows', 'quay_registry_image_pulls_total', 'quay_registry_image_pushes_total',
     'quay_authentication_attempts_total', 'quay_request_duration_seconds_count', 'quay_request_duration_seconds_bucket', 'process_cpu_seconds_total',
-    'process_resident_memory_bytes', 'quay_registry_image_pushed_bytes_total', 'quay_registry_image_pulled_estimated_bytes_total', 'berth_storage_used_bytes']) {
+    'process_resident_memory_bytes', 'quay_registry_image_pushed_bytes_total', 'quay_registry_image_pulled_estimated_bytes_total', 'berth_storage_used_bytes',
+    'berth_scanner_queue_depth', 'berth_scanner_scans_running', 'berth_scanner_scans_completed_total', 'berth_scanner_scans_failed_total',
+    'quay_secscan_index_duration_seconds_bucket', 'berth_scanner_vulnerabilities', 'berth_scanner_manifests', 'berth_scanner_data_age_seconds', 'berth_scanner_data_stale']) {
     assert.ok(exprs.includes(m), `the dashboard never queries ${m}`);
   }
 });

@@ -11,6 +11,7 @@ import { startServer, type TestServer } from './helpers/server.ts';
 import { imageManifest, sha256, type Pushed } from './helpers/registry-client.ts';
 import { api, registryToken } from './helpers/accounts.ts';
 import { PROMETHEUS_BIN, startPrometheus, type PromResult, type RunningPrometheus } from './helpers/prometheus.ts';
+import { DEBIAN_FINDINGS, debianLayer, importDebianAdvisories } from './helpers/scan-image.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const RULES = path.join(ROOT, 'deploy/monitoring/prometheus-rules.yaml');
@@ -35,9 +36,9 @@ interface Expected {
 const ADMIN: [string, string] = ['admin', 'admin-password-1'];
 const DEV: [string, string] = ['dev', 'dev-password-1'];
 
-/** Pushes an image with a bearer token: config, one layer, manifest under `tag`. */
-async function pushAuthed(url: string, auth: Record<string, string>, repo: string, tag: string, seed: string) {
-  const blob = async (data: string): Promise<Pushed> => {
+/** Pushes an image with a bearer token: config, one layer (`layerData`, else a text blob), manifest under `tag`. */
+async function pushAuthed(url: string, auth: Record<string, string>, repo: string, tag: string, seed: string, layerData?: Buffer) {
+  const blob = async (data: string | Buffer): Promise<Pushed> => {
     const bytes = Buffer.from(data);
     const digest = sha256(bytes);
     const r = await fetch(`${url}/v2/${repo}/blobs/uploads/?digest=${digest}`, { method: 'POST', body: bytes, headers: { ...auth, 'content-type': 'application/octet-stream' } });
@@ -45,7 +46,7 @@ async function pushAuthed(url: string, auth: Record<string, string>, repo: strin
     return { digest, size: bytes.length, bytes };
   };
   const config = await blob(JSON.stringify({ architecture: 'amd64', os: 'linux', seed }));
-  const layer = await blob(`layer-${seed}-${'x'.repeat(200)}`);
+  const layer = await blob(layerData ?? `layer-${seed}-${'x'.repeat(200)}`);
   const r = await fetch(`${url}/v2/${repo}/manifests/${tag}`, { method: 'PUT', body: new Uint8Array(imageManifest(config, [layer])), headers: { ...auth, 'content-type': OCI } });
   assert.equal(r.status, 201, await r.text());
   return { digest: r.headers.get('docker-content-digest')!, config, layer };
@@ -67,7 +68,7 @@ async function drive(s: TestServer, prefix: string): Promise<Expected> {
     return { authorization: `Bearer ${t.token}` };
   };
   const pushAuth = await tok([`repository:${prefix}/app:pull,push`, `repository:${prefix}/tools:pull,push`]);
-  const a = await pushAuthed(s.url, pushAuth, `${prefix}/app`, 'v1', `${prefix}-a`);
+  const a = await pushAuthed(s.url, pushAuth, `${prefix}/app`, 'v1', `${prefix}-a`, await debianLayer());
   const b = await pushAuthed(s.url, pushAuth, `${prefix}/tools`, '2.0', `${prefix}-b`);
   const pullAuth = await tok([`repository:${prefix}/app:pull`, `repository:${prefix}/tools:pull`]);
   for (let i = 0; i < 4; i++) assert.equal((await fetch(`${s.url}/v2/${prefix}/app/manifests/v1`, { headers: pullAuth })).status, 200);
@@ -153,6 +154,9 @@ describe('a real Prometheus scraping Berth', { skip }, () => {
     for (const t of targets) await eventually(`up{job="${t.job}"}`, 1);
     // A few scrapes before the traffic, so rate() sees the counters start at zero.
     await sleep(2500);
+    // Vulnerability data for the scanner, from a bundle whose data was fetched two hours ago (drive's app image is
+    // a Debian image it applies to; the tools image's layer is not a tar: a failed scan).
+    await Promise.all(targets.map((t) => importDebianAdvisories(t.server.berth.ctx.db, t.server.berth.ctx.dialect, 7200)));
     await Promise.all(targets.map(async (t) => { t.expected = await drive(t.server, `prom-${t.dialect}`); }));
     for (const t of targets) {
       await eventually(`quay_registry_image_pulls_total{job="${t.job}", ref="tag", status="200"}`, t.expected.tagPulls);
@@ -224,6 +228,23 @@ describe('a real Prometheus scraping Berth', { skip }, () => {
     }
   });
 
+  test('the scanner: the pushed images were scanned (one indexed, one failed), vulnerabilities by severity, data age', async () => {
+    for (const { job } of targets) {
+      await eventually(`berth_scanner_scans_completed_total{job="${job}", result="indexed"}`, 1);
+      await eventually(`berth_scanner_scans_failed_total{job="${job}", reason="layer_format"}`, 1);
+      await eventually(`berth_scanner_manifests{job="${job}", state="indexed"}`, 1);
+      assert.equal(await one(`berth_scanner_manifests{job="${job}", state="failed"}`), 1);
+      assert.equal(await one(`berth_scanner_queue_depth{job="${job}"}`), 0);
+      assert.equal(await one(`sum(quay_secscan_index_duration_seconds_count{job="${job}"})`), 2);
+      for (const [severity, n] of Object.entries({ Unknown: 0, Negligible: 0, Low: 0, Medium: 0, ...DEBIAN_FINDINGS })) {
+        await eventually(`berth_scanner_vulnerabilities{job="${job}", severity="${severity}"}`, n);
+      }
+      const age = await one(`berth_scanner_data_age_seconds{job="${job}", updater="metrics-debian"}`);
+      assert.ok(age >= 7200 && age < 7500, `age ${age}`);
+      assert.equal(await one(`berth_scanner_data_stale{job="${job}", updater="metrics-debian"}`), 0, 'two hours is within the default 7 days');
+    }
+  });
+
   test('every query of the Grafana dashboard parses and returns data', async () => {
     const queries = dashboardQueries();
     assert.ok(queries.length >= 20, `only ${queries.length} queries`);
@@ -250,7 +271,7 @@ describe('a real Prometheus scraping Berth', { skip }, () => {
       await sleep(250);
     }
     const names = rules.map((r) => r.name);
-    for (const a of ['BerthFrequentlyRestarting', 'BerthHighErrorRate', 'BerthHighLatencyP99', 'BerthStorageNearlyFull', 'BerthDown']) assert.ok(names.includes(a), `${a} not loaded: ${names.join(', ')}`);
+    for (const a of ['BerthFrequentlyRestarting', 'BerthHighErrorRate', 'BerthHighLatencyP99', 'BerthStorageNearlyFull', 'BerthDown', 'BerthScannerDataStale']) assert.ok(names.includes(a), `${a} not loaded: ${names.join(', ')}`);
     for (const r of rules) assert.equal(r.health, 'ok', `${r.name}: ${r.lastError}`);
     const alerts = await prom.api<{ alerts: { labels: Record<string, string>; state: string }[] }>('/api/v1/alerts');
     assert.deepEqual(alerts.alerts.filter((a) => a.state === 'firing').map((a) => a.labels.alertname), []);

@@ -198,6 +198,43 @@ for (const dialect of dialects) {
 
 // ---- refusals before any database change ---------------------------------------------------------
 
+for (const dialect of dialects) {
+  test(`the advisory store diffs a data set larger than one partition with the same counts (${dialect})`, async () => {
+    // replaceUpdater diffs ~20,000 records at a time; 45,000 (plus repeated keys) span three partitions.
+    const t = await openDb(dialect, TMP);
+    try {
+      const N = 45_000;
+      const v1: Advisory[] = Array.from({ length: N }, (_, i) => adv('big', `CVE-P-${i}`, `p${i % 900}`, `1.${i}`));
+      // Repeated keys: the last record wins.
+      for (let i = 0; i < 300; i++) v1.push(adv('big', `CVE-P-${i}`, `p${i % 900}`, `9.${i}`));
+      const r1 = await t.store.replaceUpdater('big', 'fp1', gen(v1));
+      assert.deepEqual([r1.records, r1.added, r1.updated, r1.withdrawn, r1.identical, r1.duplicates], [N, N, 0, 0, 0, 300]);
+      // Every 10th withdrawn, every 7th (of the rest) changed, 1,000 new.
+      const v2: Advisory[] = [];
+      let updated = 0;
+      let identical = 0;
+      for (let i = 0; i < N; i++) {
+        if (i % 10 === 0) continue;
+        const fixed = i % 7 === 0 ? `2.${i}` : i < 300 ? `9.${i}` : `1.${i}`;
+        if (i % 7 === 0) updated++; else identical++;
+        v2.push(adv('big', `CVE-P-${i}`, `p${i % 900}`, fixed));
+      }
+      for (let i = 0; i < 1000; i++) v2.push(adv('big', `CVE-Q-${i}`, 'q', '1'));
+      const r2 = await t.store.replaceUpdater('big', 'fp2', gen(v2));
+      assert.deepEqual([r2.records, r2.added, r2.updated, r2.withdrawn, r2.identical, r2.duplicates], [v2.length, 1000, updated, N / 10, identical, 0]);
+      const stored = new Map<string, string>();
+      for await (const a of t.store.records('big')) stored.set(a.id, a.fixedIn ?? '');
+      assert.equal(stored.size, v2.length);
+      for (const a of v2) assert.equal(stored.get(a.id), a.fixedIn, a.id);
+      const rows = await t.db.db.selectFrom('advisory').select((eb) => eb.fn.countAll<number>().as('n')).where('updater', '=', 'big').executeTakeFirstOrThrow();
+      assert.equal(Number(rows.n), v2.length);
+      assert.equal((await t.store.updaterStatus()).find((x) => x.name === 'big')?.records, v2.length);
+    } finally {
+      await t.drop();
+    }
+  });
+}
+
 describe('bundles refused before the database is touched (sqlite)', () => {
   let t: Awaited<ReturnType<typeof openDb>>;
   let plain: string[];
@@ -455,16 +492,30 @@ describe('berth scanner export-updaters / import-updaters (child processes)', ()
     });
   }
 
-  test('a multi-hundred-MB bundle is exported and imported with flat memory; an import killed mid-way leaves the previous data whole', async () => {
-    const big = path.join(TMP, 'big.gz');
-    const bigB = path.join(TMP, 'big-b.gz');
+  // Shared by the memory test and the killed-import tests: 4 updaters x 25,000 records x ~2.5 KB
+  // (~270 MB of NDJSON) in two variants; variant b changes a third of every updater's records.
+  const big = path.join(TMP, 'big.gz');
+  const bigB = path.join(TMP, 'big-b.gz');
+  let bigReady: Promise<void> | undefined;
+  let bigBReady: Promise<void> | undefined;
+  const synth = async (out: string, variant: string) => {
+    const r = await runTracked(['--import', 'tsx', 'test/helpers/airgap-synth.ts', out, '4', '25000', '2400', variant]);
+    assert.equal(r.code, 0, r.stderr);
+    return r;
+  };
+  let bigExport: Awaited<ReturnType<typeof runTracked>> | undefined;
+  const ensureBig = () => (bigReady ??= synth(big, 'a').then((r) => { bigExport = r; }));
+  const ensureBigB = () => (bigBReady ??= synth(bigB, 'b').then(() => {}));
+  /** The SQLite data directory the memory test imported `big` into (the base of the SQLite killed-import test). */
+  let bigData: string | undefined;
+
+  test('a multi-hundred-MB bundle is exported and imported with flat memory', async () => {
     const small = path.join(TMP, 'small.gz');
-    // 4 updaters x 25,000 records x ~2.5 KB = ~270 MB of NDJSON, and a bundle ten times smaller.
-    // Flat memory: the big one's peak RSS is within a fixed margin of the small one's. (A berth CLI
-    // process starts at ~145 MB RSS: tsx compiles the TypeScript sources and the whole CLI is
-    // loaded; the synthetic exporter starts at ~80 MB.)
-    const exp = await runTracked(['--import', 'tsx', 'test/helpers/airgap-synth.ts', big, '4', '25000', '2400', 'a']);
-    assert.equal(exp.code, 0, exp.stderr);
+    // Flat memory: the big one's peak RSS is within a fixed margin of the small one's (ten times
+    // smaller). (A berth CLI process starts at ~145 MB RSS: tsx compiles the TypeScript sources and
+    // the whole CLI is loaded; the synthetic exporter starts at ~80 MB.)
+    await ensureBig();
+    const exp = bigExport!;
     const expSmall = await runTracked(['--import', 'tsx', 'test/helpers/airgap-synth.ts', small, '4', '2500', '2400', 'a']);
     assert.equal(expSmall.code, 0, expSmall.stderr);
     const info = JSON.parse(exp.stdout) as { bytes: number; lines: number };
@@ -473,6 +524,7 @@ describe('berth scanner export-updaters / import-updaters (child processes)', ()
     const imp = await runTracked([BERTH, 'scanner', 'import-updaters', big, '--data', data]);
     assert.equal(imp.code, 0, imp.stderr);
     assert.match(imp.stdout, /4 updater\(s\) imported/);
+    bigData = data;
     const impSmall = await runTracked([BERTH, 'scanner', 'import-updaters', small, '--data', mkdtempSync(path.join(TMP, 'small-'))]);
     assert.equal(impSmall.code, 0, impSmall.stderr);
     const mb = (kb: number) => Math.round(kb / 1024);
@@ -482,36 +534,64 @@ describe('berth scanner export-updaters / import-updaters (child processes)', ()
     assert.ok(exp.peakKb - expSmall.peakKb < 100 * 1024, `export: ${mb(exp.peakKb)} MB vs ${mb(expSmall.peakKb)} MB for a tenth of the data`);
     assert.ok(imp.peakKb > 0 && imp.peakKb < 320 * 1024, `import peak RSS ${mb(imp.peakKb)} MB`);
     assert.ok(imp.peakKb - impSmall.peakKb < 100 * 1024, `import: ${mb(imp.peakKb)} MB vs ${mb(impSmall.peakKb)} MB for a tenth of the data`);
-
-    // Variant b changes a third of every updater's records; kill the import while it writes.
-    const expB = await runTracked(['--import', 'tsx', 'test/helpers/airgap-synth.ts', bigB, '4', '25000', '2400', 'b']);
-    assert.equal(expB.code, 0, expB.stderr);
-    const db = await openDatabase({ kind: 'sqlite', file: path.join(data, 'berth.db') });
-    const store = new AdvisoryStore(db.db, 'sqlite');
-    const fixedOf = async (u: string) => { const s = new Set<string>(); for await (const a of store.records(u)) s.add(String(a.fixedIn).split('.')[2]); return [...s].sort().join(''); };
-    try {
-      const killed = await runTracked([BERTH, 'scanner', 'import-updaters', bigB, '--data', data], {
-        env: { BERTH_PROGRESS_LOG: '1' }, killWhen: (e) => /synth-1: importing/.test(e), killAfterMs: 700,
-      });
-      assert.equal(killed.signal, 'SIGKILL', `${killed.stdout}\n${killed.stderr}`);
-      let oldWhole = 0;
-      for (const s of await store.updaterStatus()) {
-        assert.equal(s.records, 25000, s.name);
-        const fixed = await fixedOf(s.name);
-        // Either the previous data set, whole, or the new one, whole, matching its fingerprint.
-        assert.equal(fixed, s.fingerprint.endsWith('-a') ? '0' : '012', `${s.name}: ${s.fingerprint} with fixed patch levels ${fixed}`);
-        if (s.fingerprint.endsWith('-a')) oldWhole++;
-      }
-      assert.ok(oldWhole >= 1, 'the import was interrupted before it finished');
-      // Resuming: the finished updaters are skipped, the rest imported.
-      const resumed = await runTracked([BERTH, 'scanner', 'import-updaters', bigB, '--data', data]);
-      assert.equal(resumed.code, 0, resumed.stderr);
-      assert.match(resumed.stdout, /already current/);
-      for (const s of await store.updaterStatus()) assert.equal(await fixedOf(s.name), '012');
-    } finally {
-      await db.close();
-    }
   });
+
+  for (const dialect of dialects) {
+    test(`an import killed mid-way (SIGKILL) leaves the previous data whole; running it again finishes (${dialect})`, async () => {
+      await Promise.all([ensureBig(), ensureBigB()]);
+      // The CLI reaches the database through its config: --data (SQLite file) or DB_URI (PostgreSQL).
+      let data: string;
+      let env: Record<string, string> = {};
+      let db: OpenedDatabase;
+      let drop = async () => {};
+      if (dialect === 'postgres') {
+        const pg = await createPostgresDatabase();
+        env = { DB_URI: pg.uri };
+        data = mkdtempSync(path.join(TMP, 'kill-pg-'));
+        const base = await runTracked([BERTH, 'scanner', 'import-updaters', big, '--data', data], { env });
+        assert.equal(base.code, 0, base.stderr);
+        db = await openDatabase({ kind: 'postgres', uri: pg.uri, maxConnections: 2 });
+        drop = () => pg.drop();
+      } else {
+        if (!bigData) {
+          bigData = mkdtempSync(path.join(TMP, 'kill-sqlite-'));
+          const base = await runTracked([BERTH, 'scanner', 'import-updaters', big, '--data', bigData]);
+          assert.equal(base.code, 0, base.stderr);
+        }
+        data = bigData;
+        db = await openDatabase({ kind: 'sqlite', file: path.join(data, 'berth.db') });
+      }
+      const store = new AdvisoryStore(db.db, dialect);
+      const fixedOf = async (u: string) => { const s = new Set<string>(); for await (const a of store.records(u)) s.add(String(a.fixedIn).split('.')[2]); return [...s].sort().join(''); };
+      try {
+        for (const s of await store.updaterStatus()) assert.equal(s.fingerprint, `${s.name}-a`, 'the base bundle is imported');
+        // Kill the import of variant b while it writes.
+        const killed = await runTracked([BERTH, 'scanner', 'import-updaters', bigB, '--data', data], {
+          env: { ...env, BERTH_PROGRESS_LOG: '1' }, killWhen: (e) => /synth-1: importing/.test(e), killAfterMs: 700,
+        });
+        assert.equal(killed.signal, 'SIGKILL', `${killed.stdout}\n${killed.stderr}`);
+        let oldWhole = 0;
+        for (const s of await store.updaterStatus()) {
+          assert.equal(s.records, 25000, s.name);
+          const fixed = await fixedOf(s.name);
+          // Either the previous data set, whole, or the new one, whole, matching its fingerprint.
+          assert.equal(fixed, s.fingerprint.endsWith('-a') ? '0' : '012', `${s.name}: ${s.fingerprint} with fixed patch levels ${fixed}`);
+          const rows = await db.db.selectFrom('advisory').select((eb) => eb.fn.countAll<number>().as('n')).where('updater', '=', s.name).executeTakeFirstOrThrow();
+          assert.equal(Number(rows.n), 25000, `${s.name}: stored rows`);
+          if (s.fingerprint.endsWith('-a')) oldWhole++;
+        }
+        assert.ok(oldWhole >= 1, 'the import was interrupted before it finished');
+        // Resuming: the finished updaters are skipped, the rest imported.
+        const resumed = await runTracked([BERTH, 'scanner', 'import-updaters', bigB, '--data', data], { env });
+        assert.equal(resumed.code, 0, resumed.stderr);
+        assert.match(resumed.stdout, /already current/);
+        for (const s of await store.updaterStatus()) assert.equal(await fixedOf(s.name), '012');
+      } finally {
+        await db.close();
+        await drop();
+      }
+    });
+  }
 });
 
 // ---- /api/v1/scanner/updaters ----------------------------------------------------------------------------

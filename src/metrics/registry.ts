@@ -8,8 +8,10 @@ import { MANIFEST_MEDIA_TYPES } from '../oci/mediatypes.js';
 import { CachedValue } from './cache.js';
 import { FastCounter, FastHistogram } from './fast.js';
 import type { RowCountProvider, RowCounts } from './row-counts.js';
+import { registerScannerMetrics, type ScannerMetrics, type ScannerMetricsSource } from './scanner.js';
 
 export type { RowCounts, RowCountProvider } from './row-counts.js';
+export type { ScannerMetricsSource } from './scanner.js';
 
 export interface PoolStats { total: number; idle: number; waiting: number }
 
@@ -27,6 +29,8 @@ export interface MetricsOptions {
   processMetrics?: boolean;
   /** FIPS mode (berth_fips_mode, berth_fips_provider_active): FEATURE_FIPS and crypto.getFips(). */
   fips?: () => { on: boolean; active: boolean };
+  /** The vulnerability scanner (berth_scanner_*, quay_secscan_*); counts cached like the row counts. */
+  scanner?: ScannerMetricsSource;
 }
 
 /** The labels Quay uses for auth attempts: kinds, and Python's str(bool) for success. */
@@ -63,6 +67,8 @@ export class Metrics {
   readonly refreshErrors: Counter<'what'>;
   /** What the composition root puts in ServiceContext.observer. */
   readonly observer: ServiceObserver;
+  /** The scanner's metrics; its observer goes into ScannerService.observer. */
+  readonly scanner?: ScannerMetrics;
 
   private readonly durationChildren = new Map<string, Child>();
   private readonly pullChildren = new Map<string, Inc>();
@@ -78,7 +84,9 @@ export class Metrics {
       name: 'berth_metrics_refresh_errors_total', help: 'failed refreshes of cached metric values (row counts, storage used)',
       labelNames: ['what'], registers,
     });
-    for (const what of ['row_counts', 'storage_used', 'statfs']) this.refreshErrors.labels(what).inc(0);
+    for (const what of ['row_counts', 'storage_used', 'statfs', ...(opts.scanner ? ['scanner_jobs', 'scanner_vulnerabilities', 'scanner_data_age'] : [])]) {
+      this.refreshErrors.labels(what).inc(0);
+    }
     const onError = (what: string) => () => this.refreshErrors.inc({ what });
 
     // --- HTTP
@@ -201,6 +209,8 @@ export class Metrics {
       });
     }
 
+    if (opts.scanner) this.scanner = registerScannerMetrics(this.registry, opts.scanner, intervalMs, onError);
+
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
 
     this.observer = {
@@ -279,6 +289,7 @@ export class Metrics {
   invalidateCaches(): void {
     this.rowCounts?.invalidate();
     this.storageUsed?.invalidate();
+    this.scanner?.invalidate();
   }
 
   close(): void {

@@ -42,7 +42,8 @@ export type ScanOutcome = 'indexed' | 'unsupported' | 'failed' | 'retry';
 export interface ScannerObserver {
   onScanQueued?(): void;
   onScanStarted?(): void;
-  onScanFinished?(durationMs: number, outcome: ScanOutcome): void;
+  /** `error`: what ended a failed attempt (outcome failed or retry). */
+  onScanFinished?(durationMs: number, outcome: ScanOutcome, error?: unknown): void;
 }
 
 export interface ScannerLogger {
@@ -138,6 +139,7 @@ export class ScannerService {
     const beat = setInterval(() => { this.queue.heartbeat(job.digest, owner).catch(() => {}); }, Math.max(1000, this.queue.leaseMs / 3));
     beat.unref();
     let outcome: ScanOutcome;
+    let error: unknown;
     try {
       const s = await this.indexStored(job.digest, job.repository);
       outcome = s.state;
@@ -149,11 +151,12 @@ export class ScannerService {
       const permanent = err instanceof PermanentScanError || err instanceof LayerFormatError;
       const st = await this.queue.fail(job.digest, owner, msg, { permanent });
       outcome = st === 'failed' ? 'failed' : 'retry';
+      error = err;
       this.log.warn({ digest: job.digest, attempt: job.attempts, error: msg, next: st }, 'scan attempt failed');
     } finally {
       clearInterval(beat);
     }
-    this.observer.onScanFinished?.(this.now() - started, outcome);
+    this.observer.onScanFinished?.(this.now() - started, outcome, error);
     return true;
   }
 

@@ -9,11 +9,13 @@
 //   2. One transaction diffs the spool against the stored (key, content_hash) pairs: new keys are
 //      inserted (added), changed hashes replaced (updated), keys no longer present deleted
 //      (withdrawn), identical records left alone; then updater_state gets the new fingerprint.
+//      Large data sets are diffed in partitions (by a hash of the key, ~20,000 records each, spread
+//      over temp files), so memory stays flat however many records an updater has.
 //
 // Nothing old is kept, so the tables hold exactly the current upstream data: importing the same
 // data again writes nothing, and importing new data rewrites only what changed. That is the
 // garbage collection (Clair's database only grows; this one cannot).
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -69,6 +71,9 @@ export interface StoreOptions {
 
 const INSERT_BATCH = 200;
 const KEY_BATCH = 500;
+/** replaceUpdater diffs at most about this many records at a time (memory: ~200 bytes each). */
+const PARTITION_RECORDS = 20_000;
+const STORED_BATCH = 2000;
 
 /** (package, ranges) pairs per query of the matcher's second step. */
 const GROUP_BATCH = 200;
@@ -113,6 +118,84 @@ export interface GroupMember extends RangeGroup {
   advisory: Advisory;
 }
 
+// ---- replaceUpdater's spool and partitions ------------------------------------------------------
+// A spool line: `seq \t JSON(key) \t hash \t JSON(advisory)`; JSON never holds a raw tab, so the
+// first three tabs split it, and the diff parses the advisory only when it writes it.
+
+function spoolLine(seq: number, key: string, hash: string, payload: string): string {
+  return `${seq}\t${JSON.stringify(key)}\t${hash}\t${payload}\n`;
+}
+
+function parseSpoolLine(text: string, withPayload: boolean): { seq: number; key: string; hash: string; payload?: string } {
+  const a = text.indexOf('\t');
+  const b = text.indexOf('\t', a + 1);
+  const c = text.indexOf('\t', b + 1);
+  return {
+    seq: Number(text.slice(0, a)),
+    key: JSON.parse(text.slice(a + 1, b)) as string,
+    hash: text.slice(b + 1, c),
+    ...(withPayload ? { payload: text.slice(c + 1) } : {}),
+  };
+}
+
+/** FNV-1a of the key, modulo the number of partitions. */
+function partitionOf(key: string, parts: number): number {
+  if (parts === 1) return 0;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % parts;
+}
+
+/** Spreads a spool over `parts` files by key. */
+async function partition(file: string, dir: string, prefix: string, parts: number): Promise<string[]> {
+  const files = Array.from({ length: parts }, (_, i) => path.join(dir, `${prefix}-${i}.tsv`));
+  const writers = files.map((f) => new LineWriter(f));
+  try {
+    for await (const text of readLines(file)) await writers[partitionOf(parseSpoolLine(text, false).key, parts)].write(`${text}\n`);
+  } finally {
+    for (const w of writers) await w.close();
+  }
+  return files;
+}
+
+async function* readLines(file: string): AsyncGenerator<string> {
+  const rl = createInterface({ input: createReadStream(file, { highWaterMark: 1 << 16 }), crlfDelay: Infinity });
+  for await (const text of rl) if (text) yield text;
+}
+
+/** A file written line by line, waiting for the disk when its buffer is full. */
+class LineWriter {
+  private readonly out: WriteStream;
+  private failed: Error | undefined;
+  constructor(file: string) {
+    this.out = createWriteStream(file, { highWaterMark: 1 << 16 });
+    this.out.on('error', (e) => { this.failed = e; });
+  }
+
+  async write(text: string): Promise<void> {
+    if (this.failed) throw this.failed;
+    if (!this.out.write(text)) {
+      await new Promise<void>((resolve, reject) => {
+        const onError = (e: Error) => { this.out.off('drain', onDrain); reject(e); };
+        const onDrain = () => { this.out.off('error', onError); resolve(); };
+        this.out.once('drain', onDrain);
+        this.out.once('error', onError);
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.out.closed) return;
+    const done = once(this.out, 'close');
+    this.out.end();
+    await done;
+    if (this.failed) throw this.failed;
+  }
+}
+
 export class AdvisoryStore {
   constructor(
     private readonly db: DB,
@@ -127,44 +210,58 @@ export class AdvisoryStore {
   async replaceUpdater(updater: string, fingerprint: string, records: AsyncIterable<Advisory>): Promise<ReplaceResult> {
     if (!updater) throw new Error('replaceUpdater: an updater name is required');
     const dir = await mkdtemp(path.join(this.opts.tmpDir ?? tmpdir(), 'berth-advisories-'));
-    const spool = path.join(dir, 'records.ndjson');
+    const spool = path.join(dir, 'records.tsv');
     try {
-      // Phase 1: read everything, outside the transaction.
-      const last = new Map<string, { line: number; hash: string }>();
-      let line = 0;
-      let duplicates = 0;
-      const out = createWriteStream(spool);
-      const outError = new Promise<never>((_, reject) => out.on('error', reject));
-      outError.catch(() => {});
+      // Phase 1: read everything, outside the transaction. Nothing per record stays in memory.
+      let lines = 0;
+      const out = new LineWriter(spool);
       try {
         for await (const a of records) {
           a.updater = updater;
           validateAdvisory(a);
-          const key = advisoryKey(a);
-          const hash = contentHash(a);
-          if (last.has(key)) duplicates++;
-          last.set(key, { line, hash });
-          line++;
-          const ok = out.write(`${JSON.stringify({ key, hash, a })}\n`);
-          if (!ok) await Promise.race([once(out, 'drain'), outError]);
+          await out.write(spoolLine(lines++, advisoryKey(a), contentHash(a), JSON.stringify(a)));
         }
       } finally {
-        out.end();
-        await Promise.race([once(out, 'close'), outError]);
+        await out.close();
       }
+
+      // The diff against the stored (key, content_hash) pairs runs per partition (by a hash of the
+      // key), so memory holds at most one partition's keys whatever the size of the data set: the
+      // incoming records (here, still outside the transaction) and the stored pairs (inside it) are
+      // spread over partition files, and each partition is diffed on its own. The stored count only
+      // sizes the partitions; a concurrent change to it makes them larger or smaller, never wrong.
+      const storedCount = (await this.updaterStatus()).find((u) => u.name === updater)?.records ?? 0;
+      const parts = Math.max(1, Math.ceil(Math.max(lines, storedCount) / PARTITION_RECORDS));
+      const incoming = parts === 1 ? [spool] : await partition(spool, dir, 'in', parts);
 
       // Phase 2: one transaction.
       const now = Date.now();
       const result = await this.db.transaction().execute(async (trx) => {
         // Replicas updating the same updater at once take turns (SQLite has one writer anyway).
         if (this.dialect === 'postgres') await sql`select pg_advisory_xact_lock(hashtext(${`berth-updater:${updater}`}))`.execute(trx);
-        const stored = new Map<string, string>();
-        for (const r of await trx.selectFrom('advisory').select(['key', 'content_hash']).where('updater', '=', updater).execute()) {
-          stored.set(r.key, r.content_hash);
+        // The stored pairs, read in key order in batches, into partition files.
+        const storedFiles = Array.from({ length: parts }, (_, i) => path.join(dir, `stored-${i}.tsv`));
+        const writers = storedFiles.map((f) => new LineWriter(f));
+        try {
+          let after: string | undefined;
+          for (;;) {
+            let q = trx.selectFrom('advisory').select(['key', 'content_hash']).where('updater', '=', updater);
+            if (after !== undefined) q = q.where('key', '>', after);
+            const rows = await q.orderBy('key').limit(STORED_BATCH).execute();
+            for (const r of rows) await writers[partitionOf(r.key, parts)].write(`${JSON.stringify(r.key)}\t${r.content_hash}\n`);
+            if (rows.length < STORED_BATCH) break;
+            after = rows[rows.length - 1].key;
+          }
+        } finally {
+          for (const w of writers) await w.close();
         }
+
         let added = 0;
         let updated = 0;
         let identical = 0;
+        let duplicates = 0;
+        let withdrawn = 0;
+        let total = 0;
         const inserts: Row[] = [];
         const replaceKeys: string[] = [];
         const flush = async () => {
@@ -177,37 +274,48 @@ export class AdvisoryStore {
             inserts.length = 0;
           }
         };
-        let n = 0;
-        const rl = createInterface({ input: createReadStream(spool), crlfDelay: Infinity });
-        for await (const text of rl) {
-          const i = n++;
-          if (!text) continue;
-          const { key, hash, a } = JSON.parse(text) as { key: string; hash: string; a: Advisory };
-          if (last.get(key)!.line !== i) continue; // a later record has the same key
-          const old = stored.get(key);
-          if (old === undefined) added++;
-          else {
-            stored.delete(key);
-            if (old === hash) { identical++; continue; }
-            updated++;
-            replaceKeys.push(key);
+        for (let p = 0; p < parts; p++) {
+          const stored = new Map<string, string>();
+          for await (const text of readLines(storedFiles[p])) {
+            const tab = text.indexOf('\t');
+            stored.set(JSON.parse(text.slice(0, tab)) as string, text.slice(tab + 1));
           }
-          inserts.push(toRow(a, key, hash, now));
-          if (inserts.length >= INSERT_BATCH) await flush();
+          // A key repeated in the input: the last record wins.
+          const last = new Map<string, number>();
+          for await (const text of readLines(incoming[p])) {
+            const l = parseSpoolLine(text, false);
+            if (last.has(l.key)) duplicates++;
+            last.set(l.key, l.seq);
+          }
+          total += last.size;
+          for await (const text of readLines(incoming[p])) {
+            const l = parseSpoolLine(text, false);
+            if (last.get(l.key) !== l.seq) continue;
+            const old = stored.get(l.key);
+            if (old === undefined) added++;
+            else {
+              stored.delete(l.key);
+              if (old === l.hash) { identical++; continue; }
+              updated++;
+              replaceKeys.push(l.key);
+            }
+            inserts.push(toRow(JSON.parse(parseSpoolLine(text, true).payload!) as Advisory, l.key, l.hash, now));
+            if (inserts.length >= INSERT_BATCH) await flush();
+          }
+          await flush();
+          // Whatever is left was not in the new data: withdrawn.
+          const gone = [...stored.keys()];
+          withdrawn += gone.length;
+          for (let i = 0; i < gone.length; i += KEY_BATCH) {
+            await trx.deleteFrom('advisory').where('updater', '=', updater).where('key', 'in', gone.slice(i, i + KEY_BATCH)).execute();
+          }
         }
-        await flush();
-        // Whatever is left was not in the new data: withdrawn.
-        const gone = [...stored.keys()];
-        for (let i = 0; i < gone.length; i += KEY_BATCH) {
-          await trx.deleteFrom('advisory').where('updater', '=', updater).where('key', 'in', gone.slice(i, i + KEY_BATCH)).execute();
-        }
-        const total = last.size;
         await trx
           .insertInto('updater_state')
           .values({ name: updater, fingerprint, records: total, updated_at: now, checked_at: now })
           .onConflict((oc) => oc.column('name').doUpdateSet({ fingerprint, records: total, updated_at: now, checked_at: now }))
           .execute();
-        return { updater, fingerprint, records: total, added, updated, withdrawn: gone.length, identical, duplicates };
+        return { updater, fingerprint, records: total, added, updated, withdrawn, identical, duplicates };
       });
       if (this.dialect === 'postgres' && this.opts.vacuum !== false && result.added + result.updated + result.withdrawn > 0) {
         // Outside the transaction (VACUUM cannot run inside one); it takes no lock that blocks reads
