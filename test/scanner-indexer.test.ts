@@ -19,6 +19,7 @@ import {
 import { parseOsRelease, distributionFromOsRelease } from '../src/scanner/indexer/os-release.ts';
 import { parseDebSource } from '../src/scanner/indexer/dpkg.ts';
 import { RpmHeader, RPMTAG, parseSourceRpm } from '../src/scanner/indexer/rpm.ts';
+import { TarParser, TarFormatError } from '../src/scanner/indexer/tar.ts';
 import { decodeInlineBuildInfo, packagesFromBuildInfo, parseModInfo } from '../src/scanner/indexer/go-binary.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../../shared/fixtures/claircore');
@@ -534,6 +535,95 @@ describe('indexer: whiteouts', () => {
       await layer([{ name: `${sp}/.wh..wh..opq`, data: '' }, { name: `${sp}/bar-2.0.dist-info/METADATA`, data: meta('bar', '2.0') }]),
     ]);
     assert.deepEqual(r.packages.map((p) => `${p.layerIndex}:${p.name}=${p.version}`), ['1:bar=2.0']);
+  });
+});
+
+describe('indexer: tar parsing', () => {
+  // The reader's own tar parser (src/scanner/indexer/tar.ts) against tar-stream, on archives GNU tar
+  // writes in each of its formats (long names and link names, ustar prefixes, PAX records,
+  // non-ASCII names, hard links, symlinks, empty files, big uids in base-256) and on this machine's
+  // /etc: the same entries, headers and bytes, whatever the chunking.
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'berth-tar-'));
+    const root = path.join(dir, 'root');
+    const deep = path.join(root, 'a'.repeat(60), 'b'.repeat(60));
+    spawnSync('mkdir', ['-p', deep, path.join(root, 'empty-dir')]);
+    writeFileSync(path.join(deep, `${'c'.repeat(70)}.txt`), 'a long name\n');
+    writeFileSync(path.join(root, 'plain.txt'), Buffer.alloc(70_000, 'plain body '));
+    writeFileSync(path.join(root, 'empty'), '');
+    writeFileSync(path.join(root, 'grüße-日本.txt'), 'non-ASCII name\n');
+    spawnSync('chmod', ['0755', path.join(root, 'plain.txt')]);
+    spawnSync('ln', ['-s', `../${'t'.repeat(120)}`, path.join(root, 'long-link')]);
+    spawnSync('ln', [path.join(root, 'plain.txt'), path.join(root, 'hard.txt')]);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  interface Seen { name: string; size: number; mode: number; type: string | null; linkname: string | null; body: string }
+  async function withTarStream(buf: Buffer): Promise<Seen[]> {
+    const ex = tar.extract({ allowUnknownFormat: true } as Parameters<typeof tar.extract>[0]);
+    const out: Seen[] = [];
+    const done = (async () => {
+      for await (const e of ex as AsyncIterable<AsyncIterable<Buffer> & { header: tar.Header }>) {
+        const parts: Buffer[] = [];
+        for await (const c of e) parts.push(c);
+        const h = e.header;
+        out.push({ name: h.name, size: h.size ?? 0, mode: h.mode ?? 0, type: h.type ?? null, linkname: h.linkname ?? null, body: Buffer.concat(parts).toString('base64') });
+      }
+    })();
+    ex.end(buf);
+    await done;
+    return out;
+  }
+  function withOurs(buf: Buffer, chunk: number): Seen[] {
+    const p = new TarParser();
+    const out: Seen[] = [];
+    let parts: Buffer[] = [];
+    for (let i = 0; i < buf.length; i += chunk) {
+      p.push(buf.subarray(i, i + chunk));
+      for (let item = p.next(); item !== undefined; item = p.next()) {
+        if (item instanceof Uint8Array) parts.push(item);
+        else out.push({ name: item.name, size: item.size, mode: item.mode, type: item.type, linkname: item.linkname, body: '' });
+        if (p.bodyDone && out.length) {
+          out[out.length - 1].body = Buffer.concat(parts).toString('base64');
+          parts = [];
+        }
+      }
+    }
+    p.end();
+    return out;
+  }
+
+  for (const format of ['gnu', 'oldgnu', 'ustar', 'pax', 'v7']) {
+    test(`GNU tar --format=${format}: the same entries as tar-stream, in chunks of 1 byte to 1 MiB`, async () => {
+      // v7 cannot hold names or link names over 99 bytes; ustar refuses the 120-byte link name.
+      const skip = format === 'v7' ? ['a'.repeat(60), 'long-link'] : format === 'ustar' ? ['long-link'] : [];
+      const args = ['-c', `--format=${format}`, ...skip.map((n) => `--exclude=./${n}`)];
+      if (format === 'gnu') args.push('--owner=:3000000000'); // a uid too big for octal: base-256
+      args.push('-C', path.join(dir, 'root'), '.');
+      const r = spawnSync('tar', args, { maxBuffer: 1 << 26 });
+      assert.equal(r.status, 0, String(r.stderr));
+      const want = await withTarStream(r.stdout);
+      assert.ok(want.length >= 6, `${want.length} entries`);
+      for (const chunk of [1, 511, 513, 4099, 1 << 20]) assert.deepEqual(withOurs(r.stdout, chunk), want, `chunks of ${chunk}`);
+    });
+  }
+
+  test('this machine\'s /etc (GNU and PAX formats): the same entries as tar-stream', async () => {
+    for (const format of ['gnu', 'pax']) {
+      const r = spawnSync('tar', ['-c', `--format=${format}`, '-C', '/', '--ignore-failed-read', 'etc'], { maxBuffer: 1 << 28 });
+      assert.ok(r.stdout.length > 100_000, String(r.stderr));
+      const want = await withTarStream(r.stdout);
+      assert.deepEqual(withOurs(r.stdout, 65_536), want);
+    }
+  });
+
+  test('corrupt and truncated tars fail with tar-stream\'s messages', () => {
+    const good = spawnSync('tar', ['-c', '-C', path.join(dir, 'root'), 'plain.txt']).stdout;
+    const bad = Buffer.from(good);
+    bad[10] ^= 0xff;
+    assert.throws(() => withOurs(bad, 4096), (e: Error) => e instanceof TarFormatError && /Invalid tar header/.test(e.message));
+    assert.throws(() => withOurs(good.subarray(0, 5000), 4096), (e: Error) => e instanceof TarFormatError && /Unexpected end of data/.test(e.message));
   });
 });
 
