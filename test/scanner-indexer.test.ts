@@ -642,13 +642,17 @@ describe('indexer: layer reading', () => {
     }
   });
 
-  test('zstd: a multi-megabyte layer streamed in small chunks; a truncated one is a clear error', { skip: !HAVE_ZSTD && 'zstd binary not installed' }, async () => {
+  test('zstd: a multi-megabyte layer streamed in small chunks; a truncated one is a clear error; the layers after it still index', { skip: !HAVE_ZSTD && 'zstd binary not installed' }, async () => {
     const big = Buffer.alloc(6 << 20, 'filler text that compresses well ');
     const z = await layer([{ name: 'usr/share/big.txt', data: big }, { name: 'var/lib/dpkg/status', data: deb }], 'zstd');
     const r = await indexLayers([() => stream(z, 1000)]);
     assert.equal(r.packages.length, 1);
     assert.equal(r.perLayer[0].bytes, big.length + deb.length);
     await assert.rejects(index([z.subarray(0, z.length - 100)]), (e: Error) => e instanceof LayerFormatError && /layer 0: layer is not a valid zstd stream \(truncated or corrupt\)/.test(e.message));
+    // Decoder threads are reused between layers: neither a failed layer nor two at once leave one in a bad state.
+    const again = await Promise.all([index([z, z]), index([z])]);
+    assert.deepEqual(again.map((x) => x.perLayer.map((l) => l.bytes)), [[big.length + deb.length, big.length + deb.length], [big.length + deb.length]]);
+    assert.deepEqual(again.map((x) => x.packages.length), [1, 1]);
   });
 
   test('path tricks: ../ entries are ignored with a warning, absolute and ./ paths are normalised', async () => {

@@ -12,24 +12,14 @@
 // - Whiteouts (`.wh.<name>`, `.wh..wh..opq`) are recorded, not applied: they only mean something
 //   relative to the layers below, which ./whiteouts.ts puts together.
 //
-// zstd: Node 20's zlib has no zstd. We decode with `fzstd` (pure JavaScript, streaming, no native
-// build; by the author of fflate) in a worker thread, rather than spawning `zstd -dc`. Berth must
-// index with nothing else installed (`npm start` on a laptop, a slim container image, an air-gapped
-// host), and a missing binary would turn every zstd layer into an error. The cost is speed: on this
-// 2-core machine fzstd decodes a mixed 96 MB layer at ~60-90 MB/s where the zstd binary does
-// ~250-750 MB/s and gunzip ~90-350 MB/s (all measured under load from other jobs). Running the
-// decoder in a worker keeps the main thread free for tar parsing and the scanners, so a zstd layer
-// indexes at about the decoder's own speed instead of well under it. If zstd layers become the
-// bottleneck, a native decoder can replace the worker behind ZstdDecompress without touching
-// anything else.
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+// zstd is decoded by ./zstd.ts (fzstd in a warm worker thread; why, and what it costs, is noted there).
+import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { mkdtemp, open, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
 import { TarFormatError, TarParser, type TarHeader } from './tar.js';
+import { ZstdDecompress } from './zstd.js';
 import type { EntryInfo, FileResult, Finding, LayerResult, ScanContext, Scanner, StreamSink } from './types.js';
 
 /** The layer blob is not a readable (compressed) tar: truncated, corrupt or of an unknown format. */
@@ -119,94 +109,6 @@ function detect(head: Buffer): Compression | 'xz' | 'bzip2' {
   if (head.length >= 6 && head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
   if (head.length >= 3 && head.subarray(0, 3).toString('latin1') === 'BZh') return 'bzip2';
   return 'none';
-}
-
-// The zstd decoder runs in a worker thread so that decoding (the slow part, pure JavaScript) and tar
-// parsing plus the scanners use both cores. Decoded chunks come back as transferred buffers (no
-// copy). The worker is plain JavaScript, evaluated from this string, so it needs no TypeScript loader.
-const ZSTD_WORKER = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { Decompress } = require(workerData.fzstd);
-let out = [];
-const d = new Decompress((chunk) => { if (chunk.length) out.push(chunk); });
-function flush() {
-  if (!out.length) return;
-  // fzstd hands out fresh blocks, but only transfer a buffer that is exactly the chunk.
-  const chunks = out.map((c) => (c.byteOffset === 0 && c.byteLength === c.buffer.byteLength ? c : c.slice()));
-  out = [];
-  parentPort.postMessage({ t: 'data', chunks }, chunks.map((c) => c.buffer));
-}
-parentPort.on('message', (m) => {
-  try {
-    d.push(m.t === 'end' ? new Uint8Array(0) : m.chunk, m.t === 'end');
-    flush();
-    parentPort.postMessage({ t: m.t === 'end' ? 'end' : 'ack' });
-  } catch (e) {
-    parentPort.postMessage({ t: 'error', message: String(e && e.message || e), code: e && e.code });
-  }
-});
-`;
-const FZSTD_PATH = createRequire(import.meta.url).resolve('fzstd');
-const ZSTD_IN_FLIGHT = 2;
-
-type ZstdWorkerMessage =
-  | { t: 'data'; chunks: Uint8Array[] }
-  | { t: 'ack' | 'end' }
-  | { t: 'error'; message: string; code?: number };
-
-/** Streaming zstd decoding with fzstd in a worker thread (see the note at the top of this file). */
-class ZstdDecompress extends Transform {
-  private readonly worker: Worker;
-  private inFlight = 0;
-  private waiting: TransformCallback | undefined;
-  private ending: TransformCallback | undefined;
-
-  constructor() {
-    super({ readableHighWaterMark: 1 << 20 });
-    this.worker = new Worker(ZSTD_WORKER, { eval: true, workerData: { fzstd: FZSTD_PATH } });
-    this.worker.unref();
-    this.worker.on('message', (m: ZstdWorkerMessage) => this.onMessage(m));
-    this.worker.on('error', (err) => this.destroy(err));
-  }
-
-  private onMessage(m: ZstdWorkerMessage): void {
-    if (m.t === 'data') {
-      for (const c of m.chunks) this.push(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
-    } else if (m.t === 'ack') {
-      this.inFlight--;
-      const cb = this.waiting;
-      this.waiting = undefined;
-      cb?.();
-    } else if (m.t === 'end') {
-      const cb = this.ending;
-      this.ending = undefined;
-      void this.worker.terminate();
-      cb?.();
-    } else if (m.t === 'error') {
-      const err = Object.assign(new Error(m.message), { code: m.code });
-      const cb = this.waiting ?? this.ending;
-      this.waiting = this.ending = undefined;
-      if (cb) cb(err);
-      else this.destroy(err);
-    }
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    const copy = new Uint8Array(chunk); // read-stream buffers may share a pool: send a private copy
-    this.worker.postMessage({ t: 'chunk', chunk: copy }, [copy.buffer]);
-    if (++this.inFlight < ZSTD_IN_FLIGHT) cb();
-    else this.waiting = cb;
-  }
-
-  override _flush(cb: TransformCallback): void {
-    this.ending = cb;
-    this.worker.postMessage({ t: 'end' });
-  }
-
-  override _destroy(err: Error | null, cb: (error: Error | null) => void): void {
-    void this.worker.terminate();
-    cb(err);
-  }
 }
 
 function errorText(err: unknown): string {
