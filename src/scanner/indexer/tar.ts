@@ -42,6 +42,7 @@ const padding = (size: number) => (size % BLOCK ? BLOCK - (size % BLOCK) : 0);
 
 export class TarParser {
   private readonly queue: Buffer[] = [];
+  private readonly scratch = Buffer.allocUnsafe(BLOCK);
   /** Read position in queue[0]. */
   private offset = 0;
   private buffered = 0;
@@ -82,14 +83,17 @@ export class TarParser {
     for (;;) {
       if (this.body > 0) {
         if (this.buffered === 0) return undefined;
+        if (this.skipping) {
+          this.body -= this.drop(this.body);
+          continue;
+        }
         const piece = this.take(this.body);
         this.body -= piece.length;
-        if (!this.skipping) return piece;
-        continue;
+        return piece;
       }
       if (this.pad > 0) {
         if (this.buffered === 0) return undefined;
-        this.pad -= this.take(this.pad).length;
+        this.pad -= this.drop(this.pad);
         continue;
       }
       if (this.long) {
@@ -100,7 +104,7 @@ export class TarParser {
         continue;
       }
       if (this.buffered < BLOCK) return undefined;
-      const h = decodeHeader(this.read(BLOCK));
+      const h = this.header();
       if (h === null) continue; // an all-zero block
       switch (h.type) {
         case 'gnu-long-path':
@@ -126,6 +130,37 @@ export class TarParser {
   /** The input has ended: throws unless it ended exactly after a whole entry. */
   end(): void {
     if (this.body > 0 || this.pad > 0 || this.long || this.buffered > 0) throw new TarFormatError('Unexpected end of data');
+  }
+
+  /** Decodes the next 512-byte block where it lies (or from a scratch copy when it spans chunks). */
+  private header(): TarHeader | null {
+    const first = this.queue[0];
+    if (first.length - this.offset >= BLOCK) {
+      const h = decodeHeader(first, this.offset);
+      this.drop(BLOCK);
+      return h;
+    }
+    let at = 0;
+    while (at < BLOCK) {
+      const p = this.take(BLOCK - at);
+      p.copy(this.scratch, at);
+      at += p.length;
+    }
+    return decodeHeader(this.scratch, 0);
+  }
+
+  /** Passes over up to n bytes at the front (at most the rest of the first chunk); returns how many. */
+  private drop(n: number): number {
+    const rest = this.queue[0].length - this.offset;
+    if (n >= rest) {
+      this.queue.shift();
+      this.offset = 0;
+      this.buffered -= rest;
+      return rest;
+    }
+    this.offset += n;
+    this.buffered -= n;
+    return n;
   }
 
   /** Up to n bytes from the front, without copying (at most the rest of the first chunk). */
@@ -187,26 +222,28 @@ export class TarParser {
   }
 }
 
-/** One 512-byte header; null for an all-zero block. */
-function decodeHeader(b: Buffer): TarHeader | null {
-  let sum = 8 * 32; // the checksum field counts as spaces
-  for (let i = 0; i < 148; i++) sum += b[i];
-  for (let i = 156; i < BLOCK; i++) sum += b[i];
+/** The 512-byte header at b[o]; null for an all-zero block. */
+function decodeHeader(b: Buffer, o: number): TarHeader | null {
+  // The checksum field counts as eight spaces; four sums side by side run faster than one.
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  for (let i = o, end = o + 148; i < end; i += 4) { s0 += b[i]; s1 += b[i + 1]; s2 += b[i + 2]; s3 += b[i + 3]; }
+  for (let i = o + 156, end = o + BLOCK; i < end; i += 4) { s0 += b[i]; s1 += b[i + 1]; s2 += b[i + 2]; s3 += b[i + 3]; }
+  const sum = 8 * 32 + s0 + s1 + s2 + s3;
   if (sum === 8 * 32) return null;
-  if (sum !== decodeOct(b, 148, 8)) throw new TarFormatError('Invalid tar header. Maybe the tar is corrupted or it needs to be gunzipped?');
+  if (sum !== decodeOct(b, o + 148, 8)) throw new TarFormatError('Invalid tar header. Maybe the tar is corrupted or it needs to be gunzipped?');
 
-  let flag = b[156] === 0 ? 0 : b[156] - 0x30;
-  let name = decodeStr(b, 0, 100);
+  let flag = b[o + 156] === 0 ? 0 : b[o + 156] - 0x30;
+  let name = decodeStr(b, o, 100);
   // ustar: the prefix field; GNU and v7 headers have none.
-  if (b.compare(USTAR, 0, 6, 257, 263) === 0 && b[345]) name = `${decodeStr(b, 345, 155)}/${name}`;
+  if (b.compare(USTAR, 0, 6, o + 257, o + 263) === 0 && b[o + 345]) name = `${decodeStr(b, o + 345, 155)}/${name}`;
   // Old tars mark directories with a trailing slash only.
   if (flag === 0 && name.endsWith('/')) flag = 5;
   return {
     name,
-    size: decodeOct(b, 124, 12),
-    mode: decodeOct(b, 100, 8),
+    size: decodeOct(b, o + 124, 12),
+    mode: decodeOct(b, o + 100, 8),
     type: TYPES[flag] ?? null,
-    linkname: b[157] === 0 ? null : decodeStr(b, 157, 100),
+    linkname: b[o + 157] === 0 ? null : decodeStr(b, o + 157, 100),
   };
 }
 
