@@ -235,7 +235,7 @@ function decodeHeader(b: Buffer, o: number): TarHeader | null {
   let flag = b[o + 156] === 0 ? 0 : b[o + 156] - 0x30;
   let name = decodeStr(b, o, 100);
   // ustar: the prefix field; GNU and v7 headers have none.
-  if (b.compare(USTAR, 0, 6, o + 257, o + 263) === 0 && b[o + 345]) name = `${decodeStr(b, o + 345, 155)}/${name}`;
+  if (b[o + 345] && isUstar(b, o)) name = `${decodeStr(b, o + 345, 155)}/${name}`;
   // Old tars mark directories with a trailing slash only.
   if (flag === 0 && name.endsWith('/')) flag = 5;
   return {
@@ -245,6 +245,12 @@ function decodeHeader(b: Buffer, o: number): TarHeader | null {
     type: TYPES[flag] ?? null,
     linkname: b[o + 157] === 0 ? null : decodeStr(b, o + 157, 100),
   };
+}
+
+/** The magic field says `ustar\0` (POSIX; GNU's is `ustar ` and v7 has none). */
+function isUstar(b: Buffer, o: number): boolean {
+  for (let i = 0; i < 6; i++) if (b[o + 257 + i] !== USTAR[i]) return false;
+  return true;
 }
 
 /** A NUL-terminated UTF-8 field. */
