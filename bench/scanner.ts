@@ -19,7 +19,8 @@ const dir = mkdtempSync(path.join(tmpdir(), 'berth-bench-scanner-'));
 // repeated, which zstd's long window found: the "random" half shrank to almost nothing).
 const rnd32 = (() => { let s = 42; return () => { s ^= s << 13; s ^= s >>> 17; s ^= s << 5; return s >>> 0; }; })();
 
-async function buildLayer(): Promise<Buffer> {
+/** ~100 MB of files, half compressible text and half random bytes: 256 KiB each, or (`small`) 0.5-6.5 KiB each in a few thousand directories, as in a real root file system. */
+async function buildLayer(small = false): Promise<Buffer> {
   const pack = tarStream.pack();
   const out: Buffer[] = [];
   const done = (async () => { for await (const c of pack as AsyncIterable<Buffer>) out.push(c); })();
@@ -28,14 +29,15 @@ async function buildLayer(): Promise<Buffer> {
   for (let i = 0; i < 500; i++) status += `Package: pkg${i}\nStatus: install ok installed\nVersion: 1.${i}.0-1\nArchitecture: amd64\nSource: src${i % 250}\n\n`;
   await add('etc/os-release', Buffer.from('ID=debian\nVERSION_ID=12\n'));
   await add('var/lib/dpkg/status', Buffer.from(status));
-  // ~100 MB of files: half compressible text, half random bytes (so the gzip'd layer stays large).
+  // Half random bytes, so the compressed layer stays large.
   let total = 0;
   for (let i = 0; total < 100 * 1024 * 1024; i++) {
-    const size = 256 * 1024;
+    const size = small ? 512 + (rnd32() % 6144) : 256 * 1024;
     const b = Buffer.alloc(size);
-    if (i % 2) for (let k = 0; k < size; k += 4) b.writeUInt32LE(rnd32(), k);
+    if (i % 2) for (let k = 0; k + 4 <= size; k += 4) b.writeUInt32LE(rnd32(), k);
     else b.fill(`line ${i} of some text file\n`);
-    await add(`usr/share/data/f${i}.bin`, b);
+    const dir = !small ? 'usr/share/data' : [`usr/lib/node_modules/app/node_modules/dep${i % 700}/lib`, `usr/lib/python3/dist-packages/mod${i % 500}/sub`, `usr/share/doc/pkg${i % 900}`][i % 3];
+    await add(`${dir}/f${i}.bin`, b);
     total += size;
   }
   pack.finalize();
@@ -61,11 +63,15 @@ async function* advisories(n: number): AsyncGenerator<Advisory> {
 // for the same file, measured in the same run: reading it (cat, Node) and decompressing it (gzip -dc /
 // zstd -dc, Node's zlib / the fzstd decoder Berth uses). Wall time is noisy on a loaded machine, so
 // CPU seconds (user + system, all threads) are printed too; best of 3 of each.
+// A second gzip layer holds the same ~100 MB in ~29,000 small files: what per-entry costs amount to.
 const tarBytes = await buildLayer();
 const gzFile = path.join(dir, 'layer.tar.gz');
 writeFileSync(gzFile, gzipSync(tarBytes, { level: 1 }));
 const zstFile = path.join(dir, 'layer.tar.zst');
 const haveZstd = spawnSync('zstd', ['-q', '-3', '-f', '-o', zstFile], { input: tarBytes, maxBuffer: 1 << 30 }).status === 0;
+const smallTar = await buildLayer(true);
+const smallFile = path.join(dir, 'small-files.tar.gz');
+writeFileSync(smallFile, gzipSync(smallTar, { level: 1 }));
 
 interface Cost { wall: number; cpu: number; first?: { wall: number; cpu: number } }
 const ms = (c: { wall: number; cpu: number }) => `${c.wall.toFixed(0)} ms (CPU ${c.cpu.toFixed(0)} ms)`;
@@ -107,17 +113,20 @@ const nodeUnzstd = (file: string) => new Promise<void>((resolve, reject) => {
   read(file).on('data', (c) => d.push(c as Buffer)).on('end', () => { d.push(new Uint8Array(0), true); resolve(); }).on('error', reject);
 });
 let found = 0;
+let entries = 0;
 const berth = async (file: string) => {
   const r = await indexLayers([() => read(file)], { tmpDir: dir });
   found = r.packages.length;
+  entries = r.perLayer[0].entries;
 };
 
-const variants: Array<{ name: string; file: string; decode: string; node: string; nodeDecode: (f: string) => Promise<void> }> = [
-  { name: 'gzip', file: gzFile, decode: 'gzip -dc', node: 'Node zlib', nodeDecode: nodeGunzip },
+const variants: Array<{ name: string; tar: number; file: string; decode: string; node: string; nodeDecode: (f: string) => Promise<void> }> = [
+  { name: 'gzip', tar: tarBytes.length, file: gzFile, decode: 'gzip -dc', node: 'Node zlib', nodeDecode: nodeGunzip },
 ];
-if (haveZstd) variants.push({ name: 'zstd', file: zstFile, decode: 'zstd -dc', node: 'fzstd', nodeDecode: nodeUnzstd });
+if (haveZstd) variants.push({ name: 'zstd', tar: tarBytes.length, file: zstFile, decode: 'zstd -dc', node: 'fzstd', nodeDecode: nodeUnzstd });
 else console.log('index: zstd binary not installed, zstd variant skipped');
-console.log(`index: ${(tarBytes.length / 1e6).toFixed(1)} MB layer (tar), 500-package dpkg status; best of 3, wall (CPU):`);
+variants.push({ name: 'gzip, small files', tar: smallTar.length, file: smallFile, decode: 'gzip -dc', node: 'Node zlib', nodeDecode: nodeGunzip });
+console.log('index: ~100 MB of files and a 500-package dpkg status per layer; best of 3, wall (CPU):');
 for (const v of variants) {
   const size = statSync(v.file).size;
   const cat = command(`cat ${v.file} > /dev/null`);
@@ -125,7 +134,7 @@ for (const v of variants) {
   const dec = command(`${v.decode} ${v.file} > /dev/null`);
   const ndec = await inProcess(() => v.nodeDecode(v.file));
   const idx = await inProcess(() => berth(v.file));
-  console.log(`  ${v.name} ${(size / 1e6).toFixed(1)} MB: read: cat ${ms(cat)}, Node ${ms(read)}; decompress: ${v.decode} ${ms(dec)}, ${v.node} ${ms(ndec)}; Berth index (${found} packages) ${ms(idx)}, first run ${ms(idx.first!)}`);
+  console.log(`  ${v.name} (${(v.tar / 1e6).toFixed(1)} MB tar, ${(size / 1e6).toFixed(1)} MB compressed): read: cat ${ms(cat)}, Node ${ms(read)}; decompress: ${v.decode} ${ms(dec)}, ${v.node} ${ms(ndec)}; Berth index (${entries} entries, ${found} packages) ${ms(idx)}, first run ${ms(idx.first!)}`);
 }
 if (process.env.BENCH_SCANNER_ONLY === 'index') { rmSync(dir, { recursive: true, force: true }); process.exit(0); }
 // The match case's modules load only now: with them in the heap, each full GC that the index case's
