@@ -61,7 +61,7 @@ export interface EntryInfo {
   path: string;
   size: number;
   mode: number;
-  /** tar-stream's entry type: 'file', 'symlink', 'link', 'directory', … */
+  /** The tar entry type (./tar.ts, tar-stream's names): 'file', 'symlink', 'link', 'directory', … */
   type: string;
 }
 
