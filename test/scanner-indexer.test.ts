@@ -618,6 +618,21 @@ describe('indexer: tar parsing', () => {
     }
   });
 
+  test('an empty PAX header (no records) is passed over, even as the last bytes pushed so far', async () => {
+    const file = spawnSync('tar', ['-c', '--format=ustar', '-C', path.join(dir, 'root'), 'plain.txt']).stdout;
+    const pax = Buffer.from(file.subarray(0, 512));
+    pax.write('PaxHeaders/plain.txt\0', 0, 'latin1');
+    pax[156] = 0x78; // 'x'
+    pax.write('00000000000\0', 124, 'latin1'); // size 0
+    pax.fill(0x20, 148, 156);
+    let sum = 0;
+    for (const byte of pax) sum += byte;
+    pax.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+    const archive = Buffer.concat([pax, file]);
+    assert.deepEqual(withOurs(archive, 512), await withTarStream(archive));
+    assert.equal(withOurs(archive, 512)[0].name, 'plain.txt');
+  });
+
   test('corrupt and truncated tars fail with tar-stream\'s messages', () => {
     const good = spawnSync('tar', ['-c', '-C', path.join(dir, 'root'), 'plain.txt']).stdout;
     const bad = Buffer.from(good);

@@ -182,6 +182,7 @@ export class TarParser {
 
   /** Exactly n buffered bytes, copied together only when they span chunks. */
   private read(n: number): Buffer {
+    if (n === 0) return Buffer.alloc(0);
     const piece = this.take(n);
     if (piece.length === n) return piece;
     const out = Buffer.allocUnsafe(n);
