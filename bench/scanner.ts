@@ -104,7 +104,7 @@ function command(cmd: string, runs = 3): Cost {
   return best;
 }
 const drain = async (s: Readable) => { for await (const _ of s); };
-// Files are read in 1 MiB chunks, as FsBlobStore.get hands out blobs.
+// Files are read in 1 MiB chunks, as FsBlobStore.read hands blobs to the scanner.
 const read = (file: string) => createReadStream(file, { highWaterMark: 1 << 20 });
 const nodeRead = (file: string) => drain(read(file));
 const nodeGunzip = (file: string) => drain(read(file).pipe(createGunzip({ chunkSize: 1 << 20 })));
