@@ -20,6 +20,7 @@ import { parseOsRelease, distributionFromOsRelease } from '../src/scanner/indexe
 import { parseDebSource } from '../src/scanner/indexer/dpkg.ts';
 import { RpmHeader, RPMTAG, parseSourceRpm } from '../src/scanner/indexer/rpm.ts';
 import { TarParser, TarFormatError } from '../src/scanner/indexer/tar.ts';
+import { javaScanner } from '../src/scanner/indexer/java.ts';
 import { decodeInlineBuildInfo, packagesFromBuildInfo, parseModInfo } from '../src/scanner/indexer/go-binary.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../../shared/fixtures/claircore');
@@ -310,9 +311,9 @@ describe('indexer: language packages', () => {
     assert.ok(warnings.some((w) => w.includes('broken/package.json') && /JSON/.test(w)));
   });
 
-  function jar(files: Record<string, string | Buffer>): Promise<Buffer> {
+  function jar(files: Record<string, string | Buffer>, compress = (name: string) => !name.endsWith('.jar')): Promise<Buffer> {
     const z = new yazl.ZipFile();
-    for (const [name, data] of Object.entries(files)) z.addBuffer(typeof data === 'string' ? Buffer.from(data) : data, name, { compress: !name.endsWith('.jar') });
+    for (const [name, data] of Object.entries(files)) z.addBuffer(typeof data === 'string' ? Buffer.from(data) : data, name, { compress: compress(name) });
     z.end();
     return new Promise((resolve, reject) => {
       const out: Buffer[] = [];
@@ -351,6 +352,24 @@ describe('indexer: language packages', () => {
       ['maven', 'org.yaml:snakeyaml', '1.33', 'opt/app/app.jar!/BOOT-INF/lib/snakeyaml-1.33.jar'],
       ['maven', 'org.yaml:snakeyaml', '1.33', 'opt/app/app.jar!/BOOT-INF/lib/plain.jar'],
     ]);
+  });
+
+  test('java: a jar too big to take in memory is spooled to a temp file and gives the same packages', async () => {
+    let x = 1;
+    const pad = Buffer.alloc(javaScanner.inMemoryBytes! + (1 << 20));
+    for (let i = 0; i < pad.length; i += 4) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; pad.writeInt32LE(x | 0, i); }
+    const files = { 'META-INF/maven/org.example/big/pom.properties': 'groupId=org.example\nartifactId=big\nversion=2.0\n', 'assets/data.bin': pad };
+    const big = await jar(files, () => false);
+    const small = await jar({ ...files, 'assets/data.bin': 'small' });
+    assert.ok(big.length > javaScanner.inMemoryBytes! && small.length < javaScanner.inMemoryBytes!);
+    const tmp = mkdtempSync(path.join(tmpdir(), 'berth-java-'));
+    try {
+      const r = await index([await layer([{ name: 'opt/big-2.0.jar', data: big }, { name: 'opt/small-2.0.jar', data: small }])], { tmpDir: tmp });
+      assert.deepEqual(r.packages.map((p) => [p.name, p.version, p.path]), [['org.example:big', '2.0', 'opt/big-2.0.jar'], ['org.example:big', '2.0', 'opt/small-2.0.jar']]);
+      assert.deepEqual(readdirSync(tmp), [], 'temp files removed');
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });
 

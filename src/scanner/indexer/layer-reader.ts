@@ -239,7 +239,7 @@ export async function readLayer(source: Readable, scanners: readonly Scanner[], 
         record({ path: norm, scanner: s.name, packages: [], skipped: why });
         continue;
       }
-      if (s.input !== 'buffer') ctx.tmpDir = await tmpDir();
+      if (!inMemory(s, info)) ctx.tmpDir = await tmpDir();
       active.push(Object.assign(openSink(s, info, ctx, () => path.join(ctx.tmpDir, String(tmpSeq++))), { scanner: s }));
     }
     if (active.length === 0) return false;
@@ -330,21 +330,30 @@ export async function readLayer(source: Readable, scanners: readonly Scanner[], 
   };
 }
 
+/** Collects the file in memory (up to the cap) and scans it at the end. */
+function memorySink(ctx: ScanContext, scan: (data: Buffer) => Finding | undefined | Promise<Finding | undefined>): StreamSink {
+  const chunks: Buffer[] = [];
+  let len = 0;
+  return {
+    write(chunk) {
+      if (len + chunk.length > ctx.maxBytes) throw new Error(`file grew past the ${ctx.maxBytes} byte cap`);
+      chunks.push(chunk);
+      len += chunk.length;
+    },
+    async end() { return scan(Buffer.concat(chunks, len)); },
+    async abort() { chunks.length = 0; },
+  };
+}
+
+/** Whether the scanner gets this file in memory (buffer scanners, and file scanners that take small files as a buffer). */
+function inMemory(s: Scanner, info: EntryInfo): boolean {
+  return s.input === 'buffer' || (s.input === 'file' && s.scanBuffer !== undefined && info.size <= (s.inMemoryBytes ?? 0));
+}
+
 function openSink(s: Scanner, info: EntryInfo, ctx: ScanContext, tmpName: () => string): StreamSink {
   if (s.input === 'stream') return s.open(info, ctx);
-  if (s.input === 'buffer') {
-    const chunks: Buffer[] = [];
-    let len = 0;
-    return {
-      write(chunk) {
-        if (len + chunk.length > ctx.maxBytes) throw new Error(`file grew past the ${ctx.maxBytes} byte cap`);
-        chunks.push(chunk);
-        len += chunk.length;
-      },
-      async end() { return s.scan(Buffer.concat(chunks, len), info, ctx); },
-      async abort() { chunks.length = 0; },
-    };
-  }
+  if (s.input === 'buffer') return memorySink(ctx, (data) => s.scan(data, info, ctx));
+  if (inMemory(s, info)) return memorySink(ctx, (data) => s.scanBuffer!(data, info, ctx));
   const file = tmpName();
   let fh: FileHandle | undefined;
   let written = 0;
