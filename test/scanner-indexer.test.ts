@@ -19,6 +19,8 @@ import {
 import { parseOsRelease, distributionFromOsRelease } from '../src/scanner/indexer/os-release.ts';
 import { parseDebSource } from '../src/scanner/indexer/dpkg.ts';
 import { RpmHeader, RPMTAG, parseSourceRpm } from '../src/scanner/indexer/rpm.ts';
+import { TarParser, TarFormatError } from '../src/scanner/indexer/tar.ts';
+import { javaScanner } from '../src/scanner/indexer/java.ts';
 import { decodeInlineBuildInfo, packagesFromBuildInfo, parseModInfo } from '../src/scanner/indexer/go-binary.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../../shared/fixtures/claircore');
@@ -309,9 +311,9 @@ describe('indexer: language packages', () => {
     assert.ok(warnings.some((w) => w.includes('broken/package.json') && /JSON/.test(w)));
   });
 
-  function jar(files: Record<string, string | Buffer>): Promise<Buffer> {
+  function jar(files: Record<string, string | Buffer>, compress = (name: string) => !name.endsWith('.jar')): Promise<Buffer> {
     const z = new yazl.ZipFile();
-    for (const [name, data] of Object.entries(files)) z.addBuffer(typeof data === 'string' ? Buffer.from(data) : data, name, { compress: !name.endsWith('.jar') });
+    for (const [name, data] of Object.entries(files)) z.addBuffer(typeof data === 'string' ? Buffer.from(data) : data, name, { compress: compress(name) });
     z.end();
     return new Promise((resolve, reject) => {
       const out: Buffer[] = [];
@@ -350,6 +352,24 @@ describe('indexer: language packages', () => {
       ['maven', 'org.yaml:snakeyaml', '1.33', 'opt/app/app.jar!/BOOT-INF/lib/snakeyaml-1.33.jar'],
       ['maven', 'org.yaml:snakeyaml', '1.33', 'opt/app/app.jar!/BOOT-INF/lib/plain.jar'],
     ]);
+  });
+
+  test('java: a jar too big to take in memory is spooled to a temp file and gives the same packages', async () => {
+    let x = 1;
+    const pad = Buffer.alloc(javaScanner.inMemoryBytes! + (1 << 20));
+    for (let i = 0; i < pad.length; i += 4) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; pad.writeInt32LE(x | 0, i); }
+    const files = { 'META-INF/maven/org.example/big/pom.properties': 'groupId=org.example\nartifactId=big\nversion=2.0\n', 'assets/data.bin': pad };
+    const big = await jar(files, () => false);
+    const small = await jar({ ...files, 'assets/data.bin': 'small' });
+    assert.ok(big.length > javaScanner.inMemoryBytes! && small.length < javaScanner.inMemoryBytes!);
+    const tmp = mkdtempSync(path.join(tmpdir(), 'berth-java-'));
+    try {
+      const r = await index([await layer([{ name: 'opt/big-2.0.jar', data: big }, { name: 'opt/small-2.0.jar', data: small }])], { tmpDir: tmp });
+      assert.deepEqual(r.packages.map((p) => [p.name, p.version, p.path]), [['org.example:big', '2.0', 'opt/big-2.0.jar'], ['org.example:big', '2.0', 'opt/small-2.0.jar']]);
+      assert.deepEqual(readdirSync(tmp), [], 'temp files removed');
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });
 
@@ -537,6 +557,110 @@ describe('indexer: whiteouts', () => {
   });
 });
 
+describe('indexer: tar parsing', () => {
+  // The reader's own tar parser (src/scanner/indexer/tar.ts) against tar-stream, on archives GNU tar
+  // writes in each of its formats (long names and link names, ustar prefixes, PAX records,
+  // non-ASCII names, hard links, symlinks, empty files, big uids in base-256) and on this machine's
+  // /etc: the same entries, headers and bytes, whatever the chunking.
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'berth-tar-'));
+    const root = path.join(dir, 'root');
+    const deep = path.join(root, 'a'.repeat(60), 'b'.repeat(60));
+    spawnSync('mkdir', ['-p', deep, path.join(root, 'empty-dir')]);
+    writeFileSync(path.join(deep, `${'c'.repeat(70)}.txt`), 'a long name\n');
+    writeFileSync(path.join(root, 'plain.txt'), Buffer.alloc(70_000, 'plain body '));
+    writeFileSync(path.join(root, 'empty'), '');
+    writeFileSync(path.join(root, 'grüße-日本.txt'), 'non-ASCII name\n');
+    spawnSync('chmod', ['0755', path.join(root, 'plain.txt')]);
+    spawnSync('ln', ['-s', `../${'t'.repeat(120)}`, path.join(root, 'long-link')]);
+    spawnSync('ln', [path.join(root, 'plain.txt'), path.join(root, 'hard.txt')]);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  interface Seen { name: string; size: number; mode: number; type: string | null; linkname: string | null; body: string }
+  async function withTarStream(buf: Buffer): Promise<Seen[]> {
+    const ex = tar.extract({ allowUnknownFormat: true } as Parameters<typeof tar.extract>[0]);
+    const out: Seen[] = [];
+    const done = (async () => {
+      for await (const e of ex as AsyncIterable<AsyncIterable<Buffer> & { header: tar.Header }>) {
+        const parts: Buffer[] = [];
+        for await (const c of e) parts.push(c);
+        const h = e.header;
+        out.push({ name: h.name, size: h.size ?? 0, mode: h.mode ?? 0, type: h.type ?? null, linkname: h.linkname ?? null, body: Buffer.concat(parts).toString('base64') });
+      }
+    })();
+    ex.end(buf);
+    await done;
+    return out;
+  }
+  function withOurs(buf: Buffer, chunk: number): Seen[] {
+    const p = new TarParser();
+    const out: Seen[] = [];
+    let parts: Buffer[] = [];
+    for (let i = 0; i < buf.length; i += chunk) {
+      p.push(buf.subarray(i, i + chunk));
+      for (let item = p.next(); item !== undefined; item = p.next()) {
+        if (item instanceof Uint8Array) parts.push(item);
+        else out.push({ name: item.name, size: item.size, mode: item.mode, type: item.type, linkname: item.linkname, body: '' });
+        if (p.bodyDone && out.length) {
+          out[out.length - 1].body = Buffer.concat(parts).toString('base64');
+          parts = [];
+        }
+      }
+    }
+    p.end();
+    return out;
+  }
+
+  for (const format of ['gnu', 'oldgnu', 'ustar', 'pax', 'v7']) {
+    test(`GNU tar --format=${format}: the same entries as tar-stream, in chunks of 1 byte to 1 MiB`, async () => {
+      // v7 cannot hold names or link names over 99 bytes; ustar refuses the 120-byte link name.
+      const skip = format === 'v7' ? ['a'.repeat(60), 'long-link'] : format === 'ustar' ? ['long-link'] : [];
+      const args = ['-c', `--format=${format}`, ...skip.map((n) => `--exclude=./${n}`)];
+      if (format === 'gnu') args.push('--owner=:3000000000'); // a uid too big for octal: base-256
+      args.push('-C', path.join(dir, 'root'), '.');
+      const r = spawnSync('tar', args, { maxBuffer: 1 << 26 });
+      assert.equal(r.status, 0, String(r.stderr));
+      const want = await withTarStream(r.stdout);
+      assert.ok(want.length >= 6, `${want.length} entries`);
+      for (const chunk of [1, 511, 513, 4099, 1 << 20]) assert.deepEqual(withOurs(r.stdout, chunk), want, `chunks of ${chunk}`);
+    });
+  }
+
+  test('this machine\'s /etc (GNU and PAX formats): the same entries as tar-stream', async () => {
+    for (const format of ['gnu', 'pax']) {
+      const r = spawnSync('tar', ['-c', `--format=${format}`, '-C', '/', '--ignore-failed-read', 'etc'], { maxBuffer: 1 << 28 });
+      assert.ok(r.stdout.length > 100_000, String(r.stderr));
+      const want = await withTarStream(r.stdout);
+      assert.deepEqual(withOurs(r.stdout, 65_536), want);
+    }
+  });
+
+  test('an empty PAX header (no records) is passed over, even as the last bytes pushed so far', async () => {
+    const file = spawnSync('tar', ['-c', '--format=ustar', '-C', path.join(dir, 'root'), 'plain.txt']).stdout;
+    const pax = Buffer.from(file.subarray(0, 512));
+    pax.write('PaxHeaders/plain.txt\0', 0, 'latin1');
+    pax[156] = 0x78; // 'x'
+    pax.write('00000000000\0', 124, 'latin1'); // size 0
+    pax.fill(0x20, 148, 156);
+    let sum = 0;
+    for (const byte of pax) sum += byte;
+    pax.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+    const archive = Buffer.concat([pax, file]);
+    assert.deepEqual(withOurs(archive, 512), await withTarStream(archive));
+    assert.equal(withOurs(archive, 512)[0].name, 'plain.txt');
+  });
+
+  test('corrupt and truncated tars fail with tar-stream\'s messages', () => {
+    const good = spawnSync('tar', ['-c', '-C', path.join(dir, 'root'), 'plain.txt']).stdout;
+    const bad = Buffer.from(good);
+    bad[10] ^= 0xff;
+    assert.throws(() => withOurs(bad, 4096), (e: Error) => e instanceof TarFormatError && /Invalid tar header/.test(e.message));
+    assert.throws(() => withOurs(good.subarray(0, 5000), 4096), (e: Error) => e instanceof TarFormatError && /Unexpected end of data/.test(e.message));
+  });
+});
+
 describe('indexer: layer reading', () => {
   const deb = 'Package: bash\nStatus: install ok installed\nVersion: 5.2.15-2+b2\nArchitecture: amd64\n';
 
@@ -552,13 +676,17 @@ describe('indexer: layer reading', () => {
     }
   });
 
-  test('zstd: a multi-megabyte layer streamed in small chunks; a truncated one is a clear error', { skip: !HAVE_ZSTD && 'zstd binary not installed' }, async () => {
+  test('zstd: a multi-megabyte layer streamed in small chunks; a truncated one is a clear error; the layers after it still index', { skip: !HAVE_ZSTD && 'zstd binary not installed' }, async () => {
     const big = Buffer.alloc(6 << 20, 'filler text that compresses well ');
     const z = await layer([{ name: 'usr/share/big.txt', data: big }, { name: 'var/lib/dpkg/status', data: deb }], 'zstd');
     const r = await indexLayers([() => stream(z, 1000)]);
     assert.equal(r.packages.length, 1);
     assert.equal(r.perLayer[0].bytes, big.length + deb.length);
     await assert.rejects(index([z.subarray(0, z.length - 100)]), (e: Error) => e instanceof LayerFormatError && /layer 0: layer is not a valid zstd stream \(truncated or corrupt\)/.test(e.message));
+    // Decoder threads are reused between layers: neither a failed layer nor two at once leave one in a bad state.
+    const again = await Promise.all([index([z, z]), index([z])]);
+    assert.deepEqual(again.map((x) => x.perLayer.map((l) => l.bytes)), [[big.length + deb.length, big.length + deb.length], [big.length + deb.length]]);
+    assert.deepEqual(again.map((x) => x.packages.length), [1, 1]);
   });
 
   test('path tricks: ../ entries are ignored with a warning, absolute and ./ paths are normalised', async () => {

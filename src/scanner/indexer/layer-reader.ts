@@ -2,6 +2,8 @@
 //
 // - Compression is detected from the first bytes (gzip 1f 8b, zstd 28 b5 2f fd, otherwise a plain
 //   tar), never from the media type alone: registries see plenty of mislabelled layers.
+// - Tar is parsed by ./tar.ts, which hands out headers and body pieces as subarrays of the decoded
+//   chunks: no stream or promise per entry, and the bodies nobody claims are passed over uncopied.
 // - Entries nobody claims are drained, never buffered; a claimed file is buffered only up to its
 //   scanner's cap (bigger ones are skipped with a warning), spooled to a temp file for scanners that
 //   need random access, or streamed through for scanners that look at a small part of a big file.
@@ -10,24 +12,14 @@
 // - Whiteouts (`.wh.<name>`, `.wh..wh..opq`) are recorded, not applied: they only mean something
 //   relative to the layers below, which ./whiteouts.ts puts together.
 //
-// zstd: Node 20's zlib has no zstd. We decode with `fzstd` (pure JavaScript, streaming, no native
-// build; by the author of fflate) in a worker thread, rather than spawning `zstd -dc`. Berth must
-// index with nothing else installed (`npm start` on a laptop, a slim container image, an air-gapped
-// host), and a missing binary would turn every zstd layer into an error. The cost is speed: on this
-// 2-core machine fzstd decodes a mixed 96 MB layer at ~60-90 MB/s where the zstd binary does
-// ~250-750 MB/s and gunzip ~90-350 MB/s (all measured under load from other jobs). Running the
-// decoder in a worker keeps the main thread free for tar parsing and the scanners, so a zstd layer
-// indexes at about the decoder's own speed instead of well under it. If zstd layers become the
-// bottleneck, a native decoder can replace the worker behind ZstdDecompress without touching
-// anything else.
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+// zstd is decoded by ./zstd.ts (fzstd in a warm worker thread; why, and what it costs, is noted there).
+import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { mkdtemp, open, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
-import tar from 'tar-stream';
+import { TarFormatError, TarParser, type TarHeader } from './tar.js';
+import { ZstdDecompress } from './zstd.js';
 import type { EntryInfo, FileResult, Finding, LayerResult, ScanContext, Scanner, StreamSink } from './types.js';
 
 /** The layer blob is not a readable (compressed) tar: truncated, corrupt or of an unknown format. */
@@ -49,8 +41,12 @@ export interface ReadLayerOptions {
   onWarning?: (message: string) => void;
 }
 
+const ODD_PATH = /^\/|\/$|\/\/|(?:^|\/)\.\.?(?:\/|$)/;
+
 /** Normalises a tar entry name; null when it would climb out of the root with `..`. */
 export function normaliseEntryPath(name: string): string | null {
+  // Most names are already normal (no leading or trailing '/', no empty, '.' or '..' segment).
+  if (!ODD_PATH.test(name)) return name;
   const out: string[] = [];
   for (const part of name.split('/')) {
     if (part === '' || part === '.') continue;
@@ -115,94 +111,6 @@ function detect(head: Buffer): Compression | 'xz' | 'bzip2' {
   return 'none';
 }
 
-// The zstd decoder runs in a worker thread so that decoding (the slow part, pure JavaScript) and tar
-// parsing plus the scanners use both cores. Decoded chunks come back as transferred buffers (no
-// copy). The worker is plain JavaScript, evaluated from this string, so it needs no TypeScript loader.
-const ZSTD_WORKER = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { Decompress } = require(workerData.fzstd);
-let out = [];
-const d = new Decompress((chunk) => { if (chunk.length) out.push(chunk); });
-function flush() {
-  if (!out.length) return;
-  // fzstd hands out fresh blocks, but only transfer a buffer that is exactly the chunk.
-  const chunks = out.map((c) => (c.byteOffset === 0 && c.byteLength === c.buffer.byteLength ? c : c.slice()));
-  out = [];
-  parentPort.postMessage({ t: 'data', chunks }, chunks.map((c) => c.buffer));
-}
-parentPort.on('message', (m) => {
-  try {
-    d.push(m.t === 'end' ? new Uint8Array(0) : m.chunk, m.t === 'end');
-    flush();
-    parentPort.postMessage({ t: m.t === 'end' ? 'end' : 'ack' });
-  } catch (e) {
-    parentPort.postMessage({ t: 'error', message: String(e && e.message || e), code: e && e.code });
-  }
-});
-`;
-const FZSTD_PATH = createRequire(import.meta.url).resolve('fzstd');
-const ZSTD_IN_FLIGHT = 2;
-
-type ZstdWorkerMessage =
-  | { t: 'data'; chunks: Uint8Array[] }
-  | { t: 'ack' | 'end' }
-  | { t: 'error'; message: string; code?: number };
-
-/** Streaming zstd decoding with fzstd in a worker thread (see the note at the top of this file). */
-class ZstdDecompress extends Transform {
-  private readonly worker: Worker;
-  private inFlight = 0;
-  private waiting: TransformCallback | undefined;
-  private ending: TransformCallback | undefined;
-
-  constructor() {
-    super({ readableHighWaterMark: 1 << 20 });
-    this.worker = new Worker(ZSTD_WORKER, { eval: true, workerData: { fzstd: FZSTD_PATH } });
-    this.worker.unref();
-    this.worker.on('message', (m: ZstdWorkerMessage) => this.onMessage(m));
-    this.worker.on('error', (err) => this.destroy(err));
-  }
-
-  private onMessage(m: ZstdWorkerMessage): void {
-    if (m.t === 'data') {
-      for (const c of m.chunks) this.push(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
-    } else if (m.t === 'ack') {
-      this.inFlight--;
-      const cb = this.waiting;
-      this.waiting = undefined;
-      cb?.();
-    } else if (m.t === 'end') {
-      const cb = this.ending;
-      this.ending = undefined;
-      void this.worker.terminate();
-      cb?.();
-    } else if (m.t === 'error') {
-      const err = Object.assign(new Error(m.message), { code: m.code });
-      const cb = this.waiting ?? this.ending;
-      this.waiting = this.ending = undefined;
-      if (cb) cb(err);
-      else this.destroy(err);
-    }
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    const copy = new Uint8Array(chunk); // read-stream buffers may share a pool: send a private copy
-    this.worker.postMessage({ t: 'chunk', chunk: copy }, [copy.buffer]);
-    if (++this.inFlight < ZSTD_IN_FLIGHT) cb();
-    else this.waiting = cb;
-  }
-
-  override _flush(cb: TransformCallback): void {
-    this.ending = cb;
-    this.worker.postMessage({ t: 'end' });
-  }
-
-  override _destroy(err: Error | null, cb: (error: Error | null) => void): void {
-    void this.worker.terminate();
-    cb(err);
-  }
-}
-
 function errorText(err: unknown): string {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
@@ -215,20 +123,6 @@ function errorText(err: unknown): string {
 
 function isRegular(type: string): boolean {
   return type === 'file' || type === 'contiguous-file';
-}
-
-/** A tar entry stream (tar-stream's entries are streamx Readables, not Node's). */
-interface EntryStream extends AsyncIterable<Buffer> {
-  on(event: 'end' | 'error', listener: (err?: unknown) => void): unknown;
-  resume(): unknown;
-}
-
-function drain(entry: EntryStream): Promise<void> {
-  return new Promise((resolve, reject) => {
-    entry.on('end', () => resolve());
-    entry.on('error', reject);
-    entry.resume();
-  });
 }
 
 interface ActiveSink extends StreamSink { scanner: Scanner }
@@ -278,7 +172,9 @@ export async function readLayer(source: Readable, scanners: readonly Scanner[], 
   const compression: Compression = kind;
   let decoded: Readable = stream;
   if (compression === 'gzip') {
-    const gunzip = createGunzip({ chunkSize: 128 * 1024 });
+    // 1 MiB output chunks: zlib costs about half as much CPU per byte as with 128 KiB (fewer calls
+    // into zlib, fewer buffers), and the tar parser hands out subarrays of them without copying.
+    const gunzip = createGunzip({ chunkSize: 1 << 20 });
     gunzip.on('error', fail('gzip'));
     decoded = stream.pipe(gunzip);
   } else if (compression === 'zstd') {
@@ -286,106 +182,121 @@ export async function readLayer(source: Readable, scanners: readonly Scanner[], 
     unzstd.on('error', fail('zstd'));
     decoded = stream.pipe(unzstd);
   }
-  // allowUnknownFormat: accept pre-POSIX (v7) headers too; checksums are still verified.
-  const extract = tar.extract({ allowUnknownFormat: true } as Parameters<typeof tar.extract>[0]);
-  extract.on('error', fail('tar'));
-  // Errors anywhere upstream end the extraction; the iterator below then rejects.
-  const stop = (err: unknown) => extract.destroy(err instanceof Error ? err : new Error(String(err)));
-  source.on('error', stop);
-  if (decoded !== source) decoded.on('error', stop);
-  decoded.pipe(extract);
+  // Errors upstream end the decoded stream, so the loop below rejects (after `failure` is set).
+  if (decoded !== source) source.on('error', (err) => decoded.destroy(err));
 
+  const tar = new TarParser();
+  /** The entry whose body is being handed to sinks, and the sinks that failed on it. */
+  let current: { norm: string; failed: Map<ActiveSink, unknown> } | undefined;
   const active: ActiveSink[] = [];
-  try {
-    for await (const entry of extract as AsyncIterable<EntryStream & { header: tar.Header }>) {
-      entries++;
-      const h = entry.header;
-      const size = h.size ?? 0;
-      bytes += size;
-      const norm = normaliseEntryPath(h.name);
-      if (norm === null) {
-        warn(`ignored entry with a path outside the root: ${JSON.stringify(h.name)}`);
-        await drain(entry);
-        continue;
-      }
-      if (norm === '') { await drain(entry); continue; }
-      const slash = norm.lastIndexOf('/');
+
+  /** Decides what to do with an entry: records what needs no body, opens sinks for the rest. */
+  const begin = async (h: TarHeader): Promise<boolean> => {
+    entries++;
+    const size = h.size;
+    bytes += size;
+    const norm = normaliseEntryPath(h.name);
+    if (norm === null) {
+      warn(`ignored entry with a path outside the root: ${JSON.stringify(h.name)}`);
+      return false;
+    }
+    if (norm === '') return false;
+    const slash = norm.lastIndexOf('/');
+    if (norm.startsWith('.wh.', slash + 1)) {
       const base = norm.slice(slash + 1);
-      if (base.startsWith('.wh.')) {
-        const dir = slash < 0 ? '' : norm.slice(0, slash);
-        if (base === '.wh..wh..opq') opaqueDirs.push(dir);
-        else if (base.length > 4) whiteouts.push(dir ? `${dir}/${base.slice(4)}` : base.slice(4));
-        await drain(entry);
-        continue;
-      }
-      const info: EntryInfo = { path: norm, size, mode: h.mode ?? 0, type: h.type ?? 'file' };
-      // Directories carry nothing a scanner reads (whiteouts above are what removes directories).
-      if (info.type === 'directory') { await drain(entry); continue; }
-      const claimants = scanners.filter((s) => s.claims(norm, info));
-      if (claimants.length === 0) { await drain(entry); continue; }
+      const dir = slash < 0 ? '' : norm.slice(0, slash);
+      if (base === '.wh..wh..opq') opaqueDirs.push(dir);
+      else if (base.length > 4) whiteouts.push(dir ? `${dir}/${base.slice(4)}` : base.slice(4));
+      return false;
+    }
+    const info: EntryInfo = { path: norm, size, mode: h.mode, type: h.type ?? 'file' };
+    // Directories carry nothing a scanner reads (whiteouts above are what removes directories).
+    if (info.type === 'directory') return false;
+    let claimants: Scanner[] | undefined;
+    for (const s of scanners) if (s.claims(norm, info)) (claimants ??= []).push(s);
+    if (!claimants) return false;
 
-      if (!isRegular(info.type)) {
-        for (const s of claimants) {
-          const target = info.type === 'link' && h.linkname != null ? normaliseEntryPath(h.linkname) : null;
-          const linked = target != null ? files.get(`${s.name}\0${target}`) : undefined;
-          if (linked) {
-            // A hard link to a file this layer already read: same bytes, same findings.
-            record({ ...structuredClone(linked), path: norm });
-          } else {
-            record({ path: norm, scanner: s.name, packages: [], skipped: `not a regular file (${info.type}${h.linkname ? ` -> ${h.linkname}` : ''})` });
-          }
-        }
-        await drain(entry);
-        continue;
-      }
-
+    if (!isRegular(info.type)) {
       for (const s of claimants) {
-        const cap = capOf(s);
-        const ctx: ScanContext = { tmpDir: '', maxBytes: cap, warn: (m) => warn(`${norm}: ${s.name}: ${m}`) };
-        if (s.input !== 'stream' && size > cap) {
-          const why = `too large (${size} bytes > ${cap} byte cap of the ${s.name} scanner)`;
-          warn(`${norm}: skipped: ${why}`);
-          record({ path: norm, scanner: s.name, packages: [], skipped: why });
-          continue;
-        }
-        if (s.input !== 'buffer') ctx.tmpDir = await tmpDir();
-        active.push(Object.assign(openSink(s, info, ctx, () => path.join(ctx.tmpDir, String(tmpSeq++))), { scanner: s }));
-      }
-      if (active.length === 0) { await drain(entry); continue; }
-      // A scanner that fails on one file loses that file, not the layer.
-      const failed = new Map<ActiveSink, unknown>();
-      for await (const chunk of entry as EntryStream) {
-        for (const sink of active) {
-          if (failed.has(sink)) continue;
-          try {
-            const p = sink.write(chunk);
-            if (p) await p;
-          } catch (err) {
-            failed.set(sink, err);
-            await sink.abort().catch(() => {});
-          }
+        const target = info.type === 'link' && h.linkname != null ? normaliseEntryPath(h.linkname) : null;
+        const linked = target != null ? files.get(`${s.name}\0${target}`) : undefined;
+        if (linked) {
+          // A hard link to a file this layer already read: same bytes, same findings.
+          record({ ...structuredClone(linked), path: norm });
+        } else {
+          record({ path: norm, scanner: s.name, packages: [], skipped: `not a regular file (${info.type}${h.linkname ? ` -> ${h.linkname}` : ''})` });
         }
       }
-      const sinks = active.splice(0);
-      for (const sink of sinks) {
-        let finding: Finding | undefined;
-        try {
-          if (failed.has(sink)) throw failed.get(sink);
-          finding = await sink.end();
-        } catch (err) {
-          const why = `unreadable: ${errorText(err)}`;
-          warn(`${norm}: ${sink.scanner.name}: ${why}`);
-          record({ path: norm, scanner: sink.scanner.name, packages: [], skipped: why });
-          continue;
-        }
-        if (!finding) continue;
-        const fr: FileResult = { path: norm, scanner: sink.scanner.name, packages: finding.packages ?? [] };
-        if (finding.distribution) fr.distribution = finding.distribution;
-        record(fr);
+      return false;
+    }
+
+    for (const s of claimants) {
+      const cap = capOf(s);
+      const ctx: ScanContext = { tmpDir: '', maxBytes: cap, warn: (m) => warn(`${norm}: ${s.name}: ${m}`) };
+      if (s.input !== 'stream' && size > cap) {
+        const why = `too large (${size} bytes > ${cap} byte cap of the ${s.name} scanner)`;
+        warn(`${norm}: skipped: ${why}`);
+        record({ path: norm, scanner: s.name, packages: [], skipped: why });
+        continue;
+      }
+      if (!inMemory(s, info)) ctx.tmpDir = await tmpDir();
+      active.push(Object.assign(openSink(s, info, ctx, () => path.join(ctx.tmpDir, String(tmpSeq++))), { scanner: s }));
+    }
+    if (active.length === 0) return false;
+    current = { norm, failed: new Map() };
+    return true;
+  };
+
+  /** A piece of the current entry's body. A scanner that fails on one file loses that file, not the layer. */
+  const feed = async (chunk: Buffer): Promise<void> => {
+    const failed = current!.failed;
+    for (const sink of active) {
+      if (failed.has(sink)) continue;
+      try {
+        const p = sink.write(chunk);
+        if (p) await p;
+      } catch (err) {
+        failed.set(sink, err);
+        await sink.abort().catch(() => {});
       }
     }
+  };
+
+  /** The current entry's body is complete: what each sink found. */
+  const finish = async (): Promise<void> => {
+    const { norm, failed } = current!;
+    current = undefined;
+    for (const sink of active.splice(0)) {
+      let finding: Finding | undefined;
+      try {
+        if (failed.has(sink)) throw failed.get(sink);
+        finding = await sink.end();
+      } catch (err) {
+        const why = `unreadable: ${errorText(err)}`;
+        warn(`${norm}: ${sink.scanner.name}: ${why}`);
+        record({ path: norm, scanner: sink.scanner.name, packages: [], skipped: why });
+        continue;
+      }
+      if (!finding) continue;
+      const fr: FileResult = { path: norm, scanner: sink.scanner.name, packages: finding.packages ?? [] };
+      if (finding.distribution) fr.distribution = finding.distribution;
+      record(fr);
+    }
+  };
+
+  try {
+    for await (const chunk of decoded as AsyncIterable<Buffer>) {
+      tar.push(chunk);
+      for (let item = tar.next(); item !== undefined; item = tar.next()) {
+        if (item instanceof Uint8Array) await feed(item);
+        else if (!(await begin(item))) tar.skip();
+        if (current && tar.bodyDone) await finish();
+      }
+    }
+    tar.end();
   } catch (err) {
     for (const sink of active.splice(0)) await sink.abort().catch(() => {});
+    if (err instanceof TarFormatError) failure ??= { stage: 'tar', err };
     const f = failure ?? { stage: 'tar', err };
     const text = errorText(f.err);
     if (f.stage === 'read') throw new LayerFormatError(`layer could not be read: ${text}`, { cause: f.err });
@@ -419,21 +330,30 @@ export async function readLayer(source: Readable, scanners: readonly Scanner[], 
   };
 }
 
+/** Collects the file in memory (up to the cap) and scans it at the end. */
+function memorySink(ctx: ScanContext, scan: (data: Buffer) => Finding | undefined | Promise<Finding | undefined>): StreamSink {
+  const chunks: Buffer[] = [];
+  let len = 0;
+  return {
+    write(chunk) {
+      if (len + chunk.length > ctx.maxBytes) throw new Error(`file grew past the ${ctx.maxBytes} byte cap`);
+      chunks.push(chunk);
+      len += chunk.length;
+    },
+    async end() { return scan(Buffer.concat(chunks, len)); },
+    async abort() { chunks.length = 0; },
+  };
+}
+
+/** Whether the scanner gets this file in memory (buffer scanners, and file scanners that take small files as a buffer). */
+function inMemory(s: Scanner, info: EntryInfo): boolean {
+  return s.input === 'buffer' || (s.input === 'file' && s.scanBuffer !== undefined && info.size <= (s.inMemoryBytes ?? 0));
+}
+
 function openSink(s: Scanner, info: EntryInfo, ctx: ScanContext, tmpName: () => string): StreamSink {
   if (s.input === 'stream') return s.open(info, ctx);
-  if (s.input === 'buffer') {
-    const chunks: Buffer[] = [];
-    let len = 0;
-    return {
-      write(chunk) {
-        if (len + chunk.length > ctx.maxBytes) throw new Error(`file grew past the ${ctx.maxBytes} byte cap`);
-        chunks.push(chunk);
-        len += chunk.length;
-      },
-      async end() { return s.scan(Buffer.concat(chunks, len), info, ctx); },
-      async abort() { chunks.length = 0; },
-    };
-  }
+  if (s.input === 'buffer') return memorySink(ctx, (data) => s.scan(data, info, ctx));
+  if (inMemory(s, info)) return memorySink(ctx, (data) => s.scanBuffer!(data, info, ctx));
   const file = tmpName();
   let fh: FileHandle | undefined;
   let written = 0;

@@ -19,7 +19,8 @@ export const npmScanner: BufferScanner = {
   kind: 'package',
   input: 'buffer',
   maxBytes: 4 * 1024 * 1024,
-  claims: (p) => CLAIM.test(p) && !insideFixtures(p),
+  // endsWith first: the pattern implies it, and claims() runs for every entry.
+  claims: (p) => p.endsWith('/package.json') && CLAIM.test(p) && !insideFixtures(p),
   scan(data, _info, ctx) {
     let json: unknown;
     try {

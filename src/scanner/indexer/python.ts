@@ -11,7 +11,8 @@ export const pythonScanner: BufferScanner = {
   kind: 'package',
   input: 'buffer',
   maxBytes: 4 * 1024 * 1024,
-  claims: (p) => CLAIM.test(p),
+  // The endsWith tests are what the pattern implies, and cheap: claims() runs for every entry.
+  claims: (p) => (p.endsWith('/METADATA') || p.endsWith('/PKG-INFO') || p.endsWith('.egg-info')) && CLAIM.test(p),
   scan(data) {
     const h = parseHeaderBlock(data.toString('utf8'));
     const name = h.get('Name');

@@ -198,7 +198,8 @@ export const rpmScanner: FileScanner = {
   kind: 'package',
   input: 'file',
   maxBytes: 64 * 1024 * 1024,
-  claims: (p) => SQLITE_PATHS.has(p) || BDB_PATHS.has(p),
+  // endsWith first: every listed path passes it, and it spares hashing every entry's path.
+  claims: (p) => (p.endsWith('/rpmdb.sqlite') || p.endsWith('/Packages')) && (SQLITE_PATHS.has(p) || BDB_PATHS.has(p)),
   async scan(file, info, ctx) {
     const packages = BDB_PATHS.has(info.path) ? await readBdbRpmdb(file, ctx.warn) : await readSqliteRpmdb(file, ctx.warn);
     return { packages };

@@ -61,7 +61,7 @@ export interface EntryInfo {
   path: string;
   size: number;
   mode: number;
-  /** tar-stream's entry type: 'file', 'symlink', 'link', 'directory', … */
+  /** The tar entry type (./tar.ts, tar-stream's names): 'file', 'symlink', 'link', 'directory', … */
   type: string;
 }
 
@@ -95,6 +95,12 @@ export interface BufferScanner extends ScannerBase {
 export interface FileScanner extends ScannerBase {
   readonly input: 'file';
   scan(file: string, info: EntryInfo, ctx: ScanContext): Finding | undefined | Promise<Finding | undefined>;
+  /**
+   * Optional: files of at most `inMemoryBytes` are handed over in memory instead, with no temp file
+   * (for formats whose reader costs a system call per record when it reads a file: zip).
+   */
+  readonly inMemoryBytes?: number;
+  scanBuffer?(data: Buffer, info: EntryInfo, ctx: ScanContext): Finding | undefined | Promise<Finding | undefined>;
 }
 
 /** Sees the file's chunks as they stream past (for big files where only a small part matters). */
