@@ -99,6 +99,7 @@ export class ScannerService {
   private timers: NodeJS.Timeout[] = [];
   private readonly owner = `worker-${newId().slice(0, 12)}`;
   observer: ScannerObserver;
+  private dataSeenAt?: number;
 
   constructor(private readonly opts: ScannerOptions) {
     this.db = opts.db;
@@ -425,6 +426,21 @@ export class ScannerService {
     if (this.cache.size > 500) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(s.manifest, { version, at: this.now(), report });
     return report;
+  }
+
+  /**
+   * Whether any advisory data is loaded (undefined with an external scanner, which keeps its own). A report
+   * matched against no data at all must not read as "no known vulnerabilities"; the security API says so.
+   */
+  async hasVulnerabilityData(): Promise<boolean | undefined> {
+    if (this.opts.remote) return undefined;
+    // Only "there is data" is remembered (30 s): the answer "none" is read again each time (a few rows), so a
+    // first import shows at once.
+    const now = this.now();
+    if (this.dataSeenAt !== undefined && now - this.dataSeenAt < 30_000) return true;
+    const has = (await this.advisories.updaterStatus()).some((u) => u.records > 0);
+    this.dataSeenAt = has ? now : undefined;
+    return has;
   }
 
   async vulnerabilityReport(digest: string): Promise<ClairVulnerabilityReport | undefined> {

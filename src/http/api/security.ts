@@ -92,7 +92,11 @@ export function securityHandler(accounts: AccountServices, scanner: ScannerServi
       case 'indexed': {
         const report = await scanner.vulnerabilityReport(digest);
         if (!report) return { status: 'queued', data: null };
-        return { status: 'scanned', data: quaySecurityData(report, withVulns) };
+        // Matched against nothing: say so, rather than let an empty list read as "no known vulnerabilities".
+        const noData = (await scanner.hasVulnerabilityData()) === false
+          ? { warning: 'no vulnerability data is loaded: run `berth scanner update` (or `berth scanner import-updaters` in an air-gapped site); packages were indexed but not checked against any advisory' }
+          : {};
+        return { status: 'scanned', data: quaySecurityData(report, withVulns), ...noData };
       }
     }
   };

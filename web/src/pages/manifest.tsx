@@ -62,7 +62,7 @@ function ManifestFacts({ repo, m }: { repo: string; m: ManifestView }) {
 // Quay's security report: GET /api/v1/repository/{repo}/manifest/{digest}/security?vulnerabilities=true
 interface Vuln { Name: string; Severity?: string; FixedBy?: string; Link?: string; Description?: string; NamespaceName?: string }
 interface Feature { Name: string; Version: string; VersionFormat?: string; Vulnerabilities?: Vuln[] }
-interface SecurityReport { status: string; data?: { Layer?: { Features?: Feature[] } } | null; detail?: string; reason?: string; error?: string; message?: string }
+interface SecurityReport { status: string; data?: { Layer?: { Features?: Feature[] } } | null; detail?: string; warning?: string; reason?: string; error?: string; message?: string }
 
 const SEVERITIES = ['Critical', 'High', 'Medium', 'Low', 'Negligible', 'Unknown'];
 const sevOf = (s?: string) => { const x = (s ?? 'Unknown').toLowerCase(); return SEVERITIES.find((k) => k.toLowerCase() === x) ?? 'Unknown'; };
@@ -84,13 +84,15 @@ function Security({ repo, digest }: { repo: string; digest: string }) {
       .sort((a, b) => SEVERITIES.indexOf(a.sev) - SEVERITIES.indexOf(b.sev) || a.f.Name.localeCompare(b.f.Name));
     const stateText: Record<string, string> = {
       queued: `the scanner has not looked at this manifest yet. Check back in a minute.${rep.detail ? ` (${rep.detail})` : ''}`,
-      scanned: rows.length ? `${rows.length} vulnerabilities in ${new Set(rows.map((x) => x.f.Name)).size} packages.` : 'no known vulnerabilities.',
+      scanned: rows.length ? `${rows.length} vulnerabilities in ${new Set(rows.map((x) => x.f.Name)).size} packages.`
+        : rep.warning ? 'packages indexed, but not checked: no vulnerability data is loaded.' : 'no known vulnerabilities.',
       failed: `the scan did not finish${rep.detail || rep.reason || rep.error || rep.message ? `: ${rep.detail ?? rep.reason ?? rep.error ?? rep.message}` : '.'}`,
       unsupported: 'the scanner cannot index this kind of manifest (for example a Helm chart or another artifact).',
     };
     body = (
       <>
         <p className={`scan-state state-${status || 'unknown'}`} role="status"><strong>{status ? status[0].toUpperCase() + status.slice(1) : 'Unknown'}</strong> — {stateText[status] ?? `state "${rep.status}"`}</p>
+        {rep.warning ? <p className="notice warning" role="alert">{rep.warning}</p> : null}
         {status === 'scanned' ? (
           <>
             <ul className="sev-counts" aria-label="Vulnerabilities by severity">
