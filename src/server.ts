@@ -80,6 +80,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
       vulnerabilityCounts: () => scanner.service.vulnerabilityCounts(),
       updaterDataTimes: () => updaterAges(ctx.db, ctx.dialect, { maxAgeSeconds: dataMaxAgeSeconds(config) }),
       maxAgeSeconds: dataMaxAgeSeconds(config),
+      localData: !scanner.remote,
     },
   }) : undefined;
   if (metrics) ctx.observer = metrics.observer;

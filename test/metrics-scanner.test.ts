@@ -47,6 +47,7 @@ for (const dialect of await testDialects()) {
       assert.equal(sampleValue(m, 'quay_secscan_index_duration_seconds_count', { status: 'indexed' }), 0);
       assert.equal(sampleValue(m, 'berth_scanner_data_max_age_seconds'), 3600, 'SCANNER_DATA_MAX_AGE_SECONDS from the environment');
       assert.equal(m.filter((x) => x.name === 'berth_scanner_data_age_seconds').length, 0);
+      assert.equal(sampleValue(m, 'berth_scanner_data_updaters'), 0, 'no updater has data yet (BerthScannerNoData)');
     });
 
     test('data age per updater, measured from when the bundle\'s data was fetched; stale past the maximum age', async () => {
@@ -59,6 +60,7 @@ for (const dialect of await testDialects()) {
       const age = sampleValue(old, 'berth_scanner_data_age_seconds', { updater: 'metrics-debian' })!;
       assert.ok(age >= 7200 && age < 7260, `age ${age}`);
       assert.equal(sampleValue(old, 'berth_scanner_data_stale', { updater: 'metrics-debian' }), 1);
+      assert.equal(sampleValue(old, 'berth_scanner_data_updaters'), 1);
       // A fresh bundle: young data, not stale.
       await importDebianAdvisories(db, d, 60);
       s.berth.metrics!.invalidateCaches();

@@ -48,6 +48,7 @@ test('the rules cover restarts (without Kubernetes), errors, p99 latency and ful
   assert.match(byName.get('BerthStorageNearlyFull')?.expr ?? '', /berth_storage_available_bytes.*berth_storage_capacity_bytes/);
   // Stale vulnerability data follows SCANNER_DATA_MAX_AGE_SECONDS (berth_scanner_data_stale), not a number written into the rule.
   assert.match(byName.get('BerthScannerDataStale')?.expr ?? '', /berth_scanner_data_stale\{[^}]*\}\) == 1/);
+  assert.match(byName.get('BerthScannerNoData')?.expr ?? '', /berth_scanner_data_updaters\{[^}]*\}\) == 0/);
   assert.doesNotMatch(byName.get('BerthScannerDataStale')?.expr ?? '', /604800/);
   const doc = readFileSync(path.join(ROOT, 'docs/MONITORING.md'), 'utf8');
   for (const a of alerts) {

@@ -20,6 +20,8 @@ export interface ScannerMetricsSource {
   updaterDataTimes(): Promise<Array<{ name: string; dataTime: number }>>;
   /** SCANNER_DATA_MAX_AGE_SECONDS: older data is stale. */
   maxAgeSeconds: number;
+  /** False with an external scanner, which keeps its own data: the data gauges are then not exported. */
+  localData?: boolean;
 }
 
 /** Failure classes (the `reason` label): few and fixed, never an error message. */
@@ -80,6 +82,15 @@ export function registerScannerMetrics(
       for (const s of SEVERITIES) this.set({ severity: s }, c?.[s] ?? 0);
     },
   });
+  if (source.localData !== false) {
+    new Gauge({
+      name: 'berth_scanner_data_updaters', help: 'updaters with vulnerability data in this Berth\'s database (0: reports are matched against nothing)', registers,
+      async collect() {
+        const a = await ages.get();
+        if (a) this.set(a.length);
+      },
+    });
+  }
   new Gauge({
     name: 'berth_scanner_data_max_age_seconds', help: 'SCANNER_DATA_MAX_AGE_SECONDS: vulnerability data older than this is stale', registers,
     collect() { this.set(source.maxAgeSeconds); },
