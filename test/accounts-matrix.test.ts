@@ -277,7 +277,7 @@ for (const dialect of await testDialects()) {
       }),
       a('GET', '/repository/:name/charts', '/repository/acme/private/charts', 'read', 200),
       a('GET', '/repository/:name/manifest/:digest', `/repository/acme/private/manifest/${mdigest}`, 'read', 200),
-      a('GET', '/repository/:ns/:repo/manifest/:digest/security', `/repository/acme/private/manifest/${mdigest}/security`, 'read', 200),
+      a('GET', '/repository/:name/manifest/:digest/security', `/repository/acme/private/manifest/${mdigest}/security`, 'read', 200),
       a('GET', '/manifestsummary', `/manifestsummary?repository=acme/private&digest=${mdigest}`, 'read', 200),
 
       // ---- setup, status, superuser views
@@ -362,6 +362,7 @@ for (const dialect of await testDialects()) {
         '/repository/:name/tag/:tag/restore': '/repository/acme/private/tag/no-such-tag/restore',
         '/repository/:name/charts': '/repository/acme/private/charts',
         '/repository/:name/manifest/:digest': `/repository/acme/private/manifest/${ZERO_DIGEST}`,
+        '/repository/:name/manifest/:digest/security': `/repository/acme/private/manifest/${ZERO_DIGEST}/security`,
       };
       assert.deepEqual(Object.keys(sample).sort(), [...new Set(REPOSITORY_ENDPOINTS.map((e) => e.url))].sort());
       for (const [pattern, path] of Object.entries(sample)) {

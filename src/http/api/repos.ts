@@ -42,6 +42,7 @@ export const REPOSITORY_ENDPOINTS: readonly { method: string; url: string }[] = 
   { method: 'POST', url: '/repository/:name/tag/:tag/restore' },
   { method: 'GET', url: '/repository/:name/charts' },
   { method: 'GET', url: '/repository/:name/manifest/:digest' },
+  { method: 'GET', url: '/repository/:name/manifest/:digest/security' },
 ];
 
 function parseSub(rest: string): Sub | undefined {
