@@ -120,6 +120,22 @@ describe('external scanner (berth scanner serve)', () => {
     const s2 = await poll(r2.headers.get('docker-content-digest')!);
     assert.equal(s2.status, 'unsupported');
   });
+
+  test('the standalone scanner serves its own Prometheus metrics at /metrics, outside the PSK auth of its API', async () => {
+    assert.equal((await fetch(`${sc.url}/indexer/api/v1/index_state`)).status, 401, 'the API still needs the PSK');
+    const r = await fetch(`${sc.url}/metrics`);
+    assert.equal(r.status, 200);
+    const text = await r.text();
+    const value = (name: string) => {
+      const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+      return m ? Number(m[1]) : undefined;
+    };
+    assert.equal(value('berth_scanner_data_updaters'), 1, 'osv-pypi has data');
+    assert.match(text, /^berth_scanner_data_age_seconds\{updater="osv-pypi"\} \d+$/m);
+    assert.match(text, /^berth_scanner_vulnerabilities\{severity="High"\} \d+$/m);
+    assert.match(text, /^process_resident_memory_bytes \d+/m);
+    assert.doesNotMatch(text, /quay_registry_image_pulls_total/, 'no registry series from a scanner process');
+  });
 });
 
 describe('external scanner with accounts: a private repository\'s layers are fetched with a pull token for that repository', () => {

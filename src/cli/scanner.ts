@@ -8,6 +8,11 @@ import { loadConfig, type LoadOptions } from '../config/load.js';
 import { openContext } from '../server.js';
 import { buildScanner } from '../scanner/setup.js';
 import { clairApiPlugin } from '../scanner/clair-api/plugin.js';
+import { addMetricsRoute, buildMetricsApp } from '../http/metrics-plugin.js';
+import { metricsSettings } from '../metrics/config.js';
+import { ScannerProcessMetrics } from '../metrics/scanner-process.js';
+import { dataMaxAgeSeconds } from '../scanner/bundle/airgap.js';
+import { updaterAges } from '../scanner/bundle/status.js';
 
 type Opts = LoadOptions & { config?: string };
 
@@ -25,10 +30,29 @@ export function registerScannerCommands(program: Command, serverOptions: (c: Com
   serverOptions(scanner.command('serve').description('run the Clair v4-compatible scanner API on its own (needs SECURITY_SCANNER_V4_PSK)'))
     .option('--listen <host:port>', 'address to listen on (default 0.0.0.0:6060)')
     .action(async (o: Opts & { listen?: string }) => {
-      const { config, database, scanner: s } = await open(o);
+      const { config, ctx, database, scanner: s } = await open(o);
       if (!s.psk) throw new Error('berth scanner serve needs SECURITY_SCANNER_V4_PSK (base64) in the config: the API would be open otherwise');
       const app = Fastify({ logger: { level: 'warn', stream: process.stderr } });
       s.service.log = app.log;
+      // Prometheus metrics of this scanner (queue, scans, vulnerabilities, data age; docs/MONITORING.md): GET /metrics
+      // beside the API (outside its PSK auth; METRICS_BASIC_AUTH applies), or on METRICS_PORT alone.
+      const ms = metricsSettings(config);
+      let metricsApp: Awaited<ReturnType<typeof buildMetricsApp>> | undefined;
+      if (ms.enabled) {
+        const maxAgeSeconds = dataMaxAgeSeconds(config);
+        const metrics = new ScannerProcessMetrics({
+          jobCounts: () => s.service.counts(),
+          vulnerabilityCounts: () => s.service.vulnerabilityCounts(),
+          updaterDataTimes: () => updaterAges(ctx.db, ctx.dialect, { maxAgeSeconds }),
+          maxAgeSeconds,
+        }, ms.rowCountIntervalSeconds);
+        s.service.observer = metrics.scanner.observer;
+        if (ms.onMainPort) addMetricsRoute(app, { metrics, basicAuth: ms.basicAuth });
+        if (ms.separate) {
+          metricsApp = await buildMetricsApp({ metrics, basicAuth: ms.basicAuth });
+          await metricsApp.listen({ host: ms.separate.host, port: ms.separate.port });
+        }
+      }
       await app.register(clairApiPlugin, { scanner: s.service, psk: s.psk });
       const listen = o.listen ?? '0.0.0.0:6060';
       const i = listen.lastIndexOf(':');
@@ -36,7 +60,7 @@ export function registerScannerCommands(program: Command, serverOptions: (c: Com
       s.service.schedule(config.raw.SCANNER_UPDATE_INTERVAL_SECONDS);
       process.stdout.write(`Berth scanner listening on ${address} (database: ${config.db.kind})\n`);
       const stop = () => {
-        void s.stop().then(() => app.close()).then(() => database.close()).then(() => process.exit(0), () => process.exit(1));
+        void s.stop().then(() => app.close()).then(() => metricsApp?.close()).then(() => database.close()).then(() => process.exit(0), () => process.exit(1));
       };
       process.on('SIGTERM', stop);
       process.on('SIGINT', stop);

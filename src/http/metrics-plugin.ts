@@ -39,15 +39,18 @@ export function installMetrics(app: FastifyInstance, opts: MetricsHttpOptions): 
 }
 
 /** A listener that serves only GET /metrics (METRICS_PORT). */
-export async function buildMetricsApp(opts: Omit<MetricsHttpOptions, 'serve'>): Promise<FastifyInstance> {
+export async function buildMetricsApp(opts: { metrics: MetricsRenderer; basicAuth?: MetricsHttpOptions['basicAuth'] }): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, forceCloseConnections: true });
-  addMetricsRoute(app, { ...opts, serve: true });
+  addMetricsRoute(app, opts);
   app.setNotFoundHandler((_req, reply) => reply.code(404).header('Content-Type', 'text/plain; charset=utf-8').send('only /metrics is served here\n'));
   await app.ready();
   return app;
 }
 
-function addMetricsRoute(app: FastifyInstance, opts: MetricsHttpOptions): void {
+/** Anything that renders a Prometheus exposition (the server's Metrics, or a standalone scanner's). */
+export interface MetricsRenderer { render(): Promise<{ contentType: string; body: string }> }
+
+export function addMetricsRoute(app: FastifyInstance, opts: { metrics: MetricsRenderer; basicAuth?: MetricsHttpOptions['basicAuth'] }): void {
   const { metrics, basicAuth } = opts;
   const expected = basicAuth && { user: hashHex('sha256', basicAuth.username), password: hashHex('sha256', basicAuth.password) };
   app.get('/metrics', async (req: FastifyRequest, reply: FastifyReply) => {
