@@ -1,10 +1,11 @@
 // What a repository holds beyond images, for the REST API: chart versions with their Chart.yaml metadata
 // (read from the config blob), artifact types and annotations, and each manifest's referrers grouped by type.
-import type { Readable } from 'node:stream';
+import { readSmallBlob } from '../storage/read-blob.js';
 import { HELM } from '../oci/artifact-policy.js';
 import { requireDigest } from '../oci/digest.js';
 import { AccountError } from './accounts/errors.js';
 import type { ServiceContext } from './context.js';
+import { apiRepositoryId } from './repositories.js';
 
 const MAX_CONFIG_BYTES = 1024 * 1024;
 const CHART_FIELDS = ['name', 'version', 'appVersion', 'description', 'keywords', 'maintainers', 'dependencies', 'home', 'sources', 'icon', 'apiVersion', 'type', 'kubeVersion', 'deprecated', 'annotations'] as const;
@@ -22,31 +23,18 @@ export interface ChartVersionView {
   maintainers?: unknown[]; dependencies?: unknown[]; [k: string]: unknown;
 }
 
-async function readAll(stream: Readable, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of stream) {
-    n += (c as Buffer).length;
-    if (n > limit) { stream.destroy(); throw new Error('config blob too large'); }
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
-
 export class ArtifactService {
   constructor(private readonly ctx: ServiceContext) {}
 
-  private async repoId(repository: string): Promise<number> {
-    const r = await this.ctx.db.selectFrom('repository').select('id').where('name', '=', repository).executeTakeFirst();
-    if (!r) throw new AccountError('not_found', `repository "${repository.slice(0, 255)}" does not exist`);
-    return r.id;
+  private repoId(repository: string): Promise<number> {
+    return apiRepositoryId(this.ctx.db, repository);
   }
 
   /** The Chart.yaml fields of a chart's config blob (only the documented fields; unreadable configs give {}). */
   private async chartMetadata(configDigest: string, size: number): Promise<Record<string, unknown>> {
     if (size > MAX_CONFIG_BYTES) return {};
     try {
-      const doc = JSON.parse((await readAll(this.ctx.store.read(configDigest), MAX_CONFIG_BYTES)).toString('utf8')) as Record<string, unknown>;
+      const doc = JSON.parse((await readSmallBlob(this.ctx.store, configDigest, MAX_CONFIG_BYTES)).toString('utf8')) as Record<string, unknown>;
       const out: Record<string, unknown> = {};
       for (const k of CHART_FIELDS) if (doc[k] !== undefined) out[k] = doc[k];
       return out;

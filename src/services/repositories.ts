@@ -3,6 +3,7 @@ import { RegistryError } from '../oci/errors.js';
 import { requireRepositoryName } from '../oci/names.js';
 import type { DB } from '../db/database.js';
 import type { ServiceContext } from './context.js';
+import { AccountError } from './accounts/errors.js';
 
 export interface RepositoryRow { id: number; name: string }
 
@@ -14,6 +15,13 @@ export async function requireRepository(db: DB, name: string): Promise<Repositor
   const repo = await findRepository(db, requireRepositoryName(name));
   if (!repo) throw new RegistryError('NAME_UNKNOWN', `repository "${name}" is not known to this registry`, { name });
   return repo;
+}
+
+/** The id of a repository named in an /api/v1 call; a missing one is the API's `not_found`. */
+export async function apiRepositoryId(db: DB, name: string): Promise<number> {
+  const r = await findRepository(db, name);
+  if (!r) throw new AccountError('not_found', `repository "${name.slice(0, 255)}" does not exist`);
+  return r.id;
 }
 
 /** Returns the repository, creating it when a push names a new one. */

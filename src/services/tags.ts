@@ -6,6 +6,7 @@ import { isValidTag } from '../oci/names.js';
 import { retryOnConflict } from '../db/retry.js';
 import { AccountError } from './accounts/errors.js';
 import type { ServiceContext } from './context.js';
+import { apiRepositoryId } from './repositories.js';
 import { removeTag, setTag } from './tag-history.js';
 
 export interface TagView {
@@ -43,10 +44,8 @@ const isIndex = (mediaType: string | null) => !!mediaType && /index|manifest\.li
 export class TagService {
   constructor(private readonly ctx: ServiceContext) {}
 
-  private async repoId(repository: string): Promise<number> {
-    const r = await this.ctx.db.selectFrom('repository').select('id').where('name', '=', repository).executeTakeFirst();
-    if (!r) throw new AccountError('not_found', `repository "${repository.slice(0, 255)}" does not exist`);
-    return r.id;
+  private repoId(repository: string): Promise<number> {
+    return apiRepositoryId(this.ctx.db, repository);
   }
 
   async list(repository: string, o: TagListOptions): Promise<{ tags: TagView[]; page: number; has_additional: boolean }> {

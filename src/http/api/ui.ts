@@ -5,7 +5,7 @@
 //   GET  /manifestsummary?repository=ns/repo&digest=…(&digest=…)
 //                                    per manifest: kind (image, index, helm-chart, artifact), platforms,
 //                                    total size, Helm chart metadata (read permission on the repository)
-import type { Readable } from 'node:stream';
+import { readSmallBlob } from '../../storage/read-blob.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AccountServices } from '../../services/accounts/index.js';
@@ -23,17 +23,6 @@ const summaryQuery = z.object({ repository: z.string().min(1).max(512), digest: 
 interface Doc {
   mediaType?: string; artifactType?: string; config?: { mediaType: string; digest: string; size: number };
   layers?: { mediaType: string; size: number }[]; manifests?: { digest: string; size: number; platform?: { os?: string; architecture?: string; variant?: string } }[];
-}
-
-async function readSmall(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of stream) {
-    n += (c as Buffer).length;
-    if (n > MAX_CONFIG) { stream.destroy(); throw new Error('too large'); }
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks);
 }
 
 export async function uiRoutes(app: FastifyInstance, opts: { accounts: AccountServices }): Promise<void> {
@@ -118,7 +107,7 @@ export async function uiRoutes(app: FastifyInstance, opts: { accounts: AccountSe
       const out: Record<string, unknown> = { digest: r.digest, media_type: r.media_type, kind, size: own, config_media_type: cfg, artifact_type: doc.artifactType ?? null };
       if (kind === 'helm-chart' && doc.config && doc.config.size <= MAX_CONFIG) {
         try {
-          const meta = JSON.parse((await readSmall(accounts.ctx.store.read(doc.config.digest))).toString('utf8')) as Record<string, unknown>;
+          const meta = JSON.parse((await readSmallBlob(accounts.ctx.store, doc.config.digest, MAX_CONFIG)).toString('utf8')) as Record<string, unknown>;
           out.chart = Object.fromEntries(CHART_FIELDS.filter((k) => meta[k] !== undefined).map((k) => [k, meta[k]]));
         } catch {
           out.chart = {};
@@ -126,7 +115,7 @@ export async function uiRoutes(app: FastifyInstance, opts: { accounts: AccountSe
       }
       if (kind === 'image' && doc.config && doc.config.size <= MAX_CONFIG) {
         try {
-          const c = JSON.parse((await readSmall(accounts.ctx.store.read(doc.config.digest))).toString('utf8')) as { os?: string; architecture?: string; variant?: string };
+          const c = JSON.parse((await readSmallBlob(accounts.ctx.store, doc.config.digest, MAX_CONFIG)).toString('utf8')) as { os?: string; architecture?: string; variant?: string };
           out.platforms = [{ digest: r.digest, os: c.os ?? null, architecture: c.architecture ?? null, variant: c.variant ?? null }];
         } catch { /* unreadable config: no platform */ }
       }
