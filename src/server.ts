@@ -21,7 +21,9 @@ import { Metrics } from './metrics/registry.js';
 import { databaseRowCounts, storedBlobBytes } from './metrics/row-counts.js';
 import { fipsStartup, type FipsReport } from './services/fips.js';
 import { dataMaxAgeSeconds } from './scanner/bundle/airgap.js';
-import { updaterAges } from './scanner/bundle/status.js';
+import { updaterAges, UpdaterStatusService } from './scanner/bundle/status.js';
+import { TagService } from './services/tags.js';
+import { ArtifactService } from './services/artifacts.js';
 
 export interface Berth {
   app: FastifyInstance;
@@ -96,7 +98,10 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     plugins: [
       (a) => a.register(webUi),
       (a) => a.register(tokenEndpoint, { accounts }),
-      (a) => a.register(apiPlugin, { accounts, services, scanner: scanner?.service, prefix: '/api/v1' }),
+      (a) => a.register(apiPlugin, {
+        deps: { accounts, tags: new TagService(ctx), artifacts: new ArtifactService(ctx), scanner: scanner?.service, updaterStatus: new UpdaterStatusService(ctx) },
+        prefix: '/api/v1',
+      }),
       ...(scanner && !scanner.remote ? [(a: FastifyInstance) => a.register(clairApiPlugin, { scanner: scanner.service, psk: scanner.psk })] : []),
     ],
   });
