@@ -3,7 +3,8 @@ import type { Server as HttpServer } from 'node:http';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { BerthConfig } from './config/load.js';
 import { openDatabase, type OpenedDatabase } from './db/database.js';
-import { FsBlobStore } from './storage/fs-blobstore.js';
+import { openBlobStore } from './storage/open.js';
+import { DbUploadStateStore } from './db/upload-state.js';
 import type { ServiceContext } from './services/context.js';
 import { buildServices } from './services/index.js';
 import { buildApp } from './http/app.js';
@@ -47,8 +48,13 @@ export interface Berth {
 
 export async function openContext(config: BerthConfig): Promise<{ ctx: ServiceContext; database: OpenedDatabase }> {
   const database = await openDatabase(config.db);
-  const store = new FsBlobStore(config.storage.path);
-  await store.init();
+  let store;
+  try {
+    store = await openBlobStore(config.storage, new DbUploadStateStore(database.db));
+  } catch (e) {
+    await database.close();
+    throw e;
+  }
   const ctx: ServiceContext = { config, db: database.db, dialect: database.dialect, store, now: () => Date.now() };
   return { ctx, database };
 }
@@ -72,7 +78,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
   const metrics = ms.enabled ? new Metrics({
     rowCounts: databaseRowCounts(ctx.db, ctx.dialect),
     storageUsedBytes: () => storedBlobBytes(ctx.db),
-    storagePath: config.storage.path,
+    storagePath: config.storage.kind === 'local' ? config.storage.path : undefined,
     poolStats: database.poolStats,
     rowCountIntervalSeconds: ms.rowCountIntervalSeconds,
     fips: () => ({ on: fips.on, active: fips.status.active }),
@@ -140,6 +146,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
       await scanner?.stop();
       await metricsApp?.close();
       await app.close();
+      ctx.store.close?.();
       await database.close();
       metrics?.close();
     },
