@@ -3,6 +3,7 @@ import { loadConfig } from '../config/load.js';
 import { openContext } from '../server.js';
 import { collectGarbage } from '../services/gc.js';
 import { buildScanner } from '../scanner/setup.js';
+import { formatBytes, progress } from './progress.js';
 
 export async function runGc(o: { config?: string; data?: string; deleteUntagged?: boolean; dryRun?: boolean; grace?: string }): Promise<void> {
   const config = loadConfig({ file: o.config, data: o.data });
@@ -19,7 +20,11 @@ export async function runGc(o: { config?: string; data?: string; deleteUntagged?
     };
   }
   try {
-    const r = await collectGarbage(ctx, { deleteUntagged: o.deleteUntagged, dryRun: o.dryRun, graceSeconds: o.grace === undefined ? undefined : Number(o.grace) });
+    const bar = progress('gc');
+    const r = await collectGarbage(ctx, {
+      deleteUntagged: o.deleteUntagged, dryRun: o.dryRun, graceSeconds: o.grace === undefined ? undefined : Number(o.grace),
+      onProgress: (p) => bar.update({ label: p.phase, done: p.done, total: p.total, unit: p.phase, bytes: p.bytes }),
+    }).finally(() => bar.done());
     const verb = o.dryRun ? 'would free' : 'freed';
     process.stdout.write(`gc: ${verb} ${r.bytesFreed} bytes (${formatBytes(r.bytesFreed)}): ${r.blobsRemoved} blobs, ` +
       `${r.manifestsRemoved} untagged manifests, ${r.linksRemoved} repository links, ${r.uploadsRemoved} expired uploads, ${r.strayFilesRemoved} stray files, ` +
@@ -33,10 +38,3 @@ export async function runGc(o: { config?: string; data?: string; deleteUntagged?
   }
 }
 
-function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
-  return `${v.toFixed(i ? 1 : 0)} ${units[i]}`;
-}
