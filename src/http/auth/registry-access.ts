@@ -9,6 +9,7 @@ import { AccountError } from '../../services/accounts/errors.js';
 import { ANONYMOUS } from '../../services/accounts/context.js';
 import { findAccount } from '../../services/accounts/store.js';
 import { TokenError, type AccessEntry } from '../../services/accounts/tokens.js';
+import type { RepositoryCreator } from '../../services/repositories.js';
 import { parseAuthorization } from './credentials.js';
 import { unauthorized } from './challenge.js';
 
@@ -37,9 +38,9 @@ export class TokenAccessPolicy implements AccessPolicy {
     return !!req.registryAccess && grants(req.registryAccess.access, repository, 'pull');
   }
 
-  async authorize(req: FastifyRequest, route: string, method: string, name: string | undefined): Promise<void> {
+  async authorize(req: FastifyRequest, route: string, method: string, name: string | undefined): Promise<RepositoryCreator | undefined> {
     const { auth } = this.accounts.ctx;
-    if (auth.open) return;
+    if (auth.open) return undefined;
     const action = neededAction(route, method);
     const scope = route === 'catalog' ? 'registry:catalog:*' : name && action ? `repository:${name}:${action === 'pull' ? 'pull' : action === 'delete' ? 'delete' : 'pull,push'}` : undefined;
     const creds = parseAuthorization(req.headers.authorization);
@@ -58,25 +59,32 @@ export class TokenAccessPolicy implements AccessPolicy {
     }
     this.accounts.ctx.observer?.authAttempt?.('bearer', true);
     req.registryAccess = { sub: claims.sub, access: claims.access };
-    if (!action || !name) return;
+    if (!action || !name) return undefined;
     if (!grants(claims.access, name, action)) {
       throw new RegistryError('DENIED', `requested access to "${name}" is denied: the token does not grant ${action}`, { name, action });
     }
-    if (action === 'push' && (route === 'upload-start' || route === 'manifest')) await this.createOnPush(claims.sub, name);
+    if (action === 'push') return this.createOnPush(claims.sub, name);
+    return undefined;
   }
 
-  /** A push to a repository that does not exist creates it, owned by its namespace (the token already proved the right). */
-  private async createOnPush(sub: string, name: string): Promise<void> {
-    if (await this.accounts.perms.findRepo(name)) return;
+  /**
+   * A push to a repository that does not exist may create it, owned by its namespace: checked now (a caller who may
+   * not create there is DENIED before sending anything), created only when the push stores something.
+   */
+  private async createOnPush(sub: string, name: string): Promise<RepositoryCreator | undefined> {
+    if (await this.accounts.perms.findRepo(name)) return undefined;
     const account = sub ? await findAccount(this.accounts.ctx.db, sub) : undefined;
     const principal = (account && await this.accounts.authenticator.principalOf(account.id)) ?? ANONYMOUS;
-    try {
-      await this.accounts.repos.create(principal, name, this.accounts.ctx.auth.privateOnPush ? 'private' : 'public');
-    } catch (e) {
-      if (e instanceof AccountError && e.kind === 'conflict') return;
-      if (e instanceof AccountError) throw new RegistryError('DENIED', e.message, { name });
-      throw e;
-    }
+    const denied = (e: unknown) => (e instanceof AccountError ? new RegistryError('DENIED', e.message, { name }) : e);
+    await this.accounts.repos.checkCreate(principal, name).catch((e) => { throw denied(e); });
+    return async (repository) => {
+      try {
+        await this.accounts.repos.create(principal, repository, this.accounts.ctx.auth.privateOnPush ? 'private' : 'public');
+      } catch (e) {
+        if (e instanceof AccountError && e.kind === 'conflict') return;
+        throw denied(e);
+      }
+    };
   }
 
   async visibleRepositoryIds(req: FastifyRequest): Promise<number[] | undefined> {

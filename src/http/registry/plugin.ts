@@ -25,12 +25,21 @@ const HANDLERS: Record<RegistryRoute, Partial<Record<string, Handler>>> = {
 };
 
 declare module 'fastify' {
-  interface FastifyRequest { routePattern?: string }
+  interface FastifyRequest {
+    routePattern?: string;
+    /** The Content-Type header as the client sent it (a manifest PUT checks it; the framework never parses /v2 bodies). */
+    registryContentType?: string;
+  }
 }
 
 /** Every method x pattern the /v2 dispatcher serves (behind its two wildcard routes). */
 export function registryEndpoints(): { method: string; url: string }[] {
   return REGISTRY_PATTERNS.flatMap(({ route, pattern }) => Object.keys(HANDLERS[route]).map((method) => ({ method, url: pattern })));
+}
+
+/** The methods a /v2 route serves (the Allow header of a 405). */
+export function registryMethods(route: RegistryRoute): string[] {
+  return Object.keys(HANDLERS[route]);
 }
 
 export function sendRegistryError(reply: FastifyReply, err: RegistryError): FastifyReply {
@@ -58,15 +67,23 @@ export async function registryPlugin(app: FastifyInstance, opts: { services: Reg
     const handler = HANDLERS[match.route][req.method];
     if (!handler) {
       throw new RegistryError('UNSUPPORTED', `${req.method} is not supported on ${match.pattern}`, undefined, 405,
-        { Allow: Object.keys(HANDLERS[match.route]).join(', ') });
+        { Allow: registryMethods(match.route).join(', ') });
     }
     if (match.name !== undefined) requireRepositoryName(match.name);
-    await services.access.authorize?.(req, match.route, req.method, match.name);
+    const createRepository = await services.access.authorize?.(req, match.route, req.method, match.name);
     const query = req.query as Record<string, string | undefined>;
     const body = (req.body as Readable | undefined) ?? req.raw;
-    return handler({ req, reply, match: match as never, services, body, query });
+    return handler({ req, reply, match: match as never, services, body, query, createRepository });
   };
 
+  // /v2 bodies are streams the handlers read themselves: the Content-Type is kept aside for them, so an empty
+  // or malformed one reaches the handler (a manifest PUT answers MANIFEST_INVALID) instead of Fastify's 415.
+  app.addHook('onRequest', async (req) => {
+    const ct = req.headers['content-type'];
+    if (ct === undefined) return;
+    req.registryContentType = ct;
+    delete req.headers['content-type'];
+  });
   app.route({ method: ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'], url: '/v2', handler: dispatch });
   app.route({ method: ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'], url: '/v2/*', handler: dispatch });
 }
