@@ -52,7 +52,7 @@ export async function openContext(config: BerthConfig): Promise<{ ctx: ServiceCo
   return { ctx, database };
 }
 
-export async function createBerth(config: BerthConfig, opts: { logger?: boolean | FastifyServerOptions['logger'] } = {}): Promise<Berth> {
+export async function createBerth(config: BerthConfig, opts: { logger?: boolean | FastifyServerOptions['logger']; announceSetupCode?: (code: string, file: string) => void } = {}): Promise<Berth> {
   const tlsSettings = authSettings(config).tls;
   const tlsFiles = tlsSettings ? readTls(tlsSettings) : undefined;
   // Before anything opens: FIPS mode refuses to start in a non-FIPS process or with non-approved settings.
@@ -85,13 +85,14 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
   }) : undefined;
   if (metrics) ctx.observer = metrics.observer;
   if (metrics?.scanner && scanner) scanner.service.observer = metrics.scanner.observer;
-  const accounts = buildAccountServices(ctx);
+  const accounts = buildAccountServices(ctx, { announceSetupCode: opts.announceSetupCode });
   const services = buildServices(ctx, new TokenAccessPolicy(accounts));
   const tls = accounts.ctx.auth.tls;
   const logger = opts.logger === true ? { level: 'info' } : opts.logger ?? false;
   const app = await buildApp({
     services,
     logger,
+    trustedProxies: config.raw.TRUSTED_PROXIES,
     https: tlsFiles ? { ...tlsFiles, ...fips.tls } : undefined,
     metrics: metrics && { metrics, serve: ms.onMainPort, basicAuth: ms.basicAuth },
     plugins: [
@@ -107,6 +108,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
   }
   const metricsApp = metrics && ms.separate ? await buildMetricsApp({ metrics, basicAuth: ms.basicAuth }) : undefined;
   await accounts.bootstrap();
+  await accounts.firstAdmin.prepare();
   const stopWatching = tls ? watchTls(app, tls, 1000, fips.tls, fips.checkKeyPair) : undefined;
   let plain: HttpServer | undefined;
   let closed = false;

@@ -17,6 +17,8 @@ export interface AppOptions {
   plugins?: ((app: FastifyInstance) => PromiseLike<unknown>)[];
   /** Request metrics and GET /metrics (src/metrics); absent when METRICS_ENABLED is false. */
   metrics?: MetricsHttpOptions;
+  /** TRUSTED_PROXIES: peers whose X-Forwarded-* headers count (req.ip, req.protocol, req.host); empty: none. */
+  trustedProxies?: string[];
 }
 
 export interface RegisteredRoute { method: string; url: string }
@@ -42,6 +44,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     clientErrorHandler: registryClientError,
     frameworkErrors: frameworkError,
     ...(opts.https ? { https: opts.https } : {}),
+    trustProxy: opts.trustedProxies?.length ? opts.trustedProxies : false,
   });
 
   const routes: RegisteredRoute[] = [];

@@ -1,6 +1,8 @@
 // /api/v1 extras the web UI needs and Quay's API lacks (read-only except the first-run admin):
-//   GET  /setup                      {needs_admin}: true while no user exists (first-run screen)
-//   POST /setup                      create the first superuser and sign in; 409 once any user exists
+//   GET  /setup                      {needs_admin, needs_code}: an administrator is needed while no user exists;
+//                                    from the network it needs the setup code from the server's console
+//   POST /setup                      create the first superuser (with setup_code unless from loopback) and sign in;
+//                                    403 without the right code, 409 once any user exists
 //   GET  /superuser/stats            registry health for superusers: counts, storage used, scanner data age
 //   GET  /manifestsummary?repository=ns/repo&digest=…(&digest=…)
 //                                    per manifest: kind (image, index, helm-chart, artifact), platforms,
@@ -11,13 +13,14 @@ import { z } from 'zod';
 import type { AccountServices } from '../../services/accounts/index.js';
 import { ApiError } from './errors.js';
 import { deny, requireUserCaller, sendJson, SESSION_COOKIE } from './principal.js';
+import { isLoopbackCaller } from './local-caller.js';
 
 const HELM_CONFIG = 'application/vnd.cncf.helm.config.v1+json';
 const IMAGE_CONFIGS = ['application/vnd.oci.image.config.v1+json', 'application/vnd.docker.container.image.v1+json'];
 const CHART_FIELDS = ['name', 'version', 'appVersion', 'description', 'maintainers', 'dependencies', 'home', 'sources', 'keywords', 'type', 'apiVersion'];
 const MAX_CONFIG = 256 * 1024;
 
-const setupBody = z.object({ username: z.string().min(1).max(255), email: z.string().max(320).optional(), password: z.string().min(1).max(2048) });
+const setupBody = z.object({ username: z.string().min(1).max(255), email: z.string().max(320).optional(), password: z.string().min(1).max(2048), setup_code: z.string().max(200).optional() });
 const summaryQuery = z.object({ repository: z.string().min(1).max(512), digest: z.union([z.string().max(200), z.array(z.string().max(200)).max(100)]) });
 
 interface Doc {
@@ -29,23 +32,12 @@ export async function uiRoutes(app: FastifyInstance, opts: { accounts: AccountSe
   const { accounts } = opts;
   const { db } = accounts.ctx;
   const secure = accounts.ctx.auth.baseUrl.startsWith('https:');
-  let setupQueue: Promise<unknown> = Promise.resolve();
 
-  app.get('/setup', async (_req, reply) => {
-    const open = accounts.ctx.auth.open;
-    return sendJson(reply, 200, { needs_admin: !open && (await accounts.users.count()) === 0, open });
-  });
+  app.get('/setup', async (req, reply) => sendJson(reply, 200, await accounts.firstAdmin.state(isLoopbackCaller(req))));
 
   app.post('/setup', async (req, reply) => {
-    if (accounts.ctx.auth.open) throw new ApiError(409, 'accounts are off (AUTHENTICATION_TYPE: None)');
     const b = setupBody.parse(req.body);
-    // Serialized in this process so two first-run forms cannot both create a superuser.
-    const run = setupQueue.then(async () => {
-      if ((await accounts.users.count()) > 0) throw new ApiError(409, 'the first administrator already exists; sign in instead');
-      return accounts.users.create({ name: b.username, email: b.email || undefined, password: b.password, superuser: true });
-    });
-    setupQueue = run.catch(() => undefined);
-    const user = await run;
+    const user = await accounts.firstAdmin.create({ username: b.username, email: b.email, password: b.password, setupCode: b.setup_code }, isLoopbackCaller(req));
     req.log.info({ event: 'first_admin_created', account: user.name, ip: req.ip }, 'first administrator created');
     const s = await accounts.sessions.create(user.id);
     reply.header('Set-Cookie', `${SESSION_COOKIE}=${s.cookie}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${accounts.ctx.auth.sessionSeconds}${secure ? '; Secure' : ''}`);

@@ -12,6 +12,7 @@ import { TokenError, type AccessEntry } from '../../services/accounts/tokens.js'
 import type { RepositoryCreator } from '../../services/repositories.js';
 import { parseAuthorization } from './credentials.js';
 import { unauthorized } from './challenge.js';
+import { acceptedAudiences, tokenNames } from './service-name.js';
 
 declare module 'fastify' {
   interface FastifyRequest { registryAccess?: { sub: string; access: AccessEntry[] } }
@@ -46,16 +47,16 @@ export class TokenAccessPolicy implements AccessPolicy {
     const creds = parseAuthorization(req.headers.authorization);
     if (creds.scheme !== 'bearer') {
       if (creds.scheme === 'malformed') req.log.warn({ event: 'auth_refused', ip: req.ip, reason: creds.reason }, 'registry request refused');
-      throw unauthorized(auth, 'authentication required', scope);
+      throw unauthorized(tokenNames(auth, req), 'authentication required', scope);
     }
     let claims;
     try {
-      claims = await this.accounts.tokens.verify(creds.token);
+      claims = await this.accounts.tokens.verify(creds.token, acceptedAudiences(auth, req));
     } catch (e) {
       if (!(e instanceof TokenError)) throw e;
       this.accounts.ctx.observer?.authAttempt?.('bearer', false);
       req.log.warn({ event: 'token_refused', ip: req.ip, reason: e.message }, 'registry token refused');
-      throw unauthorized(auth, e.message, scope, 'invalid_token');
+      throw unauthorized(tokenNames(auth, req), e.message, scope, 'invalid_token');
     }
     this.accounts.ctx.observer?.authAttempt?.('bearer', true);
     req.registryAccess = { sub: claims.sub, access: claims.access };

@@ -7,6 +7,7 @@ import { AccountError } from '../../services/accounts/errors.js';
 import { ANONYMOUS, type Principal } from '../../services/accounts/context.js';
 import { sendRegistryError } from '../registry/plugin.js';
 import { parseAuthorization } from './credentials.js';
+import { acceptedAudiences } from './service-name.js';
 
 export async function tokenEndpoint(app: FastifyInstance, opts: { accounts: AccountServices }): Promise<void> {
   const { accounts } = opts;
@@ -17,12 +18,13 @@ export async function tokenEndpoint(app: FastifyInstance, opts: { accounts: Acco
     const url = req.raw.url ?? '';
     const params = new URLSearchParams(url.includes('?') ? url.slice(url.indexOf('?') + 1) : '');
     const service = params.get('service');
-    if (service !== null && service !== auth.service) {
-      return sendRegistryError(reply, new RegistryError('DENIED', `this registry issues tokens for service "${auth.service}", not "${service.slice(0, 100)}"`, undefined, 400));
+    const services = acceptedAudiences(auth, req);
+    if (service !== null && !services.includes(service)) {
+      return sendRegistryError(reply, new RegistryError('DENIED', `this registry issues tokens for service "${services[0]}", not "${service.slice(0, 100)}"`, undefined, 400));
     }
     const creds = parseAuthorization(req.headers.authorization);
     let principal: Principal = ANONYMOUS;
-    const basicChallenge = { 'WWW-Authenticate': `Basic realm="${auth.service}"` };
+    const basicChallenge = { 'WWW-Authenticate': `Basic realm="${services[0]}"` };
     if (creds.scheme === 'malformed' || creds.scheme === 'bearer') {
       req.log.warn({ event: 'login_refused', ip: req.ip, reason: creds.scheme === 'bearer' ? 'bearer token sent to the token endpoint' : creds.reason }, 'token request refused');
       return sendRegistryError(reply, new RegistryError('UNAUTHORIZED', 'send Basic credentials (or none for anonymous access)', undefined, 401, basicChallenge));
@@ -40,7 +42,7 @@ export async function tokenEndpoint(app: FastifyInstance, opts: { accounts: Acco
       }
     }
     const access = await accounts.scopes.grant(principal, params.getAll('scope'));
-    const t = await accounts.tokens.issue(principal.kind === 'anonymous' ? '' : principal.name, access);
+    const t = await accounts.tokens.issue(principal.kind === 'anonymous' ? '' : principal.name, access, { audience: service ?? services[0] });
     return reply.code(200).header('Content-Type', 'application/json')
       .send(JSON.stringify({ token: t.token, access_token: t.token, expires_in: t.expiresIn, issued_at: t.issuedAt }));
   });
