@@ -50,7 +50,7 @@ function effectiveConfig(objs: K8sObject[]): Record<string, any> {
   const s = find(objs, 'Secret', 'reg-config')!;
   return parse(unb64((s.data as Record<string, string>)['config.yaml']));
 }
-const cond = (st: { conditions: { type: string }[] }, type: string) => st.conditions.find((c) => c.type === type) as { status: string; reason: string; message: string; lastTransitionTime: string };
+const cond = (st: { conditions: { type: string }[] }, type: string) => st.conditions.find((c) => c.type === type) as unknown as { status: string; reason: string; message: string; lastTransitionTime: string };
 
 /** What an unmanaged component needs in the bundle. */
 function bundleFor(unmanaged: ComponentKind[]): Record<string, string> {
@@ -58,7 +58,7 @@ function bundleFor(unmanaged: ComponentKind[]): Record<string, string> {
   if (unmanaged.includes('postgres')) cfg.DB_URI = 'postgresql://berth:pw@db.example.com:5432/berth';
   if (unmanaged.includes('redis')) cfg.DATA_MODEL_CACHE_CONFIG = { engine: 'redis', redis_config: { primary: { host: 'redis.example.com', port: 6379, password: 'pw', ssl: true } } };
   if (unmanaged.includes('objectstorage')) cfg.DISTRIBUTED_STORAGE_CONFIG = { default: ['LocalStorage', { storage_path: '/mnt/shared/berth' }] };
-  const files = unmanaged.includes('tls') ? { 'ssl.cert': '-----BEGIN CERTIFICATE-----\n', 'ssl.key': '-----BEGIN PRIVATE KEY-----\n' } : {};
+  const files: Record<string, string> = unmanaged.includes('tls') ? { 'ssl.cert': '-----BEGIN CERTIFICATE-----\n', 'ssl.key': '-----BEGIN PRIVATE KEY-----\n' } : {};
   return bundle(cfg, files);
 }
 
