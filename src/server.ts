@@ -3,14 +3,14 @@ import type { Server as HttpServer } from 'node:http';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { BerthConfig } from './config/load.js';
 import { openDatabase, type OpenedDatabase } from './db/database.js';
-import { FsBlobStore } from './storage/fs-blobstore.js';
+import { openBlobStore } from './storage/open.js';
+import { DbUploadStateStore } from './db/upload-state.js';
 import type { ServiceContext } from './services/context.js';
 import { buildServices } from './services/index.js';
 import { buildApp } from './http/app.js';
 import { webUi } from './http/web.js';
 import { buildAccountServices, type AccountServices } from './services/accounts/index.js';
 import { authSettings } from './config/auth.js';
-import { TokenAccessPolicy } from './http/auth/registry-access.js';
 import { tokenEndpoint } from './http/auth/token-endpoint.js';
 import { apiPlugin } from './http/api/plugin.js';
 import { listenPlainHttp, readTls, watchTls } from './http/tls.js';
@@ -22,7 +22,9 @@ import { Metrics } from './metrics/registry.js';
 import { databaseRowCounts, storedBlobBytes } from './metrics/row-counts.js';
 import { fipsStartup, type FipsReport } from './services/fips.js';
 import { dataMaxAgeSeconds } from './scanner/bundle/airgap.js';
-import { updaterAges } from './scanner/bundle/status.js';
+import { updaterAges, UpdaterStatusService } from './scanner/bundle/status.js';
+import { TagService } from './services/tags.js';
+import { ArtifactService } from './services/artifacts.js';
 
 export interface Berth {
   app: FastifyInstance;
@@ -46,8 +48,13 @@ export interface Berth {
 
 export async function openContext(config: BerthConfig): Promise<{ ctx: ServiceContext; database: OpenedDatabase }> {
   const database = await openDatabase(config.db);
-  const store = new FsBlobStore(config.storage.path);
-  await store.init();
+  let store;
+  try {
+    store = await openBlobStore(config.storage, new DbUploadStateStore(database.db));
+  } catch (e) {
+    await database.close();
+    throw e;
+  }
   const ctx: ServiceContext = { config, db: database.db, dialect: database.dialect, store, now: () => Date.now() };
   return { ctx, database };
 }
@@ -71,7 +78,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
   const metrics = ms.enabled ? new Metrics({
     rowCounts: databaseRowCounts(ctx.db, ctx.dialect),
     storageUsedBytes: () => storedBlobBytes(ctx.db),
-    storagePath: config.storage.path,
+    storagePath: config.storage.kind === 'local' ? config.storage.path : undefined,
     poolStats: database.poolStats,
     rowCountIntervalSeconds: ms.rowCountIntervalSeconds,
     fips: () => ({ on: fips.on, active: fips.status.active }),
@@ -86,7 +93,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
   if (metrics) ctx.observer = metrics.observer;
   if (metrics?.scanner && scanner) scanner.service.observer = metrics.scanner.observer;
   const accounts = buildAccountServices(ctx, { announceSetupCode: opts.announceSetupCode });
-  const services = buildServices(ctx, new TokenAccessPolicy(accounts));
+  const services = buildServices(ctx, accounts.registryAccess);
   const tls = accounts.ctx.auth.tls;
   const logger = opts.logger === true ? { level: 'info' } : opts.logger ?? false;
   const app = await buildApp({
@@ -98,7 +105,10 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     plugins: [
       (a) => a.register(webUi),
       (a) => a.register(tokenEndpoint, { accounts }),
-      (a) => a.register(apiPlugin, { accounts, services, scanner: scanner?.service, prefix: '/api/v1' }),
+      (a) => a.register(apiPlugin, {
+        deps: { accounts, tags: new TagService(ctx), artifacts: new ArtifactService(ctx), scanner: scanner?.service, updaterStatus: new UpdaterStatusService(ctx) },
+        prefix: '/api/v1',
+      }),
       ...(scanner && !scanner.remote ? [(a: FastifyInstance) => a.register(clairApiPlugin, { scanner: scanner.service, psk: scanner.psk })] : []),
     ],
   });
@@ -138,6 +148,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
       await scanner?.stop();
       await metricsApp?.close();
       await app.close();
+      ctx.store.close?.();
       await database.close();
       metrics?.close();
     },

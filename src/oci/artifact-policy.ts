@@ -2,31 +2,9 @@
 // Pure: given a parsed manifest, decide accept or refuse (with a message naming the media type and the config key).
 import type { ParsedManifest } from './manifest.js';
 import { MT } from './mediatypes.js';
+import { classifyManifest, HELM, IMAGE_CONFIG_TYPES, IMAGE_LAYER_TYPES } from './manifest-kind.js';
 
-export const HELM = {
-  config: 'application/vnd.cncf.helm.config.v1+json',
-  chart: 'application/vnd.cncf.helm.chart.content.v1.tar+gzip',
-  legacyChart: 'application/tar+gzip',
-  provenance: 'application/vnd.cncf.helm.chart.provenance.v1.prov',
-} as const;
-
-/** Config media types of container images. */
-export const IMAGE_CONFIG_TYPES: readonly string[] = [
-  'application/vnd.oci.image.config.v1+json',
-  'application/vnd.docker.container.image.v1+json',
-];
-
-/** Layer media types of container images (always accepted with an image config). */
-export const IMAGE_LAYER_TYPES: readonly string[] = [
-  'application/vnd.oci.image.layer.v1.tar',
-  'application/vnd.oci.image.layer.v1.tar+gzip',
-  'application/vnd.oci.image.layer.v1.tar+zstd',
-  'application/vnd.oci.image.layer.nondistributable.v1.tar',
-  'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
-  'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
-  'application/vnd.docker.image.rootfs.diff.tar.gzip',
-  'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
-];
+export { HELM, IMAGE_CONFIG_TYPES, IMAGE_LAYER_TYPES } from './manifest-kind.js';
 
 /** Layer types of signatures, attestations and SBOMs attached to images (cosign, in-toto, syft, trivy). */
 const SUPPLY_CHAIN_LAYERS = [
@@ -113,12 +91,10 @@ const refuse = (message: string, mediaType: string, configKey: string): Artifact
 
 /** Decides whether a manifest is accepted. Indexes are accepted (each child manifest was decided on its own). */
 export function decideArtifact(m: ParsedManifest, policy: ArtifactPolicyOptions): ArtifactDecision {
-  if (m.isIndex) return { accept: true, kind: 'index' };
+  const kind = classifyManifest(m);
+  if (kind === 'index' || kind === 'image') return { accept: true, kind };
   const config = m.config!.mediaType;
   const layers = m.layers.map((l) => l.mediaType);
-  if (IMAGE_CONFIG_TYPES.includes(config) && layers.every((l) => IMAGE_LAYER_TYPES.includes(l))) {
-    return { accept: true, kind: 'image' };
-  }
   const isHelm = config === HELM.config;
   if (isHelm && !policy.helmOci) {
     return refuse(`Helm charts (config media type ${config}) are not accepted by this registry: set FEATURE_HELM_OCI_SUPPORT: true in its config to allow them`, config, 'FEATURE_HELM_OCI_SUPPORT');

@@ -1,6 +1,6 @@
 // Creating the first administrator of a fresh install (the web UI's first-run screen). From the network it needs
 // the one-time setup code `berth serve` shows on its console (setup-code.ts); from this machine (loopback) it is
-// one step. Serialized in this process so two first-run forms cannot both create a superuser.
+// one step.
 import type { AccountsContext } from './context.js';
 import { AccountError } from './errors.js';
 import { SetupCode } from './setup-code.js';
@@ -9,7 +9,6 @@ import type { UserService } from './users.js';
 export interface FirstAdminInput { username: string; email?: string; password: string; setupCode?: string }
 
 export class FirstAdminService {
-  private queue: Promise<unknown> = Promise.resolve();
   readonly code: SetupCode;
 
   constructor(private readonly ctx: AccountsContext, private readonly users: UserService, announce: (code: string, file: string) => void) {
@@ -34,19 +33,16 @@ export class FirstAdminService {
 
   async create(input: FirstAdminInput, local: boolean): Promise<{ id: number; name: string }> {
     if (this.ctx.auth.open) throw new AccountError('conflict', 'accounts are off (AUTHENTICATION_TYPE: None)');
-    const run = this.queue.then(async () => {
-      if ((await this.users.count()) > 0) throw new AccountError('conflict', 'the first administrator already exists; sign in instead');
-      if (!local) {
-        const hint = `the setup code is on the console of \`berth serve\` and in ${this.code.file} on the server`;
-        this.code.current(); // made now if the last user was removed after start
-        if (!input.setupCode) throw new AccountError('forbidden', `creating the first administrator from the network needs the one-time setup code: ${hint}`);
-        if (!this.code.matches(input.setupCode)) throw new AccountError('forbidden', `the setup code is not right: ${hint}`);
-      }
-      const user = await this.users.create({ name: input.username, email: input.email || undefined, password: input.password, superuser: true });
-      this.code.spend();
-      return user;
-    });
-    this.queue = run.catch(() => undefined);
-    return run;
+    if ((await this.users.count()) > 0) throw new AccountError('conflict', 'the first administrator already exists; sign in instead');
+    if (!local) {
+      const hint = `the setup code is on the console of \`berth serve\` and in ${this.code.file} on the server`;
+      this.code.current(); // made now if the last user was removed after start
+      if (!input.setupCode) throw new AccountError('forbidden', `creating the first administrator from the network needs the one-time setup code: ${hint}`);
+      if (!this.code.matches(input.setupCode)) throw new AccountError('forbidden', `the setup code is not right: ${hint}`);
+    }
+    // Serialized by UserService: two first-run forms cannot both create a superuser.
+    const user = await this.users.createFirstAdmin({ name: input.username, email: input.email || undefined, password: input.password });
+    this.code.spend();
+    return user;
   }
 }

@@ -16,6 +16,8 @@ import { RegistryTokenService } from './tokens.js';
 import { ScopeService } from './scopes.js';
 import { bootstrapAdmin } from './bootstrap.js';
 import { FirstAdminService } from './first-admin.js';
+import { PrincipalResolver } from './principals.js';
+import { RegistryAccess } from './registry-access.js';
 
 export interface AccountServices {
   ctx: AccountsContext;
@@ -32,6 +34,10 @@ export interface AccountServices {
   throttle: LoginThrottle;
   tokens: RegistryTokenService;
   scopes: ScopeService;
+  /** The principal of an /api/v1 request. */
+  principals: PrincipalResolver;
+  /** The /v2 access policy: the principal of a registry token and what it may do. */
+  registryAccess: RegistryAccess;
   /** Creates BOOTSTRAP_ADMIN when no user exists; returns its name when it did. */
   bootstrap(): Promise<string | undefined>;
   /** The first administrator from the web UI, guarded by the one-time setup code from the network. */
@@ -50,6 +56,10 @@ export function buildAccountServices(base: ServiceContext, opts: AccountServices
   const appTokens = new AppTokenService(ctx);
   const perms = new PermissionService(ctx);
   const throttle = new LoginThrottle(ctx);
+  const repos = new RepoService(ctx, perms);
+  const sessions = new SessionService(ctx);
+  const authenticator = new Authenticator(ctx, users, robots, appTokens, throttle);
+  const tokens = new RegistryTokenService(ctx);
   return {
     ctx,
     users,
@@ -58,12 +68,14 @@ export function buildAccountServices(base: ServiceContext, opts: AccountServices
     robots,
     appTokens,
     perms,
-    repos: new RepoService(ctx, perms),
-    sessions: new SessionService(ctx),
-    authenticator: new Authenticator(ctx, users, robots, appTokens, throttle),
+    repos,
+    sessions,
+    authenticator,
     throttle,
-    tokens: new RegistryTokenService(ctx),
+    tokens,
     scopes: new ScopeService(perms),
+    principals: new PrincipalResolver(ctx, authenticator, appTokens, sessions),
+    registryAccess: new RegistryAccess(ctx, tokens, authenticator, perms, repos),
     bootstrap: () => bootstrapAdmin(ctx, users),
     firstAdmin: new FirstAdminService(ctx, users, opts.announceSetupCode ?? (() => undefined)),
   };
