@@ -5,6 +5,7 @@ import type { BerthConfig } from './config/load.js';
 import { openDatabase, type OpenedDatabase } from './db/database.js';
 import { openBlobStore } from './storage/open.js';
 import { DbUploadStateStore } from './db/upload-state.js';
+import { scheduleGc } from './services/gc-lease.js';
 import type { ServiceContext } from './services/context.js';
 import { buildServices } from './services/index.js';
 import { buildApp } from './http/app.js';
@@ -116,6 +117,8 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     scanner.service.log = app.log;
     scanner.start();
   }
+  // GC_INTERVAL_SECONDS: every replica tries; the gc lease lets one run at a time.
+  const stopGc = config.gcIntervalSeconds > 0 ? scheduleGc(ctx, config.gcIntervalSeconds, app.log) : undefined;
   const metricsApp = metrics && ms.separate ? await buildMetricsApp({ metrics, basicAuth: ms.basicAuth }) : undefined;
   await accounts.bootstrap();
   await accounts.firstAdmin.prepare();
@@ -146,6 +149,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
       stopWatching?.();
       if (plain) await new Promise((r) => { plain!.closeAllConnections(); plain!.close(r); });
       await scanner?.stop();
+      await stopGc?.();
       await metricsApp?.close();
       await app.close();
       ctx.store.close?.();

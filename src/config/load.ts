@@ -26,6 +26,7 @@ export interface BerthConfig {
   maxManifestBytes: number;
   uploadExpirySeconds: number;
   gcGraceSeconds: number;
+  gcIntervalSeconds: number;
   /** DEFAULT_TAG_EXPIRATION: how long tag history keeps a moved or deleted tag restorable. */
   tagHistorySeconds: number;
   listPageMax: number;
@@ -43,10 +44,10 @@ export class ConfigError extends Error {
 /** Keys that an environment variable of the same name overrides. */
 const ENV_KEYS = ['DB_URI', 'SERVER_HOSTNAME', 'PREFERRED_URL_SCHEME', 'LISTEN', 'DATA_DIR', 'AUTHENTICATION_TYPE', 'METRICS_BASIC_AUTH',
   'DEFAULT_TAG_EXPIRATION', ...SCANNER_STRING_ENV_KEYS] as const;
-const NUMERIC_ENV_KEYS = ['MAXIMUM_MANIFEST_SIZE', 'UPLOAD_EXPIRY_SECONDS', 'GC_GRACE_SECONDS', 'LIST_PAGE_MAX', 'SHUTDOWN_GRACE_SECONDS',
+const NUMERIC_ENV_KEYS = ['MAXIMUM_MANIFEST_SIZE', 'UPLOAD_EXPIRY_SECONDS', 'GC_GRACE_SECONDS', 'GC_INTERVAL_SECONDS', 'LIST_PAGE_MAX', 'SHUTDOWN_GRACE_SECONDS',
   'METRICS_PORT', 'METRICS_ROW_COUNT_INTERVAL_SECONDS', ...SCANNER_NUMERIC_ENV_KEYS] as const;
 /** Keys that an environment variable overrides with true/false (also 1/0, yes/no). */
-const BOOLEAN_ENV_KEYS = ['METRICS_ENABLED', 'METRICS_ON_MAIN_PORT', 'FEATURE_GENERAL_OCI_SUPPORT', 'FEATURE_HELM_OCI_SUPPORT',
+const BOOLEAN_ENV_KEYS = ['FEATURE_PROXY_STORAGE', 'METRICS_ENABLED', 'METRICS_ON_MAIN_PORT', 'FEATURE_GENERAL_OCI_SUPPORT', 'FEATURE_HELM_OCI_SUPPORT',
   ...SCANNER_BOOLEAN_ENV_KEYS] as const;
 
 export interface LoadOptions {
@@ -187,6 +188,7 @@ function resolve(raw: RawConfig): BerthConfig {
     maxManifestBytes: raw.MAXIMUM_MANIFEST_SIZE,
     uploadExpirySeconds: raw.UPLOAD_EXPIRY_SECONDS,
     gcGraceSeconds: raw.GC_GRACE_SECONDS,
+    gcIntervalSeconds: raw.GC_INTERVAL_SECONDS,
     tagHistorySeconds: durationSeconds(raw.DEFAULT_TAG_EXPIRATION),
     listPageMax: raw.LIST_PAGE_MAX,
     shutdownGraceSeconds: raw.SHUTDOWN_GRACE_SECONDS,

@@ -26,6 +26,8 @@ export const configSchema = z.object({
   MAXIMUM_MANIFEST_SIZE: z.number().int().positive().max(64 * 1024 * 1024).default(4 * 1024 * 1024),
   /** Berth: an upload session untouched for this many seconds may be removed by gc. */
   UPLOAD_EXPIRY_SECONDS: z.number().int().positive().default(24 * 3600),
+  /** Berth: every replica tries a gc pass this often (one at a time: a PostgreSQL advisory lock); 0: only `berth gc`. */
+  GC_INTERVAL_SECONDS: z.number().int().nonnegative().default(0),
   /** Berth: blobs younger than this are never collected (protects pushes in flight). */
   GC_GRACE_SECONDS: z.number().int().nonnegative().default(3600),
   /** Berth: default and largest page size of tag list and catalog. */

@@ -58,7 +58,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof RegistryError) return sendRegistryError(reply, err);
     const storage = storageRegistryError(err, req.log);
-    if (storage) return sendRegistryError(reply, storage);
+    if (storage) {
+      // A body cut off by the failure is not read further: close the connection instead of leaving it half-read.
+      if (!req.raw.complete) reply.header('Connection', 'close');
+      return sendRegistryError(reply, storage);
+    }
     const e = err as Error & { statusCode?: number; code?: string };
     if (req.url.startsWith('/v2')) {
       if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || e.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' || (e.statusCode && e.statusCode < 500)) {
