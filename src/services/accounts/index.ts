@@ -15,6 +15,9 @@ import { Authenticator } from './authenticate.js';
 import { RegistryTokenService } from './tokens.js';
 import { ScopeService } from './scopes.js';
 import { bootstrapAdmin } from './bootstrap.js';
+import { FirstAdminService } from './first-admin.js';
+import { PrincipalResolver } from './principals.js';
+import { RegistryAccess } from './registry-access.js';
 
 export interface AccountServices {
   ctx: AccountsContext;
@@ -31,17 +34,32 @@ export interface AccountServices {
   throttle: LoginThrottle;
   tokens: RegistryTokenService;
   scopes: ScopeService;
+  /** The principal of an /api/v1 request. */
+  principals: PrincipalResolver;
+  /** The /v2 access policy: the principal of a registry token and what it may do. */
+  registryAccess: RegistryAccess;
   /** Creates BOOTSTRAP_ADMIN when no user exists; returns its name when it did. */
   bootstrap(): Promise<string | undefined>;
+  /** The first administrator from the web UI, guarded by the one-time setup code from the network. */
+  firstAdmin: FirstAdminService;
 }
 
-export function buildAccountServices(base: ServiceContext): AccountServices {
+export interface AccountServicesOptions {
+  /** Shows a new first-run setup code to the operator (`berth serve`: its console). Default: only its file. */
+  announceSetupCode?: (code: string, file: string) => void;
+}
+
+export function buildAccountServices(base: ServiceContext, opts: AccountServicesOptions = {}): AccountServices {
   const ctx: AccountsContext = { ...base, auth: authSettings(base.config) };
   const users = new UserService(ctx);
   const robots = new RobotService(ctx);
   const appTokens = new AppTokenService(ctx);
   const perms = new PermissionService(ctx);
   const throttle = new LoginThrottle(ctx);
+  const repos = new RepoService(ctx, perms);
+  const sessions = new SessionService(ctx);
+  const authenticator = new Authenticator(ctx, users, robots, appTokens, throttle);
+  const tokens = new RegistryTokenService(ctx);
   return {
     ctx,
     users,
@@ -50,13 +68,16 @@ export function buildAccountServices(base: ServiceContext): AccountServices {
     robots,
     appTokens,
     perms,
-    repos: new RepoService(ctx, perms),
-    sessions: new SessionService(ctx),
-    authenticator: new Authenticator(ctx, users, robots, appTokens, throttle),
+    repos,
+    sessions,
+    authenticator,
     throttle,
-    tokens: new RegistryTokenService(ctx),
+    tokens,
     scopes: new ScopeService(perms),
+    principals: new PrincipalResolver(ctx, authenticator, appTokens, sessions),
+    registryAccess: new RegistryAccess(ctx, tokens, authenticator, perms, repos),
     bootstrap: () => bootstrapAdmin(ctx, users),
+    firstAdmin: new FirstAdminService(ctx, users, opts.announceSetupCode ?? (() => undefined)),
   };
 }
 

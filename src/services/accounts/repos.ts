@@ -2,8 +2,8 @@
 import type { RepoRole } from '../../db/types.js';
 import { isValidRepositoryName } from '../../oci/names.js';
 import type { AccountsContext, Principal } from './context.js';
-import { conflict, forbidden, invalid, notFound } from './errors.js';
-import { namespaceOf, REPO_ROLES, type PermissionService, type RepoFacts } from './permissions.js';
+import { AccountError, conflict, forbidden, invalid, notFound } from './errors.js';
+import { atLeast, namespaceOf, REPO_ROLES, type PermissionService, type RepoFacts } from './permissions.js';
 import { findAccount, requireNamespace, requireOrg } from './store.js';
 
 export interface RepoView { namespace: string; name: string; description: string | null; is_public: boolean; created: number }
@@ -18,11 +18,38 @@ export class RepoService {
     return full;
   }
 
-  /** Creates a repository for the caller, who must be allowed to create in the namespace. */
-  async create(p: Principal, full: string, visibility: 'public' | 'private', description?: string | null): Promise<RepoFacts> {
+  /**
+   * The one "may the caller use this repository" check of /api/v1, with Quay's answers: without the needed
+   * right the caller gets 401 (anonymous) or 403 (signed in) whether or not the repository exists; a missing
+   * repository is 404 only for a caller whose right covers the whole namespace (its owner or an organization
+   * admin, a superuser), who would be allowed in if it existed. /v2 answers through the token's grants instead.
+   */
+  async requireAccess(p: Principal, full: string, needed: RepoRole): Promise<{ repo: RepoFacts; role: RepoRole }> {
+    this.requireName(full);
+    const refuse = (m: string) => new AccountError(p.kind === 'anonymous' ? 'unauthorized' : 'forbidden', m);
+    const hidden = `you may not access repository "${full}" (or it does not exist)`;
+    const repo = await this.perms.findRepo(full);
+    if (!repo) {
+      if (this.ctx.auth.open || (await this.perms.isNamespaceAdmin(p, namespaceOf(full)))) throw notFound(`repository "${full}" does not exist`);
+      throw refuse(hidden);
+    }
+    const role = await this.perms.role(p, repo);
+    if (!role) throw refuse(hidden);
+    if (!atLeast(role, needed)) throw refuse(`this needs ${needed} permission on repository "${full}"; you have ${role}`);
+    return { repo, role };
+  }
+
+  /** Throws unless the caller may create this repository (valid name, existing namespace, the right to create in it). */
+  async checkCreate(p: Principal, full: string): Promise<{ id: number; name: string }> {
     this.requireName(full);
     const ns = await requireNamespace(this.ctx.db, namespaceOf(full));
     if (!(await this.perms.canCreateIn(p, ns.name))) throw forbidden(`you may not create repositories in namespace "${ns.name}"`);
+    return ns;
+  }
+
+  /** Creates a repository for the caller, who must be allowed to create in the namespace. */
+  async create(p: Principal, full: string, visibility: 'public' | 'private', description?: string | null): Promise<RepoFacts> {
+    const ns = await this.checkCreate(p, full);
     if (await this.perms.findRepo(full)) throw conflict(`repository "${full}" already exists`);
     await this.ctx.db.insertInto('repository').values({ name: full, created_at: this.ctx.now(), namespace_id: ns.id, visibility, description: description ?? null })
       .onConflict((oc) => oc.column('name').doNothing()).execute();
