@@ -23,6 +23,8 @@ import { databaseRowCounts, storedBlobBytes } from './metrics/row-counts.js';
 import { fipsStartup, type FipsReport } from './services/fips.js';
 import { dataMaxAgeSeconds } from './scanner/bundle/airgap.js';
 import { updaterAges } from './scanner/bundle/status.js';
+import { buildAudit, type AuditServices } from './services/audit/index.js';
+import { installAuditHook } from './http/audit-hook.js';
 
 export interface Berth {
   app: FastifyInstance;
@@ -35,6 +37,8 @@ export interface Berth {
   metrics?: Metrics;
   /** The separate metrics listener's URL (METRICS_PORT), once listening. */
   metricsUrl?: string;
+  /** The audit log and repository notifications (docs/AUDIT.md). */
+  audit: AuditServices;
   /** FIPS mode: on or off, the active provider, the TLS policy. */
   fips: FipsReport;
   /** Starts listening; resolves with the base URL. */
@@ -58,9 +62,12 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
   // Before anything opens: FIPS mode refuses to start in a non-FIPS process or with non-approved settings.
   const fips = fipsStartup(config, tlsFiles && { ...tlsFiles, where: `${tlsSettings!.certFile}, ${tlsSettings!.keyFile}` });
   const { ctx, database } = await openContext(config);
+  const audit = buildAudit(ctx);
+  ctx.audit = audit.log;
   // An external scanner fetches layers of private repositories with a short-lived pull token (accounts are built below).
   const scanner = buildScanner(ctx, {
     layerHeaders: async (repository) => (accounts.ctx.auth.open ? {} : accounts.tokens.layerPullHeaders(repository)),
+    onRematch: (changes) => audit.notifications.vulnerabilitiesFound(changes),
   });
   if (scanner) {
     ctx.onManifestPut = (repository, digest) => scanner.service.enqueue(digest, repository);
@@ -95,9 +102,10 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     https: tlsFiles ? { ...tlsFiles, ...fips.tls } : undefined,
     metrics: metrics && { metrics, serve: ms.onMainPort, basicAuth: ms.basicAuth },
     plugins: [
+      async (a) => installAuditHook(a, { audit: audit.log, onPush: (e) => { void audit.notifications.repoPushed(e.repository, [e.tag], e.performer); } }),
       (a) => a.register(webUi),
       (a) => a.register(tokenEndpoint, { accounts }),
-      (a) => a.register(apiPlugin, { accounts, services, scanner: scanner?.service, prefix: '/api/v1' }),
+      (a) => a.register(apiPlugin, { accounts, services, scanner: scanner?.service, audit: { queries: audit.queries, notifications: audit.notifications, now: ctx.now }, prefix: '/api/v1' }),
       ...(scanner && !scanner.remote ? [(a: FastifyInstance) => a.register(clairApiPlugin, { scanner: scanner.service, psk: scanner.psk })] : []),
     ],
   });
@@ -105,6 +113,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     scanner.service.log = app.log;
     scanner.start();
   }
+  audit.start(app.log);
   const metricsApp = metrics && ms.separate ? await buildMetricsApp({ metrics, basicAuth: ms.basicAuth }) : undefined;
   await accounts.bootstrap();
   const stopWatching = tls ? watchTls(app, tls, 1000, fips.tls, fips.checkKeyPair) : undefined;
@@ -116,6 +125,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     database,
     accounts,
     scanner,
+    audit,
     metrics,
     fips,
     async listen() {
@@ -136,6 +146,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
       await scanner?.stop();
       await metricsApp?.close();
       await app.close();
+      await audit.close();
       await database.close();
       metrics?.close();
     },

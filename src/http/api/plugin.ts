@@ -13,10 +13,11 @@ import { repoRoutes } from './repos.js';
 import { securityHandler } from './security.js';
 import type { ScannerService } from '../../scanner/service.js';
 import { statusRoutes } from './status.js';
+import { auditRoutes, type AuditApi } from './audit.js';
 
 export const MAX_API_BODY = 256 * 1024;
 
-export async function apiPlugin(app: FastifyInstance, opts: { accounts: AccountServices; services: RegistryServices; scanner?: ScannerService }): Promise<void> {
+export async function apiPlugin(app: FastifyInstance, opts: { accounts: AccountServices; services: RegistryServices; scanner?: ScannerService; audit?: AuditApi }): Promise<void> {
   const { accounts } = opts;
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'string', bodyLimit: MAX_API_BODY }, (_req, body, done) => {
@@ -50,6 +51,8 @@ export async function apiPlugin(app: FastifyInstance, opts: { accounts: AccountS
   await app.register(repoRoutes, {
     accounts, tags: new TagService(accounts.ctx), artifacts: new ArtifactService(accounts.ctx),
     ...(opts.scanner ? { security: securityHandler(accounts, opts.scanner) } : {}),
+    audit: opts.audit,
   });
+  if (opts.audit) await app.register(auditRoutes, { accounts, api: opts.audit });
   await app.register((await import('./scanner-status.js')).scannerStatusRoutes, { accounts });
 }

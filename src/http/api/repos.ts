@@ -9,6 +9,8 @@ import { parseTagNameFilter, type TagService } from '../../services/tags.js';
 import type { ArtifactService } from '../../services/artifacts.js';
 import { handleArtifactPath, matchArtifactPath } from './artifacts.js';
 import { matchSecurityPath, type SecurityHandler } from './security.js';
+import { handleRepositoryExtraPath, matchRepositoryExtraPath, REPOSITORY_EXTRA_ENDPOINTS, type AuditApi } from './audit.js';
+import { auditLater } from '../audit-hook.js';
 import { ApiError } from './errors.js';
 import { deny, requireSignedIn, sendJson } from './principal.js';
 
@@ -43,6 +45,7 @@ export const REPOSITORY_ENDPOINTS: readonly { method: string; url: string }[] = 
   { method: 'GET', url: '/repository/:name/charts' },
   { method: 'GET', url: '/repository/:name/manifest/:digest' },
   { method: 'GET', url: '/repository/:name/manifest/:digest/security' },
+  ...REPOSITORY_EXTRA_ENDPOINTS,
 ];
 
 function parseSub(rest: string): Sub | undefined {
@@ -57,7 +60,7 @@ function parseSub(rest: string): Sub | undefined {
   return undefined;
 }
 
-export async function repoRoutes(app: FastifyInstance, opts: { accounts: AccountServices; tags: TagService; artifacts?: ArtifactService; security?: SecurityHandler }): Promise<void> {
+export async function repoRoutes(app: FastifyInstance, opts: { accounts: AccountServices; tags: TagService; artifacts?: ArtifactService; security?: SecurityHandler; audit?: AuditApi }): Promise<void> {
   const { accounts, tags } = opts;
 
   /** The caller needs `needed` on the repository. Without read, a missing repository looks like a forbidden one. */
@@ -110,6 +113,8 @@ export async function repoRoutes(app: FastifyInstance, opts: { accounts: Account
       }
       const sec = opts.security && matchSecurityPath(rest);
       if (sec) return sendJson(reply, 200, await opts.security!(req, sec.name, sec.digest));
+      const extra = opts.audit && matchRepositoryExtraPath(rest);
+      if (extra) return handleRepositoryExtraPath(req, reply, extra, opts.audit!, need);
       const art = opts.artifacts && matchArtifactPath(rest);
       if (art) return handleArtifactPath(req, reply, art, opts.artifacts!, need);
       const sub = parseSub(rest);
@@ -175,7 +180,10 @@ export async function repoRoutes(app: FastifyInstance, opts: { accounts: Account
       case 'PUT tag': {
         await need(req, name, 'write');
         const b = moveTagBody.parse(req.body);
-        await tags.move(name, sub.arg!, b.manifest_digest);
+        const { previous } = await tags.move(name, sub.arg!, b.manifest_digest);
+        const i = name.indexOf('/');
+        auditLater(req, { kind: previous ? 'move_tag' : 'create_tag', repository: name, metadata: {
+          repo: name.slice(i + 1), namespace: name.slice(0, i), tag: sub.arg, manifest_digest: b.manifest_digest, ...(previous ? { original_manifest_digest: previous } : {}) } });
         return sendJson(reply, 201, 'Updated');
       }
       case 'POST restore': {

@@ -11,6 +11,7 @@ import { findAccount } from '../../services/accounts/store.js';
 import { TokenError, type AccessEntry } from '../../services/accounts/tokens.js';
 import { parseAuthorization } from './credentials.js';
 import { unauthorized } from './challenge.js';
+import { auditLater } from '../audit-hook.js';
 
 declare module 'fastify' {
   interface FastifyRequest { registryAccess?: { sub: string; access: AccessEntry[] } }
@@ -62,18 +63,22 @@ export class TokenAccessPolicy implements AccessPolicy {
     if (!grants(claims.access, name, action)) {
       throw new RegistryError('DENIED', `requested access to "${name}" is denied: the token does not grant ${action}`, { name, action });
     }
-    if (action === 'push' && (route === 'upload-start' || route === 'manifest')) await this.createOnPush(claims.sub, name);
+    if (action === 'push' && (route === 'upload-start' || route === 'manifest') && await this.createOnPush(claims.sub, name)) {
+      const i = name.indexOf('/');
+      auditLater(req, { kind: 'create_repo', repository: name, metadata: { repo: name.slice(i + 1), namespace: name.slice(0, i), created_by_push: true } });
+    }
   }
 
   /** A push to a repository that does not exist creates it, owned by its namespace (the token already proved the right). */
-  private async createOnPush(sub: string, name: string): Promise<void> {
-    if (await this.accounts.perms.findRepo(name)) return;
+  private async createOnPush(sub: string, name: string): Promise<boolean> {
+    if (await this.accounts.perms.findRepo(name)) return false;
     const account = sub ? await findAccount(this.accounts.ctx.db, sub) : undefined;
     const principal = (account && await this.accounts.authenticator.principalOf(account.id)) ?? ANONYMOUS;
     try {
       await this.accounts.repos.create(principal, name, this.accounts.ctx.auth.privateOnPush ? 'private' : 'public');
+      return true;
     } catch (e) {
-      if (e instanceof AccountError && e.kind === 'conflict') return;
+      if (e instanceof AccountError && e.kind === 'conflict') return false;
       if (e instanceof AccountError) throw new RegistryError('DENIED', e.message, { name });
       throw e;
     }

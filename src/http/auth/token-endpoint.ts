@@ -39,6 +39,7 @@ export async function tokenEndpoint(app: FastifyInstance, opts: { accounts: Acco
         return sendRegistryError(reply, new RegistryError('UNAUTHORIZED', e.kind === 'invalid' ? e.message : 'invalid username or password', undefined, 401, basicChallenge));
       }
     }
+    req.principal = principal; // the audit log's performer of login_success
     const access = await accounts.scopes.grant(principal, params.getAll('scope'));
     const t = await accounts.tokens.issue(principal.kind === 'anonymous' ? '' : principal.name, access);
     return reply.code(200).header('Content-Type', 'application/json')
