@@ -171,6 +171,8 @@ for (const dialect of await testDialects()) {
       try {
         const n = await create('acme/app', { event: 'repo_push', method: 'webhook', config: { url: `${rx.url}/race` } });
         await pushImage(s.url, 'acme/app', 'race');
+        // The event is queued right after the push's response: wait for its row.
+        while ((await api(s, 'GET', `/repository/acme/app/notification/${n.uuid}/deliveries`)).json.deliveries.length === 0) await new Promise((r) => setImmediate(r));
         const cfg = s.berth.ctx.config;
         const a = new NotificationService({ db: s.berth.ctx.db, config: cfg });
         const b = new NotificationService({ db: s.berth.ctx.db, config: cfg });
