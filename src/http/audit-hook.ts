@@ -1,11 +1,11 @@
 // The edge of the audit log: one onResponse hook turns successful (and, for sign-ins, refused) requests
 // into audit entries with the caller, the client address (req.ip: TRUSTED_PROXIES decides whether a
 // forwarded address is believed) and Quay's metadata. Handlers that know more than the route tells
-// (a tag created or moved, a repository created by a push) add entries to req.auditEvents.
+// (a tag created or moved) add entries to req.auditEvents. The caller is req.principal (resolved once
+// per request by the principal hooks of /v2, /v2/auth and /api/v1).
 // Pulls and pushes over /v2 cost one array push each here; the database write is batched (AuditLog).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseAuthorization } from './auth/credentials.js';
-import { matchRegistryPath } from './registry/route-table.js';
 import type { AuditEntry, AuditLog, Performer } from '../services/audit/log.js';
 import { performerNamed, performerOf } from '../services/audit/log.js';
 import type { LogKind } from '../services/audit/kinds.js';
@@ -121,14 +121,10 @@ function registryEntry(req: FastifyRequest, reply: FastifyReply, status: number)
     if (status === 401 || status === 429) return { kind: 'login_failure', namespace: name === '$app' ? null : name.split('+')[0], metadata: { type: 'v2auth', username: name, useragent: ua(req), status } };
     return undefined;
   }
-  if (req.routePattern !== '/v2/:name/manifests/:reference' || status >= 300) return undefined;
+  const m = req.registryMatch;
+  if (m?.route !== 'manifest' || status >= 300 || !m.name || !m.ref) return undefined;
   const method = req.method;
   if (method !== 'GET' && method !== 'PUT' && method !== 'DELETE') return undefined;
-  const q = url.indexOf('?');
-  let rest: string;
-  try { rest = decodeURIComponent((q >= 0 ? url.slice(0, q) : url).replace(/^\/v2\//, '')); } catch { return undefined; }
-  const m = matchRegistryPath(rest);
-  if (!m?.name || !m.ref) return undefined;
   const i = m.name.indexOf('/');
   const isDigest = m.ref.includes(':');
   const ref = isDigest ? { manifest_digest: m.ref } : { tag: m.ref };
@@ -158,7 +154,7 @@ export function installAuditHook(app: FastifyInstance, opts: AuditHookOptions): 
       const main = audit.enabled || opts.onPush ? (isV2 ? registryEntry(req, reply, status) : req.url.startsWith('/api/v1/') ? apiEntry(req, status) : undefined) : undefined;
       const extra = status < 300 ? req.auditEvents ?? [] : [];
       if (!main && !extra.length) return done();
-      const performer = isV2 && req.registryAccess ? performerNamed(req.registryAccess.sub) : performerOf(req.principal);
+      const performer = performerOf(req.principal);
       for (const e of main ? [main, ...extra] : extra) {
         const entry: AuditEntry = { ...e, performer: e.performer ?? performer, ip: req.ip };
         audit.record(entry);

@@ -15,6 +15,8 @@ import { Authenticator } from './authenticate.js';
 import { RegistryTokenService } from './tokens.js';
 import { ScopeService } from './scopes.js';
 import { bootstrapAdmin } from './bootstrap.js';
+import { PrincipalResolver } from './principals.js';
+import { RegistryAccess } from './registry-access.js';
 
 export interface AccountServices {
   ctx: AccountsContext;
@@ -31,6 +33,10 @@ export interface AccountServices {
   throttle: LoginThrottle;
   tokens: RegistryTokenService;
   scopes: ScopeService;
+  /** The principal of an /api/v1 request. */
+  principals: PrincipalResolver;
+  /** The /v2 access policy: the principal of a registry token and what it may do. */
+  registryAccess: RegistryAccess;
   /** Creates BOOTSTRAP_ADMIN when no user exists; returns its name when it did. */
   bootstrap(): Promise<string | undefined>;
 }
@@ -42,6 +48,10 @@ export function buildAccountServices(base: ServiceContext): AccountServices {
   const appTokens = new AppTokenService(ctx);
   const perms = new PermissionService(ctx);
   const throttle = new LoginThrottle(ctx);
+  const repos = new RepoService(ctx, perms);
+  const sessions = new SessionService(ctx);
+  const authenticator = new Authenticator(ctx, users, robots, appTokens, throttle);
+  const tokens = new RegistryTokenService(ctx);
   return {
     ctx,
     users,
@@ -50,12 +60,14 @@ export function buildAccountServices(base: ServiceContext): AccountServices {
     robots,
     appTokens,
     perms,
-    repos: new RepoService(ctx, perms),
-    sessions: new SessionService(ctx),
-    authenticator: new Authenticator(ctx, users, robots, appTokens, throttle),
+    repos,
+    sessions,
+    authenticator,
     throttle,
-    tokens: new RegistryTokenService(ctx),
+    tokens,
     scopes: new ScopeService(perms),
+    principals: new PrincipalResolver(ctx, authenticator, appTokens, sessions),
+    registryAccess: new RegistryAccess(ctx, tokens, authenticator, perms, repos),
     bootstrap: () => bootstrapAdmin(ctx, users),
   };
 }
