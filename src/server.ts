@@ -3,7 +3,8 @@ import type { Server as HttpServer } from 'node:http';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { BerthConfig } from './config/load.js';
 import { openDatabase, type OpenedDatabase } from './db/database.js';
-import { FsBlobStore } from './storage/fs-blobstore.js';
+import { openBlobStore } from './storage/open.js';
+import { DbUploadStateStore } from './db/upload-state.js';
 import type { ServiceContext } from './services/context.js';
 import { buildServices } from './services/index.js';
 import { buildApp } from './http/app.js';
@@ -21,7 +22,9 @@ import { Metrics } from './metrics/registry.js';
 import { databaseRowCounts, storedBlobBytes } from './metrics/row-counts.js';
 import { fipsStartup, type FipsReport } from './services/fips.js';
 import { dataMaxAgeSeconds } from './scanner/bundle/airgap.js';
-import { updaterAges } from './scanner/bundle/status.js';
+import { updaterAges, UpdaterStatusService } from './scanner/bundle/status.js';
+import { TagService } from './services/tags.js';
+import { ArtifactService } from './services/artifacts.js';
 import { buildAudit, type AuditServices } from './services/audit/index.js';
 import { installAuditHook } from './http/audit-hook.js';
 
@@ -49,8 +52,13 @@ export interface Berth {
 
 export async function openContext(config: BerthConfig): Promise<{ ctx: ServiceContext; database: OpenedDatabase }> {
   const database = await openDatabase(config.db);
-  const store = new FsBlobStore(config.storage.path);
-  await store.init();
+  let store;
+  try {
+    store = await openBlobStore(config.storage, new DbUploadStateStore(database.db));
+  } catch (e) {
+    await database.close();
+    throw e;
+  }
   const ctx: ServiceContext = { config, db: database.db, dialect: database.dialect, store, now: () => Date.now() };
   return { ctx, database };
 }
@@ -77,7 +85,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
   const metrics = ms.enabled ? new Metrics({
     rowCounts: databaseRowCounts(ctx.db, ctx.dialect),
     storageUsedBytes: () => storedBlobBytes(ctx.db),
-    storagePath: config.storage.path,
+    storagePath: config.storage.kind === 'local' ? config.storage.path : undefined,
     poolStats: database.poolStats,
     rowCountIntervalSeconds: ms.rowCountIntervalSeconds,
     fips: () => ({ on: fips.on, active: fips.status.active }),
@@ -104,7 +112,11 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
       async (a) => installAuditHook(a, { audit: audit.log, onPush: (e) => { void audit.notifications.repoPushed(e.repository, [e.tag], e.performer); } }),
       (a) => a.register(webUi),
       (a) => a.register(tokenEndpoint, { accounts }),
-      (a) => a.register(apiPlugin, { accounts, services, scanner: scanner?.service, audit: { queries: audit.queries, notifications: audit.notifications, now: ctx.now }, prefix: '/api/v1' }),
+      (a) => a.register(apiPlugin, {
+        deps: { accounts, tags: new TagService(ctx), artifacts: new ArtifactService(ctx), scanner: scanner?.service, updaterStatus: new UpdaterStatusService(ctx),
+          audit: { queries: audit.queries, notifications: audit.notifications, now: ctx.now } },
+        prefix: '/api/v1',
+      }),
       ...(scanner && !scanner.remote ? [(a: FastifyInstance) => a.register(clairApiPlugin, { scanner: scanner.service, psk: scanner.psk })] : []),
     ],
   });
@@ -146,6 +158,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
       await metricsApp?.close();
       await app.close();
       await audit.close();
+      ctx.store.close?.();
       await database.close();
       metrics?.close();
     },

@@ -26,7 +26,8 @@ export function auditLogMigration(dialect: Dialect): Migration {
       await sql`create index audit_log_time on audit_log (created_at)`.execute(db);
       await sql`create index audit_log_namespace on audit_log (namespace, created_at)`.execute(db);
       await sql`create index audit_log_repository on audit_log (repository, created_at)`.execute(db);
-      await sql`create index audit_log_performer on audit_log (performer, created_at)`.execute(db);
+      // No index by performer: a performer filter runs inside one of the scopes above, and each index costs
+      // every pull (bench/audit-write-cost.ts: 5.4 µs per entry with it, 3.9 without).
     },
   };
 }

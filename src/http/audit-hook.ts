@@ -6,6 +6,7 @@
 // Pulls and pushes over /v2 cost one array push each here; the database write is batched (AuditLog).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseAuthorization } from './auth/credentials.js';
+import { matchRepositoryPath } from './api/route-table.js';
 import type { AuditEntry, AuditLog, Performer } from '../services/audit/log.js';
 import { performerNamed, performerOf } from '../services/audit/log.js';
 import type { LogKind } from '../services/audit/kinds.js';
@@ -56,27 +57,25 @@ const API_RULES: Record<string, Rule> = {
   },
 };
 
-/** /api/v1/repository/<name>/… changes (names contain "/", so they are parsed from the path). */
-function repositoryRule(method: string, rest: string, body: Body): PendingAudit | undefined {
-  let m: RegExpExecArray | null;
-  const repo = (name: string, kind: LogKind, metadata: Record<string, unknown> = {}): PendingAudit => {
-    const i = name.indexOf('/');
-    return { kind, repository: name, metadata: { repo: name.slice(i + 1), namespace: name.slice(0, i), ...metadata } };
-  };
-  if ((m = /^(.+)\/changevisibility$/.exec(rest)) && method === 'POST') return repo(m[1], 'change_repo_visibility', { visibility: str(body?.visibility) });
-  if ((m = /^(.+)\/permissions\/(user|team)\/([^/]+)$/.exec(rest))) {
-    const who = m[2] === 'user' ? { username: m[3] } : { team: m[3] };
-    if (method === 'PUT') return repo(m[1], 'change_repo_permission', { ...who, role: str(body?.role) });
-    if (method === 'DELETE') return repo(m[1], 'delete_repo_permission', who);
-    return undefined;
+/** /api/v1/repository/<name>/… changes, by the route table's pattern (names contain "/"). */
+function repositoryRule(method: string, url: string, p: P, body: Body): PendingAudit | undefined {
+  const name = p.name;
+  const i = name.indexOf('/');
+  const repo = (kind: LogKind, metadata: Record<string, unknown> = {}): PendingAudit =>
+    ({ kind, repository: name, metadata: { repo: name.slice(i + 1), namespace: name.slice(0, i), ...metadata } });
+  const who = url.includes('/permissions/user/') ? { username: p.member } : { team: p.member };
+  switch (`${method} ${url}`) {
+    case 'POST /repository/:name/changevisibility': return repo('change_repo_visibility', { visibility: str(body?.visibility) });
+    case 'PUT /repository/:name/permissions/user/:member':
+    case 'PUT /repository/:name/permissions/team/:member': return repo('change_repo_permission', { ...who, role: str(body?.role) });
+    case 'DELETE /repository/:name/permissions/user/:member':
+    case 'DELETE /repository/:name/permissions/team/:member': return repo('delete_repo_permission', who);
+    case 'POST /repository/:name/tag/:tag/restore': return repo('revert_tag', { tag: p.tag, manifest_digest: str(body?.manifest_digest) });
+    case 'DELETE /repository/:name/tag/:tag': return repo('delete_tag', { tag: p.tag });
+    case 'DELETE /repository/:name': return repo('delete_repo');
+    case 'PUT /repository/:name': return repo('set_repo_description', { description: typeof body?.description === 'string' ? body.description.slice(0, 500) : null });
+    default: return undefined; // PUT …/tag/:tag and notifications: their handlers add the entry (req.auditEvents)
   }
-  if ((m = /^(.+)\/tag\/([^/]+)\/restore$/.exec(rest)) && method === 'POST') return repo(m[1], 'revert_tag', { tag: m[2], manifest_digest: str(body?.manifest_digest) });
-  if ((m = /^(.+)\/tag\/([^/]+)$/.exec(rest))) return method === 'DELETE' ? repo(m[1], 'delete_tag', { tag: m[2] }) : undefined; // PUT: the handler knows create vs move
-  if (/\/(tag|permissions|manifest|charts|logs|aggregatelogs|exportlogs|notification)(\/|$)/.test(rest)) return undefined;
-  const name = rest.replace(/\/$/, '');
-  if (method === 'DELETE') return repo(name, 'delete_repo');
-  if (method === 'PUT') return repo(name, 'set_repo_description', { description: typeof body?.description === 'string' ? body.description.slice(0, 500) : null });
-  return undefined;
 }
 
 function apiEntry(req: FastifyRequest, status: number): PendingAudit | undefined {
@@ -91,10 +90,9 @@ function apiEntry(req: FastifyRequest, status: number): PendingAudit | undefined
   }
   if (status >= 300) return undefined;
   if (url === '/api/v1/repository/*') {
-    const path = (req.raw.url ?? '').split('?')[0].replace(/^\/api\/v1\/repository\//, '');
-    let rest: string;
-    try { rest = decodeURIComponent(path); } catch { return undefined; }
-    return repositoryRule(req.method, rest, body);
+    let m;
+    try { m = matchRepositoryPath(decodeURIComponent((req.raw.url ?? '').split('?')[0].replace(/^\/api\/v1/, ''))); } catch { return undefined; }
+    return m && repositoryRule(req.method, m.url, m.params, body);
   }
   const rule = API_RULES[`${req.method} ${url}`];
   const p = req.principal;
