@@ -57,6 +57,8 @@ export class NotificationService {
   private running?: Promise<void>;
   private again = false;
   private stopped = false;
+  /** Aborts sends in flight at shutdown (their claim is released, no failure counted). */
+  private aborter = new AbortController();
   log?: NotificationOptions['log'];
 
   constructor(private readonly opts: NotificationOptions) {
@@ -220,6 +222,7 @@ export class NotificationService {
   start(): void {
     if (this.timer) return;
     this.stopped = false;
+    if (this.aborter.signal.aborted) this.aborter = new AbortController();
     this.timer = setInterval(() => this.wake(), this.opts.config.raw.NOTIFICATION_POLL_SECONDS * 1000);
     this.timer.unref();
     this.wake();
@@ -229,6 +232,7 @@ export class NotificationService {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.aborter.abort();
     while (this.running) await this.running;
   }
 
@@ -284,13 +288,18 @@ export class NotificationService {
     try {
       const secret = databaseSecretBox(this.opts.config).open(n.secret, `notification:${n.uuid}`);
       const res = await fetch(url, {
-        method: 'POST', body, redirect: 'manual', signal: AbortSignal.timeout(SEND_TIMEOUT_MS),
+        method: 'POST', body, redirect: 'manual', signal: AbortSignal.any([AbortSignal.timeout(SEND_TIMEOUT_MS), this.aborter.signal]),
         headers: { 'content-type': 'application/json', 'user-agent': 'Berth-Notifications', [SIGNATURE_HEADER]: signBody(secret, body), 'X-Berth-Event': n.event, 'X-Berth-Delivery': String(id), 'X-Berth-Notification': n.uuid },
       });
       await res.arrayBuffer().catch(() => undefined);
       if (res.status < 200 || res.status >= 300) error = `HTTP ${res.status} from ${new URL(url).host}`;
     } catch (e) {
       error = ((e as Error).cause as Error | undefined)?.message ?? (e as Error).message;
+    }
+    if (error && this.aborter.signal.aborted) {
+      // Shutting down: not the receiver's failure; another replica (or this one after a restart) sends it.
+      await this.db.updateTable('notification_delivery').set(release).where('id', '=', id).execute();
+      return false;
     }
     const attempts = Number(d.attempts) + 1;
     if (!error) {
