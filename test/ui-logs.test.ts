@@ -6,6 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { api, registryToken } from './helpers/accounts.ts';
@@ -167,4 +168,29 @@ test('organization logs (robots, repositories) and the admin page\'s registry-wi
   await admin.getByRole('button', { name: 'Apply filters' }).click();
   await admin.waitForFunction(() => { const r = [...document.querySelectorAll('table.logs-table tbody tr')]; return r.length > 0 && r.every((x) => x.getAttribute('data-kind') === 'login_success'); });
   assert.match(await rows(admin).first().innerText(), /admin/);
+});
+
+test('accessibility (axe-core): the Logs and Notifications tabs at desktop and phone width', { skip }, async () => {
+  const AXE = path.resolve(import.meta.dirname, '..', 'node_modules', 'axe-core', 'axe.min.js');
+  // axe is injected with addScriptTag: this context bypasses the CSP (the app's own pages keep it).
+  const page = await (await browser.newContext({ bypassCSP: true })).newPage();
+  page.setDefaultTimeout(10_000);
+  await signIn(page, 'owner', PW);
+  const problems: string[] = [];
+  for (const [tab, ready] of [['Logs', () => rows(page).first().waitFor()], ['Notifications', () => page.getByRole('button', { name: 'Create notification' }).waitFor()]] as const) {
+    for (const [w, h, label] of [[1280, 900, 'desktop'], [390, 844, 'phone']] as const) {
+      await page.setViewportSize({ width: w, height: h });
+      await page.goto(`${s.url}/repository/acme/app`);
+      await page.getByRole('tab', { name: tab }).click();
+      await ready();
+      await page.addScriptTag({ path: AXE });
+      const violations = await page.evaluate(async () => {
+        const r = await (window as unknown as { axe: { run(d: Document, o: object): Promise<{ violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] }> } })
+          .axe.run(document, { resultTypes: ['violations'] });
+        return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+      });
+      for (const v of violations.filter((x) => x.impact === 'serious' || x.impact === 'critical')) problems.push(`${tab} (${label}): ${v.impact} ${v.id}: ${v.help} at ${v.targets.join(', ')}`);
+    }
+  }
+  assert.deepEqual(problems, []);
 });
