@@ -111,7 +111,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     https: tlsFiles ? { ...tlsFiles, ...fips.tls } : undefined,
     metrics: metrics && { metrics, serve: ms.onMainPort, basicAuth: ms.basicAuth },
     plugins: [
-      async (a) => installAuditHook(a, { audit: audit.log, onPush: (e) => { void audit.notifications.repoPushed(e.repository, [e.tag], e.performer); } }),
+      async (a) => installAuditHook(a, { audit: audit.log, onPush: (e) => { void audit.notifications.repoPushed(e.repository, [e.tag], e.performer, e.origin); } }),
       (a) => a.register(webUi),
       (a) => a.register(tokenEndpoint, { accounts }),
       (a) => a.register(apiPlugin, {

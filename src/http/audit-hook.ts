@@ -7,6 +7,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseAuthorization } from './auth/credentials.js';
 import { matchRepositoryPath } from './api/route-table.js';
+import { requestOrigin } from './origin.js';
+import type { RequestOrigin } from '../services/index.js';
 import type { AuditEntry, AuditLog, Performer } from '../services/audit/log.js';
 import { performerNamed, performerOf } from '../services/audit/log.js';
 import type { LogKind } from '../services/audit/kinds.js';
@@ -139,7 +141,7 @@ function registryEntry(req: FastifyRequest, reply: FastifyReply, status: number)
 export interface AuditHookOptions {
   audit: AuditLog;
   /** Called after a successful manifest push by tag (repository notifications: repo_push). */
-  onPush?: (e: { repository: string; tag: string; digest?: string; performer: Performer }) => void;
+  onPush?: (e: { repository: string; tag: string; digest?: string; performer: Performer; origin: RequestOrigin }) => void;
 }
 
 /** Installs the hook on the root app (before any route, so it sees every request). */
@@ -157,7 +159,7 @@ export function installAuditHook(app: FastifyInstance, opts: AuditHookOptions): 
         const entry: AuditEntry = { ...e, performer: e.performer ?? performer, ip: req.ip };
         audit.record(entry);
         if (entry.kind === 'push_repo' && opts.onPush && entry.repository && typeof e.metadata?.tag === 'string') {
-          opts.onPush({ repository: entry.repository, tag: e.metadata.tag, digest: e.metadata.manifest_digest as string | undefined, performer: entry.performer });
+          opts.onPush({ repository: entry.repository, tag: e.metadata.tag, digest: e.metadata.manifest_digest as string | undefined, performer: entry.performer, origin: requestOrigin(req) });
         }
       }
     } catch (err) {

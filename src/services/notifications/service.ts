@@ -172,13 +172,15 @@ export class NotificationService {
   }
 
   /** repo_push: after a manifest was pushed by tag. Never throws (a push never fails for a notification). */
-  async repoPushed(repository: string, tags: string[], performer: Performer): Promise<void> {
+  async repoPushed(repository: string, tags: string[], performer: Performer, origin?: { host: string; scheme: string }): Promise<void> {
     try {
       const repo = await this.db.selectFrom('repository').select('id').where('name', '=', repository).executeTakeFirst();
       if (!repo) return;
       const rows = await this.enabledFor(repo.id, 'repo_push');
       if (!rows.length) return;
-      const data = repositoryEventData(this.publicUrl, repository, { updated_tags: tags });
+      // Without SERVER_HOSTNAME, the links name the host the push was sent to (TRUSTED_PROXIES decides on X-Forwarded-*).
+      const base = !this.opts.config.serverHostnameSet && origin ? `${origin.scheme}://${origin.host}` : this.publicUrl;
+      const data = repositoryEventData(base, repository, { updated_tags: tags });
       for (const r of rows) await this.enqueue(r, data, performer.name ? { entity_name: performer.name, entity_kind: performer.kind } : {}, null);
       this.wake();
     } catch (err) {
