@@ -12,6 +12,7 @@ import { buildAccountServices, type AccountServices } from './services/accounts/
 import { authSettings } from './config/auth.js';
 import { TokenAccessPolicy } from './http/auth/registry-access.js';
 import { tokenEndpoint } from './http/auth/token-endpoint.js';
+import { oidcRoutes } from './http/auth/oidc.js';
 import { apiPlugin } from './http/api/plugin.js';
 import { listenPlainHttp, readTls, watchTls } from './http/tls.js';
 import { buildScanner, type ScannerSetup } from './scanner/setup.js';
@@ -97,6 +98,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     plugins: [
       (a) => a.register(webUi),
       (a) => a.register(tokenEndpoint, { accounts }),
+      (a) => a.register(oidcRoutes, { accounts }),
       (a) => a.register(apiPlugin, { accounts, services, scanner: scanner?.service, prefix: '/api/v1' }),
       ...(scanner && !scanner.remote ? [(a: FastifyInstance) => a.register(clairApiPlugin, { scanner: scanner.service, psk: scanner.psk })] : []),
     ],
@@ -107,6 +109,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
   }
   const metricsApp = metrics && ms.separate ? await buildMetricsApp({ metrics, basicAuth: ms.basicAuth }) : undefined;
   await accounts.bootstrap();
+  accounts.identity.start(app.log);
   const stopWatching = tls ? watchTls(app, tls, 1000, fips.tls, fips.checkKeyPair) : undefined;
   let plain: HttpServer | undefined;
   let closed = false;
@@ -134,6 +137,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
       stopWatching?.();
       if (plain) await new Promise((r) => { plain!.closeAllConnections(); plain!.close(r); });
       await scanner?.stop();
+      await accounts.identity.stop();
       await metricsApp?.close();
       await app.close();
       await database.close();

@@ -6,6 +6,7 @@ import { configSchema, type RawConfig } from './schema.js';
 import { buildArtifactPolicy, type ArtifactPolicyOptions } from '../oci/artifact-policy.js';
 import { fipsConfigProblems } from '../crypto/fips.js';
 import { durationSeconds } from './schema-tags.js';
+import { identityConfigProblems } from './schema-identity.js';
 import { SCANNER_BOOLEAN_ENV_KEYS, SCANNER_NUMERIC_ENV_KEYS, SCANNER_STRING_ENV_KEYS, scannerEnvOverrides } from './env-scanner.js';
 
 export interface BerthConfig {
@@ -84,8 +85,8 @@ export function readConfigFile(file: string): { doc: Record<string, unknown>; pr
 export function validateConfig(doc: Record<string, unknown>): { config?: RawConfig; problems: string[] } {
   const r = configSchema.safeParse(doc);
   if (r.success) {
-    const fips = fipsConfigProblems(r.data);
-    return fips.length ? { problems: fips } : { config: r.data, problems: [] };
+    const more = [...fipsConfigProblems(r.data), ...identityConfigProblems(r.data)];
+    return more.length ? { problems: more } : { config: r.data, problems: [] };
   }
   const problems = r.error.issues.map((i) => {
     const where = formatPath(i.path);

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AccountServices } from '../../services/accounts/index.js';
 import { deny, requireSignedIn, requireUserCaller, sendJson } from './principal.js';
+import { teamSyncRoutes, teamSyncView } from './team-sync.js';
 
 const createOrgBody = z.object({ name: z.string().min(1).max(255), email: z.string().max(320).optional() });
 const teamBody = z.object({ role: z.enum(['member', 'creator', 'admin']), description: z.string().max(1024).optional() });
@@ -95,7 +96,8 @@ export async function orgRoutes(app: FastifyInstance, opts: { accounts: AccountS
   app.get('/organization/:org/team/:team/members', async (req, reply) => {
     const org = await orgMember(req);
     const members = await accounts.teams.members(org, (req.params as P).team!);
-    return sendJson(reply, 200, { name: (req.params as P).team, members: members.map((m) => ({ name: m.name, kind: m.kind, is_robot: m.kind === 'robot' })) });
+    const sync = await teamSyncView(accounts, org, (req.params as P).team!, await accounts.perms.isNamespaceAdmin(req.principal!, org));
+    return sendJson(reply, 200, { name: (req.params as P).team, members: members.map((m) => ({ name: m.name, kind: m.kind, is_robot: m.kind === 'robot' })), ...sync });
   });
   app.put('/organization/:org/team/:team/members/:member', async (req, reply) => {
     const org = await orgAdmin(req);
@@ -109,4 +111,5 @@ export async function orgRoutes(app: FastifyInstance, opts: { accounts: AccountS
     await accounts.teams.removeMember(org, team!, member!);
     return reply.code(204).send();
   });
+  await teamSyncRoutes(app, { accounts, orgAdmin });
 }

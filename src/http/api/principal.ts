@@ -38,9 +38,7 @@ export async function resolvePrincipal(accounts: AccountServices, req: FastifyRe
     }
   }
   if (creds.scheme === 'bearer') {
-    const id = creds.token.length <= 512 ? await accounts.appTokens.check(creds.token) : undefined;
-    const p = id === undefined ? undefined : await accounts.authenticator.principalOf(id, 'apptoken');
-    accounts.ctx.observer?.authAttempt?.('bearer', !!p);
+    const p = await accounts.authenticator.appToken(creds.token);
     if (!p) {
       req.log.warn({ event: 'api_token_refused', ip: req.ip }, 'API bearer token refused');
       throw new ApiError(401, 'the bearer token is not valid (use an app-specific token)');

@@ -15,6 +15,7 @@ import { Authenticator } from './authenticate.js';
 import { RegistryTokenService } from './tokens.js';
 import { ScopeService } from './scopes.js';
 import { bootstrapAdmin } from './bootstrap.js';
+import { IdentityService } from '../identity/index.js';
 
 export interface AccountServices {
   ctx: AccountsContext;
@@ -31,6 +32,8 @@ export interface AccountServices {
   throttle: LoginThrottle;
   tokens: RegistryTokenService;
   scopes: ScopeService;
+  /** Identity providers (database, LDAP, OIDC) and team sync (src/services/identity). */
+  identity: IdentityService;
   /** Creates BOOTSTRAP_ADMIN when no user exists; returns its name when it did. */
   bootstrap(): Promise<string | undefined>;
 }
@@ -42,6 +45,7 @@ export function buildAccountServices(base: ServiceContext): AccountServices {
   const appTokens = new AppTokenService(ctx);
   const perms = new PermissionService(ctx);
   const throttle = new LoginThrottle(ctx);
+  const identity = new IdentityService(ctx, users);
   return {
     ctx,
     users,
@@ -52,7 +56,8 @@ export function buildAccountServices(base: ServiceContext): AccountServices {
     perms,
     repos: new RepoService(ctx, perms),
     sessions: new SessionService(ctx),
-    authenticator: new Authenticator(ctx, users, robots, appTokens, throttle),
+    authenticator: new Authenticator(ctx, users, robots, appTokens, throttle, identity),
+    identity,
     throttle,
     tokens: new RegistryTokenService(ctx),
     scopes: new ScopeService(perms),
