@@ -37,7 +37,9 @@ export class LdapProvider implements IdentityProvider {
   }
 
   private async open(dn: string, password: string): Promise<Client> {
-    const client = new Client({ url: this.s.uri, timeout: this.s.timeoutMs, connectTimeout: this.s.connectTimeoutMs, tlsOptions: this.tlsOptions(), strictDN: false });
+    // ldapts speaks TLS from the start whenever tlsOptions are given: only for ldaps://.
+    const ldaps = this.s.uri.startsWith('ldaps:');
+    const client = new Client({ url: this.s.uri, timeout: this.s.timeoutMs, connectTimeout: this.s.connectTimeoutMs, strictDN: false, ...(ldaps ? { tlsOptions: this.tlsOptions() } : {}) });
     try {
       if (this.s.startTls) await client.startTLS(this.tlsOptions());
       await client.bind(dn, password);
