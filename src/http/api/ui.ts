@@ -33,7 +33,8 @@ export async function uiRoutes(app: FastifyInstance, opts: { accounts: AccountSe
 
   app.get('/setup', async (_req, reply) => {
     const open = accounts.ctx.auth.open;
-    return sendJson(reply, 200, { needs_admin: !open && (await accounts.users.count()) === 0, open });
+    // external_login: the "Sign in with …" buttons (OIDC providers, <NAME>_LOGIN_CONFIG).
+    return sendJson(reply, 200, { needs_admin: !open && (await accounts.users.count()) === 0, open, external_login: accounts.identity.externalLogins() });
   });
 
   app.post('/setup', async (req, reply) => {

@@ -14,10 +14,9 @@ export async function oidcRoutes(app: FastifyInstance, opts: { accounts: Account
   const { auth } = accounts.ctx;
   const secure = auth.baseUrl.startsWith('https:') ? '; Secure' : '';
   const callbackUrl = (id: string) => `${auth.baseUrl}/oauth2/${id}/callback`;
-  const back = (reply: FastifyReply, id: string, message: string, status = 302) =>
-    reply.code(status).header('Cache-Control', 'no-store')
-      .header('Set-Cookie', `${STATE_COOKIE}=; Path=/oauth2/${id}/; HttpOnly; SameSite=Lax; Max-Age=0${secure}`)
-      .header('Location', `/?signin_error=${encodeURIComponent(message.slice(0, 300))}`).send();
+  // The state cookie stays on a refusal: a forged callback must not break the sign-in the browser has in flight.
+  const back = (reply: FastifyReply, message: string) =>
+    reply.code(302).header('Cache-Control', 'no-store').header('Location', `/?signin_error=${encodeURIComponent(message.slice(0, 300))}`).send();
 
   app.get('/oauth2/:id/start', async (req, reply) => {
     const id = (req.params as { id: string }).id;
@@ -31,7 +30,7 @@ export async function oidcRoutes(app: FastifyInstance, opts: { accounts: Account
     } catch (e) {
       if (!(e instanceof AccountError)) throw e;
       req.log.warn({ event: 'oidc_unavailable', provider: id, reason: e.message }, 'OpenID sign-in could not start');
-      return back(reply, id, e.message);
+      return back(reply, e.message);
     }
   });
 
@@ -55,7 +54,7 @@ export async function oidcRoutes(app: FastifyInstance, opts: { accounts: Account
     } catch (e) {
       if (!(e instanceof AccountError)) throw e;
       req.log.warn({ event: 'login_failed', provider: id, ip: req.ip, reason: e.message }, 'OpenID sign-in refused');
-      return back(reply, id, e.message);
+      return back(reply, e.message);
     }
   });
 }

@@ -27,7 +27,8 @@ export class OidcProvider implements IdentityProvider {
   /** The provider's metadata (discovery), fetched once; a failure is retried at the next sign-in. */
   private discover(): Promise<client.Configuration> {
     this.config ??= (async () => {
-      const server = new URL(this.s.OIDC_SERVER);
+      // Quay's examples end OIDC_SERVER with "/"; the issuer identifier (and the discovery URL built on it) has none.
+      const server = new URL(this.s.OIDC_SERVER.replace(/(?<=[^/])\/+$/, '').replace(/^(https?:\/\/[^/]+)$/, '$1/'));
       const insecure = server.protocol === 'http:' && (this.s.DEBUGGING || isLoopback(server.hostname));
       try {
         return await client.discovery(server, this.s.CLIENT_ID, { id_token_signed_response_alg: this.s.ID_TOKEN_SIGNING_ALGORITHM },
