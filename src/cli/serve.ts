@@ -1,6 +1,7 @@
 // berth serve: start the server, print where it listens, drain on SIGTERM.
 import { loadConfig, type LoadOptions } from '../config/load.js';
 import { createBerth } from '../server.js';
+import { describeStorage } from '../storage/open.js';
 
 export async function serve(opts: LoadOptions & { quiet?: boolean }): Promise<void> {
   const config = loadConfig(opts);
@@ -9,7 +10,7 @@ export async function serve(opts: LoadOptions & { quiet?: boolean }): Promise<vo
   const address = await berth.listen();
   const port = address.split(':').pop();
   const shown = config.listen.host === '0.0.0.0' || config.listen.host === '::' ? `${address.split(':')[0]}://127.0.0.1:${port}` : address;
-  process.stdout.write(`Berth listening on ${shown} (database: ${config.db.kind}, storage: ${config.storage.path})\n`);
+  process.stdout.write(`Berth listening on ${shown} (database: ${config.db.kind}, storage: ${describeStorage(config.storage)})\n`);
   if (berth.fips.on) process.stdout.write(`${berth.fips.line}\n`);
   let stopping = false;
   const stop = (signal: string) => {

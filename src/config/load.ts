@@ -7,6 +7,7 @@ import { buildArtifactPolicy, type ArtifactPolicyOptions } from '../oci/artifact
 import { fipsConfigProblems } from '../crypto/fips.js';
 import { durationSeconds } from './schema-tags.js';
 import { identityConfigProblems } from './schema-identity.js';
+import { storageSettings, type StorageSettings } from './schema-storage.js';
 import { SCANNER_BOOLEAN_ENV_KEYS, SCANNER_NUMERIC_ENV_KEYS, SCANNER_STRING_ENV_KEYS, scannerEnvOverrides } from './env-scanner.js';
 
 export interface BerthConfig {
@@ -16,7 +17,11 @@ export interface BerthConfig {
   listen: { host: string; port: number };
   dataDir: string;
   db: { kind: 'sqlite'; file: string } | { kind: 'postgres'; uri: string; maxConnections: number };
-  storage: { kind: 'local'; path: string };
+  /** DISTRIBUTED_STORAGE_CONFIG's preferred entry (local disk by default). */
+  storage: StorageSettings;
+  /** FEATURE_PROXY_STORAGE: stream blobs through Berth instead of redirecting to presigned storage URLs. */
+  proxyStorage: boolean;
+  storageRedirectSeconds: number;
   maxManifestBytes: number;
   uploadExpirySeconds: number;
   gcGraceSeconds: number;
@@ -148,13 +153,17 @@ function resolve(raw: RawConfig): BerthConfig {
     const p = uri.replace(/^sqlite:(\/\/\/)?/, '');
     db = { kind: 'sqlite', file: p === ':memory:' ? p : path.resolve(p) };
   } else db = { kind: 'postgres', uri, maxConnections: raw.DB_CONNECTION_ARGS?.max_connections ?? 10 };
-  let storagePath = path.join(dataDir, 'blobs');
+  let storage: StorageSettings = { kind: 'local', path: path.join(dataDir, 'blobs'), configKey: 'DATA_DIR' };
   const storageCfg = raw.DISTRIBUTED_STORAGE_CONFIG;
   if (storageCfg) {
     const preferred = raw.DISTRIBUTED_STORAGE_PREFERENCE?.[0] ?? Object.keys(storageCfg)[0];
     const entry = storageCfg[preferred];
     if (!entry) throw new ConfigError([`DISTRIBUTED_STORAGE_PREFERENCE[0]: "${preferred}" is not a key of DISTRIBUTED_STORAGE_CONFIG`]);
-    storagePath = path.resolve(entry[1].storage_path);
+    try {
+      storage = storageSettings(preferred, entry, (p) => path.resolve(p));
+    } catch (e) {
+      throw new ConfigError([`DISTRIBUTED_STORAGE_CONFIG.${preferred}: ${(e as Error).message}`]);
+    }
   }
   return {
     raw,
@@ -163,7 +172,9 @@ function resolve(raw: RawConfig): BerthConfig {
     listen: { host, port },
     dataDir,
     db,
-    storage: { kind: 'local', path: storagePath },
+    storage,
+    proxyStorage: raw.FEATURE_PROXY_STORAGE,
+    storageRedirectSeconds: raw.STORAGE_REDIRECT_SECONDS,
     maxManifestBytes: raw.MAXIMUM_MANIFEST_SIZE,
     uploadExpirySeconds: raw.UPLOAD_EXPIRY_SECONDS,
     gcGraceSeconds: raw.GC_GRACE_SECONDS,

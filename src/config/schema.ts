@@ -8,26 +8,15 @@ import { metricsConfigSchema } from './schema-metrics.js';
 import { fipsConfigSchema } from './schema-fips.js';
 import { tagsConfigSchema } from './schema-tags.js';
 import { identityConfigSchema } from './schema-identity.js';
+import { storageConfigSchema } from './schema-storage.js';
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, 'must be HOST:PORT (for example 0.0.0.0:8080)');
-
-const localStorage = z.object({
-  storage_path: z.string({ error: (i) => (i.input === undefined ? 'required' : 'must be a string') }).min(1, 'must not be empty'),
-}).loose();
-
-/** One DISTRIBUTED_STORAGE_CONFIG entry: [driver, params] as in Quay. */
-const storageEntry = z.tuple([
-  z.literal(['LocalStorage'], { error: (i) => `unsupported storage driver ${JSON.stringify(i.input)} (supported: LocalStorage)` }),
-  localStorage,
-]);
 
 export const configSchema = z.object({
   SERVER_HOSTNAME: z.string().min(1).default('localhost:8080'),
   PREFERRED_URL_SCHEME: z.enum(['http', 'https']).default('http'),
   DB_URI: z.string().regex(/^(sqlite:\/\/\/|sqlite:|postgres(ql)?:\/\/)/, 'must start with sqlite:/// or postgresql://').optional(),
   DB_CONNECTION_ARGS: z.object({ max_connections: z.number().int().positive().optional() }).loose().optional(),
-  DISTRIBUTED_STORAGE_CONFIG: z.record(z.string(), storageEntry).optional(),
-  DISTRIBUTED_STORAGE_PREFERENCE: z.array(z.string()).optional(),
   /** Berth: where the server listens (also --listen). */
   LISTEN: hostPort.default('0.0.0.0:8080'),
   /** Berth: the data directory for the default SQLite file and blob store (also --data). */
@@ -50,6 +39,7 @@ export const configSchema = z.object({
   ...fipsConfigSchema,
   ...tagsConfigSchema,
   ...identityConfigSchema,
+  ...storageConfigSchema,
 }).loose();
 
 export type RawConfig = z.infer<typeof configSchema>;

@@ -6,6 +6,7 @@ import type { RegistryServices } from '../services/index.js';
 import { registryPlugin, sendRegistryError } from './registry/plugin.js';
 import { installMetrics, type MetricsHttpOptions } from './metrics-plugin.js';
 import type { TlsOptions } from '../crypto/index.js';
+import { storageRegistryError } from './registry/storage-errors.js';
 
 export interface AppOptions {
   services: RegistryServices;
@@ -49,6 +50,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof RegistryError) return sendRegistryError(reply, err);
+    const storage = storageRegistryError(err, req.log);
+    if (storage) return sendRegistryError(reply, storage);
     const e = err as Error & { statusCode?: number; code?: string };
     if (req.url.startsWith('/v2')) {
       if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || e.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' || (e.statusCode && e.statusCode < 500)) {

@@ -14,9 +14,9 @@ export const ERROR_STATUS = {
   DENIED: 403,
   UNSUPPORTED: 415,
   TOOMANYREQUESTS: 429,
-  // distribution's code for a service the registry depends on being down (here: the LDAP directory).
-  UNAVAILABLE: 503,
   PAGINATION_NUMBER_INVALID: 400,
+  // distribution: the registry or its storage is unavailable (503).
+  UNAVAILABLE: 503,
   // Berth: a Range header that cannot be served (416).
   RANGE_INVALID: 416,
 } as const;

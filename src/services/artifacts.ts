@@ -10,6 +10,15 @@ import { apiRepositoryId } from './repositories.js';
 const MAX_CONFIG_BYTES = 1024 * 1024;
 const CHART_FIELDS = ['name', 'version', 'appVersion', 'description', 'keywords', 'maintainers', 'dependencies', 'home', 'sources', 'icon', 'apiVersion', 'type', 'kubeVersion', 'deprecated', 'annotations'] as const;
 
+const IMAGE_CONFIGS = ['application/vnd.oci.image.config.v1+json', 'application/vnd.docker.container.image.v1+json'];
+const SUMMARY_CHART_FIELDS = ['name', 'version', 'appVersion', 'description', 'maintainers', 'dependencies', 'home', 'sources', 'keywords', 'type', 'apiVersion'];
+const SUMMARY_CONFIG_BYTES = 256 * 1024;
+
+interface SummaryDoc {
+  mediaType?: string; artifactType?: string; config?: { mediaType: string; digest: string; size: number };
+  layers?: { mediaType: string; size: number }[]; manifests?: { digest: string; size: number; platform?: { os?: string; architecture?: string; variant?: string } }[];
+}
+
 interface ManifestDoc {
   mediaType?: string; artifactType?: string; config?: { mediaType: string; digest: string; size: number };
   layers?: { mediaType: string; digest: string; size: number; annotations?: Record<string, string> }[];
@@ -28,6 +37,12 @@ export class ArtifactService {
 
   private repoId(repository: string): Promise<number> {
     return apiRepositoryId(this.ctx.db, repository);
+  }
+
+  /** Whether the repository holds a manifest with this digest. */
+  async hasManifest(repository: string, digest: string): Promise<boolean> {
+    const id = await this.repoId(repository);
+    return !!(await this.ctx.db.selectFrom('manifest').select('id').where('repository_id', '=', id).where('digest', '=', digest).executeTakeFirst());
   }
 
   /** The Chart.yaml fields of a chart's config blob (only the documented fields; unreadable configs give {}). */
@@ -100,6 +115,55 @@ export class ArtifactService {
       is_manifest_list: isIndex, manifest_data: Buffer.from(row.content).toString('utf8'), config_media_type: configType,
       artifact, referrers: await this.referrers(id, row.digest),
     };
+  }
+
+  /**
+   * Per manifest, what the web UI's lists show: kind (image, index, helm-chart, artifact), platforms, total size
+   * (the manifest, its config and layers; an index adds its children), and a chart's metadata.
+   */
+  async summaries(repository: string, digests: string[]): Promise<Record<string, unknown>> {
+    const id = await this.repoId(repository);
+    const rows = digests.length ? await this.ctx.db.selectFrom('manifest').select(['digest', 'media_type', 'size', 'content'])
+      .where('repository_id', '=', id).where('digest', 'in', digests).execute() : [];
+    const manifests: Record<string, unknown> = {};
+    for (const r of rows) {
+      let doc: SummaryDoc = {};
+      try { doc = JSON.parse(Buffer.from(r.content).toString('utf8')) as SummaryDoc; } catch { /* stored manifests are valid JSON */ }
+      const own = Number(r.size) + (doc.config?.size ?? 0) + (doc.layers ?? []).reduce((a, l) => a + (l.size ?? 0), 0);
+      if (doc.manifests) {
+        const children = await this.ctx.db.selectFrom('manifest').select(['digest', 'content', 'size']).where('repository_id', '=', id)
+          .where('digest', 'in', doc.manifests.map((m) => m.digest).concat(['-'])).execute();
+        let size = Number(r.size);
+        for (const c of children) {
+          const d = JSON.parse(Buffer.from(c.content).toString('utf8')) as SummaryDoc;
+          size += Number(c.size) + (d.config?.size ?? 0) + (d.layers ?? []).reduce((a, l) => a + (l.size ?? 0), 0);
+        }
+        manifests[r.digest] = {
+          digest: r.digest, media_type: r.media_type, kind: 'index', size,
+          platforms: doc.manifests.map((m) => ({ digest: m.digest, os: m.platform?.os ?? null, architecture: m.platform?.architecture ?? null, variant: m.platform?.variant ?? null })),
+        };
+        continue;
+      }
+      const cfg = doc.config?.mediaType ?? null;
+      const kind = cfg === HELM.config ? 'helm-chart' : cfg && IMAGE_CONFIGS.includes(cfg) && !doc.artifactType ? 'image' : 'artifact';
+      const out: Record<string, unknown> = { digest: r.digest, media_type: r.media_type, kind, size: own, config_media_type: cfg, artifact_type: doc.artifactType ?? null };
+      if (kind === 'helm-chart' && doc.config && doc.config.size <= SUMMARY_CONFIG_BYTES) {
+        try {
+          const meta = JSON.parse((await readSmallBlob(this.ctx.store, doc.config.digest, SUMMARY_CONFIG_BYTES)).toString('utf8')) as Record<string, unknown>;
+          out.chart = Object.fromEntries(SUMMARY_CHART_FIELDS.filter((k) => meta[k] !== undefined).map((k) => [k, meta[k]]));
+        } catch {
+          out.chart = {};
+        }
+      }
+      if (kind === 'image' && doc.config && doc.config.size <= SUMMARY_CONFIG_BYTES) {
+        try {
+          const c = JSON.parse((await readSmallBlob(this.ctx.store, doc.config.digest, SUMMARY_CONFIG_BYTES)).toString('utf8')) as { os?: string; architecture?: string; variant?: string };
+          out.platforms = [{ digest: r.digest, os: c.os ?? null, architecture: c.architecture ?? null, variant: c.variant ?? null }];
+        } catch { /* unreadable config: no platform */ }
+      }
+      manifests[r.digest] = out;
+    }
+    return manifests;
   }
 
   /** Manifests whose subject is this digest (OCI 1.1), plus cosign's tag scheme (sha256-<hex>.sig/.att/.sbom). */

@@ -3,6 +3,7 @@
 // passwords (database or directory, through IdentityService), app tokens (Basic "$app" or Bearer on /api/v1),
 // and external sign-ins (OIDC) all end in login(), appToken() or external().
 import type { AccountsContext, Principal } from './context.js';
+import type { Via } from '../principal.js';
 import { AccountError } from './errors.js';
 import { MAX_PASSWORD_BYTES, splitRobotName } from './names.js';
 import type { UserService } from './users.js';
@@ -78,7 +79,7 @@ export class Authenticator {
   }
 
   /** The principal of an account id (sessions, app tokens, registry tokens); undefined if gone or disabled. */
-  async principalOf(id: number, via?: 'password' | 'apptoken' | 'robot' | 'session'): Promise<Principal | undefined> {
+  async principalOf(id: number, via?: Via): Promise<Principal | undefined> {
     const a = await findAccountById(this.ctx.db, id);
     if (!a || a.kind === 'org' || a.enabled !== 1) return undefined;
     return { kind: a.kind, id: a.id, name: a.name, superuser: a.kind === 'user' && this.users.isSuperuser(a), ownerId: a.owner_id, via };

@@ -15,6 +15,8 @@ import { Authenticator } from './authenticate.js';
 import { RegistryTokenService } from './tokens.js';
 import { ScopeService } from './scopes.js';
 import { bootstrapAdmin } from './bootstrap.js';
+import { PrincipalResolver } from './principals.js';
+import { RegistryAccess } from './registry-access.js';
 import { IdentityService } from '../identity/index.js';
 
 export interface AccountServices {
@@ -32,6 +34,10 @@ export interface AccountServices {
   throttle: LoginThrottle;
   tokens: RegistryTokenService;
   scopes: ScopeService;
+  /** The principal of an /api/v1 request. */
+  principals: PrincipalResolver;
+  /** The /v2 access policy: the principal of a registry token and what it may do. */
+  registryAccess: RegistryAccess;
   /** Identity providers (database, LDAP, OIDC) and team sync (src/services/identity). */
   identity: IdentityService;
   /** Creates BOOTSTRAP_ADMIN when no user exists; returns its name when it did. */
@@ -45,7 +51,11 @@ export function buildAccountServices(base: ServiceContext): AccountServices {
   const appTokens = new AppTokenService(ctx);
   const perms = new PermissionService(ctx);
   const throttle = new LoginThrottle(ctx);
+  const repos = new RepoService(ctx, perms);
+  const sessions = new SessionService(ctx);
   const identity = new IdentityService(ctx, users);
+  const authenticator = new Authenticator(ctx, users, robots, appTokens, throttle, identity);
+  const tokens = new RegistryTokenService(ctx);
   return {
     ctx,
     users,
@@ -54,13 +64,15 @@ export function buildAccountServices(base: ServiceContext): AccountServices {
     robots,
     appTokens,
     perms,
-    repos: new RepoService(ctx, perms),
-    sessions: new SessionService(ctx),
-    authenticator: new Authenticator(ctx, users, robots, appTokens, throttle, identity),
-    identity,
+    repos,
+    sessions,
+    authenticator,
     throttle,
-    tokens: new RegistryTokenService(ctx),
+    tokens,
     scopes: new ScopeService(perms),
+    principals: new PrincipalResolver(ctx, authenticator, appTokens, sessions),
+    registryAccess: new RegistryAccess(ctx, tokens, authenticator, perms, repos),
+    identity,
     bootstrap: () => bootstrapAdmin(ctx, users),
   };
 }

@@ -7,7 +7,9 @@ import { databaseSecretBox } from '../secret-key.js';
 import type { AccountsContext } from './context.js';
 import { VerifiedTokenCache } from './verified-tokens.js';
 
-export interface AccessEntry { type: string; name: string; actions: string[] }
+import type { AccessEntry } from '../principal.js';
+
+export type { AccessEntry } from '../principal.js';
 export interface TokenClaims { sub: string; access: AccessEntry[]; exp: number }
 export const ISSUER = 'berth';
 export const MAX_TOKEN_LENGTH = 8192;
