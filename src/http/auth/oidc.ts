@@ -42,8 +42,7 @@ export async function oidcRoutes(app: FastifyInstance, opts: { accounts: Account
     const url = new URL(callbackUrl(id));
     url.search = raw.includes('?') ? raw.slice(raw.indexOf('?')) : '';
     try {
-      const user = await p.finish(url, readCookie(req, STATE_COOKIE));
-      const principal = await accounts.authenticator.external(p.id, user);
+      const principal = await accounts.authenticator.external(p.id, () => p.finish(url, readCookie(req, STATE_COOKIE)));
       if (principal.kind !== 'user') throw new AccountError('forbidden', 'only users sign in to the UI');
       const s = await accounts.sessions.create(principal.id);
       req.log.info({ event: 'oidc_signin', provider: id, account: principal.name, ip: req.ip }, 'signed in with OpenID Connect');

@@ -69,13 +69,21 @@ export class Authenticator {
     return p;
   }
 
-  /** A user an external provider (OIDC) vouched for: the linked local user (created at the first sign-in). */
-  async external(provider: string, user: ExternalUser): Promise<Principal> {
-    const row = await this.identity.signedIn(provider, user);
-    const p = await this.principalOf(row.id, 'session');
-    this.ctx.observer?.authAttempt?.('oauth', !!p);
-    if (!p) throw new AccountError('unauthorized', `the account "${row.name}" is disabled`);
-    return p;
+  /**
+   * An external sign-in (OIDC): `verify` finishes it with the provider (throws AccountError with the reason);
+   * the linked local user (created at the first sign-in) is the principal. Successes and refusals both pass here.
+   */
+  async external(provider: string, verify: () => Promise<ExternalUser>): Promise<Principal> {
+    let p: Principal | undefined;
+    try {
+      const user = await verify();
+      const row = await this.identity.signedIn(provider, user);
+      p = await this.principalOf(row.id, 'session');
+      if (!p) throw new AccountError('unauthorized', `the account "${row.name}" is disabled`);
+      return p;
+    } finally {
+      this.ctx.observer?.authAttempt?.('oauth', !!p);
+    }
   }
 
   /** The principal of an account id (sessions, app tokens, registry tokens); undefined if gone or disabled. */

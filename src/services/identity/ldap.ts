@@ -120,10 +120,11 @@ export class LdapProvider implements IdentityProvider {
     });
   }
 
+  /** Whether the user is still there and allowed (one search; the superuser and restricted flags are refreshed at sign-in). */
   async lookup(subject: string): Promise<ExternalUser | undefined> {
     return this.withAdmin(async (c) => {
       const entry = await this.findUser(c, subject);
-      return entry && this.describe(c, entry);
+      return entry && this.toUser(entry);
     });
   }
 

@@ -143,7 +143,7 @@ function Members({ org, team, admin, onChange }: { org: string; team: string; ad
       {m.data ? <TeamSync org={org} team={team} admin={admin} data={m.data} onChange={() => { m.reload(); onChange(); }} /> : null}
       {admin ? (
         <form onSubmit={f.onSubmit} noValidate className="inline-form">
-          <Field label={synced ? 'Add a robot' : 'Add a user or robot'} name="member" value={member} onChange={setMember} error={f.errors.member} placeholder={`someone or ${org}+robot`} />
+          <Field label={synced ? 'Add a robot' : 'Add a user or robot'} name="member" value={member} onChange={setMember} error={f.errors.member} placeholder={synced ? `${org}+robot` : `someone or ${org}+robot`} />
           <button type="submit" disabled={f.busy}>Add member</button>
         </form>
       ) : null}
@@ -172,7 +172,8 @@ function TeamSync({ org, team, admin, data, onChange }: { org: string; team: str
     const what = s.service === 'ldap' ? `directory group ${s.config.group_dn}` : `group ${s.config.group_name} (${s.service.replace(/^oidc:/, '')})`;
     return (
       <div className="notice team-sync" role="status">
-        <p>Synced with the {what}: its users are the team's members{s.last_updated ? `, last synced ${new Date(s.last_updated).toLocaleString()}` : ', not synced yet'}. Users cannot be added or removed by hand.</p>
+        <p>Synced with the {what}: {s.service === 'ldap' ? "the group's users are the team's members" : 'users join or leave when they sign in with or without the group in their claim'}
+          {s.last_updated ? ` (last synced ${new Date(s.last_updated).toLocaleString()})` : ' (not synced yet)'}. Users cannot be added or removed by hand.</p>
         {s.last_error ? <p className="form-error">Last sync failed: {s.last_error}</p> : null}
         {admin && data.can_sync ? <ConfirmButton label="Stop syncing" question={`Stop syncing ${team} with its group? The members stay.`} confirmLabel="Yes, stop"
           onConfirm={async () => { await api('DELETE', `/organization/${enc(org)}/team/${enc(team)}/syncing`); onChange(); }} /> : null}
