@@ -247,17 +247,20 @@ describe('LDAP over TLS with a CA from Berth\'s certificate code (sqlite)', { sk
   let d: Slapd;
   before(async () => {
     d = await startSlapd();
-    await d.add([BASE_LDIF, person('alice', 'alice-pw')].join('\n'));
+    await d.add([BASE_LDIF, person('alice', 'alice-pw'), `dn: ou=contractors,${BASE_DN}\nobjectClass: organizationalUnit\nou: contractors\n`,
+      person('zoe', 'zoe-pw').replace('ou=people', 'ou=contractors')].join('\n'));
   });
   after(async () => { await destroySlapd(d); });
 
   for (const mode of ['ldaps', 'starttls'] as const) {
-    test(`${mode}: sign-in works with LDAP_CA_FILE and is refused (503, certificate error) without it`, async () => {
+    test(`${mode}: sign-in works with LDAP_CA_FILE (and LDAP_SECONDARY_USER_RDNS) and is refused (503, certificate error) without it`, async () => {
       const tls = mode === 'ldaps' ? { LDAP_URI: d.ldapsUrl } : { LDAP_URI: d.url, LDAP_START_TLS: true };
-      const s = await startServer('sqlite', {}, { auth: true, config: ldapConfig(d, { ...tls, LDAP_CA_FILE: d.caFile }) });
+      const s = await startServer('sqlite', {}, { auth: true, config: ldapConfig(d, { ...tls, LDAP_CA_FILE: d.caFile, LDAP_SECONDARY_USER_RDNS: ['ou=contractors'] }) });
       try {
         assert.equal((await signin(s, 'alice', 'alice-pw')).status, 200);
         assert.equal((await signin(s, 'alice', 'nope')).status, 401);
+        // LDAP_SECONDARY_USER_RDNS: users under ou=contractors sign in too.
+        assert.equal((await signin(s, 'zoe', 'zoe-pw')).status, 200);
       } finally {
         await s.stop();
       }

@@ -12,6 +12,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { freePort, startServer, type TestServer } from './helpers/server.ts';
 import { testDialects } from './helpers/databases.ts';
 import { api, registryToken } from './helpers/accounts.ts';
+import { validateConfig } from '../src/config/load.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `SKIPPED: ${CHROMIUM} is missing (apt-get install -y chromium; .ci/run installs it)`;
@@ -95,6 +96,19 @@ async function sessionUser(ctx: BrowserContext, s: TestServer): Promise<any> {
   const r = await ctx.request.get(`${s.url}/api/v1/user/`);
   return { status: r.status(), json: r.status() === 200 ? await r.json() : undefined };
 }
+
+test('OIDC login blocks are checked at start: required keys, the openid scope, https, distinct ids', () => {
+  const problems = (doc: Record<string, unknown>) => validateConfig(doc).problems;
+  assert.deepEqual(problems({ OIDC_LOGIN_CONFIG: { OIDC_SERVER: 'https://sso.example.com/', CLIENT_ID: 'a' } }), ['OIDC_LOGIN_CONFIG.CLIENT_SECRET: required']);
+  assert.deepEqual(problems({ OIDC_LOGIN_CONFIG: { OIDC_SERVER: 'https://sso.example.com/', CLIENT_ID: 'a', CLIENT_SECRET: 'b', LOGIN_SCOPES: ['profile'] } }),
+    ['OIDC_LOGIN_CONFIG.LOGIN_SCOPES: must include openid']);
+  assert.deepEqual(problems({ CORP_LOGIN_CONFIG: { OIDC_SERVER: 'http://sso.example.com/', CLIENT_ID: 'a', CLIENT_SECRET: 'b' } }),
+    ['CORP_LOGIN_CONFIG.OIDC_SERVER: must be https (plain http only for a loopback address or with DEBUGGING: true)']);
+  assert.deepEqual(problems({ CORP_LOGIN_CONFIG: { OIDC_SERVER: 'http://127.0.0.1:8080/', CLIENT_ID: 'a', CLIENT_SECRET: 'b' } }), []);
+  assert.deepEqual(problems({ CORP_LOGIN_CONFIG: { OIDC_SERVER: 'https://sso.example.com/', CLIENT_ID: 'a', CLIENT_SECRET: 'b', ID_TOKEN_SIGNING_ALGORITHM: 'HS256' } }).length, 1);
+  // Quay's GitHub and Google blocks are not OpenID blocks: left alone.
+  assert.deepEqual(problems({ GITHUB_LOGIN_CONFIG: { CLIENT_ID: 'a' } }), []);
+});
 
 before(async () => {
   if (skip) return;

@@ -15,6 +15,8 @@ export const identityConfigSchema = {
   LDAP_BASE_DN: dnList.optional(),
   /** Quay: where users live, relative to the base DN (a string or list of RDNs, e.g. [ou=people]). */
   LDAP_USER_RDN: dnList.optional(),
+  /** Quay: more places users live, each relative to the base DN (searched after LDAP_USER_RDN). */
+  LDAP_SECONDARY_USER_RDNS: z.array(z.string().min(1)).optional(),
   /** Quay: the attribute holding the username. */
   LDAP_UID_ATTR: z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/, 'must be an attribute name').default('uid'),
   /** Quay: the attribute holding the e-mail address. */
@@ -68,7 +70,8 @@ export interface LdapSettings {
   adminDn: string;
   adminPassword: string;
   baseDn: string;
-  userBase: string;
+  /** LDAP_USER_RDN, then each of LDAP_SECONDARY_USER_RDNS, under the base DN. */
+  userBases: string[];
   uidAttr: string;
   emailAttr: string;
   userFilter?: string;
@@ -150,7 +153,7 @@ export function identitySettings(raw: Record<string, unknown> & { AUTHENTICATION
     const rdn = joinDn(r.LDAP_USER_RDN);
     ldap = {
       uri: r.LDAP_URI, adminDn: r.LDAP_ADMIN_DN, adminPassword: r.LDAP_ADMIN_PASSWD, baseDn,
-      userBase: rdn ? `${rdn},${baseDn}` : baseDn, uidAttr: r.LDAP_UID_ATTR ?? 'uid', emailAttr: r.LDAP_EMAIL_ATTR ?? 'mail',
+      userBases: [rdn ? `${rdn},${baseDn}` : baseDn, ...((r.LDAP_SECONDARY_USER_RDNS ?? []) as string[]).map((x) => `${x},${baseDn}`)], uidAttr: r.LDAP_UID_ATTR ?? 'uid', emailAttr: r.LDAP_EMAIL_ATTR ?? 'mail',
       userFilter: r.LDAP_USER_FILTER, superuserFilter: r.LDAP_SUPERUSER_FILTER, restrictedFilter: r.LDAP_RESTRICTED_USER_FILTER,
       timeoutMs: (r.LDAP_TIMEOUT ?? 10) * 1000, connectTimeoutMs: (r.LDAP_NETWORK_TIMEOUT ?? 10) * 1000,
       caFile: r.LDAP_CA_FILE, startTls: r.LDAP_START_TLS === true,

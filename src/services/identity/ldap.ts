@@ -86,16 +86,28 @@ export class LdapProvider implements IdentityProvider {
     }
   }
 
+  /** A search in each user base (LDAP_USER_RDN, then LDAP_SECONDARY_USER_RDNS); a base that does not exist has no entries. */
+  private async searchUsers(c: Client, filter: string, attributes: string[], sizeLimit?: number): Promise<Entry[]> {
+    const out: Entry[] = [];
+    for (const base of this.s.userBases) {
+      try {
+        out.push(...(await c.search(base, { scope: 'sub', filter, attributes, ...(sizeLimit ? { sizeLimit } : {}) })).searchEntries);
+      } catch (e) {
+        if (!(e instanceof NoSuchObjectError)) throw e;
+      }
+    }
+    return out;
+  }
+
   private async findUser(c: Client, uid: string): Promise<Entry | undefined> {
-    const r = await c.search(this.s.userBase, { scope: 'sub', filter: this.userFilter(uid), attributes: [this.s.uidAttr, this.s.emailAttr], sizeLimit: 2 });
+    const found = await this.searchUsers(c, this.userFilter(uid), [this.s.uidAttr, this.s.emailAttr], 2);
     // Two entries for one username is a directory mistake: nobody signs in as either.
-    return r.searchEntries.length === 1 ? r.searchEntries[0] : undefined;
+    return found.length === 1 ? found[0] : undefined;
   }
 
   private async matches(c: Client, uid: string, filter: string | undefined): Promise<boolean> {
     if (!filter) return false;
-    const r = await c.search(this.s.userBase, { scope: 'sub', filter: this.userFilter(uid, filter), attributes: ['1.1'], sizeLimit: 1 });
-    return r.searchEntries.length > 0;
+    return (await this.searchUsers(c, this.userFilter(uid, filter), ['1.1'], 1)).length > 0;
   }
 
   private async describe(c: Client, entry: Entry): Promise<ExternalUser | undefined> {
@@ -160,8 +172,7 @@ export class LdapProvider implements IdentityProvider {
       const uids = all(g.memberUid);
       for (let i = 0; i < uids.length; i += 50) {
         const any = uids.slice(i, i + 50).map((u) => `(${this.s.uidAttr}=${escapeFilterValue(u)})`).join('');
-        const r = await c.search(this.s.userBase, { scope: 'sub', filter: `(&(|${any})${this.s.userFilter ?? ''})`, attributes: [this.s.uidAttr, this.s.emailAttr] });
-        for (const e of r.searchEntries) {
+        for (const e of await this.searchUsers(c, `(&(|${any})${this.s.userFilter ?? ''})`, [this.s.uidAttr, this.s.emailAttr])) {
           const u = this.toUser(e);
           if (u) out.set(u.subject, u);
         }
