@@ -5,6 +5,7 @@ import type { BerthConfig } from './config/load.js';
 import { openDatabase, type OpenedDatabase } from './db/database.js';
 import { openBlobStore } from './storage/open.js';
 import { DbUploadStateStore } from './db/upload-state.js';
+import { scheduleGc } from './services/gc-lease.js';
 import type { ServiceContext } from './services/context.js';
 import { buildServices } from './services/index.js';
 import { buildApp } from './http/app.js';
@@ -60,7 +61,7 @@ export async function openContext(config: BerthConfig): Promise<{ ctx: ServiceCo
   return { ctx, database };
 }
 
-export async function createBerth(config: BerthConfig, opts: { logger?: boolean | FastifyServerOptions['logger'] } = {}): Promise<Berth> {
+export async function createBerth(config: BerthConfig, opts: { logger?: boolean | FastifyServerOptions['logger']; announceSetupCode?: (code: string, file: string) => void } = {}): Promise<Berth> {
   const tlsSettings = authSettings(config).tls;
   const tlsFiles = tlsSettings ? readTls(tlsSettings) : undefined;
   // Before anything opens: FIPS mode refuses to start in a non-FIPS process or with non-approved settings.
@@ -93,13 +94,14 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
   }) : undefined;
   if (metrics) ctx.observer = metrics.observer;
   if (metrics?.scanner && scanner) scanner.service.observer = metrics.scanner.observer;
-  const accounts = buildAccountServices(ctx);
+  const accounts = buildAccountServices(ctx, { announceSetupCode: opts.announceSetupCode });
   const services = buildServices(ctx, accounts.registryAccess);
   const tls = accounts.ctx.auth.tls;
   const logger = opts.logger === true ? { level: 'info' } : opts.logger ?? false;
   const app = await buildApp({
     services,
     logger,
+    trustedProxies: config.raw.TRUSTED_PROXIES,
     https: tlsFiles ? { ...tlsFiles, ...fips.tls } : undefined,
     metrics: metrics && { metrics, serve: ms.onMainPort, basicAuth: ms.basicAuth },
     plugins: [
@@ -117,8 +119,11 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     scanner.service.log = app.log;
     scanner.start();
   }
+  // GC_INTERVAL_SECONDS: every replica tries; the gc lease lets one run at a time.
+  const stopGc = config.gcIntervalSeconds > 0 ? scheduleGc(ctx, config.gcIntervalSeconds, app.log) : undefined;
   const metricsApp = metrics && ms.separate ? await buildMetricsApp({ metrics, basicAuth: ms.basicAuth }) : undefined;
   await accounts.bootstrap();
+  await accounts.firstAdmin.prepare();
   accounts.identity.start(app.log);
   const stopWatching = tls ? watchTls(app, tls, 1000, fips.tls, fips.checkKeyPair) : undefined;
   let plain: HttpServer | undefined;
@@ -147,6 +152,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
       stopWatching?.();
       if (plain) await new Promise((r) => { plain!.closeAllConnections(); plain!.close(r); });
       await scanner?.stop();
+      await stopGc?.();
       await accounts.identity.stop();
       await metricsApp?.close();
       await app.close();

@@ -13,6 +13,8 @@ import { SCANNER_BOOLEAN_ENV_KEYS, SCANNER_NUMERIC_ENV_KEYS, SCANNER_STRING_ENV_
 export interface BerthConfig {
   raw: RawConfig;
   serverHostname: string;
+  /** False when SERVER_HOSTNAME is unset: serverHostname is then derived from the listen address. */
+  serverHostnameSet: boolean;
   urlScheme: 'http' | 'https';
   listen: { host: string; port: number };
   dataDir: string;
@@ -25,6 +27,7 @@ export interface BerthConfig {
   maxManifestBytes: number;
   uploadExpirySeconds: number;
   gcGraceSeconds: number;
+  gcIntervalSeconds: number;
   /** DEFAULT_TAG_EXPIRATION: how long tag history keeps a moved or deleted tag restorable. */
   tagHistorySeconds: number;
   listPageMax: number;
@@ -43,10 +46,10 @@ export class ConfigError extends Error {
 const ENV_KEYS = ['DB_URI', 'SERVER_HOSTNAME', 'PREFERRED_URL_SCHEME', 'LISTEN', 'DATA_DIR', 'AUTHENTICATION_TYPE', 'METRICS_BASIC_AUTH',
   'LDAP_URI', 'LDAP_ADMIN_DN', 'LDAP_ADMIN_PASSWD',
   'DEFAULT_TAG_EXPIRATION', ...SCANNER_STRING_ENV_KEYS] as const;
-const NUMERIC_ENV_KEYS = ['MAXIMUM_MANIFEST_SIZE', 'UPLOAD_EXPIRY_SECONDS', 'GC_GRACE_SECONDS', 'LIST_PAGE_MAX', 'SHUTDOWN_GRACE_SECONDS',
+const NUMERIC_ENV_KEYS = ['MAXIMUM_MANIFEST_SIZE', 'UPLOAD_EXPIRY_SECONDS', 'GC_GRACE_SECONDS', 'GC_INTERVAL_SECONDS', 'LIST_PAGE_MAX', 'SHUTDOWN_GRACE_SECONDS',
   'METRICS_PORT', 'METRICS_ROW_COUNT_INTERVAL_SECONDS', ...SCANNER_NUMERIC_ENV_KEYS] as const;
 /** Keys that an environment variable overrides with true/false (also 1/0, yes/no). */
-const BOOLEAN_ENV_KEYS = ['METRICS_ENABLED', 'METRICS_ON_MAIN_PORT', 'FEATURE_GENERAL_OCI_SUPPORT', 'FEATURE_HELM_OCI_SUPPORT',
+const BOOLEAN_ENV_KEYS = ['FEATURE_PROXY_STORAGE', 'METRICS_ENABLED', 'METRICS_ON_MAIN_PORT', 'FEATURE_GENERAL_OCI_SUPPORT', 'FEATURE_HELM_OCI_SUPPORT',
   ...SCANNER_BOOLEAN_ENV_KEYS] as const;
 
 export interface LoadOptions {
@@ -129,6 +132,7 @@ export function loadConfig(opts: LoadOptions = {}): BerthConfig {
     else problems.push(`${k} (environment): must be true or false`);
   }
   scannerEnvOverrides(env, doc, problems);
+  if (env.TRUSTED_PROXIES !== undefined && env.TRUSTED_PROXIES !== '') doc.TRUSTED_PROXIES = env.TRUSTED_PROXIES.split(',').map((x) => x.trim()).filter(Boolean);
   if (env.BERTH_DATA) doc.DATA_DIR = env.BERTH_DATA;
   if (env.BERTH_LISTEN) doc.LISTEN = env.BERTH_LISTEN;
   if (opts.data) doc.DATA_DIR = opts.data;
@@ -138,6 +142,12 @@ export function loadConfig(opts: LoadOptions = {}): BerthConfig {
   problems.push(...v.problems);
   if (problems.length || !v.config) throw new ConfigError(problems);
   return resolve(v.config);
+}
+
+/** host:port of the listen address as clients can name it (localhost for a wildcard address). */
+function listenHostname(host: string, port: number): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') return `localhost:${port}`;
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 function resolve(raw: RawConfig): BerthConfig {
@@ -168,7 +178,8 @@ function resolve(raw: RawConfig): BerthConfig {
   }
   return {
     raw,
-    serverHostname: raw.SERVER_HOSTNAME,
+    serverHostname: raw.SERVER_HOSTNAME ?? listenHostname(host, port),
+    serverHostnameSet: raw.SERVER_HOSTNAME !== undefined,
     urlScheme: raw.PREFERRED_URL_SCHEME,
     listen: { host, port },
     dataDir,
@@ -179,6 +190,7 @@ function resolve(raw: RawConfig): BerthConfig {
     maxManifestBytes: raw.MAXIMUM_MANIFEST_SIZE,
     uploadExpirySeconds: raw.UPLOAD_EXPIRY_SECONDS,
     gcGraceSeconds: raw.GC_GRACE_SECONDS,
+    gcIntervalSeconds: raw.GC_INTERVAL_SECONDS,
     tagHistorySeconds: durationSeconds(raw.DEFAULT_TAG_EXPIRATION),
     listPageMax: raw.LIST_PAGE_MAX,
     shutdownGraceSeconds: raw.SHUTDOWN_GRACE_SECONDS,

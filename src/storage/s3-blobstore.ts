@@ -90,6 +90,9 @@ function capped(src: Readable, n: number): Readable {
   })(), { objectMode: false });
 }
 
+// The SDK version Berth ships supports Node 20 (Berth's floor); its notice about later SDK versions is not the user's concern.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 export class S3BlobStore implements BlobStore {
   readonly client: S3Client;
   private readonly prefix: string;

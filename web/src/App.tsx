@@ -13,6 +13,7 @@ export function App() {
   const [user, setUser] = useState<User | null | undefined>(undefined);
   const [needsAdmin, setNeedsAdmin] = useState(false);
   const [external, setExternal] = useState<ExternalLogin[]>([]);
+  const [needsCode, setNeedsCode] = useState(false);
   const [notice, setNotice] = useState<string>();
   const [menuOpen, setMenuOpen] = useState(false);
   const { path } = useLocation();
@@ -24,8 +25,9 @@ export function App() {
       setUser(u);
     } catch {
       setUser(null);
-      const s = await api<{ needs_admin: boolean; external_login?: ExternalLogin[] }>('GET', '/setup').catch(() => ({ needs_admin: false, external_login: [] }));
+      const s = await api<{ needs_admin: boolean; needs_code?: boolean; external_login?: ExternalLogin[] }>('GET', '/setup').catch(() => ({ needs_admin: false, needs_code: false, external_login: [] }));
       setNeedsAdmin(s.needs_admin);
+      setNeedsCode(!!s.needs_code);
       setExternal(s.external_login ?? []);
     }
   };
@@ -64,7 +66,7 @@ export function App() {
         <div className="brand-large" aria-hidden="true">⚓ Berth</div>
         <main id="main">
           {needsAdmin
-            ? <SetupPage onDone={async () => { setNeedsAdmin(false); await loadUser(); navigate('/', true); }} />
+            ? <SetupPage needsCode={needsCode} onDone={async () => { setNeedsAdmin(false); await loadUser(); navigate('/', true); }} />
             : <SignInPage notice={notice} external={external} onDone={async () => { setNotice(undefined); await loadUser(); }} />}
         </main>
       </div>
