@@ -113,7 +113,11 @@ export class LdapProvider implements IdentityProvider {
   private async describe(c: Client, entry: Entry): Promise<ExternalUser | undefined> {
     const uid = first(entry[this.s.uidAttr]);
     if (!uid) return undefined;
-    return this.toUser(entry, { superuser: await this.matches(c, uid, this.s.superuserFilter), restricted: await this.matches(c, uid, this.s.restrictedFilter) });
+    // A filter that is not configured says nothing: the flag set in Berth (berth admin, SUPER_USERS) stays.
+    return this.toUser(entry, {
+      ...(this.s.superuserFilter ? { superuser: await this.matches(c, uid, this.s.superuserFilter) } : {}),
+      ...(this.s.restrictedFilter ? { restricted: await this.matches(c, uid, this.s.restrictedFilter) } : {}),
+    });
   }
 
   async checkPassword(username: string, password: string): Promise<ExternalUser | undefined> {
