@@ -13,6 +13,7 @@ import { webUi } from './http/web.js';
 import { buildAccountServices, type AccountServices } from './services/accounts/index.js';
 import { authSettings } from './config/auth.js';
 import { tokenEndpoint } from './http/auth/token-endpoint.js';
+import { oidcRoutes } from './http/auth/oidc.js';
 import { apiPlugin } from './http/api/plugin.js';
 import { listenPlainHttp, readTls, watchTls } from './http/tls.js';
 import { buildScanner, type ScannerSetup } from './scanner/setup.js';
@@ -114,6 +115,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
       async (a) => installAuditHook(a, { audit: audit.log, onPush: (e) => { void audit.notifications.repoPushed(e.repository, [e.tag], e.performer, e.origin); } }),
       (a) => a.register(webUi),
       (a) => a.register(tokenEndpoint, { accounts }),
+      (a) => a.register(oidcRoutes, { accounts }),
       (a) => a.register(apiPlugin, {
         deps: { accounts, tags: new TagService(ctx), artifacts: new ArtifactService(ctx), scanner: scanner?.service, updaterStatus: new UpdaterStatusService(ctx),
           audit: { queries: audit.queries, notifications: audit.notifications, now: ctx.now } },
@@ -132,6 +134,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
   const metricsApp = metrics && ms.separate ? await buildMetricsApp({ metrics, basicAuth: ms.basicAuth }) : undefined;
   await accounts.bootstrap();
   await accounts.firstAdmin.prepare();
+  accounts.identity.start(app.log);
   const stopWatching = tls ? watchTls(app, tls, 1000, fips.tls, fips.checkKeyPair) : undefined;
   let plain: HttpServer | undefined;
   let closed = false;
@@ -161,6 +164,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
       if (plain) await new Promise((r) => { plain!.closeAllConnections(); plain!.close(r); });
       await scanner?.stop();
       await stopGc?.();
+      await accounts.identity.stop();
       await metricsApp?.close();
       await app.close();
       await audit.close();

@@ -90,7 +90,9 @@ for (const dialect of await testDialects()) {
     };
 
     before(async () => {
-      s = await startServer(dialect, {}, { auth: true, config: { BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] }, LOGIN_FAILURE_LIMIT: 1000 } });
+      s = await startServer(dialect, {}, { auth: true, config: { BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] }, LOGIN_FAILURE_LIMIT: 1000,
+        // Team sync with an OpenID provider's groups (never contacted: linking a team to a claim group needs no provider call).
+        FEATURE_TEAM_SYNCING: true, OIDC_LOGIN_CONFIG: { OIDC_SERVER: 'http://127.0.0.1:9/', CLIENT_ID: 'matrix', CLIENT_SECRET: 'matrix' } } });
       for (const u of ['owner', 'nobody', 'reader', 'writer', 'repoadmin', 'dummy', 'dummy2']) {
         assert.equal((await api(s, 'POST', '/user/', ADMIN, { username: u, password: PW })).status, 201);
       }
@@ -235,6 +237,15 @@ for (const dialect of await testDialects()) {
         setup: async () => {
           await ensureTeam('devs');
           await expectOk('dummy in devs', api(s, 'PUT', '/organization/acme/team/devs/members/dummy', OWNER));
+        },
+      }),
+      a('POST', '/organization/:org/team/:team/syncing', '/organization/acme/team/synced/syncing', 'super', 200, {
+        body: { group_name: 'developers' }, setup: () => ensureTeam('synced'),
+      }),
+      a('DELETE', '/organization/:org/team/:team/syncing', '/organization/acme/team/synced/syncing', 'super', 204, {
+        setup: async () => {
+          await ensureTeam('synced');
+          await expectOk('synced team', api(s, 'POST', '/organization/acme/team/synced/syncing', ADMIN, { group_name: 'developers' }));
         },
       }),
 

@@ -8,6 +8,7 @@ import { metricsConfigSchema } from './schema-metrics.js';
 import { fipsConfigSchema } from './schema-fips.js';
 import { tagsConfigSchema } from './schema-tags.js';
 import { auditConfigSchema } from './schema-audit.js';
+import { identityConfigSchema } from './schema-identity.js';
 import { edgeConfigSchema } from './schema-edge.js';
 import { storageConfigSchema } from './schema-storage.js';
 
@@ -43,6 +44,7 @@ export const configSchema = z.object({
   ...fipsConfigSchema,
   ...tagsConfigSchema,
   ...auditConfigSchema,
+  ...identityConfigSchema,
   ...edgeConfigSchema,
   ...storageConfigSchema,
 }).loose();

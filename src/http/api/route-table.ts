@@ -10,6 +10,7 @@ import type { UpdaterStatusService } from '../../scanner/bundle/status.js';
 import type { Principal } from '../../services/principal.js';
 import * as users from './users.js';
 import * as orgs from './orgs.js';
+import * as teamSync from './team-sync.js';
 import * as repos from './repos.js';
 import * as tags from './tags.js';
 import * as artifacts from './artifacts.js';
@@ -85,6 +86,8 @@ export const API_ROUTES: readonly ApiRoute[] = [
   row('GET', '/organization/:org/team/:team/members', orgs.listMembers),
   row('PUT', '/organization/:org/team/:team/members/:member', orgs.addMember),
   row('DELETE', '/organization/:org/team/:team/members/:member', orgs.removeMember),
+  row('POST', '/organization/:org/team/:team/syncing', teamSync.linkTeam),
+  row('DELETE', '/organization/:org/team/:team/syncing', teamSync.unlinkTeam),
 
   // repositories, visibility, permissions (repos.ts)
   row('POST', '/repository', repos.createRepo),
