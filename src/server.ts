@@ -27,6 +27,8 @@ import { dataMaxAgeSeconds } from './scanner/bundle/airgap.js';
 import { updaterAges, UpdaterStatusService } from './scanner/bundle/status.js';
 import { TagService } from './services/tags.js';
 import { ArtifactService } from './services/artifacts.js';
+import { buildAudit, type AuditServices } from './services/audit/index.js';
+import { installAuditHook } from './http/audit-hook.js';
 
 export interface Berth {
   app: FastifyInstance;
@@ -39,6 +41,8 @@ export interface Berth {
   metrics?: Metrics;
   /** The separate metrics listener's URL (METRICS_PORT), once listening. */
   metricsUrl?: string;
+  /** The audit log and repository notifications (docs/AUDIT.md). */
+  audit: AuditServices;
   /** FIPS mode: on or off, the active provider, the TLS policy. */
   fips: FipsReport;
   /** Starts listening; resolves with the base URL. */
@@ -67,9 +71,12 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
   // Before anything opens: FIPS mode refuses to start in a non-FIPS process or with non-approved settings.
   const fips = fipsStartup(config, tlsFiles && { ...tlsFiles, where: `${tlsSettings!.certFile}, ${tlsSettings!.keyFile}` });
   const { ctx, database } = await openContext(config);
+  const audit = buildAudit(ctx);
+  ctx.audit = audit.log;
   // An external scanner fetches layers of private repositories with a short-lived pull token (accounts are built below).
   const scanner = buildScanner(ctx, {
     layerHeaders: async (repository) => (accounts.ctx.auth.open ? {} : accounts.tokens.layerPullHeaders(repository)),
+    onRematch: (changes) => audit.notifications.vulnerabilitiesFound(changes),
   });
   if (scanner) {
     ctx.onManifestPut = (repository, digest) => scanner.service.enqueue(digest, repository);
@@ -105,11 +112,13 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     https: tlsFiles ? { ...tlsFiles, ...fips.tls } : undefined,
     metrics: metrics && { metrics, serve: ms.onMainPort, basicAuth: ms.basicAuth },
     plugins: [
+      async (a) => installAuditHook(a, { audit: audit.log, onPush: (e) => { void audit.notifications.repoPushed(e.repository, [e.tag], e.performer, e.origin); } }),
       (a) => a.register(webUi),
       (a) => a.register(tokenEndpoint, { accounts }),
       (a) => a.register(oidcRoutes, { accounts }),
       (a) => a.register(apiPlugin, {
-        deps: { accounts, tags: new TagService(ctx), artifacts: new ArtifactService(ctx), scanner: scanner?.service, updaterStatus: new UpdaterStatusService(ctx) },
+        deps: { accounts, tags: new TagService(ctx), artifacts: new ArtifactService(ctx), scanner: scanner?.service, updaterStatus: new UpdaterStatusService(ctx),
+          audit: { queries: audit.queries, notifications: audit.notifications, now: ctx.now } },
         prefix: '/api/v1',
       }),
       ...(scanner && !scanner.remote ? [(a: FastifyInstance) => a.register(clairApiPlugin, { scanner: scanner.service, psk: scanner.psk })] : []),
@@ -119,6 +128,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     scanner.service.log = app.log;
     scanner.start();
   }
+  audit.start(app.log);
   // GC_INTERVAL_SECONDS: every replica tries; the gc lease lets one run at a time.
   const stopGc = config.gcIntervalSeconds > 0 ? scheduleGc(ctx, config.gcIntervalSeconds, app.log) : undefined;
   const metricsApp = metrics && ms.separate ? await buildMetricsApp({ metrics, basicAuth: ms.basicAuth }) : undefined;
@@ -134,6 +144,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     database,
     accounts,
     scanner,
+    audit,
     metrics,
     fips,
     async listen() {
@@ -156,6 +167,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
       await accounts.identity.stop();
       await metricsApp?.close();
       await app.close();
+      await audit.close();
       ctx.store.close?.();
       await database.close();
       metrics?.close();

@@ -2,6 +2,7 @@
 import { useState } from 'react';
 import { api, enc, type Repo, type User } from '../api';
 import { Link, navigate } from '../router';
+import { LogsView } from './logs';
 import { checkName, Command, ConfirmButton, Empty, ErrorBox, Field, FormError, Loading, Panel, Select, Tabs, useAsync, useForm } from '../ui';
 import { RepoList } from './repos';
 
@@ -41,13 +42,13 @@ interface Org { name: string; is_admin: boolean; is_member: boolean; email?: str
 
 export function OrgPage({ org, user, reloadUser }: { org: string; user: User; reloadUser: () => Promise<void> }) {
   const o = useAsync(() => api<Org>('GET', `/organization/${enc(org)}`), [org]);
-  const [tab, setTab] = useState<'repos' | 'teams' | 'robots'>('repos');
+  const [tab, setTab] = useState<'repos' | 'teams' | 'robots' | 'logs'>('repos');
   if (o.loading && !o.data) return <Loading />;
   if (o.error) return <><h1>{org}</h1><ErrorBox error={o.error} /></>;
   const data = o.data!;
-  const tabs: ['repos' | 'teams' | 'robots', string][] = [['repos', 'Repositories']];
+  const tabs: [typeof tab, string][] = [['repos', 'Repositories']];
   if (data.is_member) tabs.push(['teams', 'Teams and members']);
-  if (data.is_admin) tabs.push(['robots', 'Robot accounts']);
+  if (data.is_admin) tabs.push(['robots', 'Robot accounts'], ['logs', 'Logs']);
   return (
     <>
       <div className="page-head">
@@ -61,6 +62,7 @@ export function OrgPage({ org, user, reloadUser }: { org: string; user: User; re
       {tab === 'repos' ? <Panel id="repos"><RepoList user={user} namespace={org} /></Panel> : null}
       {tab === 'teams' ? <Panel id="teams"><Teams org={org} data={data} reload={o.reload} /></Panel> : null}
       {tab === 'robots' ? <Panel id="robots"><Robots owner={org} /></Panel> : null}
+      {tab === 'logs' ? <Panel id="logs"><LogsView base={`/organization/${enc(org)}`} title="Logs" /></Panel> : null}
     </>
   );
 }
