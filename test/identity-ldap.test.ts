@@ -159,9 +159,14 @@ for (const dialect of await testDialects()) {
         [{ type: 'repository', name: 'carol/app', actions: ['pull', 'push'] }]);
       const bearer = await fetch(`${s.url}/api/v1/user/`, { headers: { authorization: `Bearer ${token}` } });
       assert.equal(bearer.status, 200);
+      const session = await signin(s, 'carol', 'carol-pw');
+      const withSession = () => fetch(`${s.url}/api/v1/user/`, { headers: { cookie: session.cookie! } }).then((r) => r.status);
+      assert.equal(await withSession(), 200);
       await d.remove(`uid=carol,ou=people,${BASE_DN}`);
       assert.equal((await registryToken(s, ['repository:carol/app:pull'], ['carol', 'carol-pw'])).status, 401);
       assert.equal((await registryToken(s, ['repository:carol/app:pull'], ['$app', token])).status, 401);
+      // The token renewal that found her gone ended her browser session as well.
+      assert.equal(await withSession(), 401);
       assert.equal((await fetch(`${s.url}/api/v1/user/`, { headers: { authorization: `Bearer ${token}` } })).status, 401);
       // Disabled (no longer matching LDAP_USER_FILTER) counts the same.
       const erin = await api(s, 'POST', '/user/apptoken', ['erin', 'erin-pw'], { title: 'ci' });

@@ -74,13 +74,17 @@ export class IdentityService {
 
   /**
    * Whether an account may still use what it was given (app tokens, at each token request): a directory user must
-   * still be in the directory and match LDAP_USER_FILTER. Throws `unavailable` when the directory cannot be asked.
+   * still be in the directory and match LDAP_USER_FILTER (if not, their UI sessions end as well). Throws
+   * `unavailable` when the directory cannot be asked.
    */
   async stillAllowed(accountId: number): Promise<boolean> {
     if (!this.ldap) return true;
     const link = await this.links.linkOf(accountId);
     if (!link || link.provider !== 'ldap') return true;
-    return (await this.ldap.lookup(link.subject)) !== undefined;
+    if ((await this.ldap.lookup(link.subject)) !== undefined) return true;
+    // Gone from the directory: the user's browser sessions end too.
+    await this.ctx.db.deleteFrom('session').where('account_id', '=', accountId).execute();
+    return false;
   }
 
   /** LDAP_RESTRICTED_USER_FILTER: may not create organizations or repositories in the own namespace. */
