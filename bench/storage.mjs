@@ -17,7 +17,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { freePort, makeTempDir, parseArgs, ROOT } from './lib.mjs';
+import { cpuSeconds, freePort, makeTempDir, parseArgs, ROOT } from './lib.mjs';
 
 const opt = parseArgs(process.argv.slice(2), { 'big-mib': 256, 'chunk-mib': 8, small: 200, conc: 16, rounds: 3, json: '' });
 const log = (s) => process.stderr.write(`${s}\n`);
@@ -127,32 +127,44 @@ async function pool(n, conc, fn) {
   }));
 }
 
+/** CPU seconds of Berth and of s3rver during fn (from /proc): far less sensitive to a busy machine than throughput. */
+async function cpu(server, fn, into, key) {
+  const b0 = cpuSeconds(server.child.pid) ?? 0;
+  const s0 = cpuSeconds(s3.child.pid) ?? 0;
+  const r = await fn();
+  into[`${key}_cpu`] = +((cpuSeconds(server.child.pid) ?? 0) - b0).toFixed(2);
+  into[`${key}_s3cpu`] = +((cpuSeconds(s3.child.pid) ?? 0) - s0).toFixed(2);
+  return r;
+}
+
 async function measure(server, round) {
   const repo = `bench/${server.name}-${round}`;
   const data = randomBytes(opt['big-mib'] * 1024 * 1024);
-  const push = await pushBig(server.url, repo, data);
+  const c = {};
+  const push = await cpu(server, () => pushBig(server.url, repo, data), c, 'push_big');
   const t1 = performance.now();
-  const [status, n, got] = await download(`${server.url}/v2/${repo}/blobs/${push.digest}`);
+  const [status, n, got] = await cpu(server, () => download(`${server.url}/v2/${repo}/blobs/${push.digest}`), c, 'pull_big');
   const pullSeconds = (performance.now() - t1) / 1000;
   if (status !== 200 || n !== data.length || got !== push.digest) throw new Error(`${server.name}: pull_big gave ${status}, ${n} bytes, ${got}`);
   const smalls = Array.from({ length: opt.small }, (_, i) => randomBytes(4096 + ((i * 7919) % (60 * 1024))));
   const digests = smalls.map((b) => `sha256:${createHash('sha256').update(b).digest('hex')}`);
   const t2 = performance.now();
-  await pool(smalls.length, opt.conc, async (i) => {
+  await cpu(server, () => pool(smalls.length, opt.conc, async (i) => {
     const r = await request('POST', `${server.url}/v2/${repo}/blobs/uploads/?digest=${digests[i]}`, smalls[i], { 'content-type': 'application/octet-stream' });
     if (r.status !== 201) throw new Error(`${server.name}: small push ${r.status}: ${r.body}`);
-  });
+  }), c, 'push_small');
   const pushSmall = (performance.now() - t2) / 1000;
   const t3 = performance.now();
-  await pool(smalls.length, opt.conc, async (i) => {
+  await cpu(server, () => pool(smalls.length, opt.conc, async (i) => {
     const [s, , d] = await download(`${server.url}/v2/${repo}/blobs/${digests[i]}`);
     if (s !== 200 || d !== digests[i]) throw new Error(`${server.name}: small pull ${s}`);
-  });
+  }), c, 'pull_small');
   const pullSmall = (performance.now() - t3) / 1000;
   const mb = data.length / 1e6;
   return {
     push_big: +(mb / push.seconds).toFixed(1), pull_big: +(mb / pullSeconds).toFixed(1),
     push_small: +(smalls.length / pushSmall).toFixed(0), pull_small: +(smalls.length / pullSmall).toFixed(0),
+    ...c,
   };
 }
 
@@ -167,19 +179,25 @@ const servers = [
 ];
 log(`node ${process.version}, ${opt['big-mib']} MiB big blob in ${opt['chunk-mib']} MiB chunks, ${opt.small} small blobs at ${opt.conc} at once, ${opt.rounds} rounds`);
 const results = Object.fromEntries(servers.map((s) => [s.name, []]));
+const keys = ['push_big', 'pull_big', 'push_small', 'pull_small'];
 for (let round = 0; round < opt.rounds; round++) {
   for (let k = 0; k < servers.length; k++) {
     const s = servers[(round + k) % servers.length];
     const r = await measure(s, round);
     results[s.name].push(r);
-    log(`round ${round + 1} ${s.name.padEnd(12)} push_big ${r.push_big} MB/s  pull_big ${r.pull_big} MB/s  push_small ${r.push_small}/s  pull_small ${r.pull_small}/s`);
+    log(`round ${round + 1} ${s.name.padEnd(12)} push_big ${r.push_big} MB/s  pull_big ${r.pull_big} MB/s  push_small ${r.push_small}/s  pull_small ${r.pull_small}/s` +
+      `  (Berth CPU s: ${keys.map((k) => r[`${k}_cpu`]).join('/')}; s3rver: ${keys.map((k) => r[`${k}_s3cpu`]).join('/')})`);
   }
 }
-const keys = ['push_big', 'pull_big', 'push_small', 'pull_small'];
-const summary = Object.fromEntries(servers.map((s) => [s.name, Object.fromEntries(keys.map((k) => [k, median(results[s.name].map((r) => r[k]))]))]));
+const cols = [...keys, ...keys.map((k) => `${k}_cpu`), ...keys.map((k) => `${k}_s3cpu`)];
+const summary = Object.fromEntries(servers.map((s) => [s.name, Object.fromEntries(cols.map((k) => [k, median(results[s.name].map((r) => r[k]))]))]));
 console.log('\n| storage | push big (MB/s) | pull big (MB/s) | push small (blobs/s) | pull small (blobs/s) |');
 console.log('|---|---:|---:|---:|---:|');
 for (const s of servers) console.log(`| ${s.name} | ${keys.map((k) => summary[s.name][k]).join(' | ')} |`);
+console.log('\nCPU seconds per scenario, Berth (+ s3rver):\n');
+console.log('| storage | push big | pull big | push small | pull small |');
+console.log('|---|---:|---:|---:|---:|');
+for (const s of servers) console.log(`| ${s.name} | ${keys.map((k) => `${summary[s.name][`${k}_cpu`]} (+${summary[s.name][`${k}_s3cpu`]})`).join(' | ')} |`);
 if (opt.json) writeFileSync(opt.json, JSON.stringify({ opt, node: process.version, results, summary }, null, 2));
 agent.destroy();
 cleanup();
