@@ -23,7 +23,9 @@ import { Metrics } from './metrics/registry.js';
 import { databaseRowCounts, storedBlobBytes } from './metrics/row-counts.js';
 import { fipsStartup, type FipsReport } from './services/fips.js';
 import { dataMaxAgeSeconds } from './scanner/bundle/airgap.js';
-import { updaterAges } from './scanner/bundle/status.js';
+import { updaterAges, UpdaterStatusService } from './scanner/bundle/status.js';
+import { TagService } from './services/tags.js';
+import { ArtifactService } from './services/artifacts.js';
 
 export interface Berth {
   app: FastifyInstance;
@@ -58,7 +60,7 @@ export async function openContext(config: BerthConfig): Promise<{ ctx: ServiceCo
   return { ctx, database };
 }
 
-export async function createBerth(config: BerthConfig, opts: { logger?: boolean | FastifyServerOptions['logger'] } = {}): Promise<Berth> {
+export async function createBerth(config: BerthConfig, opts: { logger?: boolean | FastifyServerOptions['logger']; announceSetupCode?: (code: string, file: string) => void } = {}): Promise<Berth> {
   const tlsSettings = authSettings(config).tls;
   const tlsFiles = tlsSettings ? readTls(tlsSettings) : undefined;
   // Before anything opens: FIPS mode refuses to start in a non-FIPS process or with non-approved settings.
@@ -91,19 +93,23 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
   }) : undefined;
   if (metrics) ctx.observer = metrics.observer;
   if (metrics?.scanner && scanner) scanner.service.observer = metrics.scanner.observer;
-  const accounts = buildAccountServices(ctx);
+  const accounts = buildAccountServices(ctx, { announceSetupCode: opts.announceSetupCode });
   const services = buildServices(ctx, accounts.registryAccess);
   const tls = accounts.ctx.auth.tls;
   const logger = opts.logger === true ? { level: 'info' } : opts.logger ?? false;
   const app = await buildApp({
     services,
     logger,
+    trustedProxies: config.raw.TRUSTED_PROXIES,
     https: tlsFiles ? { ...tlsFiles, ...fips.tls } : undefined,
     metrics: metrics && { metrics, serve: ms.onMainPort, basicAuth: ms.basicAuth },
     plugins: [
       (a) => a.register(webUi),
       (a) => a.register(tokenEndpoint, { accounts }),
-      (a) => a.register(apiPlugin, { accounts, services, scanner: scanner?.service, prefix: '/api/v1' }),
+      (a) => a.register(apiPlugin, {
+        deps: { accounts, tags: new TagService(ctx), artifacts: new ArtifactService(ctx), scanner: scanner?.service, updaterStatus: new UpdaterStatusService(ctx) },
+        prefix: '/api/v1',
+      }),
       ...(scanner && !scanner.remote ? [(a: FastifyInstance) => a.register(clairApiPlugin, { scanner: scanner.service, psk: scanner.psk })] : []),
     ],
   });
@@ -115,6 +121,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
   const stopGc = config.gcIntervalSeconds > 0 ? scheduleGc(ctx, config.gcIntervalSeconds, app.log) : undefined;
   const metricsApp = metrics && ms.separate ? await buildMetricsApp({ metrics, basicAuth: ms.basicAuth }) : undefined;
   await accounts.bootstrap();
+  await accounts.firstAdmin.prepare();
   const stopWatching = tls ? watchTls(app, tls, 1000, fips.tls, fips.checkKeyPair) : undefined;
   let plain: HttpServer | undefined;
   let closed = false;

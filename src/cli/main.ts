@@ -68,6 +68,11 @@ serverOptions(certs.command('init').description('create a local CA and a server 
   .option('--days <n>', 'validity of the server certificate (default 397)')
   .action(async (o) => (await import('./certs.js')).certsInit(o));
 
+program.command('operator').description('run the BerthRegistry operator on Kubernetes (in-cluster config inside a pod; docs/KUBERNETES.md)')
+  .option('--kubeconfig <file>', 'kubeconfig file (default: in-cluster, else KUBECONFIG or ~/.kube/config)')
+  .option('--namespace <ns>', 'watch this namespace only (default: every namespace; WATCH_NAMESPACE also works)')
+  .action(async (o) => (await import('./operator.js')).runOperator(o));
+
 registerChartCommands(program);
 registerLoginCommands(program);
 registerScannerCommands(program, serverOptions);

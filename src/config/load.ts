@@ -12,6 +12,8 @@ import { SCANNER_BOOLEAN_ENV_KEYS, SCANNER_NUMERIC_ENV_KEYS, SCANNER_STRING_ENV_
 export interface BerthConfig {
   raw: RawConfig;
   serverHostname: string;
+  /** False when SERVER_HOSTNAME is unset: serverHostname is then derived from the listen address. */
+  serverHostnameSet: boolean;
   urlScheme: 'http' | 'https';
   listen: { host: string; port: number };
   dataDir: string;
@@ -128,6 +130,7 @@ export function loadConfig(opts: LoadOptions = {}): BerthConfig {
     else problems.push(`${k} (environment): must be true or false`);
   }
   scannerEnvOverrides(env, doc, problems);
+  if (env.TRUSTED_PROXIES !== undefined && env.TRUSTED_PROXIES !== '') doc.TRUSTED_PROXIES = env.TRUSTED_PROXIES.split(',').map((x) => x.trim()).filter(Boolean);
   if (env.BERTH_DATA) doc.DATA_DIR = env.BERTH_DATA;
   if (env.BERTH_LISTEN) doc.LISTEN = env.BERTH_LISTEN;
   if (opts.data) doc.DATA_DIR = opts.data;
@@ -137,6 +140,12 @@ export function loadConfig(opts: LoadOptions = {}): BerthConfig {
   problems.push(...v.problems);
   if (problems.length || !v.config) throw new ConfigError(problems);
   return resolve(v.config);
+}
+
+/** host:port of the listen address as clients can name it (localhost for a wildcard address). */
+function listenHostname(host: string, port: number): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') return `localhost:${port}`;
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 function resolve(raw: RawConfig): BerthConfig {
@@ -167,7 +176,8 @@ function resolve(raw: RawConfig): BerthConfig {
   }
   return {
     raw,
-    serverHostname: raw.SERVER_HOSTNAME,
+    serverHostname: raw.SERVER_HOSTNAME ?? listenHostname(host, port),
+    serverHostnameSet: raw.SERVER_HOSTNAME !== undefined,
     urlScheme: raw.PREFERRED_URL_SCHEME,
     listen: { host, port },
     dataDir,

@@ -7,12 +7,14 @@ import { airgapConfigSchema } from './schema-airgap.js';
 import { metricsConfigSchema } from './schema-metrics.js';
 import { fipsConfigSchema } from './schema-fips.js';
 import { tagsConfigSchema } from './schema-tags.js';
+import { edgeConfigSchema } from './schema-edge.js';
 import { storageConfigSchema } from './schema-storage.js';
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, 'must be HOST:PORT (for example 0.0.0.0:8080)');
 
 export const configSchema = z.object({
-  SERVER_HOSTNAME: z.string().min(1).default('localhost:8080'),
+  /** Quay: the registry's public host[:port]. Unset: the realm and token service follow the request's Host (or the listen address). */
+  SERVER_HOSTNAME: z.string().min(1).optional(),
   PREFERRED_URL_SCHEME: z.enum(['http', 'https']).default('http'),
   DB_URI: z.string().regex(/^(sqlite:\/\/\/|sqlite:|postgres(ql)?:\/\/)/, 'must start with sqlite:/// or postgresql://').optional(),
   DB_CONNECTION_ARGS: z.object({ max_connections: z.number().int().positive().optional() }).loose().optional(),
@@ -39,6 +41,7 @@ export const configSchema = z.object({
   ...metricsConfigSchema,
   ...fipsConfigSchema,
   ...tagsConfigSchema,
+  ...edgeConfigSchema,
   ...storageConfigSchema,
 }).loose();
 
