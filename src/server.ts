@@ -5,6 +5,7 @@ import type { BerthConfig } from './config/load.js';
 import { openDatabase, type OpenedDatabase } from './db/database.js';
 import { openBlobStore } from './storage/open.js';
 import { DbUploadStateStore } from './db/upload-state.js';
+import { scheduleGc } from './services/gc-lease.js';
 import type { ServiceContext } from './services/context.js';
 import { buildServices } from './services/index.js';
 import { buildApp } from './http/app.js';
@@ -12,6 +13,7 @@ import { webUi } from './http/web.js';
 import { buildAccountServices, type AccountServices } from './services/accounts/index.js';
 import { authSettings } from './config/auth.js';
 import { tokenEndpoint } from './http/auth/token-endpoint.js';
+import { oidcRoutes } from './http/auth/oidc.js';
 import { apiPlugin } from './http/api/plugin.js';
 import { listenPlainHttp, readTls, watchTls } from './http/tls.js';
 import { buildScanner, type ScannerSetup } from './scanner/setup.js';
@@ -25,6 +27,8 @@ import { dataMaxAgeSeconds } from './scanner/bundle/airgap.js';
 import { updaterAges, UpdaterStatusService } from './scanner/bundle/status.js';
 import { TagService } from './services/tags.js';
 import { ArtifactService } from './services/artifacts.js';
+import { buildAudit, type AuditServices } from './services/audit/index.js';
+import { installAuditHook } from './http/audit-hook.js';
 
 export interface Berth {
   app: FastifyInstance;
@@ -37,6 +41,8 @@ export interface Berth {
   metrics?: Metrics;
   /** The separate metrics listener's URL (METRICS_PORT), once listening. */
   metricsUrl?: string;
+  /** The audit log and repository notifications (docs/AUDIT.md). */
+  audit: AuditServices;
   /** FIPS mode: on or off, the active provider, the TLS policy. */
   fips: FipsReport;
   /** Starts listening; resolves with the base URL. */
@@ -59,15 +65,18 @@ export async function openContext(config: BerthConfig): Promise<{ ctx: ServiceCo
   return { ctx, database };
 }
 
-export async function createBerth(config: BerthConfig, opts: { logger?: boolean | FastifyServerOptions['logger'] } = {}): Promise<Berth> {
+export async function createBerth(config: BerthConfig, opts: { logger?: boolean | FastifyServerOptions['logger']; announceSetupCode?: (code: string, file: string) => void } = {}): Promise<Berth> {
   const tlsSettings = authSettings(config).tls;
   const tlsFiles = tlsSettings ? readTls(tlsSettings) : undefined;
   // Before anything opens: FIPS mode refuses to start in a non-FIPS process or with non-approved settings.
   const fips = fipsStartup(config, tlsFiles && { ...tlsFiles, where: `${tlsSettings!.certFile}, ${tlsSettings!.keyFile}` });
   const { ctx, database } = await openContext(config);
+  const audit = buildAudit(ctx);
+  ctx.audit = audit.log;
   // An external scanner fetches layers of private repositories with a short-lived pull token (accounts are built below).
   const scanner = buildScanner(ctx, {
     layerHeaders: async (repository) => (accounts.ctx.auth.open ? {} : accounts.tokens.layerPullHeaders(repository)),
+    onRematch: (changes) => audit.notifications.vulnerabilitiesFound(changes),
   });
   if (scanner) {
     ctx.onManifestPut = (repository, digest) => scanner.service.enqueue(digest, repository);
@@ -92,20 +101,24 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
   }) : undefined;
   if (metrics) ctx.observer = metrics.observer;
   if (metrics?.scanner && scanner) scanner.service.observer = metrics.scanner.observer;
-  const accounts = buildAccountServices(ctx);
+  const accounts = buildAccountServices(ctx, { announceSetupCode: opts.announceSetupCode });
   const services = buildServices(ctx, accounts.registryAccess);
   const tls = accounts.ctx.auth.tls;
   const logger = opts.logger === true ? { level: 'info' } : opts.logger ?? false;
   const app = await buildApp({
     services,
     logger,
+    trustedProxies: config.raw.TRUSTED_PROXIES,
     https: tlsFiles ? { ...tlsFiles, ...fips.tls } : undefined,
     metrics: metrics && { metrics, serve: ms.onMainPort, basicAuth: ms.basicAuth },
     plugins: [
+      async (a) => installAuditHook(a, { audit: audit.log, onPush: (e) => { void audit.notifications.repoPushed(e.repository, [e.tag], e.performer, e.origin); } }),
       (a) => a.register(webUi),
       (a) => a.register(tokenEndpoint, { accounts }),
+      (a) => a.register(oidcRoutes, { accounts }),
       (a) => a.register(apiPlugin, {
-        deps: { accounts, tags: new TagService(ctx), artifacts: new ArtifactService(ctx), scanner: scanner?.service, updaterStatus: new UpdaterStatusService(ctx) },
+        deps: { accounts, tags: new TagService(ctx), artifacts: new ArtifactService(ctx), scanner: scanner?.service, updaterStatus: new UpdaterStatusService(ctx),
+          audit: { queries: audit.queries, notifications: audit.notifications, now: ctx.now } },
         prefix: '/api/v1',
       }),
       ...(scanner && !scanner.remote ? [(a: FastifyInstance) => a.register(clairApiPlugin, { scanner: scanner.service, psk: scanner.psk })] : []),
@@ -115,8 +128,13 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     scanner.service.log = app.log;
     scanner.start();
   }
+  audit.start(app.log);
+  // GC_INTERVAL_SECONDS: every replica tries; the gc lease lets one run at a time.
+  const stopGc = config.gcIntervalSeconds > 0 ? scheduleGc(ctx, config.gcIntervalSeconds, app.log) : undefined;
   const metricsApp = metrics && ms.separate ? await buildMetricsApp({ metrics, basicAuth: ms.basicAuth }) : undefined;
   await accounts.bootstrap();
+  await accounts.firstAdmin.prepare();
+  accounts.identity.start(app.log);
   const stopWatching = tls ? watchTls(app, tls, 1000, fips.tls, fips.checkKeyPair) : undefined;
   let plain: HttpServer | undefined;
   let closed = false;
@@ -126,6 +144,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     database,
     accounts,
     scanner,
+    audit,
     metrics,
     fips,
     async listen() {
@@ -144,8 +163,11 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
       stopWatching?.();
       if (plain) await new Promise((r) => { plain!.closeAllConnections(); plain!.close(r); });
       await scanner?.stop();
+      await stopGc?.();
+      await accounts.identity.stop();
       await metricsApp?.close();
       await app.close();
+      await audit.close();
       ctx.store.close?.();
       await database.close();
       metrics?.close();

@@ -82,7 +82,9 @@ test('serve takes storage from config.yaml and DB_URI from the environment', asy
     const r = await fetch(`${s.url}/v2/`);
     // Accounts are on by default: /v2/ asks for a token.
     assert.equal(r.status, 401);
-    assert.match(r.headers.get('www-authenticate') ?? '', /^Bearer realm="http:\/\/localhost:8080\/v2\/auth",service="localhost:8080"$/);
+    // No SERVER_HOSTNAME: the realm names the address the client used, not localhost:8080 (issue 13, defect 1).
+    const hostPort = new URL(s.url).host;
+    assert.equal(r.headers.get('www-authenticate'), `Bearer realm="http://${hostPort}/v2/auth",service="${hostPort}"`);
     assert.equal(r.headers.get('docker-distribution-api-version'), 'registry/2.0');
     const { existsSync } = await import('node:fs');
     assert.ok(existsSync(dbFile), 'the SQLite file named by DB_URI was created');

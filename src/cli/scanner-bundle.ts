@@ -123,7 +123,7 @@ export function registerScannerBundleCommands(program: Command): void {
           // New data changes reports: re-match every indexed manifest (and notify) right away.
           afterImport: async (changes) => {
             if (!changes.some((c) => c.status === 'imported' && (c.added || c.updated || c.withdrawn))) return;
-            const ctx = { config, db: database.db, dialect: database.dialect, store: buildBlobStore(config.storage, new DbUploadStateStore(database.db)), now: () => Date.now() };
+            const ctx = { config, db: database.db, dialect: database.dialect, store: await buildBlobStore(config.storage, new DbUploadStateStore(database.db)), now: () => Date.now() };
             const scanner = buildScanner(ctx, { force: true });
             const m = await scanner!.service.rematchAll();
             process.stdout.write(`re-matched ${m.manifests} indexed manifests; ${m.notifications} new notifications\n`);

@@ -6,7 +6,11 @@ import { describeStorage } from '../storage/open.js';
 export async function serve(opts: LoadOptions & { quiet?: boolean }): Promise<void> {
   const config = loadConfig(opts);
   // Warnings (refused logins and tokens, TLS reload problems) go to stderr as JSON lines; never secrets.
-  const berth = await createBerth(config, { logger: { level: 'warn', stream: process.stderr } });
+  // A fresh install: the first administrator can be created from the network only with this code (docs/UI.md).
+  const announceSetupCode = (code: string, file: string) => process.stdout.write(
+    `No administrator exists yet. Create one in the web UI; from another machine it asks for this one-time setup code: ${code}\n`
+    + `  (also in ${file}, readable only by this user; not needed from this machine)\n`);
+  const berth = await createBerth(config, { logger: { level: 'warn', stream: process.stderr }, announceSetupCode });
   const address = await berth.listen();
   const port = address.split(':').pop();
   const shown = config.listen.host === '0.0.0.0' || config.listen.host === '::' ? `${address.split(':')[0]}://127.0.0.1:${port}` : address;

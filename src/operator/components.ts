@@ -342,15 +342,16 @@ export interface Assets { ruleGroups: unknown[]; dashboardJson: string }
 
 export function monitoring(r: BerthRegistry, assets: Assets, scannerManaged: boolean): { objects: K8sObject[]; config: Record<string, unknown> } {
   const n = names(r);
-  const metricsLabels = { 'app.kubernetes.io/part-of': `berth-${r.metadata.name}`, 'registry.berth.dev/metrics': 'true' };
+  // The ServiceMonitor takes the `job` label from registry.berth.dev/job: the alert rules select job=~"berth.*".
+  const metricsLabels = { 'registry.berth.dev/metrics': 'true', 'registry.berth.dev/job': 'berth' };
   const objects: K8sObject[] = [
-    // The Service's name becomes the `job` label; the alert rules select job=~"berth.*".
     object(r, 'v1', 'Service', n.metrics, 'metrics', {
       spec: { selector: { 'app.kubernetes.io/instance': r.metadata.name, 'app.kubernetes.io/component': 'registry' }, ports: [{ name: 'metrics', port: METRICS_PORT, targetPort: METRICS_PORT, protocol: 'TCP' }] },
     }, { extraLabels: metricsLabels }),
     object(r, 'monitoring.coreos.com/v1', 'ServiceMonitor', n.berth, 'monitoring', {
       spec: {
         selector: { matchLabels: { 'app.kubernetes.io/instance': r.metadata.name, 'registry.berth.dev/metrics': 'true' } },
+        jobLabel: 'registry.berth.dev/job',
         endpoints: [{ port: 'metrics', path: '/metrics', interval: '30s', scrapeTimeout: '10s' }],
       },
     }),
@@ -363,7 +364,7 @@ export function monitoring(r: BerthRegistry, assets: Assets, scannerManaged: boo
   if (scannerManaged) {
     objects.push(object(r, 'v1', 'Service', `${n.scanner}-metrics`, 'scanner-metrics', {
       spec: { selector: selector(r, 'scanner'), ports: [{ name: 'metrics', port: METRICS_PORT, targetPort: METRICS_PORT, protocol: 'TCP' }] },
-    }, { extraLabels: metricsLabels }));
+    }, { extraLabels: { ...metricsLabels, 'registry.berth.dev/job': 'berth-scanner' } }));
   }
   return { objects, config: { METRICS_PORT: METRICS_PORT } };
 }

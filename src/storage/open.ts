@@ -3,14 +3,14 @@
 import type { StorageSettings } from '../config/schema-storage.js';
 import type { BlobStore } from './blobstore.js';
 import { FsBlobStore } from './fs-blobstore.js';
-import { S3BlobStore } from './s3-blobstore.js';
 import type { UploadStateStore } from './upload-state.js';
 
 export class StorageStartError extends Error {}
 
-/** The store without touching it (no check, no directories made). */
-export function buildBlobStore(settings: StorageSettings, states: UploadStateStore, now: () => number = Date.now): BlobStore {
+/** The store without touching it (no check, no directories made). The S3 SDK is loaded only when S3 is configured. */
+export async function buildBlobStore(settings: StorageSettings, states: UploadStateStore, now: () => number = Date.now): Promise<BlobStore> {
   if (settings.kind === 'local') return new FsBlobStore(settings.path);
+  const { S3BlobStore } = await import('./s3-blobstore.js');
   return new S3BlobStore(settings, states, now);
 }
 
@@ -21,7 +21,7 @@ export function describeStorage(settings: StorageSettings): string {
 }
 
 export async function openBlobStore(settings: StorageSettings, states: UploadStateStore, now: () => number = Date.now): Promise<BlobStore> {
-  const store = buildBlobStore(settings, states, now);
+  const store = await buildBlobStore(settings, states, now);
   if (store instanceof FsBlobStore) {
     try {
       await store.init();

@@ -15,8 +15,10 @@ import { Authenticator } from './authenticate.js';
 import { RegistryTokenService } from './tokens.js';
 import { ScopeService } from './scopes.js';
 import { bootstrapAdmin } from './bootstrap.js';
+import { FirstAdminService } from './first-admin.js';
 import { PrincipalResolver } from './principals.js';
 import { RegistryAccess } from './registry-access.js';
+import { IdentityService } from '../identity/index.js';
 
 export interface AccountServices {
   ctx: AccountsContext;
@@ -37,11 +39,20 @@ export interface AccountServices {
   principals: PrincipalResolver;
   /** The /v2 access policy: the principal of a registry token and what it may do. */
   registryAccess: RegistryAccess;
+  /** Identity providers (database, LDAP, OIDC) and team sync (src/services/identity). */
+  identity: IdentityService;
   /** Creates BOOTSTRAP_ADMIN when no user exists; returns its name when it did. */
   bootstrap(): Promise<string | undefined>;
+  /** The first administrator from the web UI, guarded by the one-time setup code from the network. */
+  firstAdmin: FirstAdminService;
 }
 
-export function buildAccountServices(base: ServiceContext): AccountServices {
+export interface AccountServicesOptions {
+  /** Shows a new first-run setup code to the operator (`berth serve`: its console). Default: only its file. */
+  announceSetupCode?: (code: string, file: string) => void;
+}
+
+export function buildAccountServices(base: ServiceContext, opts: AccountServicesOptions = {}): AccountServices {
   const ctx: AccountsContext = { ...base, auth: authSettings(base.config) };
   const users = new UserService(ctx);
   const robots = new RobotService(ctx);
@@ -50,7 +61,8 @@ export function buildAccountServices(base: ServiceContext): AccountServices {
   const throttle = new LoginThrottle(ctx);
   const repos = new RepoService(ctx, perms);
   const sessions = new SessionService(ctx);
-  const authenticator = new Authenticator(ctx, users, robots, appTokens, throttle);
+  const identity = new IdentityService(ctx, users);
+  const authenticator = new Authenticator(ctx, users, robots, appTokens, throttle, identity);
   const tokens = new RegistryTokenService(ctx);
   return {
     ctx,
@@ -68,7 +80,9 @@ export function buildAccountServices(base: ServiceContext): AccountServices {
     scopes: new ScopeService(perms),
     principals: new PrincipalResolver(ctx, authenticator, appTokens, sessions),
     registryAccess: new RegistryAccess(ctx, tokens, authenticator, perms, repos),
+    identity,
     bootstrap: () => bootstrapAdmin(ctx, users),
+    firstAdmin: new FirstAdminService(ctx, users, opts.announceSetupCode ?? (() => undefined)),
   };
 }
 
