@@ -123,11 +123,18 @@ async function collect(ctx: ServiceContext, opts: GcOptions, report: GcReport): 
   if (!opts.dryRun) {
     for (const [i, l] of links.entries()) {
       tick('links', i, links.length);
-      await db.deleteFrom('repository_blob').where('repository_id', '=', l.repository_id).where('digest', '=', l.digest)
-        .where('created_at', '<', cutoff)
-        .where(({ not, exists, selectFrom }) => not(exists(selectFrom('manifest_ref as r').innerJoin('manifest as m', 'm.id', 'r.manifest_id')
-          .select('r.digest').where('r.digest', '=', l.digest).where('m.repository_id', '=', l.repository_id))))
-        .execute();
+      await db.transaction().execute(async (tx) => {
+        // PostgreSQL: wait for a manifest push holding this link (see ManifestService.put), then
+        // re-check on a new snapshot, which sees that push's references.
+        if (ctx.dialect === 'postgres') {
+          await tx.selectFrom('repository_blob').select('digest').where('repository_id', '=', l.repository_id).where('digest', '=', l.digest).forUpdate().execute();
+        }
+        await tx.deleteFrom('repository_blob').where('repository_id', '=', l.repository_id).where('digest', '=', l.digest)
+          .where('created_at', '<', cutoff)
+          .where(({ not, exists, selectFrom }) => not(exists(selectFrom('manifest_ref as r').innerJoin('manifest as m', 'm.id', 'r.manifest_id')
+            .select('r.digest').where('r.digest', '=', l.digest).where('m.repository_id', '=', l.repository_id))))
+          .execute();
+      });
     }
   }
 
@@ -148,6 +155,9 @@ async function collect(ctx: ServiceContext, opts: GcOptions, report: GcReport): 
       continue;
     }
     const gone = await db.transaction().execute(async (tx) => {
+      // PostgreSQL (read committed): lock the row first, so a manifest push that is touching it
+      // commits before the check below, which then runs on a new snapshot that sees its references.
+      if (ctx.dialect === 'postgres') await tx.selectFrom('blob').select('digest').where('digest', '=', b.digest).forUpdate().execute();
       const r = await tx.deleteFrom('blob').where('digest', '=', b.digest).where('last_used_at', '<', cutoff)
         .where(({ not, exists, selectFrom }) => not(exists(selectFrom('repository_blob').select('digest').where('repository_blob.digest', '=', b.digest))))
         .where(({ not, exists, selectFrom }) => not(exists(selectFrom('manifest_ref').select('digest').where('manifest_ref.digest', '=', b.digest))))

@@ -95,7 +95,24 @@ export class ManifestService {
           ...childDigests.map((d) => ({ manifest_id: row!.id, digest: d, kind: 'manifest' as const })),
         ];
         if (refs.length) await tx.insertInto('manifest_ref').values(refs).execute();
-        if (blobDigests.length) await tx.updateTable('blob').set({ last_used_at: now }).where('digest', 'in', blobDigests).execute();
+        if (blobDigests.length) {
+          // Touch every blob it names; one that gc removed since the check above is gone now, and
+          // the push is refused rather than acknowledged without its content.
+          const unique = [...new Set(blobDigests)];
+          const touched = await tx.updateTable('blob').set({ last_used_at: now }).where('digest', 'in', unique).executeTakeFirst();
+          if (Number(touched.numUpdatedRows) !== unique.length) {
+            const still = new Set((await tx.selectFrom('blob').select('digest').where('digest', 'in', unique).execute()).map((r) => r.digest));
+            const lost = unique.find((d) => !still.has(d));
+            throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `blob ${lost} was removed (garbage collection) while the manifest was pushed; push it again`, { digest: lost });
+          }
+          // The same for this repository's links to them (what a pull checks): locked here, so a gc
+          // pass that is removing one finishes first and the push is refused, or waits for this push.
+          const linked = await tx.updateTable('repository_blob').set({ created_at: now }).where('repository_id', '=', repo.id)
+            .where('digest', 'in', unique).executeTakeFirst();
+          if (Number(linked.numUpdatedRows) !== unique.length) {
+            throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `a blob of this manifest is no longer in ${repository} (garbage collection took it while the manifest was pushed); push it again`);
+          }
+        }
       }
       if (!byDigest) {
         await setTag(tx, { repositoryId: repo.id, name: reference, manifestId: row.id, digest, now });

@@ -94,6 +94,12 @@ export class UploadService {
       this.live.delete(id);
       if (e instanceof UploadTooLarge) throw new RegistryError('SIZE_INVALID', `blob is larger than ${MAX_BLOB_BYTES} bytes`, { uuid: id });
       if (e instanceof UploadInterrupted) throw new RegistryError('BLOB_UPLOAD_INVALID', `the request body ended early: ${e.message}; nothing of it was kept`, { uuid: id });
+      // The upload file vanished under the request: gc took it (a grace period shorter than the push).
+      if ((await this.ctx.store.uploadModifiedAt(id).catch(() => null)) === null) {
+        throw new RegistryError('BLOB_UPLOAD_UNKNOWN',
+          `the data of upload ${id} was removed by garbage collection while it was being written (GC grace period shorter than the push); nothing was kept: push the blob again`,
+          { uuid: id, cause: (e as Error).message });
+      }
       throw e;
     }
   }
