@@ -106,6 +106,20 @@ function ua(req: FastifyRequest): string | null {
   return typeof v === 'string' ? v.slice(0, 200) : null;
 }
 
+/** OpenID Connect sign-ins (auth/oidc.ts): the callback sets req.principal and redirects to / when it signs in, to /?signin_error= when refused. */
+function oidcEntry(req: FastifyRequest, reply: FastifyReply): PendingAudit | undefined {
+  if (req.routeOptions?.url !== '/oauth2/:id/callback') return undefined;
+  const service = (req.params as { id?: string }).id ?? null;
+  const location = String(reply.getHeader('location') ?? '');
+  const p = req.principal;
+  if (location === '/' && p && p.kind !== 'anonymous') return { kind: 'login_success', namespace: p.name, performer: performerOf(p), metadata: { type: 'oauth', service, useragent: ua(req) } };
+  const i = location.indexOf('signin_error=');
+  if (i < 0) return undefined;
+  let reason = location.slice(i + 13);
+  try { reason = decodeURIComponent(reason); } catch { /* keep it encoded */ }
+  return { kind: 'login_failure', namespace: null, metadata: { type: 'oauth', service, useragent: ua(req), message: reason.slice(0, 300) } };
+}
+
 /** push_repo / pull_repo / delete_tag over /v2, and sign-ins at /v2/auth. */
 function registryEntry(req: FastifyRequest, reply: FastifyReply, status: number): PendingAudit | undefined {
   const url = req.raw.url ?? '';
@@ -151,7 +165,9 @@ export function installAuditHook(app: FastifyInstance, opts: AuditHookOptions): 
     const status = reply.statusCode;
     try {
       const isV2 = req.url.startsWith('/v2');
-      const main = audit.enabled || opts.onPush ? (isV2 ? registryEntry(req, reply, status) : req.url.startsWith('/api/v1/') ? apiEntry(req, status) : undefined) : undefined;
+      const main = audit.enabled || opts.onPush
+        ? (isV2 ? registryEntry(req, reply, status) : req.url.startsWith('/api/v1/') ? apiEntry(req, status) : req.url.startsWith('/oauth2/') ? oidcEntry(req, reply) : undefined)
+        : undefined;
       const extra = status < 300 ? req.auditEvents ?? [] : [];
       if (!main && !extra.length) return done();
       const performer = performerOf(req.principal);

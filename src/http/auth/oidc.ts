@@ -44,6 +44,7 @@ export async function oidcRoutes(app: FastifyInstance, opts: { accounts: Account
     try {
       const principal = await accounts.authenticator.external(p.id, () => p.finish(url, readCookie(req, STATE_COOKIE)));
       if (principal.kind !== 'user') throw new AccountError('forbidden', 'only users sign in to the UI');
+      req.principal = principal; // the audit log's performer (login_success)
       const s = await accounts.sessions.create(principal.id);
       req.log.info({ event: 'oidc_signin', provider: id, account: principal.name, ip: req.ip }, 'signed in with OpenID Connect');
       return reply.code(302).header('Cache-Control', 'no-store').header('Set-Cookie', [
