@@ -165,9 +165,10 @@ export function installAuditHook(app: FastifyInstance, opts: AuditHookOptions): 
     const status = reply.statusCode;
     try {
       const isV2 = req.url.startsWith('/v2');
-      const main = audit.enabled || opts.onPush
-        ? (isV2 ? registryEntry(req, reply, status) : req.url.startsWith('/api/v1/') ? apiEntry(req, status) : req.url.startsWith('/oauth2/') ? oidcEntry(req, reply) : undefined)
-        : undefined;
+      // With the log off, only a manifest PUT matters (repo_push notifications); nothing else is looked at.
+      const wanted = audit.enabled || (isV2 && req.method === 'PUT' && !!opts.onPush);
+      const main = wanted ? (isV2 ? registryEntry(req, reply, status) : req.url.startsWith('/api/v1/') ? apiEntry(req, status)
+        : req.url.startsWith('/oauth2/') ? oidcEntry(req, reply) : undefined) : undefined;
       const extra = status < 300 ? req.auditEvents ?? [] : [];
       if (!main && !extra.length) return done();
       const performer = performerOf(req.principal);

@@ -308,13 +308,14 @@ export class NotificationService {
       await this.db.updateTable('notification_delivery').set({ ...release, attempts, delivered_at: this.now(), last_error: null }).where('id', '=', id).execute();
       return true;
     }
-    await this.db.updateTable('repo_notification').set((eb) => ({ number_of_failures: eb('number_of_failures', '+', 1) })).where('id', '=', n.id).execute();
+    // The delivery's error first, then the count: whoever sees the new count also sees why.
     const failures = Number(n.number_of_failures) + 1;
     const give = failures >= MAX_FAILURES || attempts >= MAX_ATTEMPTS;
     await this.db.updateTable('notification_delivery').set({
       ...release, attempts, last_error: error.slice(0, 500),
       next_attempt_at: this.now() + this.retryMs * 2 ** (attempts - 1), ...(give ? { abandoned_at: this.now() } : {}),
     }).where('id', '=', id).execute();
+    await this.db.updateTable('repo_notification').set((eb) => ({ number_of_failures: eb('number_of_failures', '+', 1) })).where('id', '=', n.id).execute();
     if (failures >= MAX_FAILURES) {
       // Disabled: nothing else queued for it is sent (Quay drops events of a disabled notification).
       await this.db.updateTable('notification_delivery').set({ abandoned_at: this.now(), last_error: `not sent: the notification is disabled after ${MAX_FAILURES} failures` })

@@ -1,0 +1,6 @@
+class ChartError extends Error {
+}
+export {
+  ChartError
+};
+//# sourceMappingURL=errors.js.map

@@ -1,0 +1,59 @@
+import { loadConfig } from "../config/load.js";
+import { openContext } from "../server.js";
+import { collectGarbageExclusive } from "../services/gc-lease.js";
+import { buildScanner } from "../scanner/setup.js";
+import { buildAudit } from "../services/audit/index.js";
+async function runGc(o) {
+  const config = loadConfig({ file: o.config, data: o.data });
+  if (o.grace !== void 0 && !/^\d+$/.test(o.grace)) throw new Error(`--grace must be a number of seconds, not "${o.grace}"`);
+  const { ctx, database } = await openContext(config);
+  const scanner = o.dryRun ? void 0 : buildScanner(ctx);
+  const forgotten = { manifests: 0, layers: 0 };
+  if (scanner) {
+    ctx.onManifestsRemoved = async (digests) => {
+      const f = await scanner.service.manifestsRemoved(digests);
+      forgotten.manifests += f.manifests;
+      forgotten.layers += f.layers;
+    };
+  }
+  try {
+    const run = await collectGarbageExclusive(ctx, { deleteUntagged: o.deleteUntagged, dryRun: o.dryRun, graceSeconds: o.grace === void 0 ? void 0 : Number(o.grace) });
+    if (!run.ran) {
+      process.stdout.write(`gc: skipped: ${run.reason}
+`);
+      return;
+    }
+    const r = run.report;
+    const verb = o.dryRun ? "would free" : "freed";
+    process.stdout.write(`gc: ${verb} ${r.bytesFreed} bytes (${formatBytes(r.bytesFreed)}): ${r.blobsRemoved} blobs, ${r.manifestsRemoved} untagged manifests, ${r.linksRemoved} repository links, ${r.uploadsRemoved} expired uploads, ${r.strayFilesRemoved} stray files, ${r.historyPruned} expired tag history entries
+`);
+    if (!o.dryRun) {
+      const days = config.raw.LOGS_RETENTION_DAYS;
+      const pruned = await buildAudit(ctx).log.prune();
+      process.stdout.write(`gc: audit log: removed ${pruned} entries older than ${days ? `${days} days (LOGS_RETENTION_DAYS)` : "forever (LOGS_RETENTION_DAYS: 0 keeps all)"}
+`);
+    }
+    if (scanner) {
+      const c = await scanner.service.cleanup();
+      process.stdout.write(`gc: scanner: removed the scan data of ${forgotten.manifests + c.manifests} deleted manifests and ${forgotten.layers + c.layers} unused layer results
+`);
+    }
+  } finally {
+    ctx.store.close?.();
+    await database.close();
+  }
+}
+function formatBytes(n) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(i ? 1 : 0)} ${units[i]}`;
+}
+export {
+  runGc
+};
+//# sourceMappingURL=gc.js.map

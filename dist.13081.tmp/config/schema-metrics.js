@@ -1,0 +1,21 @@
+import { z } from "zod";
+const basicAuth = z.union([
+  z.string().regex(/^[^:\s]+:.+$/, "must be USER:PASSWORD"),
+  z.object({ username: z.string().min(1).regex(/^[^:]+$/, 'must not contain ":"'), password: z.string().min(1) })
+]);
+const metricsConfigSchema = {
+  /** Berth: serve GET /metrics (Prometheus text format) and record request metrics. */
+  METRICS_ENABLED: z.boolean().default(true),
+  /** Berth: also serve /metrics on this port of the LISTEN host (0 = any free port); unset = main port only. */
+  METRICS_PORT: z.number().int().min(0).max(65535).optional(),
+  /** Berth: serve /metrics on the main port too (set false to expose it only on METRICS_PORT). */
+  METRICS_ON_MAIN_PORT: z.boolean().default(true),
+  /** Berth: require HTTP basic auth on /metrics: "user:password" or { username, password }. */
+  METRICS_BASIC_AUTH: basicAuth.optional(),
+  /** Berth: row counts (quay_*_rows) and storage used are recomputed at most this often. */
+  METRICS_ROW_COUNT_INTERVAL_SECONDS: z.number().positive().max(86400).default(60)
+};
+export {
+  metricsConfigSchema
+};
+//# sourceMappingURL=schema-metrics.js.map

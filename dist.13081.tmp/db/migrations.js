@@ -1,0 +1,71 @@
+import { Migrator, sql } from "kysely";
+import { accountsMigration } from "./migrations-accounts.js";
+import { scannerMigration } from "./migrations-scanner.js";
+import { scannerIndexMigration } from "./migrations-scanner-index.js";
+import { airgapMigration } from "./migrations-airgap.js";
+import { loginThrottleMigration } from "./migrations-login-throttle.js";
+import { tagHistoryMigration } from "./migrations-tag-history.js";
+import { scannerCleanupMigration } from "./migrations-scanner-cleanup.js";
+import { identityMigration } from "./migrations-identity.js";
+import { s3UploadsMigration } from "./migrations-s3.js";
+import { auditLogMigration, notificationsMigration } from "./migrations-audit.js";
+function migrations(dialect) {
+  const id = (t) => dialect === "postgres" ? sql.raw(`${t} bigserial primary key`) : sql.raw(`${t} integer primary key autoincrement`);
+  const bytes = dialect === "postgres" ? "bytea" : "blob";
+  return {
+    "0001_registry_core": {
+      async up(db) {
+        await sql`create table repository (${id("id")}, name text not null unique, created_at bigint not null)`.execute(db);
+        await sql`create table blob (digest text primary key, size bigint not null, created_at bigint not null, last_used_at bigint not null)`.execute(db);
+        await sql`create table repository_blob (repository_id bigint not null references repository(id) on delete cascade,
+          digest text not null references blob(digest), created_at bigint not null, primary key (repository_id, digest))`.execute(db);
+        await sql`create index repository_blob_digest on repository_blob (digest)`.execute(db);
+        await sql`create table manifest (${id("id")}, repository_id bigint not null references repository(id) on delete cascade,
+          digest text not null, media_type text not null, artifact_type text, size bigint not null, content ${sql.raw(bytes)} not null,
+          subject_digest text, annotations text, created_at bigint not null, unique (repository_id, digest))`.execute(db);
+        await sql`create index manifest_subject on manifest (repository_id, subject_digest)`.execute(db);
+        await sql`create table manifest_ref (manifest_id bigint not null references manifest(id) on delete cascade,
+          digest text not null, kind text not null, primary key (manifest_id, kind, digest))`.execute(db);
+        await sql`create index manifest_ref_digest on manifest_ref (digest)`.execute(db);
+        await sql`create table tag (repository_id bigint not null references repository(id) on delete cascade,
+          name text not null, manifest_id bigint not null references manifest(id) on delete cascade, updated_at bigint not null,
+          primary key (repository_id, name))`.execute(db);
+        await sql`create index tag_manifest on tag (manifest_id)`.execute(db);
+        await sql`create table upload (id text primary key, repository text not null,
+          size bigint not null, created_at bigint not null, updated_at bigint not null)`.execute(db);
+      }
+    },
+    "0002_accounts": { up: (db) => accountsMigration(db, id) },
+    "0003_scanner": scannerMigration(dialect),
+    "0004_scanner_index": scannerIndexMigration(dialect),
+    "0005_airgap": airgapMigration(),
+    "0006_login_throttle": loginThrottleMigration(),
+    "0007_tag_history": tagHistoryMigration(dialect),
+    "0008_scanner_cleanup": scannerCleanupMigration(dialect),
+    "0012_identity": identityMigration(id),
+    "0010_s3_uploads": s3UploadsMigration(),
+    "0013_audit_log": auditLogMigration(dialect),
+    "0014_notifications": notificationsMigration(dialect)
+  };
+}
+async function migrate(db, dialect) {
+  const all = migrations(dialect);
+  const provider = { getMigrations: async () => all };
+  const migrator = new Migrator({
+    db,
+    provider,
+    migrationTableName: "berth_migration",
+    migrationLockTableName: "berth_migration_lock",
+    // Numbers are reserved per piece of work, so a database may have run a later one first (0008 before 0006).
+    allowUnorderedMigrations: true
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === "Error");
+    throw new Error(`database migration ${failed?.migrationName ?? ""} failed: ${error.message ?? error}`);
+  }
+}
+export {
+  migrate
+};
+//# sourceMappingURL=migrations.js.map

@@ -1,0 +1,1 @@
+//# sourceMappingURL=types-accounts.js.map

@@ -1,0 +1,1 @@
+//# sourceMappingURL=types-s3.js.map

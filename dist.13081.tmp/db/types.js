@@ -1,0 +1,2 @@
+export * from "./types-accounts.js";
+//# sourceMappingURL=types.js.map

@@ -1,0 +1,108 @@
+import { z } from "zod";
+import { deny, requireSignedIn, requireUserCaller, sendJson } from "./principal.js";
+import { teamSyncView } from "./team-sync.js";
+const createOrgBody = z.object({ name: z.string().min(1).max(255), email: z.string().max(320).optional() });
+const teamBody = z.object({ role: z.enum(["member", "creator", "admin"]), description: z.string().max(1024).optional() });
+async function orgAdmin({ params, principal, deps: { accounts } }) {
+  const { org } = params;
+  await accounts.orgs.get(org);
+  if (!await accounts.perms.isNamespaceAdmin(principal, org)) throw deny(principal, `you are not an administrator of organization "${org}"`);
+  return org;
+}
+async function orgMember({ params, principal, deps: { accounts } }) {
+  const { org } = params;
+  await accounts.orgs.get(org);
+  if (!await accounts.perms.isOrgMember(principal, org)) throw deny(principal, `you are not a member of organization "${org}"`);
+  return org;
+}
+const robotView = (r) => ({ name: r.name, created: new Date(r.created_at).toUTCString() });
+const memberView = (m) => ({ name: m.name, kind: m.kind, is_robot: m.kind === "robot" });
+const createOrg = async ({ req, reply, principal, deps: { accounts } }) => {
+  const p = requireUserCaller(principal);
+  const b = createOrgBody.parse(req.body);
+  await accounts.orgs.create(b.name, b.email, p);
+  return sendJson(reply, 201, "Created");
+};
+const getOrg = async ({ reply, params: { org }, principal: p, deps: { accounts } }) => {
+  const o = await accounts.orgs.get(org);
+  const isAdmin = await accounts.perms.isNamespaceAdmin(p, org);
+  const isMember = await accounts.perms.isOrgMember(p, org);
+  const body = { name: o.name, is_admin: isAdmin, is_member: isMember };
+  if (isMember) {
+    body.email = o.email;
+    const teams = await accounts.teams.list(org);
+    body.teams = Object.fromEntries(teams.map((t) => [t.name, { name: t.name, role: t.role, description: t.description, member_count: t.memberCount }]));
+  }
+  return sendJson(reply, 200, body);
+};
+const deleteOrg = async (c) => {
+  requireSignedIn(c.principal);
+  const org = await orgAdmin(c);
+  await c.deps.accounts.orgs.delete(org);
+  return c.reply.code(204).send();
+};
+const listRobots = async (c) => {
+  const org = await orgAdmin(c);
+  return sendJson(c.reply, 200, { robots: (await c.deps.accounts.robots.list(org)).map(robotView) });
+};
+const getRobot = async (c) => {
+  const org = await orgAdmin(c);
+  return sendJson(c.reply, 200, robotView(await c.deps.accounts.robots.get(org, c.params.short)));
+};
+const createRobot = async (c) => {
+  const org = await orgAdmin(c);
+  const r = await c.deps.accounts.robots.create(org, c.params.short);
+  return sendJson(c.reply, 201, { name: r.name, token: r.token, created: new Date(r.created_at).toUTCString() });
+};
+const regenerateRobot = async (c) => {
+  const org = await orgAdmin(c);
+  const r = await c.deps.accounts.robots.regenerate(org, c.params.short);
+  return sendJson(c.reply, 200, { name: r.name, token: r.token });
+};
+const deleteRobot = async (c) => {
+  const org = await orgAdmin(c);
+  await c.deps.accounts.robots.delete(org, c.params.short);
+  return c.reply.code(204).send();
+};
+const putTeam = async (c) => {
+  const org = await orgAdmin(c);
+  const b = teamBody.parse(c.req.body);
+  const t = await c.deps.accounts.teams.upsert(org, c.params.team, b.role, b.description);
+  return sendJson(c.reply, 200, { name: t.name, role: t.role, description: t.description, member_count: t.memberCount });
+};
+const deleteTeam = async (c) => {
+  const org = await orgAdmin(c);
+  await c.deps.accounts.teams.delete(org, c.params.team);
+  return c.reply.code(204).send();
+};
+const listMembers = async (c) => {
+  const org = await orgMember(c);
+  const members = await c.deps.accounts.teams.members(org, c.params.team);
+  const sync = await teamSyncView(c.deps.accounts, org, c.params.team, c.principal);
+  return sendJson(c.reply, 200, { name: c.params.team, members: members.map(memberView), ...sync });
+};
+const addMember = async (c) => {
+  const org = await orgAdmin(c);
+  return sendJson(c.reply, 200, memberView(await c.deps.accounts.teams.addMember(org, c.params.team, c.params.member)));
+};
+const removeMember = async (c) => {
+  const org = await orgAdmin(c);
+  await c.deps.accounts.teams.removeMember(org, c.params.team, c.params.member);
+  return c.reply.code(204).send();
+};
+export {
+  addMember,
+  createOrg,
+  createRobot,
+  deleteOrg,
+  deleteRobot,
+  deleteTeam,
+  getOrg,
+  getRobot,
+  listMembers,
+  listRobots,
+  putTeam,
+  regenerateRobot,
+  removeMember
+};
+//# sourceMappingURL=orgs.js.map

@@ -1,0 +1,90 @@
+import { z } from "zod";
+import { atLeast } from "../../services/accounts/permissions.js";
+import { ApiError } from "./errors.js";
+import { requireSignedIn, sendJson } from "./principal.js";
+const createBody = z.object({
+  namespace: z.string().min(1).max(255),
+  repository: z.string().min(1).max(255),
+  visibility: z.enum(["public", "private"]).default("private"),
+  description: z.string().max(65536).nullable().optional(),
+  repo_kind: z.enum(["image"]).optional()
+});
+const updateBody = z.object({ description: z.string().max(65536).nullable() });
+const visibilityBody = z.object({ visibility: z.enum(["public", "private"]) });
+const roleBody = z.object({ role: z.enum(["read", "write", "admin"]) });
+const createRepo = async ({ req, reply, principal, deps: { accounts } }) => {
+  const p = requireSignedIn(principal);
+  const b = createBody.parse(req.body);
+  const full = `${b.namespace}/${b.repository}`;
+  accounts.repos.requireName(full);
+  if (!await accounts.perms.canCreateIn(p, b.namespace)) {
+    await accounts.repos.view(full).catch(() => void 0);
+    throw new ApiError(403, `you may not create repositories in namespace "${b.namespace}"`);
+  }
+  await accounts.repos.create(p, full, b.visibility, b.description);
+  return sendJson(reply, 201, { namespace: b.namespace, name: b.repository, kind: "image" });
+};
+const listRepos = async ({ req, reply, principal, deps: { accounts } }) => {
+  const q = z.object({ namespace: z.string().max(255).optional() }).parse(req.query);
+  const list = await accounts.repos.list(principal, q.namespace);
+  return sendJson(reply, 200, { repositories: list.map((r) => ({ ...r, kind: "image" })) });
+};
+const getRepo = async ({ reply, params: { name }, principal, deps: { accounts } }) => {
+  const { role } = await accounts.repos.requireAccess(principal, name, "read");
+  const v = await accounts.repos.view(name);
+  return sendJson(reply, 200, { ...v, kind: "image", can_write: atLeast(role, "write"), can_admin: atLeast(role, "admin") });
+};
+const updateRepo = async ({ req, reply, params: { name }, principal, deps: { accounts } }) => {
+  await accounts.repos.requireAccess(principal, name, "write");
+  const b = updateBody.parse(req.body);
+  return sendJson(reply, 200, { ...await accounts.repos.update(name, { description: b.description }), kind: "image", success: true });
+};
+const deleteRepo = async ({ reply, params: { name }, principal, deps: { accounts } }) => {
+  await accounts.repos.requireAccess(principal, name, "admin");
+  await accounts.repos.delete(name);
+  return reply.code(204).send();
+};
+const changeVisibility = async ({ req, reply, params: { name }, principal, deps: { accounts } }) => {
+  await accounts.repos.requireAccess(principal, name, "admin");
+  const b = visibilityBody.parse(req.body);
+  await accounts.repos.update(name, { visibility: b.visibility });
+  return sendJson(reply, 200, { success: true });
+};
+const listPermissions = (who) => async ({ reply, params: { name }, principal, deps: { accounts } }) => {
+  await accounts.repos.requireAccess(principal, name, "admin");
+  const all = await accounts.repos.permissions(name);
+  const list = who === "user" ? all.users : all.teams;
+  return sendJson(reply, 200, { permissions: Object.fromEntries(list.map((x) => [x.name, x])) });
+};
+const getPermission = (who) => async ({ reply, params: { name, member }, principal, deps: { accounts } }) => {
+  await accounts.repos.requireAccess(principal, name, "admin");
+  const all = await accounts.repos.permissions(name);
+  const found = (who === "user" ? all.users : all.teams).find((x) => x.name === member);
+  if (!found) throw new ApiError(404, `"${member.slice(0, 100)}" has no permission on "${name}"`);
+  return sendJson(reply, 200, found);
+};
+const setPermission = (who) => async ({ req, reply, params: { name, member }, principal, deps: { accounts } }) => {
+  await accounts.repos.requireAccess(principal, name, "admin");
+  const b = roleBody.parse(req.body);
+  const r = who === "user" ? await accounts.repos.setUserPermission(name, member, b.role) : await accounts.repos.setTeamPermission(name, member, b.role);
+  return sendJson(reply, 200, r);
+};
+const removePermission = (who) => async ({ reply, params: { name, member }, principal, deps: { accounts } }) => {
+  await accounts.repos.requireAccess(principal, name, "admin");
+  if (who === "user") await accounts.repos.removeUserPermission(name, member);
+  else await accounts.repos.removeTeamPermission(name, member);
+  return reply.code(204).send();
+};
+export {
+  changeVisibility,
+  createRepo,
+  deleteRepo,
+  getPermission,
+  getRepo,
+  listPermissions,
+  listRepos,
+  removePermission,
+  setPermission,
+  updateRepo
+};
+//# sourceMappingURL=repos.js.map

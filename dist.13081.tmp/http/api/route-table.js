@@ -1,0 +1,114 @@
+import * as users from "./users.js";
+import * as orgs from "./orgs.js";
+import * as teamSync from "./team-sync.js";
+import * as repos from "./repos.js";
+import * as tags from "./tags.js";
+import * as artifacts from "./artifacts.js";
+import * as security from "./security.js";
+import * as ui from "./ui.js";
+import * as status from "./status.js";
+import * as scannerStatus from "./scanner-status.js";
+import * as audit from "./audit.js";
+const row = (method, url, handler, needs) => ({ method, url, handler, ...needs ? { needs } : {} });
+const API_ROUTES = [
+  // sign-in, the signed-in user, user accounts, app tokens, the user's robots (users.ts)
+  row("POST", "/signin", users.signin),
+  row("POST", "/signout", users.signout),
+  row("GET", "/user/", users.currentUser),
+  row("POST", "/user/", users.createUser),
+  row("DELETE", "/superuser/users/:name", users.deleteUser),
+  row("GET", "/user/apptoken", users.listAppTokens),
+  row("POST", "/user/apptoken", users.createAppToken),
+  row("DELETE", "/user/apptoken/:uuid", users.revokeAppToken),
+  row("GET", "/user/robots", users.listRobots),
+  row("PUT", "/user/robots/:short", users.createRobot),
+  row("POST", "/user/robots/:short/regenerate", users.regenerateRobot),
+  row("DELETE", "/user/robots/:short", users.deleteRobot),
+  // organizations, their robots and teams (orgs.ts)
+  row("POST", "/organization/", orgs.createOrg),
+  row("GET", "/organization/:org", orgs.getOrg),
+  row("DELETE", "/organization/:org", orgs.deleteOrg),
+  row("GET", "/organization/:org/robots", orgs.listRobots),
+  row("GET", "/organization/:org/robots/:short", orgs.getRobot),
+  row("PUT", "/organization/:org/robots/:short", orgs.createRobot),
+  row("POST", "/organization/:org/robots/:short/regenerate", orgs.regenerateRobot),
+  row("DELETE", "/organization/:org/robots/:short", orgs.deleteRobot),
+  row("PUT", "/organization/:org/team/:team", orgs.putTeam),
+  row("DELETE", "/organization/:org/team/:team", orgs.deleteTeam),
+  row("GET", "/organization/:org/team/:team/members", orgs.listMembers),
+  row("PUT", "/organization/:org/team/:team/members/:member", orgs.addMember),
+  row("DELETE", "/organization/:org/team/:team/members/:member", orgs.removeMember),
+  row("POST", "/organization/:org/team/:team/syncing", teamSync.linkTeam),
+  row("DELETE", "/organization/:org/team/:team/syncing", teamSync.unlinkTeam),
+  // repositories, visibility, permissions (repos.ts)
+  row("POST", "/repository", repos.createRepo),
+  row("GET", "/repository", repos.listRepos),
+  row("GET", "/repository/:name", repos.getRepo),
+  row("PUT", "/repository/:name", repos.updateRepo),
+  row("DELETE", "/repository/:name", repos.deleteRepo),
+  row("POST", "/repository/:name/changevisibility", repos.changeVisibility),
+  row("GET", "/repository/:name/permissions/user/", repos.listPermissions("user")),
+  row("GET", "/repository/:name/permissions/user/:member", repos.getPermission("user")),
+  row("PUT", "/repository/:name/permissions/user/:member", repos.setPermission("user")),
+  row("DELETE", "/repository/:name/permissions/user/:member", repos.removePermission("user")),
+  row("GET", "/repository/:name/permissions/team/", repos.listPermissions("team")),
+  row("GET", "/repository/:name/permissions/team/:member", repos.getPermission("team")),
+  row("PUT", "/repository/:name/permissions/team/:member", repos.setPermission("team")),
+  row("DELETE", "/repository/:name/permissions/team/:member", repos.removePermission("team")),
+  // tags: list (paging, name filter, history), move, delete, restore (tags.ts)
+  row("GET", "/repository/:name/tag/", tags.listTags),
+  row("PUT", "/repository/:name/tag/:tag", tags.moveTag),
+  row("DELETE", "/repository/:name/tag/:tag", tags.deleteTag),
+  row("POST", "/repository/:name/tag/:tag/restore", tags.restoreTag),
+  // charts and artifact views (artifacts.ts), Quay's security report (security.ts)
+  row("GET", "/repository/:name/charts", artifacts.charts),
+  row("GET", "/repository/:name/manifest/:digest", artifacts.manifest),
+  row("GET", "/repository/:name/manifest/:digest/security", security.manifestSecurity, "scanner"),
+  // audit logs and repository notifications (audit.ts, docs/AUDIT.md)
+  ...["logs", "aggregatelogs", "exportlogs"].flatMap((what) => [
+    row("GET", `/repository/:name/${what}`, audit.repositoryLogs(what)),
+    row("GET", `/organization/:org/${what}`, audit.organizationLogs(what)),
+    row("GET", `/user/${what}`, audit.userLogs(what)),
+    row("GET", `/superuser/${what}`, audit.superuserLogs(what))
+  ]),
+  row("GET", "/repository/:name/notification/", audit.listNotifications),
+  row("POST", "/repository/:name/notification/", audit.createNotification),
+  row("GET", "/repository/:name/notification/:uuid", audit.getNotification),
+  row("DELETE", "/repository/:name/notification/:uuid", audit.deleteNotification),
+  row("POST", "/repository/:name/notification/:uuid", audit.resetNotification),
+  row("POST", "/repository/:name/notification/:uuid/test", audit.testNotification),
+  row("GET", "/repository/:name/notification/:uuid/deliveries", audit.notificationDeliveries),
+  // the web UI's extras (ui.ts), FIPS status (status.ts), scanner data age (scanner-status.ts)
+  row("GET", "/setup", ui.getSetup),
+  row("POST", "/setup", ui.postSetup),
+  row("GET", "/superuser/stats", ui.stats),
+  row("GET", "/manifestsummary", ui.manifestSummary),
+  row("GET", "/status", status.getStatus),
+  row("GET", "/scanner/updaters", scannerStatus.updaters)
+];
+const isRepositoryPattern = (url) => url.startsWith("/repository/:name");
+const REPOSITORY_ENDPOINTS = API_ROUTES.filter((r) => isRepositoryPattern(r.url));
+function compile(url) {
+  const keys = [];
+  const src = url.replace(/\/$/, "").split("/").map((seg) => {
+    if (!seg.startsWith(":")) return seg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    keys.push(seg.slice(1));
+    return seg === ":name" ? "(.+)" : "([^/]+)";
+  }).join("/");
+  return { url, re: new RegExp(`^${src}/?$`), keys, literals: url.split("/").filter((s) => s && !s.startsWith(":")).length };
+}
+const REPOSITORY_PATTERNS = [...new Set(REPOSITORY_ENDPOINTS.map((r) => r.url))].map(compile).sort((a, b) => b.literals - a.literals);
+function matchRepositoryPath(path) {
+  for (const c of REPOSITORY_PATTERNS) {
+    const m = c.re.exec(path);
+    if (m) return { url: c.url, params: Object.fromEntries(c.keys.map((k, i) => [k, m[i + 1]])) };
+  }
+  return void 0;
+}
+export {
+  API_ROUTES,
+  REPOSITORY_ENDPOINTS,
+  isRepositoryPattern,
+  matchRepositoryPath
+};
+//# sourceMappingURL=route-table.js.map

@@ -1,0 +1,74 @@
+import { z } from "zod";
+import { ApiError } from "./errors.js";
+import { sendJson } from "./principal.js";
+function quaySecurityData(r, withVulns) {
+  const features = Object.values(r.packages).map((p) => {
+    const env = r.environments[p.id]?.[0];
+    const dist = env?.distribution_id ? r.distributions[env.distribution_id] : void 0;
+    const ns = dist ? `${dist.did}:${dist.version_id || dist.version}` : "";
+    const vulns = (r.package_vulnerabilities[p.id] ?? []).map((id) => r.vulnerabilities[id]).filter(Boolean);
+    const f = {
+      Name: p.name,
+      VersionFormat: p.repository_hint ?? "",
+      NamespaceName: ns,
+      AddedBy: env?.introduced_in ?? "",
+      Version: p.version,
+      BaseScores: [],
+      CVEIds: [...new Set(vulns.map((v) => v.name).filter((n) => n.startsWith("CVE-")))]
+    };
+    if (withVulns) {
+      f.Vulnerabilities = vulns.map((v) => ({
+        Severity: v.normalized_severity,
+        NamespaceName: ns,
+        Link: v.links,
+        FixedBy: v.fixed_in_version,
+        Description: v.description,
+        Name: v.name,
+        Metadata: {
+          UpdatedBy: v.updater,
+          RepoName: null,
+          RepoLink: null,
+          DistroName: v.distribution?.name ?? "",
+          DistroVersion: v.distribution?.version_id ?? "",
+          NormalizedSeverity: v.normalized_severity
+        }
+      }));
+    }
+    return f;
+  });
+  return { Layer: { Name: r.manifest_hash, ParentName: "", NamespaceName: "", IndexedByVersion: 4, Features: features } };
+}
+const manifestSecurity = async ({ req, params: { name, digest }, reply, principal, deps: { accounts, artifacts, scanner } }) => {
+  await accounts.repos.requireAccess(principal, name, "read");
+  if (!/^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/.test(digest)) throw new ApiError(400, `"${digest}" is not a manifest digest`);
+  if (!await artifacts.hasManifest(name, digest)) throw new ApiError(404, `manifest ${digest} is not in repository "${name}"`);
+  const q = z.object({ vulnerabilities: z.enum(["true", "false", "1", "0", "True", "False"]).optional() }).parse(req.query);
+  const withVulns = q.vulnerabilities === "true" || q.vulnerabilities === "1" || q.vulnerabilities === "True";
+  return sendJson(reply, 200, await securityReport(scanner, name, digest, withVulns));
+};
+async function securityReport(scanner, name, digest, withVulns) {
+  const st = await scanner.status(digest);
+  switch (st.state) {
+    case "unknown":
+      await scanner.enqueue(digest, name);
+      return { status: "queued", data: null };
+    case "queued":
+    case "indexing":
+      return { status: "queued", data: null, ...st.job.lastError ? { detail: `retrying after: ${st.job.lastError}` } : {} };
+    case "failed":
+      return { status: "failed", data: null, detail: st.error };
+    case "unsupported":
+      return { status: "unsupported", data: null, detail: st.reason };
+    case "indexed": {
+      const report = await scanner.vulnerabilityReport(digest);
+      if (!report) return { status: "queued", data: null };
+      const noData = await scanner.hasVulnerabilityData() === false ? { warning: "no vulnerability data is loaded: run `berth scanner update` (or `berth scanner import-updaters` in an air-gapped site); packages were indexed but not checked against any advisory" } : {};
+      return { status: "scanned", data: quaySecurityData(report, withVulns), ...noData };
+    }
+  }
+}
+export {
+  manifestSecurity,
+  quaySecurityData
+};
+//# sourceMappingURL=security.js.map

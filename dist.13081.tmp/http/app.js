@@ -1,0 +1,68 @@
+import Fastify from "fastify";
+import { RegistryError } from "../oci/errors.js";
+import { registryMethods, registryPlugin, sendRegistryError } from "./registry/plugin.js";
+import { frameworkError, registryClientError, unsupportedMethod } from "./registry/edge-errors.js";
+import { installMetrics } from "./metrics-plugin.js";
+import { storageRegistryError } from "./registry/storage-errors.js";
+async function buildApp(opts) {
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    // Blob bodies are streamed by the handlers; the framework never buffers them.
+    bodyLimit: 1024 * 1024,
+    forceCloseConnections: "idle",
+    return503OnClosing: true,
+    keepAliveTimeout: 65e3,
+    requestTimeout: 0,
+    routerOptions: { ignoreDuplicateSlashes: false, maxParamLength: 2048 },
+    // Parser errors and undecodable URLs answer in the spec's error JSON too (src/http/registry/edge-errors.ts).
+    clientErrorHandler: registryClientError,
+    frameworkErrors: frameworkError,
+    ...opts.https ? { https: opts.https } : {},
+    trustProxy: opts.trustedProxies?.length ? opts.trustedProxies : false
+  });
+  const routes = [];
+  app.decorate("registeredRoutes", routes);
+  app.addHook("onRoute", (r) => {
+    for (const method of [r.method].flat()) routes.push({ method, url: r.url });
+  });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", (_req, payload, done) => done(null, payload));
+  app.setErrorHandler((err, req, reply) => {
+    if (err instanceof RegistryError) return sendRegistryError(reply, err);
+    const storage = storageRegistryError(err, req.log);
+    if (storage) {
+      if (!req.raw.complete) reply.header("Connection", "close");
+      return sendRegistryError(reply, storage);
+    }
+    const e = err;
+    if (req.url.startsWith("/v2")) {
+      if (e.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE" || e.code === "FST_ERR_CTP_INVALID_CONTENT_LENGTH" || e.statusCode && e.statusCode < 500) {
+        return sendRegistryError(reply, new RegistryError("BLOB_UPLOAD_INVALID", e.message, void 0, e.statusCode ?? 400));
+      }
+      if (isClientAbort(e)) {
+        return sendRegistryError(reply, new RegistryError("BLOB_UPLOAD_INVALID", `the request body was cut short: ${e.message}`));
+      }
+    }
+    req.log.error({ err: e }, "unhandled error");
+    return reply.code(500).header("Content-Type", "application/json").send(JSON.stringify({ errors: [{ code: "UNKNOWN", message: "internal error; see the server log" }] }));
+  });
+  app.setNotFoundHandler((req, reply) => {
+    if (req.url.startsWith("/v2")) {
+      reply.header("Docker-Distribution-API-Version", "registry/2.0");
+      const e = unsupportedMethod(req.raw.url ?? "", req.method, registryMethods);
+      return sendRegistryError(reply, e ?? new RegistryError("NAME_UNKNOWN", "no such endpoint", void 0, 404));
+    }
+    return reply.code(404).header("Content-Type", "application/json").send(JSON.stringify({ error: "not found", path: req.url.slice(0, 200) }));
+  });
+  if (opts.metrics) installMetrics(app, opts.metrics);
+  for (const plugin of opts.plugins ?? []) await plugin(app);
+  await app.register(registryPlugin, { services: opts.services });
+  return app;
+}
+function isClientAbort(e) {
+  return e.code === "ECONNRESET" || e.code === "ERR_STREAM_PREMATURE_CLOSE" || /aborted/i.test(e.message);
+}
+export {
+  buildApp
+};
+//# sourceMappingURL=app.js.map
