@@ -1,6 +1,0 @@
-class ChartError extends Error {
-}
-export {
-  ChartError
-};
-//# sourceMappingURL=errors.js.map

@@ -1,1 +1,0 @@
-//# sourceMappingURL=types-audit.js.map

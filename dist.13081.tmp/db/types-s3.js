@@ -1,1 +1,0 @@
-//# sourceMappingURL=types-s3.js.map

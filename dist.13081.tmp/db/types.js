@@ -1,2 +1,0 @@
-export * from "./types-accounts.js";
-//# sourceMappingURL=types.js.map
