@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { parseTagNameFilter } from '../../services/tags.js';
 import { sendJson } from './principal.js';
-import type { ApiHandler } from './route-table.js';
+import type { ApiHandler } from './types.js';
 
 const moveTagBody = z.object({ manifest_digest: z.string().min(1).max(200) });
 const pageQuery = z.object({ limit: z.coerce.number().int().min(1).max(100).default(50), page: z.coerce.number().int().min(1).max(1_000_000).default(1) });

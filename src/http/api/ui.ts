@@ -10,7 +10,7 @@ import { registryStats } from '../../services/stats.js';
 import { ApiError } from './errors.js';
 import { requireUserCaller, sendJson } from './principal.js';
 import { sessionCookie } from './users.js';
-import type { ApiHandler } from './route-table.js';
+import type { ApiHandler } from './types.js';
 
 const setupBody = z.object({ username: z.string().min(1).max(255), email: z.string().max(320).optional(), password: z.string().min(1).max(2048) });
 const summaryQuery = z.object({ repository: z.string().min(1).max(512), digest: z.union([z.string().max(200), z.array(z.string().max(200)).max(100)]) });

@@ -41,7 +41,8 @@ export interface AccountServices {
   bootstrap(): Promise<string | undefined>;
 }
 
-export function buildAccountServices(base: ServiceContext): AccountServices {
+/** `tokens`: the registry token service when the composition root built it first (the scanner signs layer tokens with it). */
+export function buildAccountServices(base: ServiceContext, opts: { tokens?: RegistryTokenService } = {}): AccountServices {
   const ctx: AccountsContext = { ...base, auth: authSettings(base.config) };
   const users = new UserService(ctx);
   const robots = new RobotService(ctx);
@@ -51,7 +52,7 @@ export function buildAccountServices(base: ServiceContext): AccountServices {
   const repos = new RepoService(ctx, perms);
   const sessions = new SessionService(ctx);
   const authenticator = new Authenticator(ctx, users, robots, appTokens, throttle);
-  const tokens = new RegistryTokenService(ctx);
+  const tokens = opts.tokens ?? new RegistryTokenService(ctx);
   return {
     ctx,
     users,
