@@ -5,7 +5,9 @@ import type { Server as HttpServer } from 'node:http';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { BerthConfig } from './config/load.js';
 import { openDatabase, type OpenedDatabase } from './db/database.js';
-import { FsBlobStore } from './storage/fs-blobstore.js';
+import { openBlobStore } from './storage/open.js';
+import { DbUploadStateStore } from './db/upload-state.js';
+import { scheduleGc } from './services/gc-lease.js';
 import type { ServiceContext } from './services/context.js';
 import { buildServices } from './services/index.js';
 import { createApp, installRoutes } from './http/app.js';
@@ -50,13 +52,18 @@ export interface Berth {
 /** The database and the blob store (no hooks, no observer): what the CLI's one-shot commands work on. */
 export async function openContext(config: BerthConfig): Promise<{ ctx: ServiceContext; database: OpenedDatabase }> {
   const database = await openDatabase(config.db);
-  const store = new FsBlobStore(config.storage.path);
-  await store.init();
+  let store;
+  try {
+    store = await openBlobStore(config.storage, new DbUploadStateStore(database.db));
+  } catch (e) {
+    await database.close();
+    throw e;
+  }
   const ctx: ServiceContext = { config, db: database.db, dialect: database.dialect, store, now: () => Date.now() };
   return { ctx, database };
 }
 
-export async function createBerth(config: BerthConfig, opts: { logger?: boolean | FastifyServerOptions['logger'] } = {}): Promise<Berth> {
+export async function createBerth(config: BerthConfig, opts: { logger?: boolean | FastifyServerOptions['logger']; announceSetupCode?: (code: string, file: string) => void } = {}): Promise<Berth> {
   const auth = authSettings(config);
   const tlsFiles = auth.tls ? readTls(auth.tls) : undefined;
   // Before anything opens: FIPS mode refuses to start in a non-FIPS process or with non-approved settings.
@@ -66,6 +73,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
   // The HTTP server first, without routes: its logger is the one every part logs through.
   const app = createApp({
     logger: opts.logger === true ? { level: 'info' } : opts.logger ?? false,
+    trustedProxies: config.raw.TRUSTED_PROXIES,
     https: tlsFiles ? { ...tlsFiles, ...fips.tls } : undefined,
   });
 
@@ -76,7 +84,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
   const metrics = ms.enabled ? new Metrics({
     rowCounts: databaseRowCounts(base.db, base.dialect),
     storageUsedBytes: () => storedBlobBytes(base.db),
-    storagePath: config.storage.path,
+    storagePath: config.storage.kind === 'local' ? config.storage.path : undefined,
     poolStats: database.poolStats,
     rowCountIntervalSeconds: ms.rowCountIntervalSeconds,
     fips: () => ({ on: fips.on, active: fips.status.active }),
@@ -101,7 +109,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
       onManifestsRemoved: (digests: string[]) => scanner.service.manifestsRemoved(digests),
     } : {}),
   };
-  const accounts = buildAccountServices(ctx, { tokens });
+  const accounts = buildAccountServices(ctx, { tokens, announceSetupCode: opts.announceSetupCode });
   const services = buildServices(ctx, accounts.registryAccess);
   const apiDeps = {
     accounts, tags: new TagService(ctx), artifacts: new ArtifactService(ctx), scanner: scanner?.service, updaterStatus: new UpdaterStatusService(ctx),
@@ -117,10 +125,13 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
       ...(scanner && !scanner.remote ? [(a: FastifyInstance) => a.register(clairApiPlugin, { scanner: scanner.service, psk: scanner.psk })] : []),
     ],
   });
+  // GC_INTERVAL_SECONDS: every replica tries; the gc lease lets one run at a time.
+  const stopGc = config.gcIntervalSeconds > 0 ? scheduleGc(ctx, config.gcIntervalSeconds, app.log) : undefined;
   const metricsApp = metrics && ms.separate ? await buildMetricsApp({ metrics, basicAuth: ms.basicAuth }) : undefined;
 
   scanner?.start();
   await accounts.bootstrap();
+  await accounts.firstAdmin.prepare();
   const stopWatching = auth.tls ? watchTls(app, auth.tls, 1000, fips.tls, fips.checkKeyPair) : undefined;
   let plain: HttpServer | undefined;
   let plainUrl: string | undefined;
@@ -152,8 +163,10 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
       stopWatching?.();
       if (plain) await new Promise((r) => { plain!.closeAllConnections(); plain!.close(r); });
       await scanner?.stop();
+      await stopGc?.();
       await metricsApp?.close();
       await app.close();
+      ctx.store.close?.();
       await database.close();
       metrics?.close();
     },

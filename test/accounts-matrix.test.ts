@@ -402,6 +402,14 @@ for (const dialect of await testDialects()) {
       assert.deepEqual(own.access, [{ type: 'repository', name: 'writer/fresh', actions: ['pull', 'push'] }]);
       const r = await fetch(`${s.url}/v2/writer/fresh/blobs/uploads/`, { method: 'POST', headers: { authorization: `Bearer ${own.token}` } });
       assert.equal(r.status, 202);
+      // Starting an upload stores nothing: the repository appears with the first stored blob (issue 13, defect 2).
+      assert.equal((await api(s, 'GET', '/repository/writer/fresh', ['writer', PW])).status, 404);
+      const bytes = Buffer.from('first blob of writer/fresh');
+      const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+      const put = await fetch(`${s.url}${r.headers.get('location')}${r.headers.get('location')!.includes('?') ? '&' : '?'}digest=${digest}`, {
+        method: 'PUT', body: bytes, headers: { authorization: `Bearer ${own.token}`, 'content-type': 'application/octet-stream' },
+      });
+      assert.equal(put.status, 201, await put.text());
       const view = await api(s, 'GET', '/repository/writer/fresh', ['writer', PW]);
       assert.equal(view.status, 200);
       assert.equal(view.json.is_public, false);

@@ -64,6 +64,11 @@ export interface ArtifactPolicyOptions {
   helmOci: boolean;
   /** The effective allow-list (defaults merged with ALLOWED_OCI_ARTIFACT_TYPES). */
   allowed: Record<string, readonly string[]>;
+  /**
+   * True when the administrator set ALLOWED_OCI_ARTIFACT_TYPES: only artifacts the effective list names pass.
+   * False (the default): every well-formed artifact passes, whatever its config media type.
+   */
+  restricted: boolean;
 }
 
 export type ArtifactDecision =
@@ -79,7 +84,7 @@ export function buildArtifactPolicy(opts: {
     if (v === null) delete allowed[k];
     else allowed[k] = v;
   }
-  return { generalOci: opts.generalOci ?? true, helmOci: opts.helmOci ?? true, allowed };
+  return { generalOci: opts.generalOci ?? true, helmOci: opts.helmOci ?? true, allowed, restricted: opts.allowed !== undefined };
 }
 
 const refuse = (message: string, mediaType: string, configKey: string): ArtifactDecision => ({ accept: false, message, mediaType, configKey });
@@ -101,6 +106,9 @@ export function decideArtifact(m: ParsedManifest, policy: ArtifactPolicyOptions)
   if (config === MT.ociEmpty && !m.artifactType) {
     return refuse(`a manifest with the empty config (${MT.ociEmpty}) must set "artifactType" (OCI image spec 1.1)`, config, 'artifactType');
   }
+  // Without ALLOWED_OCI_ARTIFACT_TYPES every well-formed artifact passes (as in Quay, zot and distribution);
+  // Helm charts keep their own layer rules (a chart with a foreign layer is not a chart).
+  if (!policy.restricted && !isHelm) return { accept: true, kind: 'artifact' };
   // An OCI 1.1 artifact is keyed by its artifactType when the allow-list names it, else by its config type.
   // "*" as a key: any config type not listed (for example `'*': ['*']` accepts every artifact).
   const key = m.artifactType && policy.allowed[m.artifactType] ? m.artifactType : policy.allowed[config] ? config : ANY_CONFIG;

@@ -1,6 +1,8 @@
 // /api/v1 extras the web UI needs and Quay's API lacks (read-only except the first-run admin; rows of route-table.ts):
-//   GET  /setup                      {needs_admin}: true while no user exists (first-run screen)
-//   POST /setup                      create the first superuser and sign in; 409 once any user exists
+//   GET  /setup                      {needs_admin, needs_code}: an administrator is needed while no user exists;
+//                                    from the network it needs the setup code from the server's console
+//   POST /setup                      create the first superuser (with setup_code unless from loopback) and sign in;
+//                                    403 without the right code, 409 once any user exists
 //   GET  /superuser/stats            registry health for superusers: counts, storage used, scanner data age
 //   GET  /manifestsummary?repository=ns/repo&digest=…(&digest=…)
 //                                    per manifest: kind (image, index, helm-chart, artifact), platforms,
@@ -11,19 +13,16 @@ import { ApiError } from './errors.js';
 import { requireUserCaller, sendJson } from './principal.js';
 import { sessionCookie } from './users.js';
 import type { ApiHandler } from './types.js';
+import { isLoopbackCaller } from './local-caller.js';
 
-const setupBody = z.object({ username: z.string().min(1).max(255), email: z.string().max(320).optional(), password: z.string().min(1).max(2048) });
+const setupBody = z.object({ username: z.string().min(1).max(255), email: z.string().max(320).optional(), password: z.string().min(1).max(2048), setup_code: z.string().max(200).optional() });
 const summaryQuery = z.object({ repository: z.string().min(1).max(512), digest: z.union([z.string().max(200), z.array(z.string().max(200)).max(100)]) });
 
-export const getSetup: ApiHandler = async ({ reply, deps: { accounts } }) => {
-  const open = accounts.ctx.auth.open;
-  return sendJson(reply, 200, { needs_admin: !open && (await accounts.users.count()) === 0, open });
-};
+export const getSetup: ApiHandler = async ({ req, reply, deps: { accounts } }) => sendJson(reply, 200, await accounts.firstAdmin.state(isLoopbackCaller(req)));
 
 export const postSetup: ApiHandler = async ({ req, reply, deps: { accounts } }) => {
-  if (accounts.ctx.auth.open) throw new ApiError(409, 'accounts are off (AUTHENTICATION_TYPE: None)');
   const b = setupBody.parse(req.body);
-  const user = await accounts.users.createFirstAdmin({ name: b.username, email: b.email || undefined, password: b.password });
+  const user = await accounts.firstAdmin.create({ username: b.username, email: b.email, password: b.password, setupCode: b.setup_code }, isLoopbackCaller(req));
   req.log.info({ event: 'first_admin_created', account: user.name, ip: req.ip }, 'first administrator created');
   const s = await accounts.sessions.create(user.id);
   reply.header('Set-Cookie', sessionCookie(accounts, s.cookie));
