@@ -8,7 +8,7 @@ import { TeamService } from './teams.js';
 import { RobotService } from './robots.js';
 import { AppTokenService } from './apptokens.js';
 import { PermissionService } from './permissions.js';
-import { RepoService } from './repos.js';
+import { RepoService } from '../repositories.js';
 import { LoginThrottle } from './throttle.js';
 import { SessionService } from './sessions.js';
 import { Authenticator } from './authenticate.js';
