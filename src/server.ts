@@ -19,7 +19,7 @@ import { tokenEndpoint } from './http/auth/token-endpoint.js';
 import { apiPlugin } from './http/api/plugin.js';
 import { listenPlainHttp, readTls, watchTls } from './http/tls.js';
 import { buildScanner, scannerCounts, scannerEnabled, type ScannerContext, type ScannerSetup } from './scanner/setup.js';
-import { clairApiPlugin } from './scanner/clair-api/plugin.js';
+import { clairApiPlugin } from './http/scanner-api/plugin.js';
 import { buildMetricsApp } from './http/metrics-plugin.js';
 import { metricsSettings } from './metrics/config.js';
 import { Metrics } from './metrics/registry.js';

@@ -8,7 +8,7 @@ import { loadConfig, type LoadOptions } from '../config/load.js';
 import { openContext } from '../server.js';
 import { buildScanner, scannerCounts, type ScannerContext } from '../scanner/setup.js';
 import type { ScannerLogger, ScannerObserver } from '../scanner/log.js';
-import { clairApiPlugin } from '../scanner/clair-api/plugin.js';
+import { clairApiPlugin } from '../http/scanner-api/plugin.js';
 import { addMetricsRoute, buildMetricsApp } from '../http/metrics-plugin.js';
 import { metricsSettings } from '../metrics/config.js';
 import { ScannerProcessMetrics } from '../metrics/scanner-process.js';
