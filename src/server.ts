@@ -16,6 +16,7 @@ import { buildAccountServices, type AccountServices } from './services/accounts/
 import { RegistryTokenService } from './services/accounts/tokens.js';
 import { authSettings } from './config/auth.js';
 import { tokenEndpoint } from './http/auth/token-endpoint.js';
+import { oidcRoutes } from './http/auth/oidc.js';
 import { apiPlugin } from './http/api/plugin.js';
 import { listenPlainHttp, readTls, watchTls } from './http/tls.js';
 import { buildScanner, scannerCounts, scannerEnabled, type ScannerContext, type ScannerSetup } from './scanner/setup.js';
@@ -28,6 +29,8 @@ import { fipsStartup, type FipsReport } from './startup/fips.js';
 import { UpdaterStatusService } from './scanner/bundle/status.js';
 import { TagService } from './services/tags.js';
 import { ArtifactService } from './services/artifacts.js';
+import { buildAudit, type AuditServices } from './services/audit/index.js';
+import { installAuditHook } from './http/audit-hook.js';
 
 export interface Berth {
   app: FastifyInstance;
@@ -40,6 +43,8 @@ export interface Berth {
   metrics?: Metrics;
   /** The separate metrics listener's URL (METRICS_PORT), once listening. */
   readonly metricsUrl?: string;
+  /** The audit log and repository notifications (docs/AUDIT.md). */
+  audit: AuditServices;
   /** FIPS mode: on or off, the active provider, the TLS policy. */
   fips: FipsReport;
   /** Starts listening; resolves with the base URL. */
@@ -91,6 +96,9 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     ...(scanning ? { scanner: scannerCounts(base) } : {}),
   }) : undefined;
 
+  // The audit log and repository notifications (they log through the server's logger).
+  const audit = buildAudit(base, { log: app.log });
+
   // Registry tokens (shared by /v2/auth and the external scanner's layer pulls: a 10-minute pull token per repository).
   const tokens = new RegistryTokenService({ ...base, auth });
   const scannerCtx: ScannerContext = base;
@@ -98,11 +106,13 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     log: app.log,
     observer: metrics?.scanner?.observer,
     ...(auth.open ? {} : { layerHeaders: (repository: string) => tokens.layerPullHeaders(repository) }),
+    onRematch: (changes) => audit.notifications.vulnerabilitiesFound(changes),
   });
 
   // What every service is handed: the scanner hears about stored and removed manifests, metrics about events.
   const ctx: ServiceContext = {
     ...base,
+    audit: audit.log,
     ...(metrics ? { observer: metrics.observer } : {}),
     ...(scanner ? {
       onManifestPut: (repository: string, digest: string) => scanner.service.enqueue(digest, repository),
@@ -113,14 +123,17 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
   const services = buildServices(ctx, accounts.registryAccess);
   const apiDeps = {
     accounts, tags: new TagService(ctx), artifacts: new ArtifactService(ctx), scanner: scanner?.service, updaterStatus: new UpdaterStatusService(ctx),
+    audit: { queries: audit.queries, notifications: audit.notifications, now: ctx.now },
   };
 
   await installRoutes(app, {
     services,
     metrics: metrics && { metrics, serve: ms.onMainPort, basicAuth: ms.basicAuth },
     plugins: [
+      async (a) => installAuditHook(a, { audit: audit.log, onPush: (e) => { void audit.notifications.repoPushed(e.repository, [e.tag], e.performer, e.origin); } }),
       (a) => a.register(webUi),
       (a) => a.register(tokenEndpoint, { accounts }),
+      (a) => a.register(oidcRoutes, { accounts }),
       (a) => a.register(apiPlugin, { deps: apiDeps, prefix: '/api/v1' }),
       ...(scanner && !scanner.remote ? [(a: FastifyInstance) => a.register(clairApiPlugin, { scanner: scanner.service, psk: scanner.psk })] : []),
     ],
@@ -130,8 +143,10 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
   const metricsApp = metrics && ms.separate ? await buildMetricsApp({ metrics, basicAuth: ms.basicAuth }) : undefined;
 
   scanner?.start();
+  audit.start();
   await accounts.bootstrap();
   await accounts.firstAdmin.prepare();
+  accounts.identity.start(app.log);
   const stopWatching = auth.tls ? watchTls(app, auth.tls, 1000, fips.tls, fips.checkKeyPair) : undefined;
   let plain: HttpServer | undefined;
   let plainUrl: string | undefined;
@@ -143,6 +158,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     database,
     accounts,
     scanner,
+    audit,
     metrics,
     fips,
     get plainUrl() { return plainUrl; },
@@ -164,8 +180,10 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
       if (plain) await new Promise((r) => { plain!.closeAllConnections(); plain!.close(r); });
       await scanner?.stop();
       await stopGc?.();
+      await accounts.identity.stop();
       await metricsApp?.close();
       await app.close();
+      await audit.close();
       ctx.store.close?.();
       await database.close();
       metrics?.close();

@@ -15,7 +15,11 @@ export class Rematcher {
     private readonly advisories: AdvisoryStore,
     private readonly reports: ReportStore,
     private readonly matcher: MatchService,
-    private readonly opts: { now: () => number; log: ScannerLogger; notifier?: Notifier; updaters?: UpdaterSettings; remote: boolean },
+    private readonly opts: {
+      now: () => number; log: ScannerLogger; notifier?: Notifier; updaters?: UpdaterSettings; remote: boolean;
+      /** Told what a re-match newly found or lost (repository notifications: vulnerability_found). Errors are logged. */
+      onRematch?: (changes: VulnChange[]) => Promise<unknown>;
+    },
   ) {}
 
   /** Runs updaters now (the configured list, or `names`); re-matches and notifies when data changed. */
@@ -49,6 +53,9 @@ export class Rematcher {
       if (c.added.length || c.removed.length) changes.push({ manifest: digest, ...c });
     }
     let notifications = 0;
+    if (changes.length && this.opts.onRematch) {
+      await this.opts.onRematch(changes).catch((err) => this.opts.log.error({ err: (err as Error).message }, 'repository notifications for new vulnerabilities failed'));
+    }
     if (changes.length && this.opts.notifier) {
       await this.opts.notifier.notify(changes);
       notifications = changes.reduce((n, c) => n + c.added.length + c.removed.length, 0);

@@ -25,6 +25,7 @@ import { toClairIndexReport, type ClairIndexReport, type ClairManifest, type Cla
 import type { Notifier } from './notifier.js';
 
 import { SILENT, type ScannerLogger, type ScannerObserver } from './log.js';
+import type { VulnChange } from './vulns.js';
 
 export { PermanentScanError } from './indexing.js';
 export type { ScannerLogger, ScannerObserver, ScanOutcome } from './log.js';
@@ -41,6 +42,8 @@ export interface ScannerOptions {
   log?: ScannerLogger;
   observer?: ScannerObserver;
   notifier?: Notifier;
+  /** Told what a re-match newly found or lost (repository notifications: vulnerability_found). Errors are logged. */
+  onRematch?: (changes: VulnChange[]) => Promise<unknown>;
   now?: () => number;
   /** Updater settings (run now / on schedule). */
   updaters?: UpdaterSettings;
@@ -83,7 +86,7 @@ export class ScannerService {
     this.reports = new ReportStore(opts.db, SCANNER_VERSION);
     this.jobs = new ScanJobs(this.queue, { log, observer });
     this.matcher = new MatchService(this.advisories, this.reports, { now, matchCacheMs: opts.matchCacheMs, remote });
-    this.rematcher = new Rematcher(this.advisories, this.reports, this.matcher, { now, log, notifier: opts.notifier, updaters: opts.updaters, remote: !!remote });
+    this.rematcher = new Rematcher(this.advisories, this.reports, this.matcher, { now, log, notifier: opts.notifier, onRematch: opts.onRematch, updaters: opts.updaters, remote: !!remote });
     this.cleaner = new ScanCleanup(this.reports, this.matcher, { log, remote });
     this.indexer = new Indexer(this.reports, this.matcher, {
       now, blobs: opts.blobs, tmpDir: opts.tmpDir, remote: opts.remote,

@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { ServiceContext } from '../services/context.js';
-import { ScannerService, SCANNER_VERSION } from './service.js';
+import { ScannerService, SCANNER_VERSION, type ScannerOptions } from './service.js';
 import type { ScannerLogger, ScannerObserver } from './log.js';
 import { Notifier } from './notifier.js';
 import { RemoteScanner } from './remote.js';
@@ -60,6 +60,8 @@ export function buildScanner(ctx: ScannerContext, opts: {
   log?: ScannerLogger; observer?: ScannerObserver; force?: boolean;
   /** Credentials for an external scanner's layer fetches, per repository (Berth with accounts: a pull token). */
   layerHeaders?: (repository: string) => Promise<Record<string, string[]>>;
+  /** Repository notifications: what a re-match newly found (vulnerability_found). */
+  onRematch?: ScannerOptions['onRematch'];
 } = {}): ScannerSetup | undefined {
   const raw = ctx.config.raw;
   if (!scannerEnabled(ctx) && !opts.force) return undefined;
@@ -75,6 +77,7 @@ export function buildScanner(ctx: ScannerContext, opts: {
     log: opts.log,
     observer: opts.observer,
     notifier,
+    onRematch: opts.onRematch,
     now: ctx.now,
     tmpDir,
     queue: { maxAttempts: raw.SCANNER_MAX_ATTEMPTS, leaseMs: raw.SCANNER_LEASE_SECONDS * 1000 },

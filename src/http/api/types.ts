@@ -6,6 +6,7 @@ import type { ArtifactService } from '../../services/artifacts.js';
 import type { ScannerService } from '../../scanner/service.js';
 import type { UpdaterStatusService } from '../../scanner/bundle/status.js';
 import type { Principal } from '../../services/principal.js';
+import type { AuditApi } from './audit.js';
 
 /** What the handlers use. */
 export interface ApiDeps {
@@ -16,6 +17,8 @@ export interface ApiDeps {
   scanner?: ScannerService;
   /** The scanner data's age per updater. */
   updaterStatus: UpdaterStatusService;
+  /** The audit log's queries and repository notifications (docs/AUDIT.md). */
+  audit: AuditApi;
 }
 
 export interface ApiCall {

@@ -18,6 +18,7 @@ import { bootstrapAdmin } from './bootstrap.js';
 import { FirstAdminService } from './first-admin.js';
 import { PrincipalResolver } from './principals.js';
 import { RegistryAccess } from './registry-access.js';
+import { IdentityService } from '../identity/index.js';
 
 export interface AccountServices {
   ctx: AccountsContext;
@@ -38,6 +39,8 @@ export interface AccountServices {
   principals: PrincipalResolver;
   /** The /v2 access policy: the principal of a registry token and what it may do. */
   registryAccess: RegistryAccess;
+  /** Identity providers (database, LDAP, OIDC) and team sync (src/services/identity). */
+  identity: IdentityService;
   /** Creates BOOTSTRAP_ADMIN when no user exists; returns its name when it did. */
   bootstrap(): Promise<string | undefined>;
   /** The first administrator from the web UI, guarded by the one-time setup code from the network. */
@@ -60,7 +63,8 @@ export function buildAccountServices(base: ServiceContext, opts: AccountServices
   const throttle = new LoginThrottle(ctx);
   const repos = new RepoService(ctx, perms);
   const sessions = new SessionService(ctx);
-  const authenticator = new Authenticator(ctx, users, robots, appTokens, throttle);
+  const identity = new IdentityService(ctx, users);
+  const authenticator = new Authenticator(ctx, users, robots, appTokens, throttle, identity);
   const tokens = opts.tokens ?? new RegistryTokenService(ctx);
   return {
     ctx,
@@ -78,6 +82,7 @@ export function buildAccountServices(base: ServiceContext, opts: AccountServices
     scopes: new ScopeService(perms),
     principals: new PrincipalResolver(ctx, authenticator, appTokens, sessions),
     registryAccess: new RegistryAccess(ctx, tokens, authenticator, perms, repos),
+    identity,
     bootstrap: () => bootstrapAdmin(ctx, users),
     firstAdmin: new FirstAdminService(ctx, users, opts.announceSetupCode ?? (() => undefined)),
   };

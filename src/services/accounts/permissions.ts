@@ -1,7 +1,7 @@
 // Who may do what: the effective role of a caller on a repository, and who may create repositories in a namespace.
 import type { RepoRole } from '../../db/types.js';
 import type { AccountsContext, Principal } from './context.js';
-import { findAccount, findRepository } from './store.js';
+import { findAccount, findRepository, isRestrictedUser } from './store.js';
 import { maxRole, namespaceOf, type RepoFacts } from './roles.js';
 
 export { atLeast, maxRole, namespaceOf, REPO_ROLES, type RepoFacts } from './roles.js';
@@ -48,7 +48,7 @@ export class PermissionService {
     if (this.isSuper(p)) return true;
     const ns = await findAccount(this.ctx.db, namespace);
     if (!ns) return false;
-    if (ns.kind === 'user') return p.kind === 'user' && ns.id === p.id;
+    if (ns.kind === 'user') return p.kind === 'user' && ns.id === p.id && !(await isRestrictedUser(this.ctx.db, p.id));
     if (ns.kind === 'org') return (await this.teamRoleIn(p.id, ns.id)) === 'admin';
     return false;
   }
@@ -67,7 +67,7 @@ export class PermissionService {
     const ns = await findAccount(this.ctx.db, namespace);
     if (!ns || ns.kind === 'robot') return false;
     if (this.isSuper(p)) return true;
-    if (ns.kind === 'user') return p.kind === 'user' && ns.id === p.id;
+    if (ns.kind === 'user') return p.kind === 'user' && ns.id === p.id && !(await isRestrictedUser(this.ctx.db, p.id));
     const r = await this.teamRoleIn(p.id, ns.id);
     return r === 'admin' || r === 'creator';
   }

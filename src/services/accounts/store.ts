@@ -36,3 +36,9 @@ export async function requireUser(db: DB, name: string): Promise<AccountRow> {
 export async function findRepository(db: DB, name: string): Promise<RepoFacts | undefined> {
   return db.selectFrom('repository').select(['id', 'name', 'namespace_id', 'visibility']).where('name', '=', name).executeTakeFirst() as Promise<RepoFacts | undefined>;
 }
+
+/** LDAP_RESTRICTED_USER_FILTER matched at the user's last directory sign-in (account_identity.restricted). */
+export async function isRestrictedUser(db: DB, accountId: number): Promise<boolean> {
+  const r = await db.selectFrom('account_identity').select('restricted').where('account_id', '=', accountId).executeTakeFirst();
+  return r?.restricted === 1;
+}
