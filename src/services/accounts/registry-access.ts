@@ -11,10 +11,9 @@ import { findAccount } from './store.js';
 import { TokenError, type RegistryTokenService } from './tokens.js';
 import type { Authenticator } from './authenticate.js';
 import type { PermissionService } from './permissions.js';
-import type { RepoService } from './repos.js';
 import { unauthorized } from './challenge.js';
 import { acceptedAudiences, tokenNames } from './service-name.js';
-import type { RepositoryCreator } from '../repositories.js';
+import type { RepoService, RepositoryCreator } from '../repositories.js';
 import { VerifiedTokenCache } from './verified-tokens.js';
 import { performerOf } from '../audit/log.js';
 
