@@ -1,15 +1,11 @@
 // The whole /api/v1 route table in one place, as /v2 has registry/route-table.ts. Each row is a method, a
 // pattern and its handler. Patterns with :name (a repository name, which contains "/") are matched here,
 // behind one /repository/* route, most specific pattern first; all others go to Fastify's router as they are.
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { AccountServices } from '../../services/accounts/index.js';
-import type { TagService } from '../../services/tags.js';
-import type { ArtifactService } from '../../services/artifacts.js';
-import type { ScannerService } from '../../scanner/service.js';
-import type { UpdaterStatusService } from '../../scanner/bundle/status.js';
-import type { Principal } from '../../services/principal.js';
+// Handlers get { req, reply, params, principal, deps } (types.ts).
+import type { ApiHandler, ApiMethod } from './types.js';
 import * as users from './users.js';
 import * as orgs from './orgs.js';
+import * as teamSync from './team-sync.js';
 import * as repos from './repos.js';
 import * as tags from './tags.js';
 import * as artifacts from './artifacts.js';
@@ -17,30 +13,7 @@ import * as security from './security.js';
 import * as ui from './ui.js';
 import * as status from './status.js';
 import * as scannerStatus from './scanner-status.js';
-
-/** What the handlers use. */
-export interface ApiDeps {
-  accounts: AccountServices;
-  tags: TagService;
-  artifacts: ArtifactService;
-  /** The vulnerability scanner (undefined when FEATURE_SECURITY_SCANNER is off: its rows are then not served). */
-  scanner?: ScannerService;
-  /** The scanner data's age per updater. */
-  updaterStatus: UpdaterStatusService;
-}
-
-export interface ApiCall {
-  req: FastifyRequest;
-  reply: FastifyReply;
-  /** The pattern's parameters, percent-decoded. */
-  params: Record<string, string>;
-  /** The caller, resolved once by the /api/v1 hook. */
-  principal: Principal;
-  deps: ApiDeps;
-}
-
-export type ApiHandler = (c: ApiCall) => Promise<unknown>;
-export type ApiMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+import * as audit from './audit.js';
 
 export interface ApiRoute {
   method: ApiMethod;
@@ -82,6 +55,8 @@ export const API_ROUTES: readonly ApiRoute[] = [
   row('GET', '/organization/:org/team/:team/members', orgs.listMembers),
   row('PUT', '/organization/:org/team/:team/members/:member', orgs.addMember),
   row('DELETE', '/organization/:org/team/:team/members/:member', orgs.removeMember),
+  row('POST', '/organization/:org/team/:team/syncing', teamSync.linkTeam),
+  row('DELETE', '/organization/:org/team/:team/syncing', teamSync.unlinkTeam),
 
   // repositories, visibility, permissions (repos.ts)
   row('POST', '/repository', repos.createRepo),
@@ -109,6 +84,21 @@ export const API_ROUTES: readonly ApiRoute[] = [
   row('GET', '/repository/:name/charts', artifacts.charts),
   row('GET', '/repository/:name/manifest/:digest', artifacts.manifest),
   row('GET', '/repository/:name/manifest/:digest/security', security.manifestSecurity, 'scanner'),
+
+  // audit logs and repository notifications (audit.ts, docs/AUDIT.md)
+  ...(['logs', 'aggregatelogs', 'exportlogs'] as const).flatMap((what) => [
+    row('GET', `/repository/:name/${what}`, audit.repositoryLogs(what)),
+    row('GET', `/organization/:org/${what}`, audit.organizationLogs(what)),
+    row('GET', `/user/${what}`, audit.userLogs(what)),
+    row('GET', `/superuser/${what}`, audit.superuserLogs(what)),
+  ]),
+  row('GET', '/repository/:name/notification/', audit.listNotifications),
+  row('POST', '/repository/:name/notification/', audit.createNotification),
+  row('GET', '/repository/:name/notification/:uuid', audit.getNotification),
+  row('DELETE', '/repository/:name/notification/:uuid', audit.deleteNotification),
+  row('POST', '/repository/:name/notification/:uuid', audit.resetNotification),
+  row('POST', '/repository/:name/notification/:uuid/test', audit.testNotification),
+  row('GET', '/repository/:name/notification/:uuid/deliveries', audit.notificationDeliveries),
 
   // the web UI's extras (ui.ts), FIPS status (status.ts), scanner data age (scanner-status.ts)
   row('GET', '/setup', ui.getSetup),

@@ -8,7 +8,7 @@ import { TeamService } from './teams.js';
 import { RobotService } from './robots.js';
 import { AppTokenService } from './apptokens.js';
 import { PermissionService } from './permissions.js';
-import { RepoService } from './repos.js';
+import { RepoService } from '../repositories.js';
 import { LoginThrottle } from './throttle.js';
 import { SessionService } from './sessions.js';
 import { Authenticator } from './authenticate.js';
@@ -18,6 +18,7 @@ import { bootstrapAdmin } from './bootstrap.js';
 import { FirstAdminService } from './first-admin.js';
 import { PrincipalResolver } from './principals.js';
 import { RegistryAccess } from './registry-access.js';
+import { IdentityService } from '../identity/index.js';
 
 export interface AccountServices {
   ctx: AccountsContext;
@@ -38,6 +39,8 @@ export interface AccountServices {
   principals: PrincipalResolver;
   /** The /v2 access policy: the principal of a registry token and what it may do. */
   registryAccess: RegistryAccess;
+  /** Identity providers (database, LDAP, OIDC) and team sync (src/services/identity). */
+  identity: IdentityService;
   /** Creates BOOTSTRAP_ADMIN when no user exists; returns its name when it did. */
   bootstrap(): Promise<string | undefined>;
   /** The first administrator from the web UI, guarded by the one-time setup code from the network. */
@@ -47,6 +50,8 @@ export interface AccountServices {
 export interface AccountServicesOptions {
   /** Shows a new first-run setup code to the operator (`berth serve`: its console). Default: only its file. */
   announceSetupCode?: (code: string, file: string) => void;
+  /** The registry token service when the composition root built it first (the scanner signs layer tokens with it). */
+  tokens?: RegistryTokenService;
 }
 
 export function buildAccountServices(base: ServiceContext, opts: AccountServicesOptions = {}): AccountServices {
@@ -58,8 +63,9 @@ export function buildAccountServices(base: ServiceContext, opts: AccountServices
   const throttle = new LoginThrottle(ctx);
   const repos = new RepoService(ctx, perms);
   const sessions = new SessionService(ctx);
-  const authenticator = new Authenticator(ctx, users, robots, appTokens, throttle);
-  const tokens = new RegistryTokenService(ctx);
+  const identity = new IdentityService(ctx, users);
+  const authenticator = new Authenticator(ctx, users, robots, appTokens, throttle, identity);
+  const tokens = opts.tokens ?? new RegistryTokenService(ctx);
   return {
     ctx,
     users,
@@ -76,6 +82,7 @@ export function buildAccountServices(base: ServiceContext, opts: AccountServices
     scopes: new ScopeService(perms),
     principals: new PrincipalResolver(ctx, authenticator, appTokens, sessions),
     registryAccess: new RegistryAccess(ctx, tokens, authenticator, perms, repos),
+    identity,
     bootstrap: () => bootstrapAdmin(ctx, users),
     firstAdmin: new FirstAdminService(ctx, users, opts.announceSetupCode ?? (() => undefined)),
   };

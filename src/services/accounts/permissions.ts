@@ -1,26 +1,10 @@
 // Who may do what: the effective role of a caller on a repository, and who may create repositories in a namespace.
 import type { RepoRole } from '../../db/types.js';
 import type { AccountsContext, Principal } from './context.js';
-import { findAccount } from './store.js';
+import { findAccount, findRepository, isRestrictedUser } from './store.js';
+import { maxRole, namespaceOf, type RepoFacts } from './roles.js';
 
-export const REPO_ROLES: readonly RepoRole[] = ['read', 'write', 'admin'];
-const RANK: Record<RepoRole, number> = { read: 1, write: 2, admin: 3 };
-
-export function maxRole(...roles: (RepoRole | undefined)[]): RepoRole | undefined {
-  let best: RepoRole | undefined;
-  for (const r of roles) if (r && (!best || RANK[r] > RANK[best])) best = r;
-  return best;
-}
-
-export function atLeast(role: RepoRole | undefined, needed: RepoRole): boolean {
-  return !!role && RANK[role] >= RANK[needed];
-}
-
-export interface RepoFacts { id: number; name: string; namespace_id: number | null; visibility: 'public' | 'private' }
-
-export function namespaceOf(repository: string): string {
-  return repository.split('/')[0];
-}
+export { atLeast, maxRole, namespaceOf, REPO_ROLES, type RepoFacts } from './roles.js';
 
 export class PermissionService {
   constructor(private readonly ctx: AccountsContext) {}
@@ -29,8 +13,8 @@ export class PermissionService {
     return p.kind === 'user' && (p.superuser || this.ctx.auth.superUsers.has(p.name));
   }
 
-  async findRepo(name: string): Promise<RepoFacts | undefined> {
-    return this.ctx.db.selectFrom('repository').select(['id', 'name', 'namespace_id', 'visibility']).where('name', '=', name).executeTakeFirst() as Promise<RepoFacts | undefined>;
+  findRepo(name: string): Promise<RepoFacts | undefined> {
+    return findRepository(this.ctx.db, name);
   }
 
   /** The caller's role on an existing repository (undefined: none). */
@@ -64,7 +48,7 @@ export class PermissionService {
     if (this.isSuper(p)) return true;
     const ns = await findAccount(this.ctx.db, namespace);
     if (!ns) return false;
-    if (ns.kind === 'user') return p.kind === 'user' && ns.id === p.id;
+    if (ns.kind === 'user') return p.kind === 'user' && ns.id === p.id && !(await isRestrictedUser(this.ctx.db, p.id));
     if (ns.kind === 'org') return (await this.teamRoleIn(p.id, ns.id)) === 'admin';
     return false;
   }
@@ -83,7 +67,7 @@ export class PermissionService {
     const ns = await findAccount(this.ctx.db, namespace);
     if (!ns || ns.kind === 'robot') return false;
     if (this.isSuper(p)) return true;
-    if (ns.kind === 'user') return p.kind === 'user' && ns.id === p.id;
+    if (ns.kind === 'user') return p.kind === 'user' && ns.id === p.id && !(await isRestrictedUser(this.ctx.db, p.id));
     const r = await this.teamRoleIn(p.id, ns.id);
     return r === 'admin' || r === 'creator';
   }

@@ -11,11 +11,11 @@ import { findAccount } from './store.js';
 import { TokenError, type RegistryTokenService } from './tokens.js';
 import type { Authenticator } from './authenticate.js';
 import type { PermissionService } from './permissions.js';
-import type { RepoService } from './repos.js';
 import { unauthorized } from './challenge.js';
 import { acceptedAudiences, tokenNames } from './service-name.js';
-import type { RepositoryCreator } from '../repositories.js';
+import type { RepoService, RepositoryCreator } from '../repositories.js';
 import { VerifiedTokenCache } from './verified-tokens.js';
+import { performerOf } from '../audit/log.js';
 
 /** A registry token that is not valid (the edge logs the reason). */
 export class TokenRefused extends RegistryError {
@@ -81,7 +81,7 @@ export class RegistryAccess implements AccessPolicy {
     if (!grants(p.scopes, name, action)) {
       throw new RegistryError('DENIED', `requested access to "${name}" is denied: the token does not grant ${action}`, { name, action });
     }
-    if (action === 'push' && request.createsRepository) return this.createOnPush(p, name);
+    if (action === 'push' && request.createsRepository) return this.createOnPush(p, name, request.address);
     return undefined;
   }
 
@@ -98,13 +98,16 @@ export class RegistryAccess implements AccessPolicy {
    * A push to a repository that does not exist may create it, owned by its namespace: checked now (a caller who may
    * not create there is DENIED before sending anything), created only when the push stores something.
    */
-  private async createOnPush(p: Principal, name: string): Promise<RepositoryCreator | undefined> {
+  private async createOnPush(p: Principal, name: string, address?: string): Promise<RepositoryCreator | undefined> {
     if (await this.perms.findRepo(name)) return undefined;
     const denied = (e: unknown) => (e instanceof AccountError ? new RegistryError('DENIED', e.message, { name }) : e);
     await this.repos.checkCreate(p, name).catch((e) => { throw denied(e); });
     return async (repository) => {
       try {
         await this.repos.create(p, repository, this.ctx.auth.privateOnPush ? 'private' : 'public');
+        const i = repository.indexOf('/');
+        this.ctx.audit?.record({ kind: 'create_repo', repository, performer: performerOf(p), ip: address,
+          metadata: { repo: repository.slice(i + 1), namespace: repository.slice(0, i), created_by_push: true } });
       } catch (e) {
         if (e instanceof AccountError && e.kind === 'conflict') return;
         throw denied(e);

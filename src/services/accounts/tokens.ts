@@ -3,7 +3,7 @@
 // Private keys are stored sealed with AES-256-GCM (crypto/secrets.ts); rows from before that are read and sealed in place.
 import { SignJWT, jwtVerify, decodeProtectedHeader, type CryptoKey as JoseKey } from 'jose';
 import { generateSigningKey, importSigningKeys, randomToken, SecretBox, type SigningAlgorithm } from '../../crypto/index.js';
-import { databaseSecretBox } from '../secret-key.js';
+import { databaseSecretBox } from '../../startup/secret-key.js';
 import type { AccountsContext } from './context.js';
 import { VerifiedTokenCache } from './verified-tokens.js';
 
