@@ -266,7 +266,8 @@ describe('scheduled gc (GC_INTERVAL_SECONDS)', () => {
       assert.equal(await store.uploadSize(id), 1000);
       // Wait for the effect of a scheduled pass (expiry 1 s, a pass every second).
       const deadline = Date.now() + 30_000;
-      while ((await fetch(loc)).status !== 404) {
+      // The session row goes first, then the upload's objects and state: wait for both.
+      while ((await fetch(loc)).status !== 404 || (await store.uploadSize(id)) !== null) {
         assert.ok(Date.now() < deadline, 'the scheduled gc never removed the expired upload');
         await new Promise((r) => setTimeout(r, 200));
       }
