@@ -53,6 +53,8 @@ const API_RULES: Record<string, Rule> = {
   'POST /api/v1/setup': ({ body }) => ({ ...ns(str(body?.username), 'user_create', { username: str(body?.username), first_admin: true }), performer: performerNamed(str(body?.username)) }),
   'DELETE /api/v1/superuser/users/:name': ({ params }) => ns(params.name, 'user_delete', { username: params.name }),
   'POST /api/v1/signout': ({ self }) => ns(self, 'logout_success', {}),
+  'POST /api/v1/organization/:org/team/:team/syncing': ({ params, body }) => ns(params.org, 'enable_team_sync', { team: params.team, group_dn: str(body?.group_dn) ?? str(body?.group_name) ?? null }),
+  'DELETE /api/v1/organization/:org/team/:team/syncing': ({ params }) => ns(params.org, 'disable_team_sync', { team: params.team }),
   'POST /api/v1/repository': ({ body }) => {
     const full = `${str(body?.namespace)}/${str(body?.repository)}`;
     return { kind: 'create_repo', repository: full, metadata: { repo: str(body?.repository), namespace: str(body?.namespace), visibility: str(body?.visibility) ?? 'private' } };
@@ -106,20 +108,6 @@ function ua(req: FastifyRequest): string | null {
   return typeof v === 'string' ? v.slice(0, 200) : null;
 }
 
-/** OpenID Connect sign-ins (auth/oidc.ts): the callback sets req.principal and redirects to / when it signs in, to /?signin_error= when refused. */
-function oidcEntry(req: FastifyRequest, reply: FastifyReply): PendingAudit | undefined {
-  if (req.routeOptions?.url !== '/oauth2/:id/callback') return undefined;
-  const service = (req.params as { id?: string }).id ?? null;
-  const location = String(reply.getHeader('location') ?? '');
-  const p = req.principal;
-  if (location === '/' && p && p.kind !== 'anonymous') return { kind: 'login_success', namespace: p.name, performer: performerOf(p), metadata: { type: 'oauth', service, useragent: ua(req) } };
-  const i = location.indexOf('signin_error=');
-  if (i < 0) return undefined;
-  let reason = location.slice(i + 13);
-  try { reason = decodeURIComponent(reason); } catch { /* keep it encoded */ }
-  return { kind: 'login_failure', namespace: null, metadata: { type: 'oauth', service, useragent: ua(req), message: reason.slice(0, 300) } };
-}
-
 /** push_repo / pull_repo / delete_tag over /v2, and sign-ins at /v2/auth. */
 function registryEntry(req: FastifyRequest, reply: FastifyReply, status: number): PendingAudit | undefined {
   const url = req.raw.url ?? '';
@@ -167,9 +155,9 @@ export function installAuditHook(app: FastifyInstance, opts: AuditHookOptions): 
       const isV2 = req.url.startsWith('/v2');
       // With the log off, only a manifest PUT matters (repo_push notifications); nothing else is looked at.
       const wanted = audit.enabled || (isV2 && req.method === 'PUT' && !!opts.onPush);
-      const main = wanted ? (isV2 ? registryEntry(req, reply, status) : req.url.startsWith('/api/v1/') ? apiEntry(req, status)
-        : req.url.startsWith('/oauth2/') ? oidcEntry(req, reply) : undefined) : undefined;
-      const extra = status < 300 ? req.auditEvents ?? [] : [];
+      const main = wanted ? (isV2 ? registryEntry(req, reply, status) : req.url.startsWith('/api/v1/') ? apiEntry(req, status) : undefined) : undefined;
+      // Entries a handler added stand unless the request failed (an OpenID sign-in answers with a redirect).
+      const extra = status < 400 ? req.auditEvents ?? [] : [];
       if (!main && !extra.length) return done();
       const performer = performerOf(req.principal);
       for (const e of main ? [main, ...extra] : extra) {
