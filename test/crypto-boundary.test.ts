@@ -3,7 +3,8 @@
 // itself names no non-approved algorithm. Fails with file:line for every violation.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { sourceFiles } from './helpers/source-files.ts';
 import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -60,19 +61,7 @@ export function scanSource(rel: string, text: string): Violation[] {
   return out;
 }
 
-function files(dir: string): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return [];
-  }
-  return names.flatMap((n) => {
-    const p = path.join(dir, n);
-    if (statSync(p).isDirectory()) return n === 'node_modules' ? [] : files(p);
-    return /\.(ts|tsx|js|mjs|cjs)$/.test(n) ? [p] : [];
-  });
-}
+const files = sourceFiles;
 
 test('only src/crypto/ imports node:crypto; no crypto packages; no non-approved algorithm names in src/crypto/', () => {
   const all = ['src', 'bin', 'scripts', 'bench'].flatMap((d) => files(path.join(root, d)));

@@ -8,7 +8,8 @@
 // Fails with file:line for every violation; the last test plants violations in a temporary fixture tree.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { sourceFiles } from './helpers/source-files.ts';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -68,19 +69,7 @@ export function scanLayering(rel: string, text: string): Violation[] {
   return out;
 }
 
-function files(dir: string): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return [];
-  }
-  return names.flatMap((n) => {
-    const p = path.join(dir, n);
-    if (statSync(p).isDirectory()) return files(p);
-    return /\.(ts|tsx|js|mjs|cjs)$/.test(n) ? [p] : [];
-  });
-}
+const files = sourceFiles;
 
 /** Every violation under `base` (paths reported relative to it). */
 export function checkTree(base: string): Violation[] {

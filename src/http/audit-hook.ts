@@ -6,7 +6,6 @@
 // Pulls and pushes over /v2 cost one array push each here; the database write is batched (AuditLog).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseAuthorization } from './auth/credentials.js';
-import { matchRepositoryPath } from './api/route-table.js';
 import { requestOrigin } from './origin.js';
 import type { RequestOrigin } from '../services/index.js';
 import type { AuditEntry, AuditLog, Performer } from '../services/audit/log.js';
@@ -94,8 +93,8 @@ function apiEntry(req: FastifyRequest, status: number): PendingAudit | undefined
   }
   if (status >= 300) return undefined;
   if (url === '/api/v1/repository/*') {
-    let m;
-    try { m = matchRepositoryPath(decodeURIComponent((req.raw.url ?? '').split('?')[0].replace(/^\/api\/v1/, ''))); } catch { return undefined; }
+    // The pattern and parameters the /api/v1 route table matched (api/plugin.ts).
+    const m = req.apiMatch;
     return m && repositoryRule(req.method, m.url, m.params, body);
   }
   const rule = API_RULES[`${req.method} ${url}`];

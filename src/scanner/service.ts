@@ -63,6 +63,13 @@ export type ScanStatus =
   | { state: 'indexed'; index: StoredIndex }
   | { state: 'unknown' };
 
+/** Where a stored manifest's vulnerability report stands (Quay's security statuses map onto these). */
+export type SecurityState =
+  | { status: 'queued'; retrying?: string }
+  | { status: 'failed'; error: string }
+  | { status: 'unsupported'; reason: string }
+  | { status: 'scanned'; report: ClairVulnerabilityReport; noData: boolean };
+
 export class ScannerService {
   readonly queue: ScanQueue;
   readonly advisories: AdvisoryStore;
@@ -176,6 +183,32 @@ export class ScannerService {
 
   hasVulnerabilityData(): Promise<boolean | undefined> {
     return this.matcher.hasVulnerabilityData();
+  }
+
+  /**
+   * A stored manifest's vulnerability report, or why there is none yet. One pushed before the scanner was on
+   * (or whose job was removed) is queued now. `noData`: matched against no advisory data at all, which must not
+   * read as "no known vulnerabilities".
+   */
+  async security(digest: string, repository: string): Promise<SecurityState> {
+    const st = await this.status(digest);
+    switch (st.state) {
+      case 'unknown':
+        await this.enqueue(digest, repository);
+        return { status: 'queued' };
+      case 'queued':
+      case 'indexing':
+        return { status: 'queued', ...(st.job.lastError ? { retrying: st.job.lastError } : {}) };
+      case 'failed':
+        return { status: 'failed', error: st.error };
+      case 'unsupported':
+        return { status: 'unsupported', reason: st.reason };
+      case 'indexed': {
+        const report = await this.vulnerabilityReport(digest);
+        if (!report) return { status: 'queued' };
+        return { status: 'scanned', report, noData: (await this.hasVulnerabilityData()) === false };
+      }
+    }
   }
 
   /** Runs updaters now (the configured list, or `names`); re-matches and notifies when data changed. */

@@ -1,7 +1,7 @@
 // Builds the scanner from the config (called by the composition root and `berth scanner serve`).
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { ServiceContext } from '../services/context.js';
+import type { ScannerContext } from './context.js';
 import { ScannerService, SCANNER_VERSION, type ScannerOptions } from './service.js';
 import type { ScannerLogger, ScannerObserver } from './log.js';
 import { Notifier } from './notifier.js';
@@ -13,8 +13,7 @@ import { UpdaterStatusService } from './bundle/status.js';
 import type { JobState } from './queue.js';
 import type { Severity } from './model.js';
 
-/** The database and blob store the scanner works on (a ServiceContext without the services' hooks). */
-export type ScannerContext = Pick<ServiceContext, 'config' | 'db' | 'dialect' | 'store' | 'now'>;
+export type { ScannerContext } from './context.js';
 
 export interface ScannerSetup {
   service: ScannerService;

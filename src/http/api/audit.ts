@@ -5,8 +5,8 @@
 import { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { AuditQueryError, parseKinds, parseRange, type AuditQueries, type LogFilter, type LogScope } from '../../services/audit/query.js';
-import { NotificationError, type NotificationService } from '../../services/notifications/service.js';
+import { AuditQueryError, parseKinds, parseRange, type LogFilter, type LogScope } from '../../services/audit/query.js';
+import { NotificationError } from '../../services/notifications/service.js';
 import { auditLater } from '../audit-hook.js';
 import { ApiError } from './errors.js';
 import { deny, requireSignedIn, requireUserCaller, sendJson } from './principal.js';
@@ -20,7 +20,7 @@ const logQuery = z.object({
   next_page: z.string().max(512).optional(),
 });
 
-export interface AuditApi { queries: AuditQueries; notifications: NotificationService; now: () => number }
+export type { AuditApi } from './types.js';
 
 type What = 'logs' | 'aggregatelogs' | 'exportlogs';
 

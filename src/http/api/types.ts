@@ -6,7 +6,8 @@ import type { ArtifactService } from '../../services/artifacts.js';
 import type { ScannerService } from '../../scanner/service.js';
 import type { UpdaterStatusService } from '../../scanner/bundle/status.js';
 import type { Principal } from '../../services/principal.js';
-import type { AuditApi } from './audit.js';
+import type { AuditQueries } from '../../services/audit/query.js';
+import type { NotificationService } from '../../services/notifications/service.js';
 
 /** What the handlers use. */
 export interface ApiDeps {
@@ -20,6 +21,9 @@ export interface ApiDeps {
   /** The audit log's queries and repository notifications (docs/AUDIT.md). */
   audit: AuditApi;
 }
+
+/** The audit log's queries and repository notifications, for the audit handlers. */
+export interface AuditApi { queries: AuditQueries; notifications: NotificationService; now: () => number }
 
 export interface ApiCall {
   req: FastifyRequest;
