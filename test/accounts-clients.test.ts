@@ -17,14 +17,15 @@ const ADMIN: [string, string] = ['admin', 'admin-password-1'];
 let layout: string;
 
 /** Runs a client without blocking the event loop (the server runs in this process). */
-function run(bin: string, args: string[], input?: string): Promise<{ status: number | null; out: string }> {
+function run(bin: string, args: string[], input?: string): Promise<{ status: number | null; out: string; stderr: string }> {
   return new Promise((resolve) => {
     const c = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
+    let stderr = '';
     c.stdout.on('data', (d) => (out += d));
-    c.stderr.on('data', (d) => (out += d));
+    c.stderr.on('data', (d) => { out += d; stderr += d; });
     const timer = setTimeout(() => c.kill('SIGKILL'), 120_000);
-    c.on('close', (status) => { clearTimeout(timer); resolve({ status, out }); });
+    c.on('close', (status) => { clearTimeout(timer); resolve({ status, out, stderr }); });
     c.stdin.end(input ?? '');
   });
 }
@@ -43,6 +44,7 @@ for (const dialect of await testDialects()) {
       const auth = path.join(tmp, `skopeo-auth-${dialect}.json`);
       const bad = await run('skopeo', ['login', '--tls-verify=false', '--authfile', auth, '-u', 'admin', '--password-stdin', host(s)], 'wrong-password\n');
       assert.notEqual(bad.status, 0, bad.out);
+      assert.match(bad.stderr, /invalid username\/password|unauthorized/i, 'the wrong password is the reason');
       const ok = await run('skopeo', ['login', '--tls-verify=false', '--authfile', auth, '-u', 'admin', '--password-stdin', host(s)], `${ADMIN[1]}\n`);
       assert.equal(ok.status, 0, ok.out);
       const push = await run('skopeo', ['copy', '--authfile', auth, '--dest-tls-verify=false', `oci:${layout}:latest`, `docker://${host(s)}/acme/app:1.0`]);
@@ -52,6 +54,7 @@ for (const dialect of await testDialects()) {
       // Anonymous pull of a private repository is refused.
       const anon = await run('skopeo', ['inspect', '--tls-verify=false', '--no-creds', `docker://${host(s)}/acme/app:1.0`]);
       assert.notEqual(anon.status, 0, anon.out);
+      assert.match(anon.stderr, /requested access to .{0,2}acme\/app.{0,2} is denied|unauthorized|authentication required/i, 'missing credentials are the reason');
     });
 
     test('a robot account with write permission pushes; without it, it is denied', { skip: !have('skopeo') }, async () => {
@@ -60,6 +63,7 @@ for (const dialect of await testDialects()) {
       const creds = `${robot.json.name}:${robot.json.token}`;
       const denied = await run('skopeo', ['copy', '--dest-creds', creds, '--dest-tls-verify=false', `oci:${layout}:latest`, `docker://${host(s)}/acme/app:robot`]);
       assert.notEqual(denied.status, 0, denied.out);
+      assert.match(denied.stderr, /denied|unauthorized|forbidden/i, 'the missing permission is the reason');
       assert.equal((await api(s, 'PUT', '/repository/acme/app/permissions/user/acme+ci', ADMIN, { role: 'write' })).status, 200);
       const pushed = await run('skopeo', ['copy', '--dest-creds', creds, '--dest-tls-verify=false', `oci:${layout}:latest`, `docker://${host(s)}/acme/app:robot`]);
       assert.equal(pushed.status, 0, pushed.out);
@@ -67,6 +71,7 @@ for (const dialect of await testDialects()) {
       const regen = await api(s, 'POST', '/organization/acme/robots/ci/regenerate', ADMIN);
       const stale = await run('skopeo', ['inspect', '--creds', creds, '--tls-verify=false', `docker://${host(s)}/acme/app:robot`]);
       assert.notEqual(stale.status, 0, stale.out);
+      assert.match(stale.stderr, /invalid username\/password|unauthorized/i, 'the replaced token is the reason');
       const fresh = await run('skopeo', ['inspect', '--creds', `${regen.json.name}:${regen.json.token}`, '--tls-verify=false', `docker://${host(s)}/acme/app:robot`]);
       assert.equal(fresh.status, 0, fresh.out);
     });
@@ -82,6 +87,7 @@ for (const dialect of await testDialects()) {
       assert.equal(b.status, 0, b.out);
       const wrong = await run('podman', [...store('podman'), 'login', '--tls-verify=false', '--authfile', auth, '-u', 'admin', '--password-stdin', host(s)], 'nope-nope\n');
       assert.notEqual(wrong.status, 0, wrong.out);
+      assert.match(wrong.stderr, /invalid username\/password|unauthorized/i, 'the wrong password is the reason');
     });
 
     // TLS does not depend on the database: this one runs once, on SQLite (test/tls.test.ts covers reload and HTTP_LISTEN).
@@ -111,7 +117,7 @@ for (const dialect of await testDialects()) {
         // Without the CA the same client refuses the certificate.
         const untrusted = await run('skopeo', ['inspect', '--creds', `${ADMIN[0]}:${ADMIN[1]}`, `docker://${hostPort}/admin/secure:1`]);
         assert.notEqual(untrusted.status, 0);
-        assert.match(untrusted.out, /certificate/);
+        assert.match(untrusted.stderr, /certificate signed by unknown authority|x509|certificate/);
       } finally {
         await hs.stop();
       }

@@ -123,12 +123,13 @@ before(async () => {
 after(async () => { await browser?.close(); });
 
 for (const dialect of await testDialects()) {
-  describe(`OpenID Connect sign-in with oidc-provider and Chromium (${dialect})`, { skip }, () => {
+  describe(`OpenID Connect sign-in with oidc-provider and Chromium (${dialect})`, () => {
     let s: TestServer;
     let op: Awaited<ReturnType<typeof startProvider>>;
     const codeTtl = { seconds: 60 };
     const hold: Hold = { on: false };
     before(async () => {
+      if (skip) return; // the tests are skipped, with the reason
       const port = await freePort();
       s = await startServer(dialect, {}, {
         auth: true,
@@ -158,7 +159,7 @@ for (const dialect of await testDialects()) {
       await op?.close();
     });
 
-    test('sign in with the button; the team follows the group claim; an app token gives CLI access', async () => {
+    test('sign in with the button; the team follows the group claim; an app token gives CLI access', { skip: skip }, async () => {
       const setup = await api(s, 'GET', '/setup');
       assert.deepEqual(setup.json.external_login, [{ id: 'oidc', title: 'Example SSO', url: '/oauth2/oidc/start' }, { id: 'broken', title: 'Broken SSO', url: '/oauth2/broken/start' }]);
       const { ctx, page } = await newPage();
@@ -206,7 +207,7 @@ for (const dialect of await testDialects()) {
       GROUPS.ann = ['devs', 'everyone'];
     });
 
-    test('a tampered state, a replayed callback and a code used twice are refused; the sign-in page says why', async () => {
+    test('a tampered state, a replayed callback and a code used twice are refused; the sign-in page says why', { skip: skip }, async () => {
       const { ctx, page } = await newPage();
       try {
         const url = await captureCallback(page, s, hold, 'ben');
@@ -255,7 +256,7 @@ for (const dialect of await testDialects()) {
       }
     });
 
-    test('an expired authorization code is refused', async () => {
+    test('an expired authorization code is refused', { skip: skip }, async () => {
       const { ctx, page } = await newPage();
       codeTtl.seconds = 1;
       try {
@@ -272,7 +273,7 @@ for (const dialect of await testDialects()) {
       }
     });
 
-    test('a provider that cannot be reached: a clear error on the sign-in page; the local superuser still signs in', async () => {
+    test('a provider that cannot be reached: a clear error on the sign-in page; the local superuser still signs in', { skip: skip }, async () => {
       const { ctx, page } = await newPage();
       try {
         await page.goto(`${s.url}/`);

@@ -13,3 +13,17 @@ export async function linkBlob(db: DB, repositoryId: number, digest: string, siz
   }));
 }
 
+
+/**
+ * Undoes linkBlob for content whose bytes are gone (collected while its upload was committed): the
+ * repository's link, and the blob row when nothing else links or references it.
+ */
+export async function unlinkMissingBlob(db: DB, repositoryId: number, digest: string): Promise<void> {
+  await retryOnConflict(() => db.transaction().execute(async (tx) => {
+    await tx.deleteFrom('repository_blob').where('repository_id', '=', repositoryId).where('digest', '=', digest).execute();
+    await tx.deleteFrom('blob').where('digest', '=', digest)
+      .where(({ not, exists, selectFrom }) => not(exists(selectFrom('repository_blob').select('digest').where('repository_blob.digest', '=', digest))))
+      .where(({ not, exists, selectFrom }) => not(exists(selectFrom('manifest_ref').select('digest').where('manifest_ref.digest', '=', digest))))
+      .execute();
+  }));
+}

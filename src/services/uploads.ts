@@ -7,7 +7,7 @@ import { UploadInterrupted, UploadTooLarge } from '../storage/blobstore.js';
 import type { ServiceContext } from './context.js';
 import { ensureRepository, type RepositoryCreator } from './repositories.js';
 import { requireRepositoryName } from '../oci/names.js';
-import { linkBlob } from './blob-links.js';
+import { linkBlob, unlinkMissingBlob } from './blob-links.js';
 import type { DB } from '../db/database.js';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -209,12 +209,34 @@ export class UploadService {
   /** fsync, link into the content address, record the blob; re-link if a gc raced us. */
   private async commitFile(repository: string, id: string, digest: string, size: number, create?: RepositoryCreator, alsoInTransaction?: (tx: DB) => Promise<void>): Promise<void> {
     const { store, db } = this.ctx;
-    await store.syncUpload(id);
-    await store.commitUpload(id, digest);
+    try {
+      await store.syncUpload(id);
+      await store.commitUpload(id, digest);
+    } catch (e) {
+      // gc took the data of an upload with no session row (a single-request upload) before it was
+      // stored: only possible with a grace period shorter than the push. A clean refusal, not a 500.
+      if (!(await store.stat(digest)) && (await store.uploadModifiedAt(id).catch(() => null)) === null) {
+        throw new RegistryError('BLOB_UPLOAD_UNKNOWN',
+          `the data of upload ${id} was removed by garbage collection before it was stored (GC grace period shorter than the push); nothing was kept: push the blob again`,
+          { uuid: id, cause: (e as Error).message });
+      }
+      if (!(await store.stat(digest))) throw e;
+    }
     const repo = await ensureRepository(this.ctx, repository, create);
     await linkBlob(db, repo.id, digest, size, this.ctx.now(), alsoInTransaction);
     // A concurrent gc may have removed the file between link and commit: put it back.
-    if (!(await store.stat(digest))) await store.commitUpload(id, digest);
+    if (await store.stat(digest)) return;
+    try {
+      await store.commitUpload(id, digest);
+    } catch (e) {
+      if (await store.stat(digest)) return; // another push of the same content put it back
+      // gc took the upload's data too (a grace period shorter than the push): no row may point at
+      // missing bytes, so the link goes again, and the client is told to push again. Not a 500.
+      await unlinkMissingBlob(db, repo.id, digest);
+      throw new RegistryError('BLOB_UPLOAD_UNKNOWN',
+        `the data of upload ${id} was removed by garbage collection while it was being stored (GC grace period shorter than the push); nothing was kept: push the blob again`,
+        { uuid: id, cause: (e as Error).message });
+    }
   }
 
   private async discard(id: string): Promise<void> {
