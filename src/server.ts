@@ -23,6 +23,9 @@ import { databaseRowCounts, storedBlobBytes } from './metrics/row-counts.js';
 import { fipsStartup, type FipsReport } from './services/fips.js';
 import { dataMaxAgeSeconds } from './scanner/bundle/airgap.js';
 import { updaterAges } from './scanner/bundle/status.js';
+import { buildRedisSetup, type RedisSetup } from './cache/index.js';
+import { registerRedisMetrics } from './cache/metrics.js';
+import { PullRecorder } from './services/pull-stats.js';
 
 export interface Berth {
   app: FastifyInstance;
@@ -35,6 +38,8 @@ export interface Berth {
   metrics?: Metrics;
   /** The separate metrics listener's URL (METRICS_PORT), once listening. */
   metricsUrl?: string;
+  /** The data-model cache and Redis connections (DATA_MODEL_CACHE_CONFIG, PULL_METRICS_REDIS). */
+  redis: RedisSetup;
   /** FIPS mode: on or off, the active provider, the TLS policy. */
   fips: FipsReport;
   /** Starts listening; resolves with the base URL. */
@@ -58,6 +63,11 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
   // Before anything opens: FIPS mode refuses to start in a non-FIPS process or with non-approved settings.
   const fips = fipsStartup(config, tlsFiles && { ...tlsFiles, where: `${tlsSettings!.certFile}, ${tlsSettings!.keyFile}` });
   const { ctx, database } = await openContext(config);
+  // The data-model cache (in memory, or Redis shared by replicas) and the pull counters, before any service is built.
+  const redis = buildRedisSetup(config);
+  ctx.cache = redis.cache;
+  const pulls = new PullRecorder(ctx.db, ctx.now, { redis: redis.pullMetrics, flushSeconds: config.raw.PULL_METRICS_FLUSH_SECONDS });
+  ctx.pulls = pulls;
   // An external scanner fetches layers of private repositories with a short-lived pull token (accounts are built below).
   const scanner = buildScanner(ctx, {
     layerHeaders: async (repository) => (accounts.ctx.auth.open ? {} : accounts.tokens.layerPullHeaders(repository)),
@@ -84,6 +94,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     },
   }) : undefined;
   if (metrics) ctx.observer = metrics.observer;
+  if (metrics && redis.connections.length) registerRedisMetrics(metrics.registry, () => redis.up());
   if (metrics?.scanner && scanner) scanner.service.observer = metrics.scanner.observer;
   const accounts = buildAccountServices(ctx);
   const services = buildServices(ctx, new TokenAccessPolicy(accounts));
@@ -101,6 +112,9 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
       ...(scanner && !scanner.remote ? [(a: FastifyInstance) => a.register(clairApiPlugin, { scanner: scanner.service, psk: scanner.psk })] : []),
     ],
   });
+  redis.log = app.log;
+  pulls.log = app.log;
+  pulls.start();
   if (scanner) {
     scanner.service.log = app.log;
     scanner.start();
@@ -117,6 +131,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     accounts,
     scanner,
     metrics,
+    redis,
     fips,
     async listen() {
       const address = await app.listen({ host: config.listen.host, port: config.listen.port });
@@ -136,7 +151,9 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
       await scanner?.stop();
       await metricsApp?.close();
       await app.close();
+      await pulls.stop();
       await database.close();
+      await redis.close();
       metrics?.close();
     },
   };

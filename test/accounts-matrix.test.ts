@@ -278,6 +278,8 @@ for (const dialect of await testDialects()) {
       a('GET', '/repository/:name/charts', '/repository/acme/private/charts', 'read', 200),
       a('GET', '/repository/:name/manifest/:digest', `/repository/acme/private/manifest/${mdigest}`, 'read', 200),
       a('GET', '/repository/:name/manifest/:digest/security', `/repository/acme/private/manifest/${mdigest}/security`, 'read', 200),
+      a('GET', '/repository/:name/tag/:tag/pull_statistics', '/repository/acme/private/tag/v1/pull_statistics', 'read', 200),
+      a('GET', '/repository/:name/manifest/:digest/pull_statistics', `/repository/acme/private/manifest/${mdigest}/pull_statistics`, 'read', 200),
       a('GET', '/manifestsummary', `/manifestsummary?repository=acme/private&digest=${mdigest}`, 'read', 200),
 
       // ---- setup, status, superuser views
@@ -363,6 +365,8 @@ for (const dialect of await testDialects()) {
         '/repository/:name/charts': '/repository/acme/private/charts',
         '/repository/:name/manifest/:digest': `/repository/acme/private/manifest/${ZERO_DIGEST}`,
         '/repository/:name/manifest/:digest/security': `/repository/acme/private/manifest/${ZERO_DIGEST}/security`,
+        '/repository/:name/tag/:tag/pull_statistics': '/repository/acme/private/tag/no-such-tag/pull_statistics',
+        '/repository/:name/manifest/:digest/pull_statistics': `/repository/acme/private/manifest/${ZERO_DIGEST}/pull_statistics`,
       };
       assert.deepEqual(Object.keys(sample).sort(), [...new Set(REPOSITORY_ENDPOINTS.map((e) => e.url))].sort());
       for (const [pattern, path] of Object.entries(sample)) {

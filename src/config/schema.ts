@@ -7,6 +7,7 @@ import { airgapConfigSchema } from './schema-airgap.js';
 import { metricsConfigSchema } from './schema-metrics.js';
 import { fipsConfigSchema } from './schema-fips.js';
 import { tagsConfigSchema } from './schema-tags.js';
+import { redisConfigSchema } from './schema-redis.js';
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, 'must be HOST:PORT (for example 0.0.0.0:8080)');
 
@@ -48,6 +49,7 @@ export const configSchema = z.object({
   ...metricsConfigSchema,
   ...fipsConfigSchema,
   ...tagsConfigSchema,
+  ...redisConfigSchema,
 }).loose();
 
 export type RawConfig = z.infer<typeof configSchema>;

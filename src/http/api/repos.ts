@@ -8,6 +8,7 @@ import { atLeast, namespaceOf } from '../../services/accounts/permissions.js';
 import { parseTagNameFilter, type TagService } from '../../services/tags.js';
 import type { ArtifactService } from '../../services/artifacts.js';
 import { handleArtifactPath, matchArtifactPath } from './artifacts.js';
+import { handlePullStatsPath, matchPullStatsPath } from './pull-stats.js';
 import { matchSecurityPath, type SecurityHandler } from './security.js';
 import { ApiError } from './errors.js';
 import { deny, requireSignedIn, sendJson } from './principal.js';
@@ -43,6 +44,8 @@ export const REPOSITORY_ENDPOINTS: readonly { method: string; url: string }[] = 
   { method: 'GET', url: '/repository/:name/charts' },
   { method: 'GET', url: '/repository/:name/manifest/:digest' },
   { method: 'GET', url: '/repository/:name/manifest/:digest/security' },
+  { method: 'GET', url: '/repository/:name/tag/:tag/pull_statistics' },
+  { method: 'GET', url: '/repository/:name/manifest/:digest/pull_statistics' },
 ];
 
 function parseSub(rest: string): Sub | undefined {
@@ -110,6 +113,8 @@ export async function repoRoutes(app: FastifyInstance, opts: { accounts: Account
       }
       const sec = opts.security && matchSecurityPath(rest);
       if (sec) return sendJson(reply, 200, await opts.security!(req, sec.name, sec.digest));
+      const pulls = accounts.ctx.pulls && matchPullStatsPath(rest);
+      if (pulls) return handlePullStatsPath(req, reply, pulls, accounts.ctx.pulls!, need);
       const art = opts.artifacts && matchArtifactPath(rest);
       if (art) return handleArtifactPath(req, reply, art, opts.artifacts!, need);
       const sub = parseSub(rest);

@@ -58,10 +58,17 @@ export class TokenAccessPolicy implements AccessPolicy {
     }
     this.accounts.ctx.observer?.authAttempt?.('bearer', true);
     req.registryAccess = { sub: claims.sub, access: claims.access };
-    if (!action || !name) return;
-    if (!grants(claims.access, name, action)) {
+    if (action && name && !grants(claims.access, name, action)) {
       throw new RegistryError('DENIED', `requested access to "${name}" is denied: the token does not grant ${action}`, { name, action });
     }
+    // Still true now? (a permission revoked or a robot token regenerated on any replica since the token was issued)
+    const refused = await this.accounts.standing.refusal(claims, name, action);
+    if (refused?.kind === 'unauthorized') {
+      req.log.warn({ event: 'token_refused', ip: req.ip, reason: refused.message }, 'registry token refused');
+      throw unauthorized(auth, refused.message, scope, 'invalid_token');
+    }
+    if (refused) throw new RegistryError('DENIED', refused.message, { name, action });
+    if (!action || !name) return;
     if (action === 'push' && (route === 'upload-start' || route === 'manifest')) await this.createOnPush(claims.sub, name);
   }
 

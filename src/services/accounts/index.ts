@@ -15,6 +15,8 @@ import { Authenticator } from './authenticate.js';
 import { RegistryTokenService } from './tokens.js';
 import { ScopeService } from './scopes.js';
 import { bootstrapAdmin } from './bootstrap.js';
+import { TokenStanding } from './token-standing.js';
+import { invalidateOnAccountWrites } from './cache-writes.js';
 
 export interface AccountServices {
   ctx: AccountsContext;
@@ -30,6 +32,8 @@ export interface AccountServices {
   /** Failed-login counters in the database (shared by replicas). */
   throttle: LoginThrottle;
   tokens: RegistryTokenService;
+  /** Whether an issued registry token still stands (permissions, account, robot token), from the cache. */
+  standing: TokenStanding;
   scopes: ScopeService;
   /** Creates BOOTSTRAP_ADMIN when no user exists; returns its name when it did. */
   bootstrap(): Promise<string | undefined>;
@@ -42,19 +46,25 @@ export function buildAccountServices(base: ServiceContext): AccountServices {
   const appTokens = new AppTokenService(ctx);
   const perms = new PermissionService(ctx);
   const throttle = new LoginThrottle(ctx);
+  const standing = new TokenStanding(ctx, perms);
+  const orgs = new OrgService(ctx);
+  const teams = new TeamService(ctx);
+  const repos = new RepoService(ctx, perms);
+  invalidateOnAccountWrites(ctx.cache, { users, orgs, teams, robots, repos });
   return {
     ctx,
     users,
-    orgs: new OrgService(ctx),
-    teams: new TeamService(ctx),
+    orgs,
+    teams,
     robots,
     appTokens,
     perms,
-    repos: new RepoService(ctx, perms),
+    repos,
+    standing,
     sessions: new SessionService(ctx),
     authenticator: new Authenticator(ctx, users, robots, appTokens, throttle),
     throttle,
-    tokens: new RegistryTokenService(ctx),
+    tokens: new RegistryTokenService(ctx, (subject) => standing.credentialOf(subject)),
     scopes: new ScopeService(perms),
     bootstrap: () => bootstrapAdmin(ctx, users),
   };
