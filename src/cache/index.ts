@@ -4,7 +4,7 @@ import type { BerthConfig } from '../config/load.js';
 import type { RedisServerConfig } from '../config/schema-redis.js';
 import { InMemoryCache } from './memory.js';
 import { RedisCache } from './redis.js';
-import { RedisConnection } from './redis-connection.js';
+import { RedisConnection, RedisHealth } from './redis-connection.js';
 import type { CacheLog, DataModelCache } from './types.js';
 
 export type { DataModelCache, CacheLog } from './types.js';
@@ -31,21 +31,22 @@ export function buildRedisSetup(config: BerthConfig): RedisSetup {
   const cacheCfg = raw.DATA_MODEL_CACHE_CONFIG;
   const ttl = cacheCfg?.ttl_seconds ?? 300;
   const connections: RedisConnection[] = [];
+  const health = new RedisHealth();
   let cache: DataModelCache = new InMemoryCache(ttl);
   let redisCache: RedisCache | undefined;
   let main: RedisConnection | undefined;
   if (cacheCfg?.engine === 'redis' && cacheCfg.redis_config?.primary) {
     const primary = cacheCfg.redis_config.primary;
-    main = new RedisConnection(primary, 'data model cache');
+    main = new RedisConnection(primary, 'data model cache', health);
     // A subscribed connection can run nothing else; it keeps an offline queue so it re-subscribes by itself.
-    const sub = new RedisConnection(primary, 'cache invalidation', { enableOfflineQueue: true, maxRetriesPerRequest: null });
+    const sub = new RedisConnection(primary, 'cache invalidation', health, { enableOfflineQueue: true, maxRetriesPerRequest: null });
     connections.push(main, sub);
     cache = redisCache = new RedisCache(main, sub, ttl);
   }
   let pullMetrics: RedisConnection | undefined;
   const pm = raw.PULL_METRICS_REDIS;
   if (pm) {
-    pullMetrics = main && sameServer(main.cfg, pm) ? main : new RedisConnection(pm, 'pull metrics');
+    pullMetrics = main && sameServer(main.cfg, pm) ? main : new RedisConnection(pm, 'pull metrics', health);
     if (!connections.includes(pullMetrics)) connections.push(pullMetrics);
   }
   return {
@@ -54,7 +55,7 @@ export function buildRedisSetup(config: BerthConfig): RedisSetup {
     connections,
     up: () => (connections.length ? (connections.every((c) => c.up) ? 1 : 0) : undefined),
     set log(log: CacheLog) {
-      for (const c of connections) c.log = log;
+      health.log = log;
       if (redisCache) redisCache.log = log;
     },
     async close() {

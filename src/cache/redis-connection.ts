@@ -21,31 +21,50 @@ export function redisOptions(cfg: RedisServerConfig, extra: RedisOptions = {}): 
   };
 }
 
+/**
+ * The health of a server's Redis connections together: the outage is logged once when the first
+ * connection drops (not once per connection or retry), and once more when all are back.
+ */
+export class RedisHealth {
+  private readonly down = new Set<string>();
+  private outage = false;
+  log?: CacheLog;
+
+  report(role: string, up: boolean, where: string, err?: Error): void {
+    if (up) this.down.delete(role); else this.down.add(role);
+    if (!up && !this.outage) {
+      this.outage = true;
+      const msg = `Redis at ${where} is unreachable${err ? ` (${err.message})` : ''}: serving from the database until it is back`;
+      if (this.log) this.log.warn({ event: 'redis_down', role, where }, msg);
+      else process.stderr.write(`berth: ${msg}\n`);
+    } else if (up && this.outage && this.down.size === 0) {
+      this.outage = false;
+      this.log?.info({ event: 'redis_up', where }, `Redis at ${where} is reachable again`);
+    }
+  }
+}
+
 export class RedisConnection {
   readonly client: Redis;
   private wasUp = false;
-  private downLogged = false;
+  private closing = false;
   private readonly listeners: ((up: boolean) => void)[] = [];
-  log?: CacheLog;
 
-  constructor(readonly cfg: RedisServerConfig, readonly role: string, extra: RedisOptions = {}) {
+  constructor(readonly cfg: RedisServerConfig, readonly role: string, readonly health: RedisHealth, extra: RedisOptions = {}) {
     this.client = new Redis(redisOptions(cfg, extra));
+    const where = `${cfg.host}:${cfg.port}`;
     this.client.on('ready', () => {
-      if (this.downLogged) this.log?.info({ event: 'redis_up', role, host: cfg.host, port: cfg.port }, `Redis (${role}) is reachable again`);
-      this.downLogged = false;
       this.wasUp = true;
+      health.report(role, true, where);
       for (const l of this.listeners) l(true);
     });
     const down = (err?: Error) => {
+      if (this.closing) return;
       for (const l of this.listeners) l(false);
-      if (this.downLogged) return;
-      this.downLogged = true;
-      const msg = `Redis (${role}) at ${cfg.host}:${cfg.port} is unreachable${err ? ` (${err.message})` : ''}: serving from the database until it is back`;
-      if (this.log) this.log.warn({ event: 'redis_down', role, host: cfg.host, port: cfg.port }, msg);
-      else process.stderr.write(`berth: ${msg}\n`);
+      health.report(role, false, where, err);
     };
     this.client.on('error', (err: Error) => down(err));
-    this.client.on('close', () => { if (this.wasUp || this.downLogged) down(); });
+    this.client.on('close', () => { if (this.wasUp) down(); });
   }
 
   get up(): boolean {
@@ -67,7 +86,7 @@ export class RedisConnection {
   }
 
   async close(): Promise<void> {
-    this.downLogged = true; // a deliberate close is not an outage
+    this.closing = true; // a deliberate close is not an outage
     this.client.disconnect();
   }
 }
