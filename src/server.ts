@@ -10,7 +10,6 @@ import { buildApp } from './http/app.js';
 import { webUi } from './http/web.js';
 import { buildAccountServices, type AccountServices } from './services/accounts/index.js';
 import { authSettings } from './config/auth.js';
-import { TokenAccessPolicy } from './http/auth/registry-access.js';
 import { tokenEndpoint } from './http/auth/token-endpoint.js';
 import { apiPlugin } from './http/api/plugin.js';
 import { listenPlainHttp, readTls, watchTls } from './http/tls.js';
@@ -97,7 +96,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
   if (metrics && redis.connections.length) registerRedisMetrics(metrics.registry, () => redis.up());
   if (metrics?.scanner && scanner) scanner.service.observer = metrics.scanner.observer;
   const accounts = buildAccountServices(ctx);
-  const services = buildServices(ctx, new TokenAccessPolicy(accounts));
+  const services = buildServices(ctx, accounts.registryAccess);
   const tls = accounts.ctx.auth.tls;
   const logger = opts.logger === true ? { level: 'info' } : opts.logger ?? false;
   const app = await buildApp({

@@ -72,7 +72,7 @@ const bearer = (t: string | undefined) => ({ authorization: `Bearer ${t}` });
 async function pushImage(r: Replica, repo: string, tag: string, seed: string, t: string): Promise<string> {
   const blob = async (data: Buffer) => {
     const digest = sha256(data);
-    const res = await fetch(`${r.url}/v2/${repo}/blobs/uploads/?digest=${digest}`, { method: 'POST', headers: { ...bearer(t), 'content-type': 'application/octet-stream' }, body: data });
+    const res = await fetch(`${r.url}/v2/${repo}/blobs/uploads/?digest=${digest}`, { method: 'POST', headers: { ...bearer(t), 'content-type': 'application/octet-stream' }, body: new Uint8Array(data) });
     assert.equal(res.status, 201, await res.text());
     return { digest, size: data.length, bytes: data };
   };
@@ -269,7 +269,7 @@ describe('without Redis (the laptop start)', () => {
     const push = async (seed: string) => {
       const blob = async (data: Buffer) => {
         const digest = sha256(data);
-        assert.equal((await fetch(`${s.url}/v2/lap/top/blobs/uploads/?digest=${digest}`, { method: 'POST', body: data })).status, 201);
+        assert.equal((await fetch(`${s.url}/v2/lap/top/blobs/uploads/?digest=${digest}`, { method: 'POST', body: new Uint8Array(data) })).status, 201);
         return { digest, size: data.length, bytes: data };
       };
       const m = imageManifest(await blob(Buffer.from(`{"seed":"${seed}"}`)), [await blob(Buffer.from(seed))]);

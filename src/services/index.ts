@@ -1,22 +1,45 @@
-// The registry's services, built once by the composition root.
-import type { FastifyRequest } from 'fastify';
+// The registry's services, built once by the composition root. The access policy of /v2 is the accounts'
+// RegistryAccess (src/services/accounts/registry-access.ts) when accounts are on, OPEN_ACCESS otherwise.
 import type { BerthConfig } from '../config/load.js';
 import type { ServiceContext } from './context.js';
+import { ANONYMOUS, type Credentials, type Principal } from './principal.js';
 import { UploadService } from './uploads.js';
 import { BlobService } from './blobs.js';
 import { ManifestService } from './manifests.js';
 import { ListingService } from './listing.js';
 
-/** Who may read a repository. Until accounts exist every repository is open to every caller. */
-export interface AccessPolicy {
-  canRead(req: FastifyRequest, repository: string): boolean;
-  /** Accounts: checks the caller may use this /v2 route; throws a RegistryError (401/403) when not. */
-  authorize?(req: FastifyRequest, route: string, method: string, name: string | undefined): Promise<void>;
-  /** Accounts: ids of the repositories the caller may see in the catalog (undefined: all). */
-  visibleRepositoryIds?(req: FastifyRequest): Promise<number[] | undefined>;
+export type RegistryAction = 'pull' | 'push' | 'delete';
+
+/** What one /v2 request asks for, as the route table sees it. */
+export interface RegistryRequest {
+  /** The repository named in the path (absent for /v2/ and the catalog). */
+  name?: string;
+  action?: RegistryAction;
+  /** The catalog (`registry:catalog:*`). */
+  catalog?: boolean;
+  /** A push that creates the repository when it does not exist yet (upload start, manifest PUT). */
+  createsRepository?: boolean;
 }
 
-export const OPEN_ACCESS: AccessPolicy = { canRead: () => true };
+/** Who may do what on /v2. Every member takes the request's principal, never the request. */
+export interface AccessPolicy {
+  /** The principal of a /v2 request (its bearer token's account and grants); throws 401 for a token that is not valid. */
+  registryPrincipal(creds: Credentials, request: RegistryRequest): Promise<Principal>;
+  /** Checks the caller may make this request; throws a RegistryError (401 with a challenge, or 403) when not. */
+  authorize(p: Principal, request: RegistryRequest): Promise<void>;
+  /** Whether the caller may pull from a repository (cross-repository mount sources). */
+  canRead(p: Principal, repository: string): boolean;
+  /** Ids of the repositories the caller may see in the catalog (undefined: all). */
+  visibleRepositoryIds(p: Principal): Promise<number[] | undefined>;
+}
+
+/** No accounts (AUTHENTICATION_TYPE: None and no accounts services): everyone may do everything. */
+export const OPEN_ACCESS: AccessPolicy = {
+  registryPrincipal: async () => ANONYMOUS,
+  authorize: async () => undefined,
+  canRead: () => true,
+  visibleRepositoryIds: async () => undefined,
+};
 
 export interface RegistryServices {
   config: BerthConfig;

@@ -6,7 +6,7 @@ import type { RegistryServices } from '../../services/index.js';
 import { TagService } from '../../services/tags.js';
 import { ArtifactService } from '../../services/artifacts.js';
 import { mapApiError, sendApiError } from './errors.js';
-import { resolvePrincipal } from './principal.js';
+import { apiPrincipalHook } from './principal.js';
 import { userRoutes } from './users.js';
 import { orgRoutes } from './orgs.js';
 import { repoRoutes } from './repos.js';
@@ -39,9 +39,7 @@ export async function apiPlugin(app: FastifyInstance, opts: { accounts: AccountS
   });
   app.setNotFoundHandler((req, reply) => sendApiError(reply, 404, `no API endpoint ${req.method} ${(req.raw.url ?? '').split('?')[0].slice(0, 200)}`));
 
-  app.addHook('preHandler', async (req) => {
-    req.principal = await resolvePrincipal(accounts, req);
-  });
+  app.addHook('preHandler', apiPrincipalHook(accounts));
 
   await app.register(uiRoutes, { accounts });
   await app.register(userRoutes, { accounts });

@@ -1,17 +1,16 @@
-// Who calls /api/v1: a session cookie (UI; CSRF header required for changes), a bearer app token, or Basic credentials.
+// Who calls /api/v1 (resolved once per request by the hook below, through the accounts' PrincipalResolver):
+// a session cookie (UI; CSRF header required for changes), a bearer app token, or Basic credentials.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AccountServices } from '../../services/accounts/index.js';
-import { ANONYMOUS, type Principal } from '../../services/accounts/context.js';
+import { ANONYMOUS, type Principal } from '../../services/principal.js';
 import { AccountError } from '../../services/accounts/errors.js';
+import { CSRF_HEADER } from '../../services/accounts/principals.js';
 import { parseAuthorization } from '../auth/credentials.js';
 import { ApiError } from './errors.js';
+import '../principal.js';
 
 export const SESSION_COOKIE = 'berth_session';
-export const CSRF_HEADER = 'x-csrf-token';
-
-declare module 'fastify' {
-  interface FastifyRequest { principal?: Principal; sessionCsrf?: string }
-}
+export { CSRF_HEADER };
 
 export function readCookie(req: FastifyRequest, name: string): string | undefined {
   const raw = req.headers.cookie;
@@ -23,44 +22,26 @@ export function readCookie(req: FastifyRequest, name: string): string | undefine
   return undefined;
 }
 
-export async function resolvePrincipal(accounts: AccountServices, req: FastifyRequest): Promise<Principal> {
-  const creds = parseAuthorization(req.headers.authorization);
-  if (creds.scheme === 'malformed') {
-    req.log.warn({ event: 'api_auth_refused', ip: req.ip, reason: creds.reason }, 'API request refused');
-    throw new ApiError(401, `invalid Authorization header: ${creds.reason}`);
-  }
-  if (creds.scheme === 'basic') {
+/** The /api/v1 preHandler hook: sets req.principal (and the session's CSRF token); refuses bad credentials. */
+export function apiPrincipalHook(accounts: AccountServices): (req: FastifyRequest) => Promise<void> {
+  return async (req) => {
+    const credentials = parseAuthorization(req.headers.authorization);
     try {
-      return await accounts.authenticator.login(creds.username, creds.password, req.ip);
+      const r = await accounts.principals.forApi({
+        credentials, sessionCookie: readCookie(req, SESSION_COOKIE), address: req.ip,
+        changes: !['GET', 'HEAD', 'OPTIONS'].includes(req.method), csrf: header(req, CSRF_HEADER),
+      });
+      req.principal = r.principal;
+      if (r.sessionCsrf) req.sessionCsrf = r.sessionCsrf;
     } catch (e) {
-      if (e instanceof AccountError) req.log.warn({ event: 'login_failed', account: creds.username.slice(0, 64), ip: req.ip, reason: e.message }, 'login failed');
+      if (e instanceof AccountError) {
+        if (credentials.scheme === 'malformed') req.log.warn({ event: 'api_auth_refused', ip: req.ip, reason: credentials.reason }, 'API request refused');
+        if (credentials.scheme === 'basic') req.log.warn({ event: 'login_failed', account: credentials.username.slice(0, 64), ip: req.ip, reason: e.message }, 'login failed');
+        if (credentials.scheme === 'bearer') req.log.warn({ event: 'api_token_refused', ip: req.ip }, 'API bearer token refused');
+      }
       throw e;
     }
-  }
-  if (creds.scheme === 'bearer') {
-    const id = creds.token.length <= 512 ? await accounts.appTokens.check(creds.token) : undefined;
-    const p = id === undefined ? undefined : await accounts.authenticator.principalOf(id, 'apptoken');
-    accounts.ctx.observer?.authAttempt?.('bearer', !!p);
-    if (!p) {
-      req.log.warn({ event: 'api_token_refused', ip: req.ip }, 'API bearer token refused');
-      throw new ApiError(401, 'the bearer token is not valid (use an app-specific token)');
-    }
-    return p;
-  }
-  const cookie = readCookie(req, SESSION_COOKIE);
-  if (cookie) {
-    const s = cookie.length <= 256 ? await accounts.sessions.lookup(cookie) : undefined;
-    const p = s && await accounts.authenticator.principalOf(s.accountId, 'session');
-    accounts.ctx.observer?.authAttempt?.('cookie', !!p);
-    if (s && p) {
-      if (!['GET', 'HEAD', 'OPTIONS'].includes(req.method) && !accounts.sessions.csrfMatches(s.csrf, header(req, CSRF_HEADER))) {
-        throw new ApiError(403, `a signed-in browser session must send the ${CSRF_HEADER} header it got at sign-in with every change`);
-      }
-      req.sessionCsrf = s.csrf;
-      return p;
-    }
-  }
-  return ANONYMOUS;
+  };
 }
 
 function header(req: FastifyRequest, name: string): string | undefined {

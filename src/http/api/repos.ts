@@ -4,14 +4,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { RepoRole } from '../../db/types.js';
 import type { AccountServices } from '../../services/accounts/index.js';
-import { atLeast, namespaceOf } from '../../services/accounts/permissions.js';
+import { atLeast } from '../../services/accounts/permissions.js';
 import { parseTagNameFilter, type TagService } from '../../services/tags.js';
 import type { ArtifactService } from '../../services/artifacts.js';
 import { handleArtifactPath, matchArtifactPath } from './artifacts.js';
 import { handlePullStatsPath, matchPullStatsPath } from './pull-stats.js';
 import { matchSecurityPath, type SecurityHandler } from './security.js';
 import { ApiError } from './errors.js';
-import { deny, requireSignedIn, sendJson } from './principal.js';
+import { requireSignedIn, sendJson } from './principal.js';
 
 const createBody = z.object({
   namespace: z.string().min(1).max(255), repository: z.string().min(1).max(255),
@@ -63,22 +63,8 @@ function parseSub(rest: string): Sub | undefined {
 export async function repoRoutes(app: FastifyInstance, opts: { accounts: AccountServices; tags: TagService; artifacts?: ArtifactService; security?: SecurityHandler }): Promise<void> {
   const { accounts, tags } = opts;
 
-  /** The caller needs `needed` on the repository. Without read, a missing repository looks like a forbidden one. */
-  const need = async (req: FastifyRequest, name: string, needed: RepoRole) => {
-    accounts.repos.requireName(name);
-    const repo = await accounts.perms.findRepo(name);
-    const p = req.principal!;
-    if (!repo) {
-      if (await accounts.perms.canCreateIn(p, namespaceOf(name))) throw new ApiError(404, `repository "${name}" does not exist`);
-      throw deny(req, `you may not access repository "${name}" (or it does not exist)`);
-    }
-    const role = await accounts.perms.role(p, repo);
-    if (!atLeast(role, needed)) {
-      if (!role) throw deny(req, `you may not access repository "${name}" (or it does not exist)`);
-      throw deny(req, `this needs ${needed} permission on repository "${name}"; you have ${role}`);
-    }
-    return { repo, role: role! };
-  };
+  /** The caller needs `needed` on the repository (the one repository access check: RepoService.requireAccess). */
+  const need = (req: FastifyRequest, name: string, needed: RepoRole) => accounts.repos.requireAccess(req.principal!, name, needed);
 
   app.post('/repository', async (req, reply) => {
     const p = requireSignedIn(req);

@@ -8,11 +8,10 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AccountServices } from '../../services/accounts/index.js';
-import { atLeast, namespaceOf } from '../../services/accounts/permissions.js';
 import type { ScannerService } from '../../scanner/service.js';
 import type { ClairVulnerabilityReport } from '../../scanner/clair.js';
 import { ApiError } from './errors.js';
-import { deny, sendJson } from './principal.js';
+
 
 export function quaySecurityData(r: ClairVulnerabilityReport, withVulns: boolean): Record<string, unknown> {
   const features = Object.values(r.packages).map((p) => {
@@ -64,13 +63,7 @@ export type SecurityHandler = (req: FastifyRequest, name: string, digest: string
 export function securityHandler(accounts: AccountServices, scanner: ScannerService): SecurityHandler {
   return async (req, name, digest) => {
     if (req.method !== 'GET') throw new ApiError(405, `${req.method} is not supported here`);
-    accounts.repos.requireName(name);
-    const repo = await accounts.perms.findRepo(name);
-    const role = repo ? await accounts.perms.role(req.principal!, repo) : undefined;
-    if (!repo || !atLeast(role, 'read')) {
-      if (!repo && (await accounts.perms.canCreateIn(req.principal!, namespaceOf(name)))) throw new ApiError(404, `repository "${name}" does not exist`);
-      throw deny(req, `you may not access repository "${name}" (or it does not exist)`);
-    }
+    const { repo } = await accounts.repos.requireAccess(req.principal!, name, 'read');
     if (!/^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/.test(digest)) throw new ApiError(400, `"${digest}" is not a manifest digest`);
     const m = await accounts.ctx.db.selectFrom('manifest').select('digest').where('repository_id', '=', repo.id).where('digest', '=', digest).executeTakeFirst();
     if (!m) throw new ApiError(404, `manifest ${digest} is not in repository "${name}"`);

@@ -6,11 +6,11 @@
 //                                    per manifest: kind (image, index, helm-chart, artifact), platforms,
 //                                    total size, Helm chart metadata (read permission on the repository)
 import { readSmallBlob } from '../../storage/read-blob.js';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { AccountServices } from '../../services/accounts/index.js';
 import { ApiError } from './errors.js';
-import { deny, requireUserCaller, sendJson, SESSION_COOKIE } from './principal.js';
+import { requireUserCaller, sendJson, SESSION_COOKIE } from './principal.js';
 
 const HELM_CONFIG = 'application/vnd.cncf.helm.config.v1+json';
 const IMAGE_CONFIGS = ['application/vnd.oci.image.config.v1+json', 'application/vnd.docker.container.image.v1+json'];
@@ -79,7 +79,7 @@ export async function uiRoutes(app: FastifyInstance, opts: { accounts: AccountSe
   app.get('/manifestsummary', async (req, reply) => {
     const q = summaryQuery.parse(req.query);
     const digests = [...new Set(Array.isArray(q.digest) ? q.digest : [q.digest])];
-    await needRead(req, q.repository);
+    await accounts.repos.requireAccess(req.principal!, q.repository, 'read');
     const repo = (await db.selectFrom('repository').select('id').where('name', '=', q.repository).executeTakeFirst())!;
     const rows = digests.length ? await db.selectFrom('manifest').select(['digest', 'media_type', 'size', 'content'])
       .where('repository_id', '=', repo.id).where('digest', 'in', digests).execute() : [];
@@ -124,11 +124,4 @@ export async function uiRoutes(app: FastifyInstance, opts: { accounts: AccountSe
     return sendJson(reply, 200, { manifests });
   });
 
-  /** Read permission on a repository; without it, a missing repository looks like a forbidden one. */
-  async function needRead(req: FastifyRequest, name: string): Promise<void> {
-    accounts.repos.requireName(name);
-    const repo = await accounts.perms.findRepo(name);
-    const role = repo && await accounts.perms.role(req.principal!, repo);
-    if (!role) throw deny(req, `you may not access repository "${name.slice(0, 255)}" (or it does not exist)`);
-  }
 }

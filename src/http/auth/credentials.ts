@@ -1,11 +1,9 @@
 // Parsing the Authorization header (Basic and Bearer), with hard size limits. Never logs what it parses.
 export const MAX_AUTHORIZATION_LENGTH = 8192;
 
-export type Credentials =
-  | { scheme: 'none' }
-  | { scheme: 'basic'; username: string; password: string }
-  | { scheme: 'bearer'; token: string }
-  | { scheme: 'malformed'; reason: string };
+import type { Credentials } from '../../services/principal.js';
+
+export type { Credentials } from '../../services/principal.js';
 
 export function parseAuthorization(header: string | string[] | undefined): Credentials {
   if (header === undefined || header === '') return { scheme: 'none' };

@@ -18,9 +18,9 @@ export const listTags: Handler = async ({ reply, match, services, query }) => {
   return sendPage(reply, `/v2/${match.name}/tags/list`, n, page, { name: match.name, tags: page.items });
 };
 
-export const listCatalog: Handler = async ({ req, reply, services, query }) => {
+export const listCatalog: Handler = async ({ principal, reply, services, query }) => {
   const n = services.listing.pageSize(query.n);
-  const visible = await services.access.visibleRepositoryIds?.(req);
+  const visible = await services.access.visibleRepositoryIds(principal);
   const page = await services.listing.catalog(n, query.last || undefined, visible);
   return sendPage(reply, '/v2/_catalog', n, page, { repositories: page.items });
 };

@@ -1,10 +1,14 @@
-// The /v2 plugin: matches the route table, dispatches by method, maps errors to the spec's JSON.
+// The /v2 plugin: a hook matches the route table, resolves the caller's principal once and checks its access;
+// the handler then dispatches by method. Errors are the spec's JSON.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import { RegistryError } from '../../oci/errors.js';
 import { requireRepositoryName } from '../../oci/names.js';
 import type { RegistryServices } from '../../services/index.js';
-import { matchRegistryPath, REGISTRY_PATTERNS, type RegistryRoute } from './route-table.js';
+import { matchRegistryPath, REGISTRY_PATTERNS, registryRequest, type RegistryRoute, type RouteMatch } from './route-table.js';
+import { parseAuthorization } from '../auth/credentials.js';
+import { TokenRefused } from '../../services/accounts/registry-access.js';
+import { principalOf } from '../principal.js';
 import type { Handler } from './types.js';
 import { deleteBlob, getBlob } from './blobs.js';
 import { cancelUpload, getUpload, patchUpload, putUpload, startUpload } from './uploads.js';
@@ -25,7 +29,7 @@ const HANDLERS: Record<RegistryRoute, Partial<Record<string, Handler>>> = {
 };
 
 declare module 'fastify' {
-  interface FastifyRequest { routePattern?: string }
+  interface FastifyRequest { routePattern?: string; registryMatch?: RouteMatch }
 }
 
 /** Every method x pattern the /v2 dispatcher serves (behind its two wildcard routes). */
@@ -41,7 +45,8 @@ export function sendRegistryError(reply: FastifyReply, err: RegistryError): Fast
 export async function registryPlugin(app: FastifyInstance, opts: { services: RegistryServices }): Promise<void> {
   const { services } = opts;
 
-  const dispatch = async (req: FastifyRequest, reply: FastifyReply) => {
+  // Route match, principal and access check, once per request before the handler.
+  app.addHook('preHandler', async (req, reply) => {
     reply.header('Docker-Distribution-API-Version', 'registry/2.0');
     const url = req.raw.url ?? '';
     const q = url.indexOf('?');
@@ -55,16 +60,31 @@ export async function registryPlugin(app: FastifyInstance, opts: { services: Reg
     const match = matchRegistryPath(rest);
     if (!match) throw new RegistryError('NAME_UNKNOWN', `no registry endpoint at ${rawPath.slice(0, 300)}`, undefined, 404);
     req.routePattern = match.pattern;
-    const handler = HANDLERS[match.route][req.method];
-    if (!handler) {
+    if (!HANDLERS[match.route][req.method]) {
       throw new RegistryError('UNSUPPORTED', `${req.method} is not supported on ${match.pattern}`, undefined, 405,
         { Allow: Object.keys(HANDLERS[match.route]).join(', ') });
     }
     if (match.name !== undefined) requireRepositoryName(match.name);
-    await services.access.authorize?.(req, match.route, req.method, match.name);
+    req.registryMatch = match;
+    const request = registryRequest(match, req.method);
+    const creds = parseAuthorization(req.headers.authorization);
+    try {
+      req.principal = await services.access.registryPrincipal(creds, request);
+      await services.access.authorize(req.principal, request);
+    } catch (e) {
+      if (e instanceof TokenRefused) req.log.warn({ event: 'token_refused', ip: req.ip, reason: e.reason }, 'registry token refused');
+      else if (creds.scheme === 'malformed' && e instanceof RegistryError && e.status === 401) {
+        req.log.warn({ event: 'auth_refused', ip: req.ip, reason: creds.reason }, 'registry request refused');
+      }
+      throw e;
+    }
+  });
+
+  const dispatch = async (req: FastifyRequest, reply: FastifyReply) => {
+    const match = req.registryMatch!;
     const query = req.query as Record<string, string | undefined>;
     const body = (req.body as Readable | undefined) ?? req.raw;
-    return handler({ req, reply, match: match as never, services, body, query });
+    return HANDLERS[match.route][req.method]!({ req, reply, match: match as never, principal: principalOf(req), services, body, query });
   };
 
   app.route({ method: ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'], url: '/v2', handler: dispatch });

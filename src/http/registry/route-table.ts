@@ -1,5 +1,7 @@
 // The whole /v2 route table in one place. Repository names contain slashes, so the
 // path after /v2/ is matched here rather than by the router.
+import type { RegistryRequest } from '../../services/index.js';
+
 export type RegistryRoute =
   | 'base' | 'catalog' | 'tags' | 'manifest' | 'blob' | 'upload-start' | 'upload' | 'referrers';
 
@@ -32,4 +34,16 @@ export function matchRegistryPath(rest: string): RouteMatch | undefined {
     if (m) return { route, pattern, name: m[1], ref: m[2] };
   }
   return undefined;
+}
+
+/** What a request on a matched route asks of the access policy: the action on the named repository. */
+export function registryRequest(match: RouteMatch, method: string): RegistryRequest {
+  const { route, name } = match;
+  if (route === 'base') return {};
+  if (route === 'catalog') return { catalog: true };
+  if (method === 'DELETE' && (route === 'manifest' || route === 'blob')) return { name, action: 'delete' };
+  if (route === 'upload-start' || route === 'upload' || (route === 'manifest' && method === 'PUT')) {
+    return { name, action: 'push', createsRepository: route === 'upload-start' || route === 'manifest' };
+  }
+  return { name, action: 'pull' };
 }

@@ -3,11 +3,14 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import type { RouteMatch } from './route-table.js';
 import type { RegistryServices } from '../../services/index.js';
+import type { Principal } from '../../services/principal.js';
 
 export interface HandlerArgs {
   req: FastifyRequest;
   reply: FastifyReply;
   match: RouteMatch & { name: string; ref: string };
+  /** The caller, resolved once by the /v2 hook. */
+  principal: Principal;
   services: RegistryServices;
   /** The request body as a stream (never buffered by the framework). */
   body: Readable;

@@ -11,10 +11,10 @@ function blobCreated(reply: Parameters<Handler>[0]['reply'], name: string, diges
   }).send();
 }
 
-export const startUpload: Handler = async ({ reply, match, services, body, query, req }) => {
+export const startUpload: Handler = async ({ reply, match, services, body, query, req, principal }) => {
   const { name } = match;
   if (query.mount !== undefined) {
-    const mounted = await services.uploads.mount(name, query.mount, query.from || undefined, (repo) => services.access.canRead(req, repo));
+    const mounted = await services.uploads.mount(name, query.mount, query.from || undefined, (repo) => services.access.canRead(principal, repo));
     if (mounted) return blobCreated(reply, name, mounted.digest);
   }
   const len = contentLength(req);

@@ -32,7 +32,7 @@ export interface Verdict {
 }
 
 /** Is `version` affected by the advisory? Ranges first (any one suffices), then listed versions. */
-export function evaluate(version: string, a: Pick<Advisory, 'ranges' | 'versions' | 'ecosystem'>): Verdict {
+export function evaluate(version: string, a: Pick<Advisory, 'ranges' | 'versions'> & { ecosystem: string }): Verdict {
   let unknown: string | undefined;
   for (const r of a.ranges) {
     const c = check(version, r, a.ecosystem);
@@ -48,8 +48,8 @@ export function evaluate(version: string, a: Pick<Advisory, 'ranges' | 'versions
 }
 
 /** The lowest `fixed` bound above the installed version: the version to upgrade to. */
-export function fixedFor(version: string, a: Advisory): string | null {
-  const scheme = getScheme(a.ecosystem);
+export function fixedFor(version: string, a: Advisory, ecosystem: string = a.ecosystem): string | null {
+  const scheme = getScheme(ecosystem);
   let best: string | null = null;
   for (const r of a.ranges) {
     for (const e of r) {
@@ -61,14 +61,14 @@ export function fixedFor(version: string, a: Advisory): string | null {
   return best;
 }
 
-function toVulnerability(a: Advisory, version: string): Vulnerability {
+function toVulnerability(a: Advisory, version: string, ecosystem: string): Vulnerability {
   const v: Vulnerability = {
     id: a.id,
     aliases: [...a.aliases],
     severity: a.severity,
     links: [...a.links],
     description: a.description,
-    fixedIn: fixedFor(version, a),
+    fixedIn: fixedFor(version, a, ecosystem),
     updater: a.updater,
     package: a.package,
   };
@@ -104,7 +104,7 @@ function addMerged(list: Vulnerability[], v: Vulnerability): void {
 const byIdThenUpdater = (a: GroupMember, b: GroupMember): number =>
   (a.id < b.id ? -1 : a.id > b.id ? 1 : a.updater < b.updater ? -1 : a.updater > b.updater ? 1 : 0);
 
-function verdicts(ecosystem: AdvisoryEcosystem): (version: string, rangesText: string) => Verdict {
+function verdicts(ecosystem: string): (version: string, rangesText: string) => Verdict {
   const memo = new Map<string, Map<string, Verdict>>();
   return (version, rangesText) => {
     let byVersion = memo.get(rangesText);
@@ -164,7 +164,9 @@ export async function match(
       if (!l) rangesOf.set(g.package, (l = []));
       l.push(g.ranges);
     }
-    const decide = verdicts(m.ecosystem);
+    // The version order of that release (apk-tools 2.x up to Alpine 3.22, 3.x after).
+    const scheme = m.versionScheme?.(dist) ?? m.ecosystem;
+    const decide = verdicts(scheme);
     const wanted = new Map<string, RangeGroup>();
     for (const { lookups } of items) {
       for (const l of lookups) {
@@ -191,7 +193,7 @@ export async function match(
           const v = decide(l.version, a.ranges);
           if (v.affected) {
             seen.add(a);
-            addMerged(r.vulnerabilities, toVulnerability(a.advisory, l.version));
+            addMerged(r.vulnerabilities, toVulnerability(a.advisory, l.version, scheme));
           } else if (v.unknown) {
             report.unknown.push({ package: r.package.name, version: l.version, id: a.id, reason: v.unknown });
           }

@@ -25,6 +25,11 @@ export interface Matcher {
    * (its packages are then reported as unmatched, never guessed at).
    */
   distribution(dist: Distribution | undefined): DistributionRef | null | undefined;
+  /**
+   * The version scheme to compare with for that release when it is not `ecosystem` itself (apk:
+   * apk-tools 2.x's order up to Alpine 3.22, 3.x's after).
+   */
+  versionScheme?(dist: DistributionRef | null): string;
   /** The names (with versions) to look the package up by. */
   lookups(pkg: Package): Lookup[];
 }

@@ -5,8 +5,8 @@
 //  - upstream version and revision: split at the LAST '-'; a missing revision is "" (so 1.0 == 1.0-0);
 //  - each part alternates non-digit runs and digit runs; non-digit runs are compared character by
 //    character with '~' lowest (even below the end of the string), then the end of the string /
-//    a digit, then letters (ASCII order), then every other character (ASCII order + 256); digit runs
-//    are compared as unbounded integers.
+//    a digit, then letters (ASCII order), then bytes >= 0x80 (signed char, see order()), then every
+//    other ASCII character (ASCII order + 256); digit runs are compared as unbounded integers.
 //  - dpkg works on bytes, so do we (UTF-8).
 //
 // Validity follows dpkg: strings dpkg rejects with an error (empty, embedded blanks, bad epoch,
@@ -90,10 +90,14 @@ export function parseDpkg(input: string): DpkgParse {
 }
 
 // dpkg's order(): digits and the end of the string are 0, letters their code, '~' -1, others +256.
+// dpkg reads the bytes through a `char`, which is signed on amd64 (and i386, and what libapt does
+// everywhere): a byte >= 0x80 arrives as byte - 256, so it orders as the byte itself (128..255),
+// after every letter and before every ASCII punctuation mark (289+).
 function order(c: number | undefined): number {
   if (c === undefined || isDigitCode(c)) return 0;
   if (isAlphaCode(c)) return c;
   if (c === 126) return -1;
+  if (c >= 0x80) return c;
   return c + 256;
 }
 

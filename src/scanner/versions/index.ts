@@ -11,6 +11,7 @@
 // order over all strings.
 import semverLib from 'semver';
 import { apk } from './apk.ts';
+import { apk2 } from './apk2.ts';
 import { dpkg } from './dpkg.ts';
 import { maven } from './maven.ts';
 import { pep440 } from './pep440.ts';
@@ -21,7 +22,7 @@ import { canonicalGo, go, npm, parseNpm, parseSemver, semver } from './semver.ts
 export type { Cmp, VersionScheme } from './scheme.ts';
 
 /** The one list. Add an ecosystem by writing its module and adding it here. */
-export const SCHEMES: readonly VersionScheme[] = [dpkg, rpm, apk, pep440, semver, npm, go, maven];
+export const SCHEMES: readonly VersionScheme[] = [dpkg, rpm, apk, apk2, pep440, semver, npm, go, maven];
 
 const BY_NAME = new Map<string, VersionScheme>();
 for (const s of SCHEMES) {
@@ -37,7 +38,21 @@ for (const s of SCHEMES) {
  */
 export function schemeFor(ecosystem: string): VersionScheme | undefined {
   const key = ecosystem.trim().toLowerCase();
-  return BY_NAME.get(key) ?? BY_NAME.get(key.split(':')[0].trim());
+  const [head, release] = key.split(':').map((p) => p.trim());
+  // Alpine's apk-tools changed its order between releases (see apk2.ts): "Alpine:v3.18" is 2.x's.
+  if (head === 'alpine' && release !== undefined) return apkForRelease(release);
+  return BY_NAME.get(key) ?? BY_NAME.get(head);
+}
+
+/**
+ * The apk scheme of an Alpine release ('3.18', 'v3.18', 'edge'): apk-tools 2.x up to Alpine 3.22,
+ * 3.x from 3.23 on and on edge (and when the release is unknown).
+ */
+export function apkForRelease(release: string | undefined): VersionScheme {
+  const m = /^v?(\d+)\.(\d+)/.exec(release?.trim() ?? '');
+  if (!m) return apk;
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  return major < 3 || (major === 3 && minor <= 22) ? apk2 : apk;
 }
 
 /** Like schemeFor, but an unknown ecosystem is an error (a configuration mistake, not bad data). */
@@ -259,6 +274,7 @@ function comparatorRangeMatch(version: string, range: string, scheme: VersionSch
 }
 
 export { apk } from './apk.ts';
+export { apk2 } from './apk2.ts';
 export { dpkg } from './dpkg.ts';
 export { maven } from './maven.ts';
 export { pep440 } from './pep440.ts';

@@ -14,10 +14,10 @@
 //  - bytes outside ASCII are separators, as in rpm (so 1.1.α == 1.1.β, rpm's own documented quirk).
 //
 // A missing release: rpm's dependency matching (rpmdsCompare) ignores the release when one side
-// has none; that is not a total order (1.0 would equal both 1.0-1 and 1.0-2), so `compare` treats a
-// missing release as an empty one, which sorts below any release (1.0 < 1.0-1), the same answer as
-// rpmvercmp over the whole EVR string. Matchers that need rpm's dependency semantics can call
-// `compareRpmEVR(a, b, { ignoreMissingRelease: true })`.
+// has none; that is not a total order (1.0 would equal both 1.0-1 and 1.0-2). `compare` follows
+// rpm 4.18's rpmverCmp() (what `rpm.vercmp()` answers): a missing release sorts below every present
+// one, even an empty one (1.0 < 1.0- < 1.0-0 < 1.0-1, 1:2.0 < 1:2.0-). Matchers that need rpm's
+// dependency semantics can call `compareRpmEVR(a, b, { ignoreMissingRelease: true })`.
 //
 // `compareNEVRA` compares full name-[epoch:]version-release[.arch] strings the way claircore's
 // internal/rpmver does (name, then EVR, then arch; a missing name or arch sorts first).
@@ -109,8 +109,11 @@ export function compareRpmEVR(a: string, b: string, opts: { ignoreMissingRelease
   const pb = parseRpmEVR(b);
   const c = rpmvercmp(pa.epoch, pb.epoch) || rpmvercmp(pa.version, pb.version);
   if (c !== 0) return c;
-  if (opts.ignoreMissingRelease && (pa.release === undefined || pb.release === undefined)) return 0;
-  return rpmvercmp(pa.release ?? '', pb.release ?? '');
+  if (pa.release === undefined || pb.release === undefined) {
+    if (opts.ignoreMissingRelease || pa.release === pb.release) return 0;
+    return pa.release === undefined ? -1 : 1;
+  }
+  return rpmvercmp(pa.release, pb.release);
 }
 
 // Architectures claircore's rpmver recognises at the end of a NEVRA; anything else is release.

@@ -1,6 +1,7 @@
 // Turns credentials (user + password, "$app" + app token, "owner+robot" + robot token) into a Principal,
 // slowing down repeated failures. Never logs or returns the secret.
 import type { AccountsContext, Principal } from './context.js';
+import type { Via } from '../principal.js';
 import { AccountError } from './errors.js';
 import { MAX_PASSWORD_BYTES, splitRobotName } from './names.js';
 import type { UserService } from './users.js';
@@ -52,7 +53,7 @@ export class Authenticator {
   }
 
   /** The principal of an account id (sessions, app tokens, registry tokens); undefined if gone or disabled. */
-  async principalOf(id: number, via?: 'password' | 'apptoken' | 'robot' | 'session'): Promise<Principal | undefined> {
+  async principalOf(id: number, via?: Via): Promise<Principal | undefined> {
     const a = await findAccountById(this.ctx.db, id);
     if (!a || a.kind === 'org' || a.enabled !== 1) return undefined;
     return { kind: a.kind, id: a.id, name: a.name, superuser: a.kind === 'user' && this.users.isSuperuser(a), ownerId: a.owner_id, via };

@@ -7,11 +7,6 @@ export interface AccountsContext extends ServiceContext {
   auth: AuthSettings;
 }
 
-/** Who is calling, once credentials are checked. */
-export type Principal =
-  | { kind: 'anonymous' }
-  | { kind: 'user' | 'robot'; id: number; name: string; superuser: boolean; ownerId: number | null; via?: 'password' | 'apptoken' | 'robot' | 'session' };
-
-export const ANONYMOUS: Principal = { kind: 'anonymous' };
+export { ANONYMOUS, type Principal } from '../principal.js';
 
 export interface AccountRow { id: number; name: string; kind: AccountKind; email: string | null; superuser: number; enabled: number; owner_id: number | null; created_at: number }

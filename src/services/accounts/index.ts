@@ -15,6 +15,8 @@ import { Authenticator } from './authenticate.js';
 import { RegistryTokenService } from './tokens.js';
 import { ScopeService } from './scopes.js';
 import { bootstrapAdmin } from './bootstrap.js';
+import { PrincipalResolver } from './principals.js';
+import { RegistryAccess } from './registry-access.js';
 import { TokenStanding } from './token-standing.js';
 import { invalidateOnAccountWrites } from './cache-writes.js';
 
@@ -32,9 +34,13 @@ export interface AccountServices {
   /** Failed-login counters in the database (shared by replicas). */
   throttle: LoginThrottle;
   tokens: RegistryTokenService;
-  /** Whether an issued registry token still stands (permissions, account, robot token), from the cache. */
+  /** Whether an issued registry token still stands (permissions, robot token), from the data-model cache. */
   standing: TokenStanding;
   scopes: ScopeService;
+  /** The principal of an /api/v1 request. */
+  principals: PrincipalResolver;
+  /** The /v2 access policy: the principal of a registry token and what it may do. */
+  registryAccess: RegistryAccess;
   /** Creates BOOTSTRAP_ADMIN when no user exists; returns its name when it did. */
   bootstrap(): Promise<string | undefined>;
 }
@@ -46,10 +52,13 @@ export function buildAccountServices(base: ServiceContext): AccountServices {
   const appTokens = new AppTokenService(ctx);
   const perms = new PermissionService(ctx);
   const throttle = new LoginThrottle(ctx);
+  const repos = new RepoService(ctx, perms);
+  const sessions = new SessionService(ctx);
+  const authenticator = new Authenticator(ctx, users, robots, appTokens, throttle);
   const standing = new TokenStanding(ctx, perms);
+  const tokens = new RegistryTokenService(ctx, (subject) => standing.credentialOf(subject));
   const orgs = new OrgService(ctx);
   const teams = new TeamService(ctx);
-  const repos = new RepoService(ctx, perms);
   invalidateOnAccountWrites(ctx.cache, { users, orgs, teams, robots, repos });
   return {
     ctx,
@@ -60,12 +69,14 @@ export function buildAccountServices(base: ServiceContext): AccountServices {
     appTokens,
     perms,
     repos,
-    standing,
-    sessions: new SessionService(ctx),
-    authenticator: new Authenticator(ctx, users, robots, appTokens, throttle),
+    sessions,
+    authenticator,
     throttle,
-    tokens: new RegistryTokenService(ctx, (subject) => standing.credentialOf(subject)),
+    tokens,
+    standing,
     scopes: new ScopeService(perms),
+    principals: new PrincipalResolver(ctx, authenticator, appTokens, sessions),
+    registryAccess: new RegistryAccess(ctx, tokens, authenticator, perms, repos, standing),
     bootstrap: () => bootstrapAdmin(ctx, users),
   };
 }

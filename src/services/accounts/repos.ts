@@ -2,8 +2,8 @@
 import type { RepoRole } from '../../db/types.js';
 import { isValidRepositoryName } from '../../oci/names.js';
 import type { AccountsContext, Principal } from './context.js';
-import { conflict, forbidden, invalid, notFound } from './errors.js';
-import { namespaceOf, REPO_ROLES, type PermissionService, type RepoFacts } from './permissions.js';
+import { AccountError, conflict, forbidden, invalid, notFound } from './errors.js';
+import { atLeast, namespaceOf, REPO_ROLES, type PermissionService, type RepoFacts } from './permissions.js';
 import { findAccount, requireNamespace, requireOrg } from './store.js';
 
 export interface RepoView { namespace: string; name: string; description: string | null; is_public: boolean; created: number }
@@ -16,6 +16,27 @@ export class RepoService {
       throw invalid(`repository name "${full.slice(0, 200)}" is not valid: "namespace/name", lowercase letters, digits and separators (. _ __ -), at most 255 characters`);
     }
     return full;
+  }
+
+  /**
+   * The one "may the caller use this repository" check of /api/v1, with Quay's answers: without the needed
+   * right the caller gets 401 (anonymous) or 403 (signed in) whether or not the repository exists; a missing
+   * repository is 404 only for a caller whose right covers the whole namespace (its owner or an organization
+   * admin, a superuser), who would be allowed in if it existed. /v2 answers through the token's grants instead.
+   */
+  async requireAccess(p: Principal, full: string, needed: RepoRole): Promise<{ repo: RepoFacts; role: RepoRole }> {
+    this.requireName(full);
+    const refuse = (m: string) => new AccountError(p.kind === 'anonymous' ? 'unauthorized' : 'forbidden', m);
+    const hidden = `you may not access repository "${full}" (or it does not exist)`;
+    const repo = await this.perms.findRepo(full);
+    if (!repo) {
+      if (this.ctx.auth.open || (await this.perms.isNamespaceAdmin(p, namespaceOf(full)))) throw notFound(`repository "${full}" does not exist`);
+      throw refuse(hidden);
+    }
+    const role = await this.perms.role(p, repo);
+    if (!role) throw refuse(hidden);
+    if (!atLeast(role, needed)) throw refuse(`this needs ${needed} permission on repository "${full}"; you have ${role}`);
+    return { repo, role };
   }
 
   /** Creates a repository for the caller, who must be allowed to create in the namespace. */

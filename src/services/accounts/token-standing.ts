@@ -7,10 +7,8 @@ import { CacheGroups } from '../../cache/types.js';
 import type { RepoRole } from '../../db/types.js';
 import type { AccountsContext, Principal } from './context.js';
 import { atLeast, type PermissionService } from './permissions.js';
-import type { TokenClaims } from './tokens.js';
 
 export interface AccountStanding { id: number; kind: 'user' | 'robot' | 'org'; name: string; enabled: boolean; superuser: boolean; ownerId: number | null; cred: string | null }
-export interface Refusal { kind: 'unauthorized' | 'denied'; message: string }
 
 const NEEDED: Record<string, RepoRole> = { pull: 'read', push: 'write', delete: 'write' };
 
@@ -38,19 +36,27 @@ export class TokenStanding {
     return (await this.account(subject))?.cred ?? undefined;
   }
 
-  /** Why the token no longer allows `action` on `repository` (undefined: it still does). */
-  async refusal(claims: TokenClaims, repository?: string, action?: string): Promise<Refusal | undefined> {
-    if (!claims.sub || this.ctx.auth.open) return undefined;
-    const a = await this.account(claims.sub);
-    if (!a || !a.enabled || a.kind === 'org') return { kind: 'unauthorized', message: 'the account this token was issued to no longer exists or is disabled' };
-    if (a.cred !== (claims.cred ?? null)) return { kind: 'unauthorized', message: 'the robot token this token was issued for has been regenerated: log in again' };
-    if (!repository || !action || !NEEDED[action]) return undefined;
+  /** Why a registry token of `subject` carrying `cred` no longer stands (undefined: it does). */
+  async credentialRefusal(subject: string, cred: string | undefined): Promise<string | undefined> {
+    if (!subject || this.ctx.auth.open) return undefined;
+    const a = await this.account(subject);
+    // An account that is gone acts as anonymous with the token's grants (registry-access.ts); a robot whose token changed does not.
+    if (a && a.cred !== (cred ?? null)) return 'the robot token this registry token was issued for has been regenerated: log in again';
+    return undefined;
+  }
+
+  /** Why the account `subject` may no longer do `action` on `repository` (undefined: it may). */
+  async roleRefusal(subject: string, repository: string, action: string): Promise<string | undefined> {
+    if (this.ctx.auth.open || !NEEDED[action]) return undefined;
+    const a = await this.account(subject);
+    if (!a || a.kind === 'org') return undefined;
     const repo = await this.perms.findRepo(repository);
     if (!repo) return undefined; // a push creating it: the token endpoint already checked the namespace
-    const p: Principal = { kind: a.kind as 'user' | 'robot', id: a.id, name: a.name, superuser: a.superuser, ownerId: a.ownerId };
+    const p: Principal = { kind: a.kind, id: a.id, name: a.name, superuser: a.superuser, ownerId: a.ownerId };
+    if (!a.enabled) return `requested access to "${repository}" is denied: ${subject} is disabled`;
     const role = await this.perms.role(p, repo);
     if (atLeast(role, NEEDED[action])) return undefined;
-    return { kind: 'denied', message: `requested access to "${repository}" is denied: ${claims.sub} no longer has ${NEEDED[action]} permission` };
+    return `requested access to "${repository}" is denied: ${subject} no longer has ${NEEDED[action]} permission`;
   }
 }
 

@@ -8,7 +8,9 @@ import { databaseSecretBox } from '../secret-key.js';
 import type { AccountsContext } from './context.js';
 import { VerifiedTokenCache } from './verified-tokens.js';
 
-export interface AccessEntry { type: string; name: string; actions: string[] }
+import type { AccessEntry } from '../principal.js';
+
+export type { AccessEntry } from '../principal.js';
 /** `cred`: for robots, the fingerprint of the robot token the registry token was issued for (token-standing.ts). */
 export interface TokenClaims { sub: string; access: AccessEntry[]; exp: number; cred?: string }
 export const ISSUER = 'berth';

@@ -1,4 +1,4 @@
-// The WWW-Authenticate challenge of /v2 and the OCI errors that carry it.
+// The WWW-Authenticate challenge of /v2 (Docker's token flow) and the OCI 401 error that carries it.
 import { RegistryError } from '../../oci/errors.js';
 import type { AuthSettings } from '../../config/auth.js';
 
