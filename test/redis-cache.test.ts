@@ -17,6 +17,9 @@ import { freePort, startServer, type TestServer } from './helpers/server.ts';
 import { redisServerMissing, startRedis, type TestRedis } from './helpers/redis.ts';
 import { basic } from './helpers/accounts.ts';
 import { imageManifest, sha256 } from './helpers/registry-client.ts';
+import { InMemoryCache } from '../src/cache/memory.ts';
+import { RedisCache } from '../src/cache/redis.ts';
+import { RedisConnection, RedisHealth } from '../src/cache/redis-connection.ts';
 
 const SERVICE = 'registry.redis.test';
 const ADMIN: [string, string] = ['admin', 'admin-password-1'];
@@ -291,6 +294,40 @@ describe('without Redis (the laptop start)', () => {
     assert.doesNotMatch(await (await fetch(`${s.url}/metrics`)).text(), /berth_redis_up/);
   });
 
+  test('a lookup that raced a write is returned but never kept (in memory and in Redis)', { skip: redisServerMissing() }, async () => {
+    const redis = await startRedis();
+    try {
+      const engines = [new InMemoryCache(60)];
+      const conn = new RedisConnection({ host: '127.0.0.1', port: redis.port, ssl: false }, 'test', new RedisHealth());
+      const sub = new RedisConnection({ host: '127.0.0.1', port: redis.port, ssl: false }, 'test-sub', new RedisHealth(), { enableOfflineQueue: true, maxRetriesPerRequest: null });
+      const rc = new RedisCache(conn, sub, 60, `berth:test:${process.pid}:`);
+      await conn.ready(5000);
+      await within(5000, 'subscribed', async () => rc.usable);
+      engines.push(rc as unknown as InMemoryCache);
+      for (const cache of engines) {
+        let db = 'old';
+        let loads = 0;
+        let release!: () => void;
+        let started!: () => void;
+        const gate = new Promise<void>((r) => { release = r; });
+        const loading = new Promise<void>((r) => { started = r; });
+        const slow = cache.fetch('g', 'k', async () => { loads++; const v = db; started(); await gate; return v; });
+        // The write commits and invalidates while the slow lookup still holds the old value.
+        await loading;
+        db = 'new';
+        await cache.invalidate('g');
+        release();
+        assert.equal(await slow, 'old');
+        assert.equal(await cache.fetch('g', 'k', async () => { loads++; return db; }), 'new', cache.engine);
+        assert.equal(await cache.fetch('g', 'k', async () => { loads++; return db; }), 'new');
+        assert.equal(loads, 2, `${cache.engine}: the second lookup loaded, the third was a hit`);
+      }
+      await rc.close();
+    } finally {
+      await redis.stop();
+    }
+  });
+
   test('config: engine redis needs redis_config.primary; bad engines and ports are named', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'berth-redis-config-'));
     try {
@@ -300,7 +337,7 @@ describe('without Redis (the laptop start)', () => {
         try { loadConfig({ file, data: dir, env: {} }); return ''; } catch (e) { assert.ok(e instanceof ConfigError); return e.message; }
       };
       assert.match(load({ DATA_MODEL_CACHE_CONFIG: { engine: 'redis' } }), /DATA_MODEL_CACHE_CONFIG\.redis_config\.primary: required when engine is redis/);
-      assert.match(load({ DATA_MODEL_CACHE_CONFIG: { engine: 'memcached' } }), /DATA_MODEL_CACHE_CONFIG\.engine: unsupported engine "memcached"/);
+      assert.match(load({ DATA_MODEL_CACHE_CONFIG: { engine: 'memcached' } }), /DATA_MODEL_CACHE_CONFIG\.engine: unsupported engine "memcached" \(supported: inmemory, redis, none\)/);
       assert.match(load({ PULL_METRICS_REDIS: { host: 'r', port: 70000 } }), /PULL_METRICS_REDIS\.port/);
       assert.match(load({ PULL_METRICS_REDIS: { port: 6379 } }), /PULL_METRICS_REDIS\.host: required/);
       assert.equal(load({ DATA_MODEL_CACHE_CONFIG: { engine: 'redis', redis_config: { primary: { host: 'r', port: 6380, password: 'p', ssl: true } } } }), '');

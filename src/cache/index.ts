@@ -11,7 +11,8 @@ export type { DataModelCache, CacheLog } from './types.js';
 export { CacheGroups } from './types.js';
 
 export interface RedisSetup {
-  cache: DataModelCache;
+  /** Undefined with engine `none`: every lookup reads the database. */
+  cache?: DataModelCache;
   /** The connection pull counts go through (PULL_METRICS_REDIS), when configured. */
   pullMetrics?: RedisConnection;
   /** Every Redis connection this server uses; empty without Redis. */
@@ -32,7 +33,7 @@ export function buildRedisSetup(config: BerthConfig): RedisSetup {
   const ttl = cacheCfg?.ttl_seconds ?? 300;
   const connections: RedisConnection[] = [];
   const health = new RedisHealth();
-  let cache: DataModelCache = new InMemoryCache(ttl);
+  let cache: DataModelCache | undefined = cacheCfg?.engine === 'none' ? undefined : new InMemoryCache(ttl);
   let redisCache: RedisCache | undefined;
   let main: RedisConnection | undefined;
   if (cacheCfg?.engine === 'redis' && cacheCfg.redis_config?.primary) {
@@ -59,7 +60,7 @@ export function buildRedisSetup(config: BerthConfig): RedisSetup {
       if (redisCache) redisCache.log = log;
     },
     async close() {
-      await cache.close();
+      await cache?.close();
       for (const c of connections) await c.close();
     },
   };

@@ -14,9 +14,10 @@ export const redisServerSchema = z.object({
 export type RedisServerConfig = z.infer<typeof redisServerSchema>;
 
 export const redisConfigSchema = {
-  /** Quay: engine `inmemory` (one process; the default) or `redis` (shared by replicas, invalidated through pub/sub). */
+  /** Quay: engine `inmemory` (one process; the default) or `redis` (shared by replicas, invalidated through pub/sub);
+   *  Berth: `none` (no cache: every lookup reads the database; for replicas without Redis). */
   DATA_MODEL_CACHE_CONFIG: z.object({
-    engine: z.enum(['inmemory', 'redis'], { error: (i) => `unsupported engine ${JSON.stringify(i.input)} (supported: inmemory, redis)` }).default('inmemory'),
+    engine: z.enum(['inmemory', 'redis', 'none'], { error: (i) => `unsupported engine ${JSON.stringify(i.input)} (supported: inmemory, redis, none)` }).default('inmemory'),
     redis_config: z.object({ primary: redisServerSchema }).loose().optional(),
     /** Berth: seconds an entry lives at most (invalidation normally drops it far sooner). */
     ttl_seconds: z.number().int().positive().max(86_400).default(300),
