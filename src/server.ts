@@ -3,7 +3,9 @@ import type { Server as HttpServer } from 'node:http';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { BerthConfig } from './config/load.js';
 import { openDatabase, type OpenedDatabase } from './db/database.js';
-import { FsBlobStore } from './storage/fs-blobstore.js';
+import { openBlobStore } from './storage/open.js';
+import { DbUploadStateStore } from './db/upload-state.js';
+import { scheduleGc } from './services/gc-lease.js';
 import type { ServiceContext } from './services/context.js';
 import { buildServices } from './services/index.js';
 import { buildApp } from './http/app.js';
@@ -21,7 +23,9 @@ import { Metrics } from './metrics/registry.js';
 import { databaseRowCounts, storedBlobBytes } from './metrics/row-counts.js';
 import { fipsStartup, type FipsReport } from './services/fips.js';
 import { dataMaxAgeSeconds } from './scanner/bundle/airgap.js';
-import { updaterAges } from './scanner/bundle/status.js';
+import { updaterAges, UpdaterStatusService } from './scanner/bundle/status.js';
+import { TagService } from './services/tags.js';
+import { ArtifactService } from './services/artifacts.js';
 import { buildRedisSetup, type RedisSetup } from './cache/index.js';
 import { registerRedisMetrics } from './cache/metrics.js';
 import { PullRecorder } from './services/pull-stats.js';
@@ -50,13 +54,18 @@ export interface Berth {
 
 export async function openContext(config: BerthConfig): Promise<{ ctx: ServiceContext; database: OpenedDatabase }> {
   const database = await openDatabase(config.db);
-  const store = new FsBlobStore(config.storage.path);
-  await store.init();
+  let store;
+  try {
+    store = await openBlobStore(config.storage, new DbUploadStateStore(database.db));
+  } catch (e) {
+    await database.close();
+    throw e;
+  }
   const ctx: ServiceContext = { config, db: database.db, dialect: database.dialect, store, now: () => Date.now() };
   return { ctx, database };
 }
 
-export async function createBerth(config: BerthConfig, opts: { logger?: boolean | FastifyServerOptions['logger'] } = {}): Promise<Berth> {
+export async function createBerth(config: BerthConfig, opts: { logger?: boolean | FastifyServerOptions['logger']; announceSetupCode?: (code: string, file: string) => void } = {}): Promise<Berth> {
   const tlsSettings = authSettings(config).tls;
   const tlsFiles = tlsSettings ? readTls(tlsSettings) : undefined;
   // Before anything opens: FIPS mode refuses to start in a non-FIPS process or with non-approved settings.
@@ -80,7 +89,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
   const metrics = ms.enabled ? new Metrics({
     rowCounts: databaseRowCounts(ctx.db, ctx.dialect),
     storageUsedBytes: () => storedBlobBytes(ctx.db),
-    storagePath: config.storage.path,
+    storagePath: config.storage.kind === 'local' ? config.storage.path : undefined,
     poolStats: database.poolStats,
     rowCountIntervalSeconds: ms.rowCountIntervalSeconds,
     fips: () => ({ on: fips.on, active: fips.status.active }),
@@ -95,19 +104,23 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
   if (metrics) ctx.observer = metrics.observer;
   if (metrics && redis.connections.length) registerRedisMetrics(metrics.registry, () => redis.up());
   if (metrics?.scanner && scanner) scanner.service.observer = metrics.scanner.observer;
-  const accounts = buildAccountServices(ctx);
+  const accounts = buildAccountServices(ctx, { announceSetupCode: opts.announceSetupCode });
   const services = buildServices(ctx, accounts.registryAccess);
   const tls = accounts.ctx.auth.tls;
   const logger = opts.logger === true ? { level: 'info' } : opts.logger ?? false;
   const app = await buildApp({
     services,
     logger,
+    trustedProxies: config.raw.TRUSTED_PROXIES,
     https: tlsFiles ? { ...tlsFiles, ...fips.tls } : undefined,
     metrics: metrics && { metrics, serve: ms.onMainPort, basicAuth: ms.basicAuth },
     plugins: [
       (a) => a.register(webUi),
       (a) => a.register(tokenEndpoint, { accounts }),
-      (a) => a.register(apiPlugin, { accounts, services, scanner: scanner?.service, prefix: '/api/v1' }),
+      (a) => a.register(apiPlugin, {
+        deps: { accounts, tags: new TagService(ctx), artifacts: new ArtifactService(ctx), scanner: scanner?.service, updaterStatus: new UpdaterStatusService(ctx) },
+        prefix: '/api/v1',
+      }),
       ...(scanner && !scanner.remote ? [(a: FastifyInstance) => a.register(clairApiPlugin, { scanner: scanner.service, psk: scanner.psk })] : []),
     ],
   });
@@ -118,8 +131,11 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     scanner.service.log = app.log;
     scanner.start();
   }
+  // GC_INTERVAL_SECONDS: every replica tries; the gc lease lets one run at a time.
+  const stopGc = config.gcIntervalSeconds > 0 ? scheduleGc(ctx, config.gcIntervalSeconds, app.log) : undefined;
   const metricsApp = metrics && ms.separate ? await buildMetricsApp({ metrics, basicAuth: ms.basicAuth }) : undefined;
   await accounts.bootstrap();
+  await accounts.firstAdmin.prepare();
   const stopWatching = tls ? watchTls(app, tls, 1000, fips.tls, fips.checkKeyPair) : undefined;
   let plain: HttpServer | undefined;
   let closed = false;
@@ -148,9 +164,11 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
       stopWatching?.();
       if (plain) await new Promise((r) => { plain!.closeAllConnections(); plain!.close(r); });
       await scanner?.stop();
+      await stopGc?.();
       await metricsApp?.close();
       await app.close();
       await pulls.stop();
+      ctx.store.close?.();
       await database.close();
       await redis.close();
       metrics?.close();

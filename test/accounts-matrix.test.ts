@@ -10,7 +10,7 @@ import { startServer, type TestServer } from './helpers/server.ts';
 import { api, basic, registryToken } from './helpers/accounts.ts';
 import { RegistryTokenService } from '../src/services/accounts/tokens.ts';
 import { registryEndpoints } from '../src/http/registry/plugin.ts';
-import { REPOSITORY_ENDPOINTS } from '../src/http/api/repos.ts';
+import { API_ROUTES, REPOSITORY_ENDPOINTS } from '../src/http/api/route-table.ts';
 
 const ADMIN: [string, string] = ['admin', 'admin-password-1'];
 const OWNER: [string, string] = ['owner', 'user-password-1'];
@@ -339,6 +339,9 @@ for (const dialect of await testDialects()) {
         }
       }
       assert.ok(real.size > 60, `only ${real.size} routes found`);
+      // Every /api/v1 route comes from the one route table (nothing registered beside it), and every row is served.
+      const apiReal = [...real].filter((k) => k.includes(' /api/v1/')).sort();
+      assert.deepEqual(apiReal, [...new Set(API_ROUTES.map((r) => `${r.method} /api/v1${r.url}`))].sort());
       const rows = new Set(routes.map((r) => `${r.method} ${r.kind === 'api' ? '/api/v1' : ''}${r.pattern}`));
       assert.deepEqual([...real].filter((k) => !rows.has(k)).sort(), [], 'routes without a matrix row');
       assert.deepEqual([...rows].filter((k) => !real.has(k)).sort(), [], 'matrix rows for routes that do not exist');
@@ -403,6 +406,14 @@ for (const dialect of await testDialects()) {
       assert.deepEqual(own.access, [{ type: 'repository', name: 'writer/fresh', actions: ['pull', 'push'] }]);
       const r = await fetch(`${s.url}/v2/writer/fresh/blobs/uploads/`, { method: 'POST', headers: { authorization: `Bearer ${own.token}` } });
       assert.equal(r.status, 202);
+      // Starting an upload stores nothing: the repository appears with the first stored blob (issue 13, defect 2).
+      assert.equal((await api(s, 'GET', '/repository/writer/fresh', ['writer', PW])).status, 404);
+      const bytes = Buffer.from('first blob of writer/fresh');
+      const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+      const put = await fetch(`${s.url}${r.headers.get('location')}${r.headers.get('location')!.includes('?') ? '&' : '?'}digest=${digest}`, {
+        method: 'PUT', body: bytes, headers: { authorization: `Bearer ${own.token}`, 'content-type': 'application/octet-stream' },
+      });
+      assert.equal(put.status, 201, await put.text());
       const view = await api(s, 'GET', '/repository/writer/fresh', ['writer', PW]);
       assert.equal(view.status, 200);
       assert.equal(view.json.is_public, false);

@@ -24,7 +24,7 @@ const HELM_CHART = 'application/vnd.cncf.helm.chart.content.v1.tar+gzip';
 const HELM_LEGACY = 'application/tar+gzip';
 const HELM_PROV = 'application/vnd.cncf.helm.chart.provenance.v1.prov';
 
-type Kind = 'image' | 'helm' | 'general' | 'refused';
+type Kind = 'image' | 'helm' | 'general' | 'custom' | 'refused';
 interface Case { name: string; kind: Kind; manifest: (b: Pushed, empty: Pushed) => Record<string, unknown>; contentType?: string; refusal?: RegExp }
 
 const d = (mediaType: string, p: Pushed) => ({ mediaType, digest: p.digest, size: p.size });
@@ -43,7 +43,8 @@ const CASES: Case[] = [
   { name: 'in-toto statement (OCI 1.1)', kind: 'general', manifest: (b, e) => art(d(OCI_EMPTY, e), [d('application/vnd.in-toto+json', b)], { artifactType: 'application/vnd.in-toto+json' }) },
   { name: 'OPA bundle', kind: 'general', manifest: (b) => art(d('application/vnd.cncf.openpolicyagent.config.v1+json', b), [d('application/vnd.cncf.openpolicyagent.policy.layer.v1+rego', b)]) },
   { name: 'OCI 1.1 artifact, empty config', kind: 'general', manifest: (b, e) => art(d(OCI_EMPTY, e), [d('application/octet-stream', b)], { artifactType: 'application/vnd.example.thing.v1' }) },
-  { name: 'unknown config type', kind: 'refused', refusal: /application\/vnd\.example\.unknown\.config\.v1\+json.*ALLOWED_OCI_ARTIFACT_TYPES/, manifest: (b) => art(d('application/vnd.example.unknown.config.v1+json', b), [d('application/vnd.example.layer', b)]) },
+  // A team's own config type (oras push --config cfg.json:application/vnd.example…): accepted unless ALLOWED_OCI_ARTIFACT_TYPES restricts.
+  { name: 'unknown config type', kind: 'custom', refusal: /application\/vnd\.example\.unknown\.config\.v1\+json.*ALLOWED_OCI_ARTIFACT_TYPES/, manifest: (b) => art(d('application/vnd.example.unknown.config.v1+json', b), [d('application/vnd.example.layer', b)]) },
   { name: 'Helm config with a foreign layer', kind: 'refused', refusal: /application\/zip.*ALLOWED_OCI_ARTIFACT_TYPES\["application\/vnd\.cncf\.helm\.config\.v1\+json"\]/, manifest: (b) => art(d(HELM_CONFIG, b), [d('application/zip', b)]) },
   { name: 'empty config without artifactType', kind: 'refused', refusal: /artifactType/, manifest: (b, e) => art(d(OCI_EMPTY, e), [d('application/octet-stream', b)]) },
 ];
@@ -56,7 +57,11 @@ const SWITCHES: Switches[] = [
     label: 'FEATURE_GENERAL_OCI_SUPPORT: false', config: { FEATURE_GENERAL_OCI_SUPPORT: false }, accepts: (c) => c.kind === 'image' || c.kind === 'helm',
     refusal: (c) => (c.kind === 'refused' && c.name.startsWith('Helm') ? c.refusal! : /FEATURE_GENERAL_OCI_SUPPORT: true/),
   },
-  { label: 'FEATURE_HELM_OCI_SUPPORT: false', config: { FEATURE_HELM_OCI_SUPPORT: false }, accepts: (c) => c.kind === 'image' || c.kind === 'general',
+  {
+    label: 'ALLOWED_OCI_ARTIFACT_TYPES set (only the listed types, here the built-in entries)', config: { ALLOWED_OCI_ARTIFACT_TYPES: {} },
+    accepts: (c) => c.kind !== 'refused' && c.kind !== 'custom', refusal: (c) => c.refusal!,
+  },
+  { label: 'FEATURE_HELM_OCI_SUPPORT: false', config: { FEATURE_HELM_OCI_SUPPORT: false }, accepts: (c) => c.kind === 'image' || c.kind === 'general' || c.kind === 'custom',
     refusal: (c) => (c.kind === 'helm' || c.name.startsWith('Helm') ? /FEATURE_HELM_OCI_SUPPORT: true/ : c.refusal!) },
   { label: 'both switches off', config: { FEATURE_GENERAL_OCI_SUPPORT: false, FEATURE_HELM_OCI_SUPPORT: false }, accepts: (c) => c.kind === 'image',
     refusal: (c) => (c.kind === 'helm' || c.name.startsWith('Helm') ? /FEATURE_HELM_OCI_SUPPORT/ : /FEATURE_GENERAL_OCI_SUPPORT/) },
@@ -133,10 +138,11 @@ for (const dialect of await testDialects()) {
   });
 }
 
-describe('skopeo copies artifacts: accepted with the switch on, refused with the message when off', { skip: !which('skopeo') }, () => {
+describe('skopeo copies artifacts: accepted with the switch on, refused with the message when off or not listed', { skip: !which('skopeo') }, () => {
   const sb = new ContainerSandbox('berth-artifacts-');
   let on: TestServer;
   let off: TestServer;
+  let listed: TestServer;
   const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
   /** An OCI layout holding one artifact manifest under the tag "v1". */
@@ -158,8 +164,9 @@ describe('skopeo copies artifacts: accepted with the switch on, refused with the
   before(async () => {
     on = await startServer('sqlite');
     off = await startServer('sqlite', {}, { config: { FEATURE_GENERAL_OCI_SUPPORT: false, FEATURE_HELM_OCI_SUPPORT: false } });
+    listed = await startServer('sqlite', {}, { config: { ALLOWED_OCI_ARTIFACT_TYPES: { 'application/vnd.example.other.config.v1+json': ['*'] } } });
   });
-  after(async () => { await on?.stop(); await off?.stop(); });
+  after(async () => { await on?.stop(); await off?.stop(); await listed?.stop(); });
 
   const artifacts = () => ({
     helm: layout({ mediaType: HELM_CONFIG, data: Buffer.from('{"name":"demo","version":"0.1.0","apiVersion":"v2"}') }, [{ mediaType: HELM_CHART, data: Buffer.from('not really a tgz but bytes') }]),
@@ -167,16 +174,16 @@ describe('skopeo copies artifacts: accepted with the switch on, refused with the
     unknown: layout({ mediaType: 'application/vnd.example.unknown.config.v1+json', data: Buffer.from('{}') }, [{ mediaType: 'application/vnd.example.layer', data: Buffer.from('x') }]),
   });
 
-  test('with the defaults, Helm charts and SBOMs copy and read back byte for byte; unknown types are refused', async () => {
+  test('with the defaults, Helm charts, SBOMs and a config type of its own copy and read back byte for byte; unlisted types are refused once ALLOWED_OCI_ARTIFACT_TYPES is set', async () => {
     const a = artifacts();
     const host = new URL(on.url).host;
-    for (const k of ['helm', 'sbom'] as const) {
+    for (const k of ['helm', 'sbom', 'unknown'] as const) {
       await sb.skopeo(['copy', '--dest-tls-verify=false', `oci:${a[k]}:v1`, `docker://${host}/skopeo/${k}:v1`]);
       const raw = await sb.skopeo(['inspect', '--tls-verify=false', '--raw', `docker://${host}/skopeo/${k}:v1`]);
       const want = JSON.parse(readFileSync(path.join(a[k], 'index.json'), 'utf8')).manifests[0].digest;
       assert.equal(`sha256:${sha(raw.stdoutBytes)}`, want, `${k}: the manifest reads back byte for byte`);
     }
-    const bad = await sb.try('skopeo', ['copy', '--dest-tls-verify=false', `oci:${a.unknown}:v1`, `docker://${host}/skopeo/unknown:v1`]);
+    const bad = await sb.try('skopeo', ['copy', '--dest-tls-verify=false', `oci:${a.unknown}:v1`, `docker://${new URL(listed.url).host}/skopeo/unknown:v1`]);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /ALLOWED_OCI_ARTIFACT_TYPES/);
   });

@@ -56,9 +56,13 @@ test('config validate reports unreadable and malformed files', () => {
   const broken = berth('config', 'validate', file('broken.yaml', 'a: [1, 2'));
   assert.equal(broken.status, 1);
   assert.match(broken.stderr, /not valid YAML/);
-  const unknownDriver = berth('config', 'validate', file('s3.yaml', 'DISTRIBUTED_STORAGE_CONFIG:\n  default: [S3Storage, {storage_path: /x}]\n'));
+  const unknownDriver = berth('config', 'validate', file('swift.yaml', 'DISTRIBUTED_STORAGE_CONFIG:\n  default: [SwiftStorage, {storage_path: /x}]\n'));
   assert.equal(unknownDriver.status, 1);
-  assert.match(unknownDriver.stderr, /DISTRIBUTED_STORAGE_CONFIG\.default\.driver: unsupported storage driver "S3Storage"/);
+  assert.match(unknownDriver.stderr, /DISTRIBUTED_STORAGE_CONFIG\.default\.driver: unsupported storage driver "SwiftStorage" \(supported: LocalStorage, S3Storage, RadosGWStorage, RHOCSStorage\)/);
+  // S3Storage with Quay's keys: a missing bucket is named by its key.
+  const noBucket = berth('config', 'validate', file('s3.yaml', 'DISTRIBUTED_STORAGE_CONFIG:\n  default: [S3Storage, {storage_path: /x}]\n'));
+  assert.equal(noBucket.status, 1);
+  assert.match(noBucket.stderr, /^DISTRIBUTED_STORAGE_CONFIG\.default\.s3_bucket: required$/m);
 });
 
 test('serve refuses an invalid config with the same message', () => {
@@ -78,7 +82,9 @@ test('serve takes storage from config.yaml and DB_URI from the environment', asy
     const r = await fetch(`${s.url}/v2/`);
     // Accounts are on by default: /v2/ asks for a token.
     assert.equal(r.status, 401);
-    assert.match(r.headers.get('www-authenticate') ?? '', /^Bearer realm="http:\/\/localhost:8080\/v2\/auth",service="localhost:8080"$/);
+    // No SERVER_HOSTNAME: the realm names the address the client used, not localhost:8080 (issue 13, defect 1).
+    const hostPort = new URL(s.url).host;
+    assert.equal(r.headers.get('www-authenticate'), `Bearer realm="http://${hostPort}/v2/auth",service="${hostPort}"`);
     assert.equal(r.headers.get('docker-distribution-api-version'), 'registry/2.0');
     const { existsSync } = await import('node:fs');
     assert.ok(existsSync(dbFile), 'the SQLite file named by DB_URI was created');

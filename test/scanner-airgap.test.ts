@@ -2,7 +2,9 @@
 // fixtures, import into fresh databases (SQLite and PostgreSQL), checksums, truncation, signatures,
 // interrupted imports, skipping current updaters, Clair's export format, deltas, air-gapped mode,
 // memory on a multi-hundred-MB bundle, and the /api/v1 data-age endpoint.
-import { describe, test, before, after } from 'node:test';
+import { describe, before, after } from 'node:test';
+// Every test here stands on the claircore fixtures in ../shared: skipped with the reason when it is missing.
+import { readShared, sharedFixture, testShared as test } from './helpers/shared.ts';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -30,8 +32,7 @@ import { zipOf } from './helpers/zip.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const FIX = path.join(ROOT, 'test/fixtures/scanner-data');
-const SHARED = existsSync(path.resolve(ROOT, '../shared/fixtures')) ? path.resolve(ROOT, '../shared/fixtures') : '/work/shared/fixtures';
-const ALPINE_FIXTURE = path.join(SHARED, 'claircore/alpine_testdata_fetch_v3.10_community.json');
+const ALPINE_FIXTURE = sharedFixture('claircore/alpine_testdata_fetch_v3.10_community.json');
 const HAVE_ZSTD = spawnSync('zstd', ['--version']).status === 0;
 const BERTH = path.join(ROOT, 'bin/berth.js');
 const dialects = await testDialects();
@@ -135,7 +136,7 @@ const keyB = generateSigningKey('ES256');
 
 before(async () => {
   origin = await startOrigin();
-  origin.routes.set('/alpine/v3.10/community.json', readFileSync(ALPINE_FIXTURE));
+  origin.routes.set('/alpine/v3.10/community.json', readShared(ALPINE_FIXTURE));
   origin.routes.set('/debian/data/json', readFileSync(path.join(FIX, 'debian-tracker.json')));
   const osvFiles: Record<string, Buffer> = {};
   for (const f of readdirSync(path.join(FIX, 'osv'))) osvFiles[f] = readFileSync(path.join(FIX, 'osv', f));

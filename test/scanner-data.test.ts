@@ -3,7 +3,9 @@
 // a counting HTTP proxy), the advisory store (atomic replace, diff counts, bounded size, malformed
 // input leaves the previous data whole) and the matcher (Alpine, Debian, Ubuntu, RHEL, PyPI, npm,
 // Go), on SQLite and PostgreSQL.
-import { describe, test, before, after } from 'node:test';
+import { describe, before, after } from 'node:test';
+// Every test here stands on the claircore fixtures in ../shared: skipped with the reason when it is missing.
+import { readShared, sharedFixture, testShared as test } from './helpers/shared.ts';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -30,8 +32,7 @@ import { zipOf } from './helpers/zip.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const FIX = path.join(ROOT, 'test/fixtures/scanner-data');
-const SHARED = existsSync(path.resolve(ROOT, '../shared/fixtures')) ? path.resolve(ROOT, '../shared/fixtures') : '/work/shared/fixtures';
-const ALPINE_FIXTURE = path.join(SHARED, 'claircore/alpine_testdata_fetch_v3.10_community.json');
+const ALPINE_FIXTURE = sharedFixture('claircore/alpine_testdata_fetch_v3.10_community.json');
 const HAVE_ZSTD = spawnSync('zstd', ['--version']).status === 0;
 
 // ---- helpers ------------------------------------------------------------------------------------
@@ -245,7 +246,7 @@ for (const dialect of await testDialects()) {
       origin = await startOrigin();
       proxy = await startProxy();
       // Upstream layouts: secdb, the tracker, osv.dev's all.zip, Red Hat's VEX archive.
-      origin.routes.set('/alpine/v3.10/community.json', { body: readFileSync(ALPINE_FIXTURE) });
+      origin.routes.set('/alpine/v3.10/community.json', { body: readShared(ALPINE_FIXTURE) });
       origin.routes.set('/debian/tracker/data/json', { body: readFileSync(path.join(FIX, 'debian-tracker.json')) });
       const osvFiles: Record<string, Buffer> = {};
       for (const f of readdirSync(path.join(FIX, 'osv'))) osvFiles[f] = readFileSync(path.join(FIX, 'osv', f));

@@ -150,6 +150,40 @@ const shot = async (name: string) => {
   }
   await page.setViewportSize({ width: 1280, height: 900 });
 };
+/**
+ * The element is entirely on screen at the current viewport width: inside the window, inside every
+ * scrolling ancestor's visible box (a table that scrolls sideways hides its last column), and it is
+ * what a click at its centre reaches.
+ */
+async function assertOnScreen(p: Page, el: ReturnType<Page['locator']>, what: string) {
+  await el.waitFor({ state: 'attached' });
+  const r = await el.evaluate((node) => {
+    // Scroll the window vertically only: scrolling a table sideways would hide what is being checked.
+    const first = node.getBoundingClientRect();
+    if (first.top < 0 || first.bottom > window.innerHeight) window.scrollBy(0, first.top - window.innerHeight / 2);
+    const box = node.getBoundingClientRect();
+    const clippedBy: string[] = [];
+    for (let a = node.parentElement; a; a = a.parentElement) {
+      const st = getComputedStyle(a);
+      if (st.overflowX === 'visible' && st.overflowY === 'visible') continue;
+      const c = a.getBoundingClientRect();
+      if (box.left < c.left - 0.5 || box.right > c.right + 0.5 || box.top < c.top - 0.5 || box.bottom > c.bottom + 0.5) {
+        clippedBy.push(`${a.tagName.toLowerCase()}.${a.className} [${Math.round(c.left)}..${Math.round(c.right)}]`);
+      }
+    }
+    const hit = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
+    return {
+      left: box.left, right: box.right, top: box.top, bottom: box.bottom, width: window.innerWidth, height: window.innerHeight,
+      clippedBy, hit: !!hit && (hit === node || node.contains(hit)),
+      cells: [...(node.closest('tr')?.children ?? [])].map((c) => `${c.getAttribute('data-label') ?? c.className}:${Math.round(c.getBoundingClientRect().width)}`).join(' '),
+    };
+  });
+  const where = `${what} at ${r.width} px: box [${Math.round(r.left)}..${Math.round(r.right)}] x [${Math.round(r.top)}..${Math.round(r.bottom)}]`;
+  assert.ok(r.left >= 0 && r.right <= r.width && r.top >= 0 && r.bottom <= r.height, `${where} is not inside the ${r.width}x${r.height} window`);
+  assert.deepEqual(r.clippedBy, [], `${where} is cut off by a scrolling container (row cells ${r.cells})`);
+  assert.ok(r.hit, `${where}: a click at its centre does not reach it`);
+}
+
 /** A row of the tags table (the tag history table has rows of the same names). */
 const tagRow = (p: Page, name: RegExp) => p.getByRole('table', { name: /^Tags of / }).getByRole('row', { name });
 
@@ -320,6 +354,22 @@ test('the UI end to end: first-run admin, organization, robot, pushed chart and 
     await text(page, 'Helm chart');
     await text(page, 'nginx 1.2.3 (app 1.25.0)');
     await text(page, `helm pull oci://${host(s)}/helm/nginx --version 1.2.3`);
+    // The row's actions are whole on screen at desktop and phone width (the Delete button was cut
+    // off at 1280 px behind the long helm pull command).
+    for (const [w, h] of [[1280, 900], [390, 844]] as const) {
+      await page.setViewportSize({ width: w, height: h });
+      const chartRow = tagRow(page, /1\.2\.3/);
+      await assertOnScreen(page, chartRow.getByRole('button', { name: 'Delete' }), 'the Delete button of chart tag 1.2.3');
+      await assertOnScreen(page, chartRow.getByRole('button', { name: /^Move/ }), 'the Move button of chart tag 1.2.3');
+      // Asking for confirmation widens the cell: its buttons must stay on screen too.
+      await chartRow.getByRole('button', { name: 'Delete' }).click();
+      const ask = chartRow.getByRole('group', { name: 'Delete tag 1.2.3?' });
+      await assertOnScreen(page, ask.getByRole('button', { name: 'Yes, delete' }), 'the confirming "Yes, delete" of chart tag 1.2.3');
+      await assertOnScreen(page, ask.getByRole('button', { name: 'Cancel' }), 'the Cancel of chart tag 1.2.3');
+      await ask.getByRole('button', { name: 'Cancel' }).click();
+      await ask.waitFor({ state: 'detached' });
+    }
+    await page.setViewportSize({ width: 1280, height: 900 });
     await page.getByRole('tab', { name: 'Helm charts' }).click();
     const card = page.getByRole('article', { name: /Chart nginx 1\.2\.3/ });
     await card.waitFor();
@@ -338,6 +388,45 @@ test('the UI end to end: first-run admin, organization, robot, pushed chart and 
     assert.match(rowText, /Image/);
     assert.match(rowText, /\d+(\.\d)? (B|KiB)/);
     await shot('tags');
+    // A cosign-style signature tag (sha256-<64 hex>.sig: no place to break the line) in a repository
+    // whose name is long too: the widest row a registry commonly shows.
+    const sigTag = `sha256-${'9de160b90ec4'.repeat(5)}abcd.sig`;
+    const signed = await run('skopeo', ['copy', '--src-creds', creds, '--src-tls-verify=false', '--dest-creds', creds, '--dest-tls-verify=false',
+      `docker://${host(s)}/helm/app:1.0`, `docker://${host(s)}/helm/application-with-signatures:${sigTag}`]);
+    assert.equal(signed.status, 0, signed.out);
+    await page.goto(`${s.url}/repository/helm/application-with-signatures`);
+    // (no ^: at phone width the cells' data-label captions are part of the row's name)
+    const sigRow = tagRow(page, /sha256-9de160b90ec4/);
+    await sigRow.waitFor();
+    for (const [w, h] of [[1280, 900], [390, 844]] as const) {
+      await page.setViewportSize({ width: w, height: h });
+      await assertOnScreen(page, sigRow.getByRole('button', { name: 'Delete' }), 'the Delete button of a signature tag');
+      await assertOnScreen(page, sigRow.getByRole('button', { name: /^Move/ }), 'the Move button of a signature tag');
+      await sigRow.getByRole('button', { name: 'Delete' }).click();
+      const ask = sigRow.getByRole('group', { name: `Delete tag ${sigTag}?` });
+      await assertOnScreen(page, ask.getByRole('button', { name: 'Yes, delete' }), 'the confirming "Yes, delete" of a signature tag');
+      await ask.getByRole('button', { name: 'Cancel' }).click();
+      await ask.waitFor({ state: 'detached' });
+    }
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await shot('tags-long');
+    // Leave the counts the later steps check as they were.
+    assert.equal((await api(s, 'DELETE', '/repository/helm/application-with-signatures', [ADMIN.user, ADMIN.pass])).status, 204);
+    await page.goto(`${s.url}/repository/helm/app`);
+    await row.waitFor();
+    // The same for an image row.
+    for (const [w, h] of [[1280, 900], [390, 844]] as const) {
+      await page.setViewportSize({ width: w, height: h });
+      await assertOnScreen(page, row.getByRole('button', { name: 'Delete' }), 'the Delete button of tag 1.0');
+      await assertOnScreen(page, row.getByRole('button', { name: /^Move/ }), 'the Move button of tag 1.0');
+      await row.getByRole('button', { name: 'Delete' }).click();
+      const ask = row.getByRole('group', { name: 'Delete tag 1.0?' });
+      await assertOnScreen(page, ask.getByRole('button', { name: 'Yes, delete' }), 'the confirming "Yes, delete" of tag 1.0');
+      await assertOnScreen(page, ask.getByRole('button', { name: 'Cancel' }), 'the Cancel of tag 1.0');
+      await ask.getByRole('button', { name: 'Cancel' }).click();
+      await ask.waitFor({ state: 'detached' });
+    }
+    await page.setViewportSize({ width: 1280, height: 900 });
     const link = page.getByRole('link', { name: /Manifest .* of tag 1\.0/ });
     imageDigest = (await link.getAttribute('title'))!;
     assert.match(imageDigest, /^sha256:[0-9a-f]{64}$/);

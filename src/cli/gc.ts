@@ -1,7 +1,7 @@
 // berth gc: one garbage-collection pass, then a one-line summary.
 import { loadConfig } from '../config/load.js';
 import { openContext } from '../server.js';
-import { collectGarbage } from '../services/gc.js';
+import { collectGarbageExclusive } from '../services/gc-lease.js';
 import { buildScanner } from '../scanner/setup.js';
 
 export async function runGc(o: { config?: string; data?: string; deleteUntagged?: boolean; dryRun?: boolean; grace?: string }): Promise<void> {
@@ -19,7 +19,12 @@ export async function runGc(o: { config?: string; data?: string; deleteUntagged?
     };
   }
   try {
-    const r = await collectGarbage(ctx, { deleteUntagged: o.deleteUntagged, dryRun: o.dryRun, graceSeconds: o.grace === undefined ? undefined : Number(o.grace) });
+    const run = await collectGarbageExclusive(ctx, { deleteUntagged: o.deleteUntagged, dryRun: o.dryRun, graceSeconds: o.grace === undefined ? undefined : Number(o.grace) });
+    if (!run.ran) {
+      process.stdout.write(`gc: skipped: ${run.reason}\n`);
+      return;
+    }
+    const r = run.report;
     const verb = o.dryRun ? 'would free' : 'freed';
     process.stdout.write(`gc: ${verb} ${r.bytesFreed} bytes (${formatBytes(r.bytesFreed)}): ${r.blobsRemoved} blobs, ` +
       `${r.manifestsRemoved} untagged manifests, ${r.linksRemoved} repository links, ${r.uploadsRemoved} expired uploads, ${r.strayFilesRemoved} stray files, ` +
@@ -29,6 +34,7 @@ export async function runGc(o: { config?: string; data?: string; deleteUntagged?
       process.stdout.write(`gc: scanner: removed the scan data of ${forgotten.manifests + c.manifests} deleted manifests and ${forgotten.layers + c.layers} unused layer results\n`);
     }
   } finally {
+    ctx.store.close?.();
     await database.close();
   }
 }

@@ -1,6 +1,6 @@
 // The berth command line: thin wrappers that parse arguments and call a service.
 import { Command } from 'commander';
-import { ConfigError, readConfigFile, validateConfig } from '../config/load.js';
+import { ConfigError, loadConfig, readConfigFile, validateConfig } from '../config/load.js';
 import { serve } from './serve.js';
 import { runGc } from './gc.js';
 import { createUser } from './admin.js';
@@ -24,14 +24,28 @@ serverOptions(program.command('serve').description('run the registry server'))
 
 const config = program.command('config').description('configuration tools');
 config.command('validate <file>').description('check a config.yaml and print every problem with its field path')
-  .action((file: string) => {
+  .option('--check-connections', 'also try the blob store, the database and Redis once each and say what failed')
+  .action(async (file: string, o: { checkConnections?: boolean }) => {
     const r = readConfigFile(file);
     const problems = [...r.problems, ...(r.problems.length ? [] : validateConfig(r.doc).problems)];
     if (problems.length) {
       for (const p of problems) process.stderr.write(`${p}\n`);
       process.exit(1);
     }
-    process.stdout.write(`${file}: valid\n`);
+    if (!o.checkConnections) {
+      process.stdout.write(`${file}: valid\n`);
+      return;
+    }
+    const { checkConnections } = await import('./check-connections.js');
+    // The file as the server would read it (environment overrides such as DB_URI apply).
+    const checks = await checkConnections(loadConfig({ file }));
+    for (const c of checks) (c.ok ? process.stdout : process.stderr).write(`${c.what}: ${c.ok ? 'ok' : 'FAILED'}: ${c.detail}\n`);
+    const failed = checks.filter((c) => !c.ok).length;
+    if (failed) {
+      process.stderr.write(`${file}: valid, but ${failed} of ${checks.length} connections failed\n`);
+      process.exit(1);
+    }
+    process.stdout.write(`${file}: valid; ${checks.length} connections work\n`);
   });
 
 serverOptions(program.command('gc').description('delete blobs no manifest references and expired uploads'))
@@ -54,6 +68,11 @@ serverOptions(certs.command('init').description('create a local CA and a server 
   .option('--days <n>', 'validity of the server certificate (default 397)')
   .action(async (o) => (await import('./certs.js')).certsInit(o));
 
+program.command('operator').description('run the BerthRegistry operator on Kubernetes (in-cluster config inside a pod; docs/KUBERNETES.md)')
+  .option('--kubeconfig <file>', 'kubeconfig file (default: in-cluster, else KUBECONFIG or ~/.kube/config)')
+  .option('--namespace <ns>', 'watch this namespace only (default: every namespace; WATCH_NAMESPACE also works)')
+  .action(async (o) => (await import('./operator.js')).runOperator(o));
+
 registerChartCommands(program);
 registerLoginCommands(program);
 registerScannerCommands(program, serverOptions);
@@ -64,6 +83,7 @@ program.parseAsync(process.argv).catch((e: unknown) => {
     process.stderr.write(`${e.problems.join('\n')}\n`);
     process.exit(1);
   }
+
   process.stderr.write(`berth: ${(e as Error).message}\n`);
   process.exit(1);
 });

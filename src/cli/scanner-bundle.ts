@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { openDatabase } from '../db/database.js';
-import { FsBlobStore } from '../storage/fs-blobstore.js';
+import { buildBlobStore } from '../storage/open.js';
+import { DbUploadStateStore } from '../db/upload-state.js';
 import { buildScanner } from '../scanner/setup.js';
 import { exportBundle, updaterSources, type ExportProgress, type UpdaterRun } from '../scanner/bundle/export.js';
 import { importBundle, readDeltaBase, type ImportReport } from '../scanner/bundle/import.js';
@@ -134,7 +135,7 @@ export function registerScannerBundleCommands(program: Command): void {
           // New data changes reports: re-match every indexed manifest (and notify) right away.
           afterImport: async (changes) => {
             if (!changes.some((c) => c.status === 'imported' && (c.added || c.updated || c.withdrawn))) return;
-            const ctx = { config, db: database.db, dialect: database.dialect, store: new FsBlobStore(config.storage.path), now: () => Date.now() };
+            const ctx = { config, db: database.db, dialect: database.dialect, store: await buildBlobStore(config.storage, new DbUploadStateStore(database.db)), now: () => Date.now() };
             const scanner = buildScanner(ctx, { force: true });
             const m = await scanner!.service.rematchAll();
             process.stdout.write(`re-matched ${m.manifests} indexed manifests; ${m.notifications} new notifications\n`);

@@ -1,15 +1,20 @@
 // berth serve: start the server, print where it listens, drain on SIGTERM.
 import { loadConfig, type LoadOptions } from '../config/load.js';
 import { createBerth } from '../server.js';
+import { describeStorage } from '../storage/open.js';
 
 export async function serve(opts: LoadOptions & { quiet?: boolean }): Promise<void> {
   const config = loadConfig(opts);
   // Warnings (refused logins and tokens, TLS reload problems) go to stderr as JSON lines; never secrets.
-  const berth = await createBerth(config, { logger: { level: 'warn', stream: process.stderr } });
+  // A fresh install: the first administrator can be created from the network only with this code (docs/UI.md).
+  const announceSetupCode = (code: string, file: string) => process.stdout.write(
+    `No administrator exists yet. Create one in the web UI; from another machine it asks for this one-time setup code: ${code}\n`
+    + `  (also in ${file}, readable only by this user; not needed from this machine)\n`);
+  const berth = await createBerth(config, { logger: { level: 'warn', stream: process.stderr }, announceSetupCode });
   const address = await berth.listen();
   const port = address.split(':').pop();
   const shown = config.listen.host === '0.0.0.0' || config.listen.host === '::' ? `${address.split(':')[0]}://127.0.0.1:${port}` : address;
-  process.stdout.write(`Berth listening on ${shown} (database: ${config.db.kind}, storage: ${config.storage.path})\n`);
+  process.stdout.write(`Berth listening on ${shown} (database: ${config.db.kind}, storage: ${describeStorage(config.storage)})\n`);
   if (berth.fips.on) process.stdout.write(`${berth.fips.line}\n`);
   let stopping = false;
   const stop = (signal: string) => {

@@ -16,8 +16,10 @@ export interface AuthSettings {
   sessionSeconds: number;
   loginFailureLimit: number;
   loginBackoffMs: number;
-  /** The token service name and JWT audience. */
+  /** The token service name and JWT audience (SERVER_HOSTNAME, else derived from the listen address). */
   service: string;
+  /** SERVER_HOSTNAME unset: the service and realm a request is told follow its Host (src/http/auth/service-name.ts). */
+  serviceFromRequest: boolean;
   /** The realm clients fetch tokens from. */
   realm: string;
   /** External base URL, e.g. https://registry.example.com */
@@ -46,6 +48,7 @@ export function authSettings(config: BerthConfig): AuthSettings {
     loginFailureLimit: r.LOGIN_FAILURE_LIMIT,
     loginBackoffMs: r.LOGIN_BACKOFF_SECONDS * 1000,
     service: config.serverHostname,
+    serviceFromRequest: !config.serverHostnameSet,
     realm: `${baseUrl}/v2/auth`,
     baseUrl,
     tls,

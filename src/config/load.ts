@@ -6,19 +6,27 @@ import { configSchema, type RawConfig } from './schema.js';
 import { buildArtifactPolicy, type ArtifactPolicyOptions } from '../oci/artifact-policy.js';
 import { fipsConfigProblems } from '../crypto/fips.js';
 import { durationSeconds } from './schema-tags.js';
+import { storageSettings, type StorageSettings } from './schema-storage.js';
 import { SCANNER_BOOLEAN_ENV_KEYS, SCANNER_NUMERIC_ENV_KEYS, SCANNER_STRING_ENV_KEYS, scannerEnvOverrides } from './env-scanner.js';
 
 export interface BerthConfig {
   raw: RawConfig;
   serverHostname: string;
+  /** False when SERVER_HOSTNAME is unset: serverHostname is then derived from the listen address. */
+  serverHostnameSet: boolean;
   urlScheme: 'http' | 'https';
   listen: { host: string; port: number };
   dataDir: string;
   db: { kind: 'sqlite'; file: string } | { kind: 'postgres'; uri: string; maxConnections: number };
-  storage: { kind: 'local'; path: string };
+  /** DISTRIBUTED_STORAGE_CONFIG's preferred entry (local disk by default). */
+  storage: StorageSettings;
+  /** FEATURE_PROXY_STORAGE: stream blobs through Berth instead of redirecting to presigned storage URLs. */
+  proxyStorage: boolean;
+  storageRedirectSeconds: number;
   maxManifestBytes: number;
   uploadExpirySeconds: number;
   gcGraceSeconds: number;
+  gcIntervalSeconds: number;
   /** DEFAULT_TAG_EXPIRATION: how long tag history keeps a moved or deleted tag restorable. */
   tagHistorySeconds: number;
   listPageMax: number;
@@ -36,10 +44,10 @@ export class ConfigError extends Error {
 /** Keys that an environment variable of the same name overrides. */
 const ENV_KEYS = ['DB_URI', 'SERVER_HOSTNAME', 'PREFERRED_URL_SCHEME', 'LISTEN', 'DATA_DIR', 'AUTHENTICATION_TYPE', 'METRICS_BASIC_AUTH',
   'DEFAULT_TAG_EXPIRATION', ...SCANNER_STRING_ENV_KEYS] as const;
-const NUMERIC_ENV_KEYS = ['MAXIMUM_MANIFEST_SIZE', 'UPLOAD_EXPIRY_SECONDS', 'GC_GRACE_SECONDS', 'LIST_PAGE_MAX', 'SHUTDOWN_GRACE_SECONDS',
+const NUMERIC_ENV_KEYS = ['MAXIMUM_MANIFEST_SIZE', 'UPLOAD_EXPIRY_SECONDS', 'GC_GRACE_SECONDS', 'GC_INTERVAL_SECONDS', 'LIST_PAGE_MAX', 'SHUTDOWN_GRACE_SECONDS',
   'METRICS_PORT', 'METRICS_ROW_COUNT_INTERVAL_SECONDS', ...SCANNER_NUMERIC_ENV_KEYS] as const;
 /** Keys that an environment variable overrides with true/false (also 1/0, yes/no). */
-const BOOLEAN_ENV_KEYS = ['METRICS_ENABLED', 'METRICS_ON_MAIN_PORT', 'FEATURE_GENERAL_OCI_SUPPORT', 'FEATURE_HELM_OCI_SUPPORT',
+const BOOLEAN_ENV_KEYS = ['FEATURE_PROXY_STORAGE', 'METRICS_ENABLED', 'METRICS_ON_MAIN_PORT', 'FEATURE_GENERAL_OCI_SUPPORT', 'FEATURE_HELM_OCI_SUPPORT',
   ...SCANNER_BOOLEAN_ENV_KEYS] as const;
 
 export interface LoadOptions {
@@ -122,6 +130,7 @@ export function loadConfig(opts: LoadOptions = {}): BerthConfig {
     else problems.push(`${k} (environment): must be true or false`);
   }
   scannerEnvOverrides(env, doc, problems);
+  if (env.TRUSTED_PROXIES !== undefined && env.TRUSTED_PROXIES !== '') doc.TRUSTED_PROXIES = env.TRUSTED_PROXIES.split(',').map((x) => x.trim()).filter(Boolean);
   if (env.BERTH_DATA) doc.DATA_DIR = env.BERTH_DATA;
   if (env.BERTH_LISTEN) doc.LISTEN = env.BERTH_LISTEN;
   if (opts.data) doc.DATA_DIR = opts.data;
@@ -131,6 +140,12 @@ export function loadConfig(opts: LoadOptions = {}): BerthConfig {
   problems.push(...v.problems);
   if (problems.length || !v.config) throw new ConfigError(problems);
   return resolve(v.config);
+}
+
+/** host:port of the listen address as clients can name it (localhost for a wildcard address). */
+function listenHostname(host: string, port: number): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') return `localhost:${port}`;
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 function resolve(raw: RawConfig): BerthConfig {
@@ -147,25 +162,33 @@ function resolve(raw: RawConfig): BerthConfig {
     const p = uri.replace(/^sqlite:(\/\/\/)?/, '');
     db = { kind: 'sqlite', file: p === ':memory:' ? p : path.resolve(p) };
   } else db = { kind: 'postgres', uri, maxConnections: raw.DB_CONNECTION_ARGS?.max_connections ?? 10 };
-  let storagePath = path.join(dataDir, 'blobs');
+  let storage: StorageSettings = { kind: 'local', path: path.join(dataDir, 'blobs'), configKey: 'DATA_DIR' };
   const storageCfg = raw.DISTRIBUTED_STORAGE_CONFIG;
   if (storageCfg) {
     const preferred = raw.DISTRIBUTED_STORAGE_PREFERENCE?.[0] ?? Object.keys(storageCfg)[0];
     const entry = storageCfg[preferred];
     if (!entry) throw new ConfigError([`DISTRIBUTED_STORAGE_PREFERENCE[0]: "${preferred}" is not a key of DISTRIBUTED_STORAGE_CONFIG`]);
-    storagePath = path.resolve(entry[1].storage_path);
+    try {
+      storage = storageSettings(preferred, entry, (p) => path.resolve(p));
+    } catch (e) {
+      throw new ConfigError([`DISTRIBUTED_STORAGE_CONFIG.${preferred}: ${(e as Error).message}`]);
+    }
   }
   return {
     raw,
-    serverHostname: raw.SERVER_HOSTNAME,
+    serverHostname: raw.SERVER_HOSTNAME ?? listenHostname(host, port),
+    serverHostnameSet: raw.SERVER_HOSTNAME !== undefined,
     urlScheme: raw.PREFERRED_URL_SCHEME,
     listen: { host, port },
     dataDir,
     db,
-    storage: { kind: 'local', path: storagePath },
+    storage,
+    proxyStorage: raw.FEATURE_PROXY_STORAGE,
+    storageRedirectSeconds: raw.STORAGE_REDIRECT_SECONDS,
     maxManifestBytes: raw.MAXIMUM_MANIFEST_SIZE,
     uploadExpirySeconds: raw.UPLOAD_EXPIRY_SECONDS,
     gcGraceSeconds: raw.GC_GRACE_SECONDS,
+    gcIntervalSeconds: raw.GC_INTERVAL_SECONDS,
     tagHistorySeconds: durationSeconds(raw.DEFAULT_TAG_EXPIRATION),
     listPageMax: raw.LIST_PAGE_MAX,
     shutdownGraceSeconds: raw.SHUTDOWN_GRACE_SECONDS,

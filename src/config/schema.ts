@@ -7,27 +7,18 @@ import { airgapConfigSchema } from './schema-airgap.js';
 import { metricsConfigSchema } from './schema-metrics.js';
 import { fipsConfigSchema } from './schema-fips.js';
 import { tagsConfigSchema } from './schema-tags.js';
+import { edgeConfigSchema } from './schema-edge.js';
+import { storageConfigSchema } from './schema-storage.js';
 import { redisConfigSchema } from './schema-redis.js';
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, 'must be HOST:PORT (for example 0.0.0.0:8080)');
 
-const localStorage = z.object({
-  storage_path: z.string({ error: (i) => (i.input === undefined ? 'required' : 'must be a string') }).min(1, 'must not be empty'),
-}).loose();
-
-/** One DISTRIBUTED_STORAGE_CONFIG entry: [driver, params] as in Quay. */
-const storageEntry = z.tuple([
-  z.literal(['LocalStorage'], { error: (i) => `unsupported storage driver ${JSON.stringify(i.input)} (supported: LocalStorage)` }),
-  localStorage,
-]);
-
 export const configSchema = z.object({
-  SERVER_HOSTNAME: z.string().min(1).default('localhost:8080'),
+  /** Quay: the registry's public host[:port]. Unset: the realm and token service follow the request's Host (or the listen address). */
+  SERVER_HOSTNAME: z.string().min(1).optional(),
   PREFERRED_URL_SCHEME: z.enum(['http', 'https']).default('http'),
   DB_URI: z.string().regex(/^(sqlite:\/\/\/|sqlite:|postgres(ql)?:\/\/)/, 'must start with sqlite:/// or postgresql://').optional(),
   DB_CONNECTION_ARGS: z.object({ max_connections: z.number().int().positive().optional() }).loose().optional(),
-  DISTRIBUTED_STORAGE_CONFIG: z.record(z.string(), storageEntry).optional(),
-  DISTRIBUTED_STORAGE_PREFERENCE: z.array(z.string()).optional(),
   /** Berth: where the server listens (also --listen). */
   LISTEN: hostPort.default('0.0.0.0:8080'),
   /** Berth: the data directory for the default SQLite file and blob store (also --data). */
@@ -36,6 +27,8 @@ export const configSchema = z.object({
   MAXIMUM_MANIFEST_SIZE: z.number().int().positive().max(64 * 1024 * 1024).default(4 * 1024 * 1024),
   /** Berth: an upload session untouched for this many seconds may be removed by gc. */
   UPLOAD_EXPIRY_SECONDS: z.number().int().positive().default(24 * 3600),
+  /** Berth: every replica tries a gc pass this often (one at a time: a PostgreSQL advisory lock); 0: only `berth gc`. */
+  GC_INTERVAL_SECONDS: z.number().int().nonnegative().default(0),
   /** Berth: blobs younger than this are never collected (protects pushes in flight). */
   GC_GRACE_SECONDS: z.number().int().nonnegative().default(3600),
   /** Berth: default and largest page size of tag list and catalog. */
@@ -49,6 +42,8 @@ export const configSchema = z.object({
   ...metricsConfigSchema,
   ...fipsConfigSchema,
   ...tagsConfigSchema,
+  ...edgeConfigSchema,
+  ...storageConfigSchema,
   ...redisConfigSchema,
 }).loose();
 

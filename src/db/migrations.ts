@@ -8,6 +8,7 @@ import { airgapMigration } from './migrations-airgap.js';
 import { loginThrottleMigration } from './migrations-login-throttle.js';
 import { tagHistoryMigration } from './migrations-tag-history.js';
 import { scannerCleanupMigration } from './migrations-scanner-cleanup.js';
+import { s3UploadsMigration } from './migrations-s3.js';
 import { pullStatsMigration } from './migrations-pull-stats.js';
 
 function migrations(dialect: Dialect): Record<string, Migration> {
@@ -45,6 +46,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0006_login_throttle': loginThrottleMigration(),
     '0007_tag_history': tagHistoryMigration(dialect),
     '0008_scanner_cleanup': scannerCleanupMigration(dialect),
+    '0010_s3_uploads': s3UploadsMigration(),
     '0011_pull_stats': pullStatsMigration(),
   };
 }

@@ -3,9 +3,11 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { Readable } from 'node:stream';
 import { RegistryError } from '../oci/errors.js';
 import type { RegistryServices } from '../services/index.js';
-import { registryPlugin, sendRegistryError } from './registry/plugin.js';
+import { registryMethods, registryPlugin, sendRegistryError } from './registry/plugin.js';
+import { frameworkError, registryClientError, unsupportedMethod } from './registry/edge-errors.js';
 import { installMetrics, type MetricsHttpOptions } from './metrics-plugin.js';
 import type { TlsOptions } from '../crypto/index.js';
+import { storageRegistryError } from './registry/storage-errors.js';
 
 export interface AppOptions {
   services: RegistryServices;
@@ -16,6 +18,8 @@ export interface AppOptions {
   plugins?: ((app: FastifyInstance) => PromiseLike<unknown>)[];
   /** Request metrics and GET /metrics (src/metrics); absent when METRICS_ENABLED is false. */
   metrics?: MetricsHttpOptions;
+  /** TRUSTED_PROXIES: peers whose X-Forwarded-* headers count (req.ip, req.protocol, req.host); empty: none. */
+  trustedProxies?: string[];
 }
 
 export interface RegisteredRoute { method: string; url: string }
@@ -37,7 +41,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     keepAliveTimeout: 65_000,
     requestTimeout: 0,
     routerOptions: { ignoreDuplicateSlashes: false, maxParamLength: 2048 },
+    // Parser errors and undecodable URLs answer in the spec's error JSON too (src/http/registry/edge-errors.ts).
+    clientErrorHandler: registryClientError,
+    frameworkErrors: frameworkError,
     ...(opts.https ? { https: opts.https } : {}),
+    trustProxy: opts.trustedProxies?.length ? opts.trustedProxies : false,
   });
 
   const routes: RegisteredRoute[] = [];
@@ -49,6 +57,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof RegistryError) return sendRegistryError(reply, err);
+    const storage = storageRegistryError(err, req.log);
+    if (storage) {
+      // A body cut off by the failure is not read further: close the connection instead of leaving it half-read.
+      if (!req.raw.complete) reply.header('Connection', 'close');
+      return sendRegistryError(reply, storage);
+    }
     const e = err as Error & { statusCode?: number; code?: string };
     if (req.url.startsWith('/v2')) {
       if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || e.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' || (e.statusCode && e.statusCode < 500)) {
@@ -64,7 +78,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
 
   app.setNotFoundHandler((req, reply) => {
-    if (req.url.startsWith('/v2')) return sendRegistryError(reply, new RegistryError('NAME_UNKNOWN', 'no such endpoint', undefined, 404));
+    if (req.url.startsWith('/v2')) {
+      reply.header('Docker-Distribution-API-Version', 'registry/2.0');
+      const e = unsupportedMethod(req.raw.url ?? '', req.method, registryMethods);
+      return sendRegistryError(reply, e ?? new RegistryError('NAME_UNKNOWN', 'no such endpoint', undefined, 404));
+    }
     return reply.code(404).header('Content-Type', 'application/json').send(JSON.stringify({ error: 'not found', path: req.url.slice(0, 200) }));
   });
 

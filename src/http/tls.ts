@@ -4,6 +4,7 @@ import { readFileSync, watchFile, unwatchFile } from 'node:fs';
 import http from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { FastifyInstance } from 'fastify';
+import { registryClientError } from './registry/edge-errors.js';
 
 export interface TlsFiles { certFile: string; keyFile: string }
 
@@ -56,6 +57,7 @@ export async function listenPlainHttp(app: FastifyInstance, hostPort: string): P
   let host = hostPort.slice(0, i) || '0.0.0.0';
   if (host.startsWith('[')) host = host.slice(1, -1);
   const server = http.createServer((req, res) => app.routing(req, res));
+  server.on('clientError', registryClientError);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(Number(hostPort.slice(i + 1)), host, () => resolve());

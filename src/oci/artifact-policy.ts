@@ -2,31 +2,9 @@
 // Pure: given a parsed manifest, decide accept or refuse (with a message naming the media type and the config key).
 import type { ParsedManifest } from './manifest.js';
 import { MT } from './mediatypes.js';
+import { classifyManifest, HELM, IMAGE_CONFIG_TYPES, IMAGE_LAYER_TYPES } from './manifest-kind.js';
 
-export const HELM = {
-  config: 'application/vnd.cncf.helm.config.v1+json',
-  chart: 'application/vnd.cncf.helm.chart.content.v1.tar+gzip',
-  legacyChart: 'application/tar+gzip',
-  provenance: 'application/vnd.cncf.helm.chart.provenance.v1.prov',
-} as const;
-
-/** Config media types of container images. */
-export const IMAGE_CONFIG_TYPES: readonly string[] = [
-  'application/vnd.oci.image.config.v1+json',
-  'application/vnd.docker.container.image.v1+json',
-];
-
-/** Layer media types of container images (always accepted with an image config). */
-export const IMAGE_LAYER_TYPES: readonly string[] = [
-  'application/vnd.oci.image.layer.v1.tar',
-  'application/vnd.oci.image.layer.v1.tar+gzip',
-  'application/vnd.oci.image.layer.v1.tar+zstd',
-  'application/vnd.oci.image.layer.nondistributable.v1.tar',
-  'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
-  'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
-  'application/vnd.docker.image.rootfs.diff.tar.gzip',
-  'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
-];
+export { HELM, IMAGE_CONFIG_TYPES, IMAGE_LAYER_TYPES } from './manifest-kind.js';
 
 /** Layer types of signatures, attestations and SBOMs attached to images (cosign, in-toto, syft, trivy). */
 const SUPPLY_CHAIN_LAYERS = [
@@ -86,6 +64,11 @@ export interface ArtifactPolicyOptions {
   helmOci: boolean;
   /** The effective allow-list (defaults merged with ALLOWED_OCI_ARTIFACT_TYPES). */
   allowed: Record<string, readonly string[]>;
+  /**
+   * True when the administrator set ALLOWED_OCI_ARTIFACT_TYPES: only artifacts the effective list names pass.
+   * False (the default): every well-formed artifact passes, whatever its config media type.
+   */
+  restricted: boolean;
 }
 
 export type ArtifactDecision =
@@ -101,19 +84,17 @@ export function buildArtifactPolicy(opts: {
     if (v === null) delete allowed[k];
     else allowed[k] = v;
   }
-  return { generalOci: opts.generalOci ?? true, helmOci: opts.helmOci ?? true, allowed };
+  return { generalOci: opts.generalOci ?? true, helmOci: opts.helmOci ?? true, allowed, restricted: opts.allowed !== undefined };
 }
 
 const refuse = (message: string, mediaType: string, configKey: string): ArtifactDecision => ({ accept: false, message, mediaType, configKey });
 
 /** Decides whether a manifest is accepted. Indexes are accepted (each child manifest was decided on its own). */
 export function decideArtifact(m: ParsedManifest, policy: ArtifactPolicyOptions): ArtifactDecision {
-  if (m.isIndex) return { accept: true, kind: 'index' };
+  const kind = classifyManifest(m);
+  if (kind === 'index' || kind === 'image') return { accept: true, kind };
   const config = m.config!.mediaType;
   const layers = m.layers.map((l) => l.mediaType);
-  if (IMAGE_CONFIG_TYPES.includes(config) && layers.every((l) => IMAGE_LAYER_TYPES.includes(l))) {
-    return { accept: true, kind: 'image' };
-  }
   const isHelm = config === HELM.config;
   if (isHelm && !policy.helmOci) {
     return refuse(`Helm charts (config media type ${config}) are not accepted by this registry: set FEATURE_HELM_OCI_SUPPORT: true in its config to allow them`, config, 'FEATURE_HELM_OCI_SUPPORT');
@@ -125,6 +106,9 @@ export function decideArtifact(m: ParsedManifest, policy: ArtifactPolicyOptions)
   if (config === MT.ociEmpty && !m.artifactType) {
     return refuse(`a manifest with the empty config (${MT.ociEmpty}) must set "artifactType" (OCI image spec 1.1)`, config, 'artifactType');
   }
+  // Without ALLOWED_OCI_ARTIFACT_TYPES every well-formed artifact passes (as in Quay, zot and distribution);
+  // Helm charts keep their own layer rules (a chart with a foreign layer is not a chart).
+  if (!policy.restricted && !isHelm) return { accept: true, kind: 'artifact' };
   // An OCI 1.1 artifact is keyed by its artifactType when the allow-list names it, else by its config type.
   // "*" as a key: any config type not listed (for example `'*': ['*']` accepts every artifact).
   const key = m.artifactType && policy.allowed[m.artifactType] ? m.artifactType : policy.allowed[config] ? config : ANY_CONFIG;

@@ -15,6 +15,8 @@ export const ERROR_STATUS = {
   UNSUPPORTED: 415,
   TOOMANYREQUESTS: 429,
   PAGINATION_NUMBER_INVALID: 400,
+  // distribution: the registry or its storage is unavailable (503).
+  UNAVAILABLE: 503,
   // Berth: a Range header that cannot be served (416).
   RANGE_INVALID: 416,
 } as const;

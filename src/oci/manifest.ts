@@ -75,35 +75,60 @@ function descriptorList(v: unknown, where: string): Descriptor[] {
   return v.map((x, i) => descriptor(x, `${where}[${i}]`));
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** The manifest bytes as text: strict UTF-8 (no invalid, overlong or surrogate sequences), no byte order mark. */
+function manifestText(bytes: Uint8Array): string {
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) throw invalid('manifest starts with a byte order mark: send plain UTF-8 JSON');
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    throw invalid('manifest is not valid UTF-8');
+  }
+}
+
 /**
- * Parses manifest bytes. `contentType` is the Content-Type of the PUT; when the
- * document has no mediaType (as Helm writes them), the Content-Type decides.
+ * Parses manifest bytes sent with `contentType` (the Content-Type of the PUT). As in CNCF distribution the
+ * Content-Type names the manifest's type: it must be one of the manifest media types, a mediaType in the
+ * document must be that same type (an empty one is an error, not an absence), and the document must have
+ * that type's shape. A document without mediaType (as Helm writes them) takes the Content-Type's.
  */
 export function parseManifest(bytes: Uint8Array, contentType: string | undefined): ParsedManifest {
   let doc: unknown;
   try {
-    doc = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+    doc = JSON.parse(manifestText(bytes));
   } catch (e) {
+    if (e instanceof RegistryError) throw e;
     throw invalid(`manifest is not valid JSON: ${(e as Error).message}`);
   }
   if (!isObject(doc)) throw invalid('manifest must be a JSON object');
   const ct = bareMediaType(contentType);
   const declared = doc.mediaType;
   if (declared !== undefined && typeof declared !== 'string') throw invalid('mediaType must be a string');
-  let mediaType = declared as string | undefined;
-  if (!mediaType) {
-    if (MANIFEST_MEDIA_TYPES.includes(ct)) mediaType = ct;
-    else if (Array.isArray(doc.manifests)) mediaType = MT.ociIndex;
-    else mediaType = MT.ociManifest;
+  if (declared === '') throw invalid('mediaType must not be empty: name the manifest media type or leave the field out');
+  for (const t of [ct, declared]) {
+    if (t === MT.dockerSchema1 || t === MT.dockerSchema1Signed) {
+      throw new RegistryError('MANIFEST_INVALID', 'Docker schema 1 manifests are not supported; push with schema 2 or OCI', { mediaType: t });
+    }
   }
-  if (mediaType === MT.dockerSchema1 || mediaType === MT.dockerSchema1Signed) {
-    throw new RegistryError('MANIFEST_INVALID', 'Docker schema 1 manifests are not supported; push with schema 2 or OCI', { mediaType });
+  if (!ct) {
+    throw invalid(`a manifest PUT needs a Content-Type naming the manifest media type (one of ${MANIFEST_MEDIA_TYPES.join(', ')})`);
   }
-  if (!MANIFEST_MEDIA_TYPES.includes(mediaType)) {
-    throw invalid(`unsupported manifest mediaType "${mediaType}" (expected one of ${MANIFEST_MEDIA_TYPES.join(', ')})`, { mediaType });
+  if (!MANIFEST_MEDIA_TYPES.includes(ct)) {
+    throw invalid(`Content-Type "${ct.slice(0, 200)}" is not a manifest media type (expected one of ${MANIFEST_MEDIA_TYPES.join(', ')})`, { contentType: ct.slice(0, 200) });
   }
-  if (ct && ct !== mediaType && MANIFEST_MEDIA_TYPES.includes(ct)) {
-    throw invalid(`Content-Type "${ct}" does not match the manifest mediaType "${mediaType}"`, { mediaType, contentType: ct });
+  if (declared !== undefined && declared !== ct) {
+    if (!MANIFEST_MEDIA_TYPES.includes(declared)) {
+      throw invalid(`unsupported manifest mediaType "${declared.slice(0, 200)}" (expected one of ${MANIFEST_MEDIA_TYPES.join(', ')})`, { mediaType: declared.slice(0, 200) });
+    }
+    throw invalid(`Content-Type "${ct}" does not match the manifest mediaType "${declared}"`, { mediaType: declared, contentType: ct });
+  }
+  const mediaType = ct;
+  if (isIndexType(mediaType) && (doc.config !== undefined || doc.layers !== undefined)) {
+    throw invalid(`the document has "config" or "layers", which an index (${mediaType}) does not: send it with the image manifest's Content-Type`);
+  }
+  if (!isIndexType(mediaType) && doc.manifests !== undefined) {
+    throw invalid(`the document has "manifests", which an image manifest (${mediaType}) does not: send it with the index's Content-Type`);
   }
   if (doc.schemaVersion !== 2) throw invalid('schemaVersion must be 2');
   const annotations = stringMap(doc.annotations, 'annotations');

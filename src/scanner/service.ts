@@ -15,6 +15,7 @@ import { hashHex, newId } from '../crypto/index.js';
 import type { DB, Dialect } from '../db/database.js';
 import type { BlobStore } from '../storage/blobstore.js';
 import { parseManifest } from '../oci/manifest.js';
+import { classifyManifest } from '../oci/manifest-kind.js';
 import { indexLayers, scanners, LayerFormatError, type LayerCache, type LayerResult } from './indexer/index.js';
 import { match } from './matcher/index.js';
 import type { MatchReport } from './matcher/types.js';
@@ -29,9 +30,6 @@ import type { RemoteScanner } from './remote.js';
 /** The scanner version: changes when any indexer plug-in changes, so old layer results are redone. */
 export const SCANNER_VERSION = `berth-${hashHex('sha256', JSON.stringify(scanners.map((s) => [s.name, s.version]))).slice(0, 16)}`;
 
-/** Image layer media types the indexer reads (anything else in `layers` is an artifact blob). */
-const LAYER_TYPES = /^application\/vnd\.(oci\.image\.layer\.(nondistributable\.)?v1\.tar(\+gzip|\+zstd)?|docker\.image\.rootfs\.(foreign\.)?diff\.tar\.gzip)$/;
-const IMAGE_CONFIG_TYPES = new Set(['application/vnd.oci.image.config.v1+json', 'application/vnd.docker.container.image.v1+json']);
 
 /** How often `schedule` sweeps rows of manifests that are gone and unused layer results. */
 const CLEANUP_INTERVAL_MS = 3600_000;
@@ -231,15 +229,16 @@ export class ScannerService {
       await this.saveReport({ manifest: digest, state: 'unsupported', reason, layers: [], packages: [] });
       return { state: 'unsupported' as const, reason };
     };
-    if (m.isIndex) {
+    const kind = classifyManifest(m);
+    if (kind === 'index') {
       // Quay reports an index (manifest list) as unsupported; each platform manifest is scanned.
       for (const child of m.manifests) await this.enqueue(child.digest, row.name);
       return unsupported(`an image index: each of its ${m.manifests.length} manifests is scanned on its own`);
     }
-    if (!m.config || !IMAGE_CONFIG_TYPES.has(m.config.mediaType)) {
-      return unsupported(`not a container image (config media type ${m.config?.mediaType ?? 'none'})`);
+    if (kind !== 'image') {
+      return unsupported(`not a container image but ${kind === 'helm-chart' ? 'a Helm chart' : 'an artifact'} (config media type ${m.config?.mediaType ?? 'none'}${m.artifactType ? `, artifact type ${m.artifactType}` : ''})`);
     }
-    const layers = m.layers.filter((l) => LAYER_TYPES.test(l.mediaType));
+    const layers = m.layers;
     if (!layers.length) return unsupported('the image has no layers');
     if (this.opts.remote) return this.indexRemote(digest, row.name, layers.map((l) => l.digest));
     const stored = await this.indexManifest({ hash: digest, layers: layers.map((l) => ({ hash: l.digest })) });

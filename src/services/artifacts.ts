@@ -1,7 +1,7 @@
 // What a repository holds beyond images, for the REST API: chart versions with their Chart.yaml metadata
 // (read from the config blob), artifact types and annotations, and each manifest's referrers grouped by type.
 import { readSmallBlob } from '../storage/read-blob.js';
-import { HELM } from '../oci/artifact-policy.js';
+import { classifyManifest, HELM } from '../oci/manifest-kind.js';
 import { requireDigest } from '../oci/digest.js';
 import { AccountError } from './accounts/errors.js';
 import type { ServiceContext } from './context.js';
@@ -10,10 +10,12 @@ import { apiRepositoryId } from './repositories.js';
 const MAX_CONFIG_BYTES = 1024 * 1024;
 const CHART_FIELDS = ['name', 'version', 'appVersion', 'description', 'keywords', 'maintainers', 'dependencies', 'home', 'sources', 'icon', 'apiVersion', 'type', 'kubeVersion', 'deprecated', 'annotations'] as const;
 
+interface Platform { os?: string; architecture?: string; variant?: string }
+
 interface ManifestDoc {
   mediaType?: string; artifactType?: string; config?: { mediaType: string; digest: string; size: number };
   layers?: { mediaType: string; digest: string; size: number; annotations?: Record<string, string> }[];
-  manifests?: { mediaType: string; digest: string; size: number; platform?: unknown }[];
+  manifests?: { mediaType: string; digest: string; size: number; platform?: Platform }[];
   subject?: { digest: string }; annotations?: Record<string, string>;
 }
 
@@ -30,17 +32,29 @@ export class ArtifactService {
     return apiRepositoryId(this.ctx.db, repository);
   }
 
-  /** The Chart.yaml fields of a chart's config blob (only the documented fields; unreadable configs give {}). */
-  private async chartMetadata(configDigest: string, size: number): Promise<Record<string, unknown>> {
-    if (size > MAX_CONFIG_BYTES) return {};
+  /** Whether the repository holds a manifest with this digest. */
+  async hasManifest(repository: string, digest: string): Promise<boolean> {
+    const id = await this.repoId(repository);
+    return !!(await this.ctx.db.selectFrom('manifest').select('id').where('repository_id', '=', id).where('digest', '=', digest).executeTakeFirst());
+  }
+
+  /** A config blob as JSON (at most MAX_CONFIG_BYTES); undefined when too large or unreadable. */
+  private async configJson(config: { digest: string; size: number }): Promise<Record<string, unknown> | undefined> {
+    if (config.size > MAX_CONFIG_BYTES) return undefined;
     try {
-      const doc = JSON.parse((await readSmallBlob(this.ctx.store, configDigest, MAX_CONFIG_BYTES)).toString('utf8')) as Record<string, unknown>;
-      const out: Record<string, unknown> = {};
-      for (const k of CHART_FIELDS) if (doc[k] !== undefined) out[k] = doc[k];
-      return out;
+      const doc = JSON.parse((await readSmallBlob(this.ctx.store, config.digest, MAX_CONFIG_BYTES)).toString('utf8')) as unknown;
+      return doc && typeof doc === 'object' && !Array.isArray(doc) ? doc as Record<string, unknown> : undefined;
     } catch {
-      return {};
+      return undefined;
     }
+  }
+
+  /** The one chart-metadata reader: the Chart.yaml fields of a chart's config blob (the documented ones; unreadable configs give {}). */
+  private async chartMetadata(config: { digest: string; size: number }): Promise<Record<string, unknown>> {
+    const doc = await this.configJson(config);
+    const out: Record<string, unknown> = {};
+    if (doc) for (const k of CHART_FIELDS) if (doc[k] !== undefined) out[k] = doc[k];
+    return out;
   }
 
   /** Every chart version in a repository (one entry per manifest, with its tags), newest push first. */
@@ -63,7 +77,7 @@ export class ArtifactService {
     const charts: ChartVersionView[] = [];
     for (const v of byId.values()) {
       const { _doc: doc, ...rest } = v;
-      const meta = doc.config ? await this.chartMetadata(doc.config.digest, doc.config.size) : {};
+      const meta = doc.config ? await this.chartMetadata(doc.config) : {};
       const layers = (doc.layers ?? []).map((l) => l.mediaType);
       charts.push({ ...meta, ...rest, chart_layer: layers.find((l) => l === HELM.chart || l === HELM.legacyChart) ?? null, provenance: layers.includes(HELM.provenance), annotations_oci: doc.annotations ?? {} });
     }
@@ -83,23 +97,56 @@ export class ArtifactService {
     if (!row) throw new AccountError('not_found', `manifest ${digest} is not in repository "${repository}"`);
     const doc = JSON.parse(Buffer.from(row.content).toString('utf8')) as ManifestDoc;
     const tags = (await this.ctx.db.selectFrom('tag').select('name').where('manifest_id', '=', row.id).orderBy('name').execute()).map((t) => t.name);
-    const isIndex = !!doc.manifests;
+    const kind = classifyManifest({ ...doc, mediaType: row.media_type });
+    const isIndex = kind === 'index';
     const configType = doc.config?.mediaType ?? null;
-    const kind = isIndex ? 'index' : configType === HELM.config ? 'helm-chart'
-      : ['application/vnd.oci.image.config.v1+json', 'application/vnd.docker.container.image.v1+json'].includes(configType ?? '') && !doc.artifactType
-        && (doc.layers ?? []).every((l) => /image\.(layer|rootfs)|rootfs\.(foreign\.)?diff/.test(l.mediaType)) ? 'image' : 'artifact';
     const artifact: Record<string, unknown> = {
       kind, artifact_type: row.artifact_type, config_media_type: configType, annotations: doc.annotations ?? {},
       layers: (doc.layers ?? []).map((l) => ({ media_type: l.mediaType, digest: l.digest, size: l.size, annotations: l.annotations ?? {} })),
     };
     if (doc.subject) artifact.subject = doc.subject.digest;
-    if (kind === 'helm-chart' && doc.config) artifact.chart = await this.chartMetadata(doc.config.digest, doc.config.size);
+    if (kind === 'helm-chart' && doc.config) artifact.chart = await this.chartMetadata(doc.config);
     if (isIndex) artifact.manifests = (doc.manifests ?? []).map((m) => ({ media_type: m.mediaType, digest: m.digest, size: m.size, platform: m.platform ?? null }));
     return {
       digest: row.digest, media_type: row.media_type, size: row.size, created: new Date(row.created_at).toISOString(), tags,
       is_manifest_list: isIndex, manifest_data: Buffer.from(row.content).toString('utf8'), config_media_type: configType,
       artifact, referrers: await this.referrers(id, row.digest),
     };
+  }
+
+  /**
+   * Per manifest, what the web UI's lists show: kind (image, index, helm-chart, artifact), platforms, total size
+   * (the manifest, its config and layers; an index adds its children), and a chart's metadata.
+   */
+  async summaries(repository: string, digests: string[]): Promise<Record<string, unknown>> {
+    const id = await this.repoId(repository);
+    const rows = digests.length ? await this.ctx.db.selectFrom('manifest').select(['digest', 'media_type', 'size', 'content'])
+      .where('repository_id', '=', id).where('digest', 'in', digests).execute() : [];
+    const manifests: Record<string, unknown> = {};
+    for (const r of rows) {
+      const doc = parseDoc(r.content);
+      const kind = classifyManifest({ ...doc, mediaType: r.media_type });
+      if (kind === 'index') {
+        const children = await this.ctx.db.selectFrom('manifest').select(['digest', 'content', 'size']).where('repository_id', '=', id)
+          .where('digest', 'in', (doc.manifests ?? []).map((m) => m.digest).concat(['-'])).execute();
+        const size = children.reduce((a, c) => a + ownSize(Number(c.size), parseDoc(c.content)), Number(r.size));
+        manifests[r.digest] = {
+          digest: r.digest, media_type: r.media_type, kind, size,
+          platforms: (doc.manifests ?? []).map((m) => ({ digest: m.digest, os: m.platform?.os ?? null, architecture: m.platform?.architecture ?? null, variant: m.platform?.variant ?? null })),
+        };
+        continue;
+      }
+      const out: Record<string, unknown> = {
+        digest: r.digest, media_type: r.media_type, kind, size: ownSize(Number(r.size), doc), config_media_type: doc.config?.mediaType ?? null, artifact_type: doc.artifactType ?? null,
+      };
+      if (kind === 'helm-chart' && doc.config) out.chart = await this.chartMetadata(doc.config);
+      if (kind === 'image' && doc.config) {
+        const c = await this.configJson(doc.config);
+        if (c) out.platforms = [{ digest: r.digest, os: str(c.os), architecture: str(c.architecture), variant: str(c.variant) }];
+      }
+      manifests[r.digest] = out;
+    }
+    return manifests;
   }
 
   /** Manifests whose subject is this digest (OCI 1.1), plus cosign's tag scheme (sha256-<hex>.sig/.att/.sbom). */
@@ -124,3 +171,18 @@ export class ArtifactService {
     return grouped;
   }
 }
+
+function parseDoc(content: Uint8Array): ManifestDoc {
+  try {
+    return JSON.parse(Buffer.from(content).toString('utf8')) as ManifestDoc;
+  } catch {
+    return {}; // stored manifests are valid JSON
+  }
+}
+
+/** A manifest's own size plus its config and layers. */
+function ownSize(size: number, doc: ManifestDoc): number {
+  return size + (doc.config?.size ?? 0) + (doc.layers ?? []).reduce((a, l) => a + (l.size ?? 0), 0);
+}
+
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);

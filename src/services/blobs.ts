@@ -12,6 +12,10 @@ export interface BlobHandle {
   size: number;
   /** Opens the bytes; a range is inclusive. */
   open(range?: { start: number; end: number }): Readable;
+  /** Opens the bytes once the store answered (object storage): failures come before the response starts. */
+  openReady?(range?: { start: number; end: number }): Promise<Readable>;
+  /** A short-lived URL to fetch the bytes from directly (object storage without FEATURE_PROXY_STORAGE). */
+  redirectUrl?(): Promise<string>;
   /** The store's pooled-buffer fast path, when it has one (see BlobStore.sendTo). */
   sendTo?(range: { start: number; end: number } | undefined, dest: BlobSink, onOpen: () => void): Promise<void>;
 }
@@ -34,6 +38,9 @@ export class BlobService {
         digest,
         size: linked.size,
         open: (range) => store.read(digest, range),
+        openReady: store.openRead ? (range) => store.openRead!(digest, range) : undefined,
+        redirectUrl: store.presignedUrl && !this.ctx.config.proxyStorage
+          ? () => store.presignedUrl!(digest, this.ctx.config.storageRedirectSeconds) : undefined,
         sendTo: store.sendTo ? (range, dest, onOpen) => store.sendTo!(digest, range, dest, onOpen) : undefined,
       };
     }

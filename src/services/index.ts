@@ -7,6 +7,7 @@ import { UploadService } from './uploads.js';
 import { BlobService } from './blobs.js';
 import { ManifestService } from './manifests.js';
 import { ListingService } from './listing.js';
+import type { RepositoryCreator } from './repositories.js';
 
 export type RegistryAction = 'pull' | 'push' | 'delete';
 
@@ -17,16 +18,25 @@ export interface RegistryRequest {
   action?: RegistryAction;
   /** The catalog (`registry:catalog:*`). */
   catalog?: boolean;
-  /** A push that creates the repository when it does not exist yet (upload start, manifest PUT). */
+  /** A push that may create the repository when it does not exist yet (it is created when the push stores something). */
   createsRepository?: boolean;
+  /** How the client reached the registry (Host and scheme): names the token service when SERVER_HOSTNAME is unset. */
+  origin?: RequestOrigin;
 }
+
+/** The host[:port] and scheme a request was sent to (X-Forwarded-Host/-Proto only from TRUSTED_PROXIES). */
+export interface RequestOrigin { host: string; scheme: 'http' | 'https' }
 
 /** Who may do what on /v2. Every member takes the request's principal, never the request. */
 export interface AccessPolicy {
   /** The principal of a /v2 request (its bearer token's account and grants); throws 401 for a token that is not valid. */
   registryPrincipal(creds: Credentials, request: RegistryRequest): Promise<Principal>;
-  /** Checks the caller may make this request; throws a RegistryError (401 with a challenge, or 403) when not. */
-  authorize(p: Principal, request: RegistryRequest): Promise<void>;
+  /**
+   * Checks the caller may make this request; throws a RegistryError (401 with a challenge, or 403) when not.
+   * For a push to a repository that does not exist yet, resolves with how to create it: the services call it
+   * only when the push stores something, so a refused push leaves no repository behind.
+   */
+  authorize(p: Principal, request: RegistryRequest): Promise<RepositoryCreator | undefined>;
   /** Whether the caller may pull from a repository (cross-repository mount sources). */
   canRead(p: Principal, repository: string): boolean;
   /** Ids of the repositories the caller may see in the catalog (undefined: all). */

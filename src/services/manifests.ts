@@ -6,7 +6,7 @@ import { MT, MANIFEST_MEDIA_TYPES, isIndexType } from '../oci/mediatypes.js';
 import { effectiveArtifactType, parseManifest, type Descriptor } from '../oci/manifest.js';
 import { decideArtifact } from '../oci/artifact-policy.js';
 import type { ServiceContext } from './context.js';
-import { ensureRepository, findRepository, requireRepository } from './repositories.js';
+import { ensureRepository, findRepository, requireRepository, type RepositoryCreator } from './repositories.js';
 import { retryOnConflict } from '../db/retry.js';
 import { endTagsOfDeletedManifest, removeTag, setTag } from './tag-history.js';
 import { CacheGroups } from '../cache/types.js';
@@ -28,7 +28,7 @@ export class ManifestService {
     invalidateAfter<ManifestService>(this, ctx.cache, ['put', 'delete'], (a) => [CacheGroups.tags(a[0] as string)]);
   }
 
-  async put(repository: string, reference: string, bytes: Uint8Array, contentType: string | undefined): Promise<PutResult> {
+  async put(repository: string, reference: string, bytes: Uint8Array, contentType: string | undefined, create?: RepositoryCreator): Promise<PutResult> {
     const byDigest = looksLikeDigest(reference);
     const algorithm = byDigest ? requireDigest(reference).algorithm : 'sha256';
     if (!byDigest) requireTag(reference);
@@ -54,7 +54,7 @@ export class ManifestService {
       const first = blobs[0] ?? children[0];
       throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `${blobs.length ? 'blob' : 'manifest'} ${first.digest} is not in repository "${repository}": push it before the manifest`, { digest: first.digest });
     }
-    const repo = existing ?? await ensureRepository(this.ctx, repository);
+    const repo = existing ?? await ensureRepository(this.ctx, repository, create);
     const now = this.ctx.now();
     const result = await retryOnConflict(() => db.transaction().execute(async (tx) => {
       if (blobDigests.length) {

@@ -24,11 +24,23 @@ export async function apiRepositoryId(db: DB, name: string): Promise<number> {
   return r.id;
 }
 
-/** Returns the repository, creating it when a push names a new one. */
-export async function ensureRepository(ctx: ServiceContext, name: string): Promise<RepositoryRow> {
+/**
+ * Creates a repository for the caller of one push (accounts: owned by its namespace, with the caller's rights);
+ * called only when the push stores something, so a refused push leaves no repository behind.
+ */
+export type RepositoryCreator = (name: string) => Promise<void>;
+
+/** Returns the repository, creating it (through `create` when given) when a push names a new one. */
+export async function ensureRepository(ctx: ServiceContext, name: string, create?: RepositoryCreator): Promise<RepositoryRow> {
   requireRepositoryName(name);
   const found = await findRepository(ctx.db, name);
   if (found) return found;
+  if (create) {
+    await create(name);
+    const made = await findRepository(ctx.db, name);
+    if (!made) throw new Error(`repository ${name} vanished while being created`);
+    return made;
+  }
   await ctx.db.insertInto('repository').values({ name, created_at: ctx.now() })
     .onConflict((oc) => oc.column('name').doNothing()).execute();
   const created = await findRepository(ctx.db, name);

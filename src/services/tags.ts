@@ -3,6 +3,7 @@
 import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
 import { requireDigest } from '../oci/digest.js';
 import { isValidTag } from '../oci/names.js';
+import { isIndexType } from '../oci/mediatypes.js';
 import { retryOnConflict } from '../db/retry.js';
 import { AccountError } from './accounts/errors.js';
 import type { ServiceContext } from './context.js';
@@ -41,7 +42,7 @@ function containsPattern(value: string): string {
   return `%${value.toLowerCase().replace(/[!%_]/g, (c) => `!${c}`)}%`;
 }
 
-const isIndex = (mediaType: string | null) => !!mediaType && /index|manifest\.list/.test(mediaType);
+const isIndex = (mediaType: string | null) => !!mediaType && isIndexType(mediaType);
 
 export class TagService {
   constructor(private readonly ctx: ServiceContext) {

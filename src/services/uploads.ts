@@ -5,7 +5,7 @@ import { RegistryError } from '../oci/errors.js';
 import { requireDigest } from '../oci/digest.js';
 import { UploadInterrupted, UploadTooLarge } from '../storage/blobstore.js';
 import type { ServiceContext } from './context.js';
-import { ensureRepository } from './repositories.js';
+import { ensureRepository, type RepositoryCreator } from './repositories.js';
 import { requireRepositoryName } from '../oci/names.js';
 import { linkBlob } from './blob-links.js';
 import type { DB } from '../db/database.js';
@@ -27,7 +27,7 @@ export class UploadService {
   constructor(private readonly ctx: ServiceContext) {}
 
   /** Tries a cross-repository mount; returns undefined when a normal upload should start instead. */
-  async mount(repository: string, digest: string, from: string | undefined, canRead: (repo: string) => boolean): Promise<CommittedBlob | undefined> {
+  async mount(repository: string, digest: string, from: string | undefined, canRead: (repo: string) => boolean, create?: RepositoryCreator): Promise<CommittedBlob | undefined> {
     requireDigest(digest);
     const { db } = this.ctx;
     let q = db.selectFrom('repository_blob')
@@ -40,7 +40,7 @@ export class UploadService {
     const source = sources.find((s) => canRead(s.name));
     if (!source) return undefined;
     if (!(await this.ctx.store.stat(digest))) return undefined;
-    const repo = await ensureRepository(this.ctx, repository);
+    const repo = await ensureRepository(this.ctx, repository, create);
     await linkBlob(db, repo.id, digest, source.size, this.ctx.now());
     return { digest, size: source.size };
   }
@@ -61,7 +61,7 @@ export class UploadService {
    * Upload of a whole blob in one request (POST ?digest=). It needs no session row: the bytes go
    * to a private upload file that is linked into place or removed before the request ends.
    */
-  async monolithic(repository: string, digest: string, body: Readable, contentLength: number | undefined): Promise<CommittedBlob> {
+  async monolithic(repository: string, digest: string, body: Readable, contentLength: number | undefined, create?: RepositoryCreator): Promise<CommittedBlob> {
     const parsed = requireDigest(digest);
     requireRepositoryName(repository);
     const id = newId();
@@ -78,7 +78,7 @@ export class UploadService {
       if (actual !== parsed.digest) {
         throw new RegistryError('DIGEST_INVALID', `the uploaded content has digest ${actual}, not ${parsed.digest}; nothing was kept`, { expected: parsed.digest, actual });
       }
-      await this.commitFile(repository, id, parsed.digest, written);
+      await this.commitFile(repository, id, parsed.digest, written, create);
       this.ctx.observer?.blobCommitted?.({ method: 'monolithic', size: written, seconds: (performance.now() - startedAt) / 1000 });
       return { digest: parsed.digest, size: written };
     } finally {
@@ -175,7 +175,7 @@ export class UploadService {
   }
 
   /** Completes an upload (PUT ?digest=), optionally with a last chunk in the body. */
-  async finish(repository: string, id: string, digest: string, body: Readable | undefined, range?: { start: number; end?: number }, contentLength?: number): Promise<CommittedBlob> {
+  async finish(repository: string, id: string, digest: string, body: Readable | undefined, range?: { start: number; end?: number }, contentLength?: number, create?: RepositoryCreator): Promise<CommittedBlob> {
     const parsed = requireDigest(digest);
     const s = await this.session(repository, id);
     const unlock = this.lock(id);
@@ -191,7 +191,7 @@ export class UploadService {
         await this.discard(id);
         throw new RegistryError('DIGEST_INVALID', `the uploaded content has digest ${actual}, not ${parsed.digest}; the upload was discarded`, { expected: parsed.digest, actual });
       }
-      await this.commit(repository, id, parsed.digest, size);
+      await this.commit(repository, id, parsed.digest, size, create);
       this.ctx.observer?.blobCommitted?.({ method: 'chunked', size, seconds: Math.max(0, this.ctx.now() - s.createdAt) / 1000 });
       return { digest: parsed.digest, size };
     } finally {
@@ -200,18 +200,18 @@ export class UploadService {
   }
 
   /** Commits a session's upload: its row goes in the same transaction that records the blob (one commit, one fsync). */
-  private async commit(repository: string, id: string, digest: string, size: number): Promise<void> {
-    await this.commitFile(repository, id, digest, size, (tx) => tx.deleteFrom('upload').where('id', '=', id).execute().then(() => undefined));
+  private async commit(repository: string, id: string, digest: string, size: number, create?: RepositoryCreator): Promise<void> {
+    await this.commitFile(repository, id, digest, size, create, (tx) => tx.deleteFrom('upload').where('id', '=', id).execute().then(() => undefined));
     this.live.delete(id);
     await this.ctx.store.deleteUpload(id);
   }
 
   /** fsync, link into the content address, record the blob; re-link if a gc raced us. */
-  private async commitFile(repository: string, id: string, digest: string, size: number, alsoInTransaction?: (tx: DB) => Promise<void>): Promise<void> {
+  private async commitFile(repository: string, id: string, digest: string, size: number, create?: RepositoryCreator, alsoInTransaction?: (tx: DB) => Promise<void>): Promise<void> {
     const { store, db } = this.ctx;
     await store.syncUpload(id);
     await store.commitUpload(id, digest);
-    const repo = await ensureRepository(this.ctx, repository);
+    const repo = await ensureRepository(this.ctx, repository, create);
     await linkBlob(db, repo.id, digest, size, this.ctx.now(), alsoInTransaction);
     // A concurrent gc may have removed the file between link and commit: put it back.
     if (!(await store.stat(digest))) await store.commitUpload(id, digest);

@@ -17,6 +17,15 @@ export interface BlobStore {
   stat(digest: string): Promise<BlobStat | null>;
   /** Streams a committed blob, optionally a byte range (inclusive end). */
   read(digest: string, range?: { start: number; end: number }): Readable;
+  /** Like read, but resolves once the store has answered, so a failure (missing, unavailable) comes before any byte. */
+  openRead?(digest: string, range?: { start: number; end: number }): Promise<Readable>;
+  /** A short-lived URL the client can fetch the blob from directly (object storage: a presigned GET). */
+  presignedUrl?(digest: string, expiresSeconds: number): Promise<string>;
+  /** Tries the store once (start-up, `berth config validate --check-connections`); throws StorageUnavailable. */
+  check?(): Promise<void>;
+  /** Where the store is, for log lines and errors (never a secret). */
+  readonly describe?: string;
+  close?(): void;
   /**
    * Optional fast path for serving: writes a blob (or an inclusive byte range) to `dest` through a few
    * reused buffers, calling `onOpen` once the blob is open and before the first byte is written.
@@ -55,4 +64,8 @@ export interface BlobStore {
 }
 
 export class UploadTooLarge extends Error {}
+/** The store cannot be reached or refused a request it should serve: the registry answers 503 and keeps nothing half-written. */
+export class StorageUnavailable extends Error {}
+/** Another request (on this or another replica) is writing the same upload. */
+export class UploadConflict extends Error {}
 export class UploadInterrupted extends Error {}

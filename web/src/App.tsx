@@ -12,6 +12,7 @@ import { AdminPage } from './pages/admin';
 export function App() {
   const [user, setUser] = useState<User | null | undefined>(undefined);
   const [needsAdmin, setNeedsAdmin] = useState(false);
+  const [needsCode, setNeedsCode] = useState(false);
   const [notice, setNotice] = useState<string>();
   const [menuOpen, setMenuOpen] = useState(false);
   const { path } = useLocation();
@@ -23,8 +24,9 @@ export function App() {
       setUser(u);
     } catch {
       setUser(null);
-      const s = await api<{ needs_admin: boolean }>('GET', '/setup').catch(() => ({ needs_admin: false }));
+      const s = await api<{ needs_admin: boolean; needs_code?: boolean }>('GET', '/setup').catch(() => ({ needs_admin: false, needs_code: false }));
       setNeedsAdmin(s.needs_admin);
+      setNeedsCode(!!s.needs_code);
     }
   };
 
@@ -62,7 +64,7 @@ export function App() {
         <div className="brand-large" aria-hidden="true">⚓ Berth</div>
         <main id="main">
           {needsAdmin
-            ? <SetupPage onDone={async () => { setNeedsAdmin(false); await loadUser(); navigate('/', true); }} />
+            ? <SetupPage needsCode={needsCode} onDone={async () => { setNeedsAdmin(false); await loadUser(); navigate('/', true); }} />
             : <SignInPage notice={notice} onDone={async () => { setNotice(undefined); await loadUser(); }} />}
         </main>
       </div>

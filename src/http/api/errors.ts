@@ -2,9 +2,10 @@
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { AccountError, type AccountErrorKind } from '../../services/accounts/errors.js';
+import { StorageUnavailable } from '../../storage/blobstore.js';
 
 const STATUS: Record<AccountErrorKind, number> = { invalid: 400, unauthorized: 401, forbidden: 403, not_found: 404, conflict: 409, throttled: 429, disabled: 403 };
-const TYPE: Record<number, string> = { 400: 'invalid_request', 401: 'invalid_token', 403: 'insufficient_scope', 404: 'not_found', 409: 'conflict', 413: 'invalid_request', 415: 'invalid_request', 429: 'too_many_requests', 500: 'internal_error' };
+const TYPE: Record<number, string> = { 400: 'invalid_request', 401: 'invalid_token', 403: 'insufficient_scope', 404: 'not_found', 409: 'conflict', 413: 'invalid_request', 415: 'invalid_request', 429: 'too_many_requests', 500: 'internal_error', 503: 'unavailable' };
 
 export class ApiError extends Error {
   constructor(readonly status: number, message: string) {
@@ -25,6 +26,7 @@ export function mapApiError(reply: FastifyReply, err: unknown): FastifyReply | u
     const headers: Record<string, string> = err.kind === 'throttled' ? { 'Retry-After': String(err.retryAfterSeconds ?? 1) } : {};
     return sendApiError(reply, STATUS[err.kind], err.message, headers);
   }
+  if (err instanceof StorageUnavailable) return sendApiError(reply, 503, 'blob storage is unavailable; try again later', { 'Retry-After': '5' });
   if (err instanceof z.ZodError) {
     const msg = err.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
     return sendApiError(reply, 400, `invalid request: ${msg}`);

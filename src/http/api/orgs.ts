@@ -1,112 +1,111 @@
-// /api/v1/organization: organizations, their robots and teams (Quay's paths and shapes).
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+// /api/v1/organization: organizations, their robots and teams (Quay's paths and shapes; handlers of the rows
+// in route-table.ts).
 import { z } from 'zod';
-import type { AccountServices } from '../../services/accounts/index.js';
 import { deny, requireSignedIn, requireUserCaller, sendJson } from './principal.js';
+import type { ApiCall, ApiHandler } from './route-table.js';
 
 const createOrgBody = z.object({ name: z.string().min(1).max(255), email: z.string().max(320).optional() });
 const teamBody = z.object({ role: z.enum(['member', 'creator', 'admin']), description: z.string().max(1024).optional() });
 
-type P = { org: string; short?: string; team?: string; member?: string };
-
-export async function orgRoutes(app: FastifyInstance, opts: { accounts: AccountServices }): Promise<void> {
-  const { accounts } = opts;
-
-  /** The org must exist (404) and the caller must administer it (401/403). */
-  const orgAdmin = async (req: FastifyRequest): Promise<string> => {
-    const { org } = req.params as P;
-    await accounts.orgs.get(org);
-    if (!(await accounts.perms.isNamespaceAdmin(req.principal!, org))) throw deny(req, `you are not an administrator of organization "${org}"`);
-    return org;
-  };
-  const orgMember = async (req: FastifyRequest): Promise<string> => {
-    const { org } = req.params as P;
-    await accounts.orgs.get(org);
-    if (!(await accounts.perms.isOrgMember(req.principal!, org))) throw deny(req, `you are not a member of organization "${org}"`);
-    return org;
-  };
-
-  app.post('/organization/', async (req, reply) => {
-    const p = requireUserCaller(req);
-    const b = createOrgBody.parse(req.body);
-    await accounts.orgs.create(b.name, b.email, p);
-    return sendJson(reply, 201, 'Created');
-  });
-
-  app.get('/organization/:org', async (req, reply) => {
-    const { org } = req.params as P;
-    const o = await accounts.orgs.get(org);
-    const p = req.principal!;
-    const isAdmin = await accounts.perms.isNamespaceAdmin(p, org);
-    const isMember = await accounts.perms.isOrgMember(p, org);
-    const body: Record<string, unknown> = { name: o.name, is_admin: isAdmin, is_member: isMember };
-    if (isMember) {
-      body.email = o.email;
-      const teams = await accounts.teams.list(org);
-      body.teams = Object.fromEntries(teams.map((t) => [t.name, { name: t.name, role: t.role, description: t.description, member_count: t.memberCount }]));
-    }
-    return sendJson(reply, 200, body);
-  });
-
-  app.delete('/organization/:org', async (req, reply) => {
-    requireSignedIn(req);
-    const org = await orgAdmin(req);
-    await accounts.orgs.delete(org);
-    return reply.code(204).send();
-  });
-
-  app.get('/organization/:org/robots', async (req, reply) => {
-    const org = await orgAdmin(req);
-    const list = await accounts.robots.list(org);
-    return sendJson(reply, 200, { robots: list.map((r) => ({ name: r.name, created: new Date(r.created_at).toUTCString() })) });
-  });
-  app.get('/organization/:org/robots/:short', async (req, reply) => {
-    const org = await orgAdmin(req);
-    const r = await accounts.robots.get(org, (req.params as P).short!);
-    return sendJson(reply, 200, { name: r.name, created: new Date(r.created_at).toUTCString() });
-  });
-  app.put('/organization/:org/robots/:short', async (req, reply) => {
-    const org = await orgAdmin(req);
-    const r = await accounts.robots.create(org, (req.params as P).short!);
-    return sendJson(reply, 201, { name: r.name, token: r.token, created: new Date(r.created_at).toUTCString() });
-  });
-  app.post('/organization/:org/robots/:short/regenerate', async (req, reply) => {
-    const org = await orgAdmin(req);
-    const r = await accounts.robots.regenerate(org, (req.params as P).short!);
-    return sendJson(reply, 200, { name: r.name, token: r.token });
-  });
-  app.delete('/organization/:org/robots/:short', async (req, reply) => {
-    const org = await orgAdmin(req);
-    await accounts.robots.delete(org, (req.params as P).short!);
-    return reply.code(204).send();
-  });
-
-  app.put('/organization/:org/team/:team', async (req, reply) => {
-    const org = await orgAdmin(req);
-    const b = teamBody.parse(req.body);
-    const t = await accounts.teams.upsert(org, (req.params as P).team!, b.role, b.description);
-    return sendJson(reply, 200, { name: t.name, role: t.role, description: t.description, member_count: t.memberCount });
-  });
-  app.delete('/organization/:org/team/:team', async (req, reply) => {
-    const org = await orgAdmin(req);
-    await accounts.teams.delete(org, (req.params as P).team!);
-    return reply.code(204).send();
-  });
-  app.get('/organization/:org/team/:team/members', async (req, reply) => {
-    const org = await orgMember(req);
-    const members = await accounts.teams.members(org, (req.params as P).team!);
-    return sendJson(reply, 200, { name: (req.params as P).team, members: members.map((m) => ({ name: m.name, kind: m.kind, is_robot: m.kind === 'robot' })) });
-  });
-  app.put('/organization/:org/team/:team/members/:member', async (req, reply) => {
-    const org = await orgAdmin(req);
-    const { team, member } = req.params as P;
-    const m = await accounts.teams.addMember(org, team!, member!);
-    return sendJson(reply, 200, { name: m.name, kind: m.kind, is_robot: m.kind === 'robot' });
-  });
-  app.delete('/organization/:org/team/:team/members/:member', async (req, reply) => {
-    const org = await orgAdmin(req);
-    const { team, member } = req.params as P;
-    await accounts.teams.removeMember(org, team!, member!);
-    return reply.code(204).send();
-  });
+/** The org must exist (404) and the caller must administer it (401/403). */
+async function orgAdmin({ params, principal, deps: { accounts } }: ApiCall): Promise<string> {
+  const { org } = params;
+  await accounts.orgs.get(org);
+  if (!(await accounts.perms.isNamespaceAdmin(principal, org))) throw deny(principal, `you are not an administrator of organization "${org}"`);
+  return org;
 }
+
+async function orgMember({ params, principal, deps: { accounts } }: ApiCall): Promise<string> {
+  const { org } = params;
+  await accounts.orgs.get(org);
+  if (!(await accounts.perms.isOrgMember(principal, org))) throw deny(principal, `you are not a member of organization "${org}"`);
+  return org;
+}
+
+const robotView = (r: { name: string; created_at: number }) => ({ name: r.name, created: new Date(r.created_at).toUTCString() });
+const memberView = (m: { name: string; kind: string }) => ({ name: m.name, kind: m.kind, is_robot: m.kind === 'robot' });
+
+export const createOrg: ApiHandler = async ({ req, reply, principal, deps: { accounts } }) => {
+  const p = requireUserCaller(principal);
+  const b = createOrgBody.parse(req.body);
+  await accounts.orgs.create(b.name, b.email, p);
+  return sendJson(reply, 201, 'Created');
+};
+
+export const getOrg: ApiHandler = async ({ reply, params: { org }, principal: p, deps: { accounts } }) => {
+  const o = await accounts.orgs.get(org);
+  const isAdmin = await accounts.perms.isNamespaceAdmin(p, org);
+  const isMember = await accounts.perms.isOrgMember(p, org);
+  const body: Record<string, unknown> = { name: o.name, is_admin: isAdmin, is_member: isMember };
+  if (isMember) {
+    body.email = o.email;
+    const teams = await accounts.teams.list(org);
+    body.teams = Object.fromEntries(teams.map((t) => [t.name, { name: t.name, role: t.role, description: t.description, member_count: t.memberCount }]));
+  }
+  return sendJson(reply, 200, body);
+};
+
+export const deleteOrg: ApiHandler = async (c) => {
+  requireSignedIn(c.principal);
+  const org = await orgAdmin(c);
+  await c.deps.accounts.orgs.delete(org);
+  return c.reply.code(204).send();
+};
+
+export const listRobots: ApiHandler = async (c) => {
+  const org = await orgAdmin(c);
+  return sendJson(c.reply, 200, { robots: (await c.deps.accounts.robots.list(org)).map(robotView) });
+};
+
+export const getRobot: ApiHandler = async (c) => {
+  const org = await orgAdmin(c);
+  return sendJson(c.reply, 200, robotView(await c.deps.accounts.robots.get(org, c.params.short)));
+};
+
+export const createRobot: ApiHandler = async (c) => {
+  const org = await orgAdmin(c);
+  const r = await c.deps.accounts.robots.create(org, c.params.short);
+  return sendJson(c.reply, 201, { name: r.name, token: r.token, created: new Date(r.created_at).toUTCString() });
+};
+
+export const regenerateRobot: ApiHandler = async (c) => {
+  const org = await orgAdmin(c);
+  const r = await c.deps.accounts.robots.regenerate(org, c.params.short);
+  return sendJson(c.reply, 200, { name: r.name, token: r.token });
+};
+
+export const deleteRobot: ApiHandler = async (c) => {
+  const org = await orgAdmin(c);
+  await c.deps.accounts.robots.delete(org, c.params.short);
+  return c.reply.code(204).send();
+};
+
+export const putTeam: ApiHandler = async (c) => {
+  const org = await orgAdmin(c);
+  const b = teamBody.parse(c.req.body);
+  const t = await c.deps.accounts.teams.upsert(org, c.params.team, b.role, b.description);
+  return sendJson(c.reply, 200, { name: t.name, role: t.role, description: t.description, member_count: t.memberCount });
+};
+
+export const deleteTeam: ApiHandler = async (c) => {
+  const org = await orgAdmin(c);
+  await c.deps.accounts.teams.delete(org, c.params.team);
+  return c.reply.code(204).send();
+};
+
+export const listMembers: ApiHandler = async (c) => {
+  const org = await orgMember(c);
+  const members = await c.deps.accounts.teams.members(org, c.params.team);
+  return sendJson(c.reply, 200, { name: c.params.team, members: members.map(memberView) });
+};
+
+export const addMember: ApiHandler = async (c) => {
+  const org = await orgAdmin(c);
+  return sendJson(c.reply, 200, memberView(await c.deps.accounts.teams.addMember(org, c.params.team, c.params.member)));
+};
+
+export const removeMember: ApiHandler = async (c) => {
+  const org = await orgAdmin(c);
+  await c.deps.accounts.teams.removeMember(org, c.params.team, c.params.member);
+  return c.reply.code(204).send();
+};

@@ -1,23 +1,16 @@
-// /api/v1: JSON in and out, the caller resolved once per request, Quay-shaped errors, route modules.
-import type { FastifyInstance } from 'fastify';
-import { uiRoutes } from './ui.js';
-import type { AccountServices } from '../../services/accounts/index.js';
-import type { RegistryServices } from '../../services/index.js';
-import { TagService } from '../../services/tags.js';
-import { ArtifactService } from '../../services/artifacts.js';
-import { mapApiError, sendApiError } from './errors.js';
+// /api/v1: JSON in and out, the caller resolved once per request (principal.ts), Quay-shaped errors, and
+// every route registered from the one table in route-table.ts.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { mapApiError, sendApiError, ApiError } from './errors.js';
 import { apiPrincipalHook } from './principal.js';
-import { userRoutes } from './users.js';
-import { orgRoutes } from './orgs.js';
-import { repoRoutes } from './repos.js';
-import { securityHandler } from './security.js';
-import type { ScannerService } from '../../scanner/service.js';
-import { statusRoutes } from './status.js';
+import { principalOf } from '../principal.js';
+import { API_ROUTES, isRepositoryPattern, matchRepositoryPath, type ApiDeps, type ApiRoute } from './route-table.js';
 
 export const MAX_API_BODY = 256 * 1024;
 
-export async function apiPlugin(app: FastifyInstance, opts: { accounts: AccountServices; services: RegistryServices; scanner?: ScannerService }): Promise<void> {
-  const { accounts } = opts;
+export async function apiPlugin(app: FastifyInstance, opts: { deps: ApiDeps }): Promise<void> {
+  const { deps } = opts;
+  const { accounts } = deps;
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'string', bodyLimit: MAX_API_BODY }, (_req, body, done) => {
     if (body === '') return done(null, {});
@@ -41,13 +34,34 @@ export async function apiPlugin(app: FastifyInstance, opts: { accounts: AccountS
 
   app.addHook('preHandler', apiPrincipalHook(accounts));
 
-  await app.register(uiRoutes, { accounts });
-  await app.register(userRoutes, { accounts });
-  await app.register(orgRoutes, { accounts });
-  await app.register(statusRoutes, { accounts });
-  await app.register(repoRoutes, {
-    accounts, tags: new TagService(accounts.ctx), artifacts: new ArtifactService(accounts.ctx),
-    ...(opts.scanner ? { security: securityHandler(accounts, opts.scanner) } : {}),
+  const served = API_ROUTES.filter((r) => !r.needs || (r.needs === 'scanner' && deps.scanner));
+  const call = (r: ApiRoute, req: FastifyRequest, reply: FastifyReply, params: Record<string, string>) =>
+    r.handler({ req, reply, params, principal: principalOf(req), deps });
+
+  // Patterns without a repository name: Fastify's router.
+  for (const r of served.filter((x) => !isRepositoryPattern(x.url))) {
+    app.route({ method: r.method, url: r.url, handler: (req, reply) => call(r, req, reply, req.params as Record<string, string>) });
+  }
+
+  // Patterns with a repository name (it contains "/"): one wildcard route, matched against the table.
+  const byName = served.filter((x) => isRepositoryPattern(x.url));
+  app.route({
+    method: [...new Set(byName.map((r) => r.method))],
+    url: '/repository/*',
+    handler: async (req, reply) => {
+      const path = (req.raw.url ?? '').split('?')[0].replace(/^\/api\/v1/, '');
+      let decoded: string;
+      try {
+        decoded = decodeURIComponent(path);
+      } catch {
+        throw new ApiError(400, 'the path is not valid percent-encoding');
+      }
+      const m = matchRepositoryPath(decoded);
+      const rows = m ? byName.filter((r) => r.url === m.url) : [];
+      if (!m || !rows.length) throw new ApiError(404, 'no such endpoint');
+      const r = rows.find((x) => x.method === req.method);
+      if (!r) throw new ApiError(405, `${req.method} is not supported here`);
+      return call(r, req, reply, m.params);
+    },
   });
-  await app.register((await import('./scanner-status.js')).scannerStatusRoutes, { accounts });
 }

@@ -2,7 +2,7 @@
 // a session cookie (UI; CSRF header required for changes), a bearer app token, or Basic credentials.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AccountServices } from '../../services/accounts/index.js';
-import { ANONYMOUS, type Principal } from '../../services/principal.js';
+import type { Principal } from '../../services/principal.js';
 import { AccountError } from '../../services/accounts/errors.js';
 import { CSRF_HEADER } from '../../services/accounts/principals.js';
 import { parseAuthorization } from '../auth/credentials.js';
@@ -50,21 +50,20 @@ function header(req: FastifyRequest, name: string): string | undefined {
 }
 
 /** The signed-in caller, or 401. */
-export function requireSignedIn(req: FastifyRequest): Exclude<Principal, { kind: 'anonymous' }> {
-  const p = req.principal ?? ANONYMOUS;
+export function requireSignedIn(p: Principal): Exclude<Principal, { kind: 'anonymous' }> {
   if (p.kind === 'anonymous') throw new ApiError(401, 'sign in first (session, app token, or Basic credentials)');
   return p;
 }
 
-export function requireUserCaller(req: FastifyRequest): Exclude<Principal, { kind: 'anonymous' }> {
-  const p = requireSignedIn(req);
-  if (p.kind !== 'user') throw new ApiError(403, 'robot accounts cannot use this operation');
-  return p;
+export function requireUserCaller(p: Principal): Exclude<Principal, { kind: 'anonymous' }> {
+  const signedIn = requireSignedIn(p);
+  if (signedIn.kind !== 'user') throw new ApiError(403, 'robot accounts cannot use this operation');
+  return signedIn;
 }
 
 /** 401 for anonymous callers, 403 for the signed-in: the refusal for a missing right. */
-export function deny(req: FastifyRequest, message: string): ApiError {
-  return new ApiError(req.principal?.kind === 'anonymous' || !req.principal ? 401 : 403, message);
+export function deny(p: Principal, message: string): ApiError {
+  return new ApiError(p.kind === 'anonymous' ? 401 : 403, message);
 }
 
 export function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyReply {

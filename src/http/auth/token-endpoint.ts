@@ -7,6 +7,8 @@ import { AccountError } from '../../services/accounts/errors.js';
 import { ANONYMOUS } from '../../services/principal.js';
 import { principalOf } from '../principal.js';
 import { parseAuthorization } from './credentials.js';
+import { acceptedAudiences } from '../../services/accounts/service-name.js';
+import { requestOrigin } from '../origin.js';
 
 export async function tokenEndpoint(app: FastifyInstance, opts: { accounts: AccountServices }): Promise<void> {
   const { accounts } = opts;
@@ -16,11 +18,13 @@ export async function tokenEndpoint(app: FastifyInstance, opts: { accounts: Acco
   const principalHook = async (req: FastifyRequest, reply: FastifyReply) => {
     reply.header('Docker-Distribution-API-Version', 'registry/2.0').header('Cache-Control', 'no-store');
     const service = tokenParams(req).get('service');
-    if (service !== null && service !== auth.service) {
-      throw new RegistryError('DENIED', `this registry issues tokens for service "${auth.service}", not "${service.slice(0, 100)}"`, undefined, 400);
+    // Without SERVER_HOSTNAME the service is the host the client used (as the /v2 challenge named it).
+    const services = acceptedAudiences(auth, requestOrigin(req));
+    if (service !== null && !services.includes(service)) {
+      throw new RegistryError('DENIED', `this registry issues tokens for service "${services[0]}", not "${service.slice(0, 100)}"`, undefined, 400);
     }
     const creds = parseAuthorization(req.headers.authorization);
-    const basicChallenge = { 'WWW-Authenticate': `Basic realm="${auth.service}"` };
+    const basicChallenge = { 'WWW-Authenticate': `Basic realm="${services[0]}"` };
     if (creds.scheme === 'malformed' || creds.scheme === 'bearer') {
       req.log.warn({ event: 'login_refused', ip: req.ip, reason: creds.scheme === 'bearer' ? 'bearer token sent to the token endpoint' : creds.reason }, 'token request refused');
       throw new RegistryError('UNAUTHORIZED', 'send Basic credentials (or none for anonymous access)', undefined, 401, basicChallenge);
@@ -44,7 +48,9 @@ export async function tokenEndpoint(app: FastifyInstance, opts: { accounts: Acco
   app.get('/v2/auth', { preHandler: principalHook }, async (req, reply) => {
     const principal = principalOf(req);
     const access = await accounts.scopes.grant(principal, tokenParams(req).getAll('scope'));
-    const t = await accounts.tokens.issue(principal.kind === 'anonymous' ? '' : principal.name, access);
+    const service = tokenParams(req).get('service');
+    const t = await accounts.tokens.issue(principal.kind === 'anonymous' ? '' : principal.name, access,
+      { audience: service ?? acceptedAudiences(auth, requestOrigin(req))[0] });
     return reply.code(200).header('Content-Type', 'application/json')
       .send(JSON.stringify({ token: t.token, access_token: t.token, expires_in: t.expiresIn, issued_at: t.issuedAt }));
   });

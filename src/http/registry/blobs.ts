@@ -20,6 +20,13 @@ export const getBlob: Handler = async ({ req, reply, match, services }) => {
     reply.code(200).header('Content-Length', String(blob.size));
   }
   if (head) return reply.send();
+  if (blob.redirectUrl) {
+    // Object storage: the client fetches the bytes from the store with a short-lived presigned URL (Range applies there).
+    const location = await blob.redirectUrl();
+    reply.removeHeader('Content-Range').removeHeader('Content-Length').removeHeader('Accept-Ranges').removeHeader('Cache-Control');
+    return reply.code(307).header('Location', location).header('Content-Length', '0').send();
+  }
+  if (blob.openReady) return reply.send(await blob.openReady(range));
   if (blob.sendTo) {
     // Large pulls go straight to the socket through a few reused buffers (src/storage/pooled-send.ts).
     let started = false;

@@ -16,9 +16,9 @@ export const getManifest: Handler = async ({ req, reply, match, services }) => {
   return reply.send(Buffer.from(m.content));
 };
 
-export const putManifest: Handler = async ({ req, reply, match, services, body }) => {
+export const putManifest: Handler = async ({ req, reply, match, services, body, createRepository }) => {
   const bytes = await readLimited(body, services.config.maxManifestBytes, contentLength(req));
-  const r = await services.manifests.put(match.name, match.ref, bytes, req.headers['content-type']);
+  const r = await services.manifests.put(match.name, match.ref, bytes, req.registryContentType, createRepository);
   reply.code(201).headers({
     Location: `/v2/${match.name}/manifests/${r.digest}`,
     'Docker-Content-Digest': r.digest,

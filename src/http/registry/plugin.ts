@@ -9,6 +9,8 @@ import { matchRegistryPath, REGISTRY_PATTERNS, registryRequest, type RegistryRou
 import { parseAuthorization } from '../auth/credentials.js';
 import { TokenRefused } from '../../services/accounts/registry-access.js';
 import { principalOf } from '../principal.js';
+import { requestOrigin } from '../origin.js';
+import type { RepositoryCreator } from '../../services/repositories.js';
 import type { Handler } from './types.js';
 import { deleteBlob, getBlob } from './blobs.js';
 import { cancelUpload, getUpload, patchUpload, putUpload, startUpload } from './uploads.js';
@@ -29,12 +31,24 @@ const HANDLERS: Record<RegistryRoute, Partial<Record<string, Handler>>> = {
 };
 
 declare module 'fastify' {
-  interface FastifyRequest { routePattern?: string; registryMatch?: RouteMatch }
+  interface FastifyRequest {
+    routePattern?: string;
+    registryMatch?: RouteMatch;
+    /** The Content-Type header as the client sent it (a manifest PUT checks it; the framework never parses /v2 bodies). */
+    registryContentType?: string;
+    /** Accounts: creates the repository a push names when the push stores its first content. */
+    createRepository?: RepositoryCreator;
+  }
 }
 
 /** Every method x pattern the /v2 dispatcher serves (behind its two wildcard routes). */
 export function registryEndpoints(): { method: string; url: string }[] {
   return REGISTRY_PATTERNS.flatMap(({ route, pattern }) => Object.keys(HANDLERS[route]).map((method) => ({ method, url: pattern })));
+}
+
+/** The methods a /v2 route serves (the Allow header of a 405). */
+export function registryMethods(route: RegistryRoute): string[] {
+  return Object.keys(HANDLERS[route]);
 }
 
 export function sendRegistryError(reply: FastifyReply, err: RegistryError): FastifyReply {
@@ -62,15 +76,15 @@ export async function registryPlugin(app: FastifyInstance, opts: { services: Reg
     req.routePattern = match.pattern;
     if (!HANDLERS[match.route][req.method]) {
       throw new RegistryError('UNSUPPORTED', `${req.method} is not supported on ${match.pattern}`, undefined, 405,
-        { Allow: Object.keys(HANDLERS[match.route]).join(', ') });
+        { Allow: registryMethods(match.route).join(', ') });
     }
     if (match.name !== undefined) requireRepositoryName(match.name);
     req.registryMatch = match;
-    const request = registryRequest(match, req.method);
+    const request = { ...registryRequest(match, req.method), origin: requestOrigin(req) };
     const creds = parseAuthorization(req.headers.authorization);
     try {
       req.principal = await services.access.registryPrincipal(creds, request);
-      await services.access.authorize(req.principal, request);
+      req.createRepository = await services.access.authorize(req.principal, request);
     } catch (e) {
       if (e instanceof TokenRefused) req.log.warn({ event: 'token_refused', ip: req.ip, reason: e.reason }, 'registry token refused');
       else if (creds.scheme === 'malformed' && e instanceof RegistryError && e.status === 401) {
@@ -84,9 +98,17 @@ export async function registryPlugin(app: FastifyInstance, opts: { services: Reg
     const match = req.registryMatch!;
     const query = req.query as Record<string, string | undefined>;
     const body = (req.body as Readable | undefined) ?? req.raw;
-    return HANDLERS[match.route][req.method]!({ req, reply, match: match as never, principal: principalOf(req), services, body, query });
+    return HANDLERS[match.route][req.method]!({ req, reply, match: match as never, principal: principalOf(req), services, body, query, createRepository: req.createRepository });
   };
 
+  // /v2 bodies are streams the handlers read themselves: the Content-Type is kept aside for them, so an empty
+  // or malformed one reaches the handler (a manifest PUT answers MANIFEST_INVALID) instead of Fastify's 415.
+  app.addHook('onRequest', async (req) => {
+    const ct = req.headers['content-type'];
+    if (ct === undefined) return;
+    req.registryContentType = ct;
+    delete req.headers['content-type'];
+  });
   app.route({ method: ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'], url: '/v2', handler: dispatch });
   app.route({ method: ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'], url: '/v2/*', handler: dispatch });
 }

@@ -13,15 +13,16 @@ export interface RouteMatch {
   ref?: string;
 }
 
+// The `s` flag: a name with CR or LF still matches its route, so the name check answers NAME_INVALID.
 const TABLE: { route: RegistryRoute; pattern: string; re: RegExp }[] = [
-  { route: 'base', pattern: '/v2/', re: /^$/ },
-  { route: 'catalog', pattern: '/v2/_catalog', re: /^_catalog$/ },
-  { route: 'tags', pattern: '/v2/:name/tags/list', re: /^(.+)\/tags\/list$/ },
-  { route: 'manifest', pattern: '/v2/:name/manifests/:reference', re: /^(.+)\/manifests\/([^/]+)$/ },
-  { route: 'upload-start', pattern: '/v2/:name/blobs/uploads/', re: /^(.+)\/blobs\/uploads\/?$/ },
-  { route: 'upload', pattern: '/v2/:name/blobs/uploads/:uuid', re: /^(.+)\/blobs\/uploads\/([^/]+)$/ },
-  { route: 'blob', pattern: '/v2/:name/blobs/:digest', re: /^(.+)\/blobs\/([^/]+)$/ },
-  { route: 'referrers', pattern: '/v2/:name/referrers/:digest', re: /^(.+)\/referrers\/([^/]+)$/ },
+  { route: 'base', pattern: '/v2/', re: /^$/s },
+  { route: 'catalog', pattern: '/v2/_catalog', re: /^_catalog$/s },
+  { route: 'tags', pattern: '/v2/:name/tags/list', re: /^(.+)\/tags\/list$/s },
+  { route: 'manifest', pattern: '/v2/:name/manifests/:reference', re: /^(.+)\/manifests\/([^/]+)$/s },
+  { route: 'upload-start', pattern: '/v2/:name/blobs/uploads/', re: /^(.+)\/blobs\/uploads\/?$/s },
+  { route: 'upload', pattern: '/v2/:name/blobs/uploads/:uuid', re: /^(.+)\/blobs\/uploads\/([^/]+)$/s },
+  { route: 'blob', pattern: '/v2/:name/blobs/:digest', re: /^(.+)\/blobs\/([^/]+)$/s },
+  { route: 'referrers', pattern: '/v2/:name/referrers/:digest', re: /^(.+)\/referrers\/([^/]+)$/s },
 ];
 
 /** Every /v2 route pattern (the authorization matrix test checks it covers each one). */
@@ -43,7 +44,7 @@ export function registryRequest(match: RouteMatch, method: string): RegistryRequ
   if (route === 'catalog') return { catalog: true };
   if (method === 'DELETE' && (route === 'manifest' || route === 'blob')) return { name, action: 'delete' };
   if (route === 'upload-start' || route === 'upload' || (route === 'manifest' && method === 'PUT')) {
-    return { name, action: 'push', createsRepository: route === 'upload-start' || route === 'manifest' };
+    return { name, action: 'push', createsRepository: true };
   }
   return { name, action: 'pull' };
 }

@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import type { RouteMatch } from './route-table.js';
 import type { RegistryServices } from '../../services/index.js';
+import type { RepositoryCreator } from '../../services/repositories.js';
 import type { Principal } from '../../services/principal.js';
 
 export interface HandlerArgs {
@@ -15,6 +16,8 @@ export interface HandlerArgs {
   /** The request body as a stream (never buffered by the framework). */
   body: Readable;
   query: Record<string, string | undefined>;
+  /** Accounts: creates the repository (owner, visibility, the pusher's rights) when the push stores its first content. */
+  createRepository?: RepositoryCreator;
 }
 
 export type Handler = (a: HandlerArgs) => Promise<unknown>;

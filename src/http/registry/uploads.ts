@@ -11,15 +11,15 @@ function blobCreated(reply: Parameters<Handler>[0]['reply'], name: string, diges
   }).send();
 }
 
-export const startUpload: Handler = async ({ reply, match, services, body, query, req, principal }) => {
+export const startUpload: Handler = async ({ reply, match, services, body, query, req, principal, createRepository }) => {
   const { name } = match;
   if (query.mount !== undefined) {
-    const mounted = await services.uploads.mount(name, query.mount, query.from || undefined, (repo) => services.access.canRead(principal, repo));
+    const mounted = await services.uploads.mount(name, query.mount, query.from || undefined, (repo) => services.access.canRead(principal, repo), createRepository);
     if (mounted) return blobCreated(reply, name, mounted.digest);
   }
   const len = contentLength(req);
   if (query.digest !== undefined) {
-    const blob = await services.uploads.monolithic(name, query.digest, body, len);
+    const blob = await services.uploads.monolithic(name, query.digest, body, len, createRepository);
     return blobCreated(reply, name, blob.digest);
   }
   if (len) {
@@ -35,11 +35,11 @@ export const patchUpload: Handler = async ({ reply, match, services, body, req }
   return sendUploadState(reply, 202, match.name, s.id, s.size);
 };
 
-export const putUpload: Handler = async ({ reply, match, services, body, req, query }) => {
+export const putUpload: Handler = async ({ reply, match, services, body, req, query, createRepository }) => {
   if (!query.digest) {
     throw new RegistryError('DIGEST_INVALID', 'completing an upload needs ?digest= with the digest of the whole blob');
   }
-  const blob = await services.uploads.finish(match.name, match.ref, query.digest, body, chunkRange(req), contentLength(req));
+  const blob = await services.uploads.finish(match.name, match.ref, query.digest, body, chunkRange(req), contentLength(req), createRepository);
   return blobCreated(reply, match.name, blob.digest);
 };
 

@@ -7,6 +7,8 @@
 import type { Kysely } from 'kysely';
 import type { DB, Dialect } from '../../db/database.js';
 import { AdvisoryStore } from '../store.js';
+import type { ServiceContext } from '../../services/context.js';
+import { dataMaxAgeSeconds, isAirgapped } from './airgap.js';
 
 export interface UpdaterImportTable {
   name: string;
@@ -70,4 +72,19 @@ export async function updaterAges(db: DB, dialect: Dialect, opts: { now?: number
       stale: dataAgeSeconds > opts.maxAgeSeconds,
     };
   });
+}
+
+/** The scanner data's age as this server's config judges it (SCANNER_DATA_MAX_AGE, air-gap mode), for the API and metrics. */
+export class UpdaterStatusService {
+  readonly maxAgeSeconds: number;
+  readonly airgapped: boolean;
+
+  constructor(private readonly ctx: ServiceContext) {
+    this.maxAgeSeconds = dataMaxAgeSeconds(ctx.config);
+    this.airgapped = isAirgapped(ctx.config);
+  }
+
+  ages(): Promise<UpdaterAge[]> {
+    return updaterAges(this.ctx.db, this.ctx.dialect, { now: this.ctx.now(), maxAgeSeconds: this.maxAgeSeconds });
+  }
 }

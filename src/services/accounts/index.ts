@@ -15,6 +15,7 @@ import { Authenticator } from './authenticate.js';
 import { RegistryTokenService } from './tokens.js';
 import { ScopeService } from './scopes.js';
 import { bootstrapAdmin } from './bootstrap.js';
+import { FirstAdminService } from './first-admin.js';
 import { PrincipalResolver } from './principals.js';
 import { RegistryAccess } from './registry-access.js';
 import { TokenStanding } from './token-standing.js';
@@ -43,9 +44,16 @@ export interface AccountServices {
   registryAccess: RegistryAccess;
   /** Creates BOOTSTRAP_ADMIN when no user exists; returns its name when it did. */
   bootstrap(): Promise<string | undefined>;
+  /** The first administrator from the web UI, guarded by the one-time setup code from the network. */
+  firstAdmin: FirstAdminService;
 }
 
-export function buildAccountServices(base: ServiceContext): AccountServices {
+export interface AccountServicesOptions {
+  /** Shows a new first-run setup code to the operator (`berth serve`: its console). Default: only its file. */
+  announceSetupCode?: (code: string, file: string) => void;
+}
+
+export function buildAccountServices(base: ServiceContext, opts: AccountServicesOptions = {}): AccountServices {
   const ctx: AccountsContext = { ...base, auth: authSettings(base.config) };
   const users = new UserService(ctx);
   const robots = new RobotService(ctx);
@@ -78,6 +86,7 @@ export function buildAccountServices(base: ServiceContext): AccountServices {
     principals: new PrincipalResolver(ctx, authenticator, appTokens, sessions),
     registryAccess: new RegistryAccess(ctx, tokens, authenticator, perms, repos, standing),
     bootstrap: () => bootstrapAdmin(ctx, users),
+    firstAdmin: new FirstAdminService(ctx, users, opts.announceSetupCode ?? (() => undefined)),
   };
 }
 

@@ -13,6 +13,8 @@ import type { Authenticator } from './authenticate.js';
 import type { PermissionService } from './permissions.js';
 import type { RepoService } from './repos.js';
 import { unauthorized } from './challenge.js';
+import { acceptedAudiences, tokenNames } from './service-name.js';
+import type { RepositoryCreator } from '../repositories.js';
 import { VerifiedTokenCache } from './verified-tokens.js';
 import type { TokenStanding } from './token-standing.js';
 
@@ -32,7 +34,7 @@ export function challengeScope(r: RegistryRequest): string | undefined {
 
 export class RegistryAccess implements AccessPolicy {
   /** Token text -> its principal, for the token's lifetime (the signature check is cached the same way). */
-  private readonly principals = new VerifiedTokenCache<{ exp: number; principal: Principal; cred?: string; sub: string }>(30);
+  private readonly principals = new VerifiedTokenCache<{ exp: number; principal: Principal; aud: string[]; cred?: string; sub: string }>(30);
 
   constructor(
     private readonly ctx: AccountsContext,
@@ -45,7 +47,13 @@ export class RegistryAccess implements AccessPolicy {
 
   async registryPrincipal(creds: Credentials, request: RegistryRequest): Promise<Principal> {
     if (this.ctx.auth.open || creds.scheme !== 'bearer') return ANONYMOUS;
+    const audiences = acceptedAudiences(this.ctx.auth, request.origin);
     const known = this.principals.get(creds.token, this.ctx.now());
+    if (known && !known.aud.some((a) => audiences.includes(a))) {
+      this.ctx.observer?.authAttempt?.('bearer', false);
+      const m = 'token was issued for another service';
+      throw new TokenRefused(m, unauthorized(tokenNames(this.ctx.auth, request.origin), m, challengeScope(request), 'invalid_token'));
+    }
     if (known) {
       await this.stillStands(known, request);
       this.ctx.observer?.authAttempt?.('bearer', true);
@@ -53,11 +61,11 @@ export class RegistryAccess implements AccessPolicy {
     }
     let claims;
     try {
-      claims = await this.tokens.verify(creds.token);
+      claims = await this.tokens.verify(creds.token, audiences);
     } catch (e) {
       if (!(e instanceof TokenError)) throw e;
       this.ctx.observer?.authAttempt?.('bearer', false);
-      throw new TokenRefused(e.message, unauthorized(this.ctx.auth, e.message, challengeScope(request), 'invalid_token'));
+      throw new TokenRefused(e.message, unauthorized(tokenNames(this.ctx.auth, request.origin), e.message, challengeScope(request), 'invalid_token'));
     }
     await this.stillStands(claims, request);
     this.ctx.observer?.authAttempt?.('bearer', true);
@@ -65,7 +73,7 @@ export class RegistryAccess implements AccessPolicy {
     const account = claims.sub ? await findAccount(this.ctx.db, claims.sub) : undefined;
     const p = account && await this.authenticator.principalOf(account.id, 'registry-token');
     const principal: Principal = p ? { ...p, scopes: claims.access } : { kind: 'anonymous', scopes: claims.access };
-    this.principals.set(creds.token, { exp: claims.exp, principal, cred: claims.cred, sub: claims.sub });
+    this.principals.set(creds.token, { exp: claims.exp, principal, aud: claims.aud ?? [], cred: claims.cred, sub: claims.sub });
     return principal;
   }
 
@@ -74,14 +82,14 @@ export class RegistryAccess implements AccessPolicy {
     const why = await this.standing.credentialRefusal(t.sub, t.cred);
     if (!why) return;
     this.ctx.observer?.authAttempt?.('bearer', false);
-    throw new TokenRefused(why, unauthorized(this.ctx.auth, why, challengeScope(request), 'invalid_token'));
+    throw new TokenRefused(why, unauthorized(tokenNames(this.ctx.auth, request.origin), why, challengeScope(request), 'invalid_token'));
   }
 
-  async authorize(p: Principal, request: RegistryRequest): Promise<void> {
-    if (this.ctx.auth.open) return;
-    if (p.scopes === undefined) throw unauthorized(this.ctx.auth, 'authentication required', challengeScope(request));
+  async authorize(p: Principal, request: RegistryRequest): Promise<RepositoryCreator | undefined> {
+    if (this.ctx.auth.open) return undefined;
+    if (p.scopes === undefined) throw unauthorized(tokenNames(this.ctx.auth, request.origin), 'authentication required', challengeScope(request));
     const { name, action } = request;
-    if (!action || !name) return;
+    if (!action || !name) return undefined;
     if (!grants(p.scopes, name, action)) {
       throw new RegistryError('DENIED', `requested access to "${name}" is denied: the token does not grant ${action}`, { name, action });
     }
@@ -90,7 +98,8 @@ export class RegistryAccess implements AccessPolicy {
       const why = await this.standing.roleRefusal(p.name, name, action);
       if (why) throw new RegistryError('DENIED', why, { name, action });
     }
-    if (action === 'push' && request.createsRepository) await this.createOnPush(p, name);
+    if (action === 'push' && request.createsRepository) return this.createOnPush(p, name);
+    return undefined;
   }
 
   canRead(p: Principal, repository: string): boolean {
@@ -102,15 +111,22 @@ export class RegistryAccess implements AccessPolicy {
     return this.perms.readableRepositoryIds(p);
   }
 
-  /** A push to a repository that does not exist creates it, owned by its namespace (the token already proved the right). */
-  private async createOnPush(p: Principal, name: string): Promise<void> {
-    if (await this.perms.findRepo(name)) return;
-    try {
-      await this.repos.create(p, name, this.ctx.auth.privateOnPush ? 'private' : 'public');
-    } catch (e) {
-      if (e instanceof AccountError && e.kind === 'conflict') return;
-      if (e instanceof AccountError) throw new RegistryError('DENIED', e.message, { name });
-      throw e;
-    }
+  /**
+   * A push to a repository that does not exist may create it, owned by its namespace: checked now (a caller who may
+   * not create there is DENIED before sending anything), created only when the push stores something.
+   */
+  private async createOnPush(p: Principal, name: string): Promise<RepositoryCreator | undefined> {
+    if (await this.perms.findRepo(name)) return undefined;
+    const denied = (e: unknown) => (e instanceof AccountError ? new RegistryError('DENIED', e.message, { name }) : e);
+    await this.repos.checkCreate(p, name).catch((e) => { throw denied(e); });
+    return async (repository) => {
+      try {
+        await this.repos.create(p, repository, this.ctx.auth.privateOnPush ? 'private' : 'public');
+      } catch (e) {
+        if (e instanceof AccountError && e.kind === 'conflict') return;
+        throw denied(e);
+      }
+    };
   }
+
 }

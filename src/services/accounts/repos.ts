@@ -39,11 +39,17 @@ export class RepoService {
     return { repo, role };
   }
 
-  /** Creates a repository for the caller, who must be allowed to create in the namespace. */
-  async create(p: Principal, full: string, visibility: 'public' | 'private', description?: string | null): Promise<RepoFacts> {
+  /** Throws unless the caller may create this repository (valid name, existing namespace, the right to create in it). */
+  async checkCreate(p: Principal, full: string): Promise<{ id: number; name: string }> {
     this.requireName(full);
     const ns = await requireNamespace(this.ctx.db, namespaceOf(full));
     if (!(await this.perms.canCreateIn(p, ns.name))) throw forbidden(`you may not create repositories in namespace "${ns.name}"`);
+    return ns;
+  }
+
+  /** Creates a repository for the caller, who must be allowed to create in the namespace. */
+  async create(p: Principal, full: string, visibility: 'public' | 'private', description?: string | null): Promise<RepoFacts> {
+    const ns = await this.checkCreate(p, full);
     if (await this.perms.findRepo(full)) throw conflict(`repository "${full}" already exists`);
     await this.ctx.db.insertInto('repository').values({ name: full, created_at: this.ctx.now(), namespace_id: ns.id, visibility, description: description ?? null })
       .onConflict((oc) => oc.column('name').doNothing()).execute();

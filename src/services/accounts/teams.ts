@@ -11,6 +11,14 @@ export interface TeamView { id: number; name: string; role: TeamRole; descriptio
 export class TeamService {
   constructor(private readonly ctx: AccountsContext) {}
 
+  /** Names of the organizations the account belongs to (through any team), sorted. */
+  async organizationsOf(accountId: number): Promise<string[]> {
+    const rows = await this.ctx.db.selectFrom('team').innerJoin('team_member', 'team_member.team_id', 'team.id')
+      .innerJoin('account', 'account.id', 'team.org_id').select('account.name').distinct()
+      .where('team_member.account_id', '=', accountId).orderBy('account.name').execute();
+    return rows.map((r) => r.name);
+  }
+
   async upsert(orgName: string, name: string, role: TeamRole, description?: string): Promise<TeamView> {
     const org = await requireOrg(this.ctx.db, orgName);
     requireTeamName(name);

@@ -11,8 +11,8 @@ import { VerifiedTokenCache } from './verified-tokens.js';
 import type { AccessEntry } from '../principal.js';
 
 export type { AccessEntry } from '../principal.js';
-/** `cred`: for robots, the fingerprint of the robot token the registry token was issued for (token-standing.ts). */
-export interface TokenClaims { sub: string; access: AccessEntry[]; exp: number; cred?: string }
+/** `aud`: the audiences (service names) the token was issued for; `cred`: for robots, the fingerprint of the robot token it was issued for (token-standing.ts). */
+export interface TokenClaims { sub: string; access: AccessEntry[]; exp: number; aud?: string[]; cred?: string }
 export const ISSUER = 'berth';
 export const MAX_TOKEN_LENGTH = 8192;
 const CLOCK_TOLERANCE_SECONDS = 30;
@@ -71,7 +71,7 @@ export class RegistryTokenService {
     return loaded;
   }
 
-  async issue(subject: string, access: AccessEntry[], opts: { seconds?: number } = {}): Promise<{ token: string; expiresIn: number; issuedAt: string }> {
+  async issue(subject: string, access: AccessEntry[], opts: { seconds?: number; audience?: string } = {}): Promise<{ token: string; expiresIn: number; issuedAt: string }> {
     const key = await this.signingKey();
     const now = Math.floor(this.ctx.now() / 1000);
     const seconds = opts.seconds ?? this.ctx.auth.tokenSeconds;
@@ -79,7 +79,7 @@ export class RegistryTokenService {
     const cred = await this.credentialOf(subject);
     const token = await new SignJWT(cred ? { access, cred } : { access })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
-      .setIssuer(ISSUER).setAudience(this.ctx.auth.service).setSubject(subject)
+      .setIssuer(ISSUER).setAudience(opts.audience ?? this.ctx.auth.service).setSubject(subject)
       .setIssuedAt(now).setNotBefore(now - 5).setExpirationTime(exp).setJti(randomToken(16))
       .sign(key.privateKey!);
     return { token, expiresIn: seconds, issuedAt: new Date(now * 1000).toISOString() };
@@ -106,8 +106,17 @@ export class RegistryTokenService {
     return k;
   }
 
-  /** Verifies signature (only our ES256/RS256 keys, never "none"), issuer, audience and times. */
-  async verify(token: string): Promise<TokenClaims> {
+  /**
+   * Verifies signature (only our ES256/RS256 keys, never "none"), issuer, times and the audience: one of
+   * `audiences` (default: the configured service name).
+   */
+  async verify(token: string, audiences: string[] = [this.ctx.auth.service]): Promise<TokenClaims> {
+    const claims = await this.verifySigned(token);
+    if (!(claims.aud ?? []).some((a) => audiences.includes(a))) throw new TokenError('token was issued for another service');
+    return claims;
+  }
+
+  private async verifySigned(token: string): Promise<TokenClaims> {
     if (token.length > MAX_TOKEN_LENGTH) throw new TokenError('token is too long');
     const known = this.verified.get(token, this.ctx.now());
     if (known) return known;
@@ -130,10 +139,11 @@ export class RegistryTokenService {
     if (!key) throw new TokenError('token was not signed by this registry');
     try {
       const { payload } = await jwtVerify(token, key.publicKey, {
-        algorithms: [key.alg], issuer: ISSUER, audience: this.ctx.auth.service, clockTolerance: CLOCK_TOLERANCE_SECONDS, currentDate: new Date(this.ctx.now()),
+        algorithms: [key.alg], issuer: ISSUER, clockTolerance: CLOCK_TOLERANCE_SECONDS, currentDate: new Date(this.ctx.now()),
       });
       const access = Array.isArray(payload.access) ? (payload.access as AccessEntry[]) : [];
-      const claims: TokenClaims = { sub: typeof payload.sub === 'string' ? payload.sub : '', access, exp: payload.exp ?? 0 };
+      const aud = (Array.isArray(payload.aud) ? payload.aud : [payload.aud]).filter((a): a is string => typeof a === 'string');
+      const claims: TokenClaims = { sub: typeof payload.sub === 'string' ? payload.sub : '', access, exp: payload.exp ?? 0, aud };
       if (typeof payload.cred === 'string') claims.cred = payload.cred;
       this.verified.set(token, claims);
       return claims;

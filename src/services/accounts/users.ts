@@ -6,7 +6,20 @@ import { requireEmail, requireNamespaceName, requirePassword } from './names.js'
 import { findAccount, requireUser } from './store.js';
 
 export class UserService {
+  /** First-run admin creations, one at a time in this process, so two forms cannot both create a superuser. */
+  private firstAdminQueue: Promise<unknown> = Promise.resolve();
+
   constructor(private readonly ctx: AccountsContext) {}
+
+  /** The first administrator (a superuser); `conflict` once any user exists. */
+  createFirstAdmin(o: { name: string; email?: string; password: string }): Promise<AccountRow> {
+    const run = this.firstAdminQueue.then(async () => {
+      if ((await this.count()) > 0) throw conflict('the first administrator already exists; sign in instead');
+      return this.create({ ...o, superuser: true });
+    });
+    this.firstAdminQueue = run.catch(() => undefined);
+    return run;
+  }
 
   async create(o: { name: string; email?: string; password: string; superuser?: boolean }): Promise<AccountRow> {
     requireNamespaceName(o.name, 'username');

@@ -27,29 +27,35 @@ export function SignInPage({ notice, onDone }: { notice?: string; onDone: () => 
   );
 }
 
-export function SetupPage({ onDone }: { onDone: () => Promise<void> }) {
+export function SetupPage({ needsCode, onDone }: { needsCode: boolean; onDone: () => Promise<void> }) {
+  const [code, setCode] = useState('');
   const [username, setUsername] = useState('admin');
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [confirm, setConfirm] = useState('');
-  const f = useForm<'username' | 'email' | 'password' | 'confirm'>(
+  const f = useForm<'code' | 'username' | 'email' | 'password' | 'confirm'>(
     () => ({
+      code: !needsCode || /^[0-9a-fA-F]{32}$/.test(code.trim()) ? undefined : 'Enter the 32-character setup code shown on the server\'s console.',
       username: /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/.test(username) && username.length >= 2 ? undefined : 'Use 2 to 255 lowercase letters and digits, separated by ".", "_" or "-".',
       email: !email || /^[^\s@]+@[^\s@]+$/.test(email) ? undefined : 'Enter a valid email address or leave it empty.',
       password: password.length >= 8 ? undefined : 'The password must have at least 8 characters.',
       confirm: confirm === password ? undefined : 'The passwords do not match.',
     }),
     async () => {
-      const r = await api<{ csrf_token: string }>('POST', '/setup', { username, password, ...(email ? { email } : {}) }, { quiet401: true });
+      const r = await api<{ csrf_token: string }>('POST', '/setup', { username, password, ...(email ? { email } : {}), ...(needsCode ? { setup_code: code.trim() } : {}) }, { quiet401: true });
       setCsrf(r.csrf_token);
       await onDone();
     },
-    (e) => (/password/.test(e.message) ? 'password' : /email/.test(e.message) ? 'email' : /name|user/.test(e.message) ? 'username' : 'form'),
+    (e) => (/setup code/.test(e.message) ? 'code' : /password/.test(e.message) ? 'password' : /email/.test(e.message) ? 'email' : /name|user/.test(e.message) ? 'username' : 'form'),
   );
   return (
     <form className="card auth" onSubmit={f.onSubmit} noValidate aria-labelledby="setup-h">
       <h1 id="setup-h">Welcome to Berth</h1>
       <p>No account exists yet. Create the first administrator: it can create organizations, users and repositories.</p>
+      {needsCode ? (
+        <Field label="Setup code" name="setup_code" value={code} onChange={setCode} error={f.errors.code} autoComplete="off" required maxLength={64}
+          hint="Shown on the console where berth serve started, and in the file setup-code in its data directory. Not needed on the server itself." />
+      ) : null}
       <Field label="Administrator username" name="username" value={username} onChange={setUsername} error={f.errors.username} autoComplete="username" required />
       <Field label="Email (optional)" name="email" type="email" value={email} onChange={setEmail} error={f.errors.email} autoComplete="email" />
       <Field label="Password" name="password" type="password" value={password} onChange={setPassword} error={f.errors.password} autoComplete="new-password" required hint="At least 8 characters." />

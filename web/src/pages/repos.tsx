@@ -193,8 +193,10 @@ function Tags({ repo, canWrite }: { repo: string; canWrite: boolean }) {
                     <td data-label="Pull">{pullCommand(repo, t.name, kind).map((c) => <Command key={c} text={c} label={`pull command for ${t.name}`} />)}</td>
                     {canWrite ? (
                       <td className="actions">
-                        <button type="button" onClick={() => setMoving(t)}>Move<span className="sr-only"> or copy tag {t.name}</span></button>
-                        <ConfirmButton label="Delete" question={`Delete tag ${t.name}?`} onConfirm={() => del(t)} />
+                        <div className="action-row">
+                          <button type="button" onClick={() => setMoving(t)}>Move<span className="sr-only"> or copy tag {t.name}</span></button>
+                          <ConfirmButton label="Delete" question={`Delete tag ${t.name}?`} onConfirm={() => del(t)} />
+                        </div>
                       </td>
                     ) : null}
                   </tr>

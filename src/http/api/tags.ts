@@ -1,0 +1,40 @@
+// /api/v1/repository/{name}/tag/…: the tag list (paging, name filter, history), move, delete, restore
+// (handlers of the rows in route-table.ts).
+import { z } from 'zod';
+import { parseTagNameFilter } from '../../services/tags.js';
+import { sendJson } from './principal.js';
+import type { ApiHandler } from './route-table.js';
+
+const moveTagBody = z.object({ manifest_digest: z.string().min(1).max(200) });
+const pageQuery = z.object({ limit: z.coerce.number().int().min(1).max(100).default(50), page: z.coerce.number().int().min(1).max(1_000_000).default(1) });
+const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const tagQuery = pageQuery.extend({
+  onlyActiveTags: flag.default(true), specificTag: z.string().min(1).max(128).optional(), filter_tag_name: z.string().max(140).optional(),
+});
+
+export const listTags: ApiHandler = async ({ req, reply, params: { name }, principal, deps: { accounts, tags } }) => {
+  await accounts.repos.requireAccess(principal, name, 'read');
+  const q = tagQuery.parse(req.query);
+  const filter = q.filter_tag_name === undefined ? undefined : parseTagNameFilter(q.filter_tag_name);
+  return sendJson(reply, 200, await tags.list(name, { limit: q.limit, page: q.page, onlyActive: q.onlyActiveTags, specificTag: q.specificTag, filter }));
+};
+
+export const moveTag: ApiHandler = async ({ req, reply, params: { name, tag }, principal, deps: { accounts, tags } }) => {
+  await accounts.repos.requireAccess(principal, name, 'write');
+  const b = moveTagBody.parse(req.body);
+  await tags.move(name, tag, b.manifest_digest);
+  return sendJson(reply, 201, 'Updated');
+};
+
+export const restoreTag: ApiHandler = async ({ req, reply, params: { name, tag }, principal, deps: { accounts, tags } }) => {
+  await accounts.repos.requireAccess(principal, name, 'write');
+  const b = moveTagBody.parse(req.body);
+  await tags.restore(name, tag, b.manifest_digest);
+  return sendJson(reply, 200, {});
+};
+
+export const deleteTag: ApiHandler = async ({ reply, params: { name, tag }, principal, deps: { accounts, tags } }) => {
+  await accounts.repos.requireAccess(principal, name, 'write');
+  await tags.delete(name, tag);
+  return reply.code(204).send();
+};

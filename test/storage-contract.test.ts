@@ -1,0 +1,281 @@
+// One storage contract, after distribution's registry/storage/driver/testsuites: every BlobStore driver (local disk,
+// S3 against a real s3rver process) passes the same tests: put, get, stat, list, delete, ranges, large objects,
+// small chunks and resumption from another instance (another replica), concurrent writers of one digest,
+// missing objects, interrupted and rejected writes, cut-backs.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { contentHasher } from '../src/crypto/index.ts';
+import { openDatabase, type OpenedDatabase } from '../src/db/database.ts';
+import { DbUploadStateStore } from '../src/db/upload-state.ts';
+import { type BlobStore, UploadConflict, UploadInterrupted, UploadTooLarge } from '../src/storage/blobstore.ts';
+import { FsBlobStore } from '../src/storage/fs-blobstore.ts';
+import { S3BlobStore } from '../src/storage/s3-blobstore.ts';
+import { startS3Server, type S3Server } from './helpers/s3rver.ts';
+
+const MiB = 1024 * 1024;
+const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+let seq = 0;
+const newId = () => `0000000${++seq}-0000-4000-8000-${randomBytes(6).toString('hex')}`;
+
+/** A body that yields `buf` in pieces of `piece` bytes. */
+function body(buf: Buffer, piece = 256 * 1024): Readable {
+  return Readable.from((function* () {
+    for (let i = 0; i < buf.length; i += piece) yield buf.subarray(i, i + piece);
+  })());
+}
+
+/** A body that yields `buf` and then fails, like a client whose connection drops. */
+function failingBody(buf: Buffer): Readable {
+  return Readable.from((async function* () {
+    for (let i = 0; i < buf.length; i += 512 * 1024) yield buf.subarray(i, i + 512 * 1024);
+    throw new Error('connection reset by peer');
+  })());
+}
+
+async function readAll(s: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of s) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function put(store: BlobStore, data: Buffer, chunks: number[] = [data.length]): Promise<string> {
+  const id = newId();
+  await store.createUpload(id);
+  let off = 0;
+  for (const n of chunks) {
+    off += await store.appendUpload(id, off, body(data.subarray(off, off + n)));
+  }
+  assert.equal(off, data.length);
+  const digest = sha256(data);
+  await store.syncUpload(id);
+  await store.commitUpload(id, digest);
+  await store.deleteUpload(id);
+  return digest;
+}
+
+interface Driver { name: string; store: () => BlobStore; another: () => BlobStore; cleanup(): Promise<void>; s3?: boolean }
+
+const s3State: { server?: S3Server; db?: OpenedDatabase; dir?: string } = {};
+
+async function s3Driver(): Promise<Driver> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'berth-contract-s3-'));
+  const server = await startS3Server();
+  const db = await openDatabase({ kind: 'sqlite', file: path.join(dir, 'state.db') });
+  Object.assign(s3State, { server, db, dir });
+  const make = () => new S3BlobStore({
+    bucket: server.bucket, region: 'us-east-1', endpoint: server.endpoint, forcePathStyle: true,
+    credentials: { accessKeyId: server.accessKey, secretAccessKey: server.secretKey }, prefix: `contract/${Date.now()}`,
+    configKey: 'DISTRIBUTED_STORAGE_CONFIG.default',
+  }, new DbUploadStateStore(db.db));
+  const first = make();
+  const prefix = first.settings.prefix;
+  const same = () => new S3BlobStore({ ...first.settings, prefix }, new DbUploadStateStore(db.db));
+  const second = same();
+  return {
+    name: 's3', s3: true, store: () => first, another: () => second,
+    async cleanup() {
+      first.close();
+      second.close();
+      await db.close();
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function fsDriver(): Promise<Driver> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'berth-contract-fs-'));
+  const a = new FsBlobStore(dir);
+  await a.init();
+  const b = new FsBlobStore(dir);
+  return { name: 'local', store: () => a, another: () => b, async cleanup() { rmSync(dir, { recursive: true, force: true }); } };
+}
+
+for (const [name, makeDriver] of [['local', fsDriver], ['s3', s3Driver]] as const) {
+  describe(`storage contract: ${name}`, () => {
+    let d: Driver;
+    let store: BlobStore;
+    before(async () => {
+      d = await makeDriver();
+      store = d.store();
+      await store.check?.();
+    });
+    after(() => d.cleanup());
+
+    test('put, stat, get and a small range of a small blob', async () => {
+      const data = randomBytes(3000);
+      const digest = await put(store, data);
+      assert.deepEqual(await store.stat(digest), { size: 3000 });
+      assert.deepEqual(await readAll(store.read(digest)), data);
+      assert.deepEqual(await readAll(store.read(digest, { start: 10, end: 19 })), data.subarray(10, 20));
+      assert.deepEqual(await readAll(store.read(digest, { start: 2999, end: 2999 })), data.subarray(2999));
+      const mtime = await store.modifiedAt?.(digest);
+      assert.ok(mtime && Math.abs(mtime - Date.now()) < 120_000, `modifiedAt is recent (${mtime})`);
+    });
+
+    test('an empty blob', async () => {
+      const digest = await put(store, Buffer.alloc(0), []);
+      assert.deepEqual(await store.stat(digest), { size: 0 });
+      assert.equal((await readAll(store.read(digest))).length, 0);
+    });
+
+    test('missing objects: stat and modifiedAt are null, read fails with ENOENT, delete is quiet', async () => {
+      const digest = sha256(randomBytes(10));
+      assert.equal(await store.stat(digest), null);
+      assert.equal(await store.modifiedAt?.(digest) ?? null, null);
+      await assert.rejects(readAll(store.read(digest)), (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
+      await store.delete(digest);
+      assert.equal(await store.uploadSize(newId()), null);
+      assert.equal(await store.uploadModifiedAt(newId()), null);
+    });
+
+    test('list names every committed blob; delete removes one', async () => {
+      const digests = [await put(store, randomBytes(100)), await put(store, randomBytes(200)), await put(store, randomBytes(300))];
+      const listed = new Set<string>();
+      for await (const dg of store.list()) listed.add(dg);
+      for (const dg of digests) assert.ok(listed.has(dg), `${dg} is listed`);
+      await store.delete(digests[1]);
+      assert.equal(await store.stat(digests[1]), null);
+      const after2 = new Set<string>();
+      for await (const dg of store.list()) after2.add(dg);
+      assert.ok(!after2.has(digests[1]) && after2.has(digests[0]) && after2.has(digests[2]));
+    });
+
+    test('a large blob in chunks of odd sizes (1 byte to 9 MiB) crosses part boundaries; ranges anywhere', async () => {
+      const data = randomBytes(21 * MiB + 7);
+      const chunks = [1, 100 * 1024, 9 * MiB, 3 * MiB, 1, 5 * MiB - 3, 4 * MiB];
+      chunks.push(data.length - chunks.reduce((a, b) => a + b, 0));
+      const digest = await put(store, data, chunks);
+      assert.deepEqual(await store.stat(digest), { size: data.length });
+      const back = await readAll(store.read(digest));
+      assert.equal(sha256(back), digest);
+      for (const [s, e] of [[0, 0], [8 * MiB - 5, 8 * MiB + 5], [16 * MiB - 1, 16 * MiB], [data.length - 10, data.length - 1]]) {
+        assert.deepEqual(await readAll(store.read(digest, { start: s, end: e })), data.subarray(s, e + 1), `range ${s}-${e}`);
+      }
+    });
+
+    test('an upload continued by another instance (another replica) after small chunks; its bytes hash back the same', async () => {
+      const data = randomBytes(10 * MiB + 333);
+      const id = newId();
+      await store.createUpload(id);
+      let off = 0;
+      const hasher = contentHasher('sha256');
+      for (let i = 0; i < 20; i++) off += await store.appendUpload(id, off, body(data.subarray(off, off + 1000)), hasher);
+      off += await store.appendUpload(id, off, body(data.subarray(off, off + 9 * MiB)), hasher);
+      assert.equal(await store.uploadSize(id), off);
+      // The other instance has no hash state: it reads the stored bytes back.
+      const other = d.another();
+      assert.equal(await other.uploadSize(id), off);
+      const rehash = contentHasher('sha256');
+      assert.equal(await other.hashUpload(id, rehash), off);
+      off += await other.appendUpload(id, off, body(data.subarray(off)), rehash);
+      assert.equal(off, data.length);
+      const digest = sha256(data);
+      assert.equal(`sha256:${rehash.hex()}`, digest);
+      // And the first instance finishes it.
+      await store.syncUpload(id);
+      await store.commitUpload(id, digest);
+      await store.deleteUpload(id);
+      assert.equal(sha256(await readAll(other.read(digest))), digest);
+      assert.equal(await store.uploadSize(id), null);
+    });
+
+    test('concurrent writers of the same digest all succeed and leave one whole blob', async () => {
+      const data = randomBytes(6 * MiB + 1);
+      const digests = await Promise.all([0, 1, 2, 3].map((i) => put(i % 2 ? store : d.another(), data, [3 * MiB, 3 * MiB + 1])));
+      assert.equal(new Set(digests).size, 1);
+      assert.deepEqual(await store.stat(digests[0]), { size: data.length });
+      assert.equal(sha256(await readAll(store.read(digests[0]))), digests[0]);
+    });
+
+    test('an interrupted write keeps nothing of the failed chunk; the retry completes the blob', async () => {
+      const data = randomBytes(12 * MiB);
+      const id = newId();
+      await store.createUpload(id);
+      let off = await store.appendUpload(id, 0, body(data.subarray(0, 2 * MiB)));
+      // 9 MiB arrive (a whole part on S3), then the connection drops.
+      await assert.rejects(store.appendUpload(id, off, failingBody(data.subarray(off, off + 9 * MiB))), UploadInterrupted);
+      if ((await store.uploadSize(id)) !== off) await store.truncateUpload(id, off); // the service's rule: the row is the truth
+      assert.equal(await store.uploadSize(id), off);
+      const h = contentHasher('sha256');
+      assert.equal(await store.hashUpload(id, h), off);
+      off += await store.appendUpload(id, off, body(data.subarray(off)), h);
+      const digest = sha256(data);
+      assert.equal(`sha256:${h.hex()}`, digest);
+      await store.syncUpload(id);
+      await store.commitUpload(id, digest);
+      await store.deleteUpload(id);
+      assert.equal(sha256(await readAll(store.read(digest))), digest);
+    });
+
+    test('a chunk over the limit is refused and not kept', async () => {
+      const id = newId();
+      await store.createUpload(id);
+      await store.appendUpload(id, 0, body(randomBytes(1000)));
+      await assert.rejects(store.appendUpload(id, 1000, body(randomBytes(2000)), undefined, 2500), UploadTooLarge);
+      if ((await store.uploadSize(id)) !== 1000) await store.truncateUpload(id, 1000);
+      assert.equal(await store.uploadSize(id), 1000);
+      await store.deleteUpload(id);
+      assert.equal(await store.uploadSize(id), null);
+    });
+
+    test('cut back inside the parts and inside the tail, then continue', async () => {
+      const data = randomBytes(14 * MiB);
+      const id = newId();
+      await store.createUpload(id);
+      await store.appendUpload(id, 0, body(data.subarray(0, 11 * MiB)));
+      await store.truncateUpload(id, 10 * MiB + 5); // inside the tail (parts are 8 MiB on S3)
+      assert.equal(await store.uploadSize(id), 10 * MiB + 5);
+      await store.truncateUpload(id, 6 * MiB); // inside the parts
+      assert.equal(await store.uploadSize(id), 6 * MiB);
+      let off = 6 * MiB;
+      off += await store.appendUpload(id, off, body(data.subarray(off, off + 3 * MiB)));
+      off += await store.appendUpload(id, off, body(data.subarray(off)));
+      const h = contentHasher('sha256');
+      assert.equal(await d.another().hashUpload(id, h), data.length);
+      const digest = sha256(data);
+      assert.equal(`sha256:${h.hex()}`, digest);
+      await store.syncUpload(id);
+      await store.commitUpload(id, digest);
+      await store.deleteUpload(id);
+      assert.equal(sha256(await readAll(store.read(digest))), digest);
+    });
+
+    test('upload areas are listed while they exist and gone after deleteUpload', async () => {
+      const id = newId();
+      await store.createUpload(id);
+      await store.appendUpload(id, 0, body(randomBytes(9 * MiB)));
+      assert.ok((await store.listUploads()).includes(id));
+      const m = await store.uploadModifiedAt(id);
+      assert.ok(m && Math.abs(m - Date.now()) < 120_000);
+      await store.deleteUpload(id);
+      assert.ok(!(await store.listUploads()).includes(id));
+      assert.equal(await store.uploadSize(id), null);
+    });
+
+    test('two writers of one upload at once: the second is refused before it writes (any replica)', { skip: name === 'local' ? 'the local driver relies on the one process\'s upload lock (UploadService)' : false }, async () => {
+      const id = newId();
+      await store.createUpload(id);
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const slow = Readable.from((async function* () {
+        yield randomBytes(1000);
+        await gate;
+        yield randomBytes(1000);
+      })());
+      const first = store.appendUpload(id, 0, slow);
+      // Wait until the first writer holds the upload (its lease is in the stored state).
+      while (!JSON.parse((await new DbUploadStateStore(s3State.db!.db).get(id))!.state).lease) await new Promise((r) => setImmediate(r));
+      await assert.rejects(d.another().appendUpload(id, 0, body(randomBytes(10))), UploadConflict);
+      release();
+      assert.equal(await first, 2000);
+      assert.equal(await store.uploadSize(id), 2000);
+      await store.deleteUpload(id);
+    });
+  });
+}
