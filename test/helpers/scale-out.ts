@@ -10,6 +10,7 @@ import path from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import { createPostgresDatabase } from './databases.ts';
 import { startRedis, type TestRedis } from './redis.ts';
+import { startS3Server, type S3Server } from './s3rver.ts';
 import { BERTH_BIN, freePort } from './server.ts';
 
 export interface ReplicaProcess { index: number; port: number; url: string; proc?: ChildProcess; output: string; exited?: Promise<number | null> }
@@ -18,7 +19,9 @@ export interface TopologyOptions {
   replicas: number;
   /** Our own redis-server for DATA_MODEL_CACHE_CONFIG and PULL_METRICS_REDIS (default true). */
   redis?: boolean;
-  /** Extra config.yaml keys (for example DISTRIBUTED_STORAGE_CONFIG for S3). */
+  /** Blobs in an S3-compatible server (s3rver, its own process; 307 redirects to presigned URLs), or one shared directory. */
+  storage?: 's3' | 'local';
+  /** Extra config.yaml keys. */
   config?: Record<string, unknown>;
   admin?: [string, string];
 }
@@ -71,6 +74,7 @@ ${o.replicaPorts.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=
 export class Topology {
   readonly replicas: ReplicaProcess[] = [];
   redis?: TestRedis;
+  s3?: S3Server;
   db!: { uri: string; drop(): Promise<void> };
   nginx?: ChildProcess;
   nginxPort = 0;
@@ -109,6 +113,7 @@ export class Topology {
   private async init(): Promise<void> {
     this.db = await createPostgresDatabase();
     if (this.opts.redis !== false) this.redis = await startRedis();
+    if (this.opts.storage === 's3') this.s3 = await startS3Server();
     this.nginxPort = await freePort();
     for (let i = 0; i < this.opts.replicas; i++) {
       const port = await freePort();
@@ -123,7 +128,9 @@ export class Topology {
       // Every replica seals and opens the signing keys in the database with the same key.
       DATABASE_SECRET_KEY: randomBytes(32).toString('hex'),
       LOGIN_FAILURE_LIMIT: 100_000,
-      DISTRIBUTED_STORAGE_CONFIG: { local: ['LocalStorage', { storage_path: this.storagePath }] },
+      DISTRIBUTED_STORAGE_CONFIG: this.s3
+        ? { default: ['S3Storage', this.s3.storageConfig('S3Storage')] }
+        : { local: ['LocalStorage', { storage_path: this.storagePath }] },
       // nginx is the one proxy in front (branch edge's key; ignored by a Berth without it).
       TRUSTED_PROXIES: ['127.0.0.1/32'],
       METRICS_ROW_COUNT_INTERVAL_SECONDS: 1,
@@ -209,6 +216,7 @@ export class Topology {
       await gone;
     }
     await this.redis?.stop();
+    await this.s3?.stop();
     await this.db?.drop().catch(() => undefined);
     rmSync(this.dir, { recursive: true, force: true });
   }
