@@ -235,6 +235,19 @@ describe('two replicas with one Redis and one PostgreSQL', { skip: skipReplicas 
     assert.equal((await api(a, 'GET', '/repository/acme/app/tag/v1/pull_statistics')).status, 401);
   });
 
+  test('deleting an organization drops the manifests by tag of its repositories on every replica', async () => {
+    assert.equal((await api(a, 'POST', '/organization/', OWNER, { name: 'gone' })).status, 201);
+    const t1 = (await token(a, 'repository:gone/x:pull,push', OWNER)).token!;
+    await pushImage(a, 'gone/x', 'v1', 'gone', t1);
+    const get = async (r: Replica, t: string) => (await fetch(`${r.url}/v2/gone/x/manifests/v1`, { headers: bearer(t) })).status;
+    assert.equal(await get(b, t1), 200); // cached on b
+    assert.equal((await api(a, 'DELETE', '/organization/gone', OWNER)).status, 204);
+    assert.equal((await api(b, 'POST', '/organization/', OWNER, { name: 'gone' })).status, 201);
+    assert.equal((await api(b, 'POST', '/repository', OWNER, { namespace: 'gone', repository: 'x', visibility: 'private' })).status, 201);
+    const t2 = (await token(b, 'repository:gone/x:pull', OWNER)).token!;
+    await within(1000, 'b no longer serves the deleted repository\'s tag', async () => (await get(b, t2)) === 404);
+  });
+
   test('Redis killed: both replicas serve from the database, log it once, export berth_redis_up 0; back: 1', async () => {
     assert.equal(await metric(a, 'berth_redis_up'), 1);
     await redis.kill();

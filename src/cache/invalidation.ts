@@ -9,17 +9,19 @@ export function invalidateAfter<T extends object>(
   service: T,
   cache: DataModelCache | undefined,
   methods: readonly Methods<T>[],
-  groups: (args: unknown[]) => string[],
+  groups: (args: unknown[]) => string[] | Promise<string[]>,
 ): void {
   if (!cache) return;
   for (const name of methods) {
     const original = service[name] as unknown as (...args: unknown[]) => Promise<unknown>;
     if (typeof original !== 'function') throw new Error(`invalidateAfter: ${String(name)} is not a method`);
     (service as Record<PropertyKey, unknown>)[name as PropertyKey] = async function (this: T, ...args: unknown[]) {
+      // The groups are named before the write (a delete may remove what names them), dropped after it.
+      const touched = await groups(args);
       try {
         return await original.apply(this, args);
       } finally {
-        await cache.invalidate(...groups(args));
+        await cache.invalidate(...touched);
       }
     };
   }

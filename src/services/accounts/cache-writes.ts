@@ -8,13 +8,22 @@ import type { OrgService } from './orgs.js';
 import type { TeamService } from './teams.js';
 import type { RobotService } from './robots.js';
 import type { RepoService } from './repos.js';
+import type { DB } from '../../db/database.js';
 
-export function invalidateOnAccountWrites(cache: DataModelCache | undefined, s: {
+export function invalidateOnAccountWrites(cache: DataModelCache | undefined, db: DB, s: {
   users: UserService; orgs: OrgService; teams: TeamService; robots: RobotService; repos: RepoService;
 }): void {
   const perm = () => [CacheGroups.perm];
-  invalidateAfter(s.users, cache, ['create', 'setSuperuser', 'delete'], perm);
-  invalidateAfter(s.orgs, cache, ['create', 'delete'], perm);
+  // Deleting a user or an organization deletes its repositories: their manifests by tag go too.
+  const namespace = async (a: unknown[]) => {
+    const repos = await db.selectFrom('repository').innerJoin('account', 'account.id', 'repository.namespace_id')
+      .select('repository.name').where('account.name', '=', String(a[0])).execute();
+    return [CacheGroups.perm, ...repos.map((r) => CacheGroups.tags(r.name))];
+  };
+  invalidateAfter(s.users, cache, ['create', 'setSuperuser'], perm);
+  invalidateAfter(s.users, cache, ['delete'], namespace);
+  invalidateAfter(s.orgs, cache, ['create'], perm);
+  invalidateAfter(s.orgs, cache, ['delete'], namespace);
   invalidateAfter(s.teams, cache, ['upsert', 'delete', 'addMember', 'removeMember'], perm);
   invalidateAfter(s.robots, cache, ['create', 'regenerate', 'delete'], perm);
   invalidateAfter(s.repos, cache, ['create', 'update', 'setUserPermission', 'removeUserPermission', 'setTeamPermission', 'removeTeamPermission'], perm);

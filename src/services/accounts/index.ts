@@ -67,7 +67,7 @@ export function buildAccountServices(base: ServiceContext, opts: AccountServices
   const tokens = new RegistryTokenService(ctx, (subject) => standing.credentialOf(subject));
   const orgs = new OrgService(ctx);
   const teams = new TeamService(ctx);
-  invalidateOnAccountWrites(ctx.cache, { users, orgs, teams, robots, repos });
+  invalidateOnAccountWrites(ctx.cache, ctx.db, { users, orgs, teams, robots, repos });
   return {
     ctx,
     users,
