@@ -13,6 +13,7 @@ import { webUi } from './http/web.js';
 import { buildAccountServices, type AccountServices } from './services/accounts/index.js';
 import { authSettings } from './config/auth.js';
 import { tokenEndpoint } from './http/auth/token-endpoint.js';
+import { oidcRoutes } from './http/auth/oidc.js';
 import { apiPlugin } from './http/api/plugin.js';
 import { listenPlainHttp, readTls, watchTls } from './http/tls.js';
 import { buildScanner, type ScannerSetup } from './scanner/setup.js';
@@ -29,6 +30,8 @@ import { ArtifactService } from './services/artifacts.js';
 import { buildRedisSetup, type RedisSetup } from './cache/index.js';
 import { registerRedisMetrics } from './cache/metrics.js';
 import { PullRecorder } from './services/pull-stats.js';
+import { buildAudit, type AuditServices } from './services/audit/index.js';
+import { installAuditHook } from './http/audit-hook.js';
 
 export interface Berth {
   app: FastifyInstance;
@@ -43,6 +46,8 @@ export interface Berth {
   metricsUrl?: string;
   /** The data-model cache and Redis connections (DATA_MODEL_CACHE_CONFIG, PULL_METRICS_REDIS). */
   redis: RedisSetup;
+  /** The audit log and repository notifications (docs/AUDIT.md). */
+  audit: AuditServices;
   /** FIPS mode: on or off, the active provider, the TLS policy. */
   fips: FipsReport;
   /** Starts listening; resolves with the base URL. */
@@ -76,9 +81,12 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
   ctx.cache = redis.cache;
   const pulls = new PullRecorder(ctx.db, ctx.now, { redis: redis.pullMetrics, flushSeconds: config.raw.PULL_METRICS_FLUSH_SECONDS });
   ctx.pulls = pulls;
+  const audit = buildAudit(ctx);
+  ctx.audit = audit.log;
   // An external scanner fetches layers of private repositories with a short-lived pull token (accounts are built below).
   const scanner = buildScanner(ctx, {
     layerHeaders: async (repository) => (accounts.ctx.auth.open ? {} : accounts.tokens.layerPullHeaders(repository)),
+    onRematch: (changes) => audit.notifications.vulnerabilitiesFound(changes),
   });
   if (scanner) {
     ctx.onManifestPut = (repository, digest) => scanner.service.enqueue(digest, repository);
@@ -115,10 +123,13 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     https: tlsFiles ? { ...tlsFiles, ...fips.tls } : undefined,
     metrics: metrics && { metrics, serve: ms.onMainPort, basicAuth: ms.basicAuth },
     plugins: [
+      async (a) => installAuditHook(a, { audit: audit.log, onPush: (e) => { void audit.notifications.repoPushed(e.repository, [e.tag], e.performer, e.origin); } }),
       (a) => a.register(webUi),
       (a) => a.register(tokenEndpoint, { accounts }),
+      (a) => a.register(oidcRoutes, { accounts }),
       (a) => a.register(apiPlugin, {
-        deps: { accounts, tags: new TagService(ctx), artifacts: new ArtifactService(ctx), scanner: scanner?.service, updaterStatus: new UpdaterStatusService(ctx) },
+        deps: { accounts, tags: new TagService(ctx), artifacts: new ArtifactService(ctx), scanner: scanner?.service, updaterStatus: new UpdaterStatusService(ctx),
+          audit: { queries: audit.queries, notifications: audit.notifications, now: ctx.now } },
         prefix: '/api/v1',
       }),
       ...(scanner && !scanner.remote ? [(a: FastifyInstance) => a.register(clairApiPlugin, { scanner: scanner.service, psk: scanner.psk })] : []),
@@ -131,11 +142,13 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     scanner.service.log = app.log;
     scanner.start();
   }
+  audit.start(app.log);
   // GC_INTERVAL_SECONDS: every replica tries; the gc lease lets one run at a time.
   const stopGc = config.gcIntervalSeconds > 0 ? scheduleGc(ctx, config.gcIntervalSeconds, app.log) : undefined;
   const metricsApp = metrics && ms.separate ? await buildMetricsApp({ metrics, basicAuth: ms.basicAuth }) : undefined;
   await accounts.bootstrap();
   await accounts.firstAdmin.prepare();
+  accounts.identity.start(app.log);
   const stopWatching = tls ? watchTls(app, tls, 1000, fips.tls, fips.checkKeyPair) : undefined;
   let plain: HttpServer | undefined;
   let closed = false;
@@ -145,6 +158,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     database,
     accounts,
     scanner,
+    audit,
     metrics,
     redis,
     fips,
@@ -165,9 +179,11 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
       if (plain) await new Promise((r) => { plain!.closeAllConnections(); plain!.close(r); });
       await scanner?.stop();
       await stopGc?.();
+      await accounts.identity.stop();
       await metricsApp?.close();
       await app.close();
       await pulls.stop();
+      await audit.close();
       ctx.store.close?.();
       await database.close();
       await redis.close();

@@ -90,7 +90,9 @@ for (const dialect of await testDialects()) {
     };
 
     before(async () => {
-      s = await startServer(dialect, {}, { auth: true, config: { BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] }, LOGIN_FAILURE_LIMIT: 1000 } });
+      s = await startServer(dialect, {}, { auth: true, config: { BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] }, LOGIN_FAILURE_LIMIT: 1000,
+        // Team sync with an OpenID provider's groups (never contacted: linking a team to a claim group needs no provider call).
+        FEATURE_TEAM_SYNCING: true, OIDC_LOGIN_CONFIG: { OIDC_SERVER: 'http://127.0.0.1:9/', CLIENT_ID: 'matrix', CLIENT_SECRET: 'matrix' } } });
       for (const u of ['owner', 'nobody', 'reader', 'writer', 'repoadmin', 'dummy', 'dummy2']) {
         assert.equal((await api(s, 'POST', '/user/', ADMIN, { username: u, password: PW })).status, 201);
       }
@@ -130,6 +132,9 @@ for (const dialect of await testDialects()) {
       headers['expired-token'] = { v2: { authorization: `Bearer ${old.token}` }, api: { authorization: `Bearer ${app.json.token.token_code}` } };
       const other = await registryToken(s, ['repository:acme/public:pull', 'registry:catalog:*'], ['writer', PW]);
       headers['other-repo-token'] = { v2: { authorization: `Bearer ${other.token}` }, api: { authorization: `Bearer ${other.token}` } };
+      const n = await api(s, 'POST', '/repository/acme/private/notification/', OWNER, { event: 'repo_push', method: 'webhook', config: { url: 'http://127.0.0.1:9/hook' } });
+      assert.equal(n.status, 201);
+      note.uuid = n.json.uuid;
       await new Promise((r) => setTimeout(r, 1100));
     });
     after(async () => { await s?.stop(); });
@@ -159,6 +164,9 @@ for (const dialect of await testDialects()) {
     const ownNs = (c: Caller) => USER_OF[c] ?? 'writer';
     const idx = (c: Caller) => CALLERS.indexOf(c);
 
+    // A notification to a closed port (deliveries fail; that is not what this matrix checks).
+    const hook = { event: 'repo_push', method: 'webhook', config: { url: 'http://127.0.0.1:9/hook' }, title: 'matrix' };
+    const note: { uuid?: string; doomed?: string } = {};
     const routes: Route[] = [
       // ---- /v2 (registry); the token endpoint takes Basic credentials, everything else a bearer token
       v2('GET', '/v2/auth', `/v2/auth?service=PLACEHOLDER&scope=repository:acme/private:pull`, 'any', 200, {
@@ -231,6 +239,15 @@ for (const dialect of await testDialects()) {
           await expectOk('dummy in devs', api(s, 'PUT', '/organization/acme/team/devs/members/dummy', OWNER));
         },
       }),
+      a('POST', '/organization/:org/team/:team/syncing', '/organization/acme/team/synced/syncing', 'super', 200, {
+        body: { group_name: 'developers' }, setup: () => ensureTeam('synced'),
+      }),
+      a('DELETE', '/organization/:org/team/:team/syncing', '/organization/acme/team/synced/syncing', 'super', 204, {
+        setup: async () => {
+          await ensureTeam('synced');
+          await expectOk('synced team', api(s, 'POST', '/organization/acme/team/synced/syncing', ADMIN, { group_name: 'developers' }));
+        },
+      }),
 
       // ---- repositories
       a('POST', '/repository', '/repository', 'super', 201, { body: (c: Caller) => ({ namespace: 'acme', repository: `new${idx(c)}` }) }),
@@ -281,6 +298,28 @@ for (const dialect of await testDialects()) {
       a('GET', '/repository/:name/tag/:tag/pull_statistics', '/repository/acme/private/tag/v1/pull_statistics', 'read', 200),
       a('GET', '/repository/:name/manifest/:digest/pull_statistics', `/repository/acme/private/manifest/${mdigest}/pull_statistics`, 'read', 200),
       a('GET', '/manifestsummary', `/manifestsummary?repository=acme/private&digest=${mdigest}`, 'read', 200),
+
+      // ---- audit logs and repository notifications (docs/AUDIT.md): admins of the repository / organization, superusers
+      ...(['logs', 'aggregatelogs', 'exportlogs'] as const).flatMap((what) => [
+        a('GET', `/repository/:name/${what}`, `/repository/acme/private/${what}`, 'admin', 200),
+        a('GET', `/organization/:org/${what}`, `/organization/acme/${what}`, 'super', 200),
+        a('GET', `/user/${what}`, `/user/${what}`, 'user', 200),
+        a('GET', `/superuser/${what}`, `/superuser/${what}`, 'super', 200),
+      ]),
+      a('GET', '/repository/:name/notification/', '/repository/acme/private/notification/', 'admin', 200),
+      a('POST', '/repository/:name/notification/', '/repository/acme/private/notification/', 'admin', 201, { body: hook }),
+      a('GET', '/repository/:name/notification/:uuid', () => `/repository/acme/private/notification/${note.uuid}`, 'admin', 200),
+      a('POST', '/repository/:name/notification/:uuid', () => `/repository/acme/private/notification/${note.uuid}`, 'admin', 204),
+      a('POST', '/repository/:name/notification/:uuid/test', () => `/repository/acme/private/notification/${note.uuid}/test`, 'admin', 200),
+      a('GET', '/repository/:name/notification/:uuid/deliveries', () => `/repository/acme/private/notification/${note.uuid}/deliveries`, 'admin', 200),
+      a('DELETE', '/repository/:name/notification/:uuid', () => `/repository/acme/private/notification/${note.doomed}`, 'admin', 204, {
+        setup: async () => {
+          if (note.doomed && (await api(s, 'GET', `/repository/acme/private/notification/${note.doomed}`, OWNER)).status === 200) return;
+          const r = await api(s, 'POST', '/repository/acme/private/notification/', OWNER, hook);
+          assert.equal(r.status, 201);
+          note.doomed = r.json.uuid;
+        },
+      }),
 
       // ---- setup, status, superuser views
       a('GET', '/setup', '/setup', 'any', 200),
@@ -370,6 +409,13 @@ for (const dialect of await testDialects()) {
         '/repository/:name/manifest/:digest/security': `/repository/acme/private/manifest/${ZERO_DIGEST}/security`,
         '/repository/:name/tag/:tag/pull_statistics': '/repository/acme/private/tag/no-such-tag/pull_statistics',
         '/repository/:name/manifest/:digest/pull_statistics': `/repository/acme/private/manifest/${ZERO_DIGEST}/pull_statistics`,
+        '/repository/:name/logs': '/repository/acme/private/logs',
+        '/repository/:name/aggregatelogs': '/repository/acme/private/aggregatelogs',
+        '/repository/:name/exportlogs': '/repository/acme/private/exportlogs',
+        '/repository/:name/notification/': '/repository/acme/private/notification/',
+        '/repository/:name/notification/:uuid': `/repository/acme/private/notification/${NO_UPLOAD}`,
+        '/repository/:name/notification/:uuid/test': `/repository/acme/private/notification/${NO_UPLOAD}/test`,
+        '/repository/:name/notification/:uuid/deliveries': `/repository/acme/private/notification/${NO_UPLOAD}/deliveries`,
       };
       assert.deepEqual(Object.keys(sample).sort(), [...new Set(REPOSITORY_ENDPOINTS.map((e) => e.url))].sort());
       for (const [pattern, path] of Object.entries(sample)) {

@@ -16,6 +16,7 @@ import { basic } from './helpers/accounts.ts';
 
 const have = (bin: string) => spawnSync(bin, ['--version']).status === 0;
 const ADMIN: [string, string] = ['admin', 'admin-password-1'];
+const CHROMIUM = '/usr/bin/chromium';
 
 /** Runs a client without blocking the event loop. */
 function run(bin: string, args: string[], input = ''): Promise<{ status: number | null; out: string }> {
@@ -181,6 +182,34 @@ describe('defect 13: the first administrator needs the setup code from the conso
       const signin = await fetch(`${s.url}/api/v1/signin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'root', password: 'root-password-1' }) });
       assert.equal(signin.status, 200);
     } finally {
+      await s.stop();
+    }
+  });
+
+  test('the web UI asks for the setup code from another machine and names what is wrong', { skip: !ip ? 'this machine has no non-loopback IPv4 address' : !existsSync(CHROMIUM) && `${CHROMIUM} is missing` }, async () => {
+    const { webIsStale, buildWeb } = await import('../scripts/build-web.mjs');
+    if (webIsStale()) await buildWeb();
+    const s = await serve(`${ip}:0`, {});
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    try {
+      const code = /setup code: ([0-9a-f]{32})/.exec(s.output())![1];
+      const page = await browser.newPage();
+      page.setDefaultTimeout(10_000);
+      await page.goto(`${s.url}/`);
+      await page.getByRole('heading', { name: 'Welcome to Berth' }).waitFor();
+      await page.getByLabel('Administrator username').fill('root');
+      await page.getByLabel('Password', { exact: true }).fill('root-password-1');
+      await page.getByLabel('Repeat the password').fill('root-password-1');
+      await page.getByLabel('Setup code').fill('f'.repeat(32));
+      await page.getByRole('button', { name: 'Create administrator' }).click();
+      await page.getByText(/the setup code is not right/).waitFor();
+      assert.equal(await page.getByLabel('Setup code').getAttribute('aria-invalid'), 'true');
+      await page.getByLabel('Setup code').fill(code);
+      await page.getByRole('button', { name: 'Create administrator' }).click();
+      await page.getByText('Signed in as').waitFor();
+    } finally {
+      await browser.close();
       await s.stop();
     }
   });

@@ -22,6 +22,7 @@ import { postgresAvailable } from './helpers/databases.ts';
 import { errorCode, imageManifest, pushBlob, putManifest, sha256 } from './helpers/registry-client.ts';
 import { ContainerSandbox, which } from './helpers/exec.ts';
 import { makeOciLayout } from './helpers/oci-image.ts';
+import { registryToken } from './helpers/accounts.ts';
 import { DEBIAN_FINDINGS, debianLayer, importDebianAdvisories, pushLayers } from './helpers/scan-image.ts';
 
 const MiB = 1024 * 1024;
@@ -97,6 +98,37 @@ describe('Berth on S3', () => {
       const run = await sb.podman(['image', 'inspect', '--format', '{{.Digest}}', `${host}/s3/hello:v1`]);
       assert.equal(run.stdout.trim(), index.manifests[0].digest);
     } finally {
+      await sb.cleanup();
+    }
+  });
+
+  test('with accounts: skopeo pushes and pulls with credentials; a GET with credentials for the store\'s own host name is streamed (no second credential at the store)', { skip: !tools.skopeo ? 'needs skopeo' : false }, async () => {
+    const ADMIN: [string, string] = ['s3admin', 'correct horse battery'];
+    const sb = new ContainerSandbox('berth-s3-auth-');
+    // Two registries on one bucket: the store at 127.0.0.1 (the registry's own host name) and at localhost (another).
+    const same = await startServer('sqlite', {}, { auth: true, config: { ...storageOf(s3, '/auth-same'), BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] } } });
+    const other = await startServer('sqlite', {}, { auth: true, config: {
+      DISTRIBUTED_STORAGE_CONFIG: { default: ['S3Storage', { ...s3.storageConfig('S3Storage', '/auth-other'), host: 'http://localhost' }] },
+      BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] } } });
+    try {
+      for (const s of [same, other]) {
+        const host = new URL(s.url).host;
+        const layout = makeOciLayout('auth');
+        const creds = `${ADMIN[0]}:${ADMIN[1]}`;
+        await sb.skopeo(['copy', '--dest-tls-verify=false', '--dest-creds', creds, `oci:${layout}:latest`, `docker://${host}/s3admin/app:v1`]);
+        const out = sb.mkdir('pulled');
+        await sb.skopeo(['copy', '--src-tls-verify=false', '--src-creds', creds, `docker://${host}/s3admin/app:v1`, `oci:${out}:v1`]);
+        const index = JSON.parse(readFileSync(path.join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+        const manifest = JSON.parse(readFileSync(path.join(layout, 'blobs/sha256', index.manifests[0].digest.slice(7)), 'utf8')) as { layers: { digest: string }[] };
+        const layer = manifest.layers[0].digest;
+        assert.deepEqual(readFileSync(path.join(out, 'blobs/sha256', layer.slice(7))), readFileSync(path.join(layout, 'blobs/sha256', layer.slice(7))));
+        const { token } = await registryToken(s, ['repository:s3admin/app:pull'], ADMIN);
+        const r = await fetch(`${s.url}/v2/s3admin/app/blobs/${layer}`, { redirect: 'manual', headers: { authorization: `Bearer ${token}` } });
+        assert.equal(r.status, s === same ? 200 : 307, s === same ? 'streamed: the store shares the host name' : 'redirected to localhost');
+      }
+    } finally {
+      await same.stop();
+      await other.stop();
       await sb.cleanup();
     }
   });

@@ -43,9 +43,9 @@ async function readAll(s: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function put(store: BlobStore, data: Buffer, chunks: number[] = [data.length]): Promise<string> {
+async function put(store: BlobStore, data: Buffer, chunks: number[] = [data.length], singleRequest = false): Promise<string> {
   const id = newId();
-  await store.createUpload(id);
+  await store.createUpload(id, { singleRequest });
   let off = 0;
   for (const n of chunks) {
     off += await store.appendUpload(id, off, body(data.subarray(off, off + n)));
@@ -116,6 +116,17 @@ for (const [name, makeDriver] of [['local', fsDriver], ['s3', s3Driver]] as cons
       assert.deepEqual(await readAll(store.read(digest, { start: 2999, end: 2999 })), data.subarray(2999));
       const mtime = await store.modifiedAt?.(digest);
       assert.ok(mtime && Math.abs(mtime - Date.now()) < 120_000, `modifiedAt is recent (${mtime})`);
+    });
+
+    test('single-request uploads (POST ?digest=), small and over a part, leave no upload area behind', async () => {
+      for (const size of [70_000, 9 * MiB + 1]) {
+        const data = randomBytes(size);
+        const before = new Set(await store.listUploads());
+        const digest = await put(store, data, [size], true);
+        assert.deepEqual(await store.stat(digest), { size });
+        assert.equal(sha256(await readAll(store.read(digest))), digest);
+        assert.deepEqual((await store.listUploads()).filter((u) => !before.has(u)), []);
+      }
     });
 
     test('an empty blob', async () => {

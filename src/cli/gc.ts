@@ -3,6 +3,7 @@ import { loadConfig } from '../config/load.js';
 import { openContext } from '../server.js';
 import { collectGarbageExclusive } from '../services/gc-lease.js';
 import { buildScanner } from '../scanner/setup.js';
+import { buildAudit } from '../services/audit/index.js';
 
 export async function runGc(o: { config?: string; data?: string; deleteUntagged?: boolean; dryRun?: boolean; grace?: string }): Promise<void> {
   const config = loadConfig({ file: o.config, data: o.data });
@@ -29,6 +30,11 @@ export async function runGc(o: { config?: string; data?: string; deleteUntagged?
     process.stdout.write(`gc: ${verb} ${r.bytesFreed} bytes (${formatBytes(r.bytesFreed)}): ${r.blobsRemoved} blobs, ` +
       `${r.manifestsRemoved} untagged manifests, ${r.linksRemoved} repository links, ${r.uploadsRemoved} expired uploads, ${r.strayFilesRemoved} stray files, ` +
       `${r.historyPruned} expired tag history entries\n`);
+    if (!o.dryRun) {
+      const days = config.raw.LOGS_RETENTION_DAYS;
+      const pruned = await buildAudit(ctx).log.prune();
+      process.stdout.write(`gc: audit log: removed ${pruned} entries older than ${days ? `${days} days (LOGS_RETENTION_DAYS)` : 'forever (LOGS_RETENTION_DAYS: 0 keeps all)'}\n`);
+    }
     if (scanner) {
       const c = await scanner.service.cleanup();
       process.stdout.write(`gc: scanner: removed the scan data of ${forgotten.manifests + c.manifests} deleted manifests and ${forgotten.layers + c.layers} unused layer results\n`);

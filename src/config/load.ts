@@ -6,6 +6,7 @@ import { configSchema, type RawConfig } from './schema.js';
 import { buildArtifactPolicy, type ArtifactPolicyOptions } from '../oci/artifact-policy.js';
 import { fipsConfigProblems } from '../crypto/fips.js';
 import { durationSeconds } from './schema-tags.js';
+import { identityConfigProblems } from './schema-identity.js';
 import { storageSettings, type StorageSettings } from './schema-storage.js';
 import { SCANNER_BOOLEAN_ENV_KEYS, SCANNER_NUMERIC_ENV_KEYS, SCANNER_STRING_ENV_KEYS, scannerEnvOverrides } from './env-scanner.js';
 
@@ -43,6 +44,7 @@ export class ConfigError extends Error {
 
 /** Keys that an environment variable of the same name overrides. */
 const ENV_KEYS = ['DB_URI', 'SERVER_HOSTNAME', 'PREFERRED_URL_SCHEME', 'LISTEN', 'DATA_DIR', 'AUTHENTICATION_TYPE', 'METRICS_BASIC_AUTH',
+  'LDAP_URI', 'LDAP_ADMIN_DN', 'LDAP_ADMIN_PASSWD',
   'DEFAULT_TAG_EXPIRATION', ...SCANNER_STRING_ENV_KEYS] as const;
 const NUMERIC_ENV_KEYS = ['MAXIMUM_MANIFEST_SIZE', 'UPLOAD_EXPIRY_SECONDS', 'GC_GRACE_SECONDS', 'GC_INTERVAL_SECONDS', 'LIST_PAGE_MAX', 'SHUTDOWN_GRACE_SECONDS',
   'METRICS_PORT', 'METRICS_ROW_COUNT_INTERVAL_SECONDS', ...SCANNER_NUMERIC_ENV_KEYS] as const;
@@ -92,8 +94,8 @@ export function readConfigFile(file: string): { doc: Record<string, unknown>; pr
 export function validateConfig(doc: Record<string, unknown>): { config?: RawConfig; problems: string[] } {
   const r = configSchema.safeParse(doc);
   if (r.success) {
-    const fips = fipsConfigProblems(r.data);
-    return fips.length ? { problems: fips } : { config: r.data, problems: [] };
+    const more = [...fipsConfigProblems(r.data), ...identityConfigProblems(r.data)];
+    return more.length ? { problems: more } : { config: r.data, problems: [] };
   }
   const problems = r.error.issues.map((i) => {
     const where = formatPath(i.path);

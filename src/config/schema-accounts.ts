@@ -4,8 +4,8 @@ import { z } from 'zod';
 const bool = z.boolean();
 
 export const accountsConfigSchema = {
-  /** Quay: Database (accounts in Berth's database). Berth: None = open registry, anyone reads and writes everything (tests, local play only). */
-  AUTHENTICATION_TYPE: z.enum(['Database', 'None']).default('Database'),
+  /** Quay: Database (accounts in Berth's database) or LDAP (docs/AUTH.md). Berth: None = open registry, anyone reads and writes everything (tests, local play only). */
+  AUTHENTICATION_TYPE: z.enum(['Database', 'LDAP', 'None']).default('Database'),
   /** Quay: usernames that are superusers. */
   SUPER_USERS: z.array(z.string().min(1)).default([]),
   /** Quay: anonymous callers may pull public repositories. */

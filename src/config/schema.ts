@@ -7,6 +7,8 @@ import { airgapConfigSchema } from './schema-airgap.js';
 import { metricsConfigSchema } from './schema-metrics.js';
 import { fipsConfigSchema } from './schema-fips.js';
 import { tagsConfigSchema } from './schema-tags.js';
+import { auditConfigSchema } from './schema-audit.js';
+import { identityConfigSchema } from './schema-identity.js';
 import { edgeConfigSchema } from './schema-edge.js';
 import { storageConfigSchema } from './schema-storage.js';
 import { redisConfigSchema } from './schema-redis.js';
@@ -42,6 +44,8 @@ export const configSchema = z.object({
   ...metricsConfigSchema,
   ...fipsConfigSchema,
   ...tagsConfigSchema,
+  ...auditConfigSchema,
+  ...identityConfigSchema,
   ...edgeConfigSchema,
   ...storageConfigSchema,
   ...redisConfigSchema,

@@ -8,8 +8,10 @@ import { airgapMigration } from './migrations-airgap.js';
 import { loginThrottleMigration } from './migrations-login-throttle.js';
 import { tagHistoryMigration } from './migrations-tag-history.js';
 import { scannerCleanupMigration } from './migrations-scanner-cleanup.js';
+import { identityMigration } from './migrations-identity.js';
 import { s3UploadsMigration } from './migrations-s3.js';
 import { pullStatsMigration } from './migrations-pull-stats.js';
+import { auditLogMigration, notificationsMigration } from './migrations-audit.js';
 
 function migrations(dialect: Dialect): Record<string, Migration> {
   const id = (t: string) => (dialect === 'postgres' ? sql.raw(`${t} bigserial primary key`) : sql.raw(`${t} integer primary key autoincrement`));
@@ -46,8 +48,11 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0006_login_throttle': loginThrottleMigration(),
     '0007_tag_history': tagHistoryMigration(dialect),
     '0008_scanner_cleanup': scannerCleanupMigration(dialect),
+    '0012_identity': identityMigration(id),
     '0010_s3_uploads': s3UploadsMigration(),
     '0011_pull_stats': pullStatsMigration(),
+    '0013_audit_log': auditLogMigration(dialect),
+    '0014_notifications': notificationsMigration(dialect),
   };
 }
 

@@ -38,7 +38,15 @@ export interface SigningKeyTable { kid: string; alg: string; private_pem: string
 /** Migration 0006_login_throttle: failed logins per `a:<account>` / `i:<address>` key, shared by replicas. */
 export interface LoginThrottleTable { key: string; failures: number; blocked_until: number; last_failure_at: number }
 
+/** Migration 0012_identity: external identities, synced teams, OIDC sign-ins in flight. */
+export interface AccountIdentityTable { provider: string; subject: string; account_id: number; restricted: Generated<number>; created_at: number; last_login_at: number | null }
+export interface TeamSyncTable { team_id: number; service: string; config: string; last_updated: number | null; last_error: string | null; created_at: number }
+export interface OidcLoginTable { id: Generated<number>; state_digest: string; provider: string; nonce: string; code_verifier: string; created_at: number; expires_at: number }
+
 export interface AccountsTables {
+  account_identity: AccountIdentityTable;
+  team_sync: TeamSyncTable;
+  oidc_login: OidcLoginTable;
   account: AccountTable;
   team: TeamTable;
   team_member: TeamMemberTable;

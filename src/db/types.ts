@@ -33,8 +33,9 @@ export interface UploadTable { id: string; repository: string; size: number; cre
 
 export * from './types-accounts.js';
 import type { AccountsTables } from './types-accounts.js';
+import type { AuditTables } from './types-audit.js';
 
-export interface Database extends AccountsTables {
+export interface Database extends AccountsTables, AuditTables {
   repository: RepositoryTable;
   blob: BlobTable;
   repository_blob: RepositoryBlobTable;

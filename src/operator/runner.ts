@@ -192,11 +192,17 @@ export class Operator {
       now: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     });
     let status = result.status;
+    const changed: string[] = [];
     if (!result.blocked) {
       const failures: string[] = [];
       for (const o of result.objects) {
         try {
+          // Apply only what differs from the live object: no write (and no new resourceVersion) when nothing changed.
+          const live = await this.read(o.apiVersion, o.kind, namespace, o.metadata.name);
+          if (live && contains(live, o)) continue;
+          if (process.env.BERTH_OPERATOR_DEBUG && live) this.log(`debug: ${o.kind} ${o.metadata.name} differs at ${firstDifference(live, o)}: ${JSON.stringify(live.spec ?? live.data)?.slice(0, 300)}`);
           await this.objects.patch(o as unknown as k8s.KubernetesObject, undefined, undefined, FIELD_MANAGER, true, k8s.PatchStrategy.ServerSideApply);
+          changed.push(`${o.kind} ${o.metadata.name}`);
         } catch (e) {
           const missingCrd = code(e) === 404 && o.apiVersion.startsWith('monitoring.coreos.com/');
           failures.push(missingCrd
@@ -217,7 +223,7 @@ export class Operator {
     }
     await this.writeStatus(r, status);
     const cond = (t: string) => status.conditions.find((c) => c.type === t);
-    this.log(`berth operator: ${key}: ${result.blocked ? `rollout blocked (${cond('RolloutBlocked')?.reason})` : `${result.objects.length} objects applied`}; Available=${cond('Available')?.status} (${cond('Available')?.reason})`);
+    this.log(`berth operator: ${key}: ${result.blocked ? `rollout blocked (${cond('RolloutBlocked')?.reason})` : `${result.objects.length} objects applied (${changed.length ? `changed: ${changed.join(', ')}` : 'none changed'})`}; Available=${cond('Available')?.status} (${cond('Available')?.reason})`);
   }
 
   /** Deletes the objects this registry owns that the core no longer wants (a component turned unmanaged, an old import Job). */
@@ -254,4 +260,27 @@ export class Operator {
 /** JSON with sorted keys: the API server returns objects with its own key order. */
 function canonical(v: unknown): string {
   return JSON.stringify(v, (_k, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x));
+}
+
+/** True when every field of `want` has the same value in `have` (lists: same length, element by element). */
+export function contains(have: unknown, want: unknown): boolean {
+  if (want === null || typeof want !== 'object') return have === want;
+  if (Array.isArray(want)) return Array.isArray(have) && have.length === want.length && want.every((w, i) => contains(have[i], w));
+  if (have === null || typeof have !== 'object' || Array.isArray(have)) return false;
+  return Object.entries(want as Record<string, unknown>).every(([k, v]) => v === undefined || contains((have as Record<string, unknown>)[k], v));
+}
+
+function firstDifference(have: unknown, want: unknown, at = ''): string | undefined {
+  if (want === null || typeof want !== 'object') return have === want ? undefined : `${at} (${JSON.stringify(have)?.slice(0, 60)} != ${JSON.stringify(want)?.slice(0, 60)})`;
+  if (Array.isArray(want)) {
+    if (!Array.isArray(have) || have.length !== want.length) return `${at} (length)`;
+    for (let i = 0; i < want.length; i++) { const d = firstDifference(have[i], want[i], `${at}[${i}]`); if (d) return d; }
+    return undefined;
+  }
+  for (const [k, v] of Object.entries(want as Record<string, unknown>)) {
+    if (v === undefined) continue;
+    const d = firstDifference((have as Record<string, unknown> | undefined)?.[k], v, `${at}.${k}`);
+    if (d) return d;
+  }
+  return undefined;
 }

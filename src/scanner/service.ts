@@ -60,6 +60,8 @@ export interface ScannerOptions {
   log?: ScannerLogger;
   observer?: ScannerObserver;
   notifier?: Notifier;
+  /** Told what a re-match newly found or lost (repository notifications: vulnerability_found). Errors are logged. */
+  onRematch?: (changes: VulnChange[]) => Promise<unknown>;
   now?: () => number;
   /** Updater settings (run now / on schedule). */
   updaters?: { names?: string[]; baseUrls?: Record<string, string>; proxy?: string; airgap?: boolean };
@@ -487,6 +489,9 @@ export class ScannerService {
       if (c.added.length || c.removed.length) changes.push({ manifest: manifest_digest, ...c });
     }
     let notifications = 0;
+    if (changes.length && this.opts.onRematch) {
+      await this.opts.onRematch(changes).catch((err) => this.log.error({ err: (err as Error).message }, 'repository notifications for new vulnerabilities failed'));
+    }
     if (changes.length && this.opts.notifier) {
       await this.opts.notifier.notify(changes);
       notifications = changes.reduce((n, c) => n + c.added.length + c.removed.length, 0);

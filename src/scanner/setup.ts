@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { ServiceContext } from '../services/context.js';
-import { ScannerService, type ScannerLogger, type ScannerObserver } from './service.js';
+import { ScannerService, type ScannerLogger, type ScannerObserver, type ScannerOptions } from './service.js';
 import { Notifier } from './notifier.js';
 import { RemoteScanner } from './remote.js';
 import { isAirgapped } from './bundle/airgap.js';
@@ -23,6 +23,8 @@ export function buildScanner(ctx: ServiceContext, opts: {
   log?: ScannerLogger; observer?: ScannerObserver; force?: boolean;
   /** Credentials for an external scanner's layer fetches, per repository (Berth with accounts: a pull token). */
   layerHeaders?: (repository: string) => Promise<Record<string, string[]>>;
+  /** Repository notifications: what a re-match newly found (vulnerability_found). */
+  onRematch?: ScannerOptions['onRematch'];
 } = {}): ScannerSetup | undefined {
   const raw = ctx.config.raw;
   if (!raw.FEATURE_SECURITY_SCANNER && !opts.force) return undefined;
@@ -38,6 +40,7 @@ export function buildScanner(ctx: ServiceContext, opts: {
     log: opts.log,
     observer: opts.observer,
     notifier,
+    onRematch: opts.onRematch,
     now: ctx.now,
     tmpDir,
     queue: { maxAttempts: raw.SCANNER_MAX_ATTEMPTS, leaseMs: raw.SCANNER_LEASE_SECONDS * 1000 },

@@ -19,6 +19,8 @@ export interface ServiceContext {
   onManifestPut?: (repository: string, digest: string) => Promise<unknown>;
   /** Called after manifests were deleted (delete by digest, repository delete, gc); the scanner drops their rows. Errors are swallowed. */
   onManifestsRemoved?: (digests: string[]) => Promise<unknown>;
+  /** The audit log (src/services/audit): services that act without a request (team sync, gc) record here. */
+  audit?: { record(e: import('./audit/log.js').AuditEntry): void };
   /** Told what happened (for metrics); never required, never allowed to change the outcome. */
   observer?: ServiceObserver;
 }

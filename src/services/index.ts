@@ -20,6 +20,8 @@ export interface RegistryRequest {
   catalog?: boolean;
   /** A push that may create the repository when it does not exist yet (it is created when the push stores something). */
   createsRepository?: boolean;
+  /** The client's address (the audit log's entry for a repository created by a push). */
+  address?: string;
   /** How the client reached the registry (Host and scheme): names the token service when SERVER_HOSTNAME is unset. */
   origin?: RequestOrigin;
 }

@@ -99,9 +99,13 @@ export class TagService {
   }
 
   /** Points a tag (new or existing) at a manifest already in the repository. */
-  async move(repository: string, tag: string, digest: string): Promise<void> {
+  /** Points a tag at a manifest; returns the digest it pointed at before (undefined: the tag is new). */
+  async move(repository: string, tag: string, digest: string): Promise<{ previous?: string }> {
     const { id, manifestId } = await this.target(repository, tag, digest);
+    const before = await this.ctx.db.selectFrom('tag').innerJoin('manifest', 'manifest.id', 'tag.manifest_id').select('manifest.digest')
+      .where('tag.repository_id', '=', id).where('tag.name', '=', tag).executeTakeFirst();
     await this.point(id, tag, manifestId, digest);
+    return { previous: before?.digest };
   }
 
   /** Restores a tag to a manifest it (or any tag) pointed at: refused when that manifest is gone. */

@@ -67,7 +67,7 @@ export class UploadService {
     const id = newId();
     const { store } = this.ctx;
     const startedAt = performance.now();
-    await store.createUpload(id);
+    await store.createUpload(id, { singleRequest: true });
     try {
       const hasher = contentHasher(parsed.algorithm);
       const written = await this.write(id, 0, body, hasher);

@@ -37,8 +37,11 @@ export interface BlobStore {
   /** Removes a committed blob; missing is not an error. */
   delete(digest: string): Promise<void>;
 
-  /** Creates an empty upload area for an upload session. */
-  createUpload(id: string): Promise<void>;
+  /**
+   * Creates an empty upload area for an upload session. `singleRequest`: the upload is begun and finished (or
+   * deleted) within one request (POST ?digest=), so a driver may keep its state in memory.
+   */
+  createUpload(id: string, opts?: { singleRequest?: boolean }): Promise<void>;
   /** When an upload file was last written (ms), or null when it does not exist. */
   uploadModifiedAt(id: string): Promise<number | null>;
   /** Bytes received so far by an upload, or null when it does not exist. */

@@ -56,6 +56,8 @@ interface UploadState {
 }
 
 const LEASE_MS = 30_000;
+/** Key prefix of a tail held only in memory (single-request uploads). */
+const MEM = 'mem:';
 const suffix = () => `${Date.now().toString(36)}${Math.floor(Math.random() * 36 ** 6).toString(36)}`;
 
 type S3Error = Error & { name: string; code?: string; $metadata?: { httpStatusCode?: number }; Code?: string };
@@ -102,6 +104,10 @@ export class S3BlobStore implements BlobStore {
   private readonly tails = new Map<string, { key: string; buf: Buffer }>();
   /** Whether the server does UploadPartCopy (s3rver does not): learnt on first use. */
   private copyParts: boolean | undefined;
+  /** Whether the server does ListMultipartUploads (s3rver does not). */
+  private listsUploads: boolean | undefined;
+  /** Single-request uploads (POST ?digest=): state in memory only. */
+  private readonly single = new Map<string, { st: UploadState; rev: number; updatedAt: number }>();
   readonly describe: string;
 
   constructor(readonly settings: S3StoreSettings, private readonly states: UploadStateStore, private readonly now: () => number = Date.now) {
@@ -253,6 +259,8 @@ export class S3BlobStore implements BlobStore {
   // ---- upload state -----------------------------------------------------------------------------
 
   private async load(id: string): Promise<{ st: UploadState; rev: number; updatedAt: number } | null> {
+    const mem = this.single.get(id);
+    if (mem) return { st: structuredClone(mem.st), rev: mem.rev, updatedAt: mem.updatedAt };
     const row = await this.states.get(id);
     return row && { st: JSON.parse(row.state) as UploadState, rev: row.rev, updatedAt: row.updatedAt };
   }
@@ -264,6 +272,11 @@ export class S3BlobStore implements BlobStore {
   }
 
   private async save(id: string, rev: number, st: UploadState): Promise<number> {
+    const mem = this.single.get(id);
+    if (mem) {
+      Object.assign(mem, { st: structuredClone(st), rev: rev + 1, updatedAt: this.now() });
+      return rev + 1;
+    }
     const next = await this.states.swap(id, rev, JSON.stringify({ ...st, lease: undefined }), this.now());
     if (next === null) throw new UploadConflict(`upload ${id} was changed by another request`);
     return next;
@@ -275,6 +288,8 @@ export class S3BlobStore implements BlobStore {
    */
   private async claim(id: string): Promise<{ st: UploadState; rev: number; renew: () => Promise<void>; release: () => Promise<void> }> {
     const { st, rev } = await this.mustLoad(id);
+    // A single-request upload has one writer by construction.
+    if (this.single.has(id)) return { st, rev, renew: async () => undefined, release: async () => undefined };
     if (st.lease !== undefined && st.lease > this.now()) throw new UploadConflict(`upload ${id} is receiving data in another request`);
     const stored = structuredClone(st);
     let current = rev;
@@ -313,9 +328,14 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  async createUpload(id: string): Promise<void> {
+  async createUpload(id: string, opts: { singleRequest?: boolean } = {}): Promise<void> {
     this.uploadPrefix(id);
     const st: UploadState = { size: 0, seq: 0 };
+    if (opts.singleRequest) {
+      // Begun and finished (or dropped) by one request: its state stays in memory, its tail is never stored.
+      this.single.set(id, { st, rev: 0, updatedAt: this.now() });
+      return;
+    }
     if (!(await this.states.create(id, JSON.stringify(st), this.now()))) throw new Error(`upload ${id} exists`);
   }
 
@@ -336,6 +356,7 @@ export class S3BlobStore implements BlobStore {
   /** Open multipart uploads under a prefix; [] where the server cannot list them (s3rver). */
   private async multipartUploads(prefix: string): Promise<{ key: string; uploadId: string; initiated: number }[]> {
     const out: { key: string; uploadId: string; initiated: number }[] = [];
+    if (this.listsUploads === false) return out;
     let keyMarker: string | undefined;
     let idMarker: string | undefined;
     try {
@@ -346,7 +367,10 @@ export class S3BlobStore implements BlobStore {
         idMarker = r.IsTruncated ? r.NextUploadIdMarker : undefined;
       } while (keyMarker);
     } catch (e) {
-      if (isNotImplemented(e)) return out;
+      if (isNotImplemented(e)) {
+        this.listsUploads = false;
+        return out;
+      }
       throw this.unavailable(e, 'ListMultipartUploads');
     }
     return out;
@@ -370,6 +394,14 @@ export class S3BlobStore implements BlobStore {
     const prefix = this.uploadPrefix(id);
     const s = await this.load(id);
     this.tails.delete(id);
+    const mem = this.single.get(id);
+    if (mem) {
+      // Only what this request made: no listing needed.
+      if (mem.st.mpu) await this.abort(mem.st.mpu.key, mem.st.mpu.uploadId);
+      await this.deleteQuietly([mem.st.base?.key, mem.st.tail?.key].filter((k): k is string => !!k));
+      this.single.delete(id);
+      return;
+    }
     const aborts = new Map<string, string>();
     if (s?.st.mpu) aborts.set(s.st.mpu.uploadId, s.st.mpu.key);
     for (const u of await this.multipartUploads(prefix)) aborts.set(u.uploadId, u.key);
@@ -392,13 +424,14 @@ export class S3BlobStore implements BlobStore {
   }
 
   private async deleteQuietly(keys: string[]): Promise<void> {
-    for (const Key of keys) await this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key })).catch(() => undefined);
+    for (const Key of keys) if (!Key.startsWith(MEM)) await this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key })).catch(() => undefined);
   }
 
   /** The bytes of a tail object: from this replica's memory when it wrote them, else from the store. */
   private async tailBytes(id: string, tail: { key: string; size: number }, length = tail.size): Promise<Buffer> {
     const cached = this.tails.get(id);
     if (cached?.key === tail.key) return cached.buf.subarray(0, length);
+    if (tail.key.startsWith(MEM)) throw new UploadInterrupted(`upload ${id} lost its in-memory bytes`);
     if (length === 0) return Buffer.alloc(0);
     const chunks: Buffer[] = [];
     for await (const c of await this.getObject(tail.key, { start: 0, end: length - 1 })) chunks.push(c as Buffer);
@@ -483,6 +516,11 @@ export class S3BlobStore implements BlobStore {
 
   /** Writes `buf` as the upload's new tail object (a fresh key, so a crash never leaves the stored state wrong). */
   async putTail(id: string, st: UploadState, buf: Buffer): Promise<{ key: string; size: number }> {
+    if (this.single.has(id)) {
+      const key = `${MEM}${id}.${++st.seq}`;
+      this.tails.set(id, { key, buf: Buffer.from(buf) });
+      return { key, size: buf.length };
+    }
     const key = `${this.uploadPrefix(id)}t.${++st.seq}.${suffix()}`;
     await this.s3('PutObject (upload tail)', () => this.client.send(new PutObjectCommand({
       Bucket: this.settings.bucket, Key: key, Body: buf, ContentLength: buf.length, ContentType: 'application/octet-stream',
@@ -548,7 +586,8 @@ export class S3BlobStore implements BlobStore {
     return this.partBytes * 2 ** Math.min(9, Math.floor((n - 1) / 1000));
   }
 
-  baseStream(base: NonNullable<UploadState['base']>): Promise<Readable> {
+  baseStream(base: NonNullable<UploadState['base']>, id = ''): Promise<Readable> {
+    if (base.key.startsWith(MEM)) return this.tailBytes(id, { key: base.key, size: base.size }).then((b) => Readable.from([b]));
     return this.getObject(base.key, { start: 0, end: base.size - 1 });
   }
 
@@ -564,7 +603,7 @@ export class S3BlobStore implements BlobStore {
     }
     let n = 0;
     if (st.base && st.base.size > 0) {
-      for await (const c of await this.baseStream(st.base)) {
+      for await (const c of await this.baseStream(st.base, id)) {
         hasher.update(c as Buffer);
         n += (c as Buffer).length;
       }
@@ -622,6 +661,14 @@ export class S3BlobStore implements BlobStore {
     if (!st.base?.exact || st.tail || st.mpu) {
       await this.syncUpload(id);
       ({ st } = await this.mustLoad(id));
+    }
+    if (st.base!.key.startsWith(MEM)) {
+      // A small single-request upload: its bytes were never stored under uploads/, they go straight to the address.
+      const buf = await this.tailBytes(id, { key: st.base!.key, size: st.base!.size });
+      await this.s3('PutObject', () => this.client.send(new PutObjectCommand({
+        Bucket: this.settings.bucket, Key: target, Body: buf, ContentLength: buf.length, ContentType: 'application/octet-stream',
+      })));
+      return;
     }
     await this.copyObject(st.base!.key, st.base!.size, target);
   }
@@ -727,7 +774,7 @@ class PartWriter {
     const savedLen = this.pending;
     this.chunks = [];
     this.pending = 0;
-    for await (const c of await this.s.baseStream(base)) await this.push(c as Buffer);
+    for await (const c of await this.s.baseStream(base, this.id)) await this.push(c as Buffer);
     this.chunks.push(...saved);
     this.pending += savedLen;
   }
@@ -791,7 +838,7 @@ class PartWriter {
     if (this.createdMpu) {
       await this.s.client.send(new AbortMultipartUploadCommand({ Bucket: this.s.settings.bucket, Key: this.createdMpu.key, UploadId: this.createdMpu.uploadId })).catch(() => undefined);
     }
-    if (this.newTail) await this.s.client.send(new DeleteObjectCommand({ Bucket: this.s.settings.bucket, Key: this.newTail })).catch(() => undefined);
+    if (this.newTail && !this.newTail.startsWith(MEM)) await this.s.client.send(new DeleteObjectCommand({ Bucket: this.s.settings.bucket, Key: this.newTail })).catch(() => undefined);
   }
 
   committed(): void {

@@ -3,7 +3,7 @@ import { useEffect, useState } from 'react';
 import { api, onSessionExpired, setCsrf, type User } from './api';
 import { Link, navigate, useLocation } from './router';
 import { Loading } from './ui';
-import { SetupPage, SignInPage } from './pages/auth';
+import { SetupPage, SignInPage, type ExternalLogin } from './pages/auth';
 import { OrgPage, OrgsPage } from './pages/orgs';
 import { RepoPage, ReposPage } from './pages/repos';
 import { ManifestPage } from './pages/manifest';
@@ -12,6 +12,7 @@ import { AdminPage } from './pages/admin';
 export function App() {
   const [user, setUser] = useState<User | null | undefined>(undefined);
   const [needsAdmin, setNeedsAdmin] = useState(false);
+  const [external, setExternal] = useState<ExternalLogin[]>([]);
   const [needsCode, setNeedsCode] = useState(false);
   const [notice, setNotice] = useState<string>();
   const [menuOpen, setMenuOpen] = useState(false);
@@ -24,9 +25,10 @@ export function App() {
       setUser(u);
     } catch {
       setUser(null);
-      const s = await api<{ needs_admin: boolean; needs_code?: boolean }>('GET', '/setup').catch(() => ({ needs_admin: false, needs_code: false }));
+      const s = await api<{ needs_admin: boolean; needs_code?: boolean; external_login?: ExternalLogin[] }>('GET', '/setup').catch(() => ({ needs_admin: false, needs_code: false, external_login: [] }));
       setNeedsAdmin(s.needs_admin);
       setNeedsCode(!!s.needs_code);
+      setExternal(s.external_login ?? []);
     }
   };
 
@@ -65,7 +67,7 @@ export function App() {
         <main id="main">
           {needsAdmin
             ? <SetupPage needsCode={needsCode} onDone={async () => { setNeedsAdmin(false); await loadUser(); navigate('/', true); }} />
-            : <SignInPage notice={notice} onDone={async () => { setNotice(undefined); await loadUser(); }} />}
+            : <SignInPage notice={notice} external={external} onDone={async () => { setNotice(undefined); await loadUser(); }} />}
         </main>
       </div>
     );

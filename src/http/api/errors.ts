@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { AccountError, type AccountErrorKind } from '../../services/accounts/errors.js';
 import { StorageUnavailable } from '../../storage/blobstore.js';
 
-const STATUS: Record<AccountErrorKind, number> = { invalid: 400, unauthorized: 401, forbidden: 403, not_found: 404, conflict: 409, throttled: 429, disabled: 403 };
+const STATUS: Record<AccountErrorKind, number> = { invalid: 400, unauthorized: 401, forbidden: 403, not_found: 404, conflict: 409, throttled: 429, disabled: 403, unavailable: 503 };
 const TYPE: Record<number, string> = { 400: 'invalid_request', 401: 'invalid_token', 403: 'insufficient_scope', 404: 'not_found', 409: 'conflict', 413: 'invalid_request', 415: 'invalid_request', 429: 'too_many_requests', 500: 'internal_error', 503: 'unavailable' };
 
 export class ApiError extends Error {

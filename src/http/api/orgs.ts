@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { deny, requireSignedIn, requireUserCaller, sendJson } from './principal.js';
 import type { ApiCall, ApiHandler } from './route-table.js';
+import { teamSyncView } from './team-sync.js';
 
 const createOrgBody = z.object({ name: z.string().min(1).max(255), email: z.string().max(320).optional() });
 const teamBody = z.object({ role: z.enum(['member', 'creator', 'admin']), description: z.string().max(1024).optional() });
@@ -96,7 +97,8 @@ export const deleteTeam: ApiHandler = async (c) => {
 export const listMembers: ApiHandler = async (c) => {
   const org = await orgMember(c);
   const members = await c.deps.accounts.teams.members(org, c.params.team);
-  return sendJson(c.reply, 200, { name: c.params.team, members: members.map(memberView) });
+  const sync = await teamSyncView(c.deps.accounts, org, c.params.team, c.principal);
+  return sendJson(c.reply, 200, { name: c.params.team, members: members.map(memberView), ...sync });
 };
 
 export const addMember: ApiHandler = async (c) => {

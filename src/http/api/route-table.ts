@@ -10,6 +10,7 @@ import type { UpdaterStatusService } from '../../scanner/bundle/status.js';
 import type { Principal } from '../../services/principal.js';
 import * as users from './users.js';
 import * as orgs from './orgs.js';
+import * as teamSync from './team-sync.js';
 import * as repos from './repos.js';
 import * as tags from './tags.js';
 import * as artifacts from './artifacts.js';
@@ -18,6 +19,7 @@ import * as pullStats from './pull-stats.js';
 import * as ui from './ui.js';
 import * as status from './status.js';
 import * as scannerStatus from './scanner-status.js';
+import * as audit from './audit.js';
 
 /** What the handlers use. */
 export interface ApiDeps {
@@ -28,6 +30,8 @@ export interface ApiDeps {
   scanner?: ScannerService;
   /** The scanner data's age per updater. */
   updaterStatus: UpdaterStatusService;
+  /** The audit log's queries and repository notifications (docs/AUDIT.md). */
+  audit: audit.AuditApi;
 }
 
 export interface ApiCall {
@@ -83,6 +87,8 @@ export const API_ROUTES: readonly ApiRoute[] = [
   row('GET', '/organization/:org/team/:team/members', orgs.listMembers),
   row('PUT', '/organization/:org/team/:team/members/:member', orgs.addMember),
   row('DELETE', '/organization/:org/team/:team/members/:member', orgs.removeMember),
+  row('POST', '/organization/:org/team/:team/syncing', teamSync.linkTeam),
+  row('DELETE', '/organization/:org/team/:team/syncing', teamSync.unlinkTeam),
 
   // repositories, visibility, permissions (repos.ts)
   row('POST', '/repository', repos.createRepo),
@@ -113,6 +119,21 @@ export const API_ROUTES: readonly ApiRoute[] = [
   // Quay's pull statistics (pull-stats.ts)
   row('GET', '/repository/:name/tag/:tag/pull_statistics', pullStats.tagPullStatistics),
   row('GET', '/repository/:name/manifest/:digest/pull_statistics', pullStats.manifestPullStatistics),
+
+  // audit logs and repository notifications (audit.ts, docs/AUDIT.md)
+  ...(['logs', 'aggregatelogs', 'exportlogs'] as const).flatMap((what) => [
+    row('GET', `/repository/:name/${what}`, audit.repositoryLogs(what)),
+    row('GET', `/organization/:org/${what}`, audit.organizationLogs(what)),
+    row('GET', `/user/${what}`, audit.userLogs(what)),
+    row('GET', `/superuser/${what}`, audit.superuserLogs(what)),
+  ]),
+  row('GET', '/repository/:name/notification/', audit.listNotifications),
+  row('POST', '/repository/:name/notification/', audit.createNotification),
+  row('GET', '/repository/:name/notification/:uuid', audit.getNotification),
+  row('DELETE', '/repository/:name/notification/:uuid', audit.deleteNotification),
+  row('POST', '/repository/:name/notification/:uuid', audit.resetNotification),
+  row('POST', '/repository/:name/notification/:uuid/test', audit.testNotification),
+  row('GET', '/repository/:name/notification/:uuid/deliveries', audit.notificationDeliveries),
 
   // the web UI's extras (ui.ts), FIPS status (status.ts), scanner data age (scanner-status.ts)
   row('GET', '/setup', ui.getSetup),

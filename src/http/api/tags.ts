@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { parseTagNameFilter } from '../../services/tags.js';
 import { sendJson } from './principal.js';
 import type { ApiHandler } from './route-table.js';
+import { auditLater } from '../audit-hook.js';
 
 const moveTagBody = z.object({ manifest_digest: z.string().min(1).max(200) });
 const pageQuery = z.object({ limit: z.coerce.number().int().min(1).max(100).default(50), page: z.coerce.number().int().min(1).max(1_000_000).default(1) });
@@ -22,7 +23,10 @@ export const listTags: ApiHandler = async ({ req, reply, params: { name }, princ
 export const moveTag: ApiHandler = async ({ req, reply, params: { name, tag }, principal, deps: { accounts, tags } }) => {
   await accounts.repos.requireAccess(principal, name, 'write');
   const b = moveTagBody.parse(req.body);
-  await tags.move(name, tag, b.manifest_digest);
+  const { previous } = await tags.move(name, tag, b.manifest_digest);
+  const i = name.indexOf('/');
+  auditLater(req, { kind: previous ? 'move_tag' : 'create_tag', repository: name, metadata: {
+    repo: name.slice(i + 1), namespace: name.slice(0, i), tag, manifest_digest: b.manifest_digest, ...(previous ? { original_manifest_digest: previous } : {}) } });
   return sendJson(reply, 201, 'Updated');
 };
 

@@ -18,7 +18,9 @@ import { isLoopbackCaller } from './local-caller.js';
 const setupBody = z.object({ username: z.string().min(1).max(255), email: z.string().max(320).optional(), password: z.string().min(1).max(2048), setup_code: z.string().max(200).optional() });
 const summaryQuery = z.object({ repository: z.string().min(1).max(512), digest: z.union([z.string().max(200), z.array(z.string().max(200)).max(100)]) });
 
-export const getSetup: ApiHandler = async ({ req, reply, deps: { accounts } }) => sendJson(reply, 200, await accounts.firstAdmin.state(isLoopbackCaller(req)));
+// external_login: the "Sign in with …" buttons (OIDC providers, <NAME>_LOGIN_CONFIG).
+export const getSetup: ApiHandler = async ({ req, reply, deps: { accounts } }) =>
+  sendJson(reply, 200, { ...(await accounts.firstAdmin.state(isLoopbackCaller(req))), external_login: accounts.identity.externalLogins() });
 
 export const postSetup: ApiHandler = async ({ req, reply, deps: { accounts } }) => {
   const b = setupBody.parse(req.body);

@@ -38,6 +38,7 @@ export async function tokenEndpoint(app: FastifyInstance, opts: { accounts: Acco
     } catch (e) {
       if (!(e instanceof AccountError)) throw e;
       req.log.warn({ event: 'login_failed', account: creds.username.slice(0, 64), ip: req.ip, reason: e.message }, 'login failed');
+      if (e.kind === 'unavailable') throw new RegistryError('UNAVAILABLE', e.message, undefined, 503);
       if (e.kind === 'throttled') {
         throw new RegistryError('TOOMANYREQUESTS', e.message, undefined, 429, { 'Retry-After': String(e.retryAfterSeconds ?? 1) });
       }

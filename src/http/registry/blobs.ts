@@ -23,8 +23,12 @@ export const getBlob: Handler = async ({ req, reply, match, services }) => {
   if (blob.redirectUrl) {
     // Object storage: the client fetches the bytes from the store with a short-lived presigned URL (Range applies there).
     const location = await blob.redirectUrl();
-    reply.removeHeader('Content-Range').removeHeader('Content-Length').removeHeader('Accept-Ranges').removeHeader('Cache-Control');
-    return reply.code(307).header('Location', location).header('Content-Length', '0').send();
+    // A client keeps its Authorization header on a redirect to the same host name (Go's rule, whatever the port): the
+    // store would get two credentials and refuse both. Such a request is streamed through Berth instead.
+    if (!(req.headers.authorization && sameHostName(location, req.headers.host))) {
+      reply.removeHeader('Content-Range').removeHeader('Content-Length').removeHeader('Accept-Ranges').removeHeader('Cache-Control');
+      return reply.code(307).header('Location', location).header('Content-Length', '0').send();
+    }
   }
   if (blob.openReady) return reply.send(await blob.openReady(range));
   if (blob.sendTo) {
@@ -54,3 +58,12 @@ export const deleteBlob: Handler = async ({ reply, match, services }) => {
   await services.blobs.delete(match.name, match.ref);
   return reply.code(202).header('Content-Length', '0').send();
 };
+
+function sameHostName(location: string, hostHeader: string | undefined): boolean {
+  if (!hostHeader) return false;
+  try {
+    return new URL(location).hostname.toLowerCase() === new URL(`http://${hostHeader}`).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+}

@@ -35,7 +35,9 @@ export function registryClientError(err: Error & { code?: string }, socket: Sock
   const code = err.code === 'HPE_HEADER_OVERFLOW' || err.code === 'HPE_INVALID_CHUNK_SIZE' || err.code === 'HPE_UNEXPECTED_CONTENT_LENGTH'
     || err.code === 'HPE_INVALID_CONTENT_LENGTH' || err.code === 'HPE_INVALID_TRANSFER_ENCODING' ? 'SIZE_INVALID' : 'UNSUPPORTED';
   const body = JSON.stringify(new RegistryError(code, `malformed request: ${parserProblem(err.code)}`, { reason: err.code ?? 'unknown' }).body());
-  if (socket.writable) {
+  // As Node does without a listener: never write into a response that has already started on this socket.
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (socket.writable && !inFlight?.headersSent) {
     socket.write(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`
       + `Docker-Distribution-API-Version: registry/2.0\r\nConnection: close\r\n\r\n${body}`);
   }

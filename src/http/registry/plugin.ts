@@ -80,7 +80,7 @@ export async function registryPlugin(app: FastifyInstance, opts: { services: Reg
     }
     if (match.name !== undefined) requireRepositoryName(match.name);
     req.registryMatch = match;
-    const request = { ...registryRequest(match, req.method), origin: requestOrigin(req) };
+    const request = { ...registryRequest(match, req.method), origin: requestOrigin(req), address: req.ip };
     const creds = parseAuthorization(req.headers.authorization);
     try {
       req.principal = await services.access.registryPrincipal(creds, request);

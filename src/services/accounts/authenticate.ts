@@ -1,5 +1,7 @@
 // Turns credentials (user + password, "$app" + app token, "owner+robot" + robot token) into a Principal,
-// slowing down repeated failures. Never logs or returns the secret.
+// slowing down repeated failures. Never logs or returns the secret. The one place every sign-in passes:
+// passwords (database or directory, through IdentityService), app tokens (Basic "$app" or Bearer on /api/v1),
+// and external sign-ins (OIDC) all end in login(), appToken() or external().
 import type { AccountsContext, Principal } from './context.js';
 import type { Via } from '../principal.js';
 import { AccountError } from './errors.js';
@@ -9,6 +11,8 @@ import type { RobotService } from './robots.js';
 import type { AppTokenService } from './apptokens.js';
 import type { LoginThrottle } from './throttle.js';
 import { findAccountById } from './store.js';
+import type { IdentityService } from '../identity/index.js';
+import type { ExternalUser } from '../identity/provider.js';
 
 export const MAX_USERNAME_BYTES = 512;
 
@@ -19,6 +23,7 @@ export class Authenticator {
     private readonly robots: RobotService,
     private readonly appTokens: AppTokenService,
     private readonly throttle: LoginThrottle,
+    private readonly identity: IdentityService,
   ) {}
 
   /** Checks credentials; throws `unauthorized` (wrong), `throttled` (too many failures) or `invalid` (oversized). */
@@ -28,6 +33,7 @@ export class Authenticator {
     }
     if (!username || !secret) throw new AccountError('unauthorized', 'username and password are required');
     const hadFailures = await this.throttle.check(username, address);
+    // A directory that cannot be asked throws `unavailable` here: no failure is counted against the user.
     const p = await this.verify(username, secret);
     this.ctx.observer?.authAttempt?.('basic', !!p);
     if (!p) {
@@ -39,17 +45,45 @@ export class Authenticator {
   }
 
   private async verify(username: string, secret: string): Promise<Principal | undefined> {
-    if (username === '$app') {
-      const id = await this.appTokens.check(secret);
-      return id === undefined ? undefined : this.principalOf(id, 'apptoken');
-    }
+    if (username === '$app') return this.appTokenPrincipal(secret);
     if (splitRobotName(username)) {
       const r = await this.robots.check(username, secret);
       return r ? { kind: 'robot', id: r.id, name: r.name, superuser: false, ownerId: r.owner_id, via: 'robot' } : undefined;
     }
-    const u = await this.users.checkPassword(username, secret);
+    const u = await this.identity.checkPassword(username, secret);
     if (!u || u.enabled !== 1) return undefined;
     return { kind: 'user', id: u.id, name: u.name, superuser: this.users.isSuperuser(u), ownerId: null, via: 'password' };
+  }
+
+  private async appTokenPrincipal(token: string): Promise<Principal | undefined> {
+    const id = await this.appTokens.check(token);
+    // A directory user removed (or no longer matching LDAP_USER_FILTER) loses their app tokens at the next use.
+    if (id === undefined || !(await this.identity.stillAllowed(id))) return undefined;
+    return this.principalOf(id, 'apptoken');
+  }
+
+  /** An app token sent as `Authorization: Bearer` to /api/v1; undefined when not valid. */
+  async appToken(token: string): Promise<Principal | undefined> {
+    const p = token.length <= 512 ? await this.appTokenPrincipal(token) : undefined;
+    this.ctx.observer?.authAttempt?.('bearer', !!p);
+    return p;
+  }
+
+  /**
+   * An external sign-in (OIDC): `verify` finishes it with the provider (throws AccountError with the reason);
+   * the linked local user (created at the first sign-in) is the principal. Successes and refusals both pass here.
+   */
+  async external(provider: string, verify: () => Promise<ExternalUser>): Promise<Principal> {
+    let p: Principal | undefined;
+    try {
+      const user = await verify();
+      const row = await this.identity.signedIn(provider, user);
+      p = await this.principalOf(row.id, 'session');
+      if (!p) throw new AccountError('unauthorized', `the account "${row.name}" is disabled`);
+      return p;
+    } finally {
+      this.ctx.observer?.authAttempt?.('oauth', !!p);
+    }
   }
 
   /** The principal of an account id (sessions, app tokens, registry tokens); undefined if gone or disabled. */

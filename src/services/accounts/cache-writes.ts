@@ -9,6 +9,7 @@ import type { TeamService } from './teams.js';
 import type { RobotService } from './robots.js';
 import type { RepoService } from './repos.js';
 import type { DB } from '../../db/database.js';
+import type { IdentityService } from '../identity/index.js';
 
 export function invalidateOnAccountWrites(cache: DataModelCache | undefined, db: DB, s: {
   users: UserService; orgs: OrgService; teams: TeamService; robots: RobotService; repos: RepoService;
@@ -28,4 +29,11 @@ export function invalidateOnAccountWrites(cache: DataModelCache | undefined, db:
   invalidateAfter(s.robots, cache, ['create', 'regenerate', 'delete'], perm);
   invalidateAfter(s.repos, cache, ['create', 'update', 'setUserPermission', 'removeUserPermission', 'setTeamPermission', 'removeTeamPermission'], perm);
   invalidateAfter(s.repos, cache, ['delete'], (a) => [CacheGroups.perm, CacheGroups.tags(a[0] as string)]);
+}
+
+/** Directory sign-in and team sync (LDAP, OIDC) change accounts and team members: the same `perm` group. */
+export function invalidateOnIdentityWrites(cache: DataModelCache | undefined, identity: IdentityService): void {
+  invalidateAfter(identity.links, cache, ['ensureUser'], () => [CacheGroups.perm]);
+  // setUsers is the one place team sync changes team_member (private: wrapped by name).
+  invalidateAfter(identity.teamSync as unknown as { setUsers(): Promise<unknown> }, cache, ['setUsers'], () => [CacheGroups.perm]);
 }

@@ -19,7 +19,8 @@ import { FirstAdminService } from './first-admin.js';
 import { PrincipalResolver } from './principals.js';
 import { RegistryAccess } from './registry-access.js';
 import { TokenStanding } from './token-standing.js';
-import { invalidateOnAccountWrites } from './cache-writes.js';
+import { invalidateOnAccountWrites, invalidateOnIdentityWrites } from './cache-writes.js';
+import { IdentityService } from '../identity/index.js';
 
 export interface AccountServices {
   ctx: AccountsContext;
@@ -42,6 +43,8 @@ export interface AccountServices {
   principals: PrincipalResolver;
   /** The /v2 access policy: the principal of a registry token and what it may do. */
   registryAccess: RegistryAccess;
+  /** Identity providers (database, LDAP, OIDC) and team sync (src/services/identity). */
+  identity: IdentityService;
   /** Creates BOOTSTRAP_ADMIN when no user exists; returns its name when it did. */
   bootstrap(): Promise<string | undefined>;
   /** The first administrator from the web UI, guarded by the one-time setup code from the network. */
@@ -62,12 +65,14 @@ export function buildAccountServices(base: ServiceContext, opts: AccountServices
   const throttle = new LoginThrottle(ctx);
   const repos = new RepoService(ctx, perms);
   const sessions = new SessionService(ctx);
-  const authenticator = new Authenticator(ctx, users, robots, appTokens, throttle);
+  const identity = new IdentityService(ctx, users);
+  const authenticator = new Authenticator(ctx, users, robots, appTokens, throttle, identity);
   const standing = new TokenStanding(ctx, perms);
   const tokens = new RegistryTokenService(ctx, (subject) => standing.credentialOf(subject));
   const orgs = new OrgService(ctx);
   const teams = new TeamService(ctx);
   invalidateOnAccountWrites(ctx.cache, ctx.db, { users, orgs, teams, robots, repos });
+  invalidateOnIdentityWrites(ctx.cache, identity);
   return {
     ctx,
     users,
@@ -85,6 +90,7 @@ export function buildAccountServices(base: ServiceContext, opts: AccountServices
     scopes: new ScopeService(perms),
     principals: new PrincipalResolver(ctx, authenticator, appTokens, sessions),
     registryAccess: new RegistryAccess(ctx, tokens, authenticator, perms, repos, standing),
+    identity,
     bootstrap: () => bootstrapAdmin(ctx, users),
     firstAdmin: new FirstAdminService(ctx, users, opts.announceSetupCode ?? (() => undefined)),
   };

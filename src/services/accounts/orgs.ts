@@ -2,7 +2,7 @@
 import type { AccountsContext, AccountRow, Principal } from './context.js';
 import { conflict, forbidden } from './errors.js';
 import { requireEmail, requireNamespaceName } from './names.js';
-import { findAccount, requireOrg } from './store.js';
+import { findAccount, isRestrictedUser, requireOrg } from './store.js';
 import { deleteNamespace } from './users.js';
 
 export class OrgService {
@@ -10,6 +10,7 @@ export class OrgService {
 
   async create(name: string, email: string | undefined, creator: Principal): Promise<AccountRow> {
     if (creator.kind !== 'user') throw forbidden('only a signed-in user can create an organization');
+    if (!creator.superuser && await isRestrictedUser(this.ctx.db, creator.id)) throw forbidden('restricted users (LDAP_RESTRICTED_USER_FILTER) cannot create organizations');
     requireNamespaceName(name, 'organization name');
     if (email !== undefined) requireEmail(email);
     if (await findAccount(this.ctx.db, name)) throw conflict(`the name "${name}" is already taken by a user or organization`);

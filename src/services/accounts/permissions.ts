@@ -1,7 +1,7 @@
 // Who may do what: the effective role of a caller on a repository, and who may create repositories in a namespace.
 import type { RepoRole } from '../../db/types.js';
 import type { AccountsContext, Principal } from './context.js';
-import { findAccount } from './store.js';
+import { findAccount, isRestrictedUser } from './store.js';
 import { CacheGroups } from '../../cache/types.js';
 
 export const REPO_ROLES: readonly RepoRole[] = ['read', 'write', 'admin'];
@@ -80,7 +80,7 @@ export class PermissionService {
     if (this.isSuper(p)) return true;
     const ns = await findAccount(this.ctx.db, namespace);
     if (!ns) return false;
-    if (ns.kind === 'user') return p.kind === 'user' && ns.id === p.id;
+    if (ns.kind === 'user') return p.kind === 'user' && ns.id === p.id && !(await isRestrictedUser(this.ctx.db, p.id));
     if (ns.kind === 'org') return (await this.teamRoleIn(p.id, ns.id)) === 'admin';
     return false;
   }
@@ -99,7 +99,7 @@ export class PermissionService {
     const ns = await findAccount(this.ctx.db, namespace);
     if (!ns || ns.kind === 'robot') return false;
     if (this.isSuper(p)) return true;
-    if (ns.kind === 'user') return p.kind === 'user' && ns.id === p.id;
+    if (ns.kind === 'user') return p.kind === 'user' && ns.id === p.id && !(await isRestrictedUser(this.ctx.db, p.id));
     const r = await this.teamRoleIn(p.id, ns.id);
     return r === 'admin' || r === 'creator';
   }

@@ -35,9 +35,7 @@ export class PrincipalResolver {
     if (creds.scheme === 'malformed') throw new AccountError('unauthorized', `invalid Authorization header: ${creds.reason}`);
     if (creds.scheme === 'basic') return { principal: await this.authenticator.login(creds.username, creds.password, c.address) };
     if (creds.scheme === 'bearer') {
-      const id = creds.token.length <= 512 ? await this.appTokens.check(creds.token) : undefined;
-      const p = id === undefined ? undefined : await this.authenticator.principalOf(id, 'apptoken');
-      this.ctx.observer?.authAttempt?.('bearer', !!p);
+      const p = await this.authenticator.appToken(creds.token);
       if (!p) throw new AccountError('unauthorized', 'the bearer token is not valid (use an app-specific token)');
       return { principal: p };
     }

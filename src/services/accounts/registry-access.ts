@@ -17,6 +17,7 @@ import { acceptedAudiences, tokenNames } from './service-name.js';
 import type { RepositoryCreator } from '../repositories.js';
 import { VerifiedTokenCache } from './verified-tokens.js';
 import type { TokenStanding } from './token-standing.js';
+import { performerOf } from '../audit/log.js';
 
 /** A registry token that is not valid (the edge logs the reason). */
 export class TokenRefused extends RegistryError {
@@ -98,7 +99,7 @@ export class RegistryAccess implements AccessPolicy {
       const why = await this.standing.roleRefusal(p.name, name, action);
       if (why) throw new RegistryError('DENIED', why, { name, action });
     }
-    if (action === 'push' && request.createsRepository) return this.createOnPush(p, name);
+    if (action === 'push' && request.createsRepository) return this.createOnPush(p, name, request.address);
     return undefined;
   }
 
@@ -115,13 +116,16 @@ export class RegistryAccess implements AccessPolicy {
    * A push to a repository that does not exist may create it, owned by its namespace: checked now (a caller who may
    * not create there is DENIED before sending anything), created only when the push stores something.
    */
-  private async createOnPush(p: Principal, name: string): Promise<RepositoryCreator | undefined> {
+  private async createOnPush(p: Principal, name: string, address?: string): Promise<RepositoryCreator | undefined> {
     if (await this.perms.findRepo(name)) return undefined;
     const denied = (e: unknown) => (e instanceof AccountError ? new RegistryError('DENIED', e.message, { name }) : e);
     await this.repos.checkCreate(p, name).catch((e) => { throw denied(e); });
     return async (repository) => {
       try {
         await this.repos.create(p, repository, this.ctx.auth.privateOnPush ? 'private' : 'public');
+        const i = repository.indexOf('/');
+        this.ctx.audit?.record({ kind: 'create_repo', repository, performer: performerOf(p), ip: address,
+          metadata: { repo: repository.slice(i + 1), namespace: repository.slice(0, i), created_by_push: true } });
       } catch (e) {
         if (e instanceof AccountError && e.kind === 'conflict') return;
         throw denied(e);

@@ -30,3 +30,9 @@ export async function requireUser(db: DB, name: string): Promise<AccountRow> {
   if (!a || a.kind !== 'user') throw notFound(`user "${name.slice(0, 100)}" does not exist`);
   return a;
 }
+
+/** LDAP_RESTRICTED_USER_FILTER matched at the user's last directory sign-in (account_identity.restricted). */
+export async function isRestrictedUser(db: DB, accountId: number): Promise<boolean> {
+  const r = await db.selectFrom('account_identity').select('restricted').where('account_id', '=', accountId).executeTakeFirst();
+  return r?.restricted === 1;
+}

@@ -4,6 +4,9 @@ import type { AccountsContext } from './context.js';
 import { invalid, notFound } from './errors.js';
 import { requireTeamName } from './names.js';
 import { findAccount, requireOrg } from './store.js';
+import { isTeamSynced } from '../identity/team-sync.js';
+
+const SYNCED = (team: string) => invalid(`team "${team}" is synced with a group: its users follow the group (remove the sync to edit them by hand)`);
 
 export const TEAM_ROLES: readonly TeamRole[] = ['member', 'creator', 'admin'];
 export interface TeamView { id: number; name: string; role: TeamRole; description: string | null; memberCount: number }
@@ -60,6 +63,7 @@ export class TeamService {
     const a = await findAccount(this.ctx.db, member);
     if (!a || a.kind === 'org') throw notFound(`user or robot "${member.slice(0, 100)}" does not exist`);
     if (a.kind === 'robot' && a.owner_id !== org.id) throw invalid(`robot "${member}" does not belong to organization "${orgName}"`);
+    if (a.kind === 'user' && await isTeamSynced(this.ctx, t.id)) throw SYNCED(team);
     await this.ctx.db.insertInto('team_member').values({ team_id: t.id, account_id: a.id })
       .onConflict((oc) => oc.columns(['team_id', 'account_id']).doNothing()).execute();
     return { name: a.name, kind: a.kind };
@@ -70,6 +74,7 @@ export class TeamService {
     const a = await findAccount(this.ctx.db, member);
     if (!a) throw notFound(`user or robot "${member.slice(0, 100)}" does not exist`);
     if (team === 'owners' && t.memberCount <= 1) throw invalid('the owners team must keep at least one member');
+    if (a.kind === 'user' && await isTeamSynced(this.ctx, t.id)) throw SYNCED(team);
     const r = await this.ctx.db.deleteFrom('team_member').where('team_id', '=', t.id).where('account_id', '=', a.id).executeTakeFirst();
     if (Number(r.numDeletedRows) === 0) throw notFound(`"${member}" is not a member of team "${team}"`);
   }

@@ -3,6 +3,7 @@ import { useState } from 'react';
 import { api, ApiError, formatBytes, type User } from '../api';
 import { Empty, ErrorBox, Field, FormError, Loading, useAsync, useForm } from '../ui';
 import { endpointMissing } from './repos';
+import { LogsView } from './logs';
 
 interface Stats {
   organizations: number; users: number; robots: number; repositories: number; manifests: number; tags: number; blobs: number; storage_bytes: number;
@@ -53,6 +54,7 @@ export function AdminPage({ user }: { user: User }) {
           </section>
         </>
       )}
+      <section className="card"><LogsView base="/superuser" title="Logs of the whole registry" /></section>
       <CreateUser onCreated={s.reload} />
     </>
   );

@@ -3,7 +3,11 @@ import { useState } from 'react';
 import { api, setCsrf } from '../api';
 import { Field, FormError, useForm } from '../ui';
 
-export function SignInPage({ notice, onDone }: { notice?: string; onDone: () => Promise<void> }) {
+export interface ExternalLogin { id: string; title: string; url: string }
+
+export function SignInPage({ notice, external = [], onDone }: { notice?: string; external?: ExternalLogin[]; onDone: () => Promise<void> }) {
+  // A refused OpenID sign-in comes back here with its reason in ?signin_error=.
+  const [signinError] = useState(() => new URLSearchParams(location.search).get('signin_error') ?? undefined);
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const f = useForm<'username' | 'password'>(
@@ -19,6 +23,9 @@ export function SignInPage({ notice, onDone }: { notice?: string; onDone: () => 
     <form className="card auth" onSubmit={f.onSubmit} noValidate aria-labelledby="signin-h">
       <h1 id="signin-h">Sign in</h1>
       {notice ? <div className="notice" role="status">{notice}</div> : null}
+      {signinError ? <div className="form-error" role="alert">Sign-in failed: {signinError}</div> : null}
+      {external.map((p) => <a key={p.id} className="button primary external-login" href={p.url}>Sign in with {p.title}</a>)}
+      {external.length ? <p className="muted">or with a username and password:</p> : null}
       <Field label="Username" name="username" value={username} onChange={setUsername} error={f.errors.username} autoComplete="username" required autoFocus />
       <Field label="Password" name="password" type="password" value={password} onChange={setPassword} error={f.errors.password} autoComplete="current-password" required />
       <FormError message={f.errors.form} />

@@ -2,6 +2,7 @@
 import { useState } from 'react';
 import { api, enc, type Repo, type User } from '../api';
 import { Link, navigate } from '../router';
+import { LogsView } from './logs';
 import { checkName, Command, ConfirmButton, Empty, ErrorBox, Field, FormError, Loading, Panel, Select, Tabs, useAsync, useForm } from '../ui';
 import { RepoList } from './repos';
 
@@ -41,13 +42,13 @@ interface Org { name: string; is_admin: boolean; is_member: boolean; email?: str
 
 export function OrgPage({ org, user, reloadUser }: { org: string; user: User; reloadUser: () => Promise<void> }) {
   const o = useAsync(() => api<Org>('GET', `/organization/${enc(org)}`), [org]);
-  const [tab, setTab] = useState<'repos' | 'teams' | 'robots'>('repos');
+  const [tab, setTab] = useState<'repos' | 'teams' | 'robots' | 'logs'>('repos');
   if (o.loading && !o.data) return <Loading />;
   if (o.error) return <><h1>{org}</h1><ErrorBox error={o.error} /></>;
   const data = o.data!;
-  const tabs: ['repos' | 'teams' | 'robots', string][] = [['repos', 'Repositories']];
+  const tabs: [typeof tab, string][] = [['repos', 'Repositories']];
   if (data.is_member) tabs.push(['teams', 'Teams and members']);
-  if (data.is_admin) tabs.push(['robots', 'Robot accounts']);
+  if (data.is_admin) tabs.push(['robots', 'Robot accounts'], ['logs', 'Logs']);
   return (
     <>
       <div className="page-head">
@@ -61,6 +62,7 @@ export function OrgPage({ org, user, reloadUser }: { org: string; user: User; re
       {tab === 'repos' ? <Panel id="repos"><RepoList user={user} namespace={org} /></Panel> : null}
       {tab === 'teams' ? <Panel id="teams"><Teams org={org} data={data} reload={o.reload} /></Panel> : null}
       {tab === 'robots' ? <Panel id="robots"><Robots owner={org} /></Panel> : null}
+      {tab === 'logs' ? <Panel id="logs"><LogsView base={`/organization/${enc(org)}`} title="Logs" /></Panel> : null}
     </>
   );
 }
@@ -118,7 +120,8 @@ function Teams({ org, data, reload }: { org: string; data: Org; reload: () => vo
 }
 
 function Members({ org, team, admin, onChange }: { org: string; team: string; admin: boolean; onChange: () => void }) {
-  const m = useAsync(() => api<{ members: { name: string; kind: string }[] }>('GET', `/organization/${enc(org)}/team/${enc(team)}/members`), [org, team]);
+  const m = useAsync(() => api<TeamMembers>('GET', `/organization/${enc(org)}/team/${enc(team)}/members`), [org, team]);
+  const synced = m.data?.synced;
   const [member, setMember] = useState('');
   const f = useForm<'member'>(
     () => ({ member: member.trim() ? undefined : 'Enter a username or a robot name (org+robot).' }),
@@ -133,19 +136,59 @@ function Members({ org, team, admin, onChange }: { org: string; team: string; ad
           {m.data!.members.map((x) => (
             <li key={x.name}>
               <span>{x.name} {x.kind === 'robot' ? <span className="badge">robot</span> : null}</span>
-              {admin ? <ConfirmButton label="Remove" question={`Remove ${x.name} from ${team}?`} confirmLabel="Yes, remove"
+              {admin && (!synced || x.kind === 'robot') ? <ConfirmButton label="Remove" question={`Remove ${x.name} from ${team}?`} confirmLabel="Yes, remove"
                 onConfirm={async () => { await api('DELETE', `/organization/${enc(org)}/team/${enc(team)}/members/${enc(x.name)}`); m.reload(); onChange(); }} /> : null}
             </li>
           ))}
         </ul>
       )}
+      {m.data ? <TeamSync org={org} team={team} admin={admin} data={m.data} onChange={() => { m.reload(); onChange(); }} /> : null}
       {admin ? (
         <form onSubmit={f.onSubmit} noValidate className="inline-form">
-          <Field label="Add a user or robot" name="member" value={member} onChange={setMember} error={f.errors.member} placeholder={`someone or ${org}+robot`} />
+          <Field label={synced ? 'Add a robot' : 'Add a user or robot'} name="member" value={member} onChange={setMember} error={f.errors.member} placeholder={synced ? `${org}+robot` : `someone or ${org}+robot`} />
           <button type="submit" disabled={f.busy}>Add member</button>
         </form>
       ) : null}
     </section>
+  );
+}
+
+interface TeamMembers {
+  members: { name: string; kind: string }[];
+  can_edit?: boolean;
+  can_sync?: { service: string; base_dn?: string; providers?: string[] };
+  synced?: { service: string; config: { group_dn?: string; group_name?: string }; last_updated: string | null; last_error?: string };
+}
+
+/** Team sync: the group a team follows (LDAP group_dn or an OpenID group), or a form to link one. */
+function TeamSync({ org, team, admin, data, onChange }: { org: string; team: string; admin: boolean; data: TeamMembers; onChange: () => void }) {
+  const [group, setGroup] = useState('');
+  const ldap = data.can_sync?.service === 'ldap';
+  const f = useForm<'group'>(
+    () => ({ group: group.trim() ? undefined : ldap ? 'Enter the group DN relative to the base DN, e.g. cn=developers,ou=groups.' : 'Enter the group name of the group claim.' }),
+    async () => { await api('POST', `/organization/${enc(org)}/team/${enc(team)}/syncing`, ldap ? { group_dn: group.trim() } : { group_name: group.trim() }); setGroup(''); onChange(); },
+    () => 'group',
+  );
+  const s = data.synced;
+  if (s) {
+    const what = s.service === 'ldap' ? `directory group ${s.config.group_dn}` : `group ${s.config.group_name} (${s.service.replace(/^oidc:/, '')})`;
+    return (
+      <div className="notice team-sync" role="status">
+        <p>Synced with the {what}: {s.service === 'ldap' ? "the group's users are the team's members" : 'users join or leave when they sign in with or without the group in their claim'}
+          {s.last_updated ? ` (last synced ${new Date(s.last_updated).toLocaleString()})` : ' (not synced yet)'}. Users cannot be added or removed by hand.</p>
+        {s.last_error ? <p className="form-error">Last sync failed: {s.last_error}</p> : null}
+        {admin && data.can_sync ? <ConfirmButton label="Stop syncing" question={`Stop syncing ${team} with its group? The members stay.`} confirmLabel="Yes, stop"
+          onConfirm={async () => { await api('DELETE', `/organization/${enc(org)}/team/${enc(team)}/syncing`); onChange(); }} /> : null}
+      </div>
+    );
+  }
+  if (!admin || !data.can_sync) return null;
+  return (
+    <form onSubmit={f.onSubmit} noValidate className="inline-form">
+      <Field label={ldap ? `Sync with a directory group (relative to ${data.can_sync.base_dn})` : 'Sync with a group of the group claim'} name="sync-group"
+        value={group} onChange={setGroup} error={f.errors.group} placeholder={ldap ? 'cn=developers,ou=groups' : 'developers'} />
+      <button type="submit" disabled={f.busy}>Sync with group</button>
+    </form>
   );
 }
 

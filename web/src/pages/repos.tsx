@@ -3,6 +3,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import { api, ApiError, enc, formatBytes, kindLabel, platformLabel, repoPath, shortDigest, type Chart, type Repo, type Summary, type Tag, type User } from '../api';
 import { Link, navigate } from '../router';
+import { LogsView, NotificationsView } from './logs';
 import { checkName, Command, ConfirmButton, Empty, ErrorBox, Field, FormError, Loading, Pager, Panel, Select, Tabs, toApiError, useAsync, useForm } from '../ui';
 
 const PAGE = 20;
@@ -91,12 +92,13 @@ function CreateRepo({ user }: { user: User }) {
 
 export function RepoPage({ repo, user }: { repo: string; user: User }) {
   const r = useAsync(() => api<Repo>('GET', `/repository/${repoPath(repo)}`), [repo]);
-  const [tab, setTab] = useState<'tags' | 'charts' | 'settings'>('tags');
+  const [tab, setTab] = useState<'tags' | 'charts' | 'settings' | 'logs' | 'notifications'>('tags');
   if (r.loading && !r.data) return <Loading />;
   if (r.error) return <><h1>{repo}</h1><ErrorBox error={r.error} /></>;
   const data = r.data!;
-  const tabs: ['tags' | 'charts' | 'settings', string][] = [['tags', 'Tags'], ['charts', 'Helm charts']];
+  const tabs: [typeof tab, string][] = [['tags', 'Tags'], ['charts', 'Helm charts']];
   if (data.can_admin || data.can_write) tabs.push(['settings', 'Settings']);
+  if (data.can_admin) tabs.push(['logs', 'Logs'], ['notifications', 'Notifications']);
   return (
     <>
       <nav aria-label="Breadcrumb" className="crumbs"><Link href={`/organization/${enc(data.namespace)}`}>{data.namespace}</Link> / </nav>
@@ -108,6 +110,8 @@ export function RepoPage({ repo, user }: { repo: string; user: User }) {
       {tab === 'tags' ? <Panel id="tags"><Tags repo={repo} canWrite={!!data.can_write} /></Panel> : null}
       {tab === 'charts' ? <Panel id="charts"><Charts repo={repo} /></Panel> : null}
       {tab === 'settings' ? <Panel id="settings"><Settings repo={repo} data={data} user={user} reload={r.reload} /></Panel> : null}
+      {tab === 'logs' ? <Panel id="logs"><LogsView base={`/repository/${repoPath(repo)}`} title="Logs" /></Panel> : null}
+      {tab === 'notifications' ? <Panel id="notifications"><NotificationsView repo={repo} /></Panel> : null}
     </>
   );
 }

@@ -1,0 +1,160 @@
+#!/usr/bin/env node
+// What the audit log costs the pull path: the shared regbench workload (../shared/bench/regbench.mjs,
+// scenario get_manifest: GET of manifests by tag, each one a pull_repo entry) against two Berths, one with
+// AUDIT_LOG_ENABLED true and one false, same machine, same data size, alternating which goes first in
+// every round. Also the server's CPU time per request, from /proc (less sensitive to a busy machine).
+//
+//   node bench/audit-overhead.mjs [--rounds 6] [--reqs 4000] [--small 50] [--conc 16] [--auth 0|1] [--json FILE]
+//
+// --auth 1: Database accounts and the Bearer token flow (every entry names its user); default: open
+// registry (AUTHENTICATION_TYPE None), where a request is cheapest and the audit log's share is largest.
+// Prints one line per run and a markdown summary (median of per-round ratios). Target: under 5% slower.
+import { spawn, execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const REGBENCH = process.env.REGBENCH ?? path.resolve(ROOT, '../shared/bench/regbench.mjs');
+const opt = { rounds: 6, reqs: 4000, small: 50, conc: 16, auth: 0, json: '' };
+for (let i = 2; i < process.argv.length; i++) {
+  const k = process.argv[i].replace(/^--/, '');
+  if (!(k in opt)) { console.error(`unknown option ${process.argv[i]} (known: ${Object.keys(opt).map((x) => '--' + x).join(' ')})`); process.exit(2); }
+  const v = process.argv[++i];
+  opt[k] = typeof opt[k] === 'number' ? Number(v) : v;
+}
+const log = (s) => process.stderr.write(s + '\n');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const live = new Set();
+const cleanup = () => { for (const c of live) { try { c.child.kill('SIGKILL'); } catch { /* gone */ } rmSync(c.dir, { recursive: true, force: true }); } live.clear(); };
+process.on('exit', cleanup);
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { cleanup(); process.exit(130); });
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+async function startBerth(audit) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), `berth-audit-bench-${audit ? 'on' : 'off'}-`));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const cfg = [`AUDIT_LOG_ENABLED: ${audit}`, 'FEATURE_SECURITY_SCANNER: false', 'METRICS_ENABLED: false'];
+  if (opt.auth) cfg.push('AUTHENTICATION_TYPE: Database', `SERVER_HOSTNAME: "127.0.0.1:${port}"`, 'BOOTSTRAP_ADMIN: { username: bench, password: bench-password-1 }', 'FEATURE_USER_CREATION: false');
+  else cfg.push('AUTHENTICATION_TYPE: None');
+  writeFileSync(path.join(dir, 'config.yaml'), cfg.join('\n') + '\n');
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin/berth.js'), 'serve', '--config', path.join(dir, 'config.yaml'), '--listen', `127.0.0.1:${port}`, '--data', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const entry = { child, dir };
+  live.add(entry);
+  let err = '';
+  child.stderr.on('data', (d) => { err += d; });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const st = await fetch(`${url}/v2/`).then((r) => r.status, () => 0);
+    if (st === 200 || st === 401) break;
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`berth did not start: ${err}`);
+    await sleep(100);
+  }
+  return {
+    audit, url, pid: child.pid, dir,
+    /** SIGTERM (the audit buffer is flushed on the way out); `inspect` runs before the data directory goes. */
+    async stop(inspect) {
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r() : child.on('exit', r)));
+      try { await inspect?.(); } finally {
+        rmSync(dir, { recursive: true, force: true });
+        live.delete(entry);
+      }
+    },
+  };
+}
+
+function regbench(url) {
+  const args = [REGBENCH, '--url', url, '--only', 'get_manifest', '--small', String(opt.small), '--reqs', String(opt.reqs), '--conc', String(opt.conc)];
+  if (opt.auth) args.push('--user', 'bench', '--pass', 'bench-password-1', '--repo', `bench/r${Date.now().toString(36)}`);
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, args, { maxBuffer: 1 << 20 }, (e, stdout, stderr) => {
+      if (e) return reject(new Error(`regbench: ${stderr || e.message}`));
+      const line = stdout.split('\n').map((l) => { try { return JSON.parse(l); } catch { return undefined; } }).find((o) => o?.scenario === 'get_manifest');
+      if (!line) return reject(new Error(`regbench printed no get_manifest line: ${stdout}`));
+      resolve(line);
+    });
+  });
+}
+
+async function auditRows(server) {
+  if (!server.audit) return 0;
+  const { default: Database } = await import('better-sqlite3');
+  const db = new Database(path.join(server.dir, 'berth.db'), { readonly: true, fileMustExist: true });
+  try { return db.prepare('select count(*) as n from audit_log').get().n; } finally { db.close(); }
+}
+
+async function measure(server) {
+  const cpu0 = cpuSeconds(server.pid);
+  const r = await regbench(server.url);
+  const cpu = cpuSeconds(server.pid) - cpu0;
+  // The CPU includes regbench's small push (opt.small manifests) before the GETs; the same in both modes.
+  return { perSec: r.perSec, p50ms: r.p50ms, p99ms: r.p99ms, cpuUsPerReq: (cpu * 1e6) / (opt.reqs + opt.small) };
+}
+
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+
+if (!readFileSync(REGBENCH, 'utf8').includes('get_manifest')) throw new Error(`${REGBENCH} is not the regbench workload`);
+log(`audit overhead: ${opt.rounds} rounds of regbench get_manifest (${opt.reqs} GETs, ${opt.conc} conc, ${opt.auth ? 'token auth' : 'open registry'}), audit on vs off, alternating; ` +
+  `${os.cpus().length} × ${os.cpus()[0]?.model}, node ${process.version}, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+const servers = { on: await startBerth(true), off: await startBerth(false) };
+const runs = [];
+try {
+  // Warm both (JIT, SQLite cache) with one unmeasured run each.
+  for (const k of ['on', 'off']) await regbench(servers[k].url);
+  for (let round = 1; round <= opt.rounds; round++) {
+    const order = round % 2 ? ['on', 'off'] : ['off', 'on'];
+    for (const k of order) {
+      const r = await measure(servers[k]);
+      runs.push({ round, mode: k, ...r });
+      log(`round ${round} audit ${k.padEnd(3)}: ${r.perSec.toFixed(0)} req/s, p50 ${r.p50ms} ms, p99 ${r.p99ms} ms, server ${r.cpuUsPerReq.toFixed(0)} µs CPU/req`);
+    }
+  }
+} finally {
+  const expected = (opt.rounds + 1) * (opt.reqs + opt.small);
+  await servers.on.stop(async () => log(`audit log rows written by the "on" server after SIGTERM: ${await auditRows(servers.on)} (expected ${expected}: a push_repo or pull_repo per request)`));
+  await servers.off.stop();
+}
+const ratios = [];
+const cpuRatios = [];
+for (let round = 1; round <= opt.rounds; round++) {
+  const a = runs.find((r) => r.round === round && r.mode === 'on');
+  const b = runs.find((r) => r.round === round && r.mode === 'off');
+  ratios.push(a.perSec / b.perSec);
+  cpuRatios.push(a.cpuUsPerReq / b.cpuUsPerReq);
+}
+const on = runs.filter((r) => r.mode === 'on');
+const off = runs.filter((r) => r.mode === 'off');
+const summary = {
+  onPerSec: median(on.map((r) => r.perSec)), offPerSec: median(off.map((r) => r.perSec)),
+  medianRoundRatio: median(ratios), medianRoundCpuRatio: median(cpuRatios),
+  onCpuUsPerReq: median(on.map((r) => r.cpuUsPerReq)), offCpuUsPerReq: median(off.map((r) => r.cpuUsPerReq)),
+};
+const slower = (1 - summary.medianRoundRatio) * 100;
+const md = [
+  `| regbench get_manifest (${opt.reqs} GETs, ${opt.conc} conc, ${opt.auth ? 'token auth' : 'open'}, ${opt.rounds} rounds) | audit on | audit off | on/off |`,
+  '|---|---:|---:|---:|',
+  `| req/s (median) | ${summary.onPerSec.toFixed(0)} | ${summary.offPerSec.toFixed(0)} | ${(summary.onPerSec / summary.offPerSec).toFixed(3)} |`,
+  `| req/s, median of per-round ratios | | | ${summary.medianRoundRatio.toFixed(3)} |`,
+  `| server CPU µs per request (median) | ${summary.onCpuUsPerReq.toFixed(0)} | ${summary.offCpuUsPerReq.toFixed(0)} | ${(summary.onCpuUsPerReq / summary.offCpuUsPerReq).toFixed(3)} |`,
+  `| server CPU per request, median of per-round ratios | | | ${summary.medianRoundCpuRatio.toFixed(3)} |`,
+  '',
+  `audit on is ${Math.abs(slower).toFixed(1)}% ${slower >= 0 ? 'slower' : 'faster'} by the median per-round req/s ratio (target: under 5% slower)`,
+].join('\n');
+process.stdout.write(md + '\n');
+if (opt.json) writeFileSync(opt.json, JSON.stringify({ options: opt, runs, summary }, null, 2));
