@@ -153,8 +153,6 @@ describe('three replicas behind nginx on one PostgreSQL, one blob store and one 
     assert.equal(info.Digest, image.descriptor.digest);
     assert.deepEqual(info.RootFS.Layers, image.layers.map((l) => l.diffId));
     assert.equal(info.Labels.test, 'scale-out');
-    // Blob GETs were answered with 307 redirects to the S3-compatible server (the bytes never went through a replica).
-    assert.ok(t.accessLog().some((l) => l.method === 'GET' && /\/blobs\/sha256:/.test(l.uri) && l.status === 307), 'blob GETs redirect to S3');
   });
 
   test('a token issued by one replica is accepted by the others; a permission revoked or a robot token regenerated on one is refused by the others within one second', async () => {
@@ -230,7 +228,7 @@ describe('three replicas behind nginx on one PostgreSQL, one blob store and one 
     const tok = (await token(t.url, 'repository:acme/app:pull', READER)).token!;
     assert.equal(await pullOnce(t.url, 'acme/app', 'v1', tok), image.descriptor.digest);
     assert.equal(await pullOnce(t.url, 'acme/app', 'v3', tok), big.descriptor.digest);
-    // Nothing half-written: every blob the database lists is served whole, with its digest (through a 307 to S3).
+    // Nothing half-written: every blob the database lists is served whole, with its digest (read back from S3).
     const blobs = await db.query(`select b.digest, b.size, min(r.name) as repo from blob b join repository_blob rb on rb.digest = b.digest
       join repository r on r.id = rb.repository_id group by b.digest, b.size`);
     const adminTok = (await token(t.url, 'repository:acme/app:pull', t.admin)).token!;
