@@ -74,9 +74,43 @@ if (webIsStale()) {
   console.log('building the web UI (web/dist is missing or stale)');
   await buildWeb();
 }
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {
+// The spec reporter on the terminal; beside it, every skipped test with its reason (scripts/skip-reporter.mjs),
+// listed at the end so that coverage that did not run is never silent.
+const { mkdtempSync, readFileSync: readText, rmSync } = await import('node:fs');
+const { tmpdir } = await import('node:os');
+const skipDir = mkdtempSync(path.join(tmpdir(), 'berth-skips-'));
+const skipFile = path.join(skipDir, 'skips.jsonl');
+const r = spawnSync(process.execPath, [
+  '--import', 'tsx', '--test',
+  '--test-reporter=spec', '--test-reporter-destination=stdout',
+  `--test-reporter=${path.join(root, 'scripts/skip-reporter.mjs')}`, `--test-reporter-destination=${skipFile}`,
+  ...files,
+], {
   cwd: root,
   stdio: 'inherit',
   env: { ...process.env, ...fipsEnv, BERTH_TEST_SKIP_PG: pgOk ? '0' : '1' },
 });
+let skipped = [];
+try {
+  skipped = readText(skipFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+} catch {
+  // no file: the runner did not start
+}
+rmSync(skipDir, { recursive: true, force: true });
+if (skipped.length === 0) {
+  console.log('\nskipped: none');
+} else {
+  console.log(`\nskipped: ${skipped.length} test(s), and why:`);
+  const byReason = new Map();
+  for (const sk of skipped) {
+    const key = sk.reason || '(no reason given)';
+    if (!byReason.has(key)) byReason.set(key, []);
+    byReason.get(key).push(`${sk.file ? `${path.relative(root, sk.file)}: ` : ''}${sk.name}${sk.kind === 'todo' ? ' (todo)' : ''}`);
+  }
+  for (const [reason, tests] of byReason) {
+    console.log(`  - ${reason} (${tests.length}):`);
+    for (const t of tests.slice(0, 8)) console.log(`      ${t}`);
+    if (tests.length > 8) console.log(`      … and ${tests.length - 8} more`);
+  }
+}
 process.exit(r.status ?? 1);

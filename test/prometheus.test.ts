@@ -103,7 +103,8 @@ function dashboardQueries(): { panel: string; expr: string }[] {
   return out;
 }
 
-describe('a real Prometheus scraping Berth', { skip }, () => {
+// (the skip is on each test: Node 20 does not count a skipped describe)
+describe('a real Prometheus scraping Berth', () => {
   let prom: RunningPrometheus;
   const targets: Target[] = [];
 
@@ -125,6 +126,7 @@ describe('a real Prometheus scraping Berth', { skip }, () => {
   };
 
   before(async () => {
+    if (skip) return; // the tests are skipped, with the reason
     for (const dialect of await testDialects()) {
       const server = await startServer(dialect, {
         METRICS_PORT: '0', METRICS_ON_MAIN_PORT: 'false', METRICS_BASIC_AUTH: `${USER}:${PASSWORD}`, METRICS_ROW_COUNT_INTERVAL_SECONDS: '1',
@@ -181,7 +183,7 @@ describe('a real Prometheus scraping Berth', { skip }, () => {
     for (const t of targets) await t.server.stop();
   });
 
-  test('pull, push and byte counters moved by exactly the traffic driven', async () => {
+  test('pull, push and byte counters moved by exactly the traffic driven', { skip: skip }, async () => {
     for (const { job, expected: e } of targets) {
       await eventually(`quay_registry_image_pulls_total{job="${job}", protocol="v2", ref="manifest", status="200"}`, e.digestPulls);
       assert.equal(await one(`quay_registry_image_pulls_total{job="${job}", ref="tag", status="404"}`), e.missingPulls);
@@ -197,7 +199,7 @@ describe('a real Prometheus scraping Berth', { skip }, () => {
     }
   });
 
-  test('the request histogram is keyed by route pattern and answers quantile queries', async () => {
+  test('the request histogram is keyed by route pattern and answers quantile queries', { skip: skip }, async () => {
     for (const { job, expected: e } of targets) {
       assert.equal(await one(`quay_request_duration_seconds_count{job="${job}", method="GET", route="${MANIFEST}", status="200"}`), e.tagPulls + e.digestPulls);
       assert.equal(await one(`quay_request_duration_seconds_bucket{job="${job}", method="GET", route="${MANIFEST}", status="200", le="+Inf"}`), e.tagPulls + e.digestPulls);
@@ -211,7 +213,7 @@ describe('a real Prometheus scraping Berth', { skip }, () => {
     }
   });
 
-  test('row counts, storage, database pool and process metrics are scraped', async () => {
+  test('row counts, storage, database pool and process metrics are scraped', { skip: skip }, async () => {
     for (const { job, expected: e } of targets) {
       assert.equal(await one(`quay_repository_rows{job="${job}"}`), e.repositories);
       assert.equal(await one(`quay_user_rows{job="${job}"}`), e.users);
@@ -228,7 +230,7 @@ describe('a real Prometheus scraping Berth', { skip }, () => {
     }
   });
 
-  test('the scanner: the pushed images were scanned (one indexed, one failed), vulnerabilities by severity, data age', async () => {
+  test('the scanner: the pushed images were scanned (one indexed, one failed), vulnerabilities by severity, data age', { skip: skip }, async () => {
     for (const { job } of targets) {
       await eventually(`berth_scanner_scans_completed_total{job="${job}", result="indexed"}`, 1);
       await eventually(`berth_scanner_scans_failed_total{job="${job}", reason="layer_format"}`, 1);
@@ -245,7 +247,7 @@ describe('a real Prometheus scraping Berth', { skip }, () => {
     }
   });
 
-  test('every query of the Grafana dashboard parses and returns data', async () => {
+  test('every query of the Grafana dashboard parses and returns data', { skip: skip }, async () => {
     const queries = dashboardQueries();
     assert.ok(queries.length >= 20, `only ${queries.length} queries`);
     const jobs = targets.map((t) => t.job);
@@ -260,7 +262,7 @@ describe('a real Prometheus scraping Berth', { skip }, () => {
     assert.deepEqual(empty, [], 'panels whose query returned no series');
   });
 
-  test('the alert rules load into Prometheus, evaluate cleanly, and none fires on a healthy Berth', async () => {
+  test('the alert rules load into Prometheus, evaluate cleanly, and none fires on a healthy Berth', { skip: skip }, async () => {
     type Rule = { name: string; health: string; lastError?: string; state?: string; evaluationTime: number; lastEvaluation: string };
     const deadline = Date.now() + 15_000;
     let rules: Rule[] = [];

@@ -16,7 +16,12 @@ export interface TransportOptions {
   insecureSkipTlsVerify?: boolean;
   /** Speak http:// instead of https:// (--plain-http). */
   plainHttp?: boolean;
+  /** Bytes of a large request body sent so far (a blob upload), for a progress line. */
+  onUpload?(sent: number, total: number): void;
 }
+
+/** Bodies larger than this are written in chunks of this size, each reported to onUpload. */
+const UPLOAD_CHUNK = 256 * 1024;
 
 export interface Reply { status: number; headers: http.IncomingHttpHeaders; body: Buffer }
 
@@ -93,7 +98,27 @@ export class RegistryClient {
       });
       req.on('timeout', () => req.destroy(new Error('timed out after 60 s')));
       req.on('error', (e) => reject(this.explain(e as NodeJS.ErrnoException)));
-      req.end(body);
+      const onUpload = this.opts.onUpload;
+      if (!body || body.length <= UPLOAD_CHUNK || !onUpload) {
+        req.end(body);
+        return;
+      }
+      // Chunk by chunk, waiting for the socket to drain, so the count follows what was really sent.
+      let off = 0;
+      const pump = () => {
+        while (off < body.length) {
+          const end = Math.min(off + UPLOAD_CHUNK, body.length);
+          const more = req.write(body.subarray(off, end));
+          off = end;
+          onUpload(off, body.length);
+          if (!more) {
+            req.once('drain', pump);
+            return;
+          }
+        }
+        req.end();
+      };
+      pump();
     });
     if ([301, 302, 303, 307, 308].includes(reply.status) && reply.headers.location && redirects > 0) {
       const next = new URL(reply.headers.location, u);

@@ -4,23 +4,29 @@ import { openContext } from '../server.js';
 import { collectGarbageExclusive } from '../services/gc-lease.js';
 import { buildScanner } from '../scanner/setup.js';
 import { buildAudit } from '../services/audit/index.js';
+import { formatBytes, progress } from './progress.js';
 
 export async function runGc(o: { config?: string; data?: string; deleteUntagged?: boolean; dryRun?: boolean; grace?: string }): Promise<void> {
   const config = loadConfig({ file: o.config, data: o.data });
   if (o.grace !== undefined && !/^\d+$/.test(o.grace)) throw new Error(`--grace must be a number of seconds, not "${o.grace}"`);
-  const { ctx, database } = await openContext(config);
+  const { ctx: base, database } = await openContext(config);
   // The scanner (no workers) forgets the manifests gc deletes, then sweeps what is left over.
-  const scanner = o.dryRun ? undefined : buildScanner(ctx);
+  const scanner = o.dryRun ? undefined : buildScanner(base);
   const forgotten = { manifests: 0, layers: 0 };
-  if (scanner) {
-    ctx.onManifestsRemoved = async (digests) => {
+  const ctx = !scanner ? base : {
+    ...base,
+    onManifestsRemoved: async (digests: string[]) => {
       const f = await scanner.service.manifestsRemoved(digests);
       forgotten.manifests += f.manifests;
       forgotten.layers += f.layers;
-    };
-  }
+    },
+  };
   try {
-    const run = await collectGarbageExclusive(ctx, { deleteUntagged: o.deleteUntagged, dryRun: o.dryRun, graceSeconds: o.grace === undefined ? undefined : Number(o.grace) });
+    const bar = progress('gc');
+    const run = await collectGarbageExclusive(ctx, {
+      deleteUntagged: o.deleteUntagged, dryRun: o.dryRun, graceSeconds: o.grace === undefined ? undefined : Number(o.grace),
+      onProgress: (p) => bar.update({ label: p.phase, done: p.done, total: p.total, unit: p.phase, bytes: p.bytes }),
+    }).finally(() => bar.done());
     if (!run.ran) {
       process.stdout.write(`gc: skipped: ${run.reason}\n`);
       return;
@@ -45,10 +51,3 @@ export async function runGc(o: { config?: string; data?: string; deleteUntagged?
   }
 }
 
-function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
-  return `${v.toFixed(i ? 1 : 0)} ${units[i]}`;
-}

@@ -1,4 +1,5 @@
 // berth scanner export-updaters / import-updaters: air-gapped vulnerability data (docs/AIRGAP.md).
+import { progress } from './progress.js';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
@@ -29,21 +30,6 @@ function fmtBytes(n: number): string {
   return `${n.toFixed(i ? 1 : 0)} ${u[i]}`;
 }
 
-/** Progress on a terminal only (one rewritten line on stderr). */
-function progressLine(): { show(text: string): void; done(): void } {
-  const tty = process.stderr.isTTY === true || process.env.BERTH_PROGRESS === '1';
-  let last = 0;
-  return {
-    show(text) {
-      if (!tty) return;
-      const t = Date.now();
-      if (t - last < 100) return;
-      last = t;
-      process.stderr.write(`\r\x1b[K${text}`);
-    },
-    done() { if (tty) process.stderr.write('\r\x1b[K'); },
-  };
-}
 
 export function printImportReport(r: ImportReport, out: NodeJS.WritableStream = process.stdout): void {
   const head = r.format === 'clair'
@@ -92,15 +78,16 @@ export function registerScannerBundleCommands(program: Command): void {
       const signKeyPem = o.sign ? readFileSync(o.sign, 'utf8') : undefined;
       const deltaFrom = o.deltaFrom ? await readDeltaBase(o.deltaFrom) : undefined;
       const runs: UpdaterRun[] = [];
-      const p = progressLine();
+      const p = progress('export');
       const started = Date.now();
       const sources = updaterSources(list, {
         runs,
         fetch: (u) => ({ ...scannerFetchOptions(config, u.name), ...(bases.get(u.name) ? { baseUrl: bases.get(u.name) } : {}), ...(o.proxy ? { proxy: o.proxy } : {}) }),
-        onStart: (u) => p.show(`${u.name}: fetching…`),
+        onStart: (u) => p.update({ label: `${u.name}: fetching`, done: undefined, bytes: undefined }),
       });
-      const onProgress = (x: ExportProgress) =>
-        p.show(x.phase === 'collect' ? `${x.updater}: ${x.records} records read` : `writing ${x.updater}: ${x.records} records, ${fmtBytes(x.bytes)}`);
+      const onProgress = (x: ExportProgress) => p.update(x.phase === 'collect'
+        ? { label: `${x.updater}: reading`, done: x.records, unit: 'records', bytes: undefined }
+        : { label: `${x.updater}: writing`, done: x.records, unit: 'records', bytes: x.bytes });
       const r = await exportBundle(file, sources, { signKeyPem, deltaFrom, indexFile: o.writeIndex, onProgress, skipFailedSources: true });
       p.done();
       const err = process.stderr;
@@ -126,12 +113,13 @@ export function registerScannerBundleCommands(program: Command): void {
       const config = loadConfig({ file: o.config, data: o.data });
       const verifyKeyPem = o.verify ? readFileSync(o.verify, 'utf8') : undefined;
       const database = await openDatabase(config.db);
-      const p = progressLine();
+      const p = progress('import');
       try {
         const r = await importBundle(database.db, database.dialect, input, {
           verifyKeyPem,
           proxy: o.proxy,
-          onProgress: (m) => { p.show(m); if (process.env.BERTH_PROGRESS_LOG === '1') process.stderr.write(`${m}\n`); },
+          onProgress: (m) => { p.update({ label: m, done: undefined, total: undefined }); if (process.env.BERTH_PROGRESS_LOG === '1') process.stderr.write(`${m}\n`); },
+          onRecords: (updater, done, total) => p.update({ label: `${updater}: importing`, done, total, unit: 'records' }),
           // New data changes reports: re-match every indexed manifest (and notify) right away.
           afterImport: async (changes) => {
             if (!changes.some((c) => c.status === 'imported' && (c.added || c.updated || c.withdrawn))) return;

@@ -10,6 +10,16 @@ export interface GcOptions {
   /** Report what would go, change nothing. */
   dryRun?: boolean;
   graceSeconds?: number;
+  /** Called as the pass goes (the CLI draws it on a terminal). */
+  onProgress?(p: GcProgress): void;
+}
+
+export interface GcProgress {
+  phase: 'uploads' | 'manifests' | 'links' | 'blobs' | 'stray files';
+  done: number;
+  total?: number;
+  /** Bytes freed so far. */
+  bytes: number;
 }
 
 export interface GcReport {
@@ -50,8 +60,10 @@ async function collect(ctx: ServiceContext, opts: GcOptions, report: GcReport): 
   const uploadFiles = await store.listUploads();
   const expired = await db.selectFrom('upload').select('id').where('updated_at', '<', now - ctx.config.uploadExpirySeconds * 1000).execute();
   const liveUploads = new Set((await db.selectFrom('upload').select('id').execute()).map((r) => r.id));
+  const tick = (phase: GcProgress['phase'], done: number, total?: number) => opts.onProgress?.({ phase, done, total, bytes: report.bytesFreed });
   for (const { id } of expired) {
     report.uploadsRemoved++;
+    tick('uploads', report.uploadsRemoved, expired.length);
     if (opts.dryRun) continue;
     await db.deleteFrom('upload').where('id', '=', id).execute();
     await store.deleteUpload(id);
@@ -90,6 +102,7 @@ async function collect(ctx: ServiceContext, opts: GcOptions, report: GcReport): 
     if (!opts.dryRun) {
       const removed: string[] = [];
       for (const { id, digest } of untagged) {
+        tick('manifests', removed.length, untagged.length);
         const r = await db.deleteFrom('manifest').where('id', '=', id)
           .where(({ not, exists, selectFrom }) => not(exists(selectFrom('tag').select('tag.manifest_id').where('tag.manifest_id', '=', id))))
           .executeTakeFirst();
@@ -108,7 +121,8 @@ async function collect(ctx: ServiceContext, opts: GcOptions, report: GcReport): 
   const links = await staleLinks.execute();
   report.linksRemoved = links.length;
   if (!opts.dryRun) {
-    for (const l of links) {
+    for (const [i, l] of links.entries()) {
+      tick('links', i, links.length);
       await db.deleteFrom('repository_blob').where('repository_id', '=', l.repository_id).where('digest', '=', l.digest)
         .where('created_at', '<', cutoff)
         .where(({ not, exists, selectFrom }) => not(exists(selectFrom('manifest_ref as r').innerJoin('manifest as m', 'm.id', 'r.manifest_id')
@@ -126,7 +140,8 @@ async function collect(ctx: ServiceContext, opts: GcOptions, report: GcReport): 
     .where(({ not, exists, selectFrom }) => not(exists(selectFrom('manifest_ref').select('digest').whereRef('manifest_ref.digest', '=', 'b.digest')
       .$if(!!opts.dryRun && dryRunRemovedManifests.length > 0, (q) => q.where('manifest_ref.manifest_id', 'not in', dryRunRemovedManifests)))))
     .execute();
-  for (const b of unused) {
+  for (const [i, b] of unused.entries()) {
+    tick('blobs', i, unused.length);
     if (opts.dryRun) {
       report.blobsRemoved++;
       report.bytesFreed += b.size;
@@ -150,7 +165,9 @@ async function collect(ctx: ServiceContext, opts: GcOptions, report: GcReport): 
   // 5. Files in storage with no blob row at all (left by a crash before the row was written).
   const known = new Set<string>();
   for (const r of await db.selectFrom('blob').select('digest').execute()) known.add(r.digest);
+  let listed = 0;
   for await (const digest of store.list()) {
+    tick('stray files', ++listed);
     if (known.has(digest)) continue;
     const st = await store.stat(digest);
     // Re-check: a push may have linked the file and not yet committed its row.

@@ -10,7 +10,7 @@ import { NotificationError, type NotificationService } from '../../services/noti
 import { auditLater } from '../audit-hook.js';
 import { ApiError } from './errors.js';
 import { deny, requireSignedIn, requireUserCaller, sendJson } from './principal.js';
-import type { ApiCall, ApiHandler } from './route-table.js';
+import type { ApiCall, ApiHandler } from './types.js';
 
 const logQuery = z.object({
   starttime: z.string().max(64).optional(),

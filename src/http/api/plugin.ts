@@ -4,7 +4,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { mapApiError, sendApiError, ApiError } from './errors.js';
 import { apiPrincipalHook } from './principal.js';
 import { principalOf } from '../principal.js';
-import { API_ROUTES, isRepositoryPattern, matchRepositoryPath, type ApiDeps, type ApiRoute } from './route-table.js';
+import { API_ROUTES, isRepositoryPattern, matchRepositoryPath, type ApiRoute } from './route-table.js';
+import type { ApiDeps } from './types.js';
 
 export const MAX_API_BODY = 256 * 1024;
 

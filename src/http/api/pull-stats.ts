@@ -4,7 +4,7 @@
 import { looksLikeDigest } from '../../oci/digest.js';
 import { ApiError } from './errors.js';
 import { sendJson } from './principal.js';
-import type { ApiHandler } from './route-table.js';
+import type { ApiHandler } from './types.js';
 
 export const tagPullStatistics: ApiHandler = async ({ reply, params: { name, tag }, principal, deps: { accounts } }) => {
   const { repo } = await accounts.repos.requireAccess(principal, name, 'read');

@@ -1,13 +1,8 @@
 // The whole /api/v1 route table in one place, as /v2 has registry/route-table.ts. Each row is a method, a
 // pattern and its handler. Patterns with :name (a repository name, which contains "/") are matched here,
 // behind one /repository/* route, most specific pattern first; all others go to Fastify's router as they are.
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { AccountServices } from '../../services/accounts/index.js';
-import type { TagService } from '../../services/tags.js';
-import type { ArtifactService } from '../../services/artifacts.js';
-import type { ScannerService } from '../../scanner/service.js';
-import type { UpdaterStatusService } from '../../scanner/bundle/status.js';
-import type { Principal } from '../../services/principal.js';
+// Handlers get { req, reply, params, principal, deps } (types.ts).
+import type { ApiHandler, ApiMethod } from './types.js';
 import * as users from './users.js';
 import * as orgs from './orgs.js';
 import * as teamSync from './team-sync.js';
@@ -20,32 +15,6 @@ import * as ui from './ui.js';
 import * as status from './status.js';
 import * as scannerStatus from './scanner-status.js';
 import * as audit from './audit.js';
-
-/** What the handlers use. */
-export interface ApiDeps {
-  accounts: AccountServices;
-  tags: TagService;
-  artifacts: ArtifactService;
-  /** The vulnerability scanner (undefined when FEATURE_SECURITY_SCANNER is off: its rows are then not served). */
-  scanner?: ScannerService;
-  /** The scanner data's age per updater. */
-  updaterStatus: UpdaterStatusService;
-  /** The audit log's queries and repository notifications (docs/AUDIT.md). */
-  audit: audit.AuditApi;
-}
-
-export interface ApiCall {
-  req: FastifyRequest;
-  reply: FastifyReply;
-  /** The pattern's parameters, percent-decoded. */
-  params: Record<string, string>;
-  /** The caller, resolved once by the /api/v1 hook. */
-  principal: Principal;
-  deps: ApiDeps;
-}
-
-export type ApiHandler = (c: ApiCall) => Promise<unknown>;
-export type ApiMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 export interface ApiRoute {
   method: ApiMethod;

@@ -10,7 +10,7 @@ import type { ScannerService } from '../../scanner/service.js';
 import type { ClairVulnerabilityReport } from '../../scanner/clair.js';
 import { ApiError } from './errors.js';
 import { sendJson } from './principal.js';
-import type { ApiHandler } from './route-table.js';
+import type { ApiHandler } from './types.js';
 
 export function quaySecurityData(r: ClairVulnerabilityReport, withVulns: boolean): Record<string, unknown> {
   const features = Object.values(r.packages).map((p) => {

@@ -57,6 +57,8 @@ export interface ImportOptions {
   /** Called after the last updater is written, with what changed (re-match indexed manifests here). */
   afterImport?(changes: ImportChange[]): Promise<void> | void;
   onProgress?(message: string): void;
+  /** Records of one updater imported so far, of how many (every 500 and at the end). */
+  onRecords?(updater: string, done: number, total: number): void;
 }
 
 interface Section {
@@ -295,7 +297,8 @@ export async function importBundle(db: DB, dialect: Dialect, input: string, opts
         continue;
       }
       opts.onProgress?.(`${s.name}: importing (${s.kind}, ${s.records} records${s.withdrawn ? `, ${s.withdrawn} withdrawn` : ''})`);
-      const records = s.kind === 'delta' ? applyDelta(store, s.name, s.spool) : advisoriesOf(s.spool);
+      const all = s.kind === 'delta' ? applyDelta(store, s.name, s.spool) : advisoriesOf(s.spool);
+      const records = opts.onRecords ? counted(all, (n) => opts.onRecords?.(s.name, n, s.records)) : all;
       const r: ReplaceResult = await store.replaceUpdater(s.name, s.fingerprint, records);
       await recordImport(db, { name: s.name, dataTime, importedAt: now(), bundleCreated: created, bundleSha256: report.sha256 ?? '', kind: s.kind });
       changes.push({ updater: s.name, status: 'imported', kind: s.kind, fingerprint: s.fingerprint, records: r.records, added: r.added, updated: r.updated, withdrawn: r.withdrawn });
@@ -305,6 +308,15 @@ export async function importBundle(db: DB, dialect: Dialect, input: string, opts
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+async function* counted<T>(it: AsyncIterable<T>, tick: (n: number) => void): AsyncGenerator<T> {
+  let n = 0;
+  for await (const x of it) {
+    yield x;
+    if (++n % 500 === 0) tick(n);
+  }
+  tick(n);
 }
 
 function short(fp: string | undefined): string {

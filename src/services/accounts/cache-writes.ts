@@ -7,7 +7,7 @@ import type { UserService } from './users.js';
 import type { OrgService } from './orgs.js';
 import type { TeamService } from './teams.js';
 import type { RobotService } from './robots.js';
-import type { RepoService } from './repos.js';
+import type { RepoService } from '../repositories.js';
 import type { DB } from '../../db/database.js';
 import type { IdentityService } from '../identity/index.js';
 

@@ -8,7 +8,7 @@ import { TeamService } from './teams.js';
 import { RobotService } from './robots.js';
 import { AppTokenService } from './apptokens.js';
 import { PermissionService } from './permissions.js';
-import { RepoService } from './repos.js';
+import { RepoService } from '../repositories.js';
 import { LoginThrottle } from './throttle.js';
 import { SessionService } from './sessions.js';
 import { Authenticator } from './authenticate.js';
@@ -54,6 +54,8 @@ export interface AccountServices {
 export interface AccountServicesOptions {
   /** Shows a new first-run setup code to the operator (`berth serve`: its console). Default: only its file. */
   announceSetupCode?: (code: string, file: string) => void;
+  /** The registry token service when the composition root built it first (the scanner signs layer tokens with it). */
+  tokens?: RegistryTokenService;
 }
 
 export function buildAccountServices(base: ServiceContext, opts: AccountServicesOptions = {}): AccountServices {
@@ -68,7 +70,7 @@ export function buildAccountServices(base: ServiceContext, opts: AccountServices
   const identity = new IdentityService(ctx, users);
   const authenticator = new Authenticator(ctx, users, robots, appTokens, throttle, identity);
   const standing = new TokenStanding(ctx, perms);
-  const tokens = new RegistryTokenService(ctx, (subject) => standing.credentialOf(subject));
+  const tokens = opts.tokens ?? new RegistryTokenService(ctx, (subject) => standing.credentialOf(subject));
   const orgs = new OrgService(ctx);
   const teams = new TeamService(ctx);
   invalidateOnAccountWrites(ctx.cache, ctx.db, { users, orgs, teams, robots, repos });

@@ -1,27 +1,11 @@
 // Who may do what: the effective role of a caller on a repository, and who may create repositories in a namespace.
 import type { RepoRole } from '../../db/types.js';
 import type { AccountsContext, Principal } from './context.js';
-import { findAccount, isRestrictedUser } from './store.js';
+import { findAccount, findRepository, isRestrictedUser } from './store.js';
+import { maxRole, namespaceOf, type RepoFacts } from './roles.js';
 import { CacheGroups } from '../../cache/types.js';
 
-export const REPO_ROLES: readonly RepoRole[] = ['read', 'write', 'admin'];
-const RANK: Record<RepoRole, number> = { read: 1, write: 2, admin: 3 };
-
-export function maxRole(...roles: (RepoRole | undefined)[]): RepoRole | undefined {
-  let best: RepoRole | undefined;
-  for (const r of roles) if (r && (!best || RANK[r] > RANK[best])) best = r;
-  return best;
-}
-
-export function atLeast(role: RepoRole | undefined, needed: RepoRole): boolean {
-  return !!role && RANK[role] >= RANK[needed];
-}
-
-export interface RepoFacts { id: number; name: string; namespace_id: number | null; visibility: 'public' | 'private' }
-
-export function namespaceOf(repository: string): string {
-  return repository.split('/')[0];
-}
+export { atLeast, maxRole, namespaceOf, REPO_ROLES, type RepoFacts } from './roles.js';
 
 export class PermissionService {
   constructor(private readonly ctx: AccountsContext) {}
@@ -31,13 +15,9 @@ export class PermissionService {
   }
 
   /** Repository facts by name; from the data-model cache (group `perm`). */
-  async findRepo(name: string): Promise<RepoFacts | undefined> {
-    if (!this.ctx.cache) return this.loadRepo(name);
-    return this.ctx.cache.fetch(CacheGroups.perm, `repo:${name}`, () => this.loadRepo(name));
-  }
-
-  private async loadRepo(name: string): Promise<RepoFacts | undefined> {
-    return this.ctx.db.selectFrom('repository').select(['id', 'name', 'namespace_id', 'visibility']).where('name', '=', name).executeTakeFirst() as Promise<RepoFacts | undefined>;
+  findRepo(name: string): Promise<RepoFacts | undefined> {
+    if (!this.ctx.cache) return findRepository(this.ctx.db, name);
+    return this.ctx.cache.fetch(CacheGroups.perm, `repo:${name}`, () => findRepository(this.ctx.db, name));
   }
 
   /** The caller's role on an existing repository (undefined: none). */

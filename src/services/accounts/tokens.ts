@@ -4,7 +4,7 @@
 import { SignJWT, jwtVerify, decodeProtectedHeader, type CryptoKey as JoseKey } from 'jose';
 import { generateSigningKey, hashHex, importSigningKeys, randomToken, SecretBox, type SigningAlgorithm } from '../../crypto/index.js';
 import { CacheGroups } from '../../cache/types.js';
-import { databaseSecretBox } from '../secret-key.js';
+import { databaseSecretBox } from '../../startup/secret-key.js';
 import type { AccountsContext } from './context.js';
 import { VerifiedTokenCache } from './verified-tokens.js';
 
