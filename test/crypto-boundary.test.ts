@@ -29,6 +29,7 @@ const TOOLING_ALLOWED: Record<string, string> = {
   'bench/lib.mjs': 'client-side SHA-256 of pushed and pulled bytes (benchmark harness)',
   'bench/memory.mjs': 'client-side SHA-256 of the streamed 2 GiB blob (benchmark harness)',
   'bench/metrics-overhead.mjs': 'client-side SHA-256 of pushed blobs (benchmark harness)',
+  'bench/storage.mjs': 'client-side SHA-256 of pushed and pulled bytes (storage benchmark)',
 };
 /** Algorithm names src/crypto/ must not use (fips.ts names some of them in refusal messages only). */
 const NON_APPROVED = /['"`](md4|md5|sha1|sha-1|ripemd160|rmd160|des|des-ede3(-cbc)?|rc2|rc4|bf|blowfish|chacha20(-poly1305)?|scrypt|whirlpool|sm3|sm4|aes-\d+-ecb)['"`]/i;

@@ -676,7 +676,13 @@ export class S3BlobStore implements BlobStore {
       })));
       return;
     }
-    await this.copyObject(st.base!.key, st.base!.size, target);
+    try {
+      await this.copyObject(st.base!.key, st.base!.size, target);
+    } catch (e) {
+      // A concurrent writer of the same digest got there first (some servers fail one of two copies to one key).
+      if ((await this.head(target).catch(() => null))?.size === st.base!.size) return;
+      throw e;
+    }
   }
 
   private async copyObject(srcKey: string, size: number, dstKey: string): Promise<void> {
