@@ -31,8 +31,15 @@ import { TagService } from './services/tags.js';
 import { ArtifactService } from './services/artifacts.js';
 import { buildAudit, type AuditServices } from './services/audit/index.js';
 import { installAuditHook } from './http/audit-hook.js';
+import { buildRedisSetup, type RedisSetup } from './cache/index.js';
+import { registerRedisMetrics } from './cache/metrics.js';
+import { PullRecorder } from './services/pull-stats.js';
+import { TokenStanding } from './services/accounts/token-standing.js';
+import { PermissionService } from './services/accounts/permissions.js';
 
 export interface Berth {
+  /** The data-model cache and Redis connections (DATA_MODEL_CACHE_CONFIG, PULL_METRICS_REDIS). */
+  redis: RedisSetup;
   app: FastifyInstance;
   ctx: ServiceContext;
   database: OpenedDatabase;
@@ -73,7 +80,11 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
   const tlsFiles = auth.tls ? readTls(auth.tls) : undefined;
   // Before anything opens: FIPS mode refuses to start in a non-FIPS process or with non-approved settings.
   const fips = fipsStartup(config, tlsFiles && { ...tlsFiles, where: `${auth.tls!.certFile}, ${auth.tls!.keyFile}` });
-  const { ctx: base, database } = await openContext(config);
+  const { ctx: opened, database } = await openContext(config);
+  // The data-model cache (in memory, or Redis shared by replicas) and the pull counters, before anything looks things up.
+  const redis = buildRedisSetup(config);
+  const pulls = new PullRecorder(opened.db, opened.now, { redis: redis.pullMetrics, flushSeconds: config.raw.PULL_METRICS_FLUSH_SECONDS });
+  const base: ServiceContext = { ...opened, ...(redis.cache ? { cache: redis.cache } : {}), pulls };
 
   // The HTTP server first, without routes: its logger is the one every part logs through.
   const app = createApp({
@@ -81,6 +92,8 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     trustedProxies: config.raw.TRUSTED_PROXIES,
     https: tlsFiles ? { ...tlsFiles, ...fips.tls } : undefined,
   });
+  redis.log = app.log;
+  pulls.log = app.log;
 
   // Metrics: counts, storage and pool gauges are read on scrape (cached); the services and the scanner report
   // through the observers they are built with below.
@@ -95,12 +108,15 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     fips: () => ({ on: fips.on, active: fips.status.active }),
     ...(scanning ? { scanner: scannerCounts(base) } : {}),
   }) : undefined;
+  if (metrics && redis.connections.length) registerRedisMetrics(metrics.registry, () => redis.up());
 
   // The audit log and repository notifications (they log through the server's logger).
   const audit = buildAudit(base, { log: app.log });
 
   // Registry tokens (shared by /v2/auth and the external scanner's layer pulls: a 10-minute pull token per repository).
-  const tokens = new RegistryTokenService({ ...base, auth });
+  // A robot's registry tokens carry its token's fingerprint, so regenerating it refuses them (token-standing.ts).
+  const standing = new TokenStanding({ ...base, auth }, new PermissionService({ ...base, auth }));
+  const tokens = new RegistryTokenService({ ...base, auth }, (subject) => standing.credentialOf(subject));
   const scannerCtx: ScannerContext = base;
   const scanner = buildScanner(scannerCtx, {
     log: app.log,
@@ -144,6 +160,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
 
   scanner?.start();
   audit.start();
+  pulls.start();
   await accounts.bootstrap();
   await accounts.firstAdmin.prepare();
   accounts.identity.start(app.log);
@@ -160,6 +177,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     scanner,
     audit,
     metrics,
+    redis,
     fips,
     get plainUrl() { return plainUrl; },
     get metricsUrl() { return metricsUrl; },
@@ -184,8 +202,10 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
       await metricsApp?.close();
       await app.close();
       await audit.close();
+      await pulls.stop();
       ctx.store.close?.();
       await database.close();
+      await redis.close();
       metrics?.close();
     },
   };

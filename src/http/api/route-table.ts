@@ -10,6 +10,7 @@ import * as repos from './repos.js';
 import * as tags from './tags.js';
 import * as artifacts from './artifacts.js';
 import * as security from './security.js';
+import * as pullStats from './pull-stats.js';
 import * as ui from './ui.js';
 import * as status from './status.js';
 import * as scannerStatus from './scanner-status.js';
@@ -84,6 +85,9 @@ export const API_ROUTES: readonly ApiRoute[] = [
   row('GET', '/repository/:name/charts', artifacts.charts),
   row('GET', '/repository/:name/manifest/:digest', artifacts.manifest),
   row('GET', '/repository/:name/manifest/:digest/security', security.manifestSecurity, 'scanner'),
+  // Quay's pull statistics (pull-stats.ts)
+  row('GET', '/repository/:name/tag/:tag/pull_statistics', pullStats.tagPullStatistics),
+  row('GET', '/repository/:name/manifest/:digest/pull_statistics', pullStats.manifestPullStatistics),
 
   // audit logs and repository notifications (audit.ts, docs/AUDIT.md)
   ...(['logs', 'aggregatelogs', 'exportlogs'] as const).flatMap((what) => [

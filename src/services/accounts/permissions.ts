@@ -3,6 +3,7 @@ import type { RepoRole } from '../../db/types.js';
 import type { AccountsContext, Principal } from './context.js';
 import { findAccount, findRepository, isRestrictedUser } from './store.js';
 import { maxRole, namespaceOf, type RepoFacts } from './roles.js';
+import { CacheGroups } from '../../cache/types.js';
 
 export { atLeast, maxRole, namespaceOf, REPO_ROLES, type RepoFacts } from './roles.js';
 
@@ -13,8 +14,10 @@ export class PermissionService {
     return p.kind === 'user' && (p.superuser || this.ctx.auth.superUsers.has(p.name));
   }
 
+  /** Repository facts by name; from the data-model cache (group `perm`). */
   findRepo(name: string): Promise<RepoFacts | undefined> {
-    return findRepository(this.ctx.db, name);
+    if (!this.ctx.cache) return findRepository(this.ctx.db, name);
+    return this.ctx.cache.fetch(CacheGroups.perm, `repo:${name}`, () => findRepository(this.ctx.db, name));
   }
 
   /** The caller's role on an existing repository (undefined: none). */
@@ -25,13 +28,22 @@ export class PermissionService {
     if (this.isSuper(p)) return 'admin';
     const nsId = repo.namespace_id ?? (await findAccount(this.ctx.db, namespaceOf(repo.name)))?.id;
     if (p.kind === 'user' && nsId === p.id) return 'admin';
+    if (!this.ctx.cache) return maxRole(publicRead, await this.grantedRole(p.id, repo.id, nsId));
+    const got = await this.ctx.cache.fetch(CacheGroups.perm, `role:${repo.id}:${p.id}`, async () => ({ role: (await this.grantedRole(p.id, repo.id, nsId)) ?? null }));
+    return maxRole(publicRead, got?.role ?? undefined);
+  }
+
+  /** The role granted directly, through teams, or as an admin of the owning organization. */
+  private async grantedRole(accountId: number, repoId: number, nsId: number | undefined): Promise<RepoRole | undefined> {
+    const p = { id: accountId };
+    const repo = { id: repoId };
     const direct = await this.ctx.db.selectFrom('repository_user_permission').select('role')
       .where('repository_id', '=', repo.id).where('account_id', '=', p.id).executeTakeFirst();
     const viaTeams = await this.ctx.db.selectFrom('repository_team_permission as rtp')
       .innerJoin('team_member as tm', 'tm.team_id', 'rtp.team_id').select('rtp.role')
       .where('rtp.repository_id', '=', repo.id).where('tm.account_id', '=', p.id).execute();
     const orgAdmin = nsId !== undefined && (await this.teamRoleIn(p.id, nsId)) === 'admin' ? 'admin' : undefined;
-    return maxRole(publicRead, direct?.role, ...viaTeams.map((t) => t.role), orgAdmin);
+    return maxRole(direct?.role, ...viaTeams.map((t) => t.role), orgAdmin);
   }
 
   /** The highest team role the account holds in an organization. */
