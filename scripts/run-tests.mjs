@@ -21,7 +21,15 @@ function find(dir) {
   });
 }
 
-const files = process.argv.slice(2).length ? process.argv.slice(2) : find(path.join(root, 'test')).sort();
+// The FIPS pass (BERTH_FIPS=1 with no files named) runs the FIPS set: every file that touches crypto, TLS, tokens
+// or signatures, plus one end-to-end file per area (README, "FIPS mode"); BERTH_FIPS_ALL=1 runs everything instead.
+const { FIPS_SET } = await import('./fips-set.mjs');
+const named = process.argv.slice(2);
+const fipsSubset = process.env.BERTH_FIPS === '1' && !named.length && process.env.BERTH_FIPS_ALL !== '1';
+const files = named.length ? named : fipsSubset ? FIPS_SET.map((f) => path.join(root, f)) : find(path.join(root, 'test')).sort();
+// Test files run side by side (each starts its own servers on random ports and its own databases);
+// BERTH_TEST_CONCURRENCY=1 runs them one at a time.
+const concurrency = Number(process.env.BERTH_TEST_CONCURRENCY ?? 3);
 const uri = process.env.BERTH_TEST_PG ?? 'postgresql://postgres@127.0.0.1:5432/test';
 let pgOk = process.env.BERTH_TEST_SKIP_PG !== '1';
 if (pgOk) {
@@ -81,7 +89,7 @@ const { tmpdir } = await import('node:os');
 const skipDir = mkdtempSync(path.join(tmpdir(), 'berth-skips-'));
 const skipFile = path.join(skipDir, 'skips.jsonl');
 const r = spawnSync(process.execPath, [
-  '--import', 'tsx', '--test',
+  '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`,
   '--test-reporter=spec', '--test-reporter-destination=stdout',
   `--test-reporter=${path.join(root, 'scripts/skip-reporter.mjs')}`, `--test-reporter-destination=${skipFile}`,
   ...files,

@@ -1,4 +1,6 @@
-// The composition root: config -> database, blob store -> services -> HTTP app.
+// The composition root: config -> database, blob store -> HTTP server (its logger) -> metrics -> scanner
+// -> service context -> accounts and services -> routes. Each part is built once, in this order, from
+// the parts before it; nothing is patched in afterwards.
 import type { Server as HttpServer } from 'node:http';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { BerthConfig } from './config/load.js';
@@ -8,29 +10,36 @@ import { DbUploadStateStore } from './db/upload-state.js';
 import { scheduleGc } from './services/gc-lease.js';
 import type { ServiceContext } from './services/context.js';
 import { buildServices } from './services/index.js';
-import { buildApp } from './http/app.js';
+import { createApp, installRoutes } from './http/app.js';
 import { webUi } from './http/web.js';
 import { buildAccountServices, type AccountServices } from './services/accounts/index.js';
+import { RegistryTokenService } from './services/accounts/tokens.js';
 import { authSettings } from './config/auth.js';
 import { tokenEndpoint } from './http/auth/token-endpoint.js';
 import { oidcRoutes } from './http/auth/oidc.js';
 import { apiPlugin } from './http/api/plugin.js';
 import { listenPlainHttp, readTls, watchTls } from './http/tls.js';
-import { buildScanner, type ScannerSetup } from './scanner/setup.js';
-import { clairApiPlugin } from './scanner/clair-api/plugin.js';
+import { buildScanner, scannerCounts, scannerEnabled, type ScannerContext, type ScannerSetup } from './scanner/setup.js';
+import { clairApiPlugin } from './http/scanner-api/plugin.js';
 import { buildMetricsApp } from './http/metrics-plugin.js';
 import { metricsSettings } from './metrics/config.js';
 import { Metrics } from './metrics/registry.js';
 import { databaseRowCounts, storedBlobBytes } from './metrics/row-counts.js';
-import { fipsStartup, type FipsReport } from './services/fips.js';
-import { dataMaxAgeSeconds } from './scanner/bundle/airgap.js';
-import { updaterAges, UpdaterStatusService } from './scanner/bundle/status.js';
+import { fipsStartup, type FipsReport } from './startup/fips.js';
+import { UpdaterStatusService } from './scanner/bundle/status.js';
 import { TagService } from './services/tags.js';
 import { ArtifactService } from './services/artifacts.js';
 import { buildAudit, type AuditServices } from './services/audit/index.js';
 import { installAuditHook } from './http/audit-hook.js';
+import { buildRedisSetup, type RedisSetup } from './cache/index.js';
+import { registerRedisMetrics } from './cache/metrics.js';
+import { PullRecorder } from './services/pull-stats.js';
+import { TokenStanding } from './services/accounts/token-standing.js';
+import { PermissionService } from './services/accounts/permissions.js';
 
 export interface Berth {
+  /** The data-model cache and Redis connections (DATA_MODEL_CACHE_CONFIG, PULL_METRICS_REDIS). */
+  redis: RedisSetup;
   app: FastifyInstance;
   ctx: ServiceContext;
   database: OpenedDatabase;
@@ -40,7 +49,7 @@ export interface Berth {
   /** Prometheus metrics of this server; undefined when METRICS_ENABLED is false. */
   metrics?: Metrics;
   /** The separate metrics listener's URL (METRICS_PORT), once listening. */
-  metricsUrl?: string;
+  readonly metricsUrl?: string;
   /** The audit log and repository notifications (docs/AUDIT.md). */
   audit: AuditServices;
   /** FIPS mode: on or off, the active provider, the TLS policy. */
@@ -48,10 +57,11 @@ export interface Berth {
   /** Starts listening; resolves with the base URL. */
   listen(): Promise<string>;
   /** The plain-HTTP URL when HTTP_LISTEN is set next to TLS. */
-  plainUrl?: string;
+  readonly plainUrl?: string;
   close(): Promise<void>;
 }
 
+/** The database and the blob store (no hooks, no observer): what the CLI's one-shot commands work on. */
 export async function openContext(config: BerthConfig): Promise<{ ctx: ServiceContext; database: OpenedDatabase }> {
   const database = await openDatabase(config.db);
   let store;
@@ -66,79 +76,100 @@ export async function openContext(config: BerthConfig): Promise<{ ctx: ServiceCo
 }
 
 export async function createBerth(config: BerthConfig, opts: { logger?: boolean | FastifyServerOptions['logger']; announceSetupCode?: (code: string, file: string) => void } = {}): Promise<Berth> {
-  const tlsSettings = authSettings(config).tls;
-  const tlsFiles = tlsSettings ? readTls(tlsSettings) : undefined;
+  const auth = authSettings(config);
+  const tlsFiles = auth.tls ? readTls(auth.tls) : undefined;
   // Before anything opens: FIPS mode refuses to start in a non-FIPS process or with non-approved settings.
-  const fips = fipsStartup(config, tlsFiles && { ...tlsFiles, where: `${tlsSettings!.certFile}, ${tlsSettings!.keyFile}` });
-  const { ctx, database } = await openContext(config);
-  const audit = buildAudit(ctx);
-  ctx.audit = audit.log;
-  // An external scanner fetches layers of private repositories with a short-lived pull token (accounts are built below).
-  const scanner = buildScanner(ctx, {
-    layerHeaders: async (repository) => (accounts.ctx.auth.open ? {} : accounts.tokens.layerPullHeaders(repository)),
-    onRematch: (changes) => audit.notifications.vulnerabilitiesFound(changes),
+  const fips = fipsStartup(config, tlsFiles && { ...tlsFiles, where: `${auth.tls!.certFile}, ${auth.tls!.keyFile}` });
+  const { ctx: opened, database } = await openContext(config);
+  // The data-model cache (in memory, or Redis shared by replicas) and the pull counters, before anything looks things up.
+  const redis = buildRedisSetup(config);
+  const pulls = new PullRecorder(opened.db, opened.now, { redis: redis.pullMetrics, flushSeconds: config.raw.PULL_METRICS_FLUSH_SECONDS });
+  const base: ServiceContext = { ...opened, ...(redis.cache ? { cache: redis.cache } : {}), pulls };
+
+  // The HTTP server first, without routes: its logger is the one every part logs through.
+  const app = createApp({
+    logger: opts.logger === true ? { level: 'info' } : opts.logger ?? false,
+    trustedProxies: config.raw.TRUSTED_PROXIES,
+    https: tlsFiles ? { ...tlsFiles, ...fips.tls } : undefined,
   });
-  if (scanner) {
-    ctx.onManifestPut = (repository, digest) => scanner.service.enqueue(digest, repository);
-    ctx.onManifestsRemoved = (digests) => scanner.service.manifestsRemoved(digests);
-  }
-  // Metrics: counts, storage and pool gauges are read on scrape (cached); services report through ctx.observer.
+  redis.log = app.log;
+  pulls.log = app.log;
+
+  // Metrics: counts, storage and pool gauges are read on scrape (cached); the services and the scanner report
+  // through the observers they are built with below.
   const ms = metricsSettings(config);
+  const scanning = scannerEnabled(base);
   const metrics = ms.enabled ? new Metrics({
-    rowCounts: databaseRowCounts(ctx.db, ctx.dialect),
-    storageUsedBytes: () => storedBlobBytes(ctx.db),
+    rowCounts: databaseRowCounts(base.db, base.dialect),
+    storageUsedBytes: () => storedBlobBytes(base.db),
     storagePath: config.storage.kind === 'local' ? config.storage.path : undefined,
     poolStats: database.poolStats,
     rowCountIntervalSeconds: ms.rowCountIntervalSeconds,
     fips: () => ({ on: fips.on, active: fips.status.active }),
-    scanner: scanner && {
-      jobCounts: () => scanner.service.counts(),
-      vulnerabilityCounts: () => scanner.service.vulnerabilityCounts(),
-      updaterDataTimes: () => updaterAges(ctx.db, ctx.dialect, { maxAgeSeconds: dataMaxAgeSeconds(config) }),
-      maxAgeSeconds: dataMaxAgeSeconds(config),
-      localData: !scanner.remote,
-    },
+    ...(scanning ? { scanner: scannerCounts(base) } : {}),
   }) : undefined;
-  if (metrics) ctx.observer = metrics.observer;
-  if (metrics?.scanner && scanner) scanner.service.observer = metrics.scanner.observer;
-  const accounts = buildAccountServices(ctx, { announceSetupCode: opts.announceSetupCode });
+  if (metrics && redis.connections.length) registerRedisMetrics(metrics.registry, () => redis.up());
+
+  // The audit log and repository notifications (they log through the server's logger).
+  const audit = buildAudit(base, { log: app.log });
+
+  // Registry tokens (shared by /v2/auth and the external scanner's layer pulls: a 10-minute pull token per repository).
+  // A robot's registry tokens carry its token's fingerprint, so regenerating it refuses them (token-standing.ts).
+  const standing = new TokenStanding({ ...base, auth }, new PermissionService({ ...base, auth }));
+  const tokens = new RegistryTokenService({ ...base, auth }, (subject) => standing.credentialOf(subject));
+  const scannerCtx: ScannerContext = base;
+  const scanner = buildScanner(scannerCtx, {
+    log: app.log,
+    observer: metrics?.scanner?.observer,
+    ...(auth.open ? {} : { layerHeaders: (repository: string) => tokens.layerPullHeaders(repository) }),
+    onRematch: (changes) => audit.notifications.vulnerabilitiesFound(changes),
+  });
+
+  // What every service is handed: the scanner hears about stored and removed manifests, metrics about events.
+  const ctx: ServiceContext = {
+    ...base,
+    audit: audit.log,
+    ...(metrics ? { observer: metrics.observer } : {}),
+    ...(scanner ? {
+      onManifestPut: (repository: string, digest: string) => scanner.service.enqueue(digest, repository),
+      onManifestsRemoved: (digests: string[]) => scanner.service.manifestsRemoved(digests),
+    } : {}),
+  };
+  const accounts = buildAccountServices(ctx, { tokens, announceSetupCode: opts.announceSetupCode });
   const services = buildServices(ctx, accounts.registryAccess);
-  const tls = accounts.ctx.auth.tls;
-  const logger = opts.logger === true ? { level: 'info' } : opts.logger ?? false;
-  const app = await buildApp({
+  const apiDeps = {
+    accounts, tags: new TagService(ctx), artifacts: new ArtifactService(ctx), scanner: scanner?.service, updaterStatus: new UpdaterStatusService(ctx),
+    audit: { queries: audit.queries, notifications: audit.notifications, now: ctx.now },
+  };
+
+  await installRoutes(app, {
     services,
-    logger,
-    trustedProxies: config.raw.TRUSTED_PROXIES,
-    https: tlsFiles ? { ...tlsFiles, ...fips.tls } : undefined,
     metrics: metrics && { metrics, serve: ms.onMainPort, basicAuth: ms.basicAuth },
     plugins: [
       async (a) => installAuditHook(a, { audit: audit.log, onPush: (e) => { void audit.notifications.repoPushed(e.repository, [e.tag], e.performer, e.origin); } }),
       (a) => a.register(webUi),
       (a) => a.register(tokenEndpoint, { accounts }),
       (a) => a.register(oidcRoutes, { accounts }),
-      (a) => a.register(apiPlugin, {
-        deps: { accounts, tags: new TagService(ctx), artifacts: new ArtifactService(ctx), scanner: scanner?.service, updaterStatus: new UpdaterStatusService(ctx),
-          audit: { queries: audit.queries, notifications: audit.notifications, now: ctx.now } },
-        prefix: '/api/v1',
-      }),
+      (a) => a.register(apiPlugin, { deps: apiDeps, prefix: '/api/v1' }),
       ...(scanner && !scanner.remote ? [(a: FastifyInstance) => a.register(clairApiPlugin, { scanner: scanner.service, psk: scanner.psk })] : []),
     ],
   });
-  if (scanner) {
-    scanner.service.log = app.log;
-    scanner.start();
-  }
-  audit.start(app.log);
   // GC_INTERVAL_SECONDS: every replica tries; the gc lease lets one run at a time.
   const stopGc = config.gcIntervalSeconds > 0 ? scheduleGc(ctx, config.gcIntervalSeconds, app.log) : undefined;
   const metricsApp = metrics && ms.separate ? await buildMetricsApp({ metrics, basicAuth: ms.basicAuth }) : undefined;
+
+  scanner?.start();
+  audit.start();
+  pulls.start();
   await accounts.bootstrap();
   await accounts.firstAdmin.prepare();
   accounts.identity.start(app.log);
-  const stopWatching = tls ? watchTls(app, tls, 1000, fips.tls, fips.checkKeyPair) : undefined;
+  const stopWatching = auth.tls ? watchTls(app, auth.tls, 1000, fips.tls, fips.checkKeyPair) : undefined;
   let plain: HttpServer | undefined;
+  let plainUrl: string | undefined;
+  let metricsUrl: string | undefined;
   let closed = false;
-  const berth: Berth = {
+  return {
     app,
     ctx,
     database,
@@ -146,15 +177,18 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     scanner,
     audit,
     metrics,
+    redis,
     fips,
+    get plainUrl() { return plainUrl; },
+    get metricsUrl() { return metricsUrl; },
     async listen() {
       const address = await app.listen({ host: config.listen.host, port: config.listen.port });
-      if (tls?.httpListen) {
-        plain = await listenPlainHttp(app, tls.httpListen);
+      if (auth.tls?.httpListen) {
+        plain = await listenPlainHttp(app, auth.tls.httpListen);
         const a = plain.address();
-        if (a && typeof a === 'object') berth.plainUrl = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+        if (a && typeof a === 'object') plainUrl = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
       }
-      if (metricsApp && ms.separate) berth.metricsUrl = await metricsApp.listen({ host: ms.separate.host, port: ms.separate.port });
+      if (metricsApp && ms.separate) metricsUrl = await metricsApp.listen({ host: ms.separate.host, port: ms.separate.port });
       return address;
     },
     async close() {
@@ -168,10 +202,11 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
       await metricsApp?.close();
       await app.close();
       await audit.close();
+      await pulls.stop();
       ctx.store.close?.();
       await database.close();
+      await redis.close();
       metrics?.close();
     },
   };
-  return berth;
 }

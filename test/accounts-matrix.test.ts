@@ -295,6 +295,8 @@ for (const dialect of await testDialects()) {
       a('GET', '/repository/:name/charts', '/repository/acme/private/charts', 'read', 200),
       a('GET', '/repository/:name/manifest/:digest', `/repository/acme/private/manifest/${mdigest}`, 'read', 200),
       a('GET', '/repository/:name/manifest/:digest/security', `/repository/acme/private/manifest/${mdigest}/security`, 'read', 200),
+      a('GET', '/repository/:name/tag/:tag/pull_statistics', '/repository/acme/private/tag/v1/pull_statistics', 'read', 200),
+      a('GET', '/repository/:name/manifest/:digest/pull_statistics', `/repository/acme/private/manifest/${mdigest}/pull_statistics`, 'read', 200),
       a('GET', '/manifestsummary', `/manifestsummary?repository=acme/private&digest=${mdigest}`, 'read', 200),
 
       // ---- audit logs and repository notifications (docs/AUDIT.md): admins of the repository / organization, superusers
@@ -405,6 +407,8 @@ for (const dialect of await testDialects()) {
         '/repository/:name/charts': '/repository/acme/private/charts',
         '/repository/:name/manifest/:digest': `/repository/acme/private/manifest/${ZERO_DIGEST}`,
         '/repository/:name/manifest/:digest/security': `/repository/acme/private/manifest/${ZERO_DIGEST}/security`,
+        '/repository/:name/tag/:tag/pull_statistics': '/repository/acme/private/tag/no-such-tag/pull_statistics',
+        '/repository/:name/manifest/:digest/pull_statistics': `/repository/acme/private/manifest/${ZERO_DIGEST}/pull_statistics`,
         '/repository/:name/logs': '/repository/acme/private/logs',
         '/repository/:name/aggregatelogs': '/repository/acme/private/aggregatelogs',
         '/repository/:name/exportlogs': '/repository/acme/private/exportlogs',

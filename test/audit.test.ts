@@ -227,6 +227,29 @@ for (const dialect of await testDialects()) {
     });
   });
 
+  describe(`audit log: team sync and OpenID sign-in (${dialect})`, () => {
+    test('linking and unlinking a team to a directory group, and a refused OpenID callback, are recorded', async () => {
+      const s = await startServer(dialect, {}, { auth: true, config: { BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] },
+        FEATURE_TEAM_SYNCING: true, OIDC_LOGIN_CONFIG: { OIDC_SERVER: 'http://127.0.0.1:9/', CLIENT_ID: 'audit', CLIENT_SECRET: 'audit' } } });
+      try {
+        assert.equal((await api(s, 'POST', '/organization/', ADMIN, { name: 'acme' })).status, 201);
+        assert.equal((await api(s, 'PUT', '/organization/acme/team/devs', ADMIN, { role: 'member' })).status, 200);
+        assert.equal((await api(s, 'POST', '/organization/acme/team/devs/syncing', ADMIN, { group_name: 'developers' })).status, 200);
+        assert.equal((await api(s, 'DELETE', '/organization/acme/team/devs/syncing', ADMIN)).status, 204);
+        const cb = await fetch(`${s.url}/oauth2/oidc/callback?state=forged&code=x`, { redirect: 'manual' });
+        assert.equal(cb.status, 302);
+        const org = await allLogs(s, '/organization/acme/logs', ADMIN);
+        assert.deepEqual(org.filter((l) => l.kind.endsWith('team_sync')).map((l) => [l.kind, l.metadata.team, l.performer?.name]),
+          [['disable_team_sync', 'devs', 'admin'], ['enable_team_sync', 'devs', 'admin']]);
+        assert.equal(org.find((l) => l.kind === 'enable_team_sync')!.metadata.group_dn, 'developers');
+        const all = await allLogs(s, '/superuser/logs?kind=login_failure', ADMIN);
+        assert.ok(all.some((l) => l.metadata.type === 'oauth' && l.metadata.service === 'oidc' && l.ip === '127.0.0.1'), JSON.stringify(all));
+      } finally {
+        await s.stop();
+      }
+    });
+  });
+
   describe(`audit log writes are batched and flushed on shutdown; berth gc prunes (${dialect})`, () => {
     test('entries buffered for a long flush interval reach the database at close; berth gc removes expired ones', async () => {
       const s = await startServer(dialect, {}, { config: { AUDIT_LOG_FLUSH_MS: 60_000, AUDIT_LOG_BATCH_SIZE: 2000, LOGS_RETENTION_DAYS: 30 } });

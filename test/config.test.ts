@@ -143,3 +143,38 @@ test('scanner keys are overridden by environment variables of the same name; bad
   assert.match(problems({ SCANNER_NOTIFICATION_WEBHOOK: '{"url": "http://hooks.internal", "secret": "short"}' }), /^SCANNER_NOTIFICATION_WEBHOOK\.secret: /m);
   assert.match(problems({ SCANNER_UPDATER_BASE_URLS: '["x"]' }), /^SCANNER_UPDATER_BASE_URLS \(environment\): must be a JSON object$/m);
 });
+
+test('Quay\'s S3 storage shapes: S3Storage, RadosGWStorage and RHOCSStorage resolve to endpoints; bad keys are named', async () => {
+  const { loadConfig } = await import('../src/config/load.ts');
+  const load = (doc: string) => loadConfig({ file: file(`s3-${Math.random().toString(36).slice(2)}.yaml`, doc), env: {} });
+  const aws = load('DISTRIBUTED_STORAGE_CONFIG:\n  s3: [S3Storage, {s3_bucket: reg, s3_region: eu-west-1, s3_access_key: AK, s3_secret_key: SK, storage_path: /registry/}]\n');
+  assert.deepEqual(aws.storage, { kind: 's3', configKey: 'DISTRIBUTED_STORAGE_CONFIG.s3', driver: 'S3Storage', bucket: 'reg', region: 'eu-west-1', endpoint: undefined,
+    forcePathStyle: false, credentials: { accessKeyId: 'AK', secretAccessKey: 'SK' }, prefix: 'registry' });
+  assert.equal(aws.proxyStorage, false);
+  const minio = load('DISTRIBUTED_STORAGE_CONFIG:\n  m: [S3Storage, {s3_bucket: reg, host: minio.local, port: 9000}]\nFEATURE_PROXY_STORAGE: true\n');
+  assert.equal(minio.storage.kind === 's3' && minio.storage.endpoint, 'https://minio.local:9000');
+  assert.equal(minio.storage.kind === 's3' && minio.storage.forcePathStyle, true);
+  assert.equal(minio.storage.kind === 's3' && minio.storage.credentials, undefined, 'no keys: the AWS default credential chain');
+  assert.equal(minio.storage.kind === 's3' && minio.storage.prefix, 'registry', 'storage_path defaults to /registry');
+  assert.equal(minio.proxyStorage, true);
+  for (const driver of ['RadosGWStorage', 'RHOCSStorage']) {
+    const c = load(`DISTRIBUTED_STORAGE_CONFIG:\n  default: [${driver}, {hostname: rgw.local, port: 8080, is_secure: false, access_key: A, secret_key: S, bucket_name: b, storage_path: /x/y}]\n`);
+    assert.equal(c.storage.kind === 's3' && c.storage.endpoint, 'http://rgw.local:8080');
+    assert.equal(c.storage.kind === 's3' && c.storage.prefix, 'x/y');
+    assert.equal(c.storage.kind === 's3' && c.storage.forcePathStyle, true);
+  }
+  const bad = berth('config', 'validate', file('s3-bad.yaml', [
+    'DISTRIBUTED_STORAGE_CONFIG:',
+    '  a: [S3Storage, {s3_bucket: b, s3_access_key: only-the-key, port: 70000}]',
+    '  c: [RadosGWStorage, {hostname: h, is_secure: "yes", access_key: A, secret_key: S}]',
+    '  d: [RHOCSStorage, nope]',
+    '',
+  ].join('\n')));
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /^DISTRIBUTED_STORAGE_CONFIG\.a\.port: must be a port number/m);
+  assert.match(bad.stderr, /^DISTRIBUTED_STORAGE_CONFIG\.a\.s3_secret_key: s3_access_key and s3_secret_key go together/m);
+  assert.match(bad.stderr, /^DISTRIBUTED_STORAGE_CONFIG\.c\.is_secure: must be true or false$/m);
+  assert.match(bad.stderr, /^DISTRIBUTED_STORAGE_CONFIG\.c\.bucket_name: required$/m);
+  assert.match(bad.stderr, /^DISTRIBUTED_STORAGE_CONFIG\.d(\.\S*)?: must be a mapping of storage parameters$/m);
+  assert.doesNotMatch(bad.stderr, /only-the-key/);
+});

@@ -20,7 +20,7 @@ import { Agent, fetch as ufetch } from 'undici';
 import { stringify as stringifyYaml } from 'yaml';
 import { validateConfig } from '../src/config/load.ts';
 import { tlsOptions, tlsKeyProblems, SecretBox } from '../src/crypto/index.ts';
-import { initCertificates } from '../src/services/certs.ts';
+import { initCertificates } from '../src/startup/certs.ts';
 import { BERTH_BIN, freePort, startServer } from './helpers/server.ts';
 import { registryToken } from './helpers/accounts.ts';
 

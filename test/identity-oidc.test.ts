@@ -243,6 +243,17 @@ for (const dialect of await testDialects()) {
       } finally {
         await ctx.close();
       }
+      // The audit log has the OIDC sign-ins: ben's success with him as performer, and the refusals with their reason.
+      let logs: any[] = [];
+      for (let i = 0; i < 50; i++) {
+        logs = (await api(s, 'GET', '/superuser/logs', ADMIN)).json.logs.filter((l: any) => l.metadata?.type === 'oauth');
+        if (logs.some((l) => l.kind === 'login_failure' && /invalid_grant/.test(l.metadata.message))) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(logs.some((l) => l.kind === 'login_success' && l.performer?.name === 'ben' && l.metadata.service === 'oidc'), JSON.stringify(logs));
+      for (const why of [/state does not match/, /already used/, /invalid_grant/]) {
+        assert.ok(logs.some((l) => l.kind === 'login_failure' && why.test(l.metadata.message)), `${why} in ${JSON.stringify(logs)}`);
+      }
     });
 
     test('an expired authorization code is refused', { skip: skip }, async () => {

@@ -228,7 +228,7 @@ test('config errors block the rollout with a reason and a message that names the
   assert.match(cond(res.status, 'RolloutBlocked').message, /DB_URI.*; .*DATA_MODEL_CACHE_CONFIG/);
 });
 
-test('unmanaged S3 storage: blocked exactly when berth config validate rejects the S3Storage entry (until the s3 driver lands)', async () => {
+test('unmanaged S3 storage: the bundle\'s S3Storage entry reaches Berth as written (blocked only when berth config validate rejects it)', async () => {
   const cfg = { SERVER_HOSTNAME: 'r.example', DISTRIBUTED_STORAGE_CONFIG: { s3: ['S3Storage', { s3_bucket: 'berth', storage_path: '/registry', s3_access_key: 'AK', s3_secret_key: 'SK', host: 's3.example.com' }] }, DISTRIBUTED_STORAGE_PREFERENCE: ['s3'] };
   const res = reconcile(await input(registry({ components: components(['objectstorage']) }), bundle(cfg)));
   const problems = validateConfig(cfg).problems;

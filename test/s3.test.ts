@@ -253,6 +253,33 @@ describe('Berth on S3', () => {
   });
 });
 
+describe('scheduled gc (GC_INTERVAL_SECONDS)', () => {
+  test('a replica with GC_INTERVAL_SECONDS collects on its own: an expired upload and its objects go without berth gc', async () => {
+    const s3 = await startS3Server();
+    const g = await startServer('sqlite', {}, { config: { ...storageOf(s3, '/sched'), UPLOAD_EXPIRY_SECONDS: 1, GC_GRACE_SECONDS: 0, GC_INTERVAL_SECONDS: 1 } });
+    try {
+      const store = g.berth.ctx.store as S3BlobStore;
+      const start = await fetch(`${g.url}/v2/sched/app/blobs/uploads/`, { method: 'POST' });
+      const loc = new URL(start.headers.get('location')!, g.url).toString();
+      const id = loc.split('/').pop()!.split('?')[0];
+      assert.equal((await fetch(loc, { method: 'PATCH', body: randomBytes(1000) })).status, 202);
+      assert.equal(await store.uploadSize(id), 1000);
+      // Wait for the effect of a scheduled pass (expiry 1 s, a pass every second).
+      const deadline = Date.now() + 30_000;
+      // The session row goes first, then the upload's objects and state: wait for both.
+      while ((await fetch(loc)).status !== 404 || (await store.uploadSize(id)) !== null) {
+        assert.ok(Date.now() < deadline, 'the scheduled gc never removed the expired upload');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.equal(await store.uploadSize(id), null);
+      assert.deepEqual(await objectKeys(s3, store, `sched/uploads/${id}/`), []);
+    } finally {
+      await g.stop();
+      await s3.stop();
+    }
+  });
+});
+
 describe('two Berth replicas on one PostgreSQL database and one bucket', async () => {
   const pg = await postgresAvailable();
   let s3: S3Server;

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { startServer, freePort, type TestServer } from './helpers/server.ts';
 import { api, basic } from './helpers/accounts.ts';
-import { initCertificates, certificateNames } from '../src/services/certs.ts';
+import { initCertificates, certificateNames } from '../src/startup/certs.ts';
 
 const ADMIN: [string, string] = ['admin', 'admin-password-1'];
 const dir = mkdtempSync(path.join(tmpdir(), 'berth-tls-'));

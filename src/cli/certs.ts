@@ -1,7 +1,7 @@
 // berth certs init: a local CA and a server certificate for SERVER_HOSTNAME, and how to trust the CA.
 import path from 'node:path';
 import { loadConfig } from '../config/load.js';
-import { certificateNames, initCertificates } from '../services/certs.js';
+import { certificateNames, initCertificates } from '../startup/certs.js';
 
 export async function certsInit(o: { config?: string; data?: string; dir?: string; hostname?: string[]; days?: string }): Promise<void> {
   const config = loadConfig({ file: o.config, data: o.data });

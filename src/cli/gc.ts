@@ -9,17 +9,18 @@ import { formatBytes, progress } from './progress.js';
 export async function runGc(o: { config?: string; data?: string; deleteUntagged?: boolean; dryRun?: boolean; grace?: string }): Promise<void> {
   const config = loadConfig({ file: o.config, data: o.data });
   if (o.grace !== undefined && !/^\d+$/.test(o.grace)) throw new Error(`--grace must be a number of seconds, not "${o.grace}"`);
-  const { ctx, database } = await openContext(config);
+  const { ctx: base, database } = await openContext(config);
   // The scanner (no workers) forgets the manifests gc deletes, then sweeps what is left over.
-  const scanner = o.dryRun ? undefined : buildScanner(ctx);
+  const scanner = o.dryRun ? undefined : buildScanner(base);
   const forgotten = { manifests: 0, layers: 0 };
-  if (scanner) {
-    ctx.onManifestsRemoved = async (digests) => {
+  const ctx = !scanner ? base : {
+    ...base,
+    onManifestsRemoved: async (digests: string[]) => {
       const f = await scanner.service.manifestsRemoved(digests);
       forgotten.manifests += f.manifests;
       forgotten.layers += f.layers;
-    };
-  }
+    },
+  };
   try {
     const bar = progress('gc');
     const run = await collectGarbageExclusive(ctx, {

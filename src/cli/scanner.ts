@@ -6,22 +6,29 @@ import type { Command } from 'commander';
 import Fastify from 'fastify';
 import { loadConfig, type LoadOptions } from '../config/load.js';
 import { openContext } from '../server.js';
-import { buildScanner } from '../scanner/setup.js';
-import { clairApiPlugin } from '../scanner/clair-api/plugin.js';
+import { buildScanner, scannerCounts, type ScannerContext } from '../scanner/setup.js';
+import type { ScannerLogger, ScannerObserver } from '../scanner/log.js';
+import { clairApiPlugin } from '../http/scanner-api/plugin.js';
 import { addMetricsRoute, buildMetricsApp } from '../http/metrics-plugin.js';
 import { metricsSettings } from '../metrics/config.js';
 import { ScannerProcessMetrics } from '../metrics/scanner-process.js';
-import { dataMaxAgeSeconds } from '../scanner/bundle/airgap.js';
-import { updaterAges } from '../scanner/bundle/status.js';
 
 type Opts = LoadOptions & { config?: string };
+
+/** The CLI's scanner works in-process (never through SECURITY_SCANNER_V4_ENDPOINT). */
+function local(ctx: ScannerContext): ScannerContext {
+  return { ...ctx, config: { ...ctx.config, raw: { ...ctx.config.raw, SECURITY_SCANNER_V4_ENDPOINT: undefined } } };
+}
+
+/** The CLI always builds the in-process scanner (even with FEATURE_SECURITY_SCANNER off), without workers. */
+function cliScanner(ctx: ScannerContext, parts: { log?: ScannerLogger; observer?: ScannerObserver } = {}) {
+  return buildScanner(local(ctx), { force: true, ...parts })!;
+}
 
 async function open(o: Opts) {
   const config = loadConfig({ file: o.config, data: o.data });
   const { ctx, database } = await openContext(config);
-  // The CLI always builds the in-process scanner (even with FEATURE_SECURITY_SCANNER off), without workers.
-  const s = buildScanner({ ...ctx, config: { ...config, raw: { ...config.raw, SECURITY_SCANNER_V4_ENDPOINT: undefined } } }, { force: true })!;
-  return { config, ctx, database, scanner: s };
+  return { config, ctx, database, scanner: cliScanner(ctx) };
 }
 
 export function registerScannerCommands(program: Command, serverOptions: (c: Command) => Command): void {
@@ -30,23 +37,18 @@ export function registerScannerCommands(program: Command, serverOptions: (c: Com
   serverOptions(scanner.command('serve').description('run the Clair v4-compatible scanner API on its own (needs SECURITY_SCANNER_V4_PSK)'))
     .option('--listen <host:port>', 'address to listen on (default 0.0.0.0:6060)')
     .action(async (o: Opts & { listen?: string }) => {
-      const { config, ctx, database, scanner: s } = await open(o);
-      if (!s.psk) throw new Error('berth scanner serve needs SECURITY_SCANNER_V4_PSK (base64) in the config: the API would be open otherwise');
+      const config = loadConfig({ file: o.config, data: o.data });
       const app = Fastify({ logger: { level: 'warn', stream: process.stderr } });
-      s.service.log = app.log;
       // Prometheus metrics of this scanner (queue, scans, vulnerabilities, data age; docs/MONITORING.md): GET /metrics
-      // beside the API (outside its PSK auth; METRICS_BASIC_AUTH applies), or on METRICS_PORT alone.
+      // beside the API (outside its PSK auth; METRICS_BASIC_AUTH applies), or on METRICS_PORT alone. Built before the
+      // scanner, which reports to them.
       const ms = metricsSettings(config);
+      const { ctx, database } = await openContext(config);
+      const metrics = ms.enabled ? new ScannerProcessMetrics(scannerCounts(local(ctx)), ms.rowCountIntervalSeconds) : undefined;
+      const s = cliScanner(ctx, { log: app.log, observer: metrics?.scanner.observer });
+      if (!s.psk) throw new Error('berth scanner serve needs SECURITY_SCANNER_V4_PSK (base64) in the config: the API would be open otherwise');
       let metricsApp: Awaited<ReturnType<typeof buildMetricsApp>> | undefined;
-      if (ms.enabled) {
-        const maxAgeSeconds = dataMaxAgeSeconds(config);
-        const metrics = new ScannerProcessMetrics({
-          jobCounts: () => s.service.counts(),
-          vulnerabilityCounts: () => s.service.vulnerabilityCounts(),
-          updaterDataTimes: () => updaterAges(ctx.db, ctx.dialect, { maxAgeSeconds }),
-          maxAgeSeconds,
-        }, ms.rowCountIntervalSeconds);
-        s.service.observer = metrics.scanner.observer;
+      if (metrics) {
         if (ms.onMainPort) addMetricsRoute(app, { metrics, basicAuth: ms.basicAuth });
         if (ms.separate) {
           metricsApp = await buildMetricsApp({ metrics, basicAuth: ms.basicAuth });

@@ -46,7 +46,7 @@ export class ConfigError extends Error {
 const ENV_KEYS = ['DB_URI', 'SERVER_HOSTNAME', 'PREFERRED_URL_SCHEME', 'LISTEN', 'DATA_DIR', 'AUTHENTICATION_TYPE', 'METRICS_BASIC_AUTH',
   'LDAP_URI', 'LDAP_ADMIN_DN', 'LDAP_ADMIN_PASSWD',
   'DEFAULT_TAG_EXPIRATION', ...SCANNER_STRING_ENV_KEYS] as const;
-const NUMERIC_ENV_KEYS = ['MAXIMUM_MANIFEST_SIZE', 'UPLOAD_EXPIRY_SECONDS', 'GC_GRACE_SECONDS', 'GC_INTERVAL_SECONDS', 'LIST_PAGE_MAX', 'SHUTDOWN_GRACE_SECONDS',
+const NUMERIC_ENV_KEYS = ['MAXIMUM_MANIFEST_SIZE', 'UPLOAD_EXPIRY_SECONDS', 'GC_GRACE_SECONDS', 'GC_INTERVAL_SECONDS', 'STORAGE_REDIRECT_SECONDS', 'LIST_PAGE_MAX', 'SHUTDOWN_GRACE_SECONDS',
   'METRICS_PORT', 'METRICS_ROW_COUNT_INTERVAL_SECONDS', ...SCANNER_NUMERIC_ENV_KEYS] as const;
 /** Keys that an environment variable overrides with true/false (also 1/0, yes/no). */
 const BOOLEAN_ENV_KEYS = ['FEATURE_PROXY_STORAGE', 'METRICS_ENABLED', 'METRICS_ON_MAIN_PORT', 'FEATURE_GENERAL_OCI_SUPPORT', 'FEATURE_HELM_OCI_SUPPORT',
@@ -92,7 +92,7 @@ export function readConfigFile(file: string): { doc: Record<string, unknown>; pr
 }
 
 export function validateConfig(doc: Record<string, unknown>): { config?: RawConfig; problems: string[] } {
-  const r = configSchema.safeParse(doc);
+  const r = configSchema.safeParse(doc, { reportInput: true });
   if (r.success) {
     const more = [...fipsConfigProblems(r.data), ...identityConfigProblems(r.data)];
     return more.length ? { problems: more } : { config: r.data, problems: [] };

@@ -3,8 +3,9 @@
 import { z } from 'zod';
 
 const str = (what = 'a string') => z.string({ error: (i) => (i.input === undefined ? 'required' : `must be ${what}`) }).min(1, 'must not be empty');
-const port = z.union([z.number().int().min(1).max(65535), z.string().regex(/^\d{1,5}$/, 'must be a port number')],
-  { error: 'must be a port number (1-65535)' }).transform((p) => Number(p)).refine((p) => p >= 1 && p <= 65535, 'must be a port number (1-65535)');
+const PORT = 'must be a port number (1-65535)';
+const port = z.union([z.number().int(PORT).min(1, PORT).max(65535, PORT), z.string().regex(/^\d{1,5}$/, PORT)], { error: PORT })
+  .transform((p) => Number(p)).refine((p) => p >= 1 && p <= 65535, PORT);
 
 const localStorage = z.object({ storage_path: str() }).loose();
 
@@ -46,7 +47,7 @@ export const storageEntry = z.tuple([
   z.record(z.string(), z.unknown(), { error: 'must be a mapping of storage parameters' }),
 ]).transform((entry, ctx) => {
   const schema = PARAMS[entry[0] as Driver];
-  const r = schema.safeParse(entry[1]);
+  const r = schema.safeParse(entry[1], { reportInput: true });
   if (!r.success) {
     for (const issue of r.error.issues) ctx.addIssue({ ...issue, path: [1, ...issue.path] } as Parameters<typeof ctx.addIssue>[0]);
     return z.NEVER;

@@ -11,6 +11,7 @@ import { auditConfigSchema } from './schema-audit.js';
 import { identityConfigSchema } from './schema-identity.js';
 import { edgeConfigSchema } from './schema-edge.js';
 import { storageConfigSchema } from './schema-storage.js';
+import { redisConfigSchema } from './schema-redis.js';
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, 'must be HOST:PORT (for example 0.0.0.0:8080)');
 
@@ -47,6 +48,7 @@ export const configSchema = z.object({
   ...identityConfigSchema,
   ...edgeConfigSchema,
   ...storageConfigSchema,
+  ...redisConfigSchema,
 }).loose();
 
 export type RawConfig = z.infer<typeof configSchema>;

@@ -10,6 +10,7 @@ import { tagHistoryMigration } from './migrations-tag-history.js';
 import { scannerCleanupMigration } from './migrations-scanner-cleanup.js';
 import { identityMigration } from './migrations-identity.js';
 import { s3UploadsMigration } from './migrations-s3.js';
+import { pullStatsMigration } from './migrations-pull-stats.js';
 import { auditLogMigration, notificationsMigration } from './migrations-audit.js';
 
 function migrations(dialect: Dialect): Record<string, Migration> {
@@ -49,6 +50,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0008_scanner_cleanup': scannerCleanupMigration(dialect),
     '0012_identity': identityMigration(id),
     '0010_s3_uploads': s3UploadsMigration(),
+    '0011_pull_stats': pullStatsMigration(),
     '0013_audit_log': auditLogMigration(dialect),
     '0014_notifications': notificationsMigration(dialect),
   };

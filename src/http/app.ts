@@ -31,7 +31,8 @@ declare module 'fastify' {
   }
 }
 
-export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+/** The Fastify server with its parsers and error handling, no routes yet (its logger exists from here on). */
+export function createApp(opts: Pick<AppOptions, 'logger' | 'https' | 'trustedProxies'>): FastifyInstance {
   const app = Fastify({
     logger: opts.logger ?? false,
     // Blob bodies are streamed by the handlers; the framework never buffers them.
@@ -86,10 +87,19 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     return reply.code(404).header('Content-Type', 'application/json').send(JSON.stringify({ error: 'not found', path: req.url.slice(0, 200) }));
   });
 
-  // Metrics hooks go in before any route, so every route is timed.
+  return app;
+}
+
+/** Registers the routes: metrics hooks first (so every route is timed), the plugins, then the /v2 dispatcher. */
+export async function installRoutes(app: FastifyInstance, opts: Omit<AppOptions, 'logger' | 'https' | 'trustedProxies'>): Promise<void> {
   if (opts.metrics) installMetrics(app, opts.metrics);
   for (const plugin of opts.plugins ?? []) await plugin(app);
   await app.register(registryPlugin, { services: opts.services });
+}
+
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const app = createApp(opts);
+  await installRoutes(app, opts);
   return app;
 }
 

@@ -6,7 +6,6 @@
 // Pulls and pushes over /v2 cost one array push each here; the database write is batched (AuditLog).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseAuthorization } from './auth/credentials.js';
-import { matchRepositoryPath } from './api/route-table.js';
 import { requestOrigin } from './origin.js';
 import type { RequestOrigin } from '../services/index.js';
 import type { AuditEntry, AuditLog, Performer } from '../services/audit/log.js';
@@ -53,6 +52,8 @@ const API_RULES: Record<string, Rule> = {
   'POST /api/v1/setup': ({ body }) => ({ ...ns(str(body?.username), 'user_create', { username: str(body?.username), first_admin: true }), performer: performerNamed(str(body?.username)) }),
   'DELETE /api/v1/superuser/users/:name': ({ params }) => ns(params.name, 'user_delete', { username: params.name }),
   'POST /api/v1/signout': ({ self }) => ns(self, 'logout_success', {}),
+  'POST /api/v1/organization/:org/team/:team/syncing': ({ params, body }) => ns(params.org, 'enable_team_sync', { team: params.team, group_dn: str(body?.group_dn) ?? str(body?.group_name) ?? null }),
+  'DELETE /api/v1/organization/:org/team/:team/syncing': ({ params }) => ns(params.org, 'disable_team_sync', { team: params.team }),
   'POST /api/v1/repository': ({ body }) => {
     const full = `${str(body?.namespace)}/${str(body?.repository)}`;
     return { kind: 'create_repo', repository: full, metadata: { repo: str(body?.repository), namespace: str(body?.namespace), visibility: str(body?.visibility) ?? 'private' } };
@@ -92,8 +93,8 @@ function apiEntry(req: FastifyRequest, status: number): PendingAudit | undefined
   }
   if (status >= 300) return undefined;
   if (url === '/api/v1/repository/*') {
-    let m;
-    try { m = matchRepositoryPath(decodeURIComponent((req.raw.url ?? '').split('?')[0].replace(/^\/api\/v1/, ''))); } catch { return undefined; }
+    // The pattern and parameters the /api/v1 route table matched (api/plugin.ts).
+    const m = req.apiMatch;
     return m && repositoryRule(req.method, m.url, m.params, body);
   }
   const rule = API_RULES[`${req.method} ${url}`];
@@ -154,7 +155,8 @@ export function installAuditHook(app: FastifyInstance, opts: AuditHookOptions): 
       // With the log off, only a manifest PUT matters (repo_push notifications); nothing else is looked at.
       const wanted = audit.enabled || (isV2 && req.method === 'PUT' && !!opts.onPush);
       const main = wanted ? (isV2 ? registryEntry(req, reply, status) : req.url.startsWith('/api/v1/') ? apiEntry(req, status) : undefined) : undefined;
-      const extra = status < 300 ? req.auditEvents ?? [] : [];
+      // Entries a handler added stand unless the request failed (an OpenID sign-in answers with a redirect).
+      const extra = status < 400 ? req.auditEvents ?? [] : [];
       if (!main && !extra.length) return done();
       const performer = performerOf(req.principal);
       for (const e of main ? [main, ...extra] : extra) {

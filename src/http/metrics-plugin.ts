@@ -29,7 +29,7 @@ export function installMetrics(app: FastifyInstance, opts: MetricsHttpOptions): 
     metrics.observeRequest(method, route, status, reply.elapsedTime / 1000);
     if (route === MANIFEST_ROUTE) {
       if (method === 'GET') metrics.recordPull(isDigestReference(req.url) ? 'manifest' : 'tag', status);
-      else if (method === 'PUT') metrics.recordPush(status, pushMediaType(req.headers['content-type']));
+      else if (method === 'PUT') metrics.recordPush(status, pushMediaType(req.registryContentType ?? req.headers['content-type']));
     } else if (route === BLOB_ROUTE && method === 'GET' && (status === 200 || status === 206)) {
       metrics.recordPulledBytes(Number(reply.getHeader('content-length')) || 0);
     }

@@ -7,7 +7,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { LayerFormatError } from '../scanner/indexer/layer-reader.js';
 import { SEVERITIES, type Severity } from '../scanner/model.js';
 import { JOB_STATES, type JobState } from '../scanner/queue.js';
-import type { ScanOutcome, ScannerObserver } from '../scanner/service.js';
+import type { ScanOutcome, ScannerObserver } from '../scanner/log.js';
 import { CachedValue } from './cache.js';
 
 /** What the composition root hands to the metrics (all reads; called at most once per interval). */

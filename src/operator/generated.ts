@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomToken } from '../crypto/index.js';
-import { initCertificates } from '../services/certs.js';
+import { initCertificates } from '../startup/certs.js';
 import { names, type Generated } from './components.js';
 import { TLS_NAMES_ANNOTATION, type BerthRegistry, type K8sObject } from './types.js';
 

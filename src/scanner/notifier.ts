@@ -13,7 +13,7 @@
 import { hmacSha256, newId } from '../crypto/index.js';
 import type { DB } from '../db/database.js';
 import type { ClairNotification } from './clair.js';
-import type { VulnChange, VulnKey } from './service.js';
+import type { VulnChange, VulnKey } from './vulns.js';
 
 export const SIGNATURE_HEADER = 'X-Berth-Signature';
 const MAX_DELIVERY_ATTEMPTS = 10;

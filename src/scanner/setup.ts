@@ -1,11 +1,19 @@
 // Builds the scanner from the config (called by the composition root and `berth scanner serve`).
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { ServiceContext } from '../services/context.js';
-import { ScannerService, type ScannerLogger, type ScannerObserver, type ScannerOptions } from './service.js';
+import type { ScannerContext } from './context.js';
+import { ScannerService, SCANNER_VERSION, type ScannerOptions } from './service.js';
+import type { ScannerLogger, ScannerObserver } from './log.js';
 import { Notifier } from './notifier.js';
 import { RemoteScanner } from './remote.js';
 import { isAirgapped } from './bundle/airgap.js';
+import { ScanQueue } from './queue.js';
+import { ReportStore } from './report-store.js';
+import { UpdaterStatusService } from './bundle/status.js';
+import type { JobState } from './queue.js';
+import type { Severity } from './model.js';
+
+export type { ScannerContext } from './context.js';
 
 export interface ScannerSetup {
   service: ScannerService;
@@ -18,8 +26,36 @@ export interface ScannerSetup {
   stop(): Promise<void>;
 }
 
-/** The scanner of this process, or undefined when FEATURE_SECURITY_SCANNER is off. */
-export function buildScanner(ctx: ServiceContext, opts: {
+/** Whether this server runs a scanner (FEATURE_SECURITY_SCANNER). */
+export function scannerEnabled(ctx: ScannerContext): boolean {
+  return !!ctx.config.raw.FEATURE_SECURITY_SCANNER;
+}
+
+/** What the metrics read about the scanner (src/metrics/scanner.ts, ScannerMetricsSource). */
+export interface ScannerCounts {
+  jobCounts(): Promise<Record<JobState, number>>;
+  vulnerabilityCounts(): Promise<Record<Severity, number>>;
+  updaterDataTimes(): Promise<Array<{ name: string; dataTime: number }>>;
+  maxAgeSeconds: number;
+  localData: boolean;
+}
+
+/** The counts the metrics read, from the shared database (built before the scanner, which takes the metrics' observer). */
+export function scannerCounts(ctx: ScannerContext): ScannerCounts {
+  const queue = new ScanQueue(ctx.db);
+  const reports = new ReportStore(ctx.db, SCANNER_VERSION);
+  const updaters = new UpdaterStatusService(ctx);
+  return {
+    jobCounts: () => queue.counts(),
+    vulnerabilityCounts: () => reports.vulnerabilityCounts(),
+    updaterDataTimes: () => updaters.ages(),
+    maxAgeSeconds: updaters.maxAgeSeconds,
+    localData: !ctx.config.raw.SECURITY_SCANNER_V4_ENDPOINT,
+  };
+}
+
+/** The scanner of this process, or undefined when FEATURE_SECURITY_SCANNER is off (and not forced). */
+export function buildScanner(ctx: ScannerContext, opts: {
   log?: ScannerLogger; observer?: ScannerObserver; force?: boolean;
   /** Credentials for an external scanner's layer fetches, per repository (Berth with accounts: a pull token). */
   layerHeaders?: (repository: string) => Promise<Record<string, string[]>>;
@@ -27,7 +63,7 @@ export function buildScanner(ctx: ServiceContext, opts: {
   onRematch?: ScannerOptions['onRematch'];
 } = {}): ScannerSetup | undefined {
   const raw = ctx.config.raw;
-  if (!raw.FEATURE_SECURITY_SCANNER && !opts.force) return undefined;
+  if (!scannerEnabled(ctx) && !opts.force) return undefined;
   const publicUrl = `${ctx.config.urlScheme}://${ctx.config.serverHostname}`;
   const notifier = new Notifier({ db: ctx.db, baseUrl: publicUrl, webhook: raw.SCANNER_NOTIFICATION_WEBHOOK, log: opts.log, now: ctx.now });
   const endpoint = raw.SECURITY_SCANNER_V4_ENDPOINT;

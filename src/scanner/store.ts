@@ -333,6 +333,12 @@ export class AdvisoryStore {
     await this.db.updateTable('updater_state').set({ fingerprint, checked_at: Date.now() }).where('name', '=', updater).execute();
   }
 
+  /** A version of the advisory data: changes whenever an updater replaces its data set (the match cache's key). */
+  async dataVersion(): Promise<string> {
+    const rows = await this.db.selectFrom('updater_state').select(['name', 'updated_at']).orderBy('name').execute();
+    return rows.map((r) => `${r.name}@${r.updated_at}`).join(',');
+  }
+
   async updaterStatus(): Promise<UpdaterStatus[]> {
     const rows = await this.db.selectFrom('updater_state').selectAll().orderBy('name').execute();
     return rows.map((r) => ({

@@ -2,6 +2,8 @@
 import type { BerthConfig } from '../config/load.js';
 import type { DB, Dialect } from '../db/database.js';
 import type { BlobStore } from '../storage/blobstore.js';
+import type { DataModelCache } from '../cache/types.js';
+import type { PullRecorder } from './pull-stats.js';
 
 export interface ServiceContext {
   config: BerthConfig;
@@ -9,6 +11,10 @@ export interface ServiceContext {
   dialect: Dialect;
   store: BlobStore;
   now(): number;
+  /** The data-model cache (src/cache): in memory, or Redis shared by replicas. Absent: every lookup reads the database. */
+  cache?: DataModelCache;
+  /** Counts manifest pulls and flushes them to the database in batches (src/services/pull-stats.ts). */
+  pulls?: PullRecorder;
   /** Called after a manifest is stored (the scanner queues it); errors are swallowed, never fail the push. */
   onManifestPut?: (repository: string, digest: string) => Promise<unknown>;
   /** Called after manifests were deleted (delete by digest, repository delete, gc); the scanner drops their rows. Errors are swallowed. */

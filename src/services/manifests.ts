@@ -9,6 +9,8 @@ import type { ServiceContext } from './context.js';
 import { ensureRepository, findRepository, requireRepository, type RepositoryCreator } from './repositories.js';
 import { retryOnConflict } from '../db/retry.js';
 import { endTagsOfDeletedManifest, removeTag, setTag } from './tag-history.js';
+import { CacheGroups } from '../cache/types.js';
+import { invalidateAfter } from '../cache/invalidation.js';
 
 export interface StoredManifest { digest: string; mediaType: string; size: number; content: Uint8Array }
 export interface PutResult { digest: string; subject?: string; created: boolean }
@@ -22,7 +24,9 @@ const FOREIGN_LAYER_TYPES = new Set([
 ]);
 
 export class ManifestService {
-  constructor(private readonly ctx: ServiceContext) {}
+  constructor(private readonly ctx: ServiceContext) {
+    invalidateAfter<ManifestService>(this, ctx.cache, ['put', 'delete'], (a) => [CacheGroups.tags(a[0] as string)]);
+  }
 
   async put(repository: string, reference: string, bytes: Uint8Array, contentType: string | undefined, create?: RepositoryCreator): Promise<PutResult> {
     const byDigest = looksLikeDigest(reference);
@@ -125,7 +129,7 @@ export class ManifestService {
   }
 
   /** Finds a manifest by tag or digest; `accept` lists the media types the client takes (empty: any). */
-  async get(repository: string, reference: string, accept: string[] = []): Promise<StoredManifest> {
+  async get(repository: string, reference: string, accept: string[] = [], opts: { countPull?: boolean } = {}): Promise<StoredManifest> {
     requireRepositoryName(repository);
     const byDigest = looksLikeDigest(reference);
     if (byDigest) requireDigest(reference);
@@ -133,21 +137,29 @@ export class ManifestService {
       await requireRepository(this.ctx.db, repository);
       throw notFound(repository, reference);
     }
-    // The hot path of every pull: one query by repository name and tag (or digest).
-    let q = this.ctx.db.selectFrom('manifest')
-      .innerJoin('repository', 'repository.id', 'manifest.repository_id')
-      .select(['manifest.repository_id', 'manifest.digest', 'manifest.media_type', 'manifest.size', 'manifest.content'])
-      .where('repository.name', '=', repository);
-    q = byDigest ? q.where('manifest.digest', '=', reference)
-      : q.innerJoin('tag', (j) => j.onRef('tag.manifest_id', '=', 'manifest.id').onRef('tag.repository_id', '=', 'manifest.repository_id'))
-        .where('tag.name', '=', reference);
-    const row = await q.executeTakeFirst();
+    // The hot path of every pull: one query by repository name and tag (or digest); by tag from the cache.
+    const load = () => {
+      let q = this.ctx.db.selectFrom('manifest')
+        .innerJoin('repository', 'repository.id', 'manifest.repository_id')
+        .select(['manifest.repository_id', 'manifest.digest', 'manifest.media_type', 'manifest.size', 'manifest.content'])
+        .where('repository.name', '=', repository);
+      q = byDigest ? q.where('manifest.digest', '=', reference)
+        : q.innerJoin('tag', (j) => j.onRef('tag.manifest_id', '=', 'manifest.id').onRef('tag.repository_id', '=', 'manifest.repository_id'))
+          .where('tag.name', '=', reference);
+      return q.executeTakeFirst();
+    };
+    const row = !byDigest && this.ctx.cache
+      ? await this.ctx.cache.fetch(CacheGroups.tags(repository), reference, load)
+      : await load();
     if (!row) {
       await requireRepository(this.ctx.db, repository);
       throw notFound(repository, reference);
     }
     const found: StoredManifest = { digest: row.digest, mediaType: row.media_type, size: row.size, content: row.content };
-    return this.negotiate(row.repository_id, found, accept, byDigest);
+    const served = await this.negotiate(row.repository_id, found, accept, byDigest);
+    // A pull is counted in memory or Redis, never written to the database on its own (flushed in batches).
+    if (opts.countPull) this.ctx.pulls?.record({ repositoryId: row.repository_id, tag: byDigest ? undefined : reference, digest: row.digest });
+    return served;
   }
 
   /**

@@ -9,6 +9,8 @@ import { AccountError } from './accounts/errors.js';
 import type { ServiceContext } from './context.js';
 import { apiRepositoryId } from './repositories.js';
 import { removeTag, setTag } from './tag-history.js';
+import { CacheGroups } from '../cache/types.js';
+import { invalidateAfter } from '../cache/invalidation.js';
 
 export interface TagView {
   name: string; manifest_digest: string; size: number | null; last_modified: string; start_ts: number;
@@ -43,7 +45,9 @@ function containsPattern(value: string): string {
 const isIndex = (mediaType: string | null) => !!mediaType && isIndexType(mediaType);
 
 export class TagService {
-  constructor(private readonly ctx: ServiceContext) {}
+  constructor(private readonly ctx: ServiceContext) {
+    invalidateAfter<TagService>(this, ctx.cache, ['move', 'restore', 'delete'], (a) => [CacheGroups.tags(a[0] as string)]);
+  }
 
   private repoId(repository: string): Promise<number> {
     return apiRepositoryId(this.ctx.db, repository);

@@ -178,6 +178,11 @@ export class S3BlobStore implements BlobStore {
     this.client.destroy();
   }
 
+  /** What the server turned out to support (undefined: not needed yet). */
+  capabilities(): { uploadPartCopy?: boolean; listMultipartUploads?: boolean } {
+    return { uploadPartCopy: this.copyParts, listMultipartUploads: this.listsUploads };
+  }
+
   // ---- committed blobs --------------------------------------------------------------------------
 
   private async head(key: string): Promise<{ size: number; modified: number } | null> {
@@ -366,6 +371,7 @@ export class S3BlobStore implements BlobStore {
         keyMarker = r.IsTruncated ? r.NextKeyMarker : undefined;
         idMarker = r.IsTruncated ? r.NextUploadIdMarker : undefined;
       } while (keyMarker);
+      this.listsUploads = true;
     } catch (e) {
       if (isNotImplemented(e)) {
         this.listsUploads = false;
@@ -670,7 +676,13 @@ export class S3BlobStore implements BlobStore {
       })));
       return;
     }
-    await this.copyObject(st.base!.key, st.base!.size, target);
+    try {
+      await this.copyObject(st.base!.key, st.base!.size, target);
+    } catch (e) {
+      // A concurrent writer of the same digest got there first (some servers fail one of two copies to one key).
+      if ((await this.head(target).catch(() => null))?.size === st.base!.size) return;
+      throw e;
+    }
   }
 
   private async copyObject(srcKey: string, size: number, dstKey: string): Promise<void> {

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { initCertificates } from '../../src/services/certs.ts';
+import { initCertificates } from '../../src/startup/certs.ts';
 import { freePort } from './server.ts';
 import { run, runOk } from './exec.ts';
 

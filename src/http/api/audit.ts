@@ -5,12 +5,12 @@
 import { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { AuditQueryError, parseKinds, parseRange, type AuditQueries, type LogFilter, type LogScope } from '../../services/audit/query.js';
-import { NotificationError, type NotificationService } from '../../services/notifications/service.js';
+import { AuditQueryError, parseKinds, parseRange, type LogFilter, type LogScope } from '../../services/audit/query.js';
+import { NotificationError } from '../../services/notifications/service.js';
 import { auditLater } from '../audit-hook.js';
 import { ApiError } from './errors.js';
 import { deny, requireSignedIn, requireUserCaller, sendJson } from './principal.js';
-import type { ApiCall, ApiHandler } from './route-table.js';
+import type { ApiCall, ApiHandler } from './types.js';
 
 const logQuery = z.object({
   starttime: z.string().max(64).optional(),
@@ -20,7 +20,7 @@ const logQuery = z.object({
   next_page: z.string().max(512).optional(),
 });
 
-export interface AuditApi { queries: AuditQueries; notifications: NotificationService; now: () => number }
+export type { AuditApi } from './types.js';
 
 type What = 'logs' | 'aggregatelogs' | 'exportlogs';
 

@@ -2,7 +2,7 @@
 // in route-table.ts).
 import { z } from 'zod';
 import { deny, requireSignedIn, requireUserCaller, sendJson } from './principal.js';
-import type { ApiCall, ApiHandler } from './route-table.js';
+import type { ApiCall, ApiHandler } from './types.js';
 import { teamSyncView } from './team-sync.js';
 
 const createOrgBody = z.object({ name: z.string().min(1).max(255), email: z.string().max(320).optional() });

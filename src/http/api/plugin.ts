@@ -4,9 +4,17 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { mapApiError, sendApiError, ApiError } from './errors.js';
 import { apiPrincipalHook } from './principal.js';
 import { principalOf } from '../principal.js';
-import { API_ROUTES, isRepositoryPattern, matchRepositoryPath, type ApiDeps, type ApiRoute } from './route-table.js';
+import { API_ROUTES, isRepositoryPattern, matchRepositoryPath, type ApiRoute } from './route-table.js';
+import type { ApiDeps } from './types.js';
 
 export const MAX_API_BODY = 256 * 1024;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The /repository/* pattern (below /api/v1) and parameters the route table matched (for logs and the audit hook). */
+    apiMatch?: { url: string; params: Record<string, string> };
+  }
+}
 
 export async function apiPlugin(app: FastifyInstance, opts: { deps: ApiDeps }): Promise<void> {
   const { deps } = opts;
@@ -61,6 +69,7 @@ export async function apiPlugin(app: FastifyInstance, opts: { deps: ApiDeps }): 
       if (!m || !rows.length) throw new ApiError(404, 'no such endpoint');
       const r = rows.find((x) => x.method === req.method);
       if (!r) throw new ApiError(405, `${req.method} is not supported here`);
+      req.apiMatch = m;
       return call(r, req, reply, m.params);
     },
   });

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { atLeast } from '../../services/accounts/permissions.js';
 import { ApiError } from './errors.js';
 import { requireSignedIn, sendJson } from './principal.js';
-import type { ApiHandler } from './route-table.js';
+import type { ApiHandler } from './types.js';
 
 const createBody = z.object({
   namespace: z.string().min(1).max(255), repository: z.string().min(1).max(255),

@@ -1,13 +1,8 @@
 // The whole /api/v1 route table in one place, as /v2 has registry/route-table.ts. Each row is a method, a
 // pattern and its handler. Patterns with :name (a repository name, which contains "/") are matched here,
 // behind one /repository/* route, most specific pattern first; all others go to Fastify's router as they are.
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { AccountServices } from '../../services/accounts/index.js';
-import type { TagService } from '../../services/tags.js';
-import type { ArtifactService } from '../../services/artifacts.js';
-import type { ScannerService } from '../../scanner/service.js';
-import type { UpdaterStatusService } from '../../scanner/bundle/status.js';
-import type { Principal } from '../../services/principal.js';
+// Handlers get { req, reply, params, principal, deps } (types.ts).
+import type { ApiHandler, ApiMethod } from './types.js';
 import * as users from './users.js';
 import * as orgs from './orgs.js';
 import * as teamSync from './team-sync.js';
@@ -15,36 +10,11 @@ import * as repos from './repos.js';
 import * as tags from './tags.js';
 import * as artifacts from './artifacts.js';
 import * as security from './security.js';
+import * as pullStats from './pull-stats.js';
 import * as ui from './ui.js';
 import * as status from './status.js';
 import * as scannerStatus from './scanner-status.js';
 import * as audit from './audit.js';
-
-/** What the handlers use. */
-export interface ApiDeps {
-  accounts: AccountServices;
-  tags: TagService;
-  artifacts: ArtifactService;
-  /** The vulnerability scanner (undefined when FEATURE_SECURITY_SCANNER is off: its rows are then not served). */
-  scanner?: ScannerService;
-  /** The scanner data's age per updater. */
-  updaterStatus: UpdaterStatusService;
-  /** The audit log's queries and repository notifications (docs/AUDIT.md). */
-  audit: audit.AuditApi;
-}
-
-export interface ApiCall {
-  req: FastifyRequest;
-  reply: FastifyReply;
-  /** The pattern's parameters, percent-decoded. */
-  params: Record<string, string>;
-  /** The caller, resolved once by the /api/v1 hook. */
-  principal: Principal;
-  deps: ApiDeps;
-}
-
-export type ApiHandler = (c: ApiCall) => Promise<unknown>;
-export type ApiMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 export interface ApiRoute {
   method: ApiMethod;
@@ -115,6 +85,9 @@ export const API_ROUTES: readonly ApiRoute[] = [
   row('GET', '/repository/:name/charts', artifacts.charts),
   row('GET', '/repository/:name/manifest/:digest', artifacts.manifest),
   row('GET', '/repository/:name/manifest/:digest/security', security.manifestSecurity, 'scanner'),
+  // Quay's pull statistics (pull-stats.ts)
+  row('GET', '/repository/:name/tag/:tag/pull_statistics', pullStats.tagPullStatistics),
+  row('GET', '/repository/:name/manifest/:digest/pull_statistics', pullStats.manifestPullStatistics),
 
   // audit logs and repository notifications (audit.ts, docs/AUDIT.md)
   ...(['logs', 'aggregatelogs', 'exportlogs'] as const).flatMap((what) => [

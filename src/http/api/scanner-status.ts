@@ -2,7 +2,7 @@
 // last imported from an air-gap bundle. Any signed-in caller (user or robot) may read it: it says
 // nothing about repositories, and every user needs to know whether scan results are current.
 import { requireSignedIn, sendJson } from './principal.js';
-import type { ApiHandler } from './route-table.js';
+import type { ApiHandler } from './types.js';
 
 export const updaters: ApiHandler = async ({ reply, principal, deps: { updaterStatus } }) => {
   requireSignedIn(principal);

@@ -6,11 +6,11 @@
 // Repository names may have any number of segments (org/team/app); route-table.ts matches the path.
 // A manifest with no recognisable packages is "unsupported", never "scanned" with no findings.
 import { z } from 'zod';
-import type { ScannerService } from '../../scanner/service.js';
+import type { SecurityState } from '../../scanner/service.js';
 import type { ClairVulnerabilityReport } from '../../scanner/clair.js';
 import { ApiError } from './errors.js';
 import { sendJson } from './principal.js';
-import type { ApiHandler } from './route-table.js';
+import type { ApiHandler } from './types.js';
 
 export function quaySecurityData(r: ClairVulnerabilityReport, withVulns: boolean): Record<string, unknown> {
   const features = Object.values(r.packages).map((p) => {
@@ -57,31 +57,22 @@ export const manifestSecurity: ApiHandler = async ({ req, params: { name, digest
   if (!(await artifacts.hasManifest(name, digest))) throw new ApiError(404, `manifest ${digest} is not in repository "${name}"`);
   const q = z.object({ vulnerabilities: z.enum(['true', 'false', '1', '0', 'True', 'False']).optional() }).parse(req.query);
   const withVulns = q.vulnerabilities === 'true' || q.vulnerabilities === '1' || q.vulnerabilities === 'True';
-  return sendJson(reply, 200, await securityReport(scanner!, name, digest, withVulns));
+  return sendJson(reply, 200, quaySecurity(await scanner!.security(digest, name), withVulns));
 };
 
-async function securityReport(scanner: ScannerService, name: string, digest: string, withVulns: boolean): Promise<Record<string, unknown>> {
-  const st = await scanner.status(digest);
-  switch (st.state) {
-    case 'unknown':
-      // Pushed before the scanner was on (or its job was removed): queue it now.
-      await scanner.enqueue(digest, name);
-      return { status: 'queued', data: null };
+/** Quay's security answer for a manifest's state. */
+function quaySecurity(st: SecurityState, withVulns: boolean): Record<string, unknown> {
+  switch (st.status) {
     case 'queued':
-    case 'indexing':
-      return { status: 'queued', data: null, ...(st.job.lastError ? { detail: `retrying after: ${st.job.lastError}` } : {}) };
+      return { status: 'queued', data: null, ...(st.retrying ? { detail: `retrying after: ${st.retrying}` } : {}) };
     case 'failed':
       return { status: 'failed', data: null, detail: st.error };
     case 'unsupported':
       return { status: 'unsupported', data: null, detail: st.reason };
-    case 'indexed': {
-      const report = await scanner.vulnerabilityReport(digest);
-      if (!report) return { status: 'queued', data: null };
-      // Matched against nothing: say so, rather than let an empty list read as "no known vulnerabilities".
-      const noData = (await scanner.hasVulnerabilityData()) === false
-        ? { warning: 'no vulnerability data is loaded: run `berth scanner update` (or `berth scanner import-updaters` in an air-gapped site); packages were indexed but not checked against any advisory' }
-        : {};
-      return { status: 'scanned', data: quaySecurityData(report, withVulns), ...noData };
-    }
+    case 'scanned':
+      return {
+        status: 'scanned', data: quaySecurityData(st.report, withVulns),
+        ...(st.noData ? { warning: 'no vulnerability data is loaded: run `berth scanner update` (or `berth scanner import-updaters` in an air-gapped site); packages were indexed but not checked against any advisory' } : {}),
+      };
   }
 }

@@ -1,7 +1,7 @@
 // GET /api/v1/status: whether FIPS mode is on (for auditors and the UI); provider details for superusers.
 import { fipsStatus } from '../../crypto/index.js';
 import { sendJson } from './principal.js';
-import type { ApiHandler } from './route-table.js';
+import type { ApiHandler } from './types.js';
 
 export const getStatus: ApiHandler = async ({ reply, principal: p, deps: { accounts } }) => {
   const feature = accounts.ctx.config.raw.FEATURE_FIPS === true;

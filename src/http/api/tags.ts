@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { parseTagNameFilter } from '../../services/tags.js';
 import { sendJson } from './principal.js';
-import type { ApiHandler } from './route-table.js';
+import type { ApiHandler } from './types.js';
 import { auditLater } from '../audit-hook.js';
 
 const moveTagBody = z.object({ manifest_digest: z.string().min(1).max(200) });

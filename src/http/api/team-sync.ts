@@ -4,7 +4,7 @@ import type { AccountServices } from '../../services/accounts/index.js';
 import type { Principal } from '../../services/principal.js';
 import { ApiError } from './errors.js';
 import { deny, sendJson } from './principal.js';
-import type { ApiCall, ApiHandler } from './route-table.js';
+import type { ApiCall, ApiHandler } from './types.js';
 
 /** Quay's `can_edit`, `can_sync` and `synced` of GET …/team/{team}/members. */
 export async function teamSyncView(accounts: AccountServices, org: string, team: string, principal: Principal): Promise<Record<string, unknown>> {

@@ -12,7 +12,7 @@ import { registryStats } from '../../services/stats.js';
 import { ApiError } from './errors.js';
 import { requireUserCaller, sendJson } from './principal.js';
 import { sessionCookie } from './users.js';
-import type { ApiHandler } from './route-table.js';
+import type { ApiHandler } from './types.js';
 import { isLoopbackCaller } from './local-caller.js';
 
 const setupBody = z.object({ username: z.string().min(1).max(255), email: z.string().max(320).optional(), password: z.string().min(1).max(2048), setup_code: z.string().max(200).optional() });

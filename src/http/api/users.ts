@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { AccountError } from '../../services/accounts/errors.js';
 import { ApiError } from './errors.js';
 import { readCookie, requireUserCaller, sendJson, SESSION_COOKIE } from './principal.js';
-import type { ApiHandler } from './route-table.js';
+import type { ApiHandler } from './types.js';
 
 const signinBody = z.object({ username: z.string().min(1).max(512), password: z.string().min(1).max(2048) });
 const createUserBody = z.object({ username: z.string().min(1).max(255), email: z.string().max(320).optional(), password: z.string().min(1).max(2048), superuser: z.boolean().optional() });

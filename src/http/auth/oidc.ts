@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AccountServices } from '../../services/accounts/index.js';
 import { AccountError } from '../../services/accounts/errors.js';
 import { readCookie, SESSION_COOKIE } from '../api/principal.js';
+import { auditLater } from '../audit-hook.js';
 
 const STATE_COOKIE = 'berth_oidc_state';
 
@@ -44,8 +45,10 @@ export async function oidcRoutes(app: FastifyInstance, opts: { accounts: Account
     try {
       const principal = await accounts.authenticator.external(p.id, () => p.finish(url, readCookie(req, STATE_COOKIE)));
       if (principal.kind !== 'user') throw new AccountError('forbidden', 'only users sign in to the UI');
+      req.principal = principal; // the audit log's performer (login_success)
       const s = await accounts.sessions.create(principal.id);
       req.log.info({ event: 'oidc_signin', provider: id, account: principal.name, ip: req.ip }, 'signed in with OpenID Connect');
+      auditLater(req, { kind: 'login_success', namespace: principal.name, performer: { kind: 'user', name: principal.name }, metadata: { type: 'oauth', service: id } });
       return reply.code(302).header('Cache-Control', 'no-store').header('Set-Cookie', [
         `${STATE_COOKIE}=; Path=/oauth2/${id}/; HttpOnly; SameSite=Lax; Max-Age=0${secure}`,
         `${SESSION_COOKIE}=${s.cookie}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${auth.sessionSeconds}${secure}`,
@@ -53,6 +56,7 @@ export async function oidcRoutes(app: FastifyInstance, opts: { accounts: Account
     } catch (e) {
       if (!(e instanceof AccountError)) throw e;
       req.log.warn({ event: 'login_failed', provider: id, ip: req.ip, reason: e.message }, 'OpenID sign-in refused');
+      auditLater(req, { kind: 'login_failure', metadata: { type: 'oauth', service: id, message: e.message.slice(0, 200) } });
       return back(reply, e.message);
     }
   });

@@ -5,7 +5,7 @@ import { readLimited } from './body.js';
 import { MT } from '../../oci/mediatypes.js';
 
 export const getManifest: Handler = async ({ req, reply, match, services }) => {
-  const m = await services.manifests.get(match.name, match.ref, acceptList(req));
+  const m = await services.manifests.get(match.name, match.ref, acceptList(req), { countPull: req.method === 'GET' });
   reply.code(200).headers({
     'Content-Type': m.mediaType,
     'Docker-Content-Digest': m.digest,

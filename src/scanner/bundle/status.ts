@@ -7,7 +7,7 @@
 import type { Kysely } from 'kysely';
 import type { DB, Dialect } from '../../db/database.js';
 import { AdvisoryStore } from '../store.js';
-import type { ServiceContext } from '../../services/context.js';
+import type { ScannerContext } from '../context.js';
 import { dataMaxAgeSeconds, isAirgapped } from './airgap.js';
 
 export interface UpdaterImportTable {
@@ -79,7 +79,7 @@ export class UpdaterStatusService {
   readonly maxAgeSeconds: number;
   readonly airgapped: boolean;
 
-  constructor(private readonly ctx: ServiceContext) {
+  constructor(private readonly ctx: ScannerContext) {
     this.maxAgeSeconds = dataMaxAgeSeconds(ctx.config);
     this.airgapped = isAirgapped(ctx.config);
   }

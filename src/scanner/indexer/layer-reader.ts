@@ -12,14 +12,13 @@
 // - Whiteouts (`.wh.<name>`, `.wh..wh..opq`) are recorded, not applied: they only mean something
 //   relative to the layers below, which ./whiteouts.ts puts together.
 //
-// zstd is decoded by ./zstd.ts (fzstd in a warm worker thread; why, and what it costs, is noted there).
+// zstd is decoded by ../zstd.ts (fzstd in a warm worker thread; why, and what it costs, is noted there).
 import { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import { mkdtemp, open, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { TarFormatError, TarParser, type TarHeader } from './tar.js';
-import { ZstdDecompress } from './zstd.js';
+import { decoder, detectCompression, SNIFF_BYTES } from '../compression.js';
 import type { EntryInfo, FileResult, Finding, LayerResult, ScanContext, Scanner, StreamSink } from './types.js';
 
 /** The layer blob is not a readable (compressed) tar: truncated, corrupt or of an unknown format. */
@@ -103,14 +102,6 @@ async function peek(src: Readable, n: number): Promise<{ head: Buffer; stream: R
   });
 }
 
-function detect(head: Buffer): Compression | 'xz' | 'bzip2' {
-  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
-  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
-  if (head.length >= 6 && head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
-  if (head.length >= 3 && head.subarray(0, 3).toString('latin1') === 'BZh') return 'bzip2';
-  return 'none';
-}
-
 function errorText(err: unknown): string {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
@@ -160,12 +151,12 @@ export async function readLayer(source: Readable, scanners: readonly Scanner[], 
   let head: Buffer;
   let stream: Readable;
   try {
-    ({ head, stream } = await peek(source, 6));
+    ({ head, stream } = await peek(source, SNIFF_BYTES));
   } catch (err) {
     throw new LayerFormatError(`layer could not be read: ${errorText(err)}`, { cause: err });
   }
-  const kind = detect(head);
-  if (kind === 'xz' || kind === 'bzip2') {
+  const kind = detectCompression(head);
+  if (kind === 'xz' || kind === 'bzip2' || kind === 'zip') {
     source.destroy();
     throw new LayerFormatError(`layer is ${kind}-compressed; only gzip, zstd and uncompressed tar layers are supported`);
   }
@@ -174,11 +165,11 @@ export async function readLayer(source: Readable, scanners: readonly Scanner[], 
   if (compression === 'gzip') {
     // 1 MiB output chunks: zlib costs about half as much CPU per byte as with 128 KiB (fewer calls
     // into zlib, fewer buffers), and the tar parser hands out subarrays of them without copying.
-    const gunzip = createGunzip({ chunkSize: 1 << 20 });
+    const gunzip = decoder('gzip', { chunkSize: 1 << 20 });
     gunzip.on('error', fail('gzip'));
     decoded = stream.pipe(gunzip);
   } else if (compression === 'zstd') {
-    const unzstd = new ZstdDecompress();
+    const unzstd = decoder('zstd');
     unzstd.on('error', fail('zstd'));
     decoded = stream.pipe(unzstd);
   }

@@ -16,8 +16,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
-import { Decompress as ZstdDecompress } from 'fzstd';
+import { decoder, detectCompression, type Compression } from '../compression.js';
 import { Agent, ProxyAgent, fetch as undiciFetch, type Dispatcher } from 'undici';
 import { contentHasher, hashHex } from '../../crypto/index.js';
 
@@ -322,19 +321,14 @@ export async function materialize(updater: string, input: ParseInput, opts: { tm
 
 // ---- reading ------------------------------------------------------------------------------------
 
-export type Compression = 'gzip' | 'zstd' | 'zip' | 'none';
-
-/** Looks at a file's first bytes. */
+/** Looks at a file's first bytes (compression by the scanner's one sniffer, and the first non-blank byte). */
 export async function sniff(file: string): Promise<{ compression: Compression; firstByte: number | undefined }> {
   const fh = await open(file, 'r');
   try {
     const buf = Buffer.alloc(512);
     const { bytesRead } = await fh.read(buf, 0, 512, 0);
     const b = buf.subarray(0, bytesRead);
-    let compression: Compression = 'none';
-    if (b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b) compression = 'gzip';
-    else if (b.length >= 4 && b.readUInt32LE(0) === 0xfd2fb528) compression = 'zstd';
-    else if (b.length >= 4 && b[0] === 0x50 && b[1] === 0x4b && b[2] === 0x03 && b[3] === 0x04) compression = 'zip';
+    const compression = detectCompression(b);
     let firstByte: number | undefined;
     for (const c of b) {
       if (c === 0xef || c === 0xbb || c === 0xbf) continue; // BOM
@@ -346,37 +340,12 @@ export async function sniff(file: string): Promise<{ compression: Compression; f
   }
 }
 
-/** A zstd decoder as a Node Transform (fzstd, pure JavaScript). */
-export function zstdDecoder(): Transform {
-  let dec: ZstdDecompress;
-  const t = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      try {
-        dec.push(chunk);
-        cb();
-      } catch (err) {
-        cb(new Error(`invalid zstd data: ${(err as Error).message}`));
-      }
-    },
-    flush(cb) {
-      try {
-        dec.push(new Uint8Array(0), true);
-        cb();
-      } catch (err) {
-        cb(new Error(`invalid zstd data (truncated?): ${(err as Error).message}`));
-      }
-    },
-  });
-  dec = new ZstdDecompress((data) => { t.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength)); });
-  return t;
-}
-
 /** The file's bytes, decompressed when they are gzip or zstd. */
 export async function openDecoded(file: string): Promise<Readable> {
   const { compression } = await sniff(file);
   const raw = createReadStream(file, { highWaterMark: 1 << 20 });
   if (compression !== 'gzip' && compression !== 'zstd') return raw;
-  const out = compression === 'gzip' ? createGunzip() : zstdDecoder();
+  const out = decoder(compression);
   raw.on('error', (err) => out.destroy(err));
   return raw.pipe(out);
 }

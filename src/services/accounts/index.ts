@@ -8,7 +8,7 @@ import { TeamService } from './teams.js';
 import { RobotService } from './robots.js';
 import { AppTokenService } from './apptokens.js';
 import { PermissionService } from './permissions.js';
-import { RepoService } from './repos.js';
+import { RepoService } from '../repositories.js';
 import { LoginThrottle } from './throttle.js';
 import { SessionService } from './sessions.js';
 import { Authenticator } from './authenticate.js';
@@ -18,6 +18,8 @@ import { bootstrapAdmin } from './bootstrap.js';
 import { FirstAdminService } from './first-admin.js';
 import { PrincipalResolver } from './principals.js';
 import { RegistryAccess } from './registry-access.js';
+import { TokenStanding } from './token-standing.js';
+import { invalidateOnAccountWrites, invalidateOnIdentityWrites } from './cache-writes.js';
 import { IdentityService } from '../identity/index.js';
 
 export interface AccountServices {
@@ -34,6 +36,8 @@ export interface AccountServices {
   /** Failed-login counters in the database (shared by replicas). */
   throttle: LoginThrottle;
   tokens: RegistryTokenService;
+  /** Whether an issued registry token still stands (permissions, robot token), from the data-model cache. */
+  standing: TokenStanding;
   scopes: ScopeService;
   /** The principal of an /api/v1 request. */
   principals: PrincipalResolver;
@@ -50,6 +54,8 @@ export interface AccountServices {
 export interface AccountServicesOptions {
   /** Shows a new first-run setup code to the operator (`berth serve`: its console). Default: only its file. */
   announceSetupCode?: (code: string, file: string) => void;
+  /** The registry token service when the composition root built it first (the scanner signs layer tokens with it). */
+  tokens?: RegistryTokenService;
 }
 
 export function buildAccountServices(base: ServiceContext, opts: AccountServicesOptions = {}): AccountServices {
@@ -63,12 +69,17 @@ export function buildAccountServices(base: ServiceContext, opts: AccountServices
   const sessions = new SessionService(ctx);
   const identity = new IdentityService(ctx, users);
   const authenticator = new Authenticator(ctx, users, robots, appTokens, throttle, identity);
-  const tokens = new RegistryTokenService(ctx);
+  const standing = new TokenStanding(ctx, perms);
+  const tokens = opts.tokens ?? new RegistryTokenService(ctx, (subject) => standing.credentialOf(subject));
+  const orgs = new OrgService(ctx);
+  const teams = new TeamService(ctx);
+  invalidateOnAccountWrites(ctx.cache, ctx.db, { users, orgs, teams, robots, repos });
+  invalidateOnIdentityWrites(ctx.cache, identity);
   return {
     ctx,
     users,
-    orgs: new OrgService(ctx),
-    teams: new TeamService(ctx),
+    orgs,
+    teams,
     robots,
     appTokens,
     perms,
@@ -77,9 +88,10 @@ export function buildAccountServices(base: ServiceContext, opts: AccountServices
     authenticator,
     throttle,
     tokens,
+    standing,
     scopes: new ScopeService(perms),
     principals: new PrincipalResolver(ctx, authenticator, appTokens, sessions),
-    registryAccess: new RegistryAccess(ctx, tokens, authenticator, perms, repos),
+    registryAccess: new RegistryAccess(ctx, tokens, authenticator, perms, repos, standing),
     identity,
     bootstrap: () => bootstrapAdmin(ctx, users),
     firstAdmin: new FirstAdminService(ctx, users, opts.announceSetupCode ?? (() => undefined)),

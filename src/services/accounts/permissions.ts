@@ -1,26 +1,11 @@
 // Who may do what: the effective role of a caller on a repository, and who may create repositories in a namespace.
 import type { RepoRole } from '../../db/types.js';
 import type { AccountsContext, Principal } from './context.js';
-import { findAccount, isRestrictedUser } from './store.js';
+import { findAccount, findRepository, isRestrictedUser } from './store.js';
+import { maxRole, namespaceOf, type RepoFacts } from './roles.js';
+import { CacheGroups } from '../../cache/types.js';
 
-export const REPO_ROLES: readonly RepoRole[] = ['read', 'write', 'admin'];
-const RANK: Record<RepoRole, number> = { read: 1, write: 2, admin: 3 };
-
-export function maxRole(...roles: (RepoRole | undefined)[]): RepoRole | undefined {
-  let best: RepoRole | undefined;
-  for (const r of roles) if (r && (!best || RANK[r] > RANK[best])) best = r;
-  return best;
-}
-
-export function atLeast(role: RepoRole | undefined, needed: RepoRole): boolean {
-  return !!role && RANK[role] >= RANK[needed];
-}
-
-export interface RepoFacts { id: number; name: string; namespace_id: number | null; visibility: 'public' | 'private' }
-
-export function namespaceOf(repository: string): string {
-  return repository.split('/')[0];
-}
+export { atLeast, maxRole, namespaceOf, REPO_ROLES, type RepoFacts } from './roles.js';
 
 export class PermissionService {
   constructor(private readonly ctx: AccountsContext) {}
@@ -29,8 +14,10 @@ export class PermissionService {
     return p.kind === 'user' && (p.superuser || this.ctx.auth.superUsers.has(p.name));
   }
 
-  async findRepo(name: string): Promise<RepoFacts | undefined> {
-    return this.ctx.db.selectFrom('repository').select(['id', 'name', 'namespace_id', 'visibility']).where('name', '=', name).executeTakeFirst() as Promise<RepoFacts | undefined>;
+  /** Repository facts by name; from the data-model cache (group `perm`). */
+  findRepo(name: string): Promise<RepoFacts | undefined> {
+    if (!this.ctx.cache) return findRepository(this.ctx.db, name);
+    return this.ctx.cache.fetch(CacheGroups.perm, `repo:${name}`, () => findRepository(this.ctx.db, name));
   }
 
   /** The caller's role on an existing repository (undefined: none). */
@@ -41,13 +28,22 @@ export class PermissionService {
     if (this.isSuper(p)) return 'admin';
     const nsId = repo.namespace_id ?? (await findAccount(this.ctx.db, namespaceOf(repo.name)))?.id;
     if (p.kind === 'user' && nsId === p.id) return 'admin';
+    if (!this.ctx.cache) return maxRole(publicRead, await this.grantedRole(p.id, repo.id, nsId));
+    const got = await this.ctx.cache.fetch(CacheGroups.perm, `role:${repo.id}:${p.id}`, async () => ({ role: (await this.grantedRole(p.id, repo.id, nsId)) ?? null }));
+    return maxRole(publicRead, got?.role ?? undefined);
+  }
+
+  /** The role granted directly, through teams, or as an admin of the owning organization. */
+  private async grantedRole(accountId: number, repoId: number, nsId: number | undefined): Promise<RepoRole | undefined> {
+    const p = { id: accountId };
+    const repo = { id: repoId };
     const direct = await this.ctx.db.selectFrom('repository_user_permission').select('role')
       .where('repository_id', '=', repo.id).where('account_id', '=', p.id).executeTakeFirst();
     const viaTeams = await this.ctx.db.selectFrom('repository_team_permission as rtp')
       .innerJoin('team_member as tm', 'tm.team_id', 'rtp.team_id').select('rtp.role')
       .where('rtp.repository_id', '=', repo.id).where('tm.account_id', '=', p.id).execute();
     const orgAdmin = nsId !== undefined && (await this.teamRoleIn(p.id, nsId)) === 'admin' ? 'admin' : undefined;
-    return maxRole(publicRead, direct?.role, ...viaTeams.map((t) => t.role), orgAdmin);
+    return maxRole(direct?.role, ...viaTeams.map((t) => t.role), orgAdmin);
   }
 
   /** The highest team role the account holds in an organization. */

@@ -11,11 +11,11 @@ import { findAccount } from './store.js';
 import { TokenError, type RegistryTokenService } from './tokens.js';
 import type { Authenticator } from './authenticate.js';
 import type { PermissionService } from './permissions.js';
-import type { RepoService } from './repos.js';
 import { unauthorized } from './challenge.js';
 import { acceptedAudiences, tokenNames } from './service-name.js';
-import type { RepositoryCreator } from '../repositories.js';
+import type { RepoService, RepositoryCreator } from '../repositories.js';
 import { VerifiedTokenCache } from './verified-tokens.js';
+import type { TokenStanding } from './token-standing.js';
 import { performerOf } from '../audit/log.js';
 
 /** A registry token that is not valid (the edge logs the reason). */
@@ -34,7 +34,7 @@ export function challengeScope(r: RegistryRequest): string | undefined {
 
 export class RegistryAccess implements AccessPolicy {
   /** Token text -> its principal, for the token's lifetime (the signature check is cached the same way). */
-  private readonly principals = new VerifiedTokenCache<{ exp: number; principal: Principal; aud: string[] }>(30);
+  private readonly principals = new VerifiedTokenCache<{ exp: number; principal: Principal; aud: string[]; cred?: string; sub: string }>(30);
 
   constructor(
     private readonly ctx: AccountsContext,
@@ -42,6 +42,7 @@ export class RegistryAccess implements AccessPolicy {
     private readonly authenticator: Authenticator,
     private readonly perms: PermissionService,
     private readonly repos: RepoService,
+    private readonly standing: TokenStanding,
   ) {}
 
   async registryPrincipal(creds: Credentials, request: RegistryRequest): Promise<Principal> {
@@ -54,6 +55,7 @@ export class RegistryAccess implements AccessPolicy {
       throw new TokenRefused(m, unauthorized(tokenNames(this.ctx.auth, request.origin), m, challengeScope(request), 'invalid_token'));
     }
     if (known) {
+      await this.stillStands(known, request);
       this.ctx.observer?.authAttempt?.('bearer', true);
       return known.principal;
     }
@@ -65,13 +67,22 @@ export class RegistryAccess implements AccessPolicy {
       this.ctx.observer?.authAttempt?.('bearer', false);
       throw new TokenRefused(e.message, unauthorized(tokenNames(this.ctx.auth, request.origin), e.message, challengeScope(request), 'invalid_token'));
     }
+    await this.stillStands(claims, request);
     this.ctx.observer?.authAttempt?.('bearer', true);
     // The token names its account; one that is gone (or a token for no account) acts as anonymous with the token's grants.
     const account = claims.sub ? await findAccount(this.ctx.db, claims.sub) : undefined;
     const p = account && await this.authenticator.principalOf(account.id, 'registry-token');
     const principal: Principal = p ? { ...p, scopes: claims.access } : { kind: 'anonymous', scopes: claims.access };
-    this.principals.set(creds.token, { exp: claims.exp, principal, aud: claims.aud ?? [] });
+    this.principals.set(creds.token, { exp: claims.exp, principal, aud: claims.aud ?? [], cred: claims.cred, sub: claims.sub });
     return principal;
+  }
+
+  /** A robot token regenerated on any replica since the registry token was issued refuses it (token-standing.ts). */
+  private async stillStands(t: { sub: string; cred?: string }, request: RegistryRequest): Promise<void> {
+    const why = await this.standing.credentialRefusal(t.sub, t.cred);
+    if (!why) return;
+    this.ctx.observer?.authAttempt?.('bearer', false);
+    throw new TokenRefused(why, unauthorized(tokenNames(this.ctx.auth, request.origin), why, challengeScope(request), 'invalid_token'));
   }
 
   async authorize(p: Principal, request: RegistryRequest): Promise<RepositoryCreator | undefined> {
@@ -81,6 +92,11 @@ export class RegistryAccess implements AccessPolicy {
     if (!action || !name) return undefined;
     if (!grants(p.scopes, name, action)) {
       throw new RegistryError('DENIED', `requested access to "${name}" is denied: the token does not grant ${action}`, { name, action });
+    }
+    // Still allowed now? A permission revoked or a visibility changed on any replica since the token was issued.
+    if (p.kind !== 'anonymous') {
+      const why = await this.standing.roleRefusal(p.name, name, action);
+      if (why) throw new RegistryError('DENIED', why, { name, action });
     }
     if (action === 'push' && request.createsRepository) return this.createOnPush(p, name, request.address);
     return undefined;

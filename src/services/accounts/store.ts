@@ -1,7 +1,8 @@
-// Account lookups shared by the accounts services.
+// Account and repository lookups shared by the services (repositories.ts re-exports findRepository).
 import type { DB } from '../../db/database.js';
 import type { AccountRow } from './context.js';
 import { notFound } from './errors.js';
+import type { RepoFacts } from './roles.js';
 
 const COLS = ['id', 'name', 'kind', 'email', 'superuser', 'enabled', 'owner_id', 'created_at'] as const;
 
@@ -29,6 +30,11 @@ export async function requireUser(db: DB, name: string): Promise<AccountRow> {
   const a = await findAccount(db, name);
   if (!a || a.kind !== 'user') throw notFound(`user "${name.slice(0, 100)}" does not exist`);
   return a;
+}
+
+/** A repository by name, with what access decisions need (owner namespace, visibility). */
+export async function findRepository(db: DB, name: string): Promise<RepoFacts | undefined> {
+  return db.selectFrom('repository').select(['id', 'name', 'namespace_id', 'visibility']).where('name', '=', name).executeTakeFirst() as Promise<RepoFacts | undefined>;
 }
 
 /** LDAP_RESTRICTED_USER_FILTER matched at the user's last directory sign-in (account_identity.restricted). */

@@ -2,15 +2,17 @@
 // database (so replicas share them), rotated by age, each with its kid.
 // Private keys are stored sealed with AES-256-GCM (crypto/secrets.ts); rows from before that are read and sealed in place.
 import { SignJWT, jwtVerify, decodeProtectedHeader, type CryptoKey as JoseKey } from 'jose';
-import { generateSigningKey, importSigningKeys, randomToken, SecretBox, type SigningAlgorithm } from '../../crypto/index.js';
-import { databaseSecretBox } from '../secret-key.js';
+import { generateSigningKey, hashHex, importSigningKeys, randomToken, SecretBox, type SigningAlgorithm } from '../../crypto/index.js';
+import { CacheGroups } from '../../cache/types.js';
+import { databaseSecretBox } from '../../startup/secret-key.js';
 import type { AccountsContext } from './context.js';
 import { VerifiedTokenCache } from './verified-tokens.js';
 
 import type { AccessEntry } from '../principal.js';
 
 export type { AccessEntry } from '../principal.js';
-export interface TokenClaims { sub: string; access: AccessEntry[]; exp: number; /** The audiences (service names) the token was issued for. */ aud?: string[] }
+/** `aud`: the audiences (service names) the token was issued for; `cred`: for robots, the fingerprint of the robot token it was issued for (token-standing.ts). */
+export interface TokenClaims { sub: string; access: AccessEntry[]; exp: number; aud?: string[]; cred?: string }
 export const ISSUER = 'berth';
 export const MAX_TOKEN_LENGTH = 8192;
 const CLOCK_TOLERANCE_SECONDS = 30;
@@ -26,7 +28,8 @@ export class RegistryTokenService {
   private readonly verifyKeys = new Map<string, LoadedKey>();
   private readonly verified = new VerifiedTokenCache(CLOCK_TOLERANCE_SECONDS);
 
-  constructor(private readonly ctx: AccountsContext) {}
+  /** `credentialOf`: what a token for a subject must carry to stay valid (a robot's token fingerprint). */
+  constructor(private readonly ctx: AccountsContext, private readonly credentialOf: (subject: string) => Promise<string | undefined> = async () => undefined) {}
 
   private box(): SecretBox {
     return databaseSecretBox(this.ctx.config);
@@ -73,7 +76,8 @@ export class RegistryTokenService {
     const now = Math.floor(this.ctx.now() / 1000);
     const seconds = opts.seconds ?? this.ctx.auth.tokenSeconds;
     const exp = now + seconds;
-    const token = await new SignJWT({ access })
+    const cred = await this.credentialOf(subject);
+    const token = await new SignJWT(cred ? { access, cred } : { access })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
       .setIssuer(ISSUER).setAudience(opts.audience ?? this.ctx.auth.service).setSubject(subject)
       .setIssuedAt(now).setNotBefore(now - 5).setExpirationTime(exp).setJti(randomToken(16))
@@ -116,6 +120,15 @@ export class RegistryTokenService {
     if (token.length > MAX_TOKEN_LENGTH) throw new TokenError('token is too long');
     const known = this.verified.get(token, this.ctx.now());
     if (known) return known;
+    if (!this.ctx.cache) return this.verifySignature(token);
+    // Another replica may have verified it already (shared cache, keyed by the token's digest, never the token).
+    const claims = (await this.ctx.cache.fetch(CacheGroups.tokens, hashHex('sha256', token), () => this.verifySignature(token)))!;
+    if (this.ctx.now() / 1000 > claims.exp + CLOCK_TOLERANCE_SECONDS) throw new TokenError('token has expired');
+    this.verified.set(token, claims);
+    return claims;
+  }
+
+  private async verifySignature(token: string): Promise<TokenClaims> {
     let kid: string | undefined;
     try {
       kid = decodeProtectedHeader(token).kid;
@@ -131,6 +144,7 @@ export class RegistryTokenService {
       const access = Array.isArray(payload.access) ? (payload.access as AccessEntry[]) : [];
       const aud = (Array.isArray(payload.aud) ? payload.aud : [payload.aud]).filter((a): a is string => typeof a === 'string');
       const claims: TokenClaims = { sub: typeof payload.sub === 'string' ? payload.sub : '', access, exp: payload.exp ?? 0, aud };
+      if (typeof payload.cred === 'string') claims.cred = payload.cred;
       this.verified.set(token, claims);
       return claims;
     } catch (e) {

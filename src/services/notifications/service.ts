@@ -8,9 +8,9 @@
 import { newId, randomToken } from '../../crypto/index.js';
 import type { DB } from '../../db/database.js';
 import type { BerthConfig } from '../../config/load.js';
-import { databaseSecretBox } from '../secret-key.js';
+import { databaseSecretBox } from '../../startup/secret-key.js';
 import { signBody, SIGNATURE_HEADER } from '../../scanner/notifier.js';
-import type { VulnChange } from '../../scanner/service.js';
+import type { VulnChange } from '../../scanner/vulns.js';
 import type { Performer } from '../audit/log.js';
 import { methodBody, NOTIFICATION_EVENTS, NOTIFICATION_METHODS, parseLevel, repositoryEventData, sampleEventData, shouldPerform, type EventData, type NotificationEvent } from './events.js';
 

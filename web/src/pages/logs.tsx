@@ -9,7 +9,7 @@ import { ConfirmButton, Empty, ErrorBox, Field, FormError, Loading, Select, toAp
 const KINDS = ['push_repo', 'pull_repo', 'create_repo', 'delete_repo', 'set_repo_description', 'change_repo_visibility', 'change_repo_permission',
   'delete_repo_permission', 'create_tag', 'move_tag', 'delete_tag', 'revert_tag', 'create_robot', 'delete_robot', 'regenerate_robot_token',
   'org_create', 'org_delete', 'org_create_team', 'org_delete_team', 'org_add_team_member', 'org_remove_team_member', 'user_create', 'user_delete',
-  'create_app_specific_token', 'revoke_app_specific_token', 'login_success', 'login_failure', 'logout_success', 'add_repo_notification',
+  'create_app_specific_token', 'revoke_app_specific_token', 'login_success', 'login_failure', 'logout_success', 'enable_team_sync', 'disable_team_sync', 'add_repo_notification',
   'delete_repo_notification', 'reset_repo_notification'];
 
 interface LogEntry { kind: string; metadata: Record<string, unknown>; ip: string | null; datetime: string; performer?: { name: string; is_robot: boolean }; namespace?: { name: string } }

@@ -11,9 +11,9 @@
 // configured, every request is refused (the API would otherwise expose private images' contents).
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import type { ScannerService } from '../service.js';
-import { LayerFormatError } from '../indexer/index.js';
-import { verifyPskToken } from './auth.js';
+import type { ScannerService } from '../../scanner/service.js';
+import { LayerFormatError } from '../../scanner/indexer/index.js';
+import { verifyPskToken } from '../../scanner/clair-api/auth.js';
 
 const DIGEST = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 const manifestBody = z.object({

@@ -1,0 +1,78 @@
+// The in-memory engine: one process (the laptop start), and the first level of every Redis replica.
+// Each group has a generation; an entry is used only while its group's generation is the one it was
+// loaded under, so a load that raced an invalidation is never kept.
+import type { DataModelCache } from './types.js';
+
+interface Entry { value: unknown; gen: number; expires: number }
+
+const MAX_ENTRIES = 20_000;
+
+export class GenerationStore {
+  private readonly gens = new Map<string, number>();
+  private readonly groups = new Map<string, Map<string, Entry>>();
+  private size = 0;
+
+  constructor(private readonly ttlMs: number, private readonly now: () => number = Date.now) {}
+
+  gen(group: string): number {
+    return this.gens.get(group) ?? 0;
+  }
+
+  known(group: string): boolean {
+    return this.gens.has(group);
+  }
+
+  /** Moves the group to generation `to` (never backwards) and drops its entries. */
+  advance(group: string, to: number = this.gen(group) + 1): void {
+    if (to >= this.gen(group)) this.gens.set(group, to);
+    const g = this.groups.get(group);
+    if (g) { this.size -= g.size; this.groups.delete(group); }
+  }
+
+  /** Forgets everything, generations included (after missed invalidations). */
+  reset(): void {
+    this.gens.clear();
+    this.groups.clear();
+    this.size = 0;
+  }
+
+  get(group: string, key: string): { value: unknown } | undefined {
+    const e = this.groups.get(group)?.get(key);
+    if (!e) return undefined;
+    if (e.gen !== this.gen(group) || e.expires < this.now()) return undefined;
+    return { value: e.value };
+  }
+
+  set(group: string, key: string, value: unknown, gen: number): void {
+    if (gen !== this.gen(group)) return;
+    if (this.size >= MAX_ENTRIES) { this.groups.clear(); this.size = 0; }
+    let g = this.groups.get(group);
+    if (!g) this.groups.set(group, (g = new Map()));
+    if (!g.has(key)) this.size++;
+    g.set(key, { value, gen, expires: this.now() + this.ttlMs });
+  }
+}
+
+export class InMemoryCache implements DataModelCache {
+  readonly engine = 'inmemory' as const;
+  private readonly store: GenerationStore;
+
+  constructor(ttlSeconds: number) {
+    this.store = new GenerationStore(ttlSeconds * 1000);
+  }
+
+  async fetch<T>(group: string, key: string, load: () => Promise<T | undefined>): Promise<T | undefined> {
+    const hit = this.store.get(group, key);
+    if (hit) return hit.value as T;
+    const gen = this.store.gen(group);
+    const value = await load();
+    if (value !== undefined) this.store.set(group, key, value, gen);
+    return value;
+  }
+
+  async invalidate(...groups: string[]): Promise<void> {
+    for (const g of groups) this.store.advance(g);
+  }
+
+  async close(): Promise<void> {}
+}

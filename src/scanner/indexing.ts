@@ -1,0 +1,129 @@
+// Indexing: what "scan this manifest" means. A manifest the classifier (oci/manifest-kind.ts) calls an image
+// is indexed layer by layer (blob store first, else the layer URI over HTTP, as Clair does), reusing per-layer
+// results; an index queues its children; anything else is "unsupported" with the reason. An image whose
+// layers hold no recognisable packages is "unsupported" too, never "no vulnerabilities".
+import { PassThrough, Readable } from 'node:stream';
+import type { BlobStore } from '../storage/blobstore.js';
+import { parseManifest } from '../oci/manifest.js';
+import { classifyManifest } from '../oci/manifest-kind.js';
+import { indexLayers } from './indexer/index.js';
+import type { ClairManifest, StoredIndex } from './clair.js';
+import type { ReportStore } from './report-store.js';
+import type { MatchService } from './matching.js';
+import type { RemoteScanner } from './remote.js';
+
+/** A job that no retry can fix (the manifest is gone, a layer has no source). */
+export class PermanentScanError extends Error {}
+
+export type IndexOutcome = { state: 'indexed' } | { state: 'unsupported'; reason: string };
+
+/** An external Clair-compatible scanner and how it reaches Berth's blobs (`${registryUrl}/v2/<repository>/blobs/<digest>`). */
+export interface RemoteIndexing { scanner: RemoteScanner; registryUrl: string; layerHeaders?: (repository: string) => Promise<Record<string, string[]>> }
+
+export class Indexer {
+  constructor(
+    private readonly reports: ReportStore,
+    private readonly matcher: MatchService,
+    private readonly opts: {
+      now: () => number;
+      blobs?: BlobStore;
+      tmpDir?: string;
+      remote?: RemoteIndexing;
+      /** Queues a manifest (an index's children). */
+      enqueue: (digest: string, repository: string) => Promise<unknown>;
+      /** Called after a manifest was indexed with packages (its first match). */
+      indexed: (digest: string) => Promise<unknown>;
+    },
+  ) {}
+
+  /** Indexes a manifest stored in Berth's database (the job handler). */
+  async indexStored(digest: string, repository: string): Promise<IndexOutcome> {
+    const row = await this.reports.manifest(digest, repository);
+    if (!row) throw new PermanentScanError(`manifest ${digest} is no longer stored`);
+    const m = parseManifest(row.content, row.mediaType);
+    const unsupported = async (reason: string) => {
+      await this.save({ manifest: digest, state: 'unsupported', reason, layers: [], packages: [] });
+      return { state: 'unsupported' as const, reason };
+    };
+    const kind = classifyManifest(m);
+    if (kind === 'index') {
+      // Quay reports an index (manifest list) as unsupported; each platform manifest is scanned.
+      for (const child of m.manifests) await this.opts.enqueue(child.digest, row.repository);
+      return unsupported(`an image index: each of its ${m.manifests.length} manifests is scanned on its own`);
+    }
+    if (kind !== 'image') {
+      return unsupported(`not a container image but ${kind === 'helm-chart' ? 'a Helm chart' : 'an artifact'} (config media type ${m.config?.mediaType ?? 'none'}${m.artifactType ? `, artifact type ${m.artifactType}` : ''})`);
+    }
+    const layers = m.layers;
+    if (!layers.length) return unsupported('the image has no layers');
+    if (this.opts.remote) return this.indexRemote(digest, row.repository, layers.map((l) => l.digest));
+    const stored = await this.indexManifest({ hash: digest, layers: layers.map((l) => ({ hash: l.digest })) });
+    return stored.state === 'indexed' ? { state: 'indexed' } : { state: 'unsupported', reason: stored.reason ?? 'no recognisable packages' };
+  }
+
+  /** Sends the manifest to the external scanner; its answer decides indexed or unsupported. */
+  private async indexRemote(digest: string, repository: string, layers: string[]): Promise<IndexOutcome> {
+    const { scanner, registryUrl, layerHeaders } = this.opts.remote!;
+    const headers = (await layerHeaders?.(repository)) ?? {};
+    const report = await scanner.index({
+      hash: digest,
+      layers: layers.map((d) => ({ hash: d, uri: `${registryUrl.replace(/\/$/, '')}/v2/${repository}/blobs/${d}`, headers })),
+    });
+    if (!report.success && report.err) throw new Error(`external scanner: ${report.err}`);
+    const empty = Object.keys(report.packages ?? {}).length === 0;
+    const stored: StoredIndex = empty
+      ? { manifest: digest, state: 'unsupported', reason: 'the external scanner found no packages', layers, packages: [] }
+      : { manifest: digest, state: 'indexed', layers, packages: [] };
+    await this.save(stored);
+    return stored.state === 'indexed' ? { state: 'indexed' } : { state: 'unsupported', reason: stored.reason! };
+  }
+
+  /**
+   * Indexes a manifest given as Clair's Manifest: each layer from the blob store when present,
+   * else from its URI (with its headers). Stores and returns the result.
+   */
+  async indexManifest(m: ClairManifest): Promise<StoredIndex> {
+    const digests = m.layers.map((l) => l.hash);
+    const sources: Array<() => Readable> = [];
+    const { blobs } = this.opts;
+    for (const l of m.layers) {
+      const local = blobs && (await blobs.stat(l.hash)) !== null;
+      if (local) sources.push(() => blobs.read(l.hash));
+      else if (l.uri) sources.push(() => fetchLayer(l.uri!, l.headers ?? {}));
+      else throw new PermanentScanError(`layer ${l.hash} is not in blob storage and has no URI`);
+    }
+    const cache = this.reports.layerCache(this.opts.now);
+    const r = await indexLayers(sources, { digests, cache, ...(this.opts.tmpDir ? { tmpDir: this.opts.tmpDir } : {}) });
+    const stored: StoredIndex = r.packages.length
+      ? { manifest: m.hash, state: 'indexed', layers: digests, ...(r.distribution ? { distribution: r.distribution } : {}), packages: r.packages }
+      : {
+        manifest: m.hash, state: 'unsupported', layers: digests, ...(r.distribution ? { distribution: r.distribution } : {}), packages: [],
+        reason: r.distribution ? `no installed packages found (distribution ${r.distribution.id} detected)` : 'no recognisable packages or distribution in any layer',
+      };
+    await this.save(stored);
+    if (stored.state === 'indexed') await this.opts.indexed(m.hash);
+    return stored;
+  }
+
+  private async save(s: StoredIndex): Promise<void> {
+    await this.reports.save(s, this.opts.now());
+    this.matcher.forget(s.manifest);
+  }
+}
+
+/** Streams a layer from its URI (the way Clair fetches layers Quay names). */
+function fetchLayer(uri: string, headers: Record<string, string[]>): Readable {
+  const out = new PassThrough();
+  const h = new Headers();
+  for (const [k, vs] of Object.entries(headers)) for (const v of vs) h.append(k, v);
+  fetch(uri, { headers: h, redirect: 'follow' }).then((res) => {
+    if (!res.ok || !res.body) {
+      out.destroy(new Error(`fetching layer ${uri.split('?')[0]}: HTTP ${res.status}`));
+      return;
+    }
+    const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
+    body.on('error', (e) => out.destroy(e));
+    body.pipe(out);
+  }, (e: Error) => out.destroy(new Error(`fetching layer ${uri.split('?')[0]}: ${e.message}`)));
+  return out;
+}
