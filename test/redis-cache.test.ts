@@ -104,7 +104,7 @@ async function metric(r: Replica, name: string): Promise<number | undefined> {
 
 const skipReplicas = redisServerMissing() ?? (await postgresAvailable() ? undefined : 'PostgreSQL is not reachable at 127.0.0.1:5432');
 
-describe('two replicas with one Redis and one PostgreSQL', { skip: skipReplicas }, () => {
+describe('two replicas with one Redis and one PostgreSQL', () => {
   let redis: TestRedis;
   let db: { uri: string; drop(): Promise<void> };
   let dir: string;
@@ -114,6 +114,7 @@ describe('two replicas with one Redis and one PostgreSQL', { skip: skipReplicas 
   let robot: { name: string; token: string };
 
   before(async () => {
+    if (skipReplicas) return; // the tests are skipped, with the reason
     dir = mkdtempSync(path.join(tmpdir(), 'berth-redis-cache-'));
     redis = await startRedis();
     db = await createPostgresDatabase();
@@ -144,7 +145,7 @@ describe('two replicas with one Redis and one PostgreSQL', { skip: skipReplicas 
     return res.status === 200 ? res.headers.get('docker-content-digest') : res.status;
   };
 
-  test('a tag pushed, moved or deleted through one replica is what the other serves within one second', async () => {
+  test('a tag pushed, moved or deleted through one replica is what the other serves within one second', { skip: skipReplicas }, async () => {
     const d1 = await pushImage(a, 'acme/app', 'v1', 'one', ownerToken);
     assert.equal(await manifestDigest(b, 'v1'), d1); // now cached on b (and in Redis)
     assert.equal(await manifestDigest(b, 'v1'), d1);
@@ -163,7 +164,7 @@ describe('two replicas with one Redis and one PostgreSQL', { skip: skipReplicas 
     await within(1000, 'a serves the tag pushed again through b', async () => (await manifestDigest(a, 'v1')) === d1);
   });
 
-  test('a token issued by one replica is accepted by the other; a revoked permission refuses it there within one second', async () => {
+  test('a token issued by one replica is accepted by the other; a revoked permission refuses it there within one second', { skip: skipReplicas }, async () => {
     const t = await token(a, 'repository:acme/app:pull', READER);
     assert.equal(t.status, 200);
     assert.equal(await manifestDigest(b, 'v1', t.token), await manifestDigest(a, 'v1'));
@@ -181,7 +182,7 @@ describe('two replicas with one Redis and one PostgreSQL', { skip: skipReplicas 
     await within(1000, 'a accepts the reader again', async () => typeof (await manifestDigest(a, 'v1', t2.token)) === 'string');
   });
 
-  test('a robot token regenerated on one replica is refused by the other within one second, and so are registry tokens issued for it', async () => {
+  test('a robot token regenerated on one replica is refused by the other within one second, and so are registry tokens issued for it', { skip: skipReplicas }, async () => {
     const before = await token(b, 'repository:acme/app:pull,push', [robot.name, robot.token]);
     assert.equal(before.status, 200);
     assert.equal(typeof (await manifestDigest(a, 'v1', before.token)), 'string');
@@ -195,7 +196,7 @@ describe('two replicas with one Redis and one PostgreSQL', { skip: skipReplicas 
     robot.token = regen.json.token;
   });
 
-  test('a visibility change on one replica holds on the other within one second', async () => {
+  test('a visibility change on one replica holds on the other within one second', { skip: skipReplicas }, async () => {
     const anon = () => token(b, 'repository:acme/app:pull');
     assert.equal(await manifestDigest(b, 'v1', (await anon()).token), 403);
     assert.equal((await api(a, 'POST', '/repository/acme/app/changevisibility', OWNER, { visibility: 'public' })).status, 200);
@@ -204,7 +205,7 @@ describe('two replicas with one Redis and one PostgreSQL', { skip: skipReplicas 
     await within(1000, 'b refuses anonymous pulls again', async () => (await manifestDigest(b, 'v1', (await anon()).token)) === 403);
   });
 
-  test('pulls are counted in Redis, reach PostgreSQL only in a flush, and add up over both replicas', async () => {
+  test('pulls are counted in Redis, reach PostgreSQL only in a flush, and add up over both replicas', { skip: skipReplicas }, async () => {
     await a.berth.ctx.pulls!.flush();
     await a.berth.ctx.db.deleteFrom('tag_pull_stats').execute();
     await a.berth.ctx.db.deleteFrom('manifest_pull_stats').execute();
@@ -235,7 +236,7 @@ describe('two replicas with one Redis and one PostgreSQL', { skip: skipReplicas 
     assert.equal((await api(a, 'GET', '/repository/acme/app/tag/v1/pull_statistics')).status, 401);
   });
 
-  test('deleting an organization drops the manifests by tag of its repositories on every replica', async () => {
+  test('deleting an organization drops the manifests by tag of its repositories on every replica', { skip: skipReplicas }, async () => {
     assert.equal((await api(a, 'POST', '/organization/', OWNER, { name: 'gone' })).status, 201);
     const t1 = (await token(a, 'repository:gone/x:pull,push', OWNER)).token!;
     await pushImage(a, 'gone/x', 'v1', 'gone', t1);
@@ -248,7 +249,7 @@ describe('two replicas with one Redis and one PostgreSQL', { skip: skipReplicas 
     await within(1000, 'b no longer serves the deleted repository\'s tag', async () => (await get(b, t2)) === 404);
   });
 
-  test('Redis killed: both replicas serve from the database, log it once, export berth_redis_up 0; back: 1', async () => {
+  test('Redis killed: both replicas serve from the database, log it once, export berth_redis_up 0; back: 1', { skip: skipReplicas }, async () => {
     assert.equal(await metric(a, 'berth_redis_up'), 1);
     await redis.kill();
     await within(5000, 'a notices', async () => (await metric(a, 'berth_redis_up')) === 0);

@@ -39,7 +39,7 @@ function randomLayer(name: string, bytes: number): Record<string, Buffer> {
   return { [`data/${name}.bin`]: randomBytes(bytes) };
 }
 
-describe('three replicas behind nginx on one PostgreSQL, one blob store and one Redis', { skip: missing, timeout: 240_000 }, () => {
+describe('three replicas behind nginx on one PostgreSQL, one blob store and one Redis', { timeout: 240_000 }, () => {
   let t: Topology;
   let sb: ContainerSandbox;
   let db: pg.Client;
@@ -88,6 +88,7 @@ describe('three replicas behind nginx on one PostgreSQL, one blob store and one 
   };
 
   before(async () => {
+    if (missing) return; // the tests are skipped, with the reason
     t = await Topology.start({ replicas: 3, storage: 's3', config: { SCANNER_WORKERS: 1, SCANNER_UPDATERS: [], SCANNER_LEASE_SECONDS: 5 } });
     sb = new ContainerSandbox('berth-scale-out-');
     db = new pg.Client({ connectionString: t.db.uri });
@@ -104,7 +105,7 @@ describe('three replicas behind nginx on one PostgreSQL, one blob store and one 
     await t?.stop();
   });
 
-  test('skopeo pushes a four-layer image through nginx, its upload requests land on different replicas, skopeo and podman pull it back byte for byte', async () => {
+  test('skopeo pushes a four-layer image through nginx, its upload requests land on different replicas, skopeo and podman pull it back byte for byte', { skip: missing }, async () => {
     image = await buildImage({ format: 'oci', layers: [0, 1, 2, 3].map((i) => randomLayer(`l${i}`, 256 * 1024 + i)), labels: { test: 'scale-out' } });
     const src = sb.mkdir('src');
     writeOciLayout(src, { v1: image });
@@ -155,7 +156,7 @@ describe('three replicas behind nginx on one PostgreSQL, one blob store and one 
     assert.equal(info.Labels.test, 'scale-out');
   });
 
-  test('a token issued by one replica is accepted by the others; a permission revoked or a robot token regenerated on one is refused by the others within one second', async () => {
+  test('a token issued by one replica is accepted by the others; a permission revoked or a robot token regenerated on one is refused by the others within one second', { skip: missing }, async () => {
     const [r0, r1, r2] = t.replicas.map((r) => r.url);
     const readerTok = (await token(r0, 'repository:acme/app:pull', READER)).token!;
     for (const base of [r1, r2]) assert.equal(await pullOnce(base, 'acme/app', 'v1', readerTok), image.descriptor.digest);
@@ -184,7 +185,7 @@ describe('three replicas behind nginx on one PostgreSQL, one blob store and one 
     assert.ok(ms.every((m) => m < 1000));
   });
 
-  test('every pushed manifest is indexed by the scanner exactly once across the replicas', async () => {
+  test('every pushed manifest is indexed by the scanner exactly once across the replicas', { skip: missing }, async () => {
     const second = await buildImage({ format: 'oci', layers: [{ 'etc/os-release': 'ID=debian\nVERSION_ID="12"\n' }, randomLayer('x', 4096)] });
     const src = sb.mkdir('scan');
     writeOciLayout(src, { v2: second });
@@ -208,7 +209,7 @@ describe('three replicas behind nginx on one PostgreSQL, one blob store and one 
     assert.equal(completed, digests.length);
   });
 
-  test('SIGKILL of one replica during a skopeo push: the retry through nginx succeeds, nothing acknowledged is lost, nothing half-written is visible', async (tc) => {
+  test('SIGKILL of one replica during a skopeo push: the retry through nginx succeeds, nothing acknowledged is lost, nothing half-written is visible', { skip: missing }, async (tc) => {
     const big = await buildImage({ format: 'oci', layers: [0, 1, 2, 3].map((i) => randomLayer(`big${i}`, 6 * 1024 * 1024 + i)) });
     const src = sb.mkdir('big');
     writeOciLayout(src, { v3: big });
@@ -245,7 +246,7 @@ describe('three replicas behind nginx on one PostgreSQL, one blob store and one 
     assert.deepEqual(tags.rows.map((x) => x.name), ['v1', 'v2', 'v3']);
   });
 
-  test('a rolling restart (SIGTERM each replica in turn, start it again) while pulls loop through nginx: zero failed pulls', async () => {
+  test('a rolling restart (SIGTERM each replica in turn, start it again) while pulls loop through nginx: zero failed pulls', { skip: missing }, async () => {
     const tok = (await token(t.url, 'repository:acme/app:pull', READER)).token!;
     let running = true;
     const failures: string[] = [];
@@ -281,7 +282,7 @@ describe('three replicas behind nginx on one PostgreSQL, one blob store and one 
     assert.ok(skopeoPulls > 0);
   });
 
-  test('gc runs on one replica at a time (the lease in PostgreSQL) and changes nothing that is referenced', async () => {
+  test('gc runs on one replica at a time (the lease in PostgreSQL) and changes nothing that is referenced', { skip: missing }, async () => {
     const gc = () => run(process.execPath, [BERTH_BIN, 'gc', '--config', t.configFile, '--grace', '0'], { env: { BERTH_CONFIG: '' } });
     // While another holder has the lease, gc skips; once it is free, gc runs.
     const holder = new pg.Client({ connectionString: t.db.uri });
@@ -303,7 +304,7 @@ describe('three replicas behind nginx on one PostgreSQL, one blob store and one 
     for (const tag of ['v1', 'v2', 'v3']) assert.ok((await pullOnce(t.url, 'acme/app', tag, tok)).startsWith('sha256:'));
   });
 
-  test('the metrics stay true per replica: row gauges from the database on every one, request counters of its own', async () => {
+  test('the metrics stay true per replica: row gauges from the database on every one, request counters of its own', { skip: missing }, async () => {
     const repos = (await db.query('select count(*)::int as n from repository')).rows[0].n as number;
     const users = (await db.query(`select count(*)::int as n from account where kind = 'user'`)).rows[0].n as number;
     await within(5000, 'row gauges refreshed', async () => {

@@ -129,17 +129,19 @@ const drivers = [
 ] as const;
 
 for (const [name, makeDriver, skip] of drivers) {
-  describe(`storage contract: ${name}`, { skip }, () => {
+  // (the skip is on each test: Node 20 does not count a skipped describe)
+  describe(`storage contract: ${name}`, () => {
     let d: Driver;
     let store: BlobStore;
     before(async () => {
+      if (skip) return; // the tests are skipped, with the reason
       d = await makeDriver();
       store = d.store();
       await store.check?.();
     });
-    after(() => d.cleanup());
+    after(() => d?.cleanup());
 
-    test('put, stat, get and a small range of a small blob', async () => {
+    test('put, stat, get and a small range of a small blob', { skip }, async () => {
       const data = randomBytes(3000);
       const digest = await put(store, data);
       assert.deepEqual(await store.stat(digest), { size: 3000 });
@@ -150,7 +152,7 @@ for (const [name, makeDriver, skip] of drivers) {
       assert.ok(mtime && Math.abs(mtime - Date.now()) < 120_000, `modifiedAt is recent (${mtime})`);
     });
 
-    test('single-request uploads (POST ?digest=), small and over a part, leave no upload area behind', async () => {
+    test('single-request uploads (POST ?digest=), small and over a part, leave no upload area behind', { skip }, async () => {
       for (const size of [70_000, 9 * MiB + 1]) {
         const data = randomBytes(size);
         const before = new Set(await store.listUploads());
@@ -161,13 +163,13 @@ for (const [name, makeDriver, skip] of drivers) {
       }
     });
 
-    test('an empty blob', async () => {
+    test('an empty blob', { skip }, async () => {
       const digest = await put(store, Buffer.alloc(0), []);
       assert.deepEqual(await store.stat(digest), { size: 0 });
       assert.equal((await readAll(store.read(digest))).length, 0);
     });
 
-    test('missing objects: stat and modifiedAt are null, read fails with ENOENT, delete is quiet', async () => {
+    test('missing objects: stat and modifiedAt are null, read fails with ENOENT, delete is quiet', { skip }, async () => {
       const digest = sha256(randomBytes(10));
       assert.equal(await store.stat(digest), null);
       assert.equal(await store.modifiedAt?.(digest) ?? null, null);
@@ -177,7 +179,7 @@ for (const [name, makeDriver, skip] of drivers) {
       assert.equal(await store.uploadModifiedAt(newId()), null);
     });
 
-    test('list names every committed blob; delete removes one', async () => {
+    test('list names every committed blob; delete removes one', { skip }, async () => {
       const digests = [await put(store, randomBytes(100)), await put(store, randomBytes(200)), await put(store, randomBytes(300))];
       const listed = new Set<string>();
       for await (const dg of store.list()) listed.add(dg);
@@ -189,7 +191,7 @@ for (const [name, makeDriver, skip] of drivers) {
       assert.ok(!after2.has(digests[1]) && after2.has(digests[0]) && after2.has(digests[2]));
     });
 
-    test('a large blob in chunks of odd sizes (1 byte to 9 MiB) crosses part boundaries; ranges anywhere', async () => {
+    test('a large blob in chunks of odd sizes (1 byte to 9 MiB) crosses part boundaries; ranges anywhere', { skip }, async () => {
       const data = randomBytes(21 * MiB + 7);
       const chunks = [1, 100 * 1024, 9 * MiB, 3 * MiB, 1, 5 * MiB - 3, 4 * MiB];
       chunks.push(data.length - chunks.reduce((a, b) => a + b, 0));
@@ -202,7 +204,7 @@ for (const [name, makeDriver, skip] of drivers) {
       }
     });
 
-    test('an upload continued by another instance (another replica) after small chunks; its bytes hash back the same', async () => {
+    test('an upload continued by another instance (another replica) after small chunks; its bytes hash back the same', { skip }, async () => {
       const data = randomBytes(10 * MiB + 333);
       const id = newId();
       await store.createUpload(id);
@@ -228,7 +230,7 @@ for (const [name, makeDriver, skip] of drivers) {
       assert.equal(await store.uploadSize(id), null);
     });
 
-    test('concurrent writers of the same digest all succeed and leave one whole blob', async () => {
+    test('concurrent writers of the same digest all succeed and leave one whole blob', { skip }, async () => {
       const data = randomBytes(6 * MiB + 1);
       const digests = await Promise.all([0, 1, 2, 3].map((i) => put(i % 2 ? store : d.another(), data, [3 * MiB, 3 * MiB + 1])));
       assert.equal(new Set(digests).size, 1);
@@ -236,7 +238,7 @@ for (const [name, makeDriver, skip] of drivers) {
       assert.equal(sha256(await readAll(store.read(digests[0]))), digests[0]);
     });
 
-    test('an interrupted write keeps nothing of the failed chunk; the retry completes the blob', async () => {
+    test('an interrupted write keeps nothing of the failed chunk; the retry completes the blob', { skip }, async () => {
       const data = randomBytes(12 * MiB);
       const id = newId();
       await store.createUpload(id);
@@ -256,7 +258,7 @@ for (const [name, makeDriver, skip] of drivers) {
       assert.equal(sha256(await readAll(store.read(digest))), digest);
     });
 
-    test('a chunk over the limit is refused and not kept', async () => {
+    test('a chunk over the limit is refused and not kept', { skip }, async () => {
       const id = newId();
       await store.createUpload(id);
       await store.appendUpload(id, 0, body(randomBytes(1000)));
@@ -267,7 +269,7 @@ for (const [name, makeDriver, skip] of drivers) {
       assert.equal(await store.uploadSize(id), null);
     });
 
-    test('cut back inside the parts and inside the tail, then continue', async () => {
+    test('cut back inside the parts and inside the tail, then continue', { skip }, async () => {
       const data = randomBytes(14 * MiB);
       const id = newId();
       await store.createUpload(id);
@@ -289,7 +291,7 @@ for (const [name, makeDriver, skip] of drivers) {
       assert.equal(sha256(await readAll(store.read(digest))), digest);
     });
 
-    test('upload areas are listed while they exist and gone after deleteUpload', async () => {
+    test('upload areas are listed while they exist and gone after deleteUpload', { skip }, async () => {
       const id = newId();
       await store.createUpload(id);
       await store.appendUpload(id, 0, body(randomBytes(9 * MiB)));
@@ -301,13 +303,13 @@ for (const [name, makeDriver, skip] of drivers) {
       assert.equal(await store.uploadSize(id), null);
     });
 
-    test('what the server supports was learnt on first use, and the other paths were taken where it lacks them', { skip: d0(name) }, async () => {
+    test('what the server supports was learnt on first use, and the other paths were taken where it lacks them', { skip: skip || d0(name) }, async () => {
       const caps = (store as S3BlobStore).capabilities();
       // s3rver has neither (the driver streamed and relied on its state table); moto has both, like S3 and MinIO.
       assert.deepEqual(caps, name === 's3' ? { uploadPartCopy: false, listMultipartUploads: false } : { uploadPartCopy: true, listMultipartUploads: true });
     });
 
-    test('two writers of one upload at once: the second is refused before it writes (any replica)', { skip: name === 'local' ? 'the local driver relies on the one process\'s upload lock (UploadService)' : false }, async () => {
+    test('two writers of one upload at once: the second is refused before it writes (any replica)', { skip: skip || name === 'local' ? 'the local driver relies on the one process\'s upload lock (UploadService)' : false }, async () => {
       const id = newId();
       await store.createUpload(id);
       let release!: () => void;
