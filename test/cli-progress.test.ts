@@ -60,9 +60,14 @@ function onPty(args: string[]): Promise<{ status: number | null; out: string }> 
 test('the progress line: label, bar, count, bytes and rate; nothing at all when not on a terminal', () => {
   const line = renderProgress('chart push', { label: 'uploading', bytes: 3 * 1024 * 1024, totalBytes: 12 * 1024 * 1024 }, 2000);
   assert.equal(line, 'chart push  uploading  [######..................]  25%  3.0 MiB/12.0 MiB  1.5 MiB/s');
-  assert.equal(renderProgress('gc', { label: 'blobs', done: 3, total: 4, unit: 'blobs', bytes: 2048 }, 1000),
-    'gc  blobs  [##################......]  75%  3/4 blobs  2.0 KiB  2.0 KiB/s');
-  assert.equal(renderProgress('import', { label: 'osv: importing', done: 1500, unit: 'records' }, 500), 'import  osv: importing  1500 records  3000 records/s');
+  assert.equal(
+    renderProgress('gc', { label: 'blobs', done: 3, total: 4, unit: 'blobs', bytes: 2048 }, 1000),
+    'gc  blobs  [##################......]  75%  3/4 blobs  2.0 KiB  2.0 KiB/s',
+  );
+  assert.equal(
+    renderProgress('import', { label: 'osv: importing', done: 1500, unit: 'records' }, 500),
+    'import  osv: importing  1500 records  3000 records/s',
+  );
   const written: string[] = [];
   const fake = { isTTY: false, columns: 80, write: (x: string) => written.push(x) } as unknown as NodeJS.WriteStream;
   const quiet = progress('x', { stream: fake });
@@ -81,7 +86,10 @@ test('the progress line: label, bar, count, bytes and rate; nothing at all when 
   assert.deepEqual(written, ['\r\x1b[Kx  1 things', '\r\x1b[Kx  3 things  20 things/s', '\r\x1b[K']);
 });
 
-test('berth chart push-package of a large chart: a progress bar on a terminal, only the result through a pipe', { skip: ptySkip, timeout: 120_000 }, async () => {
+test('berth chart push-package of a large chart: a progress bar on a terminal, only the result through a pipe', {
+  skip: ptySkip,
+  timeout: 120_000,
+}, async () => {
   const chart = path.join(dir, 'big');
   mkdirSync(path.join(chart, 'files'), { recursive: true });
   writeFileSync(path.join(chart, 'Chart.yaml'), 'apiVersion: v2\nname: big\nversion: 1.0.0\ndescription: a large chart\n');
@@ -93,7 +101,12 @@ test('berth chart push-package of a large chart: a progress bar on a terminal, o
 
   const tty = await onPty(['chart', 'push-package', tgz, `oci://${host}/progress/tty`, '--plain-http']);
   assert.equal(tty.status, 0, tty.out);
-  assert.match(tty.out, /\r\x1b\[Kchart push {2}uploading {2}\[#*\.*\] +\d+% {2}[\d.]+ (KiB|MiB)\/12\.0 MiB {2}[\d.]+ (B|KiB|MiB|GiB)\/s/, JSON.stringify(tty.out.slice(0, 400)));
+  assert.match(
+    tty.out,
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal escapes are what is checked
+    /\r\x1b\[Kchart push {2}uploading {2}\[#*\.*\] +\d+% {2}[\d.]+ (KiB|MiB)\/12\.0 MiB {2}[\d.]+ (B|KiB|MiB|GiB)\/s/,
+    JSON.stringify(tty.out.slice(0, 400)),
+  );
   const frames = tty.out.split('\r\x1b[Kchart push').length - 1;
   assert.ok(frames >= 1, `${frames} progress frames`);
   assert.match(tty.out, /Pushed: [^\r\n]*\/progress\/tty\/big:1\.0\.0/);
@@ -101,6 +114,7 @@ test('berth chart push-package of a large chart: a progress bar on a terminal, o
   const pipe = await piped(['chart', 'push-package', tgz, `oci://${host}/progress/pipe`, '--plain-http']);
   assert.equal(pipe.status, 0, pipe.stderr);
   assert.match(pipe.stdout, /^Pushed: [^\n]*\/progress\/pipe\/big:1\.0\.0\n/);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal escapes are what is checked
   assert.doesNotMatch(pipe.stdout + pipe.stderr, /\r|\x1b\[|chart push {2}/, 'no progress through a pipe');
   assert.equal(pipe.stderr, '');
 });
@@ -113,13 +127,16 @@ test('berth gc: a progress line on a terminal, only the summary through a pipe',
   }
   const tty = await onPty(gcArgs);
   assert.equal(tty.status, 0, tty.out);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal escapes are what is checked
   assert.match(tty.out, /\r\x1b\[Kgc {2}(blobs|links|stray files)/, JSON.stringify(tty.out.slice(0, 400)));
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal escapes are what is checked
   assert.match(tty.out, /\r\x1b\[Kgc {2}blobs {2}\[[#.]+\] +\d+% {2}\d+\/6 blobs/);
   assert.match(tty.out, /gc: would free \d+ bytes/);
 
   const pipe = await piped(gcArgs);
   assert.equal(pipe.status, 0, pipe.stderr);
   assert.match(pipe.stdout, /^gc: would free \d+ bytes [^\n]*: 6 blobs,/);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal escapes are what is checked
   assert.doesNotMatch(pipe.stdout + pipe.stderr, /\r|\x1b\[/);
   assert.equal(pipe.stderr, '');
 });

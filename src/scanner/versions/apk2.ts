@@ -15,7 +15,7 @@
 // grammar, the tie is broken by their bytes; valid versions apk calls equal stay equal.
 import { type Cmp, type VersionScheme, cmpBytes, utf8 } from './scheme.ts';
 
-const enum T {
+enum T {
   Invalid = -1,
   DigitOrZero = 0,
   Digit = 1,
@@ -87,6 +87,7 @@ class Cursor {
     const b = this.b;
     const p = this.pos;
     switch (this.type) {
+      // biome-ignore lint/suspicious/noFallthroughSwitchClause: apk-tools falls through from leading zeros to digits
       case T.DigitOrZero:
         if (b[p] === 48) {
           while (i < this.len && b[p + i] === 48) i++;
