@@ -254,8 +254,7 @@ export function runRegbench(url, params, { serverPid, onLine } = {}) {
     let lastCpu = serverPid ? cpuSeconds(serverPid) : null;
     child.stdout.on('data', (d) => {
       buf += d.toString();
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
         const line = buf.slice(0, nl).trim();
         buf = buf.slice(nl + 1);
         if (!line) continue;

@@ -64,7 +64,7 @@ export interface Berth {
 /** The database and the blob store (no hooks, no observer): what the CLI's one-shot commands work on. */
 export async function openContext(config: BerthConfig): Promise<{ ctx: ServiceContext; database: OpenedDatabase }> {
   const database = await openDatabase(config.db);
-  let store;
+  let store: Awaited<ReturnType<typeof openBlobStore>>;
   try {
     store = await openBlobStore(config.storage, new DbUploadStateStore(database.db));
   } catch (e) {

@@ -93,7 +93,9 @@ test('berth chart push-package of a large chart: a progress bar on a terminal, o
 
   const tty = await onPty(['chart', 'push-package', tgz, `oci://${host}/progress/tty`, '--plain-http']);
   assert.equal(tty.status, 0, tty.out);
-  assert.match(tty.out, /\r\x1b\[Kchart push {2}uploading {2}\[#*\.*\] +\d+% {2}[\d.]+ (KiB|MiB)\/12\.0 MiB {2}[\d.]+ (B|KiB|MiB|GiB)\/s/, JSON.stringify(tty.out.slice(0, 400)));
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: deliberate: ESC [ K is the terminal's erase-line sequence the progress line writes
+  const uploading = /\r\x1b\[Kchart push {2}uploading {2}\[#*\.*\] +\d+% {2}[\d.]+ (KiB|MiB)\/12\.0 MiB {2}[\d.]+ (B|KiB|MiB|GiB)\/s/;
+  assert.match(tty.out, uploading, JSON.stringify(tty.out.slice(0, 400)));
   const frames = tty.out.split('\r\x1b[Kchart push').length - 1;
   assert.ok(frames >= 1, `${frames} progress frames`);
   assert.match(tty.out, /Pushed: [^\r\n]*\/progress\/tty\/big:1\.0\.0/);
@@ -101,6 +103,7 @@ test('berth chart push-package of a large chart: a progress bar on a terminal, o
   const pipe = await piped(['chart', 'push-package', tgz, `oci://${host}/progress/pipe`, '--plain-http']);
   assert.equal(pipe.status, 0, pipe.stderr);
   assert.match(pipe.stdout, /^Pushed: [^\n]*\/progress\/pipe\/big:1\.0\.0\n/);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: deliberate: ESC [ K (terminal control) must not reach a pipe
   assert.doesNotMatch(pipe.stdout + pipe.stderr, /\r|\x1b\[|chart push {2}/, 'no progress through a pipe');
   assert.equal(pipe.stderr, '');
 });
@@ -113,13 +116,16 @@ test('berth gc: a progress line on a terminal, only the summary through a pipe',
   }
   const tty = await onPty(gcArgs);
   assert.equal(tty.status, 0, tty.out);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: deliberate: ESC [ K is the terminal's erase-line sequence the progress line writes
   assert.match(tty.out, /\r\x1b\[Kgc {2}(blobs|links|stray files)/, JSON.stringify(tty.out.slice(0, 400)));
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: deliberate: ESC [ K is the terminal's erase-line sequence the progress line writes
   assert.match(tty.out, /\r\x1b\[Kgc {2}blobs {2}\[[#.]+\] +\d+% {2}\d+\/6 blobs/);
   assert.match(tty.out, /gc: would free \d+ bytes/);
 
   const pipe = await piped(gcArgs);
   assert.equal(pipe.status, 0, pipe.stderr);
   assert.match(pipe.stdout, /^gc: would free \d+ bytes [^\n]*: 6 blobs,/);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: deliberate: ESC [ K (terminal control) must not reach a pipe
   assert.doesNotMatch(pipe.stdout + pipe.stderr, /\r|\x1b\[/);
   assert.equal(pipe.stderr, '');
 });

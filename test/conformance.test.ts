@@ -493,7 +493,7 @@ function rawRequest(req: Req, url: string, headers: Record<string, string>, body
       res.on('end', () => {
         const h = new Headers();
         for (const [k, v] of Object.entries(res.headers)) {
-          if (Array.isArray(v)) v.forEach((x) => h.append(k, x));
+          if (Array.isArray(v)) for (const x of v) h.append(k, x);
           else if (v !== undefined) h.append(k, v);
         }
         resolve(new Resp(req, url, res.statusCode ?? 0, h, Buffer.concat(chunks)));

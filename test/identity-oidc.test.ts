@@ -33,6 +33,7 @@ async function startProvider(port: number, redirectUri: string, codeTtl: { secon
     pkce: { required: () => true },
     scopes: ['openid', 'profile', 'email', 'groups'],
     claims: { openid: ['sub'], profile: ['preferred_username'], email: ['email', 'email_verified'], groups: ['groups'] },
+    // biome-ignore lint/correctness/noComponentHookFactories: AuthorizationCode is oidc-provider's TTL setting, not a React component
     ttl: { AuthorizationCode: () => codeTtl.seconds },
     async findAccount(_ctx: unknown, sub: string) {
       return { accountId: sub, async claims() { return { sub, preferred_username: sub, email: `${sub}@example.com`, email_verified: true, groups: GROUPS[sub] ?? [] }; } };

@@ -244,7 +244,7 @@ describe('indexer: apk, rpm', () => {
         rpmHeaderBlob({ name: 'openssl-libs', version: '1.1.1k', release: '9.el8_7', epoch: 1, arch: 'x86_64', sourcerpm: 'openssl-1.1.1k-9.el8_7.src.rpm' }),
         rpmHeaderBlob({ name: 'tiny', version: '1', release: '1', arch: 'noarch' }),
       ];
-      blobs.forEach((b, i) => writeFileSync(path.join(dir, `h${i + 1}`), b));
+      for (const [i, b] of blobs.entries()) writeFileSync(path.join(dir, `h${i + 1}`), b);
       // Python's dbm.ndbm on Debian is libdb's ndbm emulation: a hash database, as rpm's Packages is.
       const py = `import dbm.ndbm, struct, os, sys
 d = dbm.ndbm.open(os.path.join(sys.argv[1], 'Packages'), 'n')

@@ -47,7 +47,10 @@ export class GenerationStore {
     if (gen !== this.gen(group)) return;
     if (this.size >= MAX_ENTRIES) { this.groups.clear(); this.size = 0; }
     let g = this.groups.get(group);
-    if (!g) this.groups.set(group, (g = new Map()));
+    if (!g) {
+      g = new Map();
+      this.groups.set(group, g);
+    }
     if (!g.has(key)) this.size++;
     g.set(key, { value, gen, expires: this.now() + this.ttlMs });
   }

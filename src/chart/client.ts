@@ -219,7 +219,7 @@ export class ChartClient {
     const existing = this.o.cache.find(name);
     this.o.out(`${r.tag}: Pulling from ${r.registry}/${r.repository}`);
     const reg = this.registry(r.registry);
-    let d;
+    let d: Awaited<ReturnType<typeof this.download>>;
     try {
       d = await this.download(reg, r);
     } finally {

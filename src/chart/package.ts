@@ -1,6 +1,6 @@
 // Charts on disk and in archives, as Helm's loader and chartutil.Save/SaveDir handle them:
 // load a chart directory (honouring .helmignore), load a .tgz, package (`helm package`), export (SaveDir).
-import { lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, type Stats, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { parse as parseYaml } from 'yaml';
@@ -87,7 +87,7 @@ function ignored(rules: IgnoreRule[], p: string, isDir: boolean): boolean {
 
 /** Reads a chart directory the way `helm package` does (lexical walk, .helmignore, symlinks followed). */
 export function loadChartDir(dir: string): Chart {
-  let st;
+  let st: Stats;
   try {
     st = statSync(dir);
   } catch {

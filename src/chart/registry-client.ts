@@ -34,8 +34,7 @@ export function parseChallenge(header: string | undefined): { scheme: string; pa
   if (!m) return undefined;
   const params: Record<string, string> = {};
   const re = /(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))\s*,?/g;
-  let p: RegExpExecArray | null;
-  while ((p = re.exec(m[2]))) params[p[1].toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3];
+  for (const p of m[2].matchAll(re)) params[p[1].toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3];
   return { scheme: m[1].toLowerCase(), params };
 }
 

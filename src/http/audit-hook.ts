@@ -21,7 +21,8 @@ declare module 'fastify' {
 
 /** Adds an entry to be recorded if the request succeeds. */
 export function auditLater(req: FastifyRequest, e: PendingAudit): void {
-  (req.auditEvents ??= []).push(e);
+  req.auditEvents ??= [];
+  req.auditEvents.push(e);
 }
 
 type Body = Record<string, unknown> | undefined;

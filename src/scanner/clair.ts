@@ -175,7 +175,8 @@ export function toClairVulnerabilityReport(s: StoredIndex, m: MatchReport): Clai
         repository: {},
         fixed_in_version: v.fixedIn ?? '',
       };
-      (package_vulnerabilities[pid] ??= []).push(vid);
+      package_vulnerabilities[pid] ??= [];
+      package_vulnerabilities[pid].push(vid);
     }
   });
   return {

@@ -156,7 +156,8 @@ export class ArtifactService {
       .where('repository_id', '=', repositoryId).where('subject_digest', '=', digest).orderBy('id').execute();
     for (const r of rows) {
       const t = r.artifact_type ?? 'unknown';
-      (grouped[t] ??= []).push({ digest: r.digest, media_type: r.media_type, size: r.size, annotations: r.annotations ? JSON.parse(r.annotations) : {}, created: new Date(r.created_at).toISOString() });
+      grouped[t] ??= [];
+      grouped[t].push({ digest: r.digest, media_type: r.media_type, size: r.size, annotations: r.annotations ? JSON.parse(r.annotations) : {}, created: new Date(r.created_at).toISOString() });
     }
     const prefix = `${digest.replace(':', '-')}.`;
     const tagged = await this.ctx.db.selectFrom('tag').innerJoin('manifest', 'manifest.id', 'tag.manifest_id')
@@ -166,7 +167,8 @@ export class ArtifactService {
     for (const t of tagged) {
       const type = names[t.name.slice(prefix.length)];
       if (rows.some((r) => r.digest === t.digest)) continue;
-      (grouped[type] ??= []).push({ digest: t.digest, media_type: t.media_type, size: t.size, tag: t.name, created: new Date(t.created_at).toISOString() });
+      grouped[type] ??= [];
+      grouped[type].push({ digest: t.digest, media_type: t.media_type, size: t.size, tag: t.name, created: new Date(t.created_at).toISOString() });
     }
     return grouped;
   }

@@ -18,8 +18,7 @@ export function parseExposition(text: string): Sample[] {
     const labels: Record<string, string> = {};
     if (m[2]) {
       const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?/g;
-      let l: RegExpExecArray | null;
-      while ((l = re.exec(m[2]))) labels[l[1]] = l[2].replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
+      for (const l of m[2].matchAll(re)) labels[l[1]] = l[2].replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
     }
     const v = m[3] === '+Inf' ? Infinity : m[3] === '-Inf' ? -Infinity : Number(m[3]);
     out.push({ name: m[1], labels, value: v });

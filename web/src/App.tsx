@@ -32,6 +32,7 @@ export function App() {
     }
   };
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: once, on mount: loadUser is recreated on every render, and listing it would reload the user (and re-register the expiry handler) on each one
   useEffect(() => {
     onSessionExpired(() => {
       setCsrf(undefined);
@@ -43,9 +44,11 @@ export function App() {
     void loadUser();
   }, []);
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: path is the trigger: navigating closes the menu
   useEffect(() => { setMenuOpen(false); }, [path]);
   // A session can expire or be revoked while the page is open: check on every navigation and when the tab
   // gets focus (a 401 switches to the sign-in screen with a notice).
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the triggers are navigation (path) and signing in or out (!!user), not every new user object
   useEffect(() => {
     if (!user) return;
     const check = () => { api('GET', '/user/').catch(() => undefined); };
@@ -53,6 +56,7 @@ export function App() {
     window.addEventListener('focus', check);
     return () => window.removeEventListener('focus', check);
   }, [path, !!user]);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: path and user are triggers: each page (or the sign-in screen) renders a new h1 to make focusable
   useEffect(() => {
     const h = document.querySelector('main h1') as HTMLElement | null;
     if (h) { h.tabIndex = -1; }
@@ -109,13 +113,15 @@ export function App() {
 }
 
 function Route({ path, user, reloadUser }: { path: string; user: User; reloadUser: () => Promise<void> }) {
-  let m: RegExpExecArray | null;
   const d = (s: string) => { try { return decodeURIComponent(s); } catch { return s; } };
   if (path === '/' || path === '/repositories') return <ReposPage user={user} />;
   if (path === '/organizations') return <OrgsPage user={user} reloadUser={reloadUser} />;
-  if ((m = /^\/organization\/([^/]+)\/?$/.exec(path))) return <OrgPage org={d(m[1])} user={user} reloadUser={reloadUser} />;
-  if ((m = /^\/repository\/(.+)\/manifest\/([^/]+)$/.exec(path))) return <ManifestPage repo={d(m[1])} digest={d(m[2])} />;
-  if ((m = /^\/repository\/(.+?)\/?$/.exec(path))) return <RepoPage repo={d(m[1])} user={user} />;
+  const org = /^\/organization\/([^/]+)\/?$/.exec(path);
+  if (org) return <OrgPage org={d(org[1])} user={user} reloadUser={reloadUser} />;
+  const manifest = /^\/repository\/(.+)\/manifest\/([^/]+)$/.exec(path);
+  if (manifest) return <ManifestPage repo={d(manifest[1])} digest={d(manifest[2])} />;
+  const repo = /^\/repository\/(.+?)\/?$/.exec(path);
+  if (repo) return <RepoPage repo={d(repo[1])} user={user} />;
   if (path === '/admin') return <AdminPage user={user} />;
   return (
     <>

@@ -28,5 +28,5 @@ export function Link(props: AnchorHTMLAttributes<HTMLAnchorElement> & { href: st
     e.preventDefault();
     navigate(props.href);
   };
-  return <a {...props} onClick={onClick} />;
+  return <a {...props} href={props.href} onClick={onClick} />;
 }

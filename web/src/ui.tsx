@@ -5,12 +5,12 @@ import { ApiError } from './api';
 export function useAsync<T>(fn: () => Promise<T>, deps: unknown[]): { data?: T; error?: ApiError; loading: boolean; reload: () => void } {
   const [state, setState] = useState<{ data?: T; error?: ApiError; loading: boolean }>({ loading: true });
   const [n, setN] = useState(0);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the caller's deps stand for fn (a new closure on every render); n is the reload trigger
   useEffect(() => {
     let live = true;
     setState((s) => ({ ...s, loading: true }));
     fn().then((data) => live && setState({ data, loading: false }), (e: unknown) => live && setState({ error: toApiError(e), loading: false }));
     return () => { live = false; };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [...deps, n]);
   return { ...state, reload: useCallback(() => setN((x) => x + 1), []) };
 }
@@ -33,7 +33,9 @@ export function Field(props: {
       <label htmlFor={id}>{props.label}</label>
       <input id={id} name={props.name} type={props.type ?? 'text'} value={props.value} required={props.required}
         onChange={(e) => props.onChange(e.target.value)} aria-invalid={props.error ? true : undefined} aria-describedby={describedBy}
-        autoComplete={props.autoComplete} maxLength={props.maxLength} autoFocus={props.autoFocus} placeholder={props.placeholder} />
+        autoComplete={props.autoComplete} maxLength={props.maxLength}
+        // biome-ignore lint/a11y/noAutofocus: opt-in per field, used only where the user has just asked for the form (sign-in, the move-tag form)
+        autoFocus={props.autoFocus} placeholder={props.placeholder} />
       {props.hint ? <div className="hint" id={hintId}>{props.hint}</div> : null}
       {props.error ? <div className="field-error" id={errId} role="alert">{props.error}</div> : null}
     </div>
@@ -129,6 +131,8 @@ export function Command({ text, label }: { text: string; label: string }) {
   return (
     <div className="command">
       {/* Focusable: a long command scrolls sideways, and the keyboard must be able to scroll it. */}
+      {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be focusable (axe: scrollable-region-focusable) */}
+      {/* biome-ignore lint/a11y/useAriaPropsSupportedByRole: the label names the command for assistive technology and matches its Copy button */}
       <code aria-label={label} tabIndex={0}>{text}</code>
       <CopyButton text={text} label={label} />
     </div>
@@ -151,6 +155,7 @@ export function ConfirmButton(props: { label: string; confirmLabel?: string; que
     );
   }
   return (
+    // biome-ignore lint/a11y/useSemanticElements: an inline question in a table cell; a fieldset would bring its own box, border and legend
     <span className="confirm" role="group" aria-label={props.question}>
       <span className="question">{props.question}</span>
       <button ref={yesRef} type="button" className="danger" disabled={busy} onClick={async () => {

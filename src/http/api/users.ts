@@ -18,7 +18,7 @@ export function sessionCookie(accounts: Parameters<ApiHandler>[0]['deps']['accou
 
 export const signin: ApiHandler = async ({ req, reply, deps: { accounts } }) => {
   const b = signinBody.parse(req.body);
-  let p;
+  let p: Awaited<ReturnType<typeof accounts.authenticator.login>>;
   try {
     p = await accounts.authenticator.login(b.username, b.password, req.ip);
   } catch (e) {

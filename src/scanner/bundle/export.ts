@@ -233,7 +233,7 @@ export async function* updaterSources(
       opts.runs.push({ updater: u.name, ok: false, error: airgapRefusal(u.name) });
       continue;
     }
-    let res;
+    let res: Awaited<ReturnType<typeof u.fetch>>;
     try {
       // previous: null: a bundle carries whole data sets, so never a conditional (304) fetch.
       res = await u.fetch({ ...opts.fetch(u), previous: null });

@@ -81,8 +81,9 @@ async function peek(src: Readable, n: number): Promise<{ head: Buffer; stream: R
       }
     };
     function onReadable() {
-      let c: Buffer | string | null;
-      while (len < n && (c = src.read()) !== null) {
+      while (len < n) {
+        const c: Buffer | string | null = src.read();
+        if (c === null) break;
         const b = typeof c === 'string' ? Buffer.from(c) : c;
         chunks.push(b);
         len += b.length;
@@ -204,7 +205,11 @@ export async function readLayer(source: Readable, scanners: readonly Scanner[], 
     // Directories carry nothing a scanner reads (whiteouts above are what removes directories).
     if (info.type === 'directory') return false;
     let claimants: Scanner[] | undefined;
-    for (const s of scanners) if (s.claims(norm, info)) (claimants ??= []).push(s);
+    for (const s of scanners) {
+      if (!s.claims(norm, info)) continue;
+      claimants ??= [];
+      claimants.push(s);
+    }
     if (!claimants) return false;
 
     if (!isRegular(info.type)) {

@@ -85,7 +85,10 @@ export function mergeLayers(perLayer: readonly LayerResult[]): MergedIndex {
     const byPath = new Map<string, Slot>();
     for (const f of layer.files) {
       let slot = byPath.get(f.path);
-      if (!slot) byPath.set(f.path, (slot = { files: [], introduced: new Map() }));
+      if (!slot) {
+        slot = { files: [], introduced: new Map() };
+        byPath.set(f.path, slot);
+      }
       slot.files.push(f);
       for (const pkg of f.packages) slot.introduced.set(`${f.scanner}\0${pkgKey(pkg)}`, i);
     }

@@ -67,7 +67,7 @@ export function trackerPackageToAdvisories(srcpkg: string, cves: unknown, where:
       if (!r || typeof r !== 'object') continue;
       const status = r.status;
       const fixed = typeof r.fixed_version === 'string' ? r.fixed_version : undefined;
-      let ranges;
+      let ranges: Advisory['ranges'];
       let fixedIn: string | null = null;
       if (status === 'resolved') {
         if (!fixed || fixed === '0') continue;

@@ -121,7 +121,7 @@ export async function download(
   const headers: Record<string, string> = { 'user-agent': 'berth-scanner-updater', accept: '*/*' };
   if (opts.conditional?.etag) headers['if-none-match'] = opts.conditional.etag;
   if (opts.conditional?.lastModified) headers['if-modified-since'] = opts.conditional.lastModified;
-  let res;
+  let res: Awaited<ReturnType<typeof undiciFetch>>;
   try {
     res = await undiciFetch(url, { headers, dispatcher: http.dispatcher, signal: opts.signal, redirect: 'follow' });
   } catch (err) {
@@ -285,7 +285,7 @@ export async function materialize(updater: string, input: ParseInput, opts: { tm
     return { sources: f.sources, fingerprint: `sha256:${decodeFingerprint(f.fingerprint)!.urls[input].sha256}`, close: () => rm(dir, { recursive: true, force: true }) };
   }
   if (typeof input === 'string') {
-    let st;
+    let st: Awaited<ReturnType<typeof stat>>;
     try {
       st = await stat(input);
     } catch (err) {

@@ -49,7 +49,7 @@ export async function* topLevelMembers(
   let valueBytes = 0;
   let depth = 0;
   let inString = false;
-  let escape = false;
+  let escaped = false;
   let valueKind: 'container' | 'string' | 'scalar' = 'scalar';
   let first = true;
 
@@ -95,11 +95,11 @@ export async function* topLevelMembers(
         case 'key-or-end':
           if (WS.has(c)) break;
           if (c === RBRACE && index === 0) { state = 'done'; break; }
-          if (c === QUOTE) { state = 'key'; segStart = i; escape = false; break; }
+          if (c === QUOTE) { state = 'key'; segStart = i; escaped = false; break; }
           throw new JsonStreamError('expected a member name', offset + i);
         case 'key':
-          if (escape) { escape = false; break; }
-          if (c === BACKSLASH) { escape = true; break; }
+          if (escaped) { escaped = false; break; }
+          if (c === BACKSLASH) { escaped = true; break; }
           if (c === QUOTE) {
             keyParts.push(chunk.subarray(segStart, i + 1));
             segStart = -1;
@@ -123,7 +123,7 @@ export async function* topLevelMembers(
           segStart = i;
           state = 'in-value';
           inString = false;
-          escape = false;
+          escaped = false;
           depth = 0;
           if (c === LBRACE || c === LBRACKET) { valueKind = 'container'; depth = 1; }
           else if (c === QUOTE) { valueKind = 'string'; inString = true; }
@@ -132,8 +132,8 @@ export async function* topLevelMembers(
           break;
         case 'in-value':
           if (inString) {
-            if (escape) escape = false;
-            else if (c === BACKSLASH) escape = true;
+            if (escaped) escaped = false;
+            else if (c === BACKSLASH) escaped = true;
             else if (c === QUOTE) {
               inString = false;
               if (valueKind === 'string') {
@@ -169,7 +169,7 @@ export async function* topLevelMembers(
         case 'key-after-comma':
           // A member name must follow a comma.
           if (WS.has(c)) break;
-          if (c === QUOTE) { state = 'key'; segStart = i; escape = false; break; }
+          if (c === QUOTE) { state = 'key'; segStart = i; escaped = false; break; }
           throw new JsonStreamError('expected a member name', offset + i);
       }
     }

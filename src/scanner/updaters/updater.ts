@@ -111,7 +111,7 @@ export function defineUpdater(spec: UpdaterSpec): Updater {
       const http = httpClient(opts.proxy);
       try {
         const getText = async (url: string) => {
-          let res;
+          let res: Awaited<ReturnType<typeof undiciFetch>>;
           try {
             res = await undiciFetch(url, { dispatcher: http.dispatcher, signal: opts.signal, headers: { 'user-agent': 'berth-scanner-updater' } });
           } catch (err) {

@@ -87,6 +87,7 @@ class Cursor {
     const b = this.b;
     const p = this.pos;
     switch (this.type) {
+      // biome-ignore lint/suspicious/noFallthroughSwitchClause: deliberate: a DigitOrZero without a leading zero is read as a Digit
       case T.DigitOrZero:
         if (b[p] === 48) {
           while (i < this.len && b[p + i] === 48) i++;

@@ -59,7 +59,7 @@ export class RegistryAccess implements AccessPolicy {
       this.ctx.observer?.authAttempt?.('bearer', true);
       return known.principal;
     }
-    let claims;
+    let claims: Awaited<ReturnType<typeof this.tokens.verify>>;
     try {
       claims = await this.tokens.verify(creds.token, audiences);
     } catch (e) {

@@ -58,7 +58,7 @@ export function LogsView({ base, title }: { base: string; title: string }) {
       setBusy(false);
     }
   };
-  // eslint-disable-next-line react-hooks/exhaustive-deps
+  // biome-ignore lint/correctness/useExhaustiveDependencies: load is recreated on every render; it reloads when the view (base) or the applied filters change, not while the filter form is edited
   useEffect(() => { void load(); }, [base, applied]);
   const logs = pages.flatMap((p) => p.logs);
   const last = pages[pages.length - 1];
@@ -80,7 +80,9 @@ export function LogsView({ base, title }: { base: string; title: string }) {
             <caption className="sr-only">Log entries, newest first</caption>
             <thead><tr><th scope="col">Time</th><th scope="col">Kind</th><th scope="col">Performer</th><th scope="col">Address</th><th scope="col">Details</th></tr></thead>
             <tbody>{logs.map((e, i) => (
-              <tr key={i} data-kind={e.kind}>
+              <tr
+                // biome-ignore lint/suspicious/noArrayIndexKey: log entries have no id; rows hold no state and are only appended (next page) or replaced (new filters)
+                key={i} data-kind={e.kind}>
                 <td data-label="Time"><time dateTime={new Date(e.datetime).toISOString()}>{new Date(e.datetime).toLocaleString()}</time></td>
                 <td data-label="Kind"><code>{e.kind}</code></td>
                 <td data-label="Performer">{e.performer ? <>{e.performer.name}{e.performer.is_robot ? ' (robot)' : ''}</> : <em>anonymous</em>}</td>

@@ -1,5 +1,5 @@
 // One manifest: what it is (image, multi-arch index with platforms, Helm chart, artifact), and its security report.
-import { useState } from 'react';
+import { type ReactNode, useState } from 'react';
 import { api, ApiError, enc, formatBytes, kindLabel, platformLabel, repoPath, shortDigest, type Chart, type Platform, type Summary } from '../api';
 import { Link } from '../router';
 import { Empty, ErrorBox, Loading, toApiError, useAsync } from '../ui';
@@ -71,7 +71,7 @@ function Security({ repo, digest }: { repo: string; digest: string }) {
   const r = useAsync(() => api<SecurityReport>('GET', `/repository/${repoPath(repo)}/manifest/${enc(digest)}/security?vulnerabilities=true`), [repo, digest]);
   const [severity, setSeverity] = useState('all');
   const [fixable, setFixable] = useState(false);
-  let body;
+  let body: ReactNode;
   if (r.loading && !r.data) body = <Loading label="Loading the security report…" />;
   else if (endpointMissing(r.error, '/security')) body = <Empty>Security scanning is not available on this server.</Empty>;
   else if (r.error) body = <ErrorBox error={r.error} />;
@@ -98,6 +98,7 @@ function Security({ repo, digest }: { repo: string; digest: string }) {
             <ul className="sev-counts" aria-label="Vulnerabilities by severity">
               {SEVERITIES.map((s) => <li key={s} className={`sev sev-${s.toLowerCase()}`}><span className="n">{counts[s]}</span> {s}</li>)}
             </ul>
+            {/* biome-ignore lint/a11y/useSemanticElements: a flex row of controls styled with the other .filters; a fieldset would bring its own border, padding and min-width */}
             <div className="filters" role="group" aria-label="Filter vulnerabilities">
               <label htmlFor="sev-filter">Severity</label>
               <select id="sev-filter" value={severity} onChange={(e) => setSeverity(e.target.value)}>
@@ -113,7 +114,9 @@ function Security({ repo, digest }: { repo: string; digest: string }) {
                   <thead><tr><th scope="col">Vulnerability</th><th scope="col">Severity</th><th scope="col">Package</th><th scope="col">Installed</th><th scope="col">Fixed in</th></tr></thead>
                   <tbody>
                     {shown.map(({ f, v, sev }, i) => (
-                      <tr key={`${f.Name}-${v.Name}-${i}`}>
+                      <tr
+                        // biome-ignore lint/suspicious/noArrayIndexKey: a package can carry the same vulnerability twice; the index keeps keys unique in a read-only, stateless table
+                        key={`${f.Name}-${v.Name}-${i}`}>
                         <th scope="row" data-label="Vulnerability">{v.Link ? <a href={v.Link.split(/\s+/)[0]} target="_blank" rel="noreferrer noopener">{v.Name}</a> : v.Name}
                           {v.Description ? <div className="muted small-text">{v.Description.slice(0, 240)}</div> : null}</th>
                         <td data-label="Severity"><span className={`sev sev-${sev.toLowerCase()}`}>{sev}</span></td>

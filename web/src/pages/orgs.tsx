@@ -242,7 +242,7 @@ export function Robots({ owner }: { owner: string }) {
 function RobotToken({ robot, onClose }: { robot: { name: string; token: string }; onClose: () => void }) {
   const host = location.host;
   return (
-    <section className="card token" aria-labelledby="token-h" role="region">
+    <section className="card token" aria-labelledby="token-h">
       <h3 id="token-h">Token of {robot.name}</h3>
       <p><strong>Copy it now.</strong> Berth keeps only a digest of it and cannot show it again.</p>
       <Command label="robot token" text={robot.token} />

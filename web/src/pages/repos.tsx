@@ -29,7 +29,6 @@ export function RepoList({ user, namespace }: { user: User; namespace?: string }
   const list = useAsync(() => api<{ repositories: Repo[] }>('GET', `/repository${namespace ? `?namespace=${enc(namespace)}` : ''}`), [namespace, user.username]);
   const [q, setQ] = useState('');
   const [page, setPage] = useState(1);
-  useEffect(() => setPage(1), [q]);
   const all = list.data?.repositories ?? [];
   const filtered = all.filter((r) => `${r.namespace}/${r.name} ${r.description ?? ''}`.toLowerCase().includes(q.trim().toLowerCase()));
   const shown = filtered.slice((page - 1) * PAGE, page * PAGE);
@@ -37,7 +36,7 @@ export function RepoList({ user, namespace }: { user: User; namespace?: string }
     <section aria-label="Repository list">
       <div className="search">
         <label htmlFor="repo-search">Search repositories</label>
-        <input id="repo-search" type="search" value={q} onChange={(e) => setQ(e.target.value)} placeholder="name or description" />
+        <input id="repo-search" type="search" value={q} onChange={(e) => { setQ(e.target.value); setPage(1); }} placeholder="name or description" />
       </div>
       {list.loading && !list.data ? <Loading /> : list.error ? <ErrorBox error={list.error} /> : filtered.length === 0 ? (
         <Empty>{all.length === 0 ? 'No repositories yet. Create one below, or push an image or a chart: the first push creates the repository.' : `No repository matches "${q}".`}</Empty>
@@ -151,7 +150,6 @@ function Tags({ repo, canWrite }: { repo: string; canWrite: boolean }) {
   const [moving, setMoving] = useState<Tag>();
   const [notice, setNotice] = useState<string>();
   const [historyKey, setHistoryKey] = useState(0);
-  useEffect(() => setPage(1), [filter]);
   const tags = useAsync(() => api<TagPage>('GET', `/repository/${repoPath(repo)}/tag/?${tagQuery(page, filter)}`), [repo, page, filter]);
   const digests = useMemo(() => (tags.data?.tags ?? []).map((t) => t.manifest_digest), [tags.data]);
   const sums = useAsync(() => summaries(repo, digests), [repo, digests.join(',')]);
@@ -166,7 +164,7 @@ function Tags({ repo, canWrite }: { repo: string; canWrite: boolean }) {
     <>
       <div className="search">
         <label htmlFor="tag-filter">Filter tags</label>
-        <input id="tag-filter" type="search" value={filter} onChange={(e) => setFilter(e.target.value)} placeholder="part of a tag name" />
+        <input id="tag-filter" type="search" value={filter} onChange={(e) => { setFilter(e.target.value); setPage(1); }} placeholder="part of a tag name" />
       </div>
       {notice ? <div className="notice" role="status">{notice}</div> : null}
       {tags.loading && !tags.data ? <Loading /> : tags.error ? <ErrorBox error={tags.error} /> : tags.data!.tags.length === 0 ? (
@@ -223,6 +221,7 @@ const when = (seconds: number) => <time dateTime={new Date(seconds * 1000).toISO
 function TagHistory({ repo, canWrite, filter, version, onRestored }: { repo: string; canWrite: boolean; filter: string; version: number; onRestored: (msg: string) => void }) {
   const [page, setPage] = useState(1);
   const [error, setError] = useState<string>();
+  // biome-ignore lint/correctness/useExhaustiveDependencies: filter (a prop) is the trigger: a new filter starts again at page 1
   useEffect(() => setPage(1), [filter]);
   const h = useAsync(() => api<TagPage>('GET', `/repository/${repoPath(repo)}/tag/?${tagQuery(page, filter, true)}`), [repo, page, filter, version]);
   const restore = async (t: Tag) => {
@@ -344,9 +343,13 @@ export function ChartCard({ repo, chart }: { repo: string; chart: ChartVersion }
         <dt>Tags</dt><dd>{chart.tags.join(', ') || '—'}</dd>
         <dt>Digest</dt><dd><Link href={`/repository/${repo}/manifest/${chart.digest}`}><code>{shortDigest(chart.digest)}</code></Link></dd>
         <dt>Maintainers</dt>
-        <dd>{chart.maintainers?.length ? <ul className="plain">{chart.maintainers.map((m, i) => <li key={i}>{m.name}{m.email ? ` <${m.email}>` : ''}{m.url ? <> (<a href={m.url} rel="noreferrer noopener">{m.url}</a>)</> : null}</li>)}</ul> : '—'}</dd>
+        <dd>{chart.maintainers?.length ? <ul className="plain">{chart.maintainers.map((m, i) => <li
+          // biome-ignore lint/suspicious/noArrayIndexKey: Chart.yaml's maintainers have no id and may repeat; the list is static
+          key={i}>{m.name}{m.email ? ` <${m.email}>` : ''}{m.url ? <> (<a href={m.url} rel="noreferrer noopener">{m.url}</a>)</> : null}</li>)}</ul> : '—'}</dd>
         <dt>Dependencies</dt>
-        <dd>{chart.dependencies?.length ? <ul className="plain">{chart.dependencies.map((d, i) => <li key={i}><code>{d.name}</code> {d.version}{d.repository ? <span className="muted"> from {d.repository}</span> : null}</li>)}</ul> : '—'}</dd>
+        <dd>{chart.dependencies?.length ? <ul className="plain">{chart.dependencies.map((d, i) => <li
+          // biome-ignore lint/suspicious/noArrayIndexKey: Chart.yaml's dependencies may repeat a name (aliases); the list is static
+          key={i}><code>{d.name}</code> {d.version}{d.repository ? <span className="muted"> from {d.repository}</span> : null}</li>)}</ul> : '—'}</dd>
       </dl>
       {version ? pullCommand(repo, version, 'helm-chart').map((c) => <Command key={c} text={c} label={c.startsWith('helm') ? 'helm pull command' : 'berth chart pull command'} />) : null}
     </article>
