@@ -34,7 +34,10 @@ const uri = process.env.BERTH_TEST_PG ?? 'postgresql://postgres@127.0.0.1:5432/t
 let pgOk = process.env.BERTH_TEST_SKIP_PG !== '1';
 if (pgOk) {
   const c = new pg.Client({ connectionString: uri, connectionTimeoutMillis: 2000 });
-  pgOk = await c.connect().then(() => true, () => false);
+  pgOk = await c.connect().then(
+    () => true,
+    () => false,
+  );
   await c.end().catch(() => {});
 }
 if (!pgOk) {
@@ -48,10 +51,15 @@ const fipsEnv = {};
 if (process.env.BERTH_FIPS === '1') {
   const conf = process.env.BERTH_FIPS_OPENSSL_CONF ?? '/var/cache/berth-fips/openssl.cnf';
   Object.assign(fipsEnv, {
-    OPENSSL_CONF: conf, BERTH_FIPS_OPENSSL_CONF: conf, FEATURE_FIPS: 'true',
+    OPENSSL_CONF: conf,
+    BERTH_FIPS_OPENSSL_CONF: conf,
+    FEATURE_FIPS: 'true',
     NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --enable-fips`.trim(),
   });
-  const probe = spawnSync(process.execPath, ['-p', 'require("node:crypto").getFips()'], { env: { ...process.env, ...fipsEnv }, encoding: 'utf8' });
+  const probe = spawnSync(process.execPath, ['-p', 'require("node:crypto").getFips()'], {
+    env: { ...process.env, ...fipsEnv },
+    encoding: 'utf8',
+  });
   if (probe.stdout.trim() !== '1') {
     console.log(`BERTH_FIPS=1, but node does not run in FIPS mode with OPENSSL_CONF=${conf}:\n${probe.stderr.trim()}`);
     console.log('Build the provider first: scripts/fips-provider.sh (or set BERTH_FIPS_OPENSSL_CONF)');
@@ -88,19 +96,31 @@ const { mkdtempSync, readFileSync: readText, rmSync } = await import('node:fs');
 const { tmpdir } = await import('node:os');
 const skipDir = mkdtempSync(path.join(tmpdir(), 'berth-skips-'));
 const skipFile = path.join(skipDir, 'skips.jsonl');
-const r = spawnSync(process.execPath, [
-  '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`,
-  '--test-reporter=spec', '--test-reporter-destination=stdout',
-  `--test-reporter=${path.join(root, 'scripts/skip-reporter.mjs')}`, `--test-reporter-destination=${skipFile}`,
-  ...files,
-], {
-  cwd: root,
-  stdio: 'inherit',
-  env: { ...process.env, ...fipsEnv, BERTH_TEST_SKIP_PG: pgOk ? '0' : '1' },
-});
+const r = spawnSync(
+  process.execPath,
+  [
+    '--import',
+    'tsx',
+    '--test',
+    `--test-concurrency=${concurrency}`,
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    `--test-reporter=${path.join(root, 'scripts/skip-reporter.mjs')}`,
+    `--test-reporter-destination=${skipFile}`,
+    ...files,
+  ],
+  {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, ...fipsEnv, BERTH_TEST_SKIP_PG: pgOk ? '0' : '1' },
+  },
+);
 let skipped = [];
 try {
-  skipped = readText(skipFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  skipped = readText(skipFile, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 } catch {
   // no file: the runner did not start
 }

@@ -60,9 +60,14 @@ function onPty(args: string[]): Promise<{ status: number | null; out: string }> 
 test('the progress line: label, bar, count, bytes and rate; nothing at all when not on a terminal', () => {
   const line = renderProgress('chart push', { label: 'uploading', bytes: 3 * 1024 * 1024, totalBytes: 12 * 1024 * 1024 }, 2000);
   assert.equal(line, 'chart push  uploading  [######..................]  25%  3.0 MiB/12.0 MiB  1.5 MiB/s');
-  assert.equal(renderProgress('gc', { label: 'blobs', done: 3, total: 4, unit: 'blobs', bytes: 2048 }, 1000),
-    'gc  blobs  [##################......]  75%  3/4 blobs  2.0 KiB  2.0 KiB/s');
-  assert.equal(renderProgress('import', { label: 'osv: importing', done: 1500, unit: 'records' }, 500), 'import  osv: importing  1500 records  3000 records/s');
+  assert.equal(
+    renderProgress('gc', { label: 'blobs', done: 3, total: 4, unit: 'blobs', bytes: 2048 }, 1000),
+    'gc  blobs  [##################......]  75%  3/4 blobs  2.0 KiB  2.0 KiB/s',
+  );
+  assert.equal(
+    renderProgress('import', { label: 'osv: importing', done: 1500, unit: 'records' }, 500),
+    'import  osv: importing  1500 records  3000 records/s',
+  );
   const written: string[] = [];
   const fake = { isTTY: false, columns: 80, write: (x: string) => written.push(x) } as unknown as NodeJS.WriteStream;
   const quiet = progress('x', { stream: fake });
@@ -81,7 +86,10 @@ test('the progress line: label, bar, count, bytes and rate; nothing at all when 
   assert.deepEqual(written, ['\r\x1b[Kx  1 things', '\r\x1b[Kx  3 things  20 things/s', '\r\x1b[K']);
 });
 
-test('berth chart push-package of a large chart: a progress bar on a terminal, only the result through a pipe', { skip: ptySkip, timeout: 120_000 }, async () => {
+test('berth chart push-package of a large chart: a progress bar on a terminal, only the result through a pipe', {
+  skip: ptySkip,
+  timeout: 120_000,
+}, async () => {
   const chart = path.join(dir, 'big');
   mkdirSync(path.join(chart, 'files'), { recursive: true });
   writeFileSync(path.join(chart, 'Chart.yaml'), 'apiVersion: v2\nname: big\nversion: 1.0.0\ndescription: a large chart\n');

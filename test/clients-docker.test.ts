@@ -23,7 +23,12 @@ const DOCKERD = ['/usr/sbin/dockerd', '/usr/bin/dockerd'].find((p) => existsSync
 const CONTAINERD = ['/usr/bin/containerd', '/usr/sbin/containerd'].find((p) => existsSync(p));
 const tmp = mkdtempSync(path.join(tmpdir(), 'berth-docker-'));
 
-function run(bin: string, args: string[], env: NodeJS.ProcessEnv = {}, input = ''): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function run(
+  bin: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  input = '',
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const c = spawn(bin, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -31,13 +36,21 @@ function run(bin: string, args: string[], env: NodeJS.ProcessEnv = {}, input = '
     c.stdout.on('data', (d) => (stdout += d));
     c.stderr.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => c.kill('SIGKILL'), 120_000);
-    c.on('close', (status) => { clearTimeout(timer); resolve({ status, stdout, stderr }); });
+    c.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
     c.stdin.end(input);
   });
 }
 
 /** Starts a daemon and waits until `ready()` answers (the event), or it exits, or 60 s pass. */
-async function startDaemon(bin: string, args: string[], log: string, ready: () => Promise<boolean>): Promise<{ proc?: ChildProcess; skip: string | false }> {
+async function startDaemon(
+  bin: string,
+  args: string[],
+  log: string,
+  ready: () => Promise<boolean>,
+): Promise<{ proc?: ChildProcess; skip: string | false }> {
   const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: false });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
@@ -61,25 +74,55 @@ async function startDaemon(bin: string, args: string[], log: string, ready: () =
 const dockerDir = path.join(tmp, 'docker');
 mkdirSync(dockerDir, { recursive: true });
 const DOCKER_ENV = { DOCKER_HOST: `unix://${dockerDir}/docker.sock`, DOCKER_CONFIG: path.join(dockerDir, 'config') };
-const dockerd = !DOCKERD ? { skip: 'dockerd is not installed (apt-get install docker.io)' as string | false, proc: undefined }
-  : await startDaemon(DOCKERD, [
-    '--iptables=false', '--ip6tables=false', '--bridge=none', '--storage-driver=vfs', '-H', DOCKER_ENV.DOCKER_HOST,
-    '--data-root', path.join(dockerDir, 'data'), '--exec-root', path.join(dockerDir, 'exec'), '--pidfile', path.join(dockerDir, 'docker.pid'),
-  ], path.join(dockerDir, 'dockerd.log'), async () => existsSync(path.join(dockerDir, 'docker.sock'))
-    && (await run(DOCKER, ['version', '--format', '{{.Server.Version}}'], DOCKER_ENV)).status === 0);
+const dockerd = !DOCKERD
+  ? { skip: 'dockerd is not installed (apt-get install docker.io)' as string | false, proc: undefined }
+  : await startDaemon(
+      DOCKERD,
+      [
+        '--iptables=false',
+        '--ip6tables=false',
+        '--bridge=none',
+        '--storage-driver=vfs',
+        '-H',
+        DOCKER_ENV.DOCKER_HOST,
+        '--data-root',
+        path.join(dockerDir, 'data'),
+        '--exec-root',
+        path.join(dockerDir, 'exec'),
+        '--pidfile',
+        path.join(dockerDir, 'docker.pid'),
+      ],
+      path.join(dockerDir, 'dockerd.log'),
+      async () =>
+        existsSync(path.join(dockerDir, 'docker.sock')) &&
+        (await run(DOCKER, ['version', '--format', '{{.Server.Version}}'], DOCKER_ENV)).status === 0,
+    );
 const dockerSkip = dockerd.skip;
 
 const ctrDir = path.join(tmp, 'containerd');
 mkdirSync(ctrDir, { recursive: true });
 const CTR_SOCK = path.join(ctrDir, 'containerd.sock');
-writeFileSync(path.join(ctrDir, 'config.toml'), [
-  'version = 2', `root = "${ctrDir}/root"`, `state = "${ctrDir}/state"`,
-  'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
-  '[grpc]', `  address = "${CTR_SOCK}"`, '[ttrpc]', `  address = "${CTR_SOCK}.ttrpc"`,
-].join('\n') + '\n');
-const containerd = !CONTAINERD ? { skip: 'containerd is not installed (apt-get install containerd)' as string | false, proc: undefined }
-  : await startDaemon(CONTAINERD, ['--config', path.join(ctrDir, 'config.toml')], path.join(ctrDir, 'containerd.log'),
-    async () => existsSync(CTR_SOCK) && (await run('ctr', ['-a', CTR_SOCK, 'version'])).status === 0);
+writeFileSync(
+  path.join(ctrDir, 'config.toml'),
+  [
+    'version = 2',
+    `root = "${ctrDir}/root"`,
+    `state = "${ctrDir}/state"`,
+    'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+    '[grpc]',
+    `  address = "${CTR_SOCK}"`,
+    '[ttrpc]',
+    `  address = "${CTR_SOCK}.ttrpc"`,
+  ].join('\n') + '\n',
+);
+const containerd = !CONTAINERD
+  ? { skip: 'containerd is not installed (apt-get install containerd)' as string | false, proc: undefined }
+  : await startDaemon(
+      CONTAINERD,
+      ['--config', path.join(ctrDir, 'config.toml')],
+      path.join(ctrDir, 'containerd.log'),
+      async () => existsSync(CTR_SOCK) && (await run('ctr', ['-a', CTR_SOCK, 'version'])).status === 0,
+    );
 const ctrSkip = containerd.skip;
 
 let s: TestServer | undefined;
@@ -105,7 +148,10 @@ after(async () => {
 
 const docker = (args: string[], input = '') => run(DOCKER, args, DOCKER_ENV, input);
 
-test('docker: a wrong password is refused with the reason; login, push, pull by tag and by digest', { skip: dockerSkip, timeout: 240_000 }, async () => {
+test('docker: a wrong password is refused with the reason; login, push, pull by tag and by digest', {
+  skip: dockerSkip,
+  timeout: 240_000,
+}, async () => {
   const srv = await server();
   const h = host(srv);
   const bad = await docker(['login', '-u', ADMIN[0], '--password-stdin', h], 'wrong-password\n');
@@ -146,22 +192,43 @@ test('docker: a wrong password is refused with the reason; login, push, pull by 
   const denied = await docker(['pull', `${h}/acme/docker:1.0`]);
   assert.notEqual(denied.status, 0);
   assert.match(denied.stderr, /denied|unauthorized|not found|does not exist/i, denied.stderr);
-  const deniedPush = await docker(['push', `${h}/acme/docker@${digest}`]).then(() => docker(['tag', `${h}/acme/docker@${digest}`, `${h}/acme/docker:dev`])).then(() => docker(['push', `${h}/acme/docker:dev`]));
+  const deniedPush = await docker(['push', `${h}/acme/docker@${digest}`])
+    .then(() => docker(['tag', `${h}/acme/docker@${digest}`, `${h}/acme/docker:dev`]))
+    .then(() => docker(['push', `${h}/acme/docker:dev`]));
   assert.notEqual(deniedPush.status, 0);
   assert.match(deniedPush.stderr, /denied|unauthorized|requested access to the resource is denied/i, deniedPush.stderr);
   assert.equal((await docker(['logout', h])).status, 0);
 });
 
-test('docker: a multi-arch image pushed by skopeo is pulled per platform', { skip: dockerSkip || (spawnSync('skopeo', ['--version']).status !== 0 && 'skopeo is not installed'), timeout: 240_000 }, async () => {
+test('docker: a multi-arch image pushed by skopeo is pulled per platform', {
+  skip: dockerSkip || (spawnSync('skopeo', ['--version']).status !== 0 && 'skopeo is not installed'),
+  timeout: 240_000,
+}, async () => {
   const srv = await server();
   const h = host(srv);
-  const images = await Promise.all(['amd64', 'arm64'].map((architecture) => buildImage({
-    format: 'oci', architecture, os: 'linux', layers: [{ 'arch.txt': `${architecture}\n` }], cmd: ['/bin/true'],
-  })));
+  const images = await Promise.all(
+    ['amd64', 'arm64'].map((architecture) =>
+      buildImage({
+        format: 'oci',
+        architecture,
+        os: 'linux',
+        layers: [{ 'arch.txt': `${architecture}\n` }],
+        cmd: ['/bin/true'],
+      }),
+    ),
+  );
   const index = buildIndex('oci', images);
   const layout = path.join(tmp, 'multi');
   writeOciLayout(layout, { v1: index });
-  const copy = await run('skopeo', ['copy', '--all', '--dest-creds', ADMIN.join(':'), '--dest-tls-verify=false', `oci:${layout}:v1`, `docker://${h}/acme/multi:1`]);
+  const copy = await run('skopeo', [
+    'copy',
+    '--all',
+    '--dest-creds',
+    ADMIN.join(':'),
+    '--dest-tls-verify=false',
+    `oci:${layout}:v1`,
+    `docker://${h}/acme/multi:1`,
+  ]);
   assert.equal(copy.status, 0, copy.stderr);
   assert.equal((await docker(['login', '-u', ADMIN[0], '--password-stdin', h], `${ADMIN[1]}\n`)).status, 0);
   for (const [i, arch] of ['amd64', 'arm64'].entries()) {
@@ -178,13 +245,23 @@ test('docker: a multi-arch image pushed by skopeo is pulled per platform', { ski
 
 const ctr = (args: string[]) => run('ctr', ['-a', CTR_SOCK, '-n', 'berth', ...args]);
 
-test('containerd: ctr pulls and pushes with --plain-http --user; a wrong password is refused', { skip: ctrSkip, timeout: 240_000 }, async () => {
+test('containerd: ctr pulls and pushes with --plain-http --user; a wrong password is refused', {
+  skip: ctrSkip,
+  timeout: 240_000,
+}, async () => {
   const srv = await server();
   const h = host(srv);
   const img = await buildImage({ format: 'oci', layers: [{ 'ctr.txt': 'from ctr\n' }] });
   const layout = path.join(tmp, 'ctr-src');
   writeOciLayout(layout, { v1: img });
-  const seed = await run('skopeo', ['copy', '--dest-creds', ADMIN.join(':'), '--dest-tls-verify=false', `oci:${layout}:v1`, `docker://${h}/acme/ctr:1`]);
+  const seed = await run('skopeo', [
+    'copy',
+    '--dest-creds',
+    ADMIN.join(':'),
+    '--dest-tls-verify=false',
+    `oci:${layout}:v1`,
+    `docker://${h}/acme/ctr:1`,
+  ]);
   assert.equal(seed.status, 0, seed.stderr);
 
   const bad = await ctr(['images', 'pull', '--plain-http', '--user', `${ADMIN[0]}:wrong-password`, `${h}/acme/ctr:1`]);

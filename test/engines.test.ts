@@ -20,12 +20,17 @@ test("package.json's engines: Node 20, 22 and 24, and inside every installed pac
   const ours: string = pkg.engines.node;
   for (const v of LINES) assert.ok(semver.satisfies(v, ours), `engines "${ours}" excludes Node ${v}`);
   const bad: string[] = [];
-  for (const [where, p] of Object.entries(lock.packages as Record<string, { engines?: { node?: string } | string[]; optional?: boolean; os?: string[] }>)) {
+  for (const [where, p] of Object.entries(
+    lock.packages as Record<string, { engines?: { node?: string } | string[]; optional?: boolean; os?: string[] }>,
+  )) {
     if (!where || Array.isArray(p.engines) || !p.engines?.node) continue;
     if (p.optional && p.os && !p.os.includes(process.platform)) continue; // another platform's binary
     // npm warns EBADENGINE when the running Node is outside a package's range: no supported Node may be.
-    for (const v of LINES) if (!semver.satisfies(v, p.engines.node)) bad.push(`${where.replace(/^.*node_modules\//, '')} wants node ${p.engines.node}: Node ${v} would warn EBADENGINE`);
-    if (!semver.subset(ours, p.engines.node)) bad.push(`${where.replace(/^.*node_modules\//, '')} (${p.engines.node}) is narrower than our engines (${ours})`);
+    for (const v of LINES)
+      if (!semver.satisfies(v, p.engines.node))
+        bad.push(`${where.replace(/^.*node_modules\//, '')} wants node ${p.engines.node}: Node ${v} would warn EBADENGINE`);
+    if (!semver.subset(ours, p.engines.node))
+      bad.push(`${where.replace(/^.*node_modules\//, '')} (${p.engines.node}) is narrower than our engines (${ours})`);
   }
   assert.deepEqual([...new Set(bad)], []);
   assert.equal(lock.packages[''].engines.node, ours, 'package-lock.json records the same engines');
@@ -45,7 +50,10 @@ test("light-my-request (fastify's inject) works with the cookie version pinned f
     const r = await app.inject({ method: 'GET', url: '/', cookies: { session: 'a b;c', other: 'x' } });
     assert.equal(r.statusCode, 200);
     assert.deepEqual(r.json(), { cookie: 'session=a%20b%3Bc; other=x' });
-    const bad = await app.inject({ method: 'GET', url: '/', cookies: { 'bad name': 'x' } }).then(() => 'accepted', (e: Error) => e.message);
+    const bad = await app.inject({ method: 'GET', url: '/', cookies: { 'bad name': 'x' } }).then(
+      () => 'accepted',
+      (e: Error) => e.message,
+    );
     assert.match(bad, /argument name is invalid/);
   } finally {
     await app.close();
@@ -59,7 +67,10 @@ test('no code path uses what Node 22 or 24 removed or deprecated', () => {
     [/\burl\.parse\(|\bparse\s*\}\s*from\s*['"](?:node:)?url['"]/, 'url.parse() (deprecated: use new URL())'],
     [/\bnew Buffer\(/, 'new Buffer() (deprecated)'],
     [/\bfs\.exists\(|\bfs\.promises\.exists\b/, 'fs.exists() (deprecated)'],
-    [/\butil\.(?:isArray|isBoolean|isBuffer|isDate|isError|isFunction|isNull|isNumber|isObject|isPrimitive|isRegExp|isString|isSymbol|isUndefined|log|_extend)\(/, 'util.is*/util.log/util._extend (removed in Node 23)'],
+    [
+      /\butil\.(?:isArray|isBoolean|isBuffer|isDate|isError|isFunction|isNull|isNumber|isObject|isPrimitive|isRegExp|isString|isSymbol|isUndefined|log|_extend)\(/,
+      'util.is*/util.log/util._extend (removed in Node 23)',
+    ],
     [/\bprocess\.binding\(/, 'process.binding() (deprecated)'],
     [/\bcrypto\.(?:createCipher|createDecipher)\(/, 'crypto.createCipher() (removed in Node 22)'],
     [/\.rmdir(?:Sync)?\([^)]*recursive/, 'fs.rmdir({ recursive }) (removed in Node 24? deprecated: use fs.rm)'],
@@ -81,9 +92,11 @@ test('no code path uses what Node 22 or 24 removed or deprecated', () => {
   for (const d of ['src', 'scripts', 'bin', 'bench', 'test', 'web/src']) walk(path.join(ROOT, d));
   const found: string[] = [];
   for (const f of files) {
-    readFileSync(f, 'utf8').split('\n').forEach((line, i) => {
-      for (const [re, why] of patterns) if (re.test(line)) found.push(`${path.relative(ROOT, f)}:${i + 1}: ${why}`);
-    });
+    readFileSync(f, 'utf8')
+      .split('\n')
+      .forEach((line, i) => {
+        for (const [re, why] of patterns) if (re.test(line)) found.push(`${path.relative(ROOT, f)}:${i + 1}: ${why}`);
+      });
   }
   assert.ok(files.length > 100, `${files.length} files read`);
   assert.deepEqual(found, []);

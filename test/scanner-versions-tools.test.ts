@@ -48,7 +48,11 @@ function dpkgOracle(pairs: Array<[string, string]>): string[] {
   elif [ $r = 1 ]; then if dpkg --compare-versions "$a" eq "$b" 2>/dev/null; then echo '='; else echo '>'; fi
   else echo E; fi
 done`;
-  const res = spawnSync('bash', ['-c', script], { input: `${pairs.map((p) => p.join('\t')).join('\n')}\n`, encoding: 'utf8', maxBuffer: 1 << 24 });
+  const res = spawnSync('bash', ['-c', script], {
+    input: `${pairs.map((p) => p.join('\t')).join('\n')}\n`,
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+  });
   assert.equal(res.status, 0, res.stderr);
   const out = res.stdout.trim().split('\n');
   assert.equal(out.length, pairs.length);
@@ -60,20 +64,59 @@ const haveDpkg = has('dpkg', ['--version']);
 describe('dpkg: bytes >= 0x80 compare as signed char, as dpkg on amd64 does', () => {
   test('edge cases: between the letters and the ASCII punctuation', { skip: !haveDpkg && 'dpkg is not installed' }, () => {
     const pairs: Array<[string, string]> = [
-      ['1.0é', '1.0+'], ['1.0é', '1.0z'], ['1.0é', '1.0Z'], ['1.0é', '1.0.'], ['1.0é', '1.0~'], ['1.0é', '1.0'],
-      ['1.0ü', '1.0é'], ['1.0€', '1.0é'], ['1.0ÿ', '1.0='], ['1.0-1é', '1.0-1+'], ['1.0-1é', '1.0-1a'], ['1.0é1', '1.0_1'],
-      ['1.0aé', '1.0a+'], ['2é', '2~'], ['1.0\u00a0', '1.0!'],
+      ['1.0é', '1.0+'],
+      ['1.0é', '1.0z'],
+      ['1.0é', '1.0Z'],
+      ['1.0é', '1.0.'],
+      ['1.0é', '1.0~'],
+      ['1.0é', '1.0'],
+      ['1.0ü', '1.0é'],
+      ['1.0€', '1.0é'],
+      ['1.0ÿ', '1.0='],
+      ['1.0-1é', '1.0-1+'],
+      ['1.0-1é', '1.0-1a'],
+      ['1.0é1', '1.0_1'],
+      ['1.0aé', '1.0a+'],
+      ['2é', '2~'],
+      ['1.0\u00a0', '1.0!'],
     ];
     const oracle = dpkgOracle(pairs);
-    const bad = pairs.flatMap(([a, b], i) => (opOf(compareDpkg(a, b)) === oracle[i] ? [] : [`${a} ${oracle[i]} ${b} (dpkg), ours ${opOf(compareDpkg(a, b))}`]));
+    const bad = pairs.flatMap(([a, b], i) =>
+      opOf(compareDpkg(a, b)) === oracle[i] ? [] : [`${a} ${oracle[i]} ${b} (dpkg), ours ${opOf(compareDpkg(a, b))}`],
+    );
     assert.deepEqual(bad, []);
     assert.equal(compareDpkg('1.0é', '1.0+'), -1, 'é (0xC3…) sorts before +');
     assert.equal(compareDpkg('1.0é', '1.0z'), 1, 'and after every letter');
   });
 
-  test('a generated batch of random pairs with non-ASCII bytes agrees with dpkg --compare-versions', { skip: !haveDpkg && 'dpkg is not installed' }, (t) => {
+  test('a generated batch of random pairs with non-ASCII bytes agrees with dpkg --compare-versions', {
+    skip: !haveDpkg && 'dpkg is not installed',
+  }, (t) => {
     const r = prng(0x8bad);
-    const atoms = ['0', '1', '2', '10', '01', 'a', 'z', 'A', 'Z', '~', '+', '.', '-', ':', 'é', 'ü', '€', 'ÿ', '\u0100', '😀', 'ß', '\u00a0'];
+    const atoms = [
+      '0',
+      '1',
+      '2',
+      '10',
+      '01',
+      'a',
+      'z',
+      'A',
+      'Z',
+      '~',
+      '+',
+      '.',
+      '-',
+      ':',
+      'é',
+      'ü',
+      '€',
+      'ÿ',
+      '\u0100',
+      '😀',
+      'ß',
+      '\u00a0',
+    ];
     const gen = () => {
       let s = r.pick(['', '', '1:', '0:']) + r.pick(['0', '1', '2', '10']);
       const n = 1 + r.int(6);
@@ -99,7 +142,9 @@ describe('dpkg: bytes >= 0x80 compare as signed char, as dpkg on amd64 does', ()
       const ours = opOf(compareDpkg(a, b));
       if (ours !== oracle[i]) bad.push(`${JSON.stringify(a)} ${oracle[i]} ${JSON.stringify(b)} (dpkg), ours ${ours}`);
     });
-    t.diagnostic(`dpkg: ${compared} random pairs compared (${nonAscii} with non-ASCII bytes), ${pairs.length - compared} refused by dpkg, ${bad.length} mismatches`);
+    t.diagnostic(
+      `dpkg: ${compared} random pairs compared (${nonAscii} with non-ASCII bytes), ${pairs.length - compared} refused by dpkg, ${bad.length} mismatches`,
+    );
     assert.deepEqual(bad.slice(0, 20), []);
     assert.ok(compared >= 300 && nonAscii >= 200, `${compared} compared, ${nonAscii} non-ASCII`);
   });
@@ -118,7 +163,10 @@ function rpmOracle(pairs: Array<[string, string]>): string[] {
     const lua = `local t = {}; for l in io.lines("${file}") do local a, b = l:match("^(.-)\\t(.*)$"); local ok, r = pcall(rpm.vercmp, a, b); t[#t + 1] = ok and tostring(r) or "E" end; print(table.concat(t, " "))`;
     const res = spawnSync('rpm', ['--eval', `%{lua: ${lua}}`], { encoding: 'utf8', maxBuffer: 1 << 24 });
     assert.equal(res.status, 0, res.stderr);
-    const out = res.stdout.trim().split(' ').map((x) => (x === 'E' ? 'E' : opOf(Number(x))));
+    const out = res.stdout
+      .trim()
+      .split(' ')
+      .map((x) => (x === 'E' ? 'E' : opOf(Number(x))));
     assert.equal(out.length, pairs.length);
     return out;
   } finally {
@@ -129,11 +177,23 @@ function rpmOracle(pairs: Array<[string, string]>): string[] {
 describe('rpm: a present but empty release sorts above a missing one, as rpm 4.18 does', () => {
   test('edge cases', { skip: !haveRpm && 'rpm (with its Lua rpm.vercmp) is not installed' }, () => {
     const pairs: Array<[string, string]> = [
-      ['1.0-', '1.0'], ['1:2.0-', '1:2.0'], ['1.0-0', '1.0-'], ['1.0-~', '1.0'], ['1.0-~', '1.0-'], ['1.0-^', '1.0-'],
-      ['1.0-', '1.0-'], ['1.0', '1.0-1'], [':1.0-', '1.0'], ['0:1.0-', '1.0'], ['1.0-_', '1.0-'], ['1.0-.', '1.0'],
+      ['1.0-', '1.0'],
+      ['1:2.0-', '1:2.0'],
+      ['1.0-0', '1.0-'],
+      ['1.0-~', '1.0'],
+      ['1.0-~', '1.0-'],
+      ['1.0-^', '1.0-'],
+      ['1.0-', '1.0-'],
+      ['1.0', '1.0-1'],
+      [':1.0-', '1.0'],
+      ['0:1.0-', '1.0'],
+      ['1.0-_', '1.0-'],
+      ['1.0-.', '1.0'],
     ];
     const oracle = rpmOracle(pairs);
-    const bad = pairs.flatMap(([a, b], i) => (opOf(rpm.compare(a, b)) === oracle[i] ? [] : [`${a} ${oracle[i]} ${b} (rpm), ours ${opOf(rpm.compare(a, b))}`]));
+    const bad = pairs.flatMap(([a, b], i) =>
+      opOf(rpm.compare(a, b)) === oracle[i] ? [] : [`${a} ${oracle[i]} ${b} (rpm), ours ${opOf(rpm.compare(a, b))}`],
+    );
     assert.deepEqual(bad, []);
     assert.equal(rpm.compare('1.0-', '1.0'), 1);
     assert.equal(rpm.compare('1:2.0-', '1:2.0'), 1);
@@ -141,7 +201,9 @@ describe('rpm: a present but empty release sorts above a missing one, as rpm 4.1
     assert.equal(compareRpmEVR('1.0-', '1.0', { ignoreMissingRelease: true }), 0, 'dependency semantics still ignore a missing release');
   });
 
-  test('a generated batch of random EVR pairs agrees with rpm.vercmp()', { skip: !haveRpm && 'rpm (with its Lua rpm.vercmp) is not installed' }, (t) => {
+  test('a generated batch of random EVR pairs agrees with rpm.vercmp()', {
+    skip: !haveRpm && 'rpm (with its Lua rpm.vercmp) is not installed',
+  }, (t) => {
     const r = prng(0x4e7);
     const atoms = ['0', '1', '2', '10', '01', '007', 'a', 'b', 'Z', 'rc', 'git', '~', '^', '.', '_', '+', 'é'];
     const part = () => {
@@ -156,10 +218,17 @@ describe('rpm: a present but empty release sorts above a missing one, as rpm 4.1
       const a = evr();
       let b: string;
       switch (r.int(4)) {
-        case 0: b = a.includes('-') ? a.slice(0, a.lastIndexOf('-')) : `${a}-`; break; // drop or add an (empty) release
-        case 1: b = a + r.pick(atoms); break;
-        case 2: b = a.replace(/^[0-9]*:/, '') ; break;
-        default: b = evr();
+        case 0:
+          b = a.includes('-') ? a.slice(0, a.lastIndexOf('-')) : `${a}-`;
+          break; // drop or add an (empty) release
+        case 1:
+          b = a + r.pick(atoms);
+          break;
+        case 2:
+          b = a.replace(/^[0-9]*:/, '');
+          break;
+        default:
+          b = evr();
       }
       pairs.push([a, b]);
     }
@@ -224,19 +293,38 @@ describe('apk: apk-tools 2.x up to Alpine 3.22, 3.x from 3.23 and on edge', () =
     try {
       const store = new AdvisoryStore(db.db, 'sqlite', { tmpDir: dir });
       const advisory = (versionId: string): Advisory => ({
-        updater: 'test', id: `CVE-2099-${versionId.replace('.', '')}`, aliases: [], ecosystem: 'apk',
-        distribution: { id: 'alpine', versionId }, package: 'perl-x', packageKind: 'source',
-        ranges: [[{ introduced: '0' }, { fixed: '0.049-r10' }]], fixedIn: '0.049-r10', severity: 'High', links: [], description: 'x',
+        updater: 'test',
+        id: `CVE-2099-${versionId.replace('.', '')}`,
+        aliases: [],
+        ecosystem: 'apk',
+        distribution: { id: 'alpine', versionId },
+        package: 'perl-x',
+        packageKind: 'source',
+        ranges: [[{ introduced: '0' }, { fixed: '0.049-r10' }]],
+        fixedIn: '0.049-r10',
+        severity: 'High',
+        links: [],
+        description: 'x',
       });
       async function* records() {
         yield advisory('3.22');
         yield advisory('3.23');
       }
       await store.replaceUpdater('test', 'fp1', records());
-      const pkg: Package = { name: 'perl-x', version: '0.06-r10', kind: 'binary', ecosystem: 'apk', path: 'lib/apk/db/installed', layerIndex: 0 };
+      const pkg: Package = {
+        name: 'perl-x',
+        version: '0.06-r10',
+        kind: 'binary',
+        ecosystem: 'apk',
+        path: 'lib/apk/db/installed',
+        layerIndex: 0,
+      };
       const on322 = await match(store, [pkg], { id: 'alpine', version_id: '3.22.2' });
       const on323 = await match(store, [pkg], { id: 'alpine', version_id: '3.23.0' });
-      assert.deepEqual(on322.packages[0].vulnerabilities.map((v) => [v.id, v.fixedIn]), [['CVE-2099-322', '0.049-r10']]);
+      assert.deepEqual(
+        on322.packages[0].vulnerabilities.map((v) => [v.id, v.fixedIn]),
+        [['CVE-2099-322', '0.049-r10']],
+      );
       assert.deepEqual(on323.packages[0].vulnerabilities, []);
     } finally {
       await db.close();

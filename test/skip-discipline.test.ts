@@ -7,7 +7,9 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 
 const DIR = import.meta.dirname;
-const files = readdirSync(DIR).filter((n) => n.endsWith('.test.ts')).map((n) => path.join(DIR, n));
+const files = readdirSync(DIR)
+  .filter((n) => n.endsWith('.test.ts'))
+  .map((n) => path.join(DIR, n));
 
 test('no conditional test declarations, no skipped describe, no fallback path for the shared fixtures', () => {
   const rules: Array<[RegExp, string]> = [

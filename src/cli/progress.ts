@@ -63,7 +63,8 @@ export function renderProgress(title: string, s: ProgressState, elapsedMs: numbe
   if (fraction !== undefined) parts.push(bar(fraction));
   const unit = s.unit ?? 'items';
   if (s.done !== undefined) parts.push(s.total !== undefined ? `${s.done}/${s.total} ${unit}` : `${s.done} ${unit}`);
-  if (s.bytes !== undefined) parts.push(s.totalBytes !== undefined ? `${formatBytes(s.bytes)}/${formatBytes(s.totalBytes)}` : formatBytes(s.bytes));
+  if (s.bytes !== undefined)
+    parts.push(s.totalBytes !== undefined ? `${formatBytes(s.bytes)}/${formatBytes(s.totalBytes)}` : formatBytes(s.bytes));
   const secs = elapsedMs / 1000;
   if (secs > 0) {
     if (s.bytes !== undefined) parts.push(`${formatBytes(s.bytes / secs)}/s`);

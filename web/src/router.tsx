@@ -16,7 +16,10 @@ export function useLocation(): { path: string; query: URLSearchParams } {
     const update = () => setTick((t) => t + 1);
     listeners.add(update);
     window.addEventListener('popstate', update);
-    return () => { listeners.delete(update); window.removeEventListener('popstate', update); };
+    return () => {
+      listeners.delete(update);
+      window.removeEventListener('popstate', update);
+    };
   }, []);
   return { path: location.pathname, query: new URLSearchParams(location.search) };
 }

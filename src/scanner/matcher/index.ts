@@ -102,7 +102,7 @@ function addMerged(list: Vulnerability[], v: Vulnerability): void {
  * answer depends on nothing else.
  */
 const byIdThenUpdater = (a: GroupMember, b: GroupMember): number =>
-  (a.id < b.id ? -1 : a.id > b.id ? 1 : a.updater < b.updater ? -1 : a.updater > b.updater ? 1 : 0);
+  a.id < b.id ? -1 : a.id > b.id ? 1 : a.updater < b.updater ? -1 : a.updater > b.updater ? 1 : 0;
 
 function verdicts(ecosystem: string): (version: string, rangesText: string) => Verdict {
   const memo = new Map<string, Map<string, Verdict>>();

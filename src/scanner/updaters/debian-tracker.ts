@@ -99,9 +99,12 @@ export function trackerPackageToAdvisories(srcpkg: string, cves: unknown, where:
 
 async function* readTracker(sources: LocalSource[], updater: string): AsyncGenerator<Advisory> {
   for (const src of sources) {
-    const files = src.kind === 'dir'
-      ? (await listFiles(src.path)).filter((f) => /\.json(\.gz)?$/.test(f)).map((f) => ({ file: path.join(src.path, f), label: path.join(src.origin, f) }))
-      : [{ file: src.path, label: src.origin }];
+    const files =
+      src.kind === 'dir'
+        ? (await listFiles(src.path))
+            .filter((f) => /\.json(\.gz)?$/.test(f))
+            .map((f) => ({ file: path.join(src.path, f), label: path.join(src.origin, f) }))
+        : [{ file: src.path, label: src.origin }];
     for (const { file, label } of files) {
       let n = 0;
       try {

@@ -82,9 +82,9 @@ class Reader {
     } else if (c === 46 /* . */ || isDigit(c)) {
       if (c === 46) {
         if (this.tok > Tok.Digit) {
-        this.invalid();
-        return;
-      }
+          this.invalid();
+          return;
+        }
         this.pos++;
       }
       if (this.tok === Tok.InitialDigit || this.tok === Tok.Digit) this.tok = Tok.Digit;
