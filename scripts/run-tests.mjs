@@ -7,6 +7,7 @@
 // processes and every server they spawn; test servers also run with FEATURE_FIPS on.
 // PostgreSQL tests run when the server at BERTH_TEST_PG (default postgresql://postgres@127.0.0.1:5432/test)
 // answers; otherwise they are skipped and this script says so.
+// Before any test: tsc --noEmit (BERTH_TEST_SKIP_TYPECHECK=1 skips it) and biome ci (BERTH_TEST_SKIP_LINT=1 skips it).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -78,6 +79,18 @@ if (process.env.BERTH_TEST_SKIP_TYPECHECK !== '1') {
     process.exit(1);
   }
   console.log('typecheck: ok');
+}
+// The formatter and the linter (Biome, biome.json) are part of the suite too: an error fails the run (warnings do not).
+if (process.env.BERTH_TEST_SKIP_LINT !== '1') {
+  const biome = spawnSync(process.execPath, [path.join(root, 'node_modules/@biomejs/biome/bin/biome'), 'ci', '--diagnostic-level=error'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  if (biome.status !== 0) {
+    console.log('lint/format failed (biome ci): fix the errors above, or run npx biome format --write');
+    process.exit(1);
+  }
+  console.log('lint and format: ok');
 }
 // Servers the tests spawn run bin/berth.js, which runs the compiled server (dist/) when it is current: build it.
 const { serverIsStale, buildServer } = await import('./build-server.mjs');
