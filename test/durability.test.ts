@@ -11,14 +11,23 @@ import { spawnServer, type ChildServer } from './helpers/server.ts';
 import { pushImage, sha256 } from './helpers/registry-client.ts';
 
 /** Streams `total` bytes of `fill` in 1 MiB chunks, pausing `delayMs` between chunks. */
-function slowPatch(url: string, total: number, delayMs: number, fill = 7): { done: Promise<{ status: number; range?: string } | Error>; sent: () => number } {
+function slowPatch(
+  url: string,
+  total: number,
+  delayMs: number,
+  fill = 7,
+): { done: Promise<{ status: number; range?: string } | Error>; sent: () => number } {
   let sent = 0;
   const u = new URL(url);
   const done = new Promise<{ status: number; range?: string } | Error>((resolve) => {
-    const req = http.request(u, { method: 'PATCH', headers: { 'content-type': 'application/octet-stream', 'content-length': String(total) } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode!, range: res.headers.range as string | undefined }));
-    });
+    const req = http.request(
+      u,
+      { method: 'PATCH', headers: { 'content-type': 'application/octet-stream', 'content-length': String(total) } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode!, range: res.headers.range as string | undefined }));
+      },
+    );
     req.on('error', (e) => resolve(e));
     const chunk = Buffer.alloc(1024 * 1024, fill);
     const pump = () => {
@@ -58,14 +67,22 @@ for (const dialect of await testDialects()) {
     test('SIGKILL during pushes: every acknowledged image survives, nothing half-pushed is visible', async () => {
       let s = await start();
       const acked: { tag: string; digest: string }[] = [];
-      const pushes = Array.from({ length: 40 }, (_, i) => pushImage(s.url, 'dur/kill', `t${i}`, `seed${i}`)
-        .then((r) => { acked.push({ tag: `t${i}`, digest: r.digest }); }, () => {}));
+      const pushes = Array.from({ length: 40 }, (_, i) =>
+        pushImage(s.url, 'dur/kill', `t${i}`, `seed${i}`).then(
+          (r) => {
+            acked.push({ tag: `t${i}`, digest: r.digest });
+          },
+          () => {},
+        ),
+      );
       const upload = await fetch(`${s.url}/v2/dur/kill/blobs/uploads/`, { method: 'POST' });
       const loc = upload.headers.get('location')!;
       // 128 MiB at most 40 MiB/s: still in flight when the kill comes.
       const big = slowPatch(`${s.url}${loc}`, 128 * 1024 * 1024, 25);
       let settled = false;
-      void Promise.all(pushes).then(() => { settled = true; });
+      void Promise.all(pushes).then(() => {
+        settled = true;
+      });
       while ((acked.length < 10 && !settled) || big.sent() < 8 * 1024 * 1024) await new Promise((r) => setTimeout(r, 5));
       s.proc.kill('SIGKILL');
       await s.exited;
@@ -82,10 +99,13 @@ for (const dialect of await testDialects()) {
           assert.equal(sha256(Buffer.from(await r.arrayBuffer())), a.digest);
         }
         // Whatever is listed is whole: each tag's manifest and every blob it names can be read and verified.
-        const tags = (await (await fetch(`${s.url}/v2/dur/kill/tags/list`)).json() as { tags: string[] }).tags;
+        const tags = ((await (await fetch(`${s.url}/v2/dur/kill/tags/list`)).json()) as { tags: string[] }).tags;
         assert.ok(tags.length >= ackedNow.length);
         for (const t of tags) {
-          const m = await (await fetch(`${s.url}/v2/dur/kill/manifests/${t}`)).json() as { config: { digest: string }; layers: { digest: string }[] };
+          const m = (await (await fetch(`${s.url}/v2/dur/kill/manifests/${t}`)).json()) as {
+            config: { digest: string };
+            layers: { digest: string }[];
+          };
           for (const d of [m.config.digest, ...m.layers.map((l) => l.digest)]) {
             const b = await fetch(`${s.url}/v2/dur/kill/blobs/${d}`);
             assert.equal(b.status, 200);
@@ -116,7 +136,11 @@ for (const dialect of await testDialects()) {
       const loc = start1.headers.get('location')!;
       const part1 = Buffer.alloc(1024 * 1024 + 17, 1);
       const part2 = Buffer.alloc(333, 2);
-      const p1 = await fetch(`${s.url}${loc}`, { method: 'PATCH', body: part1, headers: { 'content-type': 'application/octet-stream', 'content-range': `0-${part1.length - 1}` } });
+      const p1 = await fetch(`${s.url}${loc}`, {
+        method: 'PATCH',
+        body: part1,
+        headers: { 'content-type': 'application/octet-stream', 'content-range': `0-${part1.length - 1}` },
+      });
       assert.equal(p1.status, 202);
       s.proc.kill('SIGTERM');
       assert.equal(await s.exited, 0);
@@ -127,7 +151,8 @@ for (const dialect of await testDialects()) {
         assert.equal(st.headers.get('range'), `0-${part1.length - 1}`);
         const whole = Buffer.concat([part1, part2]);
         const put = await fetch(`${s.url}${loc}?digest=${sha256(whole)}`, {
-          method: 'PUT', body: part2,
+          method: 'PUT',
+          body: part2,
           headers: { 'content-type': 'application/octet-stream', 'content-range': `${part1.length}-${whole.length - 1}` },
         });
         assert.equal(put.status, 201, await put.text());
