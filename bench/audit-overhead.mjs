@@ -20,22 +20,46 @@ const REGBENCH = process.env.REGBENCH ?? path.resolve(ROOT, '../shared/bench/reg
 const opt = { rounds: 6, reqs: 4000, small: 50, conc: 16, auth: 0, json: '' };
 for (let i = 2; i < process.argv.length; i++) {
   const k = process.argv[i].replace(/^--/, '');
-  if (!(k in opt)) { console.error(`unknown option ${process.argv[i]} (known: ${Object.keys(opt).map((x) => '--' + x).join(' ')})`); process.exit(2); }
+  if (!(k in opt)) {
+    console.error(
+      `unknown option ${process.argv[i]} (known: ${Object.keys(opt)
+        .map((x) => '--' + x)
+        .join(' ')})`,
+    );
+    process.exit(2);
+  }
   const v = process.argv[++i];
   opt[k] = typeof opt[k] === 'number' ? Number(v) : v;
 }
 const log = (s) => process.stderr.write(s + '\n');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const live = new Set();
-const cleanup = () => { for (const c of live) { try { c.child.kill('SIGKILL'); } catch { /* gone */ } rmSync(c.dir, { recursive: true, force: true }); } live.clear(); };
+const cleanup = () => {
+  for (const c of live) {
+    try {
+      c.child.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
+    rmSync(c.dir, { recursive: true, force: true });
+  }
+  live.clear();
+};
 process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { cleanup(); process.exit(130); });
+for (const sig of ['SIGINT', 'SIGTERM'])
+  process.on(sig, () => {
+    cleanup();
+    process.exit(130);
+  });
 
 function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
   });
 }
 
@@ -50,28 +74,48 @@ async function startBerth(audit) {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const cfg = [`AUDIT_LOG_ENABLED: ${audit}`, 'FEATURE_SECURITY_SCANNER: false', 'METRICS_ENABLED: false'];
-  if (opt.auth) cfg.push('AUTHENTICATION_TYPE: Database', `SERVER_HOSTNAME: "127.0.0.1:${port}"`, 'BOOTSTRAP_ADMIN: { username: bench, password: bench-password-1 }', 'FEATURE_USER_CREATION: false');
+  if (opt.auth)
+    cfg.push(
+      'AUTHENTICATION_TYPE: Database',
+      `SERVER_HOSTNAME: "127.0.0.1:${port}"`,
+      'BOOTSTRAP_ADMIN: { username: bench, password: bench-password-1 }',
+      'FEATURE_USER_CREATION: false',
+    );
   else cfg.push('AUTHENTICATION_TYPE: None');
   writeFileSync(path.join(dir, 'config.yaml'), cfg.join('\n') + '\n');
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/berth.js'), 'serve', '--config', path.join(dir, 'config.yaml'), '--listen', `127.0.0.1:${port}`, '--data', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [path.join(ROOT, 'bin/berth.js'), 'serve', '--config', path.join(dir, 'config.yaml'), '--listen', `127.0.0.1:${port}`, '--data', dir],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   const entry = { child, dir };
   live.add(entry);
   let err = '';
-  child.stderr.on('data', (d) => { err += d; });
+  child.stderr.on('data', (d) => {
+    err += d;
+  });
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const st = await fetch(`${url}/v2/`).then((r) => r.status, () => 0);
+    const st = await fetch(`${url}/v2/`).then(
+      (r) => r.status,
+      () => 0,
+    );
     if (st === 200 || st === 401) break;
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`berth did not start: ${err}`);
     await sleep(100);
   }
   return {
-    audit, url, pid: child.pid, dir,
+    audit,
+    url,
+    pid: child.pid,
+    dir,
     /** SIGTERM (the audit buffer is flushed on the way out); `inspect` runs before the data directory goes. */
     async stop(inspect) {
       child.kill('SIGTERM');
       await new Promise((r) => (child.exitCode !== null ? r() : child.on('exit', r)));
-      try { await inspect?.(); } finally {
+      try {
+        await inspect?.();
+      } finally {
         rmSync(dir, { recursive: true, force: true });
         live.delete(entry);
       }
@@ -80,12 +124,33 @@ async function startBerth(audit) {
 }
 
 function regbench(url) {
-  const args = [REGBENCH, '--url', url, '--only', 'get_manifest', '--small', String(opt.small), '--reqs', String(opt.reqs), '--conc', String(opt.conc)];
+  const args = [
+    REGBENCH,
+    '--url',
+    url,
+    '--only',
+    'get_manifest',
+    '--small',
+    String(opt.small),
+    '--reqs',
+    String(opt.reqs),
+    '--conc',
+    String(opt.conc),
+  ];
   if (opt.auth) args.push('--user', 'bench', '--pass', 'bench-password-1', '--repo', `bench/r${Date.now().toString(36)}`);
   return new Promise((resolve, reject) => {
     execFile(process.execPath, args, { maxBuffer: 1 << 20 }, (e, stdout, stderr) => {
       if (e) return reject(new Error(`regbench: ${stderr || e.message}`));
-      const line = stdout.split('\n').map((l) => { try { return JSON.parse(l); } catch { return undefined; } }).find((o) => o?.scenario === 'get_manifest');
+      const line = stdout
+        .split('\n')
+        .map((l) => {
+          try {
+            return JSON.parse(l);
+          } catch {
+            return undefined;
+          }
+        })
+        .find((o) => o?.scenario === 'get_manifest');
       if (!line) return reject(new Error(`regbench printed no get_manifest line: ${stdout}`));
       resolve(line);
     });
@@ -96,7 +161,11 @@ async function auditRows(server) {
   if (!server.audit) return 0;
   const { default: Database } = await import('better-sqlite3');
   const db = new Database(path.join(server.dir, 'berth.db'), { readonly: true, fileMustExist: true });
-  try { return db.prepare('select count(*) as n from audit_log').get().n; } finally { db.close(); }
+  try {
+    return db.prepare('select count(*) as n from audit_log').get().n;
+  } finally {
+    db.close();
+  }
 }
 
 async function measure(server) {
@@ -107,11 +176,20 @@ async function measure(server) {
   return { perSec: r.perSec, p50ms: r.p50ms, p99ms: r.p99ms, cpuUsPerReq: (cpu * 1e6) / (opt.reqs + opt.small) };
 }
 
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 
 if (!readFileSync(REGBENCH, 'utf8').includes('get_manifest')) throw new Error(`${REGBENCH} is not the regbench workload`);
-log(`audit overhead: ${opt.rounds} rounds of regbench get_manifest (${opt.reqs} GETs, ${opt.conc} conc, ${opt.auth ? 'token auth' : 'open registry'}), audit on vs off, alternating; ` +
-  `${os.cpus().length} × ${os.cpus()[0]?.model}, node ${process.version}, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+log(
+  `audit overhead: ${opt.rounds} rounds of regbench get_manifest (${opt.reqs} GETs, ${opt.conc} conc, ${opt.auth ? 'token auth' : 'open registry'}), audit on vs off, alternating; ` +
+    `${os.cpus().length} × ${os.cpus()[0]?.model}, node ${process.version}, load ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+);
 const servers = { on: await startBerth(true), off: await startBerth(false) };
 const runs = [];
 try {
@@ -122,12 +200,18 @@ try {
     for (const k of order) {
       const r = await measure(servers[k]);
       runs.push({ round, mode: k, ...r });
-      log(`round ${round} audit ${k.padEnd(3)}: ${r.perSec.toFixed(0)} req/s, p50 ${r.p50ms} ms, p99 ${r.p99ms} ms, server ${r.cpuUsPerReq.toFixed(0)} µs CPU/req`);
+      log(
+        `round ${round} audit ${k.padEnd(3)}: ${r.perSec.toFixed(0)} req/s, p50 ${r.p50ms} ms, p99 ${r.p99ms} ms, server ${r.cpuUsPerReq.toFixed(0)} µs CPU/req`,
+      );
     }
   }
 } finally {
   const expected = (opt.rounds + 1) * (opt.reqs + opt.small);
-  await servers.on.stop(async () => log(`audit log rows written by the "on" server after SIGTERM: ${await auditRows(servers.on)} (expected ${expected}: a push_repo or pull_repo per request)`));
+  await servers.on.stop(async () =>
+    log(
+      `audit log rows written by the "on" server after SIGTERM: ${await auditRows(servers.on)} (expected ${expected}: a push_repo or pull_repo per request)`,
+    ),
+  );
   await servers.off.stop();
 }
 const ratios = [];
@@ -141,9 +225,12 @@ for (let round = 1; round <= opt.rounds; round++) {
 const on = runs.filter((r) => r.mode === 'on');
 const off = runs.filter((r) => r.mode === 'off');
 const summary = {
-  onPerSec: median(on.map((r) => r.perSec)), offPerSec: median(off.map((r) => r.perSec)),
-  medianRoundRatio: median(ratios), medianRoundCpuRatio: median(cpuRatios),
-  onCpuUsPerReq: median(on.map((r) => r.cpuUsPerReq)), offCpuUsPerReq: median(off.map((r) => r.cpuUsPerReq)),
+  onPerSec: median(on.map((r) => r.perSec)),
+  offPerSec: median(off.map((r) => r.perSec)),
+  medianRoundRatio: median(ratios),
+  medianRoundCpuRatio: median(cpuRatios),
+  onCpuUsPerReq: median(on.map((r) => r.cpuUsPerReq)),
+  offCpuUsPerReq: median(off.map((r) => r.cpuUsPerReq)),
 };
 const slower = (1 - summary.medianRoundRatio) * 100;
 const md = [

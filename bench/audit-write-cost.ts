@@ -10,25 +10,37 @@ import { openDatabase } from '../src/db/database.ts';
 import { AuditLog } from '../src/services/audit/log.ts';
 import { createPostgresDatabase } from '../test/helpers/databases.ts';
 
-const arg = (k: string) => { const i = process.argv.indexOf(`--${k}`); return i > 0 ? process.argv[i + 1] : undefined; };
+const arg = (k: string) => {
+  const i = process.argv.indexOf(`--${k}`);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
 const N = Number(arg('entries') ?? 50_000);
 const pgDb = process.argv.includes('--pg') ? await createPostgresDatabase() : undefined;
 const pg = pgDb?.uri;
 const dir = mkdtempSync(path.join(tmpdir(), 'berth-audit-cost-'));
-const { db, close } = await openDatabase(pg ? { kind: 'postgres', uri: pg, maxConnections: 4 } : { kind: 'sqlite', file: path.join(dir, 'berth.db') });
+const { db, close } = await openDatabase(
+  pg ? { kind: 'postgres', uri: pg, maxConnections: 4 } : { kind: 'sqlite', file: path.join(dir, 'berth.db') },
+);
 const log = new AuditLog(db, { dialect: pg ? 'postgres' : 'sqlite', enabled: true, flushMs: 1000, batchSize: 500, retentionDays: 0 });
 try {
   for (let round = 1; round <= 3; round++) {
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     for (let i = 0; i < N; i++) {
-      log.record({ kind: 'pull_repo', repository: 'bench/app', performer: { kind: 'user', name: 'someone' }, ip: '127.0.0.1',
-        metadata: { repo: 'app', namespace: 'bench', tag: 'v1', useragent: 'docker/24.0.7 go/go1.20.10 git-commit/311b9ff kernel/6.1' } });
+      log.record({
+        kind: 'pull_repo',
+        repository: 'bench/app',
+        performer: { kind: 'user', name: 'someone' },
+        ip: '127.0.0.1',
+        metadata: { repo: 'app', namespace: 'bench', tag: 'v1', useragent: 'docker/24.0.7 go/go1.20.10 git-commit/311b9ff kernel/6.1' },
+      });
       if (i % 500 === 499) await log.flush();
     }
     await log.flush();
     const c = process.cpuUsage(c0);
-    console.log(`round ${round}: ${((c.user + c.system) / N).toFixed(1)} µs CPU per entry (record + batched write), ${(((performance.now() - t0) * 1000) / N).toFixed(1)} µs wall`);
+    console.log(
+      `round ${round}: ${((c.user + c.system) / N).toFixed(1)} µs CPU per entry (record + batched write), ${(((performance.now() - t0) * 1000) / N).toFixed(1)} µs wall`,
+    );
   }
 } finally {
   await close();

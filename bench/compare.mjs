@@ -17,8 +17,18 @@
 import os from 'node:os';
 import { writeFileSync } from 'node:fs';
 import {
-  parseArgs, freePort, makeTempDir, removeDir, startBerth, startDistribution, runRegbench,
-  diskFsyncWrite, rssSampler, unpagedTagWalk, DISTRIBUTION_BIN, REGBENCH,
+  parseArgs,
+  freePort,
+  makeTempDir,
+  removeDir,
+  startBerth,
+  startDistribution,
+  runRegbench,
+  diskFsyncWrite,
+  rssSampler,
+  unpagedTagWalk,
+  DISTRIBUTION_BIN,
+  REGBENCH,
 } from './lib.mjs';
 
 const opt = parseArgs(process.argv.slice(2), {
@@ -50,7 +60,11 @@ const cleanups = [];
 async function cleanup() {
   while (cleanups.length) {
     const f = cleanups.pop();
-    try { await f(); } catch (e) { log(`cleanup: ${e.message}`); }
+    try {
+      await f();
+    } catch (e) {
+      log(`cleanup: ${e.message}`);
+    }
   }
 }
 let interrupted = false;
@@ -72,17 +86,30 @@ async function benchServer(kind, run) {
   log(`[run ${run}] disk before ${kind}: ${JSON.stringify(disk)}`);
   const port = await freePort();
   const t0 = Date.now();
-  const server = kind === 'berth'
-    ? await startBerth({ dir, port, auth: opt['berth-auth'], nodeArgs: opt['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', opt['cpu-prof']] : [] })
-    : await startDistribution({ dir, port });
+  const server =
+    kind === 'berth'
+      ? await startBerth({
+          dir,
+          port,
+          auth: opt['berth-auth'],
+          nodeArgs: opt['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', opt['cpu-prof']] : [],
+        })
+      : await startDistribution({ dir, port });
   cleanups.push(() => server.stop());
   log(`[run ${run}] ${kind} (pid ${server.pid}) ready on ${server.url} in ${Date.now() - t0} ms; data in ${dir}`);
   const rss = rssSampler(server.pid, 100);
   const creds = server.credentials ? { user: server.credentials.user, pass: server.credentials.pass } : {};
-  const results = await runRegbench(server.url, { ...workload, ...creds }, {
-    serverPid: server.pid,
-    onLine: (j) => { rss.mark(j.scenario); log(`[run ${run}] ${kind}: ${JSON.stringify(j)}`); },
-  });
+  const results = await runRegbench(
+    server.url,
+    { ...workload, ...creds },
+    {
+      serverPid: server.pid,
+      onLine: (j) => {
+        rss.mark(j.scenario);
+        log(`[run ${run}] ${kind}: ${JSON.stringify(j)}`);
+      },
+    },
+  );
   if (results.repo && results.tags_list) {
     results.tags_unpaged = await unpagedTagWalk(server.url, results.repo, 5, server.credentials);
     log(`[run ${run}] ${kind}: unpaged tag walk ${JSON.stringify(results.tags_unpaged)}`);
@@ -107,10 +134,21 @@ function table(run, b, p) {
   const big = workload['big-mib'];
   row(`large blob push (${big} MiB, 8 MiB PATCHes)`, 'MB/s', b.push_big?.MBps, p.push_big?.MBps, false);
   rows.push([`↳ disk: write ${b.disk.mib} MiB + fsync, same fs, just before`, 'MB/s', f1(b.disk.MBps), f1(p.disk.MBps), '']);
-  rows.push(['↳ large push as share of that disk figure', '%',
-    (100 * b.push_big?.MBps / b.disk.MBps).toFixed(0) + '%', (100 * p.push_big?.MBps / p.disk.MBps).toFixed(0) + '%', 'target ≥ 80%']);
+  rows.push([
+    '↳ large push as share of that disk figure',
+    '%',
+    ((100 * b.push_big?.MBps) / b.disk.MBps).toFixed(0) + '%',
+    ((100 * p.push_big?.MBps) / p.disk.MBps).toFixed(0) + '%',
+    'target ≥ 80%',
+  ]);
   row(`large blob pull (${big} MiB)`, 'MB/s', b.pull_big?.MBps, p.pull_big?.MBps, false);
-  row(`small push (${workload.small} × 4-64 KiB blob + manifest, ${workload.conc} conc)`, 'manifests/s', b.push_small?.perSec, p.push_small?.perSec, false);
+  row(
+    `small push (${workload.small} × 4-64 KiB blob + manifest, ${workload.conc} conc)`,
+    'manifests/s',
+    b.push_small?.perSec,
+    p.push_small?.perSec,
+    false,
+  );
   row(`manifest GET by tag (${workload.reqs} req, ${workload.conc} conc)`, 'req/s', b.get_manifest?.perSec, p.get_manifest?.perSec, false);
   row('', 'p99 ms', b.get_manifest?.p99ms, p.get_manifest?.p99ms, true);
   row(`blob HEAD (${workload.reqs} req, ${workload.conc} conc)`, 'req/s', b.head_blob?.perSec, p.head_blob?.perSec, false);
@@ -119,7 +157,13 @@ function table(run, b, p) {
   rows.push(['', 'pages', String(b.tags_list?.pages ?? 'n/a'), String(p.tags_list?.pages ?? 'n/a'), '']);
   row(`tag list walk, server's own page size (best of 5)`, 'ms', b.tags_unpaged?.ms, p.tags_unpaged?.ms, true);
   rows.push(['', 'pages', String(b.tags_unpaged?.pages ?? 'n/a'), String(p.tags_unpaged?.pages ?? 'n/a'), '']);
-  row(`tag PUT (${workload.tags} tags, ${workload.conc} conc; setup of the walk)`, 'tags/s', b.tags_list?.tagPerSec, p.tags_list?.tagPerSec, false);
+  row(
+    `tag PUT (${workload.tags} tags, ${workload.conc} conc; setup of the walk)`,
+    'tags/s',
+    b.tags_list?.tagPerSec,
+    p.tags_list?.tagPerSec,
+    false,
+  );
 
   const out = [];
   out.push(`### Run ${run}: ${new Date().toISOString()} (Berth auth: ${opt['berth-auth']})`);
@@ -141,11 +185,18 @@ function table(run, b, p) {
 
 async function main() {
   log(`workload: ${JSON.stringify(workload)}; regbench: ${REGBENCH}; peer: ${DISTRIBUTION_BIN}; tmpdir: ${opt.tmpdir}`);
-  log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, node ${process.version}, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-  process.stdout.write(`Berth vs distribution 2.8 (${DISTRIBUTION_BIN}), ${new Date().toISOString()}\n`
-    + `machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${os.type()} ${os.release()}, node ${process.version}\n`
-    + `workload (regbench, identical for both): ${JSON.stringify(workload)}; temp dirs under ${opt.tmpdir}\n`
-    + `Berth auth: ${opt['berth-auth'] === 'none' ? 'AUTHENTICATION_TYPE: None (open, like the peer)' : 'token (accounts + Docker token flow, Bearer JWT on every request)'}; distribution: no auth\n\n`);
+  log(
+    `machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, node ${process.version}, load ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
+  process.stdout.write(
+    `Berth vs distribution 2.8 (${DISTRIBUTION_BIN}), ${new Date().toISOString()}\n` +
+      `machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${os.type()} ${os.release()}, node ${process.version}\n` +
+      `workload (regbench, identical for both): ${JSON.stringify(workload)}; temp dirs under ${opt.tmpdir}\n` +
+      `Berth auth: ${opt['berth-auth'] === 'none' ? 'AUTHENTICATION_TYPE: None (open, like the peer)' : 'token (accounts + Docker token flow, Bearer JWT on every request)'}; distribution: no auth\n\n`,
+  );
   const all = [];
   for (let run = 1; run <= opt.runs; run++) {
     const berthFirst = opt.order === 'berth-first' || (opt.order === 'alternate' && run % 2 === 1);
@@ -155,7 +206,12 @@ async function main() {
       await cleanup();
     }
     const md = table(run, res.berth, res.distribution);
-    process.stdout.write(`${md}\n(order: ${berthFirst ? 'Berth first' : 'distribution first'}; load average at end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')})\n\n`);
+    process.stdout.write(
+      `${md}\n(order: ${berthFirst ? 'Berth first' : 'distribution first'}; load average at end ${os
+        .loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')})\n\n`,
+    );
     all.push({ run, date: new Date().toISOString(), workload, berth: res.berth, distribution: res.distribution });
   }
   if (opt.json) writeFileSync(opt.json, JSON.stringify(all, null, 2) + '\n');

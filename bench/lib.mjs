@@ -23,7 +23,12 @@ export function parseArgs(argv, defaults) {
     const key = a.slice(2);
     const next = argv[i + 1];
     const val = next !== undefined && !next.startsWith('--') ? (i++, next) : 'true';
-    if (!(key in defaults)) throw new Error(`unknown option --${key} (known: ${Object.keys(defaults).map((k) => '--' + k).join(' ')})`);
+    if (!(key in defaults))
+      throw new Error(
+        `unknown option --${key} (known: ${Object.keys(defaults)
+          .map((k) => '--' + k)
+          .join(' ')})`,
+      );
     out[key] = typeof defaults[key] === 'number' ? Number(val) : val;
     if (typeof defaults[key] === 'number' && !Number.isFinite(out[key])) throw new Error(`--${key} needs a number`);
   }
@@ -52,9 +57,15 @@ export function removeDir(dir) {
 
 function getStatus(url) {
   return new Promise((resolve) => {
-    const req = http.get(url, { agent: false, timeout: 1000 }, (res) => { res.resume(); resolve(res.statusCode); });
+    const req = http.get(url, { agent: false, timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    });
     req.on('error', () => resolve(0));
-    req.on('timeout', () => { req.destroy(); resolve(0); });
+    req.on('timeout', () => {
+      req.destroy();
+      resolve(0);
+    });
   });
 }
 
@@ -72,11 +83,21 @@ class ServerProcess {
     this.exited = null;
     this.child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
     this.pid = this.child.pid;
-    const keep = (d) => { this.log = (this.log + d.toString()).slice(-20000); };
+    const keep = (d) => {
+      this.log = (this.log + d.toString()).slice(-20000);
+    };
     this.child.stdout.on('data', keep);
     this.child.stderr.on('data', keep);
-    this.exitPromise = new Promise((resolve) => this.child.on('exit', (code, signal) => { this.exited = { code, signal }; resolve(); }));
-    this.child.on('error', (e) => { this.log += `\nspawn error: ${e.message}`; this.exited ??= { code: -1, signal: null }; });
+    this.exitPromise = new Promise((resolve) =>
+      this.child.on('exit', (code, signal) => {
+        this.exited = { code, signal };
+        resolve();
+      }),
+    );
+    this.child.on('error', (e) => {
+      this.log += `\nspawn error: ${e.message}`;
+      this.exited ??= { code: -1, signal: null };
+    });
     live.add(this);
   }
 
@@ -93,10 +114,18 @@ class ServerProcess {
   async stop(graceMs = 15000) {
     live.delete(this);
     if (this.exited) return;
-    try { this.child.kill('SIGTERM'); } catch { /* already gone */ }
+    try {
+      this.child.kill('SIGTERM');
+    } catch {
+      /* already gone */
+    }
     const timedOut = await Promise.race([this.exitPromise.then(() => false), sleep(graceMs).then(() => true)]);
     if (timedOut && !this.exited) {
-      try { this.child.kill('SIGKILL'); } catch { /* already gone */ }
+      try {
+        this.child.kill('SIGKILL');
+      } catch {
+        /* already gone */
+      }
       await Promise.race([this.exitPromise, sleep(5000)]);
     }
   }
@@ -104,7 +133,15 @@ class ServerProcess {
 
 // Servers still running; killed synchronously if this process exits without stopping them.
 const live = new Set();
-process.on('exit', () => { for (const s of live) { try { s.child.kill('SIGKILL'); } catch { /* gone */ } } });
+process.on('exit', () => {
+  for (const s of live) {
+    try {
+      s.child.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+});
 
 // BERTH_ENTRY runs another entry point instead of bin/berth.js (e.g. a precompiled build), for experiments.
 //
@@ -121,20 +158,28 @@ export async function startBerth({ dir, port, nodeArgs = [], auth = 'none' }) {
     writeFileSync(cfg, 'AUTHENTICATION_TYPE: None\n');
   } else if (auth === 'token') {
     credentials = { user: 'bench', pass: randomBytes(12).toString('hex') };
-    writeFileSync(cfg, [
-      'AUTHENTICATION_TYPE: Database',
-      `SERVER_HOSTNAME: 127.0.0.1:${port}`,
-      'PREFERRED_URL_SCHEME: http',
-      'BOOTSTRAP_ADMIN:',
-      `  username: ${credentials.user}`,
-      `  password: ${credentials.pass}`,
-      '',
-    ].join('\n'), { mode: 0o600 });
+    writeFileSync(
+      cfg,
+      [
+        'AUTHENTICATION_TYPE: Database',
+        `SERVER_HOSTNAME: 127.0.0.1:${port}`,
+        'PREFERRED_URL_SCHEME: http',
+        'BOOTSTRAP_ADMIN:',
+        `  username: ${credentials.user}`,
+        `  password: ${credentials.pass}`,
+        '',
+      ].join('\n'),
+      { mode: 0o600 },
+    );
   } else {
     throw new Error(`unknown Berth auth mode "${auth}" (none or token)`);
   }
-  const s = new ServerProcess('berth', process.execPath,
-    [...nodeArgs, entry, 'serve', '--config', cfg, '--listen', `127.0.0.1:${port}`, '--data', path.join(dir, 'data')], url);
+  const s = new ServerProcess(
+    'berth',
+    process.execPath,
+    [...nodeArgs, entry, 'serve', '--config', cfg, '--listen', `127.0.0.1:${port}`, '--data', path.join(dir, 'data')],
+    url,
+  );
   s.credentials = credentials;
   // With token auth GET /v2/ answers 401 with a challenge: that also means "ready".
   return s.ready(60000, auth === 'token' ? [200, 401] : [200]);
@@ -143,21 +188,24 @@ export async function startBerth({ dir, port, nodeArgs = [], auth = 'none' }) {
 export async function startDistribution({ dir, port }) {
   const url = `http://127.0.0.1:${port}`;
   const cfg = path.join(dir, 'config.yml');
-  writeFileSync(cfg, [
-    'version: 0.1',
-    'log:',
-    '  level: error',
-    '  accesslog:',
-    '    disabled: true',
-    'storage:',
-    '  filesystem:',
-    `    rootdirectory: ${path.join(dir, 'storage')}`,
-    '  delete:',
-    '    enabled: true',
-    'http:',
-    `  addr: 127.0.0.1:${port}`,
-    '',
-  ].join('\n'));
+  writeFileSync(
+    cfg,
+    [
+      'version: 0.1',
+      'log:',
+      '  level: error',
+      '  accesslog:',
+      '    disabled: true',
+      'storage:',
+      '  filesystem:',
+      `    rootdirectory: ${path.join(dir, 'storage')}`,
+      '  delete:',
+      '    enabled: true',
+      'http:',
+      `  addr: 127.0.0.1:${port}`,
+      '',
+    ].join('\n'),
+  );
   // Debian's package reads its default config from /etc; the explicit path overrides it.
   const s = new ServerProcess('distribution', DISTRIBUTION_BIN, ['serve', cfg], url);
   return s.ready();
@@ -201,9 +249,19 @@ export function rssSampler(pid, everyMs = 100) {
   sample();
   const timer = setInterval(sample, everyMs);
   return {
-    mark(label) { sample(); phase = label; sample(); },
-    stop() { clearInterval(timer); sample(); return phases; },
-    get overallPeak() { return Math.max(0, ...[...phases.values()].map((p) => p.peak)); },
+    mark(label) {
+      sample();
+      phase = label;
+      sample();
+    },
+    stop() {
+      clearInterval(timer);
+      sample();
+      return phases;
+    },
+    get overallPeak() {
+      return Math.max(0, ...[...phases.values()].map((p) => p.peak));
+    },
   };
 }
 
@@ -237,7 +295,11 @@ export function diskFsyncWrite(dir, mib, chunkMiB = 8) {
     };
   } finally {
     closeSync(fd);
-    try { unlinkSync(file); } catch { /* ignore */ }
+    try {
+      unlinkSync(file);
+    } catch {
+      /* ignore */
+    }
   }
 }
 
@@ -254,13 +316,16 @@ export function runRegbench(url, params, { serverPid, onLine } = {}) {
     let lastCpu = serverPid ? cpuSeconds(serverPid) : null;
     child.stdout.on('data', (d) => {
       buf += d.toString();
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
         const line = buf.slice(0, nl).trim();
         buf = buf.slice(nl + 1);
         if (!line) continue;
         let j;
-        try { j = JSON.parse(line); } catch { continue; }
+        try {
+          j = JSON.parse(line);
+        } catch {
+          continue;
+        }
         if (j.summary) results.repo = j.repo;
         if (j.scenario) {
           const cpu = serverPid ? cpuSeconds(serverPid) : null;
@@ -272,7 +337,9 @@ export function runRegbench(url, params, { serverPid, onLine } = {}) {
         }
       }
     });
-    child.stderr.on('data', (d) => { err += d.toString(); });
+    child.stderr.on('data', (d) => {
+      err += d.toString();
+    });
     child.on('error', reject);
     child.on('exit', (code) => {
       for (const x of live) if (x.child === child) live.delete(x);
@@ -285,12 +352,14 @@ export function runRegbench(url, params, { serverPid, onLine } = {}) {
 /** GET of a path (keep-alive agent given), resolving with status, headers and body text. */
 export function get(url, agent, headers = {}) {
   return new Promise((resolve, reject) => {
-    http.get(url, { agent, headers }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    }).on('error', reject);
+    http
+      .get(url, { agent, headers }, (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      })
+      .on('error', reject);
   });
 }
 

@@ -77,7 +77,11 @@ function request(base, method, path, { headers = {}, body, onData } = {}) {
     const req = http.request(new URL(path, base), { method, agent, headers }, (res) => {
       let n = 0;
       const chunks = [];
-      res.on('data', (c) => { n += c.length; if (onData) onData(c, res); else chunks.push(c); });
+      res.on('data', (c) => {
+        n += c.length;
+        if (onData) onData(c, res);
+        else chunks.push(c);
+      });
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, bytes: n, text: Buffer.concat(chunks).toString() }));
       res.on('error', reject);
     });
@@ -90,20 +94,32 @@ function expect(res, code, what) {
   if (res.status !== code) throw new Error(`${what}: HTTP ${res.status} ${res.text.slice(0, 300)}`);
   return res;
 }
-const loc = (res, base) => { const u = new URL(res.headers.location, base); return u.pathname + u.search; };
+const loc = (res, base) => {
+  const u = new URL(res.headers.location, base);
+  return u.pathname + u.search;
+};
 const withQuery = (l, q) => l + (l.includes('?') ? '&' : '?') + q;
 
 async function push(base, mode, seed) {
   const c = content(seed);
   const t0 = performance.now();
   let digest;
-  const start = expect(await request(base, 'POST', `/v2/${opt.repo}/blobs/uploads/`, { headers: { 'content-length': '0' } }), 202, 'start upload');
+  const start = expect(
+    await request(base, 'POST', `/v2/${opt.repo}/blobs/uploads/`, { headers: { 'content-length': '0' } }),
+    202,
+    'start upload',
+  );
   let l = loc(start, base);
   if (mode === 'put') {
     digest = await c.digest(); // needed up front in the URL; costs one extra pass of generation on the client
-    expect(await request(base, 'PUT', withQuery(l, `digest=${digest}`), {
-      headers: { 'content-type': 'application/octet-stream', 'content-length': String(total) }, body: c.stream(),
-    }), 201, 'monolithic PUT');
+    expect(
+      await request(base, 'PUT', withQuery(l, `digest=${digest}`), {
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(total) },
+        body: c.stream(),
+      }),
+      201,
+      'monolithic PUT',
+    );
   } else {
     const h = crypto.createHash('sha256');
     const chunk = mode === 'chunked' ? opt['chunk-mib'] * MiB : total;
@@ -111,9 +127,14 @@ async function push(base, mode, seed) {
       const n = Math.min(chunk, total - off);
       const body = c.stream(off, n);
       body.on('data', (d) => h.update(d));
-      const r = expect(await request(base, 'PATCH', l, {
-        headers: { 'content-type': 'application/octet-stream', 'content-length': String(n), 'content-range': `${off}-${off + n - 1}` }, body,
-      }), 202, 'PATCH');
+      const r = expect(
+        await request(base, 'PATCH', l, {
+          headers: { 'content-type': 'application/octet-stream', 'content-length': String(n), 'content-range': `${off}-${off + n - 1}` },
+          body,
+        }),
+        202,
+        'PATCH',
+      );
       l = loc(r, base);
     }
     digest = 'sha256:' + h.digest('hex');
@@ -125,35 +146,48 @@ async function push(base, mode, seed) {
 
 async function pullAll(base, digest, clients) {
   const t0 = performance.now();
-  const results = await Promise.all(Array.from({ length: clients }, async (_, i) => {
-    const h = i === 0 ? crypto.createHash('sha256') : null; // one client verifies the bytes
-    const slow = opt['slow-mbps'] > 0;
-    let got = 0;
-    const tStart = performance.now();
-    const r = await request(base, 'GET', `/v2/${opt.repo}/blobs/${digest}`, {
-      onData: (c, res) => {
-        h?.update(c);
-        got += c.length;
-        if (slow) {
-          const due = tStart + (got / 1e6 / opt['slow-mbps']) * 1000;
-          const wait = due - performance.now();
-          if (wait > 5) { res.pause(); setTimeout(() => res.resume(), wait); }
-        }
-      },
-    });
-    if (r.status !== 200) throw new Error(`pull ${i}: HTTP ${r.status}`);
-    if (r.bytes !== total) throw new Error(`pull ${i}: got ${r.bytes} bytes, expected ${total}`);
-    if (h && 'sha256:' + h.digest('hex') !== digest) throw new Error('pulled bytes do not match the digest');
-    return (performance.now() - tStart) / 1000;
-  }));
+  const results = await Promise.all(
+    Array.from({ length: clients }, async (_, i) => {
+      const h = i === 0 ? crypto.createHash('sha256') : null; // one client verifies the bytes
+      const slow = opt['slow-mbps'] > 0;
+      let got = 0;
+      const tStart = performance.now();
+      const r = await request(base, 'GET', `/v2/${opt.repo}/blobs/${digest}`, {
+        onData: (c, res) => {
+          h?.update(c);
+          got += c.length;
+          if (slow) {
+            const due = tStart + (got / 1e6 / opt['slow-mbps']) * 1000;
+            const wait = due - performance.now();
+            if (wait > 5) {
+              res.pause();
+              setTimeout(() => res.resume(), wait);
+            }
+          }
+        },
+      });
+      if (r.status !== 200) throw new Error(`pull ${i}: HTTP ${r.status}`);
+      if (r.bytes !== total) throw new Error(`pull ${i}: got ${r.bytes} bytes, expected ${total}`);
+      if (h && 'sha256:' + h.digest('hex') !== digest) throw new Error('pulled bytes do not match the digest');
+      return (performance.now() - tStart) / 1000;
+    }),
+  );
   const secs = (performance.now() - t0) / 1000;
-  return { clients, secs: +secs.toFixed(2), aggregateMBps: +(clients * total / 1e6 / secs).toFixed(1), slowestClientSecs: +Math.max(...results).toFixed(2) };
+  return {
+    clients,
+    secs: +secs.toFixed(2),
+    aggregateMBps: +((clients * total) / 1e6 / secs).toFixed(1),
+    slowestClientSecs: +Math.max(...results).toFixed(2),
+  };
 }
 
 const mb = (b) => `${(b / 1e6).toFixed(1)} MB (${(b / MiB).toFixed(1)} MiB)`;
 
 async function main() {
-  const modes = opt.modes.split(',').map((s) => s.trim()).filter(Boolean);
+  const modes = opt.modes
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const m of modes) if (!['put', 'chunked', 'stream'].includes(m)) throw new Error(`unknown mode ${m}`);
   const dir = makeTempDir(opt.tmpdir, 'berth-memory-');
   tempDir = dir;
@@ -162,7 +196,9 @@ async function main() {
     const port = await freePort();
     server = await startBerth({ dir, port, auth: 'none' });
     const base = server.url;
-    log(`berth pid ${server.pid} on ${base}; blob ${opt.gib} GiB; modes ${modes.join(',')}; ${opt.clients} pulling clients; sampling every ${opt['sample-ms']} ms`);
+    log(
+      `berth pid ${server.pid} on ${base}; blob ${opt.gib} GiB; modes ${modes.join(',')}; ${opt.clients} pulling clients; sampling every ${opt['sample-ms']} ms`,
+    );
     await new Promise((r) => setTimeout(r, 500));
     const rss = rssSampler(server.pid, opt['sample-ms']);
     rss.mark('idle');
@@ -197,12 +233,19 @@ async function main() {
       let thr = '';
       const pm = /^push:(.*)$/.exec(name);
       if (pm) thr = `${pushes.find((x) => x.mode === pm[1]).MBps} MB/s`;
-      if (name === 'pull') thr = `${pull.aggregateMBps} MB/s aggregate (${opt.clients} clients${opt['slow-mbps'] ? `, each ≤ ${opt['slow-mbps']} MB/s` : ''})`;
+      if (name === 'pull')
+        thr = `${pull.aggregateMBps} MB/s aggregate (${opt.clients} clients${opt['slow-mbps'] ? `, each ≤ ${opt['slow-mbps']} MB/s` : ''})`;
       const judged = name.startsWith('push') || name === 'pull';
-      lines.push(`| ${name} | ${p.samples} | ${mb(p.first)} | ${mb(p.peak)} | ${thr} | ${judged ? (p.peak < limit ? 'yes' : `**no** (target < ${opt['limit-mb']} MB)`) : ''} |`);
+      lines.push(
+        `| ${name} | ${p.samples} | ${mb(p.first)} | ${mb(p.peak)} | ${thr} | ${judged ? (p.peak < limit ? 'yes' : `**no** (target < ${opt['limit-mb']} MB)`) : ''} |`,
+      );
     }
     process.stdout.write(lines.join('\n') + '\n');
-    if (opt.json) writeFileSync(opt.json, JSON.stringify({ date: new Date().toISOString(), gib: opt.gib, pushes, pull, phases: Object.fromEntries(phases) }, null, 2) + '\n');
+    if (opt.json)
+      writeFileSync(
+        opt.json,
+        JSON.stringify({ date: new Date().toISOString(), gib: opt.gib, pushes, pull, phases: Object.fromEntries(phases) }, null, 2) + '\n',
+      );
     const worst = Math.max(...[...phases].filter(([n]) => n.startsWith('push') || n === 'pull').map(([, p]) => p.peak));
     process.exitCode = worst < limit ? 0 : 2;
   } finally {
@@ -217,6 +260,12 @@ async function main() {
 
 let tempDir;
 for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => { removeDir(tempDir); process.exit(130); }); // lib.mjs kills the server on exit
+  process.on(sig, () => {
+    removeDir(tempDir);
+    process.exit(130);
+  }); // lib.mjs kills the server on exit
 }
-main().catch((e) => { log(`memory: ${e.stack ?? e.message}`); process.exitCode = 1; });
+main().catch((e) => {
+  log(`memory: ${e.stack ?? e.message}`);
+  process.exitCode = 1;
+});

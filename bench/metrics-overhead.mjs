@@ -20,22 +20,46 @@ const ROOT = path.resolve(import.meta.dirname, '..');
 const opt = { seconds: 3, rounds: 24, sessions: 4, conc: 16, scrape: 1, json: '', same: 0, together: 0 };
 for (let i = 2; i < process.argv.length; i++) {
   const k = process.argv[i].replace(/^--/, '');
-  if (!(k in opt)) { console.error(`unknown option ${process.argv[i]} (known: ${Object.keys(opt).map((x) => '--' + x).join(' ')})`); process.exit(2); }
+  if (!(k in opt)) {
+    console.error(
+      `unknown option ${process.argv[i]} (known: ${Object.keys(opt)
+        .map((x) => '--' + x)
+        .join(' ')})`,
+    );
+    process.exit(2);
+  }
   const v = process.argv[++i];
   opt[k] = typeof opt[k] === 'number' ? Number(v) : v;
 }
 const log = (s) => process.stderr.write(s + '\n');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const live = new Set();
-const cleanup = () => { for (const c of live) { try { c.child.kill('SIGKILL'); } catch { /* gone */ } rmSync(c.dir, { recursive: true, force: true }); } live.clear(); };
+const cleanup = () => {
+  for (const c of live) {
+    try {
+      c.child.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
+    rmSync(c.dir, { recursive: true, force: true });
+  }
+  live.clear();
+};
 process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { cleanup(); process.exit(130); });
+for (const sig of ['SIGINT', 'SIGTERM'])
+  process.on(sig, () => {
+    cleanup();
+    process.exit(130);
+  });
 
 function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
   });
 }
 
@@ -57,16 +81,22 @@ async function startBerth(metrics) {
   const entry = { child, dir };
   live.add(entry);
   let err = '';
-  child.stderr.on('data', (d) => { err += d; });
+  child.stderr.on('data', (d) => {
+    err += d;
+  });
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
-    const ok = await fetch(`${url}/v2/`).then((r) => r.status === 200, () => false);
+    const ok = await fetch(`${url}/v2/`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) break;
     if (child.exitCode !== null) throw new Error(`berth exited: ${err}`);
     await sleep(100);
   }
   return {
-    url, pid: child.pid,
+    url,
+    pid: child.pid,
     async stop() {
       child.kill('SIGTERM');
       await new Promise((r) => (child.exitCode !== null ? r() : child.on('exit', r)));
@@ -87,11 +117,16 @@ async function pushImage(url) {
   const config = await put(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux' })));
   const layer = await put(Buffer.alloc(4096, 7));
   const manifest = JSON.stringify({
-    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
     config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
     layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }],
   });
-  const r = await fetch(`${url}/v2/bench/app/manifests/v1`, { method: 'PUT', body: manifest, headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
+  const r = await fetch(`${url}/v2/bench/app/manifests/v1`, {
+    method: 'PUT',
+    body: manifest,
+    headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+  });
   if (r.status !== 201) throw new Error(`manifest push: ${r.status}`);
 }
 
@@ -102,15 +137,27 @@ async function load(url, ms, conc) {
   const end = performance.now() + ms;
   let ok = 0;
   let bad = 0;
-  const one = () => new Promise((resolve, reject) => {
-    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, agent, headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } }, (res) => {
-      res.resume();
-      res.on('end', () => { if (res.statusCode === 200) ok++; else bad++; resolve(); });
+  const one = () =>
+    new Promise((resolve, reject) => {
+      const req = http.request(
+        { host: u.hostname, port: u.port, path: u.pathname, agent, headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            if (res.statusCode === 200) ok++;
+            else bad++;
+            resolve();
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end();
     });
-    req.on('error', reject);
-    req.end();
-  });
-  await Promise.all(Array.from({ length: conc }, async () => { while (performance.now() < end) await one(); }));
+  await Promise.all(
+    Array.from({ length: conc }, async () => {
+      while (performance.now() < end) await one();
+    }),
+  );
   agent.destroy();
   if (bad) throw new Error(`${bad} requests did not answer 200`);
   return ok;
@@ -127,14 +174,17 @@ async function prepare(metrics) {
 async function measure(server) {
   let scrapes = 0;
   let stopScraper = false;
-  const scraper = server.metrics && opt.scrape > 0 ? (async () => {
-    while (!stopScraper) {
-      const r = await fetch(`${server.url}/metrics`);
-      await r.text();
-      if (r.status === 200) scrapes++;
-      await sleep(opt.scrape * 1000);
-    }
-  })() : Promise.resolve();
+  const scraper =
+    server.metrics && opt.scrape > 0
+      ? (async () => {
+          while (!stopScraper) {
+            const r = await fetch(`${server.url}/metrics`);
+            await r.text();
+            if (r.status === 200) scrapes++;
+            await sleep(opt.scrape * 1000);
+          }
+        })()
+      : Promise.resolve();
   const cpu0 = cpuSeconds(server.pid);
   const t0 = performance.now();
   const n = await load(server.url, opt.seconds * 1000, opt.conc);
@@ -145,10 +195,19 @@ async function measure(server) {
   return { metrics: server.metrics, reqs: n, reqPerSec: n / secs, serverCpuUsPerReq: (cpu * 1e6) / n, scrapes };
 }
 
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 
-log(`metrics overhead: ${opt.rounds} rounds × ${opt.seconds}s per mode${opt.together ? ' (both at once)' : ''} in ${opt.sessions} sessions, ${opt.conc} connections, scrape every ${opt.scrape}s when on; ` +
-  `${os.cpus().length} × ${os.cpus()[0]?.model}, node ${process.version}, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+log(
+  `metrics overhead: ${opt.rounds} rounds × ${opt.seconds}s per mode${opt.together ? ' (both at once)' : ''} in ${opt.sessions} sessions, ${opt.conc} connections, scrape every ${opt.scrape}s when on; ` +
+    `${os.cpus().length} × ${os.cpus()[0]?.model}, node ${process.version}, load ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+);
 const runs = [];
 // Both servers of a session run side by side (the idle one costs nothing) and rounds alternate which
 // goes first, so drifts in the machine's load hit both alike. Each session starts a fresh pair, in
@@ -164,11 +223,13 @@ for (let round = 1, session = 1; round <= opt.rounds; session++) {
       // --together 1: both servers under load at the same time, so both meet exactly the same machine.
       const results = opt.together
         ? await Promise.all(order.map((key) => measure(servers[key])))
-        : await order.reduce(async (acc, key) => [...await acc, await measure(servers[key])], Promise.resolve([]));
+        : await order.reduce(async (acc, key) => [...(await acc), await measure(servers[key])], Promise.resolve([]));
       order.forEach((key, i) => {
         const r = results[i];
         runs.push({ round, session, mode: key, ...r });
-        log(`session ${session} round ${round} metrics ${key.padEnd(3)}: ${r.reqPerSec.toFixed(0)} req/s, server ${r.serverCpuUsPerReq.toFixed(0)} µs CPU/req${r.metrics ? `, ${r.scrapes} scrapes` : ''}`);
+        log(
+          `session ${session} round ${round} metrics ${key.padEnd(3)}: ${r.reqPerSec.toFixed(0)} req/s, server ${r.serverCpuUsPerReq.toFixed(0)} µs CPU/req${r.metrics ? `, ${r.scrapes} scrapes` : ''}`,
+        );
       });
     }
   } finally {

@@ -33,26 +33,45 @@ for (const s of SCENARIOS) {
   try {
     // regbench pushes to bench/<name>: the namespace must exist.
     const org = await fetch(`${t.url}/api/v1/organization/`, {
-      method: 'POST', headers: { authorization: `Basic ${Buffer.from(t.admin.join(':')).toString('base64')}`, 'content-type': 'application/json' },
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(t.admin.join(':')).toString('base64')}`, 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'bench' }),
     });
     if (org.status !== 201) throw new Error(`creating organization bench: ${org.status} ${await org.text()}`);
     const samplers = t.replicas.map((r) => rssSampler(r.proc.pid, 200));
-    const r = await runRegbench(t.url, {
-      user: t.admin[0], pass: t.admin[1], 'big-mib': opts['big-mib'], small: opts.small, conc: opts.conc, reqs: opts.reqs, tags: opts.tags,
-    }, { onLine: (j) => process.stderr.write(`${s.name} ${JSON.stringify(j)}\n`) });
-    const peaks = samplers.map((x) => { x.stop(); return +(x.overallPeak / 2 ** 20).toFixed(0); });
+    const r = await runRegbench(
+      t.url,
+      {
+        user: t.admin[0],
+        pass: t.admin[1],
+        'big-mib': opts['big-mib'],
+        small: opts.small,
+        conc: opts.conc,
+        reqs: opts.reqs,
+        tags: opts.tags,
+      },
+      { onLine: (j) => process.stderr.write(`${s.name} ${JSON.stringify(j)}\n`) },
+    );
+    const peaks = samplers.map((x) => {
+      x.stop();
+      return +(x.overallPeak / 2 ** 20).toFixed(0);
+    });
     results.push({ scenario: s.name, replicas: s.replicas, ...r, rssPeakMiB: peaks });
   } finally {
     await t.stop();
   }
 }
 
-const row = (r) => `| ${r.scenario} | ${r.push_big?.MBps ?? '-'} | ${r.pull_big?.MBps ?? '-'} | ${r.push_small?.perSec ?? '-'} | ` +
+const row = (r) =>
+  `| ${r.scenario} | ${r.push_big?.MBps ?? '-'} | ${r.pull_big?.MBps ?? '-'} | ${r.push_small?.perSec ?? '-'} | ` +
   `${r.get_manifest ? `${r.get_manifest.perSec} (${r.get_manifest.p50ms}/${r.get_manifest.p99ms})` : '-'} | ` +
   `${r.head_blob ? `${r.head_blob.perSec} (${r.head_blob.p50ms}/${r.head_blob.p99ms})` : '-'} | ${r.tags_list?.walkMs ?? '-'} | ${r.rssPeakMiB.join(' / ')} |`;
-console.log(`\nscale-out: ${os.cpus().length} CPUs, node ${process.version}, regbench --big-mib ${opts['big-mib']} --small ${opts.small} --conc ${opts.conc} --reqs ${opts.reqs} --tags ${opts.tags}, through nginx\n`);
-console.log('| setup | push_big MB/s | pull_big MB/s | push_small manifests/s | get_manifest req/s (p50/p99 ms) | head_blob req/s (p50/p99 ms) | tag walk ms | peak RSS per replica MiB |');
+console.log(
+  `\nscale-out: ${os.cpus().length} CPUs, node ${process.version}, regbench --big-mib ${opts['big-mib']} --small ${opts.small} --conc ${opts.conc} --reqs ${opts.reqs} --tags ${opts.tags}, through nginx\n`,
+);
+console.log(
+  '| setup | push_big MB/s | pull_big MB/s | push_small manifests/s | get_manifest req/s (p50/p99 ms) | head_blob req/s (p50/p99 ms) | tag walk ms | peak RSS per replica MiB |',
+);
 console.log('|---|---|---|---|---|---|---|---|');
 for (const r of results) console.log(row(r));
 if (opts.json) writeFileSync(opts.json, JSON.stringify(results, null, 2));

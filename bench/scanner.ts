@@ -17,16 +17,28 @@ import type { Package } from '../src/scanner/indexer/types.ts';
 const dir = mkdtempSync(path.join(tmpdir(), 'berth-bench-scanner-'));
 // xorshift32: really incompressible bytes (the LCG this replaced lost precision in floating point and
 // repeated, which zstd's long window found: the "random" half shrank to almost nothing).
-const rnd32 = (() => { let s = 42; return () => { s ^= s << 13; s ^= s >>> 17; s ^= s << 5; return s >>> 0; }; })();
+const rnd32 = (() => {
+  let s = 42;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return s >>> 0;
+  };
+})();
 
 /** ~100 MB of files, half compressible text and half random bytes: 256 KiB each, or (`small`) 0.5-6.5 KiB each in a few thousand directories, as in a real root file system. */
 async function buildLayer(small = false): Promise<Buffer> {
   const pack = tarStream.pack();
   const out: Buffer[] = [];
-  const done = (async () => { for await (const c of pack as AsyncIterable<Buffer>) out.push(c); })();
-  const add = (name: string, data: Buffer, mode = 0o644) => new Promise<void>((r, j) => pack.entry({ name, mode }, data, (e) => (e ? j(e) : r())));
+  const done = (async () => {
+    for await (const c of pack as AsyncIterable<Buffer>) out.push(c);
+  })();
+  const add = (name: string, data: Buffer, mode = 0o644) =>
+    new Promise<void>((r, j) => pack.entry({ name, mode }, data, (e) => (e ? j(e) : r())));
   let status = '';
-  for (let i = 0; i < 500; i++) status += `Package: pkg${i}\nStatus: install ok installed\nVersion: 1.${i}.0-1\nArchitecture: amd64\nSource: src${i % 250}\n\n`;
+  for (let i = 0; i < 500; i++)
+    status += `Package: pkg${i}\nStatus: install ok installed\nVersion: 1.${i}.0-1\nArchitecture: amd64\nSource: src${i % 250}\n\n`;
   await add('etc/os-release', Buffer.from('ID=debian\nVERSION_ID=12\n'));
   await add('var/lib/dpkg/status', Buffer.from(status));
   // Half random bytes, so the compressed layer stays large.
@@ -36,7 +48,13 @@ async function buildLayer(small = false): Promise<Buffer> {
     const b = Buffer.alloc(size);
     if (i % 2) for (let k = 0; k + 4 <= size; k += 4) b.writeUInt32LE(rnd32(), k);
     else b.fill(`line ${i} of some text file\n`);
-    const dir = !small ? 'usr/share/data' : [`usr/lib/node_modules/app/node_modules/dep${i % 700}/lib`, `usr/lib/python3/dist-packages/mod${i % 500}/sub`, `usr/share/doc/pkg${i % 900}`][i % 3];
+    const dir = !small
+      ? 'usr/share/data'
+      : [
+          `usr/lib/node_modules/app/node_modules/dep${i % 700}/lib`,
+          `usr/lib/python3/dist-packages/mod${i % 500}/sub`,
+          `usr/share/doc/pkg${i % 900}`,
+        ][i % 3];
     await add(`${dir}/f${i}.bin`, b);
     total += size;
   }
@@ -49,11 +67,18 @@ async function* advisories(n: number): AsyncGenerator<Advisory> {
   for (let i = 0; i < n; i++) {
     const deb = i % 2 === 0;
     yield {
-      updater: 'bench', id: `CVE-2099-${i}`, aliases: [], ecosystem: deb ? 'dpkg' : 'pep440',
+      updater: 'bench',
+      id: `CVE-2099-${i}`,
+      aliases: [],
+      ecosystem: deb ? 'dpkg' : 'pep440',
       distribution: deb ? { id: 'debian', versionId: '12' } : null,
-      package: deb ? `src${i % 5000}` : `py${i % 5000}`, packageKind: 'any',
-      ranges: [[{ introduced: '0' }, { fixed: `1.${i % 1000}.0-1` }]], fixedIn: `1.${i % 1000}.0-1`,
-      severity: 'Medium', links: [`https://example.invalid/${i}`], description: 'x'.repeat(300),
+      package: deb ? `src${i % 5000}` : `py${i % 5000}`,
+      packageKind: 'any',
+      ranges: [[{ introduced: '0' }, { fixed: `1.${i % 1000}.0-1` }]],
+      fixedIn: `1.${i % 1000}.0-1`,
+      severity: 'Medium',
+      links: [`https://example.invalid/${i}`],
+      description: 'x'.repeat(300),
     } as Advisory;
   }
 }
@@ -73,7 +98,11 @@ const smallTar = await buildLayer(true);
 const smallFile = path.join(dir, 'small-files.tar.gz');
 writeFileSync(smallFile, gzipSync(smallTar, { level: 1 }));
 
-interface Cost { wall: number; cpu: number; first?: { wall: number; cpu: number } }
+interface Cost {
+  wall: number;
+  cpu: number;
+  first?: { wall: number; cpu: number };
+}
 const ms = (c: { wall: number; cpu: number }) => `${c.wall.toFixed(0)} ms (CPU ${c.cpu.toFixed(0)} ms)`;
 /** Best wall and best CPU time of `runs` runs of fn in this process (CPU of all its threads), and the first run's. */
 async function inProcess(fn: () => Promise<unknown>, runs = 3): Promise<Cost> {
@@ -103,15 +132,24 @@ function command(cmd: string, runs = 3): Cost {
   }
   return best;
 }
-const drain = async (s: Readable) => { for await (const _ of s); };
+const drain = async (s: Readable) => {
+  for await (const _ of s);
+};
 // Files are read in 1 MiB chunks, as FsBlobStore.read hands blobs to the scanner.
 const read = (file: string) => createReadStream(file, { highWaterMark: 1 << 20 });
 const nodeRead = (file: string) => drain(read(file));
 const nodeGunzip = (file: string) => drain(read(file).pipe(createGunzip({ chunkSize: 1 << 20 })));
-const nodeUnzstd = (file: string) => new Promise<void>((resolve, reject) => {
-  const d = new ZstdDecompress(() => {});
-  read(file).on('data', (c) => d.push(c as Buffer)).on('end', () => { d.push(new Uint8Array(0), true); resolve(); }).on('error', reject);
-});
+const nodeUnzstd = (file: string) =>
+  new Promise<void>((resolve, reject) => {
+    const d = new ZstdDecompress(() => {});
+    read(file)
+      .on('data', (c) => d.push(c as Buffer))
+      .on('end', () => {
+        d.push(new Uint8Array(0), true);
+        resolve();
+      })
+      .on('error', reject);
+  });
 let found = 0;
 let entries = 0;
 const berth = async (file: string) => {
@@ -120,12 +158,19 @@ const berth = async (file: string) => {
   entries = r.perLayer[0].entries;
 };
 
-const variants: Array<{ name: string; tar: number; file: string; decode: string; node: string; nodeDecode: (f: string) => Promise<void> }> = [
-  { name: 'gzip', tar: tarBytes.length, file: gzFile, decode: 'gzip -dc', node: 'Node zlib', nodeDecode: nodeGunzip },
-];
-if (haveZstd) variants.push({ name: 'zstd', tar: tarBytes.length, file: zstFile, decode: 'zstd -dc', node: 'fzstd', nodeDecode: nodeUnzstd });
+const variants: Array<{ name: string; tar: number; file: string; decode: string; node: string; nodeDecode: (f: string) => Promise<void> }> =
+  [{ name: 'gzip', tar: tarBytes.length, file: gzFile, decode: 'gzip -dc', node: 'Node zlib', nodeDecode: nodeGunzip }];
+if (haveZstd)
+  variants.push({ name: 'zstd', tar: tarBytes.length, file: zstFile, decode: 'zstd -dc', node: 'fzstd', nodeDecode: nodeUnzstd });
 else console.log('index: zstd binary not installed, zstd variant skipped');
-variants.push({ name: 'gzip, small files', tar: smallTar.length, file: smallFile, decode: 'gzip -dc', node: 'Node zlib', nodeDecode: nodeGunzip });
+variants.push({
+  name: 'gzip, small files',
+  tar: smallTar.length,
+  file: smallFile,
+  decode: 'gzip -dc',
+  node: 'Node zlib',
+  nodeDecode: nodeGunzip,
+});
 console.log('index: ~100 MB of files and a 500-package dpkg status per layer; best of 3, wall (CPU):');
 for (const v of variants) {
   const size = statSync(v.file).size;
@@ -134,9 +179,14 @@ for (const v of variants) {
   const dec = command(`${v.decode} ${v.file} > /dev/null`);
   const ndec = await inProcess(() => v.nodeDecode(v.file));
   const idx = await inProcess(() => berth(v.file));
-  console.log(`  ${v.name} (${(v.tar / 1e6).toFixed(1)} MB tar, ${(size / 1e6).toFixed(1)} MB compressed): read: cat ${ms(cat)}, Node ${ms(read)}; decompress: ${v.decode} ${ms(dec)}, ${v.node} ${ms(ndec)}; Berth index (${entries} entries, ${found} packages) ${ms(idx)}, first run ${ms(idx.first!)}`);
+  console.log(
+    `  ${v.name} (${(v.tar / 1e6).toFixed(1)} MB tar, ${(size / 1e6).toFixed(1)} MB compressed): read: cat ${ms(cat)}, Node ${ms(read)}; decompress: ${v.decode} ${ms(dec)}, ${v.node} ${ms(ndec)}; Berth index (${entries} entries, ${found} packages) ${ms(idx)}, first run ${ms(idx.first!)}`,
+  );
 }
-if (process.env.BENCH_SCANNER_ONLY === 'index') { rmSync(dir, { recursive: true, force: true }); process.exit(0); }
+if (process.env.BENCH_SCANNER_ONLY === 'index') {
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(0);
+}
 // The match case's modules load only now: with them in the heap, each full GC that the index case's
 // buffers set off costs more (the Node zlib floor measured 50 ms CPU alone, 180-280 ms with them).
 const { openDatabase } = await import('../src/db/database.ts');
@@ -151,8 +201,15 @@ console.log(`import: 200,000 advisories: ${((performance.now() - t0) / 1000).toF
 const pkgs: Package[] = [];
 for (let i = 0; i < 2000; i++) {
   const deb = i < 1000;
-  pkgs.push({ name: deb ? `pkg${i}` : `py${i}`, version: deb ? `1.${i % 800}.0-1` : `1.${i % 800}.0`, kind: 'binary', ecosystem: deb ? 'deb' : 'pypi', path: 'x', layerIndex: 0,
-    ...(deb ? { source: { name: `src${i}`, version: `1.${i % 800}.0-1` } } : {}) });
+  pkgs.push({
+    name: deb ? `pkg${i}` : `py${i}`,
+    version: deb ? `1.${i % 800}.0-1` : `1.${i % 800}.0`,
+    kind: 'binary',
+    ecosystem: deb ? 'deb' : 'pypi',
+    path: 'x',
+    layerIndex: 0,
+    ...(deb ? { source: { name: `src${i}`, version: `1.${i % 800}.0-1` } } : {}),
+  });
 }
 const times: number[] = [];
 let vulns = 0;
@@ -162,6 +219,8 @@ for (let i = 0; i < 5; i++) {
   times.push(performance.now() - t);
   vulns = r.packages.reduce((n, p) => n + p.vulnerabilities.length, 0);
 }
-console.log(`match: 2,000 packages against 200,000 advisories (${vulns} vulnerabilities): first ${times[0].toFixed(0)} ms, warm best ${Math.min(...times.slice(1)).toFixed(0)} ms`);
+console.log(
+  `match: 2,000 packages against 200,000 advisories (${vulns} vulnerabilities): first ${times[0].toFixed(0)} ms, warm best ${Math.min(...times.slice(1)).toFixed(0)} ms`,
+);
 await db.close();
 rmSync(dir, { recursive: true, force: true });

@@ -24,24 +24,36 @@ const log = (s) => process.stderr.write(`${s}\n`);
 const live = new Set();
 const cleanup = () => {
   for (const c of live) {
-    try { c.child.kill('SIGKILL'); } catch { /* gone */ }
+    try {
+      c.child.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
     if (c.dir) rmSync(c.dir, { recursive: true, force: true });
   }
   live.clear();
 };
 process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { cleanup(); process.exit(130); });
+for (const sig of ['SIGINT', 'SIGTERM'])
+  process.on(sig, () => {
+    cleanup();
+    process.exit(130);
+  });
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
 function request(method, url, body, headers = {}) {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, agent, headers: { ...(body ? { 'content-length': String(body.length) } : {}), ...headers } }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      url,
+      { method, agent, headers: { ...(body ? { 'content-length': String(body.length) } : {}), ...headers } },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -50,25 +62,33 @@ function request(method, url, body, headers = {}) {
 /** GET following redirects; hashes the body as it arrives, returns [status, bytes, sha256]. */
 function download(url, hops = 0) {
   return new Promise((resolve, reject) => {
-    http.get(url, { agent }, (res) => {
-      if (res.statusCode === 307 || res.statusCode === 302) {
-        res.resume();
-        if (hops > 3) return reject(new Error('too many redirects'));
-        return download(new URL(res.headers.location, url).toString(), hops + 1).then(resolve, reject);
-      }
-      const h = createHash('sha256');
-      let n = 0;
-      res.on('data', (c) => { h.update(c); n += c.length; });
-      res.on('end', () => resolve([res.statusCode, n, `sha256:${h.digest('hex')}`]));
-      res.on('error', reject);
-    }).on('error', reject);
+    http
+      .get(url, { agent }, (res) => {
+        if (res.statusCode === 307 || res.statusCode === 302) {
+          res.resume();
+          if (hops > 3) return reject(new Error('too many redirects'));
+          return download(new URL(res.headers.location, url).toString(), hops + 1).then(resolve, reject);
+        }
+        const h = createHash('sha256');
+        let n = 0;
+        res.on('data', (c) => {
+          h.update(c);
+          n += c.length;
+        });
+        res.on('end', () => resolve([res.statusCode, n, `sha256:${h.digest('hex')}`]));
+        res.on('error', reject);
+      })
+      .on('error', reject);
   });
 }
 
 async function waitFor(url, ok) {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
-    const status = await request('GET', url).then((r) => r.status, () => 0);
+    const status = await request('GET', url).then(
+      (r) => r.status,
+      () => 0,
+    );
     if (ok.includes(status)) return;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -81,8 +101,22 @@ async function startS3rver() {
   const env = { ...process.env };
   delete env.OPENSSL_CONF;
   if (env.NODE_OPTIONS) env.NODE_OPTIONS = env.NODE_OPTIONS.replace(/--enable-fips|--force-fips/g, '');
-  const child = spawn(process.execPath, [path.join(ROOT, 'node_modules/s3rver/bin/s3rver.js'), '-d', dir, '-a', '127.0.0.1', '-p', String(port), '--silent', '--configure-bucket', 'bench'],
-    { stdio: 'ignore', env });
+  const child = spawn(
+    process.execPath,
+    [
+      path.join(ROOT, 'node_modules/s3rver/bin/s3rver.js'),
+      '-d',
+      dir,
+      '-a',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '--silent',
+      '--configure-bucket',
+      'bench',
+    ],
+    { stdio: 'ignore', env },
+  );
   live.add({ child, dir });
   await waitFor(`http://127.0.0.1:${port}/`, [200, 403]);
   return { port, child };
@@ -93,8 +127,11 @@ async function startBerth(name, storage) {
   const port = await freePort();
   const cfg = path.join(dir, 'config.yaml');
   writeFileSync(cfg, `AUTHENTICATION_TYPE: None\nFEATURE_SECURITY_SCANNER: false\n${storage}`);
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/berth.js'), 'serve', '--config', cfg, '--listen', `127.0.0.1:${port}`, '--data', path.join(dir, 'data')],
-    { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [path.join(ROOT, 'bin/berth.js'), 'serve', '--config', cfg, '--listen', `127.0.0.1:${port}`, '--data', path.join(dir, 'data')],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   live.add({ child, dir });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`${url}/v2/`, [200]);
@@ -108,7 +145,10 @@ async function pushBig(url, repo, data) {
   let loc = new URL(start.headers.location, url).toString();
   for (let off = 0; off < data.length; off += chunk) {
     const part = data.subarray(off, off + chunk);
-    const r = await request('PATCH', loc, part, { 'content-type': 'application/octet-stream', 'content-range': `${off}-${off + part.length - 1}` });
+    const r = await request('PATCH', loc, part, {
+      'content-type': 'application/octet-stream',
+      'content-range': `${off}-${off + part.length - 1}`,
+    });
     if (r.status !== 202) throw new Error(`PATCH ${r.status}: ${r.body}`);
     loc = new URL(r.headers.location, url).toString();
   }
@@ -122,9 +162,11 @@ async function pushBig(url, repo, data) {
 
 async function pool(n, conc, fn) {
   let next = 0;
-  await Promise.all(Array.from({ length: conc }, async () => {
-    while (next < n) await fn(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: conc }, async () => {
+      while (next < n) await fn(next++);
+    }),
+  );
 }
 
 /** CPU seconds of Berth and of s3rver during fn (from /proc): far less sensitive to a busy machine than throughput. */
@@ -145,25 +187,42 @@ async function measure(server, round) {
   const t1 = performance.now();
   const [status, n, got] = await cpu(server, () => download(`${server.url}/v2/${repo}/blobs/${push.digest}`), c, 'pull_big');
   const pullSeconds = (performance.now() - t1) / 1000;
-  if (status !== 200 || n !== data.length || got !== push.digest) throw new Error(`${server.name}: pull_big gave ${status}, ${n} bytes, ${got}`);
+  if (status !== 200 || n !== data.length || got !== push.digest)
+    throw new Error(`${server.name}: pull_big gave ${status}, ${n} bytes, ${got}`);
   const smalls = Array.from({ length: opt.small }, (_, i) => randomBytes(4096 + ((i * 7919) % (60 * 1024))));
   const digests = smalls.map((b) => `sha256:${createHash('sha256').update(b).digest('hex')}`);
   const t2 = performance.now();
-  await cpu(server, () => pool(smalls.length, opt.conc, async (i) => {
-    const r = await request('POST', `${server.url}/v2/${repo}/blobs/uploads/?digest=${digests[i]}`, smalls[i], { 'content-type': 'application/octet-stream' });
-    if (r.status !== 201) throw new Error(`${server.name}: small push ${r.status}: ${r.body}`);
-  }), c, 'push_small');
+  await cpu(
+    server,
+    () =>
+      pool(smalls.length, opt.conc, async (i) => {
+        const r = await request('POST', `${server.url}/v2/${repo}/blobs/uploads/?digest=${digests[i]}`, smalls[i], {
+          'content-type': 'application/octet-stream',
+        });
+        if (r.status !== 201) throw new Error(`${server.name}: small push ${r.status}: ${r.body}`);
+      }),
+    c,
+    'push_small',
+  );
   const pushSmall = (performance.now() - t2) / 1000;
   const t3 = performance.now();
-  await cpu(server, () => pool(smalls.length, opt.conc, async (i) => {
-    const [s, , d] = await download(`${server.url}/v2/${repo}/blobs/${digests[i]}`);
-    if (s !== 200 || d !== digests[i]) throw new Error(`${server.name}: small pull ${s}`);
-  }), c, 'pull_small');
+  await cpu(
+    server,
+    () =>
+      pool(smalls.length, opt.conc, async (i) => {
+        const [s, , d] = await download(`${server.url}/v2/${repo}/blobs/${digests[i]}`);
+        if (s !== 200 || d !== digests[i]) throw new Error(`${server.name}: small pull ${s}`);
+      }),
+    c,
+    'pull_small',
+  );
   const pullSmall = (performance.now() - t3) / 1000;
   const mb = data.length / 1e6;
   return {
-    push_big: +(mb / push.seconds).toFixed(1), pull_big: +(mb / pullSeconds).toFixed(1),
-    push_small: +(smalls.length / pushSmall).toFixed(0), pull_small: +(smalls.length / pullSmall).toFixed(0),
+    push_big: +(mb / push.seconds).toFixed(1),
+    pull_big: +(mb / pullSeconds).toFixed(1),
+    push_small: +(smalls.length / pushSmall).toFixed(0),
+    pull_small: +(smalls.length / pullSmall).toFixed(0),
     ...c,
   };
 }
@@ -171,13 +230,16 @@ async function measure(server, round) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const s3 = await startS3rver();
-const s3cfg = (prefix) => `DISTRIBUTED_STORAGE_CONFIG:\n  default: [S3Storage, {host: "http://127.0.0.1", port: ${s3.port}, s3_bucket: bench, s3_access_key: S3RVER, s3_secret_key: S3RVER, s3_region: us-east-1, storage_path: /${prefix}}]\n`;
+const s3cfg = (prefix) =>
+  `DISTRIBUTED_STORAGE_CONFIG:\n  default: [S3Storage, {host: "http://127.0.0.1", port: ${s3.port}, s3_bucket: bench, s3_access_key: S3RVER, s3_secret_key: S3RVER, s3_region: us-east-1, storage_path: /${prefix}}]\n`;
 const servers = [
   await startBerth('local', ''),
   await startBerth('s3-redirect', s3cfg('redirect')),
   await startBerth('s3-proxy', `${s3cfg('proxy')}FEATURE_PROXY_STORAGE: true\n`),
 ];
-log(`node ${process.version}, ${opt['big-mib']} MiB big blob in ${opt['chunk-mib']} MiB chunks, ${opt.small} small blobs at ${opt.conc} at once, ${opt.rounds} rounds`);
+log(
+  `node ${process.version}, ${opt['big-mib']} MiB big blob in ${opt['chunk-mib']} MiB chunks, ${opt.small} small blobs at ${opt.conc} at once, ${opt.rounds} rounds`,
+);
 const results = Object.fromEntries(servers.map((s) => [s.name, []]));
 const keys = ['push_big', 'pull_big', 'push_small', 'pull_small'];
 for (let round = 0; round < opt.rounds; round++) {
@@ -185,19 +247,24 @@ for (let round = 0; round < opt.rounds; round++) {
     const s = servers[(round + k) % servers.length];
     const r = await measure(s, round);
     results[s.name].push(r);
-    log(`round ${round + 1} ${s.name.padEnd(12)} push_big ${r.push_big} MB/s  pull_big ${r.pull_big} MB/s  push_small ${r.push_small}/s  pull_small ${r.pull_small}/s` +
-      `  (Berth CPU s: ${keys.map((k) => r[`${k}_cpu`]).join('/')}; s3rver: ${keys.map((k) => r[`${k}_s3cpu`]).join('/')})`);
+    log(
+      `round ${round + 1} ${s.name.padEnd(12)} push_big ${r.push_big} MB/s  pull_big ${r.pull_big} MB/s  push_small ${r.push_small}/s  pull_small ${r.pull_small}/s` +
+        `  (Berth CPU s: ${keys.map((k) => r[`${k}_cpu`]).join('/')}; s3rver: ${keys.map((k) => r[`${k}_s3cpu`]).join('/')})`,
+    );
   }
 }
 const cols = [...keys, ...keys.map((k) => `${k}_cpu`), ...keys.map((k) => `${k}_s3cpu`)];
-const summary = Object.fromEntries(servers.map((s) => [s.name, Object.fromEntries(cols.map((k) => [k, median(results[s.name].map((r) => r[k]))]))]));
+const summary = Object.fromEntries(
+  servers.map((s) => [s.name, Object.fromEntries(cols.map((k) => [k, median(results[s.name].map((r) => r[k]))]))]),
+);
 console.log('\n| storage | push big (MB/s) | pull big (MB/s) | push small (blobs/s) | pull small (blobs/s) |');
 console.log('|---|---:|---:|---:|---:|');
 for (const s of servers) console.log(`| ${s.name} | ${keys.map((k) => summary[s.name][k]).join(' | ')} |`);
 console.log('\nCPU seconds per scenario, Berth (+ s3rver):\n');
 console.log('| storage | push big | pull big | push small | pull small |');
 console.log('|---|---:|---:|---:|---:|');
-for (const s of servers) console.log(`| ${s.name} | ${keys.map((k) => `${summary[s.name][`${k}_cpu`]} (+${summary[s.name][`${k}_s3cpu`]})`).join(' | ')} |`);
+for (const s of servers)
+  console.log(`| ${s.name} | ${keys.map((k) => `${summary[s.name][`${k}_cpu`]} (+${summary[s.name][`${k}_s3cpu`]})`).join(' | ')} |`);
 if (opt.json) writeFileSync(opt.json, JSON.stringify({ opt, node: process.version, results, summary }, null, 2));
 agent.destroy();
 cleanup();

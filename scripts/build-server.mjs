@@ -32,8 +32,16 @@ function newestSource(dir) {
 
 export function serverIsStale() {
   let built;
-  try { built = statSync(stamp).mtimeMs; } catch { return true; }
-  try { return newestSource(src) > built; } catch { return false; } // an install that ships dist/ without src/
+  try {
+    built = statSync(stamp).mtimeMs;
+  } catch {
+    return true;
+  }
+  try {
+    return newestSource(src) > built;
+  } catch {
+    return false;
+  } // an install that ships dist/ without src/
 }
 
 // Relative imports written with a .ts extension (allowed by tsconfig) must name the emitted .js file.
@@ -49,7 +57,11 @@ export async function buildServer() {
     const rel = path.relative(src, file);
     const out = path.join(tmp, rel.replace(/\.ts$/, '.js'));
     const result = await transform(readFileSync(file, 'utf8'), {
-      loader: 'ts', format: 'esm', target: 'node20', sourcefile: file, sourcemap: 'external',
+      loader: 'ts',
+      format: 'esm',
+      target: 'node20',
+      sourcefile: file,
+      sourcemap: 'external',
     });
     mkdirSync(path.dirname(out), { recursive: true });
     const code = result.code.replace(TS_SPECIFIER, '$1$2$3.js$2');

@@ -12,12 +12,21 @@ const marker = path.join(web, 'dist', 'index.html');
 function newest(p) {
   const s = statSync(p);
   if (!s.isDirectory()) return s.mtimeMs;
-  return Math.max(0, ...readdirSync(p).filter((n) => n !== 'dist' && n !== 'node_modules').map((n) => newest(path.join(p, n))));
+  return Math.max(
+    0,
+    ...readdirSync(p)
+      .filter((n) => n !== 'dist' && n !== 'node_modules')
+      .map((n) => newest(path.join(p, n))),
+  );
 }
 
 export function webIsStale() {
   let built;
-  try { built = statSync(marker).mtimeMs; } catch { return true; }
+  try {
+    built = statSync(marker).mtimeMs;
+  } catch {
+    return true;
+  }
   return newest(web) > built;
 }
 

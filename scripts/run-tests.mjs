@@ -7,6 +7,7 @@
 // processes and every server they spawn; test servers also run with FEATURE_FIPS on.
 // PostgreSQL tests run when the server at BERTH_TEST_PG (default postgresql://postgres@127.0.0.1:5432/test)
 // answers; otherwise they are skipped and this script says so.
+// Before any test: tsc --noEmit (BERTH_TEST_SKIP_TYPECHECK=1 skips it) and biome ci (BERTH_TEST_SKIP_LINT=1 skips it).
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -34,7 +35,10 @@ const uri = process.env.BERTH_TEST_PG ?? 'postgresql://postgres@127.0.0.1:5432/t
 let pgOk = process.env.BERTH_TEST_SKIP_PG !== '1';
 if (pgOk) {
   const c = new pg.Client({ connectionString: uri, connectionTimeoutMillis: 2000 });
-  pgOk = await c.connect().then(() => true, () => false);
+  pgOk = await c.connect().then(
+    () => true,
+    () => false,
+  );
   await c.end().catch(() => {});
 }
 if (!pgOk) {
@@ -48,10 +52,15 @@ const fipsEnv = {};
 if (process.env.BERTH_FIPS === '1') {
   const conf = process.env.BERTH_FIPS_OPENSSL_CONF ?? '/var/cache/berth-fips/openssl.cnf';
   Object.assign(fipsEnv, {
-    OPENSSL_CONF: conf, BERTH_FIPS_OPENSSL_CONF: conf, FEATURE_FIPS: 'true',
+    OPENSSL_CONF: conf,
+    BERTH_FIPS_OPENSSL_CONF: conf,
+    FEATURE_FIPS: 'true',
     NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --enable-fips`.trim(),
   });
-  const probe = spawnSync(process.execPath, ['-p', 'require("node:crypto").getFips()'], { env: { ...process.env, ...fipsEnv }, encoding: 'utf8' });
+  const probe = spawnSync(process.execPath, ['-p', 'require("node:crypto").getFips()'], {
+    env: { ...process.env, ...fipsEnv },
+    encoding: 'utf8',
+  });
   if (probe.stdout.trim() !== '1') {
     console.log(`BERTH_FIPS=1, but node does not run in FIPS mode with OPENSSL_CONF=${conf}:\n${probe.stderr.trim()}`);
     console.log('Build the provider first: scripts/fips-provider.sh (or set BERTH_FIPS_OPENSSL_CONF)');
@@ -71,6 +80,18 @@ if (process.env.BERTH_TEST_SKIP_TYPECHECK !== '1') {
   }
   console.log('typecheck: ok');
 }
+// The formatter and the linter (Biome, biome.json) are part of the suite too: an error fails the run (warnings do not).
+if (process.env.BERTH_TEST_SKIP_LINT !== '1') {
+  const biome = spawnSync(process.execPath, [path.join(root, 'node_modules/@biomejs/biome/bin/biome'), 'ci', '--diagnostic-level=error'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  if (biome.status !== 0) {
+    console.log('lint/format failed (biome ci): fix the errors above, or run npx biome format --write');
+    process.exit(1);
+  }
+  console.log('lint and format: ok');
+}
 // Servers the tests spawn run bin/berth.js, which runs the compiled server (dist/) when it is current: build it.
 const { serverIsStale, buildServer } = await import('./build-server.mjs');
 if (serverIsStale()) {
@@ -88,19 +109,31 @@ const { mkdtempSync, readFileSync: readText, rmSync } = await import('node:fs');
 const { tmpdir } = await import('node:os');
 const skipDir = mkdtempSync(path.join(tmpdir(), 'berth-skips-'));
 const skipFile = path.join(skipDir, 'skips.jsonl');
-const r = spawnSync(process.execPath, [
-  '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`,
-  '--test-reporter=spec', '--test-reporter-destination=stdout',
-  `--test-reporter=${path.join(root, 'scripts/skip-reporter.mjs')}`, `--test-reporter-destination=${skipFile}`,
-  ...files,
-], {
-  cwd: root,
-  stdio: 'inherit',
-  env: { ...process.env, ...fipsEnv, BERTH_TEST_SKIP_PG: pgOk ? '0' : '1' },
-});
+const r = spawnSync(
+  process.execPath,
+  [
+    '--import',
+    'tsx',
+    '--test',
+    `--test-concurrency=${concurrency}`,
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    `--test-reporter=${path.join(root, 'scripts/skip-reporter.mjs')}`,
+    `--test-reporter-destination=${skipFile}`,
+    ...files,
+  ],
+  {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, ...fipsEnv, BERTH_TEST_SKIP_PG: pgOk ? '0' : '1' },
+  },
+);
 let skipped = [];
 try {
-  skipped = readText(skipFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  skipped = readText(skipFile, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 } catch {
   // no file: the runner did not start
 }

@@ -64,7 +64,7 @@ export interface Berth {
 /** The database and the blob store (no hooks, no observer): what the CLI's one-shot commands work on. */
 export async function openContext(config: BerthConfig): Promise<{ ctx: ServiceContext; database: OpenedDatabase }> {
   const database = await openDatabase(config.db);
-  let store;
+  let store: Awaited<ReturnType<typeof openBlobStore>>;
   try {
     store = await openBlobStore(config.storage, new DbUploadStateStore(database.db));
   } catch (e) {
@@ -75,7 +75,10 @@ export async function openContext(config: BerthConfig): Promise<{ ctx: ServiceCo
   return { ctx, database };
 }
 
-export async function createBerth(config: BerthConfig, opts: { logger?: boolean | FastifyServerOptions['logger']; announceSetupCode?: (code: string, file: string) => void } = {}): Promise<Berth> {
+export async function createBerth(
+  config: BerthConfig,
+  opts: { logger?: boolean | FastifyServerOptions['logger']; announceSetupCode?: (code: string, file: string) => void } = {},
+): Promise<Berth> {
   const auth = authSettings(config);
   const tlsFiles = auth.tls ? readTls(auth.tls) : undefined;
   // Before anything opens: FIPS mode refuses to start in a non-FIPS process or with non-approved settings.
@@ -88,7 +91,7 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
 
   // The HTTP server first, without routes: its logger is the one every part logs through.
   const app = createApp({
-    logger: opts.logger === true ? { level: 'info' } : opts.logger ?? false,
+    logger: opts.logger === true ? { level: 'info' } : (opts.logger ?? false),
     trustedProxies: config.raw.TRUSTED_PROXIES,
     https: tlsFiles ? { ...tlsFiles, ...fips.tls } : undefined,
   });
@@ -99,15 +102,17 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
   // through the observers they are built with below.
   const ms = metricsSettings(config);
   const scanning = scannerEnabled(base);
-  const metrics = ms.enabled ? new Metrics({
-    rowCounts: databaseRowCounts(base.db, base.dialect),
-    storageUsedBytes: () => storedBlobBytes(base.db),
-    storagePath: config.storage.kind === 'local' ? config.storage.path : undefined,
-    poolStats: database.poolStats,
-    rowCountIntervalSeconds: ms.rowCountIntervalSeconds,
-    fips: () => ({ on: fips.on, active: fips.status.active }),
-    ...(scanning ? { scanner: scannerCounts(base) } : {}),
-  }) : undefined;
+  const metrics = ms.enabled
+    ? new Metrics({
+        rowCounts: databaseRowCounts(base.db, base.dialect),
+        storageUsedBytes: () => storedBlobBytes(base.db),
+        storagePath: config.storage.kind === 'local' ? config.storage.path : undefined,
+        poolStats: database.poolStats,
+        rowCountIntervalSeconds: ms.rowCountIntervalSeconds,
+        fips: () => ({ on: fips.on, active: fips.status.active }),
+        ...(scanning ? { scanner: scannerCounts(base) } : {}),
+      })
+    : undefined;
   if (metrics && redis.connections.length) registerRedisMetrics(metrics.registry, () => redis.up());
 
   // The audit log and repository notifications (they log through the server's logger).
@@ -130,15 +135,21 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     ...base,
     audit: audit.log,
     ...(metrics ? { observer: metrics.observer } : {}),
-    ...(scanner ? {
-      onManifestPut: (repository: string, digest: string) => scanner.service.enqueue(digest, repository),
-      onManifestsRemoved: (digests: string[]) => scanner.service.manifestsRemoved(digests),
-    } : {}),
+    ...(scanner
+      ? {
+          onManifestPut: (repository: string, digest: string) => scanner.service.enqueue(digest, repository),
+          onManifestsRemoved: (digests: string[]) => scanner.service.manifestsRemoved(digests),
+        }
+      : {}),
   };
   const accounts = buildAccountServices(ctx, { tokens, announceSetupCode: opts.announceSetupCode });
   const services = buildServices(ctx, accounts.registryAccess);
   const apiDeps = {
-    accounts, tags: new TagService(ctx), artifacts: new ArtifactService(ctx), scanner: scanner?.service, updaterStatus: new UpdaterStatusService(ctx),
+    accounts,
+    tags: new TagService(ctx),
+    artifacts: new ArtifactService(ctx),
+    scanner: scanner?.service,
+    updaterStatus: new UpdaterStatusService(ctx),
     audit: { queries: audit.queries, notifications: audit.notifications, now: ctx.now },
   };
 
@@ -146,12 +157,20 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     services,
     metrics: metrics && { metrics, serve: ms.onMainPort, basicAuth: ms.basicAuth },
     plugins: [
-      async (a) => installAuditHook(a, { audit: audit.log, onPush: (e) => { void audit.notifications.repoPushed(e.repository, [e.tag], e.performer, e.origin); } }),
+      async (a) =>
+        installAuditHook(a, {
+          audit: audit.log,
+          onPush: (e) => {
+            void audit.notifications.repoPushed(e.repository, [e.tag], e.performer, e.origin);
+          },
+        }),
       (a) => a.register(webUi),
       (a) => a.register(tokenEndpoint, { accounts }),
       (a) => a.register(oidcRoutes, { accounts }),
       (a) => a.register(apiPlugin, { deps: apiDeps, prefix: '/api/v1' }),
-      ...(scanner && !scanner.remote ? [(a: FastifyInstance) => a.register(clairApiPlugin, { scanner: scanner.service, psk: scanner.psk })] : []),
+      ...(scanner && !scanner.remote
+        ? [(a: FastifyInstance) => a.register(clairApiPlugin, { scanner: scanner.service, psk: scanner.psk })]
+        : []),
     ],
   });
   // GC_INTERVAL_SECONDS: every replica tries; the gc lease lets one run at a time.
@@ -179,8 +198,12 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
     metrics,
     redis,
     fips,
-    get plainUrl() { return plainUrl; },
-    get metricsUrl() { return metricsUrl; },
+    get plainUrl() {
+      return plainUrl;
+    },
+    get metricsUrl() {
+      return metricsUrl;
+    },
     async listen() {
       const address = await app.listen({ host: config.listen.host, port: config.listen.port });
       if (auth.tls?.httpListen) {
@@ -195,7 +218,11 @@ export async function createBerth(config: BerthConfig, opts: { logger?: boolean 
       if (closed) return;
       closed = true;
       stopWatching?.();
-      if (plain) await new Promise((r) => { plain!.closeAllConnections(); plain!.close(r); });
+      if (plain)
+        await new Promise((r) => {
+          plain!.closeAllConnections();
+          plain!.close(r);
+        });
       await scanner?.stop();
       await stopGc?.();
       await accounts.identity.stop();

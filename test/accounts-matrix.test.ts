@@ -22,10 +22,43 @@ const ZERO_DIGEST = `sha256:${'0'.repeat(64)}`;
 /** any: everyone (signed in or not); user: any signed-in user, not a robot; read/write/admin: on acme/private; super: superuser only. */
 type Level = 'any' | 'user' | 'read' | 'write' | 'admin' | 'super';
 const RANK: Record<Exclude<Level, 'any' | 'user'>, number> = { read: 1, write: 2, admin: 3, super: 4 };
-type Caller = 'anonymous' | 'no-rights' | 'read' | 'write' | 'admin' | 'robot' | 'superuser' | 'wrong-password' | 'expired-token' | 'other-repo-token';
-const CALLERS: Caller[] = ['anonymous', 'no-rights', 'read', 'write', 'admin', 'robot', 'superuser', 'wrong-password', 'expired-token', 'other-repo-token'];
-const LEVEL_OF: Partial<Record<Caller, keyof typeof RANK>> = { read: 'read', write: 'write', admin: 'admin', robot: 'write', superuser: 'super' };
-const USER_OF: Partial<Record<Caller, string>> = { 'no-rights': 'nobody', read: 'reader', write: 'writer', admin: 'repoadmin', superuser: 'admin' };
+type Caller =
+  | 'anonymous'
+  | 'no-rights'
+  | 'read'
+  | 'write'
+  | 'admin'
+  | 'robot'
+  | 'superuser'
+  | 'wrong-password'
+  | 'expired-token'
+  | 'other-repo-token';
+const CALLERS: Caller[] = [
+  'anonymous',
+  'no-rights',
+  'read',
+  'write',
+  'admin',
+  'robot',
+  'superuser',
+  'wrong-password',
+  'expired-token',
+  'other-repo-token',
+];
+const LEVEL_OF: Partial<Record<Caller, keyof typeof RANK>> = {
+  read: 'read',
+  write: 'write',
+  admin: 'admin',
+  robot: 'write',
+  superuser: 'super',
+};
+const USER_OF: Partial<Record<Caller, string>> = {
+  'no-rights': 'nobody',
+  read: 'reader',
+  write: 'writer',
+  admin: 'repoadmin',
+  superuser: 'admin',
+};
 
 function expected(caller: Caller, kind: 'v2' | 'api', need: Level, ok: number): number {
   if (caller === 'anonymous' && need === 'any' && kind === 'api') return ok;
@@ -57,18 +90,26 @@ interface Route {
 }
 const at = <T>(v: PerCaller<T>, c: Caller): T => (typeof v === 'function' ? (v as (c: Caller) => T)(c) : v);
 
-const manifestFor = (config: Buffer) => Buffer.from(JSON.stringify({
-  schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
-  config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length }, layers: [],
-}));
+const manifestFor = (config: Buffer) =>
+  Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
+      layers: [],
+    }),
+  );
 
 /** A pattern as a regular expression over a request path (repository names contain "/"). */
 function patternRegExp(pattern: string): RegExp {
-  const src = pattern.split(/(:[a-z]+|\*)/).map((part) => {
-    if (part === ':name') return '.+';
-    if (part.startsWith(':') || part === '*') return '[^/]+';
-    return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  }).join('');
+  const src = pattern
+    .split(/(:[a-z]+|\*)/)
+    .map((part) => {
+      if (part === ':name') return '.+';
+      if (part.startsWith(':') || part === '*') return '[^/]+';
+      return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    })
+    .join('');
   return new RegExp(`^${src}$`);
 }
 
@@ -84,21 +125,43 @@ for (const dialect of await testDialects()) {
       assert.ok(codes.includes(r.status), `setup ${what}: ${r.status} ${JSON.stringify(r.json)}`);
     };
     const grantAll = async (repo: string) => {
-      for (const [who, role] of [['reader', 'read'], ['writer', 'write'], ['repoadmin', 'admin'], ['acme+bot', 'write']]) {
+      for (const [who, role] of [
+        ['reader', 'read'],
+        ['writer', 'write'],
+        ['repoadmin', 'admin'],
+        ['acme+bot', 'write'],
+      ]) {
         await expectOk(`grant ${who}`, api(s, 'PUT', `/repository/${repo}/permissions/user/${who}`, OWNER, { role }), [200]);
       }
     };
 
     before(async () => {
-      s = await startServer(dialect, {}, { auth: true, config: { BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] }, LOGIN_FAILURE_LIMIT: 1000,
-        // Team sync with an OpenID provider's groups (never contacted: linking a team to a claim group needs no provider call).
-        FEATURE_TEAM_SYNCING: true, OIDC_LOGIN_CONFIG: { OIDC_SERVER: 'http://127.0.0.1:9/', CLIENT_ID: 'matrix', CLIENT_SECRET: 'matrix' } } });
+      s = await startServer(
+        dialect,
+        {},
+        {
+          auth: true,
+          config: {
+            BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] },
+            LOGIN_FAILURE_LIMIT: 1000,
+            // Team sync with an OpenID provider's groups (never contacted: linking a team to a claim group needs no provider call).
+            FEATURE_TEAM_SYNCING: true,
+            OIDC_LOGIN_CONFIG: { OIDC_SERVER: 'http://127.0.0.1:9/', CLIENT_ID: 'matrix', CLIENT_SECRET: 'matrix' },
+          },
+        },
+      );
       for (const u of ['owner', 'nobody', 'reader', 'writer', 'repoadmin', 'dummy', 'dummy2']) {
         assert.equal((await api(s, 'POST', '/user/', ADMIN, { username: u, password: PW })).status, 201);
       }
       assert.equal((await api(s, 'POST', '/organization/', OWNER, { name: 'acme' })).status, 201);
-      assert.equal((await api(s, 'POST', '/repository', OWNER, { namespace: 'acme', repository: 'private', visibility: 'private' })).status, 201);
-      assert.equal((await api(s, 'POST', '/repository', OWNER, { namespace: 'acme', repository: 'public', visibility: 'public' })).status, 201);
+      assert.equal(
+        (await api(s, 'POST', '/repository', OWNER, { namespace: 'acme', repository: 'private', visibility: 'private' })).status,
+        201,
+      );
+      assert.equal(
+        (await api(s, 'POST', '/repository', OWNER, { namespace: 'acme', repository: 'public', visibility: 'public' })).status,
+        201,
+      );
       const robot = await api(s, 'PUT', '/organization/acme/robots/bot', OWNER);
       assert.equal(robot.status, 201);
       await grantAll('acme/private');
@@ -107,12 +170,35 @@ for (const dialect of await testDialects()) {
       // Content: a config blob and a manifest tagged v1, pushed by the owner.
       const t = await registryToken(s, ['repository:acme/private:pull,push'], OWNER);
       const auth = { authorization: `Bearer ${t.token}` };
-      assert.equal((await fetch(`${s.url}/v2/acme/private/blobs/uploads/?digest=${sha(config)}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/octet-stream' }, body: config })).status, 201);
-      assert.equal((await fetch(`${s.url}/v2/acme/private/manifests/v1`, { method: 'PUT', headers: { ...auth, 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: manifest })).status, 201);
+      assert.equal(
+        (
+          await fetch(`${s.url}/v2/acme/private/blobs/uploads/?digest=${sha(config)}`, {
+            method: 'POST',
+            headers: { ...auth, 'content-type': 'application/octet-stream' },
+            body: config,
+          })
+        ).status,
+        201,
+      );
+      assert.equal(
+        (
+          await fetch(`${s.url}/v2/acme/private/manifests/v1`, {
+            method: 'PUT',
+            headers: { ...auth, 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+            body: manifest,
+          })
+        ).status,
+        201,
+      );
 
       const scopes = ['repository:acme/private:pull,push,delete,*', 'registry:catalog:*'];
       const creds: Partial<Record<Caller, [string, string]>> = {
-        'no-rights': ['nobody', PW], read: ['reader', PW], write: ['writer', PW], admin: ['repoadmin', PW], robot: [robot.json.name, robot.json.token], superuser: ADMIN,
+        'no-rights': ['nobody', PW],
+        read: ['reader', PW],
+        write: ['writer', PW],
+        admin: ['repoadmin', PW],
+        robot: [robot.json.name, robot.json.token],
+        superuser: ADMIN,
       };
       for (const c of CALLERS) {
         const cr = creds[c];
@@ -123,43 +209,85 @@ for (const dialect of await testDialects()) {
         }
       }
       headers.anonymous = { v2: {}, api: {} };
-      headers['wrong-password'] = { v2: { authorization: basic('writer', 'not-the-password') }, api: { authorization: basic('writer', 'not-the-password') } };
+      headers['wrong-password'] = {
+        v2: { authorization: basic('writer', 'not-the-password') },
+        api: { authorization: basic('writer', 'not-the-password') },
+      };
       // An expired registry token (issued two hours ago) and an expired app token.
       const past = new RegistryTokenService({ ...s.berth.accounts.ctx, now: () => Date.now() - 2 * 3600_000 });
       const old = await past.issue('writer', [{ type: 'repository', name: 'acme/private', actions: ['pull', 'push', 'delete'] }]);
       const app = await api(s, 'POST', '/user/apptoken', ['writer', PW], { title: 'short', expiration_seconds: 1 });
       assert.equal(app.status, 200);
-      headers['expired-token'] = { v2: { authorization: `Bearer ${old.token}` }, api: { authorization: `Bearer ${app.json.token.token_code}` } };
+      headers['expired-token'] = {
+        v2: { authorization: `Bearer ${old.token}` },
+        api: { authorization: `Bearer ${app.json.token.token_code}` },
+      };
       const other = await registryToken(s, ['repository:acme/public:pull', 'registry:catalog:*'], ['writer', PW]);
       headers['other-repo-token'] = { v2: { authorization: `Bearer ${other.token}` }, api: { authorization: `Bearer ${other.token}` } };
-      const n = await api(s, 'POST', '/repository/acme/private/notification/', OWNER, { event: 'repo_push', method: 'webhook', config: { url: 'http://127.0.0.1:9/hook' } });
+      const n = await api(s, 'POST', '/repository/acme/private/notification/', OWNER, {
+        event: 'repo_push',
+        method: 'webhook',
+        config: { url: 'http://127.0.0.1:9/hook' },
+      });
       assert.equal(n.status, 201);
       note.uuid = n.json.uuid;
       await new Promise((r) => setTimeout(r, 1100));
     });
-    after(async () => { await s?.stop(); });
+    after(async () => {
+      await s?.stop();
+    });
 
     /** The tables a refused request must leave alone, as sorted JSON rows. */
     async function snapshot(): Promise<Record<string, string[]>> {
       const db = s.berth.ctx.db;
       const out: Record<string, string[]> = {};
-      const tables = ['account', 'team', 'team_member', 'repository', 'repository_user_permission', 'repository_team_permission', 'tag', 'manifest', 'upload', 'app_token'] as const;
+      const tables = [
+        'account',
+        'team',
+        'team_member',
+        'repository',
+        'repository_user_permission',
+        'repository_team_permission',
+        'tag',
+        'manifest',
+        'upload',
+        'app_token',
+      ] as const;
       for (const t of tables) {
-        const rows = await db.selectFrom(t).selectAll().execute() as Record<string, unknown>[];
-        out[t] = rows.map((r) => {
-          const { last_used_at: _skip, ...rest } = r;
-          return JSON.stringify(t === 'app_token' ? rest : r);
-        }).sort();
+        const rows = (await db.selectFrom(t).selectAll().execute()) as Record<string, unknown>[];
+        out[t] = rows
+          .map((r) => {
+            const { last_used_at: _skip, ...rest } = r;
+            return JSON.stringify(t === 'app_token' ? rest : r);
+          })
+          .sort();
       }
       return out;
     }
 
-    const v2 = (method: string, pattern: string, path: string, need: Level, ok: number, extra: Partial<Route> = {}): Route => ({ kind: 'v2', method, pattern, path, need, ok, ...extra });
-    const a = (method: string, pattern: string, path: PerCaller<string>, need: Level, ok: number, extra: Partial<Route> = {}): Route => ({ kind: 'api', method, pattern, path, need, ok, ...extra });
+    const v2 = (method: string, pattern: string, path: string, need: Level, ok: number, extra: Partial<Route> = {}): Route => ({
+      kind: 'v2',
+      method,
+      pattern,
+      path,
+      need,
+      ok,
+      ...extra,
+    });
+    const a = (method: string, pattern: string, path: PerCaller<string>, need: Level, ok: number, extra: Partial<Route> = {}): Route => ({
+      kind: 'api',
+      method,
+      pattern,
+      path,
+      need,
+      ok,
+      ...extra,
+    });
     const blob = `/v2/acme/private/blobs/${sha(config)}`;
     const upload = `/v2/acme/private/blobs/uploads/${NO_UPLOAD}`;
     const octets = { type: 'application/octet-stream', data: Buffer.from('x') };
-    const ensureTeam = (team: string) => expectOk(`team ${team}`, api(s, 'PUT', `/organization/acme/team/${team}`, OWNER, { role: 'member' }));
+    const ensureTeam = (team: string) =>
+      expectOk(`team ${team}`, api(s, 'PUT', `/organization/acme/team/${team}`, OWNER, { role: 'member' }));
     // The caller's own namespace for "create in my namespace" rows (robots and refused callers use writer's).
     const ownNs = (c: Caller) => USER_OF[c] ?? 'writer';
     const idx = (c: Caller) => CALLERS.indexOf(c);
@@ -170,7 +298,8 @@ for (const dialect of await testDialects()) {
     const routes: Route[] = [
       // ---- /v2 (registry); the token endpoint takes Basic credentials, everything else a bearer token
       v2('GET', '/v2/auth', `/v2/auth?service=PLACEHOLDER&scope=repository:acme/private:pull`, 'any', 200, {
-        apiHeaders: true, expect: { anonymous: 200, 'wrong-password': 401, 'expired-token': 401, 'other-repo-token': 401 },
+        apiHeaders: true,
+        expect: { anonymous: 200, 'wrong-password': 401, 'expired-token': 401, 'other-repo-token': 401 },
       }),
       v2('GET', '/v2/', '/v2/', 'any', 200),
       v2('HEAD', '/v2/', '/v2/', 'any', 200),
@@ -178,7 +307,9 @@ for (const dialect of await testDialects()) {
       v2('GET', '/v2/:name/tags/list', '/v2/acme/private/tags/list', 'read', 200),
       v2('GET', '/v2/:name/manifests/:reference', '/v2/acme/private/manifests/v1', 'read', 200),
       v2('HEAD', '/v2/:name/manifests/:reference', '/v2/acme/private/manifests/v1', 'read', 200),
-      v2('PUT', '/v2/:name/manifests/:reference', '/v2/acme/private/manifests/v2', 'write', 201, { raw: { type: 'application/vnd.oci.image.manifest.v1+json', data: manifest } }),
+      v2('PUT', '/v2/:name/manifests/:reference', '/v2/acme/private/manifests/v2', 'write', 201, {
+        raw: { type: 'application/vnd.oci.image.manifest.v1+json', data: manifest },
+      }),
       v2('DELETE', '/v2/:name/manifests/:reference', '/v2/acme/private/manifests/no-such-tag', 'write', 404),
       v2('GET', '/v2/:name/blobs/:digest', blob, 'read', 200),
       v2('HEAD', '/v2/:name/blobs/:digest', blob, 'read', 200),
@@ -240,7 +371,8 @@ for (const dialect of await testDialects()) {
         },
       }),
       a('POST', '/organization/:org/team/:team/syncing', '/organization/acme/team/synced/syncing', 'super', 200, {
-        body: { group_name: 'developers' }, setup: () => ensureTeam('synced'),
+        body: { group_name: 'developers' },
+        setup: () => ensureTeam('synced'),
       }),
       a('DELETE', '/organization/:org/team/:team/syncing', '/organization/acme/team/synced/syncing', 'super', 204, {
         setup: async () => {
@@ -263,16 +395,23 @@ for (const dialect of await testDialects()) {
           await grantAll('acme/doomed');
         },
       }),
-      a('POST', '/repository/:name/changevisibility', '/repository/acme/private/changevisibility', 'admin', 200, { body: { visibility: 'private' } }),
+      a('POST', '/repository/:name/changevisibility', '/repository/acme/private/changevisibility', 'admin', 200, {
+        body: { visibility: 'private' },
+      }),
       a('GET', '/repository/:name/permissions/user/', '/repository/acme/private/permissions/user/', 'admin', 200),
       a('GET', '/repository/:name/permissions/user/:member', '/repository/acme/private/permissions/user/reader', 'admin', 200),
-      a('PUT', '/repository/:name/permissions/user/:member', '/repository/acme/private/permissions/user/dummy', 'admin', 200, { body: { role: 'read' } }),
+      a('PUT', '/repository/:name/permissions/user/:member', '/repository/acme/private/permissions/user/dummy', 'admin', 200, {
+        body: { role: 'read' },
+      }),
       a('DELETE', '/repository/:name/permissions/user/:member', '/repository/acme/private/permissions/user/dummy2', 'admin', 204, {
-        setup: () => expectOk('dummy2 read', api(s, 'PUT', '/repository/acme/private/permissions/user/dummy2', OWNER, { role: 'read' }), [200]),
+        setup: () =>
+          expectOk('dummy2 read', api(s, 'PUT', '/repository/acme/private/permissions/user/dummy2', OWNER, { role: 'read' }), [200]),
       }),
       a('GET', '/repository/:name/permissions/team/', '/repository/acme/private/permissions/team/', 'admin', 200),
       a('GET', '/repository/:name/permissions/team/:member', '/repository/acme/private/permissions/team/readers', 'admin', 200),
-      a('PUT', '/repository/:name/permissions/team/:member', '/repository/acme/private/permissions/team/readers', 'admin', 200, { body: { role: 'read' } }),
+      a('PUT', '/repository/:name/permissions/team/:member', '/repository/acme/private/permissions/team/readers', 'admin', 200, {
+        body: { role: 'read' },
+      }),
       a('DELETE', '/repository/:name/permissions/team/:member', '/repository/acme/private/permissions/team/temp', 'admin', 204, {
         setup: async () => {
           await ensureTeam('temp');
@@ -288,7 +427,11 @@ for (const dialect of await testDialects()) {
       a('POST', '/repository/:name/tag/:tag/restore', '/repository/acme/private/tag/restorable/restore', 'write', 200, {
         body: { manifest_digest: mdigest },
         setup: async () => {
-          await expectOk('tag restorable', api(s, 'PUT', '/repository/acme/private/tag/restorable', OWNER, { manifest_digest: mdigest }), [201]);
+          await expectOk(
+            'tag restorable',
+            api(s, 'PUT', '/repository/acme/private/tag/restorable', OWNER, { manifest_digest: mdigest }),
+            [201],
+          );
           await expectOk('restorable deleted', api(s, 'DELETE', '/repository/acme/private/tag/restorable', OWNER), [204]);
         },
       }),
@@ -296,7 +439,13 @@ for (const dialect of await testDialects()) {
       a('GET', '/repository/:name/manifest/:digest', `/repository/acme/private/manifest/${mdigest}`, 'read', 200),
       a('GET', '/repository/:name/manifest/:digest/security', `/repository/acme/private/manifest/${mdigest}/security`, 'read', 200),
       a('GET', '/repository/:name/tag/:tag/pull_statistics', '/repository/acme/private/tag/v1/pull_statistics', 'read', 200),
-      a('GET', '/repository/:name/manifest/:digest/pull_statistics', `/repository/acme/private/manifest/${mdigest}/pull_statistics`, 'read', 200),
+      a(
+        'GET',
+        '/repository/:name/manifest/:digest/pull_statistics',
+        `/repository/acme/private/manifest/${mdigest}/pull_statistics`,
+        'read',
+        200,
+      ),
       a('GET', '/manifestsummary', `/manifestsummary?repository=acme/private&digest=${mdigest}`, 'read', 200),
 
       // ---- audit logs and repository notifications (docs/AUDIT.md): admins of the repository / organization, superusers
@@ -311,7 +460,13 @@ for (const dialect of await testDialects()) {
       a('GET', '/repository/:name/notification/:uuid', () => `/repository/acme/private/notification/${note.uuid}`, 'admin', 200),
       a('POST', '/repository/:name/notification/:uuid', () => `/repository/acme/private/notification/${note.uuid}`, 'admin', 204),
       a('POST', '/repository/:name/notification/:uuid/test', () => `/repository/acme/private/notification/${note.uuid}/test`, 'admin', 200),
-      a('GET', '/repository/:name/notification/:uuid/deliveries', () => `/repository/acme/private/notification/${note.uuid}/deliveries`, 'admin', 200),
+      a(
+        'GET',
+        '/repository/:name/notification/:uuid/deliveries',
+        () => `/repository/acme/private/notification/${note.uuid}/deliveries`,
+        'admin',
+        200,
+      ),
       a('DELETE', '/repository/:name/notification/:uuid', () => `/repository/acme/private/notification/${note.doomed}`, 'admin', 204, {
         setup: async () => {
           if (note.doomed && (await api(s, 'GET', `/repository/acme/private/notification/${note.doomed}`, OWNER)).status === 200) return;
@@ -340,8 +495,14 @@ for (const dialect of await testDialects()) {
           await route.setup?.();
           const h = { ...headers[c][route.apiHeaders ? 'api' : route.kind] };
           let body: string | Blob | undefined;
-          if (route.raw) { h['content-type'] = route.raw.type; body = new Blob([new Uint8Array(route.raw.data)]); }
-          if (route.body !== undefined) { h['content-type'] = 'application/json'; body = JSON.stringify(at(route.body, c)); }
+          if (route.raw) {
+            h['content-type'] = route.raw.type;
+            body = new Blob([new Uint8Array(route.raw.data)]);
+          }
+          if (route.body !== undefined) {
+            h['content-type'] = 'application/json';
+            body = JSON.stringify(at(route.body, c));
+          }
           const path = at(route.path, c).replace('PLACEHOLDER', encodeURIComponent(new URL(s.url).host));
           const url = route.kind === 'api' ? `${s.url}/api/v1${path}` : `${s.url}${path}`;
           const before = mutating ? await snapshot() : undefined;
@@ -352,7 +513,11 @@ for (const dialect of await testDialects()) {
           // A refused change (and a change of something that is not there) leaves every table as it was.
           if (before && r.status >= 400) assert.deepEqual(await snapshot(), before, `${c}: ${r.status} changed the database`);
           if (r.status === 401 && route.kind === 'v2' && !route.apiHeaders) {
-            assert.match(r.headers.get('www-authenticate') ?? '', /^Bearer realm="http:\/\/127\.0\.0\.1:\d+\/v2\/auth",service="127\.0\.0\.1:\d+"/, `${c}: challenge`);
+            assert.match(
+              r.headers.get('www-authenticate') ?? '',
+              /^Bearer realm="http:\/\/127\.0\.0\.1:\d+\/v2\/auth",service="127\.0\.0\.1:\d+"/,
+              `${c}: challenge`,
+            );
             if (route.method !== 'HEAD') assert.match(text, /"UNAUTHORIZED"/);
           }
           if (r.status === 403 && route.kind === 'v2' && route.method !== 'HEAD') assert.match(text, /"DENIED"/, `${c}: ${text}`);
@@ -421,21 +586,33 @@ for (const dialect of await testDialects()) {
       for (const [pattern, path] of Object.entries(sample)) {
         for (const method of ['GET', 'PUT', 'POST', 'DELETE']) {
           if (REPOSITORY_ENDPOINTS.some((e) => e.url === pattern && e.method === method)) continue;
-          const r = await fetch(`${s.url}/api/v1${path}`, { method, headers: { ...headers.superuser.api, 'content-type': 'application/json' }, body: method === 'GET' ? undefined : '{}' });
+          const r = await fetch(`${s.url}/api/v1${path}`, {
+            method,
+            headers: { ...headers.superuser.api, 'content-type': 'application/json' },
+            body: method === 'GET' ? undefined : '{}',
+          });
           assert.equal(r.status, 405, `${method} ${pattern}`);
         }
       }
     });
 
     test('the catalog lists only what the caller can read', async () => {
-      const list = async (c: Caller) => (await (await fetch(`${s.url}/v2/_catalog`, { headers: headers[c].v2 })).json() as { repositories: string[] }).repositories;
+      const list = async (c: Caller) =>
+        ((await (await fetch(`${s.url}/v2/_catalog`, { headers: headers[c].v2 })).json()) as { repositories: string[] }).repositories;
       assert.ok((await list('superuser')).includes('acme/private'));
       assert.ok((await list('read')).includes('acme/private'));
-      assert.deepEqual((await list('no-rights')).filter((n) => n.startsWith('acme/')), ['acme/public']);
+      assert.deepEqual(
+        (await list('no-rights')).filter((n) => n.startsWith('acme/')),
+        ['acme/public'],
+      );
     });
 
     test('scopes are cut down, never refused: read gets pull only, and anonymous gets public pull', async () => {
-      const r = await registryToken(s, ['repository:acme/private:pull,push', 'repository:acme/public:pull,push', 'repository:other/x:push'], ['reader', PW]);
+      const r = await registryToken(
+        s,
+        ['repository:acme/private:pull,push', 'repository:acme/public:pull,push', 'repository:other/x:push'],
+        ['reader', PW],
+      );
       assert.equal(r.status, 200);
       assert.deepEqual(r.access, [
         { type: 'repository', name: 'acme/private', actions: ['pull'] },
@@ -443,22 +620,32 @@ for (const dialect of await testDialects()) {
       ]);
       const anon = await registryToken(s, ['repository:acme/private:pull', 'repository:acme/public:pull']);
       assert.deepEqual(anon.access, [{ type: 'repository', name: 'acme/public', actions: ['pull'] }]);
-      const pub = await fetch(`${s.url}/v2/acme/public/tags/list`, { headers: { authorization: `Bearer ${(await registryToken(s, ['repository:acme/public:pull'])).token}` } });
+      const pub = await fetch(`${s.url}/v2/acme/public/tags/list`, {
+        headers: { authorization: `Bearer ${(await registryToken(s, ['repository:acme/public:pull'])).token}` },
+      });
       assert.equal(pub.status, 200);
     });
 
     test('pushing to a new repository creates it (private) only where the caller may create', async () => {
       const own = await registryToken(s, ['repository:writer/fresh:pull,push'], ['writer', PW]);
       assert.deepEqual(own.access, [{ type: 'repository', name: 'writer/fresh', actions: ['pull', 'push'] }]);
-      const r = await fetch(`${s.url}/v2/writer/fresh/blobs/uploads/`, { method: 'POST', headers: { authorization: `Bearer ${own.token}` } });
+      const r = await fetch(`${s.url}/v2/writer/fresh/blobs/uploads/`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${own.token}` },
+      });
       assert.equal(r.status, 202);
       // Starting an upload stores nothing: the repository appears with the first stored blob (issue 13, defect 2).
       assert.equal((await api(s, 'GET', '/repository/writer/fresh', ['writer', PW])).status, 404);
       const bytes = Buffer.from('first blob of writer/fresh');
       const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-      const put = await fetch(`${s.url}${r.headers.get('location')}${r.headers.get('location')!.includes('?') ? '&' : '?'}digest=${digest}`, {
-        method: 'PUT', body: bytes, headers: { authorization: `Bearer ${own.token}`, 'content-type': 'application/octet-stream' },
-      });
+      const put = await fetch(
+        `${s.url}${r.headers.get('location')}${r.headers.get('location')!.includes('?') ? '&' : '?'}digest=${digest}`,
+        {
+          method: 'PUT',
+          body: bytes,
+          headers: { authorization: `Bearer ${own.token}`, 'content-type': 'application/octet-stream' },
+        },
+      );
       assert.equal(put.status, 201, await put.text());
       const view = await api(s, 'GET', '/repository/writer/fresh', ['writer', PW]);
       assert.equal(view.status, 200);

@@ -15,9 +15,14 @@ for (const dialect of await testDialects()) {
     let s: TestServer;
     before(async () => {
       s = await startServer(dialect, {}, { auth: true, config: { BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] } } });
-      assert.equal((await api(s, 'POST', '/repository', ADMIN, { namespace: 'admin', repository: 'app', visibility: 'private' })).status, 201);
+      assert.equal(
+        (await api(s, 'POST', '/repository', ADMIN, { namespace: 'admin', repository: 'app', visibility: 'private' })).status,
+        201,
+      );
     });
-    after(async () => { await s?.stop(); });
+    after(async () => {
+      await s?.stop();
+    });
 
     const scrape = async (): Promise<Sample[]> => {
       const r = await fetch(`${s.url}/metrics`);
@@ -32,7 +37,8 @@ for (const dialect of await testDialects()) {
       const out: Record<string, number> = {};
       for (const kind of ['basic', 'bearer', 'cookie']) {
         for (const success of ['True', 'False']) {
-          const d = (sampleValue(after, NAME, { auth_kind: kind, success }) ?? 0) - (sampleValue(before, NAME, { auth_kind: kind, success }) ?? 0);
+          const d =
+            (sampleValue(after, NAME, { auth_kind: kind, success }) ?? 0) - (sampleValue(before, NAME, { auth_kind: kind, success }) ?? 0);
           if (d) out[`${kind}/${success}`] = d;
         }
       }
@@ -42,7 +48,8 @@ for (const dialect of await testDialects()) {
     test('bearer tokens checked on /v2 count as bearer attempts, good and bad', async () => {
       const t = await registryToken(s, ['repository:admin/app:pull'], ADMIN);
       const d = await delta(async () => {
-        for (let i = 0; i < 2; i++) assert.equal((await fetch(`${s.url}/v2/admin/app/tags/list`, { headers: { authorization: `Bearer ${t.token}` } })).status, 200);
+        for (let i = 0; i < 2; i++)
+          assert.equal((await fetch(`${s.url}/v2/admin/app/tags/list`, { headers: { authorization: `Bearer ${t.token}` } })).status, 200);
         assert.equal((await fetch(`${s.url}/v2/admin/app/tags/list`, { headers: { authorization: 'Bearer not.a.jwt' } })).status, 401);
         // No credentials at all: a challenge, not an attempt.
         assert.equal((await fetch(`${s.url}/v2/admin/app/tags/list`)).status, 401);
@@ -53,11 +60,18 @@ for (const dialect of await testDialects()) {
     test('app tokens and session cookies on /api/v1 count as bearer and cookie attempts', async () => {
       const app = await api(s, 'POST', '/user/apptoken', ADMIN, { title: 'metrics' });
       assert.equal(app.status, 200);
-      const signin = await fetch(`${s.url}/api/v1/signin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: ADMIN[0], password: ADMIN[1] }) });
+      const signin = await fetch(`${s.url}/api/v1/signin`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: ADMIN[0], password: ADMIN[1] }),
+      });
       assert.equal(signin.status, 200);
       const cookie = signin.headers.get('set-cookie')!.split(';')[0];
       const d = await delta(async () => {
-        assert.equal((await fetch(`${s.url}/api/v1/user/`, { headers: { authorization: `Bearer ${app.json.token.token_code}` } })).status, 200);
+        assert.equal(
+          (await fetch(`${s.url}/api/v1/user/`, { headers: { authorization: `Bearer ${app.json.token.token_code}` } })).status,
+          200,
+        );
         assert.equal((await fetch(`${s.url}/api/v1/user/`, { headers: { authorization: 'Bearer no-such-app-token' } })).status, 401);
         assert.equal((await fetch(`${s.url}/api/v1/user/`, { headers: { cookie } })).status, 200);
         assert.equal((await fetch(`${s.url}/api/v1/user/`, { headers: { cookie } })).status, 200);

@@ -19,16 +19,30 @@ for (const dialect of await testDialects()) {
     let log = '';
 
     before(async () => {
-      const stream = new Writable({ write(chunk, _enc, cb) { log += chunk; cb(); } });
-      s = await startServer(dialect, {}, {
-        auth: true,
-        config: { BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] }, LOGIN_FAILURE_LIMIT: 3, LOGIN_BACKOFF_SECONDS: 60 },
-        logger: { level: 'info', stream },
+      const stream = new Writable({
+        write(chunk, _enc, cb) {
+          log += chunk;
+          cb();
+        },
       });
+      s = await startServer(
+        dialect,
+        {},
+        {
+          auth: true,
+          config: { BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] }, LOGIN_FAILURE_LIMIT: 3, LOGIN_BACKOFF_SECONDS: 60 },
+          logger: { level: 'info', stream },
+        },
+      );
       assert.equal((await api(s, 'POST', '/user/', ADMIN, { username: 'victim', password: 'victim-password-1' })).status, 201);
-      assert.equal((await api(s, 'POST', '/repository', ADMIN, { namespace: 'admin', repository: 'app', visibility: 'private' })).status, 201);
+      assert.equal(
+        (await api(s, 'POST', '/repository', ADMIN, { namespace: 'admin', repository: 'app', visibility: 'private' })).status,
+        201,
+      );
     });
-    after(async () => { await s?.stop(); });
+    after(async () => {
+      await s?.stop();
+    });
 
     const v2 = (path: string, authorization?: string) => fetch(`${s.url}${path}`, { headers: authorization ? { authorization } : {} });
 
@@ -61,7 +75,7 @@ for (const dialect of await testDialects()) {
       for (const x of ['p'.repeat(5000), 'q'.repeat(5000), longToken, 'b'.repeat(9000)]) secrets.add(x);
       const apiBig = await fetch(`${s.url}/api/v1/user/`, { headers: { authorization: `Bearer ${'a'.repeat(9000)}` } });
       assert.equal(apiBig.status, 401);
-      assert.ok((await apiBig.json() as { error_message: string }).error_message);
+      assert.ok(((await apiBig.json()) as { error_message: string }).error_message);
     });
 
     test('malformed JWTs, alg none, foreign keys and forged claims get 401 with a fresh challenge', async () => {
@@ -78,7 +92,11 @@ for (const dialect of await testDialects()) {
       for (const [what, token] of Object.entries({ garbage: 'not-a-jwt', none, foreign, hs256, tampered, empty: '' })) {
         const r = await v2('/v2/admin/app/tags/list', `Bearer ${token}`);
         assert.equal(r.status, 401, what);
-        assert.match(r.headers.get('www-authenticate') ?? '', /^Bearer realm=".*\/v2\/auth",service=".*",scope="repository:admin\/app:pull"/, what);
+        assert.match(
+          r.headers.get('www-authenticate') ?? '',
+          /^Bearer realm=".*\/v2\/auth",service=".*",scope="repository:admin\/app:pull"/,
+          what,
+        );
       }
       assert.equal((await v2('/v2/admin/app/tags/list', `Bearer ${good.token}`)).status, 200);
       for (const t of [good.token!, none, foreign, hs256, tampered]) secrets.add(t);
@@ -101,25 +119,37 @@ for (const dialect of await testDialects()) {
       await new Promise((res) => setTimeout(res, 1100));
       const expired = await fetch(`${s.url}/api/v1/user/`, { headers: bearer });
       assert.equal(expired.status, 401);
-      assert.match((await expired.json() as { error_message: string }).error_message, /not valid/);
+      assert.match(((await expired.json()) as { error_message: string }).error_message, /not valid/);
       // The same expired token as a "$app" password at the token endpoint.
       assert.equal((await registryToken(s, [], ['$app', app.json.token.token_code])).status, 401);
     });
 
     test('path tricks in repository names are refused and change nothing', async () => {
       const db = s.berth.ctx.db;
-      const state = async () => JSON.stringify([
-        await db.selectFrom('repository').select(['name', 'visibility']).orderBy('name').execute(),
-        await db.selectFrom('account').select(['name', 'kind']).orderBy('name').execute(),
-        await db.selectFrom('upload').select(['repository']).orderBy('repository').execute(),
-      ]);
+      const state = async () =>
+        JSON.stringify([
+          await db.selectFrom('repository').select(['name', 'visibility']).orderBy('name').execute(),
+          await db.selectFrom('account').select(['name', 'kind']).orderBy('name').execute(),
+          await db.selectFrom('upload').select(['repository']).orderBy('repository').execute(),
+        ]);
       const before = await state();
       const t = await registryToken(s, ['repository:admin/app:pull,push'], ADMIN);
-      for (const path of ['/v2/admin/../victim/x/blobs/uploads/', '/v2/admin/%2e%2e/victim/blobs/uploads/', '/v2/admin//app/blobs/uploads/', '/v2/Admin/app/blobs/uploads/', '/v2/admin/app%2f..%2fx/blobs/uploads/']) {
+      for (const path of [
+        '/v2/admin/../victim/x/blobs/uploads/',
+        '/v2/admin/%2e%2e/victim/blobs/uploads/',
+        '/v2/admin//app/blobs/uploads/',
+        '/v2/Admin/app/blobs/uploads/',
+        '/v2/admin/app%2f..%2fx/blobs/uploads/',
+      ]) {
         const r = await fetch(`${s.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${t.token}` } });
         assert.ok([400, 403, 404].includes(r.status), `${path}: ${r.status}`);
       }
-      for (const path of ['/v2/admin/../victim/x/tags/list', '/v2/admin/%2e%2e/victim/tags/list', '/v2/admin//app/tags/list', '/v2/Admin/app/tags/list']) {
+      for (const path of [
+        '/v2/admin/../victim/x/tags/list',
+        '/v2/admin/%2e%2e/victim/tags/list',
+        '/v2/admin//app/tags/list',
+        '/v2/Admin/app/tags/list',
+      ]) {
         const r = await v2(path, `Bearer ${t.token}`);
         assert.ok([400, 403, 404].includes(r.status), `${path}: ${r.status}`);
         assert.notEqual(r.status, 200);
@@ -132,7 +162,11 @@ for (const dialect of await testDialects()) {
       assert.equal(badOrg.status, 400);
       const badRobot = await api(s, 'PUT', '/user/robots/Bad+Name', ADMIN);
       assert.equal(badRobot.status, 400);
-      const badJson = await fetch(`${s.url}/api/v1/organization/`, { method: 'POST', headers: { authorization: basic(...ADMIN), 'content-type': 'application/json' }, body: '{"name":' });
+      const badJson = await fetch(`${s.url}/api/v1/organization/`, {
+        method: 'POST',
+        headers: { authorization: basic(...ADMIN), 'content-type': 'application/json' },
+        body: '{"name":',
+      });
       assert.equal(badJson.status, 400);
       for (const repository of ['../victim', 'x/../../y', '..', 'UPPER']) {
         const r = await api(s, 'POST', '/repository', ADMIN, { namespace: 'admin', repository });
@@ -154,25 +188,47 @@ for (const dialect of await testDialects()) {
       await new Promise((r) => setTimeout(r, 50));
       assert.match(log, /login_failed/);
       assert.match(log, /token_refused/);
-      for (const secret of [ADMIN[1], 'wrong-secret-in-log-check', 'victim-password-1', robot.json.token, app.json.token.token_code, Buffer.from(`${ADMIN[0]}:${ADMIN[1]}`).toString('base64')]) {
+      for (const secret of [
+        ADMIN[1],
+        'wrong-secret-in-log-check',
+        'victim-password-1',
+        robot.json.token,
+        app.json.token.token_code,
+        Buffer.from(`${ADMIN[0]}:${ADMIN[1]}`).toString('base64'),
+      ]) {
         secrets.add(secret);
       }
       for (const secret of secrets) assert.ok(!log.includes(secret), 'a secret reached the log');
     });
 
     test('UI sessions need the CSRF header for changes; signout ends them', async () => {
-      const r = await fetch(`${s.url}/api/v1/signin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: ADMIN[0], password: ADMIN[1] }) });
+      const r = await fetch(`${s.url}/api/v1/signin`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: ADMIN[0], password: ADMIN[1] }),
+      });
       assert.equal(r.status, 200);
       const cookie = r.headers.get('set-cookie')!.split(';')[0];
       assert.match(r.headers.get('set-cookie')!, /HttpOnly; SameSite=Strict/);
-      const { csrf_token } = await r.json() as { csrf_token: string };
+      const { csrf_token } = (await r.json()) as { csrf_token: string };
       assert.equal((await fetch(`${s.url}/api/v1/user/`, { headers: { cookie } })).status, 200);
-      const noCsrf = await fetch(`${s.url}/api/v1/organization/`, { method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body: '{"name":"viaui"}' });
+      const noCsrf = await fetch(`${s.url}/api/v1/organization/`, {
+        method: 'POST',
+        headers: { cookie, 'content-type': 'application/json' },
+        body: '{"name":"viaui"}',
+      });
       assert.equal(noCsrf.status, 403);
-      const withCsrf = await fetch(`${s.url}/api/v1/organization/`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrf_token, 'content-type': 'application/json' }, body: '{"name":"viaui"}' });
+      const withCsrf = await fetch(`${s.url}/api/v1/organization/`, {
+        method: 'POST',
+        headers: { cookie, 'x-csrf-token': csrf_token, 'content-type': 'application/json' },
+        body: '{"name":"viaui"}',
+      });
       assert.equal(withCsrf.status, 201);
       assert.equal((await fetch(`${s.url}/api/v1/signout`, { method: 'POST', headers: { cookie } })).status, 403);
-      assert.equal((await fetch(`${s.url}/api/v1/signout`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrf_token } })).status, 200);
+      assert.equal(
+        (await fetch(`${s.url}/api/v1/signout`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrf_token } })).status,
+        200,
+      );
       assert.equal((await fetch(`${s.url}/api/v1/user/`, { headers: { cookie } })).status, 401);
     });
 
@@ -193,7 +249,10 @@ for (const dialect of await testDialects()) {
       assert.ok(log.length > 1000, 'the log was captured');
       assert.ok(secrets.size >= 15, `${secrets.size} secrets tracked`);
       const leaked = [...secrets].filter((x) => x.length >= 8 && log.includes(x));
-      assert.deepEqual(leaked.map((x) => `${x.slice(0, 6)}… (${x.length} chars)`), []);
+      assert.deepEqual(
+        leaked.map((x) => `${x.slice(0, 6)}… (${x.length} chars)`),
+        [],
+      );
     });
   });
 }

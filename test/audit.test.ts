@@ -20,25 +20,48 @@ const READER: [string, string] = ['reader', PW];
 const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const run = promisify(execFile);
 
-type Log = { kind: string; metadata: Record<string, any>; ip: string; datetime: string; performer?: { name: string; is_robot: boolean }; namespace?: { name: string; kind: string } };
+type Log = {
+  kind: string;
+  metadata: Record<string, any>;
+  ip: string;
+  datetime: string;
+  performer?: { name: string; is_robot: boolean };
+  namespace?: { name: string; kind: string };
+};
 
 async function pushImage(s: TestServer, repo: string, tag: string, creds: [string, string], seed = 'a'): Promise<string> {
   const t = await registryToken(s, [`repository:${repo}:pull,push`], creds);
   assert.ok(t.token, `push token for ${creds[0]}`);
   const auth = { authorization: `Bearer ${t.token}` };
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', seed }));
-  const up = await fetch(`${s.url}/v2/${repo}/blobs/uploads/?digest=${sha(config)}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/octet-stream' }, body: config });
+  const up = await fetch(`${s.url}/v2/${repo}/blobs/uploads/?digest=${sha(config)}`, {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/octet-stream' },
+    body: config,
+  });
   assert.equal(up.status, 201);
-  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length }, layers: [] }));
-  const put = await fetch(`${s.url}/v2/${repo}/manifests/${tag}`, { method: 'PUT', headers: { ...auth, 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: manifest });
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
+      layers: [],
+    }),
+  );
+  const put = await fetch(`${s.url}/v2/${repo}/manifests/${tag}`, {
+    method: 'PUT',
+    headers: { ...auth, 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+    body: manifest,
+  });
   assert.equal(put.status, 201, await put.text());
   return sha(manifest);
 }
 
 async function pull(s: TestServer, repo: string, ref: string, creds: [string, string]): Promise<void> {
   const t = await registryToken(s, [`repository:${repo}:pull`], creds);
-  const r = await fetch(`${s.url}/v2/${repo}/manifests/${ref}`, { headers: { authorization: `Bearer ${t.token}`, accept: 'application/vnd.oci.image.manifest.v1+json', 'user-agent': 'audit-test/1' } });
+  const r = await fetch(`${s.url}/v2/${repo}/manifests/${ref}`, {
+    headers: { authorization: `Bearer ${t.token}`, accept: 'application/vnd.oci.image.manifest.v1+json', 'user-agent': 'audit-test/1' },
+  });
   assert.equal(r.status, 200);
   await r.arrayBuffer();
 }
@@ -66,10 +89,18 @@ for (const dialect of await testDialects()) {
     let robot: { name: string; token: string };
 
     before(async () => {
-      s = await startServer(dialect, {}, { auth: true, config: { BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] }, LOGIN_FAILURE_LIMIT: 1000 } });
-      for (const u of ['owner', 'reader', 'member']) assert.equal((await api(s, 'POST', '/user/', ADMIN, { username: u, password: PW })).status, 201);
+      s = await startServer(
+        dialect,
+        {},
+        { auth: true, config: { BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] }, LOGIN_FAILURE_LIMIT: 1000 } },
+      );
+      for (const u of ['owner', 'reader', 'member'])
+        assert.equal((await api(s, 'POST', '/user/', ADMIN, { username: u, password: PW })).status, 201);
       assert.equal((await api(s, 'POST', '/organization/', OWNER, { name: 'acme' })).status, 201);
-      assert.equal((await api(s, 'POST', '/repository', OWNER, { namespace: 'acme', repository: 'app', visibility: 'private' })).status, 201);
+      assert.equal(
+        (await api(s, 'POST', '/repository', OWNER, { namespace: 'acme', repository: 'app', visibility: 'private' })).status,
+        201,
+      );
       assert.equal((await api(s, 'PUT', '/repository/acme/app/permissions/user/reader', OWNER, { role: 'read' })).status, 200);
       const r = await api(s, 'PUT', '/organization/acme/robots/ci', OWNER);
       assert.equal(r.status, 201);
@@ -95,20 +126,42 @@ for (const dialect of await testDialects()) {
       // A refused change is not recorded as a change.
       assert.equal((await api(s, 'DELETE', '/repository/acme/app', READER)).status, 403);
     });
-    after(async () => { await s?.stop(); });
+    after(async () => {
+      await s?.stop();
+    });
 
     test('pulls, pushes and changes of a repository are recorded with kind, performer, address and metadata', async () => {
       const logs = await allLogs(s, '/repository/acme/app/logs', OWNER);
       const kinds = logs.map((l) => l.kind);
-      for (const k of ['create_repo', 'change_repo_permission', 'push_repo', 'pull_repo', 'create_tag', 'move_tag', 'delete_tag', 'revert_tag', 'change_repo_visibility', 'delete_repo_permission']) {
+      for (const k of [
+        'create_repo',
+        'change_repo_permission',
+        'push_repo',
+        'pull_repo',
+        'create_tag',
+        'move_tag',
+        'delete_tag',
+        'revert_tag',
+        'change_repo_visibility',
+        'delete_repo_permission',
+      ]) {
         assert.ok(kinds.includes(k), `${k} missing from ${kinds.join(',')}`);
       }
       assert.ok(!kinds.includes('delete_repo'), 'a refused delete is not logged');
       // Newest first.
       assert.equal(logs[0].kind, 'delete_repo_permission');
       const push = logs.find((l) => l.kind === 'push_repo')!;
-      assert.deepEqual({ performer: push.performer?.name, robot: push.performer?.is_robot, tag: push.metadata.tag, digest: push.metadata.manifest_digest, repo: push.metadata.repo, ns: push.metadata.namespace },
-        { performer: 'owner', robot: false, tag: 'v1', digest, repo: 'app', ns: 'acme' });
+      assert.deepEqual(
+        {
+          performer: push.performer?.name,
+          robot: push.performer?.is_robot,
+          tag: push.metadata.tag,
+          digest: push.metadata.manifest_digest,
+          repo: push.metadata.repo,
+          ns: push.metadata.namespace,
+        },
+        { performer: 'owner', robot: false, tag: 'v1', digest, repo: 'app', ns: 'acme' },
+      );
       assert.equal(push.ip, '127.0.0.1');
       assert.match(push.datetime, /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} -0000$/);
       const pulls = logs.filter((l) => l.kind === 'pull_repo');
@@ -126,7 +179,8 @@ for (const dialect of await testDialects()) {
     test('organization logs hold robots, teams and members; user logs hold sign-ins and app tokens', async () => {
       const org = await allLogs(s, '/organization/acme/logs', OWNER);
       const kinds = new Set(org.map((l) => l.kind));
-      for (const k of ['org_create', 'create_robot', 'org_create_team', 'org_add_team_member', 'org_remove_team_member', 'push_repo']) assert.ok(kinds.has(k), `${k} in org logs`);
+      for (const k of ['org_create', 'create_robot', 'org_create_team', 'org_add_team_member', 'org_remove_team_member', 'push_repo'])
+        assert.ok(kinds.has(k), `${k} in org logs`);
       assert.equal(org.find((l) => l.kind === 'create_robot')!.metadata.robot, 'acme+ci');
       assert.deepEqual(org.find((l) => l.kind === 'org_add_team_member')!.metadata, { member: 'member', team: 'devs' });
       const mine = await allLogs(s, '/user/logs', OWNER);
@@ -157,15 +211,34 @@ for (const dialect of await testDialects()) {
 
     test('filters: kind, performer, time range (Quay MM/DD/YYYY and ISO 8601); bad input is refused clearly', async () => {
       const pulls = await allLogs(s, '/repository/acme/app/logs?kind=pull_repo', OWNER);
-      assert.deepEqual(pulls.map((l) => l.kind), ['pull_repo', 'pull_repo']);
+      assert.deepEqual(
+        pulls.map((l) => l.kind),
+        ['pull_repo', 'pull_repo'],
+      );
       const byReader = await allLogs(s, '/repository/acme/app/logs?performer=reader', OWNER);
-      assert.deepEqual(byReader.map((l) => l.kind), ['pull_repo']);
-      const day = (d: Date) => `${String(d.getUTCMonth() + 1).padStart(2, '0')}/${String(d.getUTCDate()).padStart(2, '0')}/${d.getUTCFullYear()}`;
+      assert.deepEqual(
+        byReader.map((l) => l.kind),
+        ['pull_repo'],
+      );
+      const day = (d: Date) =>
+        `${String(d.getUTCMonth() + 1).padStart(2, '0')}/${String(d.getUTCDate()).padStart(2, '0')}/${d.getUTCFullYear()}`;
       const today = day(new Date());
       const lastWeek = day(new Date(Date.now() - 7 * 86400_000));
       const twoWeeks = day(new Date(Date.now() - 14 * 86400_000));
-      assert.ok((await allLogs(s, `/repository/acme/app/logs?starttime=${encodeURIComponent(today)}&endtime=${encodeURIComponent(today)}`, OWNER)).length >= 10);
-      assert.equal((await allLogs(s, `/repository/acme/app/logs?starttime=${encodeURIComponent(twoWeeks)}&endtime=${encodeURIComponent(lastWeek)}`, OWNER)).length, 0);
+      assert.ok(
+        (await allLogs(s, `/repository/acme/app/logs?starttime=${encodeURIComponent(today)}&endtime=${encodeURIComponent(today)}`, OWNER))
+          .length >= 10,
+      );
+      assert.equal(
+        (
+          await allLogs(
+            s,
+            `/repository/acme/app/logs?starttime=${encodeURIComponent(twoWeeks)}&endtime=${encodeURIComponent(lastWeek)}`,
+            OWNER,
+          )
+        ).length,
+        0,
+      );
       const future = new Date(Date.now() + 60_000).toISOString();
       assert.equal((await allLogs(s, `/repository/acme/app/logs?starttime=${future}`, OWNER)).length, 0);
       const bad = async (q: string, re: RegExp) => {
@@ -187,7 +260,12 @@ for (const dialect of await testDialects()) {
       assert.equal(first.json.logs.length, 20);
       assert.ok(first.json.next_page);
       assert.match(first.json.start_time, /-0000$/);
-      const second = await api(s, 'GET', `/repository/acme/app/logs?kind=pull_repo&next_page=${encodeURIComponent(first.json.next_page)}`, OWNER);
+      const second = await api(
+        s,
+        'GET',
+        `/repository/acme/app/logs?kind=pull_repo&next_page=${encodeURIComponent(first.json.next_page)}`,
+        OWNER,
+      );
       assert.equal(second.json.logs.length, 5);
       assert.equal(second.json.next_page, undefined);
       const all = await allLogs(s, '/repository/acme/app/logs', OWNER);
@@ -208,29 +286,74 @@ for (const dialect of await testDialects()) {
       const r = await fetch(`${s.url}/api/v1/organization/acme/exportlogs`, { headers: { authorization: basic(...OWNER) } });
       assert.equal(r.status, 200);
       assert.match(r.headers.get('content-type') ?? '', /application\/x-ndjson/);
-      assert.match(r.headers.get('content-disposition') ?? '', /attachment; filename="acme-logs-\d{4}-\d{2}-\d{2}-\d{4}-\d{2}-\d{2}\.jsonl"/);
-      const lines = (await r.text()).trimEnd().split('\n').map((l) => JSON.parse(l));
+      assert.match(
+        r.headers.get('content-disposition') ?? '',
+        /attachment; filename="acme-logs-\d{4}-\d{2}-\d{2}-\d{4}-\d{2}-\d{2}\.jsonl"/,
+      );
+      const lines = (await r.text())
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       const paged = await allLogs(s, '/organization/acme/logs', OWNER);
       assert.equal(lines.length, paged.length);
-      assert.deepEqual(lines.map((l) => l.kind), paged.map((l) => l.kind));
+      assert.deepEqual(
+        lines.map((l) => l.kind),
+        paged.map((l) => l.kind),
+      );
       assert.ok(lines.every((l) => typeof l.id === 'number' && l.datetime && l.namespace?.name === 'acme'));
     });
 
     test('retention: entries older than LOGS_RETENTION_DAYS are pruned by the job, newer ones kept', async () => {
       const db = s.berth.ctx.db;
       const old = Date.now() - 91 * 86400_000;
-      await db.insertInto('audit_log').values({ kind: 'pull_repo', namespace: 'acme', repository: 'acme/app', performer_kind: 'anonymous', performer: null, ip: '10.0.0.1', metadata: '{}', created_at: old }).execute();
-      const before = Number((await db.selectFrom('audit_log').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+      await db
+        .insertInto('audit_log')
+        .values({
+          kind: 'pull_repo',
+          namespace: 'acme',
+          repository: 'acme/app',
+          performer_kind: 'anonymous',
+          performer: null,
+          ip: '10.0.0.1',
+          metadata: '{}',
+          created_at: old,
+        })
+        .execute();
+      const before = Number(
+        (
+          await db
+            .selectFrom('audit_log')
+            .select((eb) => eb.fn.countAll().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
       assert.equal(await s.berth.audit.log.prune(), 1);
-      const afterN = Number((await db.selectFrom('audit_log').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+      const afterN = Number(
+        (
+          await db
+            .selectFrom('audit_log')
+            .select((eb) => eb.fn.countAll().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
       assert.equal(afterN, before - 1);
     });
   });
 
   describe(`audit log: team sync and OpenID sign-in (${dialect})`, () => {
     test('linking and unlinking a team to a directory group, and a refused OpenID callback, are recorded', async () => {
-      const s = await startServer(dialect, {}, { auth: true, config: { BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] },
-        FEATURE_TEAM_SYNCING: true, OIDC_LOGIN_CONFIG: { OIDC_SERVER: 'http://127.0.0.1:9/', CLIENT_ID: 'audit', CLIENT_SECRET: 'audit' } } });
+      const s = await startServer(
+        dialect,
+        {},
+        {
+          auth: true,
+          config: {
+            BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] },
+            FEATURE_TEAM_SYNCING: true,
+            OIDC_LOGIN_CONFIG: { OIDC_SERVER: 'http://127.0.0.1:9/', CLIENT_ID: 'audit', CLIENT_SECRET: 'audit' },
+          },
+        },
+      );
       try {
         assert.equal((await api(s, 'POST', '/organization/', ADMIN, { name: 'acme' })).status, 201);
         assert.equal((await api(s, 'PUT', '/organization/acme/team/devs', ADMIN, { role: 'member' })).status, 200);
@@ -239,11 +362,19 @@ for (const dialect of await testDialects()) {
         const cb = await fetch(`${s.url}/oauth2/oidc/callback?state=forged&code=x`, { redirect: 'manual' });
         assert.equal(cb.status, 302);
         const org = await allLogs(s, '/organization/acme/logs', ADMIN);
-        assert.deepEqual(org.filter((l) => l.kind.endsWith('team_sync')).map((l) => [l.kind, l.metadata.team, l.performer?.name]),
-          [['disable_team_sync', 'devs', 'admin'], ['enable_team_sync', 'devs', 'admin']]);
+        assert.deepEqual(
+          org.filter((l) => l.kind.endsWith('team_sync')).map((l) => [l.kind, l.metadata.team, l.performer?.name]),
+          [
+            ['disable_team_sync', 'devs', 'admin'],
+            ['enable_team_sync', 'devs', 'admin'],
+          ],
+        );
         assert.equal(org.find((l) => l.kind === 'enable_team_sync')!.metadata.group_dn, 'developers');
         const all = await allLogs(s, '/superuser/logs?kind=login_failure', ADMIN);
-        assert.ok(all.some((l) => l.metadata.type === 'oauth' && l.metadata.service === 'oidc' && l.ip === '127.0.0.1'), JSON.stringify(all));
+        assert.ok(
+          all.some((l) => l.metadata.type === 'oauth' && l.metadata.service === 'oidc' && l.ip === '127.0.0.1'),
+          JSON.stringify(all),
+        );
       } finally {
         await s.stop();
       }
@@ -252,27 +383,75 @@ for (const dialect of await testDialects()) {
 
   describe(`audit log writes are batched and flushed on shutdown; berth gc prunes (${dialect})`, () => {
     test('entries buffered for a long flush interval reach the database at close; berth gc removes expired ones', async () => {
-      const s = await startServer(dialect, {}, { config: { AUDIT_LOG_FLUSH_MS: 60_000, AUDIT_LOG_BATCH_SIZE: 2000, LOGS_RETENTION_DAYS: 30 } });
+      const s = await startServer(
+        dialect,
+        {},
+        { config: { AUDIT_LOG_FLUSH_MS: 60_000, AUDIT_LOG_BATCH_SIZE: 2000, LOGS_RETENTION_DAYS: 30 } },
+      );
       try {
         const config = Buffer.from('{}');
-        assert.equal((await fetch(`${s.url}/v2/open/app/blobs/uploads/?digest=${sha(config)}`, { method: 'POST', body: config })).status, 201);
-        const manifest = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: 2 }, layers: [] });
-        assert.equal((await fetch(`${s.url}/v2/open/app/manifests/v1`, { method: 'PUT', body: manifest, headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } })).status, 201);
+        assert.equal(
+          (await fetch(`${s.url}/v2/open/app/blobs/uploads/?digest=${sha(config)}`, { method: 'POST', body: config })).status,
+          201,
+        );
+        const manifest = JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: 2 },
+          layers: [],
+        });
+        assert.equal(
+          (
+            await fetch(`${s.url}/v2/open/app/manifests/v1`, {
+              method: 'PUT',
+              body: manifest,
+              headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+            })
+          ).status,
+          201,
+        );
         for (let i = 0; i < 7; i++) assert.equal((await fetch(`${s.url}/v2/open/app/manifests/v1`)).status, 200);
         // Still in the buffer: the flush interval is a minute.
-        assert.equal(Number((await s.berth.ctx.db.selectFrom('audit_log').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n), 0);
+        assert.equal(
+          Number(
+            (
+              await s.berth.ctx.db
+                .selectFrom('audit_log')
+                .select((eb) => eb.fn.countAll().as('n'))
+                .executeTakeFirstOrThrow()
+            ).n,
+          ),
+          0,
+        );
         const cfg = s.berth.ctx.config;
         await s.berth.close();
         const { ctx, database } = await openContext(cfg);
         try {
           const rows = await ctx.db.selectFrom('audit_log').select(['kind', 'performer_kind']).orderBy('id').execute();
-          assert.deepEqual(rows.map((r) => r.kind), ['push_repo', ...Array(7).fill('pull_repo')]);
+          assert.deepEqual(
+            rows.map((r) => r.kind),
+            ['push_repo', ...Array(7).fill('pull_repo')],
+          );
           assert.ok(rows.every((r) => r.performer_kind === 'anonymous'));
-          await ctx.db.insertInto('audit_log').values({ kind: 'pull_repo', namespace: 'open', repository: 'open/app', performer_kind: 'anonymous', performer: null, ip: null, metadata: '{}', created_at: Date.now() - 40 * 86400_000 }).execute();
+          await ctx.db
+            .insertInto('audit_log')
+            .values({
+              kind: 'pull_repo',
+              namespace: 'open',
+              repository: 'open/app',
+              performer_kind: 'anonymous',
+              performer: null,
+              ip: null,
+              metadata: '{}',
+              created_at: Date.now() - 40 * 86400_000,
+            })
+            .execute();
         } finally {
           await database.close();
         }
-        const out = await run(process.execPath, [BERTH_BIN, 'gc', '--config', path.join(s.dataDir, 'config.yaml'), '--data', s.dataDir], { env: { ...process.env, ...(s.dbUri ? { DB_URI: s.dbUri } : {}) } });
+        const out = await run(process.execPath, [BERTH_BIN, 'gc', '--config', path.join(s.dataDir, 'config.yaml'), '--data', s.dataDir], {
+          env: { ...process.env, ...(s.dbUri ? { DB_URI: s.dbUri } : {}) },
+        });
         assert.match(out.stdout, /gc: audit log: removed 1 entries older than 30 days \(LOGS_RETENTION_DAYS\)/);
       } finally {
         await s.stop();

@@ -33,7 +33,12 @@ test('a multi-megabyte blob pulls back byte-exact, with its length and digest he
 });
 
 test('ranges across buffer boundaries come back exact', async () => {
-  for (const [start, end] of [[0, 0], [262_143, 262_144], [1_000_000, 3_500_000], [big.length - 7, big.length - 1]]) {
+  for (const [start, end] of [
+    [0, 0],
+    [262_143, 262_144],
+    [1_000_000, 3_500_000],
+    [big.length - 7, big.length - 1],
+  ]) {
     const r = await fetch(`${server.url}/v2/pull/big/blobs/${digest}`, { headers: { Range: `bytes=${start}-${end}` } });
     assert.equal(r.status, 206);
     assert.equal(r.headers.get('content-range'), `bytes ${start}-${end}/${big.length}`);
@@ -46,7 +51,10 @@ test('a client hanging up mid-pull leaks no file descriptor and the next pull wo
   for (let i = 0; i < 5; i++) {
     await new Promise<void>((resolve, reject) => {
       const req = http.get(`${server.url}/v2/pull/big/blobs/${digest}`, (res) => {
-        res.once('data', () => { req.destroy(); setTimeout(resolve, 50); });
+        res.once('data', () => {
+          req.destroy();
+          setTimeout(resolve, 50);
+        });
       });
       req.on('error', (e) => ((e as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(e)));
     });
@@ -66,7 +74,10 @@ test('a blob cut short on disk ends the connection early rather than hanging or 
   // Promptly: a response ended short of its Content-Length would leave the client waiting for the rest.
   const r = await fetch(`${server.url}/v2/pull/cut/blobs/${d}`, { signal: AbortSignal.timeout(10_000) });
   assert.equal(r.headers.get('content-length'), String(cut.length));
-  const err = await r.arrayBuffer().then(() => undefined, (e: Error) => e);
+  const err = await r.arrayBuffer().then(
+    () => undefined,
+    (e: Error) => e,
+  );
   assert.ok(err, 'the body must fail, not end quietly after 1000 bytes');
   assert.notEqual(err.name, 'TimeoutError', 'the server must cut the connection, not leave the client waiting');
   const again = await fetch(`${server.url}/v2/pull/big/blobs/${digest}`);

@@ -44,14 +44,35 @@ const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex'
 function makeChart(dir: string, name: string, version: string, extra = ''): string {
   const root = path.join(dir, name);
   mkdirSync(path.join(root, 'templates'), { recursive: true });
-  writeFileSync(path.join(root, 'Chart.yaml'), [
-    'apiVersion: v2', 'appVersion: 1.8.6', 'description: A real-time collaborative editor',
-    'home: https://etherpad.org', 'keywords:', '- editor', '- collaboration', 'maintainers:',
-    '- email: ops@example.com', '  name: Ops Team', '- name: Ann', `name: ${name}`,
-    'sources:', '- https://github.com/ether/etherpad-lite', 'type: application', `version: ${version}`, extra,
-  ].filter(Boolean).join('\n') + '\n');
+  writeFileSync(
+    path.join(root, 'Chart.yaml'),
+    [
+      'apiVersion: v2',
+      'appVersion: 1.8.6',
+      'description: A real-time collaborative editor',
+      'home: https://etherpad.org',
+      'keywords:',
+      '- editor',
+      '- collaboration',
+      'maintainers:',
+      '- email: ops@example.com',
+      '  name: Ops Team',
+      '- name: Ann',
+      `name: ${name}`,
+      'sources:',
+      '- https://github.com/ether/etherpad-lite',
+      'type: application',
+      `version: ${version}`,
+      extra,
+    ]
+      .filter(Boolean)
+      .join('\n') + '\n',
+  );
   writeFileSync(path.join(root, 'values.yaml'), 'replicaCount: 1\nimage:\n  repository: etherpad/etherpad\n');
-  writeFileSync(path.join(root, 'templates', 'deployment.yaml'), 'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n');
+  writeFileSync(
+    path.join(root, 'templates', 'deployment.yaml'),
+    'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n',
+  );
   writeFileSync(path.join(root, 'templates', '_helpers.tpl'), '{{- define "etherpad.name" -}}etherpad{{- end }}\n');
   writeFileSync(path.join(root, 'templates', 'NOTES.txt'), 'Etherpad is running.\n');
   writeFileSync(path.join(root, 'README.md'), '# etherpad\n');
@@ -63,13 +84,19 @@ function makeChart(dir: string, name: string, version: string, extra = ''): stri
 }
 
 function listFiles(dir: string, rel = ''): string[] {
-  return readdirSync(path.join(dir, rel)).sort().flatMap((n) => {
-    const r = rel ? `${rel}/${n}` : n;
-    return statSync(path.join(dir, r)).isDirectory() ? listFiles(dir, r) : [r];
-  });
+  return readdirSync(path.join(dir, rel))
+    .sort()
+    .flatMap((n) => {
+      const r = rel ? `${rel}/${n}` : n;
+      return statSync(path.join(dir, r)).isDirectory() ? listFiles(dir, r) : [r];
+    });
 }
 
-interface Run { code: number | null; stdout: string; stderr: string }
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 /** Runs `berth …` as a child process without blocking the in-process server. */
 function berth(args: string[], env: Record<string, string>, input?: string): Promise<Run> {
@@ -80,7 +107,10 @@ function berth(args: string[], env: Record<string, string>, input?: string): Pro
     c.stdout.on('data', (d) => (stdout += d));
     c.stderr.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => c.kill('SIGKILL'), 120_000);
-    c.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+    c.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
     c.stdin.end(input ?? '');
   });
 }
@@ -109,20 +139,37 @@ describe('Helm 3.5 workflow over HTTPS with the CA of berth certs init', () => {
     assert.equal(init.status, 0, init.stderr);
     const tls = path.join(dir, 'tls');
     ca = path.join(tls, 'ca.crt');
-    s = await startServer('sqlite', {}, {
-      auth: true,
-      config: { PREFERRED_URL_SCHEME: 'https', TLS_CERT_FILE: path.join(tls, 'server.crt'), TLS_KEY_FILE: path.join(tls, 'server.key'), BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] } },
-    });
+    s = await startServer(
+      'sqlite',
+      {},
+      {
+        auth: true,
+        config: {
+          PREFERRED_URL_SCHEME: 'https',
+          TLS_CERT_FILE: path.join(tls, 'server.crt'),
+          TLS_KEY_FILE: path.join(tls, 'server.key'),
+          BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] },
+        },
+      },
+    );
     assert.match(s.url, /^https:/);
     // A real user, created through the accounts service by the superuser.
     await s.berth.accounts.users.create({ name: DEV[0], password: DEV[1] });
     const home = path.join(dir, 'home');
     mkdirSync(home);
-    env = { HOME: home, HELM_CACHE_HOME: path.join(dir, 'helm-cache'), HELM_REGISTRY_CONFIG: path.join(dir, 'registry', 'config.json'), XDG_CONFIG_HOME: path.join(home, '.config'), NODE_EXTRA_CA_CERTS: '' };
+    env = {
+      HOME: home,
+      HELM_CACHE_HOME: path.join(dir, 'helm-cache'),
+      HELM_REGISTRY_CONFIG: path.join(dir, 'registry', 'config.json'),
+      XDG_CONFIG_HOME: path.join(home, '.config'),
+      NODE_EXTRA_CA_CERTS: '',
+    };
     chartDir = makeChart(path.join(dir, 'src'), 'etherpad', '0.0.4');
     ref = `${host(s)}/dev/helm/etherpad:0.0.4`;
   });
-  after(async () => { await s?.stop(); });
+  after(async () => {
+    await s?.stop();
+  });
 
   test('save, list, login, push, remove, pull, export: the exported chart equals the original', async () => {
     const save = await berth(['chart', 'save', chartDir, ref], env);
@@ -138,11 +185,17 @@ describe('Helm 3.5 workflow over HTTPS with the CA of berth certs init', () => {
     const cache = path.join(env.HELM_CACHE_HOME, 'registry', 'cache');
     assert.deepEqual(JSON.parse(readFileSync(path.join(cache, 'oci-layout'), 'utf8')), { imageLayoutVersion: '1.0.0' });
     const index = JSON.parse(readFileSync(path.join(cache, 'index.json'), 'utf8'));
-    assert.deepEqual(index.manifests.map((m: any) => [m.digest, m.annotations['org.opencontainers.image.ref.name']]), [[`sha256:${digest}`, ref]]);
+    assert.deepEqual(
+      index.manifests.map((m: any) => [m.digest, m.annotations['org.opencontainers.image.ref.name']]),
+      [[`sha256:${digest}`, ref]],
+    );
 
     const list = await berth(['chart', 'list'], env);
     ok(list, 'list');
-    const rows = list.stdout.trim().split('\n').map((l) => l.split('\t').map((c) => c.trim()));
+    const rows = list.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split('\t').map((c) => c.trim()));
     assert.deepEqual(rows[0], ['REF', 'NAME', 'VERSION', 'DIGEST', 'SIZE', 'CREATED']);
     assert.deepEqual(rows[1].slice(0, 4), [ref, 'etherpad', '0.0.4', digest.slice(0, 7)]);
     assert.match(rows[1][5], /ago$/);
@@ -150,8 +203,16 @@ describe('Helm 3.5 workflow over HTTPS with the CA of berth certs init', () => {
     // Not logged in yet: one line that says so.
     fails(await berth(['chart', 'push', ref, '--ca-file', ca], env), /not logged in to .*berth login/, 'push before login');
     // TLS without the CA: one line with the fix.
-    fails(await berth(['login', host(s), '-u', DEV[0], '--password-stdin'], env, `${DEV[1]}\n`), /TLS certificate of .* is not trusted.*--ca-file/, 'login without the CA');
-    fails(await berth(['login', host(s), '-u', DEV[0], '--password-stdin', '--ca-file', ca], env, 'wrong-password\n'), /wrong username or password/, 'login with a wrong password');
+    fails(
+      await berth(['login', host(s), '-u', DEV[0], '--password-stdin'], env, `${DEV[1]}\n`),
+      /TLS certificate of .* is not trusted.*--ca-file/,
+      'login without the CA',
+    );
+    fails(
+      await berth(['login', host(s), '-u', DEV[0], '--password-stdin', '--ca-file', ca], env, 'wrong-password\n'),
+      /wrong username or password/,
+      'login with a wrong password',
+    );
     const login = await berth(['login', host(s), '-u', DEV[0], '--password-stdin', '--ca-file', ca], env, `${DEV[1]}\n`);
     ok(login, 'login');
     assert.equal(login.stdout, 'Login Succeeded\n');
@@ -194,7 +255,10 @@ describe('Helm 3.5 workflow over HTTPS with the CA of berth certs init', () => {
     const charts = await api(s, 'GET', '/repository/dev/helm/etherpad/charts', DEV);
     assert.equal(charts.status, 200, JSON.stringify(charts.json));
     const c = charts.json.charts[0];
-    assert.deepEqual([c.name, c.version, c.appVersion, c.description, c.tags, c.digest], ['etherpad', '0.0.4', '1.8.6', 'A real-time collaborative editor', ['0.0.4'], `sha256:${digest}`]);
+    assert.deepEqual(
+      [c.name, c.version, c.appVersion, c.description, c.tags, c.digest],
+      ['etherpad', '0.0.4', '1.8.6', 'A real-time collaborative editor', ['0.0.4'], `sha256:${digest}`],
+    );
     assert.deepEqual(c.keywords, ['editor', 'collaboration']);
     assert.deepEqual(c.maintainers, [{ name: 'Ops Team', email: 'ops@example.com' }, { name: 'Ann' }]);
     const m = await api(s, 'GET', `/repository/dev/helm/etherpad/manifest/sha256:${digest}`, DEV);
@@ -218,7 +282,10 @@ describe('Helm 3.5 workflow over HTTPS with the CA of berth certs init', () => {
     for (const v of ['0.0.5', '0.1.0']) {
       const r = await berth(['chart', 'push-package', path.join(pk, `etherpad-${v}.tgz`), `oci://${host(s)}/dev/charts`, ...flags], env);
       ok(r, 'push-package');
-      assert.match(r.stdout, new RegExp(`^Pushed: ${host(s)}/dev/charts/etherpad:${v.replace(/\./g, '\\.')}\nDigest: sha256:[0-9a-f]{64}\n$`));
+      assert.match(
+        r.stdout,
+        new RegExp(`^Pushed: ${host(s)}/dev/charts/etherpad:${v.replace(/\./g, '\\.')}\nDigest: sha256:[0-9a-f]{64}\n$`),
+      );
     }
     const dest = path.join(dir, 'pulled');
     const pull = await berth(['chart', 'pull', `oci://${host(s)}/dev/charts/etherpad`, '--version', '^0.0', '-d', dest, ...flags], env);
@@ -228,21 +295,37 @@ describe('Helm 3.5 workflow over HTTPS with the CA of berth certs init', () => {
     const latest = await berth(['chart', 'pull', `oci://${host(s)}/dev/charts/etherpad`, '-d', dest, ...flags], env);
     ok(latest, 'pull latest');
     assert.match(latest.stdout, /etherpad:0\.1\.0\n/);
-    fails(await berth(['chart', 'pull', `oci://${host(s)}/dev/charts/etherpad`, '--version', '^2', '-d', dest, ...flags], env), /version not found.*\^2.*available: 0\.1\.0, 0\.0\.5/, 'no matching version');
-    fails(await berth(['chart', 'pull', `oci://${host(s)}/dev/charts/missing`, '-d', dest, ...flags], env), /chart not found/, 'missing chart');
-    fails(await berth(['chart', 'pull', `${host(s)}/dev/charts/etherpad:9.9.9`, ...flags], env), /version not found.*9\.9\.9/, 'missing tag (3.5 pull)');
+    fails(
+      await berth(['chart', 'pull', `oci://${host(s)}/dev/charts/etherpad`, '--version', '^2', '-d', dest, ...flags], env),
+      /version not found.*\^2.*available: 0\.1\.0, 0\.0\.5/,
+      'no matching version',
+    );
+    fails(
+      await berth(['chart', 'pull', `oci://${host(s)}/dev/charts/missing`, '-d', dest, ...flags], env),
+      /chart not found/,
+      'missing chart',
+    );
+    fails(
+      await berth(['chart', 'pull', `${host(s)}/dev/charts/etherpad:9.9.9`, ...flags], env),
+      /version not found.*9\.9\.9/,
+      'missing tag (3.5 pull)',
+    );
 
     // A registry that refuses charts: the line names the key to change.
     const off = await startServer('sqlite', {}, { config: { FEATURE_HELM_OCI_SUPPORT: false } });
     try {
-      fails(await berth(['chart', 'push-package', path.join(pk, 'etherpad-0.0.5.tgz'), `oci://${host(off)}/charts`, '--plain-http'], env), /refused the chart: .*FEATURE_HELM_OCI_SUPPORT: true/, 'push to a registry without Helm support');
+      fails(
+        await berth(['chart', 'push-package', path.join(pk, 'etherpad-0.0.5.tgz'), `oci://${host(off)}/charts`, '--plain-http'], env),
+        /refused the chart: .*FEATURE_HELM_OCI_SUPPORT: true/,
+        'push to a registry without Helm support',
+      );
     } finally {
       await off.stop();
     }
   });
 });
 
-describe('what berth chart pushes, fetched with plain HTTP, is Helm\'s format', () => {
+describe("what berth chart pushes, fetched with plain HTTP, is Helm's format", () => {
   let s: TestServer;
   let env: Record<string, string>;
   const dir = path.join(tmp, 'format');
@@ -252,7 +335,9 @@ describe('what berth chart pushes, fetched with plain HTTP, is Helm\'s format', 
     mkdirSync(dir, { recursive: true });
     env = { HOME: dir, HELM_CACHE_HOME: path.join(dir, 'cache'), HELM_REGISTRY_CONFIG: path.join(dir, 'registry.json') };
   });
-  after(async () => { await s?.stop(); });
+  after(async () => {
+    await s?.stop();
+  });
 
   const get = async (p: string) => {
     const r = await fetch(`${s.url}/v2/${p}`);
@@ -261,8 +346,19 @@ describe('what berth chart pushes, fetched with plain HTTP, is Helm\'s format', 
   };
 
   test('Helm 3.8+ push: manifest without mediaType, Helm media types, sorted OCI annotations, config = json.Marshal(Metadata), "+" as "_"', async () => {
-    const chart = makeChart(dir, 'etherpad', '0.1.0+build.7', 'annotations:\n  example.com/team: editors\n  org.opencontainers.image.title: overridden');
-    writeFileSync(path.join(chart, 'Chart.yaml'), readFileSync(path.join(chart, 'Chart.yaml'), 'utf8').replace('description: A real-time collaborative editor', 'description: Edits <docs> & more'));
+    const chart = makeChart(
+      dir,
+      'etherpad',
+      '0.1.0+build.7',
+      'annotations:\n  example.com/team: editors\n  org.opencontainers.image.title: overridden',
+    );
+    writeFileSync(
+      path.join(chart, 'Chart.yaml'),
+      readFileSync(path.join(chart, 'Chart.yaml'), 'utf8').replace(
+        'description: A real-time collaborative editor',
+        'description: Edits <docs> & more',
+      ),
+    );
     ok(await berth(['chart', 'package', chart, '-d', dir], env), 'package');
     const tgz = path.join(dir, 'etherpad-0.1.0+build.7.tgz');
     writeFileSync(`${tgz}.prov`, '-----BEGIN PGP SIGNED MESSAGE-----\nprovenance\n');
@@ -287,7 +383,7 @@ describe('what berth chart pushes, fetched with plain HTTP, is Helm\'s format', 
     assert.deepEqual(m.layers, expectedLayers, 'chart and provenance layers, sorted by digest');
     const created = m.annotations[A_CREATED];
     assert.match(created, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$/);
-    assert.equal(new Date(created).getTime(), Math.floor(statSync(tgz).mtimeMs / 1000) * 1000, 'created = the archive\'s modification time');
+    assert.equal(new Date(created).getTime(), Math.floor(statSync(tgz).mtimeMs / 1000) * 1000, "created = the archive's modification time");
     assert.deepEqual(m.annotations, {
       'example.com/team': 'editors',
       [A_AUTHORS]: 'Ops Team (ops@example.com), Ann',
@@ -304,10 +400,11 @@ describe('what berth chart pushes, fetched with plain HTTP, is Helm\'s format', 
 
     const config = (await get(`helm/etherpad/blobs/${m.config.digest}`)).body;
     assert.equal(config.length, m.config.size);
-    const expectedConfig = '{"name":"etherpad","home":"https://etherpad.org","sources":["https://github.com/ether/etherpad-lite"],'
-      + '"version":"0.1.0+build.7","description":"Edits \\u003cdocs\\u003e \\u0026 more","keywords":["editor","collaboration"],'
-      + '"maintainers":[{"name":"Ops Team","email":"ops@example.com"},{"name":"Ann"}],"apiVersion":"v2","appVersion":"1.8.6",'
-      + '"annotations":{"example.com/team":"editors","org.opencontainers.image.title":"overridden"},"type":"application"}';
+    const expectedConfig =
+      '{"name":"etherpad","home":"https://etherpad.org","sources":["https://github.com/ether/etherpad-lite"],' +
+      '"version":"0.1.0+build.7","description":"Edits \\u003cdocs\\u003e \\u0026 more","keywords":["editor","collaboration"],' +
+      '"maintainers":[{"name":"Ops Team","email":"ops@example.com"},{"name":"Ann"}],"apiVersion":"v2","appVersion":"1.8.6",' +
+      '"annotations":{"example.com/team":"editors","org.opencontainers.image.title":"overridden"},"type":"application"}';
     assert.equal(config.toString(), expectedConfig);
 
     const layer = (await get(`helm/etherpad/blobs/${sha(archive)}`)).body;
@@ -320,17 +417,50 @@ describe('what berth chart pushes, fetched with plain HTTP, is Helm\'s format', 
     assert.equal(tar.subarray(0, 100).toString().replace(/\0+$/, ''), 'etherpad/Chart.yaml');
     assert.equal(tar.subarray(100, 108).toString(), '0000644\0');
     const names: string[] = [];
-    for (let off = 0; off + 512 <= tar.length;) {
-      const n = tar.subarray(off, off + 100).toString().replace(/\0.*$/s, '');
+    for (let off = 0; off + 512 <= tar.length; ) {
+      const n = tar
+        .subarray(off, off + 100)
+        .toString()
+        .replace(/\0.*$/s, '');
       if (!n) break;
       names.push(n);
-      off += 512 + Math.ceil(parseInt(tar.subarray(off + 124, off + 136).toString().trim(), 8) / 512) * 512;
+      off +=
+        512 +
+        Math.ceil(
+          parseInt(
+            tar
+              .subarray(off + 124, off + 136)
+              .toString()
+              .trim(),
+            8,
+          ) / 512,
+        ) *
+          512;
     }
-    assert.deepEqual(names, ['etherpad/Chart.yaml', 'etherpad/values.yaml', 'etherpad/templates/NOTES.txt', 'etherpad/templates/_helpers.tpl',
-      'etherpad/templates/deployment.yaml', 'etherpad/.helmignore', 'etherpad/README.md']);
+    assert.deepEqual(names, [
+      'etherpad/Chart.yaml',
+      'etherpad/values.yaml',
+      'etherpad/templates/NOTES.txt',
+      'etherpad/templates/_helpers.tpl',
+      'etherpad/templates/deployment.yaml',
+      'etherpad/.helmignore',
+      'etherpad/README.md',
+    ]);
 
     // The version is read back from the "_" tag as "+".
-    const pulled = await berth(['chart', 'pull', `oci://${new URL(s.url).host}/helm/etherpad`, '--version', '0.1.0+build.7', '-d', path.join(dir, 'out'), '--plain-http'], env);
+    const pulled = await berth(
+      [
+        'chart',
+        'pull',
+        `oci://${new URL(s.url).host}/helm/etherpad`,
+        '--version',
+        '0.1.0+build.7',
+        '-d',
+        path.join(dir, 'out'),
+        '--plain-http',
+      ],
+      env,
+    );
     ok(pulled, 'pull by version with +');
   });
 
@@ -344,8 +474,22 @@ describe('what berth chart pushes, fetched with plain HTTP, is Helm\'s format', 
     const m = JSON.parse(body.toString());
     assert.deepEqual(Object.keys(m), ['schemaVersion', 'config', 'layers']);
     assert.equal(m.config.mediaType, CONFIG_MEDIA_TYPE);
-    assert.deepEqual(m.layers.map((l: any) => [l.mediaType, Object.keys(l)]), [[CHART_LAYER_MEDIA_TYPE, ['mediaType', 'digest', 'size']]]);
+    assert.deepEqual(
+      m.layers.map((l: any) => [l.mediaType, Object.keys(l)]),
+      [[CHART_LAYER_MEDIA_TYPE, ['mediaType', 'digest', 'size']]],
+    );
     const config = JSON.parse((await get(`legacy/etherpad/blobs/${m.config.digest}`)).body.toString());
-    assert.deepEqual(Object.keys(config), ['name', 'home', 'sources', 'version', 'description', 'keywords', 'maintainers', 'apiVersion', 'appVersion', 'type']);
+    assert.deepEqual(Object.keys(config), [
+      'name',
+      'home',
+      'sources',
+      'version',
+      'description',
+      'keywords',
+      'maintainers',
+      'apiVersion',
+      'appVersion',
+      'type',
+    ]);
   });
 });

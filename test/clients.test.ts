@@ -178,7 +178,10 @@ for (const dialect of await testDialects()) {
         assert.deepEqual(info.RepoTags, ['v1']);
         assert.equal(info.Architecture, 'amd64');
         assert.equal(info.Os, 'linux');
-        assert.deepEqual(info.Layers, img.layers.map((l) => l.descriptor.digest));
+        assert.deepEqual(
+          info.Layers,
+          img.layers.map((l) => l.descriptor.digest),
+        );
         assert.ok(info.Env?.includes(`IMAGE_FORMAT=${format}`), JSON.stringify(info.Env));
         assert.deepEqual(info.Labels, { 'org.example.client': 'skopeo', 'org.example.format': format });
 
@@ -203,7 +206,13 @@ for (const dialect of await testDialects()) {
         if (!requires(t, 'skopeo')) return;
         const images: BuiltImage[] = [];
         for (const arch of ['amd64', 'arm64']) {
-          images.push(await buildImage({ format, architecture: arch, layers: [{ 'etc/os-release': 'ID=berth-test\n' }, archFiles(arch, `multi-${format}`)] }));
+          images.push(
+            await buildImage({
+              format,
+              architecture: arch,
+              layers: [{ 'etc/os-release': 'ID=berth-test\n' }, archFiles(arch, `multi-${format}`)],
+            }),
+          );
         }
         const index = buildIndex(format, images, { 'org.example.index': 'multi-arch' });
         const src = sb.mkdir(`src-${format}-index`);
@@ -219,7 +228,10 @@ for (const dialect of await testDialects()) {
           assert.equal((await skopeoRaw(docker(repo, img.descriptor.digest))).toString(), img.manifest.toString());
           const info = await skopeoInspect(docker(repo), '--override-arch', img.architecture, '--override-os', 'linux');
           assert.equal(info.Architecture, img.architecture);
-          assert.deepEqual(info.Layers, img.layers.map((l) => l.descriptor.digest));
+          assert.deepEqual(
+            info.Layers,
+            img.layers.map((l) => l.descriptor.digest),
+          );
         }
 
         // copy --all back: the index and every instance, byte for byte.
@@ -228,7 +240,8 @@ for (const dialect of await testDialects()) {
         const pulled = format === 'oci' ? readOciLayout(out, 'v1') : readDirLayout(out);
         assert.equal(pulled.manifest.toString(), index.manifest.toString());
         assert.equal(pulled.digest, index.descriptor.digest);
-        for (const img of images) await assertSameImage(pulled, pulled.instance(img.descriptor.digest), img, `${img.architecture} instance`);
+        for (const img of images)
+          await assertSameImage(pulled, pulled.instance(img.descriptor.digest), img, `${img.architecture} instance`);
 
         // One platform only: the client resolves the index and gets that instance.
         const one = sb.mkdir(`pull-${format}-arm64`);
@@ -246,7 +259,12 @@ for (const dialect of await testDialects()) {
 
     test('skopeo pushes hand-built zstd layers (an OCI index mixing zstd and gzip) and pulls them back unchanged', async (t) => {
       if (!requires(t, 'skopeo', 'zstd')) return;
-      const amd = await buildImage({ format: 'oci', architecture: 'amd64', compression: 'zstd', layers: [archFiles('amd64', 'zstd'), { 'data/z.bin': randomBytes(200_000) }] });
+      const amd = await buildImage({
+        format: 'oci',
+        architecture: 'amd64',
+        compression: 'zstd',
+        layers: [archFiles('amd64', 'zstd'), { 'data/z.bin': randomBytes(200_000) }],
+      });
       const arm = await buildImage({ format: 'oci', architecture: 'arm64', compression: 'gzip', layers: [archFiles('arm64', 'zstd')] });
       assert.equal(compressionOf(amd.layers[0].blob), 'zstd');
       const index = buildIndex('oci', [amd, arm]);
@@ -259,7 +277,10 @@ for (const dialect of await testDialects()) {
 
       assert.equal((await skopeoRaw(docker(repo))).toString(), index.manifest.toString());
       const raw = JSON.parse((await skopeoRaw(docker(repo, 'amd64'))).toString()) as { layers: { mediaType: string }[] };
-      assert.deepEqual(raw.layers.map((l) => l.mediaType), [MEDIA.ociLayerZstd, MEDIA.ociLayerZstd]);
+      assert.deepEqual(
+        raw.layers.map((l) => l.mediaType),
+        [MEDIA.ociLayerZstd, MEDIA.ociLayerZstd],
+      );
       const out = sb.mkdir('pull-zstd');
       await sb.skopeo(['copy', '--all', SRC_TLS, docker(repo), `oci:${out}:v1`]);
       const pulled = readOciLayout(out, 'v1');
@@ -271,8 +292,16 @@ for (const dialect of await testDialects()) {
     test('skopeo --dest-compress-format zstd recompresses a multi-arch index on push; the zstd layers pull back intact', async (t) => {
       if (!requires(t, 'skopeo', 'zstd')) return;
       const images = [
-        await buildImage({ format: 'oci', architecture: 'amd64', layers: [archFiles('amd64', 'recompress'), { 'srv/big.bin': randomBytes(300_000) }] }),
-        await buildImage({ format: 'oci', architecture: 'arm64', layers: [archFiles('arm64', 'recompress'), { 'srv/big.bin': randomBytes(300_000) }] }),
+        await buildImage({
+          format: 'oci',
+          architecture: 'amd64',
+          layers: [archFiles('amd64', 'recompress'), { 'srv/big.bin': randomBytes(300_000) }],
+        }),
+        await buildImage({
+          format: 'oci',
+          architecture: 'arm64',
+          layers: [archFiles('arm64', 'recompress'), { 'srv/big.bin': randomBytes(300_000) }],
+        }),
       ];
       const index = buildIndex('oci', images);
       const src = sb.mkdir('src-recompress');
@@ -281,9 +310,15 @@ for (const dialect of await testDialects()) {
 
       await sb.skopeo(['copy', '--all', DEST_TLS, '--dest-compress', '--dest-compress-format', 'zstd', `oci:${src}:v1`, docker(repo)]);
 
-      const pushedIndex = JSON.parse((await skopeoRaw(docker(repo))).toString()) as { mediaType: string; manifests: { digest: string; platform: { architecture: string } }[] };
+      const pushedIndex = JSON.parse((await skopeoRaw(docker(repo))).toString()) as {
+        mediaType: string;
+        manifests: { digest: string; platform: { architecture: string } }[];
+      };
       assert.equal(pushedIndex.mediaType, MEDIA.ociIndex);
-      assert.deepEqual(pushedIndex.manifests.map((m) => m.platform.architecture), ['amd64', 'arm64']);
+      assert.deepEqual(
+        pushedIndex.manifests.map((m) => m.platform.architecture),
+        ['amd64', 'arm64'],
+      );
       const out = sb.mkdir('pull-recompressed');
       await sb.skopeo(['copy', '--all', SRC_TLS, docker(repo), `oci:${out}:v1`]);
       const pulled = readOciLayout(out, 'v1');
@@ -293,7 +328,10 @@ for (const dialect of await testDialects()) {
         assert.equal(pulled.instance(entry.digest).toString(), rawManifest.toString());
         const m = JSON.parse(rawManifest.toString()) as { config: { digest: string }; layers: { mediaType: string; digest: string }[] };
         assert.equal(m.config.digest, want.configDescriptor.digest, 'the config (and its diff_ids) is unchanged');
-        assert.deepEqual(m.layers.map((l) => l.mediaType), [MEDIA.ociLayerZstd, MEDIA.ociLayerZstd]);
+        assert.deepEqual(
+          m.layers.map((l) => l.mediaType),
+          [MEDIA.ociLayerZstd, MEDIA.ociLayerZstd],
+        );
         for (const [j, l] of m.layers.entries()) {
           const blob = pulled.blob(l.digest);
           assert.equal(sha256(blob), l.digest);
@@ -318,7 +356,10 @@ for (const dialect of await testDialects()) {
       for (const tag of ['1.0', '1.0.1', 'latest']) await sb.skopeo(['copy', DEST_TLS, `oci:${srcA}:a`, docker(repo, tag)]);
       await sb.skopeo(['copy', DEST_TLS, `dir:${srcB}`, docker(repo, 'other')]);
 
-      const tags = JSON.parse((await sb.skopeo(['list-tags', TLS, `docker://${host}/${repo}`])).stdout) as { Repository: string; Tags: string[] };
+      const tags = JSON.parse((await sb.skopeo(['list-tags', TLS, `docker://${host}/${repo}`])).stdout) as {
+        Repository: string;
+        Tags: string[];
+      };
       assert.equal(tags.Repository, `${host}/${repo}`);
       assert.deepEqual([...tags.Tags].sort(), ['1.0', '1.0.1', 'latest', 'other']);
 
@@ -363,8 +404,18 @@ for (const dialect of await testDialects()) {
     test('podman pulls what skopeo pushed (OCI and Docker), podman image inspect shows it, podman push writes it back', async (t) => {
       if (!requires(t, 'skopeo', 'podman')) return;
       const files = { 'etc/motd': 'pulled by podman\n', 'usr/share/doc/app/README': 'doc\n' };
-      const oci = await buildImage({ format: 'oci', layers: [files, { 'srv/blob.bin': randomBytes(400_000) }], env: ['PATH=/bin', 'WHO=podman'], labels: { 'org.example.client': 'podman' }, cmd: ['/bin/app', '--serve'] });
-      const dock = await buildImage({ format: 'docker', layers: [{ 'etc/motd': 'docker flavour\n' }], labels: { 'org.example.format': 'docker' } });
+      const oci = await buildImage({
+        format: 'oci',
+        layers: [files, { 'srv/blob.bin': randomBytes(400_000) }],
+        env: ['PATH=/bin', 'WHO=podman'],
+        labels: { 'org.example.client': 'podman' },
+        cmd: ['/bin/app', '--serve'],
+      });
+      const dock = await buildImage({
+        format: 'docker',
+        layers: [{ 'etc/motd': 'docker flavour\n' }],
+        labels: { 'org.example.format': 'docker' },
+      });
       const srcOci = sb.mkdir('src-podman-oci');
       const srcDocker = sb.mkdir('src-podman-docker');
       writeOciLayout(srcOci, { v1: oci });
@@ -385,7 +436,10 @@ for (const dialect of await testDialects()) {
       assert.deepEqual(img.Config.Cmd, ['/bin/app', '--serve']);
       assert.ok(img.Config.Env?.includes('WHO=podman'), JSON.stringify(img.Config.Env));
       assert.deepEqual(img.Config.Labels, { 'org.example.client': 'podman' });
-      assert.deepEqual(img.RootFS.Layers, oci.layers.map((l) => l.diffId));
+      assert.deepEqual(
+        img.RootFS.Layers,
+        oci.layers.map((l) => l.diffId),
+      );
       // The layers podman extracted hold the files that were pushed.
       const mnt = (await sb.podman(['image', 'mount', name('clients/podman-src')])).stdout.trim();
       assert.deepEqual(readTree(mnt, files), hashes(files));
@@ -400,14 +454,26 @@ for (const dialect of await testDialects()) {
       // podman push, as OCI and as Docker schema 2; skopeo reads both back.
       await sb.podman(['push', TLS, '--format', 'oci', name('clients/podman-src'), docker('clients/podman-pushed', 'oci')]);
       await sb.podman(['push', TLS, '--format', 'v2s2', name('clients/podman-src'), docker('clients/podman-pushed', 'v2s2')]);
-      for (const [tag, mediaType] of [['oci', MEDIA.ociManifest], ['v2s2', MEDIA.dockerManifest]]) {
-        const m = JSON.parse((await skopeoRaw(docker('clients/podman-pushed', tag))).toString()) as { mediaType: string; layers: unknown[] };
+      for (const [tag, mediaType] of [
+        ['oci', MEDIA.ociManifest],
+        ['v2s2', MEDIA.dockerManifest],
+      ]) {
+        const m = JSON.parse((await skopeoRaw(docker('clients/podman-pushed', tag))).toString()) as {
+          mediaType: string;
+          layers: unknown[];
+        };
         assert.equal(m.mediaType, mediaType, `podman push --format ${tag}`);
         assert.equal(m.layers.length, 2);
         const info = await skopeoInspect(docker('clients/podman-pushed', tag));
         assert.deepEqual(info.Labels, { 'org.example.client': 'podman' });
-        const cfg = JSON.parse((await skopeoRaw(docker('clients/podman-pushed', tag), '--config')).toString()) as { rootfs: { diff_ids: string[] } };
-        assert.deepEqual(cfg.rootfs.diff_ids, oci.layers.map((l) => l.diffId), 'same layer contents after podman push');
+        const cfg = JSON.parse((await skopeoRaw(docker('clients/podman-pushed', tag), '--config')).toString()) as {
+          rootfs: { diff_ids: string[] };
+        };
+        assert.deepEqual(
+          cfg.rootfs.diff_ids,
+          oci.layers.map((l) => l.diffId),
+          'same layer contents after podman push',
+        );
         const out = sb.mkdir(`pull-podman-${tag}`);
         await sb.skopeo(['copy', SRC_TLS, docker('clients/podman-pushed', tag), `dir:${out}`]);
         const pulled = readDirLayout(out);
@@ -421,18 +487,24 @@ for (const dialect of await testDialects()) {
     test('podman pulls one platform of a zstd multi-arch index, and podman manifest push --all writes a Docker manifest list', async (t) => {
       if (!requires(t, 'skopeo', 'podman')) return;
       const images: BuiltImage[] = [];
-      for (const arch of ['amd64', 'arm64']) images.push(await buildImage({ format: 'oci', architecture: arch, layers: [archFiles(arch, 'podman')] }));
+      for (const arch of ['amd64', 'arm64'])
+        images.push(await buildImage({ format: 'oci', architecture: arch, layers: [archFiles(arch, 'podman')] }));
       const index: BuiltIndex = buildIndex('oci', images);
       const src = sb.mkdir('src-podman-multi');
       writeOciLayout(src, { v1: index });
       const repo = 'clients/podman-multi';
       await sb.skopeo(['copy', '--all', DEST_TLS, '--dest-compress', '--dest-compress-format', 'zstd', `oci:${src}:v1`, docker(repo)]);
-      const pushed = JSON.parse((await skopeoRaw(docker(repo))).toString()) as { manifests: { digest: string; platform: { architecture: string } }[] };
+      const pushed = JSON.parse((await skopeoRaw(docker(repo))).toString()) as {
+        manifests: { digest: string; platform: { architecture: string } }[];
+      };
       const armDigest = pushed.manifests.find((m) => m.platform.architecture === 'arm64')!.digest;
       const indexDigest = sha256(await skopeoRaw(docker(repo)));
       for (const m of pushed.manifests) {
         const inst = JSON.parse((await skopeoRaw(docker(repo, m.digest))).toString()) as { layers: { mediaType: string }[] };
-        assert.deepEqual(inst.layers.map((l) => l.mediaType), [MEDIA.ociLayerZstd]);
+        assert.deepEqual(
+          inst.layers.map((l) => l.mediaType),
+          [MEDIA.ociLayerZstd],
+        );
       }
 
       await sb.podman(['pull', TLS, '--arch', 'arm64', name(repo)]);
@@ -442,16 +514,24 @@ for (const dialect of await testDialects()) {
       assert.ok([armDigest, indexDigest].includes(img.Digest), img.Digest);
       assert.ok(img.RepoDigests.includes(name(repo, armDigest)), JSON.stringify(img.RepoDigests));
       assert.ok(img.RepoDigests.includes(name(repo, indexDigest)), JSON.stringify(img.RepoDigests));
-      assert.deepEqual(img.RootFS.Layers, images[1].layers.map((l) => l.diffId));
+      assert.deepEqual(
+        img.RootFS.Layers,
+        images[1].layers.map((l) => l.diffId),
+      );
       const mnt = (await sb.podman(['image', 'mount', name(repo)])).stdout.trim();
-      assert.deepEqual(readTree(mnt, archFiles('arm64', 'podman')), hashes(archFiles('arm64', 'podman')), 'podman extracted the zstd layer');
+      assert.deepEqual(
+        readTree(mnt, archFiles('arm64', 'podman')),
+        hashes(archFiles('arm64', 'podman')),
+        'podman extracted the zstd layer',
+      );
       await sb.podman(['image', 'unmount', name(repo)]);
 
       // podman builds a manifest list from instances in the registry and pushes it as Docker
       // schema 2. Those instances are gzip (with layers of their own, see archFiles): the
       // containers/image in Debian cannot convert zstd layers to Docker schema 2.
       const gzImages: BuiltImage[] = [];
-      for (const arch of ['amd64', 'arm64']) gzImages.push(await buildImage({ format: 'oci', architecture: arch, layers: [archFiles(arch, 'podman-list')] }));
+      for (const arch of ['amd64', 'arm64'])
+        gzImages.push(await buildImage({ format: 'oci', architecture: arch, layers: [archFiles(arch, 'podman-list')] }));
       const gzSrc = sb.mkdir('src-podman-list');
       writeOciLayout(gzSrc, { v1: buildIndex('oci', gzImages) });
       await sb.skopeo(['copy', '--all', DEST_TLS, `oci:${gzSrc}:v1`, docker('clients/podman-list-src')]);
@@ -467,24 +547,40 @@ for (const dialect of await testDialects()) {
       assert.deepEqual(dl.manifests.map((m) => `${m.platform.os}/${m.platform.architecture}`).sort(), ['linux/amd64', 'linux/arm64']);
       for (const m of dl.manifests) {
         assert.equal(m.mediaType, MEDIA.dockerManifest);
-        const inst = JSON.parse((await skopeoRaw(docker('clients/podman-list', m.digest))).toString()) as { mediaType: string; layers: { mediaType: string }[] };
+        const inst = JSON.parse((await skopeoRaw(docker('clients/podman-list', m.digest))).toString()) as {
+          mediaType: string;
+          layers: { mediaType: string }[];
+        };
         assert.equal(inst.mediaType, MEDIA.dockerManifest);
-        assert.deepEqual(inst.layers.map((l) => l.mediaType), [MEDIA.dockerLayerGzip]);
+        assert.deepEqual(
+          inst.layers.map((l) => l.mediaType),
+          [MEDIA.dockerLayerGzip],
+        );
       }
       // And podman pulls one platform of that Docker manifest list.
       await sb.podman(['pull', TLS, '--arch', 'arm64', name('clients/podman-list')]);
       const fromList = await podmanInspect(name('clients/podman-list'));
       assert.equal(fromList.Architecture, 'arm64');
       assert.equal(fromList.ManifestType, MEDIA.dockerManifest);
-      assert.ok(fromList.RepoDigests.includes(name('clients/podman-list', dl.manifests.find((m) => m.platform.architecture === 'arm64')!.digest)), JSON.stringify(fromList.RepoDigests));
-      assert.deepEqual(fromList.RootFS.Layers, gzImages[1].layers.map((l) => l.diffId));
+      assert.ok(
+        fromList.RepoDigests.includes(name('clients/podman-list', dl.manifests.find((m) => m.platform.architecture === 'arm64')!.digest)),
+        JSON.stringify(fromList.RepoDigests),
+      );
+      assert.deepEqual(
+        fromList.RootFS.Layers,
+        gzImages[1].layers.map((l) => l.diffId),
+      );
 
       const out = sb.mkdir('pull-podman-list');
       await sb.skopeo(['copy', '--all', SRC_TLS, docker('clients/podman-list'), `dir:${out}`]);
       const pulled = readDirLayout(out);
       for (const m of dl.manifests) {
         const inst = JSON.parse(pulled.instance(m.digest).toString()) as { layers: { digest: string }[] };
-        await assertLayerFiles(pulled.blob(inst.layers[0].digest), archFiles(m.platform.architecture, 'podman-list'), `podman list ${m.platform.architecture}`);
+        await assertLayerFiles(
+          pulled.blob(inst.layers[0].digest),
+          archFiles(m.platform.architecture, 'podman-list'),
+          `podman list ${m.platform.architecture}`,
+        );
       }
     });
 
@@ -507,7 +603,20 @@ for (const dialect of await testDialects()) {
           writeFileSync(f, content);
           await sb.buildah(['copy', ctr, f, `/${p}`]);
         }
-        await sb.buildah(['config', '--arch', 'arm64', '--os', 'linux', '--env', 'BUILT_BY=buildah', '--cmd', '["/srv/run"]', '--label', 'org.example.builder=buildah', ctr]);
+        await sb.buildah([
+          'config',
+          '--arch',
+          'arm64',
+          '--os',
+          'linux',
+          '--env',
+          'BUILT_BY=buildah',
+          '--cmd',
+          '["/srv/run"]',
+          '--label',
+          'org.example.builder=buildah',
+          ctr,
+        ]);
       };
       await build('berth-b1');
       await sb.buildah(['commit', '--format', 'oci', 'berth-b1', 'localhost/berth-b:oci']);
@@ -574,9 +683,26 @@ for (const dialect of await testDialects()) {
       await sb.umoci(['init', '--layout', layout]);
       await sb.umoci(['new', '--image', `${layout}:v1`]);
       await sb.umoci(['insert', '--image', `${layout}:v1`, path.join(rootfsSrc, 'app'), '/opt/app']);
-      await sb.umoci(['config', '--image', `${layout}:v1`, '--architecture', 'arm64', '--os', 'linux', '--config.env', 'BUILT_BY=umoci', '--config.cmd', '/opt/app/run.sh', '--config.label', 'org.example.builder=umoci']);
+      await sb.umoci([
+        'config',
+        '--image',
+        `${layout}:v1`,
+        '--architecture',
+        'arm64',
+        '--os',
+        'linux',
+        '--config.env',
+        'BUILT_BY=umoci',
+        '--config.cmd',
+        '/opt/app/run.sh',
+        '--config.label',
+        'org.example.builder=umoci',
+      ]);
       const built = readOciLayout(layout, 'v1');
-      const manifest = JSON.parse(built.manifest.toString()) as { config: { digest: string }; layers: { mediaType: string; digest: string }[] };
+      const manifest = JSON.parse(built.manifest.toString()) as {
+        config: { digest: string };
+        layers: { mediaType: string; digest: string }[];
+      };
       assert.equal(manifest.layers.length, 1);
       const repo = 'clients/umoci';
 

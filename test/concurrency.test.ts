@@ -10,7 +10,7 @@ import { collectGarbage } from '../src/services/gc.ts';
 async function assertWhole(url: string, repo: string, ref: string) {
   const m = await fetch(`${url}/v2/${repo}/manifests/${ref}`);
   assert.equal(m.status, 200, `${repo}:${ref}`);
-  const doc = await m.json() as { config: { digest: string }; layers: { digest: string }[] };
+  const doc = (await m.json()) as { config: { digest: string }; layers: { digest: string }[] };
   for (const d of [doc.config.digest, ...doc.layers.map((l) => l.digest)]) {
     const b = await fetch(`${url}/v2/${repo}/blobs/${d}`);
     assert.equal(b.status, 200, `blob ${d} of ${repo}:${ref}`);
@@ -21,19 +21,26 @@ async function assertWhole(url: string, repo: string, ref: string) {
 for (const dialect of await testDialects()) {
   describe(`concurrency (${dialect})`, () => {
     let s: TestServer;
-    before(async () => { s = await startServer(dialect); });
+    before(async () => {
+      s = await startServer(dialect);
+    });
     after(() => s.stop());
 
     test('the same blob and manifest pushed by 20 clients at once', async () => {
       const u = s.url;
-      const results = await Promise.all(Array.from({ length: 20 }, async (_, i) => {
-        const config = await pushBlob(u, 'race/same', '{"same":"config"}');
-        const layer = await pushBlob(u, 'race/same', 'the same layer for everyone');
-        return putManifest(u, 'race/same', `t${i}`, imageManifest(config, [layer]));
-      }));
-      assert.deepEqual(results.map((r) => r.status), Array(20).fill(201));
+      const results = await Promise.all(
+        Array.from({ length: 20 }, async (_, i) => {
+          const config = await pushBlob(u, 'race/same', '{"same":"config"}');
+          const layer = await pushBlob(u, 'race/same', 'the same layer for everyone');
+          return putManifest(u, 'race/same', `t${i}`, imageManifest(config, [layer]));
+        }),
+      );
+      assert.deepEqual(
+        results.map((r) => r.status),
+        Array(20).fill(201),
+      );
       assert.equal(new Set(results.map((r) => r.headers.get('docker-content-digest'))).size, 1);
-      const tags = await (await fetch(`${u}/v2/race/same/tags/list`)).json() as { tags: string[] };
+      const tags = (await (await fetch(`${u}/v2/race/same/tags/list`)).json()) as { tags: string[] };
       assert.equal(tags.tags.length, 20);
     });
 
@@ -47,14 +54,25 @@ for (const dialect of await testDialects()) {
           putManifest(u, 'race/del', `r${round}`, img.manifest),
           putManifest(u, 'race/del', `q${round}`, img.manifest),
         ]);
-        for (const r of rs) { statuses.push(r.status); await r.text(); }
+        for (const r of rs) {
+          statuses.push(r.status);
+          await r.text();
+        }
       }
-      assert.ok(statuses.every((x) => [201, 202, 404].includes(x)), `statuses: ${[...new Set(statuses)]}`);
-      const tags = await (await fetch(`${u}/v2/race/del/tags/list`)).json() as { tags: string[] };
+      assert.ok(
+        statuses.every((x) => [201, 202, 404].includes(x)),
+        `statuses: ${[...new Set(statuses)]}`,
+      );
+      const tags = (await (await fetch(`${u}/v2/race/del/tags/list`)).json()) as { tags: string[] };
       for (const t of tags.tags) await assertWhole(u, 'race/del', t);
       // Tag history agrees: exactly the tags that exist have an open lifetime.
-      const open = await s.berth.ctx.db.selectFrom('tag_history').innerJoin('repository', 'repository.id', 'tag_history.repository_id')
-        .select('tag_history.name').where('repository.name', '=', 'race/del').where('tag_history.end_ts', 'is', null).execute();
+      const open = await s.berth.ctx.db
+        .selectFrom('tag_history')
+        .innerJoin('repository', 'repository.id', 'tag_history.repository_id')
+        .select('tag_history.name')
+        .where('repository.name', '=', 'race/del')
+        .where('tag_history.end_ts', 'is', null)
+        .execute();
       assert.deepEqual(open.map((r) => r.name).sort(), [...(tags.tags ?? [])].sort());
     });
 
@@ -87,41 +105,49 @@ for (const dialect of await testDialects()) {
       const acked: string[] = [];
       const refusals: string[] = [];
       const release: Array<() => void> = [];
-      const started = Array.from({ length: 30 }, (_, i) => (i === 0 ? Promise.resolve() : new Promise<void>((r) => { release[i] = r; })));
+      const started = Array.from({ length: 30 }, (_, i) =>
+        i === 0
+          ? Promise.resolve()
+          : new Promise<void>((r) => {
+              release[i] = r;
+            }),
+      );
       try {
-        await Promise.all(Array.from({ length: 30 }, async (_, i) => {
-          // Staggered starts, each when the previous client's push began (an event, not a timer):
-          // the pushes then span several gc passes instead of all landing inside the first one.
-          await started[i];
-          pushing++;
-          pushEvents++;
-          try {
-            for (let attempt = 0; ; attempt++) {
-              try {
-                const p = pushImage(u, 'race/gc', `p${i}`, `p${i}`);
-                p.catch(() => undefined); // handled below, after the next gc pass
-                await passDone(); // the next client waits for one more gc pass to finish
-                release[i + 1]?.();
-                await p;
-                acked.push(`p${i}`);
-                return;
-              } catch (e) {
-                // gc took a blob between its upload and the manifest: a clean refusal, then a retry.
-                const m = /^(?:manifest|blob) push (\d+): (.*)$/s.exec((e as Error).message);
-                assert.ok(m, `not a clean refusal: ${(e as Error).message}`);
-                // The manifest names a blob gc took (400 MANIFEST_BLOB_UNKNOWN), or gc took the data of a
-                // blob upload while it was stored (404 BLOB_UPLOAD_UNKNOWN): never a 500.
-                assert.ok(['400', '404'].includes(m[1]), (e as Error).message);
-                assert.match(m[2], /MANIFEST_BLOB_UNKNOWN|BLOB_UNKNOWN|BLOB_UPLOAD_UNKNOWN/);
-                refusals.push(`p${i}`);
-                if (attempt >= 20) throw e;
-              }
-            }
-          } finally {
-            pushing--;
+        await Promise.all(
+          Array.from({ length: 30 }, async (_, i) => {
+            // Staggered starts, each when the previous client's push began (an event, not a timer):
+            // the pushes then span several gc passes instead of all landing inside the first one.
+            await started[i];
+            pushing++;
             pushEvents++;
-          }
-        }));
+            try {
+              for (let attempt = 0; ; attempt++) {
+                try {
+                  const p = pushImage(u, 'race/gc', `p${i}`, `p${i}`);
+                  p.catch(() => undefined); // handled below, after the next gc pass
+                  await passDone(); // the next client waits for one more gc pass to finish
+                  release[i + 1]?.();
+                  await p;
+                  acked.push(`p${i}`);
+                  return;
+                } catch (e) {
+                  // gc took a blob between its upload and the manifest: a clean refusal, then a retry.
+                  const m = /^(?:manifest|blob) push (\d+): (.*)$/s.exec((e as Error).message);
+                  assert.ok(m, `not a clean refusal: ${(e as Error).message}`);
+                  // The manifest names a blob gc took (400 MANIFEST_BLOB_UNKNOWN), or gc took the data of a
+                  // blob upload while it was stored (404 BLOB_UPLOAD_UNKNOWN): never a 500.
+                  assert.ok(['400', '404'].includes(m[1]), (e as Error).message);
+                  assert.match(m[2], /MANIFEST_BLOB_UNKNOWN|BLOB_UNKNOWN|BLOB_UPLOAD_UNKNOWN/);
+                  refusals.push(`p${i}`);
+                  if (attempt >= 20) throw e;
+                }
+              }
+            } finally {
+              pushing--;
+              pushEvents++;
+            }
+          }),
+        );
       } finally {
         stop = true;
         await gcLoop;
@@ -133,7 +159,9 @@ for (const dialect of await testDialects()) {
       // A last pass after the pushes: still nothing acknowledged goes.
       await collectGarbage(s.berth.ctx, { graceSeconds: 0 });
       for (const t of acked) await assertWhole(u, 'race/gc', t);
-      console.log(`# gc race (${dialect}): ${passes} gc passes, ${passesDuringPushes} during the pushes, ${refusals.length} pushes refused cleanly and retried`);
+      console.log(
+        `# gc race (${dialect}): ${passes} gc passes, ${passesDuringPushes} during the pushes, ${refusals.length} pushes refused cleanly and retried`,
+      );
     });
   });
 }

@@ -17,14 +17,12 @@ function berth(...args: string[]) {
 }
 
 test('config validate names every problem with its field path and exits 1', () => {
-  const f = file('bad.yaml', [
-    'PREFERRED_URL_SCHEME: ftp',
-    'DISTRIBUTED_STORAGE_CONFIG:',
-    '  default:',
-    '    - LocalStorage',
-    '    - {}',
-    'LISTEN: nowhere',
-  ].join('\n'));
+  const f = file(
+    'bad.yaml',
+    ['PREFERRED_URL_SCHEME: ftp', 'DISTRIBUTED_STORAGE_CONFIG:', '  default:', '    - LocalStorage', '    - {}', 'LISTEN: nowhere'].join(
+      '\n',
+    ),
+  );
   const r = berth('config', 'validate', f);
   assert.equal(r.status, 1);
   assert.match(r.stderr, /^DISTRIBUTED_STORAGE_CONFIG\.default\.storage_path: required$/m);
@@ -33,17 +31,20 @@ test('config validate names every problem with its field path and exits 1', () =
 });
 
 test('config validate accepts a Quay-style config', () => {
-  const f = file('good.yaml', [
-    'SERVER_HOSTNAME: registry.example.com',
-    'PREFERRED_URL_SCHEME: https',
-    'DB_URI: postgresql://quay@db/quay',
-    'DISTRIBUTED_STORAGE_CONFIG:',
-    '  default:',
-    '    - LocalStorage',
-    '    - storage_path: /datastorage/registry',
-    'DISTRIBUTED_STORAGE_PREFERENCE: [default]',
-    'FEATURE_SECURITY_SCANNER: false',
-  ].join('\n'));
+  const f = file(
+    'good.yaml',
+    [
+      'SERVER_HOSTNAME: registry.example.com',
+      'PREFERRED_URL_SCHEME: https',
+      'DB_URI: postgresql://quay@db/quay',
+      'DISTRIBUTED_STORAGE_CONFIG:',
+      '  default:',
+      '    - LocalStorage',
+      '    - storage_path: /datastorage/registry',
+      'DISTRIBUTED_STORAGE_PREFERENCE: [default]',
+      'FEATURE_SECURITY_SCANNER: false',
+    ].join('\n'),
+  );
   const r = berth('config', 'validate', f);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /valid/);
@@ -56,18 +57,32 @@ test('config validate reports unreadable and malformed files', () => {
   const broken = berth('config', 'validate', file('broken.yaml', 'a: [1, 2'));
   assert.equal(broken.status, 1);
   assert.match(broken.stderr, /not valid YAML/);
-  const unknownDriver = berth('config', 'validate', file('swift.yaml', 'DISTRIBUTED_STORAGE_CONFIG:\n  default: [SwiftStorage, {storage_path: /x}]\n'));
+  const unknownDriver = berth(
+    'config',
+    'validate',
+    file('swift.yaml', 'DISTRIBUTED_STORAGE_CONFIG:\n  default: [SwiftStorage, {storage_path: /x}]\n'),
+  );
   assert.equal(unknownDriver.status, 1);
-  assert.match(unknownDriver.stderr, /DISTRIBUTED_STORAGE_CONFIG\.default\.driver: unsupported storage driver "SwiftStorage" \(supported: LocalStorage, S3Storage, RadosGWStorage, RHOCSStorage\)/);
+  assert.match(
+    unknownDriver.stderr,
+    /DISTRIBUTED_STORAGE_CONFIG\.default\.driver: unsupported storage driver "SwiftStorage" \(supported: LocalStorage, S3Storage, RadosGWStorage, RHOCSStorage\)/,
+  );
   // S3Storage with Quay's keys: a missing bucket is named by its key.
-  const noBucket = berth('config', 'validate', file('s3.yaml', 'DISTRIBUTED_STORAGE_CONFIG:\n  default: [S3Storage, {storage_path: /x}]\n'));
+  const noBucket = berth(
+    'config',
+    'validate',
+    file('s3.yaml', 'DISTRIBUTED_STORAGE_CONFIG:\n  default: [S3Storage, {storage_path: /x}]\n'),
+  );
   assert.equal(noBucket.status, 1);
   assert.match(noBucket.stderr, /^DISTRIBUTED_STORAGE_CONFIG\.default\.s3_bucket: required$/m);
 });
 
 test('serve refuses an invalid config with the same message', () => {
   const f = file('bad2.yaml', 'DISTRIBUTED_STORAGE_CONFIG:\n  default: [LocalStorage, {}]\n');
-  const r = spawnSync(process.execPath, [BERTH_BIN, 'serve', '--config', f, '--listen', '127.0.0.1:0'], { encoding: 'utf8', timeout: 20000 });
+  const r = spawnSync(process.execPath, [BERTH_BIN, 'serve', '--config', f, '--listen', '127.0.0.1:0'], {
+    encoding: 'utf8',
+    timeout: 20000,
+  });
   assert.equal(r.status, 1);
   assert.match(r.stderr, /DISTRIBUTED_STORAGE_CONFIG\.default\.storage_path: required/);
 });
@@ -96,20 +111,31 @@ test('serve takes storage from config.yaml and DB_URI from the environment', asy
 
 test('scanner keys are overridden by environment variables of the same name; bad values are named', async () => {
   const { loadConfig, ConfigError } = await import('../src/config/load.ts');
-  const f = file('scanner.yaml', [
-    'SECURITY_SCANNER_V4_ENDPOINT: http://clair.example:6060',
-    'SECURITY_SCANNER_V4_PSK: ZmlsZS1wc2s=',
-    'SCANNER_WORKERS: 1',
-    'SCANNER_UPDATERS: [osv-npm]',
-  ].join('\n'));
+  const f = file(
+    'scanner.yaml',
+    [
+      'SECURITY_SCANNER_V4_ENDPOINT: http://clair.example:6060',
+      'SECURITY_SCANNER_V4_PSK: ZmlsZS1wc2s=',
+      'SCANNER_WORKERS: 1',
+      'SCANNER_UPDATERS: [osv-npm]',
+    ].join('\n'),
+  );
   const fromFile = loadConfig({ file: f, data: dir, env: {} }).raw;
   assert.equal(fromFile.SECURITY_SCANNER_V4_ENDPOINT, 'http://clair.example:6060');
   assert.equal(fromFile.SECURITY_SCANNER_V4_PSK, 'ZmlsZS1wc2s=');
   const raw = loadConfig({
-    file: f, data: dir, env: {
-      SECURITY_SCANNER_V4_ENDPOINT: 'http://scanner.internal:6060', SECURITY_SCANNER_V4_PSK: 'ZW52LXBzaw==',
-      SCANNER_WORKERS: '3', SCANNER_MAX_ATTEMPTS: '7', SCANNER_LEASE_SECONDS: '120', SCANNER_UPDATE_INTERVAL_SECONDS: '3600',
-      FEATURE_SECURITY_SCANNER: 'false', SCANNER_PROXY: 'http://proxy.internal:3128', SCANNER_UPDATERS: 'osv-pypi, debian-tracker',
+    file: f,
+    data: dir,
+    env: {
+      SECURITY_SCANNER_V4_ENDPOINT: 'http://scanner.internal:6060',
+      SECURITY_SCANNER_V4_PSK: 'ZW52LXBzaw==',
+      SCANNER_WORKERS: '3',
+      SCANNER_MAX_ATTEMPTS: '7',
+      SCANNER_LEASE_SECONDS: '120',
+      SCANNER_UPDATE_INTERVAL_SECONDS: '3600',
+      FEATURE_SECURITY_SCANNER: 'false',
+      SCANNER_PROXY: 'http://proxy.internal:3128',
+      SCANNER_UPDATERS: 'osv-pypi, debian-tracker',
       SCANNER_UPDATER_BASE_URLS: '{"osv-pypi": "http://mirror.internal/osv"}',
       SCANNER_NOTIFICATION_WEBHOOK: '{"url": "http://hooks.internal/berth", "secret": "0123456789abcdef-secret"}',
     },
@@ -139,37 +165,65 @@ test('scanner keys are overridden by environment variables of the same name; bad
   assert.match(problems({ SCANNER_WORKERS: 'many' }), /^SCANNER_WORKERS \(environment\): must be a number$/m);
   assert.match(problems({ SCANNER_WORKERS: '500' }), /^SCANNER_WORKERS: /m);
   assert.match(problems({ FEATURE_SECURITY_SCANNER: 'maybe' }), /^FEATURE_SECURITY_SCANNER \(environment\): must be true or false$/m);
-  assert.match(problems({ SCANNER_NOTIFICATION_WEBHOOK: 'http://hooks.internal' }), /^SCANNER_NOTIFICATION_WEBHOOK \(environment\): must be a JSON object/m);
-  assert.match(problems({ SCANNER_NOTIFICATION_WEBHOOK: '{"url": "http://hooks.internal", "secret": "short"}' }), /^SCANNER_NOTIFICATION_WEBHOOK\.secret: /m);
+  assert.match(
+    problems({ SCANNER_NOTIFICATION_WEBHOOK: 'http://hooks.internal' }),
+    /^SCANNER_NOTIFICATION_WEBHOOK \(environment\): must be a JSON object/m,
+  );
+  assert.match(
+    problems({ SCANNER_NOTIFICATION_WEBHOOK: '{"url": "http://hooks.internal", "secret": "short"}' }),
+    /^SCANNER_NOTIFICATION_WEBHOOK\.secret: /m,
+  );
   assert.match(problems({ SCANNER_UPDATER_BASE_URLS: '["x"]' }), /^SCANNER_UPDATER_BASE_URLS \(environment\): must be a JSON object$/m);
 });
 
-test('Quay\'s S3 storage shapes: S3Storage, RadosGWStorage and RHOCSStorage resolve to endpoints; bad keys are named', async () => {
+test("Quay's S3 storage shapes: S3Storage, RadosGWStorage and RHOCSStorage resolve to endpoints; bad keys are named", async () => {
   const { loadConfig } = await import('../src/config/load.ts');
   const load = (doc: string) => loadConfig({ file: file(`s3-${Math.random().toString(36).slice(2)}.yaml`, doc), env: {} });
-  const aws = load('DISTRIBUTED_STORAGE_CONFIG:\n  s3: [S3Storage, {s3_bucket: reg, s3_region: eu-west-1, s3_access_key: AK, s3_secret_key: SK, storage_path: /registry/}]\n');
-  assert.deepEqual(aws.storage, { kind: 's3', configKey: 'DISTRIBUTED_STORAGE_CONFIG.s3', driver: 'S3Storage', bucket: 'reg', region: 'eu-west-1', endpoint: undefined,
-    forcePathStyle: false, credentials: { accessKeyId: 'AK', secretAccessKey: 'SK' }, prefix: 'registry' });
+  const aws = load(
+    'DISTRIBUTED_STORAGE_CONFIG:\n  s3: [S3Storage, {s3_bucket: reg, s3_region: eu-west-1, s3_access_key: AK, s3_secret_key: SK, storage_path: /registry/}]\n',
+  );
+  assert.deepEqual(aws.storage, {
+    kind: 's3',
+    configKey: 'DISTRIBUTED_STORAGE_CONFIG.s3',
+    driver: 'S3Storage',
+    bucket: 'reg',
+    region: 'eu-west-1',
+    endpoint: undefined,
+    forcePathStyle: false,
+    credentials: { accessKeyId: 'AK', secretAccessKey: 'SK' },
+    prefix: 'registry',
+  });
   assert.equal(aws.proxyStorage, false);
-  const minio = load('DISTRIBUTED_STORAGE_CONFIG:\n  m: [S3Storage, {s3_bucket: reg, host: minio.local, port: 9000}]\nFEATURE_PROXY_STORAGE: true\n');
+  const minio = load(
+    'DISTRIBUTED_STORAGE_CONFIG:\n  m: [S3Storage, {s3_bucket: reg, host: minio.local, port: 9000}]\nFEATURE_PROXY_STORAGE: true\n',
+  );
   assert.equal(minio.storage.kind === 's3' && minio.storage.endpoint, 'https://minio.local:9000');
   assert.equal(minio.storage.kind === 's3' && minio.storage.forcePathStyle, true);
   assert.equal(minio.storage.kind === 's3' && minio.storage.credentials, undefined, 'no keys: the AWS default credential chain');
   assert.equal(minio.storage.kind === 's3' && minio.storage.prefix, 'registry', 'storage_path defaults to /registry');
   assert.equal(minio.proxyStorage, true);
   for (const driver of ['RadosGWStorage', 'RHOCSStorage']) {
-    const c = load(`DISTRIBUTED_STORAGE_CONFIG:\n  default: [${driver}, {hostname: rgw.local, port: 8080, is_secure: false, access_key: A, secret_key: S, bucket_name: b, storage_path: /x/y}]\n`);
+    const c = load(
+      `DISTRIBUTED_STORAGE_CONFIG:\n  default: [${driver}, {hostname: rgw.local, port: 8080, is_secure: false, access_key: A, secret_key: S, bucket_name: b, storage_path: /x/y}]\n`,
+    );
     assert.equal(c.storage.kind === 's3' && c.storage.endpoint, 'http://rgw.local:8080');
     assert.equal(c.storage.kind === 's3' && c.storage.prefix, 'x/y');
     assert.equal(c.storage.kind === 's3' && c.storage.forcePathStyle, true);
   }
-  const bad = berth('config', 'validate', file('s3-bad.yaml', [
-    'DISTRIBUTED_STORAGE_CONFIG:',
-    '  a: [S3Storage, {s3_bucket: b, s3_access_key: only-the-key, port: 70000}]',
-    '  c: [RadosGWStorage, {hostname: h, is_secure: "yes", access_key: A, secret_key: S}]',
-    '  d: [RHOCSStorage, nope]',
-    '',
-  ].join('\n')));
+  const bad = berth(
+    'config',
+    'validate',
+    file(
+      's3-bad.yaml',
+      [
+        'DISTRIBUTED_STORAGE_CONFIG:',
+        '  a: [S3Storage, {s3_bucket: b, s3_access_key: only-the-key, port: 70000}]',
+        '  c: [RadosGWStorage, {hostname: h, is_secure: "yes", access_key: A, secret_key: S}]',
+        '  d: [RHOCSStorage, nope]',
+        '',
+      ].join('\n'),
+    ),
+  );
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /^DISTRIBUTED_STORAGE_CONFIG\.a\.port: must be a port number/m);
   assert.match(bad.stderr, /^DISTRIBUTED_STORAGE_CONFIG\.a\.s3_secret_key: s3_access_key and s3_secret_key go together/m);

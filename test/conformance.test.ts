@@ -49,11 +49,11 @@ function parseBool(v: string | undefined): boolean {
 }
 
 const NAMESPACE = process.env.OCI_NAMESPACE || 'myorg/myrepo';
-const deleteManifestBeforeBlobs = process.env.OCI_DELETE_MANIFEST_BEFORE_BLOBS === undefined
-  ? true : parseBool(process.env.OCI_DELETE_MANIFEST_BEFORE_BLOBS);
+const deleteManifestBeforeBlobs =
+  process.env.OCI_DELETE_MANIFEST_BEFORE_BLOBS === undefined ? true : parseBool(process.env.OCI_DELETE_MANIFEST_BEFORE_BLOBS);
 const runAutomaticCrossmountTest = true; // Go: os.LookupEnv(OCI_AUTOMATIC_CROSSMOUNT) is set (see the header)
-const automaticCrossmountEnabled = process.env.OCI_AUTOMATIC_CROSSMOUNT === undefined
-  ? true : parseBool(process.env.OCI_AUTOMATIC_CROSSMOUNT);
+const automaticCrossmountEnabled =
+  process.env.OCI_AUTOMATIC_CROSSMOUNT === undefined ? true : parseBool(process.env.OCI_AUTOMATIC_CROSSMOUNT);
 const debug = parseBool(process.env.OCI_DEBUG);
 // No OCI_TAG_NAME/OCI_MANIFEST_DIGEST/OCI_BLOB_DIGEST, no OCI_TAG_LIST: every setup pushes its content.
 const runPullSetup = true;
@@ -79,16 +79,21 @@ let testsToRun = 0;
 for (const [k, bit] of Object.entries(testMap)) if (!anyWorkflowChosen || parseBool(process.env[k])) testsToRun |= bit;
 
 function generateSkipReport(): string {
-  return 'you have skipped this test; if this is an error, check your environment variable settings: ' +
-    Object.keys(testMap).map((k) => `${k}=${process.env[k] ?? ''}`).join(' ');
+  return (
+    'you have skipped this test; if this is an error, check your environment variable settings: ' +
+    Object.keys(testMap)
+      .map((k) => `${k}=${process.env[k] ?? ''}`)
+      .join(' ')
+  );
 }
 
 /** A Ginkgo g.Specify of one workflow: SkipIfDisabled(workflow) first, then the spec's body. */
 function specFor(workflow: number) {
-  return (name: string, fn: (t: TestContext) => Promise<void>) => test(name, async (t) => {
-    if (!(workflow & testsToRun)) return t.skip(generateSkipReport());
-    await fn(t);
-  });
+  return (name: string, fn: (t: TestContext) => Promise<void>) =>
+    test(name, async (t) => {
+      if (!(workflow & testsToRun)) return t.skip(generateSkipReport());
+      await fn(t);
+    });
 }
 
 const testTagName = 'tagtest0';
@@ -96,16 +101,29 @@ const emptyLayerTestTag = 'emptylayer';
 const artifactTypeFilter = 'artifactType';
 
 // layerBase64String: a gzipped tarball holding test.txt (setup.go).
-const layerBase64String = 'H4sIAAAAAAAAA+3OQQrCMBCF4a49xXgBSUnaHMCTRBptQRNpp6i3t0UEV7oqIv7fYgbmzeJpHHSjVy0' +
+const layerBase64String =
+  'H4sIAAAAAAAAA+3OQQrCMBCF4a49xXgBSUnaHMCTRBptQRNpp6i3t0UEV7oqIv7fYgbmzeJpHHSjVy0' +
   'WZCa1c/MufWVe94N3RWlrZ72x3k/30nhbFWKWLPU0Dhp6keJ8im//PuU/6pZH2WVtYx8b0Sz7LjWSR5VLG6YRBumSzOlGtjkd+qD' +
   'jMWiX07Befbs7AAAAAAAAAAAAAAAAAPyzO34MnqoAKAAA';
 
 // The Go const block: pull = 1 << iota ... numWorkflows = 1 << 4, then BLOB_UNKNOWN = iota (5) ... UNSUPPORTED (19).
 const numWorkflows = 1 << 4;
 const ERROR_CODE_NAMES = [
-  'BLOB_UNKNOWN', 'BLOB_UPLOAD_INVALID', 'BLOB_UPLOAD_UNKNOWN', 'DIGEST_INVALID', 'MANIFEST_BLOB_UNKNOWN',
-  'MANIFEST_INVALID', 'MANIFEST_UNKNOWN', 'MANIFEST_UNVERIFIED', 'NAME_INVALID', 'NAME_UNKNOWN', 'SIZE_INVALID',
-  'TAG_INVALID', 'UNAUTHORIZED', 'DENIED', 'UNSUPPORTED',
+  'BLOB_UNKNOWN',
+  'BLOB_UPLOAD_INVALID',
+  'BLOB_UPLOAD_UNKNOWN',
+  'DIGEST_INVALID',
+  'MANIFEST_BLOB_UNKNOWN',
+  'MANIFEST_INVALID',
+  'MANIFEST_UNKNOWN',
+  'MANIFEST_UNVERIFIED',
+  'NAME_INVALID',
+  'NAME_UNKNOWN',
+  'SIZE_INVALID',
+  'TAG_INVALID',
+  'UNAUTHORIZED',
+  'DENIED',
+  'UNSUPPORTED',
 ];
 // errorCodes is a Go slice literal indexed by those constants, so its first five entries are "".
 const errorCodes: string[] = [...Array(5).fill(''), ...ERROR_CODE_NAMES];
@@ -124,8 +142,7 @@ const sha256 = (b: Uint8Array | string): string => `sha256:${createHash('sha256'
 
 /** Go's encoding/json: HTML-sensitive characters are escaped inside strings. */
 function goMarshalIndent(v: unknown): Buffer {
-  const text = JSON.stringify(v, null, '\t')
-    .replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const text = JSON.stringify(v, null, '\t').replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   return Buffer.from(text, 'utf8');
 }
 
@@ -150,13 +167,21 @@ function descriptorJSON(d: Descriptor): Record<string, unknown> {
 }
 
 function sortedMap(m: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.keys(m).sort().map((k) => [k, m[k]]));
+  return Object.fromEntries(
+    Object.keys(m)
+      .sort()
+      .map((k) => [k, m[k]]),
+  );
 }
 
 /** image.go `manifest`. */
 function manifestJSON(m: {
-  mediaType?: string; artifactType?: string; config: Descriptor; layers: Descriptor[];
-  subject?: Descriptor; annotations?: Record<string, string>;
+  mediaType?: string;
+  artifactType?: string;
+  config: Descriptor;
+  layers: Descriptor[];
+  subject?: Descriptor;
+  annotations?: Record<string, string>;
 }): Buffer {
   const o: Record<string, unknown> = { schemaVersion: 2 };
   if (m.mediaType) o.mediaType = m.mediaType;
@@ -170,8 +195,11 @@ function manifestJSON(m: {
 
 /** image.go `index`. */
 function indexJSON(m: {
-  mediaType?: string; artifactType?: string; manifests: Descriptor[];
-  subject?: Descriptor; annotations?: Record<string, string>;
+  mediaType?: string;
+  artifactType?: string;
+  manifests: Descriptor[];
+  subject?: Descriptor;
+  annotations?: Record<string, string>;
 }): Buffer {
   const o: Record<string, unknown> = { schemaVersion: 2 };
   if (m.mediaType) o.mediaType = m.mediaType;
@@ -199,7 +227,11 @@ function randomString(n: number): string {
   return s;
 }
 
-interface TestBlob { content: Buffer; contentLength: string; digest: string }
+interface TestBlob {
+  content: Buffer;
+  contentLength: string;
+  digest: string;
+}
 
 function testBlob(content: Buffer): TestBlob {
   return { content, contentLength: String(content.length), digest: sha256(content) };
@@ -238,9 +270,14 @@ function makeTestData() {
 
   const testBlobA = randomBytes(42);
   const chunked = {
-    testBlobB: Buffer.alloc(0), testBlobBDigest: '',
-    testBlobBChunk1: Buffer.alloc(0), testBlobBChunk1Length: '', testBlobBChunk1Range: '',
-    testBlobBChunk2: Buffer.alloc(0), testBlobBChunk2Length: '', testBlobBChunk2Range: '',
+    testBlobB: Buffer.alloc(0),
+    testBlobBDigest: '',
+    testBlobBChunk1: Buffer.alloc(0),
+    testBlobBChunk1Length: '',
+    testBlobBChunk1Range: '',
+    testBlobBChunk2: Buffer.alloc(0),
+    testBlobBChunk2Length: '',
+    testBlobBChunk2Range: '',
   };
   const setupChunkedBlob = (size: number) => {
     const blob = randomBytes(size);
@@ -384,16 +421,32 @@ function makeTestData() {
 // ---------------------------------------------------------------------------------------------------
 // A small reggie: requests built from path templates, sent as the Go client sends them.
 
-interface RequestOptions { name?: string; reference?: string; digest?: string }
+interface RequestOptions {
+  name?: string;
+  reference?: string;
+  digest?: string;
+}
 
 class Req {
   readonly headers = new Map<string, string>();
   readonly query = new Map<string, string>();
   body?: Buffer;
-  constructor(readonly method: string, readonly url: string) {}
-  setHeader(k: string, v: string): this { this.headers.set(k, v); return this; }
-  setQueryParam(k: string, v: string): this { this.query.set(k, v); return this; }
-  setBody(b: Buffer): this { this.body = b; return this; }
+  constructor(
+    readonly method: string,
+    readonly url: string,
+  ) {}
+  setHeader(k: string, v: string): this {
+    this.headers.set(k, v);
+    return this;
+  }
+  setQueryParam(k: string, v: string): this {
+    this.query.set(k, v);
+    return this;
+  }
+  setBody(b: Buffer): this {
+    this.body = b;
+    return this;
+  }
 }
 
 class Resp {
@@ -405,23 +458,37 @@ class Resp {
     readonly body: Buffer,
   ) {}
 
-  header(name: string): string { return this.headers.get(name) ?? ''; }
+  header(name: string): string {
+    return this.headers.get(name) ?? '';
+  }
 
   /** reggie GetRelativeLocation: the (decoded) path and raw query of the Location header. */
   relativeLocation(): string {
     const loc = this.header('Location');
     let u: URL;
-    try { u = new URL(loc, 'http://relative.invalid'); } catch { return ''; }
+    try {
+      u = new URL(loc, 'http://relative.invalid');
+    } catch {
+      return '';
+    }
     if (loc === '') return '';
     let path: string;
-    try { path = decodeURIComponent(u.pathname); } catch { path = u.pathname; }
+    try {
+      path = decodeURIComponent(u.pathname);
+    } catch {
+      path = u.pathname;
+    }
     return u.search.length > 1 ? `${path}${u.search}` : path;
   }
 
   /** reggie GetAbsoluteLocation: the Location header as sent. */
-  absoluteLocation(): string { return this.header('Location'); }
+  absoluteLocation(): string {
+    return this.header('Location');
+  }
 
-  text(): string { return this.body.toString('utf8'); }
+  text(): string {
+    return this.body.toString('utf8');
+  }
 
   /** reggie Errors(): the OCI error list of the body. */
   errors(): { code: string; message?: string; detail?: unknown }[] {
@@ -433,14 +500,19 @@ class Resp {
   /** One line describing the exchange, for assertion messages. */
   describe(): string {
     const h: string[] = [];
-    this.headers.forEach((v, k) => { if (!['date', 'connection', 'keep-alive'].includes(k)) h.push(`${k}: ${v}`); });
+    this.headers.forEach((v, k) => {
+      if (!['date', 'connection', 'keep-alive'].includes(k)) h.push(`${k}: ${v}`);
+    });
     const body = this.body.length > 400 ? `${this.text().slice(0, 400)}...` : this.text();
     return `${this.req.method} ${this.sentUrl} -> ${this.status} {${h.join('; ')}} ${body}`;
   }
 }
 
 class Client {
-  constructor(readonly address: string, readonly defaultName: string) {}
+  constructor(
+    readonly address: string,
+    readonly defaultName: string,
+  ) {}
 
   newRequest(method: string, path: string, opts: RequestOptions = {}): Req {
     const replacements: [string, string][] = [
@@ -471,7 +543,10 @@ class Client {
       const init: RequestInit & { duplex?: 'half' } = { method: req.method, headers, redirect: 'follow' };
       if (body) {
         init.body = new ReadableStream<Uint8Array>({
-          start(c) { c.enqueue(new Uint8Array(body)); c.close(); },
+          start(c) {
+            c.enqueue(new Uint8Array(body));
+            c.close();
+          },
         });
         init.duplex = 'half';
       }
@@ -493,7 +568,7 @@ function rawRequest(req: Req, url: string, headers: Record<string, string>, body
       res.on('end', () => {
         const h = new Headers();
         for (const [k, v] of Object.entries(res.headers)) {
-          if (Array.isArray(v)) v.forEach((x) => h.append(k, x));
+          if (Array.isArray(v)) for (const x of v) h.append(k, x);
           else if (v !== undefined) h.append(k, v);
         }
         resolve(new Resp(req, url, res.statusCode ?? 0, h, Buffer.concat(chunks)));
@@ -524,7 +599,8 @@ function unmarshalTagList(resp: Resp): { name: string; tags: string[] } {
   if (doc === null) return { name: '', tags: [] };
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new Error(`tag list is not a JSON object: ${resp.describe()}`);
   const { name, tags } = doc as { name?: unknown; tags?: unknown };
-  if (name !== undefined && name !== null && typeof name !== 'string') throw new Error(`tag list "name" is not a string: ${resp.describe()}`);
+  if (name !== undefined && name !== null && typeof name !== 'string')
+    throw new Error(`tag list "name" is not a string: ${resp.describe()}`);
   if (tags !== undefined && tags !== null && !(Array.isArray(tags) && tags.every((x) => typeof x === 'string'))) {
     throw new Error(`tag list "tags" is not an array of strings: ${resp.describe()}`);
   }
@@ -540,13 +616,19 @@ function getTagList(resp: Resp): string[] {
   }
 }
 
-interface IndexDoc { manifests: { digest: string; mediaType?: string; annotations?: Record<string, string> }[] }
+interface IndexDoc {
+  manifests: { digest: string; mediaType?: string; annotations?: Record<string, string> }[];
+}
 
 /** json.Unmarshal into image.go's `index`: fails where Go would (bad JSON, or a field of the wrong type). */
 function parseIndex(resp: Resp): IndexDoc {
   const fail = (why: string) => assert.fail(`referrers response does not unmarshal into an index: ${why}\n  ${resp.describe()}`);
   let doc: unknown;
-  try { doc = JSON.parse(resp.text()); } catch (e) { fail((e as Error).message); }
+  try {
+    doc = JSON.parse(resp.text());
+  } catch (e) {
+    fail((e as Error).message);
+  }
   if (doc === null) return { manifests: [] };
   if (typeof doc !== 'object' || Array.isArray(doc)) fail('not a JSON object');
   const manifests = (doc as { manifests?: unknown }).manifests ?? [];
@@ -559,8 +641,11 @@ function parseIndex(resp: Resp): IndexDoc {
       if (v !== undefined && v !== null && typeof v !== 'string') fail(`manifests[${i}].${k} is not a string`);
     }
     if (size !== undefined && size !== null && !Number.isInteger(size)) fail(`manifests[${i}].size is not an integer`);
-    if (annotations !== undefined && annotations !== null
-      && (typeof annotations !== 'object' || Array.isArray(annotations) || Object.values(annotations).some((v) => typeof v !== 'string'))) {
+    if (
+      annotations !== undefined &&
+      annotations !== null &&
+      (typeof annotations !== 'object' || Array.isArray(annotations) || Object.values(annotations).some((v) => typeof v !== 'string'))
+    ) {
       fail(`manifests[${i}].annotations is not an object of strings`);
     }
   }
@@ -585,19 +670,23 @@ function defineSuite(getServer: () => TestServer): void {
   async function populateBlob(digest: string, length: string, content: Buffer): Promise<Resp> {
     const c = client();
     let resp = await c.do(c.newRequest('POST', '/v2/<name>/blobs/uploads/'));
-    resp = await c.do(c.newRequest('PUT', resp.relativeLocation())
-      .setQueryParam('digest', digest)
-      .setHeader('Content-Type', 'application/octet-stream')
-      .setHeader('Content-Length', length)
-      .setBody(content));
+    resp = await c.do(
+      c
+        .newRequest('PUT', resp.relativeLocation())
+        .setQueryParam('digest', digest)
+        .setHeader('Content-Type', 'application/octet-stream')
+        .setHeader('Content-Length', length)
+        .setBody(content),
+    );
     expectStatus(resp, '2xx');
     return resp;
   }
 
   async function putManifest(reference: string, content: Buffer, mediaType = MT_MANIFEST): Promise<Resp> {
     const c = client();
-    return c.do(c.newRequest('PUT', '/v2/<name>/manifests/<reference>', { reference })
-      .setHeader('Content-Type', mediaType).setBody(content));
+    return c.do(
+      c.newRequest('PUT', '/v2/<name>/manifests/<reference>', { reference }).setHeader('Content-Type', mediaType).setBody(content),
+    );
   }
 
   async function deleteDigest(path: '/v2/<name>/manifests/<digest>' | '/v2/<name>/blobs/<digest>', digest: string): Promise<Resp> {
@@ -683,8 +772,9 @@ function defineSuite(getServer: () => TestServer): void {
 
       it('HEAD request to manifest[0] path (digest) should yield 200 response', async () => {
         const c = client();
-        const resp = await c.do(c.newRequest('HEAD', '/v2/<name>/manifests/<digest>', { digest: manifests[0].digest })
-          .setHeader('Accept', MT_MANIFEST));
+        const resp = await c.do(
+          c.newRequest('HEAD', '/v2/<name>/manifests/<digest>', { digest: manifests[0].digest }).setHeader('Accept', MT_MANIFEST),
+        );
         expectStatus(resp, 200);
         const h = resp.header('Docker-Content-Digest');
         if (h !== '') assert.equal(h, manifests[0].digest, resp.describe());
@@ -692,8 +782,9 @@ function defineSuite(getServer: () => TestServer): void {
 
       it('HEAD request to manifest[1] path (digest) should yield 200 response', async () => {
         const c = client();
-        const resp = await c.do(c.newRequest('HEAD', '/v2/<name>/manifests/<digest>', { digest: manifests[1].digest })
-          .setHeader('Accept', MT_MANIFEST));
+        const resp = await c.do(
+          c.newRequest('HEAD', '/v2/<name>/manifests/<digest>', { digest: manifests[1].digest }).setHeader('Accept', MT_MANIFEST),
+        );
         expectStatus(resp, 200);
         const h = resp.header('Docker-Content-Digest');
         if (h !== '') assert.equal(h, manifests[1].digest, resp.describe());
@@ -702,8 +793,9 @@ function defineSuite(getServer: () => TestServer): void {
       it('HEAD request to manifest path (tag) should yield 200 response', async () => {
         assert.notEqual(tag, '', 'tag is empty');
         const c = client();
-        const resp = await c.do(c.newRequest('HEAD', '/v2/<name>/manifests/<reference>', { reference: tag })
-          .setHeader('Accept', MT_MANIFEST));
+        const resp = await c.do(
+          c.newRequest('HEAD', '/v2/<name>/manifests/<reference>', { reference: tag }).setHeader('Accept', MT_MANIFEST),
+        );
         expectStatus(resp, 200);
         const h = resp.header('Docker-Content-Digest');
         if (h !== '') assert.equal(h, manifests[0].digest, resp.describe());
@@ -717,23 +809,26 @@ function defineSuite(getServer: () => TestServer): void {
 
       it('GET request to manifest[0] path (digest) should yield 200 response', async () => {
         const c = client();
-        const resp = await c.do(c.newRequest('GET', '/v2/<name>/manifests/<digest>', { digest: manifests[0].digest })
-          .setHeader('Accept', MT_MANIFEST));
+        const resp = await c.do(
+          c.newRequest('GET', '/v2/<name>/manifests/<digest>', { digest: manifests[0].digest }).setHeader('Accept', MT_MANIFEST),
+        );
         expectStatus(resp, 200);
       });
 
       it('GET request to manifest[1] path (digest) should yield 200 response', async () => {
         const c = client();
-        const resp = await c.do(c.newRequest('GET', '/v2/<name>/manifests/<digest>', { digest: manifests[1].digest })
-          .setHeader('Accept', MT_MANIFEST));
+        const resp = await c.do(
+          c.newRequest('GET', '/v2/<name>/manifests/<digest>', { digest: manifests[1].digest }).setHeader('Accept', MT_MANIFEST),
+        );
         expectStatus(resp, 200);
       });
 
       it('GET request to manifest path (tag) should yield 200 response', async () => {
         assert.notEqual(tag, '', 'tag is empty');
         const c = client();
-        const resp = await c.do(c.newRequest('GET', '/v2/<name>/manifests/<reference>', { reference: tag })
-          .setHeader('Accept', MT_MANIFEST));
+        const resp = await c.do(
+          c.newRequest('GET', '/v2/<name>/manifests/<reference>', { reference: tag }).setHeader('Accept', MT_MANIFEST),
+        );
         expectStatus(resp, 200);
       });
     });
@@ -741,15 +836,23 @@ function defineSuite(getServer: () => TestServer): void {
     describe('Error codes', () => {
       it('400 response body should contain OCI-conforming JSON message', async () => {
         const c = client();
-        const resp = await c.do(c.newRequest('GET', '/v2/<name>/manifests/<reference>', { reference: 'sha256:totallywrong' })
-          .setHeader('Content-Type', MT_MANIFEST)
-          .setBody(d.invalidManifestContent));
+        const resp = await c.do(
+          c
+            .newRequest('GET', '/v2/<name>/manifests/<reference>', { reference: 'sha256:totallywrong' })
+            .setHeader('Content-Type', MT_MANIFEST)
+            .setBody(d.invalidManifestContent),
+        );
         expectStatus(resp, 400, 404);
         if (resp.status === 400) {
           let errorResponses: { code: string }[] = [];
-          assert.doesNotThrow(() => { errorResponses = resp.errors(); }, resp.describe());
+          assert.doesNotThrow(() => {
+            errorResponses = resp.errors();
+          }, resp.describe());
           assert.ok(errorResponses.length > 0, resp.describe());
-          assert.ok(errorCodes.includes(errorResponses[0].code), `error code ${errorResponses[0].code} is not an OCI error code\n  ${resp.describe()}`);
+          assert.ok(
+            errorCodes.includes(errorResponses[0].code),
+            `error code ${errorResponses[0].code} is not an OCI error code\n  ${resp.describe()}`,
+          );
         }
       });
     });
@@ -807,9 +910,9 @@ function defineSuite(getServer: () => TestServer): void {
         const c = client();
         let resp = await c.do(c.newRequest('POST', '/v2/<name>/blobs/uploads/'));
         expectHeaderNotEmpty(resp, 'Location');
-        resp = await c.do(c.newRequest('PATCH', resp.relativeLocation())
-          .setHeader('Content-Type', 'application/octet-stream')
-          .setBody(d.testBlobA));
+        resp = await c.do(
+          c.newRequest('PATCH', resp.relativeLocation()).setHeader('Content-Type', 'application/octet-stream').setBody(d.testBlobA),
+        );
         expectStatus(resp, 202);
         lastResponse = resp;
       });
@@ -817,10 +920,13 @@ function defineSuite(getServer: () => TestServer): void {
       it('PUT request to session URL with digest should yield 201 response', async () => {
         assert.ok(lastResponse, 'lastResponse is nil');
         const c = client();
-        const resp = await c.do(c.newRequest('PUT', lastResponse.relativeLocation())
-          .setQueryParam('digest', d.testBlobADigest)
-          .setHeader('Content-Type', 'application/octet-stream')
-          .setHeader('Content-Length', d.testBlobALength));
+        const resp = await c.do(
+          c
+            .newRequest('PUT', lastResponse.relativeLocation())
+            .setQueryParam('digest', d.testBlobADigest)
+            .setHeader('Content-Type', 'application/octet-stream')
+            .setHeader('Content-Length', d.testBlobALength),
+        );
         expectStatus(resp, 201);
         expectHeaderNotEmpty(resp, 'Location');
       });
@@ -835,11 +941,14 @@ function defineSuite(getServer: () => TestServer): void {
 
       it('POST request with digest and blob should yield a 201 or 202', async () => {
         const c = client();
-        const resp = await c.do(c.newRequest('POST', '/v2/<name>/blobs/uploads/')
-          .setHeader('Content-Length', configs[1].contentLength)
-          .setHeader('Content-Type', 'application/octet-stream')
-          .setQueryParam('digest', configs[1].digest)
-          .setBody(configs[1].content));
+        const resp = await c.do(
+          c
+            .newRequest('POST', '/v2/<name>/blobs/uploads/')
+            .setHeader('Content-Length', configs[1].contentLength)
+            .setHeader('Content-Type', 'application/octet-stream')
+            .setQueryParam('digest', configs[1].digest)
+            .setBody(configs[1].content),
+        );
         expectHeaderNotEmpty(resp, 'Location');
         expectStatus(resp, 201, 202);
         lastResponse = resp;
@@ -863,11 +972,14 @@ function defineSuite(getServer: () => TestServer): void {
       it('PUT upload of a blob should yield a 201 Response', async () => {
         assert.ok(lastResponse, 'lastResponse is nil');
         const c = client();
-        const resp = await c.do(c.newRequest('PUT', lastResponse.relativeLocation())
-          .setHeader('Content-Length', configs[1].contentLength)
-          .setHeader('Content-Type', 'application/octet-stream')
-          .setQueryParam('digest', configs[1].digest)
-          .setBody(configs[1].content));
+        const resp = await c.do(
+          c
+            .newRequest('PUT', lastResponse.relativeLocation())
+            .setHeader('Content-Length', configs[1].contentLength)
+            .setHeader('Content-Type', 'application/octet-stream')
+            .setQueryParam('digest', configs[1].digest)
+            .setBody(configs[1].content),
+        );
         expectHeaderNotEmpty(resp, 'Location');
         expectStatus(resp, 201);
       });
@@ -881,11 +993,14 @@ function defineSuite(getServer: () => TestServer): void {
       it('PUT upload of a layer blob should yield a 201 Response', async () => {
         const c = client();
         let resp = await c.do(c.newRequest('POST', '/v2/<name>/blobs/uploads/'));
-        resp = await c.do(c.newRequest('PUT', resp.relativeLocation())
-          .setHeader('Content-Length', d.layerBlobContentLength)
-          .setHeader('Content-Type', 'application/octet-stream')
-          .setQueryParam('digest', d.layerBlobDigest)
-          .setBody(d.layerBlobData));
+        resp = await c.do(
+          c
+            .newRequest('PUT', resp.relativeLocation())
+            .setHeader('Content-Length', d.layerBlobContentLength)
+            .setHeader('Content-Type', 'application/octet-stream')
+            .setQueryParam('digest', d.layerBlobDigest)
+            .setBody(d.layerBlobData),
+        );
         expectHeaderNotEmpty(resp, 'Location');
         expectStatus(resp, 201);
       });
@@ -911,11 +1026,14 @@ function defineSuite(getServer: () => TestServer): void {
           if (minSize > d.chunked.testBlobBChunk1.length) d.setupChunkedBlob(minSize * 2 - 2);
         }
 
-        resp = await c.do(c.newRequest('PATCH', resp.relativeLocation())
-          .setHeader('Content-Type', 'application/octet-stream')
-          .setHeader('Content-Length', d.chunked.testBlobBChunk2Length)
-          .setHeader('Content-Range', d.chunked.testBlobBChunk2Range)
-          .setBody(d.chunked.testBlobBChunk2));
+        resp = await c.do(
+          c
+            .newRequest('PATCH', resp.relativeLocation())
+            .setHeader('Content-Type', 'application/octet-stream')
+            .setHeader('Content-Length', d.chunked.testBlobBChunk2Length)
+            .setHeader('Content-Range', d.chunked.testBlobBChunk2Range)
+            .setBody(d.chunked.testBlobBChunk2),
+        );
         expectStatus(resp, 416);
       });
 
@@ -924,11 +1042,14 @@ function defineSuite(getServer: () => TestServer): void {
         let resp = await c.do(c.newRequest('POST', '/v2/<name>/blobs/uploads/').setHeader('Content-Length', '0'));
         expectHeaderNotEmpty(resp, 'Location');
         prevResponse = resp;
-        resp = await c.do(c.newRequest('PATCH', resp.relativeLocation())
-          .setHeader('Content-Type', 'application/octet-stream')
-          .setHeader('Content-Length', d.chunked.testBlobBChunk1Length)
-          .setHeader('Content-Range', d.chunked.testBlobBChunk1Range)
-          .setBody(d.chunked.testBlobBChunk1));
+        resp = await c.do(
+          c
+            .newRequest('PATCH', resp.relativeLocation())
+            .setHeader('Content-Type', 'application/octet-stream')
+            .setHeader('Content-Length', d.chunked.testBlobBChunk1Length)
+            .setHeader('Content-Range', d.chunked.testBlobBChunk1Range)
+            .setBody(d.chunked.testBlobBChunk1),
+        );
         expectStatus(resp, 202);
         assert.equal(resp.header('Range'), d.chunked.testBlobBChunk1Range, `Range header\n  ${resp.describe()}`);
         lastResponse = resp;
@@ -937,11 +1058,14 @@ function defineSuite(getServer: () => TestServer): void {
       it('Retry previous blob chunk should return 416', async () => {
         assert.ok(prevResponse, 'prevResponse is nil');
         const c = client();
-        const resp = await c.do(c.newRequest('PATCH', prevResponse.relativeLocation())
-          .setHeader('Content-Type', 'application/octet-stream')
-          .setHeader('Content-Length', d.chunked.testBlobBChunk1Length)
-          .setHeader('Content-Range', d.chunked.testBlobBChunk1Range)
-          .setBody(d.chunked.testBlobBChunk1));
+        const resp = await c.do(
+          c
+            .newRequest('PATCH', prevResponse.relativeLocation())
+            .setHeader('Content-Type', 'application/octet-stream')
+            .setHeader('Content-Length', d.chunked.testBlobBChunk1Length)
+            .setHeader('Content-Range', d.chunked.testBlobBChunk1Range)
+            .setBody(d.chunked.testBlobBChunk1),
+        );
         expectStatus(resp, 416);
       });
 
@@ -958,11 +1082,14 @@ function defineSuite(getServer: () => TestServer): void {
       it('PATCH request with second chunk should return 202', async () => {
         assert.ok(lastResponse, 'lastResponse is nil');
         const c = client();
-        const resp = await c.do(c.newRequest('PATCH', lastResponse.relativeLocation())
-          .setHeader('Content-Length', d.chunked.testBlobBChunk2Length)
-          .setHeader('Content-Range', d.chunked.testBlobBChunk2Range)
-          .setHeader('Content-Type', 'application/octet-stream')
-          .setBody(d.chunked.testBlobBChunk2));
+        const resp = await c.do(
+          c
+            .newRequest('PATCH', lastResponse.relativeLocation())
+            .setHeader('Content-Length', d.chunked.testBlobBChunk2Length)
+            .setHeader('Content-Range', d.chunked.testBlobBChunk2Range)
+            .setHeader('Content-Type', 'application/octet-stream')
+            .setBody(d.chunked.testBlobBChunk2),
+        );
         const location = resp.header('Location');
         expectStatus(resp, 202);
         assert.notEqual(location, '', `expected a non-empty Location header\n  ${resp.describe()}`);
@@ -972,10 +1099,13 @@ function defineSuite(getServer: () => TestServer): void {
       it('PUT request with digest should return 201', async () => {
         assert.ok(lastResponse, 'lastResponse is nil');
         const c = client();
-        const resp = await c.do(c.newRequest('PUT', lastResponse.relativeLocation())
-          .setHeader('Content-Length', '0')
-          .setHeader('Content-Type', 'application/octet-stream')
-          .setQueryParam('digest', d.chunked.testBlobBDigest));
+        const resp = await c.do(
+          c
+            .newRequest('PUT', lastResponse.relativeLocation())
+            .setHeader('Content-Length', '0')
+            .setHeader('Content-Type', 'application/octet-stream')
+            .setQueryParam('digest', d.chunked.testBlobBDigest),
+        );
         expectStatus(resp, 201);
         expectHeaderNotEmpty(resp, 'Location');
       });
@@ -984,17 +1114,21 @@ function defineSuite(getServer: () => TestServer): void {
     describe('Cross-Repository Blob Mount', () => {
       it('Cross-mounting of a blob without the from argument should yield session id', async () => {
         const c = client();
-        const resp = await c.do(c.newRequest('POST', '/v2/<name>/blobs/uploads/', { name: d.crossmountNamespace })
-          .setQueryParam('mount', d.dummyDigest));
+        const resp = await c.do(
+          c.newRequest('POST', '/v2/<name>/blobs/uploads/', { name: d.crossmountNamespace }).setQueryParam('mount', d.dummyDigest),
+        );
         expectStatus(resp, 202);
         assert.notEqual(resp.absoluteLocation(), '', `expected a Location\n  ${resp.describe()}`);
       });
 
       it("POST request to mount another repository's blob should return 201 or 202", async () => {
         const c = client();
-        const resp = await c.do(c.newRequest('POST', '/v2/<name>/blobs/uploads/', { name: d.crossmountNamespace })
-          .setQueryParam('mount', d.testBlobADigest)
-          .setQueryParam('from', c.defaultName));
+        const resp = await c.do(
+          c
+            .newRequest('POST', '/v2/<name>/blobs/uploads/', { name: d.crossmountNamespace })
+            .setQueryParam('mount', d.testBlobADigest)
+            .setQueryParam('from', c.defaultName),
+        );
         expectStatus(resp, 201, 202);
         lastResponse = resp;
       });
@@ -1002,8 +1136,11 @@ function defineSuite(getServer: () => TestServer): void {
       it('GET request to test digest within cross-mount namespace should return 200', async (t) => {
         assert.ok(lastResponse, 'lastResponse is nil');
         if (lastResponse.status !== 201) return t.skip('you have skipped this test.');
-        assert.equal(lastResponse.relativeLocation(), `/v2/${d.crossmountNamespace}/blobs/${d.testBlobADigest}`,
-          `mount Location\n  ${lastResponse.describe()}`);
+        assert.equal(
+          lastResponse.relativeLocation(),
+          `/v2/${d.crossmountNamespace}/blobs/${d.testBlobADigest}`,
+          `mount Location\n  ${lastResponse.describe()}`,
+        );
         const c = client();
         const resp = await c.do(c.newRequest('GET', lastResponse.relativeLocation()));
         expectStatus(resp, 200);
@@ -1012,8 +1149,10 @@ function defineSuite(getServer: () => TestServer): void {
       it('Cross-mounting of nonexistent blob should yield session id', async (t) => {
         assert.ok(lastResponse, 'lastResponse is nil');
         if (lastResponse.status !== 202) return t.skip('you have skipped this test.');
-        assert.ok(lastResponse.relativeLocation().startsWith(`/v2/${d.crossmountNamespace}/blobs/uploads/`),
-          `upload Location\n  ${lastResponse.describe()}`);
+        assert.ok(
+          lastResponse.relativeLocation().startsWith(`/v2/${d.crossmountNamespace}/blobs/uploads/`),
+          `upload Location\n  ${lastResponse.describe()}`,
+        );
       });
 
       it('Cross-mounting without from, and automatic content discovery enabled should return a 201', async (t) => {
@@ -1022,8 +1161,9 @@ function defineSuite(getServer: () => TestServer): void {
         if (lastResponse.status !== 201) return t.skip('you have skipped this test.');
         if (!automaticCrossmountEnabled) return t.skip('you have skipped this test.');
         const c = client();
-        const resp = await c.do(c.newRequest('POST', '/v2/<name>/blobs/uploads/', { name: d.crossmountNamespace })
-          .setQueryParam('mount', d.testBlobADigest));
+        const resp = await c.do(
+          c.newRequest('POST', '/v2/<name>/blobs/uploads/', { name: d.crossmountNamespace }).setQueryParam('mount', d.testBlobADigest),
+        );
         expectStatus(resp, 201);
       });
 
@@ -1033,8 +1173,9 @@ function defineSuite(getServer: () => TestServer): void {
         if (lastResponse.status !== 201) return t.skip('you have skipped this test.');
         if (automaticCrossmountEnabled) return t.skip('you have skipped this test.');
         const c = client();
-        const resp = await c.do(c.newRequest('POST', '/v2/<name>/blobs/uploads/', { name: d.crossmountNamespace })
-          .setQueryParam('mount', d.testBlobADigest));
+        const resp = await c.do(
+          c.newRequest('POST', '/v2/<name>/blobs/uploads/', { name: d.crossmountNamespace }).setQueryParam('mount', d.testBlobADigest),
+        );
         expectStatus(resp, 202);
       });
     });
@@ -1068,8 +1209,9 @@ function defineSuite(getServer: () => TestServer): void {
 
       it('GET request to manifest URL (digest) should yield 200 response', async () => {
         const c = client();
-        const resp = await c.do(c.newRequest('GET', '/v2/<name>/manifests/<digest>', { digest: manifests[1].digest })
-          .setHeader('Accept', MT_MANIFEST));
+        const resp = await c.do(
+          c.newRequest('GET', '/v2/<name>/manifests/<digest>', { digest: manifests[1].digest }).setHeader('Accept', MT_MANIFEST),
+        );
         expectStatus(resp, 200);
       });
     });
@@ -1224,10 +1366,16 @@ function defineSuite(getServer: () => TestServer): void {
         let resp = await c.do(c.newRequest('GET', '/v2/<name>/tags/list').setQueryParam('n', String(numResults)));
         tagList = getTagList(resp);
         // Go indexes tagList[numResults-1]: an empty list panics there, which fails the spec.
-        assert.ok(numResults - 1 >= 0 && numResults - 1 < tagList.length, `index out of range [${numResults - 1}] with length ${tagList.length}\n  ${resp.describe()}`);
-        resp = await c.do(c.newRequest('GET', '/v2/<name>/tags/list')
-          .setQueryParam('n', String(numResults))
-          .setQueryParam('last', tagList[numResults - 1]));
+        assert.ok(
+          numResults - 1 >= 0 && numResults - 1 < tagList.length,
+          `index out of range [${numResults - 1}] with length ${tagList.length}\n  ${resp.describe()}`,
+        );
+        resp = await c.do(
+          c
+            .newRequest('GET', '/v2/<name>/tags/list')
+            .setQueryParam('n', String(numResults))
+            .setQueryParam('last', tagList[numResults - 1]),
+        );
         expectStatus(resp, 200);
         // As in the Go suite, these two assertions look at the first page's list (tagList is not reassigned).
         assert.ok(tagList.length <= numResults, resp.describe());
@@ -1255,14 +1403,21 @@ function defineSuite(getServer: () => TestServer): void {
         assert.notEqual(index.manifests[0].digest, index.manifests[1].digest, resp.describe());
         for (const m of index.manifests) {
           assert.equal(Object.keys(m.annotations ?? {}).length, 1, `annotations of ${m.digest}\n  ${resp.describe()}`);
-          assert.equal(m.annotations?.[d.testAnnotationKey], d.testAnnotationValues[m.digest] ?? '', `annotation of ${m.digest}\n  ${resp.describe()}`);
+          assert.equal(
+            m.annotations?.[d.testAnnotationKey],
+            d.testAnnotationValues[m.digest] ?? '',
+            `annotation of ${m.digest}\n  ${resp.describe()}`,
+          );
         }
       });
 
       it('GET request to existing blob with filter should yield 200', async (t) => {
         const c = client();
-        const resp = await c.do(c.newRequest('GET', '/v2/<name>/referrers/<digest>', { digest: manifests[4].digest })
-          .setQueryParam('artifactType', d.testRefArtifactTypeA));
+        const resp = await c.do(
+          c
+            .newRequest('GET', '/v2/<name>/referrers/<digest>', { digest: manifests[4].digest })
+            .setQueryParam('artifactType', d.testRefArtifactTypeA),
+        );
         expectStatus(resp, 200);
         assert.equal(resp.header('Content-Type'), MT_INDEX, `Content-Type\n  ${resp.describe()}`);
         const index = parseIndex(resp);
@@ -1270,7 +1425,11 @@ function defineSuite(getServer: () => TestServer): void {
         const checkAnnotations = () => {
           for (const m of index.manifests) {
             assert.equal(Object.keys(m.annotations ?? {}).length, 1, `annotations of ${m.digest}\n  ${resp.describe()}`);
-            assert.equal(m.annotations?.[d.testAnnotationKey], d.testAnnotationValues[m.digest] ?? '', `annotation of ${m.digest}\n  ${resp.describe()}`);
+            assert.equal(
+              m.annotations?.[d.testAnnotationKey],
+              d.testAnnotationValues[m.digest] ?? '',
+              `annotation of ${m.digest}\n  ${resp.describe()}`,
+            );
           }
         };
         // An "OCI-Filters-Applied: artifactType" header says an artifactType filter was applied.
@@ -1398,7 +1557,9 @@ function defineSuite(getServer: () => TestServer): void {
         const resp = await c.do(c.newRequest('GET', '/v2/<name>/tags/list'));
         expectStatus(resp, 200);
         let tagList: { tags: string[] } = { tags: [] };
-        assert.doesNotThrow(() => { tagList = unmarshalTagList(resp); }, resp.describe());
+        assert.doesNotThrow(() => {
+          tagList = unmarshalTagList(resp);
+        }, resp.describe());
         numTags = tagList.tags.length;
       });
     });
@@ -1410,7 +1571,9 @@ function defineSuite(getServer: () => TestServer): void {
         expectStatus(resp, 400, 202, 405);
         if (resp.status === 400) {
           let errorResponses: { code: string }[] = [];
-          assert.doesNotThrow(() => { errorResponses = resp.errors(); }, resp.describe());
+          assert.doesNotThrow(() => {
+            errorResponses = resp.errors();
+          }, resp.describe());
           assert.ok(errorResponses.length > 0, resp.describe());
           assert.equal(errorResponses[0].code, errorCodes[UNSUPPORTED], resp.describe());
         }
@@ -1432,7 +1595,9 @@ function defineSuite(getServer: () => TestServer): void {
         const resp = await c.do(c.newRequest('GET', '/v2/<name>/tags/list'));
         expectStatus(resp, 200);
         let tagList: { tags: string[] } = { tags: [] };
-        assert.doesNotThrow(() => { tagList = unmarshalTagList(resp); }, resp.describe());
+        assert.doesNotThrow(() => {
+          tagList = unmarshalTagList(resp);
+        }, resp.describe());
         assert.ok(tagList.tags.length < numTags, `expected fewer than ${numTags} tags\n  ${resp.describe()}`);
       });
     });
@@ -1465,8 +1630,12 @@ for (const dialect of await testDialects()) {
   describe(`conformance (${dialect})`, () => {
     let server: TestServer | undefined;
     // A default install: the suite's artifacts of made-up types pass without any config (issue 13, defect 12).
-    before(async () => { server = await startServer(dialect); });
-    after(async () => { await server?.stop(); });
+    before(async () => {
+      server = await startServer(dialect);
+    });
+    after(async () => {
+      await server?.stop();
+    });
     describe('OCI Distribution Conformance Tests', () => {
       defineSuite(() => {
         assert.ok(server, 'the Berth server did not start');

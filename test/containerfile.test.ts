@@ -18,11 +18,17 @@ const scratch = mkdtempSync(path.join(tmpdir(), 'berth-containerfile-'));
 chmodSync(scratch, 0o755);
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
-interface Instr { op: string; args: string }
+interface Instr {
+  op: string;
+  args: string;
+}
 function parse(file: string): { stages: { from: string; name?: string; instrs: Instr[] }[] } {
   const text = readFileSync(path.join(ROOT, file), 'utf8').replace(/\\\n/g, ' ');
   const stages: { from: string; name?: string; instrs: Instr[] }[] = [];
-  for (const line of text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))) {
+  for (const line of text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))) {
     const [, op, args] = /^(\w+)\s+(.*)$/.exec(line)!;
     if (op === 'FROM') {
       const m = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(args)!;
@@ -36,8 +42,13 @@ const fipsImage = parse('Containerfile.fips');
 
 /** The build context: the repository's files (git's view: tracked and untracked-not-ignored), minus .containerignore. */
 function copyContext(dest: string): void {
-  const ignore = readFileSync(path.join(ROOT, '.containerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-  const files = spawnSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+  const ignore = readFileSync(path.join(ROOT, '.containerignore'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+  const files = spawnSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' })
+    .stdout.split('\n')
+    .filter(Boolean);
   for (const f of files) {
     if (ignore.some((p) => f === p || f.startsWith(`${p}/`) || (p.startsWith('*') && f.endsWith(p.slice(1))))) continue;
     if (!existsSync(path.join(ROOT, f))) continue; // deleted in the work tree
@@ -53,20 +64,33 @@ function plainEnv(): NodeJS.ProcessEnv {
   return env;
 }
 // The suite's second, FIPS-mode pass (BERTH_FIPS=1) would repeat the same image build: once is enough.
-const fipsPass = process.env.BERTH_FIPS === '1' ? 'the image build does not depend on the test suite\'s FIPS mode; it runs in the normal pass: SKIPPED' : false;
+const fipsPass =
+  process.env.BERTH_FIPS === '1'
+    ? "the image build does not depend on the test suite's FIPS mode; it runs in the normal pass: SKIPPED"
+    : false;
 if (fipsPass) console.log(`NOTE: ${fipsPass}`);
 
 function sh(cmd: string, cwd: string, env: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
     const p = spawn('sh', ['-c', cmd], { cwd, env: { ...plainEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    p.stdout.on('data', (d) => { out += d; });
-    p.stderr.on('data', (d) => { out += d; });
+    p.stdout.on('data', (d) => {
+      out += d;
+    });
+    p.stderr.on('data', (d) => {
+      out += d;
+    });
     p.on('exit', (code) => resolve({ code, out }));
   });
 }
 
-const freePort = () => new Promise<number>((resolve) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); }); });
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
 
 const buildDir = path.join(scratch, 'src');
 const imageRoot = path.join(scratch, 'opt/berth');
@@ -89,10 +113,19 @@ test('Containerfile: multi-stage, non-root, berth serve as the entry point; the 
   assert.equal(fipsRuntime.find((i) => i.op === 'CMD')?.args, '["serve", "--fips"]');
   assert.ok(fipsRuntime.some((i) => i.op === 'COPY' && i.args === '--from=fips /etc/berth-fips /etc/berth-fips'));
   assert.match(fipsRuntime.find((i) => i.op === 'ENV')!.args, /OPENSSL_CONF=\/etc\/berth-fips\/openssl.cnf/);
-  assert.match(fipsImage.stages.find((s) => s.name === 'fips')!.instrs.map((i) => i.args).join('\n'), /BERTH_FIPS_CACHE=\/etc\/berth-fips bash \/fips-provider.sh/);
+  assert.match(
+    fipsImage.stages
+      .find((s) => s.name === 'fips')!
+      .instrs.map((i) => i.args)
+      .join('\n'),
+    /BERTH_FIPS_CACHE=\/etc\/berth-fips bash \/fips-provider.sh/,
+  );
 });
 
-test('the build stage\'s steps succeed on the repository (npm ci, server and web build, prune)', { timeout: 600_000, skip: fipsPass }, async () => {
+test("the build stage's steps succeed on the repository (npm ci, server and web build, prune)", {
+  timeout: 600_000,
+  skip: fipsPass,
+}, async () => {
   mkdirSync(buildDir, { recursive: true });
   for (const i of image.stages[0].instrs) {
     if (i.op === 'WORKDIR') assert.equal(i.args, '/src');
@@ -126,9 +159,17 @@ test('the build stage\'s steps succeed on the repository (npm ci, server and web
 
 const canMount = process.getuid?.() === 0 && spawnSync('unshare', ['-m', 'true']).status === 0;
 
-test('the image runs: berth serve from the compiled files, on a read-only root, as a non-root user', { timeout: 120_000, skip: fipsPass }, async (t) => {
-  if (!built) { t.skip('the build stage failed'); return; }
-  const env = Object.fromEntries(image.stages[1].instrs.filter((i) => i.op === 'ENV').flatMap((i) => i.args.split(/\s+/).map((kv) => kv.split('=') as [string, string])));
+test('the image runs: berth serve from the compiled files, on a read-only root, as a non-root user', {
+  timeout: 120_000,
+  skip: fipsPass,
+}, async (t) => {
+  if (!built) {
+    t.skip('the build stage failed');
+    return;
+  }
+  const env = Object.fromEntries(
+    image.stages[1].instrs.filter((i) => i.op === 'ENV').flatMap((i) => i.args.split(/\s+/).map((kv) => kv.split('=') as [string, string])),
+  );
   assert.equal(env.DATA_DIR, '/var/lib/berth/data');
   const data = path.join(scratch, 'var-lib-berth');
   mkdirSync(path.join(data, 'data'), { recursive: true });
@@ -144,13 +185,23 @@ test('the image runs: berth serve from the compiled files, on a read-only root, 
     ? `unshare -m sh -c 'mount --bind ${imageRoot} ${imageRoot} && mount -o remount,ro,bind ${imageRoot} && exec setpriv --reuid=${user.split(':')[0]} --regid=${user.split(':')[1]} --clear-groups ${run}'`
     : run;
   if (!canMount) t.diagnostic('not root or no mount namespaces: runs without the read-only bind mount and as this user');
-  const p = spawn('sh', ['-c', cmd], { cwd: '/', env: { ...plainEnv(), ...env, DATA_DIR: path.join(data, 'data'), LISTEN: `127.0.0.1:${port}`, BERTH_TSX: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn('sh', ['-c', cmd], {
+    cwd: '/',
+    env: { ...plainEnv(), ...env, DATA_DIR: path.join(data, 'data'), LISTEN: `127.0.0.1:${port}`, BERTH_TSX: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
-  p.stdout.on('data', (d) => { out += d; });
-  p.stderr.on('data', (d) => { out += d; });
+  p.stdout.on('data', (d) => {
+    out += d;
+  });
+  p.stderr.on('data', (d) => {
+    out += d;
+  });
   try {
     await new Promise<void>((resolve, reject) => {
-      p.stdout.on('data', () => { if (out.includes('Berth listening on')) resolve(); });
+      p.stdout.on('data', () => {
+        if (out.includes('Berth listening on')) resolve();
+      });
       p.on('exit', (code) => reject(new Error(`berth serve exited (${code}):\n${out}`)));
     });
     const v2 = await fetch(`http://127.0.0.1:${port}/v2/`);
@@ -163,25 +214,39 @@ test('the image runs: berth serve from the compiled files, on a read-only root, 
 });
 
 const fipsConf = '/var/cache/berth-fips/openssl.cnf';
-test('the FIPS image\'s entry point: node --enable-fips with the provider\'s OpenSSL config runs berth serve --fips', {
+test("the FIPS image's entry point: node --enable-fips with the provider's OpenSSL config runs berth serve --fips", {
   timeout: 120_000,
-  skip: fipsPass || (existsSync(fipsConf) ? false : `no FIPS provider built on this machine (${fipsConf}; scripts/fips-provider.sh builds it, .ci/run does before the FIPS pass): SKIPPED`),
+  skip:
+    fipsPass ||
+    (existsSync(fipsConf)
+      ? false
+      : `no FIPS provider built on this machine (${fipsConf}; scripts/fips-provider.sh builds it, .ci/run does before the FIPS pass): SKIPPED`),
 }, async (t) => {
-  if (!built) { t.skip('the build stage failed'); return; }
+  if (!built) {
+    t.skip('the build stage failed');
+    return;
+  }
   // The provider stage's command, against the cache it already built (reused in under a second).
   const prov = await sh('bash scripts/fips-provider.sh', ROOT, { BERTH_FIPS_CACHE: path.dirname(fipsConf) });
   assert.equal(prov.code, 0, prov.out);
   const port = await freePort();
   const data = mkdtempSync(path.join(scratch, 'fips-data-'));
   const p = spawn('node', ['--enable-fips', `${imageRoot}/bin/berth.js`, 'serve', '--fips'], {
-    env: { ...plainEnv(), OPENSSL_CONF: fipsConf, FEATURE_FIPS: 'true', DATA_DIR: data, LISTEN: `127.0.0.1:${port}` }, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...plainEnv(), OPENSSL_CONF: fipsConf, FEATURE_FIPS: 'true', DATA_DIR: data, LISTEN: `127.0.0.1:${port}` },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  p.stdout.on('data', (d) => { out += d; });
-  p.stderr.on('data', (d) => { out += d; });
+  p.stdout.on('data', (d) => {
+    out += d;
+  });
+  p.stderr.on('data', (d) => {
+    out += d;
+  });
   try {
     await new Promise<void>((resolve, reject) => {
-      p.stdout.on('data', () => { if (/FIPS mode: on/.test(out)) resolve(); });
+      p.stdout.on('data', () => {
+        if (/FIPS mode: on/.test(out)) resolve();
+      });
       p.on('exit', (code) => reject(new Error(`berth serve --fips exited (${code}):\n${out}`)));
     });
   } finally {

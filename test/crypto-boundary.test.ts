@@ -11,15 +11,49 @@ const root = path.resolve(import.meta.dirname, '..');
 
 /** Crypto packages no code may use (FIPS mode cannot vouch for their algorithms). */
 const BANNED_PACKAGES = [
-  'bcrypt', 'bcryptjs', 'argon2', '@node-rs/argon2', '@node-rs/bcrypt', 'scrypt', 'scrypt-js', 'md5', 'md5-file', 'blueimp-md5', 'sha1', 'js-sha1',
-  'js-sha256', 'js-sha512', 'sha.js', 'create-hash', 'create-hmac', 'crypto-js', 'node-forge', 'tweetnacl', 'libsodium', 'libsodium-wrappers',
-  'sodium-native', 'elliptic', 'jsrsasign', 'node-rsa', 'hash.js', 'pbkdf2', 'browserify-aes', 'crypto-browserify', 'jsonwebtoken', 'jwa', 'jws',
-  '@peculiar/webcrypto', 'webcrypto-core', 'xxhash', 'xxhash-wasm', 'hash-wasm',
+  'bcrypt',
+  'bcryptjs',
+  'argon2',
+  '@node-rs/argon2',
+  '@node-rs/bcrypt',
+  'scrypt',
+  'scrypt-js',
+  'md5',
+  'md5-file',
+  'blueimp-md5',
+  'sha1',
+  'js-sha1',
+  'js-sha256',
+  'js-sha512',
+  'sha.js',
+  'create-hash',
+  'create-hmac',
+  'crypto-js',
+  'node-forge',
+  'tweetnacl',
+  'libsodium',
+  'libsodium-wrappers',
+  'sodium-native',
+  'elliptic',
+  'jsrsasign',
+  'node-rsa',
+  'hash.js',
+  'pbkdf2',
+  'browserify-aes',
+  'crypto-browserify',
+  'jsonwebtoken',
+  'jwa',
+  'jws',
+  '@peculiar/webcrypto',
+  'webcrypto-core',
+  'xxhash',
+  'xxhash-wasm',
+  'hash-wasm',
 ];
 const BANNED_PREFIXES = ['@noble/', '@stablelib/', '@scure/'];
 /** Libraries that frame data (JOSE, X.509/ASN.1) over the WebCrypto keys crypto/ hands them; allowed in one file each. */
 const REVIEWED: Record<string, string[]> = {
-  'jose': ['src/services/accounts/tokens.ts', 'src/scanner/clair-api/auth.ts'],
+  jose: ['src/services/accounts/tokens.ts', 'src/scanner/clair-api/auth.ts'],
   '@peculiar/x509': ['src/startup/certs.ts'],
 };
 /** Files outside src/ that may import node:crypto, and why (they are tooling, not Berth). */
@@ -33,9 +67,13 @@ const TOOLING_ALLOWED: Record<string, string> = {
   'bench/storage.mjs': 'client-side SHA-256 of pushed and pulled bytes (storage benchmark)',
 };
 /** Algorithm names src/crypto/ must not use (fips.ts names some of them in refusal messages only). */
-const NON_APPROVED = /['"`](md4|md5|sha1|sha-1|ripemd160|rmd160|des|des-ede3(-cbc)?|rc2|rc4|bf|blowfish|chacha20(-poly1305)?|scrypt|whirlpool|sm3|sm4|aes-\d+-ecb)['"`]/i;
+const NON_APPROVED =
+  /['"`](md4|md5|sha1|sha-1|ripemd160|rmd160|des|des-ede3(-cbc)?|rc2|rc4|bf|blowfish|chacha20(-poly1305)?|scrypt|whirlpool|sm3|sm4|aes-\d+-ecb)['"`]/i;
 
-interface Violation { where: string; what: string }
+interface Violation {
+  where: string;
+  what: string;
+}
 
 export function scanSource(rel: string, text: string): Violation[] {
   const out: Violation[] = [];
@@ -49,14 +87,21 @@ export function scanSource(rel: string, text: string): Violation[] {
     for (const m of code.matchAll(/(?:from\s*|import\s*\(\s*|require\s*\(\s*|^\s*import\s+)['"]([^'"]+)['"]/g)) {
       const spec = m[1];
       const pkg = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
-      if ((pkg === 'node:crypto' || pkg === 'crypto') && !mayImportCrypto) out.push({ where, what: `imports ${spec}: only src/crypto/ may (add a function there)` });
-      if (BANNED_PACKAGES.includes(pkg) || BANNED_PREFIXES.some((p) => pkg.startsWith(p))) out.push({ where, what: `imports the crypto package ${spec}: not allowed anywhere (FIPS mode)` });
-      if (REVIEWED[pkg] && !REVIEWED[pkg].includes(rel)) out.push({ where, what: `imports ${spec}: only ${REVIEWED[pkg].join(', ')} may (it must get its keys and WebCrypto from src/crypto/)` });
+      if ((pkg === 'node:crypto' || pkg === 'crypto') && !mayImportCrypto)
+        out.push({ where, what: `imports ${spec}: only src/crypto/ may (add a function there)` });
+      if (BANNED_PACKAGES.includes(pkg) || BANNED_PREFIXES.some((p) => pkg.startsWith(p)))
+        out.push({ where, what: `imports the crypto package ${spec}: not allowed anywhere (FIPS mode)` });
+      if (REVIEWED[pkg] && !REVIEWED[pkg].includes(rel))
+        out.push({
+          where,
+          what: `imports ${spec}: only ${REVIEWED[pkg].join(', ')} may (it must get its keys and WebCrypto from src/crypto/)`,
+        });
     }
     if (!inCrypto && /\b(globalThis\.crypto|crypto\.subtle|webcrypto|getRandomValues|process\.binding\(\s*['"]crypto)/.test(code)) {
       out.push({ where, what: 'reaches WebCrypto / the crypto binding directly: only src/crypto/ may' });
     }
-    if (inCrypto && !rel.endsWith('/fips.ts') && NON_APPROVED.test(code)) out.push({ where, what: `names a non-approved algorithm: ${NON_APPROVED.exec(code)![0]}` });
+    if (inCrypto && !rel.endsWith('/fips.ts') && NON_APPROVED.test(code))
+      out.push({ where, what: `names a non-approved algorithm: ${NON_APPROVED.exec(code)![0]}` });
   });
   return out;
 }
@@ -67,7 +112,10 @@ test('only src/crypto/ imports node:crypto; no crypto packages; no non-approved 
   const all = ['src', 'bin', 'scripts', 'bench'].flatMap((d) => files(path.join(root, d)));
   assert.ok(all.length > 50, `scanned only ${all.length} files`);
   const violations = all.flatMap((f) => scanSource(path.relative(root, f).split(path.sep).join('/'), readFileSync(f, 'utf8')));
-  assert.deepEqual(violations.map((v) => `${v.where}: ${v.what}`), []);
+  assert.deepEqual(
+    violations.map((v) => `${v.where}: ${v.what}`),
+    [],
+  );
 });
 
 test('the crypto boundary has real teeth (each rule catches its violation)', () => {
@@ -79,7 +127,11 @@ test('the crypto boundary has real teeth (each rule catches its violation)', () 
     ['src/crypto/index.ts', "import argon2 from 'argon2';", /crypto package argon2/],
     ['scripts/x.mjs', "import md5 from 'md5';", /crypto package md5/],
     ['src/x.ts', "import { sha256 } from '@noble/hashes/sha256';", /crypto package/],
-    ['src/http/api/x.ts', "import { SignJWT } from 'jose';", /only src\/services\/accounts\/tokens.ts, src\/scanner\/clair-api\/auth.ts may/],
+    [
+      'src/http/api/x.ts',
+      "import { SignJWT } from 'jose';",
+      /only src\/services\/accounts\/tokens.ts, src\/scanner\/clair-api\/auth.ts may/,
+    ],
     ['src/http/x.ts', 'const k = await globalThis.crypto.subtle.generateKey(p, true, u);', /WebCrypto/],
     ['src/crypto/index.ts', "return createHash('md5').update(x).digest('hex');", /non-approved algorithm/],
     ['src/crypto/secrets.ts', "createCipheriv('chacha20-poly1305', key, iv)", /non-approved algorithm/],
@@ -98,5 +150,8 @@ test('the crypto boundary has real teeth (each rule catches its violation)', () 
 test('package.json depends on no banned crypto package', () => {
   const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>;
   const deps = Object.keys({ ...pkg.dependencies, ...pkg.devDependencies, ...pkg.optionalDependencies });
-  assert.deepEqual(deps.filter((d) => BANNED_PACKAGES.includes(d) || BANNED_PREFIXES.some((p) => d.startsWith(p))), []);
+  assert.deepEqual(
+    deps.filter((d) => BANNED_PACKAGES.includes(d) || BANNED_PREFIXES.some((p) => d.startsWith(p))),
+    [],
+  );
 });

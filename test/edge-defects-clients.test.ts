@@ -26,19 +26,29 @@ function run(bin: string, args: string[], input = ''): Promise<{ status: number 
     c.stdout.on('data', (d) => (out += d));
     c.stderr.on('data', (d) => (out += d));
     const timer = setTimeout(() => c.kill('SIGKILL'), 120_000);
-    c.on('close', (status) => { clearTimeout(timer); resolve({ status, out }); });
+    c.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, out });
+    });
     c.stdin.end(input);
   });
 }
 
-interface Served { url: string; dir: string; output(): string; stop(): Promise<void> }
+interface Served {
+  url: string;
+  dir: string;
+  output(): string;
+  stop(): Promise<void>;
+}
 
 /** `berth serve --listen host:port` with a config file (no SERVER_HOSTNAME unless given); waits for its console line. */
 async function serve(listen: string, config: Record<string, unknown>): Promise<Served> {
   const dir = mkdtempSync(path.join(tmpdir(), 'berth-edge-'));
   const file = path.join(dir, 'config.yaml');
   writeFileSync(file, stringifyYaml({ AUTHENTICATION_TYPE: 'Database', PBKDF2_ITERATIONS: 1000, ...config }));
-  const proc = spawn(process.execPath, [BERTH_BIN, 'serve', '--config', file, '--data', path.join(dir, 'data'), '--listen', listen], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [BERTH_BIN, 'serve', '--config', file, '--data', path.join(dir, 'data'), '--listen', listen], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   const exited = new Promise<void>((r) => proc.on('exit', () => r()));
   const url = await new Promise<string>((resolve, reject) => {
@@ -52,7 +62,9 @@ async function serve(listen: string, config: Record<string, unknown>): Promise<S
     proc.on('exit', (code) => reject(new Error(`berth serve exited ${code}: ${out}`)));
   });
   return {
-    url, dir, output: () => out,
+    url,
+    dir,
+    output: () => out,
     async stop() {
       proc.kill('SIGTERM');
       await exited;
@@ -74,19 +86,23 @@ describe('defect 1: without SERVER_HOSTNAME the token realm follows the listen a
     const r = await fetch(`http://${hostPort}/v2/`);
     assert.equal(r.status, 401);
     assert.equal(r.headers.get('www-authenticate'), `Bearer realm="http://${hostPort}/v2/auth",service="${hostPort}"`);
-    const t = await fetch(`http://${hostPort}/v2/auth?service=${hostPort}&scope=repository:admin/x:pull,push`, { headers: { authorization: basic(...ADMIN) } });
+    const t = await fetch(`http://${hostPort}/v2/auth?service=${hostPort}&scope=repository:admin/x:pull,push`, {
+      headers: { authorization: basic(...ADMIN) },
+    });
     assert.equal(t.status, 200, await t.clone().text());
-    const { token } = await t.json() as { token: string };
+    const { token } = (await t.json()) as { token: string };
     const aud = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).aud;
     assert.equal(aud, hostPort);
     assert.equal((await fetch(`http://${hostPort}/v2/`, { headers: { authorization: `Bearer ${token}` } })).status, 200);
     // A client that reached the server by another name gets a realm with that name.
     const port = hostPort.split(':')[1];
     const challenge = await new Promise<string>((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port, path: '/v2/', headers: { host: `localhost:${port}` } }, (res) => {
-        res.resume();
-        resolve(String(res.headers['www-authenticate']));
-      }).on('error', reject);
+      http
+        .get({ host: '127.0.0.1', port, path: '/v2/', headers: { host: `localhost:${port}` } }, (res) => {
+          res.resume();
+          resolve(String(res.headers['www-authenticate']));
+        })
+        .on('error', reject);
     });
     assert.equal(challenge, `Bearer realm="http://localhost:${port}/v2/auth",service="localhost:${port}"`);
   });
@@ -94,11 +110,29 @@ describe('defect 1: without SERVER_HOSTNAME the token realm follows the listen a
   test('skopeo logs in, pushes and pulls on a non-default port', { skip: !have('skopeo') && 'skopeo is not installed' }, async () => {
     const layout = makeOciLayout('edge-defect-1');
     const auth = path.join(s.dir, 'auth.json');
-    const login = await run('skopeo', ['login', '--tls-verify=false', '--authfile', auth, '-u', ADMIN[0], '--password-stdin', hostPort], `${ADMIN[1]}\n`);
+    const login = await run(
+      'skopeo',
+      ['login', '--tls-verify=false', '--authfile', auth, '-u', ADMIN[0], '--password-stdin', hostPort],
+      `${ADMIN[1]}\n`,
+    );
     assert.equal(login.status, 0, login.out);
-    const push = await run('skopeo', ['copy', '--authfile', auth, '--dest-tls-verify=false', `oci:${layout}:latest`, `docker://${hostPort}/admin/app:1.0`]);
+    const push = await run('skopeo', [
+      'copy',
+      '--authfile',
+      auth,
+      '--dest-tls-verify=false',
+      `oci:${layout}:latest`,
+      `docker://${hostPort}/admin/app:1.0`,
+    ]);
     assert.equal(push.status, 0, push.out);
-    const pull = await run('skopeo', ['copy', '--authfile', auth, '--src-tls-verify=false', `docker://${hostPort}/admin/app:1.0`, `oci:${path.join(s.dir, 'pulled')}:1.0`]);
+    const pull = await run('skopeo', [
+      'copy',
+      '--authfile',
+      auth,
+      '--src-tls-verify=false',
+      `docker://${hostPort}/admin/app:1.0`,
+      `oci:${path.join(s.dir, 'pulled')}:1.0`,
+    ]);
     assert.equal(pull.status, 0, pull.out);
     const index = JSON.parse(readFileSync(path.join(s.dir, 'pulled', 'index.json'), 'utf8')) as { manifests: unknown[] };
     assert.equal(index.manifests.length, 1);
@@ -114,7 +148,8 @@ describe('defect 6: TRUSTED_PROXIES decides whose X-Forwarded-For counts', () =>
       assert.ok(r.status === 401 || r.status === 429, `attempt ${i}: ${r.status}`);
     }
   }
-  const login = (s: TestServer, from: string) => fetch(`${s.url}/v2/auth`, { headers: { authorization: basic(...ADMIN), 'x-forwarded-for': from } });
+  const login = (s: TestServer, from: string) =>
+    fetch(`${s.url}/v2/auth`, { headers: { authorization: basic(...ADMIN), 'x-forwarded-for': from } });
 
   test('without TRUSTED_PROXIES a client cannot pick its address with X-Forwarded-For', async () => {
     const s = await startServer('sqlite', {}, { auth: true, config: limits });
@@ -156,7 +191,9 @@ function lanAddress(): string | undefined {
 describe('defect 13: the first administrator needs the setup code from the console', () => {
   const ip = lanAddress();
 
-  test('from the network: no code and a wrong code are refused, the printed code works once', { skip: !ip && 'this machine has no non-loopback IPv4 address' }, async () => {
+  test('from the network: no code and a wrong code are refused, the printed code works once', {
+    skip: !ip && 'this machine has no non-loopback IPv4 address',
+  }, async () => {
     const s = await serve(`${ip}:0`, {});
     try {
       const m = /setup code: ([0-9a-f]{32})/i.exec(s.output());
@@ -165,33 +202,43 @@ describe('defect 13: the first administrator needs the setup code from the conso
       const file = path.join(s.dir, 'data', 'setup-code');
       assert.equal(readFileSync(file, 'utf8').trim(), code);
       assert.equal(statSync(file).mode & 0o777, 0o600, 'only the server user may read it');
-      const state = await (await fetch(`${s.url}/api/v1/setup`)).json() as { needs_admin: boolean; needs_code: boolean };
+      const state = (await (await fetch(`${s.url}/api/v1/setup`)).json()) as { needs_admin: boolean; needs_code: boolean };
       assert.deepEqual([state.needs_admin, state.needs_code], [true, true]);
-      const post = (body: Record<string, unknown>) => fetch(`${s.url}/api/v1/setup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const post = (body: Record<string, unknown>) =>
+        fetch(`${s.url}/api/v1/setup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
       const none = await post({ username: 'root', password: 'root-password-1' });
       assert.equal(none.status, 403);
-      assert.match((await none.json() as { error_message: string }).error_message, /setup code.*console.*setup-code/s);
+      assert.match(((await none.json()) as { error_message: string }).error_message, /setup code.*console.*setup-code/s);
       const wrong = await post({ username: 'root', password: 'root-password-1', setup_code: 'f'.repeat(32) });
       assert.equal(wrong.status, 403);
-      assert.match((await wrong.json() as { error_message: string }).error_message, /setup code is not right/);
+      assert.match(((await wrong.json()) as { error_message: string }).error_message, /setup code is not right/);
       const ok = await post({ username: 'root', password: 'root-password-1', setup_code: code });
       assert.equal(ok.status, 201, await ok.clone().text());
       assert.ok(!existsSync(file), 'the code file is removed once used');
       const again = await post({ username: 'root2', password: 'root-password-2', setup_code: code });
       assert.equal(again.status, 409, 'the code is spent and the administrator exists');
-      const signin = await fetch(`${s.url}/api/v1/signin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'root', password: 'root-password-1' }) });
+      const signin = await fetch(`${s.url}/api/v1/signin`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'root', password: 'root-password-1' }),
+      });
       assert.equal(signin.status, 200);
     } finally {
       await s.stop();
     }
   });
 
-  test('the web UI asks for the setup code from another machine and names what is wrong', { skip: !ip ? 'this machine has no non-loopback IPv4 address' : !existsSync(CHROMIUM) && `${CHROMIUM} is missing` }, async () => {
+  test('the web UI asks for the setup code from another machine and names what is wrong', {
+    skip: !ip ? 'this machine has no non-loopback IPv4 address' : !existsSync(CHROMIUM) && `${CHROMIUM} is missing`,
+  }, async () => {
     const { webIsStale, buildWeb } = await import('../scripts/build-web.mjs');
     if (webIsStale()) await buildWeb();
     const s = await serve(`${ip}:0`, {});
     const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
+    });
     try {
       const code = /setup code: ([0-9a-f]{32})/.exec(s.output())![1];
       const page = await browser.newPage();
@@ -217,15 +264,23 @@ describe('defect 13: the first administrator needs the setup code from the conso
   test('from loopback the first administrator is still one step', async () => {
     const s = await startServer('sqlite', {}, { auth: true });
     try {
-      const state = await (await fetch(`${s.url}/api/v1/setup`)).json() as { needs_admin: boolean; needs_code: boolean };
+      const state = (await (await fetch(`${s.url}/api/v1/setup`)).json()) as { needs_admin: boolean; needs_code: boolean };
       assert.deepEqual([state.needs_admin, state.needs_code], [true, false]);
-      const r = await fetch(`${s.url}/api/v1/setup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'root', password: 'root-password-1' }) });
+      const r = await fetch(`${s.url}/api/v1/setup`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'root', password: 'root-password-1' }),
+      });
       assert.equal(r.status, 201, await r.clone().text());
       assert.ok(!existsSync(path.join(s.dataDir, 'setup-code')));
       // A forwarded request (a proxy on this machine) is not loopback, even when the proxy is not trusted.
       const s2 = await startServer('sqlite', {}, { auth: true });
       try {
-        const fwd = await fetch(`${s2.url}/api/v1/setup`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.5' }, body: JSON.stringify({ username: 'root', password: 'root-password-1' }) });
+        const fwd = await fetch(`${s2.url}/api/v1/setup`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.5' },
+          body: JSON.stringify({ username: 'root', password: 'root-password-1' }),
+        });
         assert.equal(fwd.status, 403);
       } finally {
         await s2.stop();

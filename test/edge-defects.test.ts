@@ -13,8 +13,22 @@ import { api, basic, host, registryToken } from './helpers/accounts.ts';
 import { imageManifest, pushBlob, putManifest, sha256, type Pushed } from './helpers/registry-client.ts';
 
 /** The error codes of the OCI distribution spec (and Docker's TOOMANYREQUESTS). */
-const OCI_CODES = new Set(['BLOB_UNKNOWN', 'BLOB_UPLOAD_INVALID', 'BLOB_UPLOAD_UNKNOWN', 'DIGEST_INVALID', 'MANIFEST_BLOB_UNKNOWN',
-  'MANIFEST_INVALID', 'MANIFEST_UNKNOWN', 'NAME_INVALID', 'NAME_UNKNOWN', 'SIZE_INVALID', 'UNAUTHORIZED', 'DENIED', 'UNSUPPORTED', 'TOOMANYREQUESTS']);
+const OCI_CODES = new Set([
+  'BLOB_UNKNOWN',
+  'BLOB_UPLOAD_INVALID',
+  'BLOB_UPLOAD_UNKNOWN',
+  'DIGEST_INVALID',
+  'MANIFEST_BLOB_UNKNOWN',
+  'MANIFEST_INVALID',
+  'MANIFEST_UNKNOWN',
+  'NAME_INVALID',
+  'NAME_UNKNOWN',
+  'SIZE_INVALID',
+  'UNAUTHORIZED',
+  'DENIED',
+  'UNSUPPORTED',
+  'TOOMANYREQUESTS',
+]);
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -31,7 +45,11 @@ function raw(url: string, text: string | Buffer): Promise<{ status: number; head
     sock.on('close', () => {
       const out = Buffer.concat(chunks).toString('latin1');
       const split = out.indexOf('\r\n\r\n');
-      resolve({ status: Number(/^HTTP\/1\.[01] (\d+)/.exec(out)?.[1] ?? 0), headers: out.slice(0, split), body: split >= 0 ? out.slice(split + 4) : '' });
+      resolve({
+        status: Number(/^HTTP\/1\.[01] (\d+)/.exec(out)?.[1] ?? 0),
+        headers: out.slice(0, split),
+        body: split >= 0 ? out.slice(split + 4) : '',
+      });
     });
   });
 }
@@ -62,7 +80,9 @@ async function expectOci(r: Response | Promise<Response>, status: number, code: 
 
 describe('defect 3: every /v2 error is OCI JSON', () => {
   let s: TestServer;
-  before(async () => { s = await startServer('sqlite'); });
+  before(async () => {
+    s = await startServer('sqlite');
+  });
   after(() => s.stop());
 
   test('malformed percent-encoding in the path gets 400 with an OCI error body', async () => {
@@ -76,8 +96,16 @@ describe('defect 3: every /v2 error is OCI JSON', () => {
 
   test("Node's HTTP parser errors (chunk size, CL with TE, control bytes, oversized headers) get OCI error bodies", async () => {
     const cases: [string, string | Buffer, number][] = [
-      ['bad chunk size', 'POST /v2/a/b/blobs/uploads/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n', 400],
-      ['Content-Length with Transfer-Encoding', 'POST /v2/a/b/blobs/uploads/ HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n', 400],
+      [
+        'bad chunk size',
+        'POST /v2/a/b/blobs/uploads/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n',
+        400,
+      ],
+      [
+        'Content-Length with Transfer-Encoding',
+        'POST /v2/a/b/blobs/uploads/ HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
+        400,
+      ],
       ['control byte in a header', Buffer.from('GET /v2/ HTTP/1.1\r\nHost: x\r\nX-Odd: a\x01b\r\n\r\n', 'latin1'), 400],
       ['headers over 16 KB', `GET /v2/ HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431],
       ['garbage request line', 'GET\x7f /v2/ HTTP/1.1\r\n\r\n', 400],
@@ -111,20 +139,37 @@ describe('defect 4: manifest Content-Type, mediaType and encoding', () => {
   });
   after(() => s.stop());
 
-  const put = (body: Buffer, contentType: string | undefined, ref = 'x') => fetch(`${s.url}/v2/ct/repo/manifests/${ref}`, {
-    method: 'PUT', body: new Uint8Array(body), headers: contentType === undefined ? {} : { 'content-type': contentType },
-  });
+  const put = (body: Buffer, contentType: string | undefined, ref = 'x') =>
+    fetch(`${s.url}/v2/ct/repo/manifests/${ref}`, {
+      method: 'PUT',
+      body: new Uint8Array(body),
+      headers: contentType === undefined ? {} : { 'content-type': contentType },
+    });
 
   test('an empty or missing Content-Type is MANIFEST_INVALID (400), not BLOB_UPLOAD_INVALID', async () => {
     await expectOci(put(image, ''), 400, 'MANIFEST_INVALID', 'empty Content-Type');
-    const r = await raw(s.url, Buffer.concat([Buffer.from(`PUT /v2/ct/repo/manifests/x HTTP/1.1\r\nHost: x\r\nContent-Length: ${image.length}\r\nConnection: close\r\n\r\n`), image]));
+    const r = await raw(
+      s.url,
+      Buffer.concat([
+        Buffer.from(`PUT /v2/ct/repo/manifests/x HTTP/1.1\r\nHost: x\r\nContent-Length: ${image.length}\r\nConnection: close\r\n\r\n`),
+        image,
+      ]),
+    );
     assert.equal(r.status, 400, r.body);
     assert.equal(ociError(r.body, 'no Content-Type').code, 'MANIFEST_INVALID');
   });
 
   test('a Content-Type that contradicts the body is refused for every type', async () => {
-    const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: OCI_MANIFEST, digest: imageDigest, size: image.length }] }));
-    const indexNoType = Buffer.from(JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: OCI_MANIFEST, digest: imageDigest, size: image.length }] }));
+    const index = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI_INDEX,
+        manifests: [{ mediaType: OCI_MANIFEST, digest: imageDigest, size: image.length }],
+      }),
+    );
+    const indexNoType = Buffer.from(
+      JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: OCI_MANIFEST, digest: imageDigest, size: image.length }] }),
+    );
     for (const [what, body, ct] of [
       ['index as text/plain', index, 'text/plain'],
       ['index as schema1 prettyjws', index, 'application/vnd.docker.distribution.manifest.v1+prettyjws'],
@@ -172,7 +217,9 @@ describe('defect 4: manifest Content-Type, mediaType and encoding', () => {
 
 describe('defect 5: methods and names', () => {
   let s: TestServer;
-  before(async () => { s = await startServer('sqlite'); });
+  before(async () => {
+    s = await startServer('sqlite');
+  });
   after(() => s.stop());
 
   test('OPTIONS, TRACE and other unknown methods on /v2 routes get 405 UNSUPPORTED with Allow', async () => {
@@ -210,9 +257,12 @@ describe('defect 12: artifacts of any config type', () => {
     const cfg = await pushBlob(url, repo, '{"acme":true}');
     const file = await pushBlob(url, repo, `artifact file ${tag}`);
     const manifest = {
-      schemaVersion: 2, mediaType: OCI_MANIFEST,
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
       config: { mediaType: configType, digest: cfg.digest, size: cfg.size },
-      layers: [{ mediaType: layerType, digest: file.digest, size: file.size, annotations: { 'org.opencontainers.image.title': 'file.txt' } }],
+      layers: [
+        { mediaType: layerType, digest: file.digest, size: file.size, annotations: { 'org.opencontainers.image.title': 'file.txt' } },
+      ],
       annotations: { 'org.opencontainers.image.created': '2026-01-01T00:00:00Z' },
     };
     return putManifest(url, repo, tag, Buffer.from(JSON.stringify(manifest)));
@@ -225,21 +275,35 @@ describe('defect 12: artifacts of any config type', () => {
       assert.equal(r.status, 201, await r.text());
       const got = await fetch(`${s.url}/v2/team/tool/manifests/v1`, { headers: { accept: OCI_MANIFEST } });
       assert.equal(got.status, 200);
-      assert.equal((await got.json() as { config: { mediaType: string } }).config.mediaType, ACME_CONFIG);
+      assert.equal(((await got.json()) as { config: { mediaType: string } }).config.mediaType, ACME_CONFIG);
       // The OCI conformance suite's own artifact: its config type with an empty-config layer type.
       const conf = await orasPush(s.url, 'team/conformance', 'a', 'application/vnd.oci.image.config.v1+json', OCI_EMPTY);
       assert.equal(conf.status, 201, await conf.text());
       // Well-formedness still counts: the empty config without artifactType is refused.
       const e = await pushBlob(s.url, 'team/tool', '{}');
-      const bad = { schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: OCI_EMPTY, digest: e.digest, size: e.size }, layers: [] };
-      await expectOci(putManifest(s.url, 'team/tool', 'bad', Buffer.from(JSON.stringify(bad))), 400, 'MANIFEST_INVALID', 'empty config without artifactType');
+      const bad = {
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST,
+        config: { mediaType: OCI_EMPTY, digest: e.digest, size: e.size },
+        layers: [],
+      };
+      await expectOci(
+        putManifest(s.url, 'team/tool', 'bad', Buffer.from(JSON.stringify(bad))),
+        400,
+        'MANIFEST_INVALID',
+        'empty config without artifactType',
+      );
     } finally {
       await s.stop();
     }
   });
 
   test('when ALLOWED_OCI_ARTIFACT_TYPES is set, only the listed types pass; FEATURE_GENERAL_OCI_SUPPORT: false refuses them all', async () => {
-    const s = await startServer('sqlite', {}, { config: { ALLOWED_OCI_ARTIFACT_TYPES: { 'application/vnd.acme.other.v1+json': [ACME_LAYER] } } });
+    const s = await startServer(
+      'sqlite',
+      {},
+      { config: { ALLOWED_OCI_ARTIFACT_TYPES: { 'application/vnd.acme.other.v1+json': [ACME_LAYER] } } },
+    );
     try {
       const msg = await expectOci(orasPush(s.url, 'team/tool', 'v1'), 400, 'MANIFEST_INVALID', 'unlisted type');
       assert.match(msg, /application\/vnd\.acme\.config\.v1\+json.*ALLOWED_OCI_ARTIFACT_TYPES/);
@@ -284,9 +348,36 @@ for (const dialect of await testDialects()) {
     };
 
     test('invalid manifest JSON, an invalid ?digest=, a wrong monolithic digest and a failed mount leave no repository behind', async () => {
-      await expectOci(fetch(`${s.url}/v2/admin/badjson/manifests/v1`, { method: 'PUT', headers: { ...auth, 'content-type': OCI_MANIFEST }, body: '{not json' }), 400, 'MANIFEST_INVALID', 'bad JSON');
-      await expectOci(fetch(`${s.url}/v2/admin/baddigest/blobs/uploads/?digest=sha256:nothex`, { method: 'POST', headers: { ...auth, 'content-type': 'application/octet-stream' }, body: 'abc' }), 400, 'DIGEST_INVALID', 'invalid ?digest=');
-      await expectOci(fetch(`${s.url}/v2/admin/wrongdigest/blobs/uploads/?digest=${sha256('other')}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/octet-stream' }, body: 'abc' }), 400, 'DIGEST_INVALID', 'wrong digest');
+      await expectOci(
+        fetch(`${s.url}/v2/admin/badjson/manifests/v1`, {
+          method: 'PUT',
+          headers: { ...auth, 'content-type': OCI_MANIFEST },
+          body: '{not json',
+        }),
+        400,
+        'MANIFEST_INVALID',
+        'bad JSON',
+      );
+      await expectOci(
+        fetch(`${s.url}/v2/admin/baddigest/blobs/uploads/?digest=sha256:nothex`, {
+          method: 'POST',
+          headers: { ...auth, 'content-type': 'application/octet-stream' },
+          body: 'abc',
+        }),
+        400,
+        'DIGEST_INVALID',
+        'invalid ?digest=',
+      );
+      await expectOci(
+        fetch(`${s.url}/v2/admin/wrongdigest/blobs/uploads/?digest=${sha256('other')}`, {
+          method: 'POST',
+          headers: { ...auth, 'content-type': 'application/octet-stream' },
+          body: 'abc',
+        }),
+        400,
+        'DIGEST_INVALID',
+        'wrong digest',
+      );
       // A mount of a blob that is nowhere falls back to an upload session: nothing stored, so no repository.
       const m = await fetch(`${s.url}/v2/admin/badmount/blobs/uploads/?mount=${sha256('nowhere')}`, { method: 'POST', headers: auth });
       assert.equal(m.status, 202);
@@ -300,7 +391,11 @@ for (const dialect of await testDialects()) {
 
     test('the first stored blob creates the repository, owned by its namespace and private by default', async () => {
       const blob = Buffer.from('the first blob');
-      const r = await fetch(`${s.url}/v2/admin/good/blobs/uploads/?digest=${sha256(blob)}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/octet-stream' }, body: blob });
+      const r = await fetch(`${s.url}/v2/admin/good/blobs/uploads/?digest=${sha256(blob)}`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/octet-stream' },
+        body: blob,
+      });
       assert.equal(r.status, 201, await r.text());
       const now = await repositories();
       assert.ok(now.catalog.includes('admin/good'), `${now.catalog}`);
@@ -309,10 +404,19 @@ for (const dialect of await testDialects()) {
       assert.equal(view.status, 200);
       assert.equal(view.json.is_public, false);
       // Another user may not push into admin's namespace: refused, and still nothing created.
-      assert.equal((await api(s, 'POST', '/user/', ADMIN, { username: 'mallory', password: 'mallory-password-1', email: 'm@example.com' })).status < 300, true);
-      const t = await fetch(`${s.url}/v2/auth?service=${encodeURIComponent(host(s))}&scope=repository:admin/mine:pull,push`, { headers: { authorization: basic('mallory', 'mallory-password-1') } });
+      assert.equal(
+        (await api(s, 'POST', '/user/', ADMIN, { username: 'mallory', password: 'mallory-password-1', email: 'm@example.com' })).status <
+          300,
+        true,
+      );
+      const t = await fetch(`${s.url}/v2/auth?service=${encodeURIComponent(host(s))}&scope=repository:admin/mine:pull,push`, {
+        headers: { authorization: basic('mallory', 'mallory-password-1') },
+      });
       const token = ((await t.json()) as { token: string }).token;
-      const denied = await fetch(`${s.url}/v2/admin/mine/blobs/uploads/`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+      const denied = await fetch(`${s.url}/v2/admin/mine/blobs/uploads/`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+      });
       assert.equal(denied.status, 403);
       assert.ok(!(await repositories()).catalog.includes('admin/mine'));
     });

@@ -40,7 +40,11 @@ function plainEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 function weakRsaPair(dir: string): { cert: string; key: string } {
   const cert = path.join(dir, 'weak.crt');
   const key = path.join(dir, 'weak.key');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:1024', '-nodes', '-subj', '/CN=weak', '-days', '2', '-keyout', key, '-out', cert], { env: plainEnv(), stdio: 'pipe' });
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:1024', '-nodes', '-subj', '/CN=weak', '-days', '2', '-keyout', key, '-out', cert],
+    { env: plainEnv(), stdio: 'pipe' },
+  );
   return { cert, key };
 }
 
@@ -57,9 +61,17 @@ describe('FIPS mode without a FIPS provider', () => {
       const r = spawnSync(process.execPath, args, { env: plainEnv(), encoding: 'utf8', timeout: 60_000 });
       assert.equal(r.status, 1, r.stdout + r.stderr);
       assert.doesNotMatch(r.stdout, /listening/);
-      assert.match(r.stderr, /FEATURE_FIPS is on, but this process is not in FIPS mode \(crypto\.getFips\(\) = 0, OpenSSL 3\.\d+\.\d+\): node was not started with --enable-fips/);
+      assert.match(
+        r.stderr,
+        /FEATURE_FIPS is on, but this process is not in FIPS mode \(crypto\.getFips\(\) = 0, OpenSSL 3\.\d+\.\d+\): node was not started with --enable-fips/,
+      );
       assert.match(r.stderr, /scripts\/fips-provider\.sh/);
-      assert.match(r.stderr, new RegExp(`OPENSSL_CONF=/var/cache/berth-fips/openssl.cnf ${process.execPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} --enable-fips .*bin/berth\\.js serve`));
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `OPENSSL_CONF=/var/cache/berth-fips/openssl.cnf ${process.execPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} --enable-fips .*bin/berth\\.js serve`,
+        ),
+      );
       assert.match(r.stderr, /docs\/FIPS\.md/);
       assert.ok(!existsSync(path.join(dir, 'berth.db')), 'nothing was opened before the refusal');
     });
@@ -75,8 +87,17 @@ describe('FIPS configuration policy', () => {
     assert.match(p[0], /^SSL_CIPHERS: FIPS mode refuses "ECDHE-RSA-CHACHA20-POLY1305": ChaCha20-Poly1305 is not a FIPS-approved cipher/);
     assert.match(validateConfig({ FEATURE_FIPS: true, SSL_CIPHERS: ['DES-CBC3-SHA'] }).problems[0], /DES-CBC3-SHA.*not FIPS-approved/);
     assert.match(validateConfig({ FEATURE_FIPS: true, SSL_CIPHERS: ['ECDHE-RSA-AES128-SHA'] }).problems[0], /HMAC-SHA1/);
-    assert.deepEqual(validateConfig({ FEATURE_FIPS: true, SSL_CIPHERS: ['TLS_AES_256_GCM_SHA384', 'ECDHE-RSA-AES256-GCM-SHA384'], SSL_PROTOCOLS: ['TLSv1.2', 'TLSv1.3'] }).problems, []);
-    assert.deepEqual(validateConfig({ FEATURE_FIPS: true, SSL_PROTOCOLS: ['TLSv1.1', 'TLSv1.2'] }).problems, ['SSL_PROTOCOLS: FIPS mode refuses TLSv1.1: only TLSv1.2 and TLSv1.3 are allowed']);
+    assert.deepEqual(
+      validateConfig({
+        FEATURE_FIPS: true,
+        SSL_CIPHERS: ['TLS_AES_256_GCM_SHA384', 'ECDHE-RSA-AES256-GCM-SHA384'],
+        SSL_PROTOCOLS: ['TLSv1.2', 'TLSv1.3'],
+      }).problems,
+      [],
+    );
+    assert.deepEqual(validateConfig({ FEATURE_FIPS: true, SSL_PROTOCOLS: ['TLSv1.1', 'TLSv1.2'] }).problems, [
+      'SSL_PROTOCOLS: FIPS mode refuses TLSv1.1: only TLSv1.2 and TLSv1.3 are allowed',
+    ]);
     assert.match(validateConfig({ SSL_PROTOCOLS: ['TLSv1', 'TLSv1.3'] }).problems[0], /contiguous/);
     assert.match(validateConfig({ DATABASE_SECRET_KEY: 'short' }).problems[0], /^DATABASE_SECRET_KEY: must be at least 32 characters/);
   });
@@ -106,29 +127,38 @@ describe('FIPS configuration policy', () => {
       assert.match(text, new RegExp(`Subject Key Identifier: *\\n *${ski}`));
     }
     const server = execFileSync('openssl', ['x509', '-noout', '-text', '-in', made.serverCert], { env: plainEnv(), encoding: 'utf8' });
-    const caSki = /Subject Key Identifier: *\n *(\S+)/.exec(execFileSync('openssl', ['x509', '-noout', '-text', '-in', made.caCert], { env: plainEnv(), encoding: 'utf8' }))![1];
+    const caSki = /Subject Key Identifier: *\n *(\S+)/.exec(
+      execFileSync('openssl', ['x509', '-noout', '-text', '-in', made.caCert], { env: plainEnv(), encoding: 'utf8' }),
+    )![1];
     assert.match(server, new RegExp(`Authority Key Identifier: *\\n *(keyid:)?${caSki}`));
   });
 
   test('FIPS TLS options: a real handshake refuses ChaCha20 and TLS 1.1, accepts AES-GCM over TLS 1.2 and 1.3', async () => {
     const dir = mkdtempSync(path.join(tmp, 'tls-'));
     const made = await initCertificates(dir, ['localhost']);
-    const server = tls.createServer({ cert: readFileSync(made.serverCert), key: readFileSync(made.serverKey), ...tlsOptions({ fips: true }) }, (s) => s.end('ok'));
+    const server = tls.createServer(
+      { cert: readFileSync(made.serverCert), key: readFileSync(made.serverKey), ...tlsOptions({ fips: true }) },
+      (s) => s.end('ok'),
+    );
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as { port: number }).port;
     try {
-      const hello = (o: tls.ConnectionOptions) => new Promise<string>((resolve) => {
-        const s = tls.connect({ host: '127.0.0.1', port, ca: readFileSync(made.caCert), servername: 'localhost', ...o }, () => {
-          resolve(`${s.getProtocol()} ${s.getCipher().standardName}`);
-          s.destroy();
+      const hello = (o: tls.ConnectionOptions) =>
+        new Promise<string>((resolve) => {
+          const s = tls.connect({ host: '127.0.0.1', port, ca: readFileSync(made.caCert), servername: 'localhost', ...o }, () => {
+            resolve(`${s.getProtocol()} ${s.getCipher().standardName}`);
+            s.destroy();
+          });
+          s.on('error', (e) => resolve(`refused: ${(e as NodeJS.ErrnoException).code ?? e.message}`));
         });
-        s.on('error', (e) => resolve(`refused: ${(e as NodeJS.ErrnoException).code ?? e.message}`));
-      });
       assert.match(await hello({}), /^TLSv1\.3 TLS_AES_(256_GCM_SHA384|128_GCM_SHA256)$/);
       assert.equal(await hello({ maxVersion: 'TLSv1.2' }), 'TLSv1.2 TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384');
       if (getFips() !== 1) {
         // A client that offers only ChaCha20 (possible only outside FIPS mode) gets no handshake.
-        assert.match(await hello({ maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-CHACHA20-POLY1305' }), /^refused: .*(HANDSHAKE_FAILURE|NO_SHARED_CIPHER|ECONNRESET)/i);
+        assert.match(
+          await hello({ maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-CHACHA20-POLY1305' }),
+          /^refused: .*(HANDSHAKE_FAILURE|NO_SHARED_CIPHER|ECONNRESET)/i,
+        );
         assert.match(await hello({ minVersion: 'TLSv1.3', ciphers: 'TLS_CHACHA20_POLY1305_SHA256' }), /^refused/);
       }
       assert.match(await hello({ minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT:@SECLEVEL=0' }), /^refused/);
@@ -140,7 +170,11 @@ describe('FIPS configuration policy', () => {
 
 describe('database secrets at rest (AES-256-GCM)', () => {
   test('signing keys are stored sealed; a plaintext row from before is read and sealed in place; a wrong key says so', async () => {
-    const s = await startServer('sqlite', {}, { auth: true, config: { BOOTSTRAP_ADMIN: { username: 'admin', password: 'admin-password-1' } } });
+    const s = await startServer(
+      'sqlite',
+      {},
+      { auth: true, config: { BOOTSTRAP_ADMIN: { username: 'admin', password: 'admin-password-1' } } },
+    );
     try {
       const t = await registryToken(s, ['repository:admin/x:pull'], ['admin', 'admin-password-1']);
       assert.equal(t.status, 200);
@@ -155,7 +189,10 @@ describe('database secrets at rest (AES-256-GCM)', () => {
       const pem = box.open(rows[0].private_pem, `signing_key:${rows[0].kid}`);
       assert.match(pem, /^-----BEGIN PRIVATE KEY-----/);
       assert.throws(() => box.open(rows[0].private_pem, 'signing_key:other'), /failed authentication/);
-      assert.throws(() => new SecretBox(Buffer.from('b'.repeat(64))).open(rows[0].private_pem, `signing_key:${rows[0].kid}`), /sealed with another database secret key/);
+      assert.throws(
+        () => new SecretBox(Buffer.from('b'.repeat(64))).open(rows[0].private_pem, `signing_key:${rows[0].kid}`),
+        /sealed with another database secret key/,
+      );
       // An old plaintext row (before sealing) still works and is sealed on first use.
       await db.updateTable('signing_key').set({ private_pem: pem }).execute();
       const again = await s.berth.accounts.tokens.issue('admin', []);
@@ -175,10 +212,14 @@ describe('database secrets at rest (AES-256-GCM)', () => {
 // They run whenever a provider is there: the one named by BERTH_FIPS_OPENSSL_CONF, this process's own
 // (in FIPS mode), or the one scripts/fips-provider.sh caches; no switch is needed to turn them on.
 const CACHED_FIPS_CONF = '/var/cache/berth-fips/openssl.cnf';
-const fipsConf = process.env.BERTH_FIPS_OPENSSL_CONF ?? (getFips() === 1 ? process.env.OPENSSL_CONF : undefined)
-  ?? (existsSync(CACHED_FIPS_CONF) ? CACHED_FIPS_CONF : undefined);
-const skip = fipsConf && existsSync(fipsConf) ? false
-  : `no OpenSSL FIPS provider: ${fipsConf ?? CACHED_FIPS_CONF} is missing (run scripts/fips-provider.sh once; CI does)`;
+const fipsConf =
+  process.env.BERTH_FIPS_OPENSSL_CONF ??
+  (getFips() === 1 ? process.env.OPENSSL_CONF : undefined) ??
+  (existsSync(CACHED_FIPS_CONF) ? CACHED_FIPS_CONF : undefined);
+const skip =
+  fipsConf && existsSync(fipsConf)
+    ? false
+    : `no OpenSSL FIPS provider: ${fipsConf ?? CACHED_FIPS_CONF} is missing (run scripts/fips-provider.sh once; CI does)`;
 
 function fipsEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...plainEnv(extra), OPENSSL_CONF: fipsConf!, NODE_OPTIONS: '--enable-fips' };
@@ -206,24 +247,52 @@ describe('in a FIPS process (OpenSSL FIPS provider)', () => {
       }));`;
     const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { env: fipsEnv(), encoding: 'utf8' }));
     assert.deepEqual(out, {
-      fips: 1, sha256: 'ok', sha512: 'ok', pbkdf2: 'ok', aesgcm: 'ok', p256: 'ok',
-      md5: 'refused', md5hmac: 'refused', chacha20: 'refused', rsa1024: 'refused', rc4: 'refused',
+      fips: 1,
+      sha256: 'ok',
+      sha512: 'ok',
+      pbkdf2: 'ok',
+      aesgcm: 'ok',
+      p256: 'ok',
+      md5: 'refused',
+      md5hmac: 'refused',
+      chacha20: 'refused',
+      rsa1024: 'refused',
+      rc4: 'refused',
     });
   });
 
-  test('berth certs init, serve --fips over HTTPS: push, pull, sign-in, ES256 token, status; refusals', { skip, timeout: 180_000 }, async () => {
+  test('berth certs init, serve --fips over HTTPS: push, pull, sign-in, ES256 token, status; refusals', {
+    skip,
+    timeout: 180_000,
+  }, async () => {
     const dir = mkdtempSync(path.join(tmp, 'e2e-'));
     const port = await freePort();
     const hostPort = `127.0.0.1:${port}`;
     const cfg = path.join(dir, 'config.yaml');
-    writeFileSync(cfg, stringifyYaml({ SERVER_HOSTNAME: hostPort, PBKDF2_ITERATIONS: 1000, BOOTSTRAP_ADMIN: { username: 'admin', password: 'fips-admin-pw' } }));
+    writeFileSync(
+      cfg,
+      stringifyYaml({
+        SERVER_HOSTNAME: hostPort,
+        PBKDF2_ITERATIONS: 1000,
+        BOOTSTRAP_ADMIN: { username: 'admin', password: 'fips-admin-pw' },
+      }),
+    );
     // berth certs init in FIPS mode.
-    const certs = spawnSync(process.execPath, [BERTH_BIN, 'certs', 'init', '--config', cfg, '--data', dir], { env: fipsEnv(), encoding: 'utf8' });
+    const certs = spawnSync(process.execPath, [BERTH_BIN, 'certs', 'init', '--config', cfg, '--data', dir], {
+      env: fipsEnv(),
+      encoding: 'utf8',
+    });
     assert.equal(certs.status, 0, certs.stderr);
     const tlsDir = path.join(dir, 'tls');
-    writeFileSync(cfg, `${readFileSync(cfg, 'utf8')}${stringifyYaml({ PREFERRED_URL_SCHEME: 'https', TLS_CERT_FILE: path.join(tlsDir, 'server.crt'), TLS_KEY_FILE: path.join(tlsDir, 'server.key') })}`);
+    writeFileSync(
+      cfg,
+      `${readFileSync(cfg, 'utf8')}${stringifyYaml({ PREFERRED_URL_SCHEME: 'https', TLS_CERT_FILE: path.join(tlsDir, 'server.crt'), TLS_KEY_FILE: path.join(tlsDir, 'server.key') })}`,
+    );
 
-    const proc = spawn(process.execPath, [BERTH_BIN, 'serve', '--fips', '--config', cfg, '--data', dir, '--listen', hostPort], { env: fipsEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [BERTH_BIN, 'serve', '--fips', '--config', cfg, '--data', dir, '--listen', hostPort], {
+      env: fipsEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     proc.stdout.on('data', (d) => (out += d));
     proc.stderr.on('data', (d) => (out += d));
@@ -232,7 +301,13 @@ describe('in a FIPS process (OpenSSL FIPS provider)', () => {
       const deadline = Date.now() + 60_000;
       while (!/FIPS mode: on/.test(out) && Date.now() < deadline && proc.exitCode === null) await new Promise((r) => setTimeout(r, 50));
       assert.match(out, /Berth listening on https:\/\/127\.0\.0\.1:\d+/, out);
-      assert.match(out, new RegExp(`FIPS mode: on: only FIPS provider algorithms \\(OpenSSL 3\\.\\d+\\.\\d+ core, OPENSSL_CONF=${fipsConf!.replace(/[.]/g, '\\.')}, module \\S+fips\\.so\\)`), out);
+      assert.match(
+        out,
+        new RegExp(
+          `FIPS mode: on: only FIPS provider algorithms \\(OpenSSL 3\\.\\d+\\.\\d+ core, OPENSSL_CONF=${fipsConf!.replace(/[.]/g, '\\.')}, module \\S+fips\\.so\\)`,
+        ),
+        out,
+      );
 
       const dispatcher = new Agent({ connect: { ca: readFileSync(path.join(tlsDir, 'ca.crt')) } });
       const base = `https://${hostPort}`;
@@ -240,39 +315,67 @@ describe('in a FIPS process (OpenSSL FIPS provider)', () => {
       const basicAuth = `Basic ${Buffer.from('admin:fips-admin-pw').toString('base64')}`;
 
       // Sign in (PBKDF2-HMAC-SHA256) and read the FIPS status.
-      const signin = await call('/api/v1/signin', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'fips-admin-pw' }) });
+      const signin = await call('/api/v1/signin', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'admin', password: 'fips-admin-pw' }),
+      });
       assert.equal(signin.status, 200, await signin.clone().text());
-      const bad = await call('/api/v1/signin', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'wrong-password' }) });
+      const bad = await call('/api/v1/signin', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'admin', password: 'wrong-password' }),
+      });
       assert.equal(bad.status, 401);
-      const status = await (await call('/api/v1/status', { headers: { authorization: basicAuth } })).json() as { fips_mode: boolean; fips: Record<string, unknown> };
+      const status = (await (await call('/api/v1/status', { headers: { authorization: basicAuth } })).json()) as {
+        fips_mode: boolean;
+        fips: Record<string, unknown>;
+      };
       assert.equal(status.fips_mode, true);
       assert.equal(status.fips.process_fips, true);
       assert.equal(status.fips.openssl_conf, fipsConf);
-      const anon = await (await call('/api/v1/status')).json() as { fips_mode: boolean; fips: Record<string, unknown> };
+      const anon = (await (await call('/api/v1/status')).json()) as { fips_mode: boolean; fips: Record<string, unknown> };
       assert.deepEqual(anon, { fips_mode: true, fips: { feature_fips: true, process_fips: true } });
 
       // A registry token (ES256) for push and pull.
-      const tr = await call(`/v2/auth?service=${encodeURIComponent(hostPort)}&scope=repository:admin/fips:push,pull`, { headers: { authorization: basicAuth } });
+      const tr = await call(`/v2/auth?service=${encodeURIComponent(hostPort)}&scope=repository:admin/fips:push,pull`, {
+        headers: { authorization: basicAuth },
+      });
       assert.equal(tr.status, 200);
-      const { token } = await tr.json() as { token: string };
+      const { token } = (await tr.json()) as { token: string };
       assert.equal(JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString()).alg, 'ES256');
       const auth = { authorization: `Bearer ${token}` };
 
       // Push: a sha256 layer, a sha512 layer (digest as a client may send it), a config, a manifest.
       const blobs: { digest: string; size: number; bytes: Buffer }[] = [];
-      for (const [alg, bytes] of [['sha256', Buffer.from('{"architecture":"amd64","os":"linux"}')], ['sha256', Buffer.from('fips layer one '.repeat(1000))], ['sha512', Buffer.from('fips layer two '.repeat(1000))]] as const) {
+      for (const [alg, bytes] of [
+        ['sha256', Buffer.from('{"architecture":"amd64","os":"linux"}')],
+        ['sha256', Buffer.from('fips layer one '.repeat(1000))],
+        ['sha512', Buffer.from('fips layer two '.repeat(1000))],
+      ] as const) {
         const digest = `${alg}:${createHash(alg).update(bytes).digest('hex')}`;
-        const r = await call(`/v2/admin/fips/blobs/uploads/?digest=${digest}`, { method: 'POST', body: bytes, headers: { ...auth, 'content-type': 'application/octet-stream' } });
+        const r = await call(`/v2/admin/fips/blobs/uploads/?digest=${digest}`, {
+          method: 'POST',
+          body: bytes,
+          headers: { ...auth, 'content-type': 'application/octet-stream' },
+        });
         assert.equal(r.status, 201, await r.text());
         assert.equal(r.headers.get('docker-content-digest'), digest);
         blobs.push({ digest, size: bytes.length, bytes });
       }
-      const manifest = Buffer.from(JSON.stringify({
-        schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: blobs[0].digest, size: blobs[0].size },
-        layers: blobs.slice(1).map((b) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: b.digest, size: b.size })),
-      }));
-      const put = await call('/v2/admin/fips/manifests/v1', { method: 'PUT', body: manifest, headers: { ...auth, 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
+      const manifest = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: blobs[0].digest, size: blobs[0].size },
+          layers: blobs.slice(1).map((b) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: b.digest, size: b.size })),
+        }),
+      );
+      const put = await call('/v2/admin/fips/manifests/v1', {
+        method: 'PUT',
+        body: manifest,
+        headers: { ...auth, 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+      });
       assert.equal(put.status, 201, await put.text());
       const mdigest = `sha256:${createHash('sha256').update(manifest).digest('hex')}`;
       assert.equal(put.headers.get('docker-content-digest'), mdigest);
@@ -318,14 +421,24 @@ describe('in a FIPS process (OpenSSL FIPS provider)', () => {
     const weak = weakRsaPair(dir);
     const run = (doc: Record<string, unknown>) => {
       writeFileSync(path.join(dir, 'config.yaml'), stringifyYaml({ AUTHENTICATION_TYPE: 'None', ...doc }));
-      return spawnSync(process.execPath, [BERTH_BIN, 'serve', '--fips', '--config', path.join(dir, 'config.yaml'), '--data', dir, '--listen', '127.0.0.1:0'], { env: fipsEnv(), encoding: 'utf8', timeout: 60_000 });
+      return spawnSync(
+        process.execPath,
+        [BERTH_BIN, 'serve', '--fips', '--config', path.join(dir, 'config.yaml'), '--data', dir, '--listen', '127.0.0.1:0'],
+        { env: fipsEnv(), encoding: 'utf8', timeout: 60_000 },
+      );
     };
     const rsa = run({ TLS_CERT_FILE: weak.cert, TLS_KEY_FILE: weak.key });
     assert.equal(rsa.status, 1, rsa.stdout + rsa.stderr);
-    assert.match(rsa.stderr, /FIPS mode refuses this configuration:\n .*weak\.crt.*: FIPS mode refuses the certificate: an RSA key of 1024 bits \(at least 2048 are required/);
+    assert.match(
+      rsa.stderr,
+      /FIPS mode refuses this configuration:\n .*weak\.crt.*: FIPS mode refuses the certificate: an RSA key of 1024 bits \(at least 2048 are required/,
+    );
     const chacha = run({ SSL_CIPHERS: ['TLS_AES_128_GCM_SHA256', 'TLS_CHACHA20_POLY1305_SHA256'] });
     assert.equal(chacha.status, 1);
-    assert.match(chacha.stderr, /SSL_CIPHERS: FIPS mode refuses "TLS_CHACHA20_POLY1305_SHA256": ChaCha20-Poly1305 is not a FIPS-approved cipher/);
+    assert.match(
+      chacha.stderr,
+      /SSL_CIPHERS: FIPS mode refuses "TLS_CHACHA20_POLY1305_SHA256": ChaCha20-Poly1305 is not a FIPS-approved cipher/,
+    );
     assert.doesNotMatch(rsa.stdout + chacha.stdout, /listening/);
   });
 });

@@ -19,19 +19,24 @@ for (const dialect of await testDialects()) {
     let s: TestServer;
     // No tag-history window here: deleted tags would otherwise keep their manifests for DEFAULT_TAG_EXPIRATION
     // (that window is tested in tag-history.test.ts).
-    before(async () => { s = await startServer(dialect, { DEFAULT_TAG_EXPIRATION: '0s' }); });
+    before(async () => {
+      s = await startServer(dialect, { DEFAULT_TAG_EXPIRATION: '0s' });
+    });
     after(() => s.stop());
 
-    test('a deleted manifest\'s own layers are freed; shared and in-use ones stay; recent uploads survive the grace period', async () => {
+    test("a deleted manifest's own layers are freed; shared and in-use ones stay; recent uploads survive the grace period", async () => {
       const u = s.url;
       const keep = await pushImage(u, 'gc/app', 'keep', 'keep');
       const drop = await pushImage(u, 'gc/app', 'drop', 'drop');
       const shared = await pushBlob(u, 'gc/app', 'shared layer bytes');
-      const withShared = Buffer.from(JSON.stringify({
-        schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: keep.config.digest, size: keep.config.size },
-        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: shared.digest, size: shared.size }],
-      }));
+      const withShared = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: keep.config.digest, size: keep.config.size },
+          layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: shared.digest, size: shared.size }],
+        }),
+      );
       assert.equal((await putManifest(u, 'gc/app', 'shared', withShared)).status, 201);
       assert.equal((await fetch(`${u}/v2/gc/app/manifests/${drop.digest}`, { method: 'DELETE' })).status, 202);
       const fresh = await pushBlob(u, 'gc/app', 'uploaded a moment ago, manifest still to come');
@@ -50,7 +55,7 @@ for (const dialect of await testDialects()) {
       for (const tag of ['keep', 'shared']) {
         const m = await fetch(`${u}/v2/gc/app/manifests/${tag}`);
         assert.equal(m.status, 200);
-        const doc = await m.json() as { layers: { digest: string }[] };
+        const doc = (await m.json()) as { layers: { digest: string }[] };
         const b = await fetch(`${u}/v2/gc/app/blobs/${doc.layers[0].digest}`);
         assert.equal(sha256(Buffer.from(await b.arrayBuffer())), doc.layers[0].digest);
       }
@@ -64,16 +69,34 @@ for (const dialect of await testDialects()) {
     test('--delete-untagged keeps index children and referrers of kept manifests', async () => {
       const u = s.url;
       const child = await pushImage(u, 'gc/multi', 'child', 'child');
-      const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json',
-        manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: child.digest, size: child.manifest.length, platform: { os: 'linux', architecture: 'amd64' } }] }));
+      const index = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.index.v1+json',
+          manifests: [
+            {
+              mediaType: 'application/vnd.oci.image.manifest.v1+json',
+              digest: child.digest,
+              size: child.manifest.length,
+              platform: { os: 'linux', architecture: 'amd64' },
+            },
+          ],
+        }),
+      );
       assert.equal((await putManifest(u, 'gc/multi', 'idx', index, 'application/vnd.oci.image.index.v1+json')).status, 201);
       assert.equal((await fetch(`${u}/v2/gc/multi/manifests/child`, { method: 'DELETE' })).status, 202, 'untag the child');
       const sig = await pushBlob(u, 'gc/multi', 'signature');
       const empty = await pushBlob(u, 'gc/multi', '{}');
-      const referrer = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        artifactType: 'application/vnd.example.sig', config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: empty.digest, size: 2 },
-        layers: [{ mediaType: 'application/octet-stream', digest: sig.digest, size: sig.size }],
-        subject: { mediaType: 'application/vnd.oci.image.index.v1+json', digest: sha256(index), size: index.length } }));
+      const referrer = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          artifactType: 'application/vnd.example.sig',
+          config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: empty.digest, size: 2 },
+          layers: [{ mediaType: 'application/octet-stream', digest: sig.digest, size: sig.size }],
+          subject: { mediaType: 'application/vnd.oci.image.index.v1+json', digest: sha256(index), size: index.length },
+        }),
+      );
       assert.equal((await putManifest(u, 'gc/multi', sha256(referrer), referrer)).status, 201);
       const orphan = await pushImage(u, 'gc/multi', 'orphan', 'orphan');
       assert.equal((await fetch(`${u}/v2/gc/multi/manifests/orphan`, { method: 'DELETE' })).status, 202);
@@ -92,7 +115,10 @@ for (const dialect of await testDialects()) {
       const img = await pushImage(u, 'gc/cli', 'v1', 'cli');
       assert.equal((await fetch(`${u}/v2/gc/cli/manifests/${img.digest}`, { method: 'DELETE' })).status, 202);
       const env = { ...process.env, ...(s.dbUri ? { DB_URI: s.dbUri } : {}) };
-      const dry = spawnSync(process.execPath, [BERTH_BIN, 'gc', '--data', s.dataDir, '--grace', '0', '--dry-run'], { encoding: 'utf8', env });
+      const dry = spawnSync(process.execPath, [BERTH_BIN, 'gc', '--data', s.dataDir, '--grace', '0', '--dry-run'], {
+        encoding: 'utf8',
+        env,
+      });
       assert.equal(dry.status, 0, dry.stderr);
       const expected = img.layer.size + img.config.size;
       assert.match(dry.stdout, new RegExp(`would free ${expected} bytes`));

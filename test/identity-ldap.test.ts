@@ -15,7 +15,18 @@ import { testDialects } from './helpers/databases.ts';
 import { makeOciLayout } from './helpers/oci-image.ts';
 import { api, basic, host, registryToken } from './helpers/accounts.ts';
 import { run } from './helpers/exec.ts';
-import { ADMIN_DN, ADMIN_PASSWORD, BASE_DN, BASE_LDIF, destroySlapd, group, haveSlapd, person, startSlapd, type Slapd } from './helpers/slapd.ts';
+import {
+  ADMIN_DN,
+  ADMIN_PASSWORD,
+  BASE_DN,
+  BASE_LDIF,
+  destroySlapd,
+  group,
+  haveSlapd,
+  person,
+  startSlapd,
+  type Slapd,
+} from './helpers/slapd.ts';
 import { loadConfig, ConfigError } from '../src/config/load.ts';
 
 const have = (bin: string) => spawnSync(bin, ['--version']).status === 0;
@@ -25,20 +36,36 @@ const ADMIN: [string, string] = ['admin', 'local-admin-pw-1'];
 
 function ldapConfig(d: Slapd, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
-    AUTHENTICATION_TYPE: 'LDAP', LDAP_URI: d.url, LDAP_ADMIN_DN: ADMIN_DN, LDAP_ADMIN_PASSWD: ADMIN_PASSWORD,
-    LDAP_BASE_DN: ['dc=example', 'dc=com'], LDAP_USER_RDN: ['ou=people'], LDAP_UID_ATTR: 'uid', LDAP_EMAIL_ATTR: 'mail',
+    AUTHENTICATION_TYPE: 'LDAP',
+    LDAP_URI: d.url,
+    LDAP_ADMIN_DN: ADMIN_DN,
+    LDAP_ADMIN_PASSWD: ADMIN_PASSWORD,
+    LDAP_BASE_DN: ['dc=example', 'dc=com'],
+    LDAP_USER_RDN: ['ou=people'],
+    LDAP_UID_ATTR: 'uid',
+    LDAP_EMAIL_ATTR: 'mail',
     LDAP_USER_FILTER: '(&(objectClass=inetOrgPerson)(!(employeeType=disabled)))',
-    LDAP_SUPERUSER_FILTER: '(employeeType=admin)', LDAP_RESTRICTED_USER_FILTER: '(employeeType=contractor)',
-    LDAP_TIMEOUT: 5, LDAP_NETWORK_TIMEOUT: 2,
+    LDAP_SUPERUSER_FILTER: '(employeeType=admin)',
+    LDAP_RESTRICTED_USER_FILTER: '(employeeType=contractor)',
+    LDAP_TIMEOUT: 5,
+    LDAP_NETWORK_TIMEOUT: 2,
     BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] },
     ...extra,
   };
 }
 
 /** POST /api/v1/signin: status, the session cookie and CSRF token. */
-async function signin(s: TestServer, username: string, password: string): Promise<{ status: number; cookie?: string; csrf?: string; json: any }> {
-  const r = await fetch(`${s.url}/api/v1/signin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
-  const json = await r.json() as any;
+async function signin(
+  s: TestServer,
+  username: string,
+  password: string,
+): Promise<{ status: number; cookie?: string; csrf?: string; json: any }> {
+  const r = await fetch(`${s.url}/api/v1/signin`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+  const json = (await r.json()) as any;
   const cookie = r.headers.get('set-cookie')?.split(';')[0];
   return { status: r.status, cookie, csrf: json.csrf_token, json };
 }
@@ -46,7 +73,13 @@ async function signin(s: TestServer, username: string, password: string): Promis
 async function teamMembers(s: TestServer, org: string, team: string): Promise<{ names: string[]; json: any }> {
   const r = await api(s, 'GET', `/organization/${org}/team/${team}/members`, ADMIN);
   assert.equal(r.status, 200, JSON.stringify(r.json));
-  return { names: r.json.members.filter((m: any) => !m.is_robot).map((m: any) => m.name).sort(), json: r.json };
+  return {
+    names: r.json.members
+      .filter((m: any) => !m.is_robot)
+      .map((m: any) => m.name)
+      .sort(),
+    json: r.json,
+  };
 }
 
 /** Waits (bounded) until the condition holds: for the scheduler, which runs on its own. */
@@ -74,10 +107,30 @@ test('AUTHENTICATION_TYPE LDAP without its keys, or with a bad filter, is refuse
   const p1 = problems({ AUTHENTICATION_TYPE: 'LDAP' });
   assert.ok(p1.includes('LDAP_URI: required when AUTHENTICATION_TYPE is LDAP'), p1.join('\n'));
   assert.ok(p1.includes('LDAP_ADMIN_DN: required when AUTHENTICATION_TYPE is LDAP'), p1.join('\n'));
-  const p2 = problems({ AUTHENTICATION_TYPE: 'LDAP', LDAP_URI: 'http://x', LDAP_ADMIN_DN: 'cn=a', LDAP_ADMIN_PASSWD: 'x', LDAP_BASE_DN: 'dc=x', LDAP_USER_FILTER: 'objectClass=person' });
-  assert.ok(p2.some((p) => p.startsWith('LDAP_URI: must be ldap://')), p2.join('\n'));
-  assert.ok(p2.some((p) => p.startsWith('LDAP_USER_FILTER: must be an LDAP filter')), p2.join('\n'));
-  const p3 = problems({ AUTHENTICATION_TYPE: 'LDAP', LDAP_URI: 'ldaps://x:636', LDAP_START_TLS: true, LDAP_ADMIN_DN: 'cn=a', LDAP_ADMIN_PASSWD: 'x', LDAP_BASE_DN: 'dc=x' });
+  const p2 = problems({
+    AUTHENTICATION_TYPE: 'LDAP',
+    LDAP_URI: 'http://x',
+    LDAP_ADMIN_DN: 'cn=a',
+    LDAP_ADMIN_PASSWD: 'x',
+    LDAP_BASE_DN: 'dc=x',
+    LDAP_USER_FILTER: 'objectClass=person',
+  });
+  assert.ok(
+    p2.some((p) => p.startsWith('LDAP_URI: must be ldap://')),
+    p2.join('\n'),
+  );
+  assert.ok(
+    p2.some((p) => p.startsWith('LDAP_USER_FILTER: must be an LDAP filter')),
+    p2.join('\n'),
+  );
+  const p3 = problems({
+    AUTHENTICATION_TYPE: 'LDAP',
+    LDAP_URI: 'ldaps://x:636',
+    LDAP_START_TLS: true,
+    LDAP_ADMIN_DN: 'cn=a',
+    LDAP_ADMIN_PASSWD: 'x',
+    LDAP_BASE_DN: 'dc=x',
+  });
   assert.deepEqual(p3, ['LDAP_START_TLS: use it with an ldap:// URI (ldaps:// is TLS from the start)']);
 });
 
@@ -88,14 +141,25 @@ for (const dialect of await testDialects()) {
     before(async () => {
       if (noSlapd) return; // the tests are skipped, with the reason
       d = await startSlapd();
-      await d.add([BASE_LDIF,
-        person('alice', 'alice-pw'), person('bob', 'bob-pw'), person('carol', 'carol-pw'), person('erin', 'erin-pw'),
-        person('dave', 'dave-pw', 'dave@example.com', ['employeeType: admin']),
-        person('mallory', 'mallory-pw', 'mallory@example.com', ['employeeType: disabled']),
-        person('cora', 'cora-pw', 'cora@example.com', ['employeeType: contractor']),
-        group('devs', ['alice', 'bob']), group('ops', ['carol']),
-      ].join('\n'));
-      s = await startServer(dialect, {}, { auth: true, config: ldapConfig(d, { FEATURE_TEAM_SYNCING: true, TEAM_RESYNC_STALE_TIME: '1s' }) });
+      await d.add(
+        [
+          BASE_LDIF,
+          person('alice', 'alice-pw'),
+          person('bob', 'bob-pw'),
+          person('carol', 'carol-pw'),
+          person('erin', 'erin-pw'),
+          person('dave', 'dave-pw', 'dave@example.com', ['employeeType: admin']),
+          person('mallory', 'mallory-pw', 'mallory@example.com', ['employeeType: disabled']),
+          person('cora', 'cora-pw', 'cora@example.com', ['employeeType: contractor']),
+          group('devs', ['alice', 'bob']),
+          group('ops', ['carol']),
+        ].join('\n'),
+      );
+      s = await startServer(
+        dialect,
+        {},
+        { auth: true, config: ldapConfig(d, { FEATURE_TEAM_SYNCING: true, TEAM_RESYNC_STALE_TIME: '1s' }) },
+      );
       // The tests drive the scheduler themselves (stopped for the sign-in case, then fast).
       await s.berth.accounts.identity.teamSync.stop();
       assert.equal((await api(s, 'POST', '/organization/', ADMIN, { name: 'acme' })).status, 201);
@@ -105,12 +169,14 @@ for (const dialect of await testDialects()) {
       await destroySlapd(d);
     });
 
-    test('API sign-in with directory credentials; wrong password, unknown and filtered-out users are refused', { skip: noSlapd }, async () => {
+    test('API sign-in with directory credentials; wrong password, unknown and filtered-out users are refused', {
+      skip: noSlapd,
+    }, async () => {
       const ok = await signin(s, 'alice', 'alice-pw');
       assert.equal(ok.status, 200, JSON.stringify(ok.json));
       assert.ok(ok.cookie?.startsWith('berth_session='));
       const me = await fetch(`${s.url}/api/v1/user/`, { headers: { cookie: ok.cookie! } });
-      const body = await me.json() as any;
+      const body = (await me.json()) as any;
       assert.equal(body.username, 'alice');
       assert.equal(body.email, 'alice@example.com');
       assert.equal(body.super_user, false);
@@ -122,7 +188,9 @@ for (const dialect of await testDialects()) {
       assert.equal((await signin(s, 'al*', 'alice-pw')).status, 401);
     });
 
-    test('LDAP_SUPERUSER_FILTER makes a superuser; LDAP_RESTRICTED_USER_FILTER forbids organizations and own repositories', { skip: noSlapd }, async () => {
+    test('LDAP_SUPERUSER_FILTER makes a superuser; LDAP_RESTRICTED_USER_FILTER forbids organizations and own repositories', {
+      skip: noSlapd,
+    }, async () => {
       const dave = await api(s, 'GET', '/user/', ['dave', 'dave-pw']);
       assert.equal(dave.status, 200);
       assert.equal(dave.json.super_user, true);
@@ -135,29 +203,48 @@ for (const dialect of await testDialects()) {
       assert.deepEqual(alice.access, [{ type: 'repository', name: 'alice/app', actions: ['pull', 'push'] }]);
     });
 
-    test('skopeo and podman log in and push with directory credentials', { skip: noSlapd || (!have('skopeo') || !have('podman') ? 'skopeo or podman missing' : false) }, async () => {
+    test('skopeo and podman log in and push with directory credentials', {
+      skip: noSlapd || (!have('skopeo') || !have('podman') ? 'skopeo or podman missing' : false),
+    }, async () => {
       const layout = makeOciLayout();
       const auth = path.join(tmp, `auth-${dialect}.json`);
-      const bad = await run('skopeo', ['login', '--tls-verify=false', '--authfile', auth, '-u', 'bob', '--password-stdin', host(s)], { input: 'wrong\n' });
+      const bad = await run('skopeo', ['login', '--tls-verify=false', '--authfile', auth, '-u', 'bob', '--password-stdin', host(s)], {
+        input: 'wrong\n',
+      });
       assert.notEqual(bad.code, 0, bad.stderr);
-      const ok = await run('skopeo', ['login', '--tls-verify=false', '--authfile', auth, '-u', 'bob', '--password-stdin', host(s)], { input: 'bob-pw\n' });
+      const ok = await run('skopeo', ['login', '--tls-verify=false', '--authfile', auth, '-u', 'bob', '--password-stdin', host(s)], {
+        input: 'bob-pw\n',
+      });
       assert.equal(ok.code, 0, ok.stderr);
-      const push = await run('skopeo', ['copy', '--authfile', auth, '--dest-tls-verify=false', `oci:${layout}:latest`, `docker://${host(s)}/bob/app:1.0`], { timeoutMs: 120_000 });
+      const push = await run(
+        'skopeo',
+        ['copy', '--authfile', auth, '--dest-tls-verify=false', `oci:${layout}:latest`, `docker://${host(s)}/bob/app:1.0`],
+        { timeoutMs: 120_000 },
+      );
       assert.equal(push.code, 0, push.stderr);
       const store = ['--root', path.join(tmp, dialect, 'root'), '--runroot', path.join(tmp, dialect, 'run'), '--storage-driver', 'vfs'];
       const pauth = path.join(tmp, `podman-${dialect}.json`);
-      const p = await run('podman', [...store, 'login', '--tls-verify=false', '--authfile', pauth, '-u', 'bob', '--password-stdin', host(s)], { input: 'bob-pw\n' });
+      const p = await run(
+        'podman',
+        [...store, 'login', '--tls-verify=false', '--authfile', pauth, '-u', 'bob', '--password-stdin', host(s)],
+        { input: 'bob-pw\n' },
+      );
       assert.equal(p.code, 0, p.stderr);
-      const pull = await run('podman', [...store, 'pull', '--tls-verify=false', '--authfile', pauth, `${host(s)}/bob/app:1.0`], { timeoutMs: 120_000 });
+      const pull = await run('podman', [...store, 'pull', '--tls-verify=false', '--authfile', pauth, `${host(s)}/bob/app:1.0`], {
+        timeoutMs: 120_000,
+      });
       assert.equal(pull.code, 0, pull.stderr);
     });
 
-    test('a directory user gets an app token and uses it; deleted in the directory, password and token are refused at the next request', { skip: noSlapd }, async () => {
+    test('a directory user gets an app token and uses it; deleted in the directory, password and token are refused at the next request', {
+      skip: noSlapd,
+    }, async () => {
       const created = await api(s, 'POST', '/user/apptoken', ['carol', 'carol-pw'], { title: 'ci' });
       assert.equal(created.status, 200, JSON.stringify(created.json));
       const token = created.json.token.token_code as string;
-      assert.deepEqual((await registryToken(s, ['repository:carol/app:pull,push'], ['$app', token])).access,
-        [{ type: 'repository', name: 'carol/app', actions: ['pull', 'push'] }]);
+      assert.deepEqual((await registryToken(s, ['repository:carol/app:pull,push'], ['$app', token])).access, [
+        { type: 'repository', name: 'carol/app', actions: ['pull', 'push'] },
+      ]);
       const bearer = await fetch(`${s.url}/api/v1/user/`, { headers: { authorization: `Bearer ${token}` } });
       assert.equal(bearer.status, 200);
       const session = await signin(s, 'carol', 'carol-pw');
@@ -196,9 +283,14 @@ for (const dialect of await testDialects()) {
       // A non-superuser org admin may not link (FEATURE_NONSUPERUSER_TEAM_SYNCING_SETUP is off).
       assert.equal((await api(s, 'POST', '/organization/', ['alice', 'alice-pw'], { name: 'aliceorg' })).status, 201);
       assert.equal((await api(s, 'PUT', '/organization/aliceorg/team/t1', ['alice', 'alice-pw'], { role: 'member' })).status, 200);
-      assert.equal((await api(s, 'POST', '/organization/aliceorg/team/t1/syncing', ['alice', 'alice-pw'], { group_dn: 'cn=devs,ou=groups' })).status, 403);
+      assert.equal(
+        (await api(s, 'POST', '/organization/aliceorg/team/t1/syncing', ['alice', 'alice-pw'], { group_dn: 'cn=devs,ou=groups' })).status,
+        403,
+      );
       // Team membership gives the team's role: bob (in devs, a creator team) may push into acme.
-      assert.deepEqual((await registryToken(s, ['repository:acme/tool:push'], ['bob', 'bob-pw'])).access, [{ type: 'repository', name: 'acme/tool', actions: ['push'] }]);
+      assert.deepEqual((await registryToken(s, ['repository:acme/tool:push'], ['bob', 'bob-pw'])).access, [
+        { type: 'repository', name: 'acme/tool', actions: ['push'] },
+      ]);
     });
 
     test('team sync at sign-in picks up a group change', { skip: noSlapd }, async () => {
@@ -249,20 +341,34 @@ for (const dialect of await testDialects()) {
   });
 }
 
-describe('LDAP over TLS with a CA from Berth\'s certificate code (sqlite)', () => {
+describe("LDAP over TLS with a CA from Berth's certificate code (sqlite)", () => {
   let d: Slapd;
   before(async () => {
     if (noSlapd) return; // the tests are skipped, with the reason
     d = await startSlapd();
-    await d.add([BASE_LDIF, person('alice', 'alice-pw'), `dn: ou=contractors,${BASE_DN}\nobjectClass: organizationalUnit\nou: contractors\n`,
-      person('zoe', 'zoe-pw').replace('ou=people', 'ou=contractors')].join('\n'));
+    await d.add(
+      [
+        BASE_LDIF,
+        person('alice', 'alice-pw'),
+        `dn: ou=contractors,${BASE_DN}\nobjectClass: organizationalUnit\nou: contractors\n`,
+        person('zoe', 'zoe-pw').replace('ou=people', 'ou=contractors'),
+      ].join('\n'),
+    );
   });
-  after(async () => { await destroySlapd(d); });
+  after(async () => {
+    await destroySlapd(d);
+  });
 
   for (const mode of ['ldaps', 'starttls'] as const) {
-    test(`${mode}: sign-in works with LDAP_CA_FILE (and LDAP_SECONDARY_USER_RDNS) and is refused (503, certificate error) without it`, { skip: noSlapd }, async () => {
+    test(`${mode}: sign-in works with LDAP_CA_FILE (and LDAP_SECONDARY_USER_RDNS) and is refused (503, certificate error) without it`, {
+      skip: noSlapd,
+    }, async () => {
       const tls = mode === 'ldaps' ? { LDAP_URI: d.ldapsUrl } : { LDAP_URI: d.url, LDAP_START_TLS: true };
-      const s = await startServer('sqlite', {}, { auth: true, config: ldapConfig(d, { ...tls, LDAP_CA_FILE: d.caFile, LDAP_SECONDARY_USER_RDNS: ['ou=contractors'] }) });
+      const s = await startServer(
+        'sqlite',
+        {},
+        { auth: true, config: ldapConfig(d, { ...tls, LDAP_CA_FILE: d.caFile, LDAP_SECONDARY_USER_RDNS: ['ou=contractors'] }) },
+      );
       try {
         assert.equal((await signin(s, 'alice', 'alice-pw')).status, 200);
         assert.equal((await signin(s, 'alice', 'nope')).status, 401);

@@ -21,21 +21,46 @@ const GROUPS: Record<string, string[]> = { ann: ['devs', 'everyone'], ben: ['eve
 
 let browser: Browser;
 // oidc-provider ships no type declarations.
-const { default: Provider } = await import('oidc-provider' as string) as { default: new (issuer: string, config: unknown) => { callback(): http.RequestListener } };
+const { default: Provider } = (await import('oidc-provider' as string)) as {
+  default: new (issuer: string, config: unknown) => { callback(): http.RequestListener };
+};
 
 /** While `on`, the provider's redirect back to Berth is held: its URL is kept and the browser gets a page instead. */
-interface Hold { on: boolean; captured?: string }
+interface Hold {
+  on: boolean;
+  captured?: string;
+}
 
-async function startProvider(port: number, redirectUri: string, codeTtl: { seconds: number }, hold: Hold): Promise<{ issuer: string; close(): Promise<void> }> {
+async function startProvider(
+  port: number,
+  redirectUri: string,
+  codeTtl: { seconds: number },
+  hold: Hold,
+): Promise<{ issuer: string; close(): Promise<void> }> {
   const issuer = `http://127.0.0.1:${port}`;
   const provider = new Provider(issuer, {
-    clients: [{ client_id: 'berth', client_secret: 'berth-client-secret', redirect_uris: [redirectUri], grant_types: ['authorization_code'], response_types: ['code'], id_token_signed_response_alg: 'RS256' }],
+    clients: [
+      {
+        client_id: 'berth',
+        client_secret: 'berth-client-secret',
+        redirect_uris: [redirectUri],
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+        id_token_signed_response_alg: 'RS256',
+      },
+    ],
     pkce: { required: () => true },
     scopes: ['openid', 'profile', 'email', 'groups'],
     claims: { openid: ['sub'], profile: ['preferred_username'], email: ['email', 'email_verified'], groups: ['groups'] },
+    // biome-ignore lint/correctness/noComponentHookFactories: AuthorizationCode is oidc-provider's TTL setting, not a React component
     ttl: { AuthorizationCode: () => codeTtl.seconds },
     async findAccount(_ctx: unknown, sub: string) {
-      return { accountId: sub, async claims() { return { sub, preferred_username: sub, email: `${sub}@example.com`, email_verified: true, groups: GROUPS[sub] ?? [] }; } };
+      return {
+        accountId: sub,
+        async claims() {
+          return { sub, preferred_username: sub, email: `${sub}@example.com`, email_verified: true, groups: GROUPS[sub] ?? [] };
+        },
+      };
     },
   });
   const handler = provider.callback();
@@ -56,7 +81,14 @@ async function startProvider(port: number, redirectUri: string, codeTtl: { secon
     handler(req, res);
   });
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-  return { issuer, close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+  return {
+    issuer,
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }
 
 /** A fresh browser context (no provider session) that can reach only 127.0.0.1. */
@@ -99,13 +131,30 @@ async function sessionUser(ctx: BrowserContext, s: TestServer): Promise<any> {
 
 test('OIDC login blocks are checked at start: required keys, the openid scope, https, distinct ids', () => {
   const problems = (doc: Record<string, unknown>) => validateConfig(doc).problems;
-  assert.deepEqual(problems({ OIDC_LOGIN_CONFIG: { OIDC_SERVER: 'https://sso.example.com/', CLIENT_ID: 'a' } }), ['OIDC_LOGIN_CONFIG.CLIENT_SECRET: required']);
-  assert.deepEqual(problems({ OIDC_LOGIN_CONFIG: { OIDC_SERVER: 'https://sso.example.com/', CLIENT_ID: 'a', CLIENT_SECRET: 'b', LOGIN_SCOPES: ['profile'] } }),
-    ['OIDC_LOGIN_CONFIG.LOGIN_SCOPES: must include openid']);
-  assert.deepEqual(problems({ CORP_LOGIN_CONFIG: { OIDC_SERVER: 'http://sso.example.com/', CLIENT_ID: 'a', CLIENT_SECRET: 'b' } }),
-    ['CORP_LOGIN_CONFIG.OIDC_SERVER: must be https (plain http only for a loopback address or with DEBUGGING: true)']);
+  assert.deepEqual(problems({ OIDC_LOGIN_CONFIG: { OIDC_SERVER: 'https://sso.example.com/', CLIENT_ID: 'a' } }), [
+    'OIDC_LOGIN_CONFIG.CLIENT_SECRET: required',
+  ]);
+  assert.deepEqual(
+    problems({
+      OIDC_LOGIN_CONFIG: { OIDC_SERVER: 'https://sso.example.com/', CLIENT_ID: 'a', CLIENT_SECRET: 'b', LOGIN_SCOPES: ['profile'] },
+    }),
+    ['OIDC_LOGIN_CONFIG.LOGIN_SCOPES: must include openid'],
+  );
+  assert.deepEqual(problems({ CORP_LOGIN_CONFIG: { OIDC_SERVER: 'http://sso.example.com/', CLIENT_ID: 'a', CLIENT_SECRET: 'b' } }), [
+    'CORP_LOGIN_CONFIG.OIDC_SERVER: must be https (plain http only for a loopback address or with DEBUGGING: true)',
+  ]);
   assert.deepEqual(problems({ CORP_LOGIN_CONFIG: { OIDC_SERVER: 'http://127.0.0.1:8080/', CLIENT_ID: 'a', CLIENT_SECRET: 'b' } }), []);
-  assert.deepEqual(problems({ CORP_LOGIN_CONFIG: { OIDC_SERVER: 'https://sso.example.com/', CLIENT_ID: 'a', CLIENT_SECRET: 'b', ID_TOKEN_SIGNING_ALGORITHM: 'HS256' } }).length, 1);
+  assert.deepEqual(
+    problems({
+      CORP_LOGIN_CONFIG: {
+        OIDC_SERVER: 'https://sso.example.com/',
+        CLIENT_ID: 'a',
+        CLIENT_SECRET: 'b',
+        ID_TOKEN_SIGNING_ALGORITHM: 'HS256',
+      },
+    }).length,
+    1,
+  );
   // Quay's GitHub and Google blocks are not OpenID blocks: left alone.
   assert.deepEqual(problems({ GITHUB_LOGIN_CONFIG: { CLIENT_ID: 'a' } }), []);
 });
@@ -117,10 +166,20 @@ before(async () => {
   const { chromium } = await import('playwright-core');
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
   });
 });
-after(async () => { await browser?.close(); });
+after(async () => {
+  await browser?.close();
+});
 
 for (const dialect of await testDialects()) {
   describe(`OpenID Connect sign-in with oidc-provider and Chromium (${dialect})`, () => {
@@ -131,18 +190,32 @@ for (const dialect of await testDialects()) {
     before(async () => {
       if (skip) return; // the tests are skipped, with the reason
       const port = await freePort();
-      s = await startServer(dialect, {}, {
-        auth: true,
-        config: {
-          BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] }, FEATURE_TEAM_SYNCING: true,
-          OIDC_LOGIN_CONFIG: {
-            OIDC_SERVER: `http://127.0.0.1:${port}/`, CLIENT_ID: 'berth', CLIENT_SECRET: 'berth-client-secret', SERVICE_NAME: 'Example SSO',
-            LOGIN_SCOPES: ['openid', 'profile', 'email', 'groups'], PREFERRED_GROUP_CLAIM_NAME: 'groups',
+      s = await startServer(
+        dialect,
+        {},
+        {
+          auth: true,
+          config: {
+            BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] },
+            FEATURE_TEAM_SYNCING: true,
+            OIDC_LOGIN_CONFIG: {
+              OIDC_SERVER: `http://127.0.0.1:${port}/`,
+              CLIENT_ID: 'berth',
+              CLIENT_SECRET: 'berth-client-secret',
+              SERVICE_NAME: 'Example SSO',
+              LOGIN_SCOPES: ['openid', 'profile', 'email', 'groups'],
+              PREFERRED_GROUP_CLAIM_NAME: 'groups',
+            },
+            // A second provider that is not running: its button leads to a clear error.
+            BROKEN_LOGIN_CONFIG: {
+              OIDC_SERVER: `http://127.0.0.1:${await freePort()}/`,
+              CLIENT_ID: 'x',
+              CLIENT_SECRET: 'y',
+              SERVICE_NAME: 'Broken SSO',
+            },
           },
-          // A second provider that is not running: its button leads to a clear error.
-          BROKEN_LOGIN_CONFIG: { OIDC_SERVER: `http://127.0.0.1:${await freePort()}/`, CLIENT_ID: 'x', CLIENT_SECRET: 'y', SERVICE_NAME: 'Broken SSO' },
         },
-      });
+      );
       op = await startProvider(port, `${s.url}/oauth2/oidc/callback`, codeTtl, hold);
       assert.equal((await api(s, 'POST', '/organization/', ADMIN, { name: 'acme' })).status, 201);
       assert.equal((await api(s, 'PUT', '/organization/acme/team/devs', ADMIN, { role: 'creator' })).status, 200);
@@ -161,7 +234,10 @@ for (const dialect of await testDialects()) {
 
     test('sign in with the button; the team follows the group claim; an app token gives CLI access', { skip: skip }, async () => {
       const setup = await api(s, 'GET', '/setup');
-      assert.deepEqual(setup.json.external_login, [{ id: 'oidc', title: 'Example SSO', url: '/oauth2/oidc/start' }, { id: 'broken', title: 'Broken SSO', url: '/oauth2/broken/start' }]);
+      assert.deepEqual(setup.json.external_login, [
+        { id: 'oidc', title: 'Example SSO', url: '/oauth2/oidc/start' },
+        { id: 'broken', title: 'Broken SSO', url: '/oauth2/broken/start' },
+      ]);
       const { ctx, page } = await newPage();
       try {
         await page.goto(`${s.url}/`);
@@ -177,10 +253,16 @@ for (const dialect of await testDialects()) {
         assert.equal(me.json.email, 'ann@example.com');
         assert.ok(authorize.pathname.length > 0);
         const members = await api(s, 'GET', '/organization/acme/team/devs/members', ADMIN);
-        assert.deepEqual(members.json.members.map((m: any) => m.name), ['ann']);
+        assert.deepEqual(
+          members.json.members.map((m: any) => m.name),
+          ['ann'],
+        );
         assert.equal(members.json.synced.config.group_name, 'devs');
         // CLI access: an app token made in the signed-in session.
-        const tok = await ctx.request.post(`${s.url}/api/v1/user/apptoken`, { data: { title: 'laptop' }, headers: { 'x-csrf-token': me.json.csrf_token } });
+        const tok = await ctx.request.post(`${s.url}/api/v1/user/apptoken`, {
+          data: { title: 'laptop' },
+          headers: { 'x-csrf-token': me.json.csrf_token },
+        });
         assert.equal(tok.status(), 200);
         const code = (await tok.json()).token.token_code as string;
         const reg = await registryToken(s, ['repository:acme/app:pull,push'], ['$app', code]);
@@ -224,21 +306,42 @@ for (const dialect of await testDialects()) {
         // …and not twice: signed out, a replay is refused for the missing state cookie, and with the cookie copied
         // back in (an attacker with both) because the sign-in was used up on the server.
         const me = await sessionUser(ctx, s);
-        assert.equal((await ctx.request.post(`${s.url}/api/v1/signout`, { headers: { 'x-csrf-token': me.json.csrf_token } })).status(), 200);
+        assert.equal(
+          (await ctx.request.post(`${s.url}/api/v1/signout`, { headers: { 'x-csrf-token': me.json.csrf_token } })).status(),
+          200,
+        );
         await page.goto(url);
         await page.waitForURL(/signin_error=/);
-        await page.getByRole('alert').filter({ hasText: /state does not match/ }).waitFor();
-        await ctx.addCookies([{ name: 'berth_oidc_state', value: new URL(url).searchParams.get('state')!, domain: '127.0.0.1', path: '/oauth2/oidc/', httpOnly: true, sameSite: 'Lax' }]);
+        await page
+          .getByRole('alert')
+          .filter({ hasText: /state does not match/ })
+          .waitFor();
+        await ctx.addCookies([
+          {
+            name: 'berth_oidc_state',
+            value: new URL(url).searchParams.get('state')!,
+            domain: '127.0.0.1',
+            path: '/oauth2/oidc/',
+            httpOnly: true,
+            sameSite: 'Lax',
+          },
+        ]);
         await page.goto(url);
         await page.waitForURL(/signin_error=/);
-        await page.getByRole('alert').filter({ hasText: /already used or is unknown/ }).waitFor();
+        await page
+          .getByRole('alert')
+          .filter({ hasText: /already used or is unknown/ })
+          .waitFor();
         // A new sign-in with the old code: the state is fresh, the provider refuses the used code.
         await ctx.clearCookies();
         const fresh = new URL(await captureCallback(page, s, hold, 'ben'));
         fresh.searchParams.set('code', new URL(url).searchParams.get('code')!);
         await page.goto(fresh.href);
         await page.waitForURL(/signin_error=/);
-        await page.getByRole('alert').filter({ hasText: /the OpenID provider did not accept the sign-in: invalid_grant/ }).waitFor();
+        await page
+          .getByRole('alert')
+          .filter({ hasText: /the OpenID provider did not accept the sign-in: invalid_grant/ })
+          .waitFor();
         assert.equal((await sessionUser(ctx, s)).status, 401);
       } finally {
         await ctx.close();
@@ -250,9 +353,15 @@ for (const dialect of await testDialects()) {
         if (logs.some((l) => l.kind === 'login_failure' && /invalid_grant/.test(l.metadata.message))) break;
         await new Promise((r) => setTimeout(r, 100));
       }
-      assert.ok(logs.some((l) => l.kind === 'login_success' && l.performer?.name === 'ben' && l.metadata.service === 'oidc'), JSON.stringify(logs));
+      assert.ok(
+        logs.some((l) => l.kind === 'login_success' && l.performer?.name === 'ben' && l.metadata.service === 'oidc'),
+        JSON.stringify(logs),
+      );
       for (const why of [/state does not match/, /already used/, /invalid_grant/]) {
-        assert.ok(logs.some((l) => l.kind === 'login_failure' && why.test(l.metadata.message)), `${why} in ${JSON.stringify(logs)}`);
+        assert.ok(
+          logs.some((l) => l.kind === 'login_failure' && why.test(l.metadata.message)),
+          `${why} in ${JSON.stringify(logs)}`,
+        );
       }
     });
 
@@ -265,7 +374,10 @@ for (const dialect of await testDialects()) {
         await new Promise((r) => setTimeout(r, 2100));
         await page.goto(url);
         await page.waitForURL(/signin_error=/);
-        await page.getByRole('alert').filter({ hasText: /did not accept the sign-in: invalid_grant/ }).waitFor();
+        await page
+          .getByRole('alert')
+          .filter({ hasText: /did not accept the sign-in: invalid_grant/ })
+          .waitFor();
         assert.equal((await sessionUser(ctx, s)).status, 401);
       } finally {
         codeTtl.seconds = 60;
@@ -273,13 +385,18 @@ for (const dialect of await testDialects()) {
       }
     });
 
-    test('a provider that cannot be reached: a clear error on the sign-in page; the local superuser still signs in', { skip: skip }, async () => {
+    test('a provider that cannot be reached: a clear error on the sign-in page; the local superuser still signs in', {
+      skip: skip,
+    }, async () => {
       const { ctx, page } = await newPage();
       try {
         await page.goto(`${s.url}/`);
         await page.getByRole('link', { name: 'Sign in with Broken SSO' }).click();
         await page.waitForURL(/signin_error=/);
-        await page.getByRole('alert').filter({ hasText: /Sign-in failed: the OpenID provider http:\/\/127\.0\.0\.1:\d+\/ cannot be used/ }).waitFor();
+        await page
+          .getByRole('alert')
+          .filter({ hasText: /Sign-in failed: the OpenID provider http:\/\/127\.0\.0\.1:\d+\/ cannot be used/ })
+          .waitFor();
         await page.getByLabel('Username').fill(ADMIN[0]);
         await page.getByLabel('Password').fill(ADMIN[1]);
         await page.getByRole('button', { name: 'Sign in', exact: true }).click();

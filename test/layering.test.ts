@@ -18,7 +18,10 @@ const root = path.resolve(import.meta.dirname, '..');
 /** Layers that must not import Fastify (or any Fastify plug-in package). */
 const CORE = ['src/services/', 'src/oci/', 'src/db/', 'src/storage/', 'src/scanner/', 'src/startup/'];
 
-interface Violation { where: string; what: string }
+interface Violation {
+  where: string;
+  what: string;
+}
 
 /** What the query rule looks for in src/http/ (code only: comments are skipped). */
 const QUERY_PATTERNS: [RegExp, string][] = [
@@ -45,23 +48,34 @@ export function scanLayering(rel: string, text: string): Violation[] {
     }
     code = code.replace(/\/\*.*?\*\//g, '');
     const open = code.indexOf('/*');
-    if (open >= 0) { inBlock = true; code = code.slice(0, open); }
+    if (open >= 0) {
+      inBlock = true;
+      code = code.slice(0, open);
+    }
     code = code.replace(/(^|[^:'"`])\/\/.*$/, '$1');
     if (!code.trim()) return;
     const specs = [...code.matchAll(/(?:from\s*|import\s*\(\s*|require\s*\(\s*|^\s*import\s+)['"]([^'"]+)['"]/g)].map((m) => m[1]);
     if (inHttp) {
       for (const spec of specs) {
-        if (spec === 'kysely' || spec.startsWith('kysely/')) out.push({ where, what: `imports ${spec}: no database queries in src/http/ (move the query into a service)` });
-        else if (/(^|\/)db\/[^/]+$/.test(spec) && spec.startsWith('.')) out.push({ where, what: `imports ${spec}: src/http/ does not reach the database layer (go through a service)` });
+        if (spec === 'kysely' || spec.startsWith('kysely/'))
+          out.push({ where, what: `imports ${spec}: no database queries in src/http/ (move the query into a service)` });
+        else if (/(^|\/)db\/[^/]+$/.test(spec) && spec.startsWith('.'))
+          out.push({ where, what: `imports ${spec}: src/http/ does not reach the database layer (go through a service)` });
       }
       for (const [re, what] of QUERY_PATTERNS) {
-        if (re.test(code)) { out.push({ where, what: `${what}: no database queries in src/http/ (move it into a service)` }); break; }
+        if (re.test(code)) {
+          out.push({ where, what: `${what}: no database queries in src/http/ (move it into a service)` });
+          break;
+        }
       }
     }
     if (inCore) {
       for (const spec of specs) {
         if (spec === 'fastify' || spec.startsWith('fastify/') || spec.startsWith('@fastify/')) {
-          out.push({ where, what: `imports ${spec}: the core (${CORE.join(', ')}) never sees HTTP (take a Principal and plain values; routes live in src/http/)` });
+          out.push({
+            where,
+            what: `imports ${spec}: the core (${CORE.join(', ')}) never sees HTTP (take a Principal and plain values; routes live in src/http/)`,
+          });
         }
       }
     }
@@ -73,21 +87,30 @@ const files = sourceFiles;
 
 /** Every violation under `base` (paths reported relative to it). */
 export function checkTree(base: string): Violation[] {
-  return files(path.join(base, 'src')).flatMap((f) => scanLayering(path.relative(base, f).split(path.sep).join('/'), readFileSync(f, 'utf8')));
+  return files(path.join(base, 'src')).flatMap((f) =>
+    scanLayering(path.relative(base, f).split(path.sep).join('/'), readFileSync(f, 'utf8')),
+  );
 }
 
 test('no database queries in src/http/, no Fastify import in the core', () => {
   const http = files(path.join(root, 'src/http'));
   const core = CORE.flatMap((d) => files(path.join(root, d)));
   assert.ok(http.length > 20 && core.length > 100, `scanned only ${http.length} edge and ${core.length} core files`);
-  assert.deepEqual(checkTree(root).map((v) => `${v.where}: ${v.what}`), []);
+  assert.deepEqual(
+    checkTree(root).map((v) => `${v.where}: ${v.what}`),
+    [],
+  );
 });
 
 test('each rule catches its violation, with file and line', () => {
   const cases: [string, string, RegExp][] = [
     ['src/http/api/x.ts', "import { sql } from 'kysely';", /imports kysely: no database queries in src\/http\//],
     ['src/http/api/x.ts', 'const r = await sql`select 1`.execute(db);', /raw sql/],
-    ['src/http/api/x.ts', "const rows = await accounts.ctx.db.selectFrom('account').selectAll().execute();", /query builder call|raw database handle/],
+    [
+      'src/http/api/x.ts',
+      "const rows = await accounts.ctx.db.selectFrom('account').selectAll().execute();",
+      /query builder call|raw database handle/,
+    ],
     ['src/http/registry/x.ts', 'await fn(ctx.db, name);', /raw database handle/],
     ['src/http/auth/x.ts', "import type { DB } from '../../db/database.js';", /does not reach the database layer/],
     ['src/services/x.ts', "import type { FastifyRequest } from 'fastify';", /never sees HTTP/],
@@ -116,20 +139,26 @@ test('the checker fails on violations planted in a real file tree', () => {
   try {
     mkdirSync(path.join(dir, 'src/http/api'), { recursive: true });
     mkdirSync(path.join(dir, 'src/services'), { recursive: true });
-    writeFileSync(path.join(dir, 'src/http/api/stats.ts'), [
-      '// A handler that queries the database itself.',
-      "import type { FastifyInstance } from 'fastify';",
-      'export async function stats(app: FastifyInstance, ctx: { db: any }) {',
-      "  app.get('/stats', async () => ctx.db.selectFrom('account').selectAll().execute());",
-      '}',
-    ].join('\n'));
-    writeFileSync(path.join(dir, 'src/services/access.ts'), [
-      '// A service that takes the request.',
-      '',
-      "import type { FastifyRequest } from 'fastify';",
-      'export const canRead = (req: FastifyRequest) => !!req.headers.authorization;',
-    ].join('\n'));
-    writeFileSync(path.join(dir, 'src/services/clean.ts'), "export const ok = 1;\n");
+    writeFileSync(
+      path.join(dir, 'src/http/api/stats.ts'),
+      [
+        '// A handler that queries the database itself.',
+        "import type { FastifyInstance } from 'fastify';",
+        'export async function stats(app: FastifyInstance, ctx: { db: any }) {',
+        "  app.get('/stats', async () => ctx.db.selectFrom('account').selectAll().execute());",
+        '}',
+      ].join('\n'),
+    );
+    writeFileSync(
+      path.join(dir, 'src/services/access.ts'),
+      [
+        '// A service that takes the request.',
+        '',
+        "import type { FastifyRequest } from 'fastify';",
+        'export const canRead = (req: FastifyRequest) => !!req.headers.authorization;',
+      ].join('\n'),
+    );
+    writeFileSync(path.join(dir, 'src/services/clean.ts'), 'export const ok = 1;\n');
     const found = checkTree(dir).map((v) => v.where);
     assert.deepEqual(found.sort(), ['src/http/api/stats.ts:4', 'src/services/access.ts:3']);
   } finally {

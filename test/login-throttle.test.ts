@@ -9,7 +9,11 @@ import { basic, host, registryToken } from './helpers/accounts.ts';
 const ADMIN: [string, string] = ['admin', 'admin-password-1'];
 const LIMIT = 2;
 const BACKOFF_S = 3;
-const config = { BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] }, LOGIN_FAILURE_LIMIT: LIMIT, LOGIN_BACKOFF_SECONDS: BACKOFF_S };
+const config = {
+  BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] },
+  LOGIN_FAILURE_LIMIT: LIMIT,
+  LOGIN_BACKOFF_SECONDS: BACKOFF_S,
+};
 
 // (the skip is on each test: Node 20 does not count a skipped describe)
 const pgSkip = !(await postgresAvailable()) && 'PostgreSQL is not reachable';
@@ -25,17 +29,25 @@ describe('login throttle across two replicas on one PostgreSQL database', () => 
     // The second replica: same database, its own data directory and port.
     b = await startServer('sqlite', { DB_URI: a.dbUri! }, { auth: true, config });
     for (const u of ['alice', 'bob', 'carol']) {
-      const r = await fetch(`${a.url}/api/v1/user/`, { method: 'POST', headers: { authorization: basic(...ADMIN), 'content-type': 'application/json' }, body: JSON.stringify({ username: u, password: `${u}-password-1` }) });
+      const r = await fetch(`${a.url}/api/v1/user/`, {
+        method: 'POST',
+        headers: { authorization: basic(...ADMIN), 'content-type': 'application/json' },
+        body: JSON.stringify({ username: u, password: `${u}-password-1` }),
+      });
       assert.equal(r.status, 201);
     }
   });
-  after(async () => { await b?.stop(); await a?.stop(); });
+  after(async () => {
+    await b?.stop();
+    await a?.stop();
+  });
 
   const fail = async (s: TestServer, user: string) => {
     addressFailures++;
     assert.equal((await registryToken(s, [], [user, 'wrong-password'])).status, 401);
   };
-  const tokenRequest = (s: TestServer, user: string) => fetch(`${s.url}/v2/auth?service=${host(s)}`, { headers: { authorization: basic(user, `${user}-password-1`) } });
+  const tokenRequest = (s: TestServer, user: string) =>
+    fetch(`${s.url}/v2/auth?service=${host(s)}`, { headers: { authorization: basic(user, `${user}-password-1`) } });
 
   test('failures against one server throttle the account on the other (/v2/auth and /api/v1)', { skip: pgSkip }, async () => {
     for (let i = 0; i < LIMIT; i++) await fail(a, 'alice');
@@ -47,7 +59,7 @@ describe('login throttle across two replicas on one PostgreSQL database', () => 
     const viaApi = await fetch(`${b.url}/api/v1/user/`, { headers: { authorization: basic('alice', 'alice-password-1') } });
     assert.equal(viaApi.status, 429);
     assert.ok(Number(viaApi.headers.get('retry-after')) >= 1);
-    const body = await viaApi.json() as { status: number; error_message: string };
+    const body = (await viaApi.json()) as { status: number; error_message: string };
     assert.equal(body.status, 429);
     assert.match(body.error_message, /too many failed logins/);
     // Another account from the same address is not locked by alice's failures.
@@ -76,10 +88,13 @@ describe('login throttle across two replicas on one PostgreSQL database', () => 
   test('counters idle for an hour are pruned, blocking ones are kept', { skip: pgSkip }, async () => {
     const db = a.berth.ctx.db;
     const now = Date.now();
-    await db.insertInto('login_throttle').values([
-      { key: 'a:stale', failures: 3, blocked_until: 0, last_failure_at: now - 2 * 3600_000 },
-      { key: 'a:still-blocked', failures: 30, blocked_until: now + 600_000, last_failure_at: now - 2 * 3600_000 },
-    ]).execute();
+    await db
+      .insertInto('login_throttle')
+      .values([
+        { key: 'a:stale', failures: 3, blocked_until: 0, last_failure_at: now - 2 * 3600_000 },
+        { key: 'a:still-blocked', failures: 30, blocked_until: now + 600_000, last_failure_at: now - 2 * 3600_000 },
+      ])
+      .execute();
     await b.berth.accounts.throttle.pruneNow(now, true);
     const keys = (await db.selectFrom('login_throttle').select('key').execute()).map((r) => r.key);
     assert.ok(!keys.includes('a:stale'), 'the idle row is gone');

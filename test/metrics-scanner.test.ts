@@ -23,7 +23,9 @@ async function scrape(url: string): Promise<Sample[]> {
 for (const dialect of await testDialects()) {
   describe(`scanner metrics (${dialect})`, () => {
     let s: TestServer;
-    before(async () => { s = await startServer(dialect, { METRICS_ROW_COUNT_INTERVAL_SECONDS: '3600', SCANNER_DATA_MAX_AGE_SECONDS: '3600' }); });
+    before(async () => {
+      s = await startServer(dialect, { METRICS_ROW_COUNT_INTERVAL_SECONDS: '3600', SCANNER_DATA_MAX_AGE_SECONDS: '3600' });
+    });
     after(() => s?.stop());
 
     const waitDone = async (digest: string) => {
@@ -50,7 +52,7 @@ for (const dialect of await testDialects()) {
       assert.equal(sampleValue(m, 'berth_scanner_data_updaters'), 0, 'no updater has data yet (BerthScannerNoData)');
     });
 
-    test('data age per updater, measured from when the bundle\'s data was fetched; stale past the maximum age', async () => {
+    test("data age per updater, measured from when the bundle's data was fetched; stale past the maximum age", async () => {
       const { db, dialect: d } = s.berth.ctx;
       await importDebianAdvisories(db, d, 7200);
       // Cached: the import shows after the refresh interval (forced here).
@@ -90,10 +92,12 @@ for (const dialect of await testDialects()) {
       assert.equal(sampleValue(m, 'berth_scanner_vulnerabilities', { severity: 'High' }), 0);
       s.berth.metrics!.invalidateCaches();
       const v = await scrape(s.url);
-      for (const sev of SEVERITIES) assert.equal(sampleValue(v, 'berth_scanner_vulnerabilities', { severity: sev }), DEBIAN_FINDINGS[sev as 'High'] ?? 0, sev);
+      for (const sev of SEVERITIES)
+        assert.equal(sampleValue(v, 'berth_scanner_vulnerabilities', { severity: sev }), DEBIAN_FINDINGS[sev as 'High'] ?? 0, sev);
       // What the security endpoint shows for the image agrees.
-      const sec = await (await fetch(`${s.url}/api/v1/repository/scan/debian/manifest/${digest}/security?vulnerabilities=true`)).json() as
-        { status: string; data: { Layer: { Features: Array<{ Vulnerabilities: Array<{ Severity: string }> }> } } };
+      const sec = (await (
+        await fetch(`${s.url}/api/v1/repository/scan/debian/manifest/${digest}/security?vulnerabilities=true`)
+      ).json()) as { status: string; data: { Layer: { Features: Array<{ Vulnerabilities: Array<{ Severity: string }> }> } } };
       assert.equal(sec.status, 'scanned');
       const bySev: Record<string, number> = {};
       for (const f of sec.data.Layer.Features) for (const x of f.Vulnerabilities) bySev[x.Severity] = (bySev[x.Severity] ?? 0) + 1;
@@ -123,9 +127,19 @@ test('scanner counts are read once per interval however often Prometheus scrapes
     processMetrics: false,
     rowCountIntervalSeconds: 3600,
     scanner: {
-      jobCounts: async () => { calls.jobs++; if (fail) throw new Error('database away'); return { queued: 3, indexing: 1, indexed: 7, unsupported: 0, failed: 2 }; },
-      vulnerabilityCounts: async () => { calls.vulns++; return { Unknown: 0, Negligible: 0, Low: 4, Medium: 0, High: 2, Critical: 1 }; },
-      updaterDataTimes: async () => { calls.ages++; return [{ name: 'u1', dataTime }]; },
+      jobCounts: async () => {
+        calls.jobs++;
+        if (fail) throw new Error('database away');
+        return { queued: 3, indexing: 1, indexed: 7, unsupported: 0, failed: 2 };
+      },
+      vulnerabilityCounts: async () => {
+        calls.vulns++;
+        return { Unknown: 0, Negligible: 0, Low: 4, Medium: 0, High: 2, Critical: 1 };
+      },
+      updaterDataTimes: async () => {
+        calls.ages++;
+        return [{ name: 'u1', dataTime }];
+      },
       maxAgeSeconds: 50,
     },
   });

@@ -27,21 +27,37 @@ async function scrape(url: string, init: RequestInit = {}): Promise<Sample[]> {
 
 /** Every metric the issue and Quay's dashboards name, with its type. */
 const REQUIRED: Record<string, string> = {
-  quay_org_rows: 'gauge', quay_repository_rows: 'gauge', quay_user_rows: 'gauge', quay_robot_rows: 'gauge',
-  quay_registry_image_pulls_total: 'counter', quay_registry_image_pushes_total: 'counter',
-  quay_registry_image_pulled_estimated_bytes_total: 'counter', quay_registry_image_pushed_bytes_total: 'counter',
-  quay_authentication_attempts_total: 'counter', quay_request_duration_seconds: 'histogram',
-  berth_blob_upload_duration_seconds: 'histogram', quay_gc_iterations_total: 'counter', quay_gc_storage_blobs_deleted_total: 'counter',
-  quay_db_pooled_connections_in_use: 'gauge', quay_db_pooled_connections_available: 'gauge',
-  berth_storage_used_bytes: 'gauge', berth_storage_capacity_bytes: 'gauge', berth_storage_available_bytes: 'gauge',
-  process_cpu_seconds_total: 'counter', process_resident_memory_bytes: 'gauge', process_start_time_seconds: 'gauge',
-  nodejs_eventloop_lag_seconds: 'gauge', nodejs_heap_size_used_bytes: 'gauge',
+  quay_org_rows: 'gauge',
+  quay_repository_rows: 'gauge',
+  quay_user_rows: 'gauge',
+  quay_robot_rows: 'gauge',
+  quay_registry_image_pulls_total: 'counter',
+  quay_registry_image_pushes_total: 'counter',
+  quay_registry_image_pulled_estimated_bytes_total: 'counter',
+  quay_registry_image_pushed_bytes_total: 'counter',
+  quay_authentication_attempts_total: 'counter',
+  quay_request_duration_seconds: 'histogram',
+  berth_blob_upload_duration_seconds: 'histogram',
+  quay_gc_iterations_total: 'counter',
+  quay_gc_storage_blobs_deleted_total: 'counter',
+  quay_db_pooled_connections_in_use: 'gauge',
+  quay_db_pooled_connections_available: 'gauge',
+  berth_storage_used_bytes: 'gauge',
+  berth_storage_capacity_bytes: 'gauge',
+  berth_storage_available_bytes: 'gauge',
+  process_cpu_seconds_total: 'counter',
+  process_resident_memory_bytes: 'gauge',
+  process_start_time_seconds: 'gauge',
+  nodejs_eventloop_lag_seconds: 'gauge',
+  nodejs_heap_size_used_bytes: 'gauge',
 };
 
 for (const dialect of await testDialects()) {
   describe(`metrics (${dialect})`, () => {
     let s: TestServer;
-    before(async () => { s = await startServer(dialect, { METRICS_ROW_COUNT_INTERVAL_SECONDS: '3600' }); });
+    before(async () => {
+      s = await startServer(dialect, { METRICS_ROW_COUNT_INTERVAL_SECONDS: '3600' });
+    });
     after(() => s.stop());
 
     test('/metrics names every required metric with its type', async () => {
@@ -50,13 +66,14 @@ for (const dialect of await testDialects()) {
       // The auth series exist before any login (zero-valued), so dashboards and rate() have data.
       const samples = parseExposition(text);
       for (const kind of ['basic', 'bearer']) {
-        for (const success of ['True', 'False']) assert.equal(sampleValue(samples, 'quay_authentication_attempts_total', { auth_kind: kind, success }), 0);
+        for (const success of ['True', 'False'])
+          assert.equal(sampleValue(samples, 'quay_authentication_attempts_total', { auth_kind: kind, success }), 0);
       }
     });
 
     test('FIPS mode is visible: berth_fips_mode follows FEATURE_FIPS, berth_fips_provider_active follows the process', async () => {
       const samples = await scrape(s.url);
-      const status = await (await fetch(`${s.url}/api/v1/status`)).json() as { fips_mode: boolean };
+      const status = (await (await fetch(`${s.url}/api/v1/status`)).json()) as { fips_mode: boolean };
       assert.equal(sampleValue(samples, 'berth_fips_mode', {}), status.fips_mode ? 1 : 0);
       // Independent oracle: whether this test process itself runs on a FIPS provider (CI's BERTH_FIPS=1 run).
       const { getFips } = await import('node:crypto');
@@ -102,16 +119,29 @@ for (const dialect of await testDialects()) {
       assert.equal(d('berth_blob_uploads_completed_total', { method: 'monolithic' }), 4);
       assert.equal(d('berth_blob_upload_duration_seconds_count', { method: 'monolithic' }), 4);
       // The histogram is cumulative and its +Inf bucket is its count.
-      const buckets = after.filter((x) => x.name === 'quay_request_duration_seconds_bucket' && x.labels.route === MANIFEST && x.labels.method === 'GET' && x.labels.status === '200');
+      const buckets = after.filter(
+        (x) =>
+          x.name === 'quay_request_duration_seconds_bucket' &&
+          x.labels.route === MANIFEST &&
+          x.labels.method === 'GET' &&
+          x.labels.status === '200',
+      );
       assert.ok(buckets.length >= 10);
       for (let i = 1; i < buckets.length; i++) assert.ok(buckets[i].value >= buckets[i - 1].value);
       assert.equal(buckets.at(-1)!.labels.le, '+Inf');
-      assert.equal(buckets.at(-1)!.value, v(after, 'quay_request_duration_seconds_count', { method: 'GET', route: MANIFEST, status: '200' }));
+      assert.equal(
+        buckets.at(-1)!.value,
+        v(after, 'quay_request_duration_seconds_count', { method: 'GET', route: MANIFEST, status: '200' }),
+      );
       // Bounded label values: no repository name, tag or digest anywhere.
       for (const x of after) {
         for (const [k, val] of Object.entries(x.labels)) {
           assert.doesNotMatch(val, /metrics\/|sha256:|no\/such/, `${x.name}{${k}="${val}"}`);
-          if (k === 'route') assert.ok(val === 'unmatched' || val === '/*' || val === '/metrics' || val.startsWith('/v2') || val.startsWith('/api/v1/'), val);
+          if (k === 'route')
+            assert.ok(
+              val === 'unmatched' || val === '/*' || val === '/metrics' || val.startsWith('/v2') || val.startsWith('/api/v1/'),
+              val,
+            );
         }
       }
     });
@@ -128,7 +158,8 @@ for (const dialect of await testDialects()) {
       done.searchParams.set('digest', sha256(data));
       assert.equal((await fetch(done, { method: 'PUT' })).status, 201);
       const after = await scrape(s.url);
-      const d = (name: string, labels: Record<string, string> = {}) => (sampleValue(after, name, labels) ?? 0) - (sampleValue(before, name, labels) ?? 0);
+      const d = (name: string, labels: Record<string, string> = {}) =>
+        (sampleValue(after, name, labels) ?? 0) - (sampleValue(before, name, labels) ?? 0);
       assert.equal(d('berth_blob_uploads_started_total'), 1);
       assert.equal(d('berth_blob_uploads_completed_total', { method: 'chunked' }), 1);
       assert.equal(d('berth_blob_upload_duration_seconds_count', { method: 'chunked' }), 1);
@@ -141,7 +172,10 @@ for (const dialect of await testDialects()) {
       const a = await scrape(s.url);
       const repos = sampleValue(a, 'quay_repository_rows')!;
       const used = sampleValue(a, 'berth_storage_used_bytes')!;
-      const exact = await s.berth.ctx.db.selectFrom('repository').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      const exact = await s.berth.ctx.db
+        .selectFrom('repository')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
       assert.equal(repos, Number(exact.n));
       assert.ok(repos >= 3);
       assert.equal(sampleValue(a, 'quay_registry_total_used_bytes'), used);
@@ -170,7 +204,8 @@ for (const dialect of await testDialects()) {
       const report = await collectGarbage(s.berth.ctx, { graceSeconds: 0 });
       assert.ok(report.blobsRemoved >= 2);
       const after = await scrape(s.url);
-      const d = (name: string, labels: Record<string, string> = {}) => (sampleValue(after, name, labels) ?? 0) - (sampleValue(before, name, labels) ?? 0);
+      const d = (name: string, labels: Record<string, string> = {}) =>
+        (sampleValue(after, name, labels) ?? 0) - (sampleValue(before, name, labels) ?? 0);
       assert.equal(d('quay_gc_iterations_total'), 1);
       assert.equal(d('quay_gc_storage_blobs_deleted_total'), report.blobsRemoved + report.strayFilesRemoved);
       assert.equal(d('quay_gc_table_rows_deleted_total', { table: 'blob' }), report.blobsRemoved);
@@ -186,7 +221,9 @@ for (const dialect of await testDialects()) {
       s.berth.ctx.observer!.authAttempt!('basic', false);
       s.berth.metrics!.recordAuthAttempt('bearer', true);
       const after = await scrape(s.url);
-      const d = (labels: Record<string, string>) => (sampleValue(after, 'quay_authentication_attempts_total', labels) ?? 0) - (sampleValue(before, 'quay_authentication_attempts_total', labels) ?? 0);
+      const d = (labels: Record<string, string>) =>
+        (sampleValue(after, 'quay_authentication_attempts_total', labels) ?? 0) -
+        (sampleValue(before, 'quay_authentication_attempts_total', labels) ?? 0);
       assert.equal(d({ auth_kind: 'basic', success: 'True' }), 1);
       assert.equal(d({ auth_kind: 'basic', success: 'False' }), 2);
       assert.equal(d({ auth_kind: 'bearer', success: 'True' }), 1);
@@ -194,7 +231,13 @@ for (const dialect of await testDialects()) {
 
     test('users (enabled), organizations and robots are counted from the account table', async () => {
       const { db, dialect: d } = s.berth.ctx;
-      const rows: [string, string, number][] = [['m-alice', 'user', 1], ['m-bob', 'user', 1], ['m-gone', 'user', 0], ['m-org', 'org', 1], ['m-org+ci', 'robot', 1]];
+      const rows: [string, string, number][] = [
+        ['m-alice', 'user', 1],
+        ['m-bob', 'user', 1],
+        ['m-gone', 'user', 0],
+        ['m-org', 'org', 1],
+        ['m-org+ci', 'robot', 1],
+      ];
       const before = await accountRowCounts(db, d);
       for (const [name, kind, enabled] of rows) {
         await sql`insert into account (name, kind, enabled, created_at) values (${name}, ${kind}, ${enabled}, ${Date.now()})`.execute(db);
@@ -208,7 +251,9 @@ for (const dialect of await testDialects()) {
       assert.equal(sampleValue(x, 'quay_robot_rows'), counts.robots);
     });
 
-    test('PostgreSQL: a large table is counted from the planner estimate, not a full scan', { skip: dialect !== 'postgres' && 'PostgreSQL only (SQLite counts every table exactly)' }, async () => {
+    test('PostgreSQL: a large table is counted from the planner estimate, not a full scan', {
+      skip: dialect !== 'postgres' && 'PostgreSQL only (SQLite counts every table exactly)',
+    }, async () => {
       const { db } = s.berth.ctx;
       await sql`create table metrics_big as select g as x from generate_series(1, ${EXACT_COUNT_LIMIT + 20_000}) g`.execute(db);
       await sql`analyze metrics_big`.execute(db);
@@ -218,7 +263,10 @@ for (const dialect of await testDialects()) {
       assert.ok(Math.abs(n - (EXACT_COUNT_LIMIT + 20_000)) < 2000, String(n));
       assert.notEqual(n, EXACT_COUNT_LIMIT + 20_010);
       // Small tables are counted exactly.
-      assert.equal(await tableRowCount(db, 'postgres', 'tag'), Number((await sql<{ n: string }>`select count(*) as n from tag`.execute(db)).rows[0].n));
+      assert.equal(
+        await tableRowCount(db, 'postgres', 'tag'),
+        Number((await sql<{ n: string }>`select count(*) as n from tag`.execute(db)).rows[0].n),
+      );
     });
   });
 }
@@ -226,7 +274,10 @@ for (const dialect of await testDialects()) {
 test('a row-count provider runs at most once per interval, however often Prometheus scrapes', async () => {
   let calls = 0;
   const m = new Metrics({
-    rowCounts: async () => { calls++; return { orgs: 1, repositories: 2, users: 3, robots: 4 }; },
+    rowCounts: async () => {
+      calls++;
+      return { orgs: 1, repositories: 2, users: 3, robots: 4 };
+    },
     rowCountIntervalSeconds: 3600,
     processMetrics: false,
   });
@@ -235,7 +286,10 @@ test('a row-count provider runs at most once per interval, however often Prometh
     for (let i = 0; i < 5; i++) await m.render();
     assert.equal(calls, 1);
     const x = parseExposition(texts[0].body);
-    assert.deepEqual(['quay_org_rows', 'quay_repository_rows', 'quay_user_rows', 'quay_robot_rows'].map((n) => sampleValue(x, n)), [1, 2, 3, 4]);
+    assert.deepEqual(
+      ['quay_org_rows', 'quay_repository_rows', 'quay_user_rows', 'quay_robot_rows'].map((n) => sampleValue(x, n)),
+      [1, 2, 3, 4],
+    );
   } finally {
     m.close();
   }
@@ -244,7 +298,10 @@ test('a row-count provider runs at most once per interval, however often Prometh
 test('a failing row-count refresh keeps the last value and counts the error', async () => {
   let fail = false;
   const m = new Metrics({
-    rowCounts: async () => { if (fail) throw new Error('database away'); return { orgs: 0, repositories: 7, users: 0, robots: 0 }; },
+    rowCounts: async () => {
+      if (fail) throw new Error('database away');
+      return { orgs: 0, repositories: 7, users: 0, robots: 0 };
+    },
     rowCountIntervalSeconds: 3600,
     processMetrics: false,
   });
@@ -327,7 +384,10 @@ test('unknown methods are labelled OTHER, not by their name', async () => {
   try {
     const status = await new Promise<number>((resolve, reject) => {
       const u = new URL(`${s.url}/v2/`);
-      const r = http.request({ host: u.hostname, port: u.port, path: '/v2/', method: 'PROPFIND' }, (res) => { res.resume(); resolve(res.statusCode!); });
+      const r = http.request({ host: u.hostname, port: u.port, path: '/v2/', method: 'PROPFIND' }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      });
       r.on('error', reject);
       r.end();
     });
@@ -352,8 +412,9 @@ test('logins on the token endpoint count as basic auth attempts, right and wrong
     // Anonymous: no credentials, no attempt.
     await registryToken(s, ['repository:admin/app:pull']);
     const after = await scrape(s.url);
-    const d = (success: string) => (sampleValue(after, 'quay_authentication_attempts_total', { auth_kind: 'basic', success }) ?? 0)
-      - (sampleValue(before, 'quay_authentication_attempts_total', { auth_kind: 'basic', success }) ?? 0);
+    const d = (success: string) =>
+      (sampleValue(after, 'quay_authentication_attempts_total', { auth_kind: 'basic', success }) ?? 0) -
+      (sampleValue(before, 'quay_authentication_attempts_total', { auth_kind: 'basic', success }) ?? 0);
     assert.equal(d('True'), 1);
     assert.equal(d('False'), 2);
     s.berth.metrics!.invalidateCaches();
@@ -367,9 +428,18 @@ test('logins on the token endpoint count as basic auth attempts, right and wrong
 });
 
 test('metrics config: bad values are reported with their key; environment overrides', () => {
-  assert.throws(() => loadConfig({ env: { METRICS_BASIC_AUTH: 'no-colon' } }), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.startsWith('METRICS_BASIC_AUTH')));
-  assert.throws(() => loadConfig({ env: { METRICS_ENABLED: 'perhaps' } }), (e: unknown) => e instanceof ConfigError && e.problems.includes('METRICS_ENABLED (environment): must be true or false'));
-  assert.throws(() => loadConfig({ env: { METRICS_PORT: '70000' } }), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.startsWith('METRICS_PORT')));
+  assert.throws(
+    () => loadConfig({ env: { METRICS_BASIC_AUTH: 'no-colon' } }),
+    (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.startsWith('METRICS_BASIC_AUTH')),
+  );
+  assert.throws(
+    () => loadConfig({ env: { METRICS_ENABLED: 'perhaps' } }),
+    (e: unknown) => e instanceof ConfigError && e.problems.includes('METRICS_ENABLED (environment): must be true or false'),
+  );
+  assert.throws(
+    () => loadConfig({ env: { METRICS_PORT: '70000' } }),
+    (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.startsWith('METRICS_PORT')),
+  );
   const c = loadConfig({ env: { METRICS_ENABLED: 'no', METRICS_PORT: '9091', METRICS_ROW_COUNT_INTERVAL_SECONDS: '5' } });
   assert.equal(c.raw.METRICS_ENABLED, false);
   assert.equal(c.raw.METRICS_PORT, 9091);

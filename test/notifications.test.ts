@@ -15,7 +15,12 @@ import { pushImage } from './helpers/registry-client.ts';
 import { debianLayer, importDebianAdvisories, pushLayers } from './helpers/scan-image.ts';
 import { NotificationService } from '../src/services/notifications/service.ts';
 
-interface Got { path: string; headers: http.IncomingHttpHeaders; body: string; json: any }
+interface Got {
+  path: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  json: any;
+}
 
 /** A webhook receiver: records every request; answers each path with the status its script gives. */
 async function receiver() {
@@ -39,14 +44,20 @@ async function receiver() {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   return {
-    url, got, script,
+    url,
+    got,
+    script,
     of: (path: string) => got.filter((g) => g.path === path),
     /** Resolves when `path` has received `n` requests in all. */
     async until(path: string, n: number): Promise<Got[]> {
       while (got.filter((g) => g.path === path).length < n) await once(events, 'request');
       return got.filter((g) => g.path === path);
     },
-    close: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }),
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(r);
+      }),
   };
 }
 
@@ -59,7 +70,15 @@ for (const dialect of await testDialects()) {
     const create = async (repo: string, body: Record<string, unknown>) => {
       const r = await api(s, 'POST', `/repository/${repo}/notification/`, undefined, body);
       assert.equal(r.status, 201, JSON.stringify(r.json));
-      return r.json as { uuid: string; signing_secret: string; number_of_failures: number; event: string; method: string; config: { url: string }; event_config: Record<string, unknown> };
+      return r.json as {
+        uuid: string;
+        signing_secret: string;
+        number_of_failures: number;
+        event: string;
+        method: string;
+        config: { url: string };
+        event_config: Record<string, unknown>;
+      };
     };
     const view = async (repo: string, uuid: string) => (await api(s, 'GET', `/repository/${repo}/notification/${uuid}`)).json;
     /** Runs a delivery pass of this replica and returns how many it sent (0: nothing left to send). */
@@ -67,45 +86,96 @@ for (const dialect of await testDialects()) {
 
     before(async () => {
       rx = await receiver();
-      s = await startServer(dialect, {}, { config: { SERVER_HOSTNAME: 'registry.example.com', NOTIFICATION_RETRY_SECONDS: 0.05, NOTIFICATION_POLL_SECONDS: 0.05 } });
+      s = await startServer(
+        dialect,
+        {},
+        { config: { SERVER_HOSTNAME: 'registry.example.com', NOTIFICATION_RETRY_SECONDS: 0.05, NOTIFICATION_POLL_SECONDS: 0.05 } },
+      );
       await pushImage(s.url, 'acme/app', 'v0');
       await pushImage(s.url, 'acme/flaky', 'v0');
     });
-    after(async () => { await s?.stop(); await rx?.close(); });
+    after(async () => {
+      await s?.stop();
+      await rx?.close();
+    });
 
-    test('create, list, get and delete in Quay\'s shapes; bad bodies refused with a clear message', async () => {
+    test("create, list, get and delete in Quay's shapes; bad bodies refused with a clear message", async () => {
       const bad = async (body: unknown, re: RegExp) => {
         const r = await api(s, 'POST', '/repository/acme/app/notification/', undefined, body);
         assert.equal(r.status, 400, JSON.stringify(body));
         assert.match(r.json.error_message, re);
       };
-      await bad({ event: 'build_success', method: 'webhook', config: { url: rx.url } }, /event must be one of repo_push, vulnerability_found/);
+      await bad(
+        { event: 'build_success', method: 'webhook', config: { url: rx.url } },
+        /event must be one of repo_push, vulnerability_found/,
+      );
       await bad({ event: 'repo_push', method: 'email', config: { url: rx.url } }, /method must be one of webhook, slack/);
       await bad({ event: 'repo_push', method: 'webhook', config: {} }, /config.url is required/);
       await bad({ event: 'repo_push', method: 'webhook', config: { url: 'ftp://x/y' } }, /http:\/\/ or https:\/\//);
-      await bad({ event: 'vulnerability_found', method: 'webhook', config: { url: rx.url }, eventConfig: { level: 'Severe' } }, /eventConfig.level must be a severity/);
+      await bad(
+        { event: 'vulnerability_found', method: 'webhook', config: { url: rx.url }, eventConfig: { level: 'Severe' } },
+        /eventConfig.level must be a severity/,
+      );
       assert.equal((await api(s, 'GET', '/repository/acme/app/notification/')).json.notifications.length, 0);
-      const n = await create('acme/app', { event: 'vulnerability_found', method: 'webhook', config: { url: `${rx.url}/x` }, eventConfig: { level: 'Medium' }, title: 'sec' });
-      assert.deepEqual({ ...n, uuid: undefined, signing_secret: undefined }, { uuid: undefined, signing_secret: undefined, title: 'sec', event: 'vulnerability_found', method: 'webhook',
-        config: { url: `${rx.url}/x` }, event_config: { level: 3 }, number_of_failures: 0, enabled: true, last_error: null });
+      const n = await create('acme/app', {
+        event: 'vulnerability_found',
+        method: 'webhook',
+        config: { url: `${rx.url}/x` },
+        eventConfig: { level: 'Medium' },
+        title: 'sec',
+      });
+      assert.deepEqual(
+        { ...n, uuid: undefined, signing_secret: undefined },
+        {
+          uuid: undefined,
+          signing_secret: undefined,
+          title: 'sec',
+          event: 'vulnerability_found',
+          method: 'webhook',
+          config: { url: `${rx.url}/x` },
+          event_config: { level: 3 },
+          number_of_failures: 0,
+          enabled: true,
+          last_error: null,
+        },
+      );
       assert.match(n.signing_secret, /^[A-Za-z0-9_-]{40,}$/);
       const list = (await api(s, 'GET', '/repository/acme/app/notification/')).json.notifications;
-      assert.deepEqual(list.map((x: { uuid: string }) => x.uuid), [n.uuid]);
+      assert.deepEqual(
+        list.map((x: { uuid: string }) => x.uuid),
+        [n.uuid],
+      );
       assert.equal(list[0].signing_secret, undefined, 'the signing secret is shown once, at creation');
       assert.equal((await view('acme/app', n.uuid)).title, 'sec');
       assert.equal((await api(s, 'GET', `/repository/acme/flaky/notification/${n.uuid}`)).status, 404, 'a uuid of another repository');
       assert.equal((await api(s, 'DELETE', `/repository/acme/app/notification/${n.uuid}`)).status, 204);
       assert.equal((await api(s, 'GET', `/repository/acme/app/notification/${n.uuid}`)).status, 404);
-      assert.equal((await api(s, 'POST', '/repository/acme/nope/notification/', undefined, { event: 'repo_push', method: 'webhook', config: { url: rx.url } })).status, 404);
+      assert.equal(
+        (
+          await api(s, 'POST', '/repository/acme/nope/notification/', undefined, {
+            event: 'repo_push',
+            method: 'webhook',
+            config: { url: rx.url },
+          })
+        ).status,
+        404,
+      );
     });
 
-    test('a push arrives once at a webhook (Quay\'s event data, signed) and at a Slack webhook (Slack\'s payload)', async () => {
+    test("a push arrives once at a webhook (Quay's event data, signed) and at a Slack webhook (Slack's payload)", async () => {
       const hook = await create('acme/app', { event: 'repo_push', method: 'webhook', config: { url: `${rx.url}/push` } });
       const slack = await create('acme/app', { event: 'repo_push', method: 'slack', config: { url: `${rx.url}/slack` } });
       await pushImage(s.url, 'acme/app', 'v1');
       const [h] = await rx.until('/push', 1);
       const [sl] = await rx.until('/slack', 1);
-      assert.deepEqual(h.json, { repository: 'acme/app', namespace: 'acme', name: 'app', docker_url: 'registry.example.com/acme/app', homepage: 'http://registry.example.com/repository/acme/app', updated_tags: ['v1'] });
+      assert.deepEqual(h.json, {
+        repository: 'acme/app',
+        namespace: 'acme',
+        name: 'app',
+        docker_url: 'registry.example.com/acme/app',
+        homepage: 'http://registry.example.com/repository/acme/app',
+        updated_tags: ['v1'],
+      });
       assert.equal(h.headers['x-berth-signature'], sign(hook.signing_secret, h.body));
       assert.equal(h.headers['x-berth-event'], 'repo_push');
       assert.equal(h.headers['content-type'], 'application/json');
@@ -120,7 +190,16 @@ for (const dialect of await testDialects()) {
       await rx.until('/slack', 2);
       const byDigest = await fetch(`${s.url}/v2/acme/app/manifests/${digest}`);
       const body = Buffer.from(await byDigest.arrayBuffer());
-      assert.equal((await fetch(`${s.url}/v2/acme/app/manifests/${digest}`, { method: 'PUT', body, headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } })).status, 201);
+      assert.equal(
+        (
+          await fetch(`${s.url}/v2/acme/app/manifests/${digest}`, {
+            method: 'PUT',
+            body,
+            headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+          })
+        ).status,
+        201,
+      );
       assert.equal(await pass(), 0);
       assert.equal(rx.of('/push').length, 2);
       assert.equal(rx.of('/slack').length, 2);
@@ -133,7 +212,11 @@ for (const dialect of await testDialects()) {
       const n = await create('acme/flaky', { event: 'repo_push', method: 'webhook', config: { url: `${rx.url}/flaky` } });
       await pushImage(s.url, 'acme/flaky', 'v1');
       const tries = await rx.until('/flaky', 3);
-      assert.deepEqual(tries.map((t) => t.json.updated_tags), [['v1'], ['v1'], ['v1']], 'the same event, retried');
+      assert.deepEqual(
+        tries.map((t) => t.json.updated_tags),
+        [['v1'], ['v1'], ['v1']],
+        'the same event, retried',
+      );
       // The third answer (200) is recorded right after the receiver sent it: wait for the server's state.
       const deliveriesOf = async () => (await api(s, 'GET', `/repository/acme/flaky/notification/${n.uuid}/deliveries`)).json.deliveries;
       let deliveries = await deliveriesOf();
@@ -173,12 +256,16 @@ for (const dialect of await testDialects()) {
         const n = await create('acme/app', { event: 'repo_push', method: 'webhook', config: { url: `${rx.url}/race` } });
         await pushImage(s.url, 'acme/app', 'race');
         // The event is queued right after the push's response: wait for its row.
-        while ((await api(s, 'GET', `/repository/acme/app/notification/${n.uuid}/deliveries`)).json.deliveries.length === 0) await new Promise((r) => setImmediate(r));
+        while ((await api(s, 'GET', `/repository/acme/app/notification/${n.uuid}/deliveries`)).json.deliveries.length === 0)
+          await new Promise((r) => setImmediate(r));
         const cfg = s.berth.ctx.config;
         const a = new NotificationService({ db: s.berth.ctx.db, config: cfg });
         const b = new NotificationService({ db: s.berth.ctx.db, config: cfg });
         const sent = await Promise.all([a.deliverDue(), b.deliverDue(), a.deliverDue(), b.deliverDue()]);
-        assert.equal(sent.reduce((x, y) => x + y, 0), 1);
+        assert.equal(
+          sent.reduce((x, y) => x + y, 0),
+          1,
+        );
         assert.equal(rx.of('/race').length, 1);
         assert.equal((await api(s, 'DELETE', `/repository/acme/app/notification/${n.uuid}`)).status, 204);
       } finally {
@@ -188,15 +275,30 @@ for (const dialect of await testDialects()) {
 
     test('vulnerability_found: a newly matched vulnerability arrives once, filtered by the minimum severity', async () => {
       const svc = s.berth.scanner!.service;
-      const high = await create('acme/deb', { event: 'vulnerability_found', method: 'webhook', config: { url: `${rx.url}/high` }, eventConfig: { level: 2 } }).catch(() => undefined);
+      const high = await create('acme/deb', {
+        event: 'vulnerability_found',
+        method: 'webhook',
+        config: { url: `${rx.url}/high` },
+        eventConfig: { level: 2 },
+      }).catch(() => undefined);
       assert.equal(high, undefined, 'the repository does not exist yet');
       const digest = await pushLayers(s.url, 'acme/deb', 'v1', [await debianLayer()]);
       for (let st = await svc.status(digest); st.state !== 'indexed'; st = await svc.status(digest)) {
         assert.ok(st.state === 'queued' || st.state === 'indexing' || st.state === 'unknown', `scan state ${st.state}`);
         await new Promise((r) => setImmediate(r));
       }
-      const atHigh = await create('acme/deb', { event: 'vulnerability_found', method: 'webhook', config: { url: `${rx.url}/high` }, eventConfig: { level: 2 } });
-      await create('acme/deb', { event: 'vulnerability_found', method: 'webhook', config: { url: `${rx.url}/critical` }, eventConfig: { level: 'Critical' } });
+      const atHigh = await create('acme/deb', {
+        event: 'vulnerability_found',
+        method: 'webhook',
+        config: { url: `${rx.url}/high` },
+        eventConfig: { level: 2 },
+      });
+      await create('acme/deb', {
+        event: 'vulnerability_found',
+        method: 'webhook',
+        config: { url: `${rx.url}/critical` },
+        eventConfig: { level: 'Critical' },
+      });
       await create('acme/deb', { event: 'vulnerability_found', method: 'slack', config: { url: `${rx.url}/vslack` } });
       // New advisory data: libfoo is affected by a High and a Critical vulnerability (libbar's Low is fixed in its version).
       await importDebianAdvisories(s.berth.ctx.db, s.berth.ctx.dialect);
@@ -207,15 +309,67 @@ for (const dialect of await testDialects()) {
       const byId = Object.fromEntries(highs.map((h) => [h.json.vulnerability.id, h.json]));
       assert.deepEqual(Object.keys(byId).sort(), ['CVE-2099-0001', 'CVE-2099-0002']);
       const c = byId['CVE-2099-0002'];
-      assert.deepEqual({ repository: c.repository, namespace: c.namespace, name: c.name, tags: c.tags, image: c.image, id: c.vulnerability.id, priority: c.vulnerability.priority, has_fix: c.vulnerability.has_fix, description: c.vulnerability.description },
-        { repository: 'acme/deb', namespace: 'acme', name: 'deb', tags: ['v1'], image: digest, id: 'CVE-2099-0002', priority: 'Critical', has_fix: true, description: 'CVE-2099-0002 in libfoo' });
+      assert.deepEqual(
+        {
+          repository: c.repository,
+          namespace: c.namespace,
+          name: c.name,
+          tags: c.tags,
+          image: c.image,
+          id: c.vulnerability.id,
+          priority: c.vulnerability.priority,
+          has_fix: c.vulnerability.has_fix,
+          description: c.vulnerability.description,
+        },
+        {
+          repository: 'acme/deb',
+          namespace: 'acme',
+          name: 'deb',
+          tags: ['v1'],
+          image: digest,
+          id: 'CVE-2099-0002',
+          priority: 'Critical',
+          has_fix: true,
+          description: 'CVE-2099-0002 in libfoo',
+        },
+      );
       assert.equal(byId['CVE-2099-0001'].vulnerability.priority, 'High');
-      assert.deepEqual(crits.map((x) => x.json.vulnerability.id), ['CVE-2099-0002'], 'level Critical filters out the High one');
+      assert.deepEqual(
+        crits.map((x) => x.json.vulnerability.id),
+        ['CVE-2099-0002'],
+        'level Critical filters out the High one',
+      );
       assert.equal(highs[0].headers['x-berth-signature'], sign(atHigh.signing_secret, highs[0].body));
-      assert.ok(rx.of('/vslack').some((x) => x.json.text === 'Critical vulnerability detected in repository acme/deb in 1 tags' && x.json.attachments[0].color === 'danger'));
+      assert.ok(
+        rx
+          .of('/vslack')
+          .some(
+            (x) =>
+              x.json.text === 'Critical vulnerability detected in repository acme/deb in 1 tags' &&
+              x.json.attachments[0].color === 'danger',
+          ),
+      );
       // Re-matching again finds nothing new, and another replica reporting the same change queues nothing.
       await svc.rematchAll();
-      const again = await s.berth.audit.notifications.vulnerabilitiesFound([{ manifest: digest, removed: [], added: [{ key: 'k', id: 'CVE-2099-0002', severity: 'Critical', package: 'libfoo', version: '1.0-1', fixedIn: '1.1-1', description: 'x', links: [], ecosystem: 'dpkg' }] }]);
+      const again = await s.berth.audit.notifications.vulnerabilitiesFound([
+        {
+          manifest: digest,
+          removed: [],
+          added: [
+            {
+              key: 'k',
+              id: 'CVE-2099-0002',
+              severity: 'Critical',
+              package: 'libfoo',
+              version: '1.0-1',
+              fixedIn: '1.1-1',
+              description: 'x',
+              links: [],
+              ecosystem: 'dpkg',
+            },
+          ],
+        },
+      ]);
       assert.equal(again, 0);
       assert.equal(await pass(), 0);
       assert.deepEqual([rx.of('/high').length, rx.of('/critical').length, rx.of('/vslack').length], [2, 1, 2]);

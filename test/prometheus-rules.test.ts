@@ -16,7 +16,14 @@ const K8S = path.join(ROOT, 'deploy/kubernetes');
 const skip = PROMTOOL_BIN ? false : 'promtool is not installed (apt-get install prometheus; .ci/run installs it): SKIPPED';
 if (skip) console.log(`NOTE: ${skip}`);
 
-interface Rule { alert?: string; record?: string; expr: string; for?: string; labels?: Record<string, string>; annotations?: Record<string, string> }
+interface Rule {
+  alert?: string;
+  record?: string;
+  expr: string;
+  for?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
 const rulesDoc = parse(readFileSync(path.join(MON, 'prometheus-rules.yaml'), 'utf8')) as { groups: { name: string; rules: Rule[] }[] };
 const alerts = rulesDoc.groups.flatMap((g) => g.rules).filter((r) => r.alert);
 
@@ -32,11 +39,18 @@ test('promtool test rules: every alert fires on its synthetic series and stays q
   assert.match(r.stdout, /SUCCESS/);
   // Each alert has a case where it fires and one where it does not.
   type Case = { alertname: string; exp_alerts: unknown[] };
-  const tests = (parse(readFileSync(path.join(MON, 'prometheus-rules.test.yaml'), 'utf8')) as { tests: { alert_rule_test: Case[] }[] }).tests;
+  const tests = (parse(readFileSync(path.join(MON, 'prometheus-rules.test.yaml'), 'utf8')) as { tests: { alert_rule_test: Case[] }[] })
+    .tests;
   const cases = tests.flatMap((t) => t.alert_rule_test);
   for (const a of alerts) {
-    assert.ok(cases.some((c) => c.alertname === a.alert && c.exp_alerts.length > 0), `${a.alert}: no firing case`);
-    assert.ok(cases.some((c) => c.alertname === a.alert && c.exp_alerts.length === 0), `${a.alert}: no quiet case`);
+    assert.ok(
+      cases.some((c) => c.alertname === a.alert && c.exp_alerts.length > 0),
+      `${a.alert}: no firing case`,
+    );
+    assert.ok(
+      cases.some((c) => c.alertname === a.alert && c.exp_alerts.length === 0),
+      `${a.alert}: no quiet case`,
+    );
   }
 });
 
@@ -59,7 +73,11 @@ test('the rules cover restarts (without Kubernetes), errors, p99 latency and ful
 });
 
 test('deploy/kubernetes/prometheusrule.yaml holds exactly the same rules', () => {
-  const pr = parse(readFileSync(path.join(K8S, 'prometheusrule.yaml'), 'utf8')) as { apiVersion: string; kind: string; spec: { groups: unknown } };
+  const pr = parse(readFileSync(path.join(K8S, 'prometheusrule.yaml'), 'utf8')) as {
+    apiVersion: string;
+    kind: string;
+    spec: { groups: unknown };
+  };
   assert.equal(pr.apiVersion, 'monitoring.coreos.com/v1');
   assert.equal(pr.kind, 'PrometheusRule');
   assert.deepEqual(pr.spec.groups, rulesDoc.groups, 'out of date: run node deploy/kubernetes/render-prometheusrule.mjs');
@@ -85,11 +103,26 @@ test('promtool check config accepts the example Prometheus configuration', { ski
   assert.equal(r.code, 0, r.stdout + r.stderr);
 });
 
-test('the Grafana dashboard has Quay\'s panels and Berth\'s additions, each with a query', () => {
-  type Panel = { id: number; type: string; title: string; datasource?: { uid: string }; gridPos: { x: number; y: number; w: number; h: number }; targets?: { expr: string; refId: string }[] };
-  const d = JSON.parse(readFileSync(path.join(MON, 'grafana-dashboard.json'), 'utf8')) as { uid: string; title: string; panels: Panel[]; templating: { list: { name: string }[] } };
+test("the Grafana dashboard has Quay's panels and Berth's additions, each with a query", () => {
+  type Panel = {
+    id: number;
+    type: string;
+    title: string;
+    datasource?: { uid: string };
+    gridPos: { x: number; y: number; w: number; h: number };
+    targets?: { expr: string; refId: string }[];
+  };
+  const d = JSON.parse(readFileSync(path.join(MON, 'grafana-dashboard.json'), 'utf8')) as {
+    uid: string;
+    title: string;
+    panels: Panel[];
+    templating: { list: { name: string }[] };
+  };
   assert.ok(d.uid && d.title);
-  assert.deepEqual(d.templating.list.map((v) => v.name), ['datasource', 'job', 'instance']);
+  assert.deepEqual(
+    d.templating.list.map((v) => v.name),
+    ['datasource', 'job', 'instance'],
+  );
   const ids = new Set<number>();
   const titles = new Set<string>();
   for (const p of d.panels) {
@@ -105,17 +138,60 @@ test('the Grafana dashboard has Quay\'s panels and Berth\'s additions, each with
       assert.doesNotMatch(t.expr, /namespace=|service=|process_name/, `${p.title}: Quay-on-OpenShift-only labels`);
     }
   }
-  const quay = ['Organizations', 'Repositories', 'Users', 'Robot accounts', 'CPU usage (percent)', 'Max memory usage', 'Image pulls', 'Image pushes',
-    'Authentication requests', 'API request rate by route', 'p95 latency by route', 'p99 latency by route'];
-  const berth = ['Error rate by status', 'Bytes pushed and pulled', 'Storage used', 'Storage used and free',
-    'Scan queue', 'Scans finished and failed', 'Scan duration p95', 'Vulnerabilities by severity', 'Manifests by scan state', 'Vulnerability data age', 'Stale updaters'];
+  const quay = [
+    'Organizations',
+    'Repositories',
+    'Users',
+    'Robot accounts',
+    'CPU usage (percent)',
+    'Max memory usage',
+    'Image pulls',
+    'Image pushes',
+    'Authentication requests',
+    'API request rate by route',
+    'p95 latency by route',
+    'p99 latency by route',
+  ];
+  const berth = [
+    'Error rate by status',
+    'Bytes pushed and pulled',
+    'Storage used',
+    'Storage used and free',
+    'Scan queue',
+    'Scans finished and failed',
+    'Scan duration p95',
+    'Vulnerabilities by severity',
+    'Manifests by scan state',
+    'Vulnerability data age',
+    'Stale updaters',
+  ];
   for (const t of [...quay, ...berth]) assert.ok(titles.has(t), `no panel "${t}"`);
   const exprs = d.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)).join('\n');
-  for (const m of ['quay_org_rows', 'quay_repository_rows', 'quay_user_rows', 'quay_robot_rows', 'quay_registry_image_pulls_total', 'quay_registry_image_pushes_total',
-    'quay_authentication_attempts_total', 'quay_request_duration_seconds_count', 'quay_request_duration_seconds_bucket', 'process_cpu_seconds_total',
-    'process_resident_memory_bytes', 'quay_registry_image_pushed_bytes_total', 'quay_registry_image_pulled_estimated_bytes_total', 'berth_storage_used_bytes',
-    'berth_scanner_queue_depth', 'berth_scanner_scans_running', 'berth_scanner_scans_completed_total', 'berth_scanner_scans_failed_total',
-    'quay_secscan_index_duration_seconds_bucket', 'berth_scanner_vulnerabilities', 'berth_scanner_manifests', 'berth_scanner_data_age_seconds', 'berth_scanner_data_stale']) {
+  for (const m of [
+    'quay_org_rows',
+    'quay_repository_rows',
+    'quay_user_rows',
+    'quay_robot_rows',
+    'quay_registry_image_pulls_total',
+    'quay_registry_image_pushes_total',
+    'quay_authentication_attempts_total',
+    'quay_request_duration_seconds_count',
+    'quay_request_duration_seconds_bucket',
+    'process_cpu_seconds_total',
+    'process_resident_memory_bytes',
+    'quay_registry_image_pushed_bytes_total',
+    'quay_registry_image_pulled_estimated_bytes_total',
+    'berth_storage_used_bytes',
+    'berth_scanner_queue_depth',
+    'berth_scanner_scans_running',
+    'berth_scanner_scans_completed_total',
+    'berth_scanner_scans_failed_total',
+    'quay_secscan_index_duration_seconds_bucket',
+    'berth_scanner_vulnerabilities',
+    'berth_scanner_manifests',
+    'berth_scanner_data_age_seconds',
+    'berth_scanner_data_stale',
+  ]) {
     assert.ok(exprs.includes(m), `the dashboard never queries ${m}`);
   }
 });

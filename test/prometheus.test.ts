@@ -22,13 +22,31 @@ const USER = 'prometheus';
 const PASSWORD = 'scrape-me';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const skip = PROMETHEUS_BIN ? false : 'prometheus is not installed (apt-get install prometheus; .ci/run installs it): the real-Prometheus tests are SKIPPED';
+const skip = PROMETHEUS_BIN
+  ? false
+  : 'prometheus is not installed (apt-get install prometheus; .ci/run installs it): the real-Prometheus tests are SKIPPED';
 if (skip) console.log(`NOTE: ${skip}`);
 
-interface Target { dialect: TestDialect; job: string; server: TestServer; expected: Expected }
+interface Target {
+  dialect: TestDialect;
+  job: string;
+  server: TestServer;
+  expected: Expected;
+}
 interface Expected {
-  tagPulls: number; digestPulls: number; missingPulls: number; pushes: number; pushedBytes: number; pulledBytes: number;
-  repositories: number; storedBytes: number; logins: number; failedLogins: number; users: number; orgs: number; robots: number;
+  tagPulls: number;
+  digestPulls: number;
+  missingPulls: number;
+  pushes: number;
+  pushedBytes: number;
+  pulledBytes: number;
+  repositories: number;
+  storedBytes: number;
+  logins: number;
+  failedLogins: number;
+  users: number;
+  orgs: number;
+  robots: number;
   /** A pull token for the app repository (second round of traffic). */
   pullAuth: Record<string, string>;
 }
@@ -41,13 +59,21 @@ async function pushAuthed(url: string, auth: Record<string, string>, repo: strin
   const blob = async (data: string | Buffer): Promise<Pushed> => {
     const bytes = Buffer.from(data);
     const digest = sha256(bytes);
-    const r = await fetch(`${url}/v2/${repo}/blobs/uploads/?digest=${digest}`, { method: 'POST', body: bytes, headers: { ...auth, 'content-type': 'application/octet-stream' } });
+    const r = await fetch(`${url}/v2/${repo}/blobs/uploads/?digest=${digest}`, {
+      method: 'POST',
+      body: bytes,
+      headers: { ...auth, 'content-type': 'application/octet-stream' },
+    });
     assert.equal(r.status, 201, await r.text());
     return { digest, size: bytes.length, bytes };
   };
   const config = await blob(JSON.stringify({ architecture: 'amd64', os: 'linux', seed }));
   const layer = await blob(layerData ?? `layer-${seed}-${'x'.repeat(200)}`);
-  const r = await fetch(`${url}/v2/${repo}/manifests/${tag}`, { method: 'PUT', body: new Uint8Array(imageManifest(config, [layer])), headers: { ...auth, 'content-type': OCI } });
+  const r = await fetch(`${url}/v2/${repo}/manifests/${tag}`, {
+    method: 'PUT',
+    body: new Uint8Array(imageManifest(config, [layer])),
+    headers: { ...auth, 'content-type': OCI },
+  });
   assert.equal(r.status, 201, await r.text());
   return { digest: r.headers.get('docker-content-digest')!, config, layer };
 }
@@ -55,7 +81,10 @@ async function pushAuthed(url: string, auth: Record<string, string>, repo: strin
 /** Real accounts, logins, pushes and pulls against one server; returns what its counters must show. */
 async function drive(s: TestServer, prefix: string): Promise<Expected> {
   let logins = 0;
-  const login = <T>(x: Promise<T>) => { logins++; return x; };
+  const login = <T>(x: Promise<T>) => {
+    logins++;
+    return x;
+  };
   // Accounts: the bootstrap admin, one more user, an organization with a robot.
   assert.equal((await login(api(s, 'POST', '/user/', ADMIN, { username: DEV[0], password: DEV[1] }))).status, 201);
   assert.equal((await login(api(s, 'POST', '/organization/', ADMIN, { name: prefix }))).status, 201);
@@ -72,7 +101,8 @@ async function drive(s: TestServer, prefix: string): Promise<Expected> {
   const b = await pushAuthed(s.url, pushAuth, `${prefix}/tools`, '2.0', `${prefix}-b`);
   const pullAuth = await tok([`repository:${prefix}/app:pull`, `repository:${prefix}/tools:pull`]);
   for (let i = 0; i < 4; i++) assert.equal((await fetch(`${s.url}/v2/${prefix}/app/manifests/v1`, { headers: pullAuth })).status, 200);
-  for (let i = 0; i < 2; i++) assert.equal((await fetch(`${s.url}/v2/${prefix}/tools/manifests/${b.digest}`, { headers: pullAuth })).status, 200);
+  for (let i = 0; i < 2; i++)
+    assert.equal((await fetch(`${s.url}/v2/${prefix}/tools/manifests/${b.digest}`, { headers: pullAuth })).status, 200);
   assert.equal((await fetch(`${s.url}/v2/${prefix}/app/manifests/nope`, { headers: pullAuth })).status, 404);
   const layer = await fetch(`${s.url}/v2/${prefix}/app/blobs/${a.layer.digest}`, { headers: pullAuth });
   assert.equal(sha256(Buffer.from(await layer.arrayBuffer())), a.layer.digest);
@@ -81,8 +111,20 @@ async function drive(s: TestServer, prefix: string): Promise<Expected> {
   const blobs = [a.layer, a.config, b.layer, b.config];
   const bytes = blobs.reduce((n, x) => n + x.size, 0);
   return {
-    tagPulls: 4, digestPulls: 2, missingPulls: 1, pushes: 2, pushedBytes: bytes, pulledBytes: a.layer.size + b.config.size,
-    repositories: 2, storedBytes: bytes, logins, failedLogins: 1, users: 2, orgs: 1, robots: 1, pullAuth,
+    tagPulls: 4,
+    digestPulls: 2,
+    missingPulls: 1,
+    pushes: 2,
+    pushedBytes: bytes,
+    pulledBytes: a.layer.size + b.config.size,
+    repositories: 2,
+    storedBytes: bytes,
+    logins,
+    failedLogins: 1,
+    users: 2,
+    orgs: 1,
+    robots: 1,
+    pullAuth,
   };
 }
 
@@ -97,7 +139,9 @@ function instantiate(expr: string, jobs: string[]): string {
 }
 
 function dashboardQueries(): { panel: string; expr: string }[] {
-  const d = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as { panels: { title: string; type: string; targets?: { expr: string }[]; panels?: unknown[] }[] };
+  const d = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as {
+    panels: { title: string; type: string; targets?: { expr: string }[]; panels?: unknown[] }[];
+  };
   const out: { panel: string; expr: string }[] = [];
   for (const p of d.panels) for (const t of p.targets ?? []) out.push({ panel: p.title, expr: t.expr });
   return out;
@@ -128,49 +172,67 @@ describe('a real Prometheus scraping Berth', () => {
   before(async () => {
     if (skip) return; // the tests are skipped, with the reason
     for (const dialect of await testDialects()) {
-      const server = await startServer(dialect, {
-        METRICS_PORT: '0', METRICS_ON_MAIN_PORT: 'false', METRICS_BASIC_AUTH: `${USER}:${PASSWORD}`, METRICS_ROW_COUNT_INTERVAL_SECONDS: '1',
-      }, { auth: true, config: { BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] } } });
+      const server = await startServer(
+        dialect,
+        {
+          METRICS_PORT: '0',
+          METRICS_ON_MAIN_PORT: 'false',
+          METRICS_BASIC_AUTH: `${USER}:${PASSWORD}`,
+          METRICS_ROW_COUNT_INTERVAL_SECONDS: '1',
+        },
+        { auth: true, config: { BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] } } },
+      );
       targets.push({ dialect, job: dialect === 'sqlite' ? 'berth' : 'berth-postgres', server, expected: undefined as never });
     }
-    const scrapeConfigs = targets.map((t) => [
-      `  - job_name: ${t.job}`,
-      '    metrics_path: /metrics',
-      '    basic_auth:',
-      `      username: ${USER}`,
-      `      password: ${PASSWORD}`,
-      '    static_configs:',
-      `      - targets: ['${new URL(t.server.berth.metricsUrl!).host}']`,
-    ].join('\n'));
-    prom = await startPrometheus([
-      'global:',
-      '  scrape_interval: 1s',
-      '  scrape_timeout: 1s',
-      '  evaluation_interval: 1s',
-      'rule_files:',
-      `  - ${RULES}`,
-      'scrape_configs:',
-      ...scrapeConfigs,
-      '',
-    ].join('\n'));
+    const scrapeConfigs = targets.map((t) =>
+      [
+        `  - job_name: ${t.job}`,
+        '    metrics_path: /metrics',
+        '    basic_auth:',
+        `      username: ${USER}`,
+        `      password: ${PASSWORD}`,
+        '    static_configs:',
+        `      - targets: ['${new URL(t.server.berth.metricsUrl!).host}']`,
+      ].join('\n'),
+    );
+    prom = await startPrometheus(
+      [
+        'global:',
+        '  scrape_interval: 1s',
+        '  scrape_timeout: 1s',
+        '  evaluation_interval: 1s',
+        'rule_files:',
+        `  - ${RULES}`,
+        'scrape_configs:',
+        ...scrapeConfigs,
+        '',
+      ].join('\n'),
+    );
     for (const t of targets) await eventually(`up{job="${t.job}"}`, 1);
     // A few scrapes before the traffic, so rate() sees the counters start at zero.
     await sleep(2500);
     // Vulnerability data for the scanner, from a bundle whose data was fetched two hours ago (drive's app image is
     // a Debian image it applies to; the tools image's layer is not a tar: a failed scan).
     await Promise.all(targets.map((t) => importDebianAdvisories(t.server.berth.ctx.db, t.server.berth.ctx.dialect, 7200)));
-    await Promise.all(targets.map(async (t) => { t.expected = await drive(t.server, `prom-${t.dialect}`); }));
+    await Promise.all(
+      targets.map(async (t) => {
+        t.expected = await drive(t.server, `prom-${t.dialect}`);
+      }),
+    );
     for (const t of targets) {
       await eventually(`quay_registry_image_pulls_total{job="${t.job}", ref="tag", status="200"}`, t.expected.tagPulls);
     }
     // A second round once every series exists, so rates and quantiles over the window have two points that differ.
-    await Promise.all(targets.map(async (t) => {
-      const prefix = `prom-${t.dialect}`;
-      for (let i = 0; i < 3; i++) assert.equal((await fetch(`${t.server.url}/v2/${prefix}/app/manifests/v1`, { headers: t.expected.pullAuth })).status, 200);
-      assert.equal((await fetch(`${t.server.url}/v2/${prefix}/app/manifests/nope`, { headers: t.expected.pullAuth })).status, 404);
-      t.expected.tagPulls += 3;
-      t.expected.missingPulls += 1;
-    }));
+    await Promise.all(
+      targets.map(async (t) => {
+        const prefix = `prom-${t.dialect}`;
+        for (let i = 0; i < 3; i++)
+          assert.equal((await fetch(`${t.server.url}/v2/${prefix}/app/manifests/v1`, { headers: t.expected.pullAuth })).status, 200);
+        assert.equal((await fetch(`${t.server.url}/v2/${prefix}/app/manifests/nope`, { headers: t.expected.pullAuth })).status, 404);
+        t.expected.tagPulls += 3;
+        t.expected.missingPulls += 1;
+      }),
+    );
     for (const t of targets) {
       await eventually(`quay_registry_image_pulls_total{job="${t.job}", ref="tag", status="200"}`, t.expected.tagPulls);
     }
@@ -195,15 +257,23 @@ describe('a real Prometheus scraping Berth', () => {
       assert.equal(await one(`quay_authentication_attempts_total{job="${job}", auth_kind="basic", success="False"}`), e.failedLogins);
       assert.equal(await one(`berth_blob_uploads_completed_total{job="${job}", method="monolithic"}`), 4);
       // Rates over the window are positive: Prometheus saw the counters increase, not just appear.
-      assert.ok(await one(`sum(increase(quay_registry_image_pulls_total{job="${job}"}[1m]))`) > 0);
+      assert.ok((await one(`sum(increase(quay_registry_image_pulls_total{job="${job}"}[1m]))`)) > 0);
     }
   });
 
   test('the request histogram is keyed by route pattern and answers quantile queries', { skip: skip }, async () => {
     for (const { job, expected: e } of targets) {
-      assert.equal(await one(`quay_request_duration_seconds_count{job="${job}", method="GET", route="${MANIFEST}", status="200"}`), e.tagPulls + e.digestPulls);
-      assert.equal(await one(`quay_request_duration_seconds_bucket{job="${job}", method="GET", route="${MANIFEST}", status="200", le="+Inf"}`), e.tagPulls + e.digestPulls);
-      const p99 = await one(`histogram_quantile(0.99, sum by (le) (rate(quay_request_duration_seconds_bucket{job="${job}", route="${MANIFEST}", method="GET"}[1m])))`);
+      assert.equal(
+        await one(`quay_request_duration_seconds_count{job="${job}", method="GET", route="${MANIFEST}", status="200"}`),
+        e.tagPulls + e.digestPulls,
+      );
+      assert.equal(
+        await one(`quay_request_duration_seconds_bucket{job="${job}", method="GET", route="${MANIFEST}", status="200", le="+Inf"}`),
+        e.tagPulls + e.digestPulls,
+      );
+      const p99 = await one(
+        `histogram_quantile(0.99, sum by (le) (rate(quay_request_duration_seconds_bucket{job="${job}", route="${MANIFEST}", method="GET"}[1m])))`,
+      );
       assert.ok(Number.isFinite(p99) && p99 > 0 && p99 <= 300, String(p99));
       const routes = (await prom.query(`count by (route) (quay_request_duration_seconds_count{job="${job}"})`)).map((r) => r.metric.route);
       assert.ok(routes.includes(MANIFEST) && routes.includes('/v2/:name/blobs/uploads/'), routes.join(' '));
@@ -220,17 +290,19 @@ describe('a real Prometheus scraping Berth', () => {
       assert.equal(await one(`quay_org_rows{job="${job}"}`), e.orgs);
       assert.equal(await one(`quay_robot_rows{job="${job}"}`), e.robots);
       assert.equal(await one(`berth_storage_used_bytes{job="${job}"}`), e.storedBytes);
-      assert.ok(await one(`berth_storage_available_bytes{job="${job}"} / berth_storage_capacity_bytes{job="${job}"}`) > 0);
-      assert.ok(await one(`quay_db_pooled_connections_available{job="${job}"} + quay_db_pooled_connections_in_use{job="${job}"}`) >= 1);
-      assert.ok(await one(`rate(process_cpu_seconds_total{job="${job}"}[1m])`) > 0);
-      assert.ok(await one(`process_resident_memory_bytes{job="${job}"}`) > 10 * 2 ** 20);
-      assert.ok(await one(`process_start_time_seconds{job="${job}"}`) > 1.6e9);
-      assert.ok(await one(`nodejs_heap_size_used_bytes{job="${job}"}`) > 0);
+      assert.ok((await one(`berth_storage_available_bytes{job="${job}"} / berth_storage_capacity_bytes{job="${job}"}`)) > 0);
+      assert.ok((await one(`quay_db_pooled_connections_available{job="${job}"} + quay_db_pooled_connections_in_use{job="${job}"}`)) >= 1);
+      assert.ok((await one(`rate(process_cpu_seconds_total{job="${job}"}[1m])`)) > 0);
+      assert.ok((await one(`process_resident_memory_bytes{job="${job}"}`)) > 10 * 2 ** 20);
+      assert.ok((await one(`process_start_time_seconds{job="${job}"}`)) > 1.6e9);
+      assert.ok((await one(`nodejs_heap_size_used_bytes{job="${job}"}`)) > 0);
       assert.ok((await one(`nodejs_eventloop_lag_seconds{job="${job}"}`)) >= 0);
     }
   });
 
-  test('the scanner: the pushed images were scanned (one indexed, one failed), vulnerabilities by severity, data age', { skip: skip }, async () => {
+  test('the scanner: the pushed images were scanned (one indexed, one failed), vulnerabilities by severity, data age', {
+    skip: skip,
+  }, async () => {
     for (const { job } of targets) {
       await eventually(`berth_scanner_scans_completed_total{job="${job}", result="indexed"}`, 1);
       await eventually(`berth_scanner_scans_failed_total{job="${job}", reason="layer_format"}`, 1);
@@ -243,7 +315,11 @@ describe('a real Prometheus scraping Berth', () => {
       }
       const age = await one(`berth_scanner_data_age_seconds{job="${job}", updater="metrics-debian"}`);
       assert.ok(age >= 7200 && age < 7500, `age ${age}`);
-      assert.equal(await one(`berth_scanner_data_stale{job="${job}", updater="metrics-debian"}`), 0, 'two hours is within the default 7 days');
+      assert.equal(
+        await one(`berth_scanner_data_stale{job="${job}", updater="metrics-debian"}`),
+        0,
+        'two hours is within the default 7 days',
+      );
     }
   });
 
@@ -273,13 +349,26 @@ describe('a real Prometheus scraping Berth', () => {
       await sleep(250);
     }
     const names = rules.map((r) => r.name);
-    for (const a of ['BerthFrequentlyRestarting', 'BerthHighErrorRate', 'BerthHighLatencyP99', 'BerthStorageNearlyFull', 'BerthDown', 'BerthScannerDataStale']) assert.ok(names.includes(a), `${a} not loaded: ${names.join(', ')}`);
+    for (const a of [
+      'BerthFrequentlyRestarting',
+      'BerthHighErrorRate',
+      'BerthHighLatencyP99',
+      'BerthStorageNearlyFull',
+      'BerthDown',
+      'BerthScannerDataStale',
+    ])
+      assert.ok(names.includes(a), `${a} not loaded: ${names.join(', ')}`);
     for (const r of rules) assert.equal(r.health, 'ok', `${r.name}: ${r.lastError}`);
     const alerts = await prom.api<{ alerts: { labels: Record<string, string>; state: string }[] }>('/api/v1/alerts');
-    assert.deepEqual(alerts.alerts.filter((a) => a.state === 'firing').map((a) => a.labels.alertname), []);
+    assert.deepEqual(
+      alerts.alerts.filter((a) => a.state === 'firing').map((a) => a.labels.alertname),
+      [],
+    );
     // Not even pending: nothing is down, failing or slow. (BerthStorageFillingUp may be pending here: this
     // machine's disk is shared and busy, and a few seconds of trend extrapolate wildly; its `for: 1h` is the guard.)
-    const pending = alerts.alerts.filter((a) => a.labels.alertname !== 'BerthStorageFillingUp').map((a) => `${a.labels.alertname} ${a.state}`);
+    const pending = alerts.alerts
+      .filter((a) => a.labels.alertname !== 'BerthStorageFillingUp')
+      .map((a) => `${a.labels.alertname} ${a.state}`);
     assert.deepEqual(pending, []);
   });
 });

@@ -27,12 +27,19 @@ const PW = 'password-123';
 const OWNER: [string, string] = ['owner', PW];
 const READER: [string, string] = ['reader', PW];
 
-interface Replica { berth: Berth; url: string; logs: string[] }
+interface Replica {
+  berth: Berth;
+  url: string;
+  logs: string[];
+}
 
 async function startReplica(dir: string, dbUri: string, redis: TestRedis, extra: Record<string, unknown> = {}): Promise<Replica> {
   const port = await freePort();
   const doc = {
-    AUTHENTICATION_TYPE: 'Database', SERVER_HOSTNAME: SERVICE, PBKDF2_ITERATIONS: 1000, LOGIN_FAILURE_LIMIT: 1000,
+    AUTHENTICATION_TYPE: 'Database',
+    SERVER_HOSTNAME: SERVICE,
+    PBKDF2_ITERATIONS: 1000,
+    LOGIN_FAILURE_LIMIT: 1000,
     BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] },
     DISTRIBUTED_STORAGE_CONFIG: { local: ['LocalStorage', { storage_path: path.join(dir, 'blobs') }] },
     DATA_MODEL_CACHE_CONFIG: { engine: 'redis', redis_config: { primary: redis.primary } },
@@ -44,7 +51,12 @@ async function startReplica(dir: string, dbUri: string, redis: TestRedis, extra:
   const file = path.join(dir, `config-${port}.yaml`);
   writeFileSync(file, stringifyYaml(doc));
   const logs: string[] = [];
-  const stream = new Writable({ write(chunk, _enc, cb) { logs.push(String(chunk)); cb(); } });
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      logs.push(String(chunk));
+      cb();
+    },
+  });
   const config = loadConfig({ file, data: dir, listen: `127.0.0.1:${port}`, env: { DB_URI: dbUri } });
   const berth = await createBerth(config, { logger: { level: 'info', stream } });
   const url = await berth.listen();
@@ -52,21 +64,31 @@ async function startReplica(dir: string, dbUri: string, redis: TestRedis, extra:
   return { berth, url, logs };
 }
 
-async function api(r: { url: string }, method: string, p: string, creds?: [string, string], body?: unknown): Promise<{ status: number; json: any }> {
+async function api(
+  r: { url: string },
+  method: string,
+  p: string,
+  creds?: [string, string],
+  body?: unknown,
+): Promise<{ status: number; json: any }> {
   const headers: Record<string, string> = {};
   if (creds) headers.authorization = basic(...creds);
   if (body !== undefined) headers['content-type'] = 'application/json';
   const res = await fetch(`${r.url}/api/v1${p}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
   let json: any = text;
-  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  try {
+    json = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
   return { status: res.status, json };
 }
 
 async function token(r: { url: string }, scope: string, creds?: [string, string]): Promise<{ status: number; token?: string }> {
   const q = new URLSearchParams({ service: SERVICE, scope });
   const res = await fetch(`${r.url}/v2/auth?${q}`, { headers: creds ? { authorization: basic(...creds) } : {} });
-  const body = await res.json() as { token?: string };
+  const body = (await res.json()) as { token?: string };
   return { status: res.status, token: body.token };
 }
 
@@ -75,13 +97,21 @@ const bearer = (t: string | undefined) => ({ authorization: `Bearer ${t}` });
 async function pushImage(r: Replica, repo: string, tag: string, seed: string, t: string): Promise<string> {
   const blob = async (data: Buffer) => {
     const digest = sha256(data);
-    const res = await fetch(`${r.url}/v2/${repo}/blobs/uploads/?digest=${digest}`, { method: 'POST', headers: { ...bearer(t), 'content-type': 'application/octet-stream' }, body: new Uint8Array(data) });
+    const res = await fetch(`${r.url}/v2/${repo}/blobs/uploads/?digest=${digest}`, {
+      method: 'POST',
+      headers: { ...bearer(t), 'content-type': 'application/octet-stream' },
+      body: new Uint8Array(data),
+    });
     assert.equal(res.status, 201, await res.text());
     return { digest, size: data.length, bytes: data };
   };
   const config = await blob(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', seed })));
   const layer = await blob(Buffer.from(`layer ${seed}`));
-  const res = await fetch(`${r.url}/v2/${repo}/manifests/${tag}`, { method: 'PUT', headers: { ...bearer(t), 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: new Uint8Array(imageManifest(config, [layer])) });
+  const res = await fetch(`${r.url}/v2/${repo}/manifests/${tag}`, {
+    method: 'PUT',
+    headers: { ...bearer(t), 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+    body: new Uint8Array(imageManifest(config, [layer])),
+  });
   assert.equal(res.status, 201, await res.text());
   return res.headers.get('docker-content-digest')!;
 }
@@ -102,7 +132,7 @@ async function metric(r: Replica, name: string): Promise<number | undefined> {
   return m ? Number(m[1]) : undefined;
 }
 
-const skipReplicas = redisServerMissing() ?? (await postgresAvailable() ? undefined : 'PostgreSQL is not reachable at 127.0.0.1:5432');
+const skipReplicas = redisServerMissing() ?? ((await postgresAvailable()) ? undefined : 'PostgreSQL is not reachable at 127.0.0.1:5432');
 
 describe('two replicas with one Redis and one PostgreSQL', () => {
   let redis: TestRedis;
@@ -140,12 +170,16 @@ describe('two replicas with one Redis and one PostgreSQL', () => {
   });
 
   const manifestDigest = async (r: Replica, ref: string, t = ownerToken) => {
-    const res = await fetch(`${r.url}/v2/acme/app/manifests/${ref}`, { headers: { ...bearer(t), accept: 'application/vnd.oci.image.manifest.v1+json' } });
+    const res = await fetch(`${r.url}/v2/acme/app/manifests/${ref}`, {
+      headers: { ...bearer(t), accept: 'application/vnd.oci.image.manifest.v1+json' },
+    });
     await res.arrayBuffer();
     return res.status === 200 ? res.headers.get('docker-content-digest') : res.status;
   };
 
-  test('a tag pushed, moved or deleted through one replica is what the other serves within one second', { skip: skipReplicas }, async () => {
+  test('a tag pushed, moved or deleted through one replica is what the other serves within one second', {
+    skip: skipReplicas,
+  }, async () => {
     const d1 = await pushImage(a, 'acme/app', 'v1', 'one', ownerToken);
     assert.equal(await manifestDigest(b, 'v1'), d1); // now cached on b (and in Redis)
     assert.equal(await manifestDigest(b, 'v1'), d1);
@@ -164,7 +198,9 @@ describe('two replicas with one Redis and one PostgreSQL', () => {
     await within(1000, 'a serves the tag pushed again through b', async () => (await manifestDigest(a, 'v1')) === d1);
   });
 
-  test('a token issued by one replica is accepted by the other; a revoked permission refuses it there within one second', { skip: skipReplicas }, async () => {
+  test('a token issued by one replica is accepted by the other; a revoked permission refuses it there within one second', {
+    skip: skipReplicas,
+  }, async () => {
     const t = await token(a, 'repository:acme/app:pull', READER);
     assert.equal(t.status, 200);
     assert.equal(await manifestDigest(b, 'v1', t.token), await manifestDigest(a, 'v1'));
@@ -182,13 +218,19 @@ describe('two replicas with one Redis and one PostgreSQL', () => {
     await within(1000, 'a accepts the reader again', async () => typeof (await manifestDigest(a, 'v1', t2.token)) === 'string');
   });
 
-  test('a robot token regenerated on one replica is refused by the other within one second, and so are registry tokens issued for it', { skip: skipReplicas }, async () => {
+  test('a robot token regenerated on one replica is refused by the other within one second, and so are registry tokens issued for it', {
+    skip: skipReplicas,
+  }, async () => {
     const before = await token(b, 'repository:acme/app:pull,push', [robot.name, robot.token]);
     assert.equal(before.status, 200);
     assert.equal(typeof (await manifestDigest(a, 'v1', before.token)), 'string');
     const regen = await api(a, 'POST', '/organization/acme/robots/ci/regenerate', OWNER);
     assert.equal(regen.status, 200);
-    await within(1000, 'b refuses the registry token of the old robot token', async () => (await manifestDigest(b, 'v1', before.token)) === 401);
+    await within(
+      1000,
+      'b refuses the registry token of the old robot token',
+      async () => (await manifestDigest(b, 'v1', before.token)) === 401,
+    );
     assert.equal((await token(b, 'repository:acme/app:pull', [robot.name, robot.token])).status, 401);
     const after = await token(b, 'repository:acme/app:pull', [robot.name, regen.json.token]);
     assert.equal(after.status, 200);
@@ -200,7 +242,11 @@ describe('two replicas with one Redis and one PostgreSQL', () => {
     const anon = () => token(b, 'repository:acme/app:pull');
     assert.equal(await manifestDigest(b, 'v1', (await anon()).token), 403);
     assert.equal((await api(a, 'POST', '/repository/acme/app/changevisibility', OWNER, { visibility: 'public' })).status, 200);
-    await within(1000, 'b serves the now public repository anonymously', async () => typeof (await manifestDigest(b, 'v1', (await anon()).token)) === 'string');
+    await within(
+      1000,
+      'b serves the now public repository anonymously',
+      async () => typeof (await manifestDigest(b, 'v1', (await anon()).token)) === 'string',
+    );
     assert.equal((await api(a, 'POST', '/repository/acme/app/changevisibility', OWNER, { visibility: 'private' })).status, 200);
     await within(1000, 'b refuses anonymous pulls again', async () => (await manifestDigest(b, 'v1', (await anon()).token)) === 403);
   });
@@ -209,14 +255,18 @@ describe('two replicas with one Redis and one PostgreSQL', () => {
     await a.berth.ctx.pulls!.flush();
     await a.berth.ctx.db.deleteFrom('tag_pull_stats').execute();
     await a.berth.ctx.db.deleteFrom('manifest_pull_stats').execute();
-    const digest = await manifestDigest(a, 'v1') as string; // one pull through a
+    const digest = (await manifestDigest(a, 'v1')) as string; // one pull through a
     for (let i = 0; i < 2; i++) assert.equal(await manifestDigest(a, 'v1'), digest);
     for (let i = 0; i < 2; i++) assert.equal(await manifestDigest(b, 'v1'), digest);
     assert.equal(await manifestDigest(b, digest), digest); // by digest: the manifest's count only
     const head = await fetch(`${b.url}/v2/acme/app/manifests/v1`, { method: 'HEAD', headers: bearer(ownerToken) });
     assert.equal(head.status, 200); // a HEAD is not a pull
     assert.equal((await a.berth.ctx.db.selectFrom('tag_pull_stats').selectAll().execute()).length, 0, 'nothing written before a flush');
-    const stats = await within(2000, 'counted in Redis', async () => Number(await a.berth.redis.pullMetrics!.client.hlen('berth:pulls:count')) > 0);
+    const stats = await within(
+      2000,
+      'counted in Redis',
+      async () => Number(await a.berth.redis.pullMetrics!.client.hlen('berth:pulls:count')) > 0,
+    );
     assert.ok(stats >= 0);
     assert.equal(await b.berth.ctx.pulls!.flush(), 6);
     assert.equal(await a.berth.ctx.pulls!.flush(), 0, 'a second flush finds nothing left');
@@ -246,10 +296,12 @@ describe('two replicas with one Redis and one PostgreSQL', () => {
     assert.equal((await api(b, 'POST', '/organization/', OWNER, { name: 'gone' })).status, 201);
     assert.equal((await api(b, 'POST', '/repository', OWNER, { namespace: 'gone', repository: 'x', visibility: 'private' })).status, 201);
     const t2 = (await token(b, 'repository:gone/x:pull', OWNER)).token!;
-    await within(1000, 'b no longer serves the deleted repository\'s tag', async () => (await get(b, t2)) === 404);
+    await within(1000, "b no longer serves the deleted repository's tag", async () => (await get(b, t2)) === 404);
   });
 
-  test('Redis killed: both replicas serve from the database, log it once, export berth_redis_up 0; back: 1', { skip: skipReplicas }, async () => {
+  test('Redis killed: both replicas serve from the database, log it once, export berth_redis_up 0; back: 1', {
+    skip: skipReplicas,
+  }, async () => {
     assert.equal(await metric(a, 'berth_redis_up'), 1);
     await redis.kill();
     await within(5000, 'a notices', async () => (await metric(a, 'berth_redis_up')) === 0);
@@ -278,19 +330,30 @@ describe('two replicas with one Redis and one PostgreSQL', () => {
 
 describe('without Redis (the laptop start)', () => {
   let s: TestServer;
-  before(async () => { s = await startServer('sqlite', {}, { config: { PULL_METRICS_FLUSH_SECONDS: 3600 } }); });
-  after(async () => { await s?.stop(); });
+  before(async () => {
+    s = await startServer('sqlite', {}, { config: { PULL_METRICS_FLUSH_SECONDS: 3600 } });
+  });
+  after(async () => {
+    await s?.stop();
+  });
 
   test('the in-memory engine serves tag moves at once, pulls are counted in memory and flushed in batches, no berth_redis_up', async () => {
     assert.equal(s.berth.ctx.cache?.engine, 'inmemory');
     const push = async (seed: string) => {
       const blob = async (data: Buffer) => {
         const digest = sha256(data);
-        assert.equal((await fetch(`${s.url}/v2/lap/top/blobs/uploads/?digest=${digest}`, { method: 'POST', body: new Uint8Array(data) })).status, 201);
+        assert.equal(
+          (await fetch(`${s.url}/v2/lap/top/blobs/uploads/?digest=${digest}`, { method: 'POST', body: new Uint8Array(data) })).status,
+          201,
+        );
         return { digest, size: data.length, bytes: data };
       };
       const m = imageManifest(await blob(Buffer.from(`{"seed":"${seed}"}`)), [await blob(Buffer.from(seed))]);
-      const r = await fetch(`${s.url}/v2/lap/top/manifests/latest`, { method: 'PUT', headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: new Uint8Array(m) });
+      const r = await fetch(`${s.url}/v2/lap/top/manifests/latest`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+        body: new Uint8Array(m),
+      });
       assert.equal(r.status, 201);
       return r.headers.get('docker-content-digest');
     };
@@ -313,7 +376,10 @@ describe('without Redis (the laptop start)', () => {
     try {
       const engines = [new InMemoryCache(60)];
       const conn = new RedisConnection({ host: '127.0.0.1', port: redis.port, ssl: false }, 'test', new RedisHealth());
-      const sub = new RedisConnection({ host: '127.0.0.1', port: redis.port, ssl: false }, 'test-sub', new RedisHealth(), { enableOfflineQueue: true, maxRetriesPerRequest: null });
+      const sub = new RedisConnection({ host: '127.0.0.1', port: redis.port, ssl: false }, 'test-sub', new RedisHealth(), {
+        enableOfflineQueue: true,
+        maxRetriesPerRequest: null,
+      });
       const rc = new RedisCache(conn, sub, 60, `berth:test:${process.pid}:`);
       await conn.ready(5000);
       await within(5000, 'subscribed', async () => rc.usable);
@@ -323,17 +389,40 @@ describe('without Redis (the laptop start)', () => {
         let loads = 0;
         let release!: () => void;
         let started!: () => void;
-        const gate = new Promise<void>((r) => { release = r; });
-        const loading = new Promise<void>((r) => { started = r; });
-        const slow = cache.fetch('g', 'k', async () => { loads++; const v = db; started(); await gate; return v; });
+        const gate = new Promise<void>((r) => {
+          release = r;
+        });
+        const loading = new Promise<void>((r) => {
+          started = r;
+        });
+        const slow = cache.fetch('g', 'k', async () => {
+          loads++;
+          const v = db;
+          started();
+          await gate;
+          return v;
+        });
         // The write commits and invalidates while the slow lookup still holds the old value.
         await loading;
         db = 'new';
         await cache.invalidate('g');
         release();
         assert.equal(await slow, 'old');
-        assert.equal(await cache.fetch('g', 'k', async () => { loads++; return db; }), 'new', cache.engine);
-        assert.equal(await cache.fetch('g', 'k', async () => { loads++; return db; }), 'new');
+        assert.equal(
+          await cache.fetch('g', 'k', async () => {
+            loads++;
+            return db;
+          }),
+          'new',
+          cache.engine,
+        );
+        assert.equal(
+          await cache.fetch('g', 'k', async () => {
+            loads++;
+            return db;
+          }),
+          'new',
+        );
         assert.equal(loads, 2, `${cache.engine}: the second lookup loaded, the third was a hit`);
       }
       await rc.close();
@@ -348,13 +437,30 @@ describe('without Redis (the laptop start)', () => {
       const load = (doc: unknown) => {
         const file = path.join(dir, 'c.yaml');
         writeFileSync(file, stringifyYaml(doc));
-        try { loadConfig({ file, data: dir, env: {} }); return ''; } catch (e) { assert.ok(e instanceof ConfigError); return e.message; }
+        try {
+          loadConfig({ file, data: dir, env: {} });
+          return '';
+        } catch (e) {
+          assert.ok(e instanceof ConfigError);
+          return e.message;
+        }
       };
-      assert.match(load({ DATA_MODEL_CACHE_CONFIG: { engine: 'redis' } }), /DATA_MODEL_CACHE_CONFIG\.redis_config\.primary: required when engine is redis/);
-      assert.match(load({ DATA_MODEL_CACHE_CONFIG: { engine: 'memcached' } }), /DATA_MODEL_CACHE_CONFIG\.engine: unsupported engine "memcached" \(supported: inmemory, redis, none\)/);
+      assert.match(
+        load({ DATA_MODEL_CACHE_CONFIG: { engine: 'redis' } }),
+        /DATA_MODEL_CACHE_CONFIG\.redis_config\.primary: required when engine is redis/,
+      );
+      assert.match(
+        load({ DATA_MODEL_CACHE_CONFIG: { engine: 'memcached' } }),
+        /DATA_MODEL_CACHE_CONFIG\.engine: unsupported engine "memcached" \(supported: inmemory, redis, none\)/,
+      );
       assert.match(load({ PULL_METRICS_REDIS: { host: 'r', port: 70000 } }), /PULL_METRICS_REDIS\.port/);
       assert.match(load({ PULL_METRICS_REDIS: { port: 6379 } }), /PULL_METRICS_REDIS\.host: required/);
-      assert.equal(load({ DATA_MODEL_CACHE_CONFIG: { engine: 'redis', redis_config: { primary: { host: 'r', port: 6380, password: 'p', ssl: true } } } }), '');
+      assert.equal(
+        load({
+          DATA_MODEL_CACHE_CONFIG: { engine: 'redis', redis_config: { primary: { host: 'r', port: 6380, password: 'p', ssl: true } } },
+        }),
+        '',
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -20,7 +20,10 @@ function rawRequest(url: string, text: string, closeAfterWrite = false): Promise
     sock.on('data', (d) => (out += d));
     sock.on('end', () => resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(out)?.[1] ?? 0), text: out }));
     sock.on('error', reject);
-    setTimeout(() => { sock.destroy(); resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(out)?.[1] ?? 0), text: out }); }, 3000);
+    setTimeout(() => {
+      sock.destroy();
+      resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(out)?.[1] ?? 0), text: out });
+    }, 3000);
   });
 }
 
@@ -88,13 +91,25 @@ for (const dialect of await testDialects()) {
 
     test('a monolithic upload with the wrong digest is DIGEST_INVALID and leaves nothing behind', async () => {
       const wrong = sha256('something else');
-      const msg = await expectError(fetch(`${u}/v2/err/wrongdigest/blobs/uploads/?digest=${wrong}`, { method: 'POST', body: 'actual bytes', headers: { 'content-type': 'application/octet-stream' } }), 400, 'DIGEST_INVALID');
+      const msg = await expectError(
+        fetch(`${u}/v2/err/wrongdigest/blobs/uploads/?digest=${wrong}`, {
+          method: 'POST',
+          body: 'actual bytes',
+          headers: { 'content-type': 'application/octet-stream' },
+        }),
+        400,
+        'DIGEST_INVALID',
+      );
       assert.match(msg, /not sha256:/);
-      await expectError(fetch(`${u}/v2/err/wrongdigest/blobs/${wrong}`, { method: 'HEAD' }).then(async (r) => {
-        assert.equal(r.status, 404);
-        return fetch(`${u}/v2/err/wrongdigest/blobs/${wrong}`);
-      }), 404, 'NAME_UNKNOWN');
-      const cat = await (await fetch(`${u}/v2/_catalog`)).json() as { repositories: string[] };
+      await expectError(
+        fetch(`${u}/v2/err/wrongdigest/blobs/${wrong}`, { method: 'HEAD' }).then(async (r) => {
+          assert.equal(r.status, 404);
+          return fetch(`${u}/v2/err/wrongdigest/blobs/${wrong}`);
+        }),
+        404,
+        'NAME_UNKNOWN',
+      );
+      const cat = (await (await fetch(`${u}/v2/_catalog`)).json()) as { repositories: string[] };
       assert.ok(!cat.repositories.includes('err/wrongdigest'), 'a refused push creates no repository');
       assert.deepEqual(readdirSync(path.join(s.dataDir, 'blobs', 'uploads')).length, 0, 'no upload file is left');
     });
@@ -103,19 +118,39 @@ for (const dialect of await testDialects()) {
       const start = await fetch(`${u}/v2/err/chunks/blobs/uploads/`, { method: 'POST' });
       assert.equal(start.status, 202);
       const loc = start.headers.get('location')!;
-      const p1 = await fetch(`${u}${loc}`, { method: 'PATCH', body: 'abcde', headers: { 'content-range': '0-4', 'content-type': 'application/octet-stream' } });
+      const p1 = await fetch(`${u}${loc}`, {
+        method: 'PATCH',
+        body: 'abcde',
+        headers: { 'content-range': '0-4', 'content-type': 'application/octet-stream' },
+      });
       assert.equal(p1.status, 202);
       assert.equal(p1.headers.get('range'), '0-4');
-      const bad = await fetch(`${u}${loc}`, { method: 'PATCH', body: 'xyz', headers: { 'content-range': '7-9', 'content-type': 'application/octet-stream' } });
+      const bad = await fetch(`${u}${loc}`, {
+        method: 'PATCH',
+        body: 'xyz',
+        headers: { 'content-range': '7-9', 'content-type': 'application/octet-stream' },
+      });
       assert.equal(bad.status, 416);
       assert.equal(bad.headers.get('range'), '0-4');
       await bad.text();
       const id = loc.split('/').pop()!;
       await expectError(fetch(`${u}/v2/err/other/blobs/uploads/${id}`), 404, 'BLOB_UPLOAD_UNKNOWN');
-      await expectError(fetch(`${u}/v2/err/chunks/blobs/uploads/00000000-0000-0000-0000-000000000000`, { method: 'PATCH', body: 'x' }), 404, 'BLOB_UPLOAD_UNKNOWN');
+      await expectError(
+        fetch(`${u}/v2/err/chunks/blobs/uploads/00000000-0000-0000-0000-000000000000`, { method: 'PATCH', body: 'x' }),
+        404,
+        'BLOB_UPLOAD_UNKNOWN',
+      );
       await expectError(fetch(`${u}/v2/err/chunks/blobs/uploads/not-a-uuid`), 404, 'BLOB_UPLOAD_UNKNOWN');
       // A chunk whose body is shorter than its Content-Range is refused and not kept.
-      await expectError(fetch(`${u}${loc}`, { method: 'PATCH', body: 'fg', headers: { 'content-range': '5-9', 'content-type': 'application/octet-stream' } }), 400, 'SIZE_INVALID');
+      await expectError(
+        fetch(`${u}${loc}`, {
+          method: 'PATCH',
+          body: 'fg',
+          headers: { 'content-range': '5-9', 'content-type': 'application/octet-stream' },
+        }),
+        400,
+        'SIZE_INVALID',
+      );
       const st = await fetch(`${u}${loc}`);
       assert.equal(st.status, 204);
       assert.equal(st.headers.get('range'), '0-4');
@@ -129,12 +164,20 @@ for (const dialect of await testDialects()) {
       const start = await fetch(`${u}/v2/err/truncated/blobs/uploads/`, { method: 'POST' });
       const loc = start.headers.get('location')!;
       await fetch(`${u}${loc}`, { method: 'PATCH', body: 'first-', headers: { 'content-type': 'application/octet-stream' } });
-      const r = await rawRequest(u, `PATCH ${loc} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\nonly-part-of-it`, true);
+      const r = await rawRequest(
+        u,
+        `PATCH ${loc} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\nonly-part-of-it`,
+        true,
+      );
       assert.ok(r.status === 0 || r.status === 400, `a cut body is not accepted: ${r.text}`);
       await new Promise((res) => setTimeout(res, 200));
       const st = await fetch(`${u}${loc}`);
       assert.equal(st.headers.get('range'), '0-5', 'the cut chunk was dropped');
-      const p = await fetch(`${u}${loc}`, { method: 'PATCH', body: 'second', headers: { 'content-range': '6-11', 'content-type': 'application/octet-stream' } });
+      const p = await fetch(`${u}${loc}`, {
+        method: 'PATCH',
+        body: 'second',
+        headers: { 'content-range': '6-11', 'content-type': 'application/octet-stream' },
+      });
       assert.equal(p.status, 202);
       const done = await fetch(`${u}${loc}?digest=${sha256('first-second')}`, { method: 'PUT' });
       assert.equal(done.status, 201, await done.text());
@@ -143,7 +186,15 @@ for (const dialect of await testDialects()) {
     });
 
     test('a POST with a body but no digest is refused', async () => {
-      await expectError(fetch(`${u}/v2/err/nodigest/blobs/uploads/`, { method: 'POST', body: 'data', headers: { 'content-type': 'application/octet-stream' } }), 400, 'BLOB_UPLOAD_INVALID');
+      await expectError(
+        fetch(`${u}/v2/err/nodigest/blobs/uploads/`, {
+          method: 'POST',
+          body: 'data',
+          headers: { 'content-type': 'application/octet-stream' },
+        }),
+        400,
+        'BLOB_UPLOAD_INVALID',
+      );
     });
 
     test('manifests: malformed JSON, wrong mediaType, schema 1, bad tag, wrong digest, size mismatch, missing blobs', async () => {
@@ -151,9 +202,33 @@ for (const dialect of await testDialects()) {
       const repo = 'err/man';
       await expectError(putManifest(u, repo, 'm1', Buffer.from('{"schemaVersion": 2,')), 400, 'MANIFEST_INVALID');
       await expectError(putManifest(u, repo, 'm1', Buffer.from('[1,2,3]')), 400, 'MANIFEST_INVALID');
-      await expectError(putManifest(u, repo, 'm1', Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/x-nope' })), 'application/x-nope'), 400, 'MANIFEST_INVALID');
-      await expectError(putManifest(u, repo, 'm1', Buffer.from(JSON.stringify({ schemaVersion: 1, name: 'x', fsLayers: [] })), 'application/vnd.docker.distribution.manifest.v1+prettyjws'), 400, 'MANIFEST_INVALID');
-      const msg = await expectError(putManifest(u, repo, 'm1', img.manifest, 'application/vnd.docker.distribution.manifest.v2+json'), 400, 'MANIFEST_INVALID');
+      await expectError(
+        putManifest(
+          u,
+          repo,
+          'm1',
+          Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/x-nope' })),
+          'application/x-nope',
+        ),
+        400,
+        'MANIFEST_INVALID',
+      );
+      await expectError(
+        putManifest(
+          u,
+          repo,
+          'm1',
+          Buffer.from(JSON.stringify({ schemaVersion: 1, name: 'x', fsLayers: [] })),
+          'application/vnd.docker.distribution.manifest.v1+prettyjws',
+        ),
+        400,
+        'MANIFEST_INVALID',
+      );
+      const msg = await expectError(
+        putManifest(u, repo, 'm1', img.manifest, 'application/vnd.docker.distribution.manifest.v2+json'),
+        400,
+        'MANIFEST_INVALID',
+      );
       assert.match(msg, /does not match/);
       for (const tag of ['-lead', '.dot', 'x'.repeat(129), 'sp ace']) {
         await expectError(putManifest(u, repo, encodeURIComponent(tag), img.manifest), 400, 'MANIFEST_INVALID');
@@ -165,9 +240,9 @@ for (const dialect of await testDialects()) {
       const m = await expectError(putManifest(u, repo, 'm3', missing), 400, 'MANIFEST_BLOB_UNKNOWN');
       assert.match(m, /push it before the manifest/);
       await expectError(putManifest(u, 'err/fresh', 'm3', missing), 400, 'MANIFEST_BLOB_UNKNOWN');
-      const tags = await (await fetch(`${u}/v2/${repo}/tags/list`)).json() as { tags: string[] };
+      const tags = (await (await fetch(`${u}/v2/${repo}/tags/list`)).json()) as { tags: string[] };
       assert.deepEqual(tags.tags, ['ok'], 'no refused manifest left a tag');
-      const cat = await (await fetch(`${u}/v2/_catalog`)).json() as { repositories: string[] };
+      const cat = (await (await fetch(`${u}/v2/_catalog`)).json()) as { repositories: string[] };
       assert.ok(!cat.repositories.includes('err/fresh'));
     });
 
@@ -202,33 +277,64 @@ for (const dialect of await testDialects()) {
       for (const arch of ['amd64', 'arm64']) {
         const config = await pushBlob(u, repo, JSON.stringify({ architecture: arch, os: 'linux' }));
         const layer = await pushBlob(u, repo, `layer-${arch}`);
-        const body = Buffer.from(JSON.stringify({
-          schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
-          config: { mediaType: 'application/vnd.docker.container.image.v1+json', digest: config.digest, size: config.size },
-          layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', digest: layer.digest, size: layer.size }],
-        }));
+        const body = Buffer.from(
+          JSON.stringify({
+            schemaVersion: 2,
+            mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+            config: { mediaType: 'application/vnd.docker.container.image.v1+json', digest: config.digest, size: config.size },
+            layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', digest: layer.digest, size: layer.size }],
+          }),
+        );
         const r = await putManifest(u, repo, sha256(body), body, 'application/vnd.docker.distribution.manifest.v2+json');
         assert.equal(r.status, 201, await r.text());
         children.push({ digest: sha256(body), size: body.length, arch });
       }
-      const list = Buffer.from(JSON.stringify({
-        schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.list.v2+json',
-        manifests: children.map((c) => ({ mediaType: 'application/vnd.docker.distribution.manifest.v2+json', digest: c.digest, size: c.size, platform: { os: 'linux', architecture: c.arch } })),
-      }));
+      const list = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.docker.distribution.manifest.list.v2+json',
+          manifests: children.map((c) => ({
+            mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+            digest: c.digest,
+            size: c.size,
+            platform: { os: 'linux', architecture: c.arch },
+          })),
+        }),
+      );
       assert.equal((await putManifest(u, repo, 'multi', list, 'application/vnd.docker.distribution.manifest.list.v2+json')).status, 201);
-      const asList = await fetch(`${u}/v2/${repo}/manifests/multi`, { headers: { accept: 'application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json' } });
+      const asList = await fetch(`${u}/v2/${repo}/manifests/multi`, {
+        headers: {
+          accept: 'application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json',
+        },
+      });
       assert.equal(asList.headers.get('content-type'), 'application/vnd.docker.distribution.manifest.list.v2+json');
       assert.equal(asList.headers.get('docker-content-digest'), sha256(list));
-      const single = await fetch(`${u}/v2/${repo}/manifests/multi`, { headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' } });
+      const single = await fetch(`${u}/v2/${repo}/manifests/multi`, {
+        headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' },
+      });
       assert.equal(single.status, 200);
       assert.equal(single.headers.get('docker-content-digest'), children[0].digest, 'the amd64 image');
       await single.text();
       // An index pointing at a manifest the repository lacks is refused.
-      const dangling = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256('nope'), size: 3 }] }));
-      await expectError(putManifest(u, repo, 'dangling', dangling, 'application/vnd.oci.image.index.v1+json'), 400, 'MANIFEST_BLOB_UNKNOWN');
+      const dangling = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.index.v1+json',
+          manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256('nope'), size: 3 }],
+        }),
+      );
+      await expectError(
+        putManifest(u, repo, 'dangling', dangling, 'application/vnd.oci.image.index.v1+json'),
+        400,
+        'MANIFEST_BLOB_UNKNOWN',
+      );
       // An OCI manifest asked for by a client that only takes Docker types: not acceptable.
       await pushImage(u, repo, 'oci');
-      await expectError(fetch(`${u}/v2/${repo}/manifests/oci`, { headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' } }), 404, 'MANIFEST_UNKNOWN');
+      await expectError(
+        fetch(`${u}/v2/${repo}/manifests/oci`, { headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' } }),
+        404,
+        'MANIFEST_UNKNOWN',
+      );
     });
 
     test('listing: n must be a number; pages follow Link headers in lexical order', async () => {
@@ -237,7 +343,7 @@ for (const dialect of await testDialects()) {
       for (const t of ['a', 'C', 'c', 'a1', 'Z']) assert.equal((await putManifest(u, repo, t, first.manifest)).status, 201);
       await expectError(fetch(`${u}/v2/${repo}/tags/list?n=abc`), 400, 'PAGINATION_NUMBER_INVALID');
       await expectError(fetch(`${u}/v2/${repo}/tags/list?n=-1`), 400, 'PAGINATION_NUMBER_INVALID');
-      const zero = await (await fetch(`${u}/v2/${repo}/tags/list?n=0`)).json() as { tags: string[] };
+      const zero = (await (await fetch(`${u}/v2/${repo}/tags/list?n=0`)).json()) as { tags: string[] };
       assert.deepEqual(zero.tags, []);
       const seen: string[] = [];
       let next: string | null = `/v2/${repo}/tags/list?n=2`;
@@ -256,7 +362,7 @@ for (const dialect of await testDialects()) {
       const r = await fetch(`${u}/v2/err/ref/referrers/${sha256('none')}`);
       assert.equal(r.status, 200);
       assert.equal(r.headers.get('content-type'), 'application/vnd.oci.image.index.v1+json');
-      assert.deepEqual((await r.json() as { manifests: unknown[] }).manifests, []);
+      assert.deepEqual(((await r.json()) as { manifests: unknown[] }).manifests, []);
     });
 
     test('unsupported methods and unknown endpoints answer with the error JSON, never 500', async () => {

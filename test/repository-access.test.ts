@@ -20,10 +20,14 @@ for (const dialect of await testDialects()) {
   describe(`repository access: 401/403/404 (${dialect})`, () => {
     let s: TestServer;
     const config = Buffer.from('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}');
-    const manifest = Buffer.from(JSON.stringify({
-      schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length }, layers: [],
-    }));
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
+        layers: [],
+      }),
+    );
     const digest = sha(manifest);
     /** Every /api/v1 endpoint that reads one repository, for a repository name. */
     const readers = (name: string) => [
@@ -49,13 +53,36 @@ for (const dialect of await testDialects()) {
       s = await startServer(dialect, {}, { auth: true, config: { BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] } } });
       for (const u of ['owner', 'nobody']) assert.equal((await api(s, 'POST', '/user/', ADMIN, { username: u, password: PW })).status, 201);
       assert.equal((await api(s, 'POST', '/organization/', OWNER, { name: 'acme' })).status, 201);
-      assert.equal((await api(s, 'POST', '/repository', OWNER, { namespace: 'acme', repository: 'private', visibility: 'private' })).status, 201);
+      assert.equal(
+        (await api(s, 'POST', '/repository', OWNER, { namespace: 'acme', repository: 'private', visibility: 'private' })).status,
+        201,
+      );
       const t = await registryToken(s, ['repository:acme/private:pull,push'], OWNER);
       const auth = { authorization: `Bearer ${t.token}` };
-      assert.equal((await fetch(`${s.url}/v2/acme/private/blobs/uploads/?digest=${sha(config)}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/octet-stream' }, body: config })).status, 201);
-      assert.equal((await fetch(`${s.url}/v2/acme/private/manifests/v1`, { method: 'PUT', headers: { ...auth, 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: manifest })).status, 201);
+      assert.equal(
+        (
+          await fetch(`${s.url}/v2/acme/private/blobs/uploads/?digest=${sha(config)}`, {
+            method: 'POST',
+            headers: { ...auth, 'content-type': 'application/octet-stream' },
+            body: config,
+          })
+        ).status,
+        201,
+      );
+      assert.equal(
+        (
+          await fetch(`${s.url}/v2/acme/private/manifests/v1`, {
+            method: 'PUT',
+            headers: { ...auth, 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+            body: manifest,
+          })
+        ).status,
+        201,
+      );
     });
-    after(async () => { await s?.stop(); });
+    after(async () => {
+      await s?.stop();
+    });
 
     test('the owner reads every view of the repository', async () => {
       const got = await statuses('acme/private', OWNER);
@@ -85,7 +112,12 @@ for (const dialect of await testDialects()) {
       assert.deepEqual(await get('/v2/acme/private/manifests/v1', 'repository:acme/private:pull', NOBODY), { status: 403, code: 'DENIED' });
       assert.deepEqual(await get('/v2/acme/ghost/tags/list', 'repository:acme/ghost:pull', NOBODY), { status: 403, code: 'DENIED' });
       assert.deepEqual(await get('/v2/acme/ghost/tags/list', 'repository:acme/ghost:pull', OWNER), { status: 404, code: 'NAME_UNKNOWN' });
-      const ok = await fetch(`${s.url}/v2/acme/private/manifests/v1`, { headers: { authorization: `Bearer ${(await registryToken(s, ['repository:acme/private:pull'], OWNER)).token}`, accept: 'application/vnd.oci.image.manifest.v1+json' } });
+      const ok = await fetch(`${s.url}/v2/acme/private/manifests/v1`, {
+        headers: {
+          authorization: `Bearer ${(await registryToken(s, ['repository:acme/private:pull'], OWNER)).token}`,
+          accept: 'application/vnd.oci.image.manifest.v1+json',
+        },
+      });
       assert.equal(ok.status, 200);
     });
   });

@@ -29,8 +29,9 @@ const MiB = 1024 * 1024;
 const tmp = mkdtempSync(path.join(tmpdir(), 'berth-s3-test-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-const storageOf = (s3: S3Server, prefix: string, driver: 'S3Storage' | 'RadosGWStorage' = 'S3Storage') =>
-  ({ DISTRIBUTED_STORAGE_CONFIG: { default: [driver, s3.storageConfig(driver, prefix)] } });
+const storageOf = (s3: S3Server, prefix: string, driver: 'S3Storage' | 'RadosGWStorage' = 'S3Storage') => ({
+  DISTRIBUTED_STORAGE_CONFIG: { default: [driver, s3.storageConfig(driver, prefix)] },
+});
 
 async function objectKeys(s3: S3Server, store: S3BlobStore, prefix: string): Promise<string[]> {
   const r = await store.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: prefix }));
@@ -79,21 +80,30 @@ describe('Berth on S3', () => {
   });
 
   const tools = { skopeo: !!which('skopeo'), podman: !!which('podman') };
-  test('skopeo pushes an image to Berth on S3; skopeo and podman pull it back through the redirect', { skip: !tools.skopeo || !tools.podman ? 'needs skopeo and podman' : false }, async () => {
+  test('skopeo pushes an image to Berth on S3; skopeo and podman pull it back through the redirect', {
+    skip: !tools.skopeo || !tools.podman ? 'needs skopeo and podman' : false,
+  }, async () => {
     const sb = new ContainerSandbox('berth-s3-clients-');
     try {
       const host = new URL(srv.url).host;
       const layout = makeOciLayout('s3');
       await sb.skopeo(['copy', '--dest-tls-verify=false', `oci:${layout}:latest`, `docker://${host}/s3/hello:v1`]);
       const index = JSON.parse(readFileSync(path.join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
-      const manifest = JSON.parse(readFileSync(path.join(layout, 'blobs/sha256', index.manifests[0].digest.slice(7)), 'utf8')) as { layers: { digest: string }[] };
+      const manifest = JSON.parse(readFileSync(path.join(layout, 'blobs/sha256', index.manifests[0].digest.slice(7)), 'utf8')) as {
+        layers: { digest: string }[];
+      };
       const layer = manifest.layers[0].digest;
       // The layer is in the bucket, and Berth redirects to it.
-      assert.deepEqual(await srv.berth.ctx.store.stat(layer), { size: readFileSync(path.join(layout, 'blobs/sha256', layer.slice(7))).length });
+      assert.deepEqual(await srv.berth.ctx.store.stat(layer), {
+        size: readFileSync(path.join(layout, 'blobs/sha256', layer.slice(7))).length,
+      });
       assert.equal((await fetch(`${srv.url}/v2/s3/hello/blobs/${layer}`, { redirect: 'manual' })).status, 307);
       const out = sb.mkdir('pulled');
       await sb.skopeo(['copy', '--src-tls-verify=false', `docker://${host}/s3/hello:v1`, `oci:${out}:v1`]);
-      assert.deepEqual(readFileSync(path.join(out, 'blobs/sha256', layer.slice(7))), readFileSync(path.join(layout, 'blobs/sha256', layer.slice(7))));
+      assert.deepEqual(
+        readFileSync(path.join(out, 'blobs/sha256', layer.slice(7))),
+        readFileSync(path.join(layout, 'blobs/sha256', layer.slice(7))),
+      );
       await sb.podman(['pull', '--tls-verify=false', `${host}/s3/hello:v1`]);
       const run = await sb.podman(['image', 'inspect', '--format', '{{.Digest}}', `${host}/s3/hello:v1`]);
       assert.equal(run.stdout.trim(), index.manifests[0].digest);
@@ -102,28 +112,59 @@ describe('Berth on S3', () => {
     }
   });
 
-  test('with accounts: skopeo pushes and pulls with credentials; a GET with credentials for the store\'s own host name is streamed (no second credential at the store)', { skip: !tools.skopeo ? 'needs skopeo' : false }, async () => {
+  test("with accounts: skopeo pushes and pulls with credentials; a GET with credentials for the store's own host name is streamed (no second credential at the store)", {
+    skip: !tools.skopeo ? 'needs skopeo' : false,
+  }, async () => {
     const ADMIN: [string, string] = ['s3admin', 'correct horse battery'];
     const sb = new ContainerSandbox('berth-s3-auth-');
     // Two registries on one bucket: the store at 127.0.0.1 (the registry's own host name) and at localhost (another).
-    const same = await startServer('sqlite', {}, { auth: true, config: { ...storageOf(s3, '/auth-same'), BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] } } });
-    const other = await startServer('sqlite', {}, { auth: true, config: {
-      DISTRIBUTED_STORAGE_CONFIG: { default: ['S3Storage', { ...s3.storageConfig('S3Storage', '/auth-other'), host: 'http://localhost' }] },
-      BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] } } });
+    const same = await startServer(
+      'sqlite',
+      {},
+      { auth: true, config: { ...storageOf(s3, '/auth-same'), BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] } } },
+    );
+    const other = await startServer(
+      'sqlite',
+      {},
+      {
+        auth: true,
+        config: {
+          DISTRIBUTED_STORAGE_CONFIG: {
+            default: ['S3Storage', { ...s3.storageConfig('S3Storage', '/auth-other'), host: 'http://localhost' }],
+          },
+          BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] },
+        },
+      },
+    );
     try {
       for (const s of [same, other]) {
         const host = new URL(s.url).host;
         const layout = makeOciLayout('auth');
         const creds = `${ADMIN[0]}:${ADMIN[1]}`;
-        await sb.skopeo(['copy', '--dest-tls-verify=false', '--dest-creds', creds, `oci:${layout}:latest`, `docker://${host}/s3admin/app:v1`]);
+        await sb.skopeo([
+          'copy',
+          '--dest-tls-verify=false',
+          '--dest-creds',
+          creds,
+          `oci:${layout}:latest`,
+          `docker://${host}/s3admin/app:v1`,
+        ]);
         const out = sb.mkdir('pulled');
         await sb.skopeo(['copy', '--src-tls-verify=false', '--src-creds', creds, `docker://${host}/s3admin/app:v1`, `oci:${out}:v1`]);
         const index = JSON.parse(readFileSync(path.join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
-        const manifest = JSON.parse(readFileSync(path.join(layout, 'blobs/sha256', index.manifests[0].digest.slice(7)), 'utf8')) as { layers: { digest: string }[] };
+        const manifest = JSON.parse(readFileSync(path.join(layout, 'blobs/sha256', index.manifests[0].digest.slice(7)), 'utf8')) as {
+          layers: { digest: string }[];
+        };
         const layer = manifest.layers[0].digest;
-        assert.deepEqual(readFileSync(path.join(out, 'blobs/sha256', layer.slice(7))), readFileSync(path.join(layout, 'blobs/sha256', layer.slice(7))));
+        assert.deepEqual(
+          readFileSync(path.join(out, 'blobs/sha256', layer.slice(7))),
+          readFileSync(path.join(layout, 'blobs/sha256', layer.slice(7))),
+        );
         const { token } = await registryToken(s, ['repository:s3admin/app:pull'], ADMIN);
-        const r = await fetch(`${s.url}/v2/s3admin/app/blobs/${layer}`, { redirect: 'manual', headers: { authorization: `Bearer ${token}` } });
+        const r = await fetch(`${s.url}/v2/s3admin/app/blobs/${layer}`, {
+          redirect: 'manual',
+          headers: { authorization: `Bearer ${token}` },
+        });
         assert.equal(r.status, s === same ? 200 : 307, s === same ? 'streamed: the store shares the host name' : 'redirected to localhost');
       }
     } finally {
@@ -146,8 +187,9 @@ describe('Berth on S3', () => {
       assert.ok(Date.now() < deadline, `still ${st.state}`);
       await new Promise((r) => setTimeout(r, 50));
     }
-    const sec = await (await fetch(`${srv.url}/api/v1/repository/scan/on-s3/manifest/${digest}/security?vulnerabilities=true`)).json() as
-      { status: string; data: { Layer: { Features: Array<{ Vulnerabilities: Array<{ Severity: string }> }> } } };
+    const sec = (await (
+      await fetch(`${srv.url}/api/v1/repository/scan/on-s3/manifest/${digest}/security?vulnerabilities=true`)
+    ).json()) as { status: string; data: { Layer: { Features: Array<{ Vulnerabilities: Array<{ Severity: string }> }> } } };
     assert.equal(sec.status, 'scanned');
     const bySev: Record<string, number> = {};
     for (const f of sec.data.Layer.Features) for (const x of f.Vulnerabilities) bySev[x.Severity] = (bySev[x.Severity] ?? 0) + 1;
@@ -163,7 +205,11 @@ describe('Berth on S3', () => {
       const start = await fetch(`${u}/v2/down/app/blobs/uploads/`, { method: 'POST' });
       assert.equal(start.status, 202);
       const loc = new URL(start.headers.get('location')!, u).toString();
-      const first = await fetch(loc, { method: 'PATCH', body: data.subarray(0, 3 * MiB), headers: { 'content-type': 'application/octet-stream' } });
+      const first = await fetch(loc, {
+        method: 'PATCH',
+        body: data.subarray(0, 3 * MiB),
+        headers: { 'content-type': 'application/octet-stream' },
+      });
       assert.equal(first.status, 202);
       const next = new URL(first.headers.get('location')!, u).toString();
       // A chunk that is cut off by the store dying: 4 MiB arrive, the store is killed, the rest follows.
@@ -178,11 +224,16 @@ describe('Berth on S3', () => {
           c.close();
         },
       });
-      const cut = await fetch(next, { method: 'PATCH', body, duplex: 'half', headers: { 'content-type': 'application/octet-stream' } } as RequestInit);
+      const cut = await fetch(next, {
+        method: 'PATCH',
+        body,
+        duplex: 'half',
+        headers: { 'content-type': 'application/octet-stream' },
+      } as RequestInit);
       await storeDead;
       assert.equal(cut.status, 503);
       assert.match(cut.headers.get('content-type') ?? '', /^application\/json/);
-      const err = await cut.json() as { errors: { code: string; message: string }[] };
+      const err = (await cut.json()) as { errors: { code: string; message: string }[] };
       assert.equal(err.errors[0].code, 'UNAVAILABLE');
       assert.match(err.errors[0].message, /storage is unavailable/);
       assert.doesNotMatch(JSON.stringify(err), /S3RVER|secret/i, 'no credentials in the answer');
@@ -191,7 +242,10 @@ describe('Berth on S3', () => {
       assert.equal(status.status, 204);
       assert.equal(status.headers.get('range'), `0-${3 * MiB - 1}`);
       // Other requests that need the store: 503 as well, and the monolithic push keeps nothing.
-      const mono = await fetch(`${u}/v2/down/app/blobs/uploads/?digest=${sha256(data.subarray(0, 1000))}`, { method: 'POST', body: data.subarray(0, 1000) });
+      const mono = await fetch(`${u}/v2/down/app/blobs/uploads/?digest=${sha256(data.subarray(0, 1000))}`, {
+        method: 'POST',
+        body: data.subarray(0, 1000),
+      });
       assert.equal(mono.status, 503);
       assert.equal(await errorCode(mono), 'UNAVAILABLE');
       assert.equal((await fetch(`${u}/v2/down/app/blobs/${sha256(data.subarray(0, 1000))}`, { method: 'HEAD' })).status, 404);
@@ -200,7 +254,11 @@ describe('Berth on S3', () => {
       assert.ok(problem.status < 500 || problem.status === 503, `the API does not fail with ${problem.status}`);
       // Back up: the client resends the chunk and finishes; the blob is whole.
       await s3.restart();
-      const again = await fetch(next, { method: 'PATCH', body: data.subarray(3 * MiB, 15 * MiB), headers: { 'content-type': 'application/octet-stream' } });
+      const again = await fetch(next, {
+        method: 'PATCH',
+        body: data.subarray(3 * MiB, 15 * MiB),
+        headers: { 'content-type': 'application/octet-stream' },
+      });
       assert.equal(again.status, 202);
       const putUrl = new URL(again.headers.get('location')!, u);
       putUrl.searchParams.set('digest', digest);
@@ -256,7 +314,11 @@ describe('Berth on S3', () => {
 describe('scheduled gc (GC_INTERVAL_SECONDS)', () => {
   test('a replica with GC_INTERVAL_SECONDS collects on its own: an expired upload and its objects go without berth gc', async () => {
     const s3 = await startS3Server();
-    const g = await startServer('sqlite', {}, { config: { ...storageOf(s3, '/sched'), UPLOAD_EXPIRY_SECONDS: 1, GC_GRACE_SECONDS: 0, GC_INTERVAL_SECONDS: 1 } });
+    const g = await startServer(
+      'sqlite',
+      {},
+      { config: { ...storageOf(s3, '/sched'), UPLOAD_EXPIRY_SECONDS: 1, GC_GRACE_SECONDS: 0, GC_INTERVAL_SECONDS: 1 } },
+    );
     try {
       const store = g.berth.ctx.store as S3BlobStore;
       const start = await fetch(`${g.url}/v2/sched/app/blobs/uploads/`, { method: 'POST' });
@@ -290,7 +352,11 @@ describe('two Berth replicas on one PostgreSQL database and one bucket', async (
     s3 = await startS3Server();
     a = await startServer('postgres', {}, { config: storageOf(s3, '/replicas') });
     // The second replica: the same database (DB_URI) and bucket, its own process state, streaming through Berth.
-    b = await startServer('sqlite', { DB_URI: a.dbUri! }, { config: { ...storageOf(s3, '/replicas', 'RadosGWStorage'), FEATURE_PROXY_STORAGE: true } });
+    b = await startServer(
+      'sqlite',
+      { DB_URI: a.dbUri! },
+      { config: { ...storageOf(s3, '/replicas', 'RadosGWStorage'), FEATURE_PROXY_STORAGE: true } },
+    );
   });
   after(async () => {
     await b?.stop();
@@ -298,7 +364,9 @@ describe('two Berth replicas on one PostgreSQL database and one bucket', async (
     await s3?.stop();
   });
 
-  test('a chunked upload moves between replicas (small chunks, a large one, the PUT elsewhere); the digest is still verified', { skip: pg ? false : 'PostgreSQL is not reachable' }, async () => {
+  test('a chunked upload moves between replicas (small chunks, a large one, the PUT elsewhere); the digest is still verified', {
+    skip: pg ? false : 'PostgreSQL is not reachable',
+  }, async () => {
     const data = randomBytes(13 * MiB + 17);
     const digest = sha256(data);
     const start = await fetch(`${a.url}/v2/rep/app/blobs/uploads/`, { method: 'POST' });
@@ -306,7 +374,8 @@ describe('two Berth replicas on one PostgreSQL database and one bucket', async (
     let off = 0;
     const patch = async (server: TestServer, n: number) => {
       const r = await fetch(`${server.url}${path0}`, {
-        method: 'PATCH', body: data.subarray(off, off + n),
+        method: 'PATCH',
+        body: data.subarray(off, off + n),
         headers: { 'content-type': 'application/octet-stream', 'content-range': `${off}-${off + n - 1}` },
       });
       assert.equal(r.status, 202, await r.clone().text());
@@ -327,7 +396,10 @@ describe('two Berth replicas on one PostgreSQL database and one bucket', async (
     assert.equal(wrong.status, 400);
     assert.equal(await errorCode(wrong), 'DIGEST_INVALID');
     // The final PUT with the last bytes on a.
-    const put = await fetch(`${a.url}${path0}${path0.includes('?') ? '&' : '?'}digest=${digest}`, { method: 'PUT', body: data.subarray(off) });
+    const put = await fetch(`${a.url}${path0}${path0.includes('?') ? '&' : '?'}digest=${digest}`, {
+      method: 'PUT',
+      body: data.subarray(off),
+    });
     assert.equal(put.status, 201, await put.clone().text());
     // b streams it (FEATURE_PROXY_STORAGE), a redirects.
     const got = await fetch(`${b.url}/v2/rep/app/blobs/${digest}`);
@@ -340,8 +412,14 @@ describe('two Berth replicas on one PostgreSQL database and one bucket', async (
     assert.equal(m.status, 201);
   });
 
-  test('gc runs on one replica at a time (a PostgreSQL advisory lock); the other is told and skips', { skip: pg ? false : 'PostgreSQL is not reachable' }, async () => {
-    const runs = await Promise.all([collectGarbageExclusive(a.berth.ctx), collectGarbageExclusive(b.berth.ctx), collectGarbageExclusive(a.berth.ctx)]);
+  test('gc runs on one replica at a time (a PostgreSQL advisory lock); the other is told and skips', {
+    skip: pg ? false : 'PostgreSQL is not reachable',
+  }, async () => {
+    const runs = await Promise.all([
+      collectGarbageExclusive(a.berth.ctx),
+      collectGarbageExclusive(b.berth.ctx),
+      collectGarbageExclusive(a.berth.ctx),
+    ]);
     assert.equal(runs.filter((r) => r.ran).length, 1, JSON.stringify(runs));
     const skipped = runs.filter((r) => !r.ran) as { reason: string }[];
     assert.ok(skipped.some((r) => /another replica holds the gc lease|already running in this process/.test(r.reason)));
@@ -368,40 +446,75 @@ describe('a bad or unreachable store', () => {
   test('start-up stops with one line naming the config key and what failed', async () => {
     const dead = { DISTRIBUTED_STORAGE_CONFIG: { s3main: ['S3Storage', { ...s3.storageConfig(), port: deadPort }] } };
     const config = loadConfig({ file: writeConfig('dead.yaml', dead), data: path.join(tmp, 'dead-data'), listen: '127.0.0.1:0' });
-    await assert.rejects(createBerth(config), /DISTRIBUTED_STORAGE_CONFIG\.s3main \(bucket "berth-test" at http:\/\/127\.0\.0\.1:\d+\): HeadBucket failed: .*ECONNREFUSED/);
-    const wrongBucket = { DISTRIBUTED_STORAGE_CONFIG: { default: ['RadosGWStorage', { ...s3.storageConfig('RadosGWStorage'), bucket_name: 'no-such-bucket' }] } };
-    const r = spawnSync(process.execPath, [BERTH_BIN, 'serve', '--config', writeConfig('nobucket.yaml', wrongBucket), '--listen', '127.0.0.1:0', '--data', path.join(tmp, 'nb')],
-      { encoding: 'utf8', timeout: 30_000 });
+    await assert.rejects(
+      createBerth(config),
+      /DISTRIBUTED_STORAGE_CONFIG\.s3main \(bucket "berth-test" at http:\/\/127\.0\.0\.1:\d+\): HeadBucket failed: .*ECONNREFUSED/,
+    );
+    const wrongBucket = {
+      DISTRIBUTED_STORAGE_CONFIG: { default: ['RadosGWStorage', { ...s3.storageConfig('RadosGWStorage'), bucket_name: 'no-such-bucket' }] },
+    };
+    const r = spawnSync(
+      process.execPath,
+      [
+        BERTH_BIN,
+        'serve',
+        '--config',
+        writeConfig('nobucket.yaml', wrongBucket),
+        '--listen',
+        '127.0.0.1:0',
+        '--data',
+        path.join(tmp, 'nb'),
+      ],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
     assert.equal(r.status, 1, r.stdout + r.stderr);
-    assert.match(r.stderr, /^berth: cannot start: DISTRIBUTED_STORAGE_CONFIG\.default \(bucket "no-such-bucket" at http:\/\/127\.0\.0\.1:\d+\): HeadBucket failed: (NotFound|NoSuchBucket)/m);
+    assert.match(
+      r.stderr,
+      /^berth: cannot start: DISTRIBUTED_STORAGE_CONFIG\.default \(bucket "no-such-bucket" at http:\/\/127\.0\.0\.1:\d+\): HeadBucket failed: (NotFound|NoSuchBucket)/m,
+    );
     assert.doesNotMatch(r.stderr, /S3RVER/, 'no credentials in the message');
   });
 
   test('berth config validate --check-connections tries the bucket, the database and Redis once and says what failed', async () => {
-    const validate = (f: string) => spawnSync(process.execPath, [BERTH_BIN, 'config', 'validate', '--check-connections', f], { encoding: 'utf8', timeout: 30_000 });
-    const good = validate(writeConfig('good.yaml', {
-      ...storageOf(s3, '/check'),
-      DATA_MODEL_CACHE_CONFIG: { engine: 'redis', redis_config: { primary: { host: '127.0.0.1', port: 6379 } } },
-    }));
+    const validate = (f: string) =>
+      spawnSync(process.execPath, [BERTH_BIN, 'config', 'validate', '--check-connections', f], { encoding: 'utf8', timeout: 30_000 });
+    const good = validate(
+      writeConfig('good.yaml', {
+        ...storageOf(s3, '/check'),
+        DATA_MODEL_CACHE_CONFIG: { engine: 'redis', redis_config: { primary: { host: '127.0.0.1', port: 6379 } } },
+      }),
+    );
     assert.equal(good.status, 0, good.stderr);
-    assert.match(good.stdout, /^storage \(DISTRIBUTED_STORAGE_CONFIG\.default, S3Storage bucket berth-test at http:\/\/127\.0\.0\.1:\d+\/check\): ok/m);
+    assert.match(
+      good.stdout,
+      /^storage \(DISTRIBUTED_STORAGE_CONFIG\.default, S3Storage bucket berth-test at http:\/\/127\.0\.0\.1:\d+\/check\): ok/m,
+    );
     assert.match(good.stdout, /^database \(DB_URI, SQLite .*good\.yaml\.db\): ok/m);
     assert.match(good.stdout, /^redis \(DATA_MODEL_CACHE_CONFIG\.redis_config\.primary, 127\.0\.0\.1:6379\): ok: PING answered/m);
     assert.match(good.stdout, /valid; 3 connections work/);
     // Nothing is left in the bucket by the check.
-    const bad = validate(writeConfig('bad.yaml', {
-      DISTRIBUTED_STORAGE_CONFIG: { default: ['S3Storage', { ...s3.storageConfig(), s3_access_key: 'NOBODY', s3_secret_key: 'wrong-secret' }] },
-      DB_URI: `postgresql://postgres@127.0.0.1:${deadPort}/none`,
-      DATA_MODEL_CACHE_CONFIG: { engine: 'redis', redis_config: { primary: { host: '127.0.0.1', port: deadPort } } },
-    }));
+    const bad = validate(
+      writeConfig('bad.yaml', {
+        DISTRIBUTED_STORAGE_CONFIG: {
+          default: ['S3Storage', { ...s3.storageConfig(), s3_access_key: 'NOBODY', s3_secret_key: 'wrong-secret' }],
+        },
+        DB_URI: `postgresql://postgres@127.0.0.1:${deadPort}/none`,
+        DATA_MODEL_CACHE_CONFIG: { engine: 'redis', redis_config: { primary: { host: '127.0.0.1', port: deadPort } } },
+      }),
+    );
     assert.equal(bad.status, 1);
-    assert.match(bad.stderr, /^storage \(DISTRIBUTED_STORAGE_CONFIG\.default, .*\): FAILED: HeadBucket failed: .*(Forbidden|InvalidAccessKeyId|403)/m);
+    assert.match(
+      bad.stderr,
+      /^storage \(DISTRIBUTED_STORAGE_CONFIG\.default, .*\): FAILED: HeadBucket failed: .*(Forbidden|InvalidAccessKeyId|403)/m,
+    );
     assert.match(bad.stderr, /^database \(DB_URI, PostgreSQL 127\.0\.0\.1:\d+\/none\): FAILED: ECONNREFUSED/m);
     assert.match(bad.stderr, /^redis \(DATA_MODEL_CACHE_CONFIG\.redis_config\.primary, 127\.0\.0\.1:\d+\): FAILED: ECONNREFUSED/m);
     assert.match(bad.stderr, /valid, but 3 of 3 connections failed/);
     assert.doesNotMatch(bad.stdout + bad.stderr, /wrong-secret/);
     // A config problem is still reported as such, before any connection.
-    const invalid = validate(writeConfig('invalid.yaml', { DISTRIBUTED_STORAGE_CONFIG: { default: ['S3Storage', { s3_bucket: 'b', port: 'http' }] } }));
+    const invalid = validate(
+      writeConfig('invalid.yaml', { DISTRIBUTED_STORAGE_CONFIG: { default: ['S3Storage', { s3_bucket: 'b', port: 'http' }] } }),
+    );
     assert.equal(invalid.status, 1);
     assert.match(invalid.stderr, /^DISTRIBUTED_STORAGE_CONFIG\.default\.port: must be a port number/m);
   });

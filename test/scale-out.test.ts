@@ -16,9 +16,12 @@ import { buildImage, writeOciLayout, readOciLayout, type BuiltImage } from './he
 import { BERTH_BIN } from './helpers/server.ts';
 import { basic } from './helpers/accounts.ts';
 
-const missing = nginxMissing() ?? redisServerMissing()
-  ?? (which('skopeo') ? undefined : 'skopeo is not installed') ?? (which('podman') ? undefined : 'podman is not installed')
-  ?? (await postgresAvailable() ? undefined : 'PostgreSQL is not reachable at 127.0.0.1:5432');
+const missing =
+  nginxMissing() ??
+  redisServerMissing() ??
+  (which('skopeo') ? undefined : 'skopeo is not installed') ??
+  (which('podman') ? undefined : 'podman is not installed') ??
+  ((await postgresAvailable()) ? undefined : 'PostgreSQL is not reachable at 127.0.0.1:5432');
 
 const PW = 'password-123';
 const DEV: [string, string] = ['dev', PW];
@@ -56,13 +59,17 @@ describe('three replicas behind nginx on one PostgreSQL, one blob store and one 
     const r = await fetch(`${base}/api/v1${p}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await r.text();
     let json: any = text;
-    try { json = JSON.parse(text); } catch { /* text */ }
+    try {
+      json = JSON.parse(text);
+    } catch {
+      /* text */
+    }
     return { status: r.status, json };
   };
   const token = async (base: string, scope: string, c?: [string, string]) => {
     const q = new URLSearchParams({ service: t.host, scope });
     const r = await fetch(`${base}/v2/auth?${q}`, { headers: c ? { authorization: basic(...c) } : {} });
-    return { status: r.status, token: (await r.json() as { token?: string }).token };
+    return { status: r.status, token: ((await r.json()) as { token?: string }).token };
   };
 
   /** Pulls a tag through `base` with fetch (manifest + every blob, digests checked); throws on any failure. */
@@ -89,13 +96,21 @@ describe('three replicas behind nginx on one PostgreSQL, one blob store and one 
 
   before(async () => {
     if (missing) return; // the tests are skipped, with the reason
-    t = await Topology.start({ replicas: 3, storage: 's3', config: { SCANNER_WORKERS: 1, SCANNER_UPDATERS: [], SCANNER_LEASE_SECONDS: 5 } });
+    t = await Topology.start({
+      replicas: 3,
+      storage: 's3',
+      config: { SCANNER_WORKERS: 1, SCANNER_UPDATERS: [], SCANNER_LEASE_SECONDS: 5 },
+    });
     sb = new ContainerSandbox('berth-scale-out-');
     db = new pg.Client({ connectionString: t.db.uri });
     await db.connect();
-    for (const u of ['dev', 'reader']) assert.equal((await api(t.url, 'POST', '/user/', t.admin, { username: u, password: PW })).status, 201);
+    for (const u of ['dev', 'reader'])
+      assert.equal((await api(t.url, 'POST', '/user/', t.admin, { username: u, password: PW })).status, 201);
     assert.equal((await api(t.url, 'POST', '/organization/', DEV, { name: 'acme' })).status, 201);
-    assert.equal((await api(t.url, 'POST', '/repository', DEV, { namespace: 'acme', repository: 'app', visibility: 'private' })).status, 201);
+    assert.equal(
+      (await api(t.url, 'POST', '/repository', DEV, { namespace: 'acme', repository: 'app', visibility: 'private' })).status,
+      201,
+    );
     assert.equal((await api(t.url, 'PUT', '/repository/acme/app/permissions/user/reader', DEV, { role: 'read' })).status, 200);
   });
 
@@ -105,8 +120,14 @@ describe('three replicas behind nginx on one PostgreSQL, one blob store and one 
     await t?.stop();
   });
 
-  test('skopeo pushes a four-layer image through nginx, its upload requests land on different replicas, skopeo and podman pull it back byte for byte', { skip: missing }, async () => {
-    image = await buildImage({ format: 'oci', layers: [0, 1, 2, 3].map((i) => randomLayer(`l${i}`, 256 * 1024 + i)), labels: { test: 'scale-out' } });
+  test('skopeo pushes a four-layer image through nginx, its upload requests land on different replicas, skopeo and podman pull it back byte for byte', {
+    skip: missing,
+  }, async () => {
+    image = await buildImage({
+      format: 'oci',
+      layers: [0, 1, 2, 3].map((i) => randomLayer(`l${i}`, 256 * 1024 + i)),
+      labels: { test: 'scale-out' },
+    });
     const src = sb.mkdir('src');
     writeOciLayout(src, { v1: image });
     await sb.skopeo(['copy', '--dest-tls-verify=false', creds(DEV, 'dest-'), `oci:${src}:v1`, ref('acme/app', 'v1')]);
@@ -119,7 +140,10 @@ describe('three replicas behind nginx on one PostgreSQL, one blob store and one 
       if (id) byUpload.set(id, (byUpload.get(id) ?? new Set()).add(l.upstream));
     }
     assert.equal(new Set(uploads.map((l) => l.upstream)).size, 3, `uploads on every replica: ${JSON.stringify(uploads)}`);
-    assert.ok([...byUpload.values()].some((s) => s.size >= 2), 'at least one upload continued on another replica than it started');
+    assert.ok(
+      [...byUpload.values()].some((s) => s.size >= 2),
+      'at least one upload continued on another replica than it started',
+    );
     // A chunked upload by hand: POST, six PATCHes of 64 KiB, PUT, in sequence through nginx: round robin puts consecutive chunks on different replicas.
     const tok = (await token(t.url, 'repository:acme/app:pull,push', DEV)).token!;
     const blob = randomBytes(6 * 64 * 1024);
@@ -129,7 +153,15 @@ describe('three replicas behind nginx on one PostgreSQL, one blob store and one 
     let location = r.headers.get('location')!;
     for (let i = 0; i < 6; i++) {
       const chunk = blob.subarray(i * 65536, (i + 1) * 65536);
-      r = await fetch(new URL(location, t.url), { method: 'PATCH', headers: { authorization: `Bearer ${tok}`, 'content-type': 'application/octet-stream', 'content-range': `${i * 65536}-${(i + 1) * 65536 - 1}` }, body: chunk });
+      r = await fetch(new URL(location, t.url), {
+        method: 'PATCH',
+        headers: {
+          authorization: `Bearer ${tok}`,
+          'content-type': 'application/octet-stream',
+          'content-range': `${i * 65536}-${(i + 1) * 65536 - 1}`,
+        },
+        body: chunk,
+      });
       assert.equal(r.status, 202, await r.text());
       location = r.headers.get('location')!;
     }
@@ -137,9 +169,16 @@ describe('three replicas behind nginx on one PostgreSQL, one blob store and one 
     u.searchParams.set('digest', sha(blob));
     r = await fetch(u, { method: 'PUT', headers: { authorization: `Bearer ${tok}` } });
     assert.equal(r.status, 201, await r.text());
-    const mine = t.accessLog().slice(start).filter((l) => l.uri.startsWith('/v2/acme/app/blobs/uploads/'));
+    const mine = t
+      .accessLog()
+      .slice(start)
+      .filter((l) => l.uri.startsWith('/v2/acme/app/blobs/uploads/'));
     assert.equal(mine.length, 8);
-    assert.equal(new Set(mine.map((l) => l.upstream)).size, 3, `one upload served by all three replicas: ${mine.map((l) => `${l.method} ${l.upstream}`).join(', ')}`);
+    assert.equal(
+      new Set(mine.map((l) => l.upstream)).size,
+      3,
+      `one upload served by all three replicas: ${mine.map((l) => `${l.method} ${l.upstream}`).join(', ')}`,
+    );
     const back = await fetch(`${t.url}/v2/acme/app/blobs/${sha(blob)}`, { headers: { authorization: `Bearer ${tok}` } });
     assert.ok(Buffer.from(await back.arrayBuffer()).equals(blob));
     // skopeo pulls it back byte for byte.
@@ -150,13 +189,22 @@ describe('three replicas behind nginx on one PostgreSQL, one blob store and one 
     for (const [d, bytes] of image.blobs) assert.ok(layout.blob(d).equals(bytes), `blob ${d}`);
     // podman pulls it (verifying every digest) and sees the same image.
     await sb.podman(['pull', TLS, creds(READER), `${t.host}/acme/app:v1`]);
-    const info = JSON.parse((await sb.podman(['image', 'inspect', `${t.host}/acme/app:v1`])).stdout)[0] as { Digest: string; RootFS: { Layers: string[] }; Labels: Record<string, string> };
+    const info = JSON.parse((await sb.podman(['image', 'inspect', `${t.host}/acme/app:v1`])).stdout)[0] as {
+      Digest: string;
+      RootFS: { Layers: string[] };
+      Labels: Record<string, string>;
+    };
     assert.equal(info.Digest, image.descriptor.digest);
-    assert.deepEqual(info.RootFS.Layers, image.layers.map((l) => l.diffId));
+    assert.deepEqual(
+      info.RootFS.Layers,
+      image.layers.map((l) => l.diffId),
+    );
     assert.equal(info.Labels.test, 'scale-out');
   });
 
-  test('a token issued by one replica is accepted by the others; a permission revoked or a robot token regenerated on one is refused by the others within one second', { skip: missing }, async () => {
+  test('a token issued by one replica is accepted by the others; a permission revoked or a robot token regenerated on one is refused by the others within one second', {
+    skip: missing,
+  }, async () => {
     const [r0, r1, r2] = t.replicas.map((r) => r.url);
     const readerTok = (await token(r0, 'repository:acme/app:pull', READER)).token!;
     for (const base of [r1, r2]) assert.equal(await pullOnce(base, 'acme/app', 'v1', readerTok), image.descriptor.digest);
@@ -167,15 +215,22 @@ describe('three replicas behind nginx on one PostgreSQL, one blob store and one 
     assert.equal(await pullOnce(r1, 'acme/app', 'v1', robotTok), image.descriptor.digest);
     // Revoke on replica 0: replicas 1 and 2 refuse the reader's token within one second.
     assert.equal((await api(r0, 'DELETE', '/repository/acme/app/permissions/user/reader', DEV)).status, 204);
-    const status = async (base: string, tok: string) => (await fetch(`${base}/v2/acme/app/manifests/v1`, { method: 'HEAD', headers: { authorization: `Bearer ${tok}` } })).status;
-    const ms = await Promise.all([r1, r2].map((b) => within(1000, `replica refuses the revoked reader at ${b}`, async () => (await status(b, readerTok)) === 403)));
+    const status = async (base: string, tok: string) =>
+      (await fetch(`${base}/v2/acme/app/manifests/v1`, { method: 'HEAD', headers: { authorization: `Bearer ${tok}` } })).status;
+    const ms = await Promise.all(
+      [r1, r2].map((b) => within(1000, `replica refuses the revoked reader at ${b}`, async () => (await status(b, readerTok)) === 403)),
+    );
     // skopeo through nginx: refused now, whichever replica answers.
     const refused = await sb.try('skopeo', ['inspect', TLS, creds(READER), ref('acme/app', 'v1')]);
     assert.notEqual(refused.code, 0);
     // Regenerate the robot's token on replica 2: replicas 0 and 1 refuse the old robot token and its registry token.
     const regen = await api(r2, 'POST', '/organization/acme/robots/ci/regenerate', DEV);
     assert.equal(regen.status, 200);
-    await Promise.all([r0, r1].map((b) => within(1000, `replica refuses the old robot registry token at ${b}`, async () => (await status(b, robotTok)) === 401)));
+    await Promise.all(
+      [r0, r1].map((b) =>
+        within(1000, `replica refuses the old robot registry token at ${b}`, async () => (await status(b, robotTok)) === 401),
+      ),
+    );
     for (const b of [r0, r1]) assert.equal((await token(b, 'repository:acme/app:pull', [robot.json.name, robot.json.token])).status, 401);
     const fresh = (await token(r1, 'repository:acme/app:pull', [robot.json.name, regen.json.token])).token!;
     assert.equal(await pullOnce(r0, 'acme/app', 'v1', fresh), image.descriptor.digest);
@@ -186,14 +241,20 @@ describe('three replicas behind nginx on one PostgreSQL, one blob store and one 
   });
 
   test('every pushed manifest is indexed by the scanner exactly once across the replicas', { skip: missing }, async () => {
-    const second = await buildImage({ format: 'oci', layers: [{ 'etc/os-release': 'ID=debian\nVERSION_ID="12"\n' }, randomLayer('x', 4096)] });
+    const second = await buildImage({
+      format: 'oci',
+      layers: [{ 'etc/os-release': 'ID=debian\nVERSION_ID="12"\n' }, randomLayer('x', 4096)],
+    });
     const src = sb.mkdir('scan');
     writeOciLayout(src, { v2: second });
     await sb.skopeo(['copy', '--dest-tls-verify=false', creds(DEV, 'dest-'), `oci:${src}:v2`, ref('acme/app', 'v2')]);
     pushed.add(second.descriptor.digest);
     const digests = [...pushed];
     await within(60_000, 'every pushed manifest scanned', async () => {
-      const r = await db.query(`select count(*)::int as n from scan_job where manifest_digest = any($1) and state in ('indexed', 'unsupported')`, [digests]);
+      const r = await db.query(
+        `select count(*)::int as n from scan_job where manifest_digest = any($1) and state in ('indexed', 'unsupported')`,
+        [digests],
+      );
       return r.rows[0].n === digests.length;
     });
     const jobs = await db.query('select manifest_digest, attempts, state from scan_job where manifest_digest = any($1)', [digests]);
@@ -209,7 +270,9 @@ describe('three replicas behind nginx on one PostgreSQL, one blob store and one 
     assert.equal(completed, digests.length);
   });
 
-  test('SIGKILL of one replica during a skopeo push: the retry through nginx succeeds, nothing acknowledged is lost, nothing half-written is visible', { skip: missing }, async (tc) => {
+  test('SIGKILL of one replica during a skopeo push: the retry through nginx succeeds, nothing acknowledged is lost, nothing half-written is visible', {
+    skip: missing,
+  }, async (tc) => {
     const big = await buildImage({ format: 'oci', layers: [0, 1, 2, 3].map((i) => randomLayer(`big${i}`, 6 * 1024 * 1024 + i)) });
     const src = sb.mkdir('big');
     writeOciLayout(src, { v3: big });
@@ -221,7 +284,11 @@ describe('three replicas behind nginx on one PostgreSQL, one blob store and one 
     const r1 = await first;
     // The client's retry (when the kill broke the first attempt) goes through nginx to the living replicas.
     const retry = r1.code === 0 ? r1 : await push();
-    tc.diagnostic(r1.code === 0 ? 'the first push survived the kill (nginx passed its requests to the living replicas)' : `the kill broke the first push (${r1.stderr.trim().split('\n').pop()}); the retry went through`);
+    tc.diagnostic(
+      r1.code === 0
+        ? 'the first push survived the kill (nginx passed its requests to the living replicas)'
+        : `the kill broke the first push (${r1.stderr.trim().split('\n').pop()}); the retry went through`,
+    );
     assert.equal(retry.code, 0, retry.stderr);
     pushed.add(big.descriptor.digest);
     await t.startReplica(1);
@@ -240,13 +307,22 @@ describe('three replicas behind nginx on one PostgreSQL, one blob store and one 
       assert.equal(bytes.length, Number(b.size));
       assert.equal(sha(bytes), b.digest);
     }
-    const dangling = await db.query(`select r.digest from manifest_ref r left join blob b on b.digest = r.digest where r.kind = 'blob' and b.digest is null`);
+    const dangling = await db.query(
+      `select r.digest from manifest_ref r left join blob b on b.digest = r.digest where r.kind = 'blob' and b.digest is null`,
+    );
     assert.equal(dangling.rows.length, 0);
-    const tags = await db.query(`select t.name from tag t join repository r on r.id = t.repository_id where r.name = 'acme/app' order by t.name`);
-    assert.deepEqual(tags.rows.map((x) => x.name), ['v1', 'v2', 'v3']);
+    const tags = await db.query(
+      `select t.name from tag t join repository r on r.id = t.repository_id where r.name = 'acme/app' order by t.name`,
+    );
+    assert.deepEqual(
+      tags.rows.map((x) => x.name),
+      ['v1', 'v2', 'v3'],
+    );
   });
 
-  test('a rolling restart (SIGTERM each replica in turn, start it again) while pulls loop through nginx: zero failed pulls', { skip: missing }, async () => {
+  test('a rolling restart (SIGTERM each replica in turn, start it again) while pulls loop through nginx: zero failed pulls', {
+    skip: missing,
+  }, async () => {
     const tok = (await token(t.url, 'repository:acme/app:pull', READER)).token!;
     let running = true;
     const failures: string[] = [];
@@ -304,7 +380,9 @@ describe('three replicas behind nginx on one PostgreSQL, one blob store and one 
     for (const tag of ['v1', 'v2', 'v3']) assert.ok((await pullOnce(t.url, 'acme/app', tag, tok)).startsWith('sha256:'));
   });
 
-  test('the metrics stay true per replica: row gauges from the database on every one, request counters of its own', { skip: missing }, async () => {
+  test('the metrics stay true per replica: row gauges from the database on every one, request counters of its own', {
+    skip: missing,
+  }, async () => {
     const repos = (await db.query('select count(*)::int as n from repository')).rows[0].n as number;
     const users = (await db.query(`select count(*)::int as n from account where kind = 'user'`)).rows[0].n as number;
     await within(5000, 'row gauges refreshed', async () => {

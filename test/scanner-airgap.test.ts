@@ -39,7 +39,6 @@ const dialects = await testDialects();
 
 // ---- helpers ------------------------------------------------------------------------------------
 
-
 /** A static HTTP server on 127.0.0.1 that counts requests. */
 async function startOrigin(): Promise<{ url: string; routes: Map<string, Buffer>; hits: string[]; close(): Promise<void> }> {
   const routes = new Map<string, Buffer>();
@@ -48,19 +47,40 @@ async function startOrigin(): Promise<{ url: string; routes: Map<string, Buffer>
     const p = new URL(req.url ?? '/', 'http://x').pathname;
     hits.push(p);
     const body = routes.get(p);
-    if (!body) { res.writeHead(404).end('not found'); return; }
-    res.writeHead(200, { 'content-length': body.length, etag: `"${createHash('sha256').update(body).digest('hex').slice(0, 16)}"` }).end(body);
+    if (!body) {
+      res.writeHead(404).end('not found');
+      return;
+    }
+    res
+      .writeHead(200, { 'content-length': body.length, etag: `"${createHash('sha256').update(body).digest('hex').slice(0, 16)}"` })
+      .end(body);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url, routes, hits, close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) };
+  return {
+    url,
+    routes,
+    hits,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 async function openDb(dialect: TestDialect, dir: string): Promise<{ db: OpenedDatabase; store: AdvisoryStore; drop(): Promise<void> }> {
   if (dialect === 'postgres') {
     const pg = await createPostgresDatabase();
     const db = await openDatabase({ kind: 'postgres', uri: pg.uri, maxConnections: 4 });
-    return { db, store: new AdvisoryStore(db.db, 'postgres', { tmpDir: dir }), drop: async () => { await db.close(); await pg.drop(); } };
+    return {
+      db,
+      store: new AdvisoryStore(db.db, 'postgres', { tmpDir: dir }),
+      drop: async () => {
+        await db.close();
+        await pg.drop();
+      },
+    };
   }
   const db = await openDatabase({ kind: 'sqlite', file: path.join(mkdtempSync(path.join(dir, 'db-')), 'berth.db') });
   return { db, store: new AdvisoryStore(db.db, 'sqlite', { tmpDir: dir }), drop: () => db.close() };
@@ -77,47 +97,80 @@ async function snapshot(store: AdvisoryStore): Promise<Record<string, string[]>>
 }
 
 async function counts(o: OpenedDatabase) {
-  const a = await o.db.selectFrom('advisory').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const a = await o.db
+    .selectFrom('advisory')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
   const s = await o.db.selectFrom('updater_state').select(['name', 'fingerprint']).orderBy('name').execute();
   return { advisories: Number(a.n), state: JSON.stringify(s) };
 }
 
 function adv(updater: string, id: string, pkg: string, fixed: string, extra: Partial<Advisory> = {}): Advisory {
   return {
-    updater, id, aliases: [], ecosystem: 'apk', distribution: { id: 'alpine', versionId: '3.18' }, package: pkg, packageKind: 'source',
-    ranges: [[{ introduced: '0' }, { fixed }]], fixedIn: fixed, severity: 'High', links: [], description: `${id} in ${pkg}`, ...extra,
+    updater,
+    id,
+    aliases: [],
+    ecosystem: 'apk',
+    distribution: { id: 'alpine', versionId: '3.18' },
+    package: pkg,
+    packageKind: 'source',
+    ranges: [[{ introduced: '0' }, { fixed }]],
+    fixedIn: fixed,
+    severity: 'High',
+    links: [],
+    description: `${id} in ${pkg}`,
+    ...extra,
   };
 }
 
-async function* gen<T>(xs: T[]): AsyncGenerator<T> { yield* xs; }
-const src = (name: string, fingerprint: string, records: Advisory[]): ExportSource => ({ name, fingerprint, records: gen(records.map((r) => ({ ...r }))) });
+async function* gen<T>(xs: T[]): AsyncGenerator<T> {
+  yield* xs;
+}
+const src = (name: string, fingerprint: string, records: Advisory[]): ExportSource => ({
+  name,
+  fingerprint,
+  records: gen(records.map((r) => ({ ...r }))),
+});
 
 /** Runs a child and tracks its peak RSS (VmHWM) from /proc while it runs. */
-function runTracked(args: string[], opts: { env?: Record<string, string>; killWhen?: (stderr: string) => boolean; killAfterMs?: number } = {}) {
-  return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; peakKb: number }>((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let peakKb = 0;
-    let killing = false;
-    child.stdout.on('data', (d: Buffer) => { stdout += d; });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d;
-      if (!killing && opts.killWhen?.(stderr)) {
-        killing = true;
-        setTimeout(() => child.kill('SIGKILL'), opts.killAfterMs ?? 0);
-      }
-    });
-    const poll = setInterval(() => {
-      try {
-        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-        if (m) peakKb = Math.max(peakKb, Number(m[1]));
-      } catch { /* exited */ }
-    }, 25);
-    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => { clearInterval(poll); clearTimeout(timer); resolve({ code, signal, stdout, stderr, peakKb }); });
-  });
+function runTracked(
+  args: string[],
+  opts: { env?: Record<string, string>; killWhen?: (stderr: string) => boolean; killAfterMs?: number } = {},
+) {
+  return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; peakKb: number }>(
+    (resolve, reject) => {
+      const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      let peakKb = 0;
+      let killing = false;
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d;
+      });
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d;
+        if (!killing && opts.killWhen?.(stderr)) {
+          killing = true;
+          setTimeout(() => child.kill('SIGKILL'), opts.killAfterMs ?? 0);
+        }
+      });
+      const poll = setInterval(() => {
+        try {
+          const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+          if (m) peakKb = Math.max(peakKb, Number(m[1]));
+        } catch {
+          /* exited */
+        }
+      }, 25);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
+      child.on('error', reject);
+      child.on('close', (code, signal) => {
+        clearInterval(poll);
+        clearTimeout(timer);
+        resolve({ code, signal, stdout, stderr, peakKb });
+      });
+    },
+  );
 }
 
 const TMP = mkdtempSync(path.join(tmpdir(), 'berth-airgap-'));
@@ -126,7 +179,11 @@ after(() => rmSync(TMP, { recursive: true, force: true }));
 // ---- export from upstream fixtures, import into fresh databases ---------------------------------
 
 let origin: Awaited<ReturnType<typeof startOrigin>>;
-const testUpdaters: Updater[] = [alpineSecdbUpdater({ releases: ['v3.10'], repos: ['main', 'community'] }), debianTrackerUpdater(), osvUpdater({ name: 'osv-test' })];
+const testUpdaters: Updater[] = [
+  alpineSecdbUpdater({ releases: ['v3.10'], repos: ['main', 'community'] }),
+  debianTrackerUpdater(),
+  osvUpdater({ name: 'osv-test' }),
+];
 const bases: Record<string, string> = {};
 let reference: Record<string, string[]>;
 let bundle: string;
@@ -141,7 +198,11 @@ before(async () => {
   const osvFiles: Record<string, Buffer> = {};
   for (const f of readdirSync(path.join(FIX, 'osv'))) osvFiles[f] = readFileSync(path.join(FIX, 'osv', f));
   origin.routes.set('/osv/all.zip', await zipOf(osvFiles));
-  Object.assign(bases, { 'alpine-secdb': `${origin.url}/alpine`, 'debian-tracker': `${origin.url}/debian`, 'osv-test': `${origin.url}/osv` });
+  Object.assign(bases, {
+    'alpine-secdb': `${origin.url}/alpine`,
+    'debian-tracker': `${origin.url}/debian`,
+    'osv-test': `${origin.url}/osv`,
+  });
   // The reference: the same updaters run online into a database.
   const ref = await openDb('sqlite', TMP);
   for (const u of testUpdaters) await runUpdater(ref.store, u, { baseUrl: bases[u.name] });
@@ -150,26 +211,47 @@ before(async () => {
   bundle = path.join(TMP, 'updates.gz');
   exportedAt = Date.now();
   const runs: UpdaterRun[] = [];
-  const r = await exportBundle(bundle, updaterSources(testUpdaters, { runs, fetch: (u) => ({ baseUrl: bases[u.name] }) }), { signKeyPem: keyA.privatePem });
-  assert.deepEqual(runs.map((x) => [x.updater, x.ok]), testUpdaters.map((u) => [u.name, true]), JSON.stringify(runs));
+  const r = await exportBundle(bundle, updaterSources(testUpdaters, { runs, fetch: (u) => ({ baseUrl: bases[u.name] }) }), {
+    signKeyPem: keyA.privatePem,
+  });
+  assert.deepEqual(
+    runs.map((x) => [x.updater, x.ok]),
+    testUpdaters.map((u) => [u.name, true]),
+    JSON.stringify(runs),
+  );
   assert.equal(r.updaters.length, 3);
   assert.ok(r.signed);
 });
-after(async () => { await origin?.close(); });
+after(async () => {
+  await origin?.close();
+});
 
 for (const dialect of dialects) {
   describe(`export -> import round trip (${dialect})`, () => {
     let t: Awaited<ReturnType<typeof openDb>>;
-    before(async () => { t = await openDb(dialect, TMP); });
-    after(async () => { await t?.drop(); });
+    before(async () => {
+      t = await openDb(dialect, TMP);
+    });
+    after(async () => {
+      await t?.drop();
+    });
 
     test('a fresh database gets exactly the advisory sets the updaters produce online', async () => {
       const changes: unknown[] = [];
-      const r = await importBundle(t.db.db, t.db.dialect, bundle, { verifyKeyPem: keyA.publicPem, afterImport: (c) => { changes.push(...c); } });
+      const r = await importBundle(t.db.db, t.db.dialect, bundle, {
+        verifyKeyPem: keyA.publicPem,
+        afterImport: (c) => {
+          changes.push(...c);
+        },
+      });
       assert.equal(r.format, 'berth');
       assert.ok(r.signed);
-      assert.deepEqual(r.changes.map((c) => [c.updater, c.status, c.added, c.updated, c.withdrawn]),
-        Object.keys(reference).map((n) => [n, 'imported', reference[n].length, 0, 0]).sort((a, b) => testUpdaters.findIndex((u) => u.name === a[0]) - testUpdaters.findIndex((u) => u.name === b[0])));
+      assert.deepEqual(
+        r.changes.map((c) => [c.updater, c.status, c.added, c.updated, c.withdrawn]),
+        Object.keys(reference)
+          .map((n) => [n, 'imported', reference[n].length, 0, 0])
+          .sort((a, b) => testUpdaters.findIndex((u) => u.name === a[0]) - testUpdaters.findIndex((u) => u.name === b[0])),
+      );
       assert.equal(changes.length, 3, 'afterImport saw every change');
       assert.deepEqual(await snapshot(t.store), reference);
       for (const n of Object.keys(reference)) assert.ok(reference[n].length > 0, n);
@@ -178,7 +260,10 @@ for (const dialect of dialects) {
     test('a second import of the same bundle skips every updater and writes nothing', async () => {
       const before = await counts(t.db);
       const r = await importBundle(t.db.db, t.db.dialect, bundle);
-      assert.deepEqual(r.changes.map((c) => c.status), ['skipped', 'skipped', 'skipped']);
+      assert.deepEqual(
+        r.changes.map((c) => c.status),
+        ['skipped', 'skipped', 'skipped'],
+      );
       assert.deepEqual(await counts(t.db), before);
     });
 
@@ -217,17 +302,25 @@ for (const dialect of dialects) {
       for (let i = 0; i < N; i++) {
         if (i % 10 === 0) continue;
         const fixed = i % 7 === 0 ? `2.${i}` : i < 300 ? `9.${i}` : `1.${i}`;
-        if (i % 7 === 0) updated++; else identical++;
+        if (i % 7 === 0) updated++;
+        else identical++;
         v2.push(adv('big', `CVE-P-${i}`, `p${i % 900}`, fixed));
       }
       for (let i = 0; i < 1000; i++) v2.push(adv('big', `CVE-Q-${i}`, 'q', '1'));
       const r2 = await t.store.replaceUpdater('big', 'fp2', gen(v2));
-      assert.deepEqual([r2.records, r2.added, r2.updated, r2.withdrawn, r2.identical, r2.duplicates], [v2.length, 1000, updated, N / 10, identical, 0]);
+      assert.deepEqual(
+        [r2.records, r2.added, r2.updated, r2.withdrawn, r2.identical, r2.duplicates],
+        [v2.length, 1000, updated, N / 10, identical, 0],
+      );
       const stored = new Map<string, string>();
       for await (const a of t.store.records('big')) stored.set(a.id, a.fixedIn ?? '');
       assert.equal(stored.size, v2.length);
       for (const a of v2) assert.equal(stored.get(a.id), a.fixedIn, a.id);
-      const rows = await t.db.db.selectFrom('advisory').select((eb) => eb.fn.countAll<number>().as('n')).where('updater', '=', 'big').executeTakeFirstOrThrow();
+      const rows = await t.db.db
+        .selectFrom('advisory')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('updater', '=', 'big')
+        .executeTakeFirstOrThrow();
       assert.equal(Number(rows.n), v2.length);
       assert.equal((await t.store.updaterStatus()).find((x) => x.name === 'big')?.records, v2.length);
     } finally {
@@ -245,7 +338,9 @@ describe('bundles refused before the database is touched (sqlite)', () => {
     // An older data set is in place, so "unchanged" means the old data.
     await t.store.replaceUpdater('alpine-secdb', 'old', gen([adv('alpine-secdb', 'CVE-OLD-1', 'busybox', '1.0-r0')]));
   });
-  after(async () => { await t?.drop(); });
+  after(async () => {
+    await t?.drop();
+  });
 
   const write = (name: string, lines: string[]) => {
     const f = path.join(TMP, name);
@@ -286,7 +381,10 @@ describe('bundles refused before the database is touched (sqlite)', () => {
     // Change a record and recompute the checksum: only the signature can catch it.
     const lines = [...plain];
     lines[2] = lines[2].replace(/"severity":"[A-Za-z]+"/, '"severity":"Negligible"');
-    const body = lines.slice(0, -2).map((l) => `${l}\n`).join('');
+    const body = lines
+      .slice(0, -2)
+      .map((l) => `${l}\n`)
+      .join('');
     const trailer = JSON.parse(lines[lines.length - 2]);
     trailer.sha256 = createHash('sha256').update(body).digest('hex');
     const f = path.join(TMP, 'resigned.gz');
@@ -332,7 +430,10 @@ describe('delta bundles (sqlite)', () => {
 
   test('the delta from an index file is the same as from the bundle', async () => {
     const d2 = path.join(TMP, 'd-delta-index.gz');
-    const r = await exportBundle(d2, [src('u1', 'fp2', v2), src('u2', 'fpo', other)], { deltaFrom: await readDeltaBase(index1), now: () => 0 });
+    const r = await exportBundle(d2, [src('u1', 'fp2', v2), src('u2', 'fpo', other)], {
+      deltaFrom: await readDeltaBase(index1),
+      now: () => 0,
+    });
     const a = gunzipSync(readFileSync(d2)).toString().split('\n').slice(1, -2);
     const b = gunzipSync(readFileSync(delta)).toString().split('\n').slice(1, -2);
     assert.deepEqual(a, b);
@@ -360,7 +461,10 @@ describe('delta bundles (sqlite)', () => {
       await importBundle(y.db.db, 'sqlite', full2);
       assert.deepEqual(await snapshot(x.store), await snapshot(y.store));
       // Applied again: already current, skipped.
-      assert.deepEqual((await importBundle(x.db.db, 'sqlite', delta)).changes.map((c) => c.status), ['skipped', 'skipped']);
+      assert.deepEqual(
+        (await importBundle(x.db.db, 'sqlite', delta)).changes.map((c) => c.status),
+        ['skipped', 'skipped'],
+      );
     } finally {
       await x.drop();
       await y.drop();
@@ -373,24 +477,62 @@ describe('delta bundles (sqlite)', () => {
 describe("Clair's export format (clairctl export-updaters / claircore jsonblob)", () => {
   test('read, mapped to advisories, latest update operation per updater', async () => {
     const line = (updater: string, ref: string, date: string, vuln: unknown, kind = 'vulnerability') =>
-      JSON.stringify({ Updater: updater, Fingerprint: `fp-${ref}`, Date: date, Ref: ref, [kind === 'vulnerability' ? 'Vuln' : 'Enrichment']: vuln, Kind: kind });
+      JSON.stringify({
+        Updater: updater,
+        Fingerprint: `fp-${ref}`,
+        Date: date,
+        Ref: ref,
+        [kind === 'vulnerability' ? 'Vuln' : 'Enrichment']: vuln,
+        Kind: kind,
+      });
     const alpine = (name: string, fixed: string) => ({
-      id: '1', updater: 'alpine-community-v3.18-updater', name, description: '', issued: '0001-01-01T00:00:00Z', links: `https://security.alpinelinux.org/vuln/${name}`,
-      severity: '', normalized_severity: 'Unknown', package: { id: '', name: 'curl', version: '', kind: 'binary' },
-      distribution: { id: '', did: 'alpine', name: 'Alpine Linux', version: '3.18', version_code_name: '', version_id: '3.18', arch: '', cpe: '', pretty_name: 'Alpine Linux v3.18' },
-      repository: { name: 'community', uri: 'https://dl-cdn.alpinelinux.org/alpine/v3.18/community' }, fixed_in_version: fixed, arch_op: 'eq',
+      id: '1',
+      updater: 'alpine-community-v3.18-updater',
+      name,
+      description: '',
+      issued: '0001-01-01T00:00:00Z',
+      links: `https://security.alpinelinux.org/vuln/${name}`,
+      severity: '',
+      normalized_severity: 'Unknown',
+      package: { id: '', name: 'curl', version: '', kind: 'binary' },
+      distribution: {
+        id: '',
+        did: 'alpine',
+        name: 'Alpine Linux',
+        version: '3.18',
+        version_code_name: '',
+        version_id: '3.18',
+        arch: '',
+        cpe: '',
+        pretty_name: 'Alpine Linux v3.18',
+      },
+      repository: { name: 'community', uri: 'https://dl-cdn.alpinelinux.org/alpine/v3.18/community' },
+      fixed_in_version: fixed,
+      arch_op: 'eq',
     });
     const lines = [
       line('alpine-community-v3.18-updater', 'r-old', '2024-01-01T00:00:00Z', alpine('CVE-2000-1', '1.0-r0')),
       line('alpine-community-v3.18-updater', 'r-new', '2024-02-01T00:00:00Z', alpine('CVE-2023-38545', '8.4.0-r0')),
       line('alpine-community-v3.18-updater', 'r-new', '2024-02-01T00:00:00Z', alpine('CVE-2023-38546', '8.4.0-r0')),
       line('debian/updater/bookworm', 'r-deb', '2024-02-01T00:00:00Z', {
-        name: 'CVE-2023-4911', description: 'Looney Tunables', links: 'https://security-tracker.debian.org/tracker/CVE-2023-4911', severity: 'High', normalized_severity: 'High',
-        package: { name: 'glibc', kind: 'source' }, distribution: { did: 'debian', version_id: '12', version_code_name: 'bookworm' }, fixed_in_version: '2.36-9+deb12u3',
+        name: 'CVE-2023-4911',
+        description: 'Looney Tunables',
+        links: 'https://security-tracker.debian.org/tracker/CVE-2023-4911',
+        severity: 'High',
+        normalized_severity: 'High',
+        package: { name: 'glibc', kind: 'source' },
+        distribution: { did: 'debian', version_id: '12', version_code_name: 'bookworm' },
+        fixed_in_version: '2.36-9+deb12u3',
       }),
       line('osv/pypi', 'r-py', '2024-02-01T00:00:00Z', {
-        name: 'GHSA-xxxx', description: '', links: '', severity: 'MODERATE', normalized_severity: 'Medium', package: { name: 'Jinja2', kind: 'binary' },
-        repository: { name: 'pypi', uri: 'https://pypi.org/simple' }, fixed_in_version: 'fixed=3.1.3&introduced=0',
+        name: 'GHSA-xxxx',
+        description: '',
+        links: '',
+        severity: 'MODERATE',
+        normalized_severity: 'Medium',
+        package: { name: 'Jinja2', kind: 'binary' },
+        repository: { name: 'pypi', uri: 'https://pypi.org/simple' },
+        fixed_in_version: 'fixed=3.1.3&introduced=0',
       }),
       line('osv/pypi', 'r-py', '2024-02-01T00:00:00Z', { name: 'NOPKG' }),
       line('clair.cvss', 'r-enr', '2024-02-01T00:00:00Z', { tags: [] }, 'enrichment'),
@@ -403,7 +545,9 @@ describe("Clair's export format (clairctl export-updaters / claircore jsonblob)"
       const r = await importBundle(t.db.db, 'sqlite', f);
       assert.equal(r.format, 'clair');
       assert.deepEqual(r.changes.map((c) => [c.updater, c.records]).sort(), [
-        ['clair:alpine-community-v3.18-updater', 2], ['clair:debian/updater/bookworm', 1], ['clair:osv/pypi', 1],
+        ['clair:alpine-community-v3.18-updater', 2],
+        ['clair:debian/updater/bookworm', 1],
+        ['clair:osv/pypi', 1],
       ]);
       assert.deepEqual(r.unusable, { 'clair:osv/pypi': 1 });
       const curl = await t.store.candidates({ ecosystem: 'apk', distribution: { id: 'alpine', versionId: '3.18' }, packages: ['curl'] });
@@ -414,7 +558,10 @@ describe("Clair's export format (clairctl export-updaters / claircore jsonblob)"
       assert.equal(glibc[0].packageKind, 'source');
       const jinja = await t.store.candidates({ ecosystem: 'pep440', distribution: null, packages: ['jinja2'] });
       assert.deepEqual(jinja[0].ranges, [[{ introduced: '0' }, { fixed: '3.1.3' }]]);
-      assert.deepEqual((await importBundle(t.db.db, 'sqlite', f)).changes.map((c) => c.status), ['skipped', 'skipped', 'skipped']);
+      assert.deepEqual(
+        (await importBundle(t.db.db, 'sqlite', f)).changes.map((c) => c.status),
+        ['skipped', 'skipped', 'skipped'],
+      );
     } finally {
       await t.drop();
     }
@@ -443,7 +590,18 @@ describe('airgap: true', () => {
       }
       // The CLI export refuses too.
       const cfgFile = path.join(TMP, 'airgap-SCANNER_AIRGAP.yaml');
-      const r = await runTracked([BERTH, 'scanner', 'export-updaters', path.join(TMP, 'x.gz'), '--config', cfgFile, '--data', TMP, '--base-url', `alpine-secdb=${counter.url}`]);
+      const r = await runTracked([
+        BERTH,
+        'scanner',
+        'export-updaters',
+        path.join(TMP, 'x.gz'),
+        '--config',
+        cfgFile,
+        '--data',
+        TMP,
+        '--base-url',
+        `alpine-secdb=${counter.url}`,
+      ]);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /air-gapped/);
       assert.deepEqual(counter.hits, [], 'zero requests reached the server');
@@ -461,7 +619,19 @@ describe('berth scanner export-updaters / import-updaters (child processes)', ()
   test('export from the local server (--strict with a failing updater), import by URL and from stdin, printed changes', async () => {
     const data = mkdtempSync(path.join(TMP, 'cli-'));
     const out = path.join(TMP, 'cli.gz');
-    const args = ['scanner', 'export-updaters', out, '--data', data, '--updater', 'debian-tracker,osv-pypi', '--base-url', `debian-tracker=${origin.url}/debian`, '--base-url', `osv-pypi=${origin.url}/nowhere`];
+    const args = [
+      'scanner',
+      'export-updaters',
+      out,
+      '--data',
+      data,
+      '--updater',
+      'debian-tracker,osv-pypi',
+      '--base-url',
+      `debian-tracker=${origin.url}/debian`,
+      '--base-url',
+      `osv-pypi=${origin.url}/nowhere`,
+    ];
     const strict = await runTracked([BERTH, ...args, '--strict']);
     assert.equal(strict.code, 1, strict.stderr);
     assert.match(strict.stderr, /osv-pypi: FAILED: .*HTTP 404/);
@@ -472,7 +642,10 @@ describe('berth scanner export-updaters / import-updaters (child processes)', ()
     const imp = await runTracked([BERTH, 'scanner', 'import-updaters', `${origin.url}/bundles/cli.gz`, '--data', data]);
     assert.equal(imp.code, 0, imp.stderr);
     assert.match(imp.stdout, /debian-tracker: full: \d+ new, 0 updated, 0 withdrawn/);
-    const again = spawnSync(process.execPath, [BERTH, 'scanner', 'import-updaters', '-', '--data', data], { cwd: ROOT, input: readFileSync(out) });
+    const again = spawnSync(process.execPath, [BERTH, 'scanner', 'import-updaters', '-', '--data', data], {
+      cwd: ROOT,
+      input: readFileSync(out),
+    });
     assert.equal(again.status, 0, again.stderr.toString());
     assert.match(again.stdout.toString(), /debian-tracker: already current .* skipped/);
     const bad = spawnSync(process.execPath, [BERTH, 'scanner', 'import-updaters', path.join(TMP, 'cut.gz'), '--data', data], { cwd: ROOT });
@@ -480,7 +653,9 @@ describe('berth scanner export-updaters / import-updaters (child processes)', ()
     assert.match(bad.stderr.toString(), /berth: .*nothing was imported/);
   });
 
-  test('.zst bundles: written through zstd, read with fzstd', { skip: !HAVE_ZSTD && 'the zstd binary is not installed (apt-get install zstd)' }, async () => {
+  test('.zst bundles: written through zstd, read with fzstd', {
+    skip: !HAVE_ZSTD && 'the zstd binary is not installed (apt-get install zstd)',
+  }, async () => {
     const f = path.join(TMP, 'z.zst');
     await exportBundle(f, [src('u1', 'fpz', [adv('u1', 'CVE-1', 'a', '1')])]);
     assert.equal(readFileSync(f).readUInt32LE(0), 0xfd2fb528);
@@ -488,7 +663,9 @@ describe('berth scanner export-updaters / import-updaters (child processes)', ()
     try {
       const r = await importBundle(t.db.db, 'sqlite', f);
       assert.equal(r.changes[0].added, 1);
-    } finally { await t.drop(); }
+    } finally {
+      await t.drop();
+    }
   });
 
   // Shared by the memory test and the killed-import tests: 4 updaters x 25,000 records x ~2.5 KB
@@ -503,7 +680,10 @@ describe('berth scanner export-updaters / import-updaters (child processes)', ()
     return r;
   };
   let bigExport: Awaited<ReturnType<typeof runTracked>> | undefined;
-  const ensureBig = () => (bigReady ??= synth(big, 'a').then((r) => { bigExport = r; }));
+  const ensureBig = () =>
+    (bigReady ??= synth(big, 'a').then((r) => {
+      bigExport = r;
+    }));
   const ensureBigB = () => (bigBReady ??= synth(bigB, 'b').then(() => {}));
   /** The SQLite data directory the memory test imported `big` into (the base of the SQLite killed-import test). */
   let bigData: string | undefined;
@@ -527,12 +707,20 @@ describe('berth scanner export-updaters / import-updaters (child processes)', ()
     const impSmall = await runTracked([BERTH, 'scanner', 'import-updaters', small, '--data', mkdtempSync(path.join(TMP, 'small-'))]);
     assert.equal(impSmall.code, 0, impSmall.stderr);
     const mb = (kb: number) => Math.round(kb / 1024);
-    process.stdout.write(`# memory: ${mb(info.bytes / 1024)} MB bundle (${mb(statSync(big).size / 1024)} MB gzip): export peak RSS ${mb(exp.peakKb)} MB ` +
-      `(27 MB bundle: ${mb(expSmall.peakKb)} MB); import peak RSS ${mb(imp.peakKb)} MB (27 MB bundle: ${mb(impSmall.peakKb)} MB)\n`);
+    process.stdout.write(
+      `# memory: ${mb(info.bytes / 1024)} MB bundle (${mb(statSync(big).size / 1024)} MB gzip): export peak RSS ${mb(exp.peakKb)} MB ` +
+        `(27 MB bundle: ${mb(expSmall.peakKb)} MB); import peak RSS ${mb(imp.peakKb)} MB (27 MB bundle: ${mb(impSmall.peakKb)} MB)\n`,
+    );
     assert.ok(exp.peakKb > 0 && exp.peakKb < 200 * 1024, `export peak RSS ${mb(exp.peakKb)} MB`);
-    assert.ok(exp.peakKb - expSmall.peakKb < 100 * 1024, `export: ${mb(exp.peakKb)} MB vs ${mb(expSmall.peakKb)} MB for a tenth of the data`);
+    assert.ok(
+      exp.peakKb - expSmall.peakKb < 100 * 1024,
+      `export: ${mb(exp.peakKb)} MB vs ${mb(expSmall.peakKb)} MB for a tenth of the data`,
+    );
     assert.ok(imp.peakKb > 0 && imp.peakKb < 320 * 1024, `import peak RSS ${mb(imp.peakKb)} MB`);
-    assert.ok(imp.peakKb - impSmall.peakKb < 100 * 1024, `import: ${mb(imp.peakKb)} MB vs ${mb(impSmall.peakKb)} MB for a tenth of the data`);
+    assert.ok(
+      imp.peakKb - impSmall.peakKb < 100 * 1024,
+      `import: ${mb(imp.peakKb)} MB vs ${mb(impSmall.peakKb)} MB for a tenth of the data`,
+    );
   });
 
   for (const dialect of dialects) {
@@ -561,12 +749,18 @@ describe('berth scanner export-updaters / import-updaters (child processes)', ()
         db = await openDatabase({ kind: 'sqlite', file: path.join(data, 'berth.db') });
       }
       const store = new AdvisoryStore(db.db, dialect);
-      const fixedOf = async (u: string) => { const s = new Set<string>(); for await (const a of store.records(u)) s.add(String(a.fixedIn).split('.')[2]); return [...s].sort().join(''); };
+      const fixedOf = async (u: string) => {
+        const s = new Set<string>();
+        for await (const a of store.records(u)) s.add(String(a.fixedIn).split('.')[2]);
+        return [...s].sort().join('');
+      };
       try {
         for (const s of await store.updaterStatus()) assert.equal(s.fingerprint, `${s.name}-a`, 'the base bundle is imported');
         // Kill the import of variant b while it writes.
         const killed = await runTracked([BERTH, 'scanner', 'import-updaters', bigB, '--data', data], {
-          env: { ...env, BERTH_PROGRESS_LOG: '1' }, killWhen: (e) => /synth-1: importing/.test(e), killAfterMs: 700,
+          env: { ...env, BERTH_PROGRESS_LOG: '1' },
+          killWhen: (e) => /synth-1: importing/.test(e),
+          killAfterMs: 700,
         });
         assert.equal(killed.signal, 'SIGKILL', `${killed.stdout}\n${killed.stderr}`);
         let oldWhole = 0;
@@ -575,7 +769,11 @@ describe('berth scanner export-updaters / import-updaters (child processes)', ()
           const fixed = await fixedOf(s.name);
           // Either the previous data set, whole, or the new one, whole, matching its fingerprint.
           assert.equal(fixed, s.fingerprint.endsWith('-a') ? '0' : '012', `${s.name}: ${s.fingerprint} with fixed patch levels ${fixed}`);
-          const rows = await db.db.selectFrom('advisory').select((eb) => eb.fn.countAll<number>().as('n')).where('updater', '=', s.name).executeTakeFirstOrThrow();
+          const rows = await db.db
+            .selectFrom('advisory')
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .where('updater', '=', s.name)
+            .executeTakeFirstOrThrow();
           assert.equal(Number(rows.n), 25000, `${s.name}: stored rows`);
           if (s.fingerprint.endsWith('-a')) oldWhole++;
         }
@@ -599,9 +797,18 @@ describe('GET /api/v1/scanner/updaters', () => {
   let s: TestServer;
   const ADMIN: [string, string] = ['admin', 'correct-horse-battery'];
   before(async () => {
-    s = await startServer('sqlite', {}, { auth: true, config: { BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] }, SCANNER_DATA_MAX_AGE_SECONDS: 3600, airgap: true } });
+    s = await startServer(
+      'sqlite',
+      {},
+      {
+        auth: true,
+        config: { BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] }, SCANNER_DATA_MAX_AGE_SECONDS: 3600, airgap: true },
+      },
+    );
   });
-  after(async () => { await s?.stop(); });
+  after(async () => {
+    await s?.stop();
+  });
 
   test('signed-in callers see per-updater age and last import; anonymous callers are refused', async () => {
     const ctx = s.berth.ctx;

@@ -21,7 +21,14 @@ import { openDatabase, type OpenedDatabase } from '../src/db/database.ts';
 import { createPostgresDatabase, testDialects } from './helpers/databases.ts';
 import { AdvisoryStore } from '../src/scanner/store.ts';
 import {
-  alpineSecdbUpdater, debianTrackerUpdater, getUpdater, importUpdater, osvUpdater, redhatCsafUpdater, runUpdater, updaters,
+  alpineSecdbUpdater,
+  debianTrackerUpdater,
+  getUpdater,
+  importUpdater,
+  osvUpdater,
+  redhatCsafUpdater,
+  runUpdater,
+  updaters,
 } from '../src/scanner/updaters/index.ts';
 import { topLevelMembers } from '../src/scanner/updaters/json-stream.ts';
 import { osvTarget, osvToAdvisories } from '../src/scanner/updaters/osv.ts';
@@ -48,21 +55,32 @@ async function* chunksOf(s: string, size: number): AsyncGenerator<Buffer> {
   for (let i = 0; i < b.length; i += size) yield b.subarray(i, i + size);
 }
 
-
 async function tarOf(files: Record<string, Buffer | string>): Promise<Buffer> {
   const pack = tar.pack();
   const out: Buffer[] = [];
-  const done = (async () => { for await (const c of pack as AsyncIterable<Buffer>) out.push(c); })();
+  const done = (async () => {
+    for await (const c of pack as AsyncIterable<Buffer>) out.push(c);
+  })();
   for (const [name, data] of Object.entries(files)) {
-    await new Promise<void>((resolve, reject) => pack.entry({ name }, Buffer.isBuffer(data) ? data : Buffer.from(data), (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      pack.entry({ name }, Buffer.isBuffer(data) ? data : Buffer.from(data), (err) => (err ? reject(err) : resolve())),
+    );
   }
   pack.finalize();
   await done;
   return Buffer.concat(out);
 }
 
-interface Route { body: Buffer; etag?: boolean; status?: number }
-interface Hit { path: string; status: number; ifNoneMatch?: string }
+interface Route {
+  body: Buffer;
+  etag?: boolean;
+  status?: number;
+}
+interface Hit {
+  path: string;
+  status: number;
+  ifNoneMatch?: string;
+}
 
 /** A static HTTP server on 127.0.0.1: ETag / If-None-Match, and a log of every request. */
 async function startOrigin(): Promise<{ url: string; routes: Map<string, Route>; hits: Hit[]; close(): Promise<void> }> {
@@ -74,16 +92,37 @@ async function startOrigin(): Promise<{ url: string; routes: Map<string, Route>;
     const inm = req.headers['if-none-match'];
     const hit: Hit = { path: p, status: 0, ...(typeof inm === 'string' ? { ifNoneMatch: inm } : {}) };
     hits.push(hit);
-    if (!r) { hit.status = 404; res.writeHead(404).end('not found'); return; }
-    if (r.status && r.status !== 200) { hit.status = r.status; res.writeHead(r.status).end('error'); return; }
+    if (!r) {
+      hit.status = 404;
+      res.writeHead(404).end('not found');
+      return;
+    }
+    if (r.status && r.status !== 200) {
+      hit.status = r.status;
+      res.writeHead(r.status).end('error');
+      return;
+    }
     const etag = `"${createHash('sha256').update(r.body).digest('hex').slice(0, 16)}"`;
-    if (r.etag !== false && inm === etag) { hit.status = 304; res.writeHead(304, { etag }).end(); return; }
+    if (r.etag !== false && inm === etag) {
+      hit.status = 304;
+      res.writeHead(304, { etag }).end();
+      return;
+    }
     hit.status = 200;
     res.writeHead(200, { 'content-length': r.body.length, ...(r.etag !== false ? { etag } : {}) }).end(r.body);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url, routes, hits, close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) };
+  return {
+    url,
+    routes,
+    hits,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 /** A tiny HTTP proxy on 127.0.0.1 (absolute-URI requests and CONNECT tunnels) that counts requests. */
@@ -93,18 +132,27 @@ async function startProxy(): Promise<{ url: string; count: () => number; close()
   const server = http.createServer((req, res) => {
     n++;
     const target = new URL(req.url ?? '');
-    if (target.hostname !== '127.0.0.1') { res.writeHead(403).end(); return; }
-    const up = http.request({ host: target.hostname, port: target.port, path: target.pathname + target.search, method: req.method, headers: req.headers }, (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
-    });
+    if (target.hostname !== '127.0.0.1') {
+      res.writeHead(403).end();
+      return;
+    }
+    const up = http.request(
+      { host: target.hostname, port: target.port, path: target.pathname + target.search, method: req.method, headers: req.headers },
+      (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      },
+    );
     up.on('error', () => res.writeHead(502).end());
     req.pipe(up);
   });
   server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
     n++;
     const [host, port] = (req.url ?? '').split(':');
-    if (host !== '127.0.0.1') { client.end('HTTP/1.1 403 Forbidden\r\n\r\n'); return; }
+    if (host !== '127.0.0.1') {
+      client.end('HTTP/1.1 403 Forbidden\r\n\r\n');
+      return;
+    }
     const up = net.connect(Number(port), host, () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       up.write(head);
@@ -121,7 +169,11 @@ async function startProxy(): Promise<{ url: string; count: () => number; close()
   return {
     url,
     count: () => n,
-    close: () => new Promise<void>((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -137,7 +189,11 @@ function ids(report: Awaited<ReturnType<typeof match>>, name: string, version?: 
 
 function osvEntry(id: string, name: string, fixed: string, extra: Record<string, unknown> = {}) {
   return {
-    schema_version: '1.4.0', id, modified: '2024-01-01T00:00:00Z', aliases: [], details: `synthetic ${id}`,
+    schema_version: '1.4.0',
+    id,
+    modified: '2024-01-01T00:00:00Z',
+    aliases: [],
+    details: `synthetic ${id}`,
     affected: [{ package: { ecosystem: 'PyPI', name }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed }] }] }],
     database_specific: { severity: 'HIGH' },
     ...extra,
@@ -153,7 +209,11 @@ describe('vulnerability data: building blocks', () => {
       const got = Object.fromEntries(await collect(topLevelMembers(chunksOf(doc, size))));
       assert.deepEqual(got, JSON.parse(doc), `chunk size ${size}`);
     }
-    assert.deepEqual(await collect(topLevelMembers(chunksOf(' [ {"id":1} , 2, "x" ] ', 2))), [[0, { id: 1 }], [1, 2], [2, 'x']]);
+    assert.deepEqual(await collect(topLevelMembers(chunksOf(' [ {"id":1} , 2, "x" ] ', 2))), [
+      [0, { id: 1 }],
+      [1, 2],
+      [2, 'x'],
+    ]);
     assert.deepEqual(await collect(topLevelMembers(chunksOf('{}', 1))), []);
     assert.deepEqual(await collect(topLevelMembers(chunksOf('[]', 1))), []);
     await assert.rejects(collect(topLevelMembers(chunksOf('{"a": {"b": 1}', 3))), /unexpected end of the document/);
@@ -173,8 +233,15 @@ describe('vulnerability data: building blocks', () => {
     assert.equal(cvss3BaseScore('CVSS:3.1/AV:X'), undefined);
     assert.equal(cvss2BaseScore('AV:N/AC:L/Au:N/C:P/I:P/A:P'), 7.5);
     assert.equal(cvss2BaseScore('AV:N/AC:M/Au:N/C:N/I:P/A:N'), 4.3);
-    assert.deepEqual(['MODERATE', 'Important', 'unimportant', 'low**', 'not yet assigned', 'untriaged', 'CRITICAL'].map(severityFromText),
-      ['Medium', 'High', 'Negligible', 'Low', 'Unknown', 'Unknown', 'Critical']);
+    assert.deepEqual(['MODERATE', 'Important', 'unimportant', 'low**', 'not yet assigned', 'untriaged', 'CRITICAL'].map(severityFromText), [
+      'Medium',
+      'High',
+      'Negligible',
+      'Low',
+      'Unknown',
+      'Unknown',
+      'Critical',
+    ]);
   });
 
   test('OSV ecosystem strings map to a version scheme and a distribution release', () => {
@@ -186,7 +253,10 @@ describe('vulnerability data: building blocks', () => {
     assert.deepEqual(osvTarget('Ubuntu:23.10'), { ecosystem: 'dpkg', distribution: { id: 'ubuntu', versionId: '23.10' } });
     assert.equal(osvTarget('Ubuntu:Pro:16.04:LTS'), undefined);
     assert.deepEqual(osvTarget('Alpine:v3.18'), { ecosystem: 'apk', distribution: { id: 'alpine', versionId: '3.18' } });
-    assert.deepEqual(osvTarget('Red Hat:enterprise_linux:9::appstream'), { ecosystem: 'rpm', distribution: { id: 'rhel', versionId: '9' } });
+    assert.deepEqual(osvTarget('Red Hat:enterprise_linux:9::appstream'), {
+      ecosystem: 'rpm',
+      distribution: { id: 'rhel', versionId: '9' },
+    });
     assert.equal(osvTarget('RubyGems'), undefined);
     assert.equal(osvTarget('Debian'), undefined);
   });
@@ -202,7 +272,10 @@ describe('vulnerability data: building blocks', () => {
     assert.deepEqual(py[0].ranges, [[{ introduced: '1.0.5' }, { fixed: '3.9.2' }]]);
     assert.equal(py[0].versions, undefined, 'versions only kept without ranges');
     assert.equal(py[0].score, 7.5);
-    assert.deepEqual(osvToAdvisories(JSON.parse(readFileSync(path.join(FIX, 'osv/GHSA-withdrawn-example.json'), 'utf8')), { updater: 'osv' }), []);
+    assert.deepEqual(
+      osvToAdvisories(JSON.parse(readFileSync(path.join(FIX, 'osv/GHSA-withdrawn-example.json'), 'utf8')), { updater: 'osv' }),
+      [],
+    );
     assert.throws(() => osvToAdvisories({ affected: [] } as never, { updater: 'osv' }), /not an OSV entry/);
     // An unknown comparison never reports: an invalid installed version, an invalid bound.
     assert.deepEqual(evaluate('not a version!', py[0]), { affected: false, unknown: '"not a version!" is not a valid pep440 version' });
@@ -216,7 +289,10 @@ describe('vulnerability data: building blocks', () => {
       assert.equal(typeof u.fetch, 'function');
       assert.equal(typeof u.parse, 'function');
     }
-    assert.deepEqual(matchers.map((m) => m.name), ['deb', 'apk', 'rpm', 'pypi', 'npm', 'go', 'maven']);
+    assert.deepEqual(
+      matchers.map((m) => m.name),
+      ['deb', 'apk', 'rpm', 'pypi', 'npm', 'go', 'maven'],
+    );
     assert.throws(() => getUpdater('nope'), /no updater named "nope"/);
   });
 });
@@ -285,8 +361,11 @@ for (const dialect of await testDialects()) {
       const first = await runUpdater(store, alpine, { baseUrl: base });
       assert.equal(first.unchanged, false);
       assert.ok(!first.unchanged && first.records === 9 && first.added === 9, JSON.stringify(first));
-      assert.deepEqual(origin.hits.filter((h) => h.path.startsWith('/alpine')).map((h) => `${h.path} ${h.status}`),
-        ['/alpine/v3.10/main.json 404', '/alpine/v3.10/community.json 200'], 'a missing repository file is left out');
+      assert.deepEqual(
+        origin.hits.filter((h) => h.path.startsWith('/alpine')).map((h) => `${h.path} ${h.status}`),
+        ['/alpine/v3.10/main.json 404', '/alpine/v3.10/community.json 200'],
+        'a missing repository file is left out',
+      );
       const st1 = (await store.updaterStatus()).find((s) => s.name === 'alpine-secdb')!;
       assert.equal(st1.records, 9);
 
@@ -307,7 +386,10 @@ for (const dialect of await testDialects()) {
       assert.equal(third.unchanged, true);
       assert.ok(proxy.count() > before, `proxy saw ${proxy.count() - before} requests`);
       // A proxy that refuses: the fetch fails with a clear error, data untouched.
-      await assert.rejects(runUpdater(store, alpine, { baseUrl: 'http://127.0.0.2:9/alpine', proxy: proxy.url }), /alpine-secdb: .*(GET|none of)/);
+      await assert.rejects(
+        runUpdater(store, alpine, { baseUrl: 'http://127.0.0.2:9/alpine', proxy: proxy.url }),
+        /alpine-secdb: .*(GET|none of)/,
+      );
       assert.equal((await store.updaterStatus()).find((s) => s.name === 'alpine-secdb')!.records, 9);
     });
 
@@ -330,17 +412,23 @@ for (const dialect of await testDialects()) {
       assert.ok(recs.some((a) => a.distribution?.versionId === 'sid'));
     });
 
-    test('osv: all.zip from osv.dev\'s layout; also a directory, a single file, an array file', async () => {
+    test("osv: all.zip from osv.dev's layout; also a directory, a single file, an array file", async () => {
       const r = await runUpdater(store, osvAll, { baseUrl: `${origin.url}/osv` });
       assert.ok(!r.unchanged && r.records === 10, JSON.stringify(r));
       const dirRecs = await collect((await osvAll.parse(path.join(FIX, 'osv'))).records);
       assert.equal(dirRecs.length, 10);
       const single = await osvAll.parse(path.join(FIX, 'osv/GO-2021-0113.json'));
       const goRecs = await collect(single.records);
-      assert.deepEqual(goRecs.map((a) => [a.id, a.ecosystem, a.package, a.fixedIn]), [['GO-2021-0113', 'go', 'golang.org/x/text', '0.3.7']]);
+      assert.deepEqual(
+        goRecs.map((a) => [a.id, a.ecosystem, a.package, a.fixedIn]),
+        [['GO-2021-0113', 'go', 'golang.org/x/text', '0.3.7']],
+      );
       assert.match(single.fingerprint, /^sha256:[0-9a-f]{64}$/);
       const arrayFile = path.join(dir, 'entries.json');
-      writeFileSync(arrayFile, JSON.stringify(readdirSync(path.join(FIX, 'osv')).map((f) => JSON.parse(readFileSync(path.join(FIX, 'osv', f), 'utf8')))));
+      writeFileSync(
+        arrayFile,
+        JSON.stringify(readdirSync(path.join(FIX, 'osv')).map((f) => JSON.parse(readFileSync(path.join(FIX, 'osv', f), 'utf8')))),
+      );
       assert.equal((await collect((await osvAll.parse(arrayFile)).records)).length, 10);
       // An ecosystem updater keeps its own ecosystem only.
       const pypi = await collect((await osvUpdater({ ecosystem: 'PyPI' }).parse(path.join(FIX, 'osv'))).records);
@@ -372,16 +460,20 @@ for (const dialect of await testDialects()) {
       // (data from the four tests above, all in the store)
       // Alpine 3.10: the real secdb fixture.
       const alp: Distribution = { id: 'alpine', version_id: '3.10.9', pretty_name: 'Alpine Linux v3.10' };
-      const a = await match(store, [
-        pkg('apk', 'botan', '2.8.0-r0'),
-        pkg('apk', 'botan-libs', '2.8.0-r0', { name: 'botan', version: '2.8.0-r0' }),
-        pkg('apk', 'botan', '2.9.0-r0'),
-        pkg('apk', 'cfengine', '3.12.1-r1'),
-        pkg('apk', 'cfengine', '3.12.2-r0'),
-        pkg('apk', 'chicken', '4.12.0-r2'),
-        pkg('apk', 'chicken', '4.12.0-r3'),
-        pkg('apk', 'busybox', '1.30.1-r5'),
-      ], alp);
+      const a = await match(
+        store,
+        [
+          pkg('apk', 'botan', '2.8.0-r0'),
+          pkg('apk', 'botan-libs', '2.8.0-r0', { name: 'botan', version: '2.8.0-r0' }),
+          pkg('apk', 'botan', '2.9.0-r0'),
+          pkg('apk', 'cfengine', '3.12.1-r1'),
+          pkg('apk', 'cfengine', '3.12.2-r0'),
+          pkg('apk', 'chicken', '4.12.0-r2'),
+          pkg('apk', 'chicken', '4.12.0-r3'),
+          pkg('apk', 'busybox', '1.30.1-r5'),
+        ],
+        alp,
+      );
       assert.deepEqual(ids(a, 'botan', '2.8.0-r0'), ['CVE-2018-20187']);
       assert.deepEqual(ids(a, 'botan-libs'), ['CVE-2018-20187'], 'matched through its origin');
       assert.deepEqual(ids(a, 'botan', '2.9.0-r0'), [], 'at the fixed version: not reported');
@@ -390,8 +482,16 @@ for (const dialect of await testDialects()) {
       assert.deepEqual(ids(a, 'chicken', '4.12.0-r2'), ['CVE-2017-6949']);
       assert.deepEqual(ids(a, 'chicken', '4.12.0-r3'), []);
       const v = a.packages[0].vulnerabilities[0];
-      assert.deepEqual({ id: v.id, fixedIn: v.fixedIn, severity: v.severity, updater: v.updater, links: v.links },
-        { id: 'CVE-2018-20187', fixedIn: '2.9.0-r0', severity: 'Unknown', updater: 'alpine-secdb', links: ['https://security.alpinelinux.org/vuln/CVE-2018-20187'] });
+      assert.deepEqual(
+        { id: v.id, fixedIn: v.fixedIn, severity: v.severity, updater: v.updater, links: v.links },
+        {
+          id: 'CVE-2018-20187',
+          fixedIn: '2.9.0-r0',
+          severity: 'Unknown',
+          updater: 'alpine-secdb',
+          links: ['https://security.alpinelinux.org/vuln/CVE-2018-20187'],
+        },
+      );
       // Another Alpine release has no data: nothing.
       const a311 = await match(store, [pkg('apk', 'botan', '2.8.0-r0')], { id: 'alpine', version_id: '3.11.3' });
       assert.deepEqual(ids(a311, 'botan'), []);
@@ -399,18 +499,22 @@ for (const dialect of await testDialects()) {
       // Debian 12: by source package, epochs and ~.
       const deb: Distribution = { id: 'debian', version_id: '12', version_codename: 'bookworm' };
       const bind = (v: string) => pkg('deb', 'bind9-libs', v, { name: 'bind9', version: v });
-      const d = await match(store, [
-        bind('1:9.18.16-1~deb12u1'),
-        bind('1:9.18.19-1~deb12u1'),
-        bind('1:9.18.19-1~bpo11+1'),
-        bind('1:9.18.19-1'),
-        bind('9.18.24-1'),
-        pkg('deb', 'libcurl4', '7.88.1-10+deb12u3', { name: 'curl', version: '7.88.1-10+deb12u3' }),
-        pkg('deb', 'curl', '7.88.1-10+deb12u5'),
-        pkg('deb', 'libc6', '2.36-9+deb12u3', { name: 'glibc', version: '2.36-9+deb12u3' }),
-        pkg('deb', 'libc6', '2.36-9+deb12u1', { name: 'glibc', version: '2.36-9+deb12u1' }),
-        pkg('deb', 'coreutils', '9.1-1'),
-      ], deb);
+      const d = await match(
+        store,
+        [
+          bind('1:9.18.16-1~deb12u1'),
+          bind('1:9.18.19-1~deb12u1'),
+          bind('1:9.18.19-1~bpo11+1'),
+          bind('1:9.18.19-1'),
+          bind('9.18.24-1'),
+          pkg('deb', 'libcurl4', '7.88.1-10+deb12u3', { name: 'curl', version: '7.88.1-10+deb12u3' }),
+          pkg('deb', 'curl', '7.88.1-10+deb12u5'),
+          pkg('deb', 'libc6', '2.36-9+deb12u3', { name: 'glibc', version: '2.36-9+deb12u3' }),
+          pkg('deb', 'libc6', '2.36-9+deb12u1', { name: 'glibc', version: '2.36-9+deb12u1' }),
+          pkg('deb', 'coreutils', '9.1-1'),
+        ],
+        deb,
+      );
       assert.deepEqual(ids(d, 'bind9-libs', '1:9.18.16-1~deb12u1'), ['CVE-2023-3341']);
       assert.deepEqual(ids(d, 'bind9-libs', '1:9.18.19-1~deb12u1'), [], 'exactly the fixed version');
       assert.deepEqual(ids(d, 'bind9-libs', '1:9.18.19-1~bpo11+1'), ['CVE-2023-3341'], '~bpo sorts before ~deb');
@@ -439,44 +543,59 @@ for (const dialect of await testDialects()) {
       assert.deepEqual(ids(mint, 'bind9-libs'), []);
 
       // Ubuntu 22.04 (OSV).
-      const u = await match(store, [
-        pkg('deb', 'libcurl4', '7.81.0-1ubuntu1.13', { name: 'curl', version: '7.81.0-1ubuntu1.13' }),
-        pkg('deb', 'curl', '7.81.0-1ubuntu1.14'),
-      ], { id: 'ubuntu', version_id: '22.04' });
+      const u = await match(
+        store,
+        [
+          pkg('deb', 'libcurl4', '7.81.0-1ubuntu1.13', { name: 'curl', version: '7.81.0-1ubuntu1.13' }),
+          pkg('deb', 'curl', '7.81.0-1ubuntu1.14'),
+        ],
+        { id: 'ubuntu', version_id: '22.04' },
+      );
       assert.deepEqual(ids(u, 'libcurl4'), ['UBUNTU-CVE-2023-38545']);
       assert.deepEqual(ids(u, 'curl'), []);
 
       // RHEL 9 (CSAF VEX): binary and source names, epochs, EUS vs main stream.
-      const rh = await match(store, [
-        pkg('rpm', 'openssl-libs', '1:3.0.7-24.el9', { name: 'openssl', version: '1:3.0.7-24.el9' }),
-        pkg('rpm', 'openssl-libs', '1:3.0.7-27.el9', { name: 'openssl', version: '1:3.0.7-27.el9' }),
-        pkg('rpm', 'curl-minimal', '7.76.1-23.el9_2.4', { name: 'curl', version: '7.76.1-23.el9_2.4' }),
-        pkg('rpm', 'libcurl-minimal', '7.76.1-26.el9_3.2', { name: 'curl', version: '7.76.1-26.el9_3.2' }),
-      ], { id: 'rhel', version_id: '9.3' });
+      const rh = await match(
+        store,
+        [
+          pkg('rpm', 'openssl-libs', '1:3.0.7-24.el9', { name: 'openssl', version: '1:3.0.7-24.el9' }),
+          pkg('rpm', 'openssl-libs', '1:3.0.7-27.el9', { name: 'openssl', version: '1:3.0.7-27.el9' }),
+          pkg('rpm', 'curl-minimal', '7.76.1-23.el9_2.4', { name: 'curl', version: '7.76.1-23.el9_2.4' }),
+          pkg('rpm', 'libcurl-minimal', '7.76.1-26.el9_3.2', { name: 'curl', version: '7.76.1-26.el9_3.2' }),
+        ],
+        { id: 'rhel', version_id: '9.3' },
+      );
       assert.deepEqual(ids(rh, 'openssl-libs', '1:3.0.7-24.el9'), ['CVE-2023-5678']);
       assert.deepEqual(ids(rh, 'openssl-libs', '1:3.0.7-27.el9'), []);
       assert.deepEqual(ids(rh, 'curl-minimal'), ['CVE-2023-38545']);
       assert.deepEqual(ids(rh, 'libcurl-minimal'), []);
       const o = rh.packages[0].vulnerabilities[0];
       assert.deepEqual([o.severity, o.fixedIn, o.score], ['Low', '1:3.0.7-27.el9', 5.3]);
-      const rh8 = await match(store, [pkg('rpm', 'openssl', '1:1.1.1k-12.el8_9', { name: 'openssl', version: '1:1.1.1k-12.el8_9' })], { id: 'rhel', version_id: '8.10' });
+      const rh8 = await match(store, [pkg('rpm', 'openssl', '1:1.1.1k-12.el8_9', { name: 'openssl', version: '1:1.1.1k-12.el8_9' })], {
+        id: 'rhel',
+        version_id: '8.10',
+      });
       assert.deepEqual(ids(rh8, 'openssl'), ['CVE-2023-5678'], 'known affected, no fix');
       assert.equal(rh8.packages[0].vulnerabilities[0].fixedIn, null);
 
       // Language packages (OSV): PyPI (name normalization; GHSA and PYSEC merged), npm, Go.
-      const lang = await match(store, [
-        pkg('pypi', 'AioHTTP', '3.9.1'),
-        pkg('pypi', 'aiohttp', '3.9.2'),
-        pkg('pypi', 'aiohttp', '1.0.4'),
-        pkg('pypi', 'aiohttp', '3.9.1+local.build'),
-        pkg('pypi', 'aiohttp', 'not-a-version'),
-        pkg('npm', 'lodash', '4.17.20'),
-        pkg('npm', 'lodash', '4.17.21'),
-        pkg('npm', 'lodash.template', '4.5.0'),
-        pkg('npm', 'lodash.template', '4.5.1'),
-        pkg('go', 'golang.org/x/text', 'v0.3.6'),
-        pkg('go', 'golang.org/x/text', 'v0.3.7'),
-      ], alp);
+      const lang = await match(
+        store,
+        [
+          pkg('pypi', 'AioHTTP', '3.9.1'),
+          pkg('pypi', 'aiohttp', '3.9.2'),
+          pkg('pypi', 'aiohttp', '1.0.4'),
+          pkg('pypi', 'aiohttp', '3.9.1+local.build'),
+          pkg('pypi', 'aiohttp', 'not-a-version'),
+          pkg('npm', 'lodash', '4.17.20'),
+          pkg('npm', 'lodash', '4.17.21'),
+          pkg('npm', 'lodash.template', '4.5.0'),
+          pkg('npm', 'lodash.template', '4.5.1'),
+          pkg('go', 'golang.org/x/text', 'v0.3.6'),
+          pkg('go', 'golang.org/x/text', 'v0.3.7'),
+        ],
+        alp,
+      );
       assert.deepEqual(ids(lang, 'AioHTTP'), ['GHSA-5h86-8mv2-jq9f'], 'one vulnerability, not two');
       const aio = lang.packages[0].vulnerabilities[0];
       assert.deepEqual(aio.aliases.sort(), ['CVE-2024-23334', 'PYSEC-2024-24']);
@@ -494,7 +613,10 @@ for (const dialect of await testDialects()) {
       assert.deepEqual(ids(lang, 'golang.org/x/text', 'v0.3.6'), ['GO-2021-0113']);
       assert.deepEqual(ids(lang, 'golang.org/x/text', 'v0.3.7'), []);
       const lodash = lang.packages.find((p) => p.package.name === 'lodash')!.vulnerabilities[0];
-      assert.deepEqual([lodash.severity, lodash.score, lodash.severityVector], ['High', 7.2, 'CVSS:3.1/AV:N/AC:L/PR:H/UI:N/S:U/C:H/I:H/A:H']);
+      assert.deepEqual(
+        [lodash.severity, lodash.score, lodash.severityVector],
+        ['High', 7.2, 'CVSS:3.1/AV:N/AC:L/PR:H/UI:N/S:U/C:H/I:H/A:H'],
+      );
       assert.ok(lodash.links.includes('https://osv.dev/vulnerability/GHSA-35jh-r3h4-6jhm'));
     });
 
@@ -519,15 +641,23 @@ for (const dialect of await testDialects()) {
       const [c1, c2] = await Promise.all([importUpdater(store, u, entries(v1)), importUpdater(store, u, entries(v2))]);
       assert.equal(c1.records + c2.records, 6);
       const after2 = (await collect(store.records('osv-diff'))).map((a) => a.id).sort();
-      assert.ok(JSON.stringify(after2) === JSON.stringify(['PYSEC-T-1', 'PYSEC-T-2', 'PYSEC-T-3']) || JSON.stringify(after2) === JSON.stringify(['PYSEC-T-1', 'PYSEC-T-2', 'PYSEC-T-4']), JSON.stringify(after2));
+      assert.ok(
+        JSON.stringify(after2) === JSON.stringify(['PYSEC-T-1', 'PYSEC-T-2', 'PYSEC-T-3']) ||
+          JSON.stringify(after2) === JSON.stringify(['PYSEC-T-1', 'PYSEC-T-2', 'PYSEC-T-4']),
+        JSON.stringify(after2),
+      );
       // Other updaters' data is untouched by all this.
       assert.equal((await store.updaterStatus()).find((s) => s.name === 'alpine-secdb')!.records, 9);
     });
 
     test('bounded size: ten imports (the same data, then alternating versions) keep row counts and the file flat', async () => {
       const N = 1500;
-      const a = Array.from({ length: N }, (_, i) => osvEntry(`PYSEC-B-${i}`, `bulk-${i % 500}`, `1.${i}`, { details: `bulk advisory ${i} `.repeat(8) }));
-      const b = a.filter((_, i) => i % 10 !== 0).map((e, i) => (i % 3 === 0 ? osvEntry(e.id, e.affected[0].package.name, `2.${i}`, { details: e.details }) : e));
+      const a = Array.from({ length: N }, (_, i) =>
+        osvEntry(`PYSEC-B-${i}`, `bulk-${i % 500}`, `1.${i}`, { details: `bulk advisory ${i} `.repeat(8) }),
+      );
+      const b = a
+        .filter((_, i) => i % 10 !== 0)
+        .map((e, i) => (i % 3 === 0 ? osvEntry(e.id, e.affected[0].package.name, `2.${i}`, { details: e.details }) : e));
       for (let i = 0; i < N / 10; i++) b.push(osvEntry(`PYSEC-B-new-${i}`, `bulk-new-${i}`, '9.9'));
       const fileA = path.join(dir, 'bulk-a.json');
       const fileB = path.join(dir, 'bulk-b.json');
@@ -553,8 +683,14 @@ for (const dialect of await testDialects()) {
         if (i > 0) assert.deepEqual([r.added, r.updated, r.withdrawn, r.identical], [0, 0, 0, N]);
         same.push({ rows: (await store.counts()).advisories, bytes: await size() });
       }
-      assert.ok(same.every((s) => s.rows === base + N), JSON.stringify(same));
-      assert.ok(same.every((s) => s.bytes === same[0].bytes), `same data, sizes ${same.map((s) => s.bytes).join(' ')}`);
+      assert.ok(
+        same.every((s) => s.rows === base + N),
+        JSON.stringify(same),
+      );
+      assert.ok(
+        same.every((s) => s.bytes === same[0].bytes),
+        `same data, sizes ${same.map((s) => s.bytes).join(' ')}`,
+      );
 
       // Alternating A and B ten times: the rows follow the data, and the file does not grow.
       const alt: Array<{ rows: number; bytes: number }> = [];
@@ -563,8 +699,12 @@ for (const dialect of await testDialects()) {
         if (i > 0) assert.ok(r.added > 0 && r.updated > 0 && r.withdrawn > 0, JSON.stringify(r));
         alt.push({ rows: (await store.counts()).advisories, bytes: await size() });
       }
-      assert.ok(alt.every((s, i) => s.rows === base + (i % 2 === 0 ? b.length : N)), JSON.stringify(alt.map((s) => s.rows)));
-      if (process.env.BERTH_DEBUG_SIZES) console.log(dialect, 'same', same.map((s) => s.bytes).join(' '), 'alt', alt.map((s) => s.bytes).join(' '));
+      assert.ok(
+        alt.every((s, i) => s.rows === base + (i % 2 === 0 ? b.length : N)),
+        JSON.stringify(alt.map((s) => s.rows)),
+      );
+      if (process.env.BERTH_DEBUG_SIZES)
+        console.log(dialect, 'same', same.map((s) => s.bytes).join(' '), 'alt', alt.map((s) => s.bytes).join(' '));
       // Freed space is reused (SQLite's free pages; PostgreSQL's after the store's VACUUM): after the
       // first A->B->A cycle the size stays within a few pages.
       const settled = Math.max(alt[0].bytes, alt[1].bytes, same[0].bytes);
@@ -586,14 +726,26 @@ for (const dialect of await testDialects()) {
       });
       // Not a secdb document.
       writeFileSync(path.join(bad, 'secdb.json'), JSON.stringify([{ pkg: { name: 'x' } }]));
-      await assert.rejects(importUpdater(store, alpine, path.join(bad, 'secdb.json')), /^UpdaterError|alpine-secdb: .*not an Alpine secdb document/);
+      await assert.rejects(
+        importUpdater(store, alpine, path.join(bad, 'secdb.json')),
+        /^UpdaterError|alpine-secdb: .*not an Alpine secdb document/,
+      );
       // A secdb whose secfixes has the wrong shape, after good packages (fails mid-stream).
       const doc = JSON.parse(readFileSync(ALPINE_FIXTURE, 'utf8'));
       doc.packages.push({ pkg: { name: 'broken', secfixes: { '1.0-r0': 'CVE-2020-0001' } } });
       writeFileSync(path.join(bad, 'secdb2.json'), JSON.stringify(doc));
-      await assert.rejects(importUpdater(store, alpine, path.join(bad, 'secdb2.json')), /alpine-secdb: .*broken 1\.0-r0: expected a list of ids/);
+      await assert.rejects(
+        importUpdater(store, alpine, path.join(bad, 'secdb2.json')),
+        /alpine-secdb: .*broken 1\.0-r0: expected a list of ids/,
+      );
       // An OSV zip with a corrupt entry; an OSV file that is not JSON.
-      writeFileSync(path.join(bad, 'all.zip'), await zipOf({ 'GHSA-1.json': readFileSync(path.join(FIX, 'osv/GO-2021-0113.json')), 'GHSA-2.json': '{"id": "GHSA-2", "affected": [' }));
+      writeFileSync(
+        path.join(bad, 'all.zip'),
+        await zipOf({
+          'GHSA-1.json': readFileSync(path.join(FIX, 'osv/GO-2021-0113.json')),
+          'GHSA-2.json': '{"id": "GHSA-2", "affected": [',
+        }),
+      );
       await assert.rejects(importUpdater(store, osvAll, path.join(bad, 'all.zip')), /osv-test: .*all\.zip!GHSA-2\.json: invalid JSON/);
       writeFileSync(path.join(bad, 'osv.json'), 'hello');
       await assert.rejects(importUpdater(store, osvAll, path.join(bad, 'osv.json')), /osv-test: .*not OSV JSON/);
@@ -602,7 +754,10 @@ for (const dialect of await testDialects()) {
       await assert.rejects(importUpdater(store, redhat, path.join(bad, 'vex.json')), /redhat-csaf: .*not a CSAF document/);
       // Upstream errors: HTTP 500, then a body cut short.
       origin.routes.set('/broken/data/json', { body: Buffer.alloc(0), status: 500 });
-      await assert.rejects(runUpdater(store, debian, { baseUrl: `${origin.url}/broken` }), /debian-tracker: GET http:\/\/127\.0\.0\.1:\d+\/broken\/data\/json: HTTP 500/);
+      await assert.rejects(
+        runUpdater(store, debian, { baseUrl: `${origin.url}/broken` }),
+        /debian-tracker: GET http:\/\/127\.0\.0\.1:\d+\/broken\/data\/json: HTTP 500/,
+      );
       origin.routes.set('/cut/data/json', { body: Buffer.from(tracker.slice(0, 300)) });
       await assert.rejects(runUpdater(store, debian, { baseUrl: `${origin.url}/cut` }), /debian-tracker: .*unexpected end/);
       // Nothing changed.
@@ -611,7 +766,10 @@ for (const dialect of await testDialects()) {
       const recs = await collect(store.records('debian-tracker'));
       assert.equal(recs.length, 11);
       // No temp files left behind.
-      assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('berth-')), []);
+      assert.deepEqual(
+        readdirSync(dir).filter((f) => f.startsWith('berth-')),
+        [],
+      );
     });
   });
 }

@@ -36,15 +36,18 @@ type Entry = { name: string; data: Buffer | string; mode?: number };
 async function layer(entries: Entry[]): Promise<Buffer> {
   const pack = tarStream.pack();
   const out: Buffer[] = [];
-  const done = (async () => { for await (const c of pack as AsyncIterable<Buffer>) out.push(c); })();
+  const done = (async () => {
+    for await (const c of pack as AsyncIterable<Buffer>) out.push(c);
+  })();
   for (const e of entries) {
-    await new Promise<void>((resolve, reject) => pack.entry({ name: e.name, mode: e.mode ?? 0o644 }, Buffer.from(e.data), (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      pack.entry({ name: e.name, mode: e.mode ?? 0o644 }, Buffer.from(e.data), (err) => (err ? reject(err) : resolve())),
+    );
   }
   pack.finalize();
   await done;
   return gzipSync(Buffer.concat(out));
 }
-
 
 /** Installed packages of this machine's dpkg status without a Source field (source = itself). */
 function machinePackages(): Array<{ name: string; version: string }> {
@@ -65,11 +68,21 @@ function machinePackages(): Array<{ name: string; version: string }> {
 async function startOrigin(routes: Map<string, Buffer>): Promise<{ url: string; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
     const body = routes.get(new URL(req.url ?? '/', 'http://x').pathname);
-    if (!body) { res.writeHead(404).end(); return; }
+    if (!body) {
+      res.writeHead(404).end();
+      return;
+    }
     res.writeHead(200, { 'content-length': body.length }).end(body);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }
 
 async function startWebhook(): Promise<{ url: string; got: Array<{ body: string; signature: string }>; close(): Promise<void> }> {
@@ -83,35 +96,70 @@ async function startWebhook(): Promise<{ url: string; got: Array<{ body: string;
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, got, close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    got,
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }
 
 function osvGo(id: string, cve: string, ranges: Array<Record<string, string>>): string {
   return JSON.stringify({
-    schema_version: '1.3.1', id, modified: '2023-06-01T00:00:00Z', aliases: [cve], details: `${id} (stdlib)`,
+    schema_version: '1.3.1',
+    id,
+    modified: '2023-06-01T00:00:00Z',
+    aliases: [cve],
+    details: `${id} (stdlib)`,
     affected: [{ package: { name: 'stdlib', ecosystem: 'Go' }, ranges: [{ type: 'SEMVER', events: ranges }] }],
   });
 }
 
 // ---- pushing --------------------------------------------------------------------------------------
 
-async function pushImage(url: string, repo: string, tag: string, layers: Buffer[], config: Record<string, unknown> = {}): Promise<{ digest: string; layers: Pushed[] }> {
-  const cfg = await pushBlob(url, repo, JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, ...config }));
+async function pushImage(
+  url: string,
+  repo: string,
+  tag: string,
+  layers: Buffer[],
+  config: Record<string, unknown> = {},
+): Promise<{ digest: string; layers: Pushed[] }> {
+  const cfg = await pushBlob(
+    url,
+    repo,
+    JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, ...config }),
+  );
   const pushed: Pushed[] = [];
   for (const l of layers) pushed.push(await pushBlob(url, repo, l));
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: cfg.digest, size: cfg.size },
-    layers: pushed.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: l.digest, size: l.size })),
-  }));
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: cfg.digest, size: cfg.size },
+      layers: pushed.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: l.digest, size: l.size })),
+    }),
+  );
   const r = await putManifest(url, repo, tag, manifest);
   assert.equal(r.status, 201, await r.clone().text());
   return { digest: r.headers.get('docker-content-digest')!, layers: pushed };
 }
 
-type Feature = { Name: string; Version: string; NamespaceName: string; AddedBy: string; Vulnerabilities: Array<{ Name: string; FixedBy: string; Severity: string; Metadata: { UpdatedBy: string } }> };
+type Feature = {
+  Name: string;
+  Version: string;
+  NamespaceName: string;
+  AddedBy: string;
+  Vulnerabilities: Array<{ Name: string; FixedBy: string; Severity: string; Metadata: { UpdatedBy: string } }>;
+};
 
-async function security(url: string, repo: string, digest: string): Promise<{ status: string; data: { Layer: { Features: Feature[] } } | null; detail?: string }> {
+async function security(
+  url: string,
+  repo: string,
+  digest: string,
+): Promise<{ status: string; data: { Layer: { Features: Feature[] } } | null; detail?: string }> {
   const r = await fetch(`${url}/api/v1/repository/${repo}/manifest/${digest}/security?vulnerabilities=true`);
   assert.equal(r.status, 200, await r.clone().text());
   return r.json() as never;
@@ -129,10 +177,11 @@ async function waitScanned(url: string, repo: string, digest: string, ms = 60_00
 
 function vulnsOf(s: Awaited<ReturnType<typeof security>>): Map<string, Set<string>> {
   const out = new Map<string, Set<string>>();
-  for (const f of s.data?.Layer.Features ?? []) for (const v of f.Vulnerabilities) {
-    if (!out.has(v.Name)) out.set(v.Name, new Set());
-    out.get(v.Name)!.add(`${f.Name} ${f.Version}`);
-  }
+  for (const f of s.data?.Layer.Features ?? [])
+    for (const v of f.Vulnerabilities) {
+      if (!out.has(v.Name)) out.set(v.Name, new Set());
+      out.get(v.Name)!.add(`${f.Name} ${f.Version}`);
+    }
   return out;
 }
 
@@ -154,33 +203,60 @@ for (const dialect of await testDialects()) {
     before(async () => {
       assert.ok(pkgs.length >= 3, 'this machine has a dpkg status');
       const entry = (fixed: string | undefined, status: string) => ({
-        description: 'test advisory', scope: 'local',
+        description: 'test advisory',
+        scope: 'local',
         releases: { bookworm: { status, repositories: { bookworm: '0' }, ...(fixed ? { fixed_version: fixed } : {}), urgency: 'high' } },
       });
-      routes.set('/debian/data/json', Buffer.from(JSON.stringify({
-        [pA.name]: { 'CVE-2099-1001': entry(`${pA.version}+berth1`, 'resolved') },
-        [pB.name]: { 'CVE-2099-1002': entry('0.0.1-1', 'resolved') },
-        [pC.name]: { 'CVE-2099-1003': entry(undefined, 'open') },
-      })));
+      routes.set(
+        '/debian/data/json',
+        Buffer.from(
+          JSON.stringify({
+            [pA.name]: { 'CVE-2099-1001': entry(`${pA.version}+berth1`, 'resolved') },
+            [pB.name]: { 'CVE-2099-1002': entry('0.0.1-1', 'resolved') },
+            [pC.name]: { 'CVE-2099-1003': entry(undefined, 'open') },
+          }),
+        ),
+      );
       const osv: Record<string, Buffer> = {};
       for (const f of readdirSync(path.join(FIX, 'osv'))) osv[f] = readFileSync(path.join(FIX, 'osv', f));
       routes.set('/osv/PyPI/all.zip', await zipOf({ 'PYSEC-2024-24.json': osv['PYSEC-2024-24.json'] }));
-      routes.set('/osv/Go/all.zip', await zipOf({
-        // Real Go vulndb entries for the toolchain: 1840 is fixed in 1.19.10 (applies to 1.19.8), 1705 in 1.19.8 (does not).
-        'GO-2023-1840.json': osvGo('GO-2023-1840', 'CVE-2023-29403', [{ introduced: '0' }, { fixed: '1.19.10' }, { introduced: '1.20.0-0' }, { fixed: '1.20.5' }]),
-        'GO-2023-1705.json': osvGo('GO-2023-1705', 'CVE-2023-24534', [{ introduced: '0' }, { fixed: '1.19.8' }, { introduced: '1.20.0-0' }, { fixed: '1.20.3' }]),
-      }));
+      routes.set(
+        '/osv/Go/all.zip',
+        await zipOf({
+          // Real Go vulndb entries for the toolchain: 1840 is fixed in 1.19.10 (applies to 1.19.8), 1705 in 1.19.8 (does not).
+          'GO-2023-1840.json': osvGo('GO-2023-1840', 'CVE-2023-29403', [
+            { introduced: '0' },
+            { fixed: '1.19.10' },
+            { introduced: '1.20.0-0' },
+            { fixed: '1.20.5' },
+          ]),
+          'GO-2023-1705.json': osvGo('GO-2023-1705', 'CVE-2023-24534', [
+            { introduced: '0' },
+            { fixed: '1.19.8' },
+            { introduced: '1.20.0-0' },
+            { fixed: '1.20.3' },
+          ]),
+        }),
+      );
       routes.set('/alpine/v3.10/community.json', readShared(sharedFixture('claircore/alpine_testdata_fetch_v3.10_community.json')));
       origin = await startOrigin(routes);
       hook = await startWebhook();
-      s = await startServer(dialect, {}, {
-        config: {
-          SECURITY_SCANNER_V4_PSK: PSK,
-          SCANNER_UPDATERS: ['debian-tracker', 'osv-pypi', 'osv-go'],
-          SCANNER_UPDATER_BASE_URLS: { 'debian-tracker': `${origin.url}/debian`, 'osv-pypi': `${origin.url}/osv`, 'osv-go': `${origin.url}/osv` },
-          SCANNER_NOTIFICATION_WEBHOOK: { url: hook.url, secret: WEBHOOK_SECRET },
+      s = await startServer(
+        dialect,
+        {},
+        {
+          config: {
+            SECURITY_SCANNER_V4_PSK: PSK,
+            SCANNER_UPDATERS: ['debian-tracker', 'osv-pypi', 'osv-go'],
+            SCANNER_UPDATER_BASE_URLS: {
+              'debian-tracker': `${origin.url}/debian`,
+              'osv-pypi': `${origin.url}/osv`,
+              'osv-go': `${origin.url}/osv`,
+            },
+            SCANNER_NOTIFICATION_WEBHOOK: { url: hook.url, secret: WEBHOOK_SECRET },
+          },
         },
-      });
+      );
     });
 
     after(async () => {
@@ -191,16 +267,28 @@ for (const dialect of await testDialects()) {
 
     test('pushes are queued and indexed in the background; nothing recognisable is "unsupported"', async () => {
       const osRelease = readFileSync(existsSync('/etc/os-release') ? '/etc/os-release' : '/usr/lib/os-release');
-      const deb = await layer([{ name: 'etc/os-release', data: osRelease }, { name: 'var/lib/dpkg/status', data: readFileSync('/var/lib/dpkg/status') }]);
+      const deb = await layer([
+        { name: 'etc/os-release', data: osRelease },
+        { name: 'var/lib/dpkg/status', data: readFileSync('/var/lib/dpkg/status') },
+      ]);
       const py = await layer([
-        { name: 'usr/lib/python3/dist-packages/aiohttp-3.9.1.dist-info/METADATA', data: 'Metadata-Version: 2.1\nName: aiohttp\nVersion: 3.9.1\n' },
+        {
+          name: 'usr/lib/python3/dist-packages/aiohttp-3.9.1.dist-info/METADATA',
+          data: 'Metadata-Version: 2.1\nName: aiohttp\nVersion: 3.9.1\n',
+        },
         { name: 'usr/lib/python3/dist-packages/aiohttp-3.9.1.dist-info/RECORD', data: '' },
       ]);
       const alpine = await layer([
         { name: 'etc/os-release', data: 'NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.10.9\nPRETTY_NAME="Alpine Linux v3.10"\n' },
-        { name: 'lib/apk/db/installed', data: 'C:Q1abc=\nP:botan\nV:2.7.0-r0\nA:x86_64\no:botan\n\nC:Q1def=\nP:cfengine\nV:3.12.2-r0\nA:x86_64\no:cfengine\n\n' },
+        {
+          name: 'lib/apk/db/installed',
+          data: 'C:Q1abc=\nP:botan\nV:2.7.0-r0\nA:x86_64\no:botan\n\nC:Q1def=\nP:cfengine\nV:3.12.2-r0\nA:x86_64\no:cfengine\n\n',
+        },
       ]);
-      const empty = await layer([{ name: 'srv/www/index.html', data: '<h1>hello</h1>\n' }, { name: 'srv/www/app.js', data: 'console.log(1)\n' }]);
+      const empty = await layer([
+        { name: 'srv/www/index.html', data: '<h1>hello</h1>\n' },
+        { name: 'srv/www/app.js', data: 'console.log(1)\n' },
+      ]);
       const r1 = await pushImage(s.url, 'acme/debian', 'v1', [deb]);
       debLayer = r1.layers[0];
       images.debian = r1.digest;
@@ -220,7 +308,9 @@ for (const dialect of await testDialects()) {
       assert.equal(d.status, 'scanned');
       // Matched against no data at all: the report says so instead of passing for "no known vulnerabilities".
       assert.match((d as { warning?: string }).warning ?? '', /no vulnerability data is loaded/);
-      const installed = readFileSync('/var/lib/dpkg/status', 'utf8').split(/\n\n+/).filter((x) => /^Status: \S+ ok installed$/m.test(x)).length;
+      const installed = readFileSync('/var/lib/dpkg/status', 'utf8')
+        .split(/\n\n+/)
+        .filter((x) => /^Status: \S+ ok installed$/m.test(x)).length;
       assert.equal(d.data!.Layer.Features.length, installed, 'every installed package is a feature');
       for (const img of ['python', 'alpine', ...(HAVE_GO_BIN ? ['go'] : [])]) {
         const repo = { python: 'acme/python', alpine: 'acme/alpine', go: 'acme/registry' }[img]!;
@@ -234,11 +324,18 @@ for (const dialect of await testDialects()) {
       assert.equal(jobs.unsupported, 1);
     });
 
-    test('data through the real updaters: exactly the advisories that apply; a signed webhook for the new findings', { skip: sharedSkip }, async () => {
+    test('data through the real updaters: exactly the advisories that apply; a signed webhook for the new findings', {
+      skip: sharedSkip,
+    }, async () => {
       const svc = s.berth.scanner!.service;
-      await runUpdater(svc.advisories, alpineSecdbUpdater({ releases: ['v3.10'], repos: ['community'] }), { baseUrl: `${origin.url}/alpine` });
+      await runUpdater(svc.advisories, alpineSecdbUpdater({ releases: ['v3.10'], repos: ['community'] }), {
+        baseUrl: `${origin.url}/alpine`,
+      });
       const results = await svc.runUpdaters();
-      assert.deepEqual(results.map((r) => r.unchanged), [false, false, false]);
+      assert.deepEqual(
+        results.map((r) => r.unchanged),
+        [false, false, false],
+      );
 
       const deb = vulnsOf(await security(s.url, 'acme/debian', images.debian));
       assert.deepEqual([...deb.keys()].sort(), ['CVE-2099-1001', 'CVE-2099-1003']);
@@ -280,9 +377,14 @@ for (const dialect of await testDialects()) {
       // The notifier page (Clair's shape) behind the PSK.
       const token = await signPskToken(PSK);
       const id = all[all.length - 1].notification_id;
-      const page = await fetch(`${s.url}/notifier/api/v1/notification/${id}?page_size=2`, { headers: { authorization: `Bearer ${token}` } });
+      const page = await fetch(`${s.url}/notifier/api/v1/notification/${id}?page_size=2`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
       assert.equal(page.status, 200);
-      const pj = await page.json() as { page: { size: number; next: string }; notifications: Array<{ manifest: string; reason: string; vulnerability: { name: string } }> };
+      const pj = (await page.json()) as {
+        page: { size: number; next: string };
+        notifications: Array<{ manifest: string; reason: string; vulnerability: { name: string } }>;
+      };
       assert.equal(pj.page.size, 2);
       assert.notEqual(pj.page.next, '-1');
       assert.equal(pj.notifications[0].reason, 'added');
@@ -306,41 +408,75 @@ for (const dialect of await testDialects()) {
       const st = await fetch(`${s.url}/indexer/api/v1/index_state`, { headers: auth });
       assert.equal(st.status, 200);
       assert.match(((await st.json()) as { state: string }).state, /^berth-/);
-      const ir = await (await fetch(`${s.url}/indexer/api/v1/index_report/${images.debian}`, { headers: auth })).json() as Record<string, any>;
+      const ir = (await (await fetch(`${s.url}/indexer/api/v1/index_report/${images.debian}`, { headers: auth })).json()) as Record<
+        string,
+        any
+      >;
       assert.equal(ir.manifest_hash, images.debian);
       assert.equal(ir.state, 'IndexFinished');
       assert.equal(ir.success, true);
       assert.equal(Object.values(ir.distributions as Record<string, { did: string; version_id: string }>)[0].did, 'debian');
-      const vr = await (await fetch(`${s.url}/matcher/api/v1/vulnerability_report/${images.debian}`, { headers: auth })).json() as Record<string, any>;
-      for (const k of ['manifest_hash', 'packages', 'distributions', 'environments', 'vulnerabilities', 'package_vulnerabilities', 'enrichments']) assert.ok(k in vr, k);
-      assert.deepEqual([...new Set(Object.values(vr.vulnerabilities as Record<string, { name: string }>).map((v) => v.name))].sort(), ['CVE-2099-1001', 'CVE-2099-1003']);
+      const vr = (await (await fetch(`${s.url}/matcher/api/v1/vulnerability_report/${images.debian}`, { headers: auth })).json()) as Record<
+        string,
+        any
+      >;
+      for (const k of [
+        'manifest_hash',
+        'packages',
+        'distributions',
+        'environments',
+        'vulnerabilities',
+        'package_vulnerabilities',
+        'enrichments',
+      ])
+        assert.ok(k in vr, k);
+      assert.deepEqual([...new Set(Object.values(vr.vulnerabilities as Record<string, { name: string }>).map((v) => v.name))].sort(), [
+        'CVE-2099-1001',
+        'CVE-2099-1003',
+      ]);
       assert.equal((await fetch(`${s.url}/matcher/api/v1/vulnerability_report/sha256:${'0'.repeat(64)}`, { headers: auth })).status, 404);
 
       // As Quay does: a manifest whose layers the scanner fetches by URI (here from another server).
-      const lay = await layer([{ name: 'usr/lib/python3/site-packages/aiohttp-3.8.0.dist-info/METADATA', data: 'Name: aiohttp\nVersion: 3.8.0\n' }]);
+      const lay = await layer([
+        { name: 'usr/lib/python3/site-packages/aiohttp-3.8.0.dist-info/METADATA', data: 'Name: aiohttp\nVersion: 3.8.0\n' },
+      ]);
       const layDigest = `sha256:${createHash('sha256').update(lay).digest('hex')}`;
       routes.set('/blobs/x', lay);
       const manifestHash = `sha256:${'a'.repeat(64)}`;
       const post = await fetch(`${s.url}/indexer/api/v1/index_report`, {
-        method: 'POST', headers: { ...auth, 'content-type': 'application/json' },
-        body: JSON.stringify({ hash: manifestHash, layers: [{ hash: layDigest, uri: `${origin.url}/blobs/x`, headers: { 'X-Test': ['1'] } }] }),
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          hash: manifestHash,
+          layers: [{ hash: layDigest, uri: `${origin.url}/blobs/x`, headers: { 'X-Test': ['1'] } }],
+        }),
       });
       assert.equal(post.status, 201, await post.clone().text());
-      const pr = await post.json() as Record<string, any>;
-      assert.deepEqual(Object.values(pr.packages as Record<string, { name: string; version: string }>).map((p) => `${p.name} ${p.version}`), ['aiohttp 3.8.0']);
-      const pv = await (await fetch(`${s.url}/matcher/api/v1/vulnerability_report/${manifestHash}`, { headers: auth })).json() as Record<string, any>;
-      assert.deepEqual(Object.values(pv.vulnerabilities as Record<string, { name: string }>).map((v) => v.name), ['PYSEC-2024-24']);
+      const pr = (await post.json()) as Record<string, any>;
+      assert.deepEqual(
+        Object.values(pr.packages as Record<string, { name: string; version: string }>).map((p) => `${p.name} ${p.version}`),
+        ['aiohttp 3.8.0'],
+      );
+      const pv = (await (await fetch(`${s.url}/matcher/api/v1/vulnerability_report/${manifestHash}`, { headers: auth })).json()) as Record<
+        string,
+        any
+      >;
+      assert.deepEqual(
+        Object.values(pv.vulnerabilities as Record<string, { name: string }>).map((v) => v.name),
+        ['PYSEC-2024-24'],
+      );
       assert.equal((await fetch(`${s.url}/indexer/api/v1/index_report/${manifestHash}`, { method: 'DELETE', headers: auth })).status, 204);
       assert.equal((await fetch(`${s.url}/indexer/api/v1/index_report/${manifestHash}`, { headers: auth })).status, 404);
       // A bad layer URI is the caller's problem (400), with the reason.
       const bad = await fetch(`${s.url}/indexer/api/v1/index_report`, {
-        method: 'POST', headers: { ...auth, 'content-type': 'application/json' },
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
         body: JSON.stringify({ hash: manifestHash, layers: [{ hash: `sha256:${'b'.repeat(64)}`, uri: `${origin.url}/missing` }] }),
       });
       assert.equal(bad.status, 400, await bad.clone().text());
     });
 
-    test('the queue: a crashed worker\'s lease expires and the job is retried; bounded retries keep the reason', async () => {
+    test("the queue: a crashed worker's lease expires and the job is retried; bounded retries keep the reason", async () => {
       // The server's own worker shares this queue with the real clock: a clock ten years ahead keeps the job out of its reach.
       let now = Date.now() + 10 * 365 * 86_400_000;
       const q = new ScanQueue(s.berth.ctx.db, { maxAttempts: 2, leaseMs: 1000, backoffMs: () => 500, now: () => now });

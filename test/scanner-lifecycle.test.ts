@@ -22,7 +22,9 @@ import { signPskToken } from '../src/scanner/clair-api/auth.ts';
 const FIX = path.resolve(import.meta.dirname, 'fixtures/scanner-data');
 const PSK = Buffer.from('lifecycle-test-pre-shared-key-0123').toString('base64');
 const WEBHOOK_SECRET = 'lifecycle-webhook-secret-0123456789';
-const AIOHTTP = { 'usr/lib/python3/site-packages/aiohttp-3.9.1.dist-info/METADATA': 'Metadata-Version: 2.1\nName: aiohttp\nVersion: 3.9.1\n' };
+const AIOHTTP = {
+  'usr/lib/python3/site-packages/aiohttp-3.9.1.dist-info/METADATA': 'Metadata-Version: 2.1\nName: aiohttp\nVersion: 3.9.1\n',
+};
 const TABLES = ['scan_job', 'scan_report', 'scan_vulnset', 'scan_manifest_layer', 'scan_layer'] as const;
 
 /** PYSEC-2024-24 as published (3.9.1 affected), or corrected so that 3.9.1 is the fix. */
@@ -41,23 +43,42 @@ function pysec(fixedAt391: boolean): Buffer {
 async function listen(handler: http.RequestListener): Promise<{ url: string; close(): Promise<void> }> {
   const server = http.createServer(handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }
 
 async function push(url: string, repo: string, tag: string, image: BuiltImage): Promise<void> {
   for (const [digest, blob] of image.blobs) {
-    const r = await fetch(`${url}/v2/${repo}/blobs/uploads/?digest=${digest}`, { method: 'POST', body: new Uint8Array(blob), headers: { 'content-type': 'application/octet-stream' } });
+    const r = await fetch(`${url}/v2/${repo}/blobs/uploads/?digest=${digest}`, {
+      method: 'POST',
+      body: new Uint8Array(blob),
+      headers: { 'content-type': 'application/octet-stream' },
+    });
     assert.equal(r.status, 201, await r.text());
   }
-  const r = await fetch(`${url}/v2/${repo}/manifests/${tag}`, { method: 'PUT', body: new Uint8Array(image.manifest), headers: { 'content-type': image.mediaType } });
+  const r = await fetch(`${url}/v2/${repo}/manifests/${tag}`, {
+    method: 'PUT',
+    body: new Uint8Array(image.manifest),
+    headers: { 'content-type': image.mediaType },
+  });
   assert.equal(r.status, 201, await r.text());
 }
 
-type Security = { status: string; detail?: string; data: { Layer: { Features: Array<{ Name: string; Vulnerabilities: Array<{ Name: string }> }> } } | null };
+type Security = {
+  status: string;
+  detail?: string;
+  data: { Layer: { Features: Array<{ Name: string; Vulnerabilities: Array<{ Name: string }> }> } } | null;
+};
 
 async function security(url: string, repo: string, digest: string): Promise<{ status: number; body: Security }> {
   const r = await fetch(`${url}/api/v1/repository/${repo}/manifest/${digest}/security?vulnerabilities=true`);
-  return { status: r.status, body: await r.json() as Security };
+  return { status: r.status, body: (await r.json()) as Security };
 }
 
 async function waitScanned(url: string, repo: string, digest: string): Promise<Security> {
@@ -86,15 +107,21 @@ for (const dialect of await testDialects()) {
       return {
         scan_job: (await db.selectFrom('scan_job').select('manifest_digest').where('manifest_digest', '=', digest).execute()).length,
         scan_report: (await db.selectFrom('scan_report').select('manifest_digest').where('manifest_digest', '=', digest).execute()).length,
-        scan_vulnset: (await db.selectFrom('scan_vulnset').select('manifest_digest').where('manifest_digest', '=', digest).execute()).length,
-        scan_manifest_layer: (await db.selectFrom('scan_manifest_layer').select('layer_digest').where('manifest_digest', '=', digest).execute()).length,
+        scan_vulnset: (await db.selectFrom('scan_vulnset').select('manifest_digest').where('manifest_digest', '=', digest).execute())
+          .length,
+        scan_manifest_layer: (
+          await db.selectFrom('scan_manifest_layer').select('layer_digest').where('manifest_digest', '=', digest).execute()
+        ).length,
         scan_layer: (await db.selectFrom('scan_layer').select('layer_digest').where('layer_digest', 'in', layers).execute()).length,
       };
     };
     const counts = async () => {
       const out: Record<string, number> = {};
       for (const t of TABLES) {
-        const r = await s.berth.ctx.db.selectFrom(t).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+        const r = await s.berth.ctx.db
+          .selectFrom(t)
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow();
         out[t] = Number(r.n);
       }
       return out;
@@ -112,17 +139,21 @@ for (const dialect of await testDialects()) {
           res.writeHead(204).end();
         });
       });
-      s = await startServer(dialect, {}, {
-        config: {
-          SECURITY_SCANNER_V4_PSK: PSK,
-          SCANNER_UPDATERS: ['osv-pypi'],
-          SCANNER_UPDATER_BASE_URLS: { 'osv-pypi': `${origin.url}/osv` },
-          SCANNER_NOTIFICATION_WEBHOOK: { url: `${hook.url}/hook`, secret: WEBHOOK_SECRET },
-          GC_GRACE_SECONDS: 0,
-          // No tag-history window: a deleted tag's manifest is collectable at once (the window is tested in tag-history.test.ts).
-          DEFAULT_TAG_EXPIRATION: '0s',
+      s = await startServer(
+        dialect,
+        {},
+        {
+          config: {
+            SECURITY_SCANNER_V4_PSK: PSK,
+            SCANNER_UPDATERS: ['osv-pypi'],
+            SCANNER_UPDATER_BASE_URLS: { 'osv-pypi': `${origin.url}/osv` },
+            SCANNER_NOTIFICATION_WEBHOOK: { url: `${hook.url}/hook`, secret: WEBHOOK_SECRET },
+            GC_GRACE_SECONDS: 0,
+            // No tag-history window: a deleted tag's manifest is collectable at once (the window is tested in tag-history.test.ts).
+            DEFAULT_TAG_EXPIRATION: '0s',
+          },
         },
-      });
+      );
       await s.berth.scanner!.service.runUpdaters();
     });
 
@@ -139,7 +170,11 @@ for (const dialect of await testDialects()) {
         const r = await waitScanned(s.url, repo, image.descriptor.digest);
         assert.equal(r.status, 'scanned', `${repo}: ${JSON.stringify(r)}`);
         const f = r.data!.Layer.Features.find((x) => x.Name === 'aiohttp')!;
-        assert.deepEqual(f.Vulnerabilities.map((v) => v.Name), ['PYSEC-2024-24'], repo);
+        assert.deepEqual(
+          f.Vulnerabilities.map((v) => v.Name),
+          ['PYSEC-2024-24'],
+          repo,
+        );
       }
       const other = await buildImage({ format: 'oci', layers: [{ 'srv/other.txt': 'other\n' }] });
       await push(s.url, 'org/team/other', 'v1', other);
@@ -152,7 +187,7 @@ for (const dialect of await testDialects()) {
       assert.equal(missing.status, 404);
     });
 
-    test('a deleted manifest\'s scanner rows go (registry DELETE, API tag delete + gc, repository delete); shared layers stay while used', async () => {
+    test("a deleted manifest's scanner rows go (registry DELETE, API tag delete + gc, repository delete); shared layers stay while used", async () => {
       // Two images sharing a base layer, each with a layer of its own.
       const base = { 'etc/os-release': 'ID=debian\nVERSION_ID=12\n', ...AIOHTTP };
       const one = await buildImage({ format: 'oci', layers: [base, { 'srv/one.txt': 'one\n' }] });
@@ -167,8 +202,12 @@ for (const dialect of await testDialects()) {
       const del = await fetch(`${s.url}/v2/acme/one/manifests/${one.descriptor.digest}`, { method: 'DELETE' });
       assert.equal(del.status, 202);
       assert.deepEqual(await rowsFor(one), { ...none, scan_layer: 1 }, 'only the layer image two still uses stays');
-      const shared = await s.berth.ctx.db.selectFrom('scan_layer').select('layer_digest').where('layer_digest', '=', one.layers[0].descriptor.digest).execute();
-      assert.equal(shared.length, 1, 'the shared base layer\'s result is kept');
+      const shared = await s.berth.ctx.db
+        .selectFrom('scan_layer')
+        .select('layer_digest')
+        .where('layer_digest', '=', one.layers[0].descriptor.digest)
+        .execute();
+      assert.equal(shared.length, 1, "the shared base layer's result is kept");
       assert.equal((await security(s.url, 'acme/two', two.descriptor.digest)).body.status, 'scanned', 'the other image is untouched');
 
       // 2. API tag delete leaves an untagged manifest; gc deletes it and the scanner rows with it.
@@ -205,8 +244,11 @@ for (const dialect of await testDialects()) {
       assert.equal((await waitScanned(s.url, 'acme/cli', image.descriptor.digest)).status, 'scanned');
       assert.equal((await fetch(`${s.url}/v2/acme/cli/manifests/v1`, { method: 'DELETE' })).status, 202);
       assert.equal((await rowsFor(image)).scan_report, 1, 'deleting a tag keeps the (now untagged) manifest');
-      const r = await run(process.execPath, [BERTH_BIN, 'gc', '--delete-untagged', '--grace', '0', '--config', path.join(s.dataDir, 'config.yaml'), '--data', s.dataDir],
-        { env: { ...process.env, ...(s.dbUri ? { DB_URI: s.dbUri } : {}) } });
+      const r = await run(
+        process.execPath,
+        [BERTH_BIN, 'gc', '--delete-untagged', '--grace', '0', '--config', path.join(s.dataDir, 'config.yaml'), '--data', s.dataDir],
+        { env: { ...process.env, ...(s.dbUri ? { DB_URI: s.dbUri } : {}) } },
+      );
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /1 untagged manifests/);
       assert.match(r.stdout, /gc: scanner: removed the scan data of 1 deleted manifests and 1 unused layer results/);
@@ -235,7 +277,10 @@ for (const dialect of await testDialects()) {
       await push(s.url, 'acme/notify', 'v1', image);
       const digest = image.descriptor.digest;
       const before = await waitScanned(s.url, 'acme/notify', digest);
-      assert.deepEqual(before.data!.Layer.Features.find((f) => f.Name === 'aiohttp')!.Vulnerabilities.map((v) => v.Name), ['PYSEC-2024-24']);
+      assert.deepEqual(
+        before.data!.Layer.Features.find((f) => f.Name === 'aiohttp')!.Vulnerabilities.map((v) => v.Name),
+        ['PYSEC-2024-24'],
+      );
       got.length = 0;
 
       // Upstream corrects the advisory: 3.9.1 is the fix.
@@ -248,17 +293,31 @@ for (const dialect of await testDialects()) {
       for (let i = 0; i < 200 && got.length === 0; i++) await new Promise((res) => setTimeout(res, 50));
       assert.equal(got.length, 1, 'one webhook call for the update');
       assert.equal(got[0].signature, `sha256=${createHmac('sha256', WEBHOOK_SECRET).update(got[0].body).digest('hex')}`);
-      const body = JSON.parse(got[0].body) as { notification_id: string; manifests: string[]; added: number; removed: number;
-        notifications: Array<{ id: string; manifest: string; reason: string; vulnerability: { name: string; package: { name: string; version: string } } }> };
+      const body = JSON.parse(got[0].body) as {
+        notification_id: string;
+        manifests: string[];
+        added: number;
+        removed: number;
+        notifications: Array<{
+          id: string;
+          manifest: string;
+          reason: string;
+          vulnerability: { name: string; package: { name: string; version: string } };
+        }>;
+      };
       assert.ok(body.manifests.includes(digest));
       assert.equal(body.added, 0);
       const mine = body.notifications.filter((n) => n.manifest === digest);
-      assert.deepEqual(mine.map((n) => [n.reason, n.vulnerability.name, n.vulnerability.package.name, n.vulnerability.package.version]),
-        [['removed', 'PYSEC-2024-24', 'aiohttp', '3.9.1']]);
+      assert.deepEqual(
+        mine.map((n) => [n.reason, n.vulnerability.name, n.vulnerability.package.name, n.vulnerability.package.version]),
+        [['removed', 'PYSEC-2024-24', 'aiohttp', '3.9.1']],
+      );
       // The notifier page (Clair's PagedNotifications) says the same.
-      const page = await fetch(`${s.url}/notifier/api/v1/notification/${body.notification_id}`, { headers: { authorization: `Bearer ${await signPskToken(PSK)}` } });
+      const page = await fetch(`${s.url}/notifier/api/v1/notification/${body.notification_id}`, {
+        headers: { authorization: `Bearer ${await signPskToken(PSK)}` },
+      });
       assert.equal(page.status, 200);
-      const pj = await page.json() as { notifications: Array<{ manifest: string; reason: string }> };
+      const pj = (await page.json()) as { notifications: Array<{ manifest: string; reason: string }> };
       assert.ok(pj.notifications.some((n) => n.manifest === digest && n.reason === 'removed'));
       assert.ok(pj.notifications.every((n) => n.reason === 'removed'));
 
@@ -268,7 +327,10 @@ for (const dialect of await testDialects()) {
       await svc.runUpdaters();
       for (let i = 0; i < 200 && got.length === 0; i++) await new Promise((res) => setTimeout(res, 50));
       const again = JSON.parse(got[0].body) as { notifications: Array<{ manifest: string; reason: string }> };
-      assert.deepEqual(again.notifications.filter((n) => n.manifest === digest).map((n) => n.reason), ['added']);
+      assert.deepEqual(
+        again.notifications.filter((n) => n.manifest === digest).map((n) => n.reason),
+        ['added'],
+      );
     });
   });
 }

@@ -32,7 +32,9 @@ const PSK = Buffer.from('remote-scanner-psk-0123456789abcdef').toString('base64'
 async function layer(files: Record<string, string>): Promise<Buffer> {
   const pack = tarStream.pack();
   const out: Buffer[] = [];
-  const done = (async () => { for await (const c of pack as AsyncIterable<Buffer>) out.push(c); })();
+  const done = (async () => {
+    for await (const c of pack as AsyncIterable<Buffer>) out.push(c);
+  })();
   for (const [name, data] of Object.entries(files)) await new Promise<void>((r, j) => pack.entry({ name }, data, (e) => (e ? j(e) : r())));
   pack.finalize();
   await done;
@@ -44,21 +46,36 @@ async function startStandaloneScanner(dir: string): Promise<{ url: string; child
   const z = new yazl.ZipFile();
   z.addBuffer(readFileSync(path.join(FIX, 'osv/PYSEC-2024-24.json')), 'PYSEC-2024-24.json');
   z.end();
-  const zip = await new Promise<Buffer>((r) => { const p: Buffer[] = []; z.outputStream.on('data', (c: Buffer) => p.push(c)); z.outputStream.on('end', () => r(Buffer.concat(p))); });
-  const origin = http.createServer((req, res) => (req.url === '/osv/PyPI/all.zip' ? res.writeHead(200).end(zip) : res.writeHead(404).end()));
+  const zip = await new Promise<Buffer>((r) => {
+    const p: Buffer[] = [];
+    z.outputStream.on('data', (c: Buffer) => p.push(c));
+    z.outputStream.on('end', () => r(Buffer.concat(p)));
+  });
+  const origin = http.createServer((req, res) =>
+    req.url === '/osv/PyPI/all.zip' ? res.writeHead(200).end(zip) : res.writeHead(404).end(),
+  );
   await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
   const originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
   const scannerPort = await freePort();
   const scannerCfg = path.join(dir, 'scanner.yaml');
-  writeFileSync(scannerCfg, stringifyYaml({
-    SECURITY_SCANNER_V4_PSK: PSK, SCANNER_UPDATERS: ['osv-pypi'], SCANNER_UPDATER_BASE_URLS: { 'osv-pypi': `${originUrl}/osv` },
-  }));
+  writeFileSync(
+    scannerCfg,
+    stringifyYaml({
+      SECURITY_SCANNER_V4_PSK: PSK,
+      SCANNER_UPDATERS: ['osv-pypi'],
+      SCANNER_UPDATER_BASE_URLS: { 'osv-pypi': `${originUrl}/osv` },
+    }),
+  );
   const upd = await run(process.execPath, [BERTH_BIN, 'scanner', 'update', '--config', scannerCfg, '--data', path.join(dir, 'scanner')]);
   assert.equal(upd.code, 0, upd.stderr);
   assert.match(upd.stdout, /osv-pypi: 1 records \(1 added/);
   const st = await run(process.execPath, [BERTH_BIN, 'scanner', 'status', '--config', scannerCfg, '--data', path.join(dir, 'scanner')]);
   assert.match(st.stdout, /osv-pypi: 1 records/);
-  const child = spawn(process.execPath, [BERTH_BIN, 'scanner', 'serve', '--config', scannerCfg, '--data', path.join(dir, 'scanner'), '--listen', `127.0.0.1:${scannerPort}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [BERTH_BIN, 'scanner', 'serve', '--config', scannerCfg, '--data', path.join(dir, 'scanner'), '--listen', `127.0.0.1:${scannerPort}`],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -78,10 +95,15 @@ describe('external scanner (berth scanner serve)', () => {
     const scannerPort = new URL(sc.url).port;
     const port = await freePort();
     const cfg = path.join(dir, 'berth.yaml');
-    writeFileSync(cfg, stringifyYaml({
-      AUTHENTICATION_TYPE: 'None', SERVER_HOSTNAME: `127.0.0.1:${port}`,
-      SECURITY_SCANNER_V4_ENDPOINT: `http://127.0.0.1:${scannerPort}`, SECURITY_SCANNER_V4_PSK: PSK,
-    }));
+    writeFileSync(
+      cfg,
+      stringifyYaml({
+        AUTHENTICATION_TYPE: 'None',
+        SERVER_HOSTNAME: `127.0.0.1:${port}`,
+        SECURITY_SCANNER_V4_ENDPOINT: `http://127.0.0.1:${scannerPort}`,
+        SECURITY_SCANNER_V4_PSK: PSK,
+      }),
+    );
     berth = await createBerth(loadConfig({ file: cfg, data: path.join(dir, 'berth'), listen: `127.0.0.1:${port}`, env: {} }));
     url = await berth.listen();
   });
@@ -93,21 +115,33 @@ describe('external scanner (berth scanner serve)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('pushed images are indexed by the external scanner (layers fetched over HTTP) and reported in Quay\'s shape', async () => {
+  test("pushed images are indexed by the external scanner (layers fetched over HTTP) and reported in Quay's shape", async () => {
     const repo = 'acme/py';
     const cfg = await pushBlob(url, repo, JSON.stringify({ architecture: 'amd64', os: 'linux' }));
-    const l = await pushBlob(url, repo, await layer({ 'usr/lib/python3/site-packages/aiohttp-3.9.1.dist-info/METADATA': 'Name: aiohttp\nVersion: 3.9.1\n' }));
+    const l = await pushBlob(
+      url,
+      repo,
+      await layer({ 'usr/lib/python3/site-packages/aiohttp-3.9.1.dist-info/METADATA': 'Name: aiohttp\nVersion: 3.9.1\n' }),
+    );
     const e = await pushBlob(url, repo, await layer({ 'srv/readme.txt': 'nothing here\n' }));
-    const manifest = (layers: typeof l[]) => Buffer.from(JSON.stringify({
-      schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: cfg.digest, size: cfg.size },
-      layers: layers.map((x) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: x.digest, size: x.size })),
-    }));
+    const manifest = (layers: (typeof l)[]) =>
+      Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: cfg.digest, size: cfg.size },
+          layers: layers.map((x) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: x.digest, size: x.size })),
+        }),
+      );
     const r1 = await putManifest(url, repo, 'v1', manifest([l]));
     const r2 = await putManifest(url, repo, 'empty', manifest([e]));
     const poll = async (digest: string) => {
       for (let i = 0; i < 300; i++) {
-        const s = await (await fetch(`${url}/api/v1/repository/${repo}/manifest/${digest}/security?vulnerabilities=true`)).json() as { status: string; detail?: string; data: any };
+        const s = (await (await fetch(`${url}/api/v1/repository/${repo}/manifest/${digest}/security?vulnerabilities=true`)).json()) as {
+          status: string;
+          detail?: string;
+          data: any;
+        };
         if (s.status !== 'queued') return s;
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -116,7 +150,10 @@ describe('external scanner (berth scanner serve)', () => {
     const s1 = await poll(r1.headers.get('docker-content-digest')!);
     assert.equal(s1.status, 'scanned', JSON.stringify(s1) + sc.output());
     const f = s1.data.Layer.Features.find((x: { Name: string }) => x.Name === 'aiohttp');
-    assert.deepEqual(f.Vulnerabilities.map((v: { Name: string }) => v.Name), ['PYSEC-2024-24']);
+    assert.deepEqual(
+      f.Vulnerabilities.map((v: { Name: string }) => v.Name),
+      ['PYSEC-2024-24'],
+    );
     const s2 = await poll(r2.headers.get('docker-content-digest')!);
     assert.equal(s2.status, 'unsupported');
   });
@@ -138,7 +175,7 @@ describe('external scanner (berth scanner serve)', () => {
   });
 });
 
-describe('external scanner with accounts: a private repository\'s layers are fetched with a pull token for that repository', () => {
+describe("external scanner with accounts: a private repository's layers are fetched with a pull token for that repository", () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'berth-remote-private-'));
   const ADMIN: [string, string] = ['admin', 'admin-password-1'];
   let sc: Awaited<ReturnType<typeof startStandaloneScanner>>;
@@ -146,10 +183,18 @@ describe('external scanner with accounts: a private repository\'s layers are fet
 
   before(async () => {
     sc = await startStandaloneScanner(dir);
-    s = await startServer('sqlite', {}, {
-      auth: true,
-      config: { BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] }, SECURITY_SCANNER_V4_ENDPOINT: sc.url, SECURITY_SCANNER_V4_PSK: PSK },
-    });
+    s = await startServer(
+      'sqlite',
+      {},
+      {
+        auth: true,
+        config: {
+          BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] },
+          SECURITY_SCANNER_V4_ENDPOINT: sc.url,
+          SECURITY_SCANNER_V4_PSK: PSK,
+        },
+      },
+    );
     assert.equal((await api(s, 'POST', '/organization/', ADMIN, { name: 'acme' })).status, 201);
     for (const repository of ['private', 'other']) {
       assert.equal((await api(s, 'POST', '/repository', ADMIN, { namespace: 'acme', repository, visibility: 'private' })).status, 201);
@@ -164,10 +209,20 @@ describe('external scanner with accounts: a private repository\'s layers are fet
   });
 
   test('pushed with skopeo, indexed by `berth scanner serve` over HTTP, reported; the layer URL needs that token', async () => {
-    const image = await buildImage({ format: 'oci', layers: [{ 'usr/lib/python3/site-packages/aiohttp-3.9.1.dist-info/METADATA': 'Name: aiohttp\nVersion: 3.9.1\n' }] });
+    const image = await buildImage({
+      format: 'oci',
+      layers: [{ 'usr/lib/python3/site-packages/aiohttp-3.9.1.dist-info/METADATA': 'Name: aiohttp\nVersion: 3.9.1\n' }],
+    });
     const layout = path.join(dir, 'layout');
     writeOciLayout(layout, { v1: image });
-    const push = await run('skopeo', ['copy', '--dest-creds', ADMIN.join(':'), '--dest-tls-verify=false', `oci:${layout}:v1`, `docker://${host(s)}/acme/private:v1`]);
+    const push = await run('skopeo', [
+      'copy',
+      '--dest-creds',
+      ADMIN.join(':'),
+      '--dest-tls-verify=false',
+      `oci:${layout}:v1`,
+      `docker://${host(s)}/acme/private:v1`,
+    ]);
     assert.equal(push.code, 0, push.stderr);
     const digest = image.descriptor.digest;
     const layerUrl = `${s.url}/v2/acme/private/blobs/${image.layers[0].descriptor.digest}`;
@@ -186,7 +241,10 @@ describe('external scanner with accounts: a private repository\'s layers are fet
     }
     assert.equal(report!.status, 'scanned', JSON.stringify(report) + sc.output());
     const f = report!.data.Layer.Features.find((x: { Name: string }) => x.Name === 'aiohttp');
-    assert.deepEqual(f.Vulnerabilities.map((v: { Name: string }) => v.Name), ['PYSEC-2024-24']);
+    assert.deepEqual(
+      f.Vulnerabilities.map((v: { Name: string }) => v.Name),
+      ['PYSEC-2024-24'],
+    );
     assert.equal(f.AddedBy, image.layers[0].descriptor.digest);
 
     // The headers Berth puts on each layer entry: a registry token with pull on this repository only, short-lived.

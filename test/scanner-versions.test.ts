@@ -8,8 +8,15 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import semverLib from 'semver';
 import {
-  SCHEMES, affected, check, compareVersions, getScheme, satisfies, schemeFor,
-  type Cmp, type OsvEvent,
+  SCHEMES,
+  affected,
+  check,
+  compareVersions,
+  getScheme,
+  satisfies,
+  schemeFor,
+  type Cmp,
+  type OsvEvent,
 } from '../src/scanner/versions/index.ts';
 import { compareDpkg, parseDpkg, dpkg } from '../src/scanner/versions/dpkg.ts';
 import { apk, apkVersionCompare } from '../src/scanner/versions/apk.ts';
@@ -28,15 +35,17 @@ const opOf = (c: number) => (c < 0 ? '<' : c > 0 ? '>' : '==');
 /** Lines of "a op b" with '#' comments and blank lines skipped. */
 function comparisons(file: string, stripTrailingComment = false): Array<{ a: string; op: string; b: string; line: number }> {
   const out: Array<{ a: string; op: string; b: string; line: number }> = [];
-  readFileSync(file, 'utf8').split('\n').forEach((raw, i) => {
-    let l = raw;
-    if (stripTrailingComment) l = l.replace(/#.*/, '');
-    l = l.trim();
-    if (!l || l.startsWith('#')) return;
-    const f = l.split(/\s+/);
-    assert.equal(f.length, 3, `${path.basename(file)}:${i + 1}: malformed line ${JSON.stringify(raw)}`);
-    out.push({ a: f[0], op: f[1], b: f[2], line: i + 1 });
-  });
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .forEach((raw, i) => {
+      let l = raw;
+      if (stripTrailingComment) l = l.replace(/#.*/, '');
+      l = l.trim();
+      if (!l || l.startsWith('#')) return;
+      const f = l.split(/\s+/);
+      assert.equal(f.length, 3, `${path.basename(file)}:${i + 1}: malformed line ${JSON.stringify(raw)}`);
+      out.push({ a: f[0], op: f[1], b: f[2], line: i + 1 });
+    });
   return out;
 }
 
@@ -90,18 +99,30 @@ function dpkgCorpus(): Array<[string, string]> {
   };
   const mutate = (v: string): string => {
     switch (r.int(12)) {
-      case 0: return v + '~' + r.pick(['', 'rc1', '~', 'a']);
-      case 1: return v + '+' + r.pick(['', '1', 'b', 'deb10u1']);
-      case 2: return v + r.pick(words);
-      case 3: return v.replace(/[0-9]+/, (d) => String(BigInt(d) + 1n));
-      case 4: return v.replace(/[0-9]+$/, (d) => '0' + d);
-      case 5: return /^[0-9]+:/.test(v) ? v.replace(/^[0-9]+:/, '') : '1:' + v;
-      case 6: return v.includes('-') ? v.slice(0, v.lastIndexOf('-')) + r.pick(revs.filter(Boolean)) : v + r.pick(revs.filter(Boolean));
-      case 7: return v.replace('.', r.pick(['+', '~', '']));
-      case 8: return v.replace(/[a-z]/, (c) => c.toUpperCase());
-      case 9: return v;
-      case 10: return v + '.0';
-      default: return gen();
+      case 0:
+        return v + '~' + r.pick(['', 'rc1', '~', 'a']);
+      case 1:
+        return v + '+' + r.pick(['', '1', 'b', 'deb10u1']);
+      case 2:
+        return v + r.pick(words);
+      case 3:
+        return v.replace(/[0-9]+/, (d) => String(BigInt(d) + 1n));
+      case 4:
+        return v.replace(/[0-9]+$/, (d) => '0' + d);
+      case 5:
+        return /^[0-9]+:/.test(v) ? v.replace(/^[0-9]+:/, '') : '1:' + v;
+      case 6:
+        return v.includes('-') ? v.slice(0, v.lastIndexOf('-')) + r.pick(revs.filter(Boolean)) : v + r.pick(revs.filter(Boolean));
+      case 7:
+        return v.replace('.', r.pick(['+', '~', '']));
+      case 8:
+        return v.replace(/[a-z]/, (c) => c.toUpperCase());
+      case 9:
+        return v;
+      case 10:
+        return v + '.0';
+      default:
+        return gen();
     }
   };
   const pairs: Array<[string, string]> = [];
@@ -111,11 +132,33 @@ function dpkgCorpus(): Array<[string, string]> {
   }
   // Hand-picked classics.
   pairs.push(
-    ['1.0~rc1', '1.0'], ['1.0', '1.0+b1'], ['1.0~', '1.0'], ['1.0~~', '1.0~'], ['1.0~~a', '1.0~'], ['1.0', '1.0-0'],
-    ['1.0a', '1.0+'], ['1.0a', '1.0.'], ['1.0-1', '1.0-1.1'], ['2:1.0', '1:9.9'], ['0:1.0', '1.0'], ['1.0', '1.00'],
-    ['1.0a', '1.0A'], ['1.0Z', '1.0a'], ['1.2.3-1ubuntu1', '1.2.3-1ubuntu1.1'], ['7.6p2-4', '7.6-0'], ['1.0.0', '1.0'],
-    ['99999999999999999999', '99999999999999999998'], ['1:2:3', '1:2:4'], ['1.0-1-2', '1.0-1-10'], ['a1', '1'], ['1_0', '1.0'],
-    ['10.1', '9.10'], ['1.0~beta', '1.0~alpha'], ['0.0', '0'], ['1.1.1l-1', '1.1.1k-1'], ['3.0.11-1~deb12u2', '3.0.11-1'],
+    ['1.0~rc1', '1.0'],
+    ['1.0', '1.0+b1'],
+    ['1.0~', '1.0'],
+    ['1.0~~', '1.0~'],
+    ['1.0~~a', '1.0~'],
+    ['1.0', '1.0-0'],
+    ['1.0a', '1.0+'],
+    ['1.0a', '1.0.'],
+    ['1.0-1', '1.0-1.1'],
+    ['2:1.0', '1:9.9'],
+    ['0:1.0', '1.0'],
+    ['1.0', '1.00'],
+    ['1.0a', '1.0A'],
+    ['1.0Z', '1.0a'],
+    ['1.2.3-1ubuntu1', '1.2.3-1ubuntu1.1'],
+    ['7.6p2-4', '7.6-0'],
+    ['1.0.0', '1.0'],
+    ['99999999999999999999', '99999999999999999998'],
+    ['1:2:3', '1:2:4'],
+    ['1.0-1-2', '1.0-1-10'],
+    ['a1', '1'],
+    ['1_0', '1.0'],
+    ['10.1', '9.10'],
+    ['1.0~beta', '1.0~alpha'],
+    ['0.0', '0'],
+    ['1.1.1l-1', '1.1.1k-1'],
+    ['3.0.11-1~deb12u2', '3.0.11-1'],
   );
   return pairs;
 }
@@ -136,7 +179,11 @@ function dpkgOracle(pairs: Array<[string, string]>): string[] {
   elif [ $r = 1 ]; then if dpkg --compare-versions "$a" eq "$b" 2>/dev/null; then echo '='; else echo '>'; fi
   else echo E; fi
 done`;
-  const res = spawnSync('bash', ['-c', script], { input: pairs.map((p) => p.join('\t')).join('\n') + '\n', encoding: 'utf8', maxBuffer: 1 << 24 });
+  const res = spawnSync('bash', ['-c', script], {
+    input: pairs.map((p) => p.join('\t')).join('\n') + '\n',
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+  });
   assert.equal(res.status, 0, res.stderr);
   const out = res.stdout.trim().split('\n');
   assert.equal(out.length, pairs.length);
@@ -146,12 +193,23 @@ done`;
 describe('dpkg', () => {
   const haveDpkg = has('dpkg', ['--version']);
 
-  test('agrees with `dpkg --compare-versions` on a generated corpus and the claircore status files', { skip: sharedSkip || !haveDpkg && 'dpkg not installed' }, (t) => {
+  test('agrees with `dpkg --compare-versions` on a generated corpus and the claircore status files', {
+    skip: sharedSkip || (!haveDpkg && 'dpkg not installed'),
+  }, (t) => {
     const pairs = dpkgCorpus();
     const status = statusVersions();
     assert.ok(status.length >= 4, 'status fixtures have Version: fields');
     const statusPairs: Array<[string, string]> = [];
-    const neighbours = (v: string) => [v + '~', v + '~~', v + '+1', v + '.0', v + 'a', v.replace(/[0-9]+$/, (d) => String(Number(d) + 1)), `1:${v}`, v.replace(/-[^-]*$/, '')];
+    const neighbours = (v: string) => [
+      v + '~',
+      v + '~~',
+      v + '+1',
+      v + '.0',
+      v + 'a',
+      v.replace(/[0-9]+$/, (d) => String(Number(d) + 1)),
+      `1:${v}`,
+      v.replace(/-[^-]*$/, ''),
+    ];
     for (const a of status) {
       for (const b of status) statusPairs.push([a, b]);
       for (const n of neighbours(a)) statusPairs.push([a, n], [n, a]);
@@ -172,15 +230,39 @@ describe('dpkg', () => {
       if (ours !== theirs) mismatches.push(`${a} ${oracle[i]} ${b} (dpkg) but ours ${opOf(ours)}`);
       if (compareDpkg(b, a) !== -theirs) mismatches.push(`${b} vs ${a}: not antisymmetric`);
     });
-    t.diagnostic(`dpkg oracle: ${all.length - refused} pairs compared (${pairs.length} generated, ${statusPairs.length} from ${status.length} status-file versions and their neighbours), ${refused} refused by dpkg, ${mismatches.length} mismatches`);
+    t.diagnostic(
+      `dpkg oracle: ${all.length - refused} pairs compared (${pairs.length} generated, ${statusPairs.length} from ${status.length} status-file versions and their neighbours), ${refused} refused by dpkg, ${mismatches.length} mismatches`,
+    );
     assert.deepEqual(mismatches, []);
     assert.ok(all.length - refused >= 600);
   });
 
   test('valid() matches what dpkg accepts without error or warning', { skip: !haveDpkg && 'dpkg not installed' }, () => {
     const samples = [
-      '1.0', '1:1.0-1', '0:1.0', '+1:1.0', '2147483647:1', '2147483648:1', ' 1.0', '1.0 ', '1.0 2', ':1.0', 'a:1.0',
-      '1.0:1', '1:', '1.0-', 'a1', '1_0', '1.0-1_1', '1ä', '1:2:3', '1.0-1-2', '~1', '1.0~~a', '1.0+dfsg-1~bpo1', '1.0-a:b',
+      '1.0',
+      '1:1.0-1',
+      '0:1.0',
+      '+1:1.0',
+      '2147483647:1',
+      '2147483648:1',
+      ' 1.0',
+      '1.0 ',
+      '1.0 2',
+      ':1.0',
+      'a:1.0',
+      '1.0:1',
+      '1:',
+      '1.0-',
+      'a1',
+      '1_0',
+      '1.0-1_1',
+      '1ä',
+      '1:2:3',
+      '1.0-1-2',
+      '~1',
+      '1.0~~a',
+      '1.0+dfsg-1~bpo1',
+      '1.0-a:b',
     ];
     const script = `while IFS= read -r v; do err=$(dpkg --compare-versions "$v" eq "$v" 2>&1 >/dev/null); r=$?; case "$err" in *error*) echo E;; *warning*) echo W;; *) echo "$r";; esac; done`;
     const res = spawnSync('bash', ['-c', script], { input: samples.join('\n') + '\n', encoding: 'utf8' });
@@ -217,7 +299,8 @@ describe('apk', () => {
     const rows = comparisons(path.join(FIXTURES, 'apk_version.data'), true);
     const bad: string[] = [];
     for (const { a, op, b, line } of rows) {
-      if (apk.compare(a, b) !== want(op) || apk.compare(b, a) !== -want(op)) bad.push(`${line}: ${a} ${op} ${b}: ours ${opOf(apk.compare(a, b))}`);
+      if (apk.compare(a, b) !== want(op) || apk.compare(b, a) !== -want(op))
+        bad.push(`${line}: ${a} ${op} ${b}: ours ${opOf(apk.compare(a, b))}`);
     }
     t.diagnostic(`apk_version.data: ${rows.length - bad.length}/${rows.length} lines pass`);
     assert.deepEqual(bad, []);
@@ -226,21 +309,64 @@ describe('apk', () => {
 
   test('grammar: suffixes, letters, revisions, commit hashes, leading zeros', () => {
     const order = [
-      '1.0_alpha', '1.0_alpha1', '1.0_alpha2', '1.0_beta', '1.0_pre1', '1.0_rc1', '1.0_rc1-r1', '1.0', '1.0-r1', '1.0-r2', '1.0-r10',
-      '1.0_cvs', '1.0_svn', '1.0_git20200101', '1.0_hg', '1.0_p1', '1.0_p2', '1.0a', '1.0b', '1.0.1', '1.1', '1.01.0', '1.1_alpha',
+      '1.0_alpha',
+      '1.0_alpha1',
+      '1.0_alpha2',
+      '1.0_beta',
+      '1.0_pre1',
+      '1.0_rc1',
+      '1.0_rc1-r1',
+      '1.0',
+      '1.0-r1',
+      '1.0-r2',
+      '1.0-r10',
+      '1.0_cvs',
+      '1.0_svn',
+      '1.0_git20200101',
+      '1.0_hg',
+      '1.0_p1',
+      '1.0_p2',
+      '1.0a',
+      '1.0b',
+      '1.0.1',
+      '1.1',
+      '1.01.0',
+      '1.1_alpha',
     ];
     // 1.01 is a string compare ("01" < "1"), so 1.01.0 sorts before 1.1 but after 1.0.x
     const sorted = [...order].sort(apk.compare);
     assert.deepEqual(sorted, [
-      '1.0_alpha', '1.0_alpha1', '1.0_alpha2', '1.0_beta', '1.0_pre1', '1.0_rc1', '1.0_rc1-r1', '1.0', '1.0-r1', '1.0-r2', '1.0-r10',
-      '1.0_cvs', '1.0_svn', '1.0_git20200101', '1.0_hg', '1.0_p1', '1.0_p2', '1.0a', '1.0b', '1.0.1', '1.01.0', '1.1_alpha', '1.1',
+      '1.0_alpha',
+      '1.0_alpha1',
+      '1.0_alpha2',
+      '1.0_beta',
+      '1.0_pre1',
+      '1.0_rc1',
+      '1.0_rc1-r1',
+      '1.0',
+      '1.0-r1',
+      '1.0-r2',
+      '1.0-r10',
+      '1.0_cvs',
+      '1.0_svn',
+      '1.0_git20200101',
+      '1.0_hg',
+      '1.0_p1',
+      '1.0_p2',
+      '1.0a',
+      '1.0b',
+      '1.0.1',
+      '1.01.0',
+      '1.1_alpha',
+      '1.1',
     ]);
     assert.equal(apk.compare('1.2.3~abc123-r0', '1.2.3-r0'), 1, 'a commit hash comes earlier in the grammar than -r, so it is newer');
     assert.equal(apk.compare('1.2.3~abc123', '1.2.3'), 1);
     assert.equal(apk.compare('1.2.3~abc-r0', '1.2.3~abd-r0'), -1);
     assert.equal(apk.compare('01.0', '1.0'), 0, 'the first number compares numerically');
     for (const v of ['1', '1.2.3-r0', '2.3.0b-r1', '1.0_alpha_pre2', '1.2.3~deadbeef-r4', '0.1_git20230101-r0']) assert.ok(apk.valid(v), v);
-    for (const v of ['', 'a1', '1.0bc', '23_foo', '1.0-r', '1.0-1', '1..0', '1.0.', 'v1.0', '1.0_rc-r1a', '1.0~XYZ', '1.0 ']) assert.ok(!apk.valid(v), v);
+    for (const v of ['', 'a1', '1.0bc', '23_foo', '1.0-r', '1.0-1', '1..0', '1.0.', 'v1.0', '1.0_rc-r1a', '1.0~XYZ', '1.0 '])
+      assert.ok(!apk.valid(v), v);
   });
 
   test('every secfixes version in the Alpine fixture is a valid apk version', { skip: sharedSkip }, () => {
@@ -263,9 +389,11 @@ describe('apk', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('rpm', () => {
-  test('every line of the rpmvercmp vectors (rpm\'s tests/rpmvercmp.at, via claircore)', { skip: sharedSkip }, (t) => {
+  test("every line of the rpmvercmp vectors (rpm's tests/rpmvercmp.at, via claircore)", { skip: sharedSkip }, (t) => {
     const rows = comparisons(path.join(CLAIRCORE, 'internal_rpmver_testdata_rpmvercmp'));
-    const bad = rows.filter(({ a, op, b }) => rpmvercmp(a, b) !== want(op)).map(({ a, op, b, line }) => `${line}: ${a} ${op} ${b}: ours ${opOf(rpmvercmp(a, b))}`);
+    const bad = rows
+      .filter(({ a, op, b }) => rpmvercmp(a, b) !== want(op))
+      .map(({ a, op, b, line }) => `${line}: ${a} ${op} ${b}: ours ${opOf(rpmvercmp(a, b))}`);
     t.diagnostic(`internal_rpmver_testdata_rpmvercmp: ${rows.length - bad.length}/${rows.length} lines pass`);
     assert.deepEqual(bad, []);
     assert.equal(rows.length, 113);
@@ -278,7 +406,11 @@ describe('rpm', () => {
     assert.deepEqual(bad, []);
     assert.equal(rows.length, 12);
     assert.deepEqual(parseRpmNEVRA('fonts-filesystem-1:2.0.5-12.fc39.noarch'), {
-      name: 'fonts-filesystem', epoch: '1', version: '2.0.5', release: '12.fc39', arch: 'noarch',
+      name: 'fonts-filesystem',
+      epoch: '1',
+      version: '2.0.5',
+      release: '12.fc39',
+      arch: 'noarch',
     });
   });
 
@@ -307,13 +439,19 @@ const haveJava = MAVEN_JAR !== undefined && has('java', ['-version']);
 
 /** Maven's own ComparableVersion.main compares each adjacent pair of its arguments. */
 function mavenOracle(versions: string[]): Array<{ a: string; op: string; b: string }> {
-  const res = spawnSync('java', ['-cp', MAVEN_JAR!, 'org.apache.maven.artifact.versioning.ComparableVersion', ...versions], { encoding: 'utf8', maxBuffer: 1 << 26 });
-  assert.equal(res.status, 0, res.stderr);
-  return res.stdout.split('\n').filter((l) => l.startsWith('   ')).map((l) => {
-    const m = /^ {3}(\S+) (<|>|==) (\S+)$/.exec(l);
-    assert.ok(m, l);
-    return { a: m[1], op: m[2], b: m[3] };
+  const res = spawnSync('java', ['-cp', MAVEN_JAR!, 'org.apache.maven.artifact.versioning.ComparableVersion', ...versions], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
   });
+  assert.equal(res.status, 0, res.stderr);
+  return res.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('   '))
+    .map((l) => {
+      const m = /^ {3}(\S+) (<|>|==) (\S+)$/.exec(l);
+      assert.ok(m, l);
+      return { a: m[1], op: m[2], b: m[3] };
+    });
 }
 
 // The one claircore vector that Maven itself (3.8.7 as packaged by Debian, and every Maven since
@@ -322,26 +460,61 @@ function mavenOracle(versions: string[]): Array<{ a: string; op: string; b: stri
 const MAVEN_FIXTURE_DISAGREES = new Map([['2.0.a < 2.0.0.a', 0 as Cmp]]);
 
 describe('maven', () => {
-  test('every line of claircore\'s compare.list (one line follows pre-3.9 Maven; Maven decides)', { skip: sharedSkip }, (t) => {
+  test("every line of claircore's compare.list (one line follows pre-3.9 Maven; Maven decides)", { skip: sharedSkip }, (t) => {
     const rows = comparisons(path.join(CLAIRCORE, 'internal_maven_testdata_compare.list'));
     const bad: string[] = [];
     let agree = 0;
     for (const { a, op, b, line } of rows) {
       const key = `${a} ${op} ${b}`;
       const expected = MAVEN_FIXTURE_DISAGREES.get(key) ?? want(op);
-      if (compareMaven(a, b) !== expected || compareMaven(b, a) !== -expected) bad.push(`${line}: ${key}: ours ${opOf(compareMaven(a, b))}`);
+      if (compareMaven(a, b) !== expected || compareMaven(b, a) !== -expected)
+        bad.push(`${line}: ${key}: ours ${opOf(compareMaven(a, b))}`);
       else if (!MAVEN_FIXTURE_DISAGREES.has(key)) agree++;
     }
-    t.diagnostic(`internal_maven_testdata_compare.list: ${agree}/${rows.length} lines as written; ${MAVEN_FIXTURE_DISAGREES.size} line(s) answered as Maven does instead: ${[...MAVEN_FIXTURE_DISAGREES.keys()].join('; ')}`);
+    t.diagnostic(
+      `internal_maven_testdata_compare.list: ${agree}/${rows.length} lines as written; ${MAVEN_FIXTURE_DISAGREES.size} line(s) answered as Maven does instead: ${[...MAVEN_FIXTURE_DISAGREES.keys()].join('; ')}`,
+    );
     assert.deepEqual(bad, []);
     assert.equal(rows.length, 84);
   });
 
-  test('the fixture lines and a generated corpus agree with Maven\'s own ComparableVersion (java)', { skip: sharedSkip || !haveJava && 'java or maven-artifact jar not installed' }, (t) => {
+  test("the fixture lines and a generated corpus agree with Maven's own ComparableVersion (java)", {
+    skip: sharedSkip || (!haveJava && 'java or maven-artifact jar not installed'),
+  }, (t) => {
     const fixtureRows = comparisons(path.join(CLAIRCORE, 'internal_maven_testdata_compare.list'));
     const r = prng(0x3a7e);
-    const atoms = ['0', '1', '2', '10', '00', '01', '123456789012', '99999999999999999999', 'a', 'b', 'm', 'alpha', 'beta', 'milestone',
-      'rc', 'cr', 'snapshot', 'SNAPSHOT', 'ga', 'final', 'release', 'sp', 'xyz', 'abc', 'RELEASE', 'Final', 'jre', 'android', 'redhat', ''];
+    const atoms = [
+      '0',
+      '1',
+      '2',
+      '10',
+      '00',
+      '01',
+      '123456789012',
+      '99999999999999999999',
+      'a',
+      'b',
+      'm',
+      'alpha',
+      'beta',
+      'milestone',
+      'rc',
+      'cr',
+      'snapshot',
+      'SNAPSHOT',
+      'ga',
+      'final',
+      'release',
+      'sp',
+      'xyz',
+      'abc',
+      'RELEASE',
+      'Final',
+      'jre',
+      'android',
+      'redhat',
+      '',
+    ];
     const seps = ['.', '-', '', '.', '-'];
     const gen = () => {
       let s = r.pick(['1', '2', '1.0', '0', '3.2.1', 'a', '1-0']);
@@ -355,27 +528,60 @@ describe('maven', () => {
       args.push(a, r.int(2) ? gen() : a + r.pick(seps) + r.pick(atoms));
     }
     const oracle = mavenOracle(args);
-    const bad = oracle.filter(({ a, op, b }) => compareMaven(a, b) !== want(op)).map(({ a, op, b }) => `${a} ${op} ${b} (Maven) but ours ${opOf(compareMaven(a, b))}`);
-    t.diagnostic(`Maven ComparableVersion oracle (${path.basename(MAVEN_JAR!)}): ${oracle.length - bad.length}/${oracle.length} adjacent pairs agree`);
+    const bad = oracle
+      .filter(({ a, op, b }) => compareMaven(a, b) !== want(op))
+      .map(({ a, op, b }) => `${a} ${op} ${b} (Maven) but ours ${opOf(compareMaven(a, b))}`);
+    t.diagnostic(
+      `Maven ComparableVersion oracle (${path.basename(MAVEN_JAR!)}): ${oracle.length - bad.length}/${oracle.length} adjacent pairs agree`,
+    );
     assert.deepEqual(bad, []);
     assert.equal(oracle.length, args.length - 1);
   });
 
-  test('Maven\'s own order is not transitive on odd strings; we give Maven\'s answer for each pair', (t) => {
+  test("Maven's own order is not transitive on odd strings; we give Maven's answer for each pair", (t) => {
     const cycle = ['2.1.10beta1CR', '2.1.10.0', '2.1.10.redhat.2'];
     assert.equal(compareMaven(cycle[0], cycle[1]), -1);
     assert.equal(compareMaven(cycle[1], cycle[2]), -1);
     assert.equal(compareMaven(cycle[2], cycle[0]), -1);
     if (!haveJava) return t.diagnostic('java not installed: cycle not confirmed against Maven');
-    assert.deepEqual(mavenOracle([...cycle, cycle[0]]).map(({ op }) => op), ['<', '<', '<']);
+    assert.deepEqual(
+      mavenOracle([...cycle, cycle[0]]).map(({ op }) => op),
+      ['<', '<', '<'],
+    );
   });
 
   test('qualifier order, aliases and padding', () => {
-    const order = ['1-alpha', '1-alpha-1', '1-alpha2', '1-beta', '1-m1', '1-milestone-2', '1-rc', '1-cr-1', '1-rc2', '1-SNAPSHOT', '1', '1-sp', '1-sp1', '1-abc', '1-xyz', '1-1', '1.0.1', '1.1'];
+    const order = [
+      '1-alpha',
+      '1-alpha-1',
+      '1-alpha2',
+      '1-beta',
+      '1-m1',
+      '1-milestone-2',
+      '1-rc',
+      '1-cr-1',
+      '1-rc2',
+      '1-SNAPSHOT',
+      '1',
+      '1-sp',
+      '1-sp1',
+      '1-abc',
+      '1-xyz',
+      '1-1',
+      '1.0.1',
+      '1.1',
+    ];
     for (let i = 0; i < order.length; i++) {
       for (let j = 0; j < order.length; j++) assert.equal(compareMaven(order[i], order[j]), Math.sign(i - j), `${order[i]} vs ${order[j]}`);
     }
-    for (const [a, b] of [['1', '1.0.0'], ['1', '1-ga'], ['1.0-final', '1.0.RELEASE'], ['1cr', '1-rc'], ['1a1', '1-alpha-1'], ['1.0.0.X', '1-x']]) {
+    for (const [a, b] of [
+      ['1', '1.0.0'],
+      ['1', '1-ga'],
+      ['1.0-final', '1.0.RELEASE'],
+      ['1cr', '1-rc'],
+      ['1a1', '1-alpha-1'],
+      ['1.0.0.X', '1-x'],
+    ]) {
       assert.equal(compareMaven(a, b), 0, `${a} == ${b}`);
     }
     assert.equal(compareMaven('1a', '1-alpha'), 1, '"a" means alpha only when a digit follows');
@@ -390,41 +596,185 @@ describe('maven', () => {
 
 // pypa/packaging tests/test_version.py VERSIONS: "This list must be in the correct sorting order".
 const PEP440_SORTED = [
-  '1.0.dev0', '1.0.dev456', '1.0.dev456+local', '1.0a0', '1.0a0.post0.dev0', '1.0a0.post0', '1.0a1.dev1', '1.0a1.dev1+local',
-  '1.0a1', '1.0a1+local', '1.0b0', '1.0b1.dev456', '1.0b2', '1.0b2.post345.dev456', '1.0b2.post345', '1.0b2-346', '1.0rc0',
-  '1.0rc1.dev1', '1.0c1', '1.0rc2', '1.0', '1.0.post0.dev0', '1.0.post0', '1.0.post456.dev34', '1.0.post456', '1.0.post456+local',
-  '1.0.1.dev1', '1.0.1a1', '1.0.1', '1.0.1+local', '1.0.1.post1', '1.1.dev1', '1.2+a', '1.2+abc', '1.2+abcdef', '1.2+def', '1.2+0',
-  '1.2+1', '1.2+1.abc', '1.2+1.1', '1.2+1.1.0', '1.2+2', '1.2+123', '1.2+123456', '1.2.r32+123456', '1.2.rev33+123456',
+  '1.0.dev0',
+  '1.0.dev456',
+  '1.0.dev456+local',
+  '1.0a0',
+  '1.0a0.post0.dev0',
+  '1.0a0.post0',
+  '1.0a1.dev1',
+  '1.0a1.dev1+local',
+  '1.0a1',
+  '1.0a1+local',
+  '1.0b0',
+  '1.0b1.dev456',
+  '1.0b2',
+  '1.0b2.post345.dev456',
+  '1.0b2.post345',
+  '1.0b2-346',
+  '1.0rc0',
+  '1.0rc1.dev1',
+  '1.0c1',
+  '1.0rc2',
+  '1.0',
+  '1.0.post0.dev0',
+  '1.0.post0',
+  '1.0.post456.dev34',
+  '1.0.post456',
+  '1.0.post456+local',
+  '1.0.1.dev1',
+  '1.0.1a1',
+  '1.0.1',
+  '1.0.1+local',
+  '1.0.1.post1',
+  '1.1.dev1',
+  '1.2+a',
+  '1.2+abc',
+  '1.2+abcdef',
+  '1.2+def',
+  '1.2+0',
+  '1.2+1',
+  '1.2+1.abc',
+  '1.2+1.1',
+  '1.2+1.1.0',
+  '1.2+2',
+  '1.2+123',
+  '1.2+123456',
+  '1.2.r32+123456',
+  '1.2.rev33+123456',
 ];
 const PEP440_ALL = [...PEP440_SORTED, ...PEP440_SORTED.map((v) => `1!${v}`)];
 
 // packaging's test_normalized_versions pairs (input, normalised).
 const PEP440_NORMALIZED: Array<[string, string]> = [
-  ['1.0dev', '1.0.dev0'], ['1.0.dev', '1.0.dev0'], ['1.0dev1', '1.0.dev1'], ['1.0-dev', '1.0.dev0'], ['1.0-dev1', '1.0.dev1'],
-  ['1.0DEV', '1.0.dev0'], ['1.0.DEV', '1.0.dev0'], ['1.0DEV1', '1.0.dev1'], ['1.0.DEV1', '1.0.dev1'], ['1.0-DEV', '1.0.dev0'],
-  ['1.0-DEV1', '1.0.dev1'], ['1.0a', '1.0a0'], ['1.0.a', '1.0a0'], ['1.0.a1', '1.0a1'], ['1.0-a', '1.0a0'], ['1.0-a1', '1.0a1'],
-  ['1.0alpha', '1.0a0'], ['1.0.alpha', '1.0a0'], ['1.0.alpha1', '1.0a1'], ['1.0-alpha', '1.0a0'], ['1.0-alpha1', '1.0a1'],
-  ['1.0A', '1.0a0'], ['1.0.A', '1.0a0'], ['1.0.A1', '1.0a1'], ['1.0-A', '1.0a0'], ['1.0-A1', '1.0a1'], ['1.0ALPHA', '1.0a0'],
-  ['1.0.ALPHA', '1.0a0'], ['1.0.ALPHA1', '1.0a1'], ['1.0-ALPHA', '1.0a0'], ['1.0-ALPHA1', '1.0a1'], ['1.0b', '1.0b0'],
-  ['1.0.b', '1.0b0'], ['1.0.b1', '1.0b1'], ['1.0-b', '1.0b0'], ['1.0-b1', '1.0b1'], ['1.0beta', '1.0b0'], ['1.0.beta', '1.0b0'],
-  ['1.0.beta1', '1.0b1'], ['1.0-beta', '1.0b0'], ['1.0-beta1', '1.0b1'], ['1.0B', '1.0b0'], ['1.0.B', '1.0b0'], ['1.0.B1', '1.0b1'],
-  ['1.0-B', '1.0b0'], ['1.0-B1', '1.0b1'], ['1.0BETA', '1.0b0'], ['1.0.BETA', '1.0b0'], ['1.0.BETA1', '1.0b1'], ['1.0-BETA', '1.0b0'],
-  ['1.0-BETA1', '1.0b1'], ['1.0c', '1.0rc0'], ['1.0.c', '1.0rc0'], ['1.0.c1', '1.0rc1'], ['1.0-c', '1.0rc0'], ['1.0-c1', '1.0rc1'],
-  ['1.0rc', '1.0rc0'], ['1.0.rc', '1.0rc0'], ['1.0.rc1', '1.0rc1'], ['1.0-rc', '1.0rc0'], ['1.0-rc1', '1.0rc1'], ['1.0C', '1.0rc0'],
-  ['1.0.C', '1.0rc0'], ['1.0.C1', '1.0rc1'], ['1.0-C', '1.0rc0'], ['1.0-C1', '1.0rc1'], ['1.0RC', '1.0rc0'], ['1.0.RC', '1.0rc0'],
-  ['1.0.RC1', '1.0rc1'], ['1.0-RC', '1.0rc0'], ['1.0-RC1', '1.0rc1'], ['1.0post', '1.0.post0'], ['1.0.post', '1.0.post0'],
-  ['1.0post1', '1.0.post1'], ['1.0-post', '1.0.post0'], ['1.0-post1', '1.0.post1'], ['1.0POST', '1.0.post0'], ['1.0.POST', '1.0.post0'],
-  ['1.0POST1', '1.0.post1'], ['1.0r', '1.0.post0'], ['1.0rev', '1.0.post0'], ['1.0.POST1', '1.0.post1'], ['1.0.r1', '1.0.post1'],
-  ['1.0.rev1', '1.0.post1'], ['1.0-POST', '1.0.post0'], ['1.0-POST1', '1.0.post1'], ['1.0-5', '1.0.post5'], ['1.0-r5', '1.0.post5'],
-  ['1.0-rev5', '1.0.post5'], ['1.0+AbC', '1.0+abc'], ['1.01', '1.1'], ['1.0a05', '1.0a5'], ['1.0b07', '1.0b7'], ['1.0c056', '1.0rc56'],
-  ['1.0rc09', '1.0rc9'], ['1.0.post000', '1.0.post0'], ['1.1.dev09000', '1.1.dev9000'], ['00!1.2', '1.2'], ['0100!0.0', '100!0.0'],
-  ['v1.0', '1.0'], ['   v1.0\t\n', '1.0'], ['\u202f1.0\t\u2029\n ', '1.0'],
+  ['1.0dev', '1.0.dev0'],
+  ['1.0.dev', '1.0.dev0'],
+  ['1.0dev1', '1.0.dev1'],
+  ['1.0-dev', '1.0.dev0'],
+  ['1.0-dev1', '1.0.dev1'],
+  ['1.0DEV', '1.0.dev0'],
+  ['1.0.DEV', '1.0.dev0'],
+  ['1.0DEV1', '1.0.dev1'],
+  ['1.0.DEV1', '1.0.dev1'],
+  ['1.0-DEV', '1.0.dev0'],
+  ['1.0-DEV1', '1.0.dev1'],
+  ['1.0a', '1.0a0'],
+  ['1.0.a', '1.0a0'],
+  ['1.0.a1', '1.0a1'],
+  ['1.0-a', '1.0a0'],
+  ['1.0-a1', '1.0a1'],
+  ['1.0alpha', '1.0a0'],
+  ['1.0.alpha', '1.0a0'],
+  ['1.0.alpha1', '1.0a1'],
+  ['1.0-alpha', '1.0a0'],
+  ['1.0-alpha1', '1.0a1'],
+  ['1.0A', '1.0a0'],
+  ['1.0.A', '1.0a0'],
+  ['1.0.A1', '1.0a1'],
+  ['1.0-A', '1.0a0'],
+  ['1.0-A1', '1.0a1'],
+  ['1.0ALPHA', '1.0a0'],
+  ['1.0.ALPHA', '1.0a0'],
+  ['1.0.ALPHA1', '1.0a1'],
+  ['1.0-ALPHA', '1.0a0'],
+  ['1.0-ALPHA1', '1.0a1'],
+  ['1.0b', '1.0b0'],
+  ['1.0.b', '1.0b0'],
+  ['1.0.b1', '1.0b1'],
+  ['1.0-b', '1.0b0'],
+  ['1.0-b1', '1.0b1'],
+  ['1.0beta', '1.0b0'],
+  ['1.0.beta', '1.0b0'],
+  ['1.0.beta1', '1.0b1'],
+  ['1.0-beta', '1.0b0'],
+  ['1.0-beta1', '1.0b1'],
+  ['1.0B', '1.0b0'],
+  ['1.0.B', '1.0b0'],
+  ['1.0.B1', '1.0b1'],
+  ['1.0-B', '1.0b0'],
+  ['1.0-B1', '1.0b1'],
+  ['1.0BETA', '1.0b0'],
+  ['1.0.BETA', '1.0b0'],
+  ['1.0.BETA1', '1.0b1'],
+  ['1.0-BETA', '1.0b0'],
+  ['1.0-BETA1', '1.0b1'],
+  ['1.0c', '1.0rc0'],
+  ['1.0.c', '1.0rc0'],
+  ['1.0.c1', '1.0rc1'],
+  ['1.0-c', '1.0rc0'],
+  ['1.0-c1', '1.0rc1'],
+  ['1.0rc', '1.0rc0'],
+  ['1.0.rc', '1.0rc0'],
+  ['1.0.rc1', '1.0rc1'],
+  ['1.0-rc', '1.0rc0'],
+  ['1.0-rc1', '1.0rc1'],
+  ['1.0C', '1.0rc0'],
+  ['1.0.C', '1.0rc0'],
+  ['1.0.C1', '1.0rc1'],
+  ['1.0-C', '1.0rc0'],
+  ['1.0-C1', '1.0rc1'],
+  ['1.0RC', '1.0rc0'],
+  ['1.0.RC', '1.0rc0'],
+  ['1.0.RC1', '1.0rc1'],
+  ['1.0-RC', '1.0rc0'],
+  ['1.0-RC1', '1.0rc1'],
+  ['1.0post', '1.0.post0'],
+  ['1.0.post', '1.0.post0'],
+  ['1.0post1', '1.0.post1'],
+  ['1.0-post', '1.0.post0'],
+  ['1.0-post1', '1.0.post1'],
+  ['1.0POST', '1.0.post0'],
+  ['1.0.POST', '1.0.post0'],
+  ['1.0POST1', '1.0.post1'],
+  ['1.0r', '1.0.post0'],
+  ['1.0rev', '1.0.post0'],
+  ['1.0.POST1', '1.0.post1'],
+  ['1.0.r1', '1.0.post1'],
+  ['1.0.rev1', '1.0.post1'],
+  ['1.0-POST', '1.0.post0'],
+  ['1.0-POST1', '1.0.post1'],
+  ['1.0-5', '1.0.post5'],
+  ['1.0-r5', '1.0.post5'],
+  ['1.0-rev5', '1.0.post5'],
+  ['1.0+AbC', '1.0+abc'],
+  ['1.01', '1.1'],
+  ['1.0a05', '1.0a5'],
+  ['1.0b07', '1.0b7'],
+  ['1.0c056', '1.0rc56'],
+  ['1.0rc09', '1.0rc9'],
+  ['1.0.post000', '1.0.post0'],
+  ['1.1.dev09000', '1.1.dev9000'],
+  ['00!1.2', '1.2'],
+  ['0100!0.0', '100!0.0'],
+  ['v1.0', '1.0'],
+  ['   v1.0\t\n', '1.0'],
+  ['\u202f1.0\t\u2029\n ', '1.0'],
 ];
 
 // packaging's test_invalid_versions.
 const PEP440_INVALID = [
-  'french toast', '1.0+a+', '1.0++', '1.0+_foobar', '1.0+foo&asd', '1.0+1+1', '1. 0', '1 .0', '1. 0a1', '1 .0a1', '1.0 a1', '1.0a 1',
-  '٠١٢.٣٤٥.٦٧٨٩', '.', '..', '1..0', '1.0.', '.1.0', '1..2.3', '1.0+\u0130', '', '\ufeff1.0',
+  'french toast',
+  '1.0+a+',
+  '1.0++',
+  '1.0+_foobar',
+  '1.0+foo&asd',
+  '1.0+1+1',
+  '1. 0',
+  '1 .0',
+  '1. 0a1',
+  '1 .0a1',
+  '1.0 a1',
+  '1.0a 1',
+  '٠١٢.٣٤٥.٦٧٨٩',
+  '.',
+  '..',
+  '1..0',
+  '1.0.',
+  '.1.0',
+  '1..2.3',
+  '1.0+\u0130',
+  '',
+  '\ufeff1.0',
 ];
 
 describe('pep440', () => {
@@ -439,15 +789,24 @@ describe('pep440', () => {
     t.diagnostic(`PEP 440 ordering: ${PEP440_ALL.length} versions, ${n} ordered pairs`);
   });
 
-  test('normalisation: packaging\'s vectors, 1.0.0 == 1, case, separators, v prefix, local versions', () => {
+  test("normalisation: packaging's vectors, 1.0.0 == 1, case, separators, v prefix, local versions", () => {
     for (const [input, norm] of PEP440_NORMALIZED) {
       assert.equal(normalizePep440(input), norm, JSON.stringify(input));
       assert.equal(comparePep440(input, norm), 0, `${JSON.stringify(input)} == ${norm}`);
     }
     for (const v of PEP440_INVALID) assert.equal(pep440.valid(v), false, JSON.stringify(v));
     const equal: Array<[string, string]> = [
-      ['1.0.0', '1'], ['1.0.0.0', '1.0'], ['1.0RC1', '1.0rc1'], ['1.0_rc_1', '1.0rc1'], ['1.0-rc.1', '1.0rc1'], ['V1.0', '1.0'],
-      ['1.0+Ubuntu-1', '1.0+ubuntu.1'], ['1.0+ubuntu_1', '1.0+ubuntu.1'], ['0!1.0', '1.0'], ['1.0.post0', '1.0-0'], ['1.0c1', '1.0rc1'],
+      ['1.0.0', '1'],
+      ['1.0.0.0', '1.0'],
+      ['1.0RC1', '1.0rc1'],
+      ['1.0_rc_1', '1.0rc1'],
+      ['1.0-rc.1', '1.0rc1'],
+      ['V1.0', '1.0'],
+      ['1.0+Ubuntu-1', '1.0+ubuntu.1'],
+      ['1.0+ubuntu_1', '1.0+ubuntu.1'],
+      ['0!1.0', '1.0'],
+      ['1.0.post0', '1.0-0'],
+      ['1.0c1', '1.0rc1'],
     ];
     for (const [a, b] of equal) assert.equal(comparePep440(a, b), 0, `${a} == ${b}`);
     assert.equal(comparePep440('1.0+local', '1.0'), 1, 'a local version sorts after its public version');
@@ -456,7 +815,9 @@ describe('pep440', () => {
     assert.equal(comparePep440('not a version', '0.0.dev0'), -1, 'invalid strings sort before every valid version');
   });
 
-  test('agrees with Python\'s packaging.version on a generated corpus', { skip: !has('python3', ['-c', 'import packaging.version']) && 'python3 with packaging not installed' }, (t) => {
+  test("agrees with Python's packaging.version on a generated corpus", {
+    skip: !has('python3', ['-c', 'import packaging.version']) && 'python3 with packaging not installed',
+  }, (t) => {
     const r = prng(0x440);
     const parts = ['0', '1', '2', '10', '01', '000', '99999999999999999999'];
     const pre = ['', '', 'a', 'b', 'rc', 'c', 'alpha', 'beta', 'pre', 'preview', '.a', '-b', '_rc', 'RC', 'Alpha'];
@@ -489,7 +850,8 @@ json.dump({"norm": norm, "cmp": cmp}, sys.stdout)`;
     const out = JSON.parse(res.stdout) as { norm: (string | null)[]; cmp: (number | null)[] };
     const bad: string[] = [];
     versions.forEach((v, i) => {
-      if ((normalizePep440(v) ?? null) !== out.norm[i]) bad.push(`${JSON.stringify(v)}: packaging ${out.norm[i]}, ours ${normalizePep440(v)}`);
+      if ((normalizePep440(v) ?? null) !== out.norm[i])
+        bad.push(`${JSON.stringify(v)}: packaging ${out.norm[i]}, ours ${normalizePep440(v)}`);
     });
     let compared = 0;
     pairs.forEach(([i, j], k) => {
@@ -498,7 +860,9 @@ json.dump({"norm": norm, "cmp": cmp}, sys.stdout)`;
       if (comparePep440(versions[i], versions[j]) !== out.cmp[k]) bad.push(`${versions[i]} vs ${versions[j]}: packaging ${out.cmp[k]}`);
     });
     const valid = out.norm.filter((x) => x !== null).length;
-    t.diagnostic(`packaging oracle: ${versions.length} strings (${valid} valid) parsed and normalised alike, ${compared} valid pairs compared, ${bad.length} mismatches`);
+    t.diagnostic(
+      `packaging oracle: ${versions.length} strings (${valid} valid) parsed and normalised alike, ${compared} valid pairs compared, ${bad.length} mismatches`,
+    );
     assert.deepEqual(bad, []);
     assert.ok(valid > 150 && compared > 300);
   });
@@ -510,7 +874,19 @@ json.dump({"norm": norm, "cmp": cmp}, sys.stdout)`;
 
 describe('semver', () => {
   test('SemVer 2.0.0 precedence (semver.org §11) in all three schemes', () => {
-    const order = ['1.0.0-alpha', '1.0.0-alpha.1', '1.0.0-alpha.beta', '1.0.0-beta', '1.0.0-beta.2', '1.0.0-beta.11', '1.0.0-rc.1', '1.0.0', '1.0.1', '1.1.0', '2.0.0'];
+    const order = [
+      '1.0.0-alpha',
+      '1.0.0-alpha.1',
+      '1.0.0-alpha.beta',
+      '1.0.0-beta',
+      '1.0.0-beta.2',
+      '1.0.0-beta.11',
+      '1.0.0-rc.1',
+      '1.0.0',
+      '1.0.1',
+      '1.1.0',
+      '2.0.0',
+    ];
     for (const cmp of [compareSemver, compareNpm, compareGo]) {
       for (let i = 0; i < order.length; i++) {
         for (let j = 0; j < order.length; j++) assert.equal(cmp(order[i], order[j]), Math.sign(i - j), `${order[i]} vs ${order[j]}`);
@@ -521,10 +897,12 @@ describe('semver', () => {
     assert.equal(compareSemver('1.0.0-2', '1.0.0-10'), -1, 'numeric identifiers compare as numbers');
     assert.equal(compareSemver('1.0.0-B', '1.0.0-a'), -1, 'ASCII order');
     assert.equal(compareSemver('18446744073709551616.0.0', '18446744073709551615.0.0'), 1, 'unbounded numbers');
-    assert.ok(!semver.valid('1.2') && !semver.valid('01.2.3') && !semver.valid('1.2.3-01') && !semver.valid('1.2.3-') && semver.valid('v1.2.3'));
+    assert.ok(
+      !semver.valid('1.2') && !semver.valid('01.2.3') && !semver.valid('1.2.3-01') && !semver.valid('1.2.3-') && semver.valid('v1.2.3'),
+    );
   });
 
-  test('strict SemVer agrees with npm\'s semver package on a generated corpus', (t) => {
+  test("strict SemVer agrees with npm's semver package on a generated corpus", (t) => {
     const r = prng(0x5e);
     const nums = ['0', '1', '2', '9', '10', '11', '01', '123'];
     const ids = ['alpha', 'beta', 'rc', '0', '1', '2', '11', '01', 'a1', '1a', '-', 'x-y', 'Z', 'z', ''];
@@ -572,13 +950,38 @@ describe('semver', () => {
 
   // golang.org/x/mod/semver semver_test.go: the list is in ascending order; equal "out" means equal.
   const GO_TESTS: Array<[string, string]> = [
-    ['bad', ''], ['v1-alpha.beta.gamma', ''], ['v1-pre', ''], ['v1+meta', ''], ['v1-pre+meta', ''], ['v1.2-pre', ''], ['v1.2+meta', ''],
-    ['v1.2-pre+meta', ''], ['v1.0.0-alpha', 'v1.0.0-alpha'], ['v1.0.0-alpha.1', 'v1.0.0-alpha.1'], ['v1.0.0-alpha.beta', 'v1.0.0-alpha.beta'],
-    ['v1.0.0-beta', 'v1.0.0-beta'], ['v1.0.0-beta.2', 'v1.0.0-beta.2'], ['v1.0.0-beta.11', 'v1.0.0-beta.11'], ['v1.0.0-rc.1', 'v1.0.0-rc.1'],
-    ['v1', 'v1.0.0'], ['v1.0', 'v1.0.0'], ['v1.0.0', 'v1.0.0'], ['v1.2', 'v1.2.0'], ['v1.2.0', 'v1.2.0'], ['v1.2.3-456', 'v1.2.3-456'],
-    ['v1.2.3-456.789', 'v1.2.3-456.789'], ['v1.2.3-456-789', 'v1.2.3-456-789'], ['v1.2.3-456a', 'v1.2.3-456a'], ['v1.2.3-pre', 'v1.2.3-pre'],
-    ['v1.2.3-pre+meta', 'v1.2.3-pre'], ['v1.2.3-pre.1', 'v1.2.3-pre.1'], ['v1.2.3-zzz', 'v1.2.3-zzz'], ['v1.2.3', 'v1.2.3'],
-    ['v1.2.3+meta', 'v1.2.3'], ['v1.2.3+meta-pre', 'v1.2.3'], ['v1.2.3+meta-pre.sha.256a', 'v1.2.3'],
+    ['bad', ''],
+    ['v1-alpha.beta.gamma', ''],
+    ['v1-pre', ''],
+    ['v1+meta', ''],
+    ['v1-pre+meta', ''],
+    ['v1.2-pre', ''],
+    ['v1.2+meta', ''],
+    ['v1.2-pre+meta', ''],
+    ['v1.0.0-alpha', 'v1.0.0-alpha'],
+    ['v1.0.0-alpha.1', 'v1.0.0-alpha.1'],
+    ['v1.0.0-alpha.beta', 'v1.0.0-alpha.beta'],
+    ['v1.0.0-beta', 'v1.0.0-beta'],
+    ['v1.0.0-beta.2', 'v1.0.0-beta.2'],
+    ['v1.0.0-beta.11', 'v1.0.0-beta.11'],
+    ['v1.0.0-rc.1', 'v1.0.0-rc.1'],
+    ['v1', 'v1.0.0'],
+    ['v1.0', 'v1.0.0'],
+    ['v1.0.0', 'v1.0.0'],
+    ['v1.2', 'v1.2.0'],
+    ['v1.2.0', 'v1.2.0'],
+    ['v1.2.3-456', 'v1.2.3-456'],
+    ['v1.2.3-456.789', 'v1.2.3-456.789'],
+    ['v1.2.3-456-789', 'v1.2.3-456-789'],
+    ['v1.2.3-456a', 'v1.2.3-456a'],
+    ['v1.2.3-pre', 'v1.2.3-pre'],
+    ['v1.2.3-pre+meta', 'v1.2.3-pre'],
+    ['v1.2.3-pre.1', 'v1.2.3-pre.1'],
+    ['v1.2.3-zzz', 'v1.2.3-zzz'],
+    ['v1.2.3', 'v1.2.3'],
+    ['v1.2.3+meta', 'v1.2.3'],
+    ['v1.2.3+meta-pre', 'v1.2.3'],
+    ['v1.2.3+meta-pre.sha.256a', 'v1.2.3'],
   ];
 
   test('Go: x/mod/semver vectors (validity, canonical form, order)', () => {
@@ -623,7 +1026,10 @@ describe('semver', () => {
     assert.equal(canonicalGo('v2.0.0+incompatible'), 'v2.0.0+incompatible');
     assert.deepEqual(parsePseudoVersion('v0.0.0-20191109021931-daa7c04131f5'), { timestamp: '20191109021931', revision: 'daa7c04131f5' });
     assert.deepEqual(parsePseudoVersion('v1.2.4-0.20200101000000-cccccccccccc'), { timestamp: '20200101000000', revision: 'cccccccccccc' });
-    assert.deepEqual(parsePseudoVersion('1.2.3-pre.0.20200101000000-bbbbbbbbbbbb'), { timestamp: '20200101000000', revision: 'bbbbbbbbbbbb' });
+    assert.deepEqual(parsePseudoVersion('1.2.3-pre.0.20200101000000-bbbbbbbbbbbb'), {
+      timestamp: '20200101000000',
+      revision: 'bbbbbbbbbbbb',
+    });
     assert.equal(parsePseudoVersion('v1.2.3-pre'), undefined);
     assert.equal(parsePseudoVersion('v1.2.3'), undefined);
     assert.ok(satisfies('v1.2.4-0.20200101000000-cccccccccccc', '>=1.2.3 <1.2.4', 'go', { includePrerelease: true }));
@@ -659,11 +1065,26 @@ describe('affected', () => {
 
   test('OSV event lists with several intervals and limits', () => {
     const events: OsvEvent[] = [
-      { introduced: '0' }, { fixed: '1.0.5' }, { introduced: '1.1.0' }, { fixed: '1.1.3' }, { introduced: '2.0.0' }, { last_affected: '2.0.4' },
+      { introduced: '0' },
+      { fixed: '1.0.5' },
+      { introduced: '1.1.0' },
+      { fixed: '1.1.3' },
+      { introduced: '2.0.0' },
+      { last_affected: '2.0.4' },
     ];
     const cases: Array<[string, boolean]> = [
-      ['0.1.0', true], ['1.0.4', true], ['1.0.5', false], ['1.0.9', false], ['1.1.0', true], ['1.1.2', true], ['1.1.3', false],
-      ['1.9.9', false], ['2.0.0', true], ['2.0.4', true], ['2.0.5', false], ['3.0.0', false],
+      ['0.1.0', true],
+      ['1.0.4', true],
+      ['1.0.5', false],
+      ['1.0.9', false],
+      ['1.1.0', true],
+      ['1.1.2', true],
+      ['1.1.3', false],
+      ['1.9.9', false],
+      ['2.0.0', true],
+      ['2.0.4', true],
+      ['2.0.5', false],
+      ['3.0.0', false],
     ];
     for (const [v, exp] of cases) assert.equal(affected(v, events, 'Go'), exp, v);
     // Order of the events does not matter.
@@ -712,21 +1133,77 @@ describe('affected', () => {
 describe('registry', () => {
   test('OSV and distro names resolve to one scheme each', () => {
     const expect: Array<[string, string]> = [
-      ['Debian:12', 'dpkg'], ['Ubuntu:22.04:LTS', 'dpkg'], ['deb', 'dpkg'], ['Alpine:v3.18', 'apk2'], ['Alpine:v3.23', 'apk'], ['Alpine', 'apk'], ['Wolfi', 'apk'],
-      ['Red Hat:enterprise_linux:9', 'rpm'], ['Rocky Linux:8', 'rpm'], ['AlmaLinux:9', 'rpm'], ['openSUSE:Leap 15.5', 'rpm'],
-      ['PyPI', 'pep440'], ['npm', 'npm'], ['Go', 'go'], ['Maven', 'maven'], ['crates.io', 'semver'], ['SEMVER', 'semver'],
+      ['Debian:12', 'dpkg'],
+      ['Ubuntu:22.04:LTS', 'dpkg'],
+      ['deb', 'dpkg'],
+      ['Alpine:v3.18', 'apk2'],
+      ['Alpine:v3.23', 'apk'],
+      ['Alpine', 'apk'],
+      ['Wolfi', 'apk'],
+      ['Red Hat:enterprise_linux:9', 'rpm'],
+      ['Rocky Linux:8', 'rpm'],
+      ['AlmaLinux:9', 'rpm'],
+      ['openSUSE:Leap 15.5', 'rpm'],
+      ['PyPI', 'pep440'],
+      ['npm', 'npm'],
+      ['Go', 'go'],
+      ['Maven', 'maven'],
+      ['crates.io', 'semver'],
+      ['SEMVER', 'semver'],
     ];
     for (const [eco, name] of expect) assert.equal(schemeFor(eco)?.name, name, eco);
     assert.equal(schemeFor('Packagist'), undefined);
     assert.equal(compareVersions('Debian', '1.0~rc1', '1.0'), -1);
-    assert.deepEqual(SCHEMES.map((s) => s.name), ['dpkg', 'rpm', 'apk', 'apk2', 'pep440', 'semver', 'npm', 'go', 'maven']);
+    assert.deepEqual(
+      SCHEMES.map((s) => s.name),
+      ['dpkg', 'rpm', 'apk', 'apk2', 'pep440', 'semver', 'npm', 'go', 'maven'],
+    );
   });
 
   test('every scheme: never throws, and compare is a total order over junk and real versions alike (Maven: pairwise only)', () => {
     const r = prng(0x70741);
-    const alphabet = ['0', '1', '2', '9', '10', '.', '-', '_', '~', '^', '+', ':', '!', 'a', 'b', 'r', 'rc', 'p', 'alpha', 'v', 'V', 'Z', ' ', 'é', '\u0000', '*'];
-    const corpus = ['', '0', '1', '1.0', '1.0.0', '1:1.0-1', '1.0~rc1', '1.0-r1', '1.0.0-beta.1', 'v1.2.3', '1!2.0', ...Array.from({ length: 70 }, () =>
-      Array.from({ length: 1 + r.int(7) }, () => r.pick(alphabet)).join(''))];
+    const alphabet = [
+      '0',
+      '1',
+      '2',
+      '9',
+      '10',
+      '.',
+      '-',
+      '_',
+      '~',
+      '^',
+      '+',
+      ':',
+      '!',
+      'a',
+      'b',
+      'r',
+      'rc',
+      'p',
+      'alpha',
+      'v',
+      'V',
+      'Z',
+      ' ',
+      'é',
+      '\u0000',
+      '*',
+    ];
+    const corpus = [
+      '',
+      '0',
+      '1',
+      '1.0',
+      '1.0.0',
+      '1:1.0-1',
+      '1.0~rc1',
+      '1.0-r1',
+      '1.0.0-beta.1',
+      'v1.2.3',
+      '1!2.0',
+      ...Array.from({ length: 70 }, () => Array.from({ length: 1 + r.int(7) }, () => r.pick(alphabet)).join('')),
+    ];
     for (const s of SCHEMES) {
       const sorted = [...corpus].sort(s.compare);
       for (const a of corpus) {
@@ -744,7 +1221,10 @@ describe('registry', () => {
       if (s.name === 'maven') continue;
       for (let i = 0; i < sorted.length; i++) {
         for (let j = i + 1; j < sorted.length; j++) {
-          assert.ok(s.compare(sorted[i], sorted[j]) <= 0, `${s.name}: ${JSON.stringify(sorted[i])} sorted before ${JSON.stringify(sorted[j])} but compares greater`);
+          assert.ok(
+            s.compare(sorted[i], sorted[j]) <= 0,
+            `${s.name}: ${JSON.stringify(sorted[i])} sorted before ${JSON.stringify(sorted[j])} but compares greater`,
+          );
         }
       }
     }

@@ -25,17 +25,21 @@ const newId = () => `0000000${++seq}-0000-4000-8000-${randomBytes(6).toString('h
 
 /** A body that yields `buf` in pieces of `piece` bytes. */
 function body(buf: Buffer, piece = 256 * 1024): Readable {
-  return Readable.from((function* () {
-    for (let i = 0; i < buf.length; i += piece) yield buf.subarray(i, i + piece);
-  })());
+  return Readable.from(
+    (function* () {
+      for (let i = 0; i < buf.length; i += piece) yield buf.subarray(i, i + piece);
+    })(),
+  );
 }
 
 /** A body that yields `buf` and then fails, like a client whose connection drops. */
 function failingBody(buf: Buffer): Readable {
-  return Readable.from((async function* () {
-    for (let i = 0; i < buf.length; i += 512 * 1024) yield buf.subarray(i, i + 512 * 1024);
-    throw new Error('connection reset by peer');
-  })());
+  return Readable.from(
+    (async function* () {
+      for (let i = 0; i < buf.length; i += 512 * 1024) yield buf.subarray(i, i + 512 * 1024);
+      throw new Error('connection reset by peer');
+    })(),
+  );
 }
 
 async function readAll(s: Readable): Promise<Buffer> {
@@ -59,7 +63,13 @@ async function put(store: BlobStore, data: Buffer, chunks: number[] = [data.leng
   return digest;
 }
 
-interface Driver { name: string; store: () => BlobStore; another: () => BlobStore; cleanup(): Promise<void>; s3?: boolean }
+interface Driver {
+  name: string;
+  store: () => BlobStore;
+  another: () => BlobStore;
+  cleanup(): Promise<void>;
+  s3?: boolean;
+}
 
 const s3State: { server?: S3Server; db?: OpenedDatabase; dir?: string } = {};
 
@@ -68,17 +78,28 @@ async function s3Driver(): Promise<Driver> {
   const server = await startS3Server();
   const db = await openDatabase({ kind: 'sqlite', file: path.join(dir, 'state.db') });
   Object.assign(s3State, { server, db, dir });
-  const make = () => new S3BlobStore({
-    bucket: server.bucket, region: 'us-east-1', endpoint: server.endpoint, forcePathStyle: true,
-    credentials: { accessKeyId: server.accessKey, secretAccessKey: server.secretKey }, prefix: `contract/${Date.now()}`,
-    configKey: 'DISTRIBUTED_STORAGE_CONFIG.default',
-  }, new DbUploadStateStore(db.db));
+  const make = () =>
+    new S3BlobStore(
+      {
+        bucket: server.bucket,
+        region: 'us-east-1',
+        endpoint: server.endpoint,
+        forcePathStyle: true,
+        credentials: { accessKeyId: server.accessKey, secretAccessKey: server.secretKey },
+        prefix: `contract/${Date.now()}`,
+        configKey: 'DISTRIBUTED_STORAGE_CONFIG.default',
+      },
+      new DbUploadStateStore(db.db),
+    );
   const first = make();
   const prefix = first.settings.prefix;
   const same = () => new S3BlobStore({ ...first.settings, prefix }, new DbUploadStateStore(db.db));
   const second = same();
   return {
-    name: 's3', s3: true, store: () => first, another: () => second,
+    name: 's3',
+    s3: true,
+    store: () => first,
+    another: () => second,
     async cleanup() {
       first.close();
       second.close();
@@ -95,13 +116,21 @@ async function motoDriver(): Promise<Driver> {
   const db = await openDatabase({ kind: 'sqlite', file: path.join(dir, 'state.db') });
   s3State.db = db;
   const settings = {
-    bucket: server.bucket, region: 'us-east-1', endpoint: server.endpoint, forcePathStyle: true,
-    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, prefix: 'contract', configKey: 'DISTRIBUTED_STORAGE_CONFIG.default',
+    bucket: server.bucket,
+    region: 'us-east-1',
+    endpoint: server.endpoint,
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+    prefix: 'contract',
+    configKey: 'DISTRIBUTED_STORAGE_CONFIG.default',
   };
   const first = new S3BlobStore(settings, new DbUploadStateStore(db.db));
   const second = new S3BlobStore(settings, new DbUploadStateStore(db.db));
   return {
-    name: 'moto', s3: true, store: () => first, another: () => second,
+    name: 'moto',
+    s3: true,
+    store: () => first,
+    another: () => second,
     async cleanup() {
       first.close();
       second.close();
@@ -117,7 +146,14 @@ async function fsDriver(): Promise<Driver> {
   const a = new FsBlobStore(dir);
   await a.init();
   const b = new FsBlobStore(dir);
-  return { name: 'local', store: () => a, another: () => b, async cleanup() { rmSync(dir, { recursive: true, force: true }); } };
+  return {
+    name: 'local',
+    store: () => a,
+    another: () => b,
+    async cleanup() {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 const d0 = (name: string) => (name === 'local' ? 'the local driver has no server to learn about' : false);
@@ -125,7 +161,11 @@ const d0 = (name: string) => (name === 'local' ? 'the local driver has no server
 const drivers = [
   ['local', fsDriver, false],
   ['s3', s3Driver, false],
-  ['s3 (moto)', motoDriver, MOTO_SERVER ? false : "moto_server is not installed (pip install 'moto[server]'): the S3 driver ran against s3rver only"],
+  [
+    's3 (moto)',
+    motoDriver,
+    MOTO_SERVER ? false : "moto_server is not installed (pip install 'moto[server]'): the S3 driver ran against s3rver only",
+  ],
 ] as const;
 
 for (const [name, makeDriver, skip] of drivers) {
@@ -159,7 +199,10 @@ for (const [name, makeDriver, skip] of drivers) {
         const digest = await put(store, data, [size], true);
         assert.deepEqual(await store.stat(digest), { size });
         assert.equal(sha256(await readAll(store.read(digest))), digest);
-        assert.deepEqual((await store.listUploads()).filter((u) => !before.has(u)), []);
+        assert.deepEqual(
+          (await store.listUploads()).filter((u) => !before.has(u)),
+          [],
+        );
       }
     });
 
@@ -172,7 +215,7 @@ for (const [name, makeDriver, skip] of drivers) {
     test('missing objects: stat and modifiedAt are null, read fails with ENOENT, delete is quiet', { skip }, async () => {
       const digest = sha256(randomBytes(10));
       assert.equal(await store.stat(digest), null);
-      assert.equal(await store.modifiedAt?.(digest) ?? null, null);
+      assert.equal((await store.modifiedAt?.(digest)) ?? null, null);
       await assert.rejects(readAll(store.read(digest)), (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
       await store.delete(digest);
       assert.equal(await store.uploadSize(newId()), null);
@@ -199,12 +242,19 @@ for (const [name, makeDriver, skip] of drivers) {
       assert.deepEqual(await store.stat(digest), { size: data.length });
       const back = await readAll(store.read(digest));
       assert.equal(sha256(back), digest);
-      for (const [s, e] of [[0, 0], [8 * MiB - 5, 8 * MiB + 5], [16 * MiB - 1, 16 * MiB], [data.length - 10, data.length - 1]]) {
+      for (const [s, e] of [
+        [0, 0],
+        [8 * MiB - 5, 8 * MiB + 5],
+        [16 * MiB - 1, 16 * MiB],
+        [data.length - 10, data.length - 1],
+      ]) {
         assert.deepEqual(await readAll(store.read(digest, { start: s, end: e })), data.subarray(s, e + 1), `range ${s}-${e}`);
       }
     });
 
-    test('an upload continued by another instance (another replica) after small chunks; its bytes hash back the same', { skip }, async () => {
+    test('an upload continued by another instance (another replica) after small chunks; its bytes hash back the same', {
+      skip,
+    }, async () => {
       const data = randomBytes(10 * MiB + 333);
       const id = newId();
       await store.createUpload(id);
@@ -303,22 +353,31 @@ for (const [name, makeDriver, skip] of drivers) {
       assert.equal(await store.uploadSize(id), null);
     });
 
-    test('what the server supports was learnt on first use, and the other paths were taken where it lacks them', { skip: skip || d0(name) }, async () => {
+    test('what the server supports was learnt on first use, and the other paths were taken where it lacks them', {
+      skip: skip || d0(name),
+    }, async () => {
       const caps = (store as S3BlobStore).capabilities();
       // s3rver has neither (the driver streamed and relied on its state table); moto has both, like S3 and MinIO.
-      assert.deepEqual(caps, name === 's3' ? { uploadPartCopy: false, listMultipartUploads: false } : { uploadPartCopy: true, listMultipartUploads: true });
+      assert.deepEqual(
+        caps,
+        name === 's3' ? { uploadPartCopy: false, listMultipartUploads: false } : { uploadPartCopy: true, listMultipartUploads: true },
+      );
     });
 
-    test('two writers of one upload at once: the second is refused before it writes (any replica)', { skip: skip || name === 'local' ? 'the local driver relies on the one process\'s upload lock (UploadService)' : false }, async () => {
+    test('two writers of one upload at once: the second is refused before it writes (any replica)', {
+      skip: skip || name === 'local' ? "the local driver relies on the one process's upload lock (UploadService)" : false,
+    }, async () => {
       const id = newId();
       await store.createUpload(id);
       let release!: () => void;
       const gate = new Promise<void>((r) => (release = r));
-      const slow = Readable.from((async function* () {
-        yield randomBytes(1000);
-        await gate;
-        yield randomBytes(1000);
-      })());
+      const slow = Readable.from(
+        (async function* () {
+          yield randomBytes(1000);
+          await gate;
+          yield randomBytes(1000);
+        })(),
+      );
       const first = store.appendUpload(id, 0, slow);
       // Wait until the first writer holds the upload (its lease is in the stored state).
       while (!JSON.parse((await new DbUploadStateStore(s3State.db!.db).get(id))!.state).lease) await new Promise((r) => setImmediate(r));

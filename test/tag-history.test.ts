@@ -14,25 +14,45 @@ const ADMIN: [string, string] = ['admin', 'admin-password-1'];
 const READER: [string, string] = ['reader', 'reader-password-1'];
 const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
-interface HistoryTag { name: string; manifest_digest: string; start_ts: number; end_ts?: number }
+interface HistoryTag {
+  name: string;
+  manifest_digest: string;
+  start_ts: number;
+  end_ts?: number;
+}
 
 /** Pushes a config-only image (distinct by `seed`) with the admin's registry token; returns its digest. */
 async function push(s: TestServer, repo: string, ref: string, seed: string): Promise<string> {
   const t = await registryToken(s, [`repository:${repo}:pull,push,delete`], ADMIN);
   const auth = { authorization: `Bearer ${t.token}` };
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, seed }));
-  const b = await fetch(`${s.url}/v2/${repo}/blobs/uploads/?digest=${sha(config)}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/octet-stream' }, body: config });
+  const b = await fetch(`${s.url}/v2/${repo}/blobs/uploads/?digest=${sha(config)}`, {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/octet-stream' },
+    body: config,
+  });
   assert.equal(b.status, 201);
-  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length }, layers: [] }));
-  const m = await fetch(`${s.url}/v2/${repo}/manifests/${ref}`, { method: 'PUT', headers: { ...auth, 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: manifest });
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
+      layers: [],
+    }),
+  );
+  const m = await fetch(`${s.url}/v2/${repo}/manifests/${ref}`, {
+    method: 'PUT',
+    headers: { ...auth, 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+    body: manifest,
+  });
   assert.equal(m.status, 201);
   return sha(manifest);
 }
 
 async function registryDelete(s: TestServer, repo: string, ref: string): Promise<number> {
   const t = await registryToken(s, [`repository:${repo}:pull,push,delete`], ADMIN);
-  return (await fetch(`${s.url}/v2/${repo}/manifests/${ref}`, { method: 'DELETE', headers: { authorization: `Bearer ${t.token}` } })).status;
+  return (await fetch(`${s.url}/v2/${repo}/manifests/${ref}`, { method: 'DELETE', headers: { authorization: `Bearer ${t.token}` } }))
+    .status;
 }
 
 async function history(s: TestServer, repo: string, query = ''): Promise<{ tags: HistoryTag[]; has_additional: boolean }> {
@@ -41,10 +61,14 @@ async function history(s: TestServer, repo: string, query = ''): Promise<{ tags:
   return r.json;
 }
 
-const lifetimes = (tags: HistoryTag[], name: string) => tags.filter((t) => t.name === name).map((t) => ({ digest: t.manifest_digest, ended: t.end_ts !== undefined }));
+const lifetimes = (tags: HistoryTag[], name: string) =>
+  tags.filter((t) => t.name === name).map((t) => ({ digest: t.manifest_digest, ended: t.end_ts !== undefined }));
 
 async function startWithAccounts(dialect: 'sqlite' | 'postgres', env: Record<string, string> = {}): Promise<TestServer> {
-  const s = await startServer(dialect, env, { auth: true, config: { BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] }, LOGIN_FAILURE_LIMIT: 1000 } });
+  const s = await startServer(dialect, env, {
+    auth: true,
+    config: { BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] }, LOGIN_FAILURE_LIMIT: 1000 },
+  });
   assert.equal((await api(s, 'POST', '/user/', ADMIN, { username: READER[0], password: READER[1] })).status, 201);
   assert.equal((await api(s, 'POST', '/organization/', ADMIN, { name: 'acme' })).status, 201);
   assert.equal((await api(s, 'POST', '/repository', ADMIN, { namespace: 'acme', repository: 'app', visibility: 'private' })).status, 201);
@@ -55,15 +79,19 @@ async function startWithAccounts(dialect: 'sqlite' | 'postgres', env: Record<str
 test('DEFAULT_TAG_EXPIRATION: 2w by default, overridden by the environment, bad values refused by name', () => {
   assert.equal(loadConfig({ env: {} }).tagHistorySeconds, 14 * 86400);
   assert.equal(loadConfig({ env: { DEFAULT_TAG_EXPIRATION: '36h' } }).tagHistorySeconds, 36 * 3600);
-  assert.throws(() => loadConfig({ env: { DEFAULT_TAG_EXPIRATION: 'two weeks' } }), (e: unknown) =>
-    e instanceof ConfigError && /DEFAULT_TAG_EXPIRATION: must be a duration such as 2w/.test(e.message));
+  assert.throws(
+    () => loadConfig({ env: { DEFAULT_TAG_EXPIRATION: 'two weeks' } }),
+    (e: unknown) => e instanceof ConfigError && /DEFAULT_TAG_EXPIRATION: must be a duration such as 2w/.test(e.message),
+  );
 });
 
 for (const dialect of await testDialects()) {
   describe(`tag history (${dialect})`, () => {
     let s: TestServer;
     let v1: string, v2: string, v3: string;
-    before(async () => { s = await startWithAccounts(dialect); });
+    before(async () => {
+      s = await startWithAccounts(dialect);
+    });
     after(() => s.stop());
 
     test('push, re-push, move and delete (registry and API) are each recorded; the active list is unchanged', async () => {
@@ -77,15 +105,24 @@ for (const dialect of await testDialects()) {
       assert.equal((await api(s, 'DELETE', '/repository/acme/app/tag/stable', ADMIN)).status, 204); // API deletes
 
       const h = await history(s, 'acme/app');
-      assert.deepEqual(lifetimes(h.tags, 'latest'), [{ digest: v2, ended: false }, { digest: v1, ended: true }]);
-      assert.deepEqual(lifetimes(h.tags, 'stable'), [{ digest: v2, ended: true }, { digest: v1, ended: true }]);
+      assert.deepEqual(lifetimes(h.tags, 'latest'), [
+        { digest: v2, ended: false },
+        { digest: v1, ended: true },
+      ]);
+      assert.deepEqual(lifetimes(h.tags, 'stable'), [
+        { digest: v2, ended: true },
+        { digest: v1, ended: true },
+      ]);
       assert.deepEqual(lifetimes(h.tags, 'old'), [{ digest: v3, ended: true }]);
       const ended = h.tags.find((t) => t.name === 'old')!;
       assert.ok(ended.end_ts! >= ended.start_ts && Math.abs(ended.end_ts! - Date.now() / 1000) < 120, 'end_ts is a time in seconds');
       for (let i = 1; i < h.tags.length; i++) assert.ok(h.tags[i - 1].start_ts >= h.tags[i].start_ts, 'newest first');
 
       const active = await api(s, 'GET', '/repository/acme/app/tag/', ADMIN);
-      assert.deepEqual(active.json.tags.map((t: HistoryTag) => [t.name, t.manifest_digest, 'end_ts' in t]), [['latest', v2, false]]);
+      assert.deepEqual(
+        active.json.tags.map((t: HistoryTag) => [t.name, t.manifest_digest, 'end_ts' in t]),
+        [['latest', v2, false]],
+      );
     });
 
     test('name filter (like:, eq:), specificTag and paging, over the history and the active tags', async () => {
@@ -95,9 +132,16 @@ for (const dialect of await testDialects()) {
       const like = await api(s, 'GET', '/repository/acme/app/tag/?filter_tag_name=like:rc', ADMIN);
       assert.deepEqual(like.json.tags.map((t: HistoryTag) => t.name).sort(), ['RC_x', 'rc-1', 'rc-2', 'rc-3'], 'contains, any case');
       const literal = await api(s, 'GET', `/repository/acme/app/tag/?filter_tag_name=${encodeURIComponent('like:c_')}`, ADMIN);
-      assert.deepEqual(literal.json.tags.map((t: HistoryTag) => t.name), ['RC_x'], '"_" is not a wildcard');
+      assert.deepEqual(
+        literal.json.tags.map((t: HistoryTag) => t.name),
+        ['RC_x'],
+        '"_" is not a wildcard',
+      );
       const eq = await api(s, 'GET', '/repository/acme/app/tag/?filter_tag_name=eq:rc-2', ADMIN);
-      assert.deepEqual(eq.json.tags.map((t: HistoryTag) => t.name), ['rc-2']);
+      assert.deepEqual(
+        eq.json.tags.map((t: HistoryTag) => t.name),
+        ['rc-2'],
+      );
       const p1 = await api(s, 'GET', '/repository/acme/app/tag/?filter_tag_name=like:rc-&limit=2&page=1', ADMIN);
       const p2 = await api(s, 'GET', '/repository/acme/app/tag/?filter_tag_name=like:rc-&limit=2&page=2', ADMIN);
       assert.equal(p1.json.tags.length, 2);
@@ -122,7 +166,10 @@ for (const dialect of await testDialects()) {
       const m = await fetch(`${s.url}/v2/acme/app/manifests/old`, { headers: { authorization: `Bearer ${t.token}` } });
       assert.equal(m.status, 200);
       assert.equal(m.headers.get('docker-content-digest'), v3);
-      assert.deepEqual(lifetimes((await history(s, 'acme/app', '&specificTag=old')).tags, 'old'), [{ digest: v3, ended: false }, { digest: v3, ended: true }]);
+      assert.deepEqual(lifetimes((await history(s, 'acme/app', '&specificTag=old')).tags, 'old'), [
+        { digest: v3, ended: false },
+        { digest: v3, ended: true },
+      ]);
     });
 
     test('refusals: no write permission, malformed body or digest, unknown manifest, deleted manifest; nothing changes', async () => {
@@ -147,15 +194,26 @@ for (const dialect of await testDialects()) {
       assert.equal(await registryDelete(s, 'acme/app', v3), 202);
       const gone = await api(s, 'POST', '/repository/acme/app/tag/old/restore', ADMIN, { manifest_digest: v3 });
       assert.equal(gone.status, 404);
-      assert.match(gone.json.error_message, /no longer exists in repository "acme\/app" \(deleted or garbage-collected\), so tag "old" cannot be restored/);
+      assert.match(
+        gone.json.error_message,
+        /no longer exists in repository "acme\/app" \(deleted or garbage-collected\), so tag "old" cannot be restored/,
+      );
       const after = await history(s, 'acme/app');
-      assert.deepEqual(lifetimes(after.tags, 'old'), [{ digest: v3, ended: true }, { digest: v3, ended: true }], 'the open lifetime ended with the manifest');
+      assert.deepEqual(
+        lifetimes(after.tags, 'old'),
+        [
+          { digest: v3, ended: true },
+          { digest: v3, ended: true },
+        ],
+        'the open lifetime ended with the manifest',
+      );
       assert.equal(after.tags.length, before.tags.length, 'no refused call added history');
     });
 
     test('gc keeps the manifests of history within the window, so a restore still works after it', async () => {
       // v1 is only in history now once rc-* and final move away; make it so and collect.
-      for (const n of ['rc-1', 'rc-2', 'rc-3', 'RC_x', 'final']) assert.equal((await api(s, 'DELETE', `/repository/acme/app/tag/${n}`, ADMIN)).status, 204);
+      for (const n of ['rc-1', 'rc-2', 'rc-3', 'RC_x', 'final'])
+        assert.equal((await api(s, 'DELETE', `/repository/acme/app/tag/${n}`, ADMIN)).status, 204);
       const r = await collectGarbage(s.berth.ctx, { graceSeconds: 0, deleteUntagged: true });
       assert.equal(r.manifestsRemoved, 0, 'every untagged manifest is in recent history');
       assert.equal(r.historyPruned, 0);
@@ -166,7 +224,9 @@ for (const dialect of await testDialects()) {
 
   describe(`tag history past DEFAULT_TAG_EXPIRATION (${dialect})`, () => {
     let s: TestServer;
-    before(async () => { s = await startWithAccounts(dialect, { DEFAULT_TAG_EXPIRATION: '1s' }); });
+    before(async () => {
+      s = await startWithAccounts(dialect, { DEFAULT_TAG_EXPIRATION: '1s' });
+    });
     after(() => s.stop());
 
     test('gc prunes expired history and then collects its manifests; restore is refused', async () => {

@@ -42,37 +42,58 @@ describe('HTTPS with hot reload and a plain-HTTP side listener', () => {
     ca = readFileSync(path.join(made, 'ca.crt'));
     put(live.cert, first.cert);
     put(live.key, first.key);
-    const stream = new Writable({ write(chunk, _enc, cb) { log += chunk; cb(); } });
-    s = await startServer('sqlite', {}, {
-      auth: true,
-      config: {
-        PREFERRED_URL_SCHEME: 'https', TLS_CERT_FILE: live.cert, TLS_KEY_FILE: live.key, HTTP_LISTEN: `127.0.0.1:${await freePort()}`,
-        BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] },
+    const stream = new Writable({
+      write(chunk, _enc, cb) {
+        log += chunk;
+        cb();
       },
-      logger: { level: 'info', stream },
     });
+    s = await startServer(
+      'sqlite',
+      {},
+      {
+        auth: true,
+        config: {
+          PREFERRED_URL_SCHEME: 'https',
+          TLS_CERT_FILE: live.cert,
+          TLS_KEY_FILE: live.key,
+          HTTP_LISTEN: `127.0.0.1:${await freePort()}`,
+          BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] },
+        },
+        logger: { level: 'info', stream },
+      },
+    );
     port = Number(new URL(s.url).port);
   });
-  after(async () => { await s?.stop(); rmSync(dir, { recursive: true, force: true }); });
+  after(async () => {
+    await s?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   /** The SHA-256 fingerprint of the certificate a new TLS connection gets (verified against the CA). */
-  const served = () => new Promise<string>((resolve, reject) => {
-    const c = tls.connect({ host: '127.0.0.1', port, ca, servername: 'localhost' }, () => {
-      const fp = c.getPeerX509Certificate()!.fingerprint256;
-      c.end();
-      resolve(fp);
+  const served = () =>
+    new Promise<string>((resolve, reject) => {
+      const c = tls.connect({ host: '127.0.0.1', port, ca, servername: 'localhost' }, () => {
+        const fp = c.getPeerX509Certificate()!.fingerprint256;
+        c.end();
+        resolve(fp);
+      });
+      c.once('error', reject);
     });
-    c.once('error', reject);
-  });
   async function waitFor(what: string, cond: () => Promise<boolean> | boolean, ms = 15_000): Promise<void> {
     const deadline = Date.now() + ms;
     while (Date.now() < deadline) {
       if (await cond()) return;
       await new Promise((r) => setTimeout(r, 200));
     }
-    assert.fail(`timed out waiting: ${what}\n${log.split("\n").filter((l) => l.includes("tls_")).join("\n")}`);
+    assert.fail(
+      `timed out waiting: ${what}\n${log
+        .split('\n')
+        .filter((l) => l.includes('tls_'))
+        .join('\n')}`,
+    );
   }
-  const count = (re: RegExp) => (log.match(new RegExp(re.source, "g")) ?? []).length;
+  const count = (re: RegExp) => (log.match(new RegExp(re.source, 'g')) ?? []).length;
 
   test('a replaced certificate is served to new connections without a restart', async () => {
     assert.match(s.url, /^https:/);
@@ -94,7 +115,10 @@ describe('HTTPS with hot reload and a plain-HTTP side listener', () => {
     const good = readFileSync(live.cert);
     put(live.cert, '-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n');
     await waitFor('the reload failure in the log', () => count(/"event":"tls_reload_failed"/) > failures);
-    const line = log.split('\n').filter((l) => l.includes('tls_reload_failed')).at(-1)!;
+    const line = log
+      .split('\n')
+      .filter((l) => l.includes('tls_reload_failed'))
+      .at(-1)!;
     assert.match(line, /TLS certificate reload failed; keeping the previous one/);
     assert.match(line, /not valid PEM/, line);
     assert.equal(await served(), current);
@@ -108,7 +132,10 @@ describe('HTTPS with hot reload and a plain-HTTP side listener', () => {
     const other = await newPair();
     put(live.key, other.key); // the certificate on disk is still the old one: a mismatched pair
     await waitFor('the mismatch in the log', () => count(/"event":"tls_reload_failed"/) > failures);
-    const line = log.split('\n').filter((l) => l.includes('tls_reload_failed')).at(-1)!;
+    const line = log
+      .split('\n')
+      .filter((l) => l.includes('tls_reload_failed'))
+      .at(-1)!;
     assert.match(line, /the key does not belong to the certificate/, line);
     assert.equal(await served(), current);
     assert.notEqual(current, other.fingerprint);
@@ -127,7 +154,11 @@ describe('HTTPS with hot reload and a plain-HTTP side listener', () => {
     assert.equal(v2tls.status, 401);
     assert.equal(v2plain.headers.get('www-authenticate'), v2tls.headers['www-authenticate']);
     // A change made through one listener is visible through the other (one app, one database).
-    const created = await fetch(`${plain}/api/v1/organization/`, { method: 'POST', headers: { authorization: basic(...ADMIN), 'content-type': 'application/json' }, body: '{"name":"viaplain"}' });
+    const created = await fetch(`${plain}/api/v1/organization/`, {
+      method: 'POST',
+      headers: { authorization: basic(...ADMIN), 'content-type': 'application/json' },
+      body: '{"name":"viaplain"}',
+    });
     assert.equal(created.status, 201);
     const seen = await get(`${s.url}/api/v1/organization/viaplain`, { authorization: basic(...ADMIN) });
     assert.equal(seen.status, 200);
@@ -135,13 +166,18 @@ describe('HTTPS with hot reload and a plain-HTTP side listener', () => {
     assert.equal((await api({ ...s, url: plain }, 'GET', '/user/', ADMIN)).status, 200);
   });
 
-  function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  function get(
+    url: string,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
     return new Promise((resolve, reject) => {
-      https.get(url, { ca, headers, servername: 'localhost' }, (res) => {
-        let body = '';
-        res.on('data', (d) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-      }).once('error', reject);
+      https
+        .get(url, { ca, headers, servername: 'localhost' }, (res) => {
+          let body = '';
+          res.on('data', (d) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+        })
+        .once('error', reject);
     });
   }
 });

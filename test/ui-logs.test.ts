@@ -23,20 +23,41 @@ let receiver: http.Server;
 let hookUrl: string;
 let hits = 0;
 let thirdHit: () => void;
-const threeHits = new Promise<void>((r) => { thirdHit = r; });
+const threeHits = new Promise<void>((r) => {
+  thirdHit = r;
+});
 
 async function push(tag: string, creds: [string, string]): Promise<void> {
   const t = await registryToken(s, ['repository:acme/app:pull,push'], creds);
   const auth = { authorization: `Bearer ${t.token}` };
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', tag }));
-  assert.equal((await fetch(`${s.url}/v2/acme/app/blobs/uploads/?digest=${sha(config)}`, { method: 'POST', headers: auth, body: config })).status, 201);
-  const manifest = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length }, layers: [] });
-  assert.equal((await fetch(`${s.url}/v2/acme/app/manifests/${tag}`, { method: 'PUT', headers: { ...auth, 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: manifest })).status, 201);
+  assert.equal(
+    (await fetch(`${s.url}/v2/acme/app/blobs/uploads/?digest=${sha(config)}`, { method: 'POST', headers: auth, body: config })).status,
+    201,
+  );
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
+    layers: [],
+  });
+  assert.equal(
+    (
+      await fetch(`${s.url}/v2/acme/app/manifests/${tag}`, {
+        method: 'PUT',
+        headers: { ...auth, 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+        body: manifest,
+      })
+    ).status,
+    201,
+  );
 }
 
 async function pull(tag: string, creds: [string, string]): Promise<void> {
   const t = await registryToken(s, ['repository:acme/app:pull'], creds);
-  const r = await fetch(`${s.url}/v2/acme/app/manifests/${tag}`, { headers: { authorization: `Bearer ${t.token}`, accept: 'application/vnd.oci.image.manifest.v1+json' } });
+  const r = await fetch(`${s.url}/v2/acme/app/manifests/${tag}`, {
+    headers: { authorization: `Bearer ${t.token}`, accept: 'application/vnd.oci.image.manifest.v1+json' },
+  });
   assert.equal(r.status, 200);
   await r.arrayBuffer();
 }
@@ -55,10 +76,29 @@ before(async () => {
   if (skip) return;
   const { webIsStale, buildWeb } = await import('../scripts/build-web.mjs');
   if (webIsStale()) await buildWeb();
-  receiver = http.createServer((req, res) => { req.resume(); req.on('end', () => { hits++; res.statusCode = 500; res.end('down'); if (hits === 3) thirdHit(); }); });
+  receiver = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      hits++;
+      res.statusCode = 500;
+      res.end('down');
+      if (hits === 3) thirdHit();
+    });
+  });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   hookUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`;
-  s = await startServer('sqlite', {}, { auth: true, config: { BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] }, NOTIFICATION_RETRY_SECONDS: 0.05, NOTIFICATION_POLL_SECONDS: 0.05 } });
+  s = await startServer(
+    'sqlite',
+    {},
+    {
+      auth: true,
+      config: {
+        BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] },
+        NOTIFICATION_RETRY_SECONDS: 0.05,
+        NOTIFICATION_POLL_SECONDS: 0.05,
+      },
+    },
+  );
   for (const u of ['owner', 'reader']) assert.equal((await api(s, 'POST', '/user/', ADMIN, { username: u, password: PW })).status, 201);
   assert.equal((await api(s, 'POST', '/organization/', ['owner', PW], { name: 'acme' })).status, 201);
   assert.equal((await api(s, 'POST', '/repository', ['owner', PW], { namespace: 'acme', repository: 'app' })).status, 201);
@@ -68,7 +108,18 @@ before(async () => {
   await pull('v1', ['reader', PW]);
   await pull('v1', ['reader', PW]);
   const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
 });
 after(async () => {
   await browser?.close();
@@ -84,13 +135,16 @@ test('repository logs: entries with performer and address; filters by kind, perf
   await page.getByRole('tab', { name: 'Logs' }).click();
   await rows(page).first().waitFor();
   const kinds = await rows(page).evaluateAll((trs) => trs.map((t) => t.getAttribute('data-kind')));
-  for (const k of ['create_repo', 'change_repo_permission', 'push_repo', 'pull_repo']) assert.ok(kinds.includes(k), `${k} in ${kinds.join(',')}`);
+  for (const k of ['create_repo', 'change_repo_permission', 'push_repo', 'pull_repo'])
+    assert.ok(kinds.includes(k), `${k} in ${kinds.join(',')}`);
   const pushRow = page.locator('tr[data-kind="push_repo"]');
   assert.match(await pushRow.innerText(), /owner[\s\S]*127\.0\.0\.1[\s\S]*tag: v1/);
   // Kind filter.
   await page.getByLabel('Kind').selectOption('pull_repo');
   await page.getByRole('button', { name: 'Apply filters' }).click();
-  await page.waitForFunction(() => [...document.querySelectorAll('table.logs-table tbody tr')].every((r) => r.getAttribute('data-kind') === 'pull_repo'));
+  await page.waitForFunction(() =>
+    [...document.querySelectorAll('table.logs-table tbody tr')].every((r) => r.getAttribute('data-kind') === 'pull_repo'),
+  );
   assert.equal(await rows(page).count(), 2);
   assert.match(await rows(page).first().innerText(), /reader/);
   // Performer filter: nobody else pulled.
@@ -113,7 +167,14 @@ test('repository logs: entries with performer and address; filters by kind, perf
   await page.getByRole('button', { name: 'Apply filters' }).click();
   await rows(page).first().waitFor();
   const exportHref = await page.getByRole('link', { name: 'Export (JSON lines)' }).getAttribute('href');
-  const lines = await page.evaluate(async (u) => (await (await fetch(u!)).text()).trim().split('\n').map((l) => JSON.parse(l).kind), exportHref);
+  const lines = await page.evaluate(
+    async (u) =>
+      (await (await fetch(u!)).text())
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).kind),
+    exportHref,
+  );
   assert.ok(lines.includes('push_repo') && lines.filter((k: string) => k === 'pull_repo').length === 2);
 });
 
@@ -138,7 +199,8 @@ test('notifications: a failing receiver shows failures and the last error, then 
   assert.equal(hits, 3);
   // The third failure is written right after the receiver answered: wait for the server's state, then show it.
   const uuid = await row.getAttribute('data-uuid');
-  while ((await api(s, 'GET', `/repository/acme/app/notification/${uuid}`, ['owner', PW])).json.number_of_failures < 3) await new Promise((r) => setImmediate(r));
+  while ((await api(s, 'GET', `/repository/acme/app/notification/${uuid}`, ['owner', PW])).json.number_of_failures < 3)
+    await new Promise((r) => setImmediate(r));
   await page.getByRole('tab', { name: 'Tags' }).click();
   await page.getByRole('tab', { name: 'Notifications' }).click();
   await row.getByText('3 failures').waitFor();
@@ -149,7 +211,7 @@ test('notifications: a failing receiver shows failures and the last error, then 
   assert.match(await row.innerText(), /enabled/);
 });
 
-test('organization logs (robots, repositories) and the admin page\'s registry-wide logs', { skip }, async () => {
+test("organization logs (robots, repositories) and the admin page's registry-wide logs", { skip }, async () => {
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
   page.setDefaultTimeout(10_000);
   await signIn(page, 'owner', PW);
@@ -157,7 +219,7 @@ test('organization logs (robots, repositories) and the admin page\'s registry-wi
   await page.getByRole('tab', { name: 'Logs' }).click();
   await page.locator('tr[data-kind="create_robot"]').waitFor();
   assert.match(await page.locator('tr[data-kind="create_robot"]').innerText(), /robot: acme\+ci/);
-  assert.ok(await page.locator('tr[data-kind="org_create"]').count() === 1);
+  assert.ok((await page.locator('tr[data-kind="org_create"]').count()) === 1);
   const admin = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
   admin.setDefaultTimeout(10_000);
   await signIn(admin, ADMIN[0], ADMIN[1]);
@@ -166,7 +228,10 @@ test('organization logs (robots, repositories) and the admin page\'s registry-wi
   await admin.locator('tr[data-kind="user_create"]').first().waitFor();
   await admin.getByLabel('Kind').selectOption('login_success');
   await admin.getByRole('button', { name: 'Apply filters' }).click();
-  await admin.waitForFunction(() => { const r = [...document.querySelectorAll('table.logs-table tbody tr')]; return r.length > 0 && r.every((x) => x.getAttribute('data-kind') === 'login_success'); });
+  await admin.waitForFunction(() => {
+    const r = [...document.querySelectorAll('table.logs-table tbody tr')];
+    return r.length > 0 && r.every((x) => x.getAttribute('data-kind') === 'login_success');
+  });
   assert.match(await rows(admin).first().innerText(), /admin/);
 });
 
@@ -177,19 +242,39 @@ test('accessibility (axe-core): the Logs and Notifications tabs at desktop and p
   page.setDefaultTimeout(10_000);
   await signIn(page, 'owner', PW);
   const problems: string[] = [];
-  for (const [tab, ready] of [['Logs', () => rows(page).first().waitFor()], ['Notifications', () => page.getByRole('button', { name: 'Create notification' }).waitFor()]] as const) {
-    for (const [w, h, label] of [[1280, 900, 'desktop'], [390, 844, 'phone']] as const) {
+  for (const [tab, ready] of [
+    ['Logs', () => rows(page).first().waitFor()],
+    ['Notifications', () => page.getByRole('button', { name: 'Create notification' }).waitFor()],
+  ] as const) {
+    for (const [w, h, label] of [
+      [1280, 900, 'desktop'],
+      [390, 844, 'phone'],
+    ] as const) {
       await page.setViewportSize({ width: w, height: h });
       await page.goto(`${s.url}/repository/acme/app`);
       await page.getByRole('tab', { name: tab }).click();
       await ready();
       await page.addScriptTag({ path: AXE });
       const violations = await page.evaluate(async () => {
-        const r = await (window as unknown as { axe: { run(d: Document, o: object): Promise<{ violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] }> } })
-          .axe.run(document, { resultTypes: ['violations'] });
-        return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+        const r = await (
+          window as unknown as {
+            axe: {
+              run(
+                d: Document,
+                o: object,
+              ): Promise<{ violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] }>;
+            };
+          }
+        ).axe.run(document, { resultTypes: ['violations'] });
+        return r.violations.map((v) => ({
+          id: v.id,
+          impact: v.impact,
+          help: v.help,
+          targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ')),
+        }));
       });
-      for (const v of violations.filter((x) => x.impact === 'serious' || x.impact === 'critical')) problems.push(`${tab} (${label}): ${v.impact} ${v.id}: ${v.help} at ${v.targets.join(', ')}`);
+      for (const v of violations.filter((x) => x.impact === 'serious' || x.impact === 'critical'))
+        problems.push(`${tab} (${label}): ${v.impact} ${v.id}: ${v.help} at ${v.targets.join(', ')}`);
     }
   }
   assert.deepEqual(problems, []);

@@ -21,7 +21,11 @@ import { getUpdater, importUpdater } from '../src/scanner/updaters/index.ts';
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
 const haveSkopeo = spawnSync('skopeo', ['--version']).status === 0;
-const skip = !haveChromium ? `SKIPPED: ${CHROMIUM} is missing (apt-get install -y chromium; .ci/run installs it)` : !haveSkopeo ? 'SKIPPED: skopeo is missing' : false;
+const skip = !haveChromium
+  ? `SKIPPED: ${CHROMIUM} is missing (apt-get install -y chromium; .ci/run installs it)`
+  : !haveSkopeo
+    ? 'SKIPPED: skopeo is missing'
+    : false;
 if (skip) console.log(`ui.test.ts ${skip}`);
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -29,7 +33,10 @@ const ADMIN = { user: 'admin', pass: 'admin-password-1' };
 /** Screenshots are build artifacts: a stable directory (its old PNGs are replaced), printed at the start. */
 const shots = path.resolve(process.env.BERTH_UI_ARTIFACTS ?? path.join(ROOT, 'artifacts', 'ui'));
 const AXE = path.join(ROOT, 'node_modules', 'axe-core', 'axe.min.js');
-const SIZES = [[1280, 900, 'desktop'], [390, 844, 'phone']] as const;
+const SIZES = [
+  [1280, 900, 'desktop'],
+  [390, 844, 'phone'],
+] as const;
 let s: TestServer;
 let browser: Browser;
 let ctx: BrowserContext;
@@ -46,7 +53,10 @@ function run(bin: string, args: string[]): Promise<{ status: number | null; out:
     c.stdout.on('data', (d) => (out += d));
     c.stderr.on('data', (d) => (out += d));
     const timer = setTimeout(() => c.kill('SIGKILL'), 60_000);
-    c.on('close', (status) => { clearTimeout(timer); resolve({ status, out }); });
+    c.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, out });
+    });
   });
 }
 
@@ -56,29 +66,53 @@ function makeChartLayout(): string {
   const blobs = path.join(dir, 'blobs', 'sha256');
   mkdirSync(blobs, { recursive: true });
   const meta = {
-    apiVersion: 'v2', name: 'nginx', version: '1.2.3', appVersion: '1.25.0', description: 'A web server for the UI test', type: 'application',
+    apiVersion: 'v2',
+    name: 'nginx',
+    version: '1.2.3',
+    appVersion: '1.25.0',
+    description: 'A web server for the UI test',
+    type: 'application',
     maintainers: [{ name: 'Ada Lovelace', email: 'ada@example.com' }],
     dependencies: [{ name: 'common', version: '2.x.x', repository: 'oci://registry.example.com/charts' }],
   };
   const src = path.join(dir, 'src', 'nginx');
   mkdirSync(path.join(src, 'templates'), { recursive: true });
-  writeFileSync(path.join(src, 'Chart.yaml'), Object.entries(meta).filter(([, v]) => typeof v === 'string').map(([k, v]) => `${k}: ${v}`).join('\n') + '\n');
+  writeFileSync(
+    path.join(src, 'Chart.yaml'),
+    Object.entries(meta)
+      .filter(([, v]) => typeof v === 'string')
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('\n') + '\n',
+  );
   writeFileSync(path.join(src, 'values.yaml'), 'replicaCount: 1\n');
   execFileSync('tar', ['-czf', path.join(dir, 'chart.tgz'), '-C', path.join(dir, 'src'), 'nginx']);
-  const put = (b: Buffer) => { const d = createHash('sha256').update(b).digest('hex'); writeFileSync(path.join(blobs, d), b); return { digest: `sha256:${d}`, size: b.length }; };
+  const put = (b: Buffer) => {
+    const d = createHash('sha256').update(b).digest('hex');
+    writeFileSync(path.join(blobs, d), b);
+    return { digest: `sha256:${d}`, size: b.length };
+  };
   const layer = put(readFileSync(path.join(dir, 'chart.tgz')));
   const config = put(Buffer.from(JSON.stringify(meta)));
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.cncf.helm.config.v1+json', ...config },
-    layers: [{ mediaType: 'application/vnd.cncf.helm.chart.content.v1.tar+gzip', ...layer }],
-    annotations: { 'org.opencontainers.image.title': 'nginx', 'org.opencontainers.image.version': '1.2.3' },
-  }));
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.cncf.helm.config.v1+json', ...config },
+      layers: [{ mediaType: 'application/vnd.cncf.helm.chart.content.v1.tar+gzip', ...layer }],
+      annotations: { 'org.opencontainers.image.title': 'nginx', 'org.opencontainers.image.version': '1.2.3' },
+    }),
+  );
   const m = put(manifest);
   writeFileSync(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  writeFileSync(path.join(dir, 'index.json'), JSON.stringify({
-    schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...m, annotations: { 'org.opencontainers.image.ref.name': '1.2.3' } }],
-  }));
+  writeFileSync(
+    path.join(dir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [
+        { mediaType: 'application/vnd.oci.image.manifest.v1+json', ...m, annotations: { 'org.opencontainers.image.ref.name': '1.2.3' } },
+      ],
+    }),
+  );
   return dir;
 }
 
@@ -90,16 +124,26 @@ function makeChartLayout(): string {
 async function makeDebianLayout(): Promise<string> {
   const pkg = (name: string, version: string, source?: string) =>
     `Package: ${name}\nStatus: install ok installed\nPriority: optional\nArchitecture: amd64\n${source ? `Source: ${source}\n` : ''}Version: ${version}\nDescription: ${name}\n`;
-  const status = [pkg('curl', '7.88.1-10+deb12u3'), pkg('libc6', '2.36-9+deb12u1', 'glibc'), pkg('coreutils', '9.1-1'),
-    pkg('bind9-host', '1:9.18.24-1', 'bind9 (1:9.18.24-1)')].join('\n');
-  const osRelease = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION="12 (bookworm)"\nVERSION_CODENAME=bookworm\nID=debian\n';
+  const status = [
+    pkg('curl', '7.88.1-10+deb12u3'),
+    pkg('libc6', '2.36-9+deb12u1', 'glibc'),
+    pkg('coreutils', '9.1-1'),
+    pkg('bind9-host', '1:9.18.24-1', 'bind9 (1:9.18.24-1)'),
+  ].join('\n');
+  const osRelease =
+    'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION="12 (bookworm)"\nVERSION_CODENAME=bookworm\nID=debian\n';
   const image = await buildImage({ format: 'oci', layers: [{ 'etc/os-release': osRelease, 'var/lib/dpkg/status': status }] });
   const dir = mkdtempSync(path.join(tmpdir(), 'berth-debian-'));
   writeOciLayout(dir, { 12: image });
   return dir;
 }
 
-type SecurityState = { status: string; data: { Layer: { Features: { Name: string; Version: string; Vulnerabilities: { Name: string; Severity: string; FixedBy: string }[] }[] } } | null };
+type SecurityState = {
+  status: string;
+  data: {
+    Layer: { Features: { Name: string; Version: string; Vulnerabilities: { Name: string; Severity: string; FixedBy: string }[] }[] };
+  } | null;
+};
 /** Waits until the in-process scanner has looked at a manifest (the endpoint says something other than queued). */
 async function scanned(repo: string, digest: string): Promise<SecurityState> {
   const deadline = Date.now() + 30_000;
@@ -123,9 +167,22 @@ async function axe(p: Page, name: string, url: string, ready: (p: Page) => Promi
     await ready(p);
     await p.addScriptTag({ path: AXE });
     const violations = await p.evaluate(async () => {
-      const r = await (window as unknown as { axe: { run(ctx: Document, o: object): Promise<{ violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] }> } })
-        .axe.run(document, { resultTypes: ['violations'] });
-      return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 5).map((n) => n.target.join(' ')) }));
+      const r = await (
+        window as unknown as {
+          axe: {
+            run(
+              ctx: Document,
+              o: object,
+            ): Promise<{ violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] }>;
+          };
+        }
+      ).axe.run(document, { resultTypes: ['violations'] });
+      return r.violations.map((v) => ({
+        id: v.id,
+        impact: v.impact,
+        help: v.help,
+        targets: v.nodes.slice(0, 5).map((n) => n.target.join(' ')),
+      }));
     });
     for (const v of violations.filter((x) => x.impact === 'serious' || x.impact === 'critical')) {
       a11yProblems.push(`${name} (${label}): ${v.impact} ${v.id}: ${v.help} at ${v.targets.join(', ')}`);
@@ -139,7 +196,10 @@ const text = async (p: Page, t: string | RegExp) => {
   } catch (e) {
     // Show what the page did say, and keep a screenshot of it.
     await p.screenshot({ path: path.join(shots, `failed-${Date.now()}.png`) }).catch(() => undefined);
-    const body = await p.locator('body').innerText().catch(() => '?');
+    const body = await p
+      .locator('body')
+      .innerText()
+      .catch(() => '?');
     throw new Error(`${(e as Error).message.split('\n')[0]}\n--- page text at ${p.url()} ---\n${body.slice(0, 1500)}`);
   }
 };
@@ -173,13 +233,24 @@ async function assertOnScreen(p: Page, el: ReturnType<Page['locator']>, what: st
     }
     const hit = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
     return {
-      left: box.left, right: box.right, top: box.top, bottom: box.bottom, width: window.innerWidth, height: window.innerHeight,
-      clippedBy, hit: !!hit && (hit === node || node.contains(hit)),
-      cells: [...(node.closest('tr')?.children ?? [])].map((c) => `${c.getAttribute('data-label') ?? c.className}:${Math.round(c.getBoundingClientRect().width)}`).join(' '),
+      left: box.left,
+      right: box.right,
+      top: box.top,
+      bottom: box.bottom,
+      width: window.innerWidth,
+      height: window.innerHeight,
+      clippedBy,
+      hit: !!hit && (hit === node || node.contains(hit)),
+      cells: [...(node.closest('tr')?.children ?? [])]
+        .map((c) => `${c.getAttribute('data-label') ?? c.className}:${Math.round(c.getBoundingClientRect().width)}`)
+        .join(' '),
     };
   });
   const where = `${what} at ${r.width} px: box [${Math.round(r.left)}..${Math.round(r.right)}] x [${Math.round(r.top)}..${Math.round(r.bottom)}]`;
-  assert.ok(r.left >= 0 && r.right <= r.width && r.top >= 0 && r.bottom <= r.height, `${where} is not inside the ${r.width}x${r.height} window`);
+  assert.ok(
+    r.left >= 0 && r.right <= r.width && r.top >= 0 && r.bottom <= r.height,
+    `${where} is not inside the ${r.width}x${r.height} window`,
+  );
   assert.deepEqual(r.clippedBy, [], `${where} is cut off by a scrolling container (row cells ${r.cells})`);
   assert.ok(r.hit, `${where}: a click at its centre does not reach it`);
 }
@@ -195,11 +266,23 @@ before(async () => {
   for (const f of readdirSync(shots)) if (f.endsWith('.png')) rmSync(path.join(shots, f));
   s = await startServer('sqlite', {}, { auth: true });
   // Real advisory data from a local file in the upstream format, through the real updater.
-  await importUpdater(s.berth.scanner!.service.advisories, getUpdater('debian-tracker'), path.join(ROOT, 'test/fixtures/scanner-data/debian-tracker.json'));
+  await importUpdater(
+    s.berth.scanner!.service.advisories,
+    getUpdater('debian-tracker'),
+    path.join(ROOT, 'test/fixtures/scanner-data/debian-tracker.json'),
+  );
   const { chromium } = await import('playwright-core');
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
   });
   ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   page = await ctx.newPage();
@@ -215,20 +298,24 @@ after(async () => {
   await s?.stop();
 });
 
-test('the UI end to end: first-run admin, organization, robot, pushed chart and image, security, errors', { skip, timeout: 120_000 }, async (t) => {
+test('the UI end to end: first-run admin, organization, robot, pushed chart and image, security, errors', {
+  skip,
+  timeout: 120_000,
+}, async (t) => {
   let robotToken = '';
   let imageDigest = '';
   let debianDigest = '';
   // Each step needs the ones before it: after a failure the rest are skipped, not timed out one by one.
   let broken = '';
-  const step = (name: string, fn: () => Promise<void>) => t.test(name, { skip: broken ? `after the failure of "${broken}"` : false }, async () => {
-    try {
-      await fn();
-    } catch (e) {
-      broken = name;
-      throw e;
-    }
-  });
+  const step = (name: string, fn: () => Promise<void>) =>
+    t.test(name, { skip: broken ? `after the failure of "${broken}"` : false }, async () => {
+      try {
+        await fn();
+      } catch (e) {
+        broken = name;
+        throw e;
+      }
+    });
 
   await step('static files: CSP header, SPA fallback, API 404s stay JSON', async () => {
     const root = await fetch(`${s.url}/`);
@@ -298,7 +385,10 @@ test('the UI end to end: first-run admin, organization, robot, pushed chart and 
     await text(page, 'Token of helm+ci');
     robotToken = (await page.getByLabel('robot token', { exact: true }).textContent())!.trim();
     assert.ok(robotToken.length > 20, robotToken);
-    assert.match((await page.getByLabel('podman login command', { exact: true }).textContent())!, new RegExp(`podman login ${host(s)} -u 'helm\\+ci'`));
+    assert.match(
+      (await page.getByLabel('podman login command', { exact: true }).textContent())!,
+      new RegExp(`podman login ${host(s)} -u 'helm\\+ci'`),
+    );
     assert.match((await page.getByLabel('berth login command', { exact: true }).textContent())!, /berth login .* --password-stdin/);
     await page.getByRole('button', { name: 'Copy robot token' }).click();
     await text(page, 'Copied');
@@ -341,13 +431,35 @@ test('the UI end to end: first-run admin, organization, robot, pushed chart and 
   await step('the robot pushes a Helm chart and an image with skopeo; the UI shows them', async () => {
     const creds = `helm+ci:${robotToken}`;
     // The robot is in the `deployers` (creator) team, so its push creates helm/nginx.
-    const chart = await run('skopeo', ['copy', '--dest-creds', creds, '--dest-tls-verify=false', `oci:${makeChartLayout()}:1.2.3`, `docker://${host(s)}/helm/nginx:1.2.3`]);
+    const chart = await run('skopeo', [
+      'copy',
+      '--dest-creds',
+      creds,
+      '--dest-tls-verify=false',
+      `oci:${makeChartLayout()}:1.2.3`,
+      `docker://${host(s)}/helm/nginx:1.2.3`,
+    ]);
     assert.equal(chart.status, 0, chart.out);
-    const image = await run('skopeo', ['copy', '--dest-creds', creds, '--dest-tls-verify=false', `oci:${makeOciLayout('ui')}:latest`, `docker://${host(s)}/helm/app:1.0`]);
+    const image = await run('skopeo', [
+      'copy',
+      '--dest-creds',
+      creds,
+      '--dest-tls-verify=false',
+      `oci:${makeOciLayout('ui')}:latest`,
+      `docker://${host(s)}/helm/app:1.0`,
+    ]);
     assert.equal(image.status, 0, image.out);
-    const debian = await run('skopeo', ['copy', '--dest-creds', creds, '--dest-tls-verify=false', `oci:${await makeDebianLayout()}:12`, `docker://${host(s)}/helm/debian:12`]);
+    const debian = await run('skopeo', [
+      'copy',
+      '--dest-creds',
+      creds,
+      '--dest-tls-verify=false',
+      `oci:${await makeDebianLayout()}:12`,
+      `docker://${host(s)}/helm/debian:12`,
+    ]);
     assert.equal(debian.status, 0, debian.out);
-    debianDigest = (await api(s, 'GET', '/repository/helm/debian/tag/?specificTag=12', [ADMIN.user, ADMIN.pass])).json.tags[0].manifest_digest;
+    debianDigest = (await api(s, 'GET', '/repository/helm/debian/tag/?specificTag=12', [ADMIN.user, ADMIN.pass])).json.tags[0]
+      .manifest_digest;
 
     await page.goto(`${s.url}/repository/helm/nginx`);
     await tagRow(page, /1\.2\.3/).waitFor();
@@ -356,7 +468,10 @@ test('the UI end to end: first-run admin, organization, robot, pushed chart and 
     await text(page, `helm pull oci://${host(s)}/helm/nginx --version 1.2.3`);
     // The row's actions are whole on screen at desktop and phone width (the Delete button was cut
     // off at 1280 px behind the long helm pull command).
-    for (const [w, h] of [[1280, 900], [390, 844]] as const) {
+    for (const [w, h] of [
+      [1280, 900],
+      [390, 844],
+    ] as const) {
       await page.setViewportSize({ width: w, height: h });
       const chartRow = tagRow(page, /1\.2\.3/);
       await assertOnScreen(page, chartRow.getByRole('button', { name: 'Delete' }), 'the Delete button of chart tag 1.2.3');
@@ -374,7 +489,15 @@ test('the UI end to end: first-run admin, organization, robot, pushed chart and 
     const card = page.getByRole('article', { name: /Chart nginx 1\.2\.3/ });
     await card.waitFor();
     const body = (await card.textContent())!;
-    for (const want of ['1.25.0', 'A web server for the UI test', 'Ada Lovelace', 'ada@example.com', 'common', '2.x.x', `berth chart pull oci://${host(s)}/helm/nginx --version 1.2.3`]) {
+    for (const want of [
+      '1.25.0',
+      'A web server for the UI test',
+      'Ada Lovelace',
+      'ada@example.com',
+      'common',
+      '2.x.x',
+      `berth chart pull oci://${host(s)}/helm/nginx --version 1.2.3`,
+    ]) {
       assert.ok(body.includes(want), `chart card lacks ${want}: ${body}`);
     }
     await shot('chart');
@@ -391,14 +514,26 @@ test('the UI end to end: first-run admin, organization, robot, pushed chart and 
     // A cosign-style signature tag (sha256-<64 hex>.sig: no place to break the line) in a repository
     // whose name is long too: the widest row a registry commonly shows.
     const sigTag = `sha256-${'9de160b90ec4'.repeat(5)}abcd.sig`;
-    const signed = await run('skopeo', ['copy', '--src-creds', creds, '--src-tls-verify=false', '--dest-creds', creds, '--dest-tls-verify=false',
-      `docker://${host(s)}/helm/app:1.0`, `docker://${host(s)}/helm/application-with-signatures:${sigTag}`]);
+    const signed = await run('skopeo', [
+      'copy',
+      '--src-creds',
+      creds,
+      '--src-tls-verify=false',
+      '--dest-creds',
+      creds,
+      '--dest-tls-verify=false',
+      `docker://${host(s)}/helm/app:1.0`,
+      `docker://${host(s)}/helm/application-with-signatures:${sigTag}`,
+    ]);
     assert.equal(signed.status, 0, signed.out);
     await page.goto(`${s.url}/repository/helm/application-with-signatures`);
     // (no ^: at phone width the cells' data-label captions are part of the row's name)
     const sigRow = tagRow(page, /sha256-9de160b90ec4/);
     await sigRow.waitFor();
-    for (const [w, h] of [[1280, 900], [390, 844]] as const) {
+    for (const [w, h] of [
+      [1280, 900],
+      [390, 844],
+    ] as const) {
       await page.setViewportSize({ width: w, height: h });
       await assertOnScreen(page, sigRow.getByRole('button', { name: 'Delete' }), 'the Delete button of a signature tag');
       await assertOnScreen(page, sigRow.getByRole('button', { name: /^Move/ }), 'the Move button of a signature tag');
@@ -415,7 +550,10 @@ test('the UI end to end: first-run admin, organization, robot, pushed chart and 
     await page.goto(`${s.url}/repository/helm/app`);
     await row.waitFor();
     // The same for an image row.
-    for (const [w, h] of [[1280, 900], [390, 844]] as const) {
+    for (const [w, h] of [
+      [1280, 900],
+      [390, 844],
+    ] as const) {
       await page.setViewportSize({ width: w, height: h });
       await assertOnScreen(page, row.getByRole('button', { name: 'Delete' }), 'the Delete button of tag 1.0');
       await assertOnScreen(page, row.getByRole('button', { name: /^Move/ }), 'the Move button of tag 1.0');
@@ -446,50 +584,61 @@ test('the UI end to end: first-run admin, organization, robot, pushed chart and 
     await page.goto(`${s.url}/repository/helm/app`);
   });
 
-  await step('tags: move (add), filter on the server, delete; restore from the server history after a reload and in another browser', async () => {
-    await page.getByRole('button', { name: 'Move or copy tag 1.0' }).click();
-    await page.getByLabel('Tag', { exact: true }).fill('stable');
-    await page.getByRole('button', { name: 'Save tag' }).click();
-    await text(page, /Tag stable now points at/);
-    await tagRow(page, /stable/).waitFor();
-    // The filter is the server's (filter_tag_name=like:…), not a client-side one.
-    const filtered = page.waitForRequest((r) => r.url().includes('/tag/?') && new URL(r.url()).searchParams.get('filter_tag_name') === 'like:stab');
-    await page.getByLabel('Filter tags').fill('stab');
-    await filtered;
-    // The unfiltered list also shows "stable": wait until the server's filtered answer has replaced it.
-    await tagRow(page, /^1\.0/).waitFor({ state: 'detached' });
-    await tagRow(page, /stable/).waitFor();
-    assert.equal(await tagRow(page, /^1\.0/).count(), 0);
-    await page.getByLabel('Filter tags').fill('zzz');
-    await text(page, 'No tag matches "zzz".');
-    await page.getByLabel('Filter tags').fill('');
-    await tagRow(page, /stable/).getByRole('button', { name: 'Delete' }).click();
-    await page.getByRole('button', { name: 'Yes, delete' }).click();
-    await text(page, /Tag stable deleted/);
-    // The history is the server's: it is there after a reload, and in another browser with its own sign-in.
-    await page.reload();
-    const restore = /^Restore tag stable to /;
-    await page.getByRole('button', { name: restore }).waitFor();
-    assert.equal(await tagRow(page, /stable/).count(), 0);
-    await shot('tag-history');
-    const other = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    try {
-      const p2 = await other.newPage();
-      await p2.goto(`${s.url}/repository/helm/app`);
-      await p2.getByLabel('Username', { exact: true }).fill(ADMIN.user);
-      await p2.getByLabel('Password', { exact: true }).fill(ADMIN.pass);
-      await p2.getByRole('button', { name: 'Sign in' }).click();
-      await p2.getByRole('button', { name: restore }).click();
-      await text(p2, /Tag stable restored to /);
-      await tagRow(p2, /stable/).waitFor();
-    } finally {
-      await other.close();
-    }
-    await page.reload();
-    await tagRow(page, /stable/).waitFor();
-    const h = await api(s, 'GET', '/repository/helm/app/tag/?onlyActiveTags=false&specificTag=stable', [ADMIN.user, ADMIN.pass]);
-    assert.deepEqual(h.json.tags.map((t: { end_ts?: number }) => t.end_ts === undefined), [true, false], 'restored (open) after the deleted lifetime');
-  });
+  await step(
+    'tags: move (add), filter on the server, delete; restore from the server history after a reload and in another browser',
+    async () => {
+      await page.getByRole('button', { name: 'Move or copy tag 1.0' }).click();
+      await page.getByLabel('Tag', { exact: true }).fill('stable');
+      await page.getByRole('button', { name: 'Save tag' }).click();
+      await text(page, /Tag stable now points at/);
+      await tagRow(page, /stable/).waitFor();
+      // The filter is the server's (filter_tag_name=like:…), not a client-side one.
+      const filtered = page.waitForRequest(
+        (r) => r.url().includes('/tag/?') && new URL(r.url()).searchParams.get('filter_tag_name') === 'like:stab',
+      );
+      await page.getByLabel('Filter tags').fill('stab');
+      await filtered;
+      // The unfiltered list also shows "stable": wait until the server's filtered answer has replaced it.
+      await tagRow(page, /^1\.0/).waitFor({ state: 'detached' });
+      await tagRow(page, /stable/).waitFor();
+      assert.equal(await tagRow(page, /^1\.0/).count(), 0);
+      await page.getByLabel('Filter tags').fill('zzz');
+      await text(page, 'No tag matches "zzz".');
+      await page.getByLabel('Filter tags').fill('');
+      await tagRow(page, /stable/)
+        .getByRole('button', { name: 'Delete' })
+        .click();
+      await page.getByRole('button', { name: 'Yes, delete' }).click();
+      await text(page, /Tag stable deleted/);
+      // The history is the server's: it is there after a reload, and in another browser with its own sign-in.
+      await page.reload();
+      const restore = /^Restore tag stable to /;
+      await page.getByRole('button', { name: restore }).waitFor();
+      assert.equal(await tagRow(page, /stable/).count(), 0);
+      await shot('tag-history');
+      const other = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      try {
+        const p2 = await other.newPage();
+        await p2.goto(`${s.url}/repository/helm/app`);
+        await p2.getByLabel('Username', { exact: true }).fill(ADMIN.user);
+        await p2.getByLabel('Password', { exact: true }).fill(ADMIN.pass);
+        await p2.getByRole('button', { name: 'Sign in' }).click();
+        await p2.getByRole('button', { name: restore }).click();
+        await text(p2, /Tag stable restored to /);
+        await tagRow(p2, /stable/).waitFor();
+      } finally {
+        await other.close();
+      }
+      await page.reload();
+      await tagRow(page, /stable/).waitFor();
+      const h = await api(s, 'GET', '/repository/helm/app/tag/?onlyActiveTags=false&specificTag=stable', [ADMIN.user, ADMIN.pass]);
+      assert.deepEqual(
+        h.json.tags.map((t: { end_ts?: number }) => t.end_ts === undefined),
+        [true, false],
+        'restored (open) after the deleted lifetime',
+      );
+    },
+  );
 
   await step('manifest and security: the scanner\'s real report (counts, fixed-in versions, filters) and real "unsupported"', async () => {
     // helm/app:1.0 holds a text file only: the in-process scanner really finds nothing it can index.
@@ -501,8 +650,14 @@ test('the UI end to end: first-run admin, organization, robot, pushed chart and 
     // helm/debian:12 was indexed on push and matched against the imported debian-tracker data.
     const report = await scanned('helm/debian', debianDigest);
     assert.equal(report.status, 'scanned', JSON.stringify(report));
-    const found = report.data!.Layer.Features.flatMap((f) => f.Vulnerabilities.map((v) => `${v.Name} ${f.Name} ${f.Version} ${v.Severity} ${v.FixedBy}`)).sort();
-    assert.deepEqual(found.map((x) => x.split(' ')[0]), ['CVE-2016-2781', 'CVE-2023-38545', 'CVE-2023-4911', 'CVE-2024-9681'], found.join('\n'));
+    const found = report
+      .data!.Layer.Features.flatMap((f) => f.Vulnerabilities.map((v) => `${v.Name} ${f.Name} ${f.Version} ${v.Severity} ${v.FixedBy}`))
+      .sort();
+    assert.deepEqual(
+      found.map((x) => x.split(' ')[0]),
+      ['CVE-2016-2781', 'CVE-2023-38545', 'CVE-2023-4911', 'CVE-2024-9681'],
+      found.join('\n'),
+    );
     await page.goto(`${s.url}/repository/helm/debian/manifest/${debianDigest}`);
     await text(page, 'Scanned — 4 vulnerabilities in 3 packages.');
     const counts = (await page.getByRole('list', { name: 'Vulnerabilities by severity' }).textContent())!;
@@ -511,7 +666,7 @@ test('the UI end to end: first-run admin, organization, robot, pushed chart and 
     assert.match((await curl.textContent())!, /High.*curl.*7\.88\.1-10\+deb12u3.*7\.88\.1-10\+deb12u4/);
     assert.match((await page.getByRole('row', { name: /CVE-2023-4911/ }).textContent())!, /High.*2\.36-9\+deb12u1.*2\.36-9\+deb12u3/);
     assert.match((await page.getByRole('row', { name: /CVE-2024-9681/ }).textContent())!, /Low.*curl.*no fix yet/);
-    assert.match(await page.getByRole('link', { name: 'CVE-2023-38545' }).getAttribute('href') ?? '', /CVE-2023-38545/);
+    assert.match((await page.getByRole('link', { name: 'CVE-2023-38545' }).getAttribute('href')) ?? '', /CVE-2023-38545/);
     // Not affected (fixed before the installed version, or never affected): not shown.
     for (const absent of ['CVE-2023-3341', 'CVE-2020-8169']) assert.equal(await page.getByText(absent).count(), 0, absent);
     await shot('security');
@@ -528,9 +683,14 @@ test('the UI end to end: first-run admin, organization, robot, pushed chart and 
 
     // Routed in the browser, because they cannot be produced for real in a moment: "queued" lasts only until the
     // in-process worker claims the job, and "failed" needs SCANNER_MAX_ATTEMPTS failed attempts with backoff.
-    for (const [status, want] of [['queued', /Queued/], ['failed', /Failed — the scan did not finish: layer fetch timed out/]] as const) {
+    for (const [status, want] of [
+      ['queued', /Queued/],
+      ['failed', /Failed — the scan did not finish: layer fetch timed out/],
+    ] as const) {
       await page.unroute('**/api/v1/repository/helm/debian/manifest/*/security*');
-      await page.route('**/api/v1/repository/helm/debian/manifest/*/security*', (route) => route.fulfill({ json: { status, data: null, detail: 'layer fetch timed out' } }));
+      await page.route('**/api/v1/repository/helm/debian/manifest/*/security*', (route) =>
+        route.fulfill({ json: { status, data: null, detail: 'layer fetch timed out' } }),
+      );
       await page.reload();
       await text(page, want);
     }
@@ -566,7 +726,9 @@ test('the UI end to end: first-run admin, organization, robot, pushed chart and 
     const u = s.url;
     await axe(a11yAnon, 'sign in', u, (p) => p.getByRole('button', { name: 'Sign in' }).waitFor());
     await axe(a11yUser, 'organizations', `${u}/organizations`, (p) => p.getByRole('link', { name: 'helm' }).waitFor());
-    await axe(a11yUser, 'organization: repositories', `${u}/organization/helm`, (p) => p.getByRole('tab', { name: 'Repositories' }).waitFor());
+    await axe(a11yUser, 'organization: repositories', `${u}/organization/helm`, (p) =>
+      p.getByRole('tab', { name: 'Repositories' }).waitFor(),
+    );
     await axe(a11yUser, 'organization: robots', `${u}/organization/helm`, async (p) => {
       await p.getByRole('tab', { name: 'Robot accounts' }).click();
       await text(p, 'helm+ci');

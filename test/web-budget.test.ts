@@ -29,6 +29,8 @@ test('the JavaScript of the first page load is under 300 KB gzipped', async () =
     gzipped += gz;
     lines.push(`  ${u}: ${(bytes.length / 1024).toFixed(1)} KB, ${(gz / 1024).toFixed(1)} KB gzipped`);
   }
-  console.log(`first-load JavaScript: ${urls.size} file(s), ${(raw / 1024).toFixed(1)} KB, ${(gzipped / 1024).toFixed(1)} KB gzipped (budget ${BUDGET / 1024} KB)\n${lines.join('\n')}`);
+  console.log(
+    `first-load JavaScript: ${urls.size} file(s), ${(raw / 1024).toFixed(1)} KB, ${(gzipped / 1024).toFixed(1)} KB gzipped (budget ${BUDGET / 1024} KB)\n${lines.join('\n')}`,
+  );
   assert.ok(gzipped < BUDGET, `first-load JavaScript is ${(gzipped / 1024).toFixed(1)} KB gzipped, over the ${BUDGET / 1024} KB budget`);
 });

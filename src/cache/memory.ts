@@ -3,7 +3,11 @@
 // loaded under, so a load that raced an invalidation is never kept.
 import type { DataModelCache } from './types.js';
 
-interface Entry { value: unknown; gen: number; expires: number }
+interface Entry {
+  value: unknown;
+  gen: number;
+  expires: number;
+}
 
 const MAX_ENTRIES = 20_000;
 
@@ -12,7 +16,10 @@ export class GenerationStore {
   private readonly groups = new Map<string, Map<string, Entry>>();
   private size = 0;
 
-  constructor(private readonly ttlMs: number, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly ttlMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   gen(group: string): number {
     return this.gens.get(group) ?? 0;
@@ -26,7 +33,10 @@ export class GenerationStore {
   advance(group: string, to: number = this.gen(group) + 1): void {
     if (to >= this.gen(group)) this.gens.set(group, to);
     const g = this.groups.get(group);
-    if (g) { this.size -= g.size; this.groups.delete(group); }
+    if (g) {
+      this.size -= g.size;
+      this.groups.delete(group);
+    }
   }
 
   /** Forgets everything, generations included (after missed invalidations). */
@@ -45,9 +55,15 @@ export class GenerationStore {
 
   set(group: string, key: string, value: unknown, gen: number): void {
     if (gen !== this.gen(group)) return;
-    if (this.size >= MAX_ENTRIES) { this.groups.clear(); this.size = 0; }
+    if (this.size >= MAX_ENTRIES) {
+      this.groups.clear();
+      this.size = 0;
+    }
     let g = this.groups.get(group);
-    if (!g) this.groups.set(group, (g = new Map()));
+    if (!g) {
+      g = new Map();
+      this.groups.set(group, g);
+    }
     if (!g.has(key)) this.size++;
     g.set(key, { value, gen, expires: this.now() + this.ttlMs });
   }

@@ -3,7 +3,11 @@ import { Gauge, type Registry } from 'prom-client';
 
 export function registerRedisMetrics(registry: Registry, up: () => number | undefined): void {
   new Gauge({
-    name: 'berth_redis_up', help: '1 when every configured Redis connection (DATA_MODEL_CACHE_CONFIG, PULL_METRICS_REDIS) is up; 0 while Berth serves from the database alone',
-    registers: [registry], collect() { this.set(up() ?? 0); },
+    name: 'berth_redis_up',
+    help: '1 when every configured Redis connection (DATA_MODEL_CACHE_CONFIG, PULL_METRICS_REDIS) is up; 0 while Berth serves from the database alone',
+    registers: [registry],
+    collect() {
+      this.set(up() ?? 0);
+    },
   });
 }

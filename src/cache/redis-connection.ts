@@ -31,7 +31,8 @@ export class RedisHealth {
   log?: CacheLog;
 
   report(role: string, up: boolean, where: string, err?: Error): void {
-    if (up) this.down.delete(role); else this.down.add(role);
+    if (up) this.down.delete(role);
+    else this.down.add(role);
     if (!up && !this.outage) {
       this.outage = true;
       const msg = `Redis at ${where} is unreachable${err ? ` (${err.message})` : ''}: serving from the database until it is back`;
@@ -50,7 +51,12 @@ export class RedisConnection {
   private closing = false;
   private readonly listeners: ((up: boolean) => void)[] = [];
 
-  constructor(readonly cfg: RedisServerConfig, readonly role: string, readonly health: RedisHealth, extra: RedisOptions = {}) {
+  constructor(
+    readonly cfg: RedisServerConfig,
+    readonly role: string,
+    readonly health: RedisHealth,
+    extra: RedisOptions = {},
+  ) {
     this.client = new Redis(redisOptions(cfg, extra));
     const where = `${cfg.host}:${cfg.port}`;
     this.client.on('ready', () => {
@@ -64,7 +70,9 @@ export class RedisConnection {
       health.report(role, false, where, err);
     };
     this.client.on('error', (err: Error) => down(err));
-    this.client.on('close', () => { if (this.wasUp) down(); });
+    this.client.on('close', () => {
+      if (this.wasUp) down();
+    });
   }
 
   get up(): boolean {
@@ -81,7 +89,10 @@ export class RedisConnection {
     return new Promise((resolve) => {
       const t = setTimeout(() => resolve(false), ms);
       t.unref?.();
-      this.client.once('ready', () => { clearTimeout(t); resolve(true); });
+      this.client.once('ready', () => {
+        clearTimeout(t);
+        resolve(true);
+      });
     });
   }
 

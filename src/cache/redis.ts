@@ -36,10 +36,24 @@ export class RedisCache implements DataModelCache {
     const resubscribe = () => {
       this.subscribed = false;
       this.l1.reset();
-      sub.client.subscribe(channel).then(() => { this.l1.reset(); this.subscribed = true; }, () => undefined);
+      sub.client.subscribe(channel).then(
+        () => {
+          this.l1.reset();
+          this.subscribed = true;
+        },
+        () => undefined,
+      );
     };
-    sub.onChange((up) => { if (up) resubscribe(); else { this.subscribed = false; this.l1.reset(); } });
-    conn.onChange((up) => { if (!up) this.l1.reset(); });
+    sub.onChange((up) => {
+      if (up) resubscribe();
+      else {
+        this.subscribed = false;
+        this.l1.reset();
+      }
+    });
+    conn.onChange((up) => {
+      if (!up) this.l1.reset();
+    });
     if (sub.up) resubscribe();
   }
 
@@ -80,7 +94,12 @@ export class RedisCache implements DataModelCache {
     const value = await load();
     if (value !== undefined && this.usable) {
       this.l1.set(group, key, value, gen);
-      this.conn.client.multi().hset(vkey, key, encode(value)).expire(vkey, this.ttlSeconds).exec().catch(() => undefined);
+      this.conn.client
+        .multi()
+        .hset(vkey, key, encode(value))
+        .expire(vkey, this.ttlSeconds)
+        .exec()
+        .catch(() => undefined);
     }
     return value;
   }
@@ -116,5 +135,7 @@ export function encode(value: unknown): string {
 }
 
 export function decode(text: string): unknown {
-  return JSON.parse(text, (_k, v) => (v && typeof v === 'object' && typeof v.$b64 === 'string' && Object.keys(v).length === 1 ? Buffer.from(v.$b64, 'base64') : v));
+  return JSON.parse(text, (_k, v) =>
+    v && typeof v === 'object' && typeof v.$b64 === 'string' && Object.keys(v).length === 1 ? Buffer.from(v.$b64, 'base64') : v,
+  );
 }

@@ -26,7 +26,10 @@ export function byteCountBinary(b: number): string {
   if (b < unit) return `${b} B`;
   let div = unit;
   let exp = 0;
-  for (let n = Math.floor(b / unit); n >= unit; n = Math.floor(n / unit)) { div *= unit; exp++; }
+  for (let n = Math.floor(b / unit); n >= unit; n = Math.floor(n / unit)) {
+    div *= unit;
+    exp++;
+  }
   return `${(b / div).toFixed(1)} ${'KMGTPE'[exp]}iB`;
 }
 
@@ -61,7 +64,9 @@ export function rfc3339(t: Date): string {
 /** Helm's generateChartOCIAnnotations + the chart's own annotations (title and version cannot be overridden). */
 export function chartAnnotations(md: ChartMetadata, created: string): Record<string, string> {
   const a: Record<string, string> = {};
-  const add = (k: string, v: string | undefined) => { if (v && v.trim() !== '') a[k] = v; };
+  const add = (k: string, v: string | undefined) => {
+    if (v && v.trim() !== '') a[k] = v;
+  };
   add('org.opencontainers.image.description', md.description);
   add('org.opencontainers.image.title', md.name);
   add('org.opencontainers.image.version', md.version);
@@ -96,7 +101,14 @@ export function matchVersion(tags: string[], constraint: string): string | undef
   return versions.find((v) => semver.satisfies(v, range));
 }
 
-interface CacheEntry { name: string; manifestDesc: Descriptor; manifest: OciManifest; content: Descriptor; chart: Chart; created: Date }
+interface CacheEntry {
+  name: string;
+  manifestDesc: Descriptor;
+  manifest: OciManifest;
+  content: Descriptor;
+  chart: Chart;
+  created: Date;
+}
 
 export class ChartClient {
   constructor(private readonly o: ChartClientOptions) {}
@@ -143,7 +155,14 @@ export class ChartClient {
     const content = cache.putBlob(HELM.chart, await packageChart(chart));
     const manifestBytes = manifestJson(config, [content]);
     const manifestDesc = cache.putBlob(OCI_MANIFEST, manifestBytes);
-    this.summary({ name, manifestDesc, manifest: JSON.parse(manifestBytes.toString()) as OciManifest, content, chart, created: new Date() });
+    this.summary({
+      name,
+      manifestDesc,
+      manifest: JSON.parse(manifestBytes.toString()) as OciManifest,
+      content,
+      chart,
+      created: new Date(),
+    });
     cache.addReference(name, manifestDesc);
     this.o.out(`${r.tag}: saved`);
   }
@@ -151,9 +170,21 @@ export class ChartClient {
   /** `helm chart list` */
   list(): void {
     const rows: string[][] = [['REF', 'NAME', 'VERSION', 'DIGEST', 'SIZE', 'CREATED']];
-    const entries = this.o.cache.references().map((x) => x.name).sort().map((n) => this.fetch(n)!).filter(Boolean);
+    const entries = this.o.cache
+      .references()
+      .map((x) => x.name)
+      .sort()
+      .map((n) => this.fetch(n)!)
+      .filter(Boolean);
     for (const e of entries) {
-      rows.push([e.name, e.chart.metadata.name!, e.chart.metadata.version!, e.manifestDesc.digest.split(':')[1].slice(0, 7), byteCountBinary(e.content.size), timeAgo(e.created)]);
+      rows.push([
+        e.name,
+        e.chart.metadata.name!,
+        e.chart.metadata.version!,
+        e.manifestDesc.digest.split(':')[1].slice(0, 7),
+        byteCountBinary(e.content.size),
+        timeAgo(e.created),
+      ]);
     }
     // gosuri/uitable: cells cut to 60 characters, padded to the column width, joined by a tab.
     const cut = (s: string) => (s.length > 60 ? `${s.slice(0, 57)}...` : s);
@@ -189,17 +220,26 @@ export class ChartClient {
   }
 
   /** Downloads a chart manifest + config + layers; explains a missing chart or version. */
-  private async download(reg: RegistryClient, r: ChartRef, withProv = false): Promise<{ manifestBytes: Buffer; digest: string; manifest: OciManifest; blobs: Map<string, Buffer> }> {
+  private async download(
+    reg: RegistryClient,
+    r: ChartRef,
+    withProv = false,
+  ): Promise<{ manifestBytes: Buffer; digest: string; manifest: OciManifest; blobs: Map<string, Buffer> }> {
     const reference = r.digest ?? r.tag!;
     const got = await reg.getManifest(r.repository, reference, [OCI_MANIFEST, 'application/vnd.docker.distribution.manifest.v2+json']);
     if (!got) {
       const tags = await reg.tags(r.repository).catch(() => undefined);
-      if (!tags || tags.length === 0) throw new ChartError(`chart not found: ${r.registry}/${r.repository} does not exist or holds no versions`);
-      throw new ChartError(`version not found: ${r.registry}/${r.repository} has no version ${tagToVersion(reference)} (available: ${tags.slice(-10).join(', ')})`);
+      if (!tags || tags.length === 0)
+        throw new ChartError(`chart not found: ${r.registry}/${r.repository} does not exist or holds no versions`);
+      throw new ChartError(
+        `version not found: ${r.registry}/${r.repository} has no version ${tagToVersion(reference)} (available: ${tags.slice(-10).join(', ')})`,
+      );
     }
     const manifest = JSON.parse(got.bytes.toString('utf8')) as OciManifest;
     if (manifest.config?.mediaType !== HELM.config) {
-      throw new ChartError(`${refString(r)} is not a Helm chart: its config media type is ${manifest.config?.mediaType ?? 'missing'}, not ${HELM.config}`);
+      throw new ChartError(
+        `${refString(r)} is not a Helm chart: its config media type is ${manifest.config?.mediaType ?? 'missing'}, not ${HELM.config}`,
+      );
     }
     const chartLayer = manifest.layers.find((l) => l.mediaType === HELM.chart || l.mediaType === HELM.legacyChart);
     if (!chartLayer) throw new ChartError(`manifest does not contain a layer with mediatype ${HELM.chart}`);
@@ -219,7 +259,7 @@ export class ChartClient {
     const existing = this.o.cache.find(name);
     this.o.out(`${r.tag}: Pulling from ${r.registry}/${r.repository}`);
     const reg = this.registry(r.registry);
-    let d;
+    let d: Awaited<ReturnType<typeof this.download>>;
     try {
       d = await this.download(reg, r);
     } finally {
@@ -227,14 +267,20 @@ export class ChartClient {
     }
     const chartLayer = d.manifest.layers.find((l) => l.mediaType === HELM.chart);
     if (!chartLayer || d.manifest.layers.length !== 1) {
-      throw new ChartError(`${name} was pushed with layers Helm 3.5's cache cannot hold (${d.manifest.layers.map((l) => l.mediaType).join(', ')}): use berth chart pull oci://${r.registry}/${r.repository} --version ${tagToVersion(r.tag!)}`);
+      throw new ChartError(
+        `${name} was pushed with layers Helm 3.5's cache cannot hold (${d.manifest.layers.map((l) => l.mediaType).join(', ')}): use berth chart pull oci://${r.registry}/${r.repository} --version ${tagToVersion(r.tag!)}`,
+      );
     }
     for (const [, data] of d.blobs) this.o.cache.putBlob('', data);
     const desc = this.o.cache.putBlob(OCI_MANIFEST, d.manifestBytes);
     this.o.cache.addReference(name, desc);
     const e = this.fetch(name)!;
     this.summary(e);
-    this.o.out(existing && existing.digest === desc.digest ? `Status: Chart is up to date for ${name}` : `Status: Downloaded newer chart for ${name}`);
+    this.o.out(
+      existing && existing.digest === desc.digest
+        ? `Status: Chart is up to date for ${name}`
+        : `Status: Downloaded newer chart for ${name}`,
+    );
   }
 
   /** `helm chart export <ref> -d <dir>` */
@@ -278,7 +324,11 @@ export class ChartClient {
     try {
       const configBytes = metadataConfigJson(md);
       const chartDesc: Descriptor = { mediaType: HELM.chart, digest: await reg.pushBlob(r.repository, data), size: data.length };
-      const configDesc: Descriptor = { mediaType: HELM.config, digest: await reg.pushBlob(r.repository, configBytes), size: configBytes.length };
+      const configDesc: Descriptor = {
+        mediaType: HELM.config,
+        digest: await reg.pushBlob(r.repository, configBytes),
+        size: configBytes.length,
+      };
       const layers = [chartDesc];
       const provFile = `${file}.prov`;
       if (existsSync(provFile)) {
@@ -310,11 +360,18 @@ export class ChartClient {
         if (wanted && LOOSE_SEMVER.test(wanted)) tag = versionToTag(wanted);
         else {
           const tags = await reg.tags(r.repository);
-          if (!tags || tags.length === 0) throw new ChartError(`chart not found: unable to locate any tags in provided repository: oci://${r.registry}/${r.repository}`);
+          if (!tags || tags.length === 0)
+            throw new ChartError(`chart not found: unable to locate any tags in provided repository: oci://${r.registry}/${r.repository}`);
           const found = matchVersion(tags, wanted);
           if (!found) {
-            const avail = tags.map(tagToVersion).filter((v) => semver.valid(v)).sort(semver.rcompare).slice(0, 10);
-            throw new ChartError(`version not found: could not locate a version matching provided version string ${wanted} in oci://${r.registry}/${r.repository} (available: ${avail.join(', ') || 'none'})`);
+            const avail = tags
+              .map(tagToVersion)
+              .filter((v) => semver.valid(v))
+              .sort(semver.rcompare)
+              .slice(0, 10);
+            throw new ChartError(
+              `version not found: could not locate a version matching provided version string ${wanted} in oci://${r.registry}/${r.repository} (available: ${avail.join(', ') || 'none'})`,
+            );
           }
           tag = versionToTag(found);
         }
@@ -322,7 +379,9 @@ export class ChartClient {
       const ref: ChartRef = { ...r, tag, digest: tag ? undefined : r.digest };
       const d = await this.download(reg, ref, withProv);
       const chartLayer = d.manifest.layers.find((l) => l.mediaType === HELM.chart || l.mediaType === HELM.legacyChart)!;
-      const meta = validateMetadata(metadataFrom(JSON.parse(d.blobs.get(d.manifest.config.digest)!.toString('utf8')) as Record<string, unknown>));
+      const meta = validateMetadata(
+        metadataFrom(JSON.parse(d.blobs.get(d.manifest.config.digest)!.toString('utf8')) as Record<string, unknown>),
+      );
       mkdirSync(dest, { recursive: true });
       const file = path.join(dest, `${r.repository.split('/').pop()}-${tag ?? meta.version}.tgz`);
       writeFileSync(file, d.blobs.get(chartLayer.digest)!);

@@ -4,7 +4,10 @@ import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'n
 import { homedir } from 'node:os';
 import path from 'node:path';
 
-export interface Credentials { username: string; password: string }
+export interface Credentials {
+  username: string;
+  password: string;
+}
 type Env = NodeJS.ProcessEnv;
 
 /** $HELM_REGISTRY_CONFIG, else $HELM_CONFIG_HOME/registry/config.json, else $XDG_CONFIG_HOME/helm/…, else ~/.config/helm/… */
@@ -22,7 +25,7 @@ export function dockerConfigPath(env: Env = process.env): string {
 function readConfig(file: string): Record<string, unknown> {
   try {
     const doc = JSON.parse(readFileSync(file, 'utf8')) as unknown;
-    return doc && typeof doc === 'object' && !Array.isArray(doc) ? doc as Record<string, unknown> : {};
+    return doc && typeof doc === 'object' && !Array.isArray(doc) ? (doc as Record<string, unknown>) : {};
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw new Error(`cannot read credentials file ${file}: ${(e as Error).message}`);
@@ -49,7 +52,10 @@ function lookup(file: string, host: string): Credentials | undefined {
 
 export class CredentialStore {
   readonly file: string;
-  constructor(private readonly env: Env = process.env, file?: string) {
+  constructor(
+    private readonly env: Env = process.env,
+    file?: string,
+  ) {
     this.file = file ?? helmRegistryConfigPath(env);
   }
 

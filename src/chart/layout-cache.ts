@@ -9,8 +9,19 @@ import { sha256 } from './registry-client.js';
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const REF_NAME = 'org.opencontainers.image.ref.name';
 
-export interface Descriptor { mediaType: string; digest: string; size: number; annotations?: Record<string, string> }
-export interface OciManifest { schemaVersion: number; mediaType?: string; config: Descriptor; layers: Descriptor[]; annotations?: Record<string, string> }
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  annotations?: Record<string, string>;
+}
+export interface OciManifest {
+  schemaVersion: number;
+  mediaType?: string;
+  config: Descriptor;
+  layers: Descriptor[];
+  annotations?: Record<string, string>;
+}
 
 /** $HELM_CACHE_HOME/registry/cache, else $XDG_CACHE_HOME/helm/registry/cache, else ~/.cache/helm/registry/cache */
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -55,7 +66,11 @@ export class LayoutCache {
 
   /** When a blob was written (Helm shows the content layer's time as CREATED). */
   blobTime(digest: string): Date {
-    try { return statSync(this.blobPath(digest)).mtime; } catch { return new Date(); }
+    try {
+      return statSync(this.blobPath(digest)).mtime;
+    } catch {
+      return new Date();
+    }
   }
 
   index(): { schemaVersion: number; manifests: Descriptor[] } {
@@ -94,7 +109,9 @@ export class LayoutCache {
   }
 
   references(): { name: string; desc: Descriptor }[] {
-    return this.index().manifests.filter((d) => d.annotations?.[REF_NAME]).map((d) => ({ name: d.annotations![REF_NAME], desc: d }));
+    return this.index()
+      .manifests.filter((d) => d.annotations?.[REF_NAME])
+      .map((d) => ({ name: d.annotations![REF_NAME], desc: d }));
   }
 
   manifest(desc: Descriptor): OciManifest {

@@ -5,17 +5,40 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { ChartError } from './errors.js';
 import { goJson, sortedMap } from './gojson.js';
 
-export interface Maintainer { name?: string; email?: string; url?: string }
+export interface Maintainer {
+  name?: string;
+  email?: string;
+  url?: string;
+}
 export interface Dependency {
-  name: string; version?: string; repository: string; condition?: string; tags?: string[];
-  enabled?: boolean; 'import-values'?: unknown[]; alias?: string;
+  name: string;
+  version?: string;
+  repository: string;
+  condition?: string;
+  tags?: string[];
+  enabled?: boolean;
+  'import-values'?: unknown[];
+  alias?: string;
 }
 /** chart.Metadata, fields in the order Go marshals them (omitempty everywhere but dependency name/repository). */
 export interface ChartMetadata {
-  name?: string; home?: string; sources?: string[]; version?: string; description?: string; keywords?: string[];
-  maintainers?: Maintainer[]; icon?: string; apiVersion?: string; condition?: string; tags?: string;
-  appVersion?: string; deprecated?: boolean; annotations?: Record<string, string>; kubeVersion?: string;
-  dependencies?: Dependency[]; type?: string;
+  name?: string;
+  home?: string;
+  sources?: string[];
+  version?: string;
+  description?: string;
+  keywords?: string[];
+  maintainers?: Maintainer[];
+  icon?: string;
+  apiVersion?: string;
+  condition?: string;
+  tags?: string;
+  appVersion?: string;
+  deprecated?: boolean;
+  annotations?: Record<string, string>;
+  kubeVersion?: string;
+  dependencies?: Dependency[];
+  type?: string;
 }
 
 /** Masterminds/semver NewVersion (what Helm accepts as a chart version). */
@@ -28,7 +51,8 @@ function sanitize(s: string): string {
 
 const str = (v: unknown, where: string): string | undefined => {
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string') throw new ChartError(`Chart.yaml: ${where} must be a string, not ${JSON.stringify(v)} (quote it: ${where}: "${String(v)}")`);
+  if (typeof v !== 'string')
+    throw new ChartError(`Chart.yaml: ${where} must be a string, not ${JSON.stringify(v)} (quote it: ${where}: "${String(v)}")`);
   return v;
 };
 const strList = (v: unknown, where: string): string[] | undefined => {
@@ -39,7 +63,13 @@ const strList = (v: unknown, where: string): string[] | undefined => {
 const nonEmpty = <T>(o: T): T => {
   for (const k of Object.keys(o as object)) {
     const v = (o as Record<string, unknown>)[k];
-    if (v === undefined || v === '' || v === false || (Array.isArray(v) && v.length === 0) || (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0)) {
+    if (
+      v === undefined ||
+      v === '' ||
+      v === false ||
+      (Array.isArray(v) && v.length === 0) ||
+      (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0)
+    ) {
       delete (o as Record<string, unknown>)[k];
     }
   }
@@ -54,7 +84,8 @@ export function parseChartYaml(text: string): ChartMetadata {
   } catch (e) {
     throw new ChartError(`Chart.yaml is not valid YAML: ${(e as Error).message.split('\n')[0]}`);
   }
-  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new ChartError('Chart.yaml must be a mapping of keys (name, version, apiVersion, …)');
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc))
+    throw new ChartError('Chart.yaml must be a mapping of keys (name, version, apiVersion, …)');
   return metadataFrom(doc as Record<string, unknown>);
 }
 
@@ -65,11 +96,14 @@ export function metadataFrom(raw: Record<string, unknown>): ChartMetadata {
   const maintainers = g('maintainers');
   const deps = g('dependencies');
   const annotations = g('annotations');
-  if (maintainers !== undefined && maintainers !== null && !Array.isArray(maintainers)) throw new ChartError('Chart.yaml: maintainers must be a list');
+  if (maintainers !== undefined && maintainers !== null && !Array.isArray(maintainers))
+    throw new ChartError('Chart.yaml: maintainers must be a list');
   if (deps !== undefined && deps !== null && !Array.isArray(deps)) throw new ChartError('Chart.yaml: dependencies must be a list');
-  if (annotations !== undefined && annotations !== null && (typeof annotations !== 'object' || Array.isArray(annotations))) throw new ChartError('Chart.yaml: annotations must be a mapping of strings');
+  if (annotations !== undefined && annotations !== null && (typeof annotations !== 'object' || Array.isArray(annotations)))
+    throw new ChartError('Chart.yaml: annotations must be a mapping of strings');
   const deprecated = g('deprecated');
-  if (deprecated !== undefined && deprecated !== null && typeof deprecated !== 'boolean') throw new ChartError('Chart.yaml: deprecated must be true or false');
+  if (deprecated !== undefined && deprecated !== null && typeof deprecated !== 'boolean')
+    throw new ChartError('Chart.yaml: deprecated must be true or false');
   const md: ChartMetadata = {
     name: str(g('name'), 'name'),
     home: str(g('home'), 'home'),
@@ -80,7 +114,11 @@ export function metadataFrom(raw: Record<string, unknown>): ChartMetadata {
     maintainers: (maintainers as unknown[] | undefined | null)?.map((m, i) => {
       if (!m || typeof m !== 'object') throw new ChartError(`Chart.yaml: maintainers must not contain empty or null nodes (entry ${i})`);
       const o = m as Record<string, unknown>;
-      return nonEmpty({ name: str(o.name, `maintainers[${i}].name`), email: str(o.email, `maintainers[${i}].email`), url: str(o.url, `maintainers[${i}].url`) });
+      return nonEmpty({
+        name: str(o.name, `maintainers[${i}].name`),
+        email: str(o.email, `maintainers[${i}].email`),
+        url: str(o.url, `maintainers[${i}].url`),
+      });
     }),
     icon: str(g('icon'), 'icon'),
     apiVersion: str(g('apiVersion'), 'apiVersion'),
@@ -88,7 +126,9 @@ export function metadataFrom(raw: Record<string, unknown>): ChartMetadata {
     tags: str(g('tags'), 'tags'),
     appVersion: str(g('appVersion'), 'appVersion'),
     deprecated: deprecated === true ? true : undefined,
-    annotations: annotations ? Object.fromEntries(Object.entries(annotations as Record<string, unknown>).map(([k, v]) => [k, str(v, `annotations.${k}`) ?? ''])) : undefined,
+    annotations: annotations
+      ? Object.fromEntries(Object.entries(annotations as Record<string, unknown>).map(([k, v]) => [k, str(v, `annotations.${k}`) ?? '']))
+      : undefined,
     kubeVersion: str(g('kubeVersion'), 'kubeVersion'),
     dependencies: (deps as unknown[] | undefined | null)?.map((d, i) => {
       if (!d || typeof d !== 'object') throw new ChartError(`Chart.yaml: dependencies must not contain empty or null nodes (entry ${i})`);
@@ -125,17 +165,54 @@ export function validateMetadata(md: ChartMetadata): ChartMetadata {
   const s = (v: string | undefined) => (v === undefined ? undefined : sanitize(v));
   const out: ChartMetadata = nonEmpty({
     ...md,
-    name: s(md.name), description: s(md.description), home: s(md.home), icon: s(md.icon), condition: s(md.condition),
-    tags: s(md.tags), appVersion: s(md.appVersion), kubeVersion: s(md.kubeVersion),
-    sources: md.sources?.map(sanitize), keywords: md.keywords?.map(sanitize),
+    name: s(md.name),
+    description: s(md.description),
+    home: s(md.home),
+    icon: s(md.icon),
+    condition: s(md.condition),
+    tags: s(md.tags),
+    appVersion: s(md.appVersion),
+    kubeVersion: s(md.kubeVersion),
+    sources: md.sources?.map(sanitize),
+    keywords: md.keywords?.map(sanitize),
     maintainers: md.maintainers?.map((m) => nonEmpty({ name: s(m.name), email: s(m.email), url: s(m.url) })),
-    dependencies: md.dependencies?.map((d) => reorder(nonEmpty({ ...d, name: sanitize(d.name), version: s(d.version), repository: sanitize(d.repository), condition: s(d.condition), tags: d.tags?.map(sanitize) }), ['name', 'version', 'repository', 'condition', 'tags', 'enabled', 'import-values', 'alias'])),
+    dependencies: md.dependencies?.map((d) =>
+      reorder(
+        nonEmpty({
+          ...d,
+          name: sanitize(d.name),
+          version: s(d.version),
+          repository: sanitize(d.repository),
+          condition: s(d.condition),
+          tags: d.tags?.map(sanitize),
+        }),
+        ['name', 'version', 'repository', 'condition', 'tags', 'enabled', 'import-values', 'alias'],
+      ),
+    ),
   });
   for (const d of out.dependencies ?? []) {
     d.name ??= '';
     d.repository ??= '';
   }
-  const ordered = reorder(out, ['name', 'home', 'sources', 'version', 'description', 'keywords', 'maintainers', 'icon', 'apiVersion', 'condition', 'tags', 'appVersion', 'deprecated', 'annotations', 'kubeVersion', 'dependencies', 'type']);
+  const ordered = reorder(out, [
+    'name',
+    'home',
+    'sources',
+    'version',
+    'description',
+    'keywords',
+    'maintainers',
+    'icon',
+    'apiVersion',
+    'condition',
+    'tags',
+    'appVersion',
+    'deprecated',
+    'annotations',
+    'kubeVersion',
+    'dependencies',
+    'type',
+  ]);
   if (ordered.annotations) ordered.annotations = sortedMap(ordered.annotations);
   const bad = (m: string) => new ChartError(`validation: ${m}`);
   if (!ordered.apiVersion) throw bad('chart.metadata.apiVersion is required');
@@ -144,10 +221,12 @@ export function validateMetadata(md: ChartMetadata): ChartMetadata {
   if (ordered.name.includes('/')) throw bad(`chart.metadata.name "${ordered.name}" is invalid`);
   if (!ordered.version) throw bad('chart.metadata.version is required');
   if (!LOOSE_SEMVER.test(ordered.version)) throw bad(`chart.metadata.version "${ordered.version}" is invalid`);
-  if (ordered.type !== undefined && !['application', 'library'].includes(ordered.type)) throw bad('chart.metadata.type must be application or library');
+  if (ordered.type !== undefined && !['application', 'library'].includes(ordered.type))
+    throw bad('chart.metadata.type must be application or library');
   const seen = new Set<string>();
   for (const d of ordered.dependencies ?? []) {
-    if (d.alias !== undefined && !/^[a-zA-Z0-9_-]+$/.test(d.alias)) throw bad(`dependency "${d.name}" has disallowed characters in the alias`);
+    if (d.alias !== undefined && !/^[a-zA-Z0-9_-]+$/.test(d.alias))
+      throw bad(`dependency "${d.name}" has disallowed characters in the alias`);
     const key = d.alias ?? d.name;
     if (seen.has(key)) throw bad(`more than one dependency with name or alias "${key}"`);
     seen.add(key);
@@ -166,7 +245,14 @@ export function metadataConfigJson(md: ChartMetadata): Buffer {
  */
 export function goYaml(value: unknown): string {
   const plain = JSON.parse(JSON.stringify(value)) as unknown;
-  return stringifyYaml(plain, { version: '1.1', sortMapEntries: true, indentSeq: false, singleQuote: false, lineWidth: 80, minContentWidth: 0 });
+  return stringifyYaml(plain, {
+    version: '1.1',
+    sortMapEntries: true,
+    indentSeq: false,
+    singleQuote: false,
+    lineWidth: 80,
+    minContentWidth: 0,
+  });
 }
 
 /** Chart.yaml as `helm package` writes it into the archive (and `helm chart export` onto disk). */

@@ -1,13 +1,16 @@
 // Charts on disk and in archives, as Helm's loader and chartutil.Save/SaveDir handle them:
 // load a chart directory (honouring .helmignore), load a .tgz, package (`helm package`), export (SaveDir).
-import { lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, type Stats, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { parse as parseYaml } from 'yaml';
 import { ChartError } from './errors.js';
 import { chartYaml, goYaml, metadataFrom, validateMetadata, type ChartMetadata } from './metadata.js';
 
-export interface ChartFile { name: string; data: Buffer }
+export interface ChartFile {
+  name: string;
+  data: Buffer;
+}
 export interface Chart {
   metadata: ChartMetadata;
   /** Chart.lock (apiVersion v2), decoded. */
@@ -21,7 +24,11 @@ export interface Chart {
 
 // ------------------------------------------------------------------ .helmignore (Helm's pkg/ignore)
 
-interface IgnoreRule { negate: boolean; mustDir: boolean; match: (p: string) => boolean }
+interface IgnoreRule {
+  negate: boolean;
+  mustDir: boolean;
+  match: (p: string) => boolean;
+}
 
 /** Go's filepath.Match pattern as a regular expression (* and ? never match "/"). */
 function globToRegex(glob: string): RegExp {
@@ -51,8 +58,14 @@ export function parseHelmignore(text: string): IgnoreRule[] {
     if (rule.includes('**')) throw new ChartError(`.helmignore: double-star (**) syntax is not supported: ${rule}`);
     let negate = false;
     let mustDir = false;
-    if (rule.startsWith('!')) { negate = true; rule = rule.slice(1); }
-    if (rule.endsWith('/')) { mustDir = true; rule = rule.slice(0, -1); }
+    if (rule.startsWith('!')) {
+      negate = true;
+      rule = rule.slice(1);
+    }
+    if (rule.endsWith('/')) {
+      mustDir = true;
+      rule = rule.slice(0, -1);
+    }
     if (rule.startsWith('/')) {
       const re = globToRegex(rule.slice(1));
       rules.push({ negate, mustDir, match: (p) => re.test(p) });
@@ -87,7 +100,7 @@ function ignored(rules: IgnoreRule[], p: string, isDir: boolean): boolean {
 
 /** Reads a chart directory the way `helm package` does (lexical walk, .helmignore, symlinks followed). */
 export function loadChartDir(dir: string): Chart {
-  let st;
+  let st: Stats;
   try {
     st = statSync(dir);
   } catch {
@@ -146,7 +159,10 @@ export function loadFiles(files: ChartFile[]): Chart {
     } else if (f.name.startsWith('templates/')) {
       c.templates.push(f);
     } else if (f.name.startsWith('charts/')) {
-      if (f.name.endsWith('.prov')) { c.files.push(f); continue; }
+      if (f.name.endsWith('.prov')) {
+        c.files.push(f);
+        continue;
+      }
       const rest = f.name.slice('charts/'.length);
       const cname = rest.split('/')[0];
       if (!sub.has(cname)) sub.set(cname, []);
@@ -200,7 +216,11 @@ export function readArchiveFilesSync(tgz: Buffer): ChartFile[] {
   let off = 0;
   let paxName: string | undefined;
   let gnuLong: string | undefined;
-  const field = (o: number, n: number) => buf.subarray(o, o + n).toString('utf8').replace(/\0.*$/s, '');
+  const field = (o: number, n: number) =>
+    buf
+      .subarray(o, o + n)
+      .toString('utf8')
+      .replace(/\0.*$/s, '');
   while (off + 512 <= buf.length) {
     const h = buf.subarray(off, off + 512);
     if (h.every((b) => b === 0)) break;
@@ -216,7 +236,10 @@ export function readArchiveFilesSync(tgz: Buffer): ChartFile[] {
       if (m) paxName = m[1];
       continue;
     }
-    if (type === 'L') { gnuLong = data.toString('utf8').replace(/\0.*$/s, ''); continue; }
+    if (type === 'L') {
+      gnuLong = data.toString('utf8').replace(/\0.*$/s, '');
+      continue;
+    }
     if (type === 'g') continue;
     name = paxName ?? gnuLong ?? name;
     paxName = undefined;
@@ -296,7 +319,10 @@ function tarHeader(name: string, size: number, mtime: number, type = '0'): Buffe
   let short = name;
   if (Buffer.byteLength(name) > 100) {
     const i = name.lastIndexOf('/', 155);
-    if (i > 0 && Buffer.byteLength(name.slice(i + 1)) <= 100 && Buffer.byteLength(name.slice(0, i)) <= 155) { prefix = name.slice(0, i); short = name.slice(i + 1); } else short = name.slice(0, 100);
+    if (i > 0 && Buffer.byteLength(name.slice(i + 1)) <= 100 && Buffer.byteLength(name.slice(0, i)) <= 155) {
+      prefix = name.slice(0, i);
+      short = name.slice(i + 1);
+    } else short = name.slice(0, 100);
   }
   h.write(short, 0, 100, 'utf8');
   octal(h, 100, 8, 0o644);
@@ -320,7 +346,12 @@ const pad512 = (n: number) => Buffer.alloc((512 - (n % 512)) % 512);
 
 function tarEntry(name: string, data: Buffer, mtime: number): Buffer[] {
   const out: Buffer[] = [];
-  const fits = Buffer.byteLength(name) <= 100 || (() => { const i = name.lastIndexOf('/', 155); return i > 0 && Buffer.byteLength(name.slice(i + 1)) <= 100; })();
+  const fits =
+    Buffer.byteLength(name) <= 100 ||
+    (() => {
+      const i = name.lastIndexOf('/', 155);
+      return i > 0 && Buffer.byteLength(name.slice(i + 1)) <= 100;
+    })();
   if (!fits) {
     const rec = (k: string, v: string) => {
       const body = ` ${k}=${v}\n`;

@@ -23,7 +23,11 @@ export interface TransportOptions {
 /** Bodies larger than this are written in chunks of this size, each reported to onUpload. */
 const UPLOAD_CHUNK = 256 * 1024;
 
-export interface Reply { status: number; headers: http.IncomingHttpHeaders; body: Buffer }
+export interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
 
 export const sha256 = (b: Uint8Array) => digestOf(b);
 
@@ -34,8 +38,7 @@ export function parseChallenge(header: string | undefined): { scheme: string; pa
   if (!m) return undefined;
   const params: Record<string, string> = {};
   const re = /(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))\s*,?/g;
-  let p: RegExpExecArray | null;
-  while ((p = re.exec(m[2]))) params[p[1].toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3];
+  for (const p of m[2].matchAll(re)) params[p[1].toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3];
   return { scheme: m[1].toLowerCase(), params };
 }
 
@@ -46,10 +49,16 @@ function trustedCas(caFile?: string): string[] {
   // Like helm, trust the operating system's store (where `update-ca-certificates` puts a local CA).
   for (const f of SYSTEM_CA_FILES) {
     if (existsSync(f)) {
-      try { cas.push(readFileSync(f, 'utf8')); break; } catch { /* unreadable: skip */ }
+      try {
+        cas.push(readFileSync(f, 'utf8'));
+        break;
+      } catch {
+        /* unreadable: skip */
+      }
     }
   }
-  if (process.env.NODE_EXTRA_CA_CERTS && existsSync(process.env.NODE_EXTRA_CA_CERTS)) cas.push(readFileSync(process.env.NODE_EXTRA_CA_CERTS, 'utf8'));
+  if (process.env.NODE_EXTRA_CA_CERTS && existsSync(process.env.NODE_EXTRA_CA_CERTS))
+    cas.push(readFileSync(process.env.NODE_EXTRA_CA_CERTS, 'utf8'));
   if (caFile) {
     try {
       cas.push(readFileSync(caFile, 'utf8'));
@@ -60,7 +69,14 @@ function trustedCas(caFile?: string): string[] {
   return cas;
 }
 
-const TLS_TRUST_CODES = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_GET_ISSUER_CERT', 'CERT_UNTRUSTED']);
+const TLS_TRUST_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'CERT_UNTRUSTED',
+]);
 
 /** One registry host: requests with authentication handled, tokens cached per scope. */
 export class RegistryClient {
@@ -69,9 +85,16 @@ export class RegistryClient {
   private readonly tokens = new Map<string, string>();
   private basic?: string;
 
-  constructor(readonly host: string, private readonly creds: CredentialStore | undefined, readonly opts: TransportOptions = {}, private readonly override?: Credentials) {
+  constructor(
+    readonly host: string,
+    private readonly creds: CredentialStore | undefined,
+    readonly opts: TransportOptions = {},
+    private readonly override?: Credentials,
+  ) {
     this.base = `${opts.plainHttp ? 'http' : 'https'}://${host}`;
-    this.agent = opts.plainHttp ? new http.Agent({ keepAlive: true }) : new https.Agent({ keepAlive: true, ca: trustedCas(opts.caFile), rejectUnauthorized: !opts.insecureSkipTlsVerify });
+    this.agent = opts.plainHttp
+      ? new http.Agent({ keepAlive: true })
+      : new https.Agent({ keepAlive: true, ca: trustedCas(opts.caFile), rejectUnauthorized: !opts.insecureSkipTlsVerify });
   }
 
   close(): void {
@@ -87,15 +110,25 @@ export class RegistryClient {
     const u = new URL(url, this.base);
     const mod = u.protocol === 'https:' ? https : http;
     const reply = await new Promise<Reply>((resolve, reject) => {
-      const req = mod.request(u, {
-        method, headers: { 'user-agent': 'berth-chart/0.1 (helm-compatible)', ...headers, ...(body ? { 'content-length': String(body.length) } : {}) },
-        agent: u.origin === new URL(this.base).origin ? this.agent : undefined, timeout: 60_000,
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (d: Buffer) => chunks.push(d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-        res.on('error', reject);
-      });
+      const req = mod.request(
+        u,
+        {
+          method,
+          headers: {
+            'user-agent': 'berth-chart/0.1 (helm-compatible)',
+            ...headers,
+            ...(body ? { 'content-length': String(body.length) } : {}),
+          },
+          agent: u.origin === new URL(this.base).origin ? this.agent : undefined,
+          timeout: 60_000,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (d: Buffer) => chunks.push(d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+          res.on('error', reject);
+        },
+      );
       req.on('timeout', () => req.destroy(new Error('timed out after 60 s')));
       req.on('error', (e) => reject(this.explain(e as NodeJS.ErrnoException)));
       const onUpload = this.opts.onUpload;
@@ -124,7 +157,13 @@ export class RegistryClient {
       const next = new URL(reply.headers.location, u);
       const h = { ...headers };
       if (next.host !== u.host) delete h.authorization;
-      return this.raw(method === 'HEAD' || reply.status === 303 ? (method === 'HEAD' ? 'HEAD' : 'GET') : method, next.toString(), h, reply.status === 303 ? undefined : body, redirects - 1);
+      return this.raw(
+        method === 'HEAD' || reply.status === 303 ? (method === 'HEAD' ? 'HEAD' : 'GET') : method,
+        next.toString(),
+        h,
+        reply.status === 303 ? undefined : body,
+        redirects - 1,
+      );
     }
     return reply;
   }
@@ -133,14 +172,27 @@ export class RegistryClient {
   private explain(e: NodeJS.ErrnoException): ChartError {
     const code = e.code ?? '';
     if (TLS_TRUST_CODES.has(code)) {
-      return new ChartError(`the TLS certificate of ${this.host} is not trusted (${e.message}): pass --ca-file <ca.crt> (the CA that \`berth certs init\` wrote), add that CA to the system store (update-ca-certificates), or use --insecure-skip-tls-verify`);
+      return new ChartError(
+        `the TLS certificate of ${this.host} is not trusted (${e.message}): pass --ca-file <ca.crt> (the CA that \`berth certs init\` wrote), add that CA to the system store (update-ca-certificates), or use --insecure-skip-tls-verify`,
+      );
     }
-    if (code === 'CERT_HAS_EXPIRED') return new ChartError(`the TLS certificate of ${this.host} has expired: renew it on the server (berth certs init) or use --insecure-skip-tls-verify`);
-    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return new ChartError(`the TLS certificate of ${this.host} is not valid for that name (${e.message}): use the host name in the certificate, or re-create it with berth certs init --hostname`);
-    if (code === 'EPROTO' || /wrong version number|packet length too long/i.test(e.message)) return new ChartError(`${this.host} does not speak HTTPS: if it is a plain-HTTP registry, add --plain-http`);
-    if (code === 'ECONNREFUSED') return new ChartError(`cannot connect to ${this.host}: connection refused (is the registry running on that port?)`);
+    if (code === 'CERT_HAS_EXPIRED')
+      return new ChartError(
+        `the TLS certificate of ${this.host} has expired: renew it on the server (berth certs init) or use --insecure-skip-tls-verify`,
+      );
+    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+      return new ChartError(
+        `the TLS certificate of ${this.host} is not valid for that name (${e.message}): use the host name in the certificate, or re-create it with berth certs init --hostname`,
+      );
+    if (code === 'EPROTO' || /wrong version number|packet length too long/i.test(e.message))
+      return new ChartError(`${this.host} does not speak HTTPS: if it is a plain-HTTP registry, add --plain-http`);
+    if (code === 'ECONNREFUSED')
+      return new ChartError(`cannot connect to ${this.host}: connection refused (is the registry running on that port?)`);
     if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new ChartError(`cannot resolve host name of ${this.host}`);
-    if (code === 'ECONNRESET' && !this.opts.plainHttp) return new ChartError(`${this.host} closed the connection during the TLS handshake: if it is a plain-HTTP registry, add --plain-http`);
+    if (code === 'ECONNRESET' && !this.opts.plainHttp)
+      return new ChartError(
+        `${this.host} closed the connection during the TLS handshake: if it is a plain-HTTP registry, add --plain-http`,
+      );
     return new ChartError(`request to ${this.host} failed: ${e.message}`);
   }
 
@@ -151,13 +203,23 @@ export class RegistryClient {
     const sc = scope ?? challenge.scope;
     if (sc) for (const s of sc.split(' ')) u.searchParams.append('scope', s);
     const c = this.credentials();
-    const headers: Record<string, string> = c ? { authorization: `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}` } : {};
+    const headers: Record<string, string> = c
+      ? { authorization: `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}` }
+      : {};
     const r = await this.raw('GET', u.toString(), headers);
     if (r.status === 401) {
-      throw new ChartError(c ? `${this.host} refused the credentials of "${c.username}": run \`berth login ${this.host}\` again` : `not logged in to ${this.host}: run \`berth login ${this.host}\``);
+      throw new ChartError(
+        c
+          ? `${this.host} refused the credentials of "${c.username}": run \`berth login ${this.host}\` again`
+          : `not logged in to ${this.host}: run \`berth login ${this.host}\``,
+      );
     }
-    if (r.status === 429) throw new ChartError(`${this.host} is refusing logins for a while after too many failures: wait ${r.headers['retry-after'] ?? 'a little'} s and try again`);
-    if (r.status !== 200) throw new ChartError(`the token endpoint of ${this.host} answered ${r.status}: ${r.body.toString('utf8').slice(0, 300)}`);
+    if (r.status === 429)
+      throw new ChartError(
+        `${this.host} is refusing logins for a while after too many failures: wait ${r.headers['retry-after'] ?? 'a little'} s and try again`,
+      );
+    if (r.status !== 200)
+      throw new ChartError(`the token endpoint of ${this.host} answered ${r.status}: ${r.body.toString('utf8').slice(0, 300)}`);
     const j = JSON.parse(r.body.toString('utf8')) as { token?: string; access_token?: string };
     const token = j.token ?? j.access_token;
     if (!token) throw new ChartError(`the token endpoint of ${this.host} returned no token`);
@@ -165,7 +227,11 @@ export class RegistryClient {
   }
 
   /** A request to /v2/…, authenticated as the registry asks. `scope` is e.g. repository:helm/etherpad:pull,push. */
-  async request(method: string, pathOrUrl: string, opts: { scope?: string; headers?: Record<string, string>; body?: Buffer } = {}): Promise<Reply> {
+  async request(
+    method: string,
+    pathOrUrl: string,
+    opts: { scope?: string; headers?: Record<string, string>; body?: Buffer } = {},
+  ): Promise<Reply> {
     const key = opts.scope ?? '';
     const headers = { ...opts.headers };
     const token = this.tokens.get(key);
@@ -189,7 +255,11 @@ export class RegistryClient {
     r = await this.raw(method, pathOrUrl, headers, opts.body);
     if (r.status === 401) {
       const c = this.credentials();
-      throw new ChartError(c ? `${this.host} refused the credentials of "${c.username}": run \`berth login ${this.host}\` again` : `not logged in to ${this.host}: run \`berth login ${this.host}\``);
+      throw new ChartError(
+        c
+          ? `${this.host} refused the credentials of "${c.username}": run \`berth login ${this.host}\` again`
+          : `not logged in to ${this.host}: run \`berth login ${this.host}\``,
+      );
     }
     return r;
   }
@@ -206,12 +276,15 @@ export class RegistryClient {
       try {
         await this.fetchToken(ch.params, undefined);
       } catch (e) {
-        if (e instanceof ChartError && /refused the credentials/.test(e.message)) throw new ChartError(`login to ${this.host} failed: wrong username or password`);
+        if (e instanceof ChartError && /refused the credentials/.test(e.message))
+          throw new ChartError(`login to ${this.host} failed: wrong username or password`);
         throw e;
       }
       return;
     }
-    const again = await this.raw('GET', '/v2/', { authorization: `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}` });
+    const again = await this.raw('GET', '/v2/', {
+      authorization: `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`,
+    });
     if (again.status !== 200) throw new ChartError(`login to ${this.host} failed: wrong username or password`);
   }
 
@@ -221,9 +294,15 @@ export class RegistryClient {
     try {
       const j = JSON.parse(detail) as { errors?: { code: string; message: string }[] };
       if (j.errors?.length) detail = j.errors.map((e) => `${e.code}: ${e.message}`).join('; ');
-    } catch { /* not JSON */ }
-    if (r.status === 403 && !this.credentials()) throw new ChartError(`${what}: not logged in to ${this.host} (${detail}): run \`berth login ${this.host}\``);
-    if (r.status === 403) throw new ChartError(`${what}: access denied by ${this.host} (${detail}); check your permissions on the repository or \`berth login ${this.host}\` as another user`);
+    } catch {
+      /* not JSON */
+    }
+    if (r.status === 403 && !this.credentials())
+      throw new ChartError(`${what}: not logged in to ${this.host} (${detail}): run \`berth login ${this.host}\``);
+    if (r.status === 403)
+      throw new ChartError(
+        `${what}: access denied by ${this.host} (${detail}); check your permissions on the repository or \`berth login ${this.host}\` as another user`,
+      );
     throw new ChartError(`${what}: ${this.host} answered ${r.status}${detail ? ` (${detail})` : ''}`);
   }
 
@@ -242,13 +321,19 @@ export class RegistryClient {
   }
 
   async putManifest(repo: string, reference: string, bytes: Buffer, mediaType: string): Promise<string> {
-    const r = await this.request('PUT', `/v2/${repo}/manifests/${reference}`, { scope: `repository:${repo}:pull,push`, headers: { 'content-type': mediaType }, body: bytes });
+    const r = await this.request('PUT', `/v2/${repo}/manifests/${reference}`, {
+      scope: `repository:${repo}:pull,push`,
+      headers: { 'content-type': mediaType },
+      body: bytes,
+    });
     if (r.status !== 201) {
       let refused: string | undefined;
       try {
         const e = (JSON.parse(r.body.toString('utf8')) as { errors?: { code: string; message: string }[] }).errors?.[0];
         if (e && (e.code === 'MANIFEST_INVALID' || e.code === 'UNSUPPORTED')) refused = e.message;
-      } catch { /* not JSON */ }
+      } catch {
+        /* not JSON */
+      }
       if (refused) throw new ChartError(`${this.host} refused the chart: ${refused}`);
       this.fail(r, `cannot push the manifest of ${repo}:${reference}`);
     }
@@ -256,21 +341,31 @@ export class RegistryClient {
   }
 
   /** The manifest under a tag or digest, or undefined when there is none. */
-  async getManifest(repo: string, reference: string, accept: string[]): Promise<{ bytes: Buffer; digest: string; mediaType: string } | undefined> {
-    const r = await this.request('GET', `/v2/${repo}/manifests/${reference}`, { scope: `repository:${repo}:pull`, headers: { accept: accept.join(', ') } });
+  async getManifest(
+    repo: string,
+    reference: string,
+    accept: string[],
+  ): Promise<{ bytes: Buffer; digest: string; mediaType: string } | undefined> {
+    const r = await this.request('GET', `/v2/${repo}/manifests/${reference}`, {
+      scope: `repository:${repo}:pull`,
+      headers: { accept: accept.join(', ') },
+    });
     if (r.status === 404) return undefined;
     if (r.status !== 200) this.fail(r, `cannot read ${repo}:${reference}`);
     const digest = sha256(r.body);
     const claimed = r.headers['docker-content-digest'] as string | undefined;
-    if (reference.includes(':') && reference !== digest) throw new ChartError(`${this.host} sent a manifest with digest ${digest} for ${reference}`);
-    if (claimed && claimed.startsWith('sha256:') && claimed !== digest) throw new ChartError(`${this.host} sent a manifest whose digest ${digest} differs from Docker-Content-Digest ${claimed}`);
+    if (reference.includes(':') && reference !== digest)
+      throw new ChartError(`${this.host} sent a manifest with digest ${digest} for ${reference}`);
+    if (claimed && claimed.startsWith('sha256:') && claimed !== digest)
+      throw new ChartError(`${this.host} sent a manifest whose digest ${digest} differs from Docker-Content-Digest ${claimed}`);
     return { bytes: r.body, digest, mediaType: String(r.headers['content-type'] ?? '').split(';')[0] };
   }
 
   async getBlob(repo: string, digest: string): Promise<Buffer> {
     const r = await this.request('GET', `/v2/${repo}/blobs/${digest}`, { scope: `repository:${repo}:pull` });
     if (r.status !== 200) this.fail(r, `cannot download ${digest} from ${repo}`);
-    if (digest.startsWith('sha256:') && sha256(r.body) !== digest) throw new ChartError(`${this.host} sent content for ${digest} that does not match that digest`);
+    if (digest.startsWith('sha256:') && sha256(r.body) !== digest)
+      throw new ChartError(`${this.host} sent content for ${digest} that does not match that digest`);
     return r.body;
   }
 

@@ -12,11 +12,17 @@ async function readStdin(): Promise<string> {
     if (total > 4096) throw new Error('the password on stdin is too long');
     chunks.push(c as Buffer);
   }
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
-export async function createUser(name: string, o: { config?: string; data?: string; passwordStdin?: boolean; superuser?: boolean; email?: string }): Promise<void> {
-  if (!o.passwordStdin) throw new Error('give the password on standard input with --password-stdin (it is never taken from the command line)');
+export async function createUser(
+  name: string,
+  o: { config?: string; data?: string; passwordStdin?: boolean; superuser?: boolean; email?: string },
+): Promise<void> {
+  if (!o.passwordStdin)
+    throw new Error('give the password on standard input with --password-stdin (it is never taken from the command line)');
   const config = loadConfig({ file: o.config, data: o.data });
   const password = await readStdin();
   const { ctx, database } = await openContext(config);

@@ -7,14 +7,21 @@ import type { BerthConfig } from '../config/load.js';
 import { describeStorage } from '../storage/open.js';
 import type { UploadStateStore } from '../storage/upload-state.js';
 
-export interface ConnectionCheck { what: string; ok: boolean; detail: string }
+export interface ConnectionCheck {
+  what: string;
+  ok: boolean;
+  detail: string;
+}
 
 const TIMEOUT_MS = 5000;
 
 /** No upload state is touched by a check. */
 const NO_STATE: UploadStateStore = {
-  create: () => Promise.reject(new Error('not used')), get: () => Promise.resolve(null), swap: () => Promise.resolve(null),
-  delete: () => Promise.resolve(), list: () => Promise.resolve([]),
+  create: () => Promise.reject(new Error('not used')),
+  get: () => Promise.resolve(null),
+  swap: () => Promise.resolve(null),
+  delete: () => Promise.resolve(),
+  list: () => Promise.resolve([]),
 };
 
 function writableDir(p: string): string | undefined {
@@ -66,7 +73,13 @@ async function checkDatabase(config: BerthConfig): Promise<ConnectionCheck> {
   }
 }
 
-interface RedisTarget { key: string; host: string; port: number; password?: string; ssl?: boolean }
+interface RedisTarget {
+  key: string;
+  host: string;
+  port: number;
+  password?: string;
+  ssl?: boolean;
+}
 
 /** Redis servers the config names: DATA_MODEL_CACHE_CONFIG (engine redis) and PULL_METRICS_REDIS, in Quay's shapes. */
 function redisTargets(raw: Record<string, unknown>): RedisTarget[] {
@@ -74,11 +87,23 @@ function redisTargets(raw: Record<string, unknown>): RedisTarget[] {
   const cache = raw.DATA_MODEL_CACHE_CONFIG as { engine?: string; redis_config?: { primary?: Record<string, unknown> } } | undefined;
   const primary = cache?.engine === 'redis' ? cache.redis_config?.primary : undefined;
   if (primary && typeof primary.host === 'string') {
-    out.push({ key: 'DATA_MODEL_CACHE_CONFIG.redis_config.primary', host: primary.host, port: Number(primary.port ?? 6379), password: primary.password as string | undefined, ssl: !!primary.ssl });
+    out.push({
+      key: 'DATA_MODEL_CACHE_CONFIG.redis_config.primary',
+      host: primary.host,
+      port: Number(primary.port ?? 6379),
+      password: primary.password as string | undefined,
+      ssl: !!primary.ssl,
+    });
   }
   const pull = raw.PULL_METRICS_REDIS as Record<string, unknown> | undefined;
   if (pull && typeof pull.host === 'string') {
-    out.push({ key: 'PULL_METRICS_REDIS', host: pull.host, port: Number(pull.port ?? 6379), password: pull.password as string | undefined, ssl: !!pull.ssl });
+    out.push({
+      key: 'PULL_METRICS_REDIS',
+      host: pull.host,
+      port: Number(pull.port ?? 6379),
+      password: pull.password as string | undefined,
+      ssl: !!pull.ssl,
+    });
   }
   return out;
 }
@@ -87,11 +112,20 @@ async function checkRedis(t: RedisTarget): Promise<ConnectionCheck> {
   const { Redis } = await import('ioredis');
   const what = `redis (${t.key}, ${t.host}:${t.port})`;
   const client = new Redis({
-    host: t.host, port: t.port, password: t.password || undefined, tls: t.ssl ? {} : undefined,
-    lazyConnect: true, connectTimeout: TIMEOUT_MS, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false,
+    host: t.host,
+    port: t.port,
+    password: t.password || undefined,
+    tls: t.ssl ? {} : undefined,
+    lazyConnect: true,
+    connectTimeout: TIMEOUT_MS,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
   });
   let lastError: (Error & { code?: string }) | undefined;
-  client.on('error', (e: Error) => { lastError = e; });
+  client.on('error', (e: Error) => {
+    lastError = e;
+  });
   try {
     await client.connect();
     const pong = await client.ping();
@@ -105,9 +139,5 @@ async function checkRedis(t: RedisTarget): Promise<ConnectionCheck> {
 }
 
 export async function checkConnections(config: BerthConfig): Promise<ConnectionCheck[]> {
-  return Promise.all([
-    checkStorage(config),
-    checkDatabase(config),
-    ...redisTargets(config.raw as Record<string, unknown>).map(checkRedis),
-  ]);
+  return Promise.all([checkStorage(config), checkDatabase(config), ...redisTargets(config.raw as Record<string, unknown>).map(checkRedis)]);
 }

@@ -9,13 +9,13 @@ import { registerLoginCommands } from './login.js';
 import { registerScannerCommands } from './scanner.js';
 import { registerScannerBundleCommands } from './scanner-bundle.js';
 
-
 const program = new Command();
 program.name('berth').description('Berth: a private registry for container images, Helm charts and OCI artifacts');
 
-const serverOptions = (c: Command) => c
-  .option('--config <file>', 'config.yaml (Quay key names); BERTH_CONFIG also works')
-  .option('--data <dir>', 'data directory for the default SQLite file and blobs (default ./data)');
+const serverOptions = (c: Command) =>
+  c
+    .option('--config <file>', 'config.yaml (Quay key names); BERTH_CONFIG also works')
+    .option('--data <dir>', 'data directory for the default SQLite file and blobs (default ./data)');
 
 serverOptions(program.command('serve').description('run the registry server'))
   .option('--listen <host:port>', 'address to listen on (default 0.0.0.0:8080)')
@@ -23,7 +23,9 @@ serverOptions(program.command('serve').description('run the registry server'))
   .action(async (o) => serve({ file: o.config, data: o.data, listen: o.listen, fips: o.fips }));
 
 const config = program.command('config').description('configuration tools');
-config.command('validate <file>').description('check a config.yaml and print every problem with its field path')
+config
+  .command('validate <file>')
+  .description('check a config.yaml and print every problem with its field path')
   .option('--check-connections', 'also try the blob store, the database and Redis once each and say what failed')
   .action(async (file: string, o: { checkConnections?: boolean }) => {
     const r = readConfigFile(file);
@@ -58,17 +60,21 @@ const admin = program.command('admin').description('accounts administration');
 serverOptions(admin.command('create-user <name>').description('create a user; the password is read from standard input and never printed'))
   .option('--password-stdin', 'read the password from standard input (required)')
   .option('--superuser', 'make the user a superuser')
-  .option('--email <address>', 'the user\'s email address')
+  .option('--email <address>', "the user's email address")
   .action(async (name: string, o) => createUser(name, o));
 
 const certs = program.command('certs').description('TLS certificates');
-serverOptions(certs.command('init').description('create a local CA and a server certificate for SERVER_HOSTNAME; prints how to trust the CA'))
+serverOptions(
+  certs.command('init').description('create a local CA and a server certificate for SERVER_HOSTNAME; prints how to trust the CA'),
+)
   .option('--dir <dir>', 'where to write ca.crt, ca.key, server.crt, server.key (default <DATA_DIR>/tls)')
   .option('--hostname <name...>', 'more DNS names or IP addresses for the certificate')
   .option('--days <n>', 'validity of the server certificate (default 397)')
   .action(async (o) => (await import('./certs.js')).certsInit(o));
 
-program.command('operator').description('run the BerthRegistry operator on Kubernetes (in-cluster config inside a pod; docs/KUBERNETES.md)')
+program
+  .command('operator')
+  .description('run the BerthRegistry operator on Kubernetes (in-cluster config inside a pod; docs/KUBERNETES.md)')
   .option('--kubeconfig <file>', 'kubeconfig file (default: in-cluster, else KUBECONFIG or ~/.kube/config)')
   .option('--namespace <ns>', 'watch this namespace only (default: every namespace; WATCH_NAMESPACE also works)')
   .action(async (o) => (await import('./operator.js')).runOperator(o));
@@ -87,4 +93,3 @@ program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`berth: ${(e as Error).message}\n`);
   process.exit(1);
 });
-

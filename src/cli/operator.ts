@@ -21,7 +21,10 @@ export async function runOperator(o: { kubeconfig?: string; namespace?: string }
   const namespace = o.namespace ?? process.env.WATCH_NAMESPACE ?? undefined;
   const operator = new Operator({ kubeconfig: o.kubeconfig, namespace: namespace || undefined, images, version, assets: loadAssets() });
   await operator.start();
-  const stop = () => { operator.stop(); process.exit(0); };
+  const stop = () => {
+    operator.stop();
+    process.exit(0);
+  };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }

@@ -46,7 +46,8 @@ export function registerScannerCommands(program: Command, serverOptions: (c: Com
       const { ctx, database } = await openContext(config);
       const metrics = ms.enabled ? new ScannerProcessMetrics(scannerCounts(local(ctx)), ms.rowCountIntervalSeconds) : undefined;
       const s = cliScanner(ctx, { log: app.log, observer: metrics?.scanner.observer });
-      if (!s.psk) throw new Error('berth scanner serve needs SECURITY_SCANNER_V4_PSK (base64) in the config: the API would be open otherwise');
+      if (!s.psk)
+        throw new Error('berth scanner serve needs SECURITY_SCANNER_V4_PSK (base64) in the config: the API would be open otherwise');
       let metricsApp: Awaited<ReturnType<typeof buildMetricsApp>> | undefined;
       if (metrics) {
         if (ms.onMainPort) addMetricsRoute(app, { metrics, basicAuth: ms.basicAuth });
@@ -62,7 +63,15 @@ export function registerScannerCommands(program: Command, serverOptions: (c: Com
       s.service.schedule(config.raw.SCANNER_UPDATE_INTERVAL_SECONDS);
       process.stdout.write(`Berth scanner listening on ${address} (database: ${config.db.kind})\n`);
       const stop = () => {
-        void s.stop().then(() => app.close()).then(() => metricsApp?.close()).then(() => database.close()).then(() => process.exit(0), () => process.exit(1));
+        void s
+          .stop()
+          .then(() => app.close())
+          .then(() => metricsApp?.close())
+          .then(() => database.close())
+          .then(
+            () => process.exit(0),
+            () => process.exit(1),
+          );
       };
       process.on('SIGTERM', stop);
       process.on('SIGINT', stop);
@@ -75,8 +84,11 @@ export function registerScannerCommands(program: Command, serverOptions: (c: Com
       try {
         const results = await s.service.runUpdaters(o.updater);
         for (const r of results) {
-          process.stdout.write(r.unchanged ? `${r.updater}: unchanged\n`
-            : `${r.updater}: ${r.records} records (${r.added} added, ${r.updated} updated, ${r.withdrawn} withdrawn)\n`);
+          process.stdout.write(
+            r.unchanged
+              ? `${r.updater}: unchanged\n`
+              : `${r.updater}: ${r.records} records (${r.added} added, ${r.updated} updated, ${r.withdrawn} withdrawn)\n`,
+          );
         }
       } finally {
         await database.close();
@@ -90,15 +102,27 @@ export function registerScannerCommands(program: Command, serverOptions: (c: Com
       try {
         const updaters = await s.service.advisories.updaterStatus();
         const queue = await s.service.counts();
-        const failures = (await s.service.queue.failures(20)).map((j) => ({ digest: j.digest, repository: j.repository, attempts: j.attempts, error: j.lastError }));
+        const failures = (await s.service.queue.failures(20)).map((j) => ({
+          digest: j.digest,
+          repository: j.repository,
+          attempts: j.attempts,
+          error: j.lastError,
+        }));
         if (o.json) {
           process.stdout.write(`${JSON.stringify({ updaters, queue, failures }, null, 2)}\n`);
           return;
         }
         process.stdout.write('vulnerability data:\n');
         if (!updaters.length) process.stdout.write('  none loaded (run `berth scanner update`)\n');
-        for (const u of updaters) process.stdout.write(`  ${u.name}: ${u.records} records, updated ${new Date(u.updatedAt).toISOString()}, checked ${new Date(u.checkedAt).toISOString()}\n`);
-        process.stdout.write(`scan queue: ${Object.entries(queue).map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
+        for (const u of updaters)
+          process.stdout.write(
+            `  ${u.name}: ${u.records} records, updated ${new Date(u.updatedAt).toISOString()}, checked ${new Date(u.checkedAt).toISOString()}\n`,
+          );
+        process.stdout.write(
+          `scan queue: ${Object.entries(queue)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')}\n`,
+        );
         for (const f of failures) process.stdout.write(`  failed ${f.repository}@${f.digest} after ${f.attempts} attempts: ${f.error}\n`);
       } finally {
         await database.close();

@@ -7,9 +7,11 @@ export async function serve(opts: LoadOptions & { quiet?: boolean }): Promise<vo
   const config = loadConfig(opts);
   // Warnings (refused logins and tokens, TLS reload problems) go to stderr as JSON lines; never secrets.
   // A fresh install: the first administrator can be created from the network only with this code (docs/UI.md).
-  const announceSetupCode = (code: string, file: string) => process.stdout.write(
-    `No administrator exists yet. Create one in the web UI; from another machine it asks for this one-time setup code: ${code}\n`
-    + `  (also in ${file}, readable only by this user; not needed from this machine)\n`);
+  const announceSetupCode = (code: string, file: string) =>
+    process.stdout.write(
+      `No administrator exists yet. Create one in the web UI; from another machine it asks for this one-time setup code: ${code}\n` +
+        `  (also in ${file}, readable only by this user; not needed from this machine)\n`,
+    );
   const berth = await createBerth(config, { logger: { level: 'warn', stream: process.stderr }, announceSetupCode });
   const address = await berth.listen();
   const port = address.split(':').pop();
@@ -26,13 +28,16 @@ export async function serve(opts: LoadOptions & { quiet?: boolean }): Promise<vo
       process.exit(1);
     }, config.shutdownGraceSeconds * 1000);
     timer.unref();
-    berth.close().then(() => {
-      process.stdout.write('Berth stopped\n');
-      process.exit(0);
-    }, (e) => {
-      process.stderr.write(`error while stopping: ${(e as Error).message}\n`);
-      process.exit(1);
-    });
+    berth.close().then(
+      () => {
+        process.stdout.write('Berth stopped\n');
+        process.exit(0);
+      },
+      (e) => {
+        process.stderr.write(`error while stopping: ${(e as Error).message}\n`);
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -30,9 +30,10 @@ export interface AuthSettings {
 export function authSettings(config: BerthConfig): AuthSettings {
   const r = config.raw;
   const baseUrl = `${config.urlScheme}://${config.serverHostname}`;
-  const tls = r.TLS_CERT_FILE && r.TLS_KEY_FILE
-    ? { certFile: path.resolve(r.TLS_CERT_FILE), keyFile: path.resolve(r.TLS_KEY_FILE), httpListen: r.HTTP_LISTEN }
-    : undefined;
+  const tls =
+    r.TLS_CERT_FILE && r.TLS_KEY_FILE
+      ? { certFile: path.resolve(r.TLS_CERT_FILE), keyFile: path.resolve(r.TLS_KEY_FILE), httpListen: r.HTTP_LISTEN }
+      : undefined;
   return {
     open: r.AUTHENTICATION_TYPE === 'None',
     superUsers: new Set(r.SUPER_USERS),

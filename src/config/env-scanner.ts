@@ -6,8 +6,13 @@
 // A value that cannot be read is reported as a problem naming the variable; nothing is half-applied.
 
 export const SCANNER_STRING_ENV_KEYS = ['SECURITY_SCANNER_V4_ENDPOINT', 'SECURITY_SCANNER_V4_PSK', 'SCANNER_PROXY'] as const;
-export const SCANNER_NUMERIC_ENV_KEYS = ['SCANNER_UPDATE_INTERVAL_SECONDS', 'SCANNER_WORKERS', 'SCANNER_MAX_ATTEMPTS', 'SCANNER_LEASE_SECONDS',
-  'SCANNER_DATA_MAX_AGE_SECONDS'] as const;
+export const SCANNER_NUMERIC_ENV_KEYS = [
+  'SCANNER_UPDATE_INTERVAL_SECONDS',
+  'SCANNER_WORKERS',
+  'SCANNER_MAX_ATTEMPTS',
+  'SCANNER_LEASE_SECONDS',
+  'SCANNER_DATA_MAX_AGE_SECONDS',
+] as const;
 export const SCANNER_BOOLEAN_ENV_KEYS = ['FEATURE_SECURITY_SCANNER'] as const;
 
 function jsonObject(name: string, text: string, problems: string[]): Record<string, unknown> | undefined {
@@ -15,7 +20,9 @@ function jsonObject(name: string, text: string, problems: string[]): Record<stri
   try {
     v = JSON.parse(text);
   } catch {
-    problems.push(`${name} (environment): must be a JSON object, e.g. ${name === 'SCANNER_NOTIFICATION_WEBHOOK' ? '{"url": "https://…", "secret": "…"}' : '{"osv-pypi": "https://mirror.example/osv"}'}`);
+    problems.push(
+      `${name} (environment): must be a JSON object, e.g. ${name === 'SCANNER_NOTIFICATION_WEBHOOK' ? '{"url": "https://…", "secret": "…"}' : '{"osv-pypi": "https://mirror.example/osv"}'}`,
+    );
     return undefined;
   }
   if (!v || typeof v !== 'object' || Array.isArray(v)) {

@@ -43,14 +43,41 @@ export class ConfigError extends Error {
 }
 
 /** Keys that an environment variable of the same name overrides. */
-const ENV_KEYS = ['DB_URI', 'SERVER_HOSTNAME', 'PREFERRED_URL_SCHEME', 'LISTEN', 'DATA_DIR', 'AUTHENTICATION_TYPE', 'METRICS_BASIC_AUTH',
-  'LDAP_URI', 'LDAP_ADMIN_DN', 'LDAP_ADMIN_PASSWD',
-  'DEFAULT_TAG_EXPIRATION', ...SCANNER_STRING_ENV_KEYS] as const;
-const NUMERIC_ENV_KEYS = ['MAXIMUM_MANIFEST_SIZE', 'UPLOAD_EXPIRY_SECONDS', 'GC_GRACE_SECONDS', 'GC_INTERVAL_SECONDS', 'STORAGE_REDIRECT_SECONDS', 'LIST_PAGE_MAX', 'SHUTDOWN_GRACE_SECONDS',
-  'METRICS_PORT', 'METRICS_ROW_COUNT_INTERVAL_SECONDS', ...SCANNER_NUMERIC_ENV_KEYS] as const;
+const ENV_KEYS = [
+  'DB_URI',
+  'SERVER_HOSTNAME',
+  'PREFERRED_URL_SCHEME',
+  'LISTEN',
+  'DATA_DIR',
+  'AUTHENTICATION_TYPE',
+  'METRICS_BASIC_AUTH',
+  'LDAP_URI',
+  'LDAP_ADMIN_DN',
+  'LDAP_ADMIN_PASSWD',
+  'DEFAULT_TAG_EXPIRATION',
+  ...SCANNER_STRING_ENV_KEYS,
+] as const;
+const NUMERIC_ENV_KEYS = [
+  'MAXIMUM_MANIFEST_SIZE',
+  'UPLOAD_EXPIRY_SECONDS',
+  'GC_GRACE_SECONDS',
+  'GC_INTERVAL_SECONDS',
+  'STORAGE_REDIRECT_SECONDS',
+  'LIST_PAGE_MAX',
+  'SHUTDOWN_GRACE_SECONDS',
+  'METRICS_PORT',
+  'METRICS_ROW_COUNT_INTERVAL_SECONDS',
+  ...SCANNER_NUMERIC_ENV_KEYS,
+] as const;
 /** Keys that an environment variable overrides with true/false (also 1/0, yes/no). */
-const BOOLEAN_ENV_KEYS = ['FEATURE_PROXY_STORAGE', 'METRICS_ENABLED', 'METRICS_ON_MAIN_PORT', 'FEATURE_GENERAL_OCI_SUPPORT', 'FEATURE_HELM_OCI_SUPPORT',
-  ...SCANNER_BOOLEAN_ENV_KEYS] as const;
+const BOOLEAN_ENV_KEYS = [
+  'FEATURE_PROXY_STORAGE',
+  'METRICS_ENABLED',
+  'METRICS_ON_MAIN_PORT',
+  'FEATURE_GENERAL_OCI_SUPPORT',
+  'FEATURE_HELM_OCI_SUPPORT',
+  ...SCANNER_BOOLEAN_ENV_KEYS,
+] as const;
 
 export interface LoadOptions {
   file?: string;
@@ -132,7 +159,10 @@ export function loadConfig(opts: LoadOptions = {}): BerthConfig {
     else problems.push(`${k} (environment): must be true or false`);
   }
   scannerEnvOverrides(env, doc, problems);
-  if (env.TRUSTED_PROXIES !== undefined && env.TRUSTED_PROXIES !== '') doc.TRUSTED_PROXIES = env.TRUSTED_PROXIES.split(',').map((x) => x.trim()).filter(Boolean);
+  if (env.TRUSTED_PROXIES !== undefined && env.TRUSTED_PROXIES !== '')
+    doc.TRUSTED_PROXIES = env.TRUSTED_PROXIES.split(',')
+      .map((x) => x.trim())
+      .filter(Boolean);
   if (env.BERTH_DATA) doc.DATA_DIR = env.BERTH_DATA;
   if (env.BERTH_LISTEN) doc.LISTEN = env.BERTH_LISTEN;
   if (opts.data) doc.DATA_DIR = opts.data;
@@ -194,6 +224,10 @@ function resolve(raw: RawConfig): BerthConfig {
     tagHistorySeconds: durationSeconds(raw.DEFAULT_TAG_EXPIRATION),
     listPageMax: raw.LIST_PAGE_MAX,
     shutdownGraceSeconds: raw.SHUTDOWN_GRACE_SECONDS,
-    artifacts: buildArtifactPolicy({ generalOci: raw.FEATURE_GENERAL_OCI_SUPPORT, helmOci: raw.FEATURE_HELM_OCI_SUPPORT, allowed: raw.ALLOWED_OCI_ARTIFACT_TYPES }),
+    artifacts: buildArtifactPolicy({
+      generalOci: raw.FEATURE_GENERAL_OCI_SUPPORT,
+      helmOci: raw.FEATURE_HELM_OCI_SUPPORT,
+      allowed: raw.ALLOWED_OCI_ARTIFACT_TYPES,
+    }),
   };
 }

@@ -25,21 +25,31 @@ export const accountsConfigSchema = {
   /** Berth: a signing key older than this is replaced by a new one (new kid); the old one keeps verifying until its tokens expire. */
   TOKEN_KEY_ROTATION_DAYS: z.number().positive().default(30),
   /** Berth: lifetime of a UI session cookie. */
-  SESSION_EXPIRATION_SECONDS: z.number().int().min(60).default(12 * 3600),
+  SESSION_EXPIRATION_SECONDS: z
+    .number()
+    .int()
+    .min(60)
+    .default(12 * 3600),
   /** Berth: failed logins allowed per account and per client address before each further attempt is delayed. */
   LOGIN_FAILURE_LIMIT: z.number().int().min(1).default(5),
   /** Berth: the first delay after the limit, doubled at each further failure (capped at 15 minutes). */
   LOGIN_BACKOFF_SECONDS: z.number().positive().default(2),
   /** Berth: the first superuser, created on start when no user exists yet. */
-  BOOTSTRAP_ADMIN: z.object({
-    username: z.string().min(1),
-    email: z.string().optional(),
-    password: z.string().min(8).optional(),
-    password_file: z.string().min(1).optional(),
-  }).refine((v) => v.password !== undefined || v.password_file !== undefined, 'needs password or password_file').optional(),
+  BOOTSTRAP_ADMIN: z
+    .object({
+      username: z.string().min(1),
+      email: z.string().optional(),
+      password: z.string().min(8).optional(),
+      password_file: z.string().min(1).optional(),
+    })
+    .refine((v) => v.password !== undefined || v.password_file !== undefined, 'needs password or password_file')
+    .optional(),
   /** Berth: serve HTTPS with this PEM certificate chain and key (reloaded when the files change). */
   TLS_CERT_FILE: z.string().min(1).optional(),
   TLS_KEY_FILE: z.string().min(1).optional(),
   /** Berth: with TLS on, also serve plain HTTP here (HOST:PORT) for local clients. */
-  HTTP_LISTEN: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, 'must be HOST:PORT').optional(),
+  HTTP_LISTEN: z
+    .string()
+    .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, 'must be HOST:PORT')
+    .optional(),
 };

@@ -1,7 +1,14 @@
 // Config keys that decide which OCI artifacts the registry accepts (Quay's names).
 import { z } from 'zod';
 
-const mediaType = z.string().min(1).max(255).regex(/^[A-Za-z0-9][\w.+\-/]*(;[\w.+\-=]+)*$|^\*$/, 'must be a media type such as application/vnd.example.layer.v1+tar (or * for any layer)');
+const mediaType = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(
+    /^[A-Za-z0-9][\w.+\-/]*(;[\w.+\-=]+)*$|^\*$/,
+    'must be a media type such as application/vnd.example.layer.v1+tar (or * for any layer)',
+  );
 
 export const artifactsConfigSchema = {
   /** Quay: accept OCI artifacts other than images (signatures, SBOMs, policy bundles, OCI 1.1 artifacts). */

@@ -19,6 +19,9 @@ export const edgeConfigSchema = {
    * whose peer is one of them has its X-Forwarded-For, X-Forwarded-Proto and X-Forwarded-Host honoured (client
    * address for login throttling and logs; scheme and host for the token realm). Empty (the default): none.
    */
-  TRUSTED_PROXIES: z.array(z.string().refine(isAddressOrCidr, 'must be an IP address or a CIDR range such as 10.0.0.0/8 or fd00::/8'),
-    { error: (i) => (Array.isArray(i.input) ? undefined : 'must be a list of IP addresses or CIDR ranges') }).default([]),
+  TRUSTED_PROXIES: z
+    .array(z.string().refine(isAddressOrCidr, 'must be an IP address or a CIDR range such as 10.0.0.0/8 or fd00::/8'), {
+      error: (i) => (Array.isArray(i.input) ? undefined : 'must be a list of IP addresses or CIDR ranges'),
+    })
+    .default([]),
 };

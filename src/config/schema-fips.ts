@@ -5,7 +5,10 @@ export const fipsConfigSchema = {
   /** Quay: run with FIPS-approved cryptography only; Berth refuses to start unless the process is in FIPS mode (also serve --fips). */
   FEATURE_FIPS: z.boolean().default(false),
   /** Quay: the TLS cipher suites the HTTPS listener offers (OpenSSL names; TLS 1.3 suites too). FIPS mode refuses non-approved ones. */
-  SSL_CIPHERS: z.array(z.string().regex(/^[A-Za-z0-9_+-]+$/, 'must be one OpenSSL cipher suite name')).min(1).optional(),
+  SSL_CIPHERS: z
+    .array(z.string().regex(/^[A-Za-z0-9_+-]+$/, 'must be one OpenSSL cipher suite name'))
+    .min(1)
+    .optional(),
   /** Quay: the TLS protocol versions the HTTPS listener accepts, e.g. [TLSv1.2, TLSv1.3]. */
   SSL_PROTOCOLS: z.array(z.string()).min(1).optional(),
   /**

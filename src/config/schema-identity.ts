@@ -3,11 +3,16 @@ import { z } from 'zod';
 import { durationSeconds } from './schema-tags.js';
 
 const dnList = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
-const filter = z.string().regex(/^\(.*\)$/s, 'must be an LDAP filter in parentheses, for example (memberOf=cn=staff,ou=groups,dc=example,dc=com)');
+const filter = z
+  .string()
+  .regex(/^\(.*\)$/s, 'must be an LDAP filter in parentheses, for example (memberOf=cn=staff,ou=groups,dc=example,dc=com)');
 
 export const identityConfigSchema = {
   /** Quay: the directory server, ldap://host:389 or ldaps://host:636. */
-  LDAP_URI: z.string().regex(/^ldaps?:\/\/[^\s/]+\/?$/, 'must be ldap://HOST[:PORT] or ldaps://HOST[:PORT]').optional(),
+  LDAP_URI: z
+    .string()
+    .regex(/^ldaps?:\/\/[^\s/]+\/?$/, 'must be ldap://HOST[:PORT] or ldaps://HOST[:PORT]')
+    .optional(),
   /** Quay: the DN Berth binds as to search the directory, and its password. */
   LDAP_ADMIN_DN: z.string().min(1).optional(),
   LDAP_ADMIN_PASSWD: z.string().min(1).optional(),
@@ -18,9 +23,15 @@ export const identityConfigSchema = {
   /** Quay: more places users live, each relative to the base DN (searched after LDAP_USER_RDN). */
   LDAP_SECONDARY_USER_RDNS: z.array(z.string().min(1)).optional(),
   /** Quay: the attribute holding the username. */
-  LDAP_UID_ATTR: z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/, 'must be an attribute name').default('uid'),
+  LDAP_UID_ATTR: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9-]*$/, 'must be an attribute name')
+    .default('uid'),
   /** Quay: the attribute holding the e-mail address. */
-  LDAP_EMAIL_ATTR: z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/, 'must be an attribute name').default('mail'),
+  LDAP_EMAIL_ATTR: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9-]*$/, 'must be an attribute name')
+    .default('mail'),
   /** Quay: only users matching this filter may sign in (a user who stops matching loses access). */
   LDAP_USER_FILTER: filter.optional(),
   /** Quay: directory users matching this filter are superusers (re-checked at every sign-in). */
@@ -40,28 +51,33 @@ export const identityConfigSchema = {
   /** Quay: teams may be linked to a directory group (LDAP) or a group claim (OIDC) and follow its membership. */
   FEATURE_TEAM_SYNCING: z.boolean().default(false),
   /** Quay: a synced team older than this is synced again (by the scheduler, and for the user at sign-in). */
-  TEAM_RESYNC_STALE_TIME: z.string().regex(/^\s*\d+[smhdw]\s*$/, 'must be a duration such as 30m, 1h or 60s').default('30m'),
+  TEAM_RESYNC_STALE_TIME: z
+    .string()
+    .regex(/^\s*\d+[smhdw]\s*$/, 'must be a duration such as 30m, 1h or 60s')
+    .default('30m'),
   /** Quay: organization admins (not only superusers) may link their teams to groups. */
   FEATURE_NONSUPERUSER_TEAM_SYNCING_SETUP: z.boolean().default(false),
 };
 
 /** One `<NAME>_LOGIN_CONFIG` block with OIDC_SERVER (Quay's OIDC provider settings). */
-export const oidcBlockSchema = z.object({
-  OIDC_SERVER: z.string().regex(/^https?:\/\/\S+$/, 'must be the provider URL (the issuer), e.g. https://sso.example.com/realms/acme/'),
-  CLIENT_ID: z.string().min(1),
-  CLIENT_SECRET: z.string().min(1),
-  SERVICE_NAME: z.string().min(1).max(100).optional(),
-  LOGIN_SCOPES: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'must be one scope')).default(['openid']),
-  PREFERRED_GROUP_CLAIM_NAME: z.string().min(1).optional(),
-  /** Quay: the claim that names the user (default preferred_username, else the sub). */
-  PREFERRED_USERNAME_CLAIM_NAME: z.string().min(1).optional(),
-  /** Quay: the claim with the verified e-mail address (default email). */
-  VERIFIED_EMAIL_CLAIM_NAME: z.string().min(1).optional(),
-  /** Berth: the ID token's signing algorithm (FIPS-approved ones only). */
-  ID_TOKEN_SIGNING_ALGORITHM: z.enum(['RS256', 'ES256', 'PS256']).default('RS256'),
-  /** Quay: allow a plain-http OIDC_SERVER (development only; loopback addresses always may). */
-  DEBUGGING: z.boolean().default(false),
-}).loose();
+export const oidcBlockSchema = z
+  .object({
+    OIDC_SERVER: z.string().regex(/^https?:\/\/\S+$/, 'must be the provider URL (the issuer), e.g. https://sso.example.com/realms/acme/'),
+    CLIENT_ID: z.string().min(1),
+    CLIENT_SECRET: z.string().min(1),
+    SERVICE_NAME: z.string().min(1).max(100).optional(),
+    LOGIN_SCOPES: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'must be one scope')).default(['openid']),
+    PREFERRED_GROUP_CLAIM_NAME: z.string().min(1).optional(),
+    /** Quay: the claim that names the user (default preferred_username, else the sub). */
+    PREFERRED_USERNAME_CLAIM_NAME: z.string().min(1).optional(),
+    /** Quay: the claim with the verified e-mail address (default email). */
+    VERIFIED_EMAIL_CLAIM_NAME: z.string().min(1).optional(),
+    /** Berth: the ID token's signing algorithm (FIPS-approved ones only). */
+    ID_TOKEN_SIGNING_ALGORITHM: z.enum(['RS256', 'ES256', 'PS256']).default('RS256'),
+    /** Quay: allow a plain-http OIDC_SERVER (development only; loopback addresses always may). */
+    DEBUGGING: z.boolean().default(false),
+  })
+  .loose();
 
 export type OidcBlock = z.infer<typeof oidcBlockSchema>;
 
@@ -103,10 +119,18 @@ export interface IdentitySettings {
 const joinDn = (v: string | string[] | undefined): string => (v === undefined ? '' : Array.isArray(v) ? v.join(',') : v);
 
 /** Quay's non-OIDC login blocks, which Berth does not read. */
-const NOT_OIDC = new Set(['GITHUB_LOGIN_CONFIG', 'GITHUB_TRIGGER_CONFIG', 'GOOGLE_LOGIN_CONFIG', 'GITLAB_TRIGGER_CONFIG', 'BITBUCKET_TRIGGER_CONFIG']);
+const NOT_OIDC = new Set([
+  'GITHUB_LOGIN_CONFIG',
+  'GITHUB_TRIGGER_CONFIG',
+  'GOOGLE_LOGIN_CONFIG',
+  'GITLAB_TRIGGER_CONFIG',
+  'BITBUCKET_TRIGGER_CONFIG',
+]);
 
 function oidcBlocks(doc: Record<string, unknown>): { key: string; value: unknown }[] {
-  return Object.keys(doc).filter((k) => k.endsWith('_LOGIN_CONFIG') && !NOT_OIDC.has(k)).map((key) => ({ key, value: doc[key] }));
+  return Object.keys(doc)
+    .filter((k) => k.endsWith('_LOGIN_CONFIG') && !NOT_OIDC.has(k))
+    .map((key) => ({ key, value: doc[key] }));
 }
 
 /** Problems that the per-key schema cannot see: LDAP keys needed together, OIDC blocks. */
@@ -124,7 +148,10 @@ export function identityConfigProblems(doc: Record<string, unknown>): string[] {
   for (const { key, value } of oidcBlocks(doc)) {
     const r = oidcBlockSchema.safeParse(value);
     if (!r.success) {
-      for (const i of r.error.issues) problems.push(`${key}${i.path.length ? `.${i.path.join('.')}` : ''}: ${i.code === 'invalid_type' && (i as { input?: unknown }).input === undefined ? 'required' : i.message}`);
+      for (const i of r.error.issues)
+        problems.push(
+          `${key}${i.path.length ? `.${i.path.join('.')}` : ''}: ${i.code === 'invalid_type' && (i as { input?: unknown }).input === undefined ? 'required' : i.message}`,
+        );
       continue;
     }
     if (!r.data.LOGIN_SCOPES.includes('openid')) problems.push(`${key}.LOGIN_SCOPES: must include openid`);
@@ -152,11 +179,20 @@ export function identitySettings(raw: Record<string, unknown> & { AUTHENTICATION
     const baseDn = joinDn(r.LDAP_BASE_DN);
     const rdn = joinDn(r.LDAP_USER_RDN);
     ldap = {
-      uri: r.LDAP_URI, adminDn: r.LDAP_ADMIN_DN, adminPassword: r.LDAP_ADMIN_PASSWD, baseDn,
-      userBases: [rdn ? `${rdn},${baseDn}` : baseDn, ...((r.LDAP_SECONDARY_USER_RDNS ?? []) as string[]).map((x) => `${x},${baseDn}`)], uidAttr: r.LDAP_UID_ATTR ?? 'uid', emailAttr: r.LDAP_EMAIL_ATTR ?? 'mail',
-      userFilter: r.LDAP_USER_FILTER, superuserFilter: r.LDAP_SUPERUSER_FILTER, restrictedFilter: r.LDAP_RESTRICTED_USER_FILTER,
-      timeoutMs: (r.LDAP_TIMEOUT ?? 10) * 1000, connectTimeoutMs: (r.LDAP_NETWORK_TIMEOUT ?? 10) * 1000,
-      caFile: r.LDAP_CA_FILE, startTls: r.LDAP_START_TLS === true,
+      uri: r.LDAP_URI,
+      adminDn: r.LDAP_ADMIN_DN,
+      adminPassword: r.LDAP_ADMIN_PASSWD,
+      baseDn,
+      userBases: [rdn ? `${rdn},${baseDn}` : baseDn, ...((r.LDAP_SECONDARY_USER_RDNS ?? []) as string[]).map((x) => `${x},${baseDn}`)],
+      uidAttr: r.LDAP_UID_ATTR ?? 'uid',
+      emailAttr: r.LDAP_EMAIL_ATTR ?? 'mail',
+      userFilter: r.LDAP_USER_FILTER,
+      superuserFilter: r.LDAP_SUPERUSER_FILTER,
+      restrictedFilter: r.LDAP_RESTRICTED_USER_FILTER,
+      timeoutMs: (r.LDAP_TIMEOUT ?? 10) * 1000,
+      connectTimeoutMs: (r.LDAP_NETWORK_TIMEOUT ?? 10) * 1000,
+      caFile: r.LDAP_CA_FILE,
+      startTls: r.LDAP_START_TLS === true,
     };
   }
   const oidc = oidcBlocks(r).map(({ key, value }) => {

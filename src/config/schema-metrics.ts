@@ -3,7 +3,13 @@ import { z } from 'zod';
 
 const basicAuth = z.union([
   z.string().regex(/^[^:\s]+:.+$/, 'must be USER:PASSWORD'),
-  z.object({ username: z.string().min(1).regex(/^[^:]+$/, 'must not contain ":"'), password: z.string().min(1) }),
+  z.object({
+    username: z
+      .string()
+      .min(1)
+      .regex(/^[^:]+$/, 'must not contain ":"'),
+    password: z.string().min(1),
+  }),
 ]);
 
 export const metricsConfigSchema = {

@@ -13,5 +13,8 @@ export function durationSeconds(text: string): number {
 export const tagsConfigSchema = {
   /** Quay's time-machine window: tag history (and the manifests it names) is kept this long after a tag
    * is moved or deleted, so it can be restored; gc then prunes it. Default 2w, as in Quay. */
-  DEFAULT_TAG_EXPIRATION: z.string().regex(/^\s*\d+[smhdw]\s*$/, 'must be a duration such as 2w, 14d, 36h, 90m or 30s').default('2w'),
+  DEFAULT_TAG_EXPIRATION: z
+    .string()
+    .regex(/^\s*\d+[smhdw]\s*$/, 'must be a duration such as 2w, 14d, 36h, 90m or 30s')
+    .default('2w'),
 };

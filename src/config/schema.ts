@@ -15,40 +15,54 @@ import { redisConfigSchema } from './schema-redis.js';
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, 'must be HOST:PORT (for example 0.0.0.0:8080)');
 
-export const configSchema = z.object({
-  /** Quay: the registry's public host[:port]. Unset: the realm and token service follow the request's Host (or the listen address). */
-  SERVER_HOSTNAME: z.string().min(1).optional(),
-  PREFERRED_URL_SCHEME: z.enum(['http', 'https']).default('http'),
-  DB_URI: z.string().regex(/^(sqlite:\/\/\/|sqlite:|postgres(ql)?:\/\/)/, 'must start with sqlite:/// or postgresql://').optional(),
-  DB_CONNECTION_ARGS: z.object({ max_connections: z.number().int().positive().optional() }).loose().optional(),
-  /** Berth: where the server listens (also --listen). */
-  LISTEN: hostPort.default('0.0.0.0:8080'),
-  /** Berth: the data directory for the default SQLite file and blob store (also --data). */
-  DATA_DIR: z.string().min(1).default('./data'),
-  /** Berth: largest manifest accepted, in bytes. */
-  MAXIMUM_MANIFEST_SIZE: z.number().int().positive().max(64 * 1024 * 1024).default(4 * 1024 * 1024),
-  /** Berth: an upload session untouched for this many seconds may be removed by gc. */
-  UPLOAD_EXPIRY_SECONDS: z.number().int().positive().default(24 * 3600),
-  /** Berth: every replica tries a gc pass this often (one at a time: a PostgreSQL advisory lock); 0: only `berth gc`. */
-  GC_INTERVAL_SECONDS: z.number().int().nonnegative().default(0),
-  /** Berth: blobs younger than this are never collected (protects pushes in flight). */
-  GC_GRACE_SECONDS: z.number().int().nonnegative().default(3600),
-  /** Berth: default and largest page size of tag list and catalog. */
-  LIST_PAGE_MAX: z.number().int().positive().default(10000),
-  /** Berth: seconds SIGTERM waits for in-flight requests. */
-  SHUTDOWN_GRACE_SECONDS: z.number().int().nonnegative().default(30),
-  ...accountsConfigSchema,
-  ...artifactsConfigSchema,
-  ...scannerConfigSchema,
-  ...airgapConfigSchema,
-  ...metricsConfigSchema,
-  ...fipsConfigSchema,
-  ...tagsConfigSchema,
-  ...auditConfigSchema,
-  ...identityConfigSchema,
-  ...edgeConfigSchema,
-  ...storageConfigSchema,
-  ...redisConfigSchema,
-}).loose();
+export const configSchema = z
+  .object({
+    /** Quay: the registry's public host[:port]. Unset: the realm and token service follow the request's Host (or the listen address). */
+    SERVER_HOSTNAME: z.string().min(1).optional(),
+    PREFERRED_URL_SCHEME: z.enum(['http', 'https']).default('http'),
+    DB_URI: z
+      .string()
+      .regex(/^(sqlite:\/\/\/|sqlite:|postgres(ql)?:\/\/)/, 'must start with sqlite:/// or postgresql://')
+      .optional(),
+    DB_CONNECTION_ARGS: z.object({ max_connections: z.number().int().positive().optional() }).loose().optional(),
+    /** Berth: where the server listens (also --listen). */
+    LISTEN: hostPort.default('0.0.0.0:8080'),
+    /** Berth: the data directory for the default SQLite file and blob store (also --data). */
+    DATA_DIR: z.string().min(1).default('./data'),
+    /** Berth: largest manifest accepted, in bytes. */
+    MAXIMUM_MANIFEST_SIZE: z
+      .number()
+      .int()
+      .positive()
+      .max(64 * 1024 * 1024)
+      .default(4 * 1024 * 1024),
+    /** Berth: an upload session untouched for this many seconds may be removed by gc. */
+    UPLOAD_EXPIRY_SECONDS: z
+      .number()
+      .int()
+      .positive()
+      .default(24 * 3600),
+    /** Berth: every replica tries a gc pass this often (one at a time: a PostgreSQL advisory lock); 0: only `berth gc`. */
+    GC_INTERVAL_SECONDS: z.number().int().nonnegative().default(0),
+    /** Berth: blobs younger than this are never collected (protects pushes in flight). */
+    GC_GRACE_SECONDS: z.number().int().nonnegative().default(3600),
+    /** Berth: default and largest page size of tag list and catalog. */
+    LIST_PAGE_MAX: z.number().int().positive().default(10000),
+    /** Berth: seconds SIGTERM waits for in-flight requests. */
+    SHUTDOWN_GRACE_SECONDS: z.number().int().nonnegative().default(30),
+    ...accountsConfigSchema,
+    ...artifactsConfigSchema,
+    ...scannerConfigSchema,
+    ...airgapConfigSchema,
+    ...metricsConfigSchema,
+    ...fipsConfigSchema,
+    ...tagsConfigSchema,
+    ...auditConfigSchema,
+    ...identityConfigSchema,
+    ...edgeConfigSchema,
+    ...storageConfigSchema,
+    ...redisConfigSchema,
+  })
+  .loose();
 
 export type RawConfig = z.infer<typeof configSchema>;

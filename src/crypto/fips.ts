@@ -9,27 +9,32 @@ import tls from 'node:tls';
 export const APPROVED_ALGORITHMS = {
   'content digests (sha256:, sha384:, sha512:)': 'SHA-256, SHA-384, SHA-512 (FIPS 180-4)',
   'stored token digests (robot, app and session tokens)': 'SHA-256',
-  'passwords': 'PBKDF2-HMAC-SHA256, 16-byte salt, 32-byte key, >= 1000 iterations (SP 800-132)',
+  passwords: 'PBKDF2-HMAC-SHA256, 16-byte salt, 32-byte key, >= 1000 iterations (SP 800-132)',
   'database secrets (token-signing private keys)': 'AES-256-GCM, 96-bit random IV; key by HKDF-SHA256 (SP 800-38D, SP 800-56C)',
   'registry tokens (JWT)': 'ES256 = ECDSA P-256 with SHA-256, or RS256 = RSA 3072 PKCS#1 v1.5 with SHA-256 (FIPS 186-4/5)',
   'certificates made by berth certs init': 'ECDSA P-256 with SHA-256; key identifiers by SHA-256 (RFC 7093)',
-  'random values (ids, tokens, salts, IVs, serials)': 'the provider\'s DRBG (SP 800-90A)',
-  'TLS': 'TLS 1.2 and 1.3, ECDHE with P-256/P-384/P-521, AES-GCM suites only',
+  'random values (ids, tokens, salts, IVs, serials)': "the provider's DRBG (SP 800-90A)",
+  TLS: 'TLS 1.2 and 1.3, ECDHE with P-256/P-384/P-521, AES-GCM suites only',
 } as const;
 
 /** TLS 1.3 and TLS 1.2 suites allowed in FIPS mode (OpenSSL names). */
 export const FIPS_TLS_CIPHERS = [
-  'TLS_AES_256_GCM_SHA384', 'TLS_AES_128_GCM_SHA256',
-  'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-AES128-GCM-SHA256',
-  'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES128-GCM-SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_AES_128_GCM_SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES128-GCM-SHA256',
 ] as const;
-const FIPS_TLS_SIGALGS = 'ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512:RSA-PSS+SHA256:RSA-PSS+SHA384:RSA-PSS+SHA512:RSA+SHA256:RSA+SHA384:RSA+SHA512';
+const FIPS_TLS_SIGALGS =
+  'ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512:RSA-PSS+SHA256:RSA-PSS+SHA384:RSA-PSS+SHA512:RSA+SHA256:RSA+SHA384:RSA+SHA512';
 const FIPS_TLS_CURVES = 'P-256:P-384:P-521';
 const TLS_VERSIONS = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;
 type TlsVersion = (typeof TLS_VERSIONS)[number];
 
 /** Approved TLS 1.2 suites beyond the defaults (SP 800-52r2): ECDHE/DHE with AES-GCM, AES-CCM or AES-CBC-SHA2. */
-const APPROVED_SUITE = /^(TLS_AES_(128|256)_GCM_SHA(256|384)|TLS_AES_128_CCM(_8)?_SHA256|(ECDHE-(ECDSA|RSA)|DHE-RSA)-AES(128|256)-(GCM-SHA(256|384)|CCM8?|SHA(256|384)))$/;
+const APPROVED_SUITE =
+  /^(TLS_AES_(128|256)_GCM_SHA(256|384)|TLS_AES_128_CCM(_8)?_SHA256|(ECDHE-(ECDSA|RSA)|DHE-RSA)-AES(128|256)-(GCM-SHA(256|384)|CCM8?|SHA(256|384)))$/;
 
 function whyNotApproved(suite: string): string {
   const s = suite.toUpperCase();
@@ -76,7 +81,9 @@ function findModule(conf: string, depth = 0): string | undefined {
 /** One line naming the active provider, for the start-up log. */
 export function describeFips(s: FipsStatus = fipsStatus()): string {
   if (!s.active) return `FIPS mode: off (OpenSSL ${s.openssl})`;
-  const where = s.opensslConf ? `, OPENSSL_CONF=${s.opensslConf}${s.module ? `, module ${s.module}` : ''}` : ' (system OpenSSL configuration)';
+  const where = s.opensslConf
+    ? `, OPENSSL_CONF=${s.opensslConf}${s.module ? `, module ${s.module}` : ''}`
+    : ' (system OpenSSL configuration)';
   return `FIPS mode: on: only FIPS provider algorithms (OpenSSL ${s.openssl} core${where})`;
 }
 
@@ -84,10 +91,14 @@ export class FipsError extends Error {}
 
 /** The exact fix for a process that is not in FIPS mode. */
 export function fipsFix(s: FipsStatus = fipsStatus()): string {
-  const args = process.argv.slice(1).map((a) => (/[\s'"]/.test(a) ? JSON.stringify(a) : a)).join(' ');
-  const why = process.execArgv.includes('--enable-fips') || process.execArgv.includes('--force-fips')
-    ? 'node was started with --enable-fips, but no FIPS provider is active'
-    : 'node was not started with --enable-fips';
+  const args = process.argv
+    .slice(1)
+    .map((a) => (/[\s'"]/.test(a) ? JSON.stringify(a) : a))
+    .join(' ');
+  const why =
+    process.execArgv.includes('--enable-fips') || process.execArgv.includes('--force-fips')
+      ? 'node was started with --enable-fips, but no FIPS provider is active'
+      : 'node was not started with --enable-fips';
   return [
     `FEATURE_FIPS is on, but this process is not in FIPS mode (crypto.getFips() = 0, OpenSSL ${s.openssl}): ${why}.`,
     'Fix: start Berth with an OpenSSL FIPS provider and --enable-fips:',
@@ -106,25 +117,42 @@ export function assertFipsRuntime(): FipsStatus {
 }
 
 /** The TLS part of the configuration (Quay's SSL_CIPHERS / SSL_PROTOCOLS). */
-export interface TlsPolicyInput { fips: boolean; ciphers?: string[]; protocols?: string[] }
+export interface TlsPolicyInput {
+  fips: boolean;
+  ciphers?: string[];
+  protocols?: string[];
+}
 
-export interface TlsOptions { minVersion?: TlsVersion; maxVersion?: TlsVersion; ciphers?: string; sigalgs?: string; ecdhCurve?: string; honorCipherOrder?: boolean }
+export interface TlsOptions {
+  minVersion?: TlsVersion;
+  maxVersion?: TlsVersion;
+  ciphers?: string;
+  sigalgs?: string;
+  ecdhCurve?: string;
+  honorCipherOrder?: boolean;
+}
 
 /** Problems of a TLS configuration (FIPS mode refuses non-approved suites and protocols). */
 export function tlsPolicyProblems(p: TlsPolicyInput): string[] {
   const problems: string[] = [];
   for (const v of p.protocols ?? []) {
-    if (!(TLS_VERSIONS as readonly string[]).includes(v)) problems.push(`SSL_PROTOCOLS: unknown protocol "${v}" (use ${TLS_VERSIONS.join(', ')})`);
-    else if (p.fips && (v === 'TLSv1' || v === 'TLSv1.1')) problems.push(`SSL_PROTOCOLS: FIPS mode refuses ${v}: only TLSv1.2 and TLSv1.3 are allowed`);
+    if (!(TLS_VERSIONS as readonly string[]).includes(v))
+      problems.push(`SSL_PROTOCOLS: unknown protocol "${v}" (use ${TLS_VERSIONS.join(', ')})`);
+    else if (p.fips && (v === 'TLSv1' || v === 'TLSv1.1'))
+      problems.push(`SSL_PROTOCOLS: FIPS mode refuses ${v}: only TLSv1.2 and TLSv1.3 are allowed`);
   }
   const known = (p.protocols ?? []).filter((v) => (TLS_VERSIONS as readonly string[]).includes(v)) as TlsVersion[];
   if (known.length) {
     const idx = known.map((v) => TLS_VERSIONS.indexOf(v)).sort();
-    if (idx[idx.length - 1] - idx[0] + 1 !== new Set(idx).size) problems.push('SSL_PROTOCOLS: must be a contiguous range of versions (for example [TLSv1.2, TLSv1.3])');
+    if (idx[idx.length - 1] - idx[0] + 1 !== new Set(idx).size)
+      problems.push('SSL_PROTOCOLS: must be a contiguous range of versions (for example [TLSv1.2, TLSv1.3])');
   }
   if (p.fips) {
     for (const c of p.ciphers ?? []) {
-      if (!APPROVED_SUITE.test(c)) problems.push(`SSL_CIPHERS: FIPS mode refuses "${c}": ${whyNotApproved(c)} (allowed: ${FIPS_TLS_CIPHERS.join(', ')}, and other ECDHE AES-GCM/CCM/CBC-SHA2 suites)`);
+      if (!APPROVED_SUITE.test(c))
+        problems.push(
+          `SSL_CIPHERS: FIPS mode refuses "${c}": ${whyNotApproved(c)} (allowed: ${FIPS_TLS_CIPHERS.join(', ')}, and other ECDHE AES-GCM/CCM/CBC-SHA2 suites)`,
+        );
     }
   }
   return problems;
@@ -165,9 +193,13 @@ export function tlsKeyProblems(certPem: Buffer | string, keyPem: Buffer | string
   const problems: string[] = [];
   const check = (what: string, type: string | undefined, details: { modulusLength?: number; namedCurve?: string } | undefined) => {
     if (type === 'rsa' || type === 'rsa-pss') {
-      if ((details?.modulusLength ?? 0) < 2048) problems.push(`${where}: FIPS mode refuses the ${what}: an RSA key of ${details?.modulusLength} bits (at least 2048 are required; berth certs init makes ECDSA P-256 keys)`);
+      if ((details?.modulusLength ?? 0) < 2048)
+        problems.push(
+          `${where}: FIPS mode refuses the ${what}: an RSA key of ${details?.modulusLength} bits (at least 2048 are required; berth certs init makes ECDSA P-256 keys)`,
+        );
     } else if (type === 'ec') {
-      if (!['prime256v1', 'secp384r1', 'secp521r1'].includes(details?.namedCurve ?? '')) problems.push(`${where}: FIPS mode refuses the ${what}: an EC key on curve ${details?.namedCurve} (use P-256, P-384 or P-521)`);
+      if (!['prime256v1', 'secp384r1', 'secp521r1'].includes(details?.namedCurve ?? ''))
+        problems.push(`${where}: FIPS mode refuses the ${what}: an EC key on curve ${details?.namedCurve} (use P-256, P-384 or P-521)`);
     } else problems.push(`${where}: FIPS mode refuses the ${what}: a ${type} key (use ECDSA P-256/P-384 or RSA >= 2048)`);
   };
   try {
@@ -186,7 +218,13 @@ export function tlsKeyProblems(certPem: Buffer | string, keyPem: Buffer | string
 }
 
 /** Problems of the crypto-related configuration keys in FIPS mode (everything else is approved by construction). */
-export function fipsConfigProblems(raw: { FEATURE_FIPS?: boolean; SSL_CIPHERS?: string[]; SSL_PROTOCOLS?: string[]; TOKEN_SIGNING_ALGORITHM?: string; PBKDF2_ITERATIONS?: number }): string[] {
+export function fipsConfigProblems(raw: {
+  FEATURE_FIPS?: boolean;
+  SSL_CIPHERS?: string[];
+  SSL_PROTOCOLS?: string[];
+  TOKEN_SIGNING_ALGORITHM?: string;
+  PBKDF2_ITERATIONS?: number;
+}): string[] {
   const fips = raw.FEATURE_FIPS === true;
   const problems = tlsPolicyProblems({ fips, ciphers: raw.SSL_CIPHERS, protocols: raw.SSL_PROTOCOLS });
   if (fips && raw.TOKEN_SIGNING_ALGORITHM && !['ES256', 'RS256'].includes(raw.TOKEN_SIGNING_ALGORITHM)) {

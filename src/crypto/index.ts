@@ -14,7 +14,9 @@ export interface ContentHasher {
 export function contentHasher(algorithm: DigestAlgorithm): ContentHasher {
   const h: Hash = createHash(algorithm);
   return {
-    update: (chunk) => { h.update(chunk); },
+    update: (chunk) => {
+      h.update(chunk);
+    },
     hex: () => h.digest('hex'),
   };
 }
@@ -42,7 +44,9 @@ export async function hashPassword(password: string, iterations: number): Promis
 }
 
 function pbkdf2(password: string, salt: Buffer, iterations: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => pbkdf2Cb(password.normalize('NFC'), salt, iterations, 32, 'sha256', (e, key) => (e ? reject(e) : resolve(key))));
+  return new Promise((resolve, reject) =>
+    pbkdf2Cb(password.normalize('NFC'), salt, iterations, 32, 'sha256', (e, key) => (e ? reject(e) : resolve(key))),
+  );
 }
 
 /** Checks a password against a stored hash in constant time; a malformed stored hash never matches. */
@@ -78,9 +82,7 @@ export type SigningAlgorithm = 'ES256' | 'RS256';
 
 /** A new key pair for signing registry tokens, as PEM (PKCS#8 private, SPKI public). */
 export function generateSigningKey(alg: SigningAlgorithm): { privatePem: string; publicPem: string } {
-  const pair = alg === 'ES256'
-    ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
-    : generateKeyPairSync('rsa', { modulusLength: 3072 });
+  const pair = alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('rsa', { modulusLength: 3072 });
   return {
     privatePem: pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     publicPem: pair.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
@@ -96,7 +98,10 @@ export async function generateCertificateKeyPair(): Promise<CryptoKeyPair> {
 
 export async function exportPrivateKeyPem(key: CryptoKey): Promise<string> {
   const der = Buffer.from(await webCrypto.subtle.exportKey('pkcs8', key));
-  const b64 = der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+  const b64 = der
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .replace(/\n$/, '');
   return `-----BEGIN PRIVATE KEY-----\n${b64}\n-----END PRIVATE KEY-----\n`;
 }
 
@@ -135,7 +140,9 @@ export function sha256Hasher(): ContentHasher {
 
 function requireP256(key: KeyObject, what: string): void {
   if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
-    throw new Error(`${what} is not an ECDSA P-256 key (got ${key.asymmetricKeyType}${key.asymmetricKeyDetails?.namedCurve ? ` ${key.asymmetricKeyDetails.namedCurve}` : ''})`);
+    throw new Error(
+      `${what} is not an ECDSA P-256 key (got ${key.asymmetricKeyType}${key.asymmetricKeyDetails?.namedCurve ? ` ${key.asymmetricKeyDetails.namedCurve}` : ''})`,
+    );
   }
 }
 
@@ -143,7 +150,9 @@ function requireP256(key: KeyObject, what: string): void {
 export function p256KeyId(pem: string): string {
   const pub = /PRIVATE KEY/.test(pem) ? createPublicKey(createPrivateKey(pem)) : createPublicKey(pem);
   requireP256(pub, 'the key');
-  return createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('hex');
+  return createHash('sha256')
+    .update(pub.export({ type: 'spki', format: 'der' }))
+    .digest('hex');
 }
 
 /** ECDSA P-256 with SHA-256 over `message`; the DER signature as base64. Throws for any other key type. */
@@ -175,7 +184,11 @@ export function verifyP256(publicPem: string, message: string | Uint8Array, sign
 }
 
 /** Imports a token-signing key pair (PEM, as stored) as WebCrypto keys for JWT signing; RSA keys under 2048 bits are refused. */
-export async function importSigningKeys(alg: SigningAlgorithm, publicPem: string, privatePem?: string): Promise<{ publicKey: CryptoKey; privateKey?: CryptoKey }> {
+export async function importSigningKeys(
+  alg: SigningAlgorithm,
+  publicPem: string,
+  privatePem?: string,
+): Promise<{ publicKey: CryptoKey; privateKey?: CryptoKey }> {
   const params = alg === 'ES256' ? { name: 'ECDSA', namedCurve: 'P-256' } : { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
   const der = (pem: string) => Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
   const publicKey = await webCrypto.subtle.importKey('spki', der(publicPem), params, true, ['verify']);

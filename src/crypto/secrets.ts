@@ -17,7 +17,8 @@ export class SecretBox {
   private readonly key: Buffer;
 
   constructor(material: Uint8Array) {
-    if (material.length < 32) throw new SecretKeyError('the database secret key must have at least 32 bytes (for example 64 hex characters)');
+    if (material.length < 32)
+      throw new SecretKeyError('the database secret key must have at least 32 bytes (for example 64 hex characters)');
     this.key = Buffer.from(hkdfSync('sha256', material, 'berth-database-secret', 'aes-256-gcm v1', 32));
     this.keyId = createHmac('sha256', this.key).update('berth key id').digest('hex').slice(0, 16);
   }
@@ -42,8 +43,10 @@ export class SecretBox {
     if (parts.length !== 6 || `${parts[0]}.${parts[1]}` !== PREFIX) throw new SecretKeyError('not a sealed secret');
     const [, , keyId, iv, ct, tag] = parts;
     if (keyId !== this.keyId) {
-      throw new SecretKeyError(`this secret was sealed with another database secret key (key id ${keyId}; this server's is ${this.keyId}): `
-        + 'every replica must use the same DATABASE_SECRET_KEY (or the same key file)');
+      throw new SecretKeyError(
+        `this secret was sealed with another database secret key (key id ${keyId}; this server's is ${this.keyId}): ` +
+          'every replica must use the same DATABASE_SECRET_KEY (or the same key file)',
+      );
     }
     const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(iv, 'base64url'), { authTagLength: TAG_BYTES });
     decipher.setAAD(Buffer.from(context, 'utf8'));

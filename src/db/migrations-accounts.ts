@@ -17,12 +17,16 @@ export async function accountsMigration(db: Kysely<unknown>, id: (t: string) => 
   await sql`alter table repository add column description text`.execute(db);
   await sql`create index repository_namespace on repository (namespace_id)`.execute(db);
   await sql`create table repository_user_permission (repository_id bigint not null references repository(id) on delete cascade,
-    account_id bigint not null references account(id) on delete cascade, role text not null, primary key (repository_id, account_id))`.execute(db);
+    account_id bigint not null references account(id) on delete cascade, role text not null, primary key (repository_id, account_id))`.execute(
+    db,
+  );
   await sql`create index repository_user_permission_account on repository_user_permission (account_id)`.execute(db);
   await sql`create table repository_team_permission (repository_id bigint not null references repository(id) on delete cascade,
     team_id bigint not null references team(id) on delete cascade, role text not null, primary key (repository_id, team_id))`.execute(db);
   await sql`create table app_token (${id('id')}, account_id bigint not null references account(id) on delete cascade,
-    title text not null, token_digest text not null unique, created_at bigint not null, last_used_at bigint, expires_at bigint)`.execute(db);
+    title text not null, token_digest text not null unique, created_at bigint not null, last_used_at bigint, expires_at bigint)`.execute(
+    db,
+  );
   await sql`create table session (digest text primary key, account_id bigint not null references account(id) on delete cascade,
     csrf text not null, created_at bigint not null, expires_at bigint not null)`.execute(db);
   await sql`create table signing_key (kid text primary key, alg text not null, private_pem text not null, public_pem text not null,

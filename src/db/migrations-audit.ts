@@ -9,7 +9,8 @@
 import { sql, type Kysely, type Migration } from 'kysely';
 import type { Dialect } from './database.js';
 
-const pk = (dialect: Dialect) => (dialect === 'postgres' ? sql.raw('id bigserial primary key') : sql.raw('id integer primary key autoincrement'));
+const pk = (dialect: Dialect) =>
+  dialect === 'postgres' ? sql.raw('id bigserial primary key') : sql.raw('id integer primary key autoincrement');
 
 export function auditLogMigration(dialect: Dialect): Migration {
   return {

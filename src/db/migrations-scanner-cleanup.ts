@@ -21,12 +21,16 @@ export function scannerCleanupMigration(dialect: Dialect): Migration {
         // PostgreSQL keeps the lookup index as it is: a B-tree entry is limited to ~2.7 kB and a
         // long `versions` list exceeds it, so `ranges` stays in the table rows.
       } else {
-        await sql`update advisory set ranges = json_array(json(json_extract(payload, '$.ranges')), json(coalesce(json_extract(payload, '$.versions'), 'null')))`.execute(db);
+        await sql`update advisory set ranges = json_array(json(json_extract(payload, '$.ranges')), json(coalesce(json_extract(payload, '$.versions'), 'null')))`.execute(
+          db,
+        );
         // The lookup index covers the matcher's first query (distinct ranges per name, in index
         // order) and narrows its second to the rows of the groups it wants, without reading any
         // other ~1 kB row.
         await sql`drop index advisory_lookup`.execute(db);
-        await sql`create index advisory_lookup on advisory (ecosystem, dist_id, dist_version, package, ranges, vuln_id, updater, key)`.execute(db);
+        await sql`create index advisory_lookup on advisory (ecosystem, dist_id, dist_version, package, ranges, vuln_id, updater, key)`.execute(
+          db,
+        );
       }
       await sql`create table scan_manifest_layer (
         manifest_digest text not null,

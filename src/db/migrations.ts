@@ -14,13 +14,16 @@ import { pullStatsMigration } from './migrations-pull-stats.js';
 import { auditLogMigration, notificationsMigration } from './migrations-audit.js';
 
 function migrations(dialect: Dialect): Record<string, Migration> {
-  const id = (t: string) => (dialect === 'postgres' ? sql.raw(`${t} bigserial primary key`) : sql.raw(`${t} integer primary key autoincrement`));
+  const id = (t: string) =>
+    dialect === 'postgres' ? sql.raw(`${t} bigserial primary key`) : sql.raw(`${t} integer primary key autoincrement`);
   const bytes = dialect === 'postgres' ? 'bytea' : 'blob';
   return {
     '0001_registry_core': {
       async up(db: Kysely<unknown>) {
         await sql`create table repository (${id('id')}, name text not null unique, created_at bigint not null)`.execute(db);
-        await sql`create table blob (digest text primary key, size bigint not null, created_at bigint not null, last_used_at bigint not null)`.execute(db);
+        await sql`create table blob (digest text primary key, size bigint not null, created_at bigint not null, last_used_at bigint not null)`.execute(
+          db,
+        );
         await sql`create table repository_blob (repository_id bigint not null references repository(id) on delete cascade,
           digest text not null references blob(digest), created_at bigint not null, primary key (repository_id, digest))`.execute(db);
         await sql`create index repository_blob_digest on repository_blob (digest)`.execute(db);
@@ -59,9 +62,14 @@ function migrations(dialect: Dialect): Record<string, Migration> {
 export async function migrate(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
   const all = migrations(dialect);
   const provider: MigrationProvider = { getMigrations: async () => all };
-  const migrator = new Migrator({ db, provider, migrationTableName: 'berth_migration', migrationLockTableName: 'berth_migration_lock',
+  const migrator = new Migrator({
+    db,
+    provider,
+    migrationTableName: 'berth_migration',
+    migrationLockTableName: 'berth_migration_lock',
     // Numbers are reserved per piece of work, so a database may have run a later one first (0008 before 0006).
-    allowUnorderedMigrations: true });
+    allowUnorderedMigrations: true,
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');

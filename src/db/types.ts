@@ -10,8 +10,17 @@ export interface RepositoryTable {
   visibility: Generated<'public' | 'private'>;
   description: string | null;
 }
-export interface BlobTable { digest: string; size: number; created_at: number; last_used_at: number }
-export interface RepositoryBlobTable { repository_id: number; digest: string; created_at: number }
+export interface BlobTable {
+  digest: string;
+  size: number;
+  created_at: number;
+  last_used_at: number;
+}
+export interface RepositoryBlobTable {
+  repository_id: number;
+  digest: string;
+  created_at: number;
+}
 export interface ManifestTable {
   id: Generated<number>;
   repository_id: number;
@@ -25,11 +34,33 @@ export interface ManifestTable {
   created_at: number;
 }
 /** What a manifest points at: blobs (config, layers) and, for an index, child manifests. */
-export interface ManifestRefTable { manifest_id: number; digest: string; kind: 'blob' | 'manifest' }
-export interface TagTable { repository_id: number; name: string; manifest_id: number; updated_at: number }
+export interface ManifestRefTable {
+  manifest_id: number;
+  digest: string;
+  kind: 'blob' | 'manifest';
+}
+export interface TagTable {
+  repository_id: number;
+  name: string;
+  manifest_id: number;
+  updated_at: number;
+}
 /** One lifetime of a tag (0007): end_ts null while the tag still points at manifest_digest. */
-export interface TagHistoryTable { id: Generated<number>; repository_id: number; name: string; manifest_digest: string; start_ts: number; end_ts: number | null }
-export interface UploadTable { id: string; repository: string; size: number; created_at: number; updated_at: number }
+export interface TagHistoryTable {
+  id: Generated<number>;
+  repository_id: number;
+  name: string;
+  manifest_digest: string;
+  start_ts: number;
+  end_ts: number | null;
+}
+export interface UploadTable {
+  id: string;
+  repository: string;
+  size: number;
+  created_at: number;
+  updated_at: number;
+}
 
 export * from './types-accounts.js';
 import type { AccountsTables } from './types-accounts.js';
@@ -65,7 +96,13 @@ export interface AdvisoryTable {
   ranges: string;
   updated_at: number;
 }
-export interface UpdaterStateTable { name: string; fingerprint: string; records: number; updated_at: number; checked_at: number }
+export interface UpdaterStateTable {
+  name: string;
+  fingerprint: string;
+  records: number;
+  updated_at: number;
+  checked_at: number;
+}
 export interface Database {
   advisory: AdvisoryTable;
   updater_state: UpdaterStateTable;
@@ -84,11 +121,37 @@ export interface ScanJobTable {
   created_at: number;
   updated_at: number;
 }
-export interface ScanLayerTable { layer_digest: string; scanner_version: string; result: string; created_at: number }
-export interface ScanReportTable { manifest_digest: string; state: string; scanner_version: string; report: string; error: string | null; indexed_at: number }
-export interface ScanManifestLayerTable { manifest_digest: string; layer_digest: string }
-export interface ScanVulnsetTable { manifest_digest: string; vulns: string; matched_at: number }
-export interface ScanNotificationTable { id: string; created_at: number; body: string; delivered_at: number | null; attempts: number; last_error: string | null }
+export interface ScanLayerTable {
+  layer_digest: string;
+  scanner_version: string;
+  result: string;
+  created_at: number;
+}
+export interface ScanReportTable {
+  manifest_digest: string;
+  state: string;
+  scanner_version: string;
+  report: string;
+  error: string | null;
+  indexed_at: number;
+}
+export interface ScanManifestLayerTable {
+  manifest_digest: string;
+  layer_digest: string;
+}
+export interface ScanVulnsetTable {
+  manifest_digest: string;
+  vulns: string;
+  matched_at: number;
+}
+export interface ScanNotificationTable {
+  id: string;
+  created_at: number;
+  body: string;
+  delivered_at: number | null;
+  attempts: number;
+  last_error: string | null;
+}
 export interface Database {
   scan_job: ScanJobTable;
   scan_layer: ScanLayerTable;

@@ -22,7 +22,10 @@ export interface AppOptions {
   trustedProxies?: string[];
 }
 
-export interface RegisteredRoute { method: string; url: string }
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+}
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -51,7 +54,9 @@ export function createApp(opts: Pick<AppOptions, 'logger' | 'https' | 'trustedPr
 
   const routes: RegisteredRoute[] = [];
   app.decorate('registeredRoutes', routes);
-  app.addHook('onRoute', (r) => { for (const method of [r.method].flat()) routes.push({ method, url: r.url }); });
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) routes.push({ method, url: r.url });
+  });
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, payload, done) => done(null, payload as Readable));
@@ -66,7 +71,11 @@ export function createApp(opts: Pick<AppOptions, 'logger' | 'https' | 'trustedPr
     }
     const e = err as Error & { statusCode?: number; code?: string };
     if (req.url.startsWith('/v2')) {
-      if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || e.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' || (e.statusCode && e.statusCode < 500)) {
+      if (
+        e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ||
+        e.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' ||
+        (e.statusCode && e.statusCode < 500)
+      ) {
         return sendRegistryError(reply, new RegistryError('BLOB_UPLOAD_INVALID', e.message, undefined, e.statusCode ?? 400));
       }
       if (isClientAbort(e)) {
@@ -74,7 +83,9 @@ export function createApp(opts: Pick<AppOptions, 'logger' | 'https' | 'trustedPr
       }
     }
     req.log.error({ err: e }, 'unhandled error');
-    return reply.code(500).header('Content-Type', 'application/json')
+    return reply
+      .code(500)
+      .header('Content-Type', 'application/json')
       .send(JSON.stringify({ errors: [{ code: 'UNKNOWN', message: 'internal error; see the server log' }] }));
   });
 
@@ -84,7 +95,10 @@ export function createApp(opts: Pick<AppOptions, 'logger' | 'https' | 'trustedPr
       const e = unsupportedMethod(req.raw.url ?? '', req.method, registryMethods);
       return sendRegistryError(reply, e ?? new RegistryError('NAME_UNKNOWN', 'no such endpoint', undefined, 404));
     }
-    return reply.code(404).header('Content-Type', 'application/json').send(JSON.stringify({ error: 'not found', path: req.url.slice(0, 200) }));
+    return reply
+      .code(404)
+      .header('Content-Type', 'application/json')
+      .send(JSON.stringify({ error: 'not found', path: req.url.slice(0, 200) }));
   });
 
   return app;

@@ -39,23 +39,35 @@ export function installMetrics(app: FastifyInstance, opts: MetricsHttpOptions): 
 }
 
 /** A listener that serves only GET /metrics (METRICS_PORT). */
-export async function buildMetricsApp(opts: { metrics: MetricsRenderer; basicAuth?: MetricsHttpOptions['basicAuth'] }): Promise<FastifyInstance> {
+export async function buildMetricsApp(opts: {
+  metrics: MetricsRenderer;
+  basicAuth?: MetricsHttpOptions['basicAuth'];
+}): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, forceCloseConnections: true });
   addMetricsRoute(app, opts);
-  app.setNotFoundHandler((_req, reply) => reply.code(404).header('Content-Type', 'text/plain; charset=utf-8').send('only /metrics is served here\n'));
+  app.setNotFoundHandler((_req, reply) =>
+    reply.code(404).header('Content-Type', 'text/plain; charset=utf-8').send('only /metrics is served here\n'),
+  );
   await app.ready();
   return app;
 }
 
 /** Anything that renders a Prometheus exposition (the server's Metrics, or a standalone scanner's). */
-export interface MetricsRenderer { render(): Promise<{ contentType: string; body: string }> }
+export interface MetricsRenderer {
+  render(): Promise<{ contentType: string; body: string }>;
+}
 
-export function addMetricsRoute(app: FastifyInstance, opts: { metrics: MetricsRenderer; basicAuth?: MetricsHttpOptions['basicAuth'] }): void {
+export function addMetricsRoute(
+  app: FastifyInstance,
+  opts: { metrics: MetricsRenderer; basicAuth?: MetricsHttpOptions['basicAuth'] },
+): void {
   const { metrics, basicAuth } = opts;
   const expected = basicAuth && { user: hashHex('sha256', basicAuth.username), password: hashHex('sha256', basicAuth.password) };
   app.get('/metrics', async (req: FastifyRequest, reply: FastifyReply) => {
     if (expected && !authorized(req.headers.authorization, expected)) {
-      return reply.code(401).headers({ 'WWW-Authenticate': 'Basic realm="berth metrics", charset="UTF-8"', 'Content-Type': 'text/plain; charset=utf-8' })
+      return reply
+        .code(401)
+        .headers({ 'WWW-Authenticate': 'Basic realm="berth metrics", charset="UTF-8"', 'Content-Type': 'text/plain; charset=utf-8' })
         .send('credentials required for /metrics\n');
     }
     const { contentType, body } = await metrics.render();

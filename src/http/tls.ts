@@ -6,20 +6,28 @@ import type { Server as HttpsServer } from 'node:https';
 import type { FastifyInstance } from 'fastify';
 import { registryClientError } from './registry/edge-errors.js';
 
-export interface TlsFiles { certFile: string; keyFile: string }
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+}
 
 export function readTls(files: TlsFiles): { cert: Buffer; key: Buffer } {
   try {
     return { cert: readFileSync(files.certFile), key: readFileSync(files.keyFile) };
   } catch (e) {
-    throw new Error(`cannot read TLS certificate or key: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (${files.certFile}, ${files.keyFile})`);
+    throw new Error(
+      `cannot read TLS certificate or key: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (${files.certFile}, ${files.keyFile})`,
+    );
   }
 }
 
 /** Watches the files and swaps the server's certificate in place; returns a function that stops watching. */
 export function watchTls(
-  app: FastifyInstance, files: TlsFiles, intervalMs = 1000,
-  options: object = {}, check: (cert: Buffer, key: Buffer, where: string) => string[] = () => [],
+  app: FastifyInstance,
+  files: TlsFiles,
+  intervalMs = 1000,
+  options: object = {},
+  check: (cert: Buffer, key: Buffer, where: string) => string[] = () => [],
 ): () => void {
   const reload = () => {
     try {
@@ -31,8 +39,10 @@ export function watchTls(
       app.log.info({ event: 'tls_reloaded', cert: files.certFile }, 'TLS certificate reloaded');
     } catch (e) {
       // A half-written pair (cert updated, key not yet) fails here; the old context stays until both fit.
-      app.log.warn({ event: 'tls_reload_failed', cert: files.certFile, key: files.keyFile, reason: reloadProblem(e as Error) },
-        'TLS certificate reload failed; keeping the previous one');
+      app.log.warn(
+        { event: 'tls_reload_failed', cert: files.certFile, key: files.keyFile, reason: reloadProblem(e as Error) },
+        'TLS certificate reload failed; keeping the previous one',
+      );
     }
   };
   watchFile(files.certFile, { interval: intervalMs }, reload);

@@ -8,24 +8,40 @@ import { sendApiError } from './api/errors.js';
 export const WEB_DIST = path.resolve(import.meta.dirname, '../../web/dist');
 
 export const CSP = [
-  "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "font-src 'self'",
-  "connect-src 'self'", "object-src 'none'", "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'",
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "font-src 'self'",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
 ].join('; ');
 
 const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.json': 'application/json', '.txt': 'text/plain; charset=utf-8',
-  '.woff2': 'font/woff2', '.map': 'application/json',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.json': 'application/json',
+  '.txt': 'text/plain; charset=utf-8',
+  '.woff2': 'font/woff2',
+  '.map': 'application/json',
 };
 
 export async function webUi(app: FastifyInstance, opts: { root?: string } = {}): Promise<void> {
   const root = opts.root ?? process.env.BERTH_WEB_DIR ?? WEB_DIST;
 
-  const security = (reply: FastifyReply) => reply
-    .header('Content-Security-Policy', CSP)
-    .header('X-Content-Type-Options', 'nosniff')
-    .header('Referrer-Policy', 'same-origin')
-    .header('X-Frame-Options', 'DENY');
+  const security = (reply: FastifyReply) =>
+    reply
+      .header('Content-Security-Policy', CSP)
+      .header('X-Content-Type-Options', 'nosniff')
+      .header('Referrer-Policy', 'same-origin')
+      .header('X-Frame-Options', 'DENY');
 
   const serve = async (req: FastifyRequest, reply: FastifyReply) => {
     const url = (req.raw.url ?? '/').split('?')[0];
@@ -44,7 +60,8 @@ export async function webUi(app: FastifyInstance, opts: { root?: string } = {}):
     const info = inside && rel !== '/' ? await stat(file).catch(() => undefined) : undefined;
     if (info?.isFile()) {
       const immutable = rel.startsWith('/assets/');
-      security(reply).header('Content-Type', TYPES[path.extname(file)] ?? 'application/octet-stream')
+      security(reply)
+        .header('Content-Type', TYPES[path.extname(file)] ?? 'application/octet-stream')
         .header('Cache-Control', immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
       return reply.send(await readFile(file));
     }
@@ -54,7 +71,9 @@ export async function webUi(app: FastifyInstance, opts: { root?: string } = {}):
     }
     const index = await readFile(path.join(root, 'index.html')).catch(() => undefined);
     if (!index) {
-      return security(reply).code(503).header('Content-Type', 'text/plain; charset=utf-8')
+      return security(reply)
+        .code(503)
+        .header('Content-Type', 'text/plain; charset=utf-8')
         .send('The web UI is not built. Run `npm run build:web` (npm start does it for you).\n');
     }
     return security(reply).header('Content-Type', TYPES['.html']).header('Cache-Control', 'no-cache').send(index);

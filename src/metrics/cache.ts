@@ -17,21 +17,23 @@ export class CachedValue<T> {
   /** The cached value, refreshed first when older than the interval; undefined until a load succeeds. */
   get(): Promise<T | undefined> {
     if (this.clock() - this.loadedAt < this.maxAgeMs) return Promise.resolve(this.value);
-    this.pending ??= this.load().then(
-      (v) => {
-        this.value = v;
-        this.loadedAt = this.clock();
-        return v;
-      },
-      (e: unknown) => {
-        // Try again after the interval, not on every scrape.
-        this.loadedAt = this.clock();
-        this.onError(e);
-        return this.value;
-      },
-    ).finally(() => {
-      this.pending = undefined;
-    });
+    this.pending ??= this.load()
+      .then(
+        (v) => {
+          this.value = v;
+          this.loadedAt = this.clock();
+          return v;
+        },
+        (e: unknown) => {
+          // Try again after the interval, not on every scrape.
+          this.loadedAt = this.clock();
+          this.onError(e);
+          return this.value;
+        },
+      )
+      .finally(() => {
+        this.pending = undefined;
+      });
     return this.pending;
   }
 

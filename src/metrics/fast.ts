@@ -4,12 +4,21 @@
 import type { Registry } from 'prom-client';
 
 type Labels = Record<string, string>;
-interface Value { labels: Labels; value: number; metricName?: string }
+interface Value {
+  labels: Labels;
+  value: number;
+  metricName?: string;
+}
 
 abstract class FastMetric<C> {
   private readonly children = new Map<string, { labels: Labels; child: C }>();
 
-  constructor(readonly name: string, readonly help: string, readonly labelNames: readonly string[], registry: Registry) {
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labelNames: readonly string[],
+    registry: Registry,
+  ) {
     registry.registerMetric(this as never);
   }
 
@@ -22,7 +31,9 @@ abstract class FastMetric<C> {
     let e = this.children.get(key);
     if (!e) {
       const labels: Labels = {};
-      this.labelNames.forEach((n, i) => { labels[n] = values[i]; });
+      this.labelNames.forEach((n, i) => {
+        labels[n] = values[i];
+      });
       e = { labels, child: this.create() };
       this.children.set(key, e);
     }
@@ -78,7 +89,13 @@ export class HistogramChild {
 
 export class FastHistogram extends FastMetric<HistogramChild> {
   readonly type = 'histogram';
-  constructor(name: string, help: string, labelNames: readonly string[], readonly buckets: readonly number[], registry: Registry) {
+  constructor(
+    name: string,
+    help: string,
+    labelNames: readonly string[],
+    readonly buckets: readonly number[],
+    registry: Registry,
+  ) {
     super(name, help, labelNames, registry);
   }
 

@@ -13,7 +13,11 @@ import { registerScannerMetrics, type ScannerMetrics, type ScannerMetricsSource 
 export type { RowCounts, RowCountProvider } from './row-counts.js';
 export type { ScannerMetricsSource } from './scanner.js';
 
-export interface PoolStats { total: number; idle: number; waiting: number }
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+}
 
 export interface MetricsOptions {
   /** quay_{org,repository,user,robot}_rows; cached for rowCountIntervalSeconds. */
@@ -81,32 +85,60 @@ export class Metrics {
     const registers = [this.registry];
     const intervalMs = (opts.rowCountIntervalSeconds ?? 60) * 1000;
     this.refreshErrors = new Counter({
-      name: 'berth_metrics_refresh_errors_total', help: 'failed refreshes of cached metric values (row counts, storage used)',
-      labelNames: ['what'], registers,
+      name: 'berth_metrics_refresh_errors_total',
+      help: 'failed refreshes of cached metric values (row counts, storage used)',
+      labelNames: ['what'],
+      registers,
     });
-    for (const what of ['row_counts', 'storage_used', 'statfs', ...(opts.scanner ? ['scanner_jobs', 'scanner_vulnerabilities', 'scanner_data_age'] : [])]) {
+    for (const what of [
+      'row_counts',
+      'storage_used',
+      'statfs',
+      ...(opts.scanner ? ['scanner_jobs', 'scanner_vulnerabilities', 'scanner_data_age'] : []),
+    ]) {
       this.refreshErrors.labels(what).inc(0);
     }
     const onError = (what: string) => () => this.refreshErrors.inc({ what });
 
     // --- HTTP
-    this.requestDuration = new FastHistogram('quay_request_duration_seconds', 'seconds taken to process a request',
-      ['method', 'route', 'status'], REQUEST_BUCKETS, this.registry);
+    this.requestDuration = new FastHistogram(
+      'quay_request_duration_seconds',
+      'seconds taken to process a request',
+      ['method', 'route', 'status'],
+      REQUEST_BUCKETS,
+      this.registry,
+    );
 
     // --- registry traffic (Quay's endpoints/metrics.py)
-    this.imagePulls = new FastCounter('quay_registry_image_pulls_total', 'number of images that have been downloaded via the registry',
-      ['protocol', 'ref', 'status'], this.registry);
-    this.imagePushes = new FastCounter('quay_registry_image_pushes_total', 'number of images that have been uploaded via the registry',
-      ['protocol', 'status', 'media_type'], this.registry);
-    this.pulledBytes = new FastCounter('quay_registry_image_pulled_estimated_bytes_total', 'number of bytes that have been downloaded via the registry',
-      ['protocol'], this.registry);
+    this.imagePulls = new FastCounter(
+      'quay_registry_image_pulls_total',
+      'number of images that have been downloaded via the registry',
+      ['protocol', 'ref', 'status'],
+      this.registry,
+    );
+    this.imagePushes = new FastCounter(
+      'quay_registry_image_pushes_total',
+      'number of images that have been uploaded via the registry',
+      ['protocol', 'status', 'media_type'],
+      this.registry,
+    );
+    this.pulledBytes = new FastCounter(
+      'quay_registry_image_pulled_estimated_bytes_total',
+      'number of bytes that have been downloaded via the registry',
+      ['protocol'],
+      this.registry,
+    );
     this.pulledBytesV2 = this.pulledBytes.labels('v2');
     this.pushedBytes = new Counter({
-      name: 'quay_registry_image_pushed_bytes_total', help: 'number of bytes pushed to the registry', registers,
+      name: 'quay_registry_image_pushed_bytes_total',
+      help: 'number of bytes pushed to the registry',
+      registers,
     });
     this.authAttempts = new Counter({
-      name: 'quay_authentication_attempts_total', help: 'number of authentication attempts across the registry and API',
-      labelNames: ['auth_kind', 'success'], registers,
+      name: 'quay_authentication_attempts_total',
+      help: 'number of authentication attempts across the registry and API',
+      labelNames: ['auth_kind', 'success'],
+      registers,
     });
     // Every label set exists from the start (at 0), so rate() and dashboards have a series before the first login.
     for (const k of AUTH_KINDS) for (const ok of [true, false]) this.authAttempts.labels(k, SUCCESS(ok)).inc(0);
@@ -115,12 +147,22 @@ export class Metrics {
 
     // --- blob uploads
     this.uploadDuration = new Histogram({
-      name: 'berth_blob_upload_duration_seconds', help: 'seconds from the start of a blob upload to its commit',
-      labelNames: ['method'], buckets: UPLOAD_BUCKETS, registers,
+      name: 'berth_blob_upload_duration_seconds',
+      help: 'seconds from the start of a blob upload to its commit',
+      labelNames: ['method'],
+      buckets: UPLOAD_BUCKETS,
+      registers,
     });
-    this.uploadsStarted = new Counter({ name: 'berth_blob_uploads_started_total', help: 'upload sessions started (POST without digest)', registers });
+    this.uploadsStarted = new Counter({
+      name: 'berth_blob_uploads_started_total',
+      help: 'upload sessions started (POST without digest)',
+      registers,
+    });
     this.uploadsCompleted = new Counter({
-      name: 'berth_blob_uploads_completed_total', help: 'blobs received and committed', labelNames: ['method'], registers,
+      name: 'berth_blob_uploads_completed_total',
+      help: 'blobs received and committed',
+      labelNames: ['method'],
+      registers,
     });
     for (const m of ['monolithic', 'chunked']) {
       this.uploadsCompleted.labels(m).inc(0);
@@ -131,49 +173,89 @@ export class Metrics {
     this.gcIterations = new Counter({ name: 'quay_gc_iterations_total', help: 'number of iterations by the GCWorker', registers });
     this.gcBlobsDeleted = new Counter({ name: 'quay_gc_storage_blobs_deleted_total', help: 'number of storage blobs deleted', registers });
     this.gcRowsDeleted = new Counter({
-      name: 'quay_gc_table_rows_deleted_total', help: 'number of table rows deleted by GC', labelNames: ['table'], registers,
+      name: 'quay_gc_table_rows_deleted_total',
+      help: 'number of table rows deleted by GC',
+      labelNames: ['table'],
+      registers,
     });
     for (const t of ['upload', 'manifest', 'repository_blob', 'blob']) this.gcRowsDeleted.labels(t).inc(0);
     this.gcBytesFreed = new Counter({ name: 'berth_gc_bytes_freed_total', help: 'bytes of storage freed by gc', registers });
     this.gcFailures = new Counter({ name: 'berth_gc_failures_total', help: 'gc passes that stopped on an error', registers });
-    this.gcDuration = new Histogram({ name: 'berth_gc_duration_seconds', help: 'seconds taken by one gc pass', buckets: GC_BUCKETS, registers });
-    this.gcLastRun = new Gauge({ name: 'berth_gc_last_run_timestamp_seconds', help: 'when the last gc pass of this process finished (0: never)', registers });
+    this.gcDuration = new Histogram({
+      name: 'berth_gc_duration_seconds',
+      help: 'seconds taken by one gc pass',
+      buckets: GC_BUCKETS,
+      registers,
+    });
+    this.gcLastRun = new Gauge({
+      name: 'berth_gc_last_run_timestamp_seconds',
+      help: 'when the last gc pass of this process finished (0: never)',
+      registers,
+    });
 
     // --- FIPS mode: whether it was asked for, and whether the process really runs on a FIPS provider
     if (opts.fips) {
       const fips = opts.fips;
-      new Gauge({ name: 'berth_fips_mode', help: '1 when FIPS mode is on (FEATURE_FIPS / serve --fips)', registers,
-        collect() { this.set(fips().on ? 1 : 0); } });
-      new Gauge({ name: 'berth_fips_provider_active', help: '1 when crypto.getFips() is 1 (every algorithm comes from a FIPS provider)', registers,
-        collect() { this.set(fips().active ? 1 : 0); } });
+      new Gauge({
+        name: 'berth_fips_mode',
+        help: '1 when FIPS mode is on (FEATURE_FIPS / serve --fips)',
+        registers,
+        collect() {
+          this.set(fips().on ? 1 : 0);
+        },
+      });
+      new Gauge({
+        name: 'berth_fips_provider_active',
+        help: '1 when crypto.getFips() is 1 (every algorithm comes from a FIPS provider)',
+        registers,
+        collect() {
+          this.set(fips().active ? 1 : 0);
+        },
+      });
     }
 
     // --- database pool (Quay's names) and row counts
     if (opts.poolStats) {
       const pool = opts.poolStats;
       new Gauge({
-        name: 'quay_db_pooled_connections_in_use', help: 'number of database connections in use', registers,
-        collect() { const s = pool(); this.set(s.total - s.idle); },
+        name: 'quay_db_pooled_connections_in_use',
+        help: 'number of database connections in use',
+        registers,
+        collect() {
+          const s = pool();
+          this.set(s.total - s.idle);
+        },
       });
       new Gauge({
-        name: 'quay_db_pooled_connections_available', help: 'number of open database connections idle in the pool', registers,
-        collect() { this.set(pool().idle); },
+        name: 'quay_db_pooled_connections_available',
+        help: 'number of open database connections idle in the pool',
+        registers,
+        collect() {
+          this.set(pool().idle);
+        },
       });
       new Gauge({
-        name: 'berth_db_pool_waiting_requests', help: 'queries waiting for a free database connection', registers,
-        collect() { this.set(pool().waiting); },
+        name: 'berth_db_pool_waiting_requests',
+        help: 'queries waiting for a free database connection',
+        registers,
+        collect() {
+          this.set(pool().waiting);
+        },
       });
     }
     if (opts.rowCounts) {
       const cache = new CachedValue(opts.rowCounts, intervalMs, onError('row_counts'));
       this.rowCounts = cache;
-      const rowGauge = (name: string, help: string, pick: (c: RowCounts) => number) => new Gauge({
-        name, help, registers,
-        async collect() {
-          const c = await cache.get();
-          this.set(c ? pick(c) : 0);
-        },
-      });
+      const rowGauge = (name: string, help: string, pick: (c: RowCounts) => number) =>
+        new Gauge({
+          name,
+          help,
+          registers,
+          async collect() {
+            const c = await cache.get();
+            this.set(c ? pick(c) : 0);
+          },
+        });
       rowGauge('quay_repository_rows', 'number of repositories in the database', (c) => c.repositories);
       rowGauge('quay_user_rows', 'number of users in the database', (c) => c.users);
       rowGauge('quay_org_rows', 'number of organizations in the database', (c) => c.orgs);
@@ -188,7 +270,14 @@ export class Metrics {
         ['berth_storage_used_bytes', 'bytes of all stored blobs (each digest once)'],
         ['quay_registry_total_used_bytes', 'Storage consumption in bytes for the entire registry'],
       ]) {
-        new Gauge({ name, help, registers, async collect() { this.set((await cache.get()) ?? 0); } });
+        new Gauge({
+          name,
+          help,
+          registers,
+          async collect() {
+            this.set((await cache.get()) ?? 0);
+          },
+        });
       }
     }
     if (opts.storagePath) {
@@ -196,16 +285,36 @@ export class Metrics {
       let last: { capacity: number; available: number } | undefined;
       let pending: Promise<void> | undefined;
       // One statfs per scrape, shared by both gauges.
-      const read = () => (pending ??= statfs(dir).then((s) => {
-        last = { capacity: s.blocks * s.bsize, available: s.bavail * s.bsize };
-      }, () => { this.refreshErrors.inc({ what: 'statfs' }); }).finally(() => { pending = undefined; }));
+      const read = () =>
+        (pending ??= statfs(dir)
+          .then(
+            (s) => {
+              last = { capacity: s.blocks * s.bsize, available: s.bavail * s.bsize };
+            },
+            () => {
+              this.refreshErrors.inc({ what: 'statfs' });
+            },
+          )
+          .finally(() => {
+            pending = undefined;
+          }));
       new Gauge({
-        name: 'berth_storage_capacity_bytes', help: 'size of the filesystem that holds the blobs', registers,
-        async collect() { await read(); if (last) this.set(last.capacity); },
+        name: 'berth_storage_capacity_bytes',
+        help: 'size of the filesystem that holds the blobs',
+        registers,
+        async collect() {
+          await read();
+          if (last) this.set(last.capacity);
+        },
       });
       new Gauge({
-        name: 'berth_storage_available_bytes', help: 'bytes free for Berth on the filesystem that holds the blobs', registers,
-        async collect() { await read(); if (last) this.set(last.available); },
+        name: 'berth_storage_available_bytes',
+        help: 'bytes free for Berth on the filesystem that holds the blobs',
+        registers,
+        async collect() {
+          await read();
+          if (last) this.set(last.available);
+        },
       });
     }
 

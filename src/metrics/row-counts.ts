@@ -4,7 +4,12 @@
 import { sql } from 'kysely';
 import type { DB, Dialect } from '../db/database.js';
 
-export interface RowCounts { orgs: number; repositories: number; users: number; robots: number }
+export interface RowCounts {
+  orgs: number;
+  repositories: number;
+  users: number;
+  robots: number;
+}
 export type RowCountProvider = () => Promise<RowCounts>;
 export type AccountCounts = Pick<RowCounts, 'orgs' | 'users' | 'robots'>;
 
@@ -24,7 +29,9 @@ export async function tableExists(db: DB, dialect: Dialect, table: string): Prom
 export async function tableRowCount(db: DB, dialect: Dialect, table: string): Promise<number> {
   if (!/^[a-z_][a-z0-9_]*$/.test(table)) throw new Error(`not a table name: ${table}`);
   if (dialect === 'postgres') {
-    const est = await sql<{ n: number | string | null }>`select reltuples::bigint as n from pg_class where oid = to_regclass(${table}::text)`.execute(db);
+    const est = await sql<{
+      n: number | string | null;
+    }>`select reltuples::bigint as n from pg_class where oid = to_regclass(${table}::text)`.execute(db);
     const n = Number(est.rows[0]?.n ?? -1);
     if (n >= EXACT_COUNT_LIMIT) return n;
   }
@@ -66,6 +73,9 @@ export function databaseRowCounts(db: DB, dialect: Dialect, accounts?: () => Pro
 
 /** Bytes of all stored blobs (each digest once). */
 export async function storedBlobBytes(db: DB): Promise<number> {
-  const r = await db.selectFrom('blob').select((eb) => eb.fn.coalesce(eb.fn.sum<number>('size'), sql<number>`0`).as('n')).executeTakeFirst();
+  const r = await db
+    .selectFrom('blob')
+    .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('size'), sql<number>`0`).as('n'))
+    .executeTakeFirst();
   return Number(r?.n ?? 0);
 }

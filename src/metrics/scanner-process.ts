@@ -9,8 +9,10 @@ export class ScannerProcessMetrics {
 
   constructor(source: ScannerMetricsSource, intervalSeconds: number) {
     const refreshErrors = new Counter({
-      name: 'berth_metrics_refresh_errors_total', help: 'failed refreshes of cached metric values',
-      labelNames: ['what'], registers: [this.registry],
+      name: 'berth_metrics_refresh_errors_total',
+      help: 'failed refreshes of cached metric values',
+      labelNames: ['what'],
+      registers: [this.registry],
     });
     for (const what of ['scanner_jobs', 'scanner_vulnerabilities', 'scanner_data_age']) refreshErrors.labels(what).inc(0);
     this.scanner = registerScannerMetrics(this.registry, source, intervalSeconds * 1000, (what) => () => refreshErrors.inc({ what }));

@@ -60,23 +60,36 @@ export function registerScannerMetrics(
   const ages = new CachedValue(() => source.updaterDataTimes(), intervalMs, onError('scanner_data_age'));
 
   new Gauge({
-    name: 'berth_scanner_queue_depth', help: 'manifests waiting to be scanned (queued, including retries in backoff)', registers,
-    async collect() { this.set((await jobs.get())?.queued ?? 0); },
+    name: 'berth_scanner_queue_depth',
+    help: 'manifests waiting to be scanned (queued, including retries in backoff)',
+    registers,
+    async collect() {
+      this.set((await jobs.get())?.queued ?? 0);
+    },
   });
   new Gauge({
-    name: 'berth_scanner_scans_running', help: 'manifests being scanned now (claimed by a worker of any replica)', registers,
-    async collect() { this.set((await jobs.get())?.indexing ?? 0); },
+    name: 'berth_scanner_scans_running',
+    help: 'manifests being scanned now (claimed by a worker of any replica)',
+    registers,
+    async collect() {
+      this.set((await jobs.get())?.indexing ?? 0);
+    },
   });
   new Gauge({
-    name: 'berth_scanner_manifests', help: 'manifests by scan state (queued, indexing, indexed, unsupported, failed)', labelNames: ['state'], registers,
+    name: 'berth_scanner_manifests',
+    help: 'manifests by scan state (queued, indexing, indexed, unsupported, failed)',
+    labelNames: ['state'],
+    registers,
     async collect() {
       const c = await jobs.get();
       for (const s of JOB_STATES) this.set({ state: s }, c?.[s] ?? 0);
     },
   });
   new Gauge({
-    name: 'berth_scanner_vulnerabilities', help: 'vulnerabilities found, by normalized severity, across the latest report of every indexed manifest (one per manifest, package and advisory)',
-    labelNames: ['severity'], registers,
+    name: 'berth_scanner_vulnerabilities',
+    help: 'vulnerabilities found, by normalized severity, across the latest report of every indexed manifest (one per manifest, package and advisory)',
+    labelNames: ['severity'],
+    registers,
     async collect() {
       const c = await vulns.get();
       for (const s of SEVERITIES) this.set({ severity: s }, c?.[s] ?? 0);
@@ -84,7 +97,9 @@ export function registerScannerMetrics(
   });
   if (source.localData !== false) {
     new Gauge({
-      name: 'berth_scanner_data_updaters', help: 'updaters with vulnerability data in this Berth\'s database (0: reports are matched against nothing)', registers,
+      name: 'berth_scanner_data_updaters',
+      help: "updaters with vulnerability data in this Berth's database (0: reports are matched against nothing)",
+      registers,
       async collect() {
         const a = await ages.get();
         if (a) this.set(a.length);
@@ -92,21 +107,30 @@ export function registerScannerMetrics(
     });
   }
   new Gauge({
-    name: 'berth_scanner_data_max_age_seconds', help: 'SCANNER_DATA_MAX_AGE_SECONDS: vulnerability data older than this is stale', registers,
-    collect() { this.set(source.maxAgeSeconds); },
+    name: 'berth_scanner_data_max_age_seconds',
+    help: 'SCANNER_DATA_MAX_AGE_SECONDS: vulnerability data older than this is stale',
+    registers,
+    collect() {
+      this.set(source.maxAgeSeconds);
+    },
   });
   // Age is computed at scrape time from the cached fetch times, so it grows between refreshes.
   const ageOf = (dataTime: number) => Math.max(0, Math.floor((Date.now() - dataTime) / 1000));
   new Gauge({
-    name: 'berth_scanner_data_age_seconds', help: 'age of each updater\'s vulnerability data, from when it was fetched upstream (bundle header) or last checked online',
-    labelNames: ['updater'], registers,
+    name: 'berth_scanner_data_age_seconds',
+    help: "age of each updater's vulnerability data, from when it was fetched upstream (bundle header) or last checked online",
+    labelNames: ['updater'],
+    registers,
     async collect() {
       this.reset();
       for (const u of (await ages.get()) ?? []) this.set({ updater: u.name }, ageOf(u.dataTime));
     },
   });
   new Gauge({
-    name: 'berth_scanner_data_stale', help: '1 when the updater\'s data is older than SCANNER_DATA_MAX_AGE_SECONDS', labelNames: ['updater'], registers,
+    name: 'berth_scanner_data_stale',
+    help: "1 when the updater's data is older than SCANNER_DATA_MAX_AGE_SECONDS",
+    labelNames: ['updater'],
+    registers,
     async collect() {
       this.reset();
       for (const u of (await ages.get()) ?? []) this.set({ updater: u.name }, ageOf(u.dataTime) > source.maxAgeSeconds ? 1 : 0);
@@ -114,14 +138,23 @@ export function registerScannerMetrics(
   });
 
   const completed = new Counter({
-    name: 'berth_scanner_scans_completed_total', help: 'scans finished by this process, by result (indexed, unsupported)', labelNames: ['result'], registers,
+    name: 'berth_scanner_scans_completed_total',
+    help: 'scans finished by this process, by result (indexed, unsupported)',
+    labelNames: ['result'],
+    registers,
   });
   const failed = new Counter({
-    name: 'berth_scanner_scans_failed_total', help: 'scan attempts of this process that ended in an error, by class (retried ones too)', labelNames: ['reason'], registers,
+    name: 'berth_scanner_scans_failed_total',
+    help: 'scan attempts of this process that ended in an error, by class (retried ones too)',
+    labelNames: ['reason'],
+    registers,
   });
   const duration = new Histogram({
-    name: 'quay_secscan_index_duration_seconds', help: 'seconds taken to index a manifest, by status (indexed, unsupported, failed)',
-    labelNames: ['status'], buckets: INDEX_BUCKETS, registers,
+    name: 'quay_secscan_index_duration_seconds',
+    help: 'seconds taken to index a manifest, by status (indexed, unsupported, failed)',
+    labelNames: ['status'],
+    buckets: INDEX_BUCKETS,
+    registers,
   });
   for (const r of ['indexed', 'unsupported']) completed.labels(r).inc(0);
   for (const r of SCAN_FAILURE_REASONS) failed.labels(r).inc(0);

@@ -77,7 +77,9 @@ export type ArtifactDecision =
 
 /** Merges the configured ALLOWED_OCI_ARTIFACT_TYPES over the defaults (an entry replaces its key; null removes it). */
 export function buildArtifactPolicy(opts: {
-  generalOci?: boolean; helmOci?: boolean; allowed?: Record<string, readonly string[] | null>;
+  generalOci?: boolean;
+  helmOci?: boolean;
+  allowed?: Record<string, readonly string[] | null>;
 }): ArtifactPolicyOptions {
   const allowed: Record<string, readonly string[]> = { ...DEFAULT_ALLOWED_ARTIFACT_TYPES };
   for (const [k, v] of Object.entries(opts.allowed ?? {})) {
@@ -87,7 +89,12 @@ export function buildArtifactPolicy(opts: {
   return { generalOci: opts.generalOci ?? true, helmOci: opts.helmOci ?? true, allowed, restricted: opts.allowed !== undefined };
 }
 
-const refuse = (message: string, mediaType: string, configKey: string): ArtifactDecision => ({ accept: false, message, mediaType, configKey });
+const refuse = (message: string, mediaType: string, configKey: string): ArtifactDecision => ({
+  accept: false,
+  message,
+  mediaType,
+  configKey,
+});
 
 /** Decides whether a manifest is accepted. Indexes are accepted (each child manifest was decided on its own). */
 export function decideArtifact(m: ParsedManifest, policy: ArtifactPolicyOptions): ArtifactDecision {
@@ -97,11 +104,19 @@ export function decideArtifact(m: ParsedManifest, policy: ArtifactPolicyOptions)
   const layers = m.layers.map((l) => l.mediaType);
   const isHelm = config === HELM.config;
   if (isHelm && !policy.helmOci) {
-    return refuse(`Helm charts (config media type ${config}) are not accepted by this registry: set FEATURE_HELM_OCI_SUPPORT: true in its config to allow them`, config, 'FEATURE_HELM_OCI_SUPPORT');
+    return refuse(
+      `Helm charts (config media type ${config}) are not accepted by this registry: set FEATURE_HELM_OCI_SUPPORT: true in its config to allow them`,
+      config,
+      'FEATURE_HELM_OCI_SUPPORT',
+    );
   }
   if (!isHelm && !policy.generalOci) {
     const what = m.artifactType ? `artifact type ${m.artifactType}` : `config media type ${config}`;
-    return refuse(`OCI artifacts (${what}) are not accepted by this registry: set FEATURE_GENERAL_OCI_SUPPORT: true in its config to allow them`, m.artifactType ?? config, 'FEATURE_GENERAL_OCI_SUPPORT');
+    return refuse(
+      `OCI artifacts (${what}) are not accepted by this registry: set FEATURE_GENERAL_OCI_SUPPORT: true in its config to allow them`,
+      m.artifactType ?? config,
+      'FEATURE_GENERAL_OCI_SUPPORT',
+    );
   }
   if (config === MT.ociEmpty && !m.artifactType) {
     return refuse(`a manifest with the empty config (${MT.ociEmpty}) must set "artifactType" (OCI image spec 1.1)`, config, 'artifactType');
@@ -114,12 +129,20 @@ export function decideArtifact(m: ParsedManifest, policy: ArtifactPolicyOptions)
   const key = m.artifactType && policy.allowed[m.artifactType] ? m.artifactType : policy.allowed[config] ? config : ANY_CONFIG;
   const allowed = policy.allowed[key];
   if (!allowed) {
-    return refuse(`config media type ${config} is not an allowed OCI artifact type: add "${config}" with its layer media types to ALLOWED_OCI_ARTIFACT_TYPES in the registry config`, config, 'ALLOWED_OCI_ARTIFACT_TYPES');
+    return refuse(
+      `config media type ${config} is not an allowed OCI artifact type: add "${config}" with its layer media types to ALLOWED_OCI_ARTIFACT_TYPES in the registry config`,
+      config,
+      'ALLOWED_OCI_ARTIFACT_TYPES',
+    );
   }
   const imageConfig = IMAGE_CONFIG_TYPES.includes(config);
   for (const l of layers) {
     if (allowed.includes(ANY_LAYER) || allowed.includes(l) || (imageConfig && IMAGE_LAYER_TYPES.includes(l))) continue;
-    return refuse(`layer media type ${l} is not allowed with ${key === m.artifactType ? 'artifact type' : 'config media type'} ${key === ANY_CONFIG ? config : key}: add it to ALLOWED_OCI_ARTIFACT_TYPES["${key}"] in the registry config`, l, `ALLOWED_OCI_ARTIFACT_TYPES["${key}"]`);
+    return refuse(
+      `layer media type ${l} is not allowed with ${key === m.artifactType ? 'artifact type' : 'config media type'} ${key === ANY_CONFIG ? config : key}: add it to ALLOWED_OCI_ARTIFACT_TYPES["${key}"] in the registry config`,
+      l,
+      `ALLOWED_OCI_ARTIFACT_TYPES["${key}"]`,
+    );
   }
   return { accept: true, kind: isHelm ? 'helm' : 'artifact' };
 }

@@ -31,9 +31,10 @@ export function requireDigest(value: string, what = 'digest'): ParsedDigest {
   const d = parseDigest(value);
   if (!d) {
     const algo = value.split(':')[0];
-    const reason = value.includes(':') && !DIGEST_ALGORITHMS.includes(algo as DigestAlgorithm)
-      ? `unsupported digest algorithm "${algo}" (supported: ${DIGEST_ALGORITHMS.join(', ')})`
-      : `malformed ${what} "${value.slice(0, 200)}"`;
+    const reason =
+      value.includes(':') && !DIGEST_ALGORITHMS.includes(algo as DigestAlgorithm)
+        ? `unsupported digest algorithm "${algo}" (supported: ${DIGEST_ALGORITHMS.join(', ')})`
+        : `malformed ${what} "${value.slice(0, 200)}"`;
     throw new RegistryError('DIGEST_INVALID', reason, { digest: value.slice(0, 200) });
   }
   return d;

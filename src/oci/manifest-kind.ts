@@ -47,7 +47,12 @@ export function classifyManifest(m: ManifestShape): ManifestKind {
   if ((m.mediaType !== undefined && isIndexType(m.mediaType)) || (Array.isArray(m.manifests) && !m.config)) return 'index';
   const config = m.config?.mediaType;
   if (config === HELM.config) return 'helm-chart';
-  if (config !== undefined && IMAGE_CONFIG_TYPES.includes(config) && !m.artifactType
-    && (m.layers ?? []).every((l) => IMAGE_LAYER_TYPES.includes(l.mediaType))) return 'image';
+  if (
+    config !== undefined &&
+    IMAGE_CONFIG_TYPES.includes(config) &&
+    !m.artifactType &&
+    (m.layers ?? []).every((l) => IMAGE_LAYER_TYPES.includes(l.mediaType))
+  )
+    return 'image';
   return 'artifact';
 }

@@ -79,7 +79,8 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** The manifest bytes as text: strict UTF-8 (no invalid, overlong or surrogate sequences), no byte order mark. */
 function manifestText(bytes: Uint8Array): string {
-  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) throw invalid('manifest starts with a byte order mark: send plain UTF-8 JSON');
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf)
+    throw invalid('manifest starts with a byte order mark: send plain UTF-8 JSON');
   try {
     return UTF8.decode(bytes);
   } catch {
@@ -108,24 +109,32 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
   if (declared === '') throw invalid('mediaType must not be empty: name the manifest media type or leave the field out');
   for (const t of [ct, declared]) {
     if (t === MT.dockerSchema1 || t === MT.dockerSchema1Signed) {
-      throw new RegistryError('MANIFEST_INVALID', 'Docker schema 1 manifests are not supported; push with schema 2 or OCI', { mediaType: t });
+      throw new RegistryError('MANIFEST_INVALID', 'Docker schema 1 manifests are not supported; push with schema 2 or OCI', {
+        mediaType: t,
+      });
     }
   }
   if (!ct) {
     throw invalid(`a manifest PUT needs a Content-Type naming the manifest media type (one of ${MANIFEST_MEDIA_TYPES.join(', ')})`);
   }
   if (!MANIFEST_MEDIA_TYPES.includes(ct)) {
-    throw invalid(`Content-Type "${ct.slice(0, 200)}" is not a manifest media type (expected one of ${MANIFEST_MEDIA_TYPES.join(', ')})`, { contentType: ct.slice(0, 200) });
+    throw invalid(`Content-Type "${ct.slice(0, 200)}" is not a manifest media type (expected one of ${MANIFEST_MEDIA_TYPES.join(', ')})`, {
+      contentType: ct.slice(0, 200),
+    });
   }
   if (declared !== undefined && declared !== ct) {
     if (!MANIFEST_MEDIA_TYPES.includes(declared)) {
-      throw invalid(`unsupported manifest mediaType "${declared.slice(0, 200)}" (expected one of ${MANIFEST_MEDIA_TYPES.join(', ')})`, { mediaType: declared.slice(0, 200) });
+      throw invalid(`unsupported manifest mediaType "${declared.slice(0, 200)}" (expected one of ${MANIFEST_MEDIA_TYPES.join(', ')})`, {
+        mediaType: declared.slice(0, 200),
+      });
     }
     throw invalid(`Content-Type "${ct}" does not match the manifest mediaType "${declared}"`, { mediaType: declared, contentType: ct });
   }
   const mediaType = ct;
   if (isIndexType(mediaType) && (doc.config !== undefined || doc.layers !== undefined)) {
-    throw invalid(`the document has "config" or "layers", which an index (${mediaType}) does not: send it with the image manifest's Content-Type`);
+    throw invalid(
+      `the document has "config" or "layers", which an index (${mediaType}) does not: send it with the image manifest's Content-Type`,
+    );
   }
   if (!isIndexType(mediaType) && doc.manifests !== undefined) {
     throw invalid(`the document has "manifests", which an image manifest (${mediaType}) does not: send it with the index's Content-Type`);

@@ -12,9 +12,11 @@ export function isValidRepositoryName(name: string): boolean {
 
 export function requireRepositoryName(name: string): string {
   if (!isValidRepositoryName(name)) {
-    throw new RegistryError('NAME_INVALID',
+    throw new RegistryError(
+      'NAME_INVALID',
       `invalid repository name "${name.slice(0, 300)}": lowercase letters, digits and separators (. _ __ -) in path components joined by "/", at most ${MAX_NAME_LENGTH} characters`,
-      { name: name.slice(0, 300) });
+      { name: name.slice(0, 300) },
+    );
   }
   return name;
 }
@@ -25,9 +27,11 @@ export function isValidTag(tag: string): boolean {
 
 export function requireTag(tag: string): string {
   if (!isValidTag(tag)) {
-    throw new RegistryError('MANIFEST_INVALID',
+    throw new RegistryError(
+      'MANIFEST_INVALID',
       `invalid tag "${tag.slice(0, 200)}": at most 128 characters of [A-Za-z0-9_.-], not starting with "." or "-"`,
-      { tag: tag.slice(0, 200) });
+      { tag: tag.slice(0, 200) },
+    );
   }
   return tag;
 }

@@ -15,7 +15,11 @@ function field(s: K8sObject | undefined, key: string): string | undefined {
 }
 
 /** Reuses every value already stored; creates only what is missing. `tlsNames` undefined: tls is not managed. */
-export async function ensureGenerated(r: BerthRegistry, secrets: (name: string) => K8sObject | undefined, tlsNames: string[] | undefined): Promise<Generated> {
+export async function ensureGenerated(
+  r: BerthRegistry,
+  secrets: (name: string) => K8sObject | undefined,
+  tlsNames: string[] | undefined,
+): Promise<Generated> {
   const n = names(r);
   const pg = secrets(n.postgres);
   const rd = secrets(n.redis);
@@ -49,8 +53,11 @@ async function issue(tlsNames: string[], ca: { crt: string; key: string } | unde
     }
     const res = await initCertificates(dir, tlsNames);
     return {
-      caCrt: readFileSync(res.caCert, 'utf8'), caKey: readFileSync(res.caKey, 'utf8'),
-      tlsCrt: readFileSync(res.serverCert, 'utf8'), tlsKey: readFileSync(res.serverKey, 'utf8'), names: tlsNames,
+      caCrt: readFileSync(res.caCert, 'utf8'),
+      caKey: readFileSync(res.caKey, 'utf8'),
+      tlsCrt: readFileSync(res.serverCert, 'utf8'),
+      tlsKey: readFileSync(res.serverKey, 'utf8'),
+      names: tlsNames,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,8 +1,26 @@
 // Helpers every component builder shares: names, labels, owner references, the pod security baseline.
-import { API_VERSION, KIND, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_MANAGED_BY, FIELD_MANAGER, type BerthRegistry, type ComponentOverrides, type K8sObject, type OwnerReference } from './types.js';
+import {
+  API_VERSION,
+  KIND,
+  LABEL_COMPONENT,
+  LABEL_INSTANCE,
+  LABEL_MANAGED_BY,
+  FIELD_MANAGER,
+  type BerthRegistry,
+  type ComponentOverrides,
+  type K8sObject,
+  type OwnerReference,
+} from './types.js';
 
 export function ownerReference(r: BerthRegistry): OwnerReference {
-  return { apiVersion: API_VERSION, kind: KIND, name: r.metadata.name, uid: r.metadata.uid ?? '', controller: true, blockOwnerDeletion: true };
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    name: r.metadata.name,
+    uid: r.metadata.uid ?? '',
+    controller: true,
+    blockOwnerDeletion: true,
+  };
 }
 
 export function labels(r: BerthRegistry, component: string, version?: string): Record<string, string> {
@@ -20,12 +38,21 @@ export function selector(r: BerthRegistry, component: string): Record<string, st
 }
 
 /** An object of this registry: namespaced, labelled, owned (unless `owned: false`). */
-export function object(r: BerthRegistry, apiVersion: string, kind: string, name: string, component: string,
-  body: Record<string, unknown>, opts: { owned?: boolean; annotations?: Record<string, string>; extraLabels?: Record<string, string>; version?: string } = {}): K8sObject {
+export function object(
+  r: BerthRegistry,
+  apiVersion: string,
+  kind: string,
+  name: string,
+  component: string,
+  body: Record<string, unknown>,
+  opts: { owned?: boolean; annotations?: Record<string, string>; extraLabels?: Record<string, string>; version?: string } = {},
+): K8sObject {
   return {
-    apiVersion, kind,
+    apiVersion,
+    kind,
     metadata: {
-      name, namespace: r.metadata.namespace,
+      name,
+      namespace: r.metadata.namespace,
       labels: { ...labels(r, component, opts.version), ...opts.extraLabels },
       ...(opts.annotations ? { annotations: opts.annotations } : {}),
       ...(opts.owned === false ? {} : { ownerReferences: [ownerReference(r)] }),
@@ -37,7 +64,9 @@ export function object(r: BerthRegistry, apiVersion: string, kind: string, name:
 /** Restricted pod security: non-root, no privilege escalation, no capabilities, read-only root file system. */
 export const podSecurityContext = { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } } as const;
 export const containerSecurityContext = {
-  allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] },
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ['ALL'] },
 } as const;
 
 /** `env` and `resources` overrides on a container. */
@@ -48,7 +77,8 @@ export function withOverrides(container: Record<string, unknown>, o: ComponentOv
   const env = [...byName.values()];
   const out: Record<string, unknown> = { ...container, env, ...(o?.resources ? { resources: o.resources } : {}) };
   // No empty lists or undefined fields: the API server drops them, and an applied object must equal what it stores.
-  for (const k of Object.keys(out)) if (out[k] === undefined || (Array.isArray(out[k]) && (out[k] as unknown[]).length === 0)) delete out[k];
+  for (const k of Object.keys(out))
+    if (out[k] === undefined || (Array.isArray(out[k]) && (out[k] as unknown[]).length === 0)) delete out[k];
   return out;
 }
 

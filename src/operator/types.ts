@@ -15,13 +15,29 @@ export const LABEL_INSTANCE = 'app.kubernetes.io/instance';
 export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const LABEL_COMPONENT = 'app.kubernetes.io/component';
 
-export const COMPONENT_KINDS = ['postgres', 'redis', 'objectstorage', 'scanner', 'monitoring', 'tls', 'ingress', 'horizontalpodautoscaler'] as const;
+export const COMPONENT_KINDS = [
+  'postgres',
+  'redis',
+  'objectstorage',
+  'scanner',
+  'monitoring',
+  'tls',
+  'ingress',
+  'horizontalpodautoscaler',
+] as const;
 export type ComponentKind = (typeof COMPONENT_KINDS)[number];
 /** `berth`: Berth's own Deployment (always managed; only its overrides count), as Quay's `quay` component. */
 export type OverridableKind = ComponentKind | 'berth';
 
-export interface EnvVar { name: string; value?: string; valueFrom?: Record<string, unknown> }
-export interface Resources { requests?: Record<string, string>; limits?: Record<string, string> }
+export interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: Record<string, unknown>;
+}
+export interface Resources {
+  requests?: Record<string, string>;
+  limits?: Record<string, string>;
+}
 
 /** Where the air-gapped scanner's updater bundle comes from (exactly one). */
 export interface AirgapBundleSource {
@@ -47,7 +63,11 @@ export interface ComponentOverrides {
   maxReplicas?: number;
 }
 
-export interface ComponentSpec { kind: OverridableKind; managed: boolean; overrides?: ComponentOverrides }
+export interface ComponentSpec {
+  kind: OverridableKind;
+  managed: boolean;
+  overrides?: ComponentOverrides;
+}
 
 export interface BerthRegistrySpec {
   configBundleSecret: string;
@@ -87,7 +107,14 @@ export interface ObjectMeta {
   deletionTimestamp?: string;
 }
 
-export interface OwnerReference { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean; blockOwnerDeletion?: boolean }
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
 
 export interface BerthRegistry {
   apiVersion: string;

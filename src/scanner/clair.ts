@@ -125,18 +125,28 @@ export function toClairIndexReport(s: StoredIndex, err = ''): ClairIndexReport {
   s.packages.forEach((p, i) => {
     const id = String(i + 1);
     const cp: ClairPackage = {
-      id, name: p.name, version: p.version, kind: clairKind(p), normalized_version: '', arch: p.arch ?? '', module: '', cpe: '',
-      package_db: packageDb(p), repository_hint: p.ecosystem,
+      id,
+      name: p.name,
+      version: p.version,
+      kind: clairKind(p),
+      normalized_version: '',
+      arch: p.arch ?? '',
+      module: '',
+      cpe: '',
+      package_db: packageDb(p),
+      repository_hint: p.ecosystem,
     };
     if (p.source) cp.source = { id: `${id}-src`, name: p.source.name, version: p.source.version, kind: 'source' };
     packages[id] = cp;
     const isOs = p.ecosystem === 'deb' || p.ecosystem === 'apk' || p.ecosystem === 'rpm';
-    environments[id] = [{
-      package_db: packageDb(p),
-      introduced_in: s.layers[p.layerIndex] ?? '',
-      distribution_id: isOs && s.distribution ? '1' : '',
-      repository_ids: [],
-    }];
+    environments[id] = [
+      {
+        package_db: packageDb(p),
+        introduced_in: s.layers[p.layerIndex] ?? '',
+        distribution_id: isOs && s.distribution ? '1' : '',
+        repository_ids: [],
+      },
+    ];
   });
   return {
     manifest_hash: s.manifest,
@@ -175,7 +185,8 @@ export function toClairVulnerabilityReport(s: StoredIndex, m: MatchReport): Clai
         repository: {},
         fixed_in_version: v.fixedIn ?? '',
       };
-      (package_vulnerabilities[pid] ??= []).push(vid);
+      package_vulnerabilities[pid] ??= [];
+      package_vulnerabilities[pid].push(vid);
     }
   });
   return {

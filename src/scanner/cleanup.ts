@@ -38,8 +38,11 @@ export class ScanCleanup {
       await this.forget(d);
       manifests++;
       if (this.opts.remote) {
-        await this.opts.remote.deleteIndexReport(d)
-          .catch((err: Error) => this.opts.log.warn({ digest: d, error: err.message }, 'the external scanner did not delete its index report'));
+        await this.opts.remote
+          .deleteIndexReport(d)
+          .catch((err: Error) =>
+            this.opts.log.warn({ digest: d, error: err.message }, 'the external scanner did not delete its index report'),
+          );
       }
     }
     return { manifests, layers: manifests ? await this.reports.pruneLayers() : 0 };

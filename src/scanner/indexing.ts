@@ -18,7 +18,11 @@ export class PermanentScanError extends Error {}
 export type IndexOutcome = { state: 'indexed' } | { state: 'unsupported'; reason: string };
 
 /** An external Clair-compatible scanner and how it reaches Berth's blobs (`${registryUrl}/v2/<repository>/blobs/<digest>`). */
-export interface RemoteIndexing { scanner: RemoteScanner; registryUrl: string; layerHeaders?: (repository: string) => Promise<Record<string, string[]>> }
+export interface RemoteIndexing {
+  scanner: RemoteScanner;
+  registryUrl: string;
+  layerHeaders?: (repository: string) => Promise<Record<string, string[]>>;
+}
 
 export class Indexer {
   constructor(
@@ -52,13 +56,22 @@ export class Indexer {
       return unsupported(`an image index: each of its ${m.manifests.length} manifests is scanned on its own`);
     }
     if (kind !== 'image') {
-      return unsupported(`not a container image but ${kind === 'helm-chart' ? 'a Helm chart' : 'an artifact'} (config media type ${m.config?.mediaType ?? 'none'}${m.artifactType ? `, artifact type ${m.artifactType}` : ''})`);
+      return unsupported(
+        `not a container image but ${kind === 'helm-chart' ? 'a Helm chart' : 'an artifact'} (config media type ${m.config?.mediaType ?? 'none'}${m.artifactType ? `, artifact type ${m.artifactType}` : ''})`,
+      );
     }
     const layers = m.layers;
     if (!layers.length) return unsupported('the image has no layers');
-    if (this.opts.remote) return this.indexRemote(digest, row.repository, layers.map((l) => l.digest));
+    if (this.opts.remote)
+      return this.indexRemote(
+        digest,
+        row.repository,
+        layers.map((l) => l.digest),
+      );
     const stored = await this.indexManifest({ hash: digest, layers: layers.map((l) => ({ hash: l.digest })) });
-    return stored.state === 'indexed' ? { state: 'indexed' } : { state: 'unsupported', reason: stored.reason ?? 'no recognisable packages' };
+    return stored.state === 'indexed'
+      ? { state: 'indexed' }
+      : { state: 'unsupported', reason: stored.reason ?? 'no recognisable packages' };
   }
 
   /** Sends the manifest to the external scanner; its answer decides indexed or unsupported. */
@@ -95,11 +108,23 @@ export class Indexer {
     const cache = this.reports.layerCache(this.opts.now);
     const r = await indexLayers(sources, { digests, cache, ...(this.opts.tmpDir ? { tmpDir: this.opts.tmpDir } : {}) });
     const stored: StoredIndex = r.packages.length
-      ? { manifest: m.hash, state: 'indexed', layers: digests, ...(r.distribution ? { distribution: r.distribution } : {}), packages: r.packages }
+      ? {
+          manifest: m.hash,
+          state: 'indexed',
+          layers: digests,
+          ...(r.distribution ? { distribution: r.distribution } : {}),
+          packages: r.packages,
+        }
       : {
-        manifest: m.hash, state: 'unsupported', layers: digests, ...(r.distribution ? { distribution: r.distribution } : {}), packages: [],
-        reason: r.distribution ? `no installed packages found (distribution ${r.distribution.id} detected)` : 'no recognisable packages or distribution in any layer',
-      };
+          manifest: m.hash,
+          state: 'unsupported',
+          layers: digests,
+          ...(r.distribution ? { distribution: r.distribution } : {}),
+          packages: [],
+          reason: r.distribution
+            ? `no installed packages found (distribution ${r.distribution.id} detected)`
+            : 'no recognisable packages or distribution in any layer',
+        };
     await this.save(stored);
     if (stored.state === 'indexed') await this.opts.indexed(m.hash);
     return stored;
@@ -116,14 +141,17 @@ function fetchLayer(uri: string, headers: Record<string, string[]>): Readable {
   const out = new PassThrough();
   const h = new Headers();
   for (const [k, vs] of Object.entries(headers)) for (const v of vs) h.append(k, v);
-  fetch(uri, { headers: h, redirect: 'follow' }).then((res) => {
-    if (!res.ok || !res.body) {
-      out.destroy(new Error(`fetching layer ${uri.split('?')[0]}: HTTP ${res.status}`));
-      return;
-    }
-    const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
-    body.on('error', (e) => out.destroy(e));
-    body.pipe(out);
-  }, (e: Error) => out.destroy(new Error(`fetching layer ${uri.split('?')[0]}: ${e.message}`)));
+  fetch(uri, { headers: h, redirect: 'follow' }).then(
+    (res) => {
+      if (!res.ok || !res.body) {
+        out.destroy(new Error(`fetching layer ${uri.split('?')[0]}: HTTP ${res.status}`));
+        return;
+      }
+      const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
+      body.on('error', (e) => out.destroy(e));
+      body.pipe(out);
+    },
+    (e: Error) => out.destroy(new Error(`fetching layer ${uri.split('?')[0]}: ${e.message}`)),
+  );
   return out;
 }

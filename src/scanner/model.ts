@@ -69,7 +69,11 @@ export interface Advisory {
  * `-_.` as one `-`); every other ecosystem's names are compared exactly as written.
  */
 export function lookupName(ecosystem: string, name: string): string {
-  if (ecosystem === 'pep440') return name.trim().toLowerCase().replace(/[-_.]+/g, '-');
+  if (ecosystem === 'pep440')
+    return name
+      .trim()
+      .toLowerCase()
+      .replace(/[-_.]+/g, '-');
   return name.trim();
 }
 
@@ -84,7 +88,9 @@ export function stableStringify(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : stableStringify(v))).join(',')}]`;
   const o = value as Record<string, unknown>;
-  const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort();
+  const keys = Object.keys(o)
+    .filter((k) => o[k] !== undefined)
+    .sort();
   return `{${keys.map((k) => `${JSON.stringify(k)}:${stableStringify(o[k])}`).join(',')}}`;
 }
 

@@ -27,7 +27,9 @@ export interface NotifierOptions {
   log?: { warn(obj: object, msg: string): void };
 }
 
-interface StoredNotification { notifications: ClairNotification[] }
+interface StoredNotification {
+  notifications: ClairNotification[];
+}
 
 export function signBody(secret: string, body: string): string {
   return `sha256=${hmacSha256(secret, body)}`;
@@ -62,17 +64,29 @@ export class Notifier {
       for (const v of c.removed) notifications.push(entry(c.manifest, 'removed', v));
     }
     const body: StoredNotification = { notifications };
-    await this.opts.db.insertInto('scan_notification').values({ id, created_at: this.now(), body: JSON.stringify(body), delivered_at: null, attempts: 0, last_error: null }).execute();
+    await this.opts.db
+      .insertInto('scan_notification')
+      .values({ id, created_at: this.now(), body: JSON.stringify(body), delivered_at: null, attempts: 0, last_error: null })
+      .execute();
     if (this.opts.webhook) await this.deliver(id).catch(() => {});
     return id;
   }
 
   /** One page of a notification (Clair's PagedNotifications); undefined when the id is unknown. */
-  async page(id: string, pageSize = 100, next?: string): Promise<{ page: { size: number; next: string }; notifications: ClairNotification[] } | undefined> {
+  async page(
+    id: string,
+    pageSize = 100,
+    next?: string,
+  ): Promise<{ page: { size: number; next: string }; notifications: ClairNotification[] } | undefined> {
     const row = await this.opts.db.selectFrom('scan_notification').select('body').where('id', '=', id).executeTakeFirst();
     if (!row) return undefined;
     const all = (JSON.parse(row.body) as StoredNotification).notifications;
-    const start = next ? Math.max(0, all.findIndex((n) => n.id === next)) : 0;
+    const start = next
+      ? Math.max(
+          0,
+          all.findIndex((n) => n.id === next),
+        )
+      : 0;
     const slice = all.slice(start, start + pageSize);
     const following = all[start + pageSize];
     return { page: { size: slice.length, next: following ? following.id : '-1' }, notifications: slice };
@@ -84,8 +98,18 @@ export class Notifier {
   }
 
   async list(): Promise<Array<{ id: string; createdAt: number; deliveredAt: number | null; attempts: number; lastError: string | null }>> {
-    const rows = await this.opts.db.selectFrom('scan_notification').select(['id', 'created_at', 'delivered_at', 'attempts', 'last_error']).orderBy('created_at').execute();
-    return rows.map((r) => ({ id: r.id, createdAt: Number(r.created_at), deliveredAt: r.delivered_at === null ? null : Number(r.delivered_at), attempts: Number(r.attempts), lastError: r.last_error }));
+    const rows = await this.opts.db
+      .selectFrom('scan_notification')
+      .select(['id', 'created_at', 'delivered_at', 'attempts', 'last_error'])
+      .orderBy('created_at')
+      .execute();
+    return rows.map((r) => ({
+      id: r.id,
+      createdAt: Number(r.created_at),
+      deliveredAt: r.delivered_at === null ? null : Number(r.delivered_at),
+      attempts: Number(r.attempts),
+      lastError: r.last_error,
+    }));
   }
 
   /** POSTs the webhook for one notification; records the outcome. */
@@ -109,7 +133,8 @@ export class Notifier {
     let error: string | undefined;
     try {
       const res = await fetch(hook.url, {
-        method: 'POST', body,
+        method: 'POST',
+        body,
         headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signBody(hook.secret, body) },
         signal: AbortSignal.timeout(15_000),
       });
@@ -118,9 +143,11 @@ export class Notifier {
     } catch (e) {
       error = (e as Error).message;
     }
-    await this.opts.db.updateTable('scan_notification')
+    await this.opts.db
+      .updateTable('scan_notification')
       .set({ attempts: Number(row.attempts) + 1, last_error: error ?? null, delivered_at: error ? null : this.now() })
-      .where('id', '=', id).execute();
+      .where('id', '=', id)
+      .execute();
     if (error) this.opts.log?.warn({ notification: id, error }, 'webhook delivery failed; will retry');
     return !error;
   }
@@ -128,8 +155,14 @@ export class Notifier {
   /** Retries undelivered notifications (called periodically). */
   async deliverPending(): Promise<void> {
     if (!this.opts.webhook) return;
-    const rows = await this.opts.db.selectFrom('scan_notification').select('id').where('delivered_at', 'is', null)
-      .where('attempts', '<', MAX_DELIVERY_ATTEMPTS).orderBy('created_at').limit(20).execute();
+    const rows = await this.opts.db
+      .selectFrom('scan_notification')
+      .select('id')
+      .where('delivered_at', 'is', null)
+      .where('attempts', '<', MAX_DELIVERY_ATTEMPTS)
+      .orderBy('created_at')
+      .limit(20)
+      .execute();
     for (const r of rows) await this.deliver(r.id);
   }
 }

@@ -56,7 +56,10 @@ export class ScanQueue {
   private readonly backoff: (attempts: number) => number;
   private readonly now: () => number;
 
-  constructor(private readonly db: DB, opts: QueueOptions = {}) {
+  constructor(
+    private readonly db: DB,
+    opts: QueueOptions = {},
+  ) {
     this.maxAttempts = opts.maxAttempts ?? 5;
     this.leaseMs = opts.leaseMs ?? 600_000;
     this.backoff = opts.backoffMs ?? ((n) => Math.min(3_600_000, 5000 * 4 ** Math.max(0, n - 1)));
@@ -70,15 +73,39 @@ export class ScanQueue {
    */
   async enqueue(digest: string, repository: string, opts: { force?: boolean } = {}): Promise<boolean> {
     const now = this.now();
-    const inserted = await this.db.insertInto('scan_job').values({
-      manifest_digest: digest, repository, state: 'queued', attempts: 0, lease_until: null, lease_owner: null,
-      next_attempt_at: now, last_error: null, created_at: now, updated_at: now,
-    }).onConflict((oc) => oc.column('manifest_digest').doNothing()).executeTakeFirst();
+    const inserted = await this.db
+      .insertInto('scan_job')
+      .values({
+        manifest_digest: digest,
+        repository,
+        state: 'queued',
+        attempts: 0,
+        lease_until: null,
+        lease_owner: null,
+        next_attempt_at: now,
+        last_error: null,
+        created_at: now,
+        updated_at: now,
+      })
+      .onConflict((oc) => oc.column('manifest_digest').doNothing())
+      .executeTakeFirst();
     if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) > 0) return true;
     if (!opts.force) return false;
-    const r = await this.db.updateTable('scan_job')
-      .set({ state: 'queued', attempts: 0, next_attempt_at: now, last_error: null, lease_until: null, lease_owner: null, updated_at: now, repository })
-      .where('manifest_digest', '=', digest).where('state', '!=', 'indexing').executeTakeFirst();
+    const r = await this.db
+      .updateTable('scan_job')
+      .set({
+        state: 'queued',
+        attempts: 0,
+        next_attempt_at: now,
+        last_error: null,
+        lease_until: null,
+        lease_owner: null,
+        updated_at: now,
+        repository,
+      })
+      .where('manifest_digest', '=', digest)
+      .where('state', '!=', 'indexing')
+      .executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;
   }
 
@@ -86,25 +113,47 @@ export class ScanQueue {
   async claim(owner: string): Promise<ScanJob | undefined> {
     for (let tries = 0; tries < 5; tries++) {
       const now = this.now();
-      const candidates = await this.db.selectFrom('scan_job').selectAll()
-        .where((eb) => eb.or([
-          eb.and([eb('state', '=', 'queued'), eb('next_attempt_at', '<=', now)]),
-          eb.and([eb('state', '=', 'indexing'), eb('lease_until', '<', now)]),
-        ]))
-        .orderBy('next_attempt_at').limit(5).execute();
+      const candidates = await this.db
+        .selectFrom('scan_job')
+        .selectAll()
+        .where((eb) =>
+          eb.or([
+            eb.and([eb('state', '=', 'queued'), eb('next_attempt_at', '<=', now)]),
+            eb.and([eb('state', '=', 'indexing'), eb('lease_until', '<', now)]),
+          ]),
+        )
+        .orderBy('next_attempt_at')
+        .limit(5)
+        .execute();
       if (!candidates.length) return undefined;
       for (const c of candidates) {
         const expiredLease = c.state === 'indexing';
         // A job whose worker died mid-attempt: if that was the last attempt, it fails here.
         if (expiredLease && Number(c.attempts) >= this.maxAttempts) {
-          await this.db.updateTable('scan_job')
-            .set({ state: 'failed', lease_until: null, lease_owner: null, updated_at: now, last_error: c.last_error ?? `the worker holding the job stopped (lease expired) on attempt ${c.attempts} of ${this.maxAttempts}` })
-            .where('manifest_digest', '=', c.manifest_digest).where('state', '=', 'indexing').where('lease_until', '=', c.lease_until).execute();
+          await this.db
+            .updateTable('scan_job')
+            .set({
+              state: 'failed',
+              lease_until: null,
+              lease_owner: null,
+              updated_at: now,
+              last_error:
+                c.last_error ?? `the worker holding the job stopped (lease expired) on attempt ${c.attempts} of ${this.maxAttempts}`,
+            })
+            .where('manifest_digest', '=', c.manifest_digest)
+            .where('state', '=', 'indexing')
+            .where('lease_until', '=', c.lease_until)
+            .execute();
           continue;
         }
-        const r = await this.db.updateTable('scan_job')
+        const r = await this.db
+          .updateTable('scan_job')
           .set({
-            state: 'indexing', lease_until: now + this.leaseMs, lease_owner: owner, attempts: sql<number>`attempts + 1`, updated_at: now,
+            state: 'indexing',
+            lease_until: now + this.leaseMs,
+            lease_owner: owner,
+            attempts: sql<number>`attempts + 1`,
+            updated_at: now,
             ...(expiredLease ? { last_error: c.last_error ?? 'the previous worker stopped (lease expired)' } : {}),
           })
           .where('manifest_digest', '=', c.manifest_digest)
@@ -113,7 +162,11 @@ export class ScanQueue {
           .where((eb) => (expiredLease ? eb('lease_until', '<', now) : eb('next_attempt_at', '<=', now)))
           .executeTakeFirst();
         if (Number(r.numUpdatedRows) === 1) {
-          const row = await this.db.selectFrom('scan_job').selectAll().where('manifest_digest', '=', c.manifest_digest).executeTakeFirstOrThrow();
+          const row = await this.db
+            .selectFrom('scan_job')
+            .selectAll()
+            .where('manifest_digest', '=', c.manifest_digest)
+            .executeTakeFirstOrThrow();
           return toJob(row);
         }
       }
@@ -123,15 +176,24 @@ export class ScanQueue {
 
   /** Extends the lease of a running job (long layers). */
   async heartbeat(digest: string, owner: string): Promise<void> {
-    await this.db.updateTable('scan_job').set({ lease_until: this.now() + this.leaseMs })
-      .where('manifest_digest', '=', digest).where('lease_owner', '=', owner).where('state', '=', 'indexing').execute();
+    await this.db
+      .updateTable('scan_job')
+      .set({ lease_until: this.now() + this.leaseMs })
+      .where('manifest_digest', '=', digest)
+      .where('lease_owner', '=', owner)
+      .where('state', '=', 'indexing')
+      .execute();
   }
 
   /** Marks a claimed job done (indexed or unsupported). Only the lease holder's call counts. */
   async finish(digest: string, owner: string, state: 'indexed' | 'unsupported', note?: string): Promise<boolean> {
-    const r = await this.db.updateTable('scan_job')
+    const r = await this.db
+      .updateTable('scan_job')
       .set({ state, lease_until: null, lease_owner: null, updated_at: this.now(), last_error: note ?? null })
-      .where('manifest_digest', '=', digest).where('lease_owner', '=', owner).where('state', '=', 'indexing').executeTakeFirst();
+      .where('manifest_digest', '=', digest)
+      .where('lease_owner', '=', owner)
+      .where('state', '=', 'indexing')
+      .executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;
   }
 
@@ -146,9 +208,20 @@ export class ScanQueue {
     const attempts = Number(row.attempts);
     const final = opts.permanent || attempts >= this.maxAttempts;
     const state: JobState = final ? 'failed' : 'queued';
-    await this.db.updateTable('scan_job')
-      .set({ state, lease_until: null, lease_owner: null, last_error: error.slice(0, 2000), updated_at: now, next_attempt_at: final ? now : now + this.backoff(attempts) })
-      .where('manifest_digest', '=', digest).where('lease_owner', '=', owner).where('state', '=', 'indexing').execute();
+    await this.db
+      .updateTable('scan_job')
+      .set({
+        state,
+        lease_until: null,
+        lease_owner: null,
+        last_error: error.slice(0, 2000),
+        updated_at: now,
+        next_attempt_at: final ? now : now + this.backoff(attempts),
+      })
+      .where('manifest_digest', '=', digest)
+      .where('lease_owner', '=', owner)
+      .where('state', '=', 'indexing')
+      .execute();
     return state;
   }
 
@@ -163,7 +236,11 @@ export class ScanQueue {
 
   /** Jobs per state (metrics, `berth scanner status`). */
   async counts(): Promise<Record<JobState, number>> {
-    const rows = await this.db.selectFrom('scan_job').select(['state', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('state').execute();
+    const rows = await this.db
+      .selectFrom('scan_job')
+      .select(['state', (eb) => eb.fn.countAll<number>().as('n')])
+      .groupBy('state')
+      .execute();
     const out = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
     for (const r of rows) if ((JOB_STATES as readonly string[]).includes(r.state)) out[r.state as JobState] = Number(r.n);
     return out;
@@ -177,7 +254,13 @@ export class ScanQueue {
 
   /** Failed jobs with their reasons (newest first). */
   async failures(limit = 50): Promise<ScanJob[]> {
-    const rows = await this.db.selectFrom('scan_job').selectAll().where('state', '=', 'failed').orderBy('updated_at', 'desc').limit(limit).execute();
+    const rows = await this.db
+      .selectFrom('scan_job')
+      .selectAll()
+      .where('state', '=', 'failed')
+      .orderBy('updated_at', 'desc')
+      .limit(limit)
+      .execute();
     return rows.map(toJob);
   }
 }

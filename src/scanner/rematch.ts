@@ -8,7 +8,12 @@ import type { ScannerLogger } from './log.js';
 import { getUpdater, runUpdater, updaters, type RunResult } from './updaters/index.js';
 import { diffVulns, vulnKeys, type VulnChange, type VulnKey } from './vulns.js';
 
-export interface UpdaterSettings { names?: string[]; baseUrls?: Record<string, string>; proxy?: string; airgap?: boolean }
+export interface UpdaterSettings {
+  names?: string[];
+  baseUrls?: Record<string, string>;
+  proxy?: string;
+  airgap?: boolean;
+}
 
 export class Rematcher {
   constructor(
@@ -16,7 +21,11 @@ export class Rematcher {
     private readonly reports: ReportStore,
     private readonly matcher: MatchService,
     private readonly opts: {
-      now: () => number; log: ScannerLogger; notifier?: Notifier; updaters?: UpdaterSettings; remote: boolean;
+      now: () => number;
+      log: ScannerLogger;
+      notifier?: Notifier;
+      updaters?: UpdaterSettings;
+      remote: boolean;
       /** Told what a re-match newly found or lost (repository notifications: vulnerability_found). Errors are logged. */
       onRematch?: (changes: VulnChange[]) => Promise<unknown>;
     },
@@ -54,7 +63,9 @@ export class Rematcher {
     }
     let notifications = 0;
     if (changes.length && this.opts.onRematch) {
-      await this.opts.onRematch(changes).catch((err) => this.opts.log.error({ err: (err as Error).message }, 'repository notifications for new vulnerabilities failed'));
+      await this.opts
+        .onRematch(changes)
+        .catch((err) => this.opts.log.error({ err: (err as Error).message }, 'repository notifications for new vulnerabilities failed'));
     }
     if (changes.length && this.opts.notifier) {
       await this.opts.notifier.notify(changes);

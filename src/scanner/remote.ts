@@ -8,13 +8,20 @@ import type { ClairIndexReport, ClairManifest, ClairVulnerabilityReport } from '
 import { signPskToken } from './clair-api/auth.js';
 
 export class RemoteScannerError extends Error {
-  constructor(message: string, readonly status?: number) {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
     super(message);
   }
 }
 
 export class RemoteScanner {
-  constructor(readonly endpoint: string, private readonly psk?: string, private readonly timeoutMs = 600_000) {}
+  constructor(
+    readonly endpoint: string,
+    private readonly psk?: string,
+    private readonly timeoutMs = 600_000,
+  ) {}
 
   private async request(method: string, path: string, body?: unknown): Promise<Response> {
     const headers: Record<string, string> = { accept: 'application/json' };
@@ -22,7 +29,10 @@ export class RemoteScanner {
     if (body !== undefined) headers['content-type'] = 'application/json';
     try {
       return await fetch(`${this.endpoint.replace(/\/$/, '')}${path}`, {
-        method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(this.timeoutMs),
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (e) {
       throw new RemoteScannerError(`scanner ${this.endpoint}: ${(e as Error).message}`);

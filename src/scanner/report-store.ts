@@ -11,7 +11,10 @@ import type { StoredIndex } from './clair.js';
 import type { VulnKey } from './vulns.js';
 
 export class ReportStore {
-  constructor(private readonly db: DB, private readonly scannerVersion: string) {}
+  constructor(
+    private readonly db: DB,
+    private readonly scannerVersion: string,
+  ) {}
 
   /** Stores a manifest's index report and the layers it rests on. */
   async save(s: StoredIndex, now: number): Promise<void> {
@@ -19,10 +22,21 @@ export class ReportStore {
     const layers = [...new Set(s.layers)];
     const version = this.scannerVersion;
     await this.db.transaction().execute(async (tx) => {
-      await tx.insertInto('scan_report').values({ manifest_digest: s.manifest, state: s.state, scanner_version: version, report, error: s.reason ?? null, indexed_at: now })
-        .onConflict((oc) => oc.column('manifest_digest').doUpdateSet({ state: s.state, scanner_version: version, report, error: s.reason ?? null, indexed_at: now })).execute();
+      await tx
+        .insertInto('scan_report')
+        .values({ manifest_digest: s.manifest, state: s.state, scanner_version: version, report, error: s.reason ?? null, indexed_at: now })
+        .onConflict((oc) =>
+          oc
+            .column('manifest_digest')
+            .doUpdateSet({ state: s.state, scanner_version: version, report, error: s.reason ?? null, indexed_at: now }),
+        )
+        .execute();
       await tx.deleteFrom('scan_manifest_layer').where('manifest_digest', '=', s.manifest).execute();
-      if (layers.length) await tx.insertInto('scan_manifest_layer').values(layers.map((l) => ({ manifest_digest: s.manifest, layer_digest: l }))).execute();
+      if (layers.length)
+        await tx
+          .insertInto('scan_manifest_layer')
+          .values(layers.map((l) => ({ manifest_digest: s.manifest, layer_digest: l })))
+          .execute();
     });
   }
 
@@ -33,7 +47,9 @@ export class ReportStore {
 
   /** Digests of every manifest with an indexed report. */
   async indexedDigests(): Promise<string[]> {
-    return (await this.db.selectFrom('scan_report').select('manifest_digest').where('state', '=', 'indexed').execute()).map((r) => r.manifest_digest);
+    return (await this.db.selectFrom('scan_report').select('manifest_digest').where('state', '=', 'indexed').execute()).map(
+      (r) => r.manifest_digest,
+    );
   }
 
   /** Removes every row kept for one manifest (job, report, vulnerability set, layer list); true when it had a report. */
@@ -52,12 +68,21 @@ export class ReportStore {
    * A layer being indexed right now may lose its cached result here; that costs one re-read, never a wrong answer.
    */
   async pruneLayers(): Promise<number> {
-    const r = await this.db.deleteFrom('scan_layer')
-      .where((eb) => eb.or([
-        eb('scanner_version', '!=', this.scannerVersion),
-        eb.not(eb.exists(eb.selectFrom('scan_manifest_layer').select('scan_manifest_layer.layer_digest')
-          .whereRef('scan_manifest_layer.layer_digest', '=', 'scan_layer.layer_digest'))),
-      ]))
+    const r = await this.db
+      .deleteFrom('scan_layer')
+      .where((eb) =>
+        eb.or([
+          eb('scanner_version', '!=', this.scannerVersion),
+          eb.not(
+            eb.exists(
+              eb
+                .selectFrom('scan_manifest_layer')
+                .select('scan_manifest_layer.layer_digest')
+                .whereRef('scan_manifest_layer.layer_digest', '=', 'scan_layer.layer_digest'),
+            ),
+          ),
+        ]),
+      )
       .executeTakeFirst();
     return Number(r.numDeletedRows);
   }
@@ -67,12 +92,20 @@ export class ReportStore {
     const version = this.scannerVersion;
     return {
       get: async (d) => {
-        const r = await this.db.selectFrom('scan_layer').select('result').where('layer_digest', '=', d).where('scanner_version', '=', version).executeTakeFirst();
+        const r = await this.db
+          .selectFrom('scan_layer')
+          .select('result')
+          .where('layer_digest', '=', d)
+          .where('scanner_version', '=', version)
+          .executeTakeFirst();
         return r ? (JSON.parse(r.result) as LayerResult) : undefined;
       },
       set: async (d, result) => {
-        await this.db.insertInto('scan_layer').values({ layer_digest: d, scanner_version: version, result: JSON.stringify(result), created_at: now() })
-          .onConflict((oc) => oc.columns(['layer_digest', 'scanner_version']).doNothing()).execute();
+        await this.db
+          .insertInto('scan_layer')
+          .values({ layer_digest: d, scanner_version: version, result: JSON.stringify(result), created_at: now() })
+          .onConflict((oc) => oc.columns(['layer_digest', 'scanner_version']).doNothing())
+          .execute();
       },
     };
   }
@@ -84,8 +117,11 @@ export class ReportStore {
 
   async putVulnSet(digest: string, keys: readonly VulnKey[], now: number): Promise<void> {
     const vulns = JSON.stringify(keys);
-    await this.db.insertInto('scan_vulnset').values({ manifest_digest: digest, vulns, matched_at: now })
-      .onConflict((oc) => oc.column('manifest_digest').doUpdateSet({ vulns, matched_at: now })).execute();
+    await this.db
+      .insertInto('scan_vulnset')
+      .values({ manifest_digest: digest, vulns, matched_at: now })
+      .onConflict((oc) => oc.column('manifest_digest').doUpdateSet({ vulns, matched_at: now }))
+      .execute();
   }
 
   /** Vulnerabilities found in indexed manifests, by severity (distinct per manifest, package and id). */
@@ -100,8 +136,11 @@ export class ReportStore {
 
   /** A stored manifest by digest (preferring the copy in `repository`), or undefined when no repository has it. */
   async manifest(digest: string, repository: string): Promise<{ content: Uint8Array; mediaType: string; repository: string } | undefined> {
-    const row = await this.db.selectFrom('manifest').innerJoin('repository', 'repository.id', 'manifest.repository_id')
-      .select(['manifest.content', 'manifest.media_type', 'repository.name']).where('manifest.digest', '=', digest)
+    const row = await this.db
+      .selectFrom('manifest')
+      .innerJoin('repository', 'repository.id', 'manifest.repository_id')
+      .select(['manifest.content', 'manifest.media_type', 'repository.name'])
+      .where('manifest.digest', '=', digest)
       .orderBy((eb) => eb.case().when('repository.name', '=', repository).then(0).else(1).end())
       .executeTakeFirst();
     return row && { content: row.content, mediaType: row.media_type, repository: row.name };
@@ -114,8 +153,12 @@ export class ReportStore {
 
   /** Digests of queued jobs whose manifest no repository stores any more. */
   async orphanedJobs(): Promise<string[]> {
-    const gone = await this.db.selectFrom('scan_job').select('scan_job.manifest_digest')
-      .where(({ not, exists, selectFrom }) => not(exists(selectFrom('manifest').select('manifest.id').whereRef('manifest.digest', '=', 'scan_job.manifest_digest'))))
+    const gone = await this.db
+      .selectFrom('scan_job')
+      .select('scan_job.manifest_digest')
+      .where(({ not, exists, selectFrom }) =>
+        not(exists(selectFrom('manifest').select('manifest.id').whereRef('manifest.digest', '=', 'scan_job.manifest_digest'))),
+      )
       .execute();
     return gone.map((g) => g.manifest_digest);
   }

@@ -93,10 +93,20 @@ export class ScannerService {
     this.reports = new ReportStore(opts.db, SCANNER_VERSION);
     this.jobs = new ScanJobs(this.queue, { log, observer });
     this.matcher = new MatchService(this.advisories, this.reports, { now, matchCacheMs: opts.matchCacheMs, remote });
-    this.rematcher = new Rematcher(this.advisories, this.reports, this.matcher, { now, log, notifier: opts.notifier, onRematch: opts.onRematch, updaters: opts.updaters, remote: !!remote });
+    this.rematcher = new Rematcher(this.advisories, this.reports, this.matcher, {
+      now,
+      log,
+      notifier: opts.notifier,
+      onRematch: opts.onRematch,
+      updaters: opts.updaters,
+      remote: !!remote,
+    });
     this.cleaner = new ScanCleanup(this.reports, this.matcher, { log, remote });
     this.indexer = new Indexer(this.reports, this.matcher, {
-      now, blobs: opts.blobs, tmpDir: opts.tmpDir, remote: opts.remote,
+      now,
+      blobs: opts.blobs,
+      tmpDir: opts.tmpDir,
+      remote: opts.remote,
       enqueue: (digest, repository) => this.jobs.enqueue(digest, repository),
       indexed: (digest) => this.rematcher.record(digest, false),
     });
@@ -123,7 +133,11 @@ export class ScannerService {
   /** Runs the updaters every `seconds` (0: never), sweeps (cleanup, hourly) and retries webhook deliveries. */
   schedule(updateSeconds: number): void {
     const notifier = this.notifier;
-    this.workers.schedule({ updateSeconds, runUpdaters: () => this.runUpdaters(), ...(notifier ? { deliverPending: () => notifier.deliverPending() } : {}) });
+    this.workers.schedule({
+      updateSeconds,
+      runUpdaters: () => this.runUpdaters(),
+      ...(notifier ? { deliverPending: () => notifier.deliverPending() } : {}),
+    });
   }
 
   /** Stops the workers after their current job. */
@@ -166,7 +180,8 @@ export class ScannerService {
     const s = await this.reports.get(digest);
     if (s) return toClairIndexReport(s);
     const job = await this.queue.get(digest);
-    if (job?.state === 'failed') return { ...toClairIndexReport({ manifest: digest, state: 'indexed', layers: [], packages: [] }, job.lastError ?? 'failed') };
+    if (job?.state === 'failed')
+      return { ...toClairIndexReport({ manifest: digest, state: 'indexed', layers: [], packages: [] }, job.lastError ?? 'failed') };
     return undefined;
   }
 

@@ -55,13 +55,18 @@ export function scannerCounts(ctx: ScannerContext): ScannerCounts {
 }
 
 /** The scanner of this process, or undefined when FEATURE_SECURITY_SCANNER is off (and not forced). */
-export function buildScanner(ctx: ScannerContext, opts: {
-  log?: ScannerLogger; observer?: ScannerObserver; force?: boolean;
-  /** Credentials for an external scanner's layer fetches, per repository (Berth with accounts: a pull token). */
-  layerHeaders?: (repository: string) => Promise<Record<string, string[]>>;
-  /** Repository notifications: what a re-match newly found (vulnerability_found). */
-  onRematch?: ScannerOptions['onRematch'];
-} = {}): ScannerSetup | undefined {
+export function buildScanner(
+  ctx: ScannerContext,
+  opts: {
+    log?: ScannerLogger;
+    observer?: ScannerObserver;
+    force?: boolean;
+    /** Credentials for an external scanner's layer fetches, per repository (Berth with accounts: a pull token). */
+    layerHeaders?: (repository: string) => Promise<Record<string, string[]>>;
+    /** Repository notifications: what a re-match newly found (vulnerability_found). */
+    onRematch?: ScannerOptions['onRematch'];
+  } = {},
+): ScannerSetup | undefined {
   const raw = ctx.config.raw;
   if (!scannerEnabled(ctx) && !opts.force) return undefined;
   const publicUrl = `${ctx.config.urlScheme}://${ctx.config.serverHostname}`;
@@ -81,8 +86,21 @@ export function buildScanner(ctx: ScannerContext, opts: {
     tmpDir,
     queue: { maxAttempts: raw.SCANNER_MAX_ATTEMPTS, leaseMs: raw.SCANNER_LEASE_SECONDS * 1000 },
     // Air-gapped (SCANNER_AIRGAP / airgap: true): every updater fetch is refused before any socket opens.
-    updaters: { names: raw.SCANNER_UPDATERS, baseUrls: raw.SCANNER_UPDATER_BASE_URLS, proxy: raw.SCANNER_PROXY, airgap: isAirgapped(ctx.config) },
-    ...(endpoint ? { remote: { scanner: new RemoteScanner(endpoint, raw.SECURITY_SCANNER_V4_PSK), registryUrl: publicUrl, layerHeaders: opts.layerHeaders } } : {}),
+    updaters: {
+      names: raw.SCANNER_UPDATERS,
+      baseUrls: raw.SCANNER_UPDATER_BASE_URLS,
+      proxy: raw.SCANNER_PROXY,
+      airgap: isAirgapped(ctx.config),
+    },
+    ...(endpoint
+      ? {
+          remote: {
+            scanner: new RemoteScanner(endpoint, raw.SECURITY_SCANNER_V4_PSK),
+            registryUrl: publicUrl,
+            layerHeaders: opts.layerHeaders,
+          },
+        }
+      : {}),
   });
   return {
     service,

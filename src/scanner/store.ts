@@ -24,7 +24,15 @@ import { once } from 'node:events';
 import { sql } from 'kysely';
 import type { DB, Dialect } from '../db/database.js';
 import type { AdvisoryTable } from '../db/types.js';
-import { advisoryKey, contentHash, lookupName, validateAdvisory, type Advisory, type AdvisoryEcosystem, type DistributionRef } from './model.js';
+import {
+  advisoryKey,
+  contentHash,
+  lookupName,
+  validateAdvisory,
+  type Advisory,
+  type AdvisoryEcosystem,
+  type DistributionRef,
+} from './model.js';
 
 export interface ReplaceResult {
   updater: string;
@@ -172,15 +180,23 @@ class LineWriter {
   private failed: Error | undefined;
   constructor(file: string) {
     this.out = createWriteStream(file, { highWaterMark: 1 << 16 });
-    this.out.on('error', (e) => { this.failed = e; });
+    this.out.on('error', (e) => {
+      this.failed = e;
+    });
   }
 
   async write(text: string): Promise<void> {
     if (this.failed) throw this.failed;
     if (!this.out.write(text)) {
       await new Promise<void>((resolve, reject) => {
-        const onError = (e: Error) => { this.out.off('drain', onDrain); reject(e); };
-        const onDrain = () => { this.out.off('error', onError); resolve(); };
+        const onError = (e: Error) => {
+          this.out.off('drain', onDrain);
+          reject(e);
+        };
+        const onDrain = () => {
+          this.out.off('error', onError);
+          resolve();
+        };
         this.out.once('drain', onDrain);
         this.out.once('error', onError);
       });
@@ -295,7 +311,10 @@ export class AdvisoryStore {
             if (old === undefined) added++;
             else {
               stored.delete(l.key);
-              if (old === l.hash) { identical++; continue; }
+              if (old === l.hash) {
+                identical++;
+                continue;
+              }
               updated++;
               replaceKeys.push(l.key);
             }
@@ -307,7 +326,11 @@ export class AdvisoryStore {
           const gone = [...stored.keys()];
           withdrawn += gone.length;
           for (let i = 0; i < gone.length; i += KEY_BATCH) {
-            await trx.deleteFrom('advisory').where('updater', '=', updater).where('key', 'in', gone.slice(i, i + KEY_BATCH)).execute();
+            await trx
+              .deleteFrom('advisory')
+              .where('updater', '=', updater)
+              .where('key', 'in', gone.slice(i, i + KEY_BATCH))
+              .execute();
           }
         }
         await trx
@@ -407,7 +430,8 @@ export class AdvisoryStore {
         .where('package', 'in', [...new Set(batch.map((g) => g.package))])
         .where(sql<boolean>`(package, ranges) in (values ${sql.join(batch.map((g) => sql`(${g.package}, ${g.ranges})`))})`)
         .execute();
-      for (const r of rows) out.push({ updater: r.updater, id: r.vuln_id, package: r.package, ranges: r.ranges, advisory: JSON.parse(r.payload) as Advisory });
+      for (const r of rows)
+        out.push({ updater: r.updater, id: r.vuln_id, package: r.package, ranges: r.ranges, advisory: JSON.parse(r.payload) as Advisory });
     }
     return out;
   }
@@ -438,8 +462,14 @@ export class AdvisoryStore {
 
   /** Row counts (for monitoring and the bounded-size test). */
   async counts(): Promise<{ advisories: number; updaters: number }> {
-    const a = await this.db.selectFrom('advisory').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-    const u = await this.db.selectFrom('updater_state').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const a = await this.db
+      .selectFrom('advisory')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
+    const u = await this.db
+      .selectFrom('updater_state')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     return { advisories: Number(a.n), updaters: Number(u.n) };
   }
 }

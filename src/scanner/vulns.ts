@@ -3,7 +3,11 @@ import type { MatchReport } from './matcher/types.js';
 import type { Severity } from './model.js';
 
 /** What a re-match changed for one manifest. */
-export interface VulnChange { manifest: string; added: VulnKey[]; removed: VulnKey[] }
+export interface VulnChange {
+  manifest: string;
+  added: VulnKey[];
+  removed: VulnKey[];
+}
 
 /** One (vulnerability, package) finding of a manifest, as the notifier diffs it. */
 export interface VulnKey {
@@ -26,8 +30,15 @@ export function vulnKeys(report: MatchReport): VulnKey[] {
       const key = `${v.id}|${pr.package.ecosystem}|${pr.package.name}|${pr.package.version}`;
       if (out.has(key)) continue;
       out.set(key, {
-        key, id: v.id, severity: v.severity, package: pr.package.name, version: pr.package.version, fixedIn: v.fixedIn,
-        description: v.description.slice(0, 500), links: v.links.slice(0, 5), ecosystem: pr.package.ecosystem,
+        key,
+        id: v.id,
+        severity: v.severity,
+        package: pr.package.name,
+        version: pr.package.version,
+        fixedIn: v.fixedIn,
+        description: v.description.slice(0, 500),
+        links: v.links.slice(0, 5),
+        ecosystem: pr.package.ecosystem,
       });
     }
   }

@@ -15,7 +15,10 @@ const CLEANUP_INTERVAL_MS = 3600_000;
 export class ScanJobs {
   private wakeups: Array<() => void> = [];
 
-  constructor(readonly queue: ScanQueue, private readonly opts: { log: ScannerLogger; observer: ScannerObserver }) {}
+  constructor(
+    readonly queue: ScanQueue,
+    private readonly opts: { log: ScannerLogger; observer: ScannerObserver },
+  ) {}
 
   /** Queues a manifest for indexing. Never throws: a failure is logged (a push must not fail for it). */
   async enqueue(digest: string, repository: string, opts: { force?: boolean } = {}): Promise<boolean> {
@@ -36,7 +39,10 @@ export class ScanJobs {
   idle(ms: number): Promise<void> {
     return new Promise<void>((r) => {
       const t = setTimeout(r, ms);
-      this.wakeups.push(() => { clearTimeout(t); r(); });
+      this.wakeups.push(() => {
+        clearTimeout(t);
+        r();
+      });
     });
   }
 
@@ -67,7 +73,12 @@ export class WorkerPool {
     if (!job) return false;
     const started = this.opts.now();
     this.opts.observer.onScanStarted?.();
-    const beat = setInterval(() => { queue.heartbeat(job.digest, owner).catch(() => {}); }, Math.max(1000, queue.leaseMs / 3));
+    const beat = setInterval(
+      () => {
+        queue.heartbeat(job.digest, owner).catch(() => {});
+      },
+      Math.max(1000, queue.leaseMs / 3),
+    );
     beat.unref();
     let outcome: ScanOutcome;
     let error: unknown;
@@ -96,25 +107,31 @@ export class WorkerPool {
     this.stopping = false;
     for (let i = 0; i < n; i++) {
       const owner = `${this.owner}-${i}`;
-      this.workers.push((async () => {
-        while (!this.stopping) {
-          let worked = false;
-          try {
-            worked = await this.runOnce(owner);
-          } catch (err) {
-            if (this.stopping) break;
-            this.opts.log.error({ err }, 'scanner worker error');
+      this.workers.push(
+        (async () => {
+          while (!this.stopping) {
+            let worked = false;
+            try {
+              worked = await this.runOnce(owner);
+            } catch (err) {
+              if (this.stopping) break;
+              this.opts.log.error({ err }, 'scanner worker error');
+            }
+            if (!worked && !this.stopping) await this.jobs.idle(pollMs);
           }
-          if (!worked && !this.stopping) await this.jobs.idle(pollMs);
-        }
-      })());
+        })(),
+      );
     }
   }
 
   /** Runs the updaters every `updateSeconds` (0: never), sweeps (cleanup, hourly) and retries webhook deliveries. */
   schedule(o: { updateSeconds: number; runUpdaters: () => Promise<unknown>; deliverPending?: () => Promise<unknown> }): void {
     const every = (ms: number, f: () => Promise<unknown>, what?: string) => {
-      const t = setInterval(() => { f().catch((err) => { if (what) this.opts.log.error({ err }, what); }); }, ms);
+      const t = setInterval(() => {
+        f().catch((err) => {
+          if (what) this.opts.log.error({ err }, what);
+        });
+      }, ms);
       t.unref();
       this.timers.push(t);
     };

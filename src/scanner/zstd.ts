@@ -56,10 +56,7 @@ const IN_FLIGHT = 2;
 const MAX_IDLE = 2;
 const IDLE_MS = 30_000;
 
-type WorkerMessage =
-  | { t: 'data'; chunks: Uint8Array[] }
-  | { t: 'ack' | 'end' }
-  | { t: 'error'; message: string; code?: number };
+type WorkerMessage = { t: 'data'; chunks: Uint8Array[] } | { t: 'ack' | 'end' } | { t: 'error'; message: string; code?: number };
 
 interface DecoderThread {
   worker: Worker;
@@ -70,7 +67,11 @@ interface DecoderThread {
 const idle: DecoderThread[] = [];
 
 function spawn(): DecoderThread {
-  const t: DecoderThread = { worker: new Worker(WORKER_SOURCE, { eval: true, workerData: { fzstd: FZSTD_PATH } }), owner: undefined, idleTimer: undefined };
+  const t: DecoderThread = {
+    worker: new Worker(WORKER_SOURCE, { eval: true, workerData: { fzstd: FZSTD_PATH } }),
+    owner: undefined,
+    idleTimer: undefined,
+  };
   t.worker.unref();
   t.worker.on('message', (m: WorkerMessage) => t.owner?.onMessage(m));
   t.worker.on('error', (err) => t.owner?.destroy(err));

@@ -27,10 +27,13 @@ export class BlobService {
     requireDigest(digest);
     requireRepositoryName(repository);
     // The hot path of every pull and of every "do you have it?" HEAD: one query.
-    const linked = await this.ctx.db.selectFrom('repository_blob')
+    const linked = await this.ctx.db
+      .selectFrom('repository_blob')
       .innerJoin('repository', 'repository.id', 'repository_blob.repository_id')
       .innerJoin('blob', 'blob.digest', 'repository_blob.digest')
-      .select('blob.size').where('repository.name', '=', repository).where('repository_blob.digest', '=', digest)
+      .select('blob.size')
+      .where('repository.name', '=', repository)
+      .where('repository_blob.digest', '=', digest)
       .executeTakeFirst();
     if (linked) {
       const store = this.ctx.store;
@@ -39,15 +42,21 @@ export class BlobService {
         size: linked.size,
         open: (range) => store.read(digest, range),
         openReady: store.openRead ? (range) => store.openRead!(digest, range) : undefined,
-        redirectUrl: store.presignedUrl && !this.ctx.config.proxyStorage
-          ? () => store.presignedUrl!(digest, this.ctx.config.storageRedirectSeconds) : undefined,
+        redirectUrl:
+          store.presignedUrl && !this.ctx.config.proxyStorage
+            ? () => store.presignedUrl!(digest, this.ctx.config.storageRedirectSeconds)
+            : undefined,
         sendTo: store.sendTo ? (range, dest, onOpen) => store.sendTo!(digest, range, dest, onOpen) : undefined,
       };
     }
     const repo = await requireRepository(this.ctx.db, repository);
     // Manifests are content too: a client may fetch one through the blobs endpoint.
-    const m = await this.ctx.db.selectFrom('manifest').select(['content', 'size'])
-      .where('repository_id', '=', repo.id).where('digest', '=', digest).executeTakeFirst();
+    const m = await this.ctx.db
+      .selectFrom('manifest')
+      .select(['content', 'size'])
+      .where('repository_id', '=', repo.id)
+      .where('digest', '=', digest)
+      .executeTakeFirst();
     if (m) {
       const bytes = Buffer.from(m.content);
       return {
@@ -63,7 +72,12 @@ export class BlobService {
   async delete(repository: string, digest: string): Promise<void> {
     requireDigest(digest);
     const repo = await requireRepository(this.ctx.db, repository);
-    const r = await this.ctx.db.deleteFrom('repository_blob').where('repository_id', '=', repo.id).where('digest', '=', digest).executeTakeFirst();
-    if (Number(r.numDeletedRows) === 0) throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not in repository "${repository}"`, { digest });
+    const r = await this.ctx.db
+      .deleteFrom('repository_blob')
+      .where('repository_id', '=', repo.id)
+      .where('digest', '=', digest)
+      .executeTakeFirst();
+    if (Number(r.numDeletedRows) === 0)
+      throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not in repository "${repository}"`, { digest });
   }
 }

@@ -33,8 +33,17 @@ export interface ServiceObserver {
   blobUploadStarted?(): void;
   /** A blob's bytes were received and committed (not a mount): `seconds` from the upload's start. */
   blobCommitted?(e: { method: 'monolithic' | 'chunked'; size: number; seconds: number }): void;
-  gcFinished?(e: { uploadsRemoved: number; manifestsRemoved: number; linksRemoved: number; blobsRemoved: number;
-    bytesFreed: number; strayFilesRemoved: number; seconds: number; dryRun: boolean; failed: boolean }): void;
+  gcFinished?(e: {
+    uploadsRemoved: number;
+    manifestsRemoved: number;
+    linksRemoved: number;
+    blobsRemoved: number;
+    bytesFreed: number;
+    strayFilesRemoved: number;
+    seconds: number;
+    dryRun: boolean;
+    failed: boolean;
+  }): void;
   /** A credential was checked (accounts): `success` false for wrong credentials, not for missing ones. */
   authAttempt?(kind: AuthKind, success: boolean): void;
 }

@@ -37,8 +37,11 @@ export function scheduleGc(ctx: ServiceContext, seconds: number, log: { warn(o: 
   let current: Promise<unknown> | undefined;
   const timer = setInterval(() => {
     if (current) return;
-    current = collectGarbageExclusive(ctx).catch((e: Error) => log.warn({ err: { message: e.message } }, 'scheduled gc failed'))
-      .finally(() => { current = undefined; });
+    current = collectGarbageExclusive(ctx)
+      .catch((e: Error) => log.warn({ err: { message: e.message } }, 'scheduled gc failed'))
+      .finally(() => {
+        current = undefined;
+      });
   }, seconds * 1000);
   timer.unref();
   return async () => {

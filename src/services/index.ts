@@ -27,7 +27,10 @@ export interface RegistryRequest {
 }
 
 /** The host[:port] and scheme a request was sent to (X-Forwarded-Host/-Proto only from TRUSTED_PROXIES). */
-export interface RequestOrigin { host: string; scheme: 'http' | 'https' }
+export interface RequestOrigin {
+  host: string;
+  scheme: 'http' | 'https';
+}
 
 /** Who may do what on /v2. Every member takes the request's principal, never the request. */
 export interface AccessPolicy {

@@ -4,7 +4,10 @@ import { lexical } from '../db/sql-dialect.js';
 import type { ServiceContext } from './context.js';
 import { requireRepository } from './repositories.js';
 
-export interface Page<T> { items: T[]; next?: string }
+export interface Page<T> {
+  items: T[];
+  next?: string;
+}
 
 export class ListingService {
   constructor(private readonly ctx: ServiceContext) {}
@@ -12,7 +15,10 @@ export class ListingService {
   /** Validates `n`: a non-negative integer, capped at the configured maximum. */
   pageSize(n: string | undefined): number | undefined {
     if (n === undefined || n === '') return undefined;
-    if (!/^\d+$/.test(n)) throw new RegistryError('PAGINATION_NUMBER_INVALID', `n must be a non-negative integer, not "${n.slice(0, 50)}"`, { n: n.slice(0, 50) });
+    if (!/^\d+$/.test(n))
+      throw new RegistryError('PAGINATION_NUMBER_INVALID', `n must be a non-negative integer, not "${n.slice(0, 50)}"`, {
+        n: n.slice(0, 50),
+      });
     return Math.min(Number(n), this.ctx.config.listPageMax);
   }
 
@@ -33,7 +39,10 @@ export class ListingService {
     return this.page(q.orderBy(order as never), n);
   }
 
-  private async page(q: { limit(n: number): { execute(): Promise<{ name: string }[]> } }, requested: number | undefined): Promise<Page<string>> {
+  private async page(
+    q: { limit(n: number): { execute(): Promise<{ name: string }[]> } },
+    requested: number | undefined,
+  ): Promise<Page<string>> {
     const n = requested ?? this.ctx.config.listPageMax;
     const rows = (await q.limit(n + 1).execute()).map((r) => r.name);
     if (rows.length > n) {

@@ -12,8 +12,17 @@ import { endTagsOfDeletedManifest, removeTag, setTag } from './tag-history.js';
 import { CacheGroups } from '../cache/types.js';
 import { invalidateAfter } from '../cache/invalidation.js';
 
-export interface StoredManifest { digest: string; mediaType: string; size: number; content: Uint8Array }
-export interface PutResult { digest: string; subject?: string; created: boolean }
+export interface StoredManifest {
+  digest: string;
+  mediaType: string;
+  size: number;
+  content: Uint8Array;
+}
+export interface PutResult {
+  digest: string;
+  subject?: string;
+  created: boolean;
+}
 
 /** Layers that clients may reference without uploading (foreign / non-distributable layers). */
 const FOREIGN_LAYER_TYPES = new Set([
@@ -28,20 +37,34 @@ export class ManifestService {
     invalidateAfter<ManifestService>(this, ctx.cache, ['put', 'delete'], (a) => [CacheGroups.tags(a[0] as string)]);
   }
 
-  async put(repository: string, reference: string, bytes: Uint8Array, contentType: string | undefined, create?: RepositoryCreator): Promise<PutResult> {
+  async put(
+    repository: string,
+    reference: string,
+    bytes: Uint8Array,
+    contentType: string | undefined,
+    create?: RepositoryCreator,
+  ): Promise<PutResult> {
     const byDigest = looksLikeDigest(reference);
     const algorithm = byDigest ? requireDigest(reference).algorithm : 'sha256';
     if (!byDigest) requireTag(reference);
     if (bytes.byteLength > this.ctx.config.maxManifestBytes) {
-      throw new RegistryError('SIZE_INVALID', `manifest is ${bytes.byteLength} bytes, over the limit of ${this.ctx.config.maxManifestBytes}`, { size: bytes.byteLength });
+      throw new RegistryError(
+        'SIZE_INVALID',
+        `manifest is ${bytes.byteLength} bytes, over the limit of ${this.ctx.config.maxManifestBytes}`,
+        { size: bytes.byteLength },
+      );
     }
     const m = parseManifest(bytes, contentType);
     // Images always; Helm charts and other artifacts by FEATURE_* switches and ALLOWED_OCI_ARTIFACT_TYPES.
     const decision = decideArtifact(m, this.ctx.config.artifacts);
-    if (!decision.accept) throw new RegistryError('MANIFEST_INVALID', decision.message, { mediaType: decision.mediaType, configKey: decision.configKey });
+    if (!decision.accept)
+      throw new RegistryError('MANIFEST_INVALID', decision.message, { mediaType: decision.mediaType, configKey: decision.configKey });
     const digest = digestOf(bytes, algorithm);
     if (byDigest && digest !== reference) {
-      throw new RegistryError('DIGEST_INVALID', `manifest content has digest ${digest}, not ${reference}`, { expected: reference, actual: digest });
+      throw new RegistryError('DIGEST_INVALID', `manifest content has digest ${digest}, not ${reference}`, {
+        expected: reference,
+        actual: digest,
+      });
     }
     const { db } = this.ctx;
     const blobs: Descriptor[] = m.isIndex ? [] : [m.config!, ...m.layers].filter((d) => !FOREIGN_LAYER_TYPES.has(d.mediaType));
@@ -52,77 +75,124 @@ export class ManifestService {
     const existing = await findRepository(db, repository);
     if (!existing && (blobs.length || children.length)) {
       const first = blobs[0] ?? children[0];
-      throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `${blobs.length ? 'blob' : 'manifest'} ${first.digest} is not in repository "${repository}": push it before the manifest`, { digest: first.digest });
+      throw new RegistryError(
+        'MANIFEST_BLOB_UNKNOWN',
+        `${blobs.length ? 'blob' : 'manifest'} ${first.digest} is not in repository "${repository}": push it before the manifest`,
+        { digest: first.digest },
+      );
     }
-    const repo = existing ?? await ensureRepository(this.ctx, repository, create);
+    const repo = existing ?? (await ensureRepository(this.ctx, repository, create));
     const now = this.ctx.now();
-    const result = await retryOnConflict(() => db.transaction().execute(async (tx) => {
-      if (blobDigests.length) {
-        const have = await tx.selectFrom('repository_blob').innerJoin('blob', 'blob.digest', 'repository_blob.digest')
-          .select(['blob.digest', 'blob.size']).where('repository_blob.repository_id', '=', repo.id)
-          .where('repository_blob.digest', 'in', blobDigests).execute();
-        const sizes = new Map(have.map((h) => [h.digest, h.size]));
-        for (const d of blobs) {
-          const size = sizes.get(d.digest);
-          if (size === undefined) {
-            throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `blob ${d.digest} (${d.mediaType}) is not in repository "${repository}": push it before the manifest`, { digest: d.digest });
-          }
-          if (size !== d.size) {
-            throw new RegistryError('MANIFEST_INVALID', `descriptor of ${d.digest} says ${d.size} bytes but the blob has ${size}`, { digest: d.digest });
-          }
-        }
-      }
-      if (childDigests.length) {
-        const have = await tx.selectFrom('manifest').select('digest').where('repository_id', '=', repo.id)
-          .where('digest', 'in', childDigests).execute();
-        const known = new Set(have.map((h) => h.digest));
-        const missing = childDigests.find((d) => !known.has(d));
-        if (missing) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest ${missing} listed in the index is not in repository "${repository}": push it first`, { digest: missing });
-      }
-      let row = await tx.selectFrom('manifest').select('id').where('repository_id', '=', repo.id).where('digest', '=', digest).executeTakeFirst();
-      const created = !row;
-      if (!row) {
-        // A concurrent push of the same manifest makes this insert conflict; the retry then finds its row.
-        row = await tx.insertInto('manifest').values({
-          repository_id: repo.id,
-          digest,
-          media_type: m.mediaType,
-          artifact_type: effectiveArtifactType(m) ?? null,
-          size: bytes.byteLength,
-          content: bytes,
-          subject_digest: m.subject?.digest ?? null,
-          annotations: m.annotations ? JSON.stringify(m.annotations) : null,
-          created_at: now,
-        }).returning('id').executeTakeFirstOrThrow();
-        const refs = [
-          ...blobDigests.map((d) => ({ manifest_id: row!.id, digest: d, kind: 'blob' as const })),
-          ...childDigests.map((d) => ({ manifest_id: row!.id, digest: d, kind: 'manifest' as const })),
-        ];
-        if (refs.length) await tx.insertInto('manifest_ref').values(refs).execute();
+    const result = await retryOnConflict(() =>
+      db.transaction().execute(async (tx) => {
         if (blobDigests.length) {
-          // Touch every blob it names; one that gc removed since the check above is gone now, and
-          // the push is refused rather than acknowledged without its content.
-          const unique = [...new Set(blobDigests)];
-          const touched = await tx.updateTable('blob').set({ last_used_at: now }).where('digest', 'in', unique).executeTakeFirst();
-          if (Number(touched.numUpdatedRows) !== unique.length) {
-            const still = new Set((await tx.selectFrom('blob').select('digest').where('digest', 'in', unique).execute()).map((r) => r.digest));
-            const lost = unique.find((d) => !still.has(d));
-            throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `blob ${lost} was removed (garbage collection) while the manifest was pushed; push it again`, { digest: lost });
-          }
-          // The same for this repository's links to them (what a pull checks): locked here, so a gc
-          // pass that is removing one finishes first and the push is refused, or waits for this push.
-          const linked = await tx.updateTable('repository_blob').set({ created_at: now }).where('repository_id', '=', repo.id)
-            .where('digest', 'in', unique).executeTakeFirst();
-          if (Number(linked.numUpdatedRows) !== unique.length) {
-            throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `a blob of this manifest is no longer in ${repository} (garbage collection took it while the manifest was pushed); push it again`);
+          const have = await tx
+            .selectFrom('repository_blob')
+            .innerJoin('blob', 'blob.digest', 'repository_blob.digest')
+            .select(['blob.digest', 'blob.size'])
+            .where('repository_blob.repository_id', '=', repo.id)
+            .where('repository_blob.digest', 'in', blobDigests)
+            .execute();
+          const sizes = new Map(have.map((h) => [h.digest, h.size]));
+          for (const d of blobs) {
+            const size = sizes.get(d.digest);
+            if (size === undefined) {
+              throw new RegistryError(
+                'MANIFEST_BLOB_UNKNOWN',
+                `blob ${d.digest} (${d.mediaType}) is not in repository "${repository}": push it before the manifest`,
+                { digest: d.digest },
+              );
+            }
+            if (size !== d.size) {
+              throw new RegistryError('MANIFEST_INVALID', `descriptor of ${d.digest} says ${d.size} bytes but the blob has ${size}`, {
+                digest: d.digest,
+              });
+            }
           }
         }
-      }
-      if (!byDigest) {
-        await setTag(tx, { repositoryId: repo.id, name: reference, manifestId: row.id, digest, now });
-      }
-      return { digest, subject: m.subject?.digest, created };
-    }));
+        if (childDigests.length) {
+          const have = await tx
+            .selectFrom('manifest')
+            .select('digest')
+            .where('repository_id', '=', repo.id)
+            .where('digest', 'in', childDigests)
+            .execute();
+          const known = new Set(have.map((h) => h.digest));
+          const missing = childDigests.find((d) => !known.has(d));
+          if (missing)
+            throw new RegistryError(
+              'MANIFEST_BLOB_UNKNOWN',
+              `manifest ${missing} listed in the index is not in repository "${repository}": push it first`,
+              { digest: missing },
+            );
+        }
+        let row = await tx
+          .selectFrom('manifest')
+          .select('id')
+          .where('repository_id', '=', repo.id)
+          .where('digest', '=', digest)
+          .executeTakeFirst();
+        const created = !row;
+        if (!row) {
+          // A concurrent push of the same manifest makes this insert conflict; the retry then finds its row.
+          row = await tx
+            .insertInto('manifest')
+            .values({
+              repository_id: repo.id,
+              digest,
+              media_type: m.mediaType,
+              artifact_type: effectiveArtifactType(m) ?? null,
+              size: bytes.byteLength,
+              content: bytes,
+              subject_digest: m.subject?.digest ?? null,
+              annotations: m.annotations ? JSON.stringify(m.annotations) : null,
+              created_at: now,
+            })
+            .returning('id')
+            .executeTakeFirstOrThrow();
+          const refs = [
+            ...blobDigests.map((d) => ({ manifest_id: row!.id, digest: d, kind: 'blob' as const })),
+            ...childDigests.map((d) => ({ manifest_id: row!.id, digest: d, kind: 'manifest' as const })),
+          ];
+          if (refs.length) await tx.insertInto('manifest_ref').values(refs).execute();
+          if (blobDigests.length) {
+            // Touch every blob it names; one that gc removed since the check above is gone now, and
+            // the push is refused rather than acknowledged without its content.
+            const unique = [...new Set(blobDigests)];
+            const touched = await tx.updateTable('blob').set({ last_used_at: now }).where('digest', 'in', unique).executeTakeFirst();
+            if (Number(touched.numUpdatedRows) !== unique.length) {
+              const still = new Set(
+                (await tx.selectFrom('blob').select('digest').where('digest', 'in', unique).execute()).map((r) => r.digest),
+              );
+              const lost = unique.find((d) => !still.has(d));
+              throw new RegistryError(
+                'MANIFEST_BLOB_UNKNOWN',
+                `blob ${lost} was removed (garbage collection) while the manifest was pushed; push it again`,
+                { digest: lost },
+              );
+            }
+            // The same for this repository's links to them (what a pull checks): locked here, so a gc
+            // pass that is removing one finishes first and the push is refused, or waits for this push.
+            const linked = await tx
+              .updateTable('repository_blob')
+              .set({ created_at: now })
+              .where('repository_id', '=', repo.id)
+              .where('digest', 'in', unique)
+              .executeTakeFirst();
+            if (Number(linked.numUpdatedRows) !== unique.length) {
+              throw new RegistryError(
+                'MANIFEST_BLOB_UNKNOWN',
+                `a blob of this manifest is no longer in ${repository} (garbage collection took it while the manifest was pushed); push it again`,
+              );
+            }
+          }
+        }
+        if (!byDigest) {
+          await setTag(tx, { repositoryId: repo.id, name: reference, manifestId: row.id, digest, now });
+        }
+        return { digest, subject: m.subject?.digest, created };
+      }),
+    );
     // After the commit: queue it for scanning. Never lets a scanner problem fail the push.
     if (this.ctx.onManifestPut) await this.ctx.onManifestPut(repository, digest).catch(() => undefined);
     return result;
@@ -139,18 +209,21 @@ export class ManifestService {
     }
     // The hot path of every pull: one query by repository name and tag (or digest); by tag from the cache.
     const load = () => {
-      let q = this.ctx.db.selectFrom('manifest')
+      let q = this.ctx.db
+        .selectFrom('manifest')
         .innerJoin('repository', 'repository.id', 'manifest.repository_id')
         .select(['manifest.repository_id', 'manifest.digest', 'manifest.media_type', 'manifest.size', 'manifest.content'])
         .where('repository.name', '=', repository);
-      q = byDigest ? q.where('manifest.digest', '=', reference)
-        : q.innerJoin('tag', (j) => j.onRef('tag.manifest_id', '=', 'manifest.id').onRef('tag.repository_id', '=', 'manifest.repository_id'))
-          .where('tag.name', '=', reference);
+      q = byDigest
+        ? q.where('manifest.digest', '=', reference)
+        : q
+            .innerJoin('tag', (j) =>
+              j.onRef('tag.manifest_id', '=', 'manifest.id').onRef('tag.repository_id', '=', 'manifest.repository_id'),
+            )
+            .where('tag.name', '=', reference);
       return q.executeTakeFirst();
     };
-    const row = !byDigest && this.ctx.cache
-      ? await this.ctx.cache.fetch(CacheGroups.tags(repository), reference, load)
-      : await load();
+    const row = !byDigest && this.ctx.cache ? await this.ctx.cache.fetch(CacheGroups.tags(repository), reference, load) : await load();
     if (!row) {
       await requireRepository(this.ctx.db, repository);
       throw notFound(repository, reference);
@@ -158,7 +231,8 @@ export class ManifestService {
     const found: StoredManifest = { digest: row.digest, mediaType: row.media_type, size: row.size, content: row.content };
     const served = await this.negotiate(row.repository_id, found, accept, byDigest);
     // A pull is counted in memory or Redis, never written to the database on its own (flushed in batches).
-    if (opts.countPull) this.ctx.pulls?.record({ repositoryId: row.repository_id, tag: byDigest ? undefined : reference, digest: row.digest });
+    if (opts.countPull)
+      this.ctx.pulls?.record({ repositoryId: row.repository_id, tag: byDigest ? undefined : reference, digest: row.digest });
     return served;
   }
 
@@ -171,15 +245,24 @@ export class ManifestService {
     if (wanted.length === 0 || accept.includes('*/*') || wanted.includes(m.mediaType) || byDigest) return m;
     if (isIndexType(m.mediaType)) {
       const index = JSON.parse(Buffer.from(m.content).toString('utf8')) as { manifests?: Descriptor[] };
-      const pick = (index.manifests ?? []).find((d) => d.platform?.os === 'linux' && d.platform?.architecture === 'amd64' && wanted.includes(d.mediaType));
+      const pick = (index.manifests ?? []).find(
+        (d) => d.platform?.os === 'linux' && d.platform?.architecture === 'amd64' && wanted.includes(d.mediaType),
+      );
       if (pick) {
-        const child = await this.ctx.db.selectFrom('manifest').select(['digest', 'media_type', 'size', 'content'])
-          .where('repository_id', '=', repositoryId).where('digest', '=', pick.digest).executeTakeFirst();
+        const child = await this.ctx.db
+          .selectFrom('manifest')
+          .select(['digest', 'media_type', 'size', 'content'])
+          .where('repository_id', '=', repositoryId)
+          .where('digest', '=', pick.digest)
+          .executeTakeFirst();
         if (child) return { digest: child.digest, mediaType: child.media_type, size: child.size, content: child.content };
       }
     }
-    throw new RegistryError('MANIFEST_UNKNOWN',
-      `manifest is ${m.mediaType}, which the Accept header does not list (${wanted.join(', ')})`, { mediaType: m.mediaType });
+    throw new RegistryError(
+      'MANIFEST_UNKNOWN',
+      `manifest is ${m.mediaType}, which the Accept header does not list (${wanted.join(', ')})`,
+      { mediaType: m.mediaType },
+    );
   }
 
   /** Deletes a tag (by tag) or a manifest and every tag on it (by digest). */
@@ -190,7 +273,8 @@ export class ManifestService {
       // A name no tag can have is simply not there (as on GET).
       if (!isValidTag(reference)) throw notFound(repository, reference);
       const removed = await db.transaction().execute((tx) => removeTag(tx, repo.id, reference, this.ctx.now()));
-      if (!removed) throw new RegistryError('MANIFEST_UNKNOWN', `tag "${reference}" is not in repository "${repository}"`, { tag: reference });
+      if (!removed)
+        throw new RegistryError('MANIFEST_UNKNOWN', `tag "${reference}" is not in repository "${repository}"`, { tag: reference });
       return;
     }
     requireDigest(reference);
@@ -199,18 +283,26 @@ export class ManifestService {
       if (Number(r.numDeletedRows) > 0) await endTagsOfDeletedManifest(tx, repo.id, reference, this.ctx.now());
       return Number(r.numDeletedRows) > 0;
     });
-    if (!deleted) throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${reference} is not in repository "${repository}"`, { digest: reference });
+    if (!deleted)
+      throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${reference} is not in repository "${repository}"`, { digest: reference });
     if (this.ctx.onManifestsRemoved) await this.ctx.onManifestsRemoved([reference]).catch(() => undefined);
   }
 
   /** The referrers index of a subject digest (OCI distribution 1.1). */
-  async referrers(repository: string, subject: string, artifactType?: string): Promise<{ index: Record<string, unknown>; filtered: boolean }> {
+  async referrers(
+    repository: string,
+    subject: string,
+    artifactType?: string,
+  ): Promise<{ index: Record<string, unknown>; filtered: boolean }> {
     requireDigest(subject);
     const repo = await findRepository(this.ctx.db, repository);
     let rows: { digest: string; media_type: string; size: number; artifact_type: string | null; annotations: string | null }[] = [];
     if (repo) {
-      let q = this.ctx.db.selectFrom('manifest').select(['digest', 'media_type', 'size', 'artifact_type', 'annotations'])
-        .where('repository_id', '=', repo.id).where('subject_digest', '=', subject);
+      let q = this.ctx.db
+        .selectFrom('manifest')
+        .select(['digest', 'media_type', 'size', 'artifact_type', 'annotations'])
+        .where('repository_id', '=', repo.id)
+        .where('subject_digest', '=', subject);
       if (artifactType) q = q.where('artifact_type', '=', artifactType);
       rows = await q.orderBy('id').execute();
     }
@@ -225,5 +317,8 @@ export class ManifestService {
 }
 
 function notFound(repository: string, reference: string): RegistryError {
-  return new RegistryError('MANIFEST_UNKNOWN', `manifest "${reference.slice(0, 200)}" is not in repository "${repository}"`, { name: repository, reference: reference.slice(0, 200) });
+  return new RegistryError('MANIFEST_UNKNOWN', `manifest "${reference.slice(0, 200)}" is not in repository "${repository}"`, {
+    name: repository,
+    reference: reference.slice(0, 200),
+  });
 }

@@ -2,7 +2,11 @@
 // services and their access checks. Nothing below the edge sees the request itself.
 
 /** One grant of a registry token: `repository:ns/repo:pull,push` or `registry:catalog:*`. */
-export interface AccessEntry { type: string; name: string; actions: string[] }
+export interface AccessEntry {
+  type: string;
+  name: string;
+  actions: string[];
+}
 
 /** How the caller proved who they are. */
 export type Via = 'password' | 'apptoken' | 'robot' | 'session' | 'registry-token';
@@ -40,5 +44,7 @@ export type Credentials =
 
 /** Whether a registry token's grants allow `action` on a repository. */
 export function grants(scopes: readonly AccessEntry[] | undefined, name: string, action: string): boolean {
-  return !!scopes && scopes.some((a) => a.type === 'repository' && a.name === name && (a.actions.includes(action) || a.actions.includes('*')));
+  return (
+    !!scopes && scopes.some((a) => a.type === 'repository' && a.name === name && (a.actions.includes(action) || a.actions.includes('*')))
+  );
 }

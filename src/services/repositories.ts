@@ -44,21 +44,35 @@ export async function ensureRepository(ctx: ServiceContext, name: string, create
     if (!made) throw new Error(`repository ${name} vanished while being created`);
     return made;
   }
-  await ctx.db.insertInto('repository').values({ name, created_at: ctx.now() })
-    .onConflict((oc) => oc.column('name').doNothing()).execute();
+  await ctx.db
+    .insertInto('repository')
+    .values({ name, created_at: ctx.now() })
+    .onConflict((oc) => oc.column('name').doNothing())
+    .execute();
   const created = await findRepository(ctx.db, name);
   if (!created) throw new Error(`repository ${name} vanished while being created`);
   return created;
 }
 
-export interface RepoView { namespace: string; name: string; description: string | null; is_public: boolean; created: number }
+export interface RepoView {
+  namespace: string;
+  name: string;
+  description: string | null;
+  is_public: boolean;
+  created: number;
+}
 
 export class RepoService {
-  constructor(private readonly ctx: AccountsContext, private readonly perms: PermissionService) {}
+  constructor(
+    private readonly ctx: AccountsContext,
+    private readonly perms: PermissionService,
+  ) {}
 
   requireName(full: string): string {
     if (!isValidRepositoryName(full) || !full.includes('/')) {
-      throw invalid(`repository name "${full.slice(0, 200)}" is not valid: "namespace/name", lowercase letters, digits and separators (. _ __ -), at most 255 characters`);
+      throw invalid(
+        `repository name "${full.slice(0, 200)}" is not valid: "namespace/name", lowercase letters, digits and separators (. _ __ -), at most 255 characters`,
+      );
     }
     return full;
   }
@@ -75,7 +89,8 @@ export class RepoService {
     const hidden = `you may not access repository "${full}" (or it does not exist)`;
     const repo = await this.perms.findRepo(full);
     if (!repo) {
-      if (this.ctx.auth.open || (await this.perms.isNamespaceAdmin(p, namespaceOf(full)))) throw notFound(`repository "${full}" does not exist`);
+      if (this.ctx.auth.open || (await this.perms.isNamespaceAdmin(p, namespaceOf(full))))
+        throw notFound(`repository "${full}" does not exist`);
       throw refuse(hidden);
     }
     const role = await this.perms.role(p, repo);
@@ -96,13 +111,19 @@ export class RepoService {
   async create(p: Principal, full: string, visibility: 'public' | 'private', description?: string | null): Promise<RepoFacts> {
     const ns = await this.checkCreate(p, full);
     if (await this.perms.findRepo(full)) throw conflict(`repository "${full}" already exists`);
-    await this.ctx.db.insertInto('repository').values({ name: full, created_at: this.ctx.now(), namespace_id: ns.id, visibility, description: description ?? null })
-      .onConflict((oc) => oc.column('name').doNothing()).execute();
+    await this.ctx.db
+      .insertInto('repository')
+      .values({ name: full, created_at: this.ctx.now(), namespace_id: ns.id, visibility, description: description ?? null })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .execute();
     const repo = (await this.perms.findRepo(full))!;
     // As in Quay: a creator who is not an admin of the namespace gets admin on what they created.
     if (p.kind !== 'anonymous' && !(await this.perms.isNamespaceAdmin(p, ns.name))) {
-      await this.ctx.db.insertInto('repository_user_permission').values({ repository_id: repo.id, account_id: p.id, role: 'admin' })
-        .onConflict((oc) => oc.columns(['repository_id', 'account_id']).doUpdateSet({ role: 'admin' })).execute();
+      await this.ctx.db
+        .insertInto('repository_user_permission')
+        .values({ repository_id: repo.id, account_id: p.id, role: 'admin' })
+        .onConflict((oc) => oc.columns(['repository_id', 'account_id']).doUpdateSet({ role: 'admin' }))
+        .execute();
     }
     return repo;
   }
@@ -114,9 +135,19 @@ export class RepoService {
   }
 
   async view(full: string): Promise<RepoView> {
-    const r = await this.ctx.db.selectFrom('repository').select(['name', 'description', 'visibility', 'created_at']).where('name', '=', full).executeTakeFirst();
+    const r = await this.ctx.db
+      .selectFrom('repository')
+      .select(['name', 'description', 'visibility', 'created_at'])
+      .where('name', '=', full)
+      .executeTakeFirst();
     if (!r) throw notFound(`repository "${full.slice(0, 255)}" does not exist`);
-    return { namespace: namespaceOf(r.name), name: r.name.slice(namespaceOf(r.name).length + 1), description: r.description, is_public: r.visibility === 'public', created: r.created_at };
+    return {
+      namespace: namespaceOf(r.name),
+      name: r.name.slice(namespaceOf(r.name).length + 1),
+      description: r.description,
+      is_public: r.visibility === 'public',
+      created: r.created_at,
+    };
   }
 
   async update(full: string, o: { description?: string | null; visibility?: 'public' | 'private' }): Promise<RepoView> {
@@ -130,7 +161,9 @@ export class RepoService {
 
   async delete(full: string): Promise<void> {
     const r = await this.require(full);
-    const digests = (await this.ctx.db.selectFrom('manifest').select('digest').where('repository_id', '=', r.id).execute()).map((m) => m.digest);
+    const digests = (await this.ctx.db.selectFrom('manifest').select('digest').where('repository_id', '=', r.id).execute()).map(
+      (m) => m.digest,
+    );
     await this.ctx.db.deleteFrom('repository').where('id', '=', r.id).execute();
     if (digests.length && this.ctx.onManifestsRemoved) await this.ctx.onManifestsRemoved(digests).catch(() => undefined);
   }
@@ -142,8 +175,15 @@ export class RepoService {
     if (ids) q = q.where('id', 'in', ids.length ? ids : [-1]);
     if (namespace) q = q.where('name', 'like', `${namespace.replace(/[%_\\]/g, '')}/%`);
     const rows = await q.execute();
-    return rows.filter((r) => !namespace || namespaceOf(r.name) === namespace)
-      .map((r) => ({ namespace: namespaceOf(r.name), name: r.name.slice(namespaceOf(r.name).length + 1), description: r.description, is_public: r.visibility === 'public', created: r.created_at }));
+    return rows
+      .filter((r) => !namespace || namespaceOf(r.name) === namespace)
+      .map((r) => ({
+        namespace: namespaceOf(r.name),
+        name: r.name.slice(namespaceOf(r.name).length + 1),
+        description: r.description,
+        is_public: r.visibility === 'public',
+        created: r.created_at,
+      }));
   }
 
   requireRole(role: string): RepoRole {
@@ -155,41 +195,78 @@ export class RepoService {
     const r = await this.require(full);
     const a = await findAccount(this.ctx.db, who);
     if (!a || a.kind === 'org') throw notFound(`user or robot "${who.slice(0, 100)}" does not exist`);
-    await this.ctx.db.insertInto('repository_user_permission').values({ repository_id: r.id, account_id: a.id, role })
-      .onConflict((oc) => oc.columns(['repository_id', 'account_id']).doUpdateSet({ role })).execute();
+    await this.ctx.db
+      .insertInto('repository_user_permission')
+      .values({ repository_id: r.id, account_id: a.id, role })
+      .onConflict((oc) => oc.columns(['repository_id', 'account_id']).doUpdateSet({ role }))
+      .execute();
     return { name: a.name, role, is_robot: a.kind === 'robot' };
   }
 
   async removeUserPermission(full: string, who: string): Promise<void> {
     const r = await this.require(full);
     const a = await findAccount(this.ctx.db, who);
-    const d = a && await this.ctx.db.deleteFrom('repository_user_permission').where('repository_id', '=', r.id).where('account_id', '=', a.id).executeTakeFirst();
+    const d =
+      a &&
+      (await this.ctx.db
+        .deleteFrom('repository_user_permission')
+        .where('repository_id', '=', r.id)
+        .where('account_id', '=', a.id)
+        .executeTakeFirst());
     if (!d || Number(d.numDeletedRows) === 0) throw notFound(`"${who.slice(0, 100)}" has no permission on "${full}"`);
   }
 
   async setTeamPermission(full: string, team: string, role: RepoRole): Promise<{ name: string; role: RepoRole }> {
     const r = await this.require(full);
-    const org = await requireOrg(this.ctx.db, namespaceOf(full)).catch(() => { throw invalid('team permissions exist only on repositories of an organization'); });
+    const org = await requireOrg(this.ctx.db, namespaceOf(full)).catch(() => {
+      throw invalid('team permissions exist only on repositories of an organization');
+    });
     const t = await this.ctx.db.selectFrom('team').select('id').where('org_id', '=', org.id).where('name', '=', team).executeTakeFirst();
     if (!t) throw notFound(`team "${team.slice(0, 64)}" does not exist in organization "${org.name}"`);
-    await this.ctx.db.insertInto('repository_team_permission').values({ repository_id: r.id, team_id: t.id, role })
-      .onConflict((oc) => oc.columns(['repository_id', 'team_id']).doUpdateSet({ role })).execute();
+    await this.ctx.db
+      .insertInto('repository_team_permission')
+      .values({ repository_id: r.id, team_id: t.id, role })
+      .onConflict((oc) => oc.columns(['repository_id', 'team_id']).doUpdateSet({ role }))
+      .execute();
     return { name: team, role };
   }
 
   async removeTeamPermission(full: string, team: string): Promise<void> {
     const r = await this.require(full);
-    const t = await this.ctx.db.selectFrom('team').select('team.id').where('org_id', '=', r.namespace_id ?? -1).where('name', '=', team).executeTakeFirst();
-    const d = t && await this.ctx.db.deleteFrom('repository_team_permission').where('repository_id', '=', r.id).where('team_id', '=', t.id).executeTakeFirst();
+    const t = await this.ctx.db
+      .selectFrom('team')
+      .select('team.id')
+      .where('org_id', '=', r.namespace_id ?? -1)
+      .where('name', '=', team)
+      .executeTakeFirst();
+    const d =
+      t &&
+      (await this.ctx.db
+        .deleteFrom('repository_team_permission')
+        .where('repository_id', '=', r.id)
+        .where('team_id', '=', t.id)
+        .executeTakeFirst());
     if (!d || Number(d.numDeletedRows) === 0) throw notFound(`team "${team.slice(0, 64)}" has no permission on "${full}"`);
   }
 
-  async permissions(full: string): Promise<{ users: { name: string; role: RepoRole; is_robot: boolean }[]; teams: { name: string; role: RepoRole }[] }> {
+  async permissions(
+    full: string,
+  ): Promise<{ users: { name: string; role: RepoRole; is_robot: boolean }[]; teams: { name: string; role: RepoRole }[] }> {
     const r = await this.require(full);
-    const users = await this.ctx.db.selectFrom('repository_user_permission as p').innerJoin('account as a', 'a.id', 'p.account_id')
-      .select(['a.name', 'a.kind', 'p.role']).where('p.repository_id', '=', r.id).orderBy('a.name').execute();
-    const teams = await this.ctx.db.selectFrom('repository_team_permission as p').innerJoin('team as t', 't.id', 'p.team_id')
-      .select(['t.name', 'p.role']).where('p.repository_id', '=', r.id).orderBy('t.name').execute();
+    const users = await this.ctx.db
+      .selectFrom('repository_user_permission as p')
+      .innerJoin('account as a', 'a.id', 'p.account_id')
+      .select(['a.name', 'a.kind', 'p.role'])
+      .where('p.repository_id', '=', r.id)
+      .orderBy('a.name')
+      .execute();
+    const teams = await this.ctx.db
+      .selectFrom('repository_team_permission as p')
+      .innerJoin('team as t', 't.id', 'p.team_id')
+      .select(['t.name', 'p.role'])
+      .where('p.repository_id', '=', r.id)
+      .orderBy('t.name')
+      .execute();
     return { users: users.map((u) => ({ name: u.name, role: u.role, is_robot: u.kind === 'robot' })), teams };
   }
 }

@@ -13,12 +13,22 @@ import { CacheGroups } from '../cache/types.js';
 import { invalidateAfter } from '../cache/invalidation.js';
 
 export interface TagView {
-  name: string; manifest_digest: string; size: number | null; last_modified: string; start_ts: number;
-  is_manifest_list: boolean; end_ts?: number; expiration?: string; reversion?: boolean;
+  name: string;
+  manifest_digest: string;
+  size: number | null;
+  last_modified: string;
+  start_ts: number;
+  is_manifest_list: boolean;
+  end_ts?: number;
+  expiration?: string;
+  reversion?: boolean;
 }
 
 /** Quay's filter_tag_name: `like:<part of a name>` or `eq:<name>`. */
-export interface TagNameFilter { op: 'like' | 'eq'; value: string }
+export interface TagNameFilter {
+  op: 'like' | 'eq';
+  value: string;
+}
 
 export interface TagListOptions {
   limit: number;
@@ -32,7 +42,10 @@ export interface TagListOptions {
 export function parseTagNameFilter(text: string): TagNameFilter {
   const m = /^(like|eq):(.*)$/s.exec(text);
   if (!m || m[2].length === 0 || m[2].length > 128) {
-    throw new AccountError('invalid', `filter_tag_name "${text.slice(0, 140)}" must be like:<part of a tag name> or eq:<tag name> (1 to 128 characters)`);
+    throw new AccountError(
+      'invalid',
+      `filter_tag_name "${text.slice(0, 140)}" must be like:<part of a tag name> or eq:<tag name> (1 to 128 characters)`,
+    );
   }
   return { op: m[1] as 'like' | 'eq', value: m[2] };
 }
@@ -66,27 +79,48 @@ export class TagService {
     let tags: TagView[];
     let more: boolean;
     if (o.onlyActive !== false) {
-      const rows = await this.ctx.db.selectFrom('tag').innerJoin('manifest', 'manifest.id', 'tag.manifest_id')
+      const rows = await this.ctx.db
+        .selectFrom('tag')
+        .innerJoin('manifest', 'manifest.id', 'tag.manifest_id')
         .select(['tag.name', 'tag.updated_at', 'manifest.digest', 'manifest.size', 'manifest.media_type'])
-        .where('tag.repository_id', '=', id).where(byName('tag.name')).orderBy('tag.updated_at', 'desc').orderBy('tag.name')
-        .limit(o.limit + 1).offset(offset).execute();
+        .where('tag.repository_id', '=', id)
+        .where(byName('tag.name'))
+        .orderBy('tag.updated_at', 'desc')
+        .orderBy('tag.name')
+        .limit(o.limit + 1)
+        .offset(offset)
+        .execute();
       more = rows.length > o.limit;
       tags = rows.slice(0, o.limit).map((r) => ({
-        name: r.name, manifest_digest: r.digest, size: r.size, last_modified: new Date(r.updated_at).toUTCString(),
-        start_ts: Math.floor(r.updated_at / 1000), is_manifest_list: isIndex(r.media_type),
+        name: r.name,
+        manifest_digest: r.digest,
+        size: r.size,
+        last_modified: new Date(r.updated_at).toUTCString(),
+        start_ts: Math.floor(r.updated_at / 1000),
+        is_manifest_list: isIndex(r.media_type),
       }));
     } else {
       // The whole history: open lifetimes (the active tags) and ended ones, newest first. The manifest may be gone.
-      const rows = await this.ctx.db.selectFrom('tag_history as h')
+      const rows = await this.ctx.db
+        .selectFrom('tag_history as h')
         .leftJoin('manifest as m', (j) => j.onRef('m.repository_id', '=', 'h.repository_id').onRef('m.digest', '=', 'h.manifest_digest'))
         .select(['h.id', 'h.name', 'h.manifest_digest', 'h.start_ts', 'h.end_ts', 'm.size', 'm.media_type'])
-        .where('h.repository_id', '=', id).where(byName('h.name')).orderBy('h.start_ts', 'desc').orderBy('h.id', 'desc')
-        .limit(o.limit + 1).offset(offset).execute();
+        .where('h.repository_id', '=', id)
+        .where(byName('h.name'))
+        .orderBy('h.start_ts', 'desc')
+        .orderBy('h.id', 'desc')
+        .limit(o.limit + 1)
+        .offset(offset)
+        .execute();
       more = rows.length > o.limit;
       tags = rows.slice(0, o.limit).map((r) => {
         const v: TagView = {
-          name: r.name, manifest_digest: r.manifest_digest, size: r.size ?? null, last_modified: new Date(Number(r.start_ts)).toUTCString(),
-          start_ts: Math.floor(Number(r.start_ts) / 1000), is_manifest_list: isIndex(r.media_type ?? null),
+          name: r.name,
+          manifest_digest: r.manifest_digest,
+          size: r.size ?? null,
+          last_modified: new Date(Number(r.start_ts)).toUTCString(),
+          start_ts: Math.floor(Number(r.start_ts) / 1000),
+          is_manifest_list: isIndex(r.media_type ?? null),
         };
         if (r.end_ts !== null) {
           v.end_ts = Math.floor(Number(r.end_ts) / 1000);
@@ -102,8 +136,13 @@ export class TagService {
   /** Points a tag at a manifest; returns the digest it pointed at before (undefined: the tag is new). */
   async move(repository: string, tag: string, digest: string): Promise<{ previous?: string }> {
     const { id, manifestId } = await this.target(repository, tag, digest);
-    const before = await this.ctx.db.selectFrom('tag').innerJoin('manifest', 'manifest.id', 'tag.manifest_id').select('manifest.digest')
-      .where('tag.repository_id', '=', id).where('tag.name', '=', tag).executeTakeFirst();
+    const before = await this.ctx.db
+      .selectFrom('tag')
+      .innerJoin('manifest', 'manifest.id', 'tag.manifest_id')
+      .select('manifest.digest')
+      .where('tag.repository_id', '=', id)
+      .where('tag.name', '=', tag)
+      .executeTakeFirst();
     await this.point(id, tag, manifestId, digest);
     return { previous: before?.digest };
   }
@@ -111,8 +150,12 @@ export class TagService {
   /** Restores a tag to a manifest it (or any tag) pointed at: refused when that manifest is gone. */
   async restore(repository: string, tag: string, digest: string): Promise<void> {
     const { id, manifestId } = await this.target(repository, tag, digest, async (repoId) => {
-      const known = await this.ctx.db.selectFrom('tag_history').select('id').where('repository_id', '=', repoId)
-        .where('manifest_digest', '=', digest).executeTakeFirst();
+      const known = await this.ctx.db
+        .selectFrom('tag_history')
+        .select('id')
+        .where('repository_id', '=', repoId)
+        .where('manifest_digest', '=', digest)
+        .executeTakeFirst();
       return known
         ? `manifest ${digest} no longer exists in repository "${repository}" (deleted or garbage-collected), so tag "${tag}" cannot be restored to it`
         : `manifest ${digest} is not in repository "${repository}" (never pushed there, or its history has expired)`;
@@ -126,21 +169,39 @@ export class TagService {
     if (!removed) throw new AccountError('not_found', `tag "${tag.slice(0, 130)}" is not in repository "${repository}"`);
   }
 
-  private async target(repository: string, tag: string, digest: string, missing?: (repoId: number) => Promise<string>): Promise<{ id: number; manifestId: number }> {
-    if (!isValidTag(tag)) throw new AccountError('invalid', `invalid tag "${tag.slice(0, 130)}": at most 128 characters of [A-Za-z0-9_.-], not starting with "." or "-"`);
+  private async target(
+    repository: string,
+    tag: string,
+    digest: string,
+    missing?: (repoId: number) => Promise<string>,
+  ): Promise<{ id: number; manifestId: number }> {
+    if (!isValidTag(tag))
+      throw new AccountError(
+        'invalid',
+        `invalid tag "${tag.slice(0, 130)}": at most 128 characters of [A-Za-z0-9_.-], not starting with "." or "-"`,
+      );
     try {
       requireDigest(digest);
     } catch {
-      throw new AccountError('invalid', `manifest_digest "${digest.slice(0, 100)}" is not a valid digest (expected sha256:<64 hex digits>)`);
+      throw new AccountError(
+        'invalid',
+        `manifest_digest "${digest.slice(0, 100)}" is not a valid digest (expected sha256:<64 hex digits>)`,
+      );
     }
     const id = await this.repoId(repository);
-    const m = await this.ctx.db.selectFrom('manifest').select('id').where('repository_id', '=', id).where('digest', '=', digest).executeTakeFirst();
+    const m = await this.ctx.db
+      .selectFrom('manifest')
+      .select('id')
+      .where('repository_id', '=', id)
+      .where('digest', '=', digest)
+      .executeTakeFirst();
     if (!m) throw new AccountError('not_found', missing ? await missing(id) : `manifest ${digest} is not in repository "${repository}"`);
     return { id, manifestId: m.id };
   }
 
   private async point(repositoryId: number, tag: string, manifestId: number, digest: string): Promise<void> {
-    await retryOnConflict(() => this.ctx.db.transaction().execute((tx) =>
-      setTag(tx, { repositoryId, name: tag, manifestId, digest, now: this.ctx.now() })));
+    await retryOnConflict(() =>
+      this.ctx.db.transaction().execute((tx) => setTag(tx, { repositoryId, name: tag, manifestId, digest, now: this.ctx.now() })),
+    );
   }
 }

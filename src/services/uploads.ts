@@ -15,10 +15,21 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 export const MAX_BLOB_BYTES = 1024 ** 4;
 
 /** The running hash of an upload held in memory between chunks; rebuilt from disk when missing. */
-interface LiveHash { algorithm: DigestAlgorithm; hasher: ContentHasher; offset: number }
+interface LiveHash {
+  algorithm: DigestAlgorithm;
+  hasher: ContentHasher;
+  offset: number;
+}
 
-export interface UploadSession { id: string; repository: string; size: number }
-export interface CommittedBlob { digest: string; size: number }
+export interface UploadSession {
+  id: string;
+  repository: string;
+  size: number;
+}
+export interface CommittedBlob {
+  digest: string;
+  size: number;
+}
 
 export class UploadService {
   private readonly live = new Map<string, LiveHash>();
@@ -27,10 +38,17 @@ export class UploadService {
   constructor(private readonly ctx: ServiceContext) {}
 
   /** Tries a cross-repository mount; returns undefined when a normal upload should start instead. */
-  async mount(repository: string, digest: string, from: string | undefined, canRead: (repo: string) => boolean, create?: RepositoryCreator): Promise<CommittedBlob | undefined> {
+  async mount(
+    repository: string,
+    digest: string,
+    from: string | undefined,
+    canRead: (repo: string) => boolean,
+    create?: RepositoryCreator,
+  ): Promise<CommittedBlob | undefined> {
     requireDigest(digest);
     const { db } = this.ctx;
-    let q = db.selectFrom('repository_blob')
+    let q = db
+      .selectFrom('repository_blob')
       .innerJoin('repository', 'repository.id', 'repository_blob.repository_id')
       .innerJoin('blob', 'blob.digest', 'repository_blob.digest')
       .select(['repository.name', 'blob.size'])
@@ -61,7 +79,13 @@ export class UploadService {
    * Upload of a whole blob in one request (POST ?digest=). It needs no session row: the bytes go
    * to a private upload file that is linked into place or removed before the request ends.
    */
-  async monolithic(repository: string, digest: string, body: Readable, contentLength: number | undefined, create?: RepositoryCreator): Promise<CommittedBlob> {
+  async monolithic(
+    repository: string,
+    digest: string,
+    body: Readable,
+    contentLength: number | undefined,
+    create?: RepositoryCreator,
+  ): Promise<CommittedBlob> {
     const parsed = requireDigest(digest);
     requireRepositoryName(repository);
     const id = newId();
@@ -76,7 +100,10 @@ export class UploadService {
       }
       const actual = `${parsed.algorithm}:${hasher.hex()}`;
       if (actual !== parsed.digest) {
-        throw new RegistryError('DIGEST_INVALID', `the uploaded content has digest ${actual}, not ${parsed.digest}; nothing was kept`, { expected: parsed.digest, actual });
+        throw new RegistryError('DIGEST_INVALID', `the uploaded content has digest ${actual}, not ${parsed.digest}; nothing was kept`, {
+          expected: parsed.digest,
+          actual,
+        });
       }
       await this.commitFile(repository, id, parsed.digest, written, create);
       this.ctx.observer?.blobCommitted?.({ method: 'monolithic', size: written, seconds: (performance.now() - startedAt) / 1000 });
@@ -93,19 +120,23 @@ export class UploadService {
     } catch (e) {
       this.live.delete(id);
       if (e instanceof UploadTooLarge) throw new RegistryError('SIZE_INVALID', `blob is larger than ${MAX_BLOB_BYTES} bytes`, { uuid: id });
-      if (e instanceof UploadInterrupted) throw new RegistryError('BLOB_UPLOAD_INVALID', `the request body ended early: ${e.message}; nothing of it was kept`, { uuid: id });
+      if (e instanceof UploadInterrupted)
+        throw new RegistryError('BLOB_UPLOAD_INVALID', `the request body ended early: ${e.message}; nothing of it was kept`, { uuid: id });
       // The upload file vanished under the request: gc took it (a grace period shorter than the push).
       if ((await this.ctx.store.uploadModifiedAt(id).catch(() => null)) === null) {
-        throw new RegistryError('BLOB_UPLOAD_UNKNOWN',
+        throw new RegistryError(
+          'BLOB_UPLOAD_UNKNOWN',
           `the data of upload ${id} was removed by garbage collection while it was being written (GC grace period shorter than the push); nothing was kept: push the blob again`,
-          { uuid: id, cause: (e as Error).message });
+          { uuid: id, cause: (e as Error).message },
+        );
       }
       throw e;
     }
   }
 
   private async session(repository: string, id: string): Promise<{ size: number; createdAt: number }> {
-    if (!UUID_RE.test(id)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload "${id.slice(0, 100)}" is not known`, { uuid: id.slice(0, 100) });
+    if (!UUID_RE.test(id))
+      throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload "${id.slice(0, 100)}" is not known`, { uuid: id.slice(0, 100) });
     const row = await this.ctx.db.selectFrom('upload').select(['size', 'repository', 'created_at']).where('id', '=', id).executeTakeFirst();
     if (!row || row.repository !== repository) {
       throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id} is not known in repository "${repository}"`, { uuid: id });
@@ -141,11 +172,22 @@ export class UploadService {
    * commits the upload right after (the final PUT): a crash in between leaves the row at the old size, the file
    * is cut back to it, and the client's retry of the PUT appends the chunk again.
    */
-  private async appendLocked(id: string, size: number, body: Readable, range: { start: number; end?: number } | undefined, contentLength: number | undefined, persist = true): Promise<number> {
+  private async appendLocked(
+    id: string,
+    size: number,
+    body: Readable,
+    range: { start: number; end?: number } | undefined,
+    contentLength: number | undefined,
+    persist = true,
+  ): Promise<number> {
     if (range && range.start !== size) {
-      throw new RegistryError('BLOB_UPLOAD_INVALID',
+      throw new RegistryError(
+        'BLOB_UPLOAD_INVALID',
         `chunk starts at byte ${range.start} but the upload has ${size} bytes: send the chunk that starts at ${size}`,
-        { uuid: id, expected: size, got: range.start }, 416, { Range: size > 0 ? `0-${size - 1}` : '0-0' });
+        { uuid: id, expected: size, got: range.start },
+        416,
+        { Range: size > 0 ? `0-${size - 1}` : '0-0' },
+      );
     }
     // A crash after bytes reached the file but before the row was updated leaves a longer file:
     // the row is the truth, so cut the file back before appending.
@@ -161,7 +203,9 @@ export class UploadService {
     if (expected !== undefined && written !== expected) {
       this.live.delete(id);
       await this.ctx.store.truncateUpload(id, size);
-      throw new RegistryError('SIZE_INVALID', `received ${written} bytes but the request declared ${expected}; the chunk was discarded`, { uuid: id });
+      throw new RegistryError('SIZE_INVALID', `received ${written} bytes but the request declared ${expected}; the chunk was discarded`, {
+        uuid: id,
+      });
     }
     h.offset = size + written;
     const newSize = size + written;
@@ -169,7 +213,13 @@ export class UploadService {
     return newSize;
   }
 
-  async append(repository: string, id: string, body: Readable, range: { start: number; end?: number } | undefined, contentLength?: number): Promise<UploadSession> {
+  async append(
+    repository: string,
+    id: string,
+    body: Readable,
+    range: { start: number; end?: number } | undefined,
+    contentLength?: number,
+  ): Promise<UploadSession> {
     const s = await this.session(repository, id);
     const unlock = this.lock(id);
     try {
@@ -181,7 +231,15 @@ export class UploadService {
   }
 
   /** Completes an upload (PUT ?digest=), optionally with a last chunk in the body. */
-  async finish(repository: string, id: string, digest: string, body: Readable | undefined, range?: { start: number; end?: number }, contentLength?: number, create?: RepositoryCreator): Promise<CommittedBlob> {
+  async finish(
+    repository: string,
+    id: string,
+    digest: string,
+    body: Readable | undefined,
+    range?: { start: number; end?: number },
+    contentLength?: number,
+    create?: RepositoryCreator,
+  ): Promise<CommittedBlob> {
     const parsed = requireDigest(digest);
     const s = await this.session(repository, id);
     const unlock = this.lock(id);
@@ -195,7 +253,11 @@ export class UploadService {
       this.live.delete(id);
       if (actual !== parsed.digest) {
         await this.discard(id);
-        throw new RegistryError('DIGEST_INVALID', `the uploaded content has digest ${actual}, not ${parsed.digest}; the upload was discarded`, { expected: parsed.digest, actual });
+        throw new RegistryError(
+          'DIGEST_INVALID',
+          `the uploaded content has digest ${actual}, not ${parsed.digest}; the upload was discarded`,
+          { expected: parsed.digest, actual },
+        );
       }
       await this.commit(repository, id, parsed.digest, size, create);
       this.ctx.observer?.blobCommitted?.({ method: 'chunked', size, seconds: Math.max(0, this.ctx.now() - s.createdAt) / 1000 });
@@ -207,13 +269,26 @@ export class UploadService {
 
   /** Commits a session's upload: its row goes in the same transaction that records the blob (one commit, one fsync). */
   private async commit(repository: string, id: string, digest: string, size: number, create?: RepositoryCreator): Promise<void> {
-    await this.commitFile(repository, id, digest, size, create, (tx) => tx.deleteFrom('upload').where('id', '=', id).execute().then(() => undefined));
+    await this.commitFile(repository, id, digest, size, create, (tx) =>
+      tx
+        .deleteFrom('upload')
+        .where('id', '=', id)
+        .execute()
+        .then(() => undefined),
+    );
     this.live.delete(id);
     await this.ctx.store.deleteUpload(id);
   }
 
   /** fsync, link into the content address, record the blob; re-link if a gc raced us. */
-  private async commitFile(repository: string, id: string, digest: string, size: number, create?: RepositoryCreator, alsoInTransaction?: (tx: DB) => Promise<void>): Promise<void> {
+  private async commitFile(
+    repository: string,
+    id: string,
+    digest: string,
+    size: number,
+    create?: RepositoryCreator,
+    alsoInTransaction?: (tx: DB) => Promise<void>,
+  ): Promise<void> {
     const { store, db } = this.ctx;
     try {
       await store.syncUpload(id);
@@ -222,9 +297,11 @@ export class UploadService {
       // gc took the data of an upload with no session row (a single-request upload) before it was
       // stored: only possible with a grace period shorter than the push. A clean refusal, not a 500.
       if (!(await store.stat(digest)) && (await store.uploadModifiedAt(id).catch(() => null)) === null) {
-        throw new RegistryError('BLOB_UPLOAD_UNKNOWN',
+        throw new RegistryError(
+          'BLOB_UPLOAD_UNKNOWN',
           `the data of upload ${id} was removed by garbage collection before it was stored (GC grace period shorter than the push); nothing was kept: push the blob again`,
-          { uuid: id, cause: (e as Error).message });
+          { uuid: id, cause: (e as Error).message },
+        );
       }
       if (!(await store.stat(digest))) throw e;
     }
@@ -239,9 +316,11 @@ export class UploadService {
       // gc took the upload's data too (a grace period shorter than the push): no row may point at
       // missing bytes, so the link goes again, and the client is told to push again. Not a 500.
       await unlinkMissingBlob(db, repo.id, digest);
-      throw new RegistryError('BLOB_UPLOAD_UNKNOWN',
+      throw new RegistryError(
+        'BLOB_UPLOAD_UNKNOWN',
         `the data of upload ${id} was removed by garbage collection while it was being stored (GC grace period shorter than the push); nothing was kept: push the blob again`,
-        { uuid: id, cause: (e as Error).message });
+        { uuid: id, cause: (e as Error).message },
+      );
     }
   }
 
@@ -255,5 +334,4 @@ export class UploadService {
     await this.session(repository, id);
     await this.discard(id);
   }
-
 }

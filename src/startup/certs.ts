@@ -6,12 +6,27 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { certificateKeyId, exportPrivateKeyPem, generateCertificateKeyPair, importCertificatePrivateKeyPem, randomSerial, webCrypto } from '../crypto/index.js';
+import {
+  certificateKeyId,
+  exportPrivateKeyPem,
+  generateCertificateKeyPair,
+  importCertificatePrivateKeyPem,
+  randomSerial,
+  webCrypto,
+} from '../crypto/index.js';
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const DAY = 86_400_000;
 
-export interface CertsResult { dir: string; caCert: string; caKey: string; serverCert: string; serverKey: string; names: string[]; caReused: boolean }
+export interface CertsResult {
+  dir: string;
+  caCert: string;
+  caKey: string;
+  serverCert: string;
+  serverKey: string;
+  names: string[];
+  caReused: boolean;
+}
 
 /** Server names a certificate must cover: the configured host (without port) plus localhost and loopback addresses. */
 export function certificateNames(serverHostname: string, extra: string[] = []): string[] {
@@ -24,7 +39,12 @@ export function certificateNames(serverHostname: string, extra: string[] = []): 
 export async function initCertificates(dir: string, names: string[], opts: { days?: number } = {}): Promise<CertsResult> {
   x509.cryptoProvider.set(webCrypto);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const files = { caCert: path.join(dir, 'ca.crt'), caKey: path.join(dir, 'ca.key'), serverCert: path.join(dir, 'server.crt'), serverKey: path.join(dir, 'server.key') };
+  const files = {
+    caCert: path.join(dir, 'ca.crt'),
+    caKey: path.join(dir, 'ca.key'),
+    serverCert: path.join(dir, 'server.crt'),
+    serverKey: path.join(dir, 'server.key'),
+  };
   const now = Date.now();
   let ca: x509.X509Certificate;
   let caKey: CryptoKey;
@@ -36,8 +56,12 @@ export async function initCertificates(dir: string, names: string[], opts: { day
   } else {
     const keys = await generateCertificateKeyPair();
     ca = await x509.X509CertificateGenerator.createSelfSigned({
-      serialNumber: randomSerial(), name: `CN=Berth local CA ${new Date(now).toISOString().slice(0, 10)}, O=Berth`,
-      notBefore: new Date(now - DAY), notAfter: new Date(now + 10 * 365 * DAY), signingAlgorithm: ALG, keys,
+      serialNumber: randomSerial(),
+      name: `CN=Berth local CA ${new Date(now).toISOString().slice(0, 10)}, O=Berth`,
+      notBefore: new Date(now - DAY),
+      notAfter: new Date(now + 10 * 365 * DAY),
+      signingAlgorithm: ALG,
+      keys,
       extensions: [
         new x509.BasicConstraintsExtension(true, 0, true),
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
@@ -51,17 +75,23 @@ export async function initCertificates(dir: string, names: string[], opts: { day
   const keys = await generateCertificateKeyPair();
   const san = names.map((n) => (isIP(n) ? { type: 'ip' as const, value: n } : { type: 'dns' as const, value: n }));
   const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: randomSerial(), subject: `CN=${names[0]}`, issuer: ca.subject,
-    notBefore: new Date(now - DAY), notAfter: new Date(now + (opts.days ?? 397) * DAY), signingAlgorithm: ALG,
-    publicKey: keys.publicKey, signingKey: caKey,
+    serialNumber: randomSerial(),
+    subject: `CN=${names[0]}`,
+    issuer: ca.subject,
+    notBefore: new Date(now - DAY),
+    notAfter: new Date(now + (opts.days ?? 397) * DAY),
+    signingAlgorithm: ALG,
+    publicKey: keys.publicKey,
+    signingKey: caKey,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
       new x509.SubjectAlternativeNameExtension(san),
       new x509.SubjectKeyIdentifierExtension(await certificateKeyId(keys.publicKey)),
-      new x509.AuthorityKeyIdentifierExtension(ca.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId
-        ?? await certificateKeyId(await ca.publicKey.export())),
+      new x509.AuthorityKeyIdentifierExtension(
+        ca.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId ?? (await certificateKeyId(await ca.publicKey.export())),
+      ),
     ],
   });
   writeFileSync(files.serverKey, await exportPrivateKeyPem(keys.privateKey), { mode: 0o600 });

@@ -2,8 +2,16 @@
 // TLS key pair need only approved algorithms; the TLS options of the HTTPS listener either way.
 import type { BerthConfig } from '../config/load.js';
 import {
-  applyFipsTlsDefaults, assertFipsRuntime, describeFips, fipsConfigProblems, FipsError, fipsStatus, tlsKeyProblems, tlsOptions,
-  type FipsStatus, type TlsOptions,
+  applyFipsTlsDefaults,
+  assertFipsRuntime,
+  describeFips,
+  fipsConfigProblems,
+  FipsError,
+  fipsStatus,
+  tlsKeyProblems,
+  tlsOptions,
+  type FipsStatus,
+  type TlsOptions,
 } from '../crypto/index.js';
 
 export interface FipsReport {
@@ -28,5 +36,11 @@ export function fipsStartup(config: BerthConfig, tlsFiles?: { cert: Buffer; key:
     if (problems.length) throw new FipsError(`FIPS mode refuses this configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
     applyFipsTlsDefaults();
   }
-  return { on, status, line: describeFips(status), tls: tlsOptions({ fips: on, ciphers: r.SSL_CIPHERS, protocols: r.SSL_PROTOCOLS }), checkKeyPair };
+  return {
+    on,
+    status,
+    line: describeFips(status),
+    tls: tlsOptions({ fips: on, ciphers: r.SSL_CIPHERS, protocols: r.SSL_PROTOCOLS }),
+    checkKeyPair,
+  };
 }

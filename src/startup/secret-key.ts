@@ -21,7 +21,8 @@ function readOrCreateKeyFile(file: string): string {
   try {
     return readFileSync(file, 'utf8').trim();
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot read the database secret key ${file}: ${(e as NodeJS.ErrnoException).code}`);
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new Error(`cannot read the database secret key ${file}: ${(e as NodeJS.ErrnoException).code}`);
   }
   mkdirSync(path.dirname(file), { recursive: true });
   // Write a temporary file and link it into place: two processes racing both end up with the winner's key.

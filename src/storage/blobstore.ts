@@ -2,7 +2,9 @@
 import type { Readable } from 'node:stream';
 import type { ContentHasher } from '../crypto/index.js';
 
-export interface BlobStat { size: number }
+export interface BlobStat {
+  size: number;
+}
 
 /** Where `sendTo` writes: an HTTP response, or any writable that calls back when a chunk is flushed. */
 export interface BlobSink {

@@ -98,7 +98,13 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
-  async appendUpload(id: string, expectedOffset: number, body: Readable, hasher?: ContentHasher, limit = Number.MAX_SAFE_INTEGER): Promise<number> {
+  async appendUpload(
+    id: string,
+    expectedOffset: number,
+    body: Readable,
+    hasher?: ContentHasher,
+    limit = Number.MAX_SAFE_INTEGER,
+  ): Promise<number> {
     const file = this.uploadPath(id);
     let written = 0;
     const count = new Transform({

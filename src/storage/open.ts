@@ -8,7 +8,11 @@ import type { UploadStateStore } from './upload-state.js';
 export class StorageStartError extends Error {}
 
 /** The store without touching it (no check, no directories made). The S3 SDK is loaded only when S3 is configured. */
-export async function buildBlobStore(settings: StorageSettings, states: UploadStateStore, now: () => number = Date.now): Promise<BlobStore> {
+export async function buildBlobStore(
+  settings: StorageSettings,
+  states: UploadStateStore,
+  now: () => number = Date.now,
+): Promise<BlobStore> {
   if (settings.kind === 'local') return new FsBlobStore(settings.path);
   const { S3BlobStore } = await import('./s3-blobstore.js');
   return new S3BlobStore(settings, states, now);
@@ -26,7 +30,9 @@ export async function openBlobStore(settings: StorageSettings, states: UploadSta
     try {
       await store.init();
     } catch (e) {
-      throw new StorageStartError(`${settings.configKey}: cannot use ${settings.kind === 'local' ? settings.path : ''} for blobs: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new StorageStartError(
+        `${settings.configKey}: cannot use ${settings.kind === 'local' ? settings.path : ''} for blobs: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
     }
     return store;
   }

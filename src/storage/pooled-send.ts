@@ -17,16 +17,32 @@ export async function sendFileRange(fh: FileHandle, start: number, end: number, 
   let closed = dest.destroyed;
   let failure: Error | undefined;
   let wake: (() => void) | undefined;
-  const notify = () => { const w = wake; wake = undefined; w?.(); };
-  const onClose = () => { closed = true; notify(); };
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const onClose = () => {
+    closed = true;
+    notify();
+  };
   dest.once('close', onClose);
-  const waitForChange = () => new Promise<void>((resolve) => { wake = resolve; });
+  const waitForChange = () =>
+    new Promise<void>((resolve) => {
+      wake = resolve;
+    });
   try {
     let pos = start;
     while (pos < end && !closed && !failure) {
       let buf = free.pop();
-      if (!buf && allocated < BUFFERS) { allocated++; buf = Buffer.allocUnsafeSlow(BUFFER_BYTES); }
-      if (!buf) { await waitForChange(); continue; }
+      if (!buf && allocated < BUFFERS) {
+        allocated++;
+        buf = Buffer.allocUnsafeSlow(BUFFER_BYTES);
+      }
+      if (!buf) {
+        await waitForChange();
+        continue;
+      }
       const { bytesRead } = await fh.read(buf, 0, Math.min(BUFFER_BYTES, end - pos), pos);
       if (bytesRead === 0) throw new BlobTruncated(`blob ends at byte ${pos}, expected ${end}`);
       pos += bytesRead;
@@ -35,7 +51,8 @@ export async function sendFileRange(fh: FileHandle, start: number, end: number, 
       inFlight++;
       dest.write(chunk.subarray(0, bytesRead), (err) => {
         inFlight--;
-        if (err) failure ??= err; else free.push(chunk);
+        if (err) failure ??= err;
+        else free.push(chunk);
         notify();
       });
     }

@@ -7,9 +7,20 @@ import https from 'node:https';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand,
-  DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListMultipartUploadsCommand,
-  ListObjectsV2Command, PutObjectCommand, S3Client, UploadPartCommand, UploadPartCopyCommand,
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+  UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { ContentHasher } from '../crypto/index.js';
@@ -40,7 +51,11 @@ export interface S3StoreSettings {
   partConcurrency?: number;
 }
 
-interface Part { n: number; etag: string; size: number }
+interface Part {
+  n: number;
+  etag: string;
+  size: number;
+}
 /** An upload's state as stored: bytes [0, size) are base or mpu parts, then tail. Never both base and mpu. */
 interface UploadState {
   size: number;
@@ -64,32 +79,44 @@ type S3Error = Error & { name: string; code?: string; $metadata?: { httpStatusCo
 
 function isNotFound(e: unknown): boolean {
   const err = e as S3Error;
-  return err?.name === 'NotFound' || err?.name === 'NoSuchKey' || err?.$metadata?.httpStatusCode === 404 && err?.name !== 'NoSuchBucket' && err?.name !== 'NoSuchUpload';
+  return (
+    err?.name === 'NotFound' ||
+    err?.name === 'NoSuchKey' ||
+    (err?.$metadata?.httpStatusCode === 404 && err?.name !== 'NoSuchBucket' && err?.name !== 'NoSuchUpload')
+  );
 }
 
 function isNotImplemented(e: unknown): boolean {
   const err = e as S3Error;
-  return err?.name === 'NotImplemented' || err?.name === 'MethodNotAllowed' || err?.$metadata?.httpStatusCode === 501 || err?.$metadata?.httpStatusCode === 405;
+  return (
+    err?.name === 'NotImplemented' ||
+    err?.name === 'MethodNotAllowed' ||
+    err?.$metadata?.httpStatusCode === 501 ||
+    err?.$metadata?.httpStatusCode === 405
+  );
 }
 
 /** The first `n` bytes of a stream. */
 function capped(src: Readable, n: number): Readable {
-  return Readable.from((async function* () {
-    let left = n;
-    try {
-      for await (const c of src) {
-        const b = c as Buffer;
-        if (b.length >= left) {
-          yield b.subarray(0, left);
-          return;
+  return Readable.from(
+    (async function* () {
+      let left = n;
+      try {
+        for await (const c of src) {
+          const b = c as Buffer;
+          if (b.length >= left) {
+            yield b.subarray(0, left);
+            return;
+          }
+          left -= b.length;
+          yield b;
         }
-        left -= b.length;
-        yield b;
+      } finally {
+        src.destroy();
       }
-    } finally {
-      src.destroy();
-    }
-  })(), { objectMode: false });
+    })(),
+    { objectMode: false },
+  );
 }
 
 // The SDK version Berth ships supports Node 20 (Berth's floor); its notice about later SDK versions is not the user's concern.
@@ -110,7 +137,11 @@ export class S3BlobStore implements BlobStore {
   private readonly single = new Map<string, { st: UploadState; rev: number; updatedAt: number }>();
   readonly describe: string;
 
-  constructor(readonly settings: S3StoreSettings, private readonly states: UploadStateStore, private readonly now: () => number = Date.now) {
+  constructor(
+    readonly settings: S3StoreSettings,
+    private readonly states: UploadStateStore,
+    private readonly now: () => number = Date.now,
+  ) {
     this.prefix = settings.prefix ? `${settings.prefix}/` : '';
     this.partBytes = Math.max(MIN_PART_BYTES, settings.partBytes ?? 8 * 1024 * 1024);
     this.concurrency = Math.max(1, settings.partConcurrency ?? 3);
@@ -126,7 +157,12 @@ export class S3BlobStore implements BlobStore {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       maxAttempts: 3,
-      requestHandler: { connectionTimeout: 5000, requestTimeout: 120_000, httpAgent: new http.Agent(agentOpts), httpsAgent: new https.Agent(agentOpts) },
+      requestHandler: {
+        connectionTimeout: 5000,
+        requestTimeout: 120_000,
+        httpAgent: new http.Agent(agentOpts),
+        httpsAgent: new https.Agent(agentOpts),
+      },
     });
     this.describe = `bucket "${settings.bucket}"${settings.endpoint ? ` at ${settings.endpoint}` : ` in ${settings.region}`}`;
   }
@@ -151,7 +187,9 @@ export class S3BlobStore implements BlobStore {
     const code = err?.code ?? (err?.name && err.name !== 'Error' ? err.name : undefined);
     const status = err?.$metadata?.httpStatusCode;
     const reason = [code, status ? `HTTP ${status}` : undefined, err?.message && err.message !== code ? err.message : undefined]
-      .filter(Boolean).join(': ').slice(0, 300);
+      .filter(Boolean)
+      .join(': ')
+      .slice(0, 300);
     return new StorageUnavailable(`${this.settings.configKey} (${this.describe}): ${what} failed: ${reason || 'unknown error'}`);
   }
 
@@ -170,7 +208,9 @@ export class S3BlobStore implements BlobStore {
     const Bucket = this.settings.bucket;
     await this.s3('HeadBucket', () => this.client.send(new HeadBucketCommand({ Bucket })));
     const Key = `${this.prefix}.berth-check-${process.pid}-${this.now()}`;
-    await this.s3('PutObject (write check)', () => this.client.send(new PutObjectCommand({ Bucket, Key, Body: Buffer.from('berth'), ContentLength: 5 })));
+    await this.s3('PutObject (write check)', () =>
+      this.client.send(new PutObjectCommand({ Bucket, Key, Body: Buffer.from('berth'), ContentLength: 5 })),
+    );
     await this.s3('DeleteObject (write check)', () => this.client.send(new DeleteObjectCommand({ Bucket, Key })));
   }
 
@@ -207,7 +247,9 @@ export class S3BlobStore implements BlobStore {
   /** Opens an object (or an inclusive byte range of it) once the store has answered: failures come before any byte. */
   private async getObject(key: string, range?: { start: number; end: number }): Promise<Readable> {
     try {
-      const r = await this.client.send(new GetObjectCommand({ Bucket: this.settings.bucket, Key: key, Range: range && `bytes=${range.start}-${range.end}` }));
+      const r = await this.client.send(
+        new GetObjectCommand({ Bucket: this.settings.bucket, Key: key, Range: range && `bytes=${range.start}-${range.end}` }),
+      );
       const want = range && range.end - range.start + 1;
       // s3rver answers "bytes=0-0" with the whole object: never hand on more than was asked for.
       if (want !== undefined && r.ContentLength !== undefined && r.ContentLength > want) return capped(r.Body as Readable, want);
@@ -232,19 +274,33 @@ export class S3BlobStore implements BlobStore {
   }
 
   async presignedUrl(digest: string, expiresSeconds: number): Promise<string> {
-    return this.s3('presign', () => getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.settings.bucket, Key: this.blobKey(digest) }), { expiresIn: expiresSeconds }));
+    return this.s3('presign', () =>
+      getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.settings.bucket, Key: this.blobKey(digest) }), {
+        expiresIn: expiresSeconds,
+      }),
+    );
   }
 
   async delete(digest: string): Promise<void> {
-    await this.s3('DeleteObject', () => this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: this.blobKey(digest) })));
+    await this.s3('DeleteObject', () =>
+      this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: this.blobKey(digest) })),
+    );
   }
 
   private async *listKeys(prefix: string, delimiter?: string): AsyncIterable<{ key?: string; prefix?: string; modified?: number }> {
     let token: string | undefined;
     do {
-      const r = await this.s3('ListObjectsV2', () => this.client.send(new ListObjectsV2Command({
-        Bucket: this.settings.bucket, Prefix: prefix, Delimiter: delimiter, ContinuationToken: token, MaxKeys: 1000,
-      })));
+      const r = await this.s3('ListObjectsV2', () =>
+        this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.settings.bucket,
+            Prefix: prefix,
+            Delimiter: delimiter,
+            ContinuationToken: token,
+            MaxKeys: 1000,
+          }),
+        ),
+      );
       for (const p of r.CommonPrefixes ?? []) if (p.Prefix) yield { prefix: p.Prefix };
       for (const o of r.Contents ?? []) if (o.Key) yield { key: o.Key, modified: o.LastModified?.getTime() };
       token = r.IsTruncated ? r.NextContinuationToken : undefined;
@@ -366,8 +422,11 @@ export class S3BlobStore implements BlobStore {
     let idMarker: string | undefined;
     try {
       do {
-        const r = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.settings.bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: idMarker }));
-        for (const u of r.Uploads ?? []) if (u.Key && u.UploadId) out.push({ key: u.Key, uploadId: u.UploadId, initiated: u.Initiated?.getTime() ?? 0 });
+        const r = await this.client.send(
+          new ListMultipartUploadsCommand({ Bucket: this.settings.bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: idMarker }),
+        );
+        for (const u of r.Uploads ?? [])
+          if (u.Key && u.UploadId) out.push({ key: u.Key, uploadId: u.UploadId, initiated: u.Initiated?.getTime() ?? 0 });
         keyMarker = r.IsTruncated ? r.NextKeyMarker : undefined;
         idMarker = r.IsTruncated ? r.NextUploadIdMarker : undefined;
       } while (keyMarker);
@@ -430,7 +489,9 @@ export class S3BlobStore implements BlobStore {
   }
 
   private async deleteQuietly(keys: string[]): Promise<void> {
-    for (const Key of keys) if (!Key.startsWith(MEM)) await this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key })).catch(() => undefined);
+    for (const Key of keys)
+      if (!Key.startsWith(MEM))
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key })).catch(() => undefined);
   }
 
   /** The bytes of a tail object: from this replica's memory when it wrote them, else from the store. */
@@ -446,12 +507,24 @@ export class S3BlobStore implements BlobStore {
 
   // ---- writing ----------------------------------------------------------------------------------
 
-  async appendUpload(id: string, expectedOffset: number, body: Readable, hasher?: ContentHasher, limit = Number.MAX_SAFE_INTEGER): Promise<number> {
+  async appendUpload(
+    id: string,
+    expectedOffset: number,
+    body: Readable,
+    hasher?: ContentHasher,
+    limit = Number.MAX_SAFE_INTEGER,
+  ): Promise<number> {
     return this.claimed(id, (claim) => this.appendClaimed(id, claim, expectedOffset, body, hasher, limit));
   }
 
-  private async appendClaimed(id: string, claim: Awaited<ReturnType<S3BlobStore['claim']>>, expectedOffset: number, body: Readable,
-    hasher: ContentHasher | undefined, limit: number): Promise<number> {
+  private async appendClaimed(
+    id: string,
+    claim: Awaited<ReturnType<S3BlobStore['claim']>>,
+    expectedOffset: number,
+    body: Readable,
+    hasher: ContentHasher | undefined,
+    limit: number,
+  ): Promise<number> {
     const { st } = claim;
     if (st.size !== expectedOffset) throw new UploadConflict(`upload ${id} holds ${st.size} bytes, not ${expectedOffset}`);
     const w = new PartWriter(this, id, st, claim.renew);
@@ -501,7 +574,7 @@ export class S3BlobStore implements BlobStore {
       await this.deleteQuietly(obsolete);
       return;
     }
-    const partsEnd = st.mpu ? st.mpu.parts.reduce((n, p) => n + p.size, 0) : st.base?.size ?? 0;
+    const partsEnd = st.mpu ? st.mpu.parts.reduce((n, p) => n + p.size, 0) : (st.base?.size ?? 0);
     if (size >= partsEnd) {
       const keep = size - partsEnd;
       if (st.tail) obsolete.push(st.tail.key);
@@ -528,9 +601,17 @@ export class S3BlobStore implements BlobStore {
       return { key, size: buf.length };
     }
     const key = `${this.uploadPrefix(id)}t.${++st.seq}.${suffix()}`;
-    await this.s3('PutObject (upload tail)', () => this.client.send(new PutObjectCommand({
-      Bucket: this.settings.bucket, Key: key, Body: buf, ContentLength: buf.length, ContentType: 'application/octet-stream',
-    })));
+    await this.s3('PutObject (upload tail)', () =>
+      this.client.send(
+        new PutObjectCommand({
+          Bucket: this.settings.bucket,
+          Key: key,
+          Body: buf,
+          ContentLength: buf.length,
+          ContentType: 'application/octet-stream',
+        }),
+      ),
+    );
     this.tails.set(id, { key, buf });
     return { key, size: buf.length };
   }
@@ -540,10 +621,14 @@ export class S3BlobStore implements BlobStore {
     const mpu = st.mpu!;
     const size = mpu.parts.reduce((n, p) => n + p.size, 0);
     try {
-      await this.client.send(new CompleteMultipartUploadCommand({
-        Bucket: this.settings.bucket, Key: mpu.key, UploadId: mpu.uploadId,
-        MultipartUpload: { Parts: mpu.parts.map((p) => ({ PartNumber: p.n, ETag: p.etag })) },
-      }));
+      await this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.settings.bucket,
+          Key: mpu.key,
+          UploadId: mpu.uploadId,
+          MultipartUpload: { Parts: mpu.parts.map((p) => ({ PartNumber: p.n, ETag: p.etag })) },
+        }),
+      );
     } catch (e) {
       // Completed already by a request that crashed before saving the state: the object is there.
       const h = (e as S3Error).name === 'NoSuchUpload' ? await this.head(mpu.key) : null;
@@ -555,16 +640,31 @@ export class S3BlobStore implements BlobStore {
 
   async createMpu(id: string, st: UploadState): Promise<void> {
     const key = `${this.uploadPrefix(id)}m.${++st.seq}.${suffix()}`;
-    const r = await this.s3('CreateMultipartUpload', () => this.client.send(new CreateMultipartUploadCommand({
-      Bucket: this.settings.bucket, Key: key, ContentType: 'application/octet-stream',
-    })));
+    const r = await this.s3('CreateMultipartUpload', () =>
+      this.client.send(
+        new CreateMultipartUploadCommand({
+          Bucket: this.settings.bucket,
+          Key: key,
+          ContentType: 'application/octet-stream',
+        }),
+      ),
+    );
     st.mpu = { key, uploadId: r.UploadId!, parts: [] };
   }
 
   async uploadPart(mpu: NonNullable<UploadState['mpu']>, n: number, buf: Buffer): Promise<Part> {
-    const r = await this.s3(`UploadPart ${n}`, () => this.client.send(new UploadPartCommand({
-      Bucket: this.settings.bucket, Key: mpu.key, UploadId: mpu.uploadId, PartNumber: n, Body: buf, ContentLength: buf.length,
-    })));
+    const r = await this.s3(`UploadPart ${n}`, () =>
+      this.client.send(
+        new UploadPartCommand({
+          Bucket: this.settings.bucket,
+          Key: mpu.key,
+          UploadId: mpu.uploadId,
+          PartNumber: n,
+          Body: buf,
+          ContentLength: buf.length,
+        }),
+      ),
+    );
     return { n, etag: r.ETag!, size: buf.length };
   }
 
@@ -572,10 +672,16 @@ export class S3BlobStore implements BlobStore {
   async copyPart(mpu: NonNullable<UploadState['mpu']>, n: number, srcKey: string, start: number, end: number): Promise<Part | false> {
     if (this.copyParts === false) return false;
     try {
-      const r = await this.client.send(new UploadPartCopyCommand({
-        Bucket: this.settings.bucket, Key: mpu.key, UploadId: mpu.uploadId, PartNumber: n,
-        CopySource: `${this.settings.bucket}/${encodeURIComponent(srcKey).replace(/%2F/g, '/')}`, CopySourceRange: `bytes=${start}-${end}`,
-      }));
+      const r = await this.client.send(
+        new UploadPartCopyCommand({
+          Bucket: this.settings.bucket,
+          Key: mpu.key,
+          UploadId: mpu.uploadId,
+          PartNumber: n,
+          CopySource: `${this.settings.bucket}/${encodeURIComponent(srcKey).replace(/%2F/g, '/')}`,
+          CopySourceRange: `bytes=${start}-${end}`,
+        }),
+      );
       this.copyParts = true;
       return { n, etag: r.CopyPartResult!.ETag!, size: end - start + 1 };
     } catch (e) {
@@ -638,7 +744,9 @@ export class S3BlobStore implements BlobStore {
     const obsolete: string[] = [];
     if (!st.mpu && !st.base) {
       // Small: the tail is the whole upload (or nothing was sent).
-      st.base = st.tail ? { key: st.tail.key, size: st.tail.size, exact: true } : { key: (await this.putTail(id, st, Buffer.alloc(0))).key, size: 0, exact: true };
+      st.base = st.tail
+        ? { key: st.tail.key, size: st.tail.size, exact: true }
+        : { key: (await this.putTail(id, st, Buffer.alloc(0))).key, size: 0, exact: true };
       st.tail = undefined;
     } else {
       const w = new PartWriter(this, id, st);
@@ -671,9 +779,17 @@ export class S3BlobStore implements BlobStore {
     if (st.base!.key.startsWith(MEM)) {
       // A small single-request upload: its bytes were never stored under uploads/, they go straight to the address.
       const buf = await this.tailBytes(id, { key: st.base!.key, size: st.base!.size });
-      await this.s3('PutObject', () => this.client.send(new PutObjectCommand({
-        Bucket: this.settings.bucket, Key: target, Body: buf, ContentLength: buf.length, ContentType: 'application/octet-stream',
-      })));
+      await this.s3('PutObject', () =>
+        this.client.send(
+          new PutObjectCommand({
+            Bucket: this.settings.bucket,
+            Key: target,
+            Body: buf,
+            ContentLength: buf.length,
+            ContentType: 'application/octet-stream',
+          }),
+        ),
+      );
       return;
     }
     try {
@@ -689,11 +805,17 @@ export class S3BlobStore implements BlobStore {
     const Bucket = this.settings.bucket;
     const CopySource = `${Bucket}/${encodeURIComponent(srcKey).replace(/%2F/g, '/')}`;
     if (size <= MAX_COPY_BYTES) {
-      await this.s3('CopyObject', () => this.client.send(new CopyObjectCommand({ Bucket, Key: dstKey, CopySource, ContentType: 'application/octet-stream', MetadataDirective: 'REPLACE' })));
+      await this.s3('CopyObject', () =>
+        this.client.send(
+          new CopyObjectCommand({ Bucket, Key: dstKey, CopySource, ContentType: 'application/octet-stream', MetadataDirective: 'REPLACE' }),
+        ),
+      );
       return;
     }
     // Larger than one copy: a multipart upload of server-side copied ranges, or of streamed bytes.
-    const r = await this.s3('CreateMultipartUpload', () => this.client.send(new CreateMultipartUploadCommand({ Bucket, Key: dstKey, ContentType: 'application/octet-stream' })));
+    const r = await this.s3('CreateMultipartUpload', () =>
+      this.client.send(new CreateMultipartUploadCommand({ Bucket, Key: dstKey, ContentType: 'application/octet-stream' })),
+    );
     const mpu = { key: dstKey, uploadId: r.UploadId!, parts: [] as Part[] };
     try {
       let n = 0;
@@ -712,9 +834,16 @@ export class S3BlobStore implements BlobStore {
         if (end === size - 1) break;
         start = end + 1 - COPY_RANGE_BYTES;
       }
-      await this.s3('CompleteMultipartUpload', () => this.client.send(new CompleteMultipartUploadCommand({
-        Bucket, Key: dstKey, UploadId: mpu.uploadId, MultipartUpload: { Parts: mpu.parts.map((p) => ({ PartNumber: p.n, ETag: p.etag })) },
-      })));
+      await this.s3('CompleteMultipartUpload', () =>
+        this.client.send(
+          new CompleteMultipartUploadCommand({
+            Bucket,
+            Key: dstKey,
+            UploadId: mpu.uploadId,
+            MultipartUpload: { Parts: mpu.parts.map((p) => ({ PartNumber: p.n, ETag: p.etag })) },
+          }),
+        ),
+      );
     } catch (e) {
       await this.abort(dstKey, mpu.uploadId).catch(() => undefined);
       throw e;
@@ -739,8 +868,12 @@ class PartWriter {
   /** Objects the saved state no longer needs. */
   readonly obsolete: string[] = [];
 
-  constructor(private readonly s: S3BlobStore, private readonly id: string, readonly st: UploadState,
-    private readonly renew: () => Promise<void> = async () => undefined) {
+  constructor(
+    private readonly s: S3BlobStore,
+    private readonly id: string,
+    readonly st: UploadState,
+    private readonly renew: () => Promise<void> = async () => undefined,
+  ) {
     this.nextPart = (st.mpu?.parts.at(-1)?.n ?? 0) + 1;
   }
 
@@ -763,7 +896,7 @@ class PartWriter {
     if (base.size >= MIN_PART_BYTES) {
       const copied: Part[] = [];
       let ok = true;
-      for (let start = 0; start < base.size;) {
+      for (let start = 0; start < base.size; ) {
         let end = Math.min(base.size, start + COPY_RANGE_BYTES) - 1;
         if (base.size - end - 1 < MIN_PART_BYTES) end = base.size - 1;
         const part = await this.s.copyPart(this.st.mpu!, this.nextPart, base.key, start, end);
@@ -806,12 +939,18 @@ class PartWriter {
     const mpu = this.st.mpu!;
     const n = this.nextPart++;
     const buf = this.take();
-    const p: Promise<void> = this.s.uploadPart(mpu, n, buf).then((part) => {
-      mpu.parts.push(part);
-      mpu.parts.sort((a, b) => a.n - b.n);
-    }, (e) => {
-      this.failure ??= e;
-    }).finally(() => this.inflight.delete(p));
+    const p: Promise<void> = this.s
+      .uploadPart(mpu, n, buf)
+      .then(
+        (part) => {
+          mpu.parts.push(part);
+          mpu.parts.sort((a, b) => a.n - b.n);
+        },
+        (e) => {
+          this.failure ??= e;
+        },
+      )
+      .finally(() => this.inflight.delete(p));
     this.inflight.add(p);
     while (this.inflight.size >= this.s.concurrency) await Promise.race(this.inflight);
     if (this.failure) throw this.failure;
@@ -848,9 +987,14 @@ class PartWriter {
   async undo(): Promise<void> {
     await Promise.allSettled(this.inflight);
     if (this.createdMpu) {
-      await this.s.client.send(new AbortMultipartUploadCommand({ Bucket: this.s.settings.bucket, Key: this.createdMpu.key, UploadId: this.createdMpu.uploadId })).catch(() => undefined);
+      await this.s.client
+        .send(
+          new AbortMultipartUploadCommand({ Bucket: this.s.settings.bucket, Key: this.createdMpu.key, UploadId: this.createdMpu.uploadId }),
+        )
+        .catch(() => undefined);
     }
-    if (this.newTail && !this.newTail.startsWith(MEM)) await this.s.client.send(new DeleteObjectCommand({ Bucket: this.s.settings.bucket, Key: this.newTail })).catch(() => undefined);
+    if (this.newTail && !this.newTail.startsWith(MEM))
+      await this.s.client.send(new DeleteObjectCommand({ Bucket: this.s.settings.bucket, Key: this.newTail })).catch(() => undefined);
   }
 
   committed(): void {

@@ -1,7 +1,12 @@
 // Where a storage driver keeps the state of an upload that must outlive one request and one replica
 // (the S3 driver: multipart upload id, parts, pending tail). Implemented on the database by src/db/upload-state.ts.
 
-export interface StoredUploadState { rev: number; state: string; createdAt: number; updatedAt: number }
+export interface StoredUploadState {
+  rev: number;
+  state: string;
+  createdAt: number;
+  updatedAt: number;
+}
 
 export interface UploadStateStore {
   /** Creates the state of a new upload (rev 0); false when the id exists. */

@@ -5,12 +5,12 @@ import { exportBundle, type ExportSource } from '../../src/scanner/bundle/export
 import type { Advisory } from '../../src/scanner/model.ts';
 
 const [out, nUpd, nRec, descBytes, variant = 'a'] = process.argv.slice(2);
-const filler = Array.from({ length: 64 }, (_, i) => `word${i * 7919 % 1000} `).join('');
+const filler = Array.from({ length: 64 }, (_, i) => `word${(i * 7919) % 1000} `).join('');
 
 async function* records(u: number): AsyncGenerator<Advisory> {
   const n = Number(nRec);
   for (let i = 0; i < n; i++) {
-    const d = (filler.repeat(Math.ceil(Number(descBytes) / filler.length) + 1)).slice(i % 97, (i % 97) + Number(descBytes));
+    const d = filler.repeat(Math.ceil(Number(descBytes) / filler.length) + 1).slice(i % 97, (i % 97) + Number(descBytes));
     yield {
       updater: `synth-${u}`,
       id: `CVE-2024-${String(i).padStart(6, '0')}`,
@@ -28,6 +28,10 @@ async function* records(u: number): AsyncGenerator<Advisory> {
   }
 }
 
-const sources: ExportSource[] = Array.from({ length: Number(nUpd) }, (_, u) => ({ name: `synth-${u}`, fingerprint: `synth-${u}-${variant}`, records: records(u) }));
+const sources: ExportSource[] = Array.from({ length: Number(nUpd) }, (_, u) => ({
+  name: `synth-${u}`,
+  fingerprint: `synth-${u}-${variant}`,
+  records: records(u),
+}));
 const r = await exportBundle(out, sources);
 process.stdout.write(`${JSON.stringify({ bytes: r.bytes, lines: r.lines, maxRss: process.resourceUsage().maxRSS })}\n`);

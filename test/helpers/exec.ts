@@ -52,7 +52,15 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       const stdoutBytes = Buffer.concat(out);
-      resolve({ command, code, signal, timedOut, stdout: stdoutBytes.toString('utf8'), stdoutBytes, stderr: Buffer.concat(err).toString('utf8') });
+      resolve({
+        command,
+        code,
+        signal,
+        timedOut,
+        stdout: stdoutBytes.toString('utf8'),
+        stdoutBytes,
+        stderr: Buffer.concat(err).toString('utf8'),
+      });
     });
     child.stdin.on('error', () => {}); // the child may exit without reading its input
     child.stdin.end(opts.input ?? '');

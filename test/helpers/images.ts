@@ -223,7 +223,9 @@ export async function buildImage(spec: ImageSpec): Promise<BuiltImage> {
   const architecture = spec.architecture ?? 'amd64';
   const os = spec.os ?? 'linux';
   const layerMediaType =
-    spec.format === 'docker' ? MEDIA.dockerLayerGzip : { gzip: MEDIA.ociLayerGzip, zstd: MEDIA.ociLayerZstd, none: MEDIA.ociLayerTar }[compression];
+    spec.format === 'docker'
+      ? MEDIA.dockerLayerGzip
+      : { gzip: MEDIA.ociLayerGzip, zstd: MEDIA.ociLayerZstd, none: MEDIA.ociLayerTar }[compression];
   const blobs = new Map<string, Buffer>();
   const layers: BuiltLayer[] = [];
   for (const files of spec.layers) {
@@ -290,7 +292,15 @@ export function buildIndex(format: ImageFormat, images: BuiltImage[], annotation
   const manifest = Buffer.from(JSON.stringify(doc, null, 2));
   const blobs = new Map<string, Buffer>();
   for (const img of images) for (const [d, b] of img.blobs) blobs.set(d, b);
-  return { kind: 'index', format, mediaType, manifest, descriptor: { mediaType, digest: sha256(manifest), size: manifest.length }, images, blobs };
+  return {
+    kind: 'index',
+    format,
+    mediaType,
+    manifest,
+    descriptor: { mediaType, digest: sha256(manifest), size: manifest.length },
+    images,
+    blobs,
+  };
 }
 
 // ---------------------------------------------------------------- OCI image layout
@@ -339,8 +349,10 @@ export interface LayoutReader {
 /** Reads the manifest tagged `tag` (or the only one) from an OCI image layout. */
 export function readOciLayout(dir: string, tag?: string): LayoutReader {
   const index = JSON.parse(readFileSync(path.join(dir, 'index.json'), 'utf8')) as { manifests: Descriptor[] };
-  const entries = tag === undefined ? index.manifests : index.manifests.filter((m) => m.annotations?.['org.opencontainers.image.ref.name'] === tag);
-  if (entries.length !== 1) throw new Error(`${dir}: expected one manifest for ${tag ?? '(any tag)'}, index.json has ${JSON.stringify(index.manifests)}`);
+  const entries =
+    tag === undefined ? index.manifests : index.manifests.filter((m) => m.annotations?.['org.opencontainers.image.ref.name'] === tag);
+  if (entries.length !== 1)
+    throw new Error(`${dir}: expected one manifest for ${tag ?? '(any tag)'}, index.json has ${JSON.stringify(index.manifests)}`);
   const top = entries[0];
   const blob = (d: string) => readFileSync(blobPath(dir, d));
   return {

@@ -8,9 +8,10 @@ type Model = new (o: unknown) => { validate(): void };
 
 async function model(apiVersion: string, kind: string): Promise<Model> {
   const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
-  const mod = group === 'monitoring.coreos.com'
-    ? await import(`@kubernetes-models/prometheus-operator/${group}/${version}/${kind}`)
-    : await import(`kubernetes-models/${group ? `${group}/` : ''}${version}/${kind}`);
+  const mod =
+    group === 'monitoring.coreos.com'
+      ? await import(`@kubernetes-models/prometheus-operator/${group}/${version}/${kind}`)
+      : await import(`kubernetes-models/${group ? `${group}/` : ''}${version}/${kind}`);
   const M = (mod as Record<string, Model>)[kind];
   if (!M) throw new Error(`no upstream schema for ${apiVersion} ${kind}`);
   return M;

@@ -9,7 +9,12 @@ import { which } from './exec.ts';
 
 export const MOTO_SERVER = which('moto_server');
 
-export interface MotoServer { endpoint: string; bucket: string; proc: ChildProcess; stop(): Promise<void> }
+export interface MotoServer {
+  endpoint: string;
+  bucket: string;
+  proc: ChildProcess;
+  stop(): Promise<void>;
+}
 
 export async function startMotoServer(bucket = 'berth-moto'): Promise<MotoServer> {
   if (!MOTO_SERVER) throw new Error('moto_server is not installed');
@@ -22,7 +27,10 @@ export async function startMotoServer(bucket = 'berth-moto'): Promise<MotoServer
   const endpoint = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const ok = await fetch(`${endpoint}/`).then((r) => r.status < 500, () => false);
+    const ok = await fetch(`${endpoint}/`).then(
+      (r) => r.status < 500,
+      () => false,
+    );
     if (ok) break;
     if (proc.exitCode !== null || Date.now() > deadline) {
       proc.kill('SIGKILL');
@@ -30,11 +38,18 @@ export async function startMotoServer(bucket = 'berth-moto'): Promise<MotoServer
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  const client = new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  const client = new S3Client({
+    region: 'us-east-1',
+    endpoint,
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+  });
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
   client.destroy();
   return {
-    endpoint, bucket, proc,
+    endpoint,
+    bucket,
+    proc,
     async stop() {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
       const exited = once(proc, 'exit');

@@ -6,7 +6,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { which } from './exec.ts';
 
-export interface Sample { name: string; labels: Record<string, string>; value: number }
+export interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
 
 /** Parses the Prometheus text exposition format (the subset prom-client writes). */
 export function parseExposition(text: string): Sample[] {
@@ -18,8 +22,7 @@ export function parseExposition(text: string): Sample[] {
     const labels: Record<string, string> = {};
     if (m[2]) {
       const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?/g;
-      let l: RegExpExecArray | null;
-      while ((l = re.exec(m[2]))) labels[l[1]] = l[2].replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
+      for (const l of m[2].matchAll(re)) labels[l[1]] = l[2].replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
     }
     const v = m[3] === '+Inf' ? Infinity : m[3] === '-Inf' ? -Infinity : Number(m[3]);
     out.push({ name: m[1], labels, value: v });
@@ -49,7 +52,10 @@ export function freePort(): Promise<number> {
 export const PROMETHEUS_BIN = which('prometheus');
 export const PROMTOOL_BIN = which('promtool');
 
-export interface PromResult { metric: Record<string, string>; value: [number, string] }
+export interface PromResult {
+  metric: Record<string, string>;
+  value: [number, string];
+}
 
 export interface RunningPrometheus {
   url: string;
@@ -69,13 +75,17 @@ export async function startPrometheus(config: string): Promise<RunningPrometheus
   writeFileSync(configFile, config);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const proc: ChildProcess = spawn(PROMETHEUS_BIN, [
-    `--config.file=${configFile}`,
-    `--storage.tsdb.path=${path.join(dir, 'data')}`,
-    `--web.listen-address=127.0.0.1:${port}`,
-    '--storage.tsdb.retention.time=1h',
-    '--log.level=warn',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc: ChildProcess = spawn(
+    PROMETHEUS_BIN,
+    [
+      `--config.file=${configFile}`,
+      `--storage.tsdb.path=${path.join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--storage.tsdb.retention.time=1h',
+      '--log.level=warn',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let out = '';
   proc.stdout!.on('data', (d) => (out = (out + d).slice(-20_000)));
   proc.stderr!.on('data', (d) => (out = (out + d).slice(-20_000)));
@@ -91,13 +101,16 @@ export async function startPrometheus(config: string): Promise<RunningPrometheus
   };
   const api = async <T>(p: string): Promise<T> => {
     const r = await fetch(`${url}${p}`);
-    const body = await r.json() as { status: string; data: T; error?: string };
+    const body = (await r.json()) as { status: string; data: T; error?: string };
     if (body.status !== 'success') throw new Error(`Prometheus ${p}: ${r.status} ${body.error ?? JSON.stringify(body)}`);
     return body.data;
   };
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const ok = await fetch(`${url}/-/ready`).then((r) => r.status === 200, () => false);
+    const ok = await fetch(`${url}/-/ready`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) break;
     if (proc.exitCode !== null || Date.now() > deadline) {
       await stop();

@@ -25,15 +25,23 @@ export async function startRedis(): Promise<TestRedis> {
   const port = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), 'berth-redis-'));
   const launch = async (): Promise<ChildProcess> => {
-    const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 10_000);
       proc.stdout!.on('data', (d) => {
         out += d;
-        if (out.includes('Ready to accept connections')) { clearTimeout(t); resolve(); }
+        if (out.includes('Ready to accept connections')) {
+          clearTimeout(t);
+          resolve();
+        }
       });
-      proc.once('exit', (code) => { clearTimeout(t); reject(new Error(`redis-server exited ${code}: ${out}`)); });
+      proc.once('exit', (code) => {
+        clearTimeout(t);
+        reject(new Error(`redis-server exited ${code}: ${out}`));
+      });
     });
     proc.stdout!.resume();
     return proc;

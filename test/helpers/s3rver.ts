@@ -37,8 +37,11 @@ function withoutFips(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 }
 
 async function launch(dir: string, port: number, bucket: string): Promise<{ proc: ChildProcess; port: number }> {
-  const proc = spawn(process.execPath, [S3RVER_BIN, '-d', dir, '-a', '127.0.0.1', '-p', String(port), '--silent', '--configure-bucket', bucket],
-    { env: withoutFips(process.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(
+    process.execPath,
+    [S3RVER_BIN, '-d', dir, '-a', '127.0.0.1', '-p', String(port), '--silent', '--configure-bucket', bucket],
+    { env: withoutFips(process.env), stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let out = '';
   proc.stderr!.on('data', (d) => (out += d));
   const listening = new Promise<number>((resolve, reject) => {
@@ -75,7 +78,9 @@ export async function startS3Server(opts: { bucket?: string } = {}): Promise<S3S
     accessKey: 'S3RVER',
     secretKey: 'S3RVER',
     dir,
-    get proc() { return proc; },
+    get proc() {
+      return proc;
+    },
     kill: stopProc,
     async restart() {
       await stopProc();
@@ -87,9 +92,25 @@ export async function startS3Server(opts: { bucket?: string } = {}): Promise<S3S
     },
     storageConfig(driver = 'S3Storage', storagePath = '/registry') {
       if (driver === 'RadosGWStorage') {
-        return { hostname: '127.0.0.1', port, is_secure: false, access_key: 'S3RVER', secret_key: 'S3RVER', bucket_name: bucket, storage_path: storagePath };
+        return {
+          hostname: '127.0.0.1',
+          port,
+          is_secure: false,
+          access_key: 'S3RVER',
+          secret_key: 'S3RVER',
+          bucket_name: bucket,
+          storage_path: storagePath,
+        };
       }
-      return { host: 'http://127.0.0.1', port, s3_bucket: bucket, s3_access_key: 'S3RVER', s3_secret_key: 'S3RVER', s3_region: 'us-east-1', storage_path: storagePath };
+      return {
+        host: 'http://127.0.0.1',
+        port,
+        s3_bucket: bucket,
+        s3_access_key: 'S3RVER',
+        s3_secret_key: 'S3RVER',
+        s3_region: 'us-east-1',
+        storage_path: storagePath,
+      };
     },
   } as S3Server;
   return server;

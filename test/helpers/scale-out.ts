@@ -13,7 +13,14 @@ import { startRedis, type TestRedis } from './redis.ts';
 import { startS3Server, type S3Server } from './s3rver.ts';
 import { BERTH_BIN, freePort } from './server.ts';
 
-export interface ReplicaProcess { index: number; port: number; url: string; proc?: ChildProcess; output: string; exited?: Promise<number | null> }
+export interface ReplicaProcess {
+  index: number;
+  port: number;
+  url: string;
+  proc?: ChildProcess;
+  output: string;
+  exited?: Promise<number | null>;
+}
 
 export interface TopologyOptions {
   replicas: number;
@@ -135,10 +142,12 @@ export class Topology {
       TRUSTED_PROXIES: ['127.0.0.1/32'],
       METRICS_ROW_COUNT_INTERVAL_SECONDS: 1,
       SHUTDOWN_GRACE_SECONDS: 30,
-      ...(this.redis ? {
-        DATA_MODEL_CACHE_CONFIG: { engine: 'redis', redis_config: { primary: this.redis.primary } },
-        PULL_METRICS_REDIS: this.redis.primary,
-      } : {}),
+      ...(this.redis
+        ? {
+            DATA_MODEL_CACHE_CONFIG: { engine: 'redis', redis_config: { primary: this.redis.primary } },
+            PULL_METRICS_REDIS: this.redis.primary,
+          }
+        : {}),
       ...this.opts.config,
     };
     writeFileSync(this.configFile, stringifyYaml(doc));
@@ -159,7 +168,10 @@ export class Topology {
     const deadline = Date.now() + 10_000;
     for (;;) {
       const r = await fetch(`${this.url}/v2/`).catch(() => undefined);
-      if (r) { await r.arrayBuffer(); return; }
+      if (r) {
+        await r.arrayBuffer();
+        return;
+      }
       if (this.nginx.exitCode !== null) throw new Error(`nginx exited ${this.nginx.exitCode}: ${out}`);
       if (Date.now() > deadline) throw new Error(`nginx did not start: ${out}`);
       await new Promise((res) => setTimeout(res, 50));
@@ -169,20 +181,32 @@ export class Topology {
   /** nginx's access log: one line per request, "METHOD URI STATUS UPSTREAM(S) UPSTREAM_STATUS(ES)". */
   accessLog(): { method: string; uri: string; status: number; upstream: string; upstreamStatus: string }[] {
     let text = '';
-    try { text = readFileSync(path.join(this.dir, 'nginx', 'access.log'), 'utf8'); } catch { return []; }
-    return text.split('\n').filter(Boolean).map((l) => {
-      const [method, uri, status, upstream, ...rest] = l.split(' ');
-      return { method, uri, status: Number(status), upstream, upstreamStatus: rest.join(' ') };
-    });
+    try {
+      text = readFileSync(path.join(this.dir, 'nginx', 'access.log'), 'utf8');
+    } catch {
+      return [];
+    }
+    return text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        const [method, uri, status, upstream, ...rest] = l.split(' ');
+        return { method, uri, status: Number(status), upstream, upstreamStatus: rest.join(' ') };
+      });
   }
 
   async startReplica(i: number): Promise<ReplicaProcess> {
     const r = this.replicas[i];
     const data = path.join(this.dir, `replica-${i}`);
     mkdirSync(data, { recursive: true });
-    const proc = spawn(process.execPath, [BERTH_BIN, 'serve', '--config', this.configFile, '--listen', `127.0.0.1:${r.port}`, '--data', data], {
-      env: { ...process.env, BERTH_CONFIG: '' }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const proc = spawn(
+      process.execPath,
+      [BERTH_BIN, 'serve', '--config', this.configFile, '--listen', `127.0.0.1:${r.port}`, '--data', data],
+      {
+        env: { ...process.env, BERTH_CONFIG: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     r.proc = proc;
     r.output = '';
     proc.stdout!.on('data', (d) => (r.output += d));
@@ -192,7 +216,10 @@ export class Topology {
     for (;;) {
       if (r.output.includes('listening on')) {
         const res = await fetch(`${r.url}/v2/`).catch(() => undefined);
-        if (res) { await res.arrayBuffer(); return r; }
+        if (res) {
+          await res.arrayBuffer();
+          return r;
+        }
       }
       if (proc.exitCode !== null) throw new Error(`replica ${i} exited ${proc.exitCode}: ${r.output}`);
       if (Date.now() > deadline) throw new Error(`replica ${i} did not start: ${r.output}`);

@@ -15,7 +15,9 @@ import { imageManifest, pushBlob, putManifest } from './registry-client.ts';
 export async function tarLayer(files: Record<string, string>): Promise<Buffer> {
   const pack = tarStream.pack();
   const out: Buffer[] = [];
-  const done = (async () => { for await (const c of pack as AsyncIterable<Buffer>) out.push(c); })();
+  const done = (async () => {
+    for await (const c of pack as AsyncIterable<Buffer>) out.push(c);
+  })();
   for (const [name, data] of Object.entries(files)) {
     await new Promise<void>((resolve, reject) => pack.entry({ name, mode: 0o644 }, Buffer.from(data), (e) => (e ? reject(e) : resolve())));
   }
@@ -26,16 +28,22 @@ export async function tarLayer(files: Record<string, string>): Promise<Buffer> {
 
 /** Debian 12 with libfoo 1.0-1 and libbar 2.0-1 installed. */
 export function debianLayer(): Promise<Buffer> {
-  const pkg = (name: string, version: string) => `Package: ${name}\nStatus: install ok installed\nArchitecture: amd64\nVersion: ${version}\n`;
+  const pkg = (name: string, version: string) =>
+    `Package: ${name}\nStatus: install ok installed\nArchitecture: amd64\nVersion: ${version}\n`;
   return tarLayer({
-    'etc/os-release': 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\nID=debian\n',
+    'etc/os-release':
+      'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\nID=debian\n',
     'var/lib/dpkg/status': `${pkg('libfoo', '1.0-1')}\n${pkg('libbar', '2.0-1')}\n`,
   });
 }
 
 /** Pushes an image with these layers; returns the manifest digest. */
 export async function pushLayers(url: string, repo: string, tag: string, layers: Buffer[]): Promise<string> {
-  const config = await pushBlob(url, repo, JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, tag }));
+  const config = await pushBlob(
+    url,
+    repo,
+    JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, tag }),
+  );
   const pushed = [];
   for (const l of layers) pushed.push(await pushBlob(url, repo, l));
   const r = await putManifest(url, repo, tag, imageManifest(config, pushed));
@@ -45,8 +53,18 @@ export async function pushLayers(url: string, repo: string, tag: string, layers:
 
 function advisory(id: string, pkg: string, fixed: string, severity: Severity): Advisory {
   return {
-    updater: 'metrics-debian', id, aliases: [], ecosystem: 'dpkg', distribution: { id: 'debian', versionId: '12' }, package: pkg,
-    packageKind: 'source', ranges: [[{ introduced: '0' }, { fixed }]], fixedIn: fixed, severity, links: [], description: `${id} in ${pkg}`,
+    updater: 'metrics-debian',
+    id,
+    aliases: [],
+    ecosystem: 'dpkg',
+    distribution: { id: 'debian', versionId: '12' },
+    package: pkg,
+    packageKind: 'source',
+    ranges: [[{ introduced: '0' }, { fixed }]],
+    fixedIn: fixed,
+    severity,
+    links: [],
+    description: `${id} in ${pkg}`,
   };
 }
 
@@ -66,7 +84,9 @@ export async function importDebianAdvisories(db: DB, dialect: Dialect, ageSecond
       yield advisory('CVE-2099-0002', 'libfoo', '1.1-1', 'Critical');
       yield advisory('CVE-2099-0003', 'libbar', '1.5-1', 'Low');
     }
-    await exportBundle(file, [{ name: 'metrics-debian', fingerprint: `fp-${ageSeconds}`, fetchedAt: Date.now() - ageSeconds * 1000, records: records() }]);
+    await exportBundle(file, [
+      { name: 'metrics-debian', fingerprint: `fp-${ageSeconds}`, fetchedAt: Date.now() - ageSeconds * 1000, records: records() },
+    ]);
     await importBundle(db, dialect, file);
   } finally {
     rmSync(dir, { recursive: true, force: true });

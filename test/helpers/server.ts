@@ -23,7 +23,7 @@ export interface StartOptions {
   auth?: boolean;
   /** Extra config.yaml keys. */
   config?: Record<string, unknown>;
-  logger?: Parameters<typeof createBerth>[1] extends infer O ? O extends { logger?: infer L } ? L : never : never;
+  logger?: Parameters<typeof createBerth>[1] extends infer O ? (O extends { logger?: infer L } ? L : never) : never;
 }
 
 /** A free TCP port on 127.0.0.1 (the realm in token challenges must name the real port). */
@@ -35,7 +35,11 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startServer(dialect: TestDialect = 'sqlite', env: Record<string, string> = {}, opts: StartOptions = {}): Promise<TestServer> {
+export async function startServer(
+  dialect: TestDialect = 'sqlite',
+  env: Record<string, string> = {},
+  opts: StartOptions = {},
+): Promise<TestServer> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'berth-test-'));
   let pgDb: Awaited<ReturnType<typeof createPostgresDatabase>> | undefined;
   if (dialect === 'postgres') pgDb = await createPostgresDatabase();
@@ -69,7 +73,12 @@ export async function startServer(dialect: TestDialect = 'sqlite', env: Record<s
 
 export const BERTH_BIN = path.resolve(import.meta.dirname, '../../bin/berth.js');
 
-export interface ChildServer { url: string; proc: ChildProcess; output(): string; exited: Promise<number | null> }
+export interface ChildServer {
+  url: string;
+  proc: ChildProcess;
+  output(): string;
+  exited: Promise<number | null>;
+}
 
 /** Runs `berth serve` as a child process and waits until /v2/ answers. */
 export async function spawnServer(args: string[], env: Record<string, string> = {}): Promise<ChildServer> {

@@ -35,7 +35,10 @@ async function waitForPort(port: number, proc: ChildProcess, out: () => string):
   while (Date.now() < deadline) {
     if (proc.exitCode !== null) throw new Error(`slapd exited ${proc.exitCode}: ${out()}`);
     const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
       s.on('error', () => resolve(false));
     });
     if (ok) return;
@@ -52,25 +55,28 @@ export async function startSlapd(): Promise<Slapd> {
   const port = await freePort();
   const tlsPort = await freePort();
   const conf = path.join(dir, 'slapd.conf');
-  writeFileSync(conf, [
-    ...['core', 'cosine', 'inetorgperson', 'nis'].map((s) => `include /etc/ldap/schema/${s}.schema`),
-    `pidfile ${path.join(dir, 'slapd.pid')}`,
-    `argsfile ${path.join(dir, 'slapd.args')}`,
-    'modulepath /usr/lib/ldap',
-    'moduleload back_mdb',
-    `TLSCACertificateFile ${certs.caCert}`,
-    `TLSCertificateFile ${certs.serverCert}`,
-    `TLSCertificateKeyFile ${certs.serverKey}`,
-    'database mdb',
-    'maxsize 16777216',
-    `suffix "${BASE_DN}"`,
-    `rootdn "${ADMIN_DN}"`,
-    `rootpw ${ADMIN_PASSWORD}`,
-    `directory ${data}`,
-    'access to attrs=userPassword by self write by anonymous auth by * none',
-    'access to * by * read',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    conf,
+    [
+      ...['core', 'cosine', 'inetorgperson', 'nis'].map((s) => `include /etc/ldap/schema/${s}.schema`),
+      `pidfile ${path.join(dir, 'slapd.pid')}`,
+      `argsfile ${path.join(dir, 'slapd.args')}`,
+      'modulepath /usr/lib/ldap',
+      'moduleload back_mdb',
+      `TLSCACertificateFile ${certs.caCert}`,
+      `TLSCertificateFile ${certs.serverCert}`,
+      `TLSCertificateKeyFile ${certs.serverKey}`,
+      'database mdb',
+      'maxsize 16777216',
+      `suffix "${BASE_DN}"`,
+      `rootdn "${ADMIN_DN}"`,
+      `rootpw ${ADMIN_PASSWORD}`,
+      `directory ${data}`,
+      'access to attrs=userPassword by self write by anonymous auth by * none',
+      'access to * by * read',
+      '',
+    ].join('\n'),
+  );
   const url = `ldap://127.0.0.1:${port}`;
   const ldapsUrl = `ldaps://127.0.0.1:${tlsPort}`;
   let proc: ChildProcess | undefined;
@@ -92,12 +98,22 @@ export async function startSlapd(): Promise<Slapd> {
     await exited;
   };
   await start();
-  const tool = (bin: string, args: string[], input?: string) => runOk(bin, ['-x', '-H', url, '-D', ADMIN_DN, '-w', ADMIN_PASSWORD, ...args], { input, timeoutMs: 20_000 });
+  const tool = (bin: string, args: string[], input?: string) =>
+    runOk(bin, ['-x', '-H', url, '-D', ADMIN_DN, '-w', ADMIN_PASSWORD, ...args], { input, timeoutMs: 20_000 });
   const s: Slapd = {
-    url, ldapsUrl, caFile: certs.caCert, dir,
-    add: async (ldif) => { await tool('ldapadd', [], ldif); },
-    modify: async (ldif) => { await tool('ldapmodify', [], ldif); },
-    remove: async (dn) => { await tool('ldapdelete', [dn]); },
+    url,
+    ldapsUrl,
+    caFile: certs.caCert,
+    dir,
+    add: async (ldif) => {
+      await tool('ldapadd', [], ldif);
+    },
+    modify: async (ldif) => {
+      await tool('ldapmodify', [], ldif);
+    },
+    remove: async (dn) => {
+      await tool('ldapdelete', [dn]);
+    },
     start,
     stop,
   };
@@ -113,18 +129,45 @@ export async function destroySlapd(s: Slapd | undefined): Promise<void> {
 
 /** LDIF of a person in ou=people. */
 export function person(uid: string, password: string, mail = `${uid}@example.com`, extra: string[] = []): string {
-  return [`dn: uid=${uid},ou=people,${BASE_DN}`, 'objectClass: inetOrgPerson', `uid: ${uid}`, `cn: ${uid}`, `sn: ${uid}`, `mail: ${mail}`, `userPassword: ${password}`, ...extra, ''].join('\n');
+  return [
+    `dn: uid=${uid},ou=people,${BASE_DN}`,
+    'objectClass: inetOrgPerson',
+    `uid: ${uid}`,
+    `cn: ${uid}`,
+    `sn: ${uid}`,
+    `mail: ${mail}`,
+    `userPassword: ${password}`,
+    ...extra,
+    '',
+  ].join('\n');
 }
 
 /** LDIF of a groupOfNames in ou=groups. */
 export function group(cn: string, memberUids: string[]): string {
-  return [`dn: cn=${cn},ou=groups,${BASE_DN}`, 'objectClass: groupOfNames', `cn: ${cn}`, ...memberUids.map((u) => `member: uid=${u},ou=people,${BASE_DN}`), ''].join('\n');
+  return [
+    `dn: cn=${cn},ou=groups,${BASE_DN}`,
+    'objectClass: groupOfNames',
+    `cn: ${cn}`,
+    ...memberUids.map((u) => `member: uid=${u},ou=people,${BASE_DN}`),
+    '',
+  ].join('\n');
 }
 
 export const BASE_LDIF = [
-  `dn: ${BASE_DN}`, 'objectClass: dcObject', 'objectClass: organization', 'dc: example', 'o: Example', '',
-  `dn: ou=people,${BASE_DN}`, 'objectClass: organizationalUnit', 'ou: people', '',
-  `dn: ou=groups,${BASE_DN}`, 'objectClass: organizationalUnit', 'ou: groups', '',
+  `dn: ${BASE_DN}`,
+  'objectClass: dcObject',
+  'objectClass: organization',
+  'dc: example',
+  'o: Example',
+  '',
+  `dn: ou=people,${BASE_DN}`,
+  'objectClass: organizationalUnit',
+  'ou: people',
+  '',
+  `dn: ou=groups,${BASE_DN}`,
+  'objectClass: organizationalUnit',
+  'ou: groups',
+  '',
 ].join('\n');
 
 export { run };

@@ -25,13 +25,18 @@ export function App() {
       setUser(u);
     } catch {
       setUser(null);
-      const s = await api<{ needs_admin: boolean; needs_code?: boolean; external_login?: ExternalLogin[] }>('GET', '/setup').catch(() => ({ needs_admin: false, needs_code: false, external_login: [] }));
+      const s = await api<{ needs_admin: boolean; needs_code?: boolean; external_login?: ExternalLogin[] }>('GET', '/setup').catch(() => ({
+        needs_admin: false,
+        needs_code: false,
+        external_login: [],
+      }));
       setNeedsAdmin(s.needs_admin);
       setNeedsCode(!!s.needs_code);
       setExternal(s.external_login ?? []);
     }
   };
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: once, on mount: loadUser is recreated on every render, and listing it would reload the user (and re-register the expiry handler) on each one
   useEffect(() => {
     onSessionExpired(() => {
       setCsrf(undefined);
@@ -43,19 +48,28 @@ export function App() {
     void loadUser();
   }, []);
 
-  useEffect(() => { setMenuOpen(false); }, [path]);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: path is the trigger: navigating closes the menu
+  useEffect(() => {
+    setMenuOpen(false);
+  }, [path]);
   // A session can expire or be revoked while the page is open: check on every navigation and when the tab
   // gets focus (a 401 switches to the sign-in screen with a notice).
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the triggers are navigation (path) and signing in or out (!!user), not every new user object
   useEffect(() => {
     if (!user) return;
-    const check = () => { api('GET', '/user/').catch(() => undefined); };
+    const check = () => {
+      api('GET', '/user/').catch(() => undefined);
+    };
     check();
     window.addEventListener('focus', check);
     return () => window.removeEventListener('focus', check);
   }, [path, !!user]);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: path and user are triggers: each page (or the sign-in screen) renders a new h1 to make focusable
   useEffect(() => {
     const h = document.querySelector('main h1') as HTMLElement | null;
-    if (h) { h.tabIndex = -1; }
+    if (h) {
+      h.tabIndex = -1;
+    }
   }, [path, user]);
 
   if (user === undefined) return <Loading label="Loading Berth…" />;
@@ -63,11 +77,29 @@ export function App() {
   if (!user) {
     return (
       <div className="auth-shell">
-        <div className="brand-large" aria-hidden="true">⚓ Berth</div>
+        <div className="brand-large" aria-hidden="true">
+          ⚓ Berth
+        </div>
         <main id="main">
-          {needsAdmin
-            ? <SetupPage needsCode={needsCode} onDone={async () => { setNeedsAdmin(false); await loadUser(); navigate('/', true); }} />
-            : <SignInPage notice={notice} external={external} onDone={async () => { setNotice(undefined); await loadUser(); }} />}
+          {needsAdmin ? (
+            <SetupPage
+              needsCode={needsCode}
+              onDone={async () => {
+                setNeedsAdmin(false);
+                await loadUser();
+                navigate('/', true);
+              }}
+            />
+          ) : (
+            <SignInPage
+              notice={notice}
+              external={external}
+              onDone={async () => {
+                setNotice(undefined);
+                await loadUser();
+              }}
+            />
+          )}
         </main>
       </div>
     );
@@ -81,23 +113,50 @@ export function App() {
     navigate('/', true);
   };
 
-  const nav: [string, string][] = [['/', 'Repositories'], ['/organizations', 'Organizations']];
+  const nav: [string, string][] = [
+    ['/', 'Repositories'],
+    ['/organizations', 'Organizations'],
+  ];
   if (user.super_user) nav.push(['/admin', 'Registry health']);
-  const current = (href: string) => (href === '/' ? path === '/' || path.startsWith('/repository') : path.startsWith(href.replace(/s$/, '')));
+  const current = (href: string) =>
+    href === '/' ? path === '/' || path.startsWith('/repository') : path.startsWith(href.replace(/s$/, ''));
 
   return (
     <>
-      <a className="skip" href="#main">Skip to content</a>
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
       <header className="top">
-        <Link href="/" className="brand" aria-label="Berth home">⚓ Berth</Link>
-        <button type="button" className="menu-toggle" aria-expanded={menuOpen} aria-controls="main-nav" onClick={() => setMenuOpen(!menuOpen)}>Menu</button>
+        <Link href="/" className="brand" aria-label="Berth home">
+          ⚓ Berth
+        </Link>
+        <button
+          type="button"
+          className="menu-toggle"
+          aria-expanded={menuOpen}
+          aria-controls="main-nav"
+          onClick={() => setMenuOpen(!menuOpen)}
+        >
+          Menu
+        </button>
         <nav id="main-nav" aria-label="Main" className={menuOpen ? 'open' : ''}>
           <ul>
-            {nav.map(([href, label]) => <li key={href}><Link href={href} aria-current={current(href) ? 'page' : undefined}>{label}</Link></li>)}
+            {nav.map(([href, label]) => (
+              <li key={href}>
+                <Link href={href} aria-current={current(href) ? 'page' : undefined}>
+                  {label}
+                </Link>
+              </li>
+            ))}
           </ul>
           <div className="who">
-            <span>Signed in as <strong>{user.username}</strong>{user.super_user ? ' (admin)' : ''}</span>
-            <button type="button" onClick={signOut}>Sign out</button>
+            <span>
+              Signed in as <strong>{user.username}</strong>
+              {user.super_user ? ' (admin)' : ''}
+            </span>
+            <button type="button" onClick={signOut}>
+              Sign out
+            </button>
           </div>
         </nav>
       </header>
@@ -109,18 +168,28 @@ export function App() {
 }
 
 function Route({ path, user, reloadUser }: { path: string; user: User; reloadUser: () => Promise<void> }) {
-  let m: RegExpExecArray | null;
-  const d = (s: string) => { try { return decodeURIComponent(s); } catch { return s; } };
+  const d = (s: string) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      return s;
+    }
+  };
   if (path === '/' || path === '/repositories') return <ReposPage user={user} />;
   if (path === '/organizations') return <OrgsPage user={user} reloadUser={reloadUser} />;
-  if ((m = /^\/organization\/([^/]+)\/?$/.exec(path))) return <OrgPage org={d(m[1])} user={user} reloadUser={reloadUser} />;
-  if ((m = /^\/repository\/(.+)\/manifest\/([^/]+)$/.exec(path))) return <ManifestPage repo={d(m[1])} digest={d(m[2])} />;
-  if ((m = /^\/repository\/(.+?)\/?$/.exec(path))) return <RepoPage repo={d(m[1])} user={user} />;
+  const org = /^\/organization\/([^/]+)\/?$/.exec(path);
+  if (org) return <OrgPage org={d(org[1])} user={user} reloadUser={reloadUser} />;
+  const manifest = /^\/repository\/(.+)\/manifest\/([^/]+)$/.exec(path);
+  if (manifest) return <ManifestPage repo={d(manifest[1])} digest={d(manifest[2])} />;
+  const repo = /^\/repository\/(.+?)\/?$/.exec(path);
+  if (repo) return <RepoPage repo={d(repo[1])} user={user} />;
   if (path === '/admin') return <AdminPage user={user} />;
   return (
     <>
       <h1>Page not found</h1>
-      <p>There is nothing at <code>{path}</code>. <Link href="/">Go to the repositories</Link>.</p>
+      <p>
+        There is nothing at <code>{path}</code>. <Link href="/">Go to the repositories</Link>.
+      </p>
     </>
   );
 }

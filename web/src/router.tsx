@@ -16,7 +16,10 @@ export function useLocation(): { path: string; query: URLSearchParams } {
     const update = () => setTick((t) => t + 1);
     listeners.add(update);
     window.addEventListener('popstate', update);
-    return () => { listeners.delete(update); window.removeEventListener('popstate', update); };
+    return () => {
+      listeners.delete(update);
+      window.removeEventListener('popstate', update);
+    };
   }, []);
   return { path: location.pathname, query: new URLSearchParams(location.search) };
 }
@@ -28,5 +31,5 @@ export function Link(props: AnchorHTMLAttributes<HTMLAnchorElement> & { href: st
     e.preventDefault();
     navigate(props.href);
   };
-  return <a {...props} onClick={onClick} />;
+  return <a {...props} href={props.href} onClick={onClick} />;
 }

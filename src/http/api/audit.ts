@@ -46,64 +46,92 @@ async function answer(c: ApiCall, what: What, scope: LogScope, label: string): P
     throw e;
   }
   const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
-  c.reply.code(200).header('Content-Type', 'application/x-ndjson; charset=utf-8')
-    .header('Content-Disposition', `attachment; filename="${label.replace(/[^A-Za-z0-9._-]/g, '_')}-logs-${day(f.start)}-${day(f.end - 1)}.jsonl"`);
+  c.reply
+    .code(200)
+    .header('Content-Type', 'application/x-ndjson; charset=utf-8')
+    .header(
+      'Content-Disposition',
+      `attachment; filename="${label.replace(/[^A-Za-z0-9._-]/g, '_')}-logs-${day(f.start)}-${day(f.end - 1)}.jsonl"`,
+    );
   return c.reply.send(Readable.from(queries.exportLines(scope, f)));
 }
 
 /** Repository logs: admins of the repository and superusers. */
-export const repositoryLogs = (what: What): ApiHandler => async (c) => {
-  const { repo } = await c.deps.accounts.repos.requireAccess(c.principal, c.params.name, 'admin');
-  return answer(c, what, { repository: repo.name }, repo.name);
-};
+export const repositoryLogs =
+  (what: What): ApiHandler =>
+  async (c) => {
+    const { repo } = await c.deps.accounts.repos.requireAccess(c.principal, c.params.name, 'admin');
+    return answer(c, what, { repository: repo.name }, repo.name);
+  };
 
 /** Organization logs: its admins and superusers. */
-export const organizationLogs = (what: What): ApiHandler => async (c) => {
-  const { org } = c.params;
-  requireSignedIn(c.principal);
-  await c.deps.accounts.orgs.get(org);
-  if (!(await c.deps.accounts.perms.isNamespaceAdmin(c.principal, org))) throw deny(c.principal, `only administrators of organization "${org}" and superusers can read its logs`);
-  return answer(c, what, { namespace: org }, org);
-};
+export const organizationLogs =
+  (what: What): ApiHandler =>
+  async (c) => {
+    const { org } = c.params;
+    requireSignedIn(c.principal);
+    await c.deps.accounts.orgs.get(org);
+    if (!(await c.deps.accounts.perms.isNamespaceAdmin(c.principal, org)))
+      throw deny(c.principal, `only administrators of organization "${org}" and superusers can read its logs`);
+    return answer(c, what, { namespace: org }, org);
+  };
 
 /** The signed-in user's own namespace. */
-export const userLogs = (what: What): ApiHandler => async (c) => {
-  const p = requireUserCaller(c.principal);
-  return answer(c, what, { namespace: p.name }, p.name);
-};
+export const userLogs =
+  (what: What): ApiHandler =>
+  async (c) => {
+    const p = requireUserCaller(c.principal);
+    return answer(c, what, { namespace: p.name }, p.name);
+  };
 
 /** Everything: superusers. */
-export const superuserLogs = (what: What): ApiHandler => async (c) => {
-  const p = requireUserCaller(c.principal);
-  if (!c.deps.accounts.perms.isSuper(p)) throw new ApiError(403, 'only a superuser can read the logs of the whole registry');
-  return answer(c, what, { all: true }, 'registry');
-};
+export const superuserLogs =
+  (what: What): ApiHandler =>
+  async (c) => {
+    const p = requireUserCaller(c.principal);
+    if (!c.deps.accounts.perms.isSuper(p)) throw new ApiError(403, 'only a superuser can read the logs of the whole registry');
+    return answer(c, what, { all: true }, 'registry');
+  };
 
 /** Repository notifications: admins of the repository; NotificationError -> its status. */
-const notification = (fn: (c: ApiCall, repo: { id: number; name: string }, meta: Record<string, string>) => Promise<unknown>): ApiHandler => async (c) => {
-  const { repo } = await c.deps.accounts.repos.requireAccess(c.principal, c.params.name, 'admin');
-  const i = repo.name.indexOf('/');
-  try {
-    return await fn(c, repo, { repo: repo.name.slice(i + 1), namespace: repo.name.slice(0, i) });
-  } catch (e) {
-    if (e instanceof NotificationError) throw new ApiError(e.status, e.message);
-    throw e;
-  }
-};
+const notification =
+  (fn: (c: ApiCall, repo: { id: number; name: string }, meta: Record<string, string>) => Promise<unknown>): ApiHandler =>
+  async (c) => {
+    const { repo } = await c.deps.accounts.repos.requireAccess(c.principal, c.params.name, 'admin');
+    const i = repo.name.indexOf('/');
+    try {
+      return await fn(c, repo, { repo: repo.name.slice(i + 1), namespace: repo.name.slice(0, i) });
+    } catch (e) {
+      if (e instanceof NotificationError) throw new ApiError(e.status, e.message);
+      throw e;
+    }
+  };
 
-export const listNotifications = notification(async ({ reply, deps }, repo) => sendJson(reply, 200, { notifications: await deps.audit.notifications.list(repo.id) }));
+export const listNotifications = notification(async ({ reply, deps }, repo) =>
+  sendJson(reply, 200, { notifications: await deps.audit.notifications.list(repo.id) }),
+);
 
 export const createNotification = notification(async ({ req, reply, deps }, repo, meta) => {
   const created = await deps.audit.notifications.create(repo.id, req.body);
-  auditLater(req, { kind: 'add_repo_notification', repository: repo.name, metadata: { ...meta, notification_id: created.uuid, event: created.event, method: created.method } });
+  auditLater(req, {
+    kind: 'add_repo_notification',
+    repository: repo.name,
+    metadata: { ...meta, notification_id: created.uuid, event: created.event, method: created.method },
+  });
   return sendJson(reply, 201, created);
 });
 
-export const getNotification = notification(async ({ reply, params, deps }, repo) => sendJson(reply, 200, await deps.audit.notifications.get(repo.id, params.uuid)));
+export const getNotification = notification(async ({ reply, params, deps }, repo) =>
+  sendJson(reply, 200, await deps.audit.notifications.get(repo.id, params.uuid)),
+);
 
 export const deleteNotification = notification(async ({ req, reply, params, deps }, repo, meta) => {
   const gone = await deps.audit.notifications.delete(repo.id, params.uuid);
-  auditLater(req, { kind: 'delete_repo_notification', repository: repo.name, metadata: { ...meta, notification_id: gone.uuid, event: gone.event, method: gone.method } });
+  auditLater(req, {
+    kind: 'delete_repo_notification',
+    repository: repo.name,
+    metadata: { ...meta, notification_id: gone.uuid, event: gone.event, method: gone.method },
+  });
   return reply.code(204).send();
 });
 
@@ -119,4 +147,6 @@ export const testNotification = notification(async ({ reply, params, deps }, rep
   return sendJson(reply, 200, {});
 });
 
-export const notificationDeliveries = notification(async ({ reply, params, deps }, repo) => sendJson(reply, 200, { deliveries: await deps.audit.notifications.deliveries(repo.id, params.uuid) }));
+export const notificationDeliveries = notification(async ({ reply, params, deps }, repo) =>
+  sendJson(reply, 200, { deliveries: await deps.audit.notifications.deliveries(repo.id, params.uuid) }),
+);

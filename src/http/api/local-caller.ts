@@ -10,6 +10,7 @@ function isLoopback(address: string | undefined): boolean {
 }
 
 export function isLoopbackCaller(req: FastifyRequest): boolean {
-  if (req.headers['x-forwarded-for'] !== undefined || req.headers.forwarded !== undefined || req.headers['x-real-ip'] !== undefined) return false;
+  if (req.headers['x-forwarded-for'] !== undefined || req.headers.forwarded !== undefined || req.headers['x-real-ip'] !== undefined)
+    return false;
   return isLoopback(req.socket.remoteAddress) && isLoopback(req.ip);
 }

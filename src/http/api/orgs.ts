@@ -12,7 +12,8 @@ const teamBody = z.object({ role: z.enum(['member', 'creator', 'admin']), descri
 async function orgAdmin({ params, principal, deps: { accounts } }: ApiCall): Promise<string> {
   const { org } = params;
   await accounts.orgs.get(org);
-  if (!(await accounts.perms.isNamespaceAdmin(principal, org))) throw deny(principal, `you are not an administrator of organization "${org}"`);
+  if (!(await accounts.perms.isNamespaceAdmin(principal, org)))
+    throw deny(principal, `you are not an administrator of organization "${org}"`);
   return org;
 }
 
@@ -41,7 +42,9 @@ export const getOrg: ApiHandler = async ({ reply, params: { org }, principal: p,
   if (isMember) {
     body.email = o.email;
     const teams = await accounts.teams.list(org);
-    body.teams = Object.fromEntries(teams.map((t) => [t.name, { name: t.name, role: t.role, description: t.description, member_count: t.memberCount }]));
+    body.teams = Object.fromEntries(
+      teams.map((t) => [t.name, { name: t.name, role: t.role, description: t.description, member_count: t.memberCount }]),
+    );
   }
   return sendJson(reply, 200, body);
 };

@@ -38,7 +38,9 @@ export async function apiPlugin(app: FastifyInstance, opts: { deps: ApiDeps }): 
     req.log.error({ err }, 'unhandled API error');
     return sendApiError(reply, 500, 'internal error; see the server log');
   });
-  app.setNotFoundHandler((req, reply) => sendApiError(reply, 404, `no API endpoint ${req.method} ${(req.raw.url ?? '').split('?')[0].slice(0, 200)}`));
+  app.setNotFoundHandler((req, reply) =>
+    sendApiError(reply, 404, `no API endpoint ${req.method} ${(req.raw.url ?? '').split('?')[0].slice(0, 200)}`),
+  );
 
   app.addHook('preHandler', apiPrincipalHook(accounts));
 

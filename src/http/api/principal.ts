@@ -28,15 +28,23 @@ export function apiPrincipalHook(accounts: AccountServices): (req: FastifyReques
     const credentials = parseAuthorization(req.headers.authorization);
     try {
       const r = await accounts.principals.forApi({
-        credentials, sessionCookie: readCookie(req, SESSION_COOKIE), address: req.ip,
-        changes: !['GET', 'HEAD', 'OPTIONS'].includes(req.method), csrf: header(req, CSRF_HEADER),
+        credentials,
+        sessionCookie: readCookie(req, SESSION_COOKIE),
+        address: req.ip,
+        changes: !['GET', 'HEAD', 'OPTIONS'].includes(req.method),
+        csrf: header(req, CSRF_HEADER),
       });
       req.principal = r.principal;
       if (r.sessionCsrf) req.sessionCsrf = r.sessionCsrf;
     } catch (e) {
       if (e instanceof AccountError) {
-        if (credentials.scheme === 'malformed') req.log.warn({ event: 'api_auth_refused', ip: req.ip, reason: credentials.reason }, 'API request refused');
-        if (credentials.scheme === 'basic') req.log.warn({ event: 'login_failed', account: credentials.username.slice(0, 64), ip: req.ip, reason: e.message }, 'login failed');
+        if (credentials.scheme === 'malformed')
+          req.log.warn({ event: 'api_auth_refused', ip: req.ip, reason: credentials.reason }, 'API request refused');
+        if (credentials.scheme === 'basic')
+          req.log.warn(
+            { event: 'login_failed', account: credentials.username.slice(0, 64), ip: req.ip, reason: e.message },
+            'login failed',
+          );
         if (credentials.scheme === 'bearer') req.log.warn({ event: 'api_token_refused', ip: req.ip }, 'API bearer token refused');
       }
       throw e;

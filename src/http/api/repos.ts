@@ -7,8 +7,10 @@ import { requireSignedIn, sendJson } from './principal.js';
 import type { ApiHandler } from './types.js';
 
 const createBody = z.object({
-  namespace: z.string().min(1).max(255), repository: z.string().min(1).max(255),
-  visibility: z.enum(['public', 'private']).default('private'), description: z.string().max(65_536).nullable().optional(),
+  namespace: z.string().min(1).max(255),
+  repository: z.string().min(1).max(255),
+  visibility: z.enum(['public', 'private']).default('private'),
+  description: z.string().max(65_536).nullable().optional(),
   repo_kind: z.enum(['image']).optional(),
 });
 const updateBody = z.object({ description: z.string().max(65_536).nullable() });
@@ -61,31 +63,42 @@ export const changeVisibility: ApiHandler = async ({ req, reply, params: { name 
 
 type Who = 'user' | 'team';
 
-export const listPermissions = (who: Who): ApiHandler => async ({ reply, params: { name }, principal, deps: { accounts } }) => {
-  await accounts.repos.requireAccess(principal, name, 'admin');
-  const all = await accounts.repos.permissions(name);
-  const list = who === 'user' ? all.users : all.teams;
-  return sendJson(reply, 200, { permissions: Object.fromEntries(list.map((x) => [x.name, x])) });
-};
+export const listPermissions =
+  (who: Who): ApiHandler =>
+  async ({ reply, params: { name }, principal, deps: { accounts } }) => {
+    await accounts.repos.requireAccess(principal, name, 'admin');
+    const all = await accounts.repos.permissions(name);
+    const list = who === 'user' ? all.users : all.teams;
+    return sendJson(reply, 200, { permissions: Object.fromEntries(list.map((x) => [x.name, x])) });
+  };
 
-export const getPermission = (who: Who): ApiHandler => async ({ reply, params: { name, member }, principal, deps: { accounts } }) => {
-  await accounts.repos.requireAccess(principal, name, 'admin');
-  const all = await accounts.repos.permissions(name);
-  const found = (who === 'user' ? all.users : all.teams).find((x) => x.name === member);
-  if (!found) throw new ApiError(404, `"${member.slice(0, 100)}" has no permission on "${name}"`);
-  return sendJson(reply, 200, found);
-};
+export const getPermission =
+  (who: Who): ApiHandler =>
+  async ({ reply, params: { name, member }, principal, deps: { accounts } }) => {
+    await accounts.repos.requireAccess(principal, name, 'admin');
+    const all = await accounts.repos.permissions(name);
+    const found = (who === 'user' ? all.users : all.teams).find((x) => x.name === member);
+    if (!found) throw new ApiError(404, `"${member.slice(0, 100)}" has no permission on "${name}"`);
+    return sendJson(reply, 200, found);
+  };
 
-export const setPermission = (who: Who): ApiHandler => async ({ req, reply, params: { name, member }, principal, deps: { accounts } }) => {
-  await accounts.repos.requireAccess(principal, name, 'admin');
-  const b = roleBody.parse(req.body);
-  const r = who === 'user' ? await accounts.repos.setUserPermission(name, member, b.role) : await accounts.repos.setTeamPermission(name, member, b.role);
-  return sendJson(reply, 200, r);
-};
+export const setPermission =
+  (who: Who): ApiHandler =>
+  async ({ req, reply, params: { name, member }, principal, deps: { accounts } }) => {
+    await accounts.repos.requireAccess(principal, name, 'admin');
+    const b = roleBody.parse(req.body);
+    const r =
+      who === 'user'
+        ? await accounts.repos.setUserPermission(name, member, b.role)
+        : await accounts.repos.setTeamPermission(name, member, b.role);
+    return sendJson(reply, 200, r);
+  };
 
-export const removePermission = (who: Who): ApiHandler => async ({ reply, params: { name, member }, principal, deps: { accounts } }) => {
-  await accounts.repos.requireAccess(principal, name, 'admin');
-  if (who === 'user') await accounts.repos.removeUserPermission(name, member);
-  else await accounts.repos.removeTeamPermission(name, member);
-  return reply.code(204).send();
-};
+export const removePermission =
+  (who: Who): ApiHandler =>
+  async ({ reply, params: { name, member }, principal, deps: { accounts } }) => {
+    await accounts.repos.requireAccess(principal, name, 'admin');
+    if (who === 'user') await accounts.repos.removeUserPermission(name, member);
+    else await accounts.repos.removeTeamPermission(name, member);
+    return reply.code(204).send();
+  };

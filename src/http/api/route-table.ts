@@ -25,7 +25,12 @@ export interface ApiRoute {
   needs?: 'scanner';
 }
 
-const row = (method: ApiMethod, url: string, handler: ApiHandler, needs?: 'scanner'): ApiRoute => ({ method, url, handler, ...(needs ? { needs } : {}) });
+const row = (method: ApiMethod, url: string, handler: ApiHandler, needs?: 'scanner'): ApiRoute => ({
+  method,
+  url,
+  handler,
+  ...(needs ? { needs } : {}),
+});
 
 export const API_ROUTES: readonly ApiRoute[] = [
   // sign-in, the signed-in user, user accounts, app tokens, the user's robots (users.ts)
@@ -119,20 +124,31 @@ export const isRepositoryPattern = (url: string): boolean => url.startsWith('/re
 /** The rows served behind /repository/*. */
 export const REPOSITORY_ENDPOINTS: readonly ApiRoute[] = API_ROUTES.filter((r) => isRepositoryPattern(r.url));
 
-interface Compiled { url: string; re: RegExp; keys: string[]; literals: number }
+interface Compiled {
+  url: string;
+  re: RegExp;
+  keys: string[];
+  literals: number;
+}
 
 function compile(url: string): Compiled {
   const keys: string[] = [];
-  const src = url.replace(/\/$/, '').split('/').map((seg) => {
-    if (!seg.startsWith(':')) return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    keys.push(seg.slice(1));
-    return seg === ':name' ? '(.+)' : '([^/]+)';
-  }).join('/');
+  const src = url
+    .replace(/\/$/, '')
+    .split('/')
+    .map((seg) => {
+      if (!seg.startsWith(':')) return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      keys.push(seg.slice(1));
+      return seg === ':name' ? '(.+)' : '([^/]+)';
+    })
+    .join('/');
   return { url, re: new RegExp(`^${src}/?$`), keys, literals: url.split('/').filter((s) => s && !s.startsWith(':')).length };
 }
 
 /** The /repository/* patterns, most literal segments first (so /tag/:tag/restore is tried before /:name). */
-const REPOSITORY_PATTERNS: Compiled[] = [...new Set(REPOSITORY_ENDPOINTS.map((r) => r.url))].map(compile).sort((a, b) => b.literals - a.literals);
+const REPOSITORY_PATTERNS: Compiled[] = [...new Set(REPOSITORY_ENDPOINTS.map((r) => r.url))]
+  .map(compile)
+  .sort((a, b) => b.literals - a.literals);
 
 /** Matches a decoded path below /api/v1 against the /repository/* patterns: the pattern and its parameters. */
 export function matchRepositoryPath(path: string): { url: string; params: Record<string, string> } | undefined {

@@ -51,7 +51,13 @@ export function quaySecurityData(r: ClairVulnerabilityReport, withVulns: boolean
 }
 
 /** The security report of one manifest of one repository (served only when the scanner is on). */
-export const manifestSecurity: ApiHandler = async ({ req, params: { name, digest }, reply, principal, deps: { accounts, artifacts, scanner } }) => {
+export const manifestSecurity: ApiHandler = async ({
+  req,
+  params: { name, digest },
+  reply,
+  principal,
+  deps: { accounts, artifacts, scanner },
+}) => {
   await accounts.repos.requireAccess(principal, name, 'read');
   if (!/^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/.test(digest)) throw new ApiError(400, `"${digest}" is not a manifest digest`);
   if (!(await artifacts.hasManifest(name, digest))) throw new ApiError(404, `manifest ${digest} is not in repository "${name}"`);
@@ -71,8 +77,14 @@ function quaySecurity(st: SecurityState, withVulns: boolean): Record<string, unk
       return { status: 'unsupported', data: null, detail: st.reason };
     case 'scanned':
       return {
-        status: 'scanned', data: quaySecurityData(st.report, withVulns),
-        ...(st.noData ? { warning: 'no vulnerability data is loaded: run `berth scanner update` (or `berth scanner import-updaters` in an air-gapped site); packages were indexed but not checked against any advisory' } : {}),
+        status: 'scanned',
+        data: quaySecurityData(st.report, withVulns),
+        ...(st.noData
+          ? {
+              warning:
+                'no vulnerability data is loaded: run `berth scanner update` (or `berth scanner import-updaters` in an air-gapped site); packages were indexed but not checked against any advisory',
+            }
+          : {}),
       };
   }
 }

@@ -7,17 +7,26 @@ import type { ApiHandler } from './types.js';
 import { auditLater } from '../audit-hook.js';
 
 const moveTagBody = z.object({ manifest_digest: z.string().min(1).max(200) });
-const pageQuery = z.object({ limit: z.coerce.number().int().min(1).max(100).default(50), page: z.coerce.number().int().min(1).max(1_000_000).default(1) });
+const pageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  page: z.coerce.number().int().min(1).max(1_000_000).default(1),
+});
 const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const tagQuery = pageQuery.extend({
-  onlyActiveTags: flag.default(true), specificTag: z.string().min(1).max(128).optional(), filter_tag_name: z.string().max(140).optional(),
+  onlyActiveTags: flag.default(true),
+  specificTag: z.string().min(1).max(128).optional(),
+  filter_tag_name: z.string().max(140).optional(),
 });
 
 export const listTags: ApiHandler = async ({ req, reply, params: { name }, principal, deps: { accounts, tags } }) => {
   await accounts.repos.requireAccess(principal, name, 'read');
   const q = tagQuery.parse(req.query);
   const filter = q.filter_tag_name === undefined ? undefined : parseTagNameFilter(q.filter_tag_name);
-  return sendJson(reply, 200, await tags.list(name, { limit: q.limit, page: q.page, onlyActive: q.onlyActiveTags, specificTag: q.specificTag, filter }));
+  return sendJson(
+    reply,
+    200,
+    await tags.list(name, { limit: q.limit, page: q.page, onlyActive: q.onlyActiveTags, specificTag: q.specificTag, filter }),
+  );
 };
 
 export const moveTag: ApiHandler = async ({ req, reply, params: { name, tag }, principal, deps: { accounts, tags } }) => {
@@ -25,8 +34,17 @@ export const moveTag: ApiHandler = async ({ req, reply, params: { name, tag }, p
   const b = moveTagBody.parse(req.body);
   const { previous } = await tags.move(name, tag, b.manifest_digest);
   const i = name.indexOf('/');
-  auditLater(req, { kind: previous ? 'move_tag' : 'create_tag', repository: name, metadata: {
-    repo: name.slice(i + 1), namespace: name.slice(0, i), tag, manifest_digest: b.manifest_digest, ...(previous ? { original_manifest_digest: previous } : {}) } });
+  auditLater(req, {
+    kind: previous ? 'move_tag' : 'create_tag',
+    repository: name,
+    metadata: {
+      repo: name.slice(i + 1),
+      namespace: name.slice(0, i),
+      tag,
+      manifest_digest: b.manifest_digest,
+      ...(previous ? { original_manifest_digest: previous } : {}),
+    },
+  });
   return sendJson(reply, 201, 'Updated');
 };
 

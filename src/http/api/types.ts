@@ -23,7 +23,11 @@ export interface ApiDeps {
 }
 
 /** The audit log's queries and repository notifications, for the audit handlers. */
-export interface AuditApi { queries: AuditQueries; notifications: NotificationService; now: () => number }
+export interface AuditApi {
+  queries: AuditQueries;
+  notifications: NotificationService;
+  now: () => number;
+}
 
 export interface ApiCall {
   req: FastifyRequest;

@@ -15,8 +15,16 @@ import { sessionCookie } from './users.js';
 import type { ApiHandler } from './types.js';
 import { isLoopbackCaller } from './local-caller.js';
 
-const setupBody = z.object({ username: z.string().min(1).max(255), email: z.string().max(320).optional(), password: z.string().min(1).max(2048), setup_code: z.string().max(200).optional() });
-const summaryQuery = z.object({ repository: z.string().min(1).max(512), digest: z.union([z.string().max(200), z.array(z.string().max(200)).max(100)]) });
+const setupBody = z.object({
+  username: z.string().min(1).max(255),
+  email: z.string().max(320).optional(),
+  password: z.string().min(1).max(2048),
+  setup_code: z.string().max(200).optional(),
+});
+const summaryQuery = z.object({
+  repository: z.string().min(1).max(512),
+  digest: z.union([z.string().max(200), z.array(z.string().max(200)).max(100)]),
+});
 
 // external_login: the "Sign in with …" buttons (OIDC providers, <NAME>_LOGIN_CONFIG).
 export const getSetup: ApiHandler = async ({ req, reply, deps: { accounts } }) =>
@@ -24,7 +32,10 @@ export const getSetup: ApiHandler = async ({ req, reply, deps: { accounts } }) =
 
 export const postSetup: ApiHandler = async ({ req, reply, deps: { accounts } }) => {
   const b = setupBody.parse(req.body);
-  const user = await accounts.firstAdmin.create({ username: b.username, email: b.email, password: b.password, setupCode: b.setup_code }, isLoopbackCaller(req));
+  const user = await accounts.firstAdmin.create(
+    { username: b.username, email: b.email, password: b.password, setupCode: b.setup_code },
+    isLoopbackCaller(req),
+  );
   req.log.info({ event: 'first_admin_created', account: user.name, ip: req.ip }, 'first administrator created');
   const s = await accounts.sessions.create(user.id);
   reply.header('Set-Cookie', sessionCookie(accounts, s.cookie));

@@ -7,8 +7,21 @@ import { readCookie, requireUserCaller, sendJson, SESSION_COOKIE } from './princ
 import type { ApiHandler } from './types.js';
 
 const signinBody = z.object({ username: z.string().min(1).max(512), password: z.string().min(1).max(2048) });
-const createUserBody = z.object({ username: z.string().min(1).max(255), email: z.string().max(320).optional(), password: z.string().min(1).max(2048), superuser: z.boolean().optional() });
-const appTokenBody = z.object({ title: z.string().min(1).max(255), expiration_seconds: z.number().int().positive().max(10 * 365 * 86400).optional() });
+const createUserBody = z.object({
+  username: z.string().min(1).max(255),
+  email: z.string().max(320).optional(),
+  password: z.string().min(1).max(2048),
+  superuser: z.boolean().optional(),
+});
+const appTokenBody = z.object({
+  title: z.string().min(1).max(255),
+  expiration_seconds: z
+    .number()
+    .int()
+    .positive()
+    .max(10 * 365 * 86400)
+    .optional(),
+});
 
 /** The Set-Cookie value of a new browser session. */
 export function sessionCookie(accounts: Parameters<ApiHandler>[0]['deps']['accounts'], cookie: string): string {
@@ -18,11 +31,12 @@ export function sessionCookie(accounts: Parameters<ApiHandler>[0]['deps']['accou
 
 export const signin: ApiHandler = async ({ req, reply, deps: { accounts } }) => {
   const b = signinBody.parse(req.body);
-  let p;
+  let p: Awaited<ReturnType<typeof accounts.authenticator.login>>;
   try {
     p = await accounts.authenticator.login(b.username, b.password, req.ip);
   } catch (e) {
-    if (e instanceof AccountError) req.log.warn({ event: 'login_failed', account: b.username.slice(0, 64), ip: req.ip, reason: e.message }, 'login failed');
+    if (e instanceof AccountError)
+      req.log.warn({ event: 'login_failed', account: b.username.slice(0, 64), ip: req.ip, reason: e.message }, 'login failed');
     throw e;
   }
   if (p.kind !== 'user') throw new ApiError(403, 'robot accounts cannot sign in to the UI');
@@ -43,8 +57,12 @@ export const currentUser: ApiHandler = async ({ req, reply, principal, deps: { a
   const u = await accounts.users.get(p.name);
   const orgs = await accounts.teams.organizationsOf(p.id);
   return sendJson(reply, 200, {
-    anonymous: false, username: u.name, email: u.email, super_user: p.superuser,
-    organizations: orgs.map((name) => ({ name })), ...(req.sessionCsrf ? { csrf_token: req.sessionCsrf } : {}),
+    anonymous: false,
+    username: u.name,
+    email: u.email,
+    super_user: p.superuser,
+    organizations: orgs.map((name) => ({ name })),
+    ...(req.sessionCsrf ? { csrf_token: req.sessionCsrf } : {}),
   });
 };
 

@@ -17,17 +17,28 @@ export async function oidcRoutes(app: FastifyInstance, opts: { accounts: Account
   const callbackUrl = (id: string) => `${auth.baseUrl}/oauth2/${id}/callback`;
   // The state cookie stays on a refusal: a forged callback must not break the sign-in the browser has in flight.
   const back = (reply: FastifyReply, message: string) =>
-    reply.code(302).header('Cache-Control', 'no-store').header('Location', `/?signin_error=${encodeURIComponent(message.slice(0, 300))}`).send();
+    reply
+      .code(302)
+      .header('Cache-Control', 'no-store')
+      .header('Location', `/?signin_error=${encodeURIComponent(message.slice(0, 300))}`)
+      .send();
 
   app.get('/oauth2/:id/start', async (req, reply) => {
     const id = (req.params as { id: string }).id;
     const p = accounts.identity.oidc.get(id);
-    if (!p) return reply.code(404).header('Content-Type', 'application/json').send(JSON.stringify({ error: `no OpenID provider "${id.slice(0, 64)}" is configured` }));
+    if (!p)
+      return reply
+        .code(404)
+        .header('Content-Type', 'application/json')
+        .send(JSON.stringify({ error: `no OpenID provider "${id.slice(0, 64)}" is configured` }));
     try {
       const { url, state } = await p.start(callbackUrl(id));
-      return reply.code(302).header('Cache-Control', 'no-store')
+      return reply
+        .code(302)
+        .header('Cache-Control', 'no-store')
         .header('Set-Cookie', `${STATE_COOKIE}=${state}; Path=/oauth2/${id}/; HttpOnly; SameSite=Lax; Max-Age=600${secure}`)
-        .header('Location', url).send();
+        .header('Location', url)
+        .send();
     } catch (e) {
       if (!(e instanceof AccountError)) throw e;
       req.log.warn({ event: 'oidc_unavailable', provider: id, reason: e.message }, 'OpenID sign-in could not start');
@@ -38,7 +49,11 @@ export async function oidcRoutes(app: FastifyInstance, opts: { accounts: Account
   app.get('/oauth2/:id/callback', async (req, reply) => {
     const id = (req.params as { id: string }).id;
     const p = accounts.identity.oidc.get(id);
-    if (!p) return reply.code(404).header('Content-Type', 'application/json').send(JSON.stringify({ error: `no OpenID provider "${id.slice(0, 64)}" is configured` }));
+    if (!p)
+      return reply
+        .code(404)
+        .header('Content-Type', 'application/json')
+        .send(JSON.stringify({ error: `no OpenID provider "${id.slice(0, 64)}" is configured` }));
     const raw = req.raw.url ?? '';
     const url = new URL(callbackUrl(id));
     url.search = raw.includes('?') ? raw.slice(raw.indexOf('?')) : '';
@@ -48,11 +63,21 @@ export async function oidcRoutes(app: FastifyInstance, opts: { accounts: Account
       req.principal = principal; // the audit log's performer (login_success)
       const s = await accounts.sessions.create(principal.id);
       req.log.info({ event: 'oidc_signin', provider: id, account: principal.name, ip: req.ip }, 'signed in with OpenID Connect');
-      auditLater(req, { kind: 'login_success', namespace: principal.name, performer: { kind: 'user', name: principal.name }, metadata: { type: 'oauth', service: id } });
-      return reply.code(302).header('Cache-Control', 'no-store').header('Set-Cookie', [
-        `${STATE_COOKIE}=; Path=/oauth2/${id}/; HttpOnly; SameSite=Lax; Max-Age=0${secure}`,
-        `${SESSION_COOKIE}=${s.cookie}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${auth.sessionSeconds}${secure}`,
-      ]).header('Location', '/').send();
+      auditLater(req, {
+        kind: 'login_success',
+        namespace: principal.name,
+        performer: { kind: 'user', name: principal.name },
+        metadata: { type: 'oauth', service: id },
+      });
+      return reply
+        .code(302)
+        .header('Cache-Control', 'no-store')
+        .header('Set-Cookie', [
+          `${STATE_COOKIE}=; Path=/oauth2/${id}/; HttpOnly; SameSite=Lax; Max-Age=0${secure}`,
+          `${SESSION_COOKIE}=${s.cookie}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${auth.sessionSeconds}${secure}`,
+        ])
+        .header('Location', '/')
+        .send();
     } catch (e) {
       if (!(e instanceof AccountError)) throw e;
       req.log.warn({ event: 'login_failed', provider: id, ip: req.ip, reason: e.message }, 'OpenID sign-in refused');

@@ -21,12 +21,24 @@ export async function tokenEndpoint(app: FastifyInstance, opts: { accounts: Acco
     // Without SERVER_HOSTNAME the service is the host the client used (as the /v2 challenge named it).
     const services = acceptedAudiences(auth, requestOrigin(req));
     if (service !== null && !services.includes(service)) {
-      throw new RegistryError('DENIED', `this registry issues tokens for service "${services[0]}", not "${service.slice(0, 100)}"`, undefined, 400);
+      throw new RegistryError(
+        'DENIED',
+        `this registry issues tokens for service "${services[0]}", not "${service.slice(0, 100)}"`,
+        undefined,
+        400,
+      );
     }
     const creds = parseAuthorization(req.headers.authorization);
     const basicChallenge = { 'WWW-Authenticate': `Basic realm="${services[0]}"` };
     if (creds.scheme === 'malformed' || creds.scheme === 'bearer') {
-      req.log.warn({ event: 'login_refused', ip: req.ip, reason: creds.scheme === 'bearer' ? 'bearer token sent to the token endpoint' : creds.reason }, 'token request refused');
+      req.log.warn(
+        {
+          event: 'login_refused',
+          ip: req.ip,
+          reason: creds.scheme === 'bearer' ? 'bearer token sent to the token endpoint' : creds.reason,
+        },
+        'token request refused',
+      );
       throw new RegistryError('UNAUTHORIZED', 'send Basic credentials (or none for anonymous access)', undefined, 401, basicChallenge);
     }
     if (creds.scheme === 'none') {
@@ -42,7 +54,13 @@ export async function tokenEndpoint(app: FastifyInstance, opts: { accounts: Acco
       if (e.kind === 'throttled') {
         throw new RegistryError('TOOMANYREQUESTS', e.message, undefined, 429, { 'Retry-After': String(e.retryAfterSeconds ?? 1) });
       }
-      throw new RegistryError('UNAUTHORIZED', e.kind === 'invalid' ? e.message : 'invalid username or password', undefined, 401, basicChallenge);
+      throw new RegistryError(
+        'UNAUTHORIZED',
+        e.kind === 'invalid' ? e.message : 'invalid username or password',
+        undefined,
+        401,
+        basicChallenge,
+      );
     }
   };
 
@@ -50,9 +68,12 @@ export async function tokenEndpoint(app: FastifyInstance, opts: { accounts: Acco
     const principal = principalOf(req);
     const access = await accounts.scopes.grant(principal, tokenParams(req).getAll('scope'));
     const service = tokenParams(req).get('service');
-    const t = await accounts.tokens.issue(principal.kind === 'anonymous' ? '' : principal.name, access,
-      { audience: service ?? acceptedAudiences(auth, requestOrigin(req))[0] });
-    return reply.code(200).header('Content-Type', 'application/json')
+    const t = await accounts.tokens.issue(principal.kind === 'anonymous' ? '' : principal.name, access, {
+      audience: service ?? acceptedAudiences(auth, requestOrigin(req))[0],
+    });
+    return reply
+      .code(200)
+      .header('Content-Type', 'application/json')
       .send(JSON.stringify({ token: t.token, access_token: t.token, expires_in: t.expiresIn, issued_at: t.issuedAt }));
   });
 }

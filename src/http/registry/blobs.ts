@@ -15,7 +15,10 @@ export const getBlob: Handler = async ({ req, reply, match, services }) => {
     'Cache-Control': 'max-age=31536000',
   });
   if (range) {
-    reply.code(206).headers({ 'Content-Range': `bytes ${range.start}-${range.end}/${blob.size}`, 'Content-Length': String(range.end - range.start + 1) });
+    reply.code(206).headers({
+      'Content-Range': `bytes ${range.start}-${range.end}/${blob.size}`,
+      'Content-Length': String(range.end - range.start + 1),
+    });
   } else {
     reply.code(200).header('Content-Length', String(blob.size));
   }

@@ -12,12 +12,15 @@ export function uploadRange(size: number): string {
 }
 
 export function sendUploadState(reply: FastifyReply, status: number, name: string, id: string, size: number): FastifyReply {
-  return reply.code(status).headers({
-    Location: uploadLocation(name, id),
-    Range: uploadRange(size),
-    'Docker-Upload-UUID': id,
-    'Content-Length': '0',
-  }).send();
+  return reply
+    .code(status)
+    .headers({
+      Location: uploadLocation(name, id),
+      Range: uploadRange(size),
+      'Docker-Upload-UUID': id,
+      'Content-Length': '0',
+    })
+    .send();
 }
 
 export function contentLength(req: FastifyRequest): number | undefined {
@@ -44,7 +47,9 @@ export function byteRange(header: string | undefined, size: number): { start: nu
   if (!header) return undefined;
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!m || (m[1] === '' && m[2] === '')) {
-    throw new RegistryError('RANGE_INVALID', `Range "${header}" is not a single byte range (bytes=start-end)`, undefined, 416, { 'Content-Range': `bytes */${size}` });
+    throw new RegistryError('RANGE_INVALID', `Range "${header}" is not a single byte range (bytes=start-end)`, undefined, 416, {
+      'Content-Range': `bytes */${size}`,
+    });
   }
   let start: number;
   let end: number;
@@ -57,7 +62,9 @@ export function byteRange(header: string | undefined, size: number): { start: nu
     end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
   }
   if (start >= size || end < start) {
-    throw new RegistryError('RANGE_INVALID', `Range "${header}" is outside the blob's ${size} bytes`, undefined, 416, { 'Content-Range': `bytes */${size}` });
+    throw new RegistryError('RANGE_INVALID', `Range "${header}" is outside the blob's ${size} bytes`, undefined, 416, {
+      'Content-Range': `bytes */${size}`,
+    });
   }
   return { start, end };
 }
@@ -65,5 +72,8 @@ export function byteRange(header: string | undefined, size: number): { start: nu
 export function acceptList(req: FastifyRequest): string[] {
   const raw = req.headers.accept;
   const values = Array.isArray(raw) ? raw : raw ? [raw] : [];
-  return values.flatMap((v) => v.split(',')).map((v) => v.split(';')[0].trim().toLowerCase()).filter(Boolean);
+  return values
+    .flatMap((v) => v.split(','))
+    .map((v) => v.split(';')[0].trim().toLowerCase())
+    .filter(Boolean);
 }

@@ -75,8 +75,9 @@ export async function registryPlugin(app: FastifyInstance, opts: { services: Reg
     if (!match) throw new RegistryError('NAME_UNKNOWN', `no registry endpoint at ${rawPath.slice(0, 300)}`, undefined, 404);
     req.routePattern = match.pattern;
     if (!HANDLERS[match.route][req.method]) {
-      throw new RegistryError('UNSUPPORTED', `${req.method} is not supported on ${match.pattern}`, undefined, 405,
-        { Allow: registryMethods(match.route).join(', ') });
+      throw new RegistryError('UNSUPPORTED', `${req.method} is not supported on ${match.pattern}`, undefined, 405, {
+        Allow: registryMethods(match.route).join(', '),
+      });
     }
     if (match.name !== undefined) requireRepositoryName(match.name);
     req.registryMatch = match;
@@ -98,7 +99,16 @@ export async function registryPlugin(app: FastifyInstance, opts: { services: Reg
     const match = req.registryMatch!;
     const query = req.query as Record<string, string | undefined>;
     const body = (req.body as Readable | undefined) ?? req.raw;
-    return HANDLERS[match.route][req.method]!({ req, reply, match: match as never, principal: principalOf(req), services, body, query, createRepository: req.createRepository });
+    return HANDLERS[match.route][req.method]!({
+      req,
+      reply,
+      match: match as never,
+      principal: principalOf(req),
+      services,
+      body,
+      query,
+      createRepository: req.createRepository,
+    });
   };
 
   // /v2 bodies are streams the handlers read themselves: the Content-Type is kept aside for them, so an empty

@@ -2,8 +2,7 @@
 // path after /v2/ is matched here rather than by the router.
 import type { RegistryRequest } from '../../services/index.js';
 
-export type RegistryRoute =
-  | 'base' | 'catalog' | 'tags' | 'manifest' | 'blob' | 'upload-start' | 'upload' | 'referrers';
+export type RegistryRoute = 'base' | 'catalog' | 'tags' | 'manifest' | 'blob' | 'upload-start' | 'upload' | 'referrers';
 
 export interface RouteMatch {
   route: RegistryRoute;
@@ -26,7 +25,10 @@ const TABLE: { route: RegistryRoute; pattern: string; re: RegExp }[] = [
 ];
 
 /** Every /v2 route pattern (the authorization matrix test checks it covers each one). */
-export const REGISTRY_PATTERNS: readonly { route: RegistryRoute; pattern: string }[] = TABLE.map(({ route, pattern }) => ({ route, pattern }));
+export const REGISTRY_PATTERNS: readonly { route: RegistryRoute; pattern: string }[] = TABLE.map(({ route, pattern }) => ({
+  route,
+  pattern,
+}));
 
 /** Matches the part of the path after "/v2/" (already percent-decoded, without the query). */
 export function matchRegistryPath(rest: string): RouteMatch | undefined {

@@ -7,7 +7,13 @@ import { StorageUnavailable, UploadConflict } from '../../storage/blobstore.js';
 export function storageRegistryError(err: unknown, log: FastifyBaseLogger): RegistryError | undefined {
   if (err instanceof StorageUnavailable) {
     log.error({ err: { message: err.message } }, 'blob storage unavailable');
-    return new RegistryError('UNAVAILABLE', 'blob storage is unavailable; nothing of this request was kept, try again later', undefined, 503, { 'Retry-After': '5' });
+    return new RegistryError(
+      'UNAVAILABLE',
+      'blob storage is unavailable; nothing of this request was kept, try again later',
+      undefined,
+      503,
+      { 'Retry-After': '5' },
+    );
   }
   if (err instanceof UploadConflict) {
     return new RegistryError('BLOB_UPLOAD_INVALID', `${err.message}; send one chunk at a time`, undefined, 416);

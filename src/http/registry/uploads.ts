@@ -4,17 +4,26 @@ import { RegistryError } from '../../oci/errors.js';
 import { chunkRange, contentLength, sendUploadState } from './headers.js';
 
 function blobCreated(reply: Parameters<Handler>[0]['reply'], name: string, digest: string) {
-  return reply.code(201).headers({
-    Location: `/v2/${name}/blobs/${digest}`,
-    'Docker-Content-Digest': digest,
-    'Content-Length': '0',
-  }).send();
+  return reply
+    .code(201)
+    .headers({
+      Location: `/v2/${name}/blobs/${digest}`,
+      'Docker-Content-Digest': digest,
+      'Content-Length': '0',
+    })
+    .send();
 }
 
 export const startUpload: Handler = async ({ reply, match, services, body, query, req, principal, createRepository }) => {
   const { name } = match;
   if (query.mount !== undefined) {
-    const mounted = await services.uploads.mount(name, query.mount, query.from || undefined, (repo) => services.access.canRead(principal, repo), createRepository);
+    const mounted = await services.uploads.mount(
+      name,
+      query.mount,
+      query.from || undefined,
+      (repo) => services.access.canRead(principal, repo),
+      createRepository,
+    );
     if (mounted) return blobCreated(reply, name, mounted.digest);
   }
   const len = contentLength(req);
@@ -23,7 +32,10 @@ export const startUpload: Handler = async ({ reply, match, services, body, query
     return blobCreated(reply, name, blob.digest);
   }
   if (len) {
-    throw new RegistryError('BLOB_UPLOAD_INVALID', 'a POST with a body must name its digest (?digest=); to upload in steps, POST without a body first');
+    throw new RegistryError(
+      'BLOB_UPLOAD_INVALID',
+      'a POST with a body must name its digest (?digest=); to upload in steps, POST without a body first',
+    );
   }
   const s = await services.uploads.start(name);
   return sendUploadState(reply, 202, name, s.id, 0);
@@ -39,7 +51,15 @@ export const putUpload: Handler = async ({ reply, match, services, body, req, qu
   if (!query.digest) {
     throw new RegistryError('DIGEST_INVALID', 'completing an upload needs ?digest= with the digest of the whole blob');
   }
-  const blob = await services.uploads.finish(match.name, match.ref, query.digest, body, chunkRange(req), contentLength(req), createRepository);
+  const blob = await services.uploads.finish(
+    match.name,
+    match.ref,
+    query.digest,
+    body,
+    chunkRange(req),
+    contentLength(req),
+    createRepository,
+  );
   return blobCreated(reply, match.name, blob.digest);
 };
 

@@ -18,11 +18,15 @@ import { verifyPskToken } from '../../scanner/clair-api/auth.js';
 const DIGEST = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 const manifestBody = z.object({
   hash: z.string().regex(DIGEST),
-  layers: z.array(z.object({
-    hash: z.string().regex(DIGEST),
-    uri: z.string().url().optional(),
-    headers: z.record(z.string(), z.array(z.string())).optional(),
-  })).max(1000),
+  layers: z
+    .array(
+      z.object({
+        hash: z.string().regex(DIGEST),
+        uri: z.string().url().optional(),
+        headers: z.record(z.string(), z.array(z.string())).optional(),
+      }),
+    )
+    .max(1000),
 });
 
 function clairError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
@@ -47,7 +51,8 @@ export async function clairApiPlugin(app: FastifyInstance, opts: ClairApiOptions
     }
   });
   app.setErrorHandler((err, req, reply) => {
-    if (err instanceof z.ZodError) return clairError(reply, 400, 'bad-request', err.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+    if (err instanceof z.ZodError)
+      return clairError(reply, 400, 'bad-request', err.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
     const e = err as { statusCode?: number; message: string };
     if (e.statusCode && e.statusCode < 500) return clairError(reply, e.statusCode, 'bad-request', e.message);
     req.log.error({ err }, 'scanner API error');
@@ -88,7 +93,10 @@ export async function clairApiPlugin(app: FastifyInstance, opts: ClairApiOptions
   });
 
   app.delete('/indexer/api/v1/index_report', async (req, reply) => {
-    const list = z.array(z.string().regex(DIGEST)).max(10_000).parse(req.body ?? []);
+    const list = z
+      .array(z.string().regex(DIGEST))
+      .max(10_000)
+      .parse(req.body ?? []);
     const deleted: string[] = [];
     for (const d of list) if (await scanner.deleteIndex(d)) deleted.push(d);
     return reply.header('content-type', 'application/json').send(JSON.stringify(deleted));
@@ -108,7 +116,9 @@ export async function clairApiPlugin(app: FastifyInstance, opts: ClairApiOptions
   });
 
   app.get<{ Params: { id: string } }>('/notifier/api/v1/notification/:id', async (req, reply) => {
-    const q = z.object({ page_size: z.coerce.number().int().min(1).max(1000).default(100), next: z.string().max(200).optional() }).parse(req.query);
+    const q = z
+      .object({ page_size: z.coerce.number().int().min(1).max(1000).default(100), next: z.string().max(200).optional() })
+      .parse(req.query);
     const page = await scanner.notifier?.page(req.params.id, q.page_size, q.next);
     if (!page) return clairError(reply, 404, 'not-found', `no notification ${req.params.id}`);
     return reply.header('content-type', 'application/json').send(JSON.stringify(page));

@@ -111,7 +111,7 @@ export function clairToAdvisory(v: ClairVuln, clairUpdater: string): Advisory | 
     distribution = { id: d.did.toLowerCase(), versionId: ver };
   }
   const severity: Severity = (SEVERITIES as readonly string[]).includes(v.normalized_severity ?? '')
-    ? v.normalized_severity as Severity
+    ? (v.normalized_severity as Severity)
     : severityFromText(v.severity);
   const a: Advisory = {
     updater: clairUpdaterName(clairUpdater),

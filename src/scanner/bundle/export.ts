@@ -14,8 +14,17 @@ import type { Updater } from '../updaters/index.js';
 import type { FetchOptions } from '../updaters/fetcher.js';
 import { airgapRefusal } from './airgap.js';
 import {
-  BUNDLE_FORMAT, BUNDLE_VERSION, bundleSink, compressionFor, signedMessage, splitLines, writeLine,
-  type BundleCompression, type BundleHeader, type BundleTrailer, type UpdaterEntry,
+  BUNDLE_FORMAT,
+  BUNDLE_VERSION,
+  bundleSink,
+  compressionFor,
+  signedMessage,
+  splitLines,
+  writeLine,
+  type BundleCompression,
+  type BundleHeader,
+  type BundleTrailer,
+  type UpdaterEntry,
 } from './format.js';
 
 /** One data set to put in a bundle. */
@@ -73,7 +82,11 @@ interface Collected {
 }
 
 /** Writes a bundle of the given sources to `file` ('-' = standard output). */
-export async function exportBundle(file: string, sources: AsyncIterable<ExportSource> | Iterable<ExportSource>, opts: ExportOptions = {}): Promise<ExportResult> {
+export async function exportBundle(
+  file: string,
+  sources: AsyncIterable<ExportSource> | Iterable<ExportSource>,
+  opts: ExportOptions = {},
+): Promise<ExportResult> {
   const now = opts.now ?? Date.now;
   if (opts.signKeyPem) p256KeyId(opts.signKeyPem); // a bad key fails before any work
   const dir = await mkdtemp(path.join(opts.tmpDir ?? tmpdir(), 'berth-bundle-'));
@@ -97,7 +110,10 @@ export async function exportBundle(file: string, sources: AsyncIterable<ExportSo
     }
     if (index) {
       index.end();
-      await new Promise<void>((resolve, reject) => { index.on('close', resolve); index.on('error', reject); });
+      await new Promise<void>((resolve, reject) => {
+        index.on('close', resolve);
+        index.on('error', reject);
+      });
     }
 
     // Phase 2: header, records, trailer, through the compressor.
@@ -119,7 +135,10 @@ export async function exportBundle(file: string, sources: AsyncIterable<ExportSo
       bytes += b.length;
       await writeLine(w, text);
     };
-    const failed = sink.done.then(() => undefined, (e: unknown) => e as Error);
+    const failed = sink.done.then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
     try {
       await emit(sink.input, `${JSON.stringify(header)}\n`);
       for (const c of collected) {
@@ -197,7 +216,7 @@ async function collect(src: ExportSource, spool: string, opts: ExportOptions, no
     }
   } finally {
     out.end();
-    await Promise.race([new Promise<void>((r) => out.on("close", () => r())), outErr]);
+    await Promise.race([new Promise<void>((r) => out.on('close', () => r())), outErr]);
   }
   opts.onProgress?.({ phase: 'collect', updater: src.name, records, bytes: (await stat(spool)).size });
   const entry: UpdaterEntry = {
@@ -233,7 +252,7 @@ export async function* updaterSources(
       opts.runs.push({ updater: u.name, ok: false, error: airgapRefusal(u.name) });
       continue;
     }
-    let res;
+    let res: Awaited<ReturnType<typeof u.fetch>>;
     try {
       // previous: null: a bundle carries whole data sets, so never a conditional (304) fetch.
       res = await u.fetch({ ...opts.fetch(u), previous: null });
@@ -241,7 +260,10 @@ export async function* updaterSources(
       opts.runs.push({ updater: u.name, ok: false, error: (e as Error).message });
       continue;
     }
-    if (res.unchanged) { opts.runs.push({ updater: u.name, ok: false, error: 'upstream said unchanged to an unconditional request' }); continue; }
+    if (res.unchanged) {
+      opts.runs.push({ updater: u.name, ok: false, error: 'upstream said unchanged to an unconditional request' });
+      continue;
+    }
     const fetchedAt = Date.now();
     let failed: string | undefined;
     const records = res.records;

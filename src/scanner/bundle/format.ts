@@ -128,9 +128,13 @@ export interface BundleSink {
  */
 export function bundleSink(file: string, compression: BundleCompression = compressionFor(file)): BundleSink {
   const out: Writable = file === '-' ? process.stdout : createWriteStream(file);
-  const closed = file === '-'
-    ? Promise.resolve()
-    : new Promise<void>((resolve, reject) => { out.on('close', resolve); out.on('error', reject); });
+  const closed =
+    file === '-'
+      ? Promise.resolve()
+      : new Promise<void>((resolve, reject) => {
+          out.on('close', resolve);
+          out.on('error', reject);
+        });
   if (compression === 'none') {
     const input = new PassThrough({ highWaterMark: 1 << 20 });
     input.pipe(out);
@@ -153,13 +157,19 @@ export function bundleSink(file: string, compression: BundleCompression = compre
   }
   const child = spawn('zstd', ['-q', '-c', '-3', '-T0'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
   child.stdout.pipe(out);
   const done = new Promise<void>((resolve, reject) => {
     child.on('error', (e: NodeJS.ErrnoException) => {
-      reject(new BundleError(e.code === 'ENOENT'
-        ? 'writing a .zst bundle needs the `zstd` program (apt-get install zstd), or name the bundle .gz'
-        : `zstd: ${e.message}`));
+      reject(
+        new BundleError(
+          e.code === 'ENOENT'
+            ? 'writing a .zst bundle needs the `zstd` program (apt-get install zstd), or name the bundle .gz'
+            : `zstd: ${e.message}`,
+        ),
+      );
     });
     child.on('close', (code) => {
       if (code !== 0) return reject(new BundleError(`zstd exited ${code}: ${stderr.trim()}`));
@@ -175,8 +185,14 @@ export function bundleSink(file: string, compression: BundleCompression = compre
 export async function writeLine(w: Writable, text: string): Promise<void> {
   if (!w.write(text)) {
     await new Promise<void>((resolve, reject) => {
-      const onDrain = () => { w.off('error', onError); resolve(); };
-      const onError = (e: Error) => { w.off('drain', onDrain); reject(e); };
+      const onDrain = () => {
+        w.off('error', onError);
+        resolve();
+      };
+      const onError = (e: Error) => {
+        w.off('drain', onDrain);
+        reject(e);
+      };
       w.once('drain', onDrain);
       w.once('error', onError);
     });

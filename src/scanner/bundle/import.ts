@@ -21,8 +21,15 @@ import { AdvisoryStore, type ReplaceResult } from '../store.js';
 import { download, httpClient, openDecoded } from '../updaters/fetcher.js';
 import { clairToAdvisory, clairUpdaterName, isClairLine, type ClairLine } from './clair.js';
 import {
-  BUNDLE_FORMAT, BundleError, signedMessage, splitLines, writeLine,
-  type BundleHeader, type BundleTrailer, type RecordLine, type UpdaterEntry,
+  BUNDLE_FORMAT,
+  BundleError,
+  signedMessage,
+  splitLines,
+  writeLine,
+  type BundleHeader,
+  type BundleTrailer,
+  type RecordLine,
+  type UpdaterEntry,
 } from './format.js';
 import { recordImport } from './status.js';
 
@@ -102,11 +109,18 @@ function lineError(n: number, why: string): BundleError {
 async function closeOut(out: WriteStream): Promise<void> {
   if (out.closed) return;
   out.end();
-  await new Promise<void>((resolve, reject) => { out.on('close', resolve); out.on('error', reject); });
+  await new Promise<void>((resolve, reject) => {
+    out.on('close', resolve);
+    out.on('error', reject);
+  });
 }
 
 /** Pass 1 over a decoded stream. */
-async function scan(decoded: Readable, dir: string, opts: ImportOptions): Promise<{ report: Omit<ImportReport, 'changes'>; sections: Section[] }> {
+async function scan(
+  decoded: Readable,
+  dir: string,
+  opts: ImportOptions,
+): Promise<{ report: Omit<ImportReport, 'changes'>; sections: Section[] }> {
   const hasher = sha256Hasher();
   let n = 0;
   let header: BundleHeader | undefined;
@@ -126,7 +140,10 @@ async function scan(decoded: Readable, dir: string, opts: ImportOptions): Promis
     for await (const line of splitLines(decoded)) {
       n++;
       if (trailer) throw lineError(n, 'data after the trailer');
-      if (!line.length) { if (format === 'berth') throw lineError(n, 'empty line'); continue; }
+      if (!line.length) {
+        if (format === 'berth') throw lineError(n, 'empty line');
+        continue;
+      }
       let o: Record<string, unknown>;
       try {
         o = JSON.parse(line.toString('utf8'));
@@ -145,22 +162,35 @@ async function scan(decoded: Readable, dir: string, opts: ImportOptions): Promis
         const k = `${c.Updater}|${c.Ref}`;
         let s = clairOps.get(k);
         if (!s) {
-          s = newSection({ name: clairUpdaterName(c.Updater), kind: 'clair', fingerprint: c.Fingerprint || `clair-ref:${c.Ref}`, fetched: Date.parse(c.Date ?? '') || 0, ref: c.Ref });
+          s = newSection({
+            name: clairUpdaterName(c.Updater),
+            kind: 'clair',
+            fingerprint: c.Fingerprint || `clair-ref:${c.Ref}`,
+            fetched: Date.parse(c.Date ?? '') || 0,
+            ref: c.Ref,
+          });
           clairOps.set(k, s);
         }
         const a = clairToAdvisory(c.Vuln, c.Updater);
-        if (!a) { unusable[s.name] = (unusable[s.name] ?? 0) + 1; continue; }
+        if (!a) {
+          unusable[s.name] = (unusable[s.name] ?? 0) + 1;
+          continue;
+        }
         s.records++;
         await writeLine(s.out, `${JSON.stringify({ u: s.name, a })}\n`);
         continue;
       }
       // Berth format.
-      if (o.end === BUNDLE_FORMAT) { trailer = o as unknown as BundleTrailer; continue; }
+      if (o.end === BUNDLE_FORMAT) {
+        trailer = o as unknown as BundleTrailer;
+        continue;
+      }
       hasher.update(line);
       hasher.update(NL);
       if (n === 1) {
         header = o as unknown as BundleHeader;
-        if (header.version !== 1) throw new BundleError(`bundle format version ${String(header.version)} is not supported (this Berth reads version 1)`);
+        if (header.version !== 1)
+          throw new BundleError(`bundle format version ${String(header.version)} is not supported (this Berth reads version 1)`);
         if (!Array.isArray(header.updaters)) throw lineError(1, 'header without updaters');
         for (const u of header.updaters) {
           if (typeof u?.name !== 'string' || typeof u.fingerprint !== 'string') throw lineError(1, 'bad updater entry');
@@ -169,12 +199,19 @@ async function scan(decoded: Readable, dir: string, opts: ImportOptions): Promis
         continue;
       }
       const r = o as unknown as RecordLine;
-      if (typeof r.u !== 'string' || !expected.has(r.u)) throw lineError(n, `record of an updater the header does not list (${JSON.stringify(r.u)})`);
+      if (typeof r.u !== 'string' || !expected.has(r.u))
+        throw lineError(n, `record of an updater the header does not list (${JSON.stringify(r.u)})`);
       if (current?.name !== r.u) {
         if (sections.has(r.u)) throw lineError(n, `records of ${r.u} are not together`);
         if (current) await closeOut(current.out);
         const e = expected.get(r.u)!;
-        current = newSection({ name: r.u, kind: e.delta_base !== undefined ? 'delta' : 'full', fingerprint: e.fingerprint, fetched: Date.parse(e.fetched) || 0, deltaBase: e.delta_base });
+        current = newSection({
+          name: r.u,
+          kind: e.delta_base !== undefined ? 'delta' : 'full',
+          fingerprint: e.fingerprint,
+          fetched: Date.parse(e.fetched) || 0,
+          deltaBase: e.delta_base,
+        });
         sections.set(r.u, current);
       }
       if ('w' in r) {
@@ -205,7 +242,9 @@ async function scan(decoded: Readable, dir: string, opts: ImportOptions): Promis
   if (!trailer) throw new BundleError('the bundle has no trailer: it is truncated; nothing was imported');
   const sha256 = hasher.hex();
   if (trailer.sha256 !== sha256 || trailer.lines !== n - 1) {
-    throw new BundleError(`checksum mismatch (trailer says sha256 ${String(trailer.sha256).slice(0, 16)}…, content is ${sha256.slice(0, 16)}…): the bundle was changed or damaged; nothing was imported`);
+    throw new BundleError(
+      `checksum mismatch (trailer says sha256 ${String(trailer.sha256).slice(0, 16)}…, content is ${sha256.slice(0, 16)}…): the bundle was changed or damaged; nothing was imported`,
+    );
   }
   for (const [name, e] of expected) {
     const s = sections.get(name);
@@ -219,9 +258,11 @@ async function scan(decoded: Readable, dir: string, opts: ImportOptions): Promis
     if (!trailer.signature) throw new BundleError('refused: the bundle is not signed, and --verify asks for a signature');
     const want = p256KeyId(opts.verifyKeyPem);
     if (trailer.signature.alg !== 'ES256' || !verifyP256(opts.verifyKeyPem, signedMessage(sha256), trailer.signature.value)) {
-      throw new BundleError(trailer.signature.key_id !== want
-        ? `refused: the bundle is signed by another key (${trailer.signature.key_id.slice(0, 16)}…, expected ${want.slice(0, 16)}…)`
-        : 'refused: the signature does not match the bundle');
+      throw new BundleError(
+        trailer.signature.key_id !== want
+          ? `refused: the bundle is signed by another key (${trailer.signature.key_id.slice(0, 16)}…, expected ${want.slice(0, 16)}…)`
+          : 'refused: the signature does not match the bundle',
+      );
     }
   }
   // Updaters listed with no records (an empty data set, an empty delta) still count.
@@ -229,7 +270,13 @@ async function scan(decoded: Readable, dir: string, opts: ImportOptions): Promis
   for (const e of header!.updaters) {
     let s = sections.get(e.name);
     if (!s) {
-      s = newSection({ name: e.name, kind: e.delta_base !== undefined ? 'delta' : 'full', fingerprint: e.fingerprint, fetched: Date.parse(e.fetched) || 0, deltaBase: e.delta_base });
+      s = newSection({
+        name: e.name,
+        kind: e.delta_base !== undefined ? 'delta' : 'full',
+        fingerprint: e.fingerprint,
+        fetched: Date.parse(e.fetched) || 0,
+        deltaBase: e.delta_base,
+      });
       await closeOut(s.out);
     }
     ordered.push(s);
@@ -280,8 +327,10 @@ export async function importBundle(db: DB, dialect: Dialect, input: string, opts
       const have = state.get(s.name)?.fingerprint;
       if (have === s.fingerprint) continue; // already current: skipped below
       if (have !== s.deltaBase) {
-        throw new BundleError(`refused: ${s.name}: this delta applies on top of fingerprint ${short(s.deltaBase)}, ` +
-          `but the database holds ${have === undefined ? 'no data for it' : short(have)}; import the base bundle first (nothing was imported)`);
+        throw new BundleError(
+          `refused: ${s.name}: this delta applies on top of fingerprint ${short(s.deltaBase)}, ` +
+            `but the database holds ${have === undefined ? 'no data for it' : short(have)}; import the base bundle first (nothing was imported)`,
+        );
       }
     }
 
@@ -291,8 +340,24 @@ export async function importBundle(db: DB, dialect: Dialect, input: string, opts
       const have = state.get(s.name);
       const dataTime = s.fetched || created;
       if (have?.fingerprint === s.fingerprint) {
-        changes.push({ updater: s.name, status: 'skipped', kind: s.kind, fingerprint: s.fingerprint, records: have.records, added: 0, updated: 0, withdrawn: 0 });
-        await recordImport(db, { name: s.name, dataTime, importedAt: now(), bundleCreated: created, bundleSha256: report.sha256 ?? '', kind: 'skipped' });
+        changes.push({
+          updater: s.name,
+          status: 'skipped',
+          kind: s.kind,
+          fingerprint: s.fingerprint,
+          records: have.records,
+          added: 0,
+          updated: 0,
+          withdrawn: 0,
+        });
+        await recordImport(db, {
+          name: s.name,
+          dataTime,
+          importedAt: now(),
+          bundleCreated: created,
+          bundleSha256: report.sha256 ?? '',
+          kind: 'skipped',
+        });
         opts.onProgress?.(`${s.name}: already current, skipped`);
         continue;
       }
@@ -300,8 +365,24 @@ export async function importBundle(db: DB, dialect: Dialect, input: string, opts
       const all = s.kind === 'delta' ? applyDelta(store, s.name, s.spool) : advisoriesOf(s.spool);
       const records = opts.onRecords ? counted(all, (n) => opts.onRecords?.(s.name, n, s.records)) : all;
       const r: ReplaceResult = await store.replaceUpdater(s.name, s.fingerprint, records);
-      await recordImport(db, { name: s.name, dataTime, importedAt: now(), bundleCreated: created, bundleSha256: report.sha256 ?? '', kind: s.kind });
-      changes.push({ updater: s.name, status: 'imported', kind: s.kind, fingerprint: s.fingerprint, records: r.records, added: r.added, updated: r.updated, withdrawn: r.withdrawn });
+      await recordImport(db, {
+        name: s.name,
+        dataTime,
+        importedAt: now(),
+        bundleCreated: created,
+        bundleSha256: report.sha256 ?? '',
+        kind: s.kind,
+      });
+      changes.push({
+        updater: s.name,
+        status: 'imported',
+        kind: s.kind,
+        fingerprint: s.fingerprint,
+        records: r.records,
+        added: r.added,
+        updated: r.updated,
+        withdrawn: r.withdrawn,
+      });
     }
     await opts.afterImport?.(changes);
     return { ...report, changes };
@@ -335,7 +416,10 @@ export async function readDeltaBase(file: string): Promise<import('./export.js')
   const updaters = new Map<string, { fingerprint: string; keys: Map<string, string> }>();
   const get = (u: string) => {
     let e = updaters.get(u);
-    if (!e) { e = { fingerprint: '', keys: new Map() }; updaters.set(u, e); }
+    if (!e) {
+      e = { fingerprint: '', keys: new Map() };
+      updaters.set(u, e);
+    }
     return e;
   };
   const { contentHash } = await import('../model.js');
@@ -353,12 +437,16 @@ export async function readDeltaBase(file: string): Promise<import('./export.js')
       else if (typeof o.fingerprint === 'string') get(o.u as string).fingerprint = o.fingerprint;
       continue;
     }
-    if (o.end === BUNDLE_FORMAT) { trailer = o as unknown as BundleTrailer; continue; }
+    if (o.end === BUNDLE_FORMAT) {
+      trailer = o as unknown as BundleTrailer;
+      continue;
+    }
     hasher.update(line);
     hasher.update(NL);
     if (n === 1) {
       for (const u of (o as unknown as BundleHeader).updaters) {
-        if (u.delta_base !== undefined) throw new BundleError(`--delta-from ${file}: ${u.name} is itself a delta; give a full bundle or an index file`);
+        if (u.delta_base !== undefined)
+          throw new BundleError(`--delta-from ${file}: ${u.name} is itself a delta; give a full bundle or an index file`);
         get(u.name).fingerprint = u.fingerprint;
       }
       continue;
@@ -369,6 +457,7 @@ export async function readDeltaBase(file: string): Promise<import('./export.js')
       get(r.u).keys.set(advisoryKey(r.a), contentHash(r.a));
     }
   }
-  if (kind === 'bundle' && (!trailer || trailer.sha256 !== hasher.hex())) throw new BundleError(`--delta-from ${file}: the bundle is truncated or damaged`);
+  if (kind === 'bundle' && (!trailer || trailer.sha256 !== hasher.hex()))
+    throw new BundleError(`--delta-from ${file}: the bundle is truncated or damaged`);
   return { updaters };
 }

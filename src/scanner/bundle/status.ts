@@ -32,9 +32,26 @@ export interface ImportRecord {
 }
 
 export async function recordImport(db: DB | AirgapDb, r: ImportRecord): Promise<void> {
-  const row = { name: r.name, data_time: r.dataTime, imported_at: r.importedAt, bundle_created: r.bundleCreated, bundle_sha256: r.bundleSha256, kind: r.kind };
-  await adb(db as DB).insertInto('updater_import').values(row)
-    .onConflict((oc) => oc.column('name').doUpdateSet({ data_time: r.dataTime, imported_at: r.importedAt, bundle_created: r.bundleCreated, bundle_sha256: r.bundleSha256, kind: r.kind }))
+  const row = {
+    name: r.name,
+    data_time: r.dataTime,
+    imported_at: r.importedAt,
+    bundle_created: r.bundleCreated,
+    bundle_sha256: r.bundleSha256,
+    kind: r.kind,
+  };
+  await adb(db as DB)
+    .insertInto('updater_import')
+    .values(row)
+    .onConflict((oc) =>
+      oc.column('name').doUpdateSet({
+        data_time: r.dataTime,
+        imported_at: r.importedAt,
+        bundle_created: r.bundleCreated,
+        bundle_sha256: r.bundleSha256,
+        kind: r.kind,
+      }),
+    )
     .execute();
 }
 

@@ -13,8 +13,13 @@ export function pskKey(psk: string): Uint8Array {
 
 /** A token as Quay signs it: iss "quay" (or the given issuer), a few minutes' lifetime. */
 export async function signPskToken(psk: string, issuer = 'quay', lifetimeSeconds = 300): Promise<string> {
-  return new SignJWT({}).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuer(issuer)
-    .setIssuedAt().setNotBefore('-30s').setExpirationTime(`${lifetimeSeconds}s`).sign(pskKey(psk));
+  return new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setIssuer(issuer)
+    .setIssuedAt()
+    .setNotBefore('-30s')
+    .setExpirationTime(`${lifetimeSeconds}s`)
+    .sign(pskKey(psk));
 }
 
 /** Verifies a bearer token; returns the reason when it is refused. */

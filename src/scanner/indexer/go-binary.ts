@@ -27,7 +27,12 @@ const HEAD_BYTES = 64 * 1024;
 const MAX_INFO_BYTES = 8 * 1024 * 1024;
 const MIN_GO_BINARY = 16 * 1024;
 
-export interface GoModule { path: string; version: string; sum?: string; replace?: GoModule }
+export interface GoModule {
+  path: string;
+  version: string;
+  sum?: string;
+  replace?: GoModule;
+}
 export interface GoBuildInfo {
   goVersion: string;
   /** The `path` line: the main package's import path. */
@@ -49,10 +54,19 @@ export function parseModInfo(goVersion: string, mod: string): GoBuildInfo {
       return m;
     };
     switch (f[0]) {
-      case 'path': info.path = f[1]; break;
-      case 'mod': last = info.main = mk(); break;
-      case 'dep': last = mk(); info.deps.push(last); break;
-      case '=>': if (last) last.replace = mk(); break;
+      case 'path':
+        info.path = f[1];
+        break;
+      case 'mod':
+        last = info.main = mk();
+        break;
+      case 'dep':
+        last = mk();
+        info.deps.push(last);
+        break;
+      case '=>':
+        if (last) last.replace = mk();
+        break;
       case 'build': {
         const kv = f.slice(1).join('\t');
         const eq = kv.indexOf('=');
@@ -116,8 +130,18 @@ export function packagesFromBuildInfo(info: GoBuildInfo): FoundPackage[] {
   return out;
 }
 
-interface Load { off: number; vaddr: number; filesz: number; flags: number }
-interface Elf { is64: boolean; le: boolean; loads: Load[]; goNote: boolean }
+interface Load {
+  off: number;
+  vaddr: number;
+  filesz: number;
+  flags: number;
+}
+interface Elf {
+  is64: boolean;
+  le: boolean;
+  loads: Load[];
+  goNote: boolean;
+}
 
 const PT_LOAD = 1;
 const PT_NOTE = 4;
@@ -186,20 +210,34 @@ class GoBinarySink implements StreamSink {
   private spoolRanges: Array<[number, number]> = [];
   private small: Buffer | undefined; // the whole file, when it fit in the head window
 
-  constructor(private readonly info: EntryInfo, private readonly ctx: ScanContext) {}
+  constructor(
+    private readonly info: EntryInfo,
+    private readonly ctx: ScanContext,
+  ) {}
 
-  private get done(): boolean { return this.elf === null || this.result !== undefined; }
+  private get done(): boolean {
+    return this.elf === null || this.result !== undefined;
+  }
 
   async write(chunk: Buffer): Promise<void> {
-    if (this.done && !this.spool) { this.pos += chunk.length; return; }
+    if (this.done && !this.spool) {
+      this.pos += chunk.length;
+      return;
+    }
     if (this.elf === undefined) {
       this.head.push(chunk);
       this.headLen += chunk.length;
-      if (this.headLen < HEAD_BYTES && this.pos + chunk.length < this.info.size) { this.pos += chunk.length; return; }
+      if (this.headLen < HEAD_BYTES && this.pos + chunk.length < this.info.size) {
+        this.pos += chunk.length;
+        return;
+      }
       const head = Buffer.concat(this.head);
       this.head = [];
       this.elf = parseElfHead(head);
-      if (!this.elf) { this.pos += chunk.length; return; }
+      if (!this.elf) {
+        this.pos += chunk.length;
+        return;
+      }
       if (head.length >= this.info.size) this.small = head;
       this.ranges = searchRanges(this.elf, this.info.size);
       this.spoolRanges = this.elf.loads.filter((l) => (l.flags & PF_X) === 0 && l.filesz > 0).map((l) => [l.off, l.off + l.filesz]);
@@ -271,11 +309,20 @@ class GoBinarySink implements StreamSink {
     this.found = [b];
     const ptrSize = b[14];
     const flags = b[15];
-    if (ptrSize !== 4 && ptrSize !== 8) { this.notBuildInfo(b); return; }
+    if (ptrSize !== 4 && ptrSize !== 8) {
+      this.notBuildInfo(b);
+      return;
+    }
     if (flags & 2) {
       const r = decodeInlineBuildInfo(b);
-      if (r === null || (typeof r === 'number' && final)) { this.notBuildInfo(b); return; }
-      if (typeof r === 'number') { this.need = r; return; }
+      if (r === null || (typeof r === 'number' && final)) {
+        this.notBuildInfo(b);
+        return;
+      }
+      if (typeof r === 'number') {
+        this.need = r;
+        return;
+      }
       this.result = r;
       this.found = undefined;
       return;
@@ -309,7 +356,10 @@ class GoBinarySink implements StreamSink {
         head = Buffer.concat(this.head);
         this.head = [];
         this.elf = parseElfHead(head);
-        if (this.elf) { this.ranges = searchRanges(this.elf, head.length); this.look(head, 0); }
+        if (this.elf) {
+          this.ranges = searchRanges(this.elf, head.length);
+          this.look(head, 0);
+        }
       }
       if (this.found && this.result === undefined) this.tryDecode(true);
       let info = this.result;
@@ -325,7 +375,9 @@ class GoBinarySink implements StreamSink {
             return buf.subarray(0, bytesRead);
           });
         } else {
-          this.ctx.warn(`Go binary with pre-1.18 build info not read (${this.info.size > this.ctx.maxBytes ? `larger than the ${this.ctx.maxBytes} byte cap` : 'no Go build ID note, so it was not spooled'})`);
+          this.ctx.warn(
+            `Go binary with pre-1.18 build info not read (${this.info.size > this.ctx.maxBytes ? `larger than the ${this.ctx.maxBytes} byte cap` : 'no Go build ID note, so it was not spooled'})`,
+          );
         }
       }
       return info ? { packages: packagesFromBuildInfo(info) } : undefined;
@@ -334,7 +386,9 @@ class GoBinarySink implements StreamSink {
     }
   }
 
-  async abort(): Promise<void> { await this.dropSpool(); }
+  async abort(): Promise<void> {
+    await this.dropSpool();
+  }
 }
 
 type ReadAt = (offset: number, length: number) => Promise<Buffer>;
@@ -374,6 +428,7 @@ export const goBinaryScanner: StreamScanner = {
   // Spool cap for pre-1.18 binaries (newer ones are read in passing at any size).
   maxBytes: 256 * 1024 * 1024,
   // Any executable regular file big enough to be a Go program; non-ELF files are dropped after the first bytes.
-  claims: (_p, info) => info.size >= MIN_GO_BINARY && (info.mode & 0o111) !== 0 && (info.type === 'file' || info.type === 'contiguous-file'),
+  claims: (_p, info) =>
+    info.size >= MIN_GO_BINARY && (info.mode & 0o111) !== 0 && (info.type === 'file' || info.type === 'contiguous-file'),
   open: (info, ctx) => new GoBinarySink(info, ctx),
 };

@@ -76,7 +76,10 @@ export async function indexLayers(layers: ReadonlyArray<() => Readable>, opts: I
     const digest = opts.digests?.[i];
     if (digest && opts.cache) {
       const hit = await opts.cache.get(digest);
-      if (hit && isCurrent(hit, list)) { perLayer.push(hit); continue; }
+      if (hit && isCurrent(hit, list)) {
+        perLayer.push(hit);
+        continue;
+      }
     }
     let result: LayerResult;
     try {

@@ -37,7 +37,10 @@ async function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, cap: number): P
   let len = 0;
   for await (const c of s as AsyncIterable<Buffer>) {
     len += c.length;
-    if (len > cap) { s.destroy(); throw new Error(`${entry.fileName}: larger than ${cap} bytes`); }
+    if (len > cap) {
+      s.destroy();
+      throw new Error(`${entry.fileName}: larger than ${cap} bytes`);
+    }
     chunks.push(c);
   }
   return Buffer.concat(chunks, len);
@@ -71,7 +74,8 @@ async function scanZip(zip: yauzl.ZipFile, where: string, nested: boolean, warn:
           const g = props.get('groupId');
           const a = props.get('artifactId');
           const v = props.get('version');
-          if (g && a && v) own.push({ name: `${g}:${a}`, version: v, kind: 'binary', ecosystem: 'maven', ...(nested ? { path: where } : {}) });
+          if (g && a && v)
+            own.push({ name: `${g}:${a}`, version: v, kind: 'binary', ecosystem: 'maven', ...(nested ? { path: where } : {}) });
         } else if (name.toUpperCase() === 'META-INF/MANIFEST.MF') {
           manifest = (await readEntry(zip, entry, SMALL_FILE_CAP)).toString('utf8');
         } else if (!nested && ARCHIVE.test(name)) {

@@ -81,15 +81,18 @@ async function peek(src: Readable, n: number): Promise<{ head: Buffer; stream: R
       }
     };
     function onReadable() {
-      let c: Buffer | string | null;
-      while (len < n && (c = src.read()) !== null) {
+      while (len < n) {
+        const c: Buffer | string | null = src.read();
+        if (c === null) break;
         const b = typeof c === 'string' ? Buffer.from(c) : c;
         chunks.push(b);
         len += b.length;
       }
       if (len >= n) finish(false);
     }
-    function onEnd() { finish(true); }
+    function onEnd() {
+      finish(true);
+    }
     function onError(err: Error) {
       if (settled) return;
       settled = true;
@@ -116,7 +119,9 @@ function isRegular(type: string): boolean {
   return type === 'file' || type === 'contiguous-file';
 }
 
-interface ActiveSink extends StreamSink { scanner: Scanner }
+interface ActiveSink extends StreamSink {
+  scanner: Scanner;
+}
 
 /**
  * Reads one layer and returns what its files say. Throws LayerFormatError when the blob is not a
@@ -145,7 +150,9 @@ export async function readLayer(source: Readable, scanners: readonly Scanner[], 
   const capOf = (s: Scanner) => opts.limits?.[s.name] ?? s.maxBytes;
 
   let failure: { stage: string; err: unknown } | undefined;
-  const fail = (stage: string) => (err: unknown) => { failure ??= { stage, err }; };
+  const fail = (stage: string) => (err: unknown) => {
+    failure ??= { stage, err };
+  };
   source.on('error', fail('read'));
 
   let head: Buffer;
@@ -204,7 +211,11 @@ export async function readLayer(source: Readable, scanners: readonly Scanner[], 
     // Directories carry nothing a scanner reads (whiteouts above are what removes directories).
     if (info.type === 'directory') return false;
     let claimants: Scanner[] | undefined;
-    for (const s of scanners) if (s.claims(norm, info)) (claimants ??= []).push(s);
+    for (const s of scanners) {
+      if (!s.claims(norm, info)) continue;
+      claimants ??= [];
+      claimants.push(s);
+    }
     if (!claimants) return false;
 
     if (!isRegular(info.type)) {
@@ -215,7 +226,12 @@ export async function readLayer(source: Readable, scanners: readonly Scanner[], 
           // A hard link to a file this layer already read: same bytes, same findings.
           record({ ...structuredClone(linked), path: norm });
         } else {
-          record({ path: norm, scanner: s.name, packages: [], skipped: `not a regular file (${info.type}${h.linkname ? ` -> ${h.linkname}` : ''})` });
+          record({
+            path: norm,
+            scanner: s.name,
+            packages: [],
+            skipped: `not a regular file (${info.type}${h.linkname ? ` -> ${h.linkname}` : ''})`,
+          });
         }
       }
       return false;
@@ -231,7 +247,12 @@ export async function readLayer(source: Readable, scanners: readonly Scanner[], 
         continue;
       }
       if (!inMemory(s, info)) ctx.tmpDir = await tmpDir();
-      active.push(Object.assign(openSink(s, info, ctx, () => path.join(ctx.tmpDir, String(tmpSeq++))), { scanner: s }));
+      active.push(
+        Object.assign(
+          openSink(s, info, ctx, () => path.join(ctx.tmpDir, String(tmpSeq++))),
+          { scanner: s },
+        ),
+      );
     }
     if (active.length === 0) return false;
     current = { norm, failed: new Map() };
@@ -291,8 +312,10 @@ export async function readLayer(source: Readable, scanners: readonly Scanner[], 
     const f = failure ?? { stage: 'tar', err };
     const text = errorText(f.err);
     if (f.stage === 'read') throw new LayerFormatError(`layer could not be read: ${text}`, { cause: f.err });
-    if (f.stage === 'gzip') throw new LayerFormatError(`layer is not a valid gzip stream (truncated or corrupt): ${text}`, { cause: f.err });
-    if (f.stage === 'zstd') throw new LayerFormatError(`layer is not a valid zstd stream (truncated or corrupt): ${text}`, { cause: f.err });
+    if (f.stage === 'gzip')
+      throw new LayerFormatError(`layer is not a valid gzip stream (truncated or corrupt): ${text}`, { cause: f.err });
+    if (f.stage === 'zstd')
+      throw new LayerFormatError(`layer is not a valid zstd stream (truncated or corrupt): ${text}`, { cause: f.err });
     if (failure || /unexpected end|invalid tar|header/i.test(text)) {
       throw new LayerFormatError(`layer is not a valid tar archive (truncated or corrupt): ${text}`, { cause: f.err });
     }
@@ -306,7 +329,10 @@ export async function readLayer(source: Readable, scanners: readonly Scanner[], 
   // tar's end-of-archive blocks is still truncated).
   if (failure) {
     const text = errorText(failure.err);
-    throw new LayerFormatError(`layer is not a valid ${failure.stage === 'tar' ? 'tar archive' : `${failure.stage} stream`} (truncated or corrupt): ${text}`, { cause: failure.err });
+    throw new LayerFormatError(
+      `layer is not a valid ${failure.stage === 'tar' ? 'tar archive' : `${failure.stage} stream`} (truncated or corrupt): ${text}`,
+      { cause: failure.err },
+    );
   }
   return {
     ...(opts.digest ? { digest: opts.digest } : {}),
@@ -331,8 +357,12 @@ function memorySink(ctx: ScanContext, scan: (data: Buffer) => Finding | undefine
       chunks.push(chunk);
       len += chunk.length;
     },
-    async end() { return scan(Buffer.concat(chunks, len)); },
-    async abort() { chunks.length = 0; },
+    async end() {
+      return scan(Buffer.concat(chunks, len));
+    },
+    async abort() {
+      chunks.length = 0;
+    },
   };
 }
 

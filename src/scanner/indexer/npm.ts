@@ -9,8 +9,10 @@ const FIXTURE_DIRS = new Set(['test', 'tests', '__tests__', 'fixtures', '__fixtu
 /** True when a test/fixture directory sits inside a package (a package may itself be called `test`). */
 function insideFixtures(p: string): boolean {
   const segs = p.slice(p.indexOf('node_modules/')).split('/');
-  return segs.some((seg, i) =>
-    FIXTURE_DIRS.has(seg) && segs[i - 1] !== 'node_modules' && !(segs[i - 1]?.startsWith('@') && segs[i - 2] === 'node_modules'));
+  return segs.some(
+    (seg, i) =>
+      FIXTURE_DIRS.has(seg) && segs[i - 1] !== 'node_modules' && !(segs[i - 1]?.startsWith('@') && segs[i - 2] === 'node_modules'),
+  );
 }
 
 export const npmScanner: BufferScanner = {

@@ -15,9 +15,24 @@ import Database from 'better-sqlite3';
 import type { FileScanner, FoundPackage } from './types.js';
 
 export const RPMTAG = { NAME: 1000, VERSION: 1001, RELEASE: 1002, EPOCH: 1003, ARCH: 1022, SOURCERPM: 1044 } as const;
-export const RPM_TYPE = { NULL: 0, CHAR: 1, INT8: 2, INT16: 3, INT32: 4, INT64: 5, STRING: 6, BIN: 7, STRING_ARRAY: 8, I18NSTRING: 9 } as const;
+export const RPM_TYPE = {
+  NULL: 0,
+  CHAR: 1,
+  INT8: 2,
+  INT16: 3,
+  INT32: 4,
+  INT64: 5,
+  STRING: 6,
+  BIN: 7,
+  STRING_ARRAY: 8,
+  I18NSTRING: 9,
+} as const;
 
-interface IndexEntry { type: number; offset: number; count: number }
+interface IndexEntry {
+  type: number;
+  offset: number;
+  count: number;
+}
 
 /** A parsed rpm header blob: typed access to its tags. */
 export class RpmHeader {
@@ -53,10 +68,15 @@ export class RpmHeader {
     const e = this.entries.get(tag);
     if (!e || e.count < 1) return undefined;
     switch (e.type) {
-      case RPM_TYPE.INT32: return e.offset + 4 <= this.data.length ? this.data.readInt32BE(e.offset) : undefined;
-      case RPM_TYPE.INT16: return e.offset + 2 <= this.data.length ? this.data.readInt16BE(e.offset) : undefined;
-      case RPM_TYPE.INT8: case RPM_TYPE.CHAR: return e.offset < this.data.length ? this.data[e.offset] : undefined;
-      default: return undefined;
+      case RPM_TYPE.INT32:
+        return e.offset + 4 <= this.data.length ? this.data.readInt32BE(e.offset) : undefined;
+      case RPM_TYPE.INT16:
+        return e.offset + 2 <= this.data.length ? this.data.readInt16BE(e.offset) : undefined;
+      case RPM_TYPE.INT8:
+      case RPM_TYPE.CHAR:
+        return e.offset < this.data.length ? this.data[e.offset] : undefined;
+      default:
+        return undefined;
     }
   }
 }
@@ -120,7 +140,12 @@ export async function readSqliteRpmdb(file: string, warn: (m: string) => void = 
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
     const rows = db.prepare('SELECT blob FROM Packages').iterate() as Iterable<{ blob: Buffer }>;
-    return collect((function* () { for (const r of rows) yield r.blob; })(), warn);
+    return collect(
+      (function* () {
+        for (const r of rows) yield r.blob;
+      })(),
+      warn,
+    );
   } finally {
     db.close();
   }
@@ -186,7 +211,10 @@ export function bdbHashValues(db: Buffer): Buffer[] {
 
 export async function readBdbRpmdb(file: string, warn: (m: string) => void = () => {}): Promise<FoundPackage[]> {
   // rpm keeps a 4-byte bookkeeping record next to the headers; anything that short is not a header.
-  return collect(bdbHashValues(await readFile(file)).filter((v) => v.length > 24), warn);
+  return collect(
+    bdbHashValues(await readFile(file)).filter((v) => v.length > 24),
+    warn,
+  );
 }
 
 const SQLITE_PATHS = new Set(['var/lib/rpm/rpmdb.sqlite', 'usr/lib/sysimage/rpm/rpmdb.sqlite']);

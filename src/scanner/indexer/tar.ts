@@ -34,8 +34,19 @@ const BLOCK = 512;
 const MAX_LONG_HEADER = 4 * 1024 * 1024;
 const USTAR = Buffer.from('ustar\0', 'latin1');
 const TYPES: Record<number, string> = {
-  0: 'file', 1: 'link', 2: 'symlink', 3: 'character-device', 4: 'block-device', 5: 'directory', 6: 'fifo',
-  7: 'contiguous-file', 72: 'pax-header', 55: 'pax-global-header', 27: 'gnu-long-link-path', 28: 'gnu-long-path', 30: 'gnu-long-path',
+  0: 'file',
+  1: 'link',
+  2: 'symlink',
+  3: 'character-device',
+  4: 'block-device',
+  5: 'directory',
+  6: 'fifo',
+  7: 'contiguous-file',
+  72: 'pax-header',
+  55: 'pax-global-header',
+  27: 'gnu-long-link-path',
+  28: 'gnu-long-path',
+  30: 'gnu-long-path',
 };
 
 const padding = (size: number) => (size % BLOCK ? BLOCK - (size % BLOCK) : 0);
@@ -198,10 +209,18 @@ export class TarParser {
 
   private readLong(type: string, data: Buffer): void {
     switch (type) {
-      case 'gnu-long-path': this.gnuPath = decodeStr(data, 0, data.length); break;
-      case 'gnu-long-link-path': this.gnuLinkPath = decodeStr(data, 0, data.length); break;
-      case 'pax-global-header': this.paxGlobal = decodePax(data); break;
-      case 'pax-header': this.pax = this.paxGlobal ? { ...this.paxGlobal, ...decodePax(data) } : decodePax(data); break;
+      case 'gnu-long-path':
+        this.gnuPath = decodeStr(data, 0, data.length);
+        break;
+      case 'gnu-long-link-path':
+        this.gnuLinkPath = decodeStr(data, 0, data.length);
+        break;
+      case 'pax-global-header':
+        this.paxGlobal = decodePax(data);
+        break;
+      case 'pax-header':
+        this.pax = this.paxGlobal ? { ...this.paxGlobal, ...decodePax(data) } : decodePax(data);
+        break;
     }
   }
 
@@ -226,12 +245,26 @@ export class TarParser {
 /** The 512-byte header at b[o]; null for an all-zero block. */
 function decodeHeader(b: Buffer, o: number): TarHeader | null {
   // The checksum field counts as eight spaces; four sums side by side run faster than one.
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  for (let i = o, end = o + 148; i < end; i += 4) { s0 += b[i]; s1 += b[i + 1]; s2 += b[i + 2]; s3 += b[i + 3]; }
-  for (let i = o + 156, end = o + BLOCK; i < end; i += 4) { s0 += b[i]; s1 += b[i + 1]; s2 += b[i + 2]; s3 += b[i + 3]; }
+  let s0 = 0,
+    s1 = 0,
+    s2 = 0,
+    s3 = 0;
+  for (let i = o, end = o + 148; i < end; i += 4) {
+    s0 += b[i];
+    s1 += b[i + 1];
+    s2 += b[i + 2];
+    s3 += b[i + 3];
+  }
+  for (let i = o + 156, end = o + BLOCK; i < end; i += 4) {
+    s0 += b[i];
+    s1 += b[i + 1];
+    s2 += b[i + 2];
+    s3 += b[i + 3];
+  }
   const sum = 8 * 32 + s0 + s1 + s2 + s3;
   if (sum === 8 * 32) return null;
-  if (sum !== decodeOct(b, o + 148, 8)) throw new TarFormatError('Invalid tar header. Maybe the tar is corrupted or it needs to be gunzipped?');
+  if (sum !== decodeOct(b, o + 148, 8))
+    throw new TarFormatError('Invalid tar header. Maybe the tar is corrupted or it needs to be gunzipped?');
 
   let flag = b[o + 156] === 0 ? 0 : b[o + 156] - 0x30;
   let name = decodeStr(b, o, 100);

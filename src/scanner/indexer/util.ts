@@ -24,7 +24,10 @@ export function parseStanzas(text: string, continuation = '\n'): Array<Map<strin
     const colon = line.indexOf(':');
     if (colon <= 0) continue;
     const key = line.slice(0, colon);
-    if (cur.has(key)) { last = undefined; continue; }
+    if (cur.has(key)) {
+      last = undefined;
+      continue;
+    }
     cur.set(key, line.slice(colon + 1).trim());
     last = key;
   }

@@ -19,7 +19,10 @@ export interface LayerChanges<T> {
   entries: Iterable<readonly [string, T]>;
 }
 
-export interface Visible<T> { layerIndex: number; value: T }
+export interface Visible<T> {
+  layerIndex: number;
+  value: T;
+}
 
 /** A path-keyed map that layers are applied to, bottom (base) layer first. */
 export class LayeredView<T> {
@@ -38,10 +41,16 @@ export class LayeredView<T> {
     const opaque = new Set(changes.opaqueDirs);
     if (gone.size || opaque.size) {
       for (const p of [...this.live.keys()]) {
-        if (gone.has(p) || opaque.has('')) { this.live.delete(p); continue; }
+        if (gone.has(p) || opaque.has('')) {
+          this.live.delete(p);
+          continue;
+        }
         for (let i = p.indexOf('/'); i > 0; i = p.indexOf('/', i + 1)) {
           const dir = p.slice(0, i);
-          if (gone.has(dir) || opaque.has(dir)) { this.live.delete(p); break; }
+          if (gone.has(dir) || opaque.has(dir)) {
+            this.live.delete(p);
+            break;
+          }
         }
       }
     }
@@ -54,10 +63,18 @@ export class LayeredView<T> {
     }
   }
 
-  get(p: string): Visible<T> | undefined { return this.live.get(p); }
-  has(p: string): boolean { return this.live.has(p); }
-  entries(): IterableIterator<[string, Visible<T>]> { return this.live.entries(); }
-  get size(): number { return this.live.size; }
+  get(p: string): Visible<T> | undefined {
+    return this.live.get(p);
+  }
+  has(p: string): boolean {
+    return this.live.has(p);
+  }
+  entries(): IterableIterator<[string, Visible<T>]> {
+    return this.live.entries();
+  }
+  get size(): number {
+    return this.live.size;
+  }
 }
 
 export interface MergedIndex {
@@ -79,13 +96,19 @@ const OS_RELEASE_PATHS = ['etc/os-release', 'usr/lib/os-release'];
  * later layer rewrites keeps the layer that introduced it.
  */
 export function mergeLayers(perLayer: readonly LayerResult[]): MergedIndex {
-  interface Slot { files: FileResult[]; introduced: Map<string, number> }
+  interface Slot {
+    files: FileResult[];
+    introduced: Map<string, number>;
+  }
   const view = new LayeredView<Slot>();
   perLayer.forEach((layer, i) => {
     const byPath = new Map<string, Slot>();
     for (const f of layer.files) {
       let slot = byPath.get(f.path);
-      if (!slot) byPath.set(f.path, (slot = { files: [], introduced: new Map() }));
+      if (!slot) {
+        slot = { files: [], introduced: new Map() };
+        byPath.set(f.path, slot);
+      }
       slot.files.push(f);
       for (const pkg of f.packages) slot.introduced.set(`${f.scanner}\0${pkgKey(pkg)}`, i);
     }
@@ -115,7 +138,10 @@ export function mergeLayers(perLayer: readonly LayerResult[]): MergedIndex {
   for (const p of OS_RELEASE_PATHS) {
     const v = view.get(p);
     const d = v?.value.files.find((f) => f.distribution)?.distribution;
-    if (d) { distribution = d; break; }
+    if (d) {
+      distribution = d;
+      break;
+    }
   }
   return { ...(distribution ? { distribution } : {}), packages };
 }

@@ -102,13 +102,16 @@ function addMerged(list: Vulnerability[], v: Vulnerability): void {
  * answer depends on nothing else.
  */
 const byIdThenUpdater = (a: GroupMember, b: GroupMember): number =>
-  (a.id < b.id ? -1 : a.id > b.id ? 1 : a.updater < b.updater ? -1 : a.updater > b.updater ? 1 : 0);
+  a.id < b.id ? -1 : a.id > b.id ? 1 : a.updater < b.updater ? -1 : a.updater > b.updater ? 1 : 0;
 
 function verdicts(ecosystem: string): (version: string, rangesText: string) => Verdict {
   const memo = new Map<string, Map<string, Verdict>>();
   return (version, rangesText) => {
     let byVersion = memo.get(rangesText);
-    if (!byVersion) memo.set(rangesText, (byVersion = new Map()));
+    if (!byVersion) {
+      byVersion = new Map();
+      memo.set(rangesText, byVersion);
+    }
     let v = byVersion.get(version);
     if (!v) {
       const [ranges, versions] = JSON.parse(rangesText) as [Advisory['ranges'], string[] | null];
@@ -143,7 +146,10 @@ export async function match(
     if (!m) continue;
     r.matcher = m.name;
     let g = groups.get(m);
-    if (!g) groups.set(m, (g = []));
+    if (!g) {
+      g = [];
+      groups.set(m, g);
+    }
     g.push({ r, lookups: m.lookups(r.package) });
   }
   for (const [m, items] of groups) {
@@ -161,7 +167,10 @@ export async function match(
     const rangesOf = new Map<string, string[]>();
     for (const g of groups) {
       let l = rangesOf.get(g.package);
-      if (!l) rangesOf.set(g.package, (l = []));
+      if (!l) {
+        l = [];
+        rangesOf.set(g.package, l);
+      }
       l.push(g.ranges);
     }
     // The version order of that release (apk-tools 2.x up to Alpine 3.22, 3.x after).
@@ -181,7 +190,10 @@ export async function match(
     const members = new Map<string, GroupMember[]>();
     for (const a of await store.inGroups(q, [...wanted.values()])) {
       let l = members.get(a.package);
-      if (!l) members.set(a.package, (l = []));
+      if (!l) {
+        l = [];
+        members.set(a.package, l);
+      }
       l.push(a);
     }
     for (const l of members.values()) l.sort(byIdThenUpdater);

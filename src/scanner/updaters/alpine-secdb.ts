@@ -43,7 +43,8 @@ export function secdbToAdvisories(doc: SecdbDoc, where: string, updater: string)
     const secfixes = p?.pkg?.secfixes;
     if (typeof name !== 'string' || !name) throw new Error(`${where}: packages[${i}] has no pkg.name`);
     if (secfixes === undefined || secfixes === null) continue;
-    if (typeof secfixes !== 'object' || Array.isArray(secfixes)) throw new Error(`${where}: packages[${i}] (${name}): secfixes is not an object`);
+    if (typeof secfixes !== 'object' || Array.isArray(secfixes))
+      throw new Error(`${where}: packages[${i}] (${name}): secfixes is not an object`);
     const byId = new Map<string, Advisory>();
     for (const [fixed, ids] of Object.entries(secfixes)) {
       if (!Array.isArray(ids)) throw new Error(`${where}: ${name} ${fixed}: expected a list of ids`);
@@ -82,9 +83,12 @@ export function secdbToAdvisories(doc: SecdbDoc, where: string, updater: string)
 
 async function* readSecdb(sources: LocalSource[], updater: string): AsyncGenerator<Advisory> {
   for (const src of sources) {
-    const files = src.kind === 'dir'
-      ? (await listFiles(src.path)).filter((f) => f.endsWith('.json')).map((f) => ({ file: path.join(src.path, f), label: path.join(src.origin, f) }))
-      : [{ file: src.path, label: src.origin }];
+    const files =
+      src.kind === 'dir'
+        ? (await listFiles(src.path))
+            .filter((f) => f.endsWith('.json'))
+            .map((f) => ({ file: path.join(src.path, f), label: path.join(src.origin, f) }))
+        : [{ file: src.path, label: src.origin }];
     for (const { file, label } of files) {
       const doc = parseJson(await readDecoded(file, MAX_FILE), label) as SecdbDoc;
       yield* secdbToAdvisories(doc, label, updater);

@@ -67,7 +67,7 @@ export function trackerPackageToAdvisories(srcpkg: string, cves: unknown, where:
       if (!r || typeof r !== 'object') continue;
       const status = r.status;
       const fixed = typeof r.fixed_version === 'string' ? r.fixed_version : undefined;
-      let ranges;
+      let ranges: Advisory['ranges'];
       let fixedIn: string | null = null;
       if (status === 'resolved') {
         if (!fixed || fixed === '0') continue;
@@ -99,9 +99,12 @@ export function trackerPackageToAdvisories(srcpkg: string, cves: unknown, where:
 
 async function* readTracker(sources: LocalSource[], updater: string): AsyncGenerator<Advisory> {
   for (const src of sources) {
-    const files = src.kind === 'dir'
-      ? (await listFiles(src.path)).filter((f) => /\.json(\.gz)?$/.test(f)).map((f) => ({ file: path.join(src.path, f), label: path.join(src.origin, f) }))
-      : [{ file: src.path, label: src.origin }];
+    const files =
+      src.kind === 'dir'
+        ? (await listFiles(src.path))
+            .filter((f) => /\.json(\.gz)?$/.test(f))
+            .map((f) => ({ file: path.join(src.path, f), label: path.join(src.origin, f) }))
+        : [{ file: src.path, label: src.origin }];
     for (const { file, label } of files) {
       let n = 0;
       try {

@@ -46,11 +46,16 @@ export interface LocalSource {
 }
 
 /** Why an air-gapped Berth refuses to fetch (see src/scanner/bundle/airgap.ts). */
-export const AIRGAP_MESSAGE = 'not fetched: this Berth is air-gapped (SCANNER_AIRGAP / airgap: true); ' +
+export const AIRGAP_MESSAGE =
+  'not fetched: this Berth is air-gapped (SCANNER_AIRGAP / airgap: true); ' +
   'bring vulnerability data in with `berth scanner import-updaters <bundle>` (see docs/AIRGAP.md)';
 
 export class UpdaterError extends Error {
-  constructor(readonly updater: string, message: string, opts?: { cause?: unknown }) {
+  constructor(
+    readonly updater: string,
+    message: string,
+    opts?: { cause?: unknown },
+  ) {
     super(`${updater}: ${message}`, opts);
     this.name = 'UpdaterError';
   }
@@ -71,7 +76,11 @@ export interface FetchFingerprint {
 }
 
 export function encodeFingerprint(f: FetchFingerprint): string {
-  const urls = Object.fromEntries(Object.keys(f.urls).sort().map((u) => [u, f.urls[u]]));
+  const urls = Object.fromEntries(
+    Object.keys(f.urls)
+      .sort()
+      .map((u) => [u, f.urls[u]]),
+  );
   return JSON.stringify({ v: 1, urls });
 }
 
@@ -121,7 +130,7 @@ export async function download(
   const headers: Record<string, string> = { 'user-agent': 'berth-scanner-updater', accept: '*/*' };
   if (opts.conditional?.etag) headers['if-none-match'] = opts.conditional.etag;
   if (opts.conditional?.lastModified) headers['if-modified-since'] = opts.conditional.lastModified;
-  let res;
+  let res: Awaited<ReturnType<typeof undiciFetch>>;
   try {
     res = await undiciFetch(url, { headers, dispatcher: http.dispatcher, signal: opts.signal, redirect: 'follow' });
   } catch (err) {
@@ -154,7 +163,9 @@ export async function download(
     },
   });
   try {
-    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>), counter, createWriteStream(file), { signal: opts.signal });
+    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>), counter, createWriteStream(file), {
+      signal: opts.signal,
+    });
   } catch (err) {
     await rm(file, { force: true });
     if (err instanceof UpdaterError) throw err;
@@ -192,9 +203,15 @@ export async function fetchSources(
     const missing = new Set<string>();
     for (const url of urls) {
       try {
-        got.set(url, await download(updater, url, http, dir, { signal: opts.signal, conditional: prev?.urls[url], maxBytes: opts.maxBytes }));
+        got.set(
+          url,
+          await download(updater, url, http, dir, { signal: opts.signal, conditional: prev?.urls[url], maxBytes: opts.maxBytes }),
+        );
       } catch (err) {
-        if (opts.optional?.(url) && /HTTP 404/.test((err as Error).message)) { missing.add(url); continue; }
+        if (opts.optional?.(url) && /HTTP 404/.test((err as Error).message)) {
+          missing.add(url);
+          continue;
+        }
         throw err;
       }
     }
@@ -277,15 +294,23 @@ export async function listFiles(dir: string): Promise<string[]> {
  * (downloaded), or bytes / a stream (spooled to a temp file). The fingerprint is `sha256:<hex>` of
  * the content (for a directory: of its file names and their hashes).
  */
-export async function materialize(updater: string, input: ParseInput, opts: { tmpDir?: string; proxy?: string; signal?: AbortSignal } = {}): Promise<Materialized> {
+export async function materialize(
+  updater: string,
+  input: ParseInput,
+  opts: { tmpDir?: string; proxy?: string; signal?: AbortSignal } = {},
+): Promise<Materialized> {
   if (typeof input === 'string' && /^https?:\/\//i.test(input)) {
     const f = await fetchSources(updater, [input], { proxy: opts.proxy, signal: opts.signal, tmpDir: opts.tmpDir });
     if (f.unchanged) throw new Error('unreachable');
     const dir = f.dir;
-    return { sources: f.sources, fingerprint: `sha256:${decodeFingerprint(f.fingerprint)!.urls[input].sha256}`, close: () => rm(dir, { recursive: true, force: true }) };
+    return {
+      sources: f.sources,
+      fingerprint: `sha256:${decodeFingerprint(f.fingerprint)!.urls[input].sha256}`,
+      close: () => rm(dir, { recursive: true, force: true }),
+    };
   }
   if (typeof input === 'string') {
-    let st;
+    let st: Awaited<ReturnType<typeof stat>>;
     try {
       st = await stat(input);
     } catch (err) {
@@ -295,14 +320,23 @@ export async function materialize(updater: string, input: ParseInput, opts: { tm
       const files = await listFiles(input);
       const lines: string[] = [];
       for (const f of files) lines.push(`${await hashFile(path.join(input, f))}  ${f}`);
-      return { sources: [{ origin: input, path: input, kind: 'dir' }], fingerprint: `sha256:${hashHex('sha256', lines.join('\n'))}`, close: async () => {} };
+      return {
+        sources: [{ origin: input, path: input, kind: 'dir' }],
+        fingerprint: `sha256:${hashHex('sha256', lines.join('\n'))}`,
+        close: async () => {},
+      };
     }
-    return { sources: [{ origin: input, path: input, kind: 'file' }], fingerprint: `sha256:${await hashFile(input)}`, close: async () => {} };
+    return {
+      sources: [{ origin: input, path: input, kind: 'file' }],
+      fingerprint: `sha256:${await hashFile(input)}`,
+      close: async () => {},
+    };
   }
   const dir = await tempDir(opts.tmpDir);
   const file = path.join(dir, 'input');
   const h = contentHasher('sha256');
-  const source: AsyncIterable<Uint8Array> | Iterable<Uint8Array> = input instanceof Uint8Array ? [input] : (input as AsyncIterable<Uint8Array>);
+  const source: AsyncIterable<Uint8Array> | Iterable<Uint8Array> =
+    input instanceof Uint8Array ? [input] : (input as AsyncIterable<Uint8Array>);
   try {
     const hashing = async function* () {
       for await (const chunk of source) {
@@ -316,7 +350,11 @@ export async function materialize(updater: string, input: ParseInput, opts: { tm
     await rm(dir, { recursive: true, force: true });
     throw new UpdaterError(updater, `reading input failed: ${(err as Error).message}`, { cause: err });
   }
-  return { sources: [{ origin: '(stream)', path: file, kind: 'file' }], fingerprint: `sha256:${h.hex()}`, close: () => rm(dir, { recursive: true, force: true }) };
+  return {
+    sources: [{ origin: '(stream)', path: file, kind: 'file' }],
+    fingerprint: `sha256:${h.hex()}`,
+    close: () => rm(dir, { recursive: true, force: true }),
+  };
 }
 
 // ---- reading ------------------------------------------------------------------------------------
@@ -332,7 +370,10 @@ export async function sniff(file: string): Promise<{ compression: Compression; f
     let firstByte: number | undefined;
     for (const c of b) {
       if (c === 0xef || c === 0xbb || c === 0xbf) continue; // BOM
-      if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) { firstByte = c; break; }
+      if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) {
+        firstByte = c;
+        break;
+      }
     }
     return { compression, firstByte };
   } finally {

@@ -48,7 +48,7 @@ export function getUpdater(name: string): Updater {
   return u;
 }
 
-export type RunResult = ({ unchanged: true; updater: string; fingerprint: string }) | ({ unchanged: false } & ReplaceResult);
+export type RunResult = { unchanged: true; updater: string; fingerprint: string } | ({ unchanged: false } & ReplaceResult);
 
 /**
  * One update of one updater: a conditional fetch against the stored fingerprint; when upstream
@@ -71,7 +71,12 @@ export async function runUpdater(store: AdvisoryStore, updater: Updater, opts: O
 }
 
 /** Imports local input (file, directory, URL, bytes or stream) as the updater's whole data set. */
-export async function importUpdater(store: AdvisoryStore, updater: Updater, input: ParseInput, opts: ParseOptions = {}): Promise<ReplaceResult> {
+export async function importUpdater(
+  store: AdvisoryStore,
+  updater: Updater,
+  input: ParseInput,
+  opts: ParseOptions = {},
+): Promise<ReplaceResult> {
   const data = await updater.parse(input, opts);
   try {
     return await store.replaceUpdater(updater.name, data.fingerprint, data.records);

@@ -10,7 +10,10 @@
 // offset.
 
 export class JsonStreamError extends Error {
-  constructor(message: string, readonly offset: number) {
+  constructor(
+    message: string,
+    readonly offset: number,
+  ) {
     super(`${message} at byte ${offset}`);
     this.name = 'JsonStreamError';
   }
@@ -49,7 +52,7 @@ export async function* topLevelMembers(
   let valueBytes = 0;
   let depth = 0;
   let inString = false;
-  let escape = false;
+  let escaped = false;
   let valueKind: 'container' | 'string' | 'scalar' = 'scalar';
   let first = true;
 
@@ -89,17 +92,39 @@ export async function* topLevelMembers(
       switch (state as State) {
         case 'start':
           if (WS.has(c)) break;
-          if (c === LBRACE) { container = 'object'; state = 'key-or-end'; break; }
-          if (c === LBRACKET) { container = 'array'; state = 'value'; break; }
+          if (c === LBRACE) {
+            container = 'object';
+            state = 'key-or-end';
+            break;
+          }
+          if (c === LBRACKET) {
+            container = 'array';
+            state = 'value';
+            break;
+          }
           throw new JsonStreamError('expected a JSON object or array', offset + i);
         case 'key-or-end':
           if (WS.has(c)) break;
-          if (c === RBRACE && index === 0) { state = 'done'; break; }
-          if (c === QUOTE) { state = 'key'; segStart = i; escape = false; break; }
+          if (c === RBRACE && index === 0) {
+            state = 'done';
+            break;
+          }
+          if (c === QUOTE) {
+            state = 'key';
+            segStart = i;
+            escaped = false;
+            break;
+          }
           throw new JsonStreamError('expected a member name', offset + i);
         case 'key':
-          if (escape) { escape = false; break; }
-          if (c === BACKSLASH) { escape = true; break; }
+          if (escaped) {
+            escaped = false;
+            break;
+          }
+          if (c === BACKSLASH) {
+            escaped = true;
+            break;
+          }
           if (c === QUOTE) {
             keyParts.push(chunk.subarray(segStart, i + 1));
             segStart = -1;
@@ -114,26 +139,37 @@ export async function* topLevelMembers(
           break;
         case 'colon':
           if (WS.has(c)) break;
-          if (c === COLON) { state = 'value'; break; }
+          if (c === COLON) {
+            state = 'value';
+            break;
+          }
           throw new JsonStreamError('expected ":"', offset + i);
         case 'value':
           if (WS.has(c)) break;
-          if (container === 'array' && c === RBRACKET && index === 0) { state = 'done'; break; }
+          if (container === 'array' && c === RBRACKET && index === 0) {
+            state = 'done';
+            break;
+          }
           if (container === 'array') key = index;
           segStart = i;
           state = 'in-value';
           inString = false;
-          escape = false;
+          escaped = false;
           depth = 0;
-          if (c === LBRACE || c === LBRACKET) { valueKind = 'container'; depth = 1; }
-          else if (c === QUOTE) { valueKind = 'string'; inString = true; }
-          else if (c === COMMA || c === RBRACE || c === RBRACKET || c === COLON) throw new JsonStreamError('expected a value', offset + i);
+          if (c === LBRACE || c === LBRACKET) {
+            valueKind = 'container';
+            depth = 1;
+          } else if (c === QUOTE) {
+            valueKind = 'string';
+            inString = true;
+          } else if (c === COMMA || c === RBRACE || c === RBRACKET || c === COLON)
+            throw new JsonStreamError('expected a value', offset + i);
           else valueKind = 'scalar';
           break;
         case 'in-value':
           if (inString) {
-            if (escape) escape = false;
-            else if (c === BACKSLASH) escape = true;
+            if (escaped) escaped = false;
+            else if (c === BACKSLASH) escaped = true;
             else if (c === QUOTE) {
               inString = false;
               if (valueKind === 'string') {
@@ -160,8 +196,14 @@ export async function* topLevelMembers(
           break;
         case 'after-value':
           if (WS.has(c)) break;
-          if (c === COMMA) { state = container === 'object' ? 'key-after-comma' : 'value'; break; }
-          if ((container === 'object' && c === RBRACE) || (container === 'array' && c === RBRACKET)) { state = 'done'; break; }
+          if (c === COMMA) {
+            state = container === 'object' ? 'key-after-comma' : 'value';
+            break;
+          }
+          if ((container === 'object' && c === RBRACE) || (container === 'array' && c === RBRACKET)) {
+            state = 'done';
+            break;
+          }
           throw new JsonStreamError(`expected "," or "${container === 'object' ? '}' : ']'}"`, offset + i);
         case 'done':
           if (WS.has(c)) break;
@@ -169,7 +211,12 @@ export async function* topLevelMembers(
         case 'key-after-comma':
           // A member name must follow a comma.
           if (WS.has(c)) break;
-          if (c === QUOTE) { state = 'key'; segStart = i; escape = false; break; }
+          if (c === QUOTE) {
+            state = 'key';
+            segStart = i;
+            escaped = false;
+            break;
+          }
           throw new JsonStreamError('expected a member name', offset + i);
       }
     }

@@ -65,9 +65,13 @@ export function osvTarget(ecosystem: string): OsvTarget | undefined {
   let m: RegExpExecArray | null;
   switch (head) {
     case 'debian':
-      return parts[1] && /^\d+(\.\d+)?$/.test(parts[1]) ? { ecosystem: 'dpkg', distribution: { id: 'debian', versionId: parts[1].split('.')[0] } } : undefined;
+      return parts[1] && /^\d+(\.\d+)?$/.test(parts[1])
+        ? { ecosystem: 'dpkg', distribution: { id: 'debian', versionId: parts[1].split('.')[0] } }
+        : undefined;
     case 'ubuntu':
-      return parts[1] && /^\d+\.\d+$/.test(parts[1]) ? { ecosystem: 'dpkg', distribution: { id: 'ubuntu', versionId: parts[1] } } : undefined;
+      return parts[1] && /^\d+\.\d+$/.test(parts[1])
+        ? { ecosystem: 'dpkg', distribution: { id: 'ubuntu', versionId: parts[1] } }
+        : undefined;
     case 'alpine':
       if (!parts[1]) return undefined;
       if (parts[1] === 'edge') return { ecosystem: 'apk', distribution: { id: 'alpine', versionId: 'edge' } };
@@ -89,7 +93,10 @@ export function osvTarget(ecosystem: string): OsvTarget | undefined {
 
 // ---- entries ----------------------------------------------------------------------------------
 
-interface OsvSeverity { type?: string; score?: string }
+interface OsvSeverity {
+  type?: string;
+  score?: string;
+}
 interface OsvAffected {
   package?: { ecosystem?: string; name?: string; purl?: string };
   ranges?: Array<{ type?: string; events?: Array<Record<string, unknown>> }>;
@@ -128,7 +135,11 @@ function events(list: Array<Record<string, unknown>> | undefined): OsvEvent[] {
   return out;
 }
 
-interface SeverityInfo { severity: Severity; vector?: string; score?: number }
+interface SeverityInfo {
+  severity: Severity;
+  vector?: string;
+  score?: number;
+}
 
 function severityOf(entry: OsvEntry, aff: OsvAffected): SeverityInfo {
   const all = [...(aff.severity ?? []), ...(entry.severity ?? [])].filter((s) => typeof s?.score === 'string');
@@ -243,15 +254,30 @@ export function osvToAdvisories(entry: OsvEntry, opts: OsvConvertOptions): Advis
 
 async function* zipEntries(file: string): AsyncGenerator<{ name: string; data: Buffer }> {
   const zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
-    yauzl.open(file, { lazyEntries: true, autoClose: false, strictFileNames: false }, (err, z) => (err ? reject(new Error(`not a readable zip: ${err.message}`)) : resolve(z!))),
+    yauzl.open(file, { lazyEntries: true, autoClose: false, strictFileNames: false }, (err, z) =>
+      err ? reject(new Error(`not a readable zip: ${err.message}`)) : resolve(z!),
+    ),
   );
   try {
     while (true) {
       const entry = await new Promise<yauzl.Entry | null>((resolve, reject) => {
-        const onEntry = (e: yauzl.Entry) => { cleanup(); resolve(e); };
-        const onEnd = () => { cleanup(); resolve(null); };
-        const onError = (err: Error) => { cleanup(); reject(new Error(`corrupt zip: ${err.message}`)); };
-        const cleanup = () => { zip.off('entry', onEntry); zip.off('end', onEnd); zip.off('error', onError); };
+        const onEntry = (e: yauzl.Entry) => {
+          cleanup();
+          resolve(e);
+        };
+        const onEnd = () => {
+          cleanup();
+          resolve(null);
+        };
+        const onError = (err: Error) => {
+          cleanup();
+          reject(new Error(`corrupt zip: ${err.message}`));
+        };
+        const cleanup = () => {
+          zip.off('entry', onEntry);
+          zip.off('end', onEnd);
+          zip.off('error', onError);
+        };
         zip.on('entry', onEntry);
         zip.on('end', onEnd);
         zip.on('error', onError);
@@ -261,7 +287,9 @@ async function* zipEntries(file: string): AsyncGenerator<{ name: string; data: B
       if (entry.fileName.endsWith('/') || !entry.fileName.toLowerCase().endsWith('.json')) continue;
       if (entry.uncompressedSize > MAX_ENTRY) throw new Error(`zip entry ${entry.fileName} is larger than ${MAX_ENTRY} bytes`);
       const stream = await new Promise<NodeJS.ReadableStream>((resolve, reject) =>
-        zip.openReadStream(entry, (err, s) => (err ? reject(new Error(`corrupt zip entry ${entry.fileName}: ${err.message}`)) : resolve(s!))),
+        zip.openReadStream(entry, (err, s) =>
+          err ? reject(new Error(`corrupt zip entry ${entry.fileName}: ${err.message}`)) : resolve(s!),
+        ),
       );
       const parts: Buffer[] = [];
       try {
@@ -302,8 +330,13 @@ async function* entriesInFile(file: string, label: string): AsyncGenerator<{ ent
       let count = 0;
       let single: unknown;
       for await (const [i, v] of topLevelMembers(stream)) {
-        if (typeof i === 'number') { count++; yield { entry: v as OsvEntry, where: `${label}[${i}]` }; }
-        else { single ??= {}; (single as Record<string, unknown>)[i] = v; }
+        if (typeof i === 'number') {
+          count++;
+          yield { entry: v as OsvEntry, where: `${label}[${i}]` };
+        } else {
+          single ??= {};
+          (single as Record<string, unknown>)[i] = v;
+        }
       }
       if (single !== undefined && count === 0) yield { entry: single as OsvEntry, where: label };
     } catch (err) {
@@ -317,9 +350,12 @@ async function* entriesInFile(file: string, label: string): AsyncGenerator<{ ent
 
 export async function* readOsv(sources: LocalSource[], opts: OsvConvertOptions): AsyncGenerator<Advisory> {
   for (const src of sources) {
-    const files = src.kind === 'dir'
-      ? (await listFiles(src.path)).filter((f) => /\.(json|zip|json\.gz)$/i.test(f)).map((f) => ({ file: path.join(src.path, f), label: path.join(src.origin, f) }))
-      : [{ file: src.path, label: src.origin }];
+    const files =
+      src.kind === 'dir'
+        ? (await listFiles(src.path))
+            .filter((f) => /\.(json|zip|json\.gz)$/i.test(f))
+            .map((f) => ({ file: path.join(src.path, f), label: path.join(src.origin, f) }))
+        : [{ file: src.path, label: src.origin }];
     for (const { file, label } of files) {
       for await (const { entry, where } of entriesInFile(file, label)) {
         let records: Advisory[];

@@ -90,9 +90,23 @@ export function rhelPlatform(cpe: string | undefined, productId: string): Platfo
 
 // ---- the document -----------------------------------------------------------------------------
 
-interface Product { name?: string; product_id?: string; product_identification_helper?: { purl?: string; cpe?: string } }
-interface Branch { category?: string; name?: string; product?: Product; branches?: Branch[] }
-interface Relationship { category?: string; full_product_name?: Product; product_reference?: string; relates_to_product_reference?: string }
+interface Product {
+  name?: string;
+  product_id?: string;
+  product_identification_helper?: { purl?: string; cpe?: string };
+}
+interface Branch {
+  category?: string;
+  name?: string;
+  product?: Product;
+  branches?: Branch[];
+}
+interface Relationship {
+  category?: string;
+  full_product_name?: Product;
+  product_reference?: string;
+  relates_to_product_reference?: string;
+}
 interface CsafVulnerability {
   cve?: string;
   notes?: Array<{ category?: string; text?: string }>;
@@ -153,7 +167,11 @@ export function csafToAdvisories(doc: CsafDoc, where: string, updater: string): 
   for (const v of doc.vulnerabilities) {
     const id = v?.cve ?? doc.document.tracking?.id;
     if (!id) continue;
-    const description = (v.notes?.find((n) => n?.category === 'description')?.text ?? v.notes?.find((n) => n?.category === 'summary')?.text ?? '').slice(0, MAX_DESCRIPTION);
+    const description = (
+      v.notes?.find((n) => n?.category === 'description')?.text ??
+      v.notes?.find((n) => n?.category === 'summary')?.text ??
+      ''
+    ).slice(0, MAX_DESCRIPTION);
     const links: string[] = [];
     for (const r of v.references ?? []) if (typeof r?.url === 'string' && !links.includes(r.url)) links.push(r.url);
     if (selfLink && !links.includes(selfLink)) links.push(selfLink);
@@ -173,7 +191,10 @@ export function csafToAdvisories(doc: CsafDoc, where: string, updater: string): 
       if (!rel) return;
       // A component of a module (its platform is itself a relationship): skipped, see above.
       if (rels.has(rel.relates_to_product_reference!)) return;
-      const platform = rhelPlatform(products.get(rel.relates_to_product_reference!)?.product_identification_helper?.cpe, rel.relates_to_product_reference!);
+      const platform = rhelPlatform(
+        products.get(rel.relates_to_product_reference!)?.product_identification_helper?.cpe,
+        rel.relates_to_product_reference!,
+      );
       if (!platform) return;
       const compRef = rel.product_reference!;
       const comp = products.get(compRef);
@@ -258,12 +279,20 @@ async function* tarJsonEntries(stream: Readable, label: string): AsyncGenerator<
   const extract = tar.extract();
   stream.on('error', (err) => extract.destroy(err));
   stream.pipe(extract);
-  type Entry = AsyncIterable<Buffer> & { header: { name: string; type?: string | null; size?: number | null }; resume(): unknown; on(e: string, f: (...a: unknown[]) => void): unknown };
+  type Entry = AsyncIterable<Buffer> & {
+    header: { name: string; type?: string | null; size?: number | null };
+    resume(): unknown;
+    on(e: string, f: (...a: unknown[]) => void): unknown;
+  };
   try {
     for await (const entry of extract as unknown as AsyncIterable<Entry>) {
       const h = entry.header;
       if ((h.type ?? 'file') !== 'file' || !h.name.toLowerCase().endsWith('.json')) {
-        await new Promise<void>((resolve, reject) => { entry.on('end', () => resolve()); entry.on('error', (e) => reject(e)); entry.resume(); });
+        await new Promise<void>((resolve, reject) => {
+          entry.on('end', () => resolve());
+          entry.on('error', (e) => reject(e));
+          entry.resume();
+        });
         continue;
       }
       if ((h.size ?? 0) > MAX_DOC) throw new Error(`${label}!${h.name} is larger than ${MAX_DOC} bytes`);
@@ -278,7 +307,8 @@ async function* tarJsonEntries(stream: Readable, label: string): AsyncGenerator<
 
 async function* docsInFile(file: string, label: string): AsyncGenerator<{ doc: CsafDoc; where: string }> {
   const { compression, firstByte } = await sniff(file);
-  if (compression === 'zip') throw new Error(`${label}: a zip is not a CSAF document or archive (expected JSON or a tar, plain, .zst or .gz)`);
+  if (compression === 'zip')
+    throw new Error(`${label}: a zip is not a CSAF document or archive (expected JSON or a tar, plain, .zst or .gz)`);
   let single = compression === 'none' && firstByte === 0x7b; /* { */
   if (compression !== 'none') {
     // Compressed: a single document (.json.gz) or an archive (.tar.zst as Red Hat publishes it).
@@ -305,9 +335,12 @@ async function* docsInFile(file: string, label: string): AsyncGenerator<{ doc: C
 
 async function* readCsaf(sources: LocalSource[], updater: string): AsyncGenerator<Advisory> {
   for (const src of sources) {
-    const files = src.kind === 'dir'
-      ? (await listFiles(src.path)).filter((f) => /\.(json|tar|tar\.zst|tar\.gz)$/i.test(f)).map((f) => ({ file: path.join(src.path, f), label: path.join(src.origin, f) }))
-      : [{ file: src.path, label: src.origin }];
+    const files =
+      src.kind === 'dir'
+        ? (await listFiles(src.path))
+            .filter((f) => /\.(json|tar|tar\.zst|tar\.gz)$/i.test(f))
+            .map((f) => ({ file: path.join(src.path, f), label: path.join(src.origin, f) }))
+        : [{ file: src.path, label: src.origin }];
     for (const { file, label } of files) {
       for await (const { doc, where } of docsInFile(file, label)) yield* csafToAdvisories(doc, where, updater);
     }

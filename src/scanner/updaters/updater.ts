@@ -111,9 +111,13 @@ export function defineUpdater(spec: UpdaterSpec): Updater {
       const http = httpClient(opts.proxy);
       try {
         const getText = async (url: string) => {
-          let res;
+          let res: Awaited<ReturnType<typeof undiciFetch>>;
           try {
-            res = await undiciFetch(url, { dispatcher: http.dispatcher, signal: opts.signal, headers: { 'user-agent': 'berth-scanner-updater' } });
+            res = await undiciFetch(url, {
+              dispatcher: http.dispatcher,
+              signal: opts.signal,
+              headers: { 'user-agent': 'berth-scanner-updater' },
+            });
           } catch (err) {
             throw new UpdaterError(spec.name, `GET ${url} failed: ${(err as Error).message}`, { cause: err });
           }

@@ -71,38 +71,65 @@ class Reader {
     }
     const c = b[this.pos];
     if (isLower(c)) {
-      if (this.tok > Tok.Digit) return this.invalid();
+      if (this.tok > Tok.Digit) {
+        this.invalid();
+        return;
+      }
       this.start = this.pos;
       this.pos++;
       this.end = this.pos;
       this.tok = Tok.Letter;
     } else if (c === 46 /* . */ || isDigit(c)) {
       if (c === 46) {
-        if (this.tok > Tok.Digit) return this.invalid();
+        if (this.tok > Tok.Digit) {
+          this.invalid();
+          return;
+        }
         this.pos++;
       }
       if (this.tok === Tok.InitialDigit || this.tok === Tok.Digit) this.tok = Tok.Digit;
       else if (this.tok === Tok.Suffix) this.tok = Tok.SuffixNo;
-      else return this.invalid();
+      else {
+        this.invalid();
+        return;
+      }
       this.digits();
     } else if (c === 95 /* _ */) {
-      if (this.tok > Tok.SuffixNo) return this.invalid();
+      if (this.tok > Tok.SuffixNo) {
+        this.invalid();
+        return;
+      }
       this.pos++;
       this.span(isLower);
       const name = Buffer.from(b.subarray(this.start, this.end)).toString('latin1');
       const rank = Object.hasOwn(SUFFIXES, name) ? SUFFIXES[name] : 0;
-      if (!rank) return this.invalid();
+      if (!rank) {
+        this.invalid();
+        return;
+      }
       this.suffix = rank;
       this.tok = Tok.Suffix;
     } else if (c === 126 /* ~ */) {
-      if (this.tok >= Tok.CommitHash) return this.invalid();
+      if (this.tok >= Tok.CommitHash) {
+        this.invalid();
+        return;
+      }
       this.pos++;
       this.span(isHex);
-      if (this.end === this.start) return this.invalid();
+      if (this.end === this.start) {
+        this.invalid();
+        return;
+      }
       this.tok = Tok.CommitHash;
     } else if (c === 45 /* - */) {
-      if (this.tok >= Tok.RevisionNo) return this.invalid();
-      if (b[this.pos + 1] !== 114 /* r */) return this.invalid();
+      if (this.tok >= Tok.RevisionNo) {
+        this.invalid();
+        return;
+      }
+      if (b[this.pos + 1] !== 114 /* r */) {
+        this.invalid();
+        return;
+      }
       this.pos += 2;
       this.tok = Tok.RevisionNo;
       this.digits();
@@ -122,6 +149,7 @@ class Reader {
 
 function tokenCmp(a: Reader, b: Reader): Cmp {
   switch (a.tok) {
+    // biome-ignore lint/suspicious/noFallthroughSwitchClause: deliberate: a Digit without a leading zero compares numerically, as the next cases do
     case Tok.Digit:
       if (a.b[a.start] === 48 || b.b[b.start] === 48) return cmpBytes(a.b.subarray(a.start, a.end), b.b.subarray(b.start, b.end));
     // fall through: numeric

@@ -25,9 +25,7 @@ export interface DpkgVersion {
   revision: string;
 }
 
-export type DpkgParse =
-  | { ok: true; value: DpkgVersion; warning?: string }
-  | { ok: false; error: string };
+export type DpkgParse = { ok: true; value: DpkgVersion; warning?: string } | { ok: false; error: string };
 
 const INT_MAX = 2147483647;
 const isBlank = (c: string) => c === ' ' || c === '\t';

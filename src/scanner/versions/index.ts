@@ -244,7 +244,10 @@ const SEMVER_COMPARATOR = new RegExp(
 );
 
 function wellFormedSemverRange(alt: string): boolean {
-  const tokens = alt.replace(/(\^|~>?|[<>]=?|=)\s+/g, '$1').split(/\s+/).filter(Boolean);
+  const tokens = alt
+    .replace(/(\^|~>?|[<>]=?|=)\s+/g, '$1')
+    .split(/\s+/)
+    .filter(Boolean);
   return tokens.every((tok, i) => (tok === '-' ? i > 0 && i < tokens.length - 1 : SEMVER_COMPARATOR.test(tok)));
 }
 
@@ -254,7 +257,10 @@ function comparatorRangeMatch(version: string, range: string, scheme: VersionSch
   let any = false;
   for (const alt of range.split('||')) {
     // "op version" pairs; allow a space between the operator and the version.
-    const tokens = alt.replace(/(<=|>=|!=|==|<|>|=)\s+/g, '$1').split(/[\s,]+/).filter(Boolean);
+    const tokens = alt
+      .replace(/(<=|>=|!=|==|<|>|=)\s+/g, '$1')
+      .split(/[\s,]+/)
+      .filter(Boolean);
     let ok = true;
     for (const tok of tokens) {
       if (tok === '*') continue;
@@ -264,8 +270,7 @@ function comparatorRangeMatch(version: string, range: string, scheme: VersionSch
       const bound = m[2];
       if (!scheme.valid(bound)) return `invalid ${scheme.name} range "${range}": "${bound}" is not a valid version`;
       const c = scheme.compare(version, bound);
-      const pass =
-        op === '<' ? c < 0 : op === '<=' ? c <= 0 : op === '>' ? c > 0 : op === '>=' ? c >= 0 : op === '!=' ? c !== 0 : c === 0;
+      const pass = op === '<' ? c < 0 : op === '<=' ? c <= 0 : op === '>' ? c > 0 : op === '>=' ? c >= 0 : op === '!=' ? c !== 0 : c === 0;
       if (!pass) ok = false;
     }
     if (ok) any = true;

@@ -177,6 +177,6 @@ export const maven: VersionScheme = {
   name: 'maven',
   aliases: ['java', 'gradle', 'sbt'],
   compare: compareMaven,
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: deliberate: a version with a control character (or whitespace) is invalid
   valid: (v) => v.length > 0 && !/[\s\x00-\x1f\x7f]/.test(v),
 };

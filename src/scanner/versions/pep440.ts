@@ -47,7 +47,7 @@ const PRE: Record<string, 'a' | 'b' | 'rc'> = { a: 'a', alpha: 'a', b: 'b', beta
 
 export function parsePep440(input: string): Pep440Version | undefined {
   const s = input.replace(PY_SPACE_START, '').replace(PY_SPACE_END, '');
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: deliberate: the range \x00-\x7f is ASCII; anything outside it is not a PEP 440 version
   if (/[^\x00-\x7f]/.test(s)) return undefined;
   const m = RE.exec(s.toLowerCase());
   if (!m) return undefined;

@@ -11,14 +11,26 @@ import type { RepoService } from '../repositories.js';
 import type { DB } from '../../db/database.js';
 import type { IdentityService } from '../identity/index.js';
 
-export function invalidateOnAccountWrites(cache: DataModelCache | undefined, db: DB, s: {
-  users: UserService; orgs: OrgService; teams: TeamService; robots: RobotService; repos: RepoService;
-}): void {
+export function invalidateOnAccountWrites(
+  cache: DataModelCache | undefined,
+  db: DB,
+  s: {
+    users: UserService;
+    orgs: OrgService;
+    teams: TeamService;
+    robots: RobotService;
+    repos: RepoService;
+  },
+): void {
   const perm = () => [CacheGroups.perm];
   // Deleting a user or an organization deletes its repositories: their manifests by tag go too.
   const namespace = async (a: unknown[]) => {
-    const repos = await db.selectFrom('repository').innerJoin('account', 'account.id', 'repository.namespace_id')
-      .select('repository.name').where('account.name', '=', String(a[0])).execute();
+    const repos = await db
+      .selectFrom('repository')
+      .innerJoin('account', 'account.id', 'repository.namespace_id')
+      .select('repository.name')
+      .where('account.name', '=', String(a[0]))
+      .execute();
     return [CacheGroups.perm, ...repos.map((r) => CacheGroups.tags(r.name))];
   };
   invalidateAfter(s.users, cache, ['create', 'setSuperuser'], perm);
@@ -27,7 +39,12 @@ export function invalidateOnAccountWrites(cache: DataModelCache | undefined, db:
   invalidateAfter(s.orgs, cache, ['delete'], namespace);
   invalidateAfter(s.teams, cache, ['upsert', 'delete', 'addMember', 'removeMember'], perm);
   invalidateAfter(s.robots, cache, ['create', 'regenerate', 'delete'], perm);
-  invalidateAfter(s.repos, cache, ['create', 'update', 'setUserPermission', 'removeUserPermission', 'setTeamPermission', 'removeTeamPermission'], perm);
+  invalidateAfter(
+    s.repos,
+    cache,
+    ['create', 'update', 'setUserPermission', 'removeUserPermission', 'setTeamPermission', 'removeTeamPermission'],
+    perm,
+  );
   invalidateAfter(s.repos, cache, ['delete'], (a) => [CacheGroups.perm, CacheGroups.tags(a[0] as string)]);
 }
 

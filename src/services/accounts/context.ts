@@ -9,4 +9,13 @@ export interface AccountsContext extends ServiceContext {
 
 export { ANONYMOUS, type Principal } from '../principal.js';
 
-export interface AccountRow { id: number; name: string; kind: AccountKind; email: string | null; superuser: number; enabled: number; owner_id: number | null; created_at: number }
+export interface AccountRow {
+  id: number;
+  name: string;
+  kind: AccountKind;
+  email: string | null;
+  superuser: number;
+  enabled: number;
+  owner_id: number | null;
+  created_at: number;
+}

@@ -1,8 +1,20 @@
 // The one error type of the accounts services; each HTTP layer maps `kind` to its own protocol.
-export type AccountErrorKind = 'invalid' | 'unauthorized' | 'forbidden' | 'not_found' | 'conflict' | 'throttled' | 'disabled' | 'unavailable';
+export type AccountErrorKind =
+  | 'invalid'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'throttled'
+  | 'disabled'
+  | 'unavailable';
 
 export class AccountError extends Error {
-  constructor(readonly kind: AccountErrorKind, message: string, readonly retryAfterSeconds?: number) {
+  constructor(
+    readonly kind: AccountErrorKind,
+    message: string,
+    readonly retryAfterSeconds?: number,
+  ) {
     super(message);
   }
 }

@@ -6,12 +6,21 @@ import { AccountError } from './errors.js';
 import { SetupCode } from './setup-code.js';
 import type { UserService } from './users.js';
 
-export interface FirstAdminInput { username: string; email?: string; password: string; setupCode?: string }
+export interface FirstAdminInput {
+  username: string;
+  email?: string;
+  password: string;
+  setupCode?: string;
+}
 
 export class FirstAdminService {
   readonly code: SetupCode;
 
-  constructor(private readonly ctx: AccountsContext, private readonly users: UserService, announce: (code: string, file: string) => void) {
+  constructor(
+    private readonly ctx: AccountsContext,
+    private readonly users: UserService,
+    announce: (code: string, file: string) => void,
+  ) {
     this.code = new SetupCode(ctx.config.dataDir, announce);
   }
 
@@ -37,7 +46,8 @@ export class FirstAdminService {
     if (!local) {
       const hint = `the setup code is on the console of \`berth serve\` and in ${this.code.file} on the server`;
       this.code.current(); // made now if the last user was removed after start
-      if (!input.setupCode) throw new AccountError('forbidden', `creating the first administrator from the network needs the one-time setup code: ${hint}`);
+      if (!input.setupCode)
+        throw new AccountError('forbidden', `creating the first administrator from the network needs the one-time setup code: ${hint}`);
       if (!this.code.matches(input.setupCode)) throw new AccountError('forbidden', `the setup code is not right: ${hint}`);
     }
     // Serialized by UserService: two first-run forms cannot both create a superuser.

@@ -18,12 +18,14 @@ export function requireNamespaceName(name: string, what = 'name'): string {
 }
 
 export function requireRobotShortName(short: string): string {
-  if (!ROBOT_SHORT_RE.test(short)) throw invalid(`robot name ${show(short)} is not valid: a lowercase letter, then up to 63 lowercase letters, digits or "_"`);
+  if (!ROBOT_SHORT_RE.test(short))
+    throw invalid(`robot name ${show(short)} is not valid: a lowercase letter, then up to 63 lowercase letters, digits or "_"`);
   return short;
 }
 
 export function requireTeamName(name: string): string {
-  if (!TEAM_RE.test(name)) throw invalid(`team name ${show(name)} is not valid: a lowercase letter, then up to 63 lowercase letters, digits or "_"`);
+  if (!TEAM_RE.test(name))
+    throw invalid(`team name ${show(name)} is not valid: a lowercase letter, then up to 63 lowercase letters, digits or "_"`);
   return name;
 }
 

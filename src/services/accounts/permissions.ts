@@ -23,13 +23,16 @@ export class PermissionService {
   /** The caller's role on an existing repository (undefined: none). */
   async role(p: Principal, repo: RepoFacts): Promise<RepoRole | undefined> {
     if (this.ctx.auth.open) return 'admin';
-    const publicRead: RepoRole | undefined = repo.visibility === 'public' && (p.kind !== 'anonymous' || this.ctx.auth.anonymousAccess) ? 'read' : undefined;
+    const publicRead: RepoRole | undefined =
+      repo.visibility === 'public' && (p.kind !== 'anonymous' || this.ctx.auth.anonymousAccess) ? 'read' : undefined;
     if (p.kind === 'anonymous') return publicRead;
     if (this.isSuper(p)) return 'admin';
     const nsId = repo.namespace_id ?? (await findAccount(this.ctx.db, namespaceOf(repo.name)))?.id;
     if (p.kind === 'user' && nsId === p.id) return 'admin';
     if (!this.ctx.cache) return maxRole(publicRead, await this.grantedRole(p.id, repo.id, nsId));
-    const got = await this.ctx.cache.fetch(CacheGroups.perm, `role:${repo.id}:${p.id}`, async () => ({ role: (await this.grantedRole(p.id, repo.id, nsId)) ?? null }));
+    const got = await this.ctx.cache.fetch(CacheGroups.perm, `role:${repo.id}:${p.id}`, async () => ({
+      role: (await this.grantedRole(p.id, repo.id, nsId)) ?? null,
+    }));
     return maxRole(publicRead, got?.role ?? undefined);
   }
 
@@ -37,19 +40,32 @@ export class PermissionService {
   private async grantedRole(accountId: number, repoId: number, nsId: number | undefined): Promise<RepoRole | undefined> {
     const p = { id: accountId };
     const repo = { id: repoId };
-    const direct = await this.ctx.db.selectFrom('repository_user_permission').select('role')
-      .where('repository_id', '=', repo.id).where('account_id', '=', p.id).executeTakeFirst();
-    const viaTeams = await this.ctx.db.selectFrom('repository_team_permission as rtp')
-      .innerJoin('team_member as tm', 'tm.team_id', 'rtp.team_id').select('rtp.role')
-      .where('rtp.repository_id', '=', repo.id).where('tm.account_id', '=', p.id).execute();
+    const direct = await this.ctx.db
+      .selectFrom('repository_user_permission')
+      .select('role')
+      .where('repository_id', '=', repo.id)
+      .where('account_id', '=', p.id)
+      .executeTakeFirst();
+    const viaTeams = await this.ctx.db
+      .selectFrom('repository_team_permission as rtp')
+      .innerJoin('team_member as tm', 'tm.team_id', 'rtp.team_id')
+      .select('rtp.role')
+      .where('rtp.repository_id', '=', repo.id)
+      .where('tm.account_id', '=', p.id)
+      .execute();
     const orgAdmin = nsId !== undefined && (await this.teamRoleIn(p.id, nsId)) === 'admin' ? 'admin' : undefined;
     return maxRole(direct?.role, ...viaTeams.map((t) => t.role), orgAdmin);
   }
 
   /** The highest team role the account holds in an organization. */
   async teamRoleIn(accountId: number, orgId: number): Promise<'member' | 'creator' | 'admin' | undefined> {
-    const rows = await this.ctx.db.selectFrom('team').innerJoin('team_member', 'team_member.team_id', 'team.id')
-      .select('team.role').where('team.org_id', '=', orgId).where('team_member.account_id', '=', accountId).execute();
+    const rows = await this.ctx.db
+      .selectFrom('team')
+      .innerJoin('team_member', 'team_member.team_id', 'team.id')
+      .select('team.role')
+      .where('team.org_id', '=', orgId)
+      .where('team_member.account_id', '=', accountId)
+      .execute();
     const roles = rows.map((r) => r.role);
     return roles.includes('admin') ? 'admin' : roles.includes('creator') ? 'creator' : roles.length ? 'member' : undefined;
   }
@@ -87,18 +103,42 @@ export class PermissionService {
   /** Ids of every repository the caller can read (undefined: all of them). */
   async readableRepositoryIds(p: Principal): Promise<number[] | undefined> {
     if (this.ctx.auth.open || this.isSuper(p)) return undefined;
-    const pub = this.ctx.auth.anonymousAccess || p.kind !== 'anonymous'
-      ? await this.ctx.db.selectFrom('repository').select('id').where('visibility', '=', 'public').execute() : [];
+    const pub =
+      this.ctx.auth.anonymousAccess || p.kind !== 'anonymous'
+        ? await this.ctx.db.selectFrom('repository').select('id').where('visibility', '=', 'public').execute()
+        : [];
     if (p.kind === 'anonymous') return pub.map((r) => r.id);
     const ids = new Set(pub.map((r) => r.id));
     const own = await this.ctx.db.selectFrom('repository').select('id').where('namespace_id', '=', p.id).execute();
-    const direct = await this.ctx.db.selectFrom('repository_user_permission').select('repository_id as id').where('account_id', '=', p.id).execute();
-    const team = await this.ctx.db.selectFrom('repository_team_permission as rtp').innerJoin('team_member as tm', 'tm.team_id', 'rtp.team_id')
-      .select('rtp.repository_id as id').where('tm.account_id', '=', p.id).execute();
-    const adminOrgs = await this.ctx.db.selectFrom('team').innerJoin('team_member', 'team_member.team_id', 'team.id')
-      .select('team.org_id').where('team_member.account_id', '=', p.id).where('team.role', '=', 'admin').execute();
+    const direct = await this.ctx.db
+      .selectFrom('repository_user_permission')
+      .select('repository_id as id')
+      .where('account_id', '=', p.id)
+      .execute();
+    const team = await this.ctx.db
+      .selectFrom('repository_team_permission as rtp')
+      .innerJoin('team_member as tm', 'tm.team_id', 'rtp.team_id')
+      .select('rtp.repository_id as id')
+      .where('tm.account_id', '=', p.id)
+      .execute();
+    const adminOrgs = await this.ctx.db
+      .selectFrom('team')
+      .innerJoin('team_member', 'team_member.team_id', 'team.id')
+      .select('team.org_id')
+      .where('team_member.account_id', '=', p.id)
+      .where('team.role', '=', 'admin')
+      .execute();
     const orgRepos = adminOrgs.length
-      ? await this.ctx.db.selectFrom('repository').select('id').where('namespace_id', 'in', adminOrgs.map((o) => o.org_id)).execute() : [];
+      ? await this.ctx.db
+          .selectFrom('repository')
+          .select('id')
+          .where(
+            'namespace_id',
+            'in',
+            adminOrgs.map((o) => o.org_id),
+          )
+          .execute()
+      : [];
     for (const r of [...own, ...direct, ...team, ...orgRepos]) ids.add(r.id);
     return [...ids];
   }

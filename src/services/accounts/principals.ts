@@ -41,11 +41,14 @@ export class PrincipalResolver {
     }
     if (c.sessionCookie) {
       const s = c.sessionCookie.length <= 256 ? await this.sessions.lookup(c.sessionCookie) : undefined;
-      const p = s && await this.authenticator.principalOf(s.accountId, 'session');
+      const p = s && (await this.authenticator.principalOf(s.accountId, 'session'));
       this.ctx.observer?.authAttempt?.('cookie', !!p);
       if (s && p) {
         if (c.changes && !this.sessions.csrfMatches(s.csrf, c.csrf)) {
-          throw new AccountError('forbidden', `a signed-in browser session must send the ${CSRF_HEADER} header it got at sign-in with every change`);
+          throw new AccountError(
+            'forbidden',
+            `a signed-in browser session must send the ${CSRF_HEADER} header it got at sign-in with every change`,
+          );
         }
         return { principal: p, sessionCsrf: s.csrf };
       }

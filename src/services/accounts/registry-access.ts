@@ -20,7 +20,10 @@ import { performerOf } from '../audit/log.js';
 
 /** A registry token that is not valid (the edge logs the reason). */
 export class TokenRefused extends RegistryError {
-  constructor(readonly reason: string, challenge: RegistryError) {
+  constructor(
+    readonly reason: string,
+    challenge: RegistryError,
+  ) {
     super('UNAUTHORIZED', reason, undefined, 401, challenge.headers);
   }
 }
@@ -34,7 +37,9 @@ export function challengeScope(r: RegistryRequest): string | undefined {
 
 export class RegistryAccess implements AccessPolicy {
   /** Token text -> its principal, for the token's lifetime (the signature check is cached the same way). */
-  private readonly principals = new VerifiedTokenCache<{ exp: number; principal: Principal; aud: string[]; cred?: string; sub: string }>(30);
+  private readonly principals = new VerifiedTokenCache<{ exp: number; principal: Principal; aud: string[]; cred?: string; sub: string }>(
+    30,
+  );
 
   constructor(
     private readonly ctx: AccountsContext,
@@ -59,19 +64,22 @@ export class RegistryAccess implements AccessPolicy {
       this.ctx.observer?.authAttempt?.('bearer', true);
       return known.principal;
     }
-    let claims;
+    let claims: Awaited<ReturnType<typeof this.tokens.verify>>;
     try {
       claims = await this.tokens.verify(creds.token, audiences);
     } catch (e) {
       if (!(e instanceof TokenError)) throw e;
       this.ctx.observer?.authAttempt?.('bearer', false);
-      throw new TokenRefused(e.message, unauthorized(tokenNames(this.ctx.auth, request.origin), e.message, challengeScope(request), 'invalid_token'));
+      throw new TokenRefused(
+        e.message,
+        unauthorized(tokenNames(this.ctx.auth, request.origin), e.message, challengeScope(request), 'invalid_token'),
+      );
     }
     await this.stillStands(claims, request);
     this.ctx.observer?.authAttempt?.('bearer', true);
     // The token names its account; one that is gone (or a token for no account) acts as anonymous with the token's grants.
     const account = claims.sub ? await findAccount(this.ctx.db, claims.sub) : undefined;
-    const p = account && await this.authenticator.principalOf(account.id, 'registry-token');
+    const p = account && (await this.authenticator.principalOf(account.id, 'registry-token'));
     const principal: Principal = p ? { ...p, scopes: claims.access } : { kind: 'anonymous', scopes: claims.access };
     this.principals.set(creds.token, { exp: claims.exp, principal, aud: claims.aud ?? [], cred: claims.cred, sub: claims.sub });
     return principal;
@@ -87,7 +95,8 @@ export class RegistryAccess implements AccessPolicy {
 
   async authorize(p: Principal, request: RegistryRequest): Promise<RepositoryCreator | undefined> {
     if (this.ctx.auth.open) return undefined;
-    if (p.scopes === undefined) throw unauthorized(tokenNames(this.ctx.auth, request.origin), 'authentication required', challengeScope(request));
+    if (p.scopes === undefined)
+      throw unauthorized(tokenNames(this.ctx.auth, request.origin), 'authentication required', challengeScope(request));
     const { name, action } = request;
     if (!action || !name) return undefined;
     if (!grants(p.scopes, name, action)) {
@@ -118,18 +127,24 @@ export class RegistryAccess implements AccessPolicy {
   private async createOnPush(p: Principal, name: string, address?: string): Promise<RepositoryCreator | undefined> {
     if (await this.perms.findRepo(name)) return undefined;
     const denied = (e: unknown) => (e instanceof AccountError ? new RegistryError('DENIED', e.message, { name }) : e);
-    await this.repos.checkCreate(p, name).catch((e) => { throw denied(e); });
+    await this.repos.checkCreate(p, name).catch((e) => {
+      throw denied(e);
+    });
     return async (repository) => {
       try {
         await this.repos.create(p, repository, this.ctx.auth.privateOnPush ? 'private' : 'public');
         const i = repository.indexOf('/');
-        this.ctx.audit?.record({ kind: 'create_repo', repository, performer: performerOf(p), ip: address,
-          metadata: { repo: repository.slice(i + 1), namespace: repository.slice(0, i), created_by_push: true } });
+        this.ctx.audit?.record({
+          kind: 'create_repo',
+          repository,
+          performer: performerOf(p),
+          ip: address,
+          metadata: { repo: repository.slice(i + 1), namespace: repository.slice(0, i), created_by_push: true },
+        });
       } catch (e) {
         if (e instanceof AccountError && e.kind === 'conflict') return;
         throw denied(e);
       }
     };
   }
-
 }

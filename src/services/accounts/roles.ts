@@ -14,7 +14,12 @@ export function atLeast(role: RepoRole | undefined, needed: RepoRole): boolean {
   return !!role && RANK[role] >= RANK[needed];
 }
 
-export interface RepoFacts { id: number; name: string; namespace_id: number | null; visibility: 'public' | 'private' }
+export interface RepoFacts {
+  id: number;
+  name: string;
+  namespace_id: number | null;
+  visibility: 'public' | 'private';
+}
 
 export function namespaceOf(repository: string): string {
   return repository.split('/')[0];

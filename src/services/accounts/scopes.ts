@@ -20,7 +20,15 @@ export function parseScope(scope: string): AccessEntry | undefined {
   if (first <= 0 || last === first) return undefined;
   const type = scope.slice(0, first).replace(/\(.*\)$/, '');
   const name = scope.slice(first + 1, last);
-  const actions = [...new Set(scope.slice(last + 1).split(',').map((a) => a.trim()).filter(Boolean))];
+  const actions = [
+    ...new Set(
+      scope
+        .slice(last + 1)
+        .split(',')
+        .map((a) => a.trim())
+        .filter(Boolean),
+    ),
+  ];
   if (!['repository', 'registry'].includes(type) || !actions.length) return undefined;
   return { type, name, actions };
 }

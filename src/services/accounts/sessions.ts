@@ -10,12 +10,19 @@ export class SessionService {
     const csrf = randomToken(24);
     const now = this.ctx.now();
     const expires = now + this.ctx.auth.sessionSeconds * 1000;
-    await this.ctx.db.insertInto('session').values({ digest: secretDigest(cookie), account_id: accountId, csrf, created_at: now, expires_at: expires }).execute();
+    await this.ctx.db
+      .insertInto('session')
+      .values({ digest: secretDigest(cookie), account_id: accountId, csrf, created_at: now, expires_at: expires })
+      .execute();
     return { cookie, csrf, expires };
   }
 
   async lookup(cookie: string): Promise<{ accountId: number; csrf: string } | undefined> {
-    const r = await this.ctx.db.selectFrom('session').select(['account_id', 'csrf', 'expires_at']).where('digest', '=', secretDigest(cookie)).executeTakeFirst();
+    const r = await this.ctx.db
+      .selectFrom('session')
+      .select(['account_id', 'csrf', 'expires_at'])
+      .where('digest', '=', secretDigest(cookie))
+      .executeTakeFirst();
     if (!r || r.expires_at < this.ctx.now()) return undefined;
     return { accountId: r.account_id, csrf: r.csrf };
   }

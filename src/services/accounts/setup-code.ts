@@ -12,7 +12,10 @@ export class SetupCode {
   readonly file: string;
 
   /** `announce` tells the operator a new code (the console of `berth serve`, else the log). */
-  constructor(dataDir: string, private readonly announce: (code: string, file: string) => void) {
+  constructor(
+    dataDir: string,
+    private readonly announce: (code: string, file: string) => void,
+  ) {
     this.file = path.join(dataDir, SETUP_CODE_FILE);
   }
 

@@ -34,7 +34,11 @@ export async function requireUser(db: DB, name: string): Promise<AccountRow> {
 
 /** A repository by name, with what access decisions need (owner namespace, visibility). */
 export async function findRepository(db: DB, name: string): Promise<RepoFacts | undefined> {
-  return db.selectFrom('repository').select(['id', 'name', 'namespace_id', 'visibility']).where('name', '=', name).executeTakeFirst() as Promise<RepoFacts | undefined>;
+  return db
+    .selectFrom('repository')
+    .select(['id', 'name', 'namespace_id', 'visibility'])
+    .where('name', '=', name)
+    .executeTakeFirst() as Promise<RepoFacts | undefined>;
 }
 
 /** LDAP_RESTRICTED_USER_FILTER matched at the user's last directory sign-in (account_identity.restricted). */

@@ -22,8 +22,11 @@ export class LoginThrottle {
    */
   async check(account: string, address: string): Promise<boolean> {
     const now = this.ctx.now();
-    const rows = await this.ctx.db.selectFrom('login_throttle').select(['key', 'blocked_until'])
-      .where('key', 'in', [accountKey(account), addressKey(address)]).execute();
+    const rows = await this.ctx.db
+      .selectFrom('login_throttle')
+      .select(['key', 'blocked_until'])
+      .where('key', 'in', [accountKey(account), addressKey(address)])
+      .execute();
     const until = Math.max(0, ...rows.map((r) => Number(r.blocked_until)));
     if (until > now) {
       const wait = Math.max(1, Math.ceil((until - now) / 1000));
@@ -38,16 +41,25 @@ export class LoginThrottle {
     await this.pruneNow(now);
     const { loginFailureLimit, loginBackoffMs } = this.ctx.auth;
     // An address (possibly a NAT shared by many people) gets four times the account's allowance.
-    for (const [key, limit] of [[accountKey(account), loginFailureLimit], [addressKey(address), loginFailureLimit * 4]] as const) {
-      const row = await this.ctx.db.insertInto('login_throttle')
+    for (const [key, limit] of [
+      [accountKey(account), loginFailureLimit],
+      [addressKey(address), loginFailureLimit * 4],
+    ] as const) {
+      const row = await this.ctx.db
+        .insertInto('login_throttle')
         .values({ key, failures: 1, blocked_until: 0, last_failure_at: now })
         .onConflict((oc) => oc.column('key').doUpdateSet({ failures: sql`login_throttle.failures + 1`, last_failure_at: now }))
-        .returning('failures').executeTakeFirstOrThrow();
+        .returning('failures')
+        .executeTakeFirstOrThrow();
       const over = Number(row.failures) - limit;
       if (over >= 0) {
         const until = now + Math.min(MAX_DELAY_MS, loginBackoffMs * 2 ** Math.min(over, 20));
-        await this.ctx.db.updateTable('login_throttle').set({ blocked_until: until })
-          .where('key', '=', key).where('blocked_until', '<', until).execute();
+        await this.ctx.db
+          .updateTable('login_throttle')
+          .set({ blocked_until: until })
+          .where('key', '=', key)
+          .where('blocked_until', '<', until)
+          .execute();
       }
     }
   }
@@ -61,7 +73,10 @@ export class LoginThrottle {
   async pruneNow(now = this.ctx.now(), force = false): Promise<void> {
     if (!force && now - this.lastPrune < PRUNE_EVERY_MS) return;
     this.lastPrune = now;
-    await this.ctx.db.deleteFrom('login_throttle')
-      .where('last_failure_at', '<', now - THROTTLE_IDLE_MS).where('blocked_until', '<', now).execute();
+    await this.ctx.db
+      .deleteFrom('login_throttle')
+      .where('last_failure_at', '<', now - THROTTLE_IDLE_MS)
+      .where('blocked_until', '<', now)
+      .execute();
   }
 }

@@ -8,21 +8,39 @@ import type { RepoRole } from '../../db/types.js';
 import type { AccountsContext, Principal } from './context.js';
 import { atLeast, type PermissionService } from './permissions.js';
 
-export interface AccountStanding { id: number; kind: 'user' | 'robot' | 'org'; name: string; enabled: boolean; superuser: boolean; ownerId: number | null; cred: string | null }
+export interface AccountStanding {
+  id: number;
+  kind: 'user' | 'robot' | 'org';
+  name: string;
+  enabled: boolean;
+  superuser: boolean;
+  ownerId: number | null;
+  cred: string | null;
+}
 
 const NEEDED: Record<string, RepoRole> = { pull: 'read', push: 'write', delete: 'write' };
 
 export class TokenStanding {
-  constructor(private readonly ctx: AccountsContext, private readonly perms: PermissionService) {}
+  constructor(
+    private readonly ctx: AccountsContext,
+    private readonly perms: PermissionService,
+  ) {}
 
   /** An account by name, with the fingerprint of its robot token (robots only); cached in group `perm`. */
   async account(name: string): Promise<AccountStanding | undefined> {
     const load = async (): Promise<AccountStanding | undefined> => {
-      const a = await this.ctx.db.selectFrom('account').select(['id', 'name', 'kind', 'enabled', 'superuser', 'owner_id', 'token_digest'])
-        .where('name', '=', name).executeTakeFirst();
+      const a = await this.ctx.db
+        .selectFrom('account')
+        .select(['id', 'name', 'kind', 'enabled', 'superuser', 'owner_id', 'token_digest'])
+        .where('name', '=', name)
+        .executeTakeFirst();
       if (!a) return undefined;
       return {
-        id: a.id, kind: a.kind, name: a.name, enabled: a.enabled === 1, ownerId: a.owner_id,
+        id: a.id,
+        kind: a.kind,
+        name: a.name,
+        enabled: a.enabled === 1,
+        ownerId: a.owner_id,
         superuser: a.kind === 'user' && (a.superuser === 1 || this.ctx.auth.superUsers.has(a.name)),
         cred: a.kind === 'robot' && a.token_digest ? credentialFingerprint(a.token_digest) : null,
       };

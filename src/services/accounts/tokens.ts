@@ -12,14 +12,27 @@ import type { AccessEntry } from '../principal.js';
 
 export type { AccessEntry } from '../principal.js';
 /** `aud`: the audiences (service names) the token was issued for; `cred`: for robots, the fingerprint of the robot token it was issued for (token-standing.ts). */
-export interface TokenClaims { sub: string; access: AccessEntry[]; exp: number; aud?: string[]; cred?: string }
+export interface TokenClaims {
+  sub: string;
+  access: AccessEntry[];
+  exp: number;
+  aud?: string[];
+  cred?: string;
+}
 export const ISSUER = 'berth';
 export const MAX_TOKEN_LENGTH = 8192;
 const CLOCK_TOLERANCE_SECONDS = 30;
 /** Lifetime of the tokens an external scanner fetches layers with (indexing one image must fit in it). */
 export const SCANNER_LAYER_TOKEN_SECONDS = 600;
 
-interface LoadedKey { kid: string; alg: SigningAlgorithm; created: number; privateKey?: JoseKey; publicKey: JoseKey; retiredAt: number | null }
+interface LoadedKey {
+  kid: string;
+  alg: SigningAlgorithm;
+  created: number;
+  privateKey?: JoseKey;
+  publicKey: JoseKey;
+  retiredAt: number | null;
+}
 
 export class TokenError extends Error {}
 
@@ -29,7 +42,10 @@ export class RegistryTokenService {
   private readonly verified = new VerifiedTokenCache(CLOCK_TOLERANCE_SECONDS);
 
   /** `credentialOf`: what a token for a subject must carry to stay valid (a robot's token fingerprint). */
-  constructor(private readonly ctx: AccountsContext, private readonly credentialOf: (subject: string) => Promise<string | undefined> = async () => undefined) {}
+  constructor(
+    private readonly ctx: AccountsContext,
+    private readonly credentialOf: (subject: string) => Promise<string | undefined> = async () => undefined,
+  ) {}
 
   private box(): SecretBox {
     return databaseSecretBox(this.ctx.config);
@@ -41,37 +57,60 @@ export class RegistryTokenService {
     if (this.current && now - this.current.created < this.ctx.auth.keyRotationMs) return this.current;
     const { db } = this.ctx;
     const alg = this.ctx.auth.signingAlgorithm;
-    let row = await db.selectFrom('signing_key').selectAll().where('retired_at', 'is', null).where('alg', '=', alg)
-      .orderBy('created_at', 'desc').executeTakeFirst();
+    let row = await db
+      .selectFrom('signing_key')
+      .selectAll()
+      .where('retired_at', 'is', null)
+      .where('alg', '=', alg)
+      .orderBy('created_at', 'desc')
+      .executeTakeFirst();
     if (!row || now - row.created_at >= this.ctx.auth.keyRotationMs) {
       const pair = generateSigningKey(alg);
       const kid = `berth-${randomToken(12)}`;
       const sealed = this.box().seal(pair.privatePem, `signing_key:${kid}`);
       await db.transaction().execute(async (tx) => {
         await tx.updateTable('signing_key').set({ retired_at: now }).where('retired_at', 'is', null).execute();
-        await tx.insertInto('signing_key').values({ kid, alg, private_pem: sealed, public_pem: pair.publicPem, created_at: now, retired_at: null }).execute();
+        await tx
+          .insertInto('signing_key')
+          .values({ kid, alg, private_pem: sealed, public_pem: pair.publicPem, created_at: now, retired_at: null })
+          .execute();
       });
       row = { kid, alg, private_pem: sealed, public_pem: pair.publicPem, created_at: now, retired_at: null };
     }
     let privatePem = row.private_pem;
     if (SecretBox.isSealed(privatePem)) privatePem = this.box().open(privatePem, `signing_key:${row.kid}`);
     else {
-      await db.updateTable('signing_key').set({ private_pem: this.box().seal(privatePem, `signing_key:${row.kid}`) })
-        .where('kid', '=', row.kid).where('private_pem', '=', privatePem).execute();
+      await db
+        .updateTable('signing_key')
+        .set({ private_pem: this.box().seal(privatePem, `signing_key:${row.kid}`) })
+        .where('kid', '=', row.kid)
+        .where('private_pem', '=', privatePem)
+        .execute();
     }
     const keys = await importSigningKeys(row.alg as SigningAlgorithm, row.public_pem, privatePem);
     const loaded: LoadedKey = {
-      kid: row.kid, alg: row.alg as SigningAlgorithm, created: row.created_at, retiredAt: row.retired_at,
-      privateKey: keys.privateKey, publicKey: keys.publicKey,
+      kid: row.kid,
+      alg: row.alg as SigningAlgorithm,
+      created: row.created_at,
+      retiredAt: row.retired_at,
+      privateKey: keys.privateKey,
+      publicKey: keys.publicKey,
     };
     this.current = loaded;
     this.verifyKeys.set(loaded.kid, loaded);
     // Drop keys retired longer ago than any token they signed can live.
-    await db.deleteFrom('signing_key').where('retired_at', '<', now - (this.ctx.auth.tokenSeconds + 300) * 1000).execute();
+    await db
+      .deleteFrom('signing_key')
+      .where('retired_at', '<', now - (this.ctx.auth.tokenSeconds + 300) * 1000)
+      .execute();
     return loaded;
   }
 
-  async issue(subject: string, access: AccessEntry[], opts: { seconds?: number; audience?: string } = {}): Promise<{ token: string; expiresIn: number; issuedAt: string }> {
+  async issue(
+    subject: string,
+    access: AccessEntry[],
+    opts: { seconds?: number; audience?: string } = {},
+  ): Promise<{ token: string; expiresIn: number; issuedAt: string }> {
     const key = await this.signingKey();
     const now = Math.floor(this.ctx.now() / 1000);
     const seconds = opts.seconds ?? this.ctx.auth.tokenSeconds;
@@ -79,8 +118,13 @@ export class RegistryTokenService {
     const cred = await this.credentialOf(subject);
     const token = await new SignJWT(cred ? { access, cred } : { access })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
-      .setIssuer(ISSUER).setAudience(opts.audience ?? this.ctx.auth.service).setSubject(subject)
-      .setIssuedAt(now).setNotBefore(now - 5).setExpirationTime(exp).setJti(randomToken(16))
+      .setIssuer(ISSUER)
+      .setAudience(opts.audience ?? this.ctx.auth.service)
+      .setSubject(subject)
+      .setIssuedAt(now)
+      .setNotBefore(now - 5)
+      .setExpirationTime(exp)
+      .setJti(randomToken(16))
       .sign(key.privateKey!);
     return { token, expiresIn: seconds, issuedAt: new Date(now * 1000).toISOString() };
   }
@@ -91,7 +135,9 @@ export class RegistryTokenService {
    * SCANNER_LAYER_TOKEN_SECONDS. No subject: it stands for no account.
    */
   async layerPullHeaders(repository: string): Promise<Record<string, string[]>> {
-    const { token } = await this.issue('', [{ type: 'repository', name: repository, actions: ['pull'] }], { seconds: SCANNER_LAYER_TOKEN_SECONDS });
+    const { token } = await this.issue('', [{ type: 'repository', name: repository, actions: ['pull'] }], {
+      seconds: SCANNER_LAYER_TOKEN_SECONDS,
+    });
     return { Authorization: [`Bearer ${token}`] };
   }
 
@@ -99,9 +145,19 @@ export class RegistryTokenService {
     const have = this.verifyKeys.get(kid);
     if (have) return have;
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(kid)) return undefined;
-    const row = await this.ctx.db.selectFrom('signing_key').select(['kid', 'alg', 'public_pem', 'created_at', 'retired_at']).where('kid', '=', kid).executeTakeFirst();
+    const row = await this.ctx.db
+      .selectFrom('signing_key')
+      .select(['kid', 'alg', 'public_pem', 'created_at', 'retired_at'])
+      .where('kid', '=', kid)
+      .executeTakeFirst();
     if (!row) return undefined;
-    const k: LoadedKey = { kid, alg: row.alg as SigningAlgorithm, created: row.created_at, retiredAt: row.retired_at, publicKey: (await importSigningKeys(row.alg as SigningAlgorithm, row.public_pem)).publicKey };
+    const k: LoadedKey = {
+      kid,
+      alg: row.alg as SigningAlgorithm,
+      created: row.created_at,
+      retiredAt: row.retired_at,
+      publicKey: (await importSigningKeys(row.alg as SigningAlgorithm, row.public_pem)).publicKey,
+    };
     this.verifyKeys.set(kid, k);
     return k;
   }
@@ -139,7 +195,10 @@ export class RegistryTokenService {
     if (!key) throw new TokenError('token was not signed by this registry');
     try {
       const { payload } = await jwtVerify(token, key.publicKey, {
-        algorithms: [key.alg], issuer: ISSUER, clockTolerance: CLOCK_TOLERANCE_SECONDS, currentDate: new Date(this.ctx.now()),
+        algorithms: [key.alg],
+        issuer: ISSUER,
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+        currentDate: new Date(this.ctx.now()),
       });
       const access = Array.isArray(payload.access) ? (payload.access as AccessEntry[]) : [];
       const aud = (Array.isArray(payload.aud) ? payload.aud : [payload.aud]).filter((a): a is string => typeof a === 'string');

@@ -27,10 +27,20 @@ export class UserService {
     requirePassword(o.password);
     if (await findAccount(this.ctx.db, o.name)) throw conflict(`the name "${o.name}" is already taken by a user or organization`);
     const hash = await hashPassword(o.password, this.ctx.auth.pbkdf2Iterations);
-    await this.ctx.db.insertInto('account').values({
-      name: o.name, kind: 'user', email: o.email ?? null, password_hash: hash, token_digest: null, owner_id: null,
-      superuser: o.superuser ? 1 : 0, created_at: this.ctx.now(),
-    }).onConflict((oc) => oc.column('name').doNothing()).execute();
+    await this.ctx.db
+      .insertInto('account')
+      .values({
+        name: o.name,
+        kind: 'user',
+        email: o.email ?? null,
+        password_hash: hash,
+        token_digest: null,
+        owner_id: null,
+        superuser: o.superuser ? 1 : 0,
+        created_at: this.ctx.now(),
+      })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .execute();
     const row = await requireUser(this.ctx.db, o.name);
     return row;
   }
@@ -40,7 +50,11 @@ export class UserService {
   }
 
   async count(): Promise<number> {
-    const r = await this.ctx.db.selectFrom('account').select((eb) => eb.fn.countAll<number>().as('n')).where('kind', '=', 'user').executeTakeFirstOrThrow();
+    const r = await this.ctx.db
+      .selectFrom('account')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('kind', '=', 'user')
+      .executeTakeFirstOrThrow();
     return Number(r.n);
   }
 
@@ -50,10 +64,18 @@ export class UserService {
 
   /** Checks a password; re-hashes it when the configured iteration count has grown. */
   async checkPassword(name: string, password: string): Promise<AccountRow | undefined> {
-    const row = await this.ctx.db.selectFrom('account').select(['id', 'password_hash']).where('name', '=', name).where('kind', '=', 'user').executeTakeFirst();
+    const row = await this.ctx.db
+      .selectFrom('account')
+      .select(['id', 'password_hash'])
+      .where('name', '=', name)
+      .where('kind', '=', 'user')
+      .executeTakeFirst();
     if (!row?.password_hash) {
       // Spend the same time as a real check so timing does not reveal which usernames exist.
-      await verifyPassword(password, `pbkdf2-sha256$${this.ctx.auth.pbkdf2Iterations}$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=`);
+      await verifyPassword(
+        password,
+        `pbkdf2-sha256$${this.ctx.auth.pbkdf2Iterations}$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=`,
+      );
       return undefined;
     }
     if (!(await verifyPassword(password, row.password_hash))) return undefined;
@@ -75,7 +97,11 @@ export class UserService {
 
   async setSuperuser(name: string, on: boolean): Promise<void> {
     const u = await requireUser(this.ctx.db, name);
-    await this.ctx.db.updateTable('account').set({ superuser: on ? 1 : 0 }).where('id', '=', u.id).execute();
+    await this.ctx.db
+      .updateTable('account')
+      .set({ superuser: on ? 1 : 0 })
+      .where('id', '=', u.id)
+      .execute();
   }
 
   async setEmail(name: string, email: string): Promise<void> {
@@ -87,7 +113,13 @@ export class UserService {
   async delete(name: string): Promise<void> {
     const u = await requireUser(this.ctx.db, name);
     if (this.isSuperuser(u)) {
-      const others = await this.ctx.db.selectFrom('account').select('name').where('kind', '=', 'user').where('superuser', '=', 1).where('id', '!=', u.id).execute();
+      const others = await this.ctx.db
+        .selectFrom('account')
+        .select('name')
+        .where('kind', '=', 'user')
+        .where('superuser', '=', 1)
+        .where('id', '!=', u.id)
+        .execute();
       if (others.length === 0 && ![...this.ctx.auth.superUsers].some((n) => n !== name)) throw invalid('cannot delete the last superuser');
     }
     await deleteNamespace(this.ctx, u.id);

@@ -26,7 +26,10 @@ export class VerifiedTokenCache<T extends { exp: number } = TokenClaims> {
     if (this.entries.size >= MAX_ENTRIES) {
       // Drop the oldest quarter (Map keeps insertion order).
       let n = MAX_ENTRIES / 4;
-      for (const k of this.entries.keys()) { this.entries.delete(k); if (--n <= 0) break; }
+      for (const k of this.entries.keys()) {
+        this.entries.delete(k);
+        if (--n <= 0) break;
+      }
     }
     this.entries.set(token, claims);
   }

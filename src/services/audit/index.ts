@@ -18,7 +18,12 @@ export interface AuditServices {
 export function buildAudit(ctx: ServiceContext, opts: { log?: { warn(obj: object, msg: string): void } } = {}): AuditServices {
   const raw = ctx.config.raw;
   const log = new AuditLog(ctx.db, {
-    dialect: ctx.dialect, enabled: raw.AUDIT_LOG_ENABLED, flushMs: raw.AUDIT_LOG_FLUSH_MS, batchSize: raw.AUDIT_LOG_BATCH_SIZE, retentionDays: raw.LOGS_RETENTION_DAYS, now: ctx.now,
+    dialect: ctx.dialect,
+    enabled: raw.AUDIT_LOG_ENABLED,
+    flushMs: raw.AUDIT_LOG_FLUSH_MS,
+    batchSize: raw.AUDIT_LOG_BATCH_SIZE,
+    retentionDays: raw.LOGS_RETENTION_DAYS,
+    now: ctx.now,
   });
   const notifications = new NotificationService({ db: ctx.db, config: ctx.config, now: ctx.now });
   if (opts.log) {

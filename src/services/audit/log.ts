@@ -11,7 +11,10 @@ import type { DB, Dialect } from '../../db/database.js';
 import type { Principal } from '../accounts/context.js';
 import type { LogKind } from './kinds.js';
 
-export interface Performer { kind: 'user' | 'robot' | 'anonymous'; name?: string }
+export interface Performer {
+  kind: 'user' | 'robot' | 'anonymous';
+  name?: string;
+}
 
 export interface AuditEntry {
   kind: LogKind;
@@ -55,13 +58,26 @@ function insertQuery(dialect: Dialect, rows: Row[]): CompiledQuery {
   const params: unknown[] = [];
   let n = 0;
   const tuples = rows.map((r) => {
-    const ph = COLUMNS.map((c) => { params.push(r[c]); n++; return dialect === 'postgres' ? `$${n}` : '?'; });
+    const ph = COLUMNS.map((c) => {
+      params.push(r[c]);
+      n++;
+      return dialect === 'postgres' ? `$${n}` : '?';
+    });
     return `(${ph.join(', ')})`;
   });
   return CompiledQuery.raw(`insert into audit_log (${COLUMNS.join(', ')}) values ${tuples.join(', ')}`, params);
 }
 
-type Row = { kind: string; namespace: string | null; repository: string | null; performer_kind: Performer['kind']; performer: string | null; ip: string | null; metadata: string; created_at: number };
+type Row = {
+  kind: string;
+  namespace: string | null;
+  repository: string | null;
+  performer_kind: Performer['kind'];
+  performer: string | null;
+  ip: string | null;
+  metadata: string;
+  created_at: number;
+};
 
 export class AuditLog {
   private buffer: Row[] = [];
@@ -73,7 +89,10 @@ export class AuditLog {
   private readonly now: () => number;
   private syncLevel?: number;
 
-  constructor(private readonly db: DB, readonly opts: AuditLogOptions) {
+  constructor(
+    private readonly db: DB,
+    readonly opts: AuditLogOptions,
+  ) {
     this.now = opts.now ?? Date.now;
   }
 
@@ -96,7 +115,10 @@ export class AuditLog {
     });
     if (this.buffer.length >= this.opts.batchSize) void this.flush();
     else if (!this.timer) {
-      this.timer = setTimeout(() => { this.timer = undefined; void this.flush(); }, this.opts.flushMs);
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        void this.flush();
+      }, this.opts.flushMs);
       this.timer.unref();
     }
   }
@@ -105,10 +127,15 @@ export class AuditLog {
   async flush(): Promise<void> {
     while (this.flushing) await this.flushing;
     if (!this.buffer.length) return;
-    if (this.timer) { clearTimeout(this.timer); this.timer = undefined; }
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     const rows = this.buffer;
     this.buffer = [];
-    this.flushing = this.write(rows).finally(() => { this.flushing = undefined; });
+    this.flushing = this.write(rows).finally(() => {
+      this.flushing = undefined;
+    });
     await this.flushing;
   }
 
@@ -129,7 +156,9 @@ export class AuditLog {
           });
         } else {
           await this.db.connection().execute(async (c) => {
-            this.syncLevel ??= Number((await c.executeQuery<{ synchronous: number }>(CompiledQuery.raw('pragma synchronous'))).rows[0]?.synchronous ?? 2);
+            this.syncLevel ??= Number(
+              (await c.executeQuery<{ synchronous: number }>(CompiledQuery.raw('pragma synchronous'))).rows[0]?.synchronous ?? 2,
+            );
             await c.executeQuery(CompiledQuery.raw('pragma synchronous = NORMAL'));
             try {
               await c.executeQuery(q);
@@ -146,9 +175,18 @@ export class AuditLog {
         this.buffer.splice(0, over);
         this.dropped += over;
       }
-      this.opts.log?.warn({ err: (err as Error).message, pending: this.buffer.length, dropped: this.dropped }, 'audit log write failed; will retry');
+      this.opts.log?.warn(
+        { err: (err as Error).message, pending: this.buffer.length, dropped: this.dropped },
+        'audit log write failed; will retry',
+      );
       if (!this.closed && !this.timer) {
-        this.timer = setTimeout(() => { this.timer = undefined; void this.flush(); }, Math.max(this.opts.flushMs, 1000));
+        this.timer = setTimeout(
+          () => {
+            this.timer = undefined;
+            void this.flush();
+          },
+          Math.max(this.opts.flushMs, 1000),
+        );
         this.timer.unref();
       }
     }
@@ -160,7 +198,9 @@ export class AuditLog {
     const cutoff = this.now() - this.opts.retentionDays * 86_400_000;
     let total = 0;
     for (;;) {
-      const ids = (await this.db.selectFrom('audit_log').select('id').where('created_at', '<', cutoff).limit(PRUNE_BATCH).execute()).map((r) => r.id);
+      const ids = (await this.db.selectFrom('audit_log').select('id').where('created_at', '<', cutoff).limit(PRUNE_BATCH).execute()).map(
+        (r) => r.id,
+      );
       if (!ids.length) return total;
       await this.db.deleteFrom('audit_log').where('id', 'in', ids).execute();
       total += ids.length;
@@ -170,7 +210,9 @@ export class AuditLog {
   /** Starts the hourly retention job. */
   start(): void {
     if (this.pruneTimer || this.opts.retentionDays <= 0) return;
-    const run = () => { this.prune().catch((err) => this.opts.log?.warn({ err: (err as Error).message }, 'audit log pruning failed')); };
+    const run = () => {
+      this.prune().catch((err) => this.opts.log?.warn({ err: (err as Error).message }, 'audit log pruning failed'));
+    };
     run();
     this.pruneTimer = setInterval(run, PRUNE_INTERVAL_MS);
     this.pruneTimer.unref();

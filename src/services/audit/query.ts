@@ -16,7 +16,12 @@ export class AuditQueryError extends Error {}
 /** Which entries a caller may see: one repository, one namespace (organization or user), or all (superuser). */
 export type LogScope = { repository: string } | { namespace: string } | { all: true };
 
-export interface LogFilter { start: number; end: number; performer?: string; kinds?: string[] }
+export interface LogFilter {
+  start: number;
+  end: number;
+  performer?: string;
+  kinds?: string[];
+}
 
 export interface LogView {
   kind: string;
@@ -40,14 +45,17 @@ function parseTime(text: string, name: string): { ms: number; day: boolean } {
     const [mo, d, y] = [Number(m[1]), Number(m[2]), Number(m[3])];
     const ms = Date.UTC(y, mo - 1, d);
     const back = new Date(ms);
-    if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d) throw new AuditQueryError(`${name} "${t.slice(0, 40)}" is not a real date`);
+    if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d)
+      throw new AuditQueryError(`${name} "${t.slice(0, 40)}" is not a real date`);
     return { ms, day: true };
   }
   if (/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2}))?$/.test(t)) {
     const ms = Date.parse(t.length === 10 ? `${t}T00:00:00Z` : t);
     if (Number.isFinite(ms)) return { ms, day: t.length === 10 };
   }
-  throw new AuditQueryError(`${name} must be a date as MM/DD/YYYY (UTC, as in Quay) or an ISO 8601 date-time such as 2026-12-06T20:00:00Z; got "${t.slice(0, 40)}"`);
+  throw new AuditQueryError(
+    `${name} must be a date as MM/DD/YYYY (UTC, as in Quay) or an ISO 8601 date-time such as 2026-12-06T20:00:00Z; got "${t.slice(0, 40)}"`,
+  );
 }
 
 /**
@@ -62,14 +70,19 @@ export function parseRange(starttime: string | undefined, endtime: string | unde
     end = e.day ? e.ms + DAY_MS : e.ms;
   } else if (starttime && !endtime) end = Math.max(now + 1, start);
   if (end < start) throw new AuditQueryError('endtime is before starttime');
-  if (end - start > MAX_RANGE_DAYS * DAY_MS) throw new AuditQueryError(`the range is longer than ${MAX_RANGE_DAYS} days; ask for a shorter one`);
+  if (end - start > MAX_RANGE_DAYS * DAY_MS)
+    throw new AuditQueryError(`the range is longer than ${MAX_RANGE_DAYS} days; ask for a shorter one`);
   return { start, end };
 }
 
 export function parseKinds(text: string | undefined): string[] | undefined {
   if (!text) return undefined;
-  const kinds = text.split(',').map((k) => k.trim()).filter(Boolean);
-  for (const k of kinds) if (!isLogKind(k)) throw new AuditQueryError(`unknown log kind "${k.slice(0, 60)}" (see docs/AUDIT.md for the list)`);
+  const kinds = text
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
+  for (const k of kinds)
+    if (!isLogKind(k)) throw new AuditQueryError(`unknown log kind "${k.slice(0, 60)}" (see docs/AUDIT.md for the list)`);
   return kinds.length ? kinds : undefined;
 }
 
@@ -81,12 +94,17 @@ function decodeToken(token: string): number {
   try {
     const o = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { v?: number; before?: unknown };
     if (o.v === 1 && typeof o.before === 'number' && Number.isSafeInteger(o.before) && o.before > 0) return o.before;
-  } catch { /* below */ }
+  } catch {
+    /* below */
+  }
   throw new AuditQueryError('next_page is not a page token this server issued');
 }
 
 export class AuditQueries {
-  constructor(private readonly db: DB, private readonly log: AuditLog) {}
+  constructor(
+    private readonly db: DB,
+    private readonly log: AuditLog,
+  ) {}
 
   private base(scope: LogScope, f: LogFilter) {
     let q = this.db.selectFrom('audit_log').where('created_at', '>=', f.start).where('created_at', '<', f.end);
@@ -98,14 +116,26 @@ export class AuditQueries {
   }
 
   /** One page, newest first. Entries still in this process's buffer are written first, so a reader sees its own actions. */
-  async lookup(scope: LogScope, f: LogFilter, pageToken?: string, limit = LOGS_PER_PAGE): Promise<{ start_time: string; end_time: string; logs: LogView[]; next_page?: string }> {
+  async lookup(
+    scope: LogScope,
+    f: LogFilter,
+    pageToken?: string,
+    limit = LOGS_PER_PAGE,
+  ): Promise<{ start_time: string; end_time: string; logs: LogView[]; next_page?: string }> {
     await this.log.flush();
     let q = this.base(scope, f).selectAll();
     if (pageToken) q = q.where('id', '<', decodeToken(pageToken));
-    const rows = await q.orderBy('id', 'desc').limit(limit + 1).execute();
+    const rows = await q
+      .orderBy('id', 'desc')
+      .limit(limit + 1)
+      .execute();
     const page = rows.slice(0, limit);
     const views = await this.views(page, 'all' in scope);
-    const out: { start_time: string; end_time: string; logs: LogView[]; next_page?: string } = { start_time: formatDate(f.start), end_time: formatDate(f.end), logs: views };
+    const out: { start_time: string; end_time: string; logs: LogView[]; next_page?: string } = {
+      start_time: formatDate(f.start),
+      end_time: formatDate(f.end),
+      logs: views,
+    };
     if (rows.length > limit) out.next_page = encodeToken(Number(page[page.length - 1].id));
     return out;
   }
@@ -113,9 +143,12 @@ export class AuditQueries {
   /** Counts per kind and UTC day (Quay's aggregatelogs). */
   async aggregate(scope: LogScope, f: LogFilter): Promise<{ aggregated: { kind: string; count: number; datetime: string }[] }> {
     await this.log.flush();
-    const rows = await this.base(scope, f).select((eb) => ['kind', eb.fn.countAll().as('count'), eb.fn.min('created_at').as('first')])
-      .groupBy(['kind', sql`created_at / ${sql.lit(DAY_MS)}`]).execute() as { kind: string; count: number | string | bigint; first: number | string }[];
-    const aggregated = rows.map((r) => ({ kind: r.kind, count: Number(r.count), datetime: formatDate(Math.floor(Number(r.first) / DAY_MS) * DAY_MS) }))
+    const rows = (await this.base(scope, f)
+      .select((eb) => ['kind', eb.fn.countAll().as('count'), eb.fn.min('created_at').as('first')])
+      .groupBy(['kind', sql`created_at / ${sql.lit(DAY_MS)}`])
+      .execute()) as { kind: string; count: number | string | bigint; first: number | string }[];
+    const aggregated = rows
+      .map((r) => ({ kind: r.kind, count: Number(r.count), datetime: formatDate(Math.floor(Number(r.first) / DAY_MS) * DAY_MS) }))
       .sort((a, b) => Date.parse(a.datetime) - Date.parse(b.datetime) || a.kind.localeCompare(b.kind));
     return { aggregated };
   }
@@ -130,23 +163,42 @@ export class AuditQueries {
       const rows = await q.orderBy('id', 'desc').limit(EXPORT_BATCH).execute();
       if (!rows.length) return;
       const views = await this.views(rows, true);
-      for (let i = 0; i < rows.length; i++) yield `${JSON.stringify({ id: Number(rows[i].id), ...views[i], repository: rows[i].repository ?? undefined })}\n`;
+      for (let i = 0; i < rows.length; i++)
+        yield `${JSON.stringify({ id: Number(rows[i].id), ...views[i], repository: rows[i].repository ?? undefined })}\n`;
       if (rows.length < EXPORT_BATCH) return;
       before = Number(rows[rows.length - 1].id);
     }
   }
 
-  private async views(rows: { kind: string; namespace: string | null; performer_kind: string; performer: string | null; ip: string | null; metadata: string; created_at: number }[], withNamespace: boolean): Promise<LogView[]> {
+  private async views(
+    rows: {
+      kind: string;
+      namespace: string | null;
+      performer_kind: string;
+      performer: string | null;
+      ip: string | null;
+      metadata: string;
+      created_at: number;
+    }[],
+    withNamespace: boolean,
+  ): Promise<LogView[]> {
     const kinds = new Map<string, 'org' | 'user'>();
     if (withNamespace) {
       const names = [...new Set(rows.map((r) => r.namespace).filter((n): n is string => !!n))];
       if (names.length) {
-        for (const a of await this.db.selectFrom('account').select(['name', 'kind']).where('name', 'in', names).execute()) kinds.set(a.name, a.kind === 'org' ? 'org' : 'user');
+        for (const a of await this.db.selectFrom('account').select(['name', 'kind']).where('name', 'in', names).execute())
+          kinds.set(a.name, a.kind === 'org' ? 'org' : 'user');
       }
     }
     return rows.map((r) => {
-      const v: LogView = { kind: r.kind, metadata: JSON.parse(r.metadata) as Record<string, unknown>, ip: r.ip, datetime: formatDate(Number(r.created_at)) };
-      if (r.performer && r.performer_kind !== 'anonymous') v.performer = { kind: 'user', name: r.performer, is_robot: r.performer_kind === 'robot' };
+      const v: LogView = {
+        kind: r.kind,
+        metadata: JSON.parse(r.metadata) as Record<string, unknown>,
+        ip: r.ip,
+        datetime: formatDate(Number(r.created_at)),
+      };
+      if (r.performer && r.performer_kind !== 'anonymous')
+        v.performer = { kind: 'user', name: r.performer, is_robot: r.performer_kind === 'robot' };
       if (withNamespace && r.namespace) v.namespace = { kind: kinds.get(r.namespace) ?? 'user', name: r.namespace };
       return v;
     });

@@ -29,7 +29,10 @@ export class IdentityService {
   readonly oidc: Map<string, OidcProvider>;
   private readonly database: DatabaseProvider;
 
-  constructor(private readonly ctx: AccountsContext, private readonly users: UserService) {
+  constructor(
+    private readonly ctx: AccountsContext,
+    private readonly users: UserService,
+  ) {
     this.settings = identitySettings(ctx.config.raw);
     this.links = new IdentityLinks(ctx);
     this.database = new DatabaseProvider(users);
@@ -56,7 +59,12 @@ export class IdentityService {
       const u = await this.database.checkPassword(username, password);
       return u && this.users.get(u.username);
     }
-    const local = await this.ctx.db.selectFrom('account').select(['name', 'superuser', 'password_hash']).where('name', '=', username).where('kind', '=', 'user').executeTakeFirst();
+    const local = await this.ctx.db
+      .selectFrom('account')
+      .select(['name', 'superuser', 'password_hash'])
+      .where('name', '=', username)
+      .where('kind', '=', 'user')
+      .executeTakeFirst();
     if (local?.password_hash && this.users.isSuperuser(local)) return this.users.checkPassword(username, password);
     const ext = await this.ldap.checkPassword(username, password);
     if (!ext) return undefined;

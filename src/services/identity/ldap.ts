@@ -16,7 +16,8 @@ const first = (v: Entry[string] | undefined): string | undefined => {
   const x = Array.isArray(v) ? v[0] : v;
   return x === undefined ? undefined : Buffer.isBuffer(x) ? x.toString('utf8') : String(x);
 };
-const all = (v: Entry[string] | undefined): string[] => (v === undefined ? [] : (Array.isArray(v) ? v : [v]).map((x) => (Buffer.isBuffer(x) ? x.toString('utf8') : String(x))));
+const all = (v: Entry[string] | undefined): string[] =>
+  v === undefined ? [] : (Array.isArray(v) ? v : [v]).map((x) => (Buffer.isBuffer(x) ? x.toString('utf8') : String(x)));
 
 export class LdapProvider implements IdentityProvider {
   readonly id = 'ldap';
@@ -39,7 +40,13 @@ export class LdapProvider implements IdentityProvider {
   private async open(dn: string, password: string): Promise<Client> {
     // ldapts speaks TLS from the start whenever tlsOptions are given: only for ldaps://.
     const ldaps = this.s.uri.startsWith('ldaps:');
-    const client = new Client({ url: this.s.uri, timeout: this.s.timeoutMs, connectTimeout: this.s.connectTimeoutMs, strictDN: false, ...(ldaps ? { tlsOptions: this.tlsOptions() } : {}) });
+    const client = new Client({
+      url: this.s.uri,
+      timeout: this.s.timeoutMs,
+      connectTimeout: this.s.connectTimeoutMs,
+      strictDN: false,
+      ...(ldaps ? { tlsOptions: this.tlsOptions() } : {}),
+    });
     try {
       if (this.s.startTls) await client.startTLS(this.tlsOptions());
       await client.bind(dn, password);
@@ -55,12 +62,15 @@ export class LdapProvider implements IdentityProvider {
     try {
       return await this.open(this.s.adminDn, this.s.adminPassword);
     } catch (e) {
-      throw this.unavailable(e, e instanceof InvalidCredentialsError ? 'the directory refused LDAP_ADMIN_DN and LDAP_ADMIN_PASSWD' : undefined);
+      throw this.unavailable(
+        e,
+        e instanceof InvalidCredentialsError ? 'the directory refused LDAP_ADMIN_DN and LDAP_ADMIN_PASSWD' : undefined,
+      );
     }
   }
 
   private unavailable(e: unknown, why?: string) {
-    const detail = why ?? ((e as NodeJS.ErrnoException).code ?? (e as Error).message ?? String(e));
+    const detail = why ?? (e as NodeJS.ErrnoException).code ?? (e as Error).message ?? String(e);
     return unavailable(`the directory (${this.s.uri}) cannot be used: ${detail}`);
   }
 
@@ -156,7 +166,8 @@ export class LdapProvider implements IdentityProvider {
     return this.withAdmin(async (c) => {
       let g: Entry | undefined;
       try {
-        g = (await c.search(dn, { scope: 'base', filter: '(objectClass=*)', attributes: ['member', 'uniqueMember', 'memberUid'] })).searchEntries[0];
+        g = (await c.search(dn, { scope: 'base', filter: '(objectClass=*)', attributes: ['member', 'uniqueMember', 'memberUid'] }))
+          .searchEntries[0];
       } catch (e) {
         if (e instanceof NoSuchObjectError) throw invalid(`group "${dn}" does not exist in the directory`);
         throw e;
@@ -175,7 +186,10 @@ export class LdapProvider implements IdentityProvider {
       }
       const uids = all(g.memberUid);
       for (let i = 0; i < uids.length; i += 50) {
-        const any = uids.slice(i, i + 50).map((u) => `(${this.s.uidAttr}=${escapeFilterValue(u)})`).join('');
+        const any = uids
+          .slice(i, i + 50)
+          .map((u) => `(${this.s.uidAttr}=${escapeFilterValue(u)})`)
+          .join('');
         for (const e of await this.searchUsers(c, `(&(|${any})${this.s.userFilter ?? ''})`, [this.s.uidAttr, this.s.emailAttr])) {
           const u = this.toUser(e);
           if (u) out.set(u.subject, u);

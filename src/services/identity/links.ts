@@ -6,19 +6,31 @@ import { localUsername, type ExternalUser } from './provider.js';
 
 const EMAIL_RE = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
 
-export interface IdentityLink { provider: string; subject: string; restricted: number }
+export interface IdentityLink {
+  provider: string;
+  subject: string;
+  restricted: number;
+}
 
 export class IdentityLinks {
   constructor(private readonly ctx: AccountsContext) {}
 
   /** The link of an account (undefined: a local account). */
   async linkOf(accountId: number): Promise<IdentityLink | undefined> {
-    return this.ctx.db.selectFrom('account_identity').select(['provider', 'subject', 'restricted'])
-      .where('account_id', '=', accountId).executeTakeFirst();
+    return this.ctx.db
+      .selectFrom('account_identity')
+      .select(['provider', 'subject', 'restricted'])
+      .where('account_id', '=', accountId)
+      .executeTakeFirst();
   }
 
   async accountOf(provider: string, subject: string): Promise<AccountRow | undefined> {
-    const l = await this.ctx.db.selectFrom('account_identity').select('account_id').where('provider', '=', provider).where('subject', '=', subject).executeTakeFirst();
+    const l = await this.ctx.db
+      .selectFrom('account_identity')
+      .select('account_id')
+      .where('provider', '=', provider)
+      .where('subject', '=', subject)
+      .executeTakeFirst();
     return l ? findAccountById(this.ctx.db, l.account_id) : undefined;
   }
 
@@ -32,11 +44,20 @@ export class IdentityLinks {
     const existing = await this.accountOf(provider, u.subject);
     if (existing) {
       if (signIn) {
-        await this.ctx.db.updateTable('account').set({
-          ...(email ? { email } : {}), ...(u.superuser !== undefined ? { superuser: u.superuser ? 1 : 0 } : {}),
-        }).where('id', '=', existing.id).execute();
-        await this.ctx.db.updateTable('account_identity').set({ last_login_at: now, ...(u.restricted !== undefined ? { restricted: u.restricted ? 1 : 0 } : {}) })
-          .where('provider', '=', provider).where('subject', '=', u.subject).execute();
+        await this.ctx.db
+          .updateTable('account')
+          .set({
+            ...(email ? { email } : {}),
+            ...(u.superuser !== undefined ? { superuser: u.superuser ? 1 : 0 } : {}),
+          })
+          .where('id', '=', existing.id)
+          .execute();
+        await this.ctx.db
+          .updateTable('account_identity')
+          .set({ last_login_at: now, ...(u.restricted !== undefined ? { restricted: u.restricted ? 1 : 0 } : {}) })
+          .where('provider', '=', provider)
+          .where('subject', '=', u.subject)
+          .execute();
         return (await findAccountById(this.ctx.db, existing.id))!;
       }
       return existing;
@@ -47,12 +68,31 @@ export class IdentityLinks {
       if (await findAccount(this.ctx.db, name)) continue;
       try {
         await this.ctx.db.transaction().execute(async (tx) => {
-          const row = await tx.insertInto('account').values({
-            name, kind: 'user', email, password_hash: null, token_digest: null, owner_id: null, superuser: u.superuser ? 1 : 0, created_at: now,
-          }).returning('id').executeTakeFirstOrThrow();
-          await tx.insertInto('account_identity').values({
-            provider, subject: u.subject, account_id: row.id, restricted: u.restricted ? 1 : 0, created_at: now, last_login_at: signIn ? now : null,
-          }).execute();
+          const row = await tx
+            .insertInto('account')
+            .values({
+              name,
+              kind: 'user',
+              email,
+              password_hash: null,
+              token_digest: null,
+              owner_id: null,
+              superuser: u.superuser ? 1 : 0,
+              created_at: now,
+            })
+            .returning('id')
+            .executeTakeFirstOrThrow();
+          await tx
+            .insertInto('account_identity')
+            .values({
+              provider,
+              subject: u.subject,
+              account_id: row.id,
+              restricted: u.restricted ? 1 : 0,
+              created_at: now,
+              last_login_at: signIn ? now : null,
+            })
+            .execute();
         });
       } catch (e) {
         // Another request created the same link (or took the name) in between: use what is there now.

@@ -16,7 +16,10 @@ export class OidcProvider implements IdentityProvider {
   readonly id: string;
   private config?: Promise<client.Configuration>;
 
-  constructor(private readonly ctx: AccountsContext, readonly s: OidcSettings) {
+  constructor(
+    private readonly ctx: AccountsContext,
+    readonly s: OidcSettings,
+  ) {
     this.id = `oidc:${s.id}`;
   }
 
@@ -31,8 +34,13 @@ export class OidcProvider implements IdentityProvider {
       const server = new URL(this.s.OIDC_SERVER.replace(/(?<=[^/])\/+$/, '').replace(/^(https?:\/\/[^/]+)$/, '$1/'));
       const insecure = server.protocol === 'http:' && (this.s.DEBUGGING || isLoopback(server.hostname));
       try {
-        return await client.discovery(server, this.s.CLIENT_ID, { id_token_signed_response_alg: this.s.ID_TOKEN_SIGNING_ALGORITHM },
-          client.ClientSecretBasic(this.s.CLIENT_SECRET), { timeout: 10, ...(insecure ? { execute: [client.allowInsecureRequests] } : {}) });
+        return await client.discovery(
+          server,
+          this.s.CLIENT_ID,
+          { id_token_signed_response_alg: this.s.ID_TOKEN_SIGNING_ALGORITHM },
+          client.ClientSecretBasic(this.s.CLIENT_SECRET),
+          { timeout: 10, ...(insecure ? { execute: [client.allowInsecureRequests] } : {}) },
+        );
       } catch (e) {
         this.config = undefined;
         throw unavailable(`the OpenID provider ${this.s.OIDC_SERVER} cannot be used: ${(e as Error).message}`);
@@ -49,12 +57,24 @@ export class OidcProvider implements IdentityProvider {
     const verifier = randomToken(48);
     const now = this.ctx.now();
     await this.ctx.db.deleteFrom('oidc_login').where('expires_at', '<', now).execute();
-    await this.ctx.db.insertInto('oidc_login').values({
-      state_digest: secretDigest(state), provider: this.s.id, nonce, code_verifier: verifier, created_at: now, expires_at: now + OIDC_LOGIN_TTL_MS,
-    }).execute();
+    await this.ctx.db
+      .insertInto('oidc_login')
+      .values({
+        state_digest: secretDigest(state),
+        provider: this.s.id,
+        nonce,
+        code_verifier: verifier,
+        created_at: now,
+        expires_at: now + OIDC_LOGIN_TTL_MS,
+      })
+      .execute();
     const url = client.buildAuthorizationUrl(config, {
-      redirect_uri: redirectUri, scope: this.s.LOGIN_SCOPES.join(' '), state, nonce,
-      code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+      redirect_uri: redirectUri,
+      scope: this.s.LOGIN_SCOPES.join(' '),
+      state,
+      nonce,
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
     });
     return { url: url.href, state };
   }
@@ -69,20 +89,34 @@ export class OidcProvider implements IdentityProvider {
     const providerError = callbackUrl.searchParams.get('error');
     if (providerError) {
       const d = callbackUrl.searchParams.get('error_description');
-      throw new AccountError('unauthorized', `the OpenID provider refused the sign-in: ${providerError.slice(0, 100)}${d ? ` (${d.slice(0, 200)})` : ''}`);
+      throw new AccountError(
+        'unauthorized',
+        `the OpenID provider refused the sign-in: ${providerError.slice(0, 100)}${d ? ` (${d.slice(0, 200)})` : ''}`,
+      );
     }
     if (!state || !cookieState || !safeEqual(state, cookieState)) {
-      throw new AccountError('unauthorized', 'the sign-in state does not match this browser (a forged or stale link); start the sign-in again');
+      throw new AccountError(
+        'unauthorized',
+        'the sign-in state does not match this browser (a forged or stale link); start the sign-in again',
+      );
     }
-    const row = await this.ctx.db.deleteFrom('oidc_login').where('state_digest', '=', secretDigest(state)).where('provider', '=', this.s.id)
-      .returning(['nonce', 'code_verifier', 'expires_at']).executeTakeFirst();
+    const row = await this.ctx.db
+      .deleteFrom('oidc_login')
+      .where('state_digest', '=', secretDigest(state))
+      .where('provider', '=', this.s.id)
+      .returning(['nonce', 'code_verifier', 'expires_at'])
+      .executeTakeFirst();
     if (!row) throw new AccountError('unauthorized', 'this sign-in was already used or is unknown; start the sign-in again');
-    if (Number(row.expires_at) < this.ctx.now()) throw new AccountError('unauthorized', 'this sign-in took longer than 10 minutes; start the sign-in again');
+    if (Number(row.expires_at) < this.ctx.now())
+      throw new AccountError('unauthorized', 'this sign-in took longer than 10 minutes; start the sign-in again');
     const config = await this.discover();
     let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
     try {
       tokens = await client.authorizationCodeGrant(config, callbackUrl, {
-        pkceCodeVerifier: row.code_verifier, expectedState: state, expectedNonce: row.nonce, idTokenExpected: true,
+        pkceCodeVerifier: row.code_verifier,
+        expectedState: state,
+        expectedNonce: row.nonce,
+        idTokenExpected: true,
       });
     } catch (e) {
       const err = e as Error & { error?: string; error_description?: string; code?: string };
@@ -93,7 +127,11 @@ export class OidcProvider implements IdentityProvider {
       throw new AccountError('unauthorized', `the OpenID provider did not accept the sign-in: ${why.slice(0, 300)}`);
     }
     const claims: Record<string, unknown> = { ...tokens.claims() };
-    const need = [this.s.PREFERRED_GROUP_CLAIM_NAME, this.s.PREFERRED_USERNAME_CLAIM_NAME ?? 'preferred_username', this.s.VERIFIED_EMAIL_CLAIM_NAME ?? 'email'];
+    const need = [
+      this.s.PREFERRED_GROUP_CLAIM_NAME,
+      this.s.PREFERRED_USERNAME_CLAIM_NAME ?? 'preferred_username',
+      this.s.VERIFIED_EMAIL_CLAIM_NAME ?? 'email',
+    ];
     if (need.some((c) => c && claims[c] === undefined) && tokens.access_token && config.serverMetadata().userinfo_endpoint) {
       try {
         Object.assign(claims, { ...(await client.fetchUserInfo(config, tokens.access_token, String(claims.sub))), ...claims });

@@ -29,7 +29,11 @@ export interface IdentityProvider {
 
 /** A local username for an external name: lowercase, runs of other characters become "_" (Quay does the same). */
 export function localUsername(external: string): string {
-  let n = external.toLowerCase().replace(/@.*$/, '').replace(/[^a-z0-9._-]+/g, '_').replace(/^[._-]+|[._-]+$/g, '');
+  let n = external
+    .toLowerCase()
+    .replace(/@.*$/, '')
+    .replace(/[^a-z0-9._-]+/g, '_')
+    .replace(/^[._-]+|[._-]+$/g, '');
   n = n.replace(/[._-]{2,}/g, (m) => (m === '__' ? m : m[0]));
   if (n.length < 2) n = `user_${n || 'x'}`;
   return n.slice(0, 255);

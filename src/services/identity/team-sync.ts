@@ -10,9 +10,20 @@ import { requireOrg } from '../accounts/store.js';
 import type { IdentityLinks } from './links.js';
 import type { ExternalUser, IdentityProvider } from './provider.js';
 
-export interface SyncConfig { group_dn?: string; group_name?: string }
-export interface SyncState { service: string; config: SyncConfig; last_updated: number | null; last_error: string | null }
-export interface SyncLog { warn(o: object, msg: string): void; info(o: object, msg: string): void }
+export interface SyncConfig {
+  group_dn?: string;
+  group_name?: string;
+}
+export interface SyncState {
+  service: string;
+  config: SyncConfig;
+  last_updated: number | null;
+  last_error: string | null;
+}
+export interface SyncLog {
+  warn(o: object, msg: string): void;
+  info(o: object, msg: string): void;
+}
 
 export class TeamSyncService {
   private timer?: NodeJS.Timeout;
@@ -40,14 +51,30 @@ export class TeamSyncService {
 
   private async team(orgName: string, team: string): Promise<{ id: number; name: string }> {
     const org = await requireOrg(this.ctx.db, orgName);
-    const t = await this.ctx.db.selectFrom('team').select(['id', 'name']).where('org_id', '=', org.id).where('name', '=', team).executeTakeFirst();
+    const t = await this.ctx.db
+      .selectFrom('team')
+      .select(['id', 'name'])
+      .where('org_id', '=', org.id)
+      .where('name', '=', team)
+      .executeTakeFirst();
     if (!t) throw notFound(`team "${team.slice(0, 64)}" does not exist in organization "${orgName}"`);
     return t;
   }
 
   async state(teamId: number): Promise<SyncState | undefined> {
-    const r = await this.ctx.db.selectFrom('team_sync').select(['service', 'config', 'last_updated', 'last_error']).where('team_id', '=', teamId).executeTakeFirst();
-    return r && { service: r.service, config: JSON.parse(r.config) as SyncConfig, last_updated: r.last_updated === null ? null : Number(r.last_updated), last_error: r.last_error };
+    const r = await this.ctx.db
+      .selectFrom('team_sync')
+      .select(['service', 'config', 'last_updated', 'last_error'])
+      .where('team_id', '=', teamId)
+      .executeTakeFirst();
+    return (
+      r && {
+        service: r.service,
+        config: JSON.parse(r.config) as SyncConfig,
+        last_updated: r.last_updated === null ? null : Number(r.last_updated),
+        last_error: r.last_error,
+      }
+    );
   }
 
   async stateOf(orgName: string, team: string): Promise<SyncState | undefined> {
@@ -62,7 +89,8 @@ export class TeamSyncService {
     let service: string;
     let config: SyncConfig;
     const str = (v: unknown, what: string) => {
-      if (typeof v !== 'string' || !v.trim() || v.length > 1024) throw invalid(`${what} must be a non-empty string of at most 1024 characters`);
+      if (typeof v !== 'string' || !v.trim() || v.length > 1024)
+        throw invalid(`${what} must be a non-empty string of at most 1024 characters`);
       return v.trim();
     };
     if (body.group_dn !== undefined && this.providers.has('ldap')) {
@@ -78,11 +106,20 @@ export class TeamSyncService {
       service = `oidc:${p.id}`;
       config = { group_name: str(body.group_name ?? body.group_dn, 'group_name') };
     } else {
-      throw invalid(this.providers.has('ldap') ? 'send {"group_dn": "cn=…,ou=groups"} (relative to LDAP_BASE_DN)' : 'send {"group_name": "…"}: a group of the OpenID provider\'s group claim');
+      throw invalid(
+        this.providers.has('ldap')
+          ? 'send {"group_dn": "cn=…,ou=groups"} (relative to LDAP_BASE_DN)'
+          : 'send {"group_name": "…"}: a group of the OpenID provider\'s group claim',
+      );
     }
     const now = this.ctx.now();
-    await this.ctx.db.insertInto('team_sync').values({ team_id: t.id, service, config: JSON.stringify(config), last_updated: null, last_error: null, created_at: now })
-      .onConflict((oc) => oc.column('team_id').doUpdateSet({ service, config: JSON.stringify(config), last_updated: null, last_error: null })).execute();
+    await this.ctx.db
+      .insertInto('team_sync')
+      .values({ team_id: t.id, service, config: JSON.stringify(config), last_updated: null, last_error: null, created_at: now })
+      .onConflict((oc) =>
+        oc.column('team_id').doUpdateSet({ service, config: JSON.stringify(config), last_updated: null, last_error: null }),
+      )
+      .execute();
     if (service === 'ldap') await this.syncTeam(t.id);
     return (await this.state(t.id))!;
   }
@@ -105,26 +142,44 @@ export class TeamSyncService {
       members = await ldap.groupMembers(st.config.group_dn!);
     } catch (e) {
       const msg = (e as Error).message;
-      await this.ctx.db.updateTable('team_sync').set({ last_error: msg.slice(0, 500) }).where('team_id', '=', teamId).execute();
+      await this.ctx.db
+        .updateTable('team_sync')
+        .set({ last_error: msg.slice(0, 500) })
+        .where('team_id', '=', teamId)
+        .execute();
       throw e;
     }
     const want = new Set<number>();
     for (const m of members) want.add((await this.links.ensureUser('ldap', m)).id);
     const r = await this.setUsers(teamId, want);
-    await this.ctx.db.updateTable('team_sync').set({ last_updated: this.ctx.now(), last_error: null }).where('team_id', '=', teamId).execute();
+    await this.ctx.db
+      .updateTable('team_sync')
+      .set({ last_updated: this.ctx.now(), last_error: null })
+      .where('team_id', '=', teamId)
+      .execute();
     this.log?.info({ event: 'team_synced', team_id: teamId, members: want.size, ...r }, 'team synced with its directory group');
     return r;
   }
 
   private async setUsers(teamId: number, want: Set<number>): Promise<{ added: number; removed: number }> {
-    const have = await this.ctx.db.selectFrom('team_member').innerJoin('account', 'account.id', 'team_member.account_id')
-      .select('account.id').where('team_member.team_id', '=', teamId).where('account.kind', '=', 'user').execute();
+    const have = await this.ctx.db
+      .selectFrom('team_member')
+      .innerJoin('account', 'account.id', 'team_member.account_id')
+      .select('account.id')
+      .where('team_member.team_id', '=', teamId)
+      .where('account.kind', '=', 'user')
+      .execute();
     const haveIds = new Set(have.map((h) => h.id));
     const remove = [...haveIds].filter((id) => !want.has(id));
     const add = [...want].filter((id) => !haveIds.has(id));
-    if (remove.length) await this.ctx.db.deleteFrom('team_member').where('team_id', '=', teamId).where('account_id', 'in', remove).execute();
+    if (remove.length)
+      await this.ctx.db.deleteFrom('team_member').where('team_id', '=', teamId).where('account_id', 'in', remove).execute();
     for (const id of add) {
-      await this.ctx.db.insertInto('team_member').values({ team_id: teamId, account_id: id }).onConflict((oc) => oc.columns(['team_id', 'account_id']).doNothing()).execute();
+      await this.ctx.db
+        .insertInto('team_member')
+        .values({ team_id: teamId, account_id: id })
+        .onConflict((oc) => oc.columns(['team_id', 'account_id']).doNothing())
+        .execute();
     }
     return { added: add.length, removed: remove.length };
   }
@@ -145,7 +200,11 @@ export class TeamSyncService {
       for (const t of teams) {
         const g = (JSON.parse(t.config) as SyncConfig).group_name;
         if (g !== undefined && groups.has(g)) {
-          await this.ctx.db.insertInto('team_member').values({ team_id: t.team_id, account_id: accountId }).onConflict((oc) => oc.columns(['team_id', 'account_id']).doNothing()).execute();
+          await this.ctx.db
+            .insertInto('team_member')
+            .values({ team_id: t.team_id, account_id: accountId })
+            .onConflict((oc) => oc.columns(['team_id', 'account_id']).doNothing())
+            .execute();
         } else {
           await this.ctx.db.deleteFrom('team_member').where('team_id', '=', t.team_id).where('account_id', '=', accountId).execute();
         }
@@ -160,12 +219,18 @@ export class TeamSyncService {
   async syncStale(service = 'ldap'): Promise<number> {
     const now = this.ctx.now();
     const cutoff = now - this.settings.resyncStaleMs;
-    const due = await this.ctx.db.selectFrom('team_sync').select(['team_id', 'last_updated']).where('service', '=', service)
-      .where((eb) => eb.or([eb('last_updated', 'is', null), eb('last_updated', '<', cutoff)])).execute();
+    const due = await this.ctx.db
+      .selectFrom('team_sync')
+      .select(['team_id', 'last_updated'])
+      .where('service', '=', service)
+      .where((eb) => eb.or([eb('last_updated', 'is', null), eb('last_updated', '<', cutoff)]))
+      .execute();
     let n = 0;
     for (const t of due) {
       // The claim: only the replica whose update changes last_updated syncs this team now.
-      const claim = await this.ctx.db.updateTable('team_sync').set({ last_updated: now })
+      const claim = await this.ctx.db
+        .updateTable('team_sync')
+        .set({ last_updated: now })
         .where('team_id', '=', t.team_id)
         .where((eb) => (t.last_updated === null ? eb('last_updated', 'is', null) : eb('last_updated', '=', t.last_updated)))
         .executeTakeFirst();
@@ -186,8 +251,14 @@ export class TeamSyncService {
     if (!this.enabled || !this.providers.has('ldap') || this.timer) return;
     this.timer = setInterval(() => {
       if (this.running) return;
-      this.running = this.syncStale('ldap').then(() => undefined, (e) => this.log?.warn({ event: 'team_sync_failed', reason: (e as Error).message }, 'team sync run failed'))
-        .finally(() => { this.running = undefined; });
+      this.running = this.syncStale('ldap')
+        .then(
+          () => undefined,
+          (e) => this.log?.warn({ event: 'team_sync_failed', reason: (e as Error).message }, 'team sync run failed'),
+        )
+        .finally(() => {
+          this.running = undefined;
+        });
     }, everyMs);
     this.timer.unref();
   }

@@ -32,14 +32,24 @@ export function repositoryEventData(publicUrl: string, repository: string, extra
 }
 
 /** Quay's test data for an event ("Test notification" button and POST …/test). */
-export function sampleEventData(publicUrl: string, repository: string, event: NotificationEvent, eventConfig: Record<string, unknown>): EventData {
+export function sampleEventData(
+  publicUrl: string,
+  repository: string,
+  event: NotificationEvent,
+  eventConfig: Record<string, unknown>,
+): EventData {
   if (event === 'repo_push') return repositoryEventData(publicUrl, repository, { updated_tags: ['latest', 'foo'], pruned_image_count: 3 });
   const level = Number(eventConfig.level ?? 1);
   const priority = Object.entries(PRIORITY_INDEX).find(([, i]) => i === level)?.[0] ?? 'Unknown';
   return repositoryEventData(publicUrl, repository, {
     tags: ['latest', 'prod', 'foo', 'bar', 'baz'],
     image: 'some-image-id',
-    vulnerability: { id: 'CVE-FAKE-CVE', description: 'A futurist vulnerability', link: 'https://security-tracker.debian.org/tracker/CVE-FAKE-CVE', priority },
+    vulnerability: {
+      id: 'CVE-FAKE-CVE',
+      description: 'A futurist vulnerability',
+      link: 'https://security-tracker.debian.org/tracker/CVE-FAKE-CVE',
+      priority,
+    },
   });
 }
 
@@ -80,15 +90,21 @@ function slackText(event: string, data: EventData): string {
     return `Repository <${data.homepage}|${data.repository}> has been pushed with the following tags updated: ${tags.map((t) => `*${t}*`).join(', ')}`;
   }
   const v = data.vulnerability as { id?: string; link?: string; priority?: string; description?: string } | undefined;
-  return `A ${v?.priority ?? 'Unknown'} vulnerability <${v?.link ?? data.homepage}|${v?.id ?? ''}> was found in repository <${data.homepage}|${data.repository}>` +
-    ` (tags ${((data.tags as string[] | undefined) ?? []).join(', ')}): ${v?.description ?? ''}`;
+  return (
+    `A ${v?.priority ?? 'Unknown'} vulnerability <${v?.link ?? data.homepage}|${v?.id ?? ''}> was found in repository <${data.homepage}|${data.repository}>` +
+    ` (tags ${((data.tags as string[] | undefined) ?? []).join(', ')}): ${v?.description ?? ''}`
+  );
 }
 
 /** The request body of a delivery: Quay's webhook posts the event data; Slack gets Slack's message shape. */
 export function methodBody(method: string, event: string, data: EventData): unknown {
   if (method === 'slack') {
     const s = summary(event, data);
-    return { text: s, username: 'berth', attachments: [{ fallback: s, text: slackText(event, data), color: color(event, data), mrkdwn_in: ['text'] }] };
+    return {
+      text: s,
+      username: 'berth',
+      attachments: [{ fallback: s, text: slackText(event, data), color: color(event, data), mrkdwn_in: ['text'] }],
+    };
   }
   return data;
 }
