@@ -87,16 +87,19 @@ interface Route {
   apiHeaders?: boolean;
   /** Runs before each caller: puts the target back (a successful delete by the previous caller removed it). */
   setup?: () => Promise<void>;
+  /** The row targets the live image and upload: after a refused call they must still be pullable and resumable. */
+  content?: boolean;
 }
 const at = <T>(v: PerCaller<T>, c: Caller): T => (typeof v === 'function' ? (v as (c: Caller) => T)(c) : v);
 
-const manifestFor = (config: Buffer) =>
+const LAYER_TYPE = 'application/vnd.oci.image.layer.v1.tar+gzip';
+const manifestFor = (config: Buffer, layers: Buffer[] = []) =>
   Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
       config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
-      layers: [],
+      layers: layers.map((l) => ({ mediaType: LAYER_TYPE, digest: sha(l), size: l.length })),
     }),
   );
 
@@ -170,6 +173,7 @@ for (const dialect of await testDialects()) {
       // Content: a config blob and a manifest tagged v1, pushed by the owner.
       const t = await registryToken(s, ['repository:acme/private:pull,push'], OWNER);
       const auth = { authorization: `Bearer ${t.token}` };
+      pushAuth = auth;
       assert.equal(
         (
           await fetch(`${s.url}/v2/acme/private/blobs/uploads/?digest=${sha(config)}`, {
@@ -250,6 +254,9 @@ for (const dialect of await testDialects()) {
         'repository_team_permission',
         'tag',
         'manifest',
+        'manifest_ref',
+        'blob',
+        'repository_blob',
         'upload',
         'app_token',
       ] as const;
@@ -265,7 +272,59 @@ for (const dialect of await testDialects()) {
       return out;
     }
 
-    const v2 = (method: string, pattern: string, path: string, need: Level, ok: number, extra: Partial<Route> = {}): Route => ({
+    // Real content for the destructive /v2 rows. Before each caller a fresh image (layer + config + manifest, tagged) is pushed
+    // to acme/private and an upload is started there with bytes in it, so every destructive URL names something that exists
+    // and an allowed caller's delete never takes away what a later refused caller is tried on.
+    let pushAuth: Record<string, string> = {};
+    const UPLOADED = Buffer.from('first chunk');
+    const live = { n: 0, manifest: '', layer: Buffer.alloc(0), blob: '', upload: '', range: '' };
+    const push = async (path: string, type: string, body: Buffer, code = 201) => {
+      const r = await fetch(`${s.url}${path}`, {
+        method: path.includes('/manifests/') ? 'PUT' : 'POST',
+        headers: { ...pushAuth, 'content-type': type },
+        body: new Uint8Array(body),
+      });
+      assert.equal(r.status, code, `setup ${path}: ${await r.text()}`);
+      return r;
+    };
+    async function freshContent(): Promise<void> {
+      const n = ++live.n;
+      live.layer = Buffer.from(`layer of live image ${n}`);
+      const cfg = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, n }));
+      const m = manifestFor(cfg, [live.layer]);
+      for (const b of [live.layer, cfg]) await push(`/v2/acme/private/blobs/uploads/?digest=${sha(b)}`, 'application/octet-stream', b);
+      await push(`/v2/acme/private/manifests/live-${n}`, 'application/vnd.oci.image.manifest.v1+json', m);
+      live.manifest = sha(m);
+      live.blob = sha(live.layer);
+      const started = await push('/v2/acme/private/blobs/uploads/', 'application/octet-stream', Buffer.alloc(0), 202);
+      live.upload = started.headers.get('location') ?? '';
+      assert.match(live.upload, /^\/v2\/acme\/private\/blobs\/uploads\/[^/?]+$/);
+      const patched = await fetch(`${s.url}${live.upload}`, {
+        method: 'PATCH',
+        headers: { ...pushAuth, 'content-type': 'application/octet-stream' },
+        body: UPLOADED,
+      });
+      assert.equal(patched.status, 202);
+      live.range = patched.headers.get('range') ?? '';
+      assert.equal(live.range, `0-${UPLOADED.length - 1}`);
+    }
+    /** After a refused call: the live manifest and layer are still pullable and the upload still resumes where it was. */
+    async function contentIntact(c: Caller): Promise<void> {
+      const m = await fetch(`${s.url}/v2/acme/private/manifests/${live.manifest}`, {
+        headers: { ...headers.superuser.v2, accept: 'application/vnd.oci.image.manifest.v1+json' },
+      });
+      assert.equal(m.status, 200, `${c}: manifest ${live.manifest} no longer pullable`);
+      assert.equal(sha(Buffer.from(await m.arrayBuffer())), live.manifest);
+      const b = await fetch(`${s.url}/v2/acme/private/blobs/${live.blob}`, { headers: headers.superuser.v2 });
+      assert.equal(b.status, 200, `${c}: blob ${live.blob} no longer pullable`);
+      assert.deepEqual(Buffer.from(await b.arrayBuffer()), live.layer);
+      const u = await fetch(`${s.url}${live.upload}`, { headers: headers.write.v2 });
+      assert.equal(u.status, 204, `${c}: upload ${live.upload} no longer resumable`);
+      assert.equal(u.headers.get('range'), live.range, `${c}: upload moved`);
+    }
+    const real: Partial<Route> = { setup: freshContent, content: true };
+
+    const v2 = (method: string, pattern: string, path: PerCaller<string>, need: Level, ok: number, extra: Partial<Route> = {}): Route => ({
       kind: 'v2',
       method,
       pattern,
@@ -284,7 +343,6 @@ for (const dialect of await testDialects()) {
       ...extra,
     });
     const blob = `/v2/acme/private/blobs/${sha(config)}`;
-    const upload = `/v2/acme/private/blobs/uploads/${NO_UPLOAD}`;
     const octets = { type: 'application/octet-stream', data: Buffer.from('x') };
     const ensureTeam = (team: string) =>
       expectOk(`team ${team}`, api(s, 'PUT', `/organization/acme/team/${team}`, OWNER, { role: 'member' }));
@@ -310,16 +368,26 @@ for (const dialect of await testDialects()) {
       v2('PUT', '/v2/:name/manifests/:reference', '/v2/acme/private/manifests/v2', 'write', 201, {
         raw: { type: 'application/vnd.oci.image.manifest.v1+json', data: manifest },
       }),
-      v2('DELETE', '/v2/:name/manifests/:reference', '/v2/acme/private/manifests/no-such-tag', 'write', 404),
+      v2('DELETE', '/v2/:name/manifests/:reference', () => `/v2/acme/private/manifests/${live.manifest}`, 'write', 202, real),
       v2('GET', '/v2/:name/blobs/:digest', blob, 'read', 200),
       v2('HEAD', '/v2/:name/blobs/:digest', blob, 'read', 200),
-      v2('DELETE', '/v2/:name/blobs/:digest', `/v2/acme/private/blobs/${ZERO_DIGEST}`, 'write', 404),
+      v2('DELETE', '/v2/:name/blobs/:digest', () => `/v2/acme/private/blobs/${live.blob}`, 'write', 202, real),
       v2('GET', '/v2/:name/referrers/:digest', `/v2/acme/private/referrers/${mdigest}`, 'read', 200),
       v2('POST', '/v2/:name/blobs/uploads/', '/v2/acme/private/blobs/uploads/', 'write', 202),
-      v2('GET', '/v2/:name/blobs/uploads/:uuid', upload, 'write', 404),
-      v2('PATCH', '/v2/:name/blobs/uploads/:uuid', upload, 'write', 404, { raw: octets }),
-      v2('PUT', '/v2/:name/blobs/uploads/:uuid', `${upload}?digest=${sha('x')}`, 'write', 404, { raw: octets }),
-      v2('DELETE', '/v2/:name/blobs/uploads/:uuid', upload, 'write', 404),
+      v2('GET', '/v2/:name/blobs/uploads/:uuid', () => live.upload, 'write', 204, real),
+      v2('PATCH', '/v2/:name/blobs/uploads/:uuid', () => live.upload, 'write', 202, { ...real, raw: octets }),
+      v2(
+        'PUT',
+        '/v2/:name/blobs/uploads/:uuid',
+        () => `${live.upload}?digest=${sha(Buffer.concat([UPLOADED, octets.data]))}`,
+        'write',
+        201,
+        {
+          ...real,
+          raw: octets,
+        },
+      ),
+      v2('DELETE', '/v2/:name/blobs/uploads/:uuid', () => live.upload, 'write', 204, real),
 
       // ---- /api/v1: sign-in, the signed-in user
       a('POST', '/signin', '/signin', 'any', 200, { body: { username: 'dummy', password: PW } }),
@@ -512,6 +580,7 @@ for (const dialect of await testDialects()) {
           want[c] = route.expect?.[c] ?? expected(c, route.kind, route.need, route.ok);
           // A refused change (and a change of something that is not there) leaves every table as it was.
           if (before && r.status >= 400) assert.deepEqual(await snapshot(), before, `${c}: ${r.status} changed the database`);
+          if (route.content && r.status >= 400) await contentIntact(c);
           if (r.status === 401 && route.kind === 'v2' && !route.apiHeaders) {
             assert.match(
               r.headers.get('www-authenticate') ?? '',
