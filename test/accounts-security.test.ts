@@ -117,6 +117,7 @@ for (const dialect of await testDialects()) {
       secrets.add(app.json.token.token_code);
       const bearer = { authorization: `Bearer ${app.json.token.token_code}` };
       assert.equal((await fetch(`${s.url}/api/v1/user/`, { headers: bearer })).status, 200);
+      // Time-based on purpose: 1 s is the shortest app-token lifetime; 1.1 s is the least wait past it.
       await new Promise((res) => setTimeout(res, 1100));
       const expired = await fetch(`${s.url}/api/v1/user/`, { headers: bearer });
       assert.equal(expired.status, 401);
