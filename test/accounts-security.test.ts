@@ -8,6 +8,7 @@ import { startServer, type TestServer } from './helpers/server.ts';
 import { testDialects } from './helpers/databases.ts';
 import { RegistryTokenService } from '../src/services/accounts/tokens.ts';
 import { api, basic, host, registryToken } from './helpers/accounts.ts';
+import { waitFor } from './helpers/wait.ts';
 
 const ADMIN: [string, string] = ['admin', 'admin-password-1'];
 /** Every secret a test sends; none may reach the server log. */
@@ -116,6 +117,7 @@ for (const dialect of await testDialects()) {
       secrets.add(app.json.token.token_code);
       const bearer = { authorization: `Bearer ${app.json.token.token_code}` };
       assert.equal((await fetch(`${s.url}/api/v1/user/`, { headers: bearer })).status, 200);
+      // Time-based on purpose: 1 s is the shortest app-token lifetime; 1.1 s is the least wait past it.
       await new Promise((res) => setTimeout(res, 1100));
       const expired = await fetch(`${s.url}/api/v1/user/`, { headers: bearer });
       assert.equal(expired.status, 401);
@@ -185,9 +187,10 @@ for (const dialect of await testDialects()) {
       assert.match(rows.find((r) => r.name === 'admin')!.password_hash!, /^pbkdf2-sha256\$1000\$/);
       await registryToken(s, [], ['admin', 'wrong-secret-in-log-check']);
       await v2('/v2/admin/app/tags/list', 'Bearer not.a.jwt');
-      await new Promise((r) => setTimeout(r, 50));
-      assert.match(log, /login_failed/);
-      assert.match(log, /token_refused/);
+      await waitFor(() => /login_failed/.test(log) && /token_refused/.test(log), {
+        what: 'login_failed and token_refused in the log',
+        detail: () => log.slice(-2000),
+      });
       for (const secret of [
         ADMIN[1],
         'wrong-secret-in-log-check',
@@ -245,7 +248,9 @@ for (const dialect of await testDialects()) {
     });
 
     test('after everything above: the captured log holds none of the passwords and tokens used', async () => {
-      await new Promise((r) => setTimeout(r, 50));
+      // Every request above has been logged to its end (a response can reach the client before its log line).
+      const lines = (msg: string) => log.split('\n').filter((l) => l.includes(`"msg":"${msg}"`)).length;
+      await waitFor(() => lines('request completed') >= lines('incoming request'), { what: 'every request logged to its end' });
       assert.ok(log.length > 1000, 'the log was captured');
       assert.ok(secrets.size >= 15, `${secrets.size} secrets tracked`);
       const leaked = [...secrets].filter((x) => x.length >= 8 && log.includes(x));

@@ -52,8 +52,8 @@ test('a client hanging up mid-pull leaks no file descriptor and the next pull wo
     await new Promise<void>((resolve, reject) => {
       const req = http.get(`${server.url}/v2/pull/big/blobs/${digest}`, (res) => {
         res.once('data', () => {
+          req.once('close', () => resolve());
           req.destroy();
-          setTimeout(resolve, 50);
         });
       });
       req.on('error', (e) => ((e as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(e)));

@@ -370,7 +370,8 @@ for (const dialect of await testDialects()) {
       codeTtl.seconds = 1;
       try {
         const url = await captureCallback(page, s, hold, 'ben');
-        // The code lives one second at the provider: let it run out.
+        // The code lives one second at the provider, which counts whole seconds: 2.1 s is the least wait that is sure
+        // to be past it (the provider's clock cannot be moved from here).
         await new Promise((r) => setTimeout(r, 2100));
         await page.goto(url);
         await page.waitForURL(/signin_error=/);

@@ -67,6 +67,7 @@ describe('login throttle across two replicas on one PostgreSQL database', () => 
   });
 
   test('a success clears the account counter on every replica', { skip: pgSkip }, async () => {
+    // Time-based on purpose: alice's backoff window (BACKOFF_S, enforced by the replicas' own clocks) has to run out.
     await new Promise((r) => setTimeout(r, BACKOFF_S * 1000 + 200));
     assert.equal((await tokenRequest(b, 'alice')).status, 200);
     // Without the reset, this failure would be alice's third and block her again.

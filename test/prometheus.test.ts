@@ -169,6 +169,19 @@ describe('a real Prometheus scraping Berth', () => {
     assert.fail(`${expr}: wanted ${want}, Prometheus says ${JSON.stringify(last)}\n${prom.log()}`);
   };
 
+  /** Waits until Prometheus has scraped every target `n` more times (counted by its own `up` samples). */
+  const moreScrapes = async (n: number): Promise<void> => {
+    const scrapes = (job: string) => one(`count_over_time(up{job="${job}"}[1h])`);
+    for (const t of targets) {
+      const want = (await scrapes(t.job)) + n;
+      const deadline = Date.now() + 20_000;
+      while ((await scrapes(t.job)) < want) {
+        assert.ok(Date.now() < deadline, `${t.job}: fewer than ${n} more scrapes in 20 s\n${prom.log()}`);
+        await sleep(250);
+      }
+    }
+  };
+
   before(async () => {
     if (skip) return; // the tests are skipped, with the reason
     for (const dialect of await testDialects()) {
@@ -210,7 +223,7 @@ describe('a real Prometheus scraping Berth', () => {
     );
     for (const t of targets) await eventually(`up{job="${t.job}"}`, 1);
     // A few scrapes before the traffic, so rate() sees the counters start at zero.
-    await sleep(2500);
+    await moreScrapes(2);
     // Vulnerability data for the scanner, from a bundle whose data was fetched two hours ago (drive's app image is
     // a Debian image it applies to; the tools image's layer is not a tar: a failed scan).
     await Promise.all(targets.map((t) => importDebianAdvisories(t.server.berth.ctx.db, t.server.berth.ctx.dialect, 7200)));
@@ -237,7 +250,7 @@ describe('a real Prometheus scraping Berth', () => {
       await eventually(`quay_registry_image_pulls_total{job="${t.job}", ref="tag", status="200"}`, t.expected.tagPulls);
     }
     // Two more scrapes after everything settled.
-    await sleep(2500);
+    await moreScrapes(2);
   });
 
   after(async () => {

@@ -370,6 +370,7 @@ for (const dialect of await testDialects()) {
       assert.equal(st1.records, 9);
 
       origin.hits.length = 0;
+      // Time-based on purpose: checkedAt is in milliseconds; 5 ms makes the second check's time strictly later.
       await new Promise((r) => setTimeout(r, 5));
       const second = await runUpdater(store, alpine, { baseUrl: base });
       assert.equal(second.unchanged, true);
