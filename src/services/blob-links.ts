@@ -2,7 +2,13 @@
 import type { DB } from '../db/database.js';
 import { retryOnConflict } from '../db/retry.js';
 
-/** Upserts the blob row (touching last_used_at, which guards it from gc) and links it to the repository. */
+/**
+ * Upserts the blob row (touching last_used_at, which guards it from gc) and links it to the repository.
+ * `ensureBytes` runs inside the transaction right after the blob row is written: gc deletes a blob's row and
+ * its file in one transaction that holds that row (SQLite: the write lock; PostgreSQL: the row lock the upsert
+ * waits for), so what `ensureBytes` sees is final. It puts the bytes back or throws, and then nothing is
+ * committed: no row ever points at bytes a concurrent gc took, so no manifest can be acknowledged on them.
+ */
 export async function linkBlob(
   db: DB,
   repositoryId: number,
@@ -10,6 +16,7 @@ export async function linkBlob(
   size: number,
   now: number,
   alsoInTransaction?: (tx: DB) => Promise<void>,
+  ensureBytes?: () => Promise<void>,
 ): Promise<void> {
   await retryOnConflict(() =>
     db.transaction().execute(async (tx) => {
@@ -19,32 +26,11 @@ export async function linkBlob(
         .values({ digest, size, created_at: now, last_used_at: now })
         .onConflict((oc) => oc.column('digest').doUpdateSet({ last_used_at: now }))
         .execute();
+      await ensureBytes?.();
       await tx
         .insertInto('repository_blob')
         .values({ repository_id: repositoryId, digest, created_at: now })
         .onConflict((oc) => oc.columns(['repository_id', 'digest']).doUpdateSet({ created_at: now }))
-        .execute();
-    }),
-  );
-}
-
-/**
- * Undoes linkBlob for content whose bytes are gone (collected while its upload was committed): the
- * repository's link, and the blob row when nothing else links or references it.
- */
-export async function unlinkMissingBlob(db: DB, repositoryId: number, digest: string): Promise<void> {
-  await retryOnConflict(() =>
-    db.transaction().execute(async (tx) => {
-      await tx.deleteFrom('repository_blob').where('repository_id', '=', repositoryId).where('digest', '=', digest).execute();
-      await tx
-        .deleteFrom('blob')
-        .where('digest', '=', digest)
-        .where(({ not, exists, selectFrom }) =>
-          not(exists(selectFrom('repository_blob').select('digest').where('repository_blob.digest', '=', digest))),
-        )
-        .where(({ not, exists, selectFrom }) =>
-          not(exists(selectFrom('manifest_ref').select('digest').where('manifest_ref.digest', '=', digest))),
-        )
         .execute();
     }),
   );

@@ -7,7 +7,7 @@ import { UploadInterrupted, UploadTooLarge } from '../storage/blobstore.js';
 import type { ServiceContext } from './context.js';
 import { ensureRepository, type RepositoryCreator } from './repositories.js';
 import { requireRepositoryName } from '../oci/names.js';
-import { linkBlob, unlinkMissingBlob } from './blob-links.js';
+import { linkBlob } from './blob-links.js';
 import type { DB } from '../db/database.js';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -59,7 +59,16 @@ export class UploadService {
     if (!source) return undefined;
     if (!(await this.ctx.store.stat(digest))) return undefined;
     const repo = await ensureRepository(this.ctx, repository, create);
-    await linkBlob(db, repo.id, digest, source.size, this.ctx.now());
+    const collected = new Error('collected');
+    try {
+      // Checked again under the blob row's lock: a gc that took the bytes meanwhile makes this an upload instead.
+      await linkBlob(db, repo.id, digest, source.size, this.ctx.now(), undefined, async () => {
+        if (!(await this.ctx.store.stat(digest))) throw collected;
+      });
+    } catch (e) {
+      if (e === collected) return undefined;
+      throw e;
+    }
     return { digest, size: source.size };
   }
 
@@ -306,22 +315,23 @@ export class UploadService {
       if (!(await store.stat(digest))) throw e;
     }
     const repo = await ensureRepository(this.ctx, repository, create);
-    await linkBlob(db, repo.id, digest, size, this.ctx.now(), alsoInTransaction);
-    // A concurrent gc may have removed the file between link and commit: put it back.
-    if (await store.stat(digest)) return;
-    try {
-      await store.commitUpload(id, digest);
-    } catch (e) {
-      if (await store.stat(digest)) return; // another push of the same content put it back
-      // gc took the upload's data too (a grace period shorter than the push): no row may point at
-      // missing bytes, so the link goes again, and the client is told to push again. Not a 500.
-      await unlinkMissingBlob(db, repo.id, digest);
-      throw new RegistryError(
-        'BLOB_UPLOAD_UNKNOWN',
-        `the data of upload ${id} was removed by garbage collection while it was being stored (GC grace period shorter than the push); nothing was kept: push the blob again`,
-        { uuid: id, cause: (e as Error).message },
-      );
-    }
+    // A concurrent gc may have removed the file after it was linked: checked (and put back from this upload's
+    // data) under the blob row's lock, before anything is committed.
+    await linkBlob(db, repo.id, digest, size, this.ctx.now(), alsoInTransaction, async () => {
+      if (await store.stat(digest)) return;
+      try {
+        await store.commitUpload(id, digest);
+      } catch (e) {
+        if (await store.stat(digest)) return; // another push of the same content put it back
+        // gc took the upload's data too (a grace period shorter than the push): nothing is committed, and the
+        // client is told to push again. Not a 500.
+        throw new RegistryError(
+          'BLOB_UPLOAD_UNKNOWN',
+          `the data of upload ${id} was removed by garbage collection while it was being stored (GC grace period shorter than the push); nothing was kept: push the blob again`,
+          { uuid: id, cause: (e as Error).message },
+        );
+      }
+    });
   }
 
   private async discard(id: string): Promise<void> {

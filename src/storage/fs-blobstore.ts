@@ -152,11 +152,23 @@ export class FsBlobStore implements BlobStore {
   async commitUpload(id: string, digest: string): Promise<void> {
     const target = this.blobPath(digest);
     const dir = path.dirname(target);
-    await fs.mkdir(dir, { recursive: true });
-    try {
-      await fs.link(this.uploadPath(id), target);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    for (let attempt = 0; ; attempt++) {
+      await fs.mkdir(dir, { recursive: true });
+      try {
+        await fs.link(this.uploadPath(id), target);
+        break;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST') break;
+        // gc removes emptied fan-out directories: one may go between the mkdir and the link. Make it again
+        // while the upload's data is still there.
+        const uploadThere = await fs.stat(this.uploadPath(id)).then(
+          () => true,
+          () => false,
+        );
+        if (code === 'ENOENT' && uploadThere && attempt < 5) continue;
+        throw e;
+      }
     }
     // Make the new directory entry durable too.
     const dh = await fs.open(dir, 'r');

@@ -2,6 +2,7 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Handler } from './types.js';
 import { byteRange } from './headers.js';
+import { RegistryError } from '../../oci/errors.js';
 
 export const getBlob: Handler = async ({ req, reply, match, services }) => {
   const blob = await services.blobs.find(match.name, match.ref);
@@ -46,6 +47,10 @@ export const getBlob: Handler = async ({ req, reply, match, services }) => {
         reply.raw.writeHead(reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders);
       });
     } catch (err) {
+      // Collected by gc between the database lookup and the open (a blob nothing references): unknown now.
+      if (!started && (err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new RegistryError('BLOB_UNKNOWN', `blob ${blob.digest} is not in this repository`, { digest: blob.digest });
+      }
       if (!started) throw err;
       req.log.error({ err, digest: blob.digest }, 'blob send failed after the response started');
       reply.raw.destroy();
