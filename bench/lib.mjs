@@ -149,9 +149,11 @@ process.on('exit', () => {
 // auth 'token': Berth's default Database accounts with the Docker token flow; a bootstrap superuser
 // is created and SERVER_HOSTNAME points the token realm at this listener. The returned server has
 // `credentials` { user, pass } for regbench.
-export async function startBerth({ dir, port, nodeArgs = [], auth = 'none' }) {
+// entry: another bin/berth.js (e.g. a checkout of an earlier commit, for before/after in one run);
+// dbUri: PostgreSQL instead of the embedded SQLite (DB_URI).
+export async function startBerth({ dir, port, nodeArgs = [], auth = 'none', entry: entryArg, dbUri }) {
   const url = `http://127.0.0.1:${port}`;
-  const entry = process.env.BERTH_ENTRY ?? path.join(ROOT, 'bin/berth.js');
+  const entry = entryArg ?? process.env.BERTH_ENTRY ?? path.join(ROOT, 'bin/berth.js');
   const cfg = path.join(dir, 'berth-config.yaml');
   let credentials;
   if (auth === 'none') {
@@ -179,6 +181,7 @@ export async function startBerth({ dir, port, nodeArgs = [], auth = 'none' }) {
     process.execPath,
     [...nodeArgs, entry, 'serve', '--config', cfg, '--listen', `127.0.0.1:${port}`, '--data', path.join(dir, 'data')],
     url,
+    dbUri ? { env: { ...process.env, DB_URI: dbUri } } : {},
   );
   s.credentials = credentials;
   // With token auth GET /v2/ answers 401 with a challenge: that also means "ready".
@@ -406,4 +409,58 @@ export async function unpagedTagWalk(base, repo, tries = 5, credentials) {
     agent.destroy();
   }
   return best;
+}
+
+/**
+ * Starts `n` CPU-bound busy-loop processes (a machine with other work on it); `stop()` ends them.
+ * They are also killed if this process exits without stopping them.
+ */
+export function startLoad(n) {
+  const procs = [];
+  for (let i = 0; i < n; i++) {
+    const child = spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' });
+    const entry = { child };
+    live.add(entry);
+    procs.push(entry);
+  }
+  return {
+    pids: procs.map((p) => p.child.pid),
+    async stop() {
+      await Promise.all(
+        procs.map(
+          (p) =>
+            new Promise((resolve) => {
+              live.delete(p);
+              if (p.child.exitCode !== null || p.child.signalCode !== null) return resolve();
+              p.child.once('exit', resolve);
+              p.child.kill('SIGKILL');
+            }),
+        ),
+      );
+    },
+  };
+}
+
+/**
+ * A fresh, empty PostgreSQL database for one Berth (dropped by `drop()`), created through the
+ * admin URI (default the test cluster: postgresql://postgres@127.0.0.1:5432/test, env BENCH_PG).
+ */
+export async function createPostgresDatabase(adminUri = process.env.BENCH_PG ?? 'postgresql://postgres@127.0.0.1:5432/test') {
+  const { default: pg } = await import('pg');
+  const name = `berth_bench_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = new pg.Client({ connectionString: adminUri });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const u = new URL(adminUri);
+  u.pathname = `/${name}`;
+  return {
+    uri: u.toString(),
+    async drop() {
+      const a = new pg.Client({ connectionString: adminUri });
+      await a.connect();
+      await a.query(`drop database if exists ${name} with (force)`);
+      await a.end();
+    },
+  };
 }

@@ -5,6 +5,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { BerthConfig } from './config/load.js';
 import { openDatabase, type OpenedDatabase } from './db/database.js';
+import { writesDurable } from './services/durability.js';
 import { openBlobStore } from './storage/open.js';
 import { DbUploadStateStore } from './db/upload-state.js';
 import { scheduleGc } from './services/gc-lease.js';
@@ -72,6 +73,7 @@ export async function openContext(config: BerthConfig): Promise<{ ctx: ServiceCo
     throw e;
   }
   const ctx: ServiceContext = { config, db: database.db, dialect: database.dialect, store, now: () => Date.now() };
+  ctx.durable = database.durable;
   return { ctx, database };
 }
 
@@ -155,6 +157,7 @@ export async function createBerth(
 
   await installRoutes(app, {
     services,
+    durable: () => writesDurable(ctx),
     metrics: metrics && { metrics, serve: ms.onMainPort, basicAuth: ms.basicAuth },
     plugins: [
       async (a) =>

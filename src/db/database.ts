@@ -5,6 +5,7 @@ import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import SQLite from 'better-sqlite3';
 import type { Database } from './types.js';
 import { migrate } from './migrations.js';
+import { WalGroupSync } from './wal-sync.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 export type DB = Kysely<Database>;
@@ -14,6 +15,13 @@ export interface OpenedDatabase {
   dialect: Dialect;
   /** Pool statistics for metrics (PostgreSQL only; SQLite has one connection). */
   poolStats(): { total: number; idle: number; waiting: number };
+  /**
+   * Resolves once every commit made before the call is durable (survives a power cut). SQLite: the group
+   * fdatasync of the WAL (./wal-sync.ts); PostgreSQL: at once (its commits return after the server's WAL flush).
+   */
+  durable(): Promise<void>;
+  /** SQLite on a file: the group-commit state (tests observe and hold syncs through its hooks). */
+  walSync?: WalGroupSync;
   close(): Promise<void>;
 }
 
@@ -24,13 +32,28 @@ export async function openDatabase(settings: DatabaseSettings): Promise<OpenedDa
     if (settings.file !== ':memory:') mkdirSync(path.dirname(settings.file), { recursive: true });
     const sqlite = new SQLite(settings.file);
     sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('synchronous = FULL');
+    // Commits append to the WAL without fsync; acknowledgements wait for the group fdatasync instead
+    // (durable() below, docs/PERFORMANCE.md "The commit path"). Checkpoints still sync the WAL first.
+    sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('busy_timeout = 10000');
     sqlite.pragma('foreign_keys = ON');
-    cachePreparedStatements(sqlite);
+    const wal = settings.file === ':memory:' ? undefined : new WalGroupSync(`${settings.file}-wal`);
+    cachePreparedStatements(sqlite, wal);
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
     await migrate(db as Kysely<unknown>, 'sqlite');
-    return { db, dialect: 'sqlite', poolStats: () => ({ total: 1, idle: 1, waiting: 0 }), close: () => db.destroy() };
+    await wal?.durable();
+    return {
+      db,
+      dialect: 'sqlite',
+      poolStats: () => ({ total: 1, idle: 1, waiting: 0 }),
+      durable: () => wal?.durable() ?? Promise.resolve(),
+      ...(wal ? { walSync: wal } : {}),
+      close: async () => {
+        await wal?.durable();
+        await db.destroy();
+        wal?.release();
+      },
+    };
   }
   // Loaded only for PostgreSQL: SQLite deployments do not pay for the driver (up to 15 MB resident).
   const { default: pg } = await import('pg');
@@ -45,6 +68,7 @@ export async function openDatabase(settings: DatabaseSettings): Promise<OpenedDa
     db,
     dialect: 'postgres',
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    durable: () => Promise.resolve(),
     close: () => db.destroy(),
   };
 }
@@ -54,8 +78,11 @@ export async function openDatabase(settings: DatabaseSettings): Promise<OpenedDa
  * so keep their prepared statements (the largest item in GET/HEAD profiles, see docs/PERFORMANCE.md).
  * Safe because Kysely serialises use of the one connection and Berth never streams SQLite results
  * (a statement in the middle of iterate() could not be reused). Bounded: cleared at 1000 entries.
+ *
+ * With `wal`, statements that can commit (writes, COMMIT/END/RELEASE) tell it when they did: after one runs
+ * outside a transaction, a commit happened (or nothing changed, which costs at most one spare sync).
  */
-function cachePreparedStatements(sqlite: SQLite.Database): void {
+function cachePreparedStatements(sqlite: SQLite.Database, wal?: WalGroupSync): void {
   const cache = new Map<string, SQLite.Statement>();
   const prepare = sqlite.prepare.bind(sqlite);
   sqlite.prepare = ((source: string) => {
@@ -63,8 +90,23 @@ function cachePreparedStatements(sqlite: SQLite.Database): void {
     if (!stmt) {
       if (cache.size >= 1000) cache.clear();
       stmt = prepare(source);
+      if (wal && (!stmt.readonly || COMMITS.test(source))) noteCommits(stmt, sqlite, wal);
       cache.set(source, stmt);
     }
     return stmt;
   }) as typeof sqlite.prepare;
+}
+
+/** Transaction-control statements that end a transaction (SQLite reports them read-only). */
+const COMMITS = /^\s*(commit|end|release)\b/i;
+
+function noteCommits(stmt: SQLite.Statement, sqlite: SQLite.Database, wal: WalGroupSync): void {
+  for (const method of ['run', 'all', 'get'] as const) {
+    const original = stmt[method].bind(stmt) as (...a: unknown[]) => unknown;
+    (stmt as unknown as Record<string, (...a: unknown[]) => unknown>)[method] = (...args: unknown[]) => {
+      const result = original(...args);
+      if (!sqlite.inTransaction) wal.noteCommit();
+      return result;
+    };
+  }
 }

@@ -8,6 +8,7 @@ import { frameworkError, registryClientError, unsupportedMethod } from './regist
 import { installMetrics, type MetricsHttpOptions } from './metrics-plugin.js';
 import type { TlsOptions } from '../crypto/index.js';
 import { storageRegistryError } from './registry/storage-errors.js';
+import { holdWritesUntilDurable } from './durable-ack.js';
 
 export interface AppOptions {
   services: RegistryServices;
@@ -20,6 +21,8 @@ export interface AppOptions {
   metrics?: MetricsHttpOptions;
   /** TRUSTED_PROXIES: peers whose X-Forwarded-* headers count (req.ip, req.protocol, req.host); empty: none. */
   trustedProxies?: string[];
+  /** Awaited before the response to every write request is sent (src/services/durability.ts). */
+  durable?: () => Promise<void>;
 }
 
 export interface RegisteredRoute {
@@ -106,6 +109,7 @@ export function createApp(opts: Pick<AppOptions, 'logger' | 'https' | 'trustedPr
 
 /** Registers the routes: metrics hooks first (so every route is timed), the plugins, then the /v2 dispatcher. */
 export async function installRoutes(app: FastifyInstance, opts: Omit<AppOptions, 'logger' | 'https' | 'trustedProxies'>): Promise<void> {
+  if (opts.durable) holdWritesUntilDurable(app, opts.durable);
   if (opts.metrics) installMetrics(app, opts.metrics);
   for (const plugin of opts.plugins ?? []) await plugin(app);
   await app.register(registryPlugin, { services: opts.services });

@@ -11,6 +11,8 @@ export interface ServiceContext {
   dialect: Dialect;
   store: BlobStore;
   now(): number;
+  /** Resolves once every commit made so far is durable; awaited through writesDurable (./durability.ts). */
+  durable?: () => Promise<void>;
   /** The data-model cache (src/cache): in memory, or Redis shared by replicas. Absent: every lookup reads the database. */
   cache?: DataModelCache;
   /** Counts manifest pulls and flushes them to the database in batches (src/services/pull-stats.ts). */

@@ -1,13 +1,38 @@
 // Filesystem blob store: uploads are appended to files under uploads/, fsync'd, then
 // hard-linked to blobs/<algorithm>/<first two hex>/<hex>. A crash leaves no partial blob.
-import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import { createReadStream, promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { ContentHasher } from '../crypto/index.js';
 import { type BlobSink, type BlobStat, type BlobStore, UploadInterrupted, UploadTooLarge } from './blobstore.js';
 import { sendFileRange } from './pooled-send.js';
+import { DirSyncer } from './dir-sync.js';
+
+/** Upload bytes are gathered to this size before one writev (fewer, larger writes through the thread pool). */
+const WRITE_BATCH = 1024 * 1024;
+/** Write-back of an upload is started every this many bytes, without waiting for it. */
+const WRITEBACK_EVERY = 16 * 1024 * 1024;
+
+async function writeAll(fh: FileHandle, bufs: Buffer[], position: number): Promise<void> {
+  let at = position;
+  let rest = bufs;
+  while (rest.length) {
+    const { bytesWritten } = await fh.writev(rest, at);
+    at += bytesWritten;
+    // A short writev: drop what was written and go on with the rest.
+    let n = bytesWritten;
+    const next: Buffer[] = [];
+    for (const b of rest) {
+      if (n >= b.length) n -= b.length;
+      else {
+        next.push(n > 0 ? b.subarray(n) : b);
+        n = 0;
+      }
+    }
+    rest = next;
+  }
+}
 
 const SAFE_ID = /^[A-Za-z0-9-]{1,64}$/;
 const SAFE_DIGEST = /^(sha256|sha384|sha512):([a-f0-9]{64,128})$/;
@@ -15,6 +40,9 @@ const SAFE_DIGEST = /^(sha256|sha384|sha512):([a-f0-9]{64,128})$/;
 export class FsBlobStore implements BlobStore {
   private readonly blobsDir: string;
   private readonly uploadsDir: string;
+  /** Uploads whose file is durable as it is (appendUpload synced it, nothing changed since). */
+  private readonly clean = new Set<string>();
+  readonly dirSync = new DirSyncer();
 
   constructor(readonly root: string) {
     this.blobsDir = path.join(root, 'blobs');
@@ -75,9 +103,12 @@ export class FsBlobStore implements BlobStore {
     await fs.rm(this.blobPath(digest), { force: true });
   }
 
-  async createUpload(id: string): Promise<void> {
+  async createUpload(id: string, opts?: { singleRequest?: boolean }): Promise<void> {
     const fh = await fs.open(this.uploadPath(id), 'wx');
     await fh.close();
+    // A session's file must survive a power cut once the session is acknowledged (its chunks are kept there);
+    // a single-request upload is linked into blobs/ (and that directory synced) before it is acknowledged.
+    if (!opts?.singleRequest) await this.dirSync.sync(this.uploadsDir);
   }
 
   async uploadModifiedAt(id: string): Promise<number | null> {
@@ -98,6 +129,12 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
+  /**
+   * Appends the body with few, large writes (chunks gathered to WRITE_BATCH bytes and written with one
+   * writev, the next batch received while the previous one is written), starts write-back every
+   * WRITEBACK_EVERY bytes without waiting for it, and resolves once the bytes are durable (fdatasync):
+   * an acknowledged chunk survives a power cut, and the final PUT finds the file already on disk.
+   */
   async appendUpload(
     id: string,
     expectedOffset: number,
@@ -106,28 +143,62 @@ export class FsBlobStore implements BlobStore {
     limit = Number.MAX_SAFE_INTEGER,
   ): Promise<number> {
     const file = this.uploadPath(id);
+    this.clean.delete(id);
+    const fh = await fs.open(file, 'r+');
     let written = 0;
-    const count = new Transform({
-      highWaterMark: 4 * 1024 * 1024,
-      transform(chunk: Buffer, _enc, cb) {
-        written += chunk.length;
-        if (expectedOffset + written > limit) return cb(new UploadTooLarge(`upload exceeds ${limit} bytes`));
-        hasher?.update(chunk);
-        cb(null, chunk);
-      },
-    });
-    const out = createWriteStream(file, { flags: 'r+', start: expectedOffset, highWaterMark: 4 * 1024 * 1024 });
+    let position = expectedOffset;
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
+    let writing: Promise<unknown> = Promise.resolve();
+    let syncing: Promise<unknown> | undefined;
+    let sinceSync = 0;
+    const flush = async () => {
+      const bufs = batch;
+      const at = position;
+      position += batchBytes;
+      sinceSync += batchBytes;
+      batch = [];
+      batchBytes = 0;
+      await writing;
+      writing = writeAll(fh, bufs, at);
+      if (sinceSync >= WRITEBACK_EVERY && !syncing) {
+        sinceSync = 0;
+        // Write-back while more arrives; the final datasync below then has little left to do.
+        const w = writing;
+        syncing = w.then(() => fh.datasync()).finally(() => (syncing = undefined));
+        syncing.catch(() => {});
+      }
+    };
     try {
-      await pipeline(body, count, out);
-    } catch (e) {
-      await fs.truncate(file, expectedOffset).catch(() => {});
-      if (e instanceof UploadTooLarge) throw e;
-      throw new UploadInterrupted((e as Error).message);
+      try {
+        for await (const chunk of body as AsyncIterable<Buffer>) {
+          written += chunk.length;
+          if (expectedOffset + written > limit) throw new UploadTooLarge(`upload exceeds ${limit} bytes`);
+          hasher?.update(chunk);
+          batch.push(chunk);
+          batchBytes += chunk.length;
+          if (batchBytes >= WRITE_BATCH) await flush();
+        }
+        if (batchBytes > 0) await flush();
+        await writing;
+        await syncing;
+        await fh.datasync();
+      } catch (e) {
+        await writing.catch(() => {});
+        await syncing?.catch(() => {});
+        await fh.truncate(expectedOffset).catch(() => {});
+        if (e instanceof UploadTooLarge) throw e;
+        throw new UploadInterrupted((e as Error).message);
+      }
+    } finally {
+      await fh.close();
     }
+    this.clean.add(id);
     return written;
   }
 
   async truncateUpload(id: string, size: number): Promise<void> {
+    this.clean.delete(id);
     await fs.truncate(this.uploadPath(id), size);
   }
 
@@ -141,6 +212,8 @@ export class FsBlobStore implements BlobStore {
   }
 
   async syncUpload(id: string): Promise<void> {
+    // appendUpload already made its bytes durable, and nothing changed the file since.
+    if (this.clean.has(id)) return;
     const fh = await fs.open(this.uploadPath(id), 'r+');
     try {
       await fh.sync();
@@ -170,16 +243,12 @@ export class FsBlobStore implements BlobStore {
         throw e;
       }
     }
-    // Make the new directory entry durable too.
-    const dh = await fs.open(dir, 'r');
-    try {
-      await dh.sync();
-    } finally {
-      await dh.close();
-    }
+    // Make the new directory entry durable too (shared with concurrent links into the same directory).
+    await this.dirSync.sync(dir);
   }
 
   async deleteUpload(id: string): Promise<void> {
+    this.clean.delete(id);
     await fs.rm(this.uploadPath(id), { force: true });
   }
 
