@@ -212,7 +212,8 @@ function table(run, b, p, o) {
     out.push('| Scenario | Metric | Berth | distribution 2.8 | Ratio (>1 = Berth better) |');
     out.push('|---|---|---:|---:|---:|');
   }
-  for (const r of rows) out.push(`| ${r.join(' | ')} |`);
+  // Scenarios left out by --only leave rows with no figure at all: drop them.
+  for (const r of rows) if (r.slice(2).some((v) => v && v !== 'n/a' && v !== 'n/a → n/a')) out.push(`| ${r.join(' | ')} |`);
   out.push('');
   out.push('Server-side cost (CPU seconds of the server process between regbench result lines; peak RSS):');
   out.push('');
