@@ -53,7 +53,7 @@ function pick(root, limit) {
         continue;
       }
       if (st.isDirectory()) walk(p);
-      else if (st.isFile() && st.size > 0 && !seen.has(st.ino)) {
+      else if (st.isFile() && st.size > 0 && !seen.has(st.ino) && total + st.size <= limit * 1.05) {
         seen.add(st.ino);
         out.push(path.relative(root, p));
         total += st.size;
