@@ -132,7 +132,9 @@ async function timeIt(label, n, fn) {
     await fn(i + 5);
     xs.push(performance.now() - t);
   }
-  return { label, p50: pct(xs, 50), p99: pct(xs, 99), n, load: before };
+  const r = { label, p50: pct(xs, 50), p99: pct(xs, 99), n, load: before };
+  say(`${label}: p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms (load ${before})`); // as it goes: a gc that runs out of memory loses nothing
+  return r;
 }
 
 async function expectOk(r, what) {
@@ -249,7 +251,10 @@ async function measure(size, label) {
     if (flag('gc')) {
       const before = load();
       const t = performance.now();
-      const report = await collectGarbage(s.berth.ctx, {});
+      let peak = process.memoryUsage().rss;
+      const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 200);
+      const report = await collectGarbage(s.berth.ctx, {}).finally(() => clearInterval(sampler));
+      say(`gc peak RSS of this process: ${(peak / 2 ** 20).toFixed(0)} MiB`);
       const ms = performance.now() - t;
       out.push({ label: 'gc pass', p50: ms, p99: ms, n: 1, load: before, report });
       say(`gc: ${(ms / 1000).toFixed(1)} s ${JSON.stringify(report)}`);
