@@ -3,7 +3,7 @@
 // build context (.containerignore applied), then the runtime stage's COPY --from=build into an image root,
 // and finally the image's entry point with its ENV, on a read-only root (a read-only bind mount in a private
 // mount namespace) as a non-root user. A step that stops working here would stop the image build too.
-// Not run: the base image's `apt-get install` of compilers (present on this machine) and the FIPS stage's
+// Not run: the base image's `apt-get install` of compilers and of zstd (present on this machine) and the FIPS stage's
 // provider build (its cached result from scripts/fips-provider.sh is used when present).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -104,7 +104,13 @@ test('Containerfile: multi-stage, non-root, berth serve as the entry point; the 
   assert.match(user, /^[1-9]\d*:[1-9]\d*$/, 'a numeric non-root user (runAsNonRoot can check it)');
   assert.equal(runtime.find((i) => i.op === 'ENTRYPOINT')?.args, '["node", "/opt/berth/bin/berth.js"]');
   assert.equal(runtime.find((i) => i.op === 'CMD')?.args, '["serve"]');
-  assert.ok(!runtime.some((i) => i.op === 'RUN'), 'the runtime stage runs nothing: only compiled files are copied in');
+  // The runtime stage runs one thing: the zstd package the scanner decodes zstd layers with (Node 20's zlib has no zstd).
+  const zstdInstall = 'apt-get update && apt-get install -y --no-install-recommends zstd && rm -rf /var/lib/apt/lists/*';
+  assert.deepEqual(
+    runtime.filter((i) => i.op === 'RUN').map((i) => i.args),
+    [zstdInstall],
+    'the runtime stage installs zstd and otherwise only copies compiled files in',
+  );
   // The FIPS image builds Berth with exactly the same steps and adds the provider.
   const steps = (s: { instrs: Instr[] }) => s.instrs.filter((i) => i.op === 'RUN' || i.op === 'COPY').map((i) => `${i.op} ${i.args}`);
   assert.deepEqual(steps(fipsImage.stages[0]), steps(image.stages[0]));
@@ -112,6 +118,10 @@ test('Containerfile: multi-stage, non-root, berth serve as the entry point; the 
   assert.equal(fipsRuntime.find((i) => i.op === 'ENTRYPOINT')?.args, '["node", "--enable-fips", "/opt/berth/bin/berth.js"]');
   assert.equal(fipsRuntime.find((i) => i.op === 'CMD')?.args, '["serve", "--fips"]');
   assert.ok(fipsRuntime.some((i) => i.op === 'COPY' && i.args === '--from=fips /etc/berth-fips /etc/berth-fips'));
+  assert.deepEqual(
+    fipsRuntime.filter((i) => i.op === 'RUN').map((i) => i.args),
+    [zstdInstall],
+  );
   assert.match(fipsRuntime.find((i) => i.op === 'ENV')!.args, /OPENSSL_CONF=\/etc\/berth-fips\/openssl.cnf/);
   assert.match(
     fipsImage.stages

@@ -1,11 +1,22 @@
 // The one compression sniffer of the scanner: layers (indexer/layer-reader.ts), advisory feeds and
-// air-gap bundles (updaters/fetcher.ts) are recognised by their first bytes here; zstd is decoded by
-// ./zstd.ts and gzip by zlib.
-import { createGunzip } from 'node:zlib';
-import type { Transform } from 'node:stream';
+// air-gap bundles (updaters/fetcher.ts) are recognised by their first bytes here, and this module
+// alone decides which decoder reads them.
+//
+// gzip: zlib. zstd, fastest first (`zstdDecoder()` says which one this process uses):
+//   - 'zlib': Node's own `zlib.createZstdDecompress` (Node 22.15+, 23.8+, 24): libzstd in-process;
+//   - 'zstd-binary': a `zstd -dc` child process (./zstd-child.ts) when Node has no zstd and the zstd
+//     binary is on the PATH (the container images install it): libzstd on its own core;
+//   - 'fzstd': fzstd, pure JavaScript in a warm worker thread (./zstd.ts), about 4x slower than the
+//     others, so that a laptop with neither still indexes zstd layers.
+import * as zlib from 'node:zlib';
+import { accessSync, constants } from 'node:fs';
+import path from 'node:path';
+import type { Duplex } from 'node:stream';
 import { ZstdDecompress } from './zstd.js';
+import { ZstdChildDecompress } from './zstd-child.js';
 
 export type Compression = 'gzip' | 'zstd' | 'zip' | 'xz' | 'bzip2' | 'none';
+export type ZstdDecoderKind = 'zlib' | 'zstd-binary' | 'fzstd';
 
 /** How many leading bytes `detectCompression` needs at most. */
 export const SNIFF_BYTES = 6;
@@ -19,7 +30,65 @@ export function detectCompression(head: Buffer): Compression {
   return 'none';
 }
 
+type ZstdFactory = (opts: { chunkSize?: number }) => Duplex;
+/** Node's zstd decoder where this Node has one (not in Node 20's type definitions). */
+const nativeZstd = (zlib as unknown as { createZstdDecompress?: ZstdFactory }).createZstdDecompress;
+
+let binary: string | null | undefined;
+/** The zstd executable on the PATH, or null (looked up once). */
+export function zstdBinary(): string | null {
+  if (binary !== undefined) return binary;
+  binary = null;
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (!dir) continue;
+    const candidate = path.join(dir, 'zstd');
+    try {
+      accessSync(candidate, constants.X_OK);
+      binary = candidate;
+      break;
+    } catch {
+      // not here
+    }
+  }
+  return binary;
+}
+
+/** Which zstd decoder this process uses (see the note at the top). */
+export function zstdDecoder(): ZstdDecoderKind {
+  if (nativeZstd) return 'zlib';
+  if (zstdBinary()) return 'zstd-binary';
+  return 'fzstd';
+}
+
+/** The zstd decoders this process could use, fastest first. */
+export function availableZstdDecoders(): ZstdDecoderKind[] {
+  const out: ZstdDecoderKind[] = [];
+  if (nativeZstd) out.push('zlib');
+  if (zstdBinary()) out.push('zstd-binary');
+  out.push('fzstd');
+  return out;
+}
+
+export interface DecoderOptions {
+  /** Output chunk size for zlib's decoders. */
+  chunkSize?: number;
+  /** Use this zstd decoder instead of the fastest available (tests and benchmarks compare them). */
+  zstd?: ZstdDecoderKind;
+}
+
 /** A decoder for a stream compression the scanner reads (gzip, zstd). */
-export function decoder(c: 'gzip' | 'zstd', opts: { chunkSize?: number } = {}): Transform {
-  return c === 'gzip' ? createGunzip(opts.chunkSize ? { chunkSize: opts.chunkSize } : {}) : new ZstdDecompress();
+export function decoder(c: 'gzip' | 'zstd', opts: DecoderOptions = {}): Duplex {
+  const zopts = opts.chunkSize ? { chunkSize: opts.chunkSize } : {};
+  if (c === 'gzip') return zlib.createGunzip(zopts);
+  const kind = opts.zstd ?? zstdDecoder();
+  if (kind === 'zlib') {
+    if (!nativeZstd) throw new Error('this Node has no zlib zstd decoder');
+    return nativeZstd(zopts);
+  }
+  if (kind === 'zstd-binary') {
+    const bin = zstdBinary();
+    if (!bin) throw new Error('no zstd binary on the PATH');
+    return new ZstdChildDecompress(bin);
+  }
+  return new ZstdDecompress();
 }

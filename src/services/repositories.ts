@@ -3,6 +3,7 @@
 import { RegistryError } from '../oci/errors.js';
 import { isValidRepositoryName, requireRepositoryName } from '../oci/names.js';
 import type { DB } from '../db/database.js';
+import { lexical } from '../db/sql-dialect.js';
 import type { RepoRole } from '../db/types.js';
 import type { ServiceContext } from './context.js';
 import type { AccountsContext, Principal } from './accounts/context.js';
@@ -171,9 +172,16 @@ export class RepoService {
   /** Repositories the caller can read, optionally in one namespace. */
   async list(p: Principal, namespace?: string): Promise<RepoView[]> {
     const ids = await this.perms.readableRepositoryIds(p);
-    let q = this.ctx.db.selectFrom('repository').select(['name', 'description', 'visibility', 'created_at']).orderBy('name').limit(1000);
+    // In byte order, and a namespace as a range of names (`ns/` up to `ns0`, '0' following '/'), which the
+    // name index serves on both dialects (a LIKE pattern cannot use it under PostgreSQL's locale collation).
+    const order = lexical(this.ctx.dialect, 'name');
+    let q = this.ctx.db
+      .selectFrom('repository')
+      .select(['name', 'description', 'visibility', 'created_at'])
+      .orderBy(order as never)
+      .limit(1000);
     if (ids) q = q.where('id', 'in', ids.length ? ids : [-1]);
-    if (namespace) q = q.where('name', 'like', `${namespace.replace(/[%_\\]/g, '')}/%`);
+    if (namespace) q = q.where(order as never, '>=', `${namespace}/` as never).where(order as never, '<', `${namespace}0` as never);
     const rows = await q.execute();
     return rows
       .filter((r) => !namespace || namespaceOf(r.name) === namespace)

@@ -12,13 +12,14 @@
 // - Whiteouts (`.wh.<name>`, `.wh..wh..opq`) are recorded, not applied: they only mean something
 //   relative to the layers below, which ./whiteouts.ts puts together.
 //
-// zstd is decoded by ../zstd.ts (fzstd in a warm worker thread; why, and what it costs, is noted there).
+// Which decoder reads a zstd layer (Node's zlib, a `zstd -dc` child process or fzstd) is decided in
+// ../compression.ts; a child process is killed when the layer is abandoned or fails (the finally below).
 import { Readable } from 'node:stream';
 import { mkdtemp, open, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { TarFormatError, TarParser, type TarHeader } from './tar.js';
-import { decoder, detectCompression, SNIFF_BYTES } from '../compression.js';
+import { decoder, detectCompression, SNIFF_BYTES, type ZstdDecoderKind } from '../compression.js';
 import type { EntryInfo, FileResult, Finding, LayerResult, ScanContext, Scanner, StreamSink } from './types.js';
 
 /** The layer blob is not a readable (compressed) tar: truncated, corrupt or of an unknown format. */
@@ -38,6 +39,8 @@ export interface ReadLayerOptions {
   limits?: Record<string, number>;
   /** Called for each warning as it happens (they are also in the result). */
   onWarning?: (message: string) => void;
+  /** Use this zstd decoder instead of the fastest available (benchmarks and tests compare them). */
+  zstdDecoder?: ZstdDecoderKind;
 }
 
 const ODD_PATH = /^\/|\/$|\/\/|(?:^|\/)\.\.?(?:\/|$)/;
@@ -176,7 +179,7 @@ export async function readLayer(source: Readable, scanners: readonly Scanner[], 
     gunzip.on('error', fail('gzip'));
     decoded = stream.pipe(gunzip);
   } else if (compression === 'zstd') {
-    const unzstd = decoder('zstd');
+    const unzstd = decoder('zstd', { chunkSize: 1 << 20, ...(opts.zstdDecoder ? { zstd: opts.zstdDecoder } : {}) });
     unzstd.on('error', fail('zstd'));
     decoded = stream.pipe(unzstd);
   }

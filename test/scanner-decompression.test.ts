@@ -1,0 +1,202 @@
+// Layer decompression: real gzip and zstd layers made with the gzip and zstd binaries from a real tar,
+// read back through every zstd decoder this Node can use (Node's zlib where it has zstd, a `zstd -dc`
+// child process, fzstd); truncated and corrupt input gives a specific error, and no decoder child
+// process outlives its layer (finished, failed or abandoned).
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import * as zlib from 'node:zlib';
+import { readLayer, LayerFormatError } from '../src/scanner/indexer/index.ts';
+import { availableZstdDecoders, decoder, zstdBinary, zstdDecoder } from '../src/scanner/compression.ts';
+import { liveChildren } from '../src/scanner/zstd-child.ts';
+import { waitFor } from './helpers/wait.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const dir = mkdtempSync(path.join(tmpdir(), 'berth-decompression-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const tarFile = path.join(dir, 'layer.tar');
+let tarBytes: Buffer;
+let entries = 0;
+
+function sh(cmd: string): void {
+  const r = spawnSync('sh', ['-c', cmd], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `${cmd}: ${r.stderr}`);
+}
+
+before(() => {
+  // A real tar of this repository's sources (a few MB, many files), compressed by the real binaries.
+  sh(`tar -C '${ROOT}' -cf '${tarFile}' src docs test/fixtures`);
+  sh(`gzip -c '${tarFile}' > '${tarFile}.gz'`);
+  sh(`zstd -q -c '${tarFile}' > '${tarFile}.zst'`);
+  // Several zstd frames back to back (what `zstd` writes for concatenated input, and pigz-like writers do).
+  sh(`zstd -q -c -1 '${tarFile}' > '${tarFile}.1.zst'`);
+  tarBytes = readFileSync(tarFile);
+  entries = spawnSync('tar', ['-tf', tarFile], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).length;
+  const cut = (name: string, keep: (n: number) => number) => {
+    const b = readFileSync(path.join(dir, name));
+    writeFileSync(path.join(dir, `truncated-${name}`), b.subarray(0, keep(b.length)));
+  };
+  cut('layer.tar.zst', (n) => Math.floor(n / 2));
+  cut('layer.tar.gz', (n) => Math.floor(n / 2));
+  const corrupt = (name: string) => {
+    const b = Buffer.from(readFileSync(path.join(dir, name)));
+    for (let i = Math.floor(b.length / 3); i < Math.floor(b.length / 3) + 64; i++) b[i] ^= 0x5a;
+    writeFileSync(path.join(dir, `corrupt-${name}`), b);
+  };
+  corrupt('layer.tar.zst');
+  corrupt('layer.tar.gz');
+});
+
+const open = (name: string) => createReadStream(path.join(dir, name), { highWaterMark: 1 << 20 });
+const noChildren = () =>
+  waitFor(() => liveChildren().length === 0, { what: 'every zstd child process to exit', detail: () => String(liveChildren()) });
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+test('the zstd decoder is the fastest available: zlib where Node has it, else the zstd binary, else fzstd', () => {
+  const hasZlibZstd = typeof (zlib as { createZstdDecompress?: unknown }).createZstdDecompress === 'function';
+  assert.ok(zstdBinary(), 'the zstd binary is installed on this machine');
+  assert.equal(zstdDecoder(), hasZlibZstd ? 'zlib' : 'zstd-binary');
+  assert.deepEqual(availableZstdDecoders(), [...(hasZlibZstd ? ['zlib'] : []), 'zstd-binary', 'fzstd']);
+  // Without the binary on the PATH (a laptop with nothing installed), Node's zlib or fzstd.
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '-e', "import('./src/scanner/compression.ts').then((m) => console.log(m.zstdDecoder(), m.zstdBinary()))"],
+    { cwd: ROOT, encoding: 'utf8', env: { ...process.env, PATH: path.join(dir, 'empty-path') } },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), `${hasZlibZstd ? 'zlib' : 'fzstd'} null`);
+});
+
+describe('gzip layers (zlib)', () => {
+  test('a real gzip layer decodes to the exact tar and walks every entry', async () => {
+    const r = await readLayer(open('layer.tar.gz'), []);
+    assert.equal(r.compression, 'gzip');
+    assert.equal(r.entries, entries);
+  });
+  test('truncated gzip: a specific error', async () => {
+    await assert.rejects(readLayer(open('truncated-layer.tar.gz'), []), (err: Error) => {
+      assert.ok(err instanceof LayerFormatError);
+      assert.match(
+        err.message,
+        /^layer is not a valid (gzip stream|tar archive) \(truncated or corrupt\): (unexpected end of file|Unexpected end of data)/,
+      );
+      return true;
+    });
+  });
+  test('corrupt gzip: a specific error', async () => {
+    await assert.rejects(readLayer(open('corrupt-layer.tar.gz'), []), (err: Error) => {
+      assert.ok(err instanceof LayerFormatError);
+      assert.match(err.message, /^layer is not a valid (gzip stream|tar archive) \(truncated or corrupt\): /);
+      return true;
+    });
+  });
+});
+
+for (const kind of availableZstdDecoders()) {
+  describe(`zstd layers (${kind})`, () => {
+    test('the decoder gives back the exact tar, single and multi-frame', async () => {
+      for (const name of ['layer.tar.zst', 'layer.tar.1.zst']) {
+        const parts: Buffer[] = [];
+        for await (const c of open(name).pipe(decoder('zstd', { zstd: kind }))) parts.push(c as Buffer);
+        assert.ok(Buffer.concat(parts).equals(tarBytes), `${name} decodes to the original tar`);
+      }
+      await noChildren();
+    });
+    test('a real zstd layer walks every entry', async () => {
+      const r = await readLayer(open('layer.tar.zst'), [], { zstdDecoder: kind });
+      assert.equal(r.compression, 'zstd');
+      assert.equal(r.entries, entries);
+      await noChildren();
+    });
+    test('truncated zstd: a specific error, no process left', async () => {
+      await assert.rejects(readLayer(open('truncated-layer.tar.zst'), [], { zstdDecoder: kind }), (err: Error) => {
+        assert.ok(err instanceof LayerFormatError, String(err));
+        const why = kind === 'zstd-binary' ? /zstd exited with status 1: .*(premature end|truncated|Read error)/i : /./;
+        assert.match(err.message, /^layer is not a valid zstd stream \(truncated or corrupt\): /);
+        assert.match(err.message, why);
+        return true;
+      });
+      await noChildren();
+    });
+    test('corrupt zstd: a specific error, no process left', async () => {
+      await assert.rejects(readLayer(open('corrupt-layer.tar.zst'), [], { zstdDecoder: kind }), (err: Error) => {
+        assert.ok(err instanceof LayerFormatError, String(err));
+        // Whichever notices first: the decoder, or the tar parser reading the garbage it produced.
+        assert.match(err.message, /^layer is not a valid (zstd stream|tar archive) \(truncated or corrupt\): /);
+        return true;
+      });
+      await noChildren();
+      // The decoder on its own reports the corruption.
+      const drain = async () => {
+        for await (const _ of open('corrupt-layer.tar.zst').pipe(decoder('zstd', { zstd: kind })));
+      };
+      await assert.rejects(
+        drain(),
+        kind === 'zstd-binary' ? /^ZstdChildError: zstd exited with status 1: .*(corrupt|checksum|error)/i : /./,
+      );
+      await noChildren();
+    });
+    test('an error upstream (the blob read fails half-way) ends the layer with that error, no process left', async () => {
+      const data = readFileSync(path.join(dir, 'layer.tar.zst'));
+      const source = new Readable({ read() {} });
+      source.push(data.subarray(0, data.length >> 2));
+      const p = readLayer(source, [], { zstdDecoder: kind });
+      setImmediate(() => source.destroy(new Error('storage went away')));
+      await assert.rejects(p, /layer could not be read: storage went away|storage went away/);
+      await noChildren();
+    });
+  });
+}
+
+describe('zstd child process lifetime', () => {
+  test('a decoder destroyed mid-stream kills its zstd process', async () => {
+    const d = decoder('zstd', { zstd: 'zstd-binary' });
+    const src = open('layer.tar.zst');
+    src.pipe(d);
+    // Wait for the first decoded bytes: the child is running and busy.
+    await new Promise<void>((resolve) => d.once('data', () => resolve()));
+    const pids = liveChildren();
+    assert.equal(pids.length, 1);
+    assert.ok(alive(pids[0]));
+    d.destroy();
+    src.destroy();
+    await noChildren();
+    assert.ok(!alive(pids[0]), 'the zstd process is gone');
+  });
+  test('a reader that stops after the first entry (the layer reader gives up) leaves no process', async () => {
+    const d = decoder('zstd', { zstd: 'zstd-binary' });
+    open('layer.tar.zst').pipe(d);
+    for await (const _ of d) break; // async iteration destroys the stream on break
+    await noChildren();
+  });
+  test('a decoder whose input never ends is killed on destroy, not left waiting', async () => {
+    const d = decoder('zstd', { zstd: 'zstd-binary' });
+    const src = new Readable({ read() {} });
+    src.pipe(d);
+    src.push(readFileSync(path.join(dir, 'layer.tar.zst')).subarray(0, 4096));
+    await waitFor(() => liveChildren().length === 1, { what: 'the zstd process to start' });
+    const [pid] = liveChildren();
+    d.destroy();
+    await noChildren();
+    assert.ok(!alive(pid));
+  });
+  test('a zstd binary that cannot start is a clear error', async () => {
+    const { ZstdChildDecompress } = await import('../src/scanner/zstd-child.ts');
+    const d = new ZstdChildDecompress(path.join(dir, 'no-such-zstd'));
+    const err = await new Promise<Error>((resolve) => d.on('error', resolve));
+    assert.match(err.message, /^the zstd decoder could not be started: spawn .*no-such-zstd ENOENT/);
+    assert.equal(liveChildren().length, 0);
+  });
+});
