@@ -37,6 +37,7 @@ import { registerRedisMetrics } from './cache/metrics.js';
 import { PullRecorder } from './services/pull-stats.js';
 import { TokenStanding } from './services/accounts/token-standing.js';
 import { PermissionService } from './services/accounts/permissions.js';
+import { buildQuota } from './services/quota/setup.js';
 
 export interface Berth {
   /** The data-model cache and Redis connections (DATA_MODEL_CACHE_CONFIG, PULL_METRICS_REDIS). */
@@ -72,7 +73,9 @@ export async function openContext(config: BerthConfig): Promise<{ ctx: ServiceCo
     await database.close();
     throw e;
   }
-  const ctx: ServiceContext = { config, db: database.db, dialect: database.dialect, store, now: () => Date.now() };
+  const now = () => Date.now();
+  const quota = buildQuota(config, database.db, now);
+  const ctx: ServiceContext = { config, db: database.db, dialect: database.dialect, store, now, ...(quota ? { quota: quota.usage } : {}) };
   ctx.durable = database.durable;
   return { ctx, database };
 }
@@ -133,8 +136,31 @@ export async function createBerth(
   });
 
   // What every service is handed: the scanner hears about stored and removed manifests, metrics about events.
+  // Storage quotas (FEATURE_QUOTA_MANAGEMENT): a push past a Warning limit is logged and audited.
+  const quota = buildQuota(config, base.db, base.now, {
+    warning: (w) => {
+      app.log.warn(
+        { event: 'quota_warning', ...w },
+        `namespace ${w.namespace} is past the Warning limit (${w.thresholdPercent}%) of its quota`,
+      );
+      audit.log.record({
+        kind: 'quota_warning',
+        namespace: w.namespace,
+        repository: w.repository,
+        performer: { kind: 'anonymous' },
+        metadata: {
+          namespace: w.namespace,
+          repository: w.repository,
+          usage_bytes: w.usageBytes,
+          limit_bytes: w.limitBytes,
+          threshold_percent: w.thresholdPercent,
+        },
+      });
+    },
+  });
   const ctx: ServiceContext = {
     ...base,
+    ...(quota ? { quota: quota.usage } : {}),
     audit: audit.log,
     ...(metrics ? { observer: metrics.observer } : {}),
     ...(scanner
@@ -153,6 +179,7 @@ export async function createBerth(
     scanner: scanner?.service,
     updaterStatus: new UpdaterStatusService(ctx),
     audit: { queries: audit.queries, notifications: audit.notifications, now: ctx.now },
+    ...(quota ? { quota: quota.service } : {}),
   };
 
   await installRoutes(app, {
@@ -186,6 +213,7 @@ export async function createBerth(
   await accounts.bootstrap();
   await accounts.firstAdmin.prepare();
   accounts.identity.start(app.log);
+  const backfilled = quota?.backfill(app.log);
   const stopWatching = auth.tls ? watchTls(app, auth.tls, 1000, fips.tls, fips.checkKeyPair) : undefined;
   let plain: HttpServer | undefined;
   let plainUrl: string | undefined;
@@ -227,6 +255,7 @@ export async function createBerth(
           plain!.close(r);
         });
       await scanner?.stop();
+      await backfilled;
       await stopGc?.();
       await accounts.identity.stop();
       await metricsApp?.close();

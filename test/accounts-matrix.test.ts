@@ -149,6 +149,7 @@ for (const dialect of await testDialects()) {
             LOGIN_FAILURE_LIMIT: 1000,
             // Team sync with an OpenID provider's groups (never contacted: linking a team to a claim group needs no provider call).
             FEATURE_TEAM_SYNCING: true,
+            FEATURE_QUOTA_MANAGEMENT: true,
             OIDC_LOGIN_CONFIG: { OIDC_SERVER: 'http://127.0.0.1:9/', CLIENT_ID: 'matrix', CLIENT_SECRET: 'matrix' },
           },
         },
@@ -353,6 +354,37 @@ for (const dialect of await testDialects()) {
     // A notification to a closed port (deliveries fail; that is not what this matrix checks).
     const hook = { event: 'repo_push', method: 'webhook', config: { url: 'http://127.0.0.1:9/hook' }, title: 'matrix' };
     const note: { uuid?: string; doomed?: string } = {};
+    // Storage quotas (docs/QUOTAS.md): the quota (and one Warning limit) of a namespace, made or found by the superuser.
+    const quotaUrl = (ns: string) => (ns === 'acme' ? '/organization/acme/quota' : `/superuser/users/${ns}/quota`);
+    const ensureQuota = async (ns: string): Promise<number> => {
+      if (ns !== 'acme') await expectOk(`user ${ns}`, api(s, 'POST', '/user/', ADMIN, { username: ns, password: PW }), [201, 400, 409]);
+      let list = (await api(s, 'GET', quotaUrl(ns), ADMIN)).json as { id: number }[];
+      if (!list.length) {
+        await expectOk(`quota ${ns}`, api(s, 'POST', quotaUrl(ns), ADMIN, { limit_bytes: 1_000_000 }), [201]);
+        list = (await api(s, 'GET', quotaUrl(ns), ADMIN)).json;
+      }
+      return list[0].id;
+    };
+    const noQuota = async (ns: string) => {
+      const id = await ensureQuota(ns);
+      await expectOk(`no quota ${ns}`, api(s, 'DELETE', `${quotaUrl(ns)}/${id}`, ADMIN), [204]);
+    };
+    const quota: { acme?: number; doomed?: number; limit?: number } = {};
+    const ensureLimit = async (ns: string) => {
+      const id = await ensureQuota(ns);
+      const l = (await api(s, 'GET', `${quotaUrl(ns)}/${id}/limit`, ADMIN)).json as { id: number }[];
+      if (!l.length)
+        await expectOk('limit', api(s, 'POST', `${quotaUrl(ns)}/${id}/limit`, ADMIN, { type: 'Warning', threshold_percent: 80 }), [201]);
+      quota.limit = ((await api(s, 'GET', `${quotaUrl(ns)}/${id}/limit`, ADMIN)).json as { id: number }[])[0].id;
+      return id;
+    };
+    const noLimits = async (ns: string) => {
+      const id = await ensureQuota(ns);
+      for (const l of (await api(s, 'GET', `${quotaUrl(ns)}/${id}/limit`, ADMIN)).json as { id: number }[])
+        await expectOk('no limit', api(s, 'DELETE', `${quotaUrl(ns)}/${id}/limit/${l.id}`, ADMIN), [204]);
+    };
+    const orgQ = () => `/organization/acme/quota/${quota.acme}`;
+    const suQ = (kind: string, ns: string) => `/superuser/${kind}/${ns}/quota/${ns === 'acme' ? quota.acme : quota.doomed}`;
     const routes: Route[] = [
       // ---- /v2 (registry); the token endpoint takes Basic credentials, everything else a bearer token
       v2('GET', '/v2/auth', `/v2/auth?service=PLACEHOLDER&scope=repository:acme/private:pull`, 'any', 200, {
@@ -447,6 +479,79 @@ for (const dialect of await testDialects()) {
           await ensureTeam('synced');
           await expectOk('synced team', api(s, 'POST', '/organization/acme/team/synced/syncing', ADMIN, { group_name: 'developers' }));
         },
+      }),
+
+      // ---- storage quotas: superusers write; organization members read (no caller here but the superuser is one)
+      a('GET', '/organization/:org/quota', '/organization/acme/quota', 'super', 200, {
+        setup: async () => void (quota.acme = await ensureQuota('acme')),
+      }),
+      a('POST', '/organization/:org/quota', '/organization/acme/quota', 'super', 201, {
+        body: { limit_bytes: 5000 },
+        setup: () => noQuota('acme'),
+      }),
+      a('GET', '/organization/:org/quota/:quota', orgQ, 'super', 200, { setup: async () => void (quota.acme = await ensureQuota('acme')) }),
+      a('PUT', '/organization/:org/quota/:quota', orgQ, 'super', 200, { body: { limit_bytes: 6000 } }),
+      a('DELETE', '/organization/:org/quota/:quota', orgQ, 'super', 204, {
+        setup: async () => void (quota.acme = await ensureQuota('acme')),
+      }),
+      a('GET', '/organization/:org/quota/:quota/limit', () => `${orgQ()}/limit`, 'super', 200, {
+        setup: async () => void (quota.acme = await ensureQuota('acme')),
+      }),
+      a('POST', '/organization/:org/quota/:quota/limit', () => `${orgQ()}/limit`, 'super', 201, {
+        body: { type: 'Reject', threshold_percent: 100 },
+        setup: async () => {
+          quota.acme = await ensureQuota('acme');
+          await noLimits('acme');
+        },
+      }),
+      a('GET', '/organization/:org/quota/:quota/limit/:limit', () => `${orgQ()}/limit/${quota.limit}`, 'super', 200, {
+        setup: async () => void (quota.acme = await ensureLimit('acme')),
+      }),
+      a('PUT', '/organization/:org/quota/:quota/limit/:limit', () => `${orgQ()}/limit/${quota.limit}`, 'super', 200, {
+        body: { threshold_percent: 70 },
+        setup: async () => void (quota.acme = await ensureLimit('acme')),
+      }),
+      a('DELETE', '/organization/:org/quota/:quota/limit/:limit', () => `${orgQ()}/limit/${quota.limit}`, 'super', 204, {
+        setup: async () => void (quota.acme = await ensureLimit('acme')),
+      }),
+      a('GET', '/user/quota', '/user/quota', 'user', 200),
+      a('GET', '/user/quota/:quota', '/user/quota/999999', 'user', 404),
+      a('GET', '/user/quota/:quota/limit', '/user/quota/999999/limit', 'user', 404),
+      a('GET', '/user/quota/:quota/limit/:limit', '/user/quota/999999/limit/1', 'user', 404),
+      ...[
+        ['users', 'quotauser'],
+        ['organization', 'acme'],
+      ].flatMap(([kind, ns]) => {
+        const keep = async () => {
+          const id = await ensureQuota(ns);
+          if (ns === 'acme') quota.acme = id;
+          else quota.doomed = id;
+        };
+        const withLimit = async () => {
+          const id = await ensureLimit(ns);
+          if (ns === 'acme') quota.acme = id;
+          else quota.doomed = id;
+        };
+        const base = `/superuser/${kind}/:namespace/quota`;
+        return [
+          a('GET', base, `/superuser/${kind}/${ns}/quota`, 'super', 200, { setup: keep }),
+          a('POST', base, `/superuser/${kind}/${ns}/quota`, 'super', 201, { body: { limit: '10 MiB' }, setup: () => noQuota(ns) }),
+          a('PUT', `${base}/:quota`, () => suQ(kind, ns), 'super', 200, { body: { limit_bytes: 7000 }, setup: keep }),
+          a('DELETE', `${base}/:quota`, () => suQ(kind, ns), 'super', 204, { setup: keep }),
+          a('GET', `${base}/:quota/limit`, () => `${suQ(kind, ns)}/limit`, 'super', 200, { setup: keep }),
+          a('POST', `${base}/:quota/limit`, () => `${suQ(kind, ns)}/limit`, 'super', 201, {
+            body: { type: 'Warning', threshold_percent: 90 },
+            setup: async () => {
+              await keep();
+              await noLimits(ns);
+            },
+          }),
+          a('PUT', `${base}/:quota/limit/:limit`, () => `${suQ(kind, ns)}/limit/${quota.limit}`, 'super', 200, {
+            body: { threshold_percent: 60 },
+            setup: withLimit,
+          }),
+          a('DELETE', `${base}/:quota/limit/:limit`, () => `${suQ(kind, ns)}/limit/${quota.limit}`, 'super', 204, { setup: withLimit }),
+        ];
       }),
 
       // ---- repositories

@@ -62,6 +62,11 @@ serverOptions(admin.command('create-user <name>').description('create a user; th
   .option('--superuser', 'make the user a superuser')
   .option('--email <address>', "the user's email address")
   .action(async (name: string, o) => createUser(name, o));
+serverOptions(
+  admin
+    .command('quota-recount [namespaces...]')
+    .description('recompute storage quota usage from scratch (all namespaces, or the ones named)'),
+).action(async (namespaces: string[], o) => (await import('./quota.js')).quotaRecount(namespaces, o));
 
 const certs = program.command('certs').description('TLS certificates');
 serverOptions(

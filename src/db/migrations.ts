@@ -13,6 +13,7 @@ import { s3UploadsMigration } from './migrations-s3.js';
 import { pullStatsMigration } from './migrations-pull-stats.js';
 import { auditLogMigration, notificationsMigration } from './migrations-audit.js';
 import { scaleIndexesMigration } from './migrations-scale.js';
+import { quotaMigration } from './migrations-quota.js';
 
 function migrations(dialect: Dialect): Record<string, Migration> {
   const id = (t: string) =>
@@ -58,6 +59,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0013_audit_log': auditLogMigration(dialect),
     '0014_notifications': notificationsMigration(dialect),
     '0019_scale_indexes': scaleIndexesMigration(dialect),
+    '0017_quota': quotaMigration(dialect),
   };
 }
 

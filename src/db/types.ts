@@ -65,8 +65,9 @@ export interface UploadTable {
 export * from './types-accounts.js';
 import type { AccountsTables } from './types-accounts.js';
 import type { AuditTables } from './types-audit.js';
+import type { QuotaTables } from './types-quota.js';
 
-export interface Database extends AccountsTables, AuditTables {
+export interface Database extends AccountsTables, AuditTables, QuotaTables {
   repository: RepositoryTable;
   blob: BlobTable;
   repository_blob: RepositoryBlobTable;

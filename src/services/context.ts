@@ -23,6 +23,8 @@ export interface ServiceContext {
   onManifestsRemoved?: (digests: string[]) => Promise<unknown>;
   /** The audit log (src/services/audit): services that act without a request (team sync, gc) record here. */
   audit?: { record(e: import('./audit/log.js').AuditEntry): void };
+  /** Storage quotas (FEATURE_QUOTA_MANAGEMENT): usage kept by pushes and deletes, Reject limits enforced. */
+  quota?: import('./quota/usage.js').QuotaUsage;
   /** Told what happened (for metrics); never required, never allowed to change the outcome. */
   observer?: ServiceObserver;
 }

@@ -169,6 +169,8 @@ async function collect(ctx: ServiceContext, opts: GcOptions, report: GcReport): 
       }
       // The scanner's rows of these manifests (scan state, reports, unused layer results) go too.
       if (removed.length && ctx.onManifestsRemoved) await ctx.onManifestsRemoved(removed).catch(() => undefined);
+      // Storage quotas: the usage of every namespace is recounted (quota/usage.ts).
+      if (removed.length) await ctx.quota?.recountAll();
     }
   }
 

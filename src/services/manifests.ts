@@ -190,6 +190,9 @@ export class ManifestService {
         if (!byDigest) {
           await setTag(tx, { repositoryId: repo.id, name: reference, manifestId: row.id, digest, now });
         }
+        // Storage quotas: counted (or refused, OCI DENIED) last, under the namespace's lock (quota/usage.ts).
+        if (created && this.ctx.quota)
+          await this.ctx.quota.manifestStored(tx, { repositoryId: repo.id, repository, manifestId: row.id, blobDigests });
         return { digest, subject: m.subject?.digest, created };
       }),
     );
@@ -279,8 +282,10 @@ export class ManifestService {
     }
     requireDigest(reference);
     const deleted = await db.transaction().execute(async (tx) => {
+      const counted = await this.ctx.quota?.removingManifest(tx, repo.id, repository, reference);
       const r = await tx.deleteFrom('manifest').where('repository_id', '=', repo.id).where('digest', '=', reference).executeTakeFirst();
       if (Number(r.numDeletedRows) > 0) await endTagsOfDeletedManifest(tx, repo.id, reference, this.ctx.now());
+      if (Number(r.numDeletedRows) > 0) await counted?.();
       return Number(r.numDeletedRows) > 0;
     });
     if (!deleted)

@@ -166,6 +166,7 @@ export class RepoService {
       (m) => m.digest,
     );
     await this.ctx.db.deleteFrom('repository').where('id', '=', r.id).execute();
+    await this.ctx.quota?.namespacesChanged([namespaceOf(full)]);
     if (digests.length && this.ctx.onManifestsRemoved) await this.ctx.onManifestsRemoved(digests).catch(() => undefined);
   }
 

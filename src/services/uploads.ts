@@ -299,6 +299,8 @@ export class UploadService {
     alsoInTransaction?: (tx: DB) => Promise<void>,
   ): Promise<void> {
     const { store, db } = this.ctx;
+    // Storage quotas: a blob that alone would cross the namespace's Reject limit is refused before it is kept.
+    await this.ctx.quota?.checkBlob(repository, digest, size);
     try {
       await store.syncUpload(id);
       await store.commitUpload(id, digest);

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { deny, requireSignedIn, requireUserCaller, sendJson } from './principal.js';
 import type { ApiCall, ApiHandler } from './types.js';
 import { teamSyncView } from './team-sync.js';
+import { orgQuotaFields } from './quota-report.js';
 
 const createOrgBody = z.object({ name: z.string().min(1).max(255), email: z.string().max(320).optional() });
 const teamBody = z.object({ role: z.enum(['member', 'creator', 'admin']), description: z.string().max(1024).optional() });
@@ -34,7 +35,7 @@ export const createOrg: ApiHandler = async ({ req, reply, principal, deps: { acc
   return sendJson(reply, 201, 'Created');
 };
 
-export const getOrg: ApiHandler = async ({ reply, params: { org }, principal: p, deps: { accounts } }) => {
+export const getOrg: ApiHandler = async ({ reply, params: { org }, principal: p, deps: { accounts, quota } }) => {
   const o = await accounts.orgs.get(org);
   const isAdmin = await accounts.perms.isNamespaceAdmin(p, org);
   const isMember = await accounts.perms.isOrgMember(p, org);
@@ -45,6 +46,7 @@ export const getOrg: ApiHandler = async ({ reply, params: { org }, principal: p,
     body.teams = Object.fromEntries(
       teams.map((t) => [t.name, { name: t.name, role: t.role, description: t.description, member_count: t.memberCount }]),
     );
+    if (quota) Object.assign(body, await orgQuotaFields(quota, org));
   }
   return sendJson(reply, 200, body);
 };

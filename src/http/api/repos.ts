@@ -1,6 +1,7 @@
 // /api/v1/repository: create, list, read, update, delete; visibility; permissions for users and teams
 // (handlers of the rows in route-table.ts). Every check on one repository is RepoService.requireAccess.
 import { z } from 'zod';
+import { repoQuotaReports } from './quota-report.js';
 import { atLeast } from '../../services/accounts/permissions.js';
 import { ApiError } from './errors.js';
 import { requireSignedIn, sendJson } from './principal.js';
@@ -30,16 +31,18 @@ export const createRepo: ApiHandler = async ({ req, reply, principal, deps: { ac
   return sendJson(reply, 201, { namespace: b.namespace, name: b.repository, kind: 'image' });
 };
 
-export const listRepos: ApiHandler = async ({ req, reply, principal, deps: { accounts } }) => {
+export const listRepos: ApiHandler = async ({ req, reply, principal, deps: { accounts, quota } }) => {
   const q = z.object({ namespace: z.string().max(255).optional() }).parse(req.query);
   const list = await accounts.repos.list(principal, q.namespace);
-  return sendJson(reply, 200, { repositories: list.map((r) => ({ ...r, kind: 'image' })) });
+  const reports = await repoQuotaReports(quota, list);
+  return sendJson(reply, 200, { repositories: list.map((r) => ({ ...r, kind: 'image', ...reports(r) })) });
 };
 
-export const getRepo: ApiHandler = async ({ reply, params: { name }, principal, deps: { accounts } }) => {
+export const getRepo: ApiHandler = async ({ reply, params: { name }, principal, deps: { accounts, quota } }) => {
   const { role } = await accounts.repos.requireAccess(principal, name, 'read');
   const v = await accounts.repos.view(name);
-  return sendJson(reply, 200, { ...v, kind: 'image', can_write: atLeast(role, 'write'), can_admin: atLeast(role, 'admin') });
+  const reports = await repoQuotaReports(quota, [v]);
+  return sendJson(reply, 200, { ...v, kind: 'image', can_write: atLeast(role, 'write'), can_admin: atLeast(role, 'admin'), ...reports(v) });
 };
 
 export const updateRepo: ApiHandler = async ({ req, reply, params: { name }, principal, deps: { accounts } }) => {

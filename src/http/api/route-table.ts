@@ -15,6 +15,7 @@ import * as ui from './ui.js';
 import * as status from './status.js';
 import * as scannerStatus from './scanner-status.js';
 import * as audit from './audit.js';
+import * as quota from './quota.js';
 
 export interface ApiRoute {
   method: ApiMethod;
@@ -108,6 +109,32 @@ export const API_ROUTES: readonly ApiRoute[] = [
   row('POST', '/repository/:name/notification/:uuid', audit.resetNotification),
   row('POST', '/repository/:name/notification/:uuid/test', audit.testNotification),
   row('GET', '/repository/:name/notification/:uuid/deliveries', audit.notificationDeliveries),
+
+  // storage quotas (quota.ts, docs/QUOTAS.md)
+  row('GET', '/organization/:org/quota', quota.listOrgQuota),
+  row('POST', '/organization/:org/quota', quota.createOrgQuota),
+  row('GET', '/organization/:org/quota/:quota', quota.getOrgQuota),
+  row('PUT', '/organization/:org/quota/:quota', quota.changeOrgQuota),
+  row('DELETE', '/organization/:org/quota/:quota', quota.deleteOrgQuota),
+  row('GET', '/organization/:org/quota/:quota/limit', quota.listOrgLimits),
+  row('POST', '/organization/:org/quota/:quota/limit', quota.createOrgLimit),
+  row('GET', '/organization/:org/quota/:quota/limit/:limit', quota.getOrgLimit),
+  row('PUT', '/organization/:org/quota/:quota/limit/:limit', quota.changeOrgLimit),
+  row('DELETE', '/organization/:org/quota/:quota/limit/:limit', quota.deleteOrgLimit),
+  row('GET', '/user/quota', quota.listUserQuota),
+  row('GET', '/user/quota/:quota', quota.getUserQuota),
+  row('GET', '/user/quota/:quota/limit', quota.listUserLimits),
+  row('GET', '/user/quota/:quota/limit/:limit', quota.getUserLimit),
+  ...(['users', 'organization'] as const).flatMap((kind) => [
+    row('GET', `/superuser/${kind}/:namespace/quota`, quota.superListQuota),
+    row('POST', `/superuser/${kind}/:namespace/quota`, quota.superCreateQuota),
+    row('PUT', `/superuser/${kind}/:namespace/quota/:quota`, quota.superChangeQuota),
+    row('DELETE', `/superuser/${kind}/:namespace/quota/:quota`, quota.superDeleteQuota),
+    row('GET', `/superuser/${kind}/:namespace/quota/:quota/limit`, quota.superListLimits),
+    row('POST', `/superuser/${kind}/:namespace/quota/:quota/limit`, quota.superCreateLimit),
+    row('PUT', `/superuser/${kind}/:namespace/quota/:quota/limit/:limit`, quota.superChangeLimit),
+    row('DELETE', `/superuser/${kind}/:namespace/quota/:quota/limit/:limit`, quota.superDeleteLimit),
+  ]),
 
   // the web UI's extras (ui.ts), FIPS status (status.ts), scanner data age (scanner-status.ts)
   row('GET', '/setup', ui.getSetup),

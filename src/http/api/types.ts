@@ -20,6 +20,8 @@ export interface ApiDeps {
   updaterStatus: UpdaterStatusService;
   /** The audit log's queries and repository notifications (docs/AUDIT.md). */
   audit: AuditApi;
+  /** Storage quotas (undefined when FEATURE_QUOTA_MANAGEMENT is off: the quota routes answer 404). */
+  quota?: import('../../services/quota/quotas.js').QuotaService;
 }
 
 /** The audit log's queries and repository notifications, for the audit handlers. */

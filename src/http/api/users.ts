@@ -52,7 +52,7 @@ export const signout: ApiHandler = async ({ req, reply, deps: { accounts } }) =>
   return sendJson(reply, 200, { success: true });
 };
 
-export const currentUser: ApiHandler = async ({ req, reply, principal, deps: { accounts } }) => {
+export const currentUser: ApiHandler = async ({ req, reply, principal, deps: { accounts, quota } }) => {
   const p = requireUserCaller(principal);
   const u = await accounts.users.get(p.name);
   const orgs = await accounts.teams.organizationsOf(p.id);
@@ -62,6 +62,7 @@ export const currentUser: ApiHandler = async ({ req, reply, principal, deps: { a
     email: u.email,
     super_user: p.superuser,
     organizations: orgs.map((name) => ({ name })),
+    ...(quota ? { quota_report: await quota.namespaceReport(u.name) } : {}),
     ...(req.sessionCsrf ? { csrf_token: req.sessionCsrf } : {}),
   });
 };

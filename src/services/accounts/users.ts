@@ -128,9 +128,11 @@ export class UserService {
 
 /** Deletes a namespace account with its robots and repositories (the database cascades the rest). */
 export async function deleteNamespace(ctx: AccountsContext, id: number): Promise<void> {
+  const ns = await ctx.db.selectFrom('account').select('name').where('id', '=', id).executeTakeFirst();
   await ctx.db.transaction().execute(async (tx) => {
     await tx.deleteFrom('repository').where('namespace_id', '=', id).execute();
     await tx.deleteFrom('account').where('owner_id', '=', id).execute();
     await tx.deleteFrom('account').where('id', '=', id).execute();
   });
+  if (ns) await ctx.quota?.namespacesChanged([ns.name]);
 }

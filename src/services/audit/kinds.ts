@@ -34,6 +34,13 @@ export const LOG_KINDS = {
   add_repo_notification: 'a repository notification created',
   delete_repo_notification: 'a repository notification deleted',
   reset_repo_notification: 'a disabled repository notification re-enabled (failures reset)',
+  org_create_quota: 'a storage quota set on an organization or user namespace (docs/QUOTAS.md)',
+  org_change_quota: 'a storage quota changed',
+  org_delete_quota: 'a storage quota removed',
+  org_create_quota_limit: 'a Warning or Reject limit added to a quota',
+  org_change_quota_limit: 'a quota limit changed',
+  org_delete_quota_limit: 'a quota limit removed',
+  quota_warning: 'a push took a namespace past a Warning limit of its quota',
 } as const;
 
 export type LogKind = keyof typeof LOG_KINDS;

@@ -19,6 +19,7 @@ import {
   useForm,
 } from '../ui';
 import { RepoList } from './repos';
+import { QuotaPanel, type Quota, type QuotaReport } from './quota';
 
 export function OrgsPage({ user, reloadUser }: { user: User; reloadUser: () => Promise<void> }) {
   const [name, setName] = useState('');
@@ -79,6 +80,8 @@ interface Org {
   is_member: boolean;
   email?: string;
   teams?: Record<string, { name: string; role: string; description: string | null; member_count: number }>;
+  quotas?: Quota[];
+  quota_report?: QuotaReport;
 }
 
 export function OrgPage({ org, user, reloadUser }: { org: string; user: User; reloadUser: () => Promise<void> }) {
@@ -114,6 +117,9 @@ export function OrgPage({ org, user, reloadUser }: { org: string; user: User; re
           />
         ) : null}
       </div>
+      {data.quota_report ? (
+        <QuotaPanel org={org} report={data.quota_report} quotas={data.quotas ?? []} superuser={user.super_user} reload={o.reload} />
+      ) : null}
       <Tabs label="Organization sections" tabs={tabs} value={tab} onChange={setTab} />
       {tab === 'repos' ? (
         <Panel id="repos">

@@ -1,6 +1,7 @@
 // Repositories: search, paging, create; one repository's tags (kind, platforms, size, pull command; move, delete;
 // the server's tag history with restore), Helm charts, settings (description, visibility, permissions) and delete.
 import { useEffect, useMemo, useState } from 'react';
+import { RepoSize, type QuotaReport } from './quota';
 import {
   api,
   ApiError,
@@ -98,6 +99,7 @@ export function RepoList({ user, namespace }: { user: User; namespace?: string }
                 {r.namespace}/{r.name}
               </Link>
               <span className={`badge ${r.is_public ? 'public' : 'private'}`}>{r.is_public ? 'public' : 'private'}</span>
+              <RepoSize report={(r as { quota_report?: QuotaReport }).quota_report} />
               {r.description ? <p className="muted">{r.description}</p> : null}
             </li>
           ))}
