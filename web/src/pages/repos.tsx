@@ -494,10 +494,13 @@ function TagHistory({
                     <code title={t.manifest_digest}>{shortDigest(t.manifest_digest)}</code>
                   </td>
                   <td data-label="From">{when(t.start_ts)}</td>
-                  <td data-label="Until">{t.end_ts === undefined ? <span className="badge">current</span> : when(t.end_ts)}</td>
+                  <td data-label="Until">
+                    {t.end_ts === undefined ? <span className="badge">current</span> : when(t.end_ts)}
+                    {t.end_ts !== undefined && t.end_ts * 1000 > Date.now() ? <span className="badge">current, expires</span> : null}
+                  </td>
                   {canWrite ? (
                     <td className="actions">
-                      {t.end_ts === undefined ? null : (
+                      {t.end_ts === undefined || t.end_ts * 1000 > Date.now() ? null : (
                         <button type="button" onClick={() => restore(t)}>
                           Restore
                           <span className="sr-only">
