@@ -14,6 +14,7 @@ import { pullStatsMigration } from './migrations-pull-stats.js';
 import { auditLogMigration, notificationsMigration } from './migrations-audit.js';
 import { scaleIndexesMigration } from './migrations-scale.js';
 import { quotaMigration } from './migrations-quota.js';
+import { tagPolicyMigration } from './migrations-tag-policy.js';
 
 function migrations(dialect: Dialect): Record<string, Migration> {
   const id = (t: string) =>
@@ -60,6 +61,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0014_notifications': notificationsMigration(dialect),
     '0019_scale_indexes': scaleIndexesMigration(dialect),
     '0017_quota': quotaMigration(dialect),
+    '0018_tag_policy': tagPolicyMigration(dialect),
   };
 }
 

@@ -6,6 +6,7 @@ import { requireDigest } from '../oci/digest.js';
 import { AccountError } from './accounts/errors.js';
 import type { ServiceContext } from './context.js';
 import { apiRepositoryId } from './repositories.js';
+import { activeTag } from './tag-expiry.js';
 
 const MAX_CONFIG_BYTES = 1024 * 1024;
 const CHART_FIELDS = [
@@ -98,7 +99,7 @@ export class ArtifactService {
     const id = await this.repoId(repository);
     const rows = await this.ctx.db
       .selectFrom('manifest')
-      .leftJoin('tag', 'tag.manifest_id', 'manifest.id')
+      .leftJoin('tag', (j) => j.onRef('tag.manifest_id', '=', 'manifest.id').on(activeTag(this.ctx.now())))
       .select(['manifest.id', 'manifest.digest', 'manifest.content', 'manifest.created_at', 'tag.name as tag'])
       .where('manifest.repository_id', '=', id)
       .where('manifest.artifact_type', '=', HELM.config)
@@ -148,9 +149,15 @@ export class ArtifactService {
       .executeTakeFirst();
     if (!row) throw new AccountError('not_found', `manifest ${digest} is not in repository "${repository}"`);
     const doc = JSON.parse(Buffer.from(row.content).toString('utf8')) as ManifestDoc;
-    const tags = (await this.ctx.db.selectFrom('tag').select('name').where('manifest_id', '=', row.id).orderBy('name').execute()).map(
-      (t) => t.name,
-    );
+    const tags = (
+      await this.ctx.db
+        .selectFrom('tag')
+        .select('name')
+        .where('manifest_id', '=', row.id)
+        .where(activeTag(this.ctx.now()))
+        .orderBy('name')
+        .execute()
+    ).map((t) => t.name);
     const kind = classifyManifest({ ...doc, mediaType: row.media_type });
     const isIndex = kind === 'index';
     const configType = doc.config?.mediaType ?? null;
@@ -274,6 +281,7 @@ export class ArtifactService {
       .innerJoin('manifest', 'manifest.id', 'tag.manifest_id')
       .select(['tag.name', 'manifest.digest', 'manifest.media_type', 'manifest.size', 'manifest.created_at'])
       .where('tag.repository_id', '=', repositoryId)
+      .where(activeTag(this.ctx.now()))
       .where(
         'tag.name',
         'in',

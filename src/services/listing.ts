@@ -3,6 +3,7 @@ import { RegistryError } from '../oci/errors.js';
 import { lexical } from '../db/sql-dialect.js';
 import type { ServiceContext } from './context.js';
 import { requireRepository } from './repositories.js';
+import { activeTag } from './tag-expiry.js';
 
 export interface Page<T> {
   items: T[];
@@ -25,7 +26,7 @@ export class ListingService {
   async tags(repository: string, n: number | undefined, last: string | undefined): Promise<Page<string>> {
     const repo = await requireRepository(this.ctx.db, repository);
     const order = lexical(this.ctx.dialect, 'name');
-    let q = this.ctx.db.selectFrom('tag').select('name').where('repository_id', '=', repo.id);
+    let q = this.ctx.db.selectFrom('tag').select('name').where('repository_id', '=', repo.id).where(activeTag(this.ctx.now()));
     if (last) q = q.where(order as never, '>', last as never);
     return this.page(q.orderBy(order as never), n);
   }

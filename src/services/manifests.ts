@@ -11,6 +11,8 @@ import { retryOnConflict } from '../db/retry.js';
 import { endTagsOfDeletedManifest, removeTag, setTag } from './tag-history.js';
 import { CacheGroups } from '../cache/types.js';
 import { invalidateAfter } from '../cache/invalidation.js';
+import { labelledExpiry } from './tag-expiry.js';
+import { deniedIfImmutable, requireMutableManifest } from './tag-rules.js';
 
 export interface StoredManifest {
   digest: string;
@@ -83,6 +85,8 @@ export class ManifestService {
     }
     const repo = existing ?? (await ensureRepository(this.ctx, repository, create));
     const now = this.ctx.now();
+    // quay.expires-after in the image config: the tag's lifetime ends then (docs/TAGS.md).
+    const expiresAt = byDigest ? undefined : await labelledExpiry(this.ctx.store, m.isIndex ? undefined : m.config, now);
     const result = await retryOnConflict(() =>
       db.transaction().execute(async (tx) => {
         if (blobDigests.length) {
@@ -188,14 +192,14 @@ export class ManifestService {
           }
         }
         if (!byDigest) {
-          await setTag(tx, { repositoryId: repo.id, name: reference, manifestId: row.id, digest, now });
+          await setTag(tx, { repositoryId: repo.id, name: reference, manifestId: row.id, digest, now, expiresAt, refusal: 'overwrite' });
         }
         // Storage quotas: counted (or refused, OCI DENIED) last, under the namespace's lock (quota/usage.ts).
         if (created && this.ctx.quota)
           await this.ctx.quota.manifestStored(tx, { repositoryId: repo.id, repository, manifestId: row.id, blobDigests });
         return { digest, subject: m.subject?.digest, created };
       }),
-    );
+    ).catch(deniedIfImmutable);
     // After the commit: queue it for scanning. Never lets a scanner problem fail the push.
     if (this.ctx.onManifestPut) await this.ctx.onManifestPut(repository, digest).catch(() => undefined);
     return result;
@@ -223,10 +227,13 @@ export class ManifestService {
             .innerJoin('tag', (j) =>
               j.onRef('tag.manifest_id', '=', 'manifest.id').onRef('tag.repository_id', '=', 'manifest.repository_id'),
             )
-            .where('tag.name', '=', reference);
-      return q.executeTakeFirst();
+            .where('tag.name', '=', reference)
+            .select('tag.expires_at');
+      return q.executeTakeFirst() as Promise<{ expires_at?: number | null } & NonNullable<Awaited<ReturnType<typeof q.executeTakeFirst>>>>;
     };
-    const row = !byDigest && this.ctx.cache ? await this.ctx.cache.fetch(CacheGroups.tags(repository), reference, load) : await load();
+    let row = !byDigest && this.ctx.cache ? await this.ctx.cache.fetch(CacheGroups.tags(repository), reference, load) : await load();
+    // An expiring tag is cached with its end, so a cached entry stops answering at that moment too.
+    if (row?.expires_at != null && Number(row.expires_at) <= this.ctx.now()) row = undefined;
     if (!row) {
       await requireRepository(this.ctx.db, repository);
       throw notFound(repository, reference);
@@ -275,13 +282,18 @@ export class ManifestService {
     if (!looksLikeDigest(reference)) {
       // A name no tag can have is simply not there (as on GET).
       if (!isValidTag(reference)) throw notFound(repository, reference);
-      const removed = await db.transaction().execute((tx) => removeTag(tx, repo.id, reference, this.ctx.now()));
+      const removed = await db
+        .transaction()
+        .execute((tx) => removeTag(tx, repo.id, reference, this.ctx.now()))
+        .catch(deniedIfImmutable);
       if (!removed)
         throw new RegistryError('MANIFEST_UNKNOWN', `tag "${reference}" is not in repository "${repository}"`, { tag: reference });
       return;
     }
     requireDigest(reference);
     const deleted = await db.transaction().execute(async (tx) => {
+      // Deleting a manifest deletes its tags: refused while one of them is immutable.
+      await requireMutableManifest(tx, repo.id, reference, this.ctx.now()).catch(deniedIfImmutable);
       const counted = await this.ctx.quota?.removingManifest(tx, repo.id, repository, reference);
       const r = await tx.deleteFrom('manifest').where('repository_id', '=', repo.id).where('digest', '=', reference).executeTakeFirst();
       if (Number(r.numDeletedRows) > 0) await endTagsOfDeletedManifest(tx, repo.id, reference, this.ctx.now());

@@ -11,6 +11,7 @@ import type {} from '../db/types-pull-stats.js';
 import { retryOnConflict } from '../db/retry.js';
 import type { RedisConnection } from '../cache/redis-connection.js';
 import type { CacheLog } from '../cache/types.js';
+import { activeTag } from './tag-expiry.js';
 
 export interface PullEvent {
   repositoryId: number;
@@ -253,6 +254,7 @@ export class PullRecorder {
         .select('manifest.digest')
         .where('tag.repository_id', '=', repositoryId)
         .where('tag.name', '=', tag)
+        .where(activeTag(this.now()))
         .executeTakeFirst();
       if (!current) return undefined;
       digest = current.digest;

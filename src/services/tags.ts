@@ -8,7 +8,13 @@ import { retryOnConflict } from '../db/retry.js';
 import { AccountError } from './accounts/errors.js';
 import type { ServiceContext } from './context.js';
 import { apiRepositoryId } from './repositories.js';
-import { removeTag, setTag } from './tag-history.js';
+import { removeTag, setTag, setTagExpiry } from './tag-history.js';
+import { activeTag } from './tag-expiry.js';
+import { immutableBy, rulesOf } from './tag-rules.js';
+import { ImmutabilityPolicyService } from './immutability-policies.js';
+
+/** The furthest ahead an expiration may be set: 104 weeks (Quay's LABELED_EXPIRATION_MAXIMUM default). */
+const MAX_EXPIRATION_MS = 104 * 7 * 86400 * 1000;
 import { CacheGroups } from '../cache/types.js';
 import { invalidateAfter } from '../cache/invalidation.js';
 
@@ -22,6 +28,8 @@ export interface TagView {
   end_ts?: number;
   expiration?: string;
   reversion?: boolean;
+  /** Whether an immutability rule of the repository covers the tag's name (Quay's `immutable`). */
+  immutable?: boolean;
 }
 
 /** Quay's filter_tag_name: `like:<part of a name>` or `eq:<name>`. */
@@ -58,8 +66,11 @@ function containsPattern(value: string): string {
 const isIndex = (mediaType: string | null) => !!mediaType && isIndexType(mediaType);
 
 export class TagService {
+  /** The repository's immutability policies (docs/TAGS.md). */
+  readonly policies: ImmutabilityPolicyService;
   constructor(private readonly ctx: ServiceContext) {
-    invalidateAfter<TagService>(this, ctx.cache, ['move', 'restore', 'delete'], (a) => [CacheGroups.tags(a[0] as string)]);
+    this.policies = new ImmutabilityPolicyService(ctx);
+    invalidateAfter<TagService>(this, ctx.cache, ['move', 'restore', 'delete', 'setExpiration'], (a) => [CacheGroups.tags(a[0] as string)]);
   }
 
   private repoId(repository: string): Promise<number> {
@@ -82,8 +93,9 @@ export class TagService {
       const rows = await this.ctx.db
         .selectFrom('tag')
         .innerJoin('manifest', 'manifest.id', 'tag.manifest_id')
-        .select(['tag.name', 'tag.updated_at', 'manifest.digest', 'manifest.size', 'manifest.media_type'])
+        .select(['tag.name', 'tag.updated_at', 'tag.expires_at', 'manifest.digest', 'manifest.size', 'manifest.media_type'])
         .where('tag.repository_id', '=', id)
+        .where(activeTag(this.ctx.now()))
         .where(byName('tag.name'))
         .orderBy('tag.updated_at', 'desc')
         .orderBy('tag.name')
@@ -91,14 +103,21 @@ export class TagService {
         .offset(offset)
         .execute();
       more = rows.length > o.limit;
-      tags = rows.slice(0, o.limit).map((r) => ({
-        name: r.name,
-        manifest_digest: r.digest,
-        size: r.size,
-        last_modified: new Date(r.updated_at).toUTCString(),
-        start_ts: Math.floor(r.updated_at / 1000),
-        is_manifest_list: isIndex(r.media_type),
-      }));
+      tags = rows.slice(0, o.limit).map((r) => {
+        const v: TagView = {
+          name: r.name,
+          manifest_digest: r.digest,
+          size: r.size,
+          last_modified: new Date(r.updated_at).toUTCString(),
+          start_ts: Math.floor(r.updated_at / 1000),
+          is_manifest_list: isIndex(r.media_type),
+        };
+        if (r.expires_at != null) {
+          v.end_ts = Math.floor(Number(r.expires_at) / 1000);
+          v.expiration = new Date(Number(r.expires_at)).toUTCString();
+        }
+        return v;
+      });
     } else {
       // The whole history: open lifetimes (the active tags) and ended ones, newest first. The manifest may be gone.
       const rows = await this.ctx.db
@@ -129,6 +148,8 @@ export class TagService {
         return v;
       });
     }
+    const rules = await rulesOf(this.ctx.db, id);
+    for (const t of tags) t.immutable = !!immutableBy(rules, t.name);
     return { tags, page: o.page, has_additional: more };
   }
 
@@ -142,6 +163,7 @@ export class TagService {
       .select('manifest.digest')
       .where('tag.repository_id', '=', id)
       .where('tag.name', '=', tag)
+      .where(activeTag(this.ctx.now()))
       .executeTakeFirst();
     await this.point(id, tag, manifestId, digest);
     return { previous: before?.digest };
@@ -167,6 +189,36 @@ export class TagService {
     const id = await this.repoId(repository);
     const removed = await this.ctx.db.transaction().execute((tx) => removeTag(tx, id, tag, this.ctx.now()));
     if (!removed) throw new AccountError('not_found', `tag "${tag.slice(0, 130)}" is not in repository "${repository}"`);
+  }
+
+  /**
+   * Sets when a tag expires (`expiration`: seconds since the epoch, in the future, at most 104 weeks ahead, as
+   * Quay's LABELED_EXPIRATION_MAXIMUM) or clears it (null). Refused for an immutable tag.
+   */
+  async setExpiration(repository: string, tag: string, expiration: number | null): Promise<{ previous: number | null }> {
+    if (!isValidTag(tag)) throw new AccountError('not_found', `tag "${tag.slice(0, 130)}" is not in repository "${repository}"`);
+    const now = this.ctx.now();
+    let at: number | null = null;
+    if (expiration !== null) {
+      if (!Number.isFinite(expiration))
+        throw new AccountError('invalid', 'expiration must be a number of seconds since the epoch, or null');
+      at = Math.round(expiration * 1000);
+      if (at <= now)
+        throw new AccountError('invalid', `expiration ${expiration} (${new Date(at).toISOString()}) is in the past; give a future time`);
+      if (at > now + MAX_EXPIRATION_MS)
+        throw new AccountError('invalid', `expiration ${expiration} is more than 104 weeks ahead (the longest a tag may be set to last)`);
+    }
+    const id = await this.repoId(repository);
+    const previous = await this.ctx.db
+      .selectFrom('tag')
+      .select('expires_at')
+      .where('repository_id', '=', id)
+      .where('name', '=', tag)
+      .where(activeTag(now))
+      .executeTakeFirst();
+    const done = await this.ctx.db.transaction().execute((tx) => setTagExpiry(tx, id, tag, at, now));
+    if (!done) throw new AccountError('not_found', `tag "${tag}" is not in repository "${repository}"`);
+    return { previous: previous?.expires_at == null ? null : Math.floor(Number(previous.expires_at) / 1000) };
   }
 
   private async target(
@@ -201,7 +253,9 @@ export class TagService {
 
   private async point(repositoryId: number, tag: string, manifestId: number, digest: string): Promise<void> {
     await retryOnConflict(() =>
-      this.ctx.db.transaction().execute((tx) => setTag(tx, { repositoryId, name: tag, manifestId, digest, now: this.ctx.now() })),
+      this.ctx.db
+        .transaction()
+        .execute((tx) => setTag(tx, { repositoryId, name: tag, manifestId, digest, now: this.ctx.now(), refusal: 'move' })),
     );
   }
 }

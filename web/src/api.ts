@@ -78,6 +78,8 @@ export interface Tag {
   start_ts: number;
   is_manifest_list: boolean;
   end_ts?: number;
+  expiration?: string;
+  immutable?: boolean;
 }
 export interface Platform {
   digest: string;

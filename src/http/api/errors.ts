@@ -3,6 +3,7 @@ import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { AccountError, type AccountErrorKind } from '../../services/accounts/errors.js';
 import { StorageUnavailable } from '../../storage/blobstore.js';
+import { TagImmutableError } from '../../services/tag-rules.js';
 
 const STATUS: Record<AccountErrorKind, number> = {
   invalid: 400,
@@ -36,8 +37,14 @@ export class ApiError extends Error {
   }
 }
 
-export function sendApiError(reply: FastifyReply, status: number, message: string, headers: Record<string, string> = {}): FastifyReply {
-  const type = TYPE[status] ?? 'invalid_request';
+export function sendApiError(
+  reply: FastifyReply,
+  status: number,
+  message: string,
+  headers: Record<string, string> = {},
+  errorType?: string,
+): FastifyReply {
+  const type = errorType ?? TYPE[status] ?? 'invalid_request';
   return reply
     .code(status)
     .headers(headers)
@@ -48,6 +55,7 @@ export function sendApiError(reply: FastifyReply, status: number, message: strin
 /** Maps any error of a handler to its JSON response; returns false for unexpected errors. */
 export function mapApiError(reply: FastifyReply, err: unknown): FastifyReply | undefined {
   if (err instanceof ApiError) return sendApiError(reply, err.status, err.message);
+  if (err instanceof TagImmutableError) return sendApiError(reply, 409, err.message, {}, 'tag_immutable'); // Quay's error_type
   if (err instanceof AccountError) {
     const headers: Record<string, string> = err.kind === 'throttled' ? { 'Retry-After': String(err.retryAfterSeconds ?? 1) } : {};
     return sendApiError(reply, STATUS[err.kind], err.message, headers);

@@ -8,6 +8,7 @@ import * as orgs from './orgs.js';
 import * as teamSync from './team-sync.js';
 import * as repos from './repos.js';
 import * as tags from './tags.js';
+import * as immutability from './immutability.js';
 import * as artifacts from './artifacts.js';
 import * as security from './security.js';
 import * as pullStats from './pull-stats.js';
@@ -86,6 +87,12 @@ export const API_ROUTES: readonly ApiRoute[] = [
   row('PUT', '/repository/:name/tag/:tag', tags.moveTag),
   row('DELETE', '/repository/:name/tag/:tag', tags.deleteTag),
   row('POST', '/repository/:name/tag/:tag/restore', tags.restoreTag),
+  // immutable tags: the repository's immutability policies (immutability.ts)
+  row('GET', '/repository/:name/immutabilitypolicy/', immutability.listPolicies),
+  row('POST', '/repository/:name/immutabilitypolicy/', immutability.createPolicy),
+  row('GET', '/repository/:name/immutabilitypolicy/:uuid', immutability.getPolicy),
+  row('PUT', '/repository/:name/immutabilitypolicy/:uuid', immutability.updatePolicy),
+  row('DELETE', '/repository/:name/immutabilitypolicy/:uuid', immutability.deletePolicy),
 
   // charts and artifact views (artifacts.ts), Quay's security report (security.ts)
   row('GET', '/repository/:name/charts', artifacts.charts),

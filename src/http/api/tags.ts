@@ -7,6 +7,16 @@ import type { ApiHandler } from './types.js';
 import { auditLater } from '../audit-hook.js';
 
 const moveTagBody = z.object({ manifest_digest: z.string().min(1).max(200) });
+// PUT …/tag/{tag} (Quay's RepositoryTag.put): move it (manifest_digest), and/or set or clear its expiration
+// (seconds since the epoch, null clears).
+const putTagBody = z
+  .object({
+    manifest_digest: z.string().min(1).max(200).optional(),
+    expiration: z.number().finite().nullable().optional(),
+  })
+  .refine((b) => b.manifest_digest !== undefined || b.expiration !== undefined, {
+    message: 'give manifest_digest (move the tag) and/or expiration (seconds since the epoch, or null to clear it)',
+  });
 const pageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(50),
   page: z.coerce.number().int().min(1).max(1_000_000).default(1),
@@ -31,20 +41,29 @@ export const listTags: ApiHandler = async ({ req, reply, params: { name }, princ
 
 export const moveTag: ApiHandler = async ({ req, reply, params: { name, tag }, principal, deps: { accounts, tags } }) => {
   await accounts.repos.requireAccess(principal, name, 'write');
-  const b = moveTagBody.parse(req.body);
-  const { previous } = await tags.move(name, tag, b.manifest_digest);
+  const b = putTagBody.parse(req.body);
   const i = name.indexOf('/');
-  auditLater(req, {
-    kind: previous ? 'move_tag' : 'create_tag',
-    repository: name,
-    metadata: {
-      repo: name.slice(i + 1),
-      namespace: name.slice(0, i),
-      tag,
-      manifest_digest: b.manifest_digest,
-      ...(previous ? { original_manifest_digest: previous } : {}),
-    },
-  });
+  const where = { repo: name.slice(i + 1), namespace: name.slice(0, i), tag };
+  if (b.manifest_digest !== undefined) {
+    const { previous } = await tags.move(name, tag, b.manifest_digest);
+    auditLater(req, {
+      kind: previous ? 'move_tag' : 'create_tag',
+      repository: name,
+      metadata: {
+        ...where,
+        manifest_digest: b.manifest_digest,
+        ...(previous ? { original_manifest_digest: previous } : {}),
+      },
+    });
+  }
+  if (b.expiration !== undefined) {
+    const { previous } = await tags.setExpiration(name, tag, b.expiration);
+    auditLater(req, {
+      kind: 'change_tag_expiration',
+      repository: name,
+      metadata: { ...where, expiration_date: b.expiration, old_expiration_date: previous },
+    });
+  }
   return sendJson(reply, 201, 'Updated');
 };
 

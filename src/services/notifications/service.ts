@@ -12,6 +12,7 @@ import { databaseSecretBox } from '../../startup/secret-key.js';
 import { signBody, SIGNATURE_HEADER } from '../../scanner/notifier.js';
 import type { VulnChange } from '../../scanner/vulns.js';
 import type { Performer } from '../audit/log.js';
+import { activeTag } from '../tag-expiry.js';
 import {
   methodBody,
   NOTIFICATION_EVENTS,
@@ -314,6 +315,7 @@ export class NotificationService {
             .select('name')
             .where('repository_id', '=', repoId)
             .where('manifest_id', '=', manifestId)
+            .where(activeTag(this.now()))
             .orderBy('name')
             .execute()
         ).map((t) => t.name);

@@ -19,6 +19,7 @@ import {
 } from '../api';
 import { Link, navigate } from '../router';
 import { LogsView, NotificationsView } from './logs';
+import { ImmutabilityRules, ImmutableMark, TagExpiry } from './tag-policy';
 import {
   checkName,
   Command,
@@ -174,6 +175,7 @@ function CreateRepo({ user }: { user: User }) {
 export function RepoPage({ repo, user }: { repo: string; user: User }) {
   const r = useAsync(() => api<Repo>('GET', `/repository/${repoPath(repo)}`), [repo]);
   const [tab, setTab] = useState<'tags' | 'charts' | 'settings' | 'logs' | 'notifications'>('tags');
+  const [rulesVersion, setRulesVersion] = useState(0);
   if (r.loading && !r.data) return <Loading />;
   if (r.error)
     return (
@@ -204,7 +206,8 @@ export function RepoPage({ repo, user }: { repo: string; user: User }) {
       <Tabs label="Repository sections" tabs={tabs} value={tab} onChange={setTab} />
       {tab === 'tags' ? (
         <Panel id="tags">
-          <Tags repo={repo} canWrite={!!data.can_write} />
+          <Tags key={rulesVersion} repo={repo} canWrite={!!data.can_write} />
+          {data.can_admin ? <ImmutabilityRules repo={repo} onChanged={() => setRulesVersion((v) => v + 1)} /> : null}
         </Panel>
       ) : null}
       {tab === 'charts' ? (
@@ -318,6 +321,7 @@ function Tags({ repo, canWrite }: { repo: string; canWrite: boolean }) {
                 <th scope="col">Digest</th>
                 <th scope="col">Size</th>
                 <th scope="col">Last modified</th>
+                <th scope="col">Expires</th>
                 <th scope="col">Pull</th>
                 {canWrite ? (
                   <th scope="col">
@@ -333,7 +337,7 @@ function Tags({ repo, canWrite }: { repo: string; canWrite: boolean }) {
                 return (
                   <tr key={t.name}>
                     <th scope="row" data-label="Tag">
-                      {t.name}
+                      {t.name} <ImmutableMark tag={t} />
                     </th>
                     <td data-label="Type">
                       <span className={`kind kind-${kind ?? 'unknown'}`}>{kind ? kindLabel(kind) : sums.loading ? '…' : 'Manifest'}</span>
@@ -370,6 +374,9 @@ function Tags({ repo, canWrite }: { repo: string; canWrite: boolean }) {
                     <td data-label="Size">{formatBytes(s?.size ?? t.size)}</td>
                     <td data-label="Last modified">
                       <time dateTime={new Date(t.start_ts * 1000).toISOString()}>{new Date(t.start_ts * 1000).toLocaleString()}</time>
+                    </td>
+                    <td data-label="Expires">
+                      <TagExpiry repo={repo} tag={t} canWrite={canWrite} onChanged={changed} />
                     </td>
                     <td data-label="Pull">
                       {pullCommand(repo, t.name, kind).map((c) => (
@@ -489,10 +496,13 @@ function TagHistory({
                     <code title={t.manifest_digest}>{shortDigest(t.manifest_digest)}</code>
                   </td>
                   <td data-label="From">{when(t.start_ts)}</td>
-                  <td data-label="Until">{t.end_ts === undefined ? <span className="badge">current</span> : when(t.end_ts)}</td>
+                  <td data-label="Until">
+                    {t.end_ts === undefined ? <span className="badge">current</span> : when(t.end_ts)}
+                    {t.end_ts !== undefined && t.end_ts * 1000 > Date.now() ? <span className="badge">current, expires</span> : null}
+                  </td>
                   {canWrite ? (
                     <td className="actions">
-                      {t.end_ts === undefined ? null : (
+                      {t.end_ts === undefined || t.end_ts * 1000 > Date.now() ? null : (
                         <button type="button" onClick={() => restore(t)}>
                           Restore
                           <span className="sr-only">
