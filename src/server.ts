@@ -36,6 +36,7 @@ import { registerRedisMetrics } from './cache/metrics.js';
 import { PullRecorder } from './services/pull-stats.js';
 import { TokenStanding } from './services/accounts/token-standing.js';
 import { PermissionService } from './services/accounts/permissions.js';
+import { buildMirror, RepositoryStates, withRepositoryStateGuard } from './services/mirror/index.js';
 
 export interface Berth {
   /** The data-model cache and Redis connections (DATA_MODEL_CACHE_CONFIG, PULL_METRICS_REDIS). */
@@ -143,7 +144,10 @@ export async function createBerth(
       : {}),
   };
   const accounts = buildAccountServices(ctx, { tokens, announceSetupCode: opts.announceSetupCode });
-  const services = buildServices(ctx, accounts.registryAccess);
+  // Repository states (MIRROR and READ_ONLY refuse pushes) and mirroring (FEATURE_REPO_MIRROR, docs/MIRRORING.md).
+  const repoStates = new RepositoryStates(ctx);
+  const mirror = buildMirror(ctx, repoStates, { log: app.log });
+  const services = buildServices(ctx, withRepositoryStateGuard(accounts.registryAccess, repoStates));
   const apiDeps = {
     accounts,
     tags: new TagService(ctx),
@@ -151,6 +155,8 @@ export async function createBerth(
     scanner: scanner?.service,
     updaterStatus: new UpdaterStatusService(ctx),
     audit: { queries: audit.queries, notifications: audit.notifications, now: ctx.now },
+    mirror: mirror?.service,
+    repoStates,
   };
 
   await installRoutes(app, {
@@ -180,6 +186,7 @@ export async function createBerth(
   scanner?.start();
   audit.start();
   pulls.start();
+  mirror?.start();
   await accounts.bootstrap();
   await accounts.firstAdmin.prepare();
   accounts.identity.start(app.log);
@@ -225,6 +232,7 @@ export async function createBerth(
         });
       await scanner?.stop();
       await stopGc?.();
+      await mirror?.stop();
       await accounts.identity.stop();
       await metricsApp?.close();
       await app.close();

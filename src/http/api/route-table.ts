@@ -15,6 +15,7 @@ import * as ui from './ui.js';
 import * as status from './status.js';
 import * as scannerStatus from './scanner-status.js';
 import * as audit from './audit.js';
+import * as mirror from './mirror.js';
 
 export interface ApiRoute {
   method: ApiMethod;
@@ -85,6 +86,14 @@ export const API_ROUTES: readonly ApiRoute[] = [
   row('PUT', '/repository/:name/tag/:tag', tags.moveTag),
   row('DELETE', '/repository/:name/tag/:tag', tags.deleteTag),
   row('POST', '/repository/:name/tag/:tag/restore', tags.restoreTag),
+
+  // repository state and mirroring (mirror.ts, docs/MIRRORING.md)
+  row('PUT', '/repository/:name/changestate', mirror.changeState),
+  row('GET', '/repository/:name/mirror', mirror.getMirror),
+  row('POST', '/repository/:name/mirror', mirror.createMirror),
+  row('PUT', '/repository/:name/mirror', mirror.updateMirror),
+  row('POST', '/repository/:name/mirror/sync-now', mirror.syncNow),
+  row('POST', '/repository/:name/mirror/sync-cancel', mirror.syncCancel),
 
   // charts and artifact views (artifacts.ts), Quay's security report (security.ts)
   row('GET', '/repository/:name/charts', artifacts.charts),

@@ -8,6 +8,7 @@ import type { UpdaterStatusService } from '../../scanner/bundle/status.js';
 import type { Principal } from '../../services/principal.js';
 import type { AuditQueries } from '../../services/audit/query.js';
 import type { NotificationService } from '../../services/notifications/service.js';
+import type { MirrorService, RepositoryStates } from '../../services/mirror/index.js';
 
 /** What the handlers use. */
 export interface ApiDeps {
@@ -20,6 +21,10 @@ export interface ApiDeps {
   updaterStatus: UpdaterStatusService;
   /** The audit log's queries and repository notifications (docs/AUDIT.md). */
   audit: AuditApi;
+  /** Repository mirroring (undefined when FEATURE_REPO_MIRROR is off). */
+  mirror?: MirrorService;
+  /** Repository states (MIRROR and READ_ONLY repositories refuse tag changes). */
+  repoStates?: RepositoryStates;
 }
 
 /** The audit log's queries and repository notifications, for the audit handlers. */

@@ -18,6 +18,7 @@ import {
 } from '../api';
 import { Link, navigate } from '../router';
 import { LogsView, NotificationsView } from './logs';
+import { MirroringSection } from './mirror';
 import {
   checkName,
   Command,
@@ -171,7 +172,7 @@ function CreateRepo({ user }: { user: User }) {
 
 export function RepoPage({ repo, user }: { repo: string; user: User }) {
   const r = useAsync(() => api<Repo>('GET', `/repository/${repoPath(repo)}`), [repo]);
-  const [tab, setTab] = useState<'tags' | 'charts' | 'settings' | 'logs' | 'notifications'>('tags');
+  const [tab, setTab] = useState<'tags' | 'charts' | 'settings' | 'logs' | 'notifications' | 'mirroring'>('tags');
   if (r.loading && !r.data) return <Loading />;
   if (r.error)
     return (
@@ -187,6 +188,7 @@ export function RepoPage({ repo, user }: { repo: string; user: User }) {
   ];
   if (data.can_admin || data.can_write) tabs.push(['settings', 'Settings']);
   if (data.can_admin) tabs.push(['logs', 'Logs'], ['notifications', 'Notifications']);
+  if (data.can_admin) tabs.push(['mirroring', 'Mirroring']);
   return (
     <>
       <nav aria-label="Breadcrumb" className="crumbs">
@@ -223,6 +225,11 @@ export function RepoPage({ repo, user }: { repo: string; user: User }) {
       {tab === 'notifications' ? (
         <Panel id="notifications">
           <NotificationsView repo={repo} />
+        </Panel>
+      ) : null}
+      {tab === 'mirroring' ? (
+        <Panel id="mirroring">
+          <MirroringSection repo={repo} state={data.state ?? 'NORMAL'} reload={r.reload} />
         </Panel>
       ) : null}
     </>
