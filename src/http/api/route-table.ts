@@ -148,7 +148,8 @@ function compile(url: string): Compiled {
     .map((seg) => {
       if (!seg.startsWith(':')) return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
       keys.push(seg.slice(1));
-      return seg === ':name' ? '(.+)' : '([^/]+)';
+      // A repository name always has a namespace ("ns/name"), so /repository/acme/mirror is the repository acme/mirror.
+      return seg === ':name' ? '([^/]+/.+)' : '([^/]+)';
     })
     .join('/');
   return { url, re: new RegExp(`^${src}/?$`), keys, literals: url.split('/').filter((s) => s && !s.startsWith(':')).length };
