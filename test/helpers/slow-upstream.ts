@@ -9,6 +9,8 @@ export interface SlowUpstream {
   host: string;
   /** Requests seen, in order: "GET /v2/…". */
   requests: string[];
+  /** Requests whose whole response body was passed on, in order. */
+  completed: string[];
   /** Bytes per second of response bodies (change at any time). */
   rate: number;
   close(): Promise<void>;
@@ -16,6 +18,7 @@ export interface SlowUpstream {
 
 export async function startSlowUpstream(target: string, bytesPerSecond: number): Promise<SlowUpstream> {
   const requests: string[] = [];
+  const completed: string[] = [];
   const state = { rate: bytesPerSecond };
   const server = http.createServer((req, res) => {
     requests.push(`${req.method} ${req.url}`);
@@ -36,7 +39,7 @@ export async function startSlowUpstream(target: string, bytesPerSecond: number):
         }
         if (!queue.length && ended) {
           clearInterval(tick);
-          res.end();
+          res.end(() => completed.push(`${req.method} ${req.url}`));
         }
       }, 50);
       ur.on('data', (c: Buffer) => queue.push(c));
@@ -62,6 +65,7 @@ export async function startSlowUpstream(target: string, bytesPerSecond: number):
   return {
     host: `127.0.0.1:${port}`,
     requests,
+    completed,
     get rate() {
       return state.rate;
     },
