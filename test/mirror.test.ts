@@ -423,3 +423,18 @@ describe('FEATURE_REPO_MIRROR off (the default)', () => {
     assert.equal((await api(s, 'GET', '/repository/admin/x', ADMIN)).json.state, 'NORMAL');
   });
 });
+
+describe('tag globs (Quay tag_glob_csv, fnmatch syntax)', () => {
+  test('*, ?, sets, negated sets and literal characters', async () => {
+    const { tagMatcher, requireTagGlobs } = await import('../src/services/mirror/tag-rules.ts');
+    const m = tagMatcher(['v1.*', 'latest', 'rc?', '2.[0-4]', 'x[!a-c]']);
+    for (const t of ['v1.0', 'v1.', 'v1.10.3', 'latest', 'rc1', '2.0', '2.4', 'xd']) assert.ok(m(t), t);
+    for (const t of ['v10', 'v1-0', 'latest2', 'rc10', '2.5', 'xa', 'xb', 'Latest', 'v2.1']) assert.ok(!m(t), t);
+    assert.ok(tagMatcher(['a.b'])('a.b') && !tagMatcher(['a.b'])('axb'), 'a dot is literal');
+    assert.ok(tagMatcher(['[abc'])('[abc'), 'an unclosed [ is literal');
+    assert.deepEqual(requireTagGlobs([' latest ', 'v*']), ['latest', 'v*']);
+    assert.throws(() => requireTagGlobs('latest'), /must be a list/);
+    assert.throws(() => requireTagGlobs(Array(101).fill('x')), /at most 100/);
+    assert.throws(() => requireTagGlobs([7]), /rule_value\[0\] must be a non-empty string/);
+  });
+});
