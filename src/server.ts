@@ -38,6 +38,7 @@ import { PullRecorder } from './services/pull-stats.js';
 import { TokenStanding } from './services/accounts/token-standing.js';
 import { PermissionService } from './services/accounts/permissions.js';
 import { buildQuota } from './services/quota/setup.js';
+import { buildMirror, RepositoryStates, withRepositoryStateGuard } from './services/mirror/index.js';
 
 export interface Berth {
   /** The data-model cache and Redis connections (DATA_MODEL_CACHE_CONFIG, PULL_METRICS_REDIS). */
@@ -171,7 +172,10 @@ export async function createBerth(
       : {}),
   };
   const accounts = buildAccountServices(ctx, { tokens, announceSetupCode: opts.announceSetupCode });
-  const services = buildServices(ctx, accounts.registryAccess);
+  // Repository states (MIRROR and READ_ONLY refuse pushes) and mirroring (FEATURE_REPO_MIRROR, docs/MIRRORING.md).
+  const repoStates = new RepositoryStates(ctx);
+  const mirror = buildMirror(ctx, repoStates, { log: app.log });
+  const services = buildServices(ctx, withRepositoryStateGuard(accounts.registryAccess, repoStates));
   const apiDeps = {
     accounts,
     tags: new TagService(ctx),
@@ -180,6 +184,8 @@ export async function createBerth(
     updaterStatus: new UpdaterStatusService(ctx),
     audit: { queries: audit.queries, notifications: audit.notifications, now: ctx.now },
     ...(quota ? { quota: quota.service } : {}),
+    mirror: mirror?.service,
+    repoStates,
   };
 
   await installRoutes(app, {
@@ -210,6 +216,7 @@ export async function createBerth(
   scanner?.start();
   audit.start();
   pulls.start();
+  mirror?.start();
   await accounts.bootstrap();
   await accounts.firstAdmin.prepare();
   accounts.identity.start(app.log);
@@ -257,6 +264,7 @@ export async function createBerth(
       await scanner?.stop();
       await backfilled;
       await stopGc?.();
+      await mirror?.stop();
       await accounts.identity.stop();
       await metricsApp?.close();
       await app.close();

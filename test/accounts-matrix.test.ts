@@ -147,6 +147,7 @@ for (const dialect of await testDialects()) {
           config: {
             BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] },
             LOGIN_FAILURE_LIMIT: 1000,
+            FEATURE_REPO_MIRROR: true,
             // Team sync with an OpenID provider's groups (never contacted: linking a team to a claim group needs no provider call).
             FEATURE_TEAM_SYNCING: true,
             FEATURE_QUOTA_MANAGEMENT: true,
@@ -571,6 +572,13 @@ for (const dialect of await testDialects()) {
       a('POST', '/repository/:name/changevisibility', '/repository/acme/private/changevisibility', 'admin', 200, {
         body: { visibility: 'private' },
       }),
+      // repository state and mirroring (docs/MIRRORING.md): admins only; acme/private has no mirror configuration
+      a('PUT', '/repository/:name/changestate', '/repository/acme/private/changestate', 'admin', 200, { body: { state: 'NORMAL' } }),
+      a('GET', '/repository/:name/mirror', '/repository/acme/private/mirror', 'admin', 404),
+      a('POST', '/repository/:name/mirror', '/repository/acme/private/mirror', 'admin', 400, { body: {} }),
+      a('PUT', '/repository/:name/mirror', '/repository/acme/private/mirror', 'admin', 404, { body: { is_enabled: true } }),
+      a('POST', '/repository/:name/mirror/sync-now', '/repository/acme/private/mirror/sync-now', 'admin', 404),
+      a('POST', '/repository/:name/mirror/sync-cancel', '/repository/acme/private/mirror/sync-cancel', 'admin', 404),
       a('GET', '/repository/:name/permissions/user/', '/repository/acme/private/permissions/user/', 'admin', 200),
       a('GET', '/repository/:name/permissions/user/:member', '/repository/acme/private/permissions/user/reader', 'admin', 200),
       a('PUT', '/repository/:name/permissions/user/:member', '/repository/acme/private/permissions/user/dummy', 'admin', 200, {
@@ -736,6 +744,10 @@ for (const dialect of await testDialects()) {
       const sample: Record<string, string> = {
         '/repository/:name': '/repository/acme/private',
         '/repository/:name/changevisibility': '/repository/acme/private/changevisibility',
+        '/repository/:name/changestate': '/repository/acme/private/changestate',
+        '/repository/:name/mirror': '/repository/acme/private/mirror',
+        '/repository/:name/mirror/sync-now': '/repository/acme/private/mirror/sync-now',
+        '/repository/:name/mirror/sync-cancel': '/repository/acme/private/mirror/sync-cancel',
         '/repository/:name/permissions/user/': '/repository/acme/private/permissions/user/',
         '/repository/:name/permissions/user/:member': '/repository/acme/private/permissions/user/nobody-here',
         '/repository/:name/permissions/team/': '/repository/acme/private/permissions/team/',

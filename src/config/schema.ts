@@ -13,6 +13,7 @@ import { edgeConfigSchema } from './schema-edge.js';
 import { storageConfigSchema } from './schema-storage.js';
 import { redisConfigSchema } from './schema-redis.js';
 import { quotaConfigSchema } from './schema-quota.js';
+import { mirrorConfigSchema } from './schema-mirror.js';
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, 'must be HOST:PORT (for example 0.0.0.0:8080)');
 
@@ -64,6 +65,7 @@ export const configSchema = z
     ...storageConfigSchema,
     ...redisConfigSchema,
     ...quotaConfigSchema,
+    ...mirrorConfigSchema,
   })
   .loose();
 

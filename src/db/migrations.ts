@@ -15,6 +15,7 @@ import { auditLogMigration, notificationsMigration } from './migrations-audit.js
 import { scaleIndexesMigration } from './migrations-scale.js';
 import { quotaMigration } from './migrations-quota.js';
 import { tagPolicyMigration } from './migrations-tag-policy.js';
+import { repoMirrorMigration } from './migrations-mirror.js';
 
 function migrations(dialect: Dialect): Record<string, Migration> {
   const id = (t: string) =>
@@ -62,6 +63,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0019_scale_indexes': scaleIndexesMigration(dialect),
     '0017_quota': quotaMigration(dialect),
     '0018_tag_policy': tagPolicyMigration(dialect),
+    '0016_repo_mirror': repoMirrorMigration(),
   };
 }
 

@@ -61,6 +61,8 @@ export interface RepoView {
   description: string | null;
   is_public: boolean;
   created: number;
+  /** Quay's repository state (NORMAL, READ_ONLY, MIRROR), in the view of one repository. */
+  state?: 'NORMAL' | 'READ_ONLY' | 'MIRROR';
 }
 
 export class RepoService {
@@ -138,7 +140,7 @@ export class RepoService {
   async view(full: string): Promise<RepoView> {
     const r = await this.ctx.db
       .selectFrom('repository')
-      .select(['name', 'description', 'visibility', 'created_at'])
+      .select(['name', 'description', 'visibility', 'created_at', 'state'])
       .where('name', '=', full)
       .executeTakeFirst();
     if (!r) throw notFound(`repository "${full.slice(0, 255)}" does not exist`);
@@ -148,6 +150,7 @@ export class RepoService {
       description: r.description,
       is_public: r.visibility === 'public',
       created: r.created_at,
+      state: r.state,
     };
   }
 

@@ -81,7 +81,7 @@ export interface ChildServer {
 }
 
 /** Runs `berth serve` as a child process and waits until /v2/ answers. */
-export async function spawnServer(args: string[], env: Record<string, string> = {}): Promise<ChildServer> {
+export async function spawnServer(args: string[], env: Record<string, string> = {}, startMs = 20_000): Promise<ChildServer> {
   const proc = spawn(process.execPath, [BERTH_BIN, 'serve', '--listen', '127.0.0.1:0', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -90,7 +90,7 @@ export async function spawnServer(args: string[], env: Record<string, string> = 
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + startMs;
   while (Date.now() < deadline) {
     const m = /listening on (http:\/\/\S+)/.exec(out);
     if (m) {

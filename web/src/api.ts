@@ -69,6 +69,8 @@ export interface Repo {
   created: number;
   can_write?: boolean;
   can_admin?: boolean;
+  /** Quay's repository state: NORMAL, READ_ONLY or MIRROR. */
+  state?: string;
 }
 export interface Tag {
   name: string;

@@ -17,6 +17,7 @@ import * as status from './status.js';
 import * as scannerStatus from './scanner-status.js';
 import * as audit from './audit.js';
 import * as quota from './quota.js';
+import * as mirror from './mirror.js';
 
 export interface ApiRoute {
   method: ApiMethod;
@@ -93,6 +94,14 @@ export const API_ROUTES: readonly ApiRoute[] = [
   row('GET', '/repository/:name/immutabilitypolicy/:uuid', immutability.getPolicy),
   row('PUT', '/repository/:name/immutabilitypolicy/:uuid', immutability.updatePolicy),
   row('DELETE', '/repository/:name/immutabilitypolicy/:uuid', immutability.deletePolicy),
+
+  // repository state and mirroring (mirror.ts, docs/MIRRORING.md)
+  row('PUT', '/repository/:name/changestate', mirror.changeState),
+  row('GET', '/repository/:name/mirror', mirror.getMirror),
+  row('POST', '/repository/:name/mirror', mirror.createMirror),
+  row('PUT', '/repository/:name/mirror', mirror.updateMirror),
+  row('POST', '/repository/:name/mirror/sync-now', mirror.syncNow),
+  row('POST', '/repository/:name/mirror/sync-cancel', mirror.syncCancel),
 
   // charts and artifact views (artifacts.ts), Quay's security report (security.ts)
   row('GET', '/repository/:name/charts', artifacts.charts),
@@ -173,7 +182,8 @@ function compile(url: string): Compiled {
     .map((seg) => {
       if (!seg.startsWith(':')) return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
       keys.push(seg.slice(1));
-      return seg === ':name' ? '(.+)' : '([^/]+)';
+      // A repository name always has a namespace ("ns/name"), so /repository/acme/mirror is the repository acme/mirror.
+      return seg === ':name' ? '([^/]+/.+)' : '([^/]+)';
     })
     .join('/');
   return { url, re: new RegExp(`^${src}/?$`), keys, literals: url.split('/').filter((s) => s && !s.startsWith(':')).length };

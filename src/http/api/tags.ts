@@ -39,8 +39,9 @@ export const listTags: ApiHandler = async ({ req, reply, params: { name }, princ
   );
 };
 
-export const moveTag: ApiHandler = async ({ req, reply, params: { name, tag }, principal, deps: { accounts, tags } }) => {
+export const moveTag: ApiHandler = async ({ req, reply, params: { name, tag }, principal, deps: { accounts, tags, repoStates } }) => {
   await accounts.repos.requireAccess(principal, name, 'write');
+  await repoStates?.requireWritable(name);
   const b = putTagBody.parse(req.body);
   const i = name.indexOf('/');
   const where = { repo: name.slice(i + 1), namespace: name.slice(0, i), tag };
@@ -67,15 +68,17 @@ export const moveTag: ApiHandler = async ({ req, reply, params: { name, tag }, p
   return sendJson(reply, 201, 'Updated');
 };
 
-export const restoreTag: ApiHandler = async ({ req, reply, params: { name, tag }, principal, deps: { accounts, tags } }) => {
+export const restoreTag: ApiHandler = async ({ req, reply, params: { name, tag }, principal, deps: { accounts, tags, repoStates } }) => {
   await accounts.repos.requireAccess(principal, name, 'write');
+  await repoStates?.requireWritable(name);
   const b = moveTagBody.parse(req.body);
   await tags.restore(name, tag, b.manifest_digest);
   return sendJson(reply, 200, {});
 };
 
-export const deleteTag: ApiHandler = async ({ reply, params: { name, tag }, principal, deps: { accounts, tags } }) => {
+export const deleteTag: ApiHandler = async ({ reply, params: { name, tag }, principal, deps: { accounts, tags, repoStates } }) => {
   await accounts.repos.requireAccess(principal, name, 'write');
+  await repoStates?.requireWritable(name);
   await tags.delete(name, tag);
   return reply.code(204).send();
 };

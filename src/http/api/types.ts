@@ -8,6 +8,7 @@ import type { UpdaterStatusService } from '../../scanner/bundle/status.js';
 import type { Principal } from '../../services/principal.js';
 import type { AuditQueries } from '../../services/audit/query.js';
 import type { NotificationService } from '../../services/notifications/service.js';
+import type { MirrorService, RepositoryStates } from '../../services/mirror/index.js';
 
 /** What the handlers use. */
 export interface ApiDeps {
@@ -22,6 +23,10 @@ export interface ApiDeps {
   audit: AuditApi;
   /** Storage quotas (undefined when FEATURE_QUOTA_MANAGEMENT is off: the quota routes answer 404). */
   quota?: import('../../services/quota/quotas.js').QuotaService;
+  /** Repository mirroring (undefined when FEATURE_REPO_MIRROR is off). */
+  mirror?: MirrorService;
+  /** Repository states (MIRROR and READ_ONLY repositories refuse tag changes). */
+  repoStates?: RepositoryStates;
 }
 
 /** The audit log's queries and repository notifications, for the audit handlers. */

@@ -45,6 +45,11 @@ export const LOG_KINDS = {
   org_change_quota_limit: 'a quota limit changed',
   org_delete_quota_limit: 'a quota limit removed',
   quota_warning: 'a push took a namespace past a Warning limit of its quota',
+  change_repo_state: 'a repository put in the NORMAL, READ_ONLY or MIRROR state',
+  repo_mirror_config_changed: 'a repository mirror configured, changed, or told to sync now or cancel',
+  repo_mirror_sync_started: 'a mirror sync started (or resumed after an interrupted one)',
+  repo_mirror_sync_success: 'a mirror sync finished: the matching upstream tags are copied',
+  repo_mirror_sync_failed: 'a mirror sync failed (the reason is in the entry and the mirror status)',
 } as const;
 
 export type LogKind = keyof typeof LOG_KINDS;

@@ -20,6 +20,7 @@ import {
 import { Link, navigate } from '../router';
 import { LogsView, NotificationsView } from './logs';
 import { ImmutabilityRules, ImmutableMark, TagExpiry } from './tag-policy';
+import { MirroringSection } from './mirror';
 import {
   checkName,
   Command,
@@ -174,7 +175,7 @@ function CreateRepo({ user }: { user: User }) {
 
 export function RepoPage({ repo, user }: { repo: string; user: User }) {
   const r = useAsync(() => api<Repo>('GET', `/repository/${repoPath(repo)}`), [repo]);
-  const [tab, setTab] = useState<'tags' | 'charts' | 'settings' | 'logs' | 'notifications'>('tags');
+  const [tab, setTab] = useState<'tags' | 'charts' | 'settings' | 'logs' | 'notifications' | 'mirroring'>('tags');
   const [rulesVersion, setRulesVersion] = useState(0);
   if (r.loading && !r.data) return <Loading />;
   if (r.error)
@@ -191,6 +192,7 @@ export function RepoPage({ repo, user }: { repo: string; user: User }) {
   ];
   if (data.can_admin || data.can_write) tabs.push(['settings', 'Settings']);
   if (data.can_admin) tabs.push(['logs', 'Logs'], ['notifications', 'Notifications']);
+  if (data.can_admin) tabs.push(['mirroring', 'Mirroring']);
   return (
     <>
       <nav aria-label="Breadcrumb" className="crumbs">
@@ -228,6 +230,11 @@ export function RepoPage({ repo, user }: { repo: string; user: User }) {
       {tab === 'notifications' ? (
         <Panel id="notifications">
           <NotificationsView repo={repo} />
+        </Panel>
+      ) : null}
+      {tab === 'mirroring' ? (
+        <Panel id="mirroring">
+          <MirroringSection repo={repo} state={data.state ?? 'NORMAL'} reload={r.reload} />
         </Panel>
       ) : null}
     </>

@@ -1,0 +1,112 @@
+// The repository page's "Mirroring" section in Debian's Chromium (playwright-core) against a real Berth with a
+// docker-registry upstream: set up a mirror (a bad upstream is refused on its field), the state switch, sync now
+// and the status turning to success, the synced tag in the tag list, a failing upstream shown with its reason,
+// and the section hidden from a reader.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
+import { startServer, type TestServer } from './helpers/server.ts';
+import { api } from './helpers/accounts.ts';
+import { startDistribution, type Distribution } from './helpers/distribution.ts';
+import { ContainerSandbox } from './helpers/exec.ts';
+import { ADMIN, mirrorConfig, multiArch, pushAll } from './helpers/mirror.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const skip = existsSync(CHROMIUM) ? false : `SKIPPED: ${CHROMIUM} is missing (apt-get install -y chromium; .ci/run installs it)`;
+const PW = 'user-password-1';
+let s: TestServer;
+let browser: Browser;
+let upstream: Distribution;
+let sandbox: ContainerSandbox;
+let digest: string;
+
+async function signIn(page: Page, user: string, pass: string): Promise<void> {
+  await page.goto(s.url);
+  await page.getByLabel('Username').fill(user);
+  await page.getByLabel('Password').fill(pass);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByText('Signed in as').waitFor();
+}
+
+before(async () => {
+  if (skip) return;
+  const { webIsStale, buildWeb } = await import('../scripts/build-web.mjs');
+  if (webIsStale()) await buildWeb();
+  sandbox = new ContainerSandbox('berth-ui-mirror-');
+  upstream = await startDistribution();
+  const img = await multiArch('ui');
+  digest = img.descriptor.digest;
+  await pushAll(sandbox, upstream.host, 'library/web', { v1: img });
+  s = await startServer('sqlite', {}, { auth: true, config: mirrorConfig() });
+  for (const u of ['owner', 'reader']) assert.equal((await api(s, 'POST', '/user/', ADMIN, { username: u, password: PW })).status, 201);
+  assert.equal((await api(s, 'POST', '/organization/', ['owner', PW], { name: 'acme' })).status, 201);
+  assert.equal((await api(s, 'POST', '/repository', ['owner', PW], { namespace: 'acme', repository: 'web' })).status, 201);
+  assert.equal((await api(s, 'PUT', '/repository/acme/web/permissions/user/reader', ['owner', PW], { role: 'read' })).status, 200);
+  const { chromium } = await import('playwright-core');
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+    ],
+  });
+});
+after(async () => {
+  await browser?.close();
+  await s?.stop();
+  await upstream?.cleanup();
+  await sandbox?.cleanup();
+});
+
+test('set up a mirror, sync now, see success and the tag; a dead upstream shows the failure reason', { skip }, async () => {
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 1000 } })).newPage();
+  page.setDefaultTimeout(20_000);
+  await signIn(page, 'owner', PW);
+  await page.goto(`${s.url}/repository/acme/web`);
+  await page.getByRole('tab', { name: 'Mirroring' }).click();
+  assert.equal(await page.getByTestId('repo-state').textContent(), 'NORMAL');
+  // A bad upstream is refused by the server; the message lands on the field and nothing is created.
+  await page.getByLabel('Upstream repository').fill('https://example.com/a/b');
+  await page.getByLabel('Tags to mirror').fill('v*');
+  await page.getByLabel('TLS').selectOption('false');
+  await page.getByRole('button', { name: 'Set up mirroring' }).click();
+  await page.getByText('must not have a scheme').waitFor();
+  assert.equal((await api(s, 'GET', '/repository/acme/web/mirror', ['owner', PW])).status, 404);
+  await page.getByLabel('Upstream repository').fill(`${upstream.host}/library/web`);
+  await page.getByLabel('First sync at (UTC)').fill('2099-01-01T00:00:00Z');
+  await page.getByRole('button', { name: 'Set up mirroring' }).click();
+  await page.getByText('Mirroring is set up').waitFor();
+  await page.getByTestId('repo-state').getByText('MIRROR').waitFor();
+  assert.equal(await page.getByTestId('mirror-status').textContent(), 'Scheduled (never run)');
+  await page.getByRole('button', { name: 'Sync now' }).click();
+  await page.getByTestId('mirror-status').getByText('Succeeded').waitFor();
+  await page.getByRole('tab', { name: 'Tags' }).click();
+  await page.getByRole('table', { name: /^Tags of / }).getByRole('row', { name: /\bv1\b/ }).first().waitFor();
+  const tags = await api(s, 'GET', '/repository/acme/web/tag/', ['owner', PW]);
+  assert.equal(tags.json.tags[0].manifest_digest, digest);
+
+  // The upstream goes away: the next sync fails and the page says why.
+  await upstream.stop();
+  await page.getByRole('tab', { name: 'Mirroring' }).click();
+  await page.getByRole('button', { name: 'Sync now' }).click();
+  await page.getByTestId('mirror-status').getByText('Failed').waitFor();
+  assert.match((await page.getByTestId('mirror-error').textContent()) ?? '', /ECONNREFUSED|unreachable|connect/i);
+  // Back to a normal repository from the state switch.
+  await page.getByRole('button', { name: 'Make normal' }).click();
+  await page.getByTestId('repo-state').getByText('NORMAL').waitFor();
+  assert.equal((await api(s, 'GET', '/repository/acme/web', ['owner', PW])).json.state, 'NORMAL');
+});
+
+test('a reader does not see the Mirroring section', { skip }, async () => {
+  const page = await (await browser.newContext()).newPage();
+  page.setDefaultTimeout(10_000);
+  await signIn(page, 'reader', PW);
+  await page.goto(`${s.url}/repository/acme/web`);
+  await page.getByRole('tab', { name: 'Tags' }).waitFor();
+  assert.equal(await page.getByRole('tab', { name: 'Mirroring' }).count(), 0);
+});
