@@ -90,7 +90,8 @@ export async function spawnServer(args: string[], env: Record<string, string> = 
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 20_000;
+  // Generous: on a machine shared with other test suites (load average 25-40) a start can take 20-30 s.
+  const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     const m = /listening on (http:\/\/\S+)/.exec(out);
     if (m) {
