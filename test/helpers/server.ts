@@ -81,7 +81,8 @@ export interface ChildServer {
 }
 
 /** Runs `berth serve` as a child process and waits until /v2/ answers. */
-export async function spawnServer(args: string[], env: Record<string, string> = {}, startMs = 20_000): Promise<ChildServer> {
+// The start-up deadline is generous: on a machine shared with other test suites (load 25-40) a start can take 20-30 s.
+export async function spawnServer(args: string[], env: Record<string, string> = {}, startMs = 60_000): Promise<ChildServer> {
   const proc = spawn(process.execPath, [BERTH_BIN, 'serve', '--listen', '127.0.0.1:0', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
