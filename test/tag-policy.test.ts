@@ -14,6 +14,7 @@ import { api, host, registryToken } from './helpers/accounts.ts';
 import { buildImage, writeDirLayout, writeOciLayout, type BuiltImage } from './helpers/images.ts';
 import { run, ContainerSandbox } from './helpers/exec.ts';
 import { collectGarbage } from '../src/services/gc.ts';
+import { startRedis, type TestRedis } from './helpers/redis.ts';
 import { compileTagPattern, BadTagPattern } from '../src/services/tag-rules.ts';
 import { parseExpiresAfter } from '../src/services/tag-expiry.ts';
 
@@ -349,3 +350,42 @@ for (const dialect of await testDialects()) {
     });
   });
 }
+
+describe('an expired tag is not served from the Redis data-model cache', () => {
+  let redis: TestRedis;
+  let s: TestServer;
+  before(async () => {
+    redis = await startRedis();
+    s = await startServer(
+      'sqlite',
+      {},
+      { config: { DATA_MODEL_CACHE_CONFIG: { engine: 'redis', redis_config: { primary: redis.primary } } } },
+    );
+  });
+  after(async () => {
+    s.berth.ctx.now = Date.now;
+    await s.stop();
+    await redis.stop();
+  });
+
+  test('pulled (and cached in Redis) before its expiration, 404 after it', async () => {
+    assert.equal(s.berth.ctx.cache?.engine, 'redis');
+    const img = await image('oci', 'cached', { 'quay.expires-after': '1h' });
+    for (const [d, b] of img.blobs)
+      assert.equal(
+        (await fetch(`${s.url}/v2/open/app/blobs/uploads/?digest=${d}`, { method: 'POST', body: new Uint8Array(b) })).status,
+        201,
+      );
+    const put = await fetch(`${s.url}/v2/open/app/manifests/tmp`, {
+      method: 'PUT',
+      headers: { 'content-type': img.mediaType },
+      body: new Uint8Array(img.manifest),
+    });
+    assert.equal(put.status, 201);
+    for (let i = 0; i < 2; i++) assert.equal((await fetch(`${s.url}/v2/open/app/manifests/tmp`)).status, 200);
+    s.berth.ctx.now = () => Date.now() + HOUR + 1000;
+    assert.equal((await fetch(`${s.url}/v2/open/app/manifests/tmp`)).status, 404);
+    s.berth.ctx.now = Date.now;
+    assert.equal((await fetch(`${s.url}/v2/open/app/manifests/tmp`)).status, 200, 'the same cache entry before the expiration');
+  });
+});
