@@ -21,7 +21,7 @@
 //   api org list (admin/reader) GET /api/v1/repository?namespace=<org>
 //   gc pass                     collectGarbage() once (--gc)
 // The machine's load average is printed with every figure.
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import path from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
@@ -58,15 +58,24 @@ const say = (m) => process.stderr.write(`[scale ${new Date().toISOString().slice
 const basic = ([u, p]) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
 
 async function prepare(size, label) {
-  const dir = mkdtempSync(path.join(tmpdir(), `berth-scale-${label}-`));
+  // A given database keeps its data directory next to it: Berth's secret key file there decrypts the
+  // token signing key stored in the database, so a second run on the same database needs the same one.
+  const keep =
+    label === 'large'
+      ? (opt('large-sqlite') ?? (opt('large-postgres') ? path.join(tmpdir(), 'berth-scale-large-pg') : undefined))
+      : undefined;
+  const dir = keep
+    ? `${keep.replace(/[:/@]+/g, (m) => (keep.startsWith('/') ? m : '_'))}.berth-data`
+    : mkdtempSync(path.join(tmpdir(), `berth-scale-${label}-`));
+  mkdirSync(dir, { recursive: true });
   if (DIALECT === 'sqlite') {
     const given = label === 'large' ? opt('large-sqlite') : undefined;
     const file = given ?? path.join(dir, 'berth.db');
     if (!given || !existsSync(given)) await generate({ kind: 'sqlite', file }, size);
-    return { dir, uri: `sqlite:${file}`, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+    return { dir, uri: `sqlite:${file}`, drop: async () => (keep ? undefined : rmSync(dir, { recursive: true, force: true })) };
   }
   const given = label === 'large' ? opt('large-postgres') : undefined;
-  if (given) return { dir, uri: given, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+  if (given) return { dir, uri: given, drop: async () => undefined };
   const pg = await createPostgresDatabase();
   await generate({ kind: 'postgres', uri: pg.uri }, size);
   return {
