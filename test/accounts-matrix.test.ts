@@ -384,6 +384,12 @@ for (const dialect of await testDialects()) {
       for (const l of (await api(s, 'GET', `${quotaUrl(ns)}/${id}/limit`, ADMIN)).json as { id: number }[])
         await expectOk('no limit', api(s, 'DELETE', `${quotaUrl(ns)}/${id}/limit/${l.id}`, ADMIN), [204]);
     };
+    const keepAcme = async () => {
+      quota.acme = await ensureQuota('acme');
+    };
+    const limitAcme = async () => {
+      quota.acme = await ensureLimit('acme');
+    };
     const orgQ = () => `/organization/acme/quota/${quota.acme}`;
     const suQ = (kind: string, ns: string) => `/superuser/${kind}/${ns}/quota/${ns === 'acme' ? quota.acme : quota.doomed}`;
     const routes: Route[] = [
@@ -484,19 +490,19 @@ for (const dialect of await testDialects()) {
 
       // ---- storage quotas: superusers write; organization members read (no caller here but the superuser is one)
       a('GET', '/organization/:org/quota', '/organization/acme/quota', 'super', 200, {
-        setup: async () => void (quota.acme = await ensureQuota('acme')),
+        setup: keepAcme,
       }),
       a('POST', '/organization/:org/quota', '/organization/acme/quota', 'super', 201, {
         body: { limit_bytes: 5000 },
         setup: () => noQuota('acme'),
       }),
-      a('GET', '/organization/:org/quota/:quota', orgQ, 'super', 200, { setup: async () => void (quota.acme = await ensureQuota('acme')) }),
+      a('GET', '/organization/:org/quota/:quota', orgQ, 'super', 200, { setup: keepAcme }),
       a('PUT', '/organization/:org/quota/:quota', orgQ, 'super', 200, { body: { limit_bytes: 6000 } }),
       a('DELETE', '/organization/:org/quota/:quota', orgQ, 'super', 204, {
-        setup: async () => void (quota.acme = await ensureQuota('acme')),
+        setup: keepAcme,
       }),
       a('GET', '/organization/:org/quota/:quota/limit', () => `${orgQ()}/limit`, 'super', 200, {
-        setup: async () => void (quota.acme = await ensureQuota('acme')),
+        setup: keepAcme,
       }),
       a('POST', '/organization/:org/quota/:quota/limit', () => `${orgQ()}/limit`, 'super', 201, {
         body: { type: 'Reject', threshold_percent: 100 },
@@ -506,14 +512,14 @@ for (const dialect of await testDialects()) {
         },
       }),
       a('GET', '/organization/:org/quota/:quota/limit/:limit', () => `${orgQ()}/limit/${quota.limit}`, 'super', 200, {
-        setup: async () => void (quota.acme = await ensureLimit('acme')),
+        setup: limitAcme,
       }),
       a('PUT', '/organization/:org/quota/:quota/limit/:limit', () => `${orgQ()}/limit/${quota.limit}`, 'super', 200, {
         body: { threshold_percent: 70 },
-        setup: async () => void (quota.acme = await ensureLimit('acme')),
+        setup: limitAcme,
       }),
       a('DELETE', '/organization/:org/quota/:quota/limit/:limit', () => `${orgQ()}/limit/${quota.limit}`, 'super', 204, {
-        setup: async () => void (quota.acme = await ensureLimit('acme')),
+        setup: limitAcme,
       }),
       a('GET', '/user/quota', '/user/quota', 'user', 200),
       a('GET', '/user/quota/:quota', '/user/quota/999999', 'user', 404),

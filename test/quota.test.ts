@@ -5,11 +5,11 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { testDialects } from './helpers/databases.ts';
-import { startServer, type TestServer } from './helpers/server.ts';
+import { BERTH_BIN, startServer, type TestServer } from './helpers/server.ts';
 import { api, host, registryToken } from './helpers/accounts.ts';
 import { buildImage, writeOciLayout, type BuiltImage } from './helpers/images.ts';
 import { run, which } from './helpers/exec.ts';
@@ -278,6 +278,23 @@ for (const dialect of await testDialects()) {
         ...imgs.slice(0, 6).map((img, i) => httpPush(s, 'conc/r9', `x${i}`, img)),
       ]);
       await assertMatchesRecount(s, 'conc');
+    });
+
+    test('berth admin quota-recount puts wrong stored usage right and says what it was', async () => {
+      const right = (await orgReport(s, 'conc')).quota_bytes;
+      await s.berth.ctx.db.updateTable('quota_namespace_size').set({ size_bytes: 7 }).where('namespace', '=', 'conc').execute();
+      await s.berth.ctx.db.updateTable('quota_repository_size').set({ size_bytes: 0 }).execute();
+      assert.equal((await orgReport(s, 'conc')).quota_bytes, 7);
+      const cfg = path.join(s.dataDir, 'quota-cli.yaml');
+      writeFileSync(cfg, 'FEATURE_QUOTA_MANAGEMENT: true\n');
+      const r = await run('node', [BERTH_BIN, 'admin', 'quota-recount', 'conc', '--config', cfg, '--data', s.dataDir], {
+        env: { ...process.env, BERTH_TSX: '1', ...(s.dbUri ? { DB_URI: s.dbUri } : {}) },
+      });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, new RegExp(`^conc: ${right} bytes \\(.*\\) in 5 repositories, was 7 bytes$`, 'm'));
+      assert.match(r.stdout, /^recounted 1 namespace$/m);
+      assert.equal((await orgReport(s, 'conc')).quota_bytes, right);
+      assert.ok(Object.values(await repoSizes(s, 'conc')).every((n) => n > 0));
     });
 
     test('quota API: Quay shapes; superusers write, members read; bad input and unknown names change nothing', async () => {
