@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { api } from './helpers/accounts.ts';
@@ -86,7 +87,11 @@ test('set up a mirror, sync now, see success and the tag; a dead upstream shows 
   await page.getByRole('button', { name: 'Sync now' }).click();
   await page.getByTestId('mirror-status').getByText('Succeeded').waitFor();
   await page.getByRole('tab', { name: 'Tags' }).click();
-  await page.getByRole('table', { name: /^Tags of / }).getByRole('row', { name: /\bv1\b/ }).first().waitFor();
+  await page
+    .getByRole('table', { name: /^Tags of / })
+    .getByRole('row', { name: /\bv1\b/ })
+    .first()
+    .waitFor();
   const tags = await api(s, 'GET', '/repository/acme/web/tag/', ['owner', PW]);
   assert.equal(tags.json.tags[0].manifest_digest, digest);
 
@@ -100,6 +105,28 @@ test('set up a mirror, sync now, see success and the tag; a dead upstream shows 
   await page.getByRole('button', { name: 'Make normal' }).click();
   await page.getByTestId('repo-state').getByText('NORMAL').waitFor();
   assert.equal((await api(s, 'GET', '/repository/acme/web', ['owner', PW])).json.state, 'NORMAL');
+});
+
+test('the Mirroring section passes axe-core (no serious or critical violation)', { skip }, async () => {
+  // A context that bypasses the CSP so axe can be injected (the app's pages keep their CSP elsewhere).
+  const page = await (await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 1000 } })).newPage();
+  page.setDefaultTimeout(20_000);
+  await signIn(page, 'owner', PW);
+  await page.goto(`${s.url}/repository/acme/web`);
+  await page.getByRole('tab', { name: 'Mirroring' }).click();
+  await page.getByTestId('mirror-status').waitFor();
+  await page.addScriptTag({ path: path.join(import.meta.dirname, '..', 'node_modules', 'axe-core', 'axe.min.js') });
+  const violations = await page.evaluate(async () => {
+    const w = window as unknown as {
+      axe: { run(d: Document, o: object): Promise<{ violations: { id: string; impact: string; help: string }[] }> };
+    };
+    return (await w.axe.run(document, { resultTypes: ['violations'] })).violations;
+  });
+  const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(
+    bad.map((v) => `${v.impact} ${v.id}: ${v.help}`),
+    [],
+  );
 });
 
 test('a reader does not see the Mirroring section', { skip }, async () => {

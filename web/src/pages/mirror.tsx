@@ -126,8 +126,10 @@ export function MirroringSection({ repo, state, reload }: { repo: string; state:
             {cfg.last_error && cfg.sync_status === 'SYNC_FAILED' ? (
               <>
                 <dt>Reason</dt>
-                <dd data-testid="mirror-error" role="alert">
-                  {cfg.last_error}
+                <dd>
+                  <span data-testid="mirror-error" role="alert">
+                    {cfg.last_error}
+                  </span>
                 </dd>
               </>
             ) : null}
