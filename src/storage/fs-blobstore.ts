@@ -15,6 +15,8 @@ const SAFE_DIGEST = /^(sha256|sha384|sha512):([a-f0-9]{64,128})$/;
 export class FsBlobStore implements BlobStore {
   private readonly blobsDir: string;
   private readonly uploadsDir: string;
+  /** Single-request uploads this process is writing or storing (see uploadInUse). */
+  private readonly single = new Set<string>();
 
   constructor(readonly root: string) {
     this.blobsDir = path.join(root, 'blobs');
@@ -75,9 +77,19 @@ export class FsBlobStore implements BlobStore {
     await fs.rm(this.blobPath(digest), { force: true });
   }
 
-  async createUpload(id: string): Promise<void> {
-    const fh = await fs.open(this.uploadPath(id), 'wx');
-    await fh.close();
+  async createUpload(id: string, opts: { singleRequest?: boolean } = {}): Promise<void> {
+    if (opts.singleRequest) this.single.add(id);
+    try {
+      const fh = await fs.open(this.uploadPath(id), 'wx');
+      await fh.close();
+    } catch (e) {
+      this.single.delete(id);
+      throw e;
+    }
+  }
+
+  uploadInUse(id: string): boolean {
+    return this.single.has(id);
   }
 
   async uploadModifiedAt(id: string): Promise<number | null> {
@@ -181,6 +193,7 @@ export class FsBlobStore implements BlobStore {
 
   async deleteUpload(id: string): Promise<void> {
     await fs.rm(this.uploadPath(id), { force: true });
+    this.single.delete(id);
   }
 
   async *list(): AsyncIterable<string> {
