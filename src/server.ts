@@ -9,6 +9,7 @@ import { writesDurable } from './services/durability.js';
 import { openBlobStore } from './storage/open.js';
 import { DbUploadStateStore } from './db/upload-state.js';
 import { scheduleGc } from './services/gc-lease.js';
+import { watchReplicas } from './services/replicas.js';
 import type { ServiceContext } from './services/context.js';
 import { buildServices } from './services/index.js';
 import { createApp, installRoutes } from './http/app.js';
@@ -211,6 +212,8 @@ export async function createBerth(
   });
   // GC_INTERVAL_SECONDS: every replica tries; the gc lease lets one run at a time.
   const stopGc = config.gcIntervalSeconds > 0 ? scheduleGc(ctx, config.gcIntervalSeconds, app.log) : undefined;
+  // PostgreSQL: this replica's heartbeat; warns when an in-memory cache shares the database with another replica.
+  const replicas = await watchReplicas(ctx, config.raw.DATA_MODEL_CACHE_CONFIG?.engine ?? 'inmemory', app.log);
   const metricsApp = metrics && ms.separate ? await buildMetricsApp({ metrics, basicAuth: ms.basicAuth }) : undefined;
 
   scanner?.start();
@@ -265,6 +268,7 @@ export async function createBerth(
       await backfilled;
       await stopGc?.();
       await mirror?.stop();
+      await replicas?.stop();
       await accounts.identity.stop();
       await metricsApp?.close();
       await app.close();

@@ -6,6 +6,7 @@ import { scannerMigration } from './migrations-scanner.js';
 import { scannerIndexMigration } from './migrations-scanner-index.js';
 import { airgapMigration } from './migrations-airgap.js';
 import { loginThrottleMigration } from './migrations-login-throttle.js';
+import { replicasMigration } from './migrations-replicas.js';
 import { tagHistoryMigration } from './migrations-tag-history.js';
 import { scannerCleanupMigration } from './migrations-scanner-cleanup.js';
 import { identityMigration } from './migrations-identity.js';
@@ -64,6 +65,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0017_quota': quotaMigration(dialect),
     '0018_tag_policy': tagPolicyMigration(dialect),
     '0016_repo_mirror': repoMirrorMigration(),
+    '0020_gc_upload_guard': replicasMigration(),
   };
 }
 

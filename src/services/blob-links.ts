@@ -1,5 +1,7 @@
-// Recording a committed blob in the database and linking it to a repository.
+// Recording a committed blob in the database and linking it to a repository, and telling when nothing uses one.
+import { type Expression, expressionBuilder, type SqlBool } from 'kysely';
 import type { DB } from '../db/database.js';
+import type { Database } from '../db/types.js';
 import { retryOnConflict } from '../db/retry.js';
 
 /**
@@ -33,5 +35,53 @@ export async function linkBlob(
         .onConflict((oc) => oc.columns(['repository_id', 'digest']).doUpdateSet({ created_at: now }))
         .execute();
     }),
+  );
+}
+
+const eb = expressionBuilder<Database, never>();
+
+/**
+ * True where a blob is used by nothing: no repository links it and no manifest names it. `digest` is a column
+ * (`eb.ref('b.digest')`, to list candidates) or a value (`sql.val(digest)`, to re-check one before deleting it).
+ * A dry run counts as gone the links created before `linksGoneBefore` and the manifests in `manifestsGone`.
+ */
+export function blobUnreferenced(
+  digest: Expression<string>,
+  dryRun: { linksGoneBefore?: number; manifestsGone?: number[] } = {},
+): Expression<SqlBool> {
+  const { linksGoneBefore, manifestsGone } = dryRun;
+  return eb.and([
+    eb.not(
+      eb.exists(
+        eb
+          .selectFrom('repository_blob')
+          .select('repository_blob.digest')
+          .where('repository_blob.digest', '=', digest)
+          .$if(linksGoneBefore !== undefined, (q) => q.where('repository_blob.created_at', '>=', linksGoneBefore!)),
+      ),
+    ),
+    eb.not(
+      eb.exists(
+        eb
+          .selectFrom('manifest_ref')
+          .select('manifest_ref.digest')
+          .where('manifest_ref.digest', '=', digest)
+          .$if(!!manifestsGone?.length, (q) => q.where('manifest_ref.manifest_id', 'not in', manifestsGone!)),
+      ),
+    ),
+  ]);
+}
+
+/** True where no manifest of the repository names the blob: its link to that repository is unused. */
+export function linkUnreferenced(repositoryId: Expression<number>, digest: Expression<string>): Expression<SqlBool> {
+  return eb.not(
+    eb.exists(
+      eb
+        .selectFrom('manifest_ref as r')
+        .innerJoin('manifest as m', 'm.id', 'r.manifest_id')
+        .select('r.digest')
+        .where('r.digest', '=', digest)
+        .where('m.repository_id', '=', repositoryId),
+    ),
   );
 }

@@ -129,18 +129,22 @@ export class UploadService {
     } catch (e) {
       this.live.delete(id);
       if (e instanceof UploadTooLarge) throw new RegistryError('SIZE_INVALID', `blob is larger than ${MAX_BLOB_BYTES} bytes`, { uuid: id });
+      // The upload's data vanished under the request (gc removed an expired session): whatever the write reported,
+      // the upload is unknown now. Checked first: a missing file also ends the write "early".
+      if ((await this.ctx.store.uploadModifiedAt(id).catch(() => undefined)) === null) throw this.collected(id, 'written', e);
       if (e instanceof UploadInterrupted)
         throw new RegistryError('BLOB_UPLOAD_INVALID', `the request body ended early: ${e.message}; nothing of it was kept`, { uuid: id });
-      // The upload file vanished under the request: gc took it (a grace period shorter than the push).
-      if ((await this.ctx.store.uploadModifiedAt(id).catch(() => null)) === null) {
-        throw new RegistryError(
-          'BLOB_UPLOAD_UNKNOWN',
-          `the data of upload ${id} was removed by garbage collection while it was being written (GC grace period shorter than the push); nothing was kept: push the blob again`,
-          { uuid: id, cause: (e as Error).message },
-        );
-      }
       throw e;
     }
+  }
+
+  /** The refusal of an upload whose data gc removed (an expired session) while it was being `doing`. */
+  private collected(id: string, doing: string, cause: unknown): RegistryError {
+    return new RegistryError(
+      'BLOB_UPLOAD_UNKNOWN',
+      `the data of upload ${id} was removed by garbage collection while it was being ${doing} (the upload had expired); nothing was kept: push the blob again`,
+      { uuid: id, cause: (cause as Error).message },
+    );
   }
 
   private async session(repository: string, id: string): Promise<{ size: number; createdAt: number }> {
@@ -305,33 +309,22 @@ export class UploadService {
       await store.syncUpload(id);
       await store.commitUpload(id, digest);
     } catch (e) {
-      // gc took the data of an upload with no session row (a single-request upload) before it was
-      // stored: only possible with a grace period shorter than the push. A clean refusal, not a 500.
-      if (!(await store.stat(digest)) && (await store.uploadModifiedAt(id).catch(() => null)) === null) {
-        throw new RegistryError(
-          'BLOB_UPLOAD_UNKNOWN',
-          `the data of upload ${id} was removed by garbage collection before it was stored (GC grace period shorter than the push); nothing was kept: push the blob again`,
-          { uuid: id, cause: (e as Error).message },
-        );
-      }
-      if (!(await store.stat(digest))) throw e;
+      // Only a session that expired loses its data in flight (gc never takes a single-request upload this process
+      // is storing). Without its data the upload can still complete when the blob is stored already: checked
+      // below under the blob row's lock, with the rest.
+      if ((await store.uploadModifiedAt(id).catch(() => undefined)) !== null) throw e;
     }
     const repo = await ensureRepository(this.ctx, repository, create);
-    // A concurrent gc may have removed the file after it was linked: checked (and put back from this upload's
-    // data) under the blob row's lock, before anything is committed.
+    // A concurrent gc may have removed the blob's bytes (and row) after they were linked: checked, and put back from
+    // this upload's data, under the blob row's lock before anything is committed (see linkBlob).
     await linkBlob(db, repo.id, digest, size, this.ctx.now(), alsoInTransaction, async () => {
       if (await store.stat(digest)) return;
       try {
         await store.commitUpload(id, digest);
       } catch (e) {
         if (await store.stat(digest)) return; // another push of the same content put it back
-        // gc took the upload's data too (a grace period shorter than the push): nothing is committed, and the
-        // client is told to push again. Not a 500.
-        throw new RegistryError(
-          'BLOB_UPLOAD_UNKNOWN',
-          `the data of upload ${id} was removed by garbage collection while it was being stored (GC grace period shorter than the push); nothing was kept: push the blob again`,
-          { uuid: id, cause: (e as Error).message },
-        );
+        if ((await store.uploadModifiedAt(id).catch(() => undefined)) !== null) throw e;
+        throw this.collected(id, 'stored', e);
       }
     });
   }

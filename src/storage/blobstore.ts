@@ -44,6 +44,11 @@ export interface BlobStore {
    * deleted) within one request (POST ?digest=), so a driver may keep its state in memory.
    */
   createUpload(id: string, opts?: { singleRequest?: boolean }): Promise<void>;
+  /**
+   * True while this process is writing or storing a single-request upload (created with `singleRequest` and not
+   * yet deleted): gc leaves it alone whatever its age.
+   */
+  uploadInUse?(id: string): boolean;
   /** When an upload file was last written (ms), or null when it does not exist. */
   uploadModifiedAt(id: string): Promise<number | null>;
   /** Bytes received so far by an upload, or null when it does not exist. */

@@ -43,6 +43,8 @@ export class FsBlobStore implements BlobStore {
   /** Uploads whose file is durable as it is (appendUpload synced it, nothing changed since). */
   private readonly clean = new Set<string>();
   readonly dirSync = new DirSyncer();
+  /** Single-request uploads this process is writing or storing (see uploadInUse). */
+  private readonly single = new Set<string>();
 
   constructor(readonly root: string) {
     this.blobsDir = path.join(root, 'blobs');
@@ -103,12 +105,22 @@ export class FsBlobStore implements BlobStore {
     await fs.rm(this.blobPath(digest), { force: true });
   }
 
-  async createUpload(id: string, opts?: { singleRequest?: boolean }): Promise<void> {
-    const fh = await fs.open(this.uploadPath(id), 'wx');
-    await fh.close();
+  async createUpload(id: string, opts: { singleRequest?: boolean } = {}): Promise<void> {
+    if (opts.singleRequest) this.single.add(id);
+    try {
+      const fh = await fs.open(this.uploadPath(id), 'wx');
+      await fh.close();
+    } catch (e) {
+      this.single.delete(id);
+      throw e;
+    }
     // A session's file must survive a power cut once the session is acknowledged (its chunks are kept there);
     // a single-request upload is linked into blobs/ (and that directory synced) before it is acknowledged.
-    if (!opts?.singleRequest) await this.dirSync.sync(this.uploadsDir);
+    if (!opts.singleRequest) await this.dirSync.sync(this.uploadsDir);
+  }
+
+  uploadInUse(id: string): boolean {
+    return this.single.has(id);
   }
 
   async uploadModifiedAt(id: string): Promise<number | null> {
@@ -250,6 +262,7 @@ export class FsBlobStore implements BlobStore {
   async deleteUpload(id: string): Promise<void> {
     this.clean.delete(id);
     await fs.rm(this.uploadPath(id), { force: true });
+    this.single.delete(id);
   }
 
   async *list(): AsyncIterable<string> {

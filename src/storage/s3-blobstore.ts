@@ -404,6 +404,10 @@ export class S3BlobStore implements BlobStore {
     return (await this.load(id))?.st.size ?? null;
   }
 
+  uploadInUse(id: string): boolean {
+    return this.single.has(id);
+  }
+
   async uploadModifiedAt(id: string): Promise<number | null> {
     const s = await this.load(id);
     if (s) return s.updatedAt;
