@@ -5,6 +5,7 @@ import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import SQLite from 'better-sqlite3';
 import type { Database } from './types.js';
 import { migrate } from './migrations.js';
+import { QueryCounter } from './query-counter.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 export type DB = Kysely<Database>;
@@ -14,6 +15,8 @@ export interface OpenedDatabase {
   dialect: Dialect;
   /** Pool statistics for metrics (PostgreSQL only; SQLite has one connection). */
   poolStats(): { total: number; idle: number; waiting: number };
+  /** How many statements this handle has run (tests and benchmarks: queries per request). */
+  queries: QueryCounter;
   close(): Promise<void>;
 }
 
@@ -28,9 +31,10 @@ export async function openDatabase(settings: DatabaseSettings): Promise<OpenedDa
     sqlite.pragma('busy_timeout = 10000');
     sqlite.pragma('foreign_keys = ON');
     cachePreparedStatements(sqlite);
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const queries = new QueryCounter();
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), plugins: [queries] });
     await migrate(db as Kysely<unknown>, 'sqlite');
-    return { db, dialect: 'sqlite', poolStats: () => ({ total: 1, idle: 1, waiting: 0 }), close: () => db.destroy() };
+    return { db, dialect: 'sqlite', poolStats: () => ({ total: 1, idle: 1, waiting: 0 }), queries, close: () => db.destroy() };
   }
   // Loaded only for PostgreSQL: SQLite deployments do not pay for the driver (up to 15 MB resident).
   const { default: pg } = await import('pg');
@@ -39,12 +43,14 @@ export async function openDatabase(settings: DatabaseSettings): Promise<OpenedDa
   const pool = new pg.Pool({ connectionString: settings.uri, max: settings.maxConnections });
   // An idle client's error (server restart) must not crash the process.
   pool.on('error', () => {});
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const queries = new QueryCounter();
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [queries] });
   await migrate(db as Kysely<unknown>, 'postgres');
   return {
     db,
     dialect: 'postgres',
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    queries,
     close: () => db.destroy(),
   };
 }
