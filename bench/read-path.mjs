@@ -85,7 +85,9 @@ function request(method, url, { body, headers = {}, agent, discard } = {}) {
         bytes += c.length;
         if (!discard) chunks.push(c);
       });
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, bytes, text: discard ? '' : Buffer.concat(chunks).toString() }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode, headers: res.headers, bytes, text: discard ? '' : Buffer.concat(chunks).toString() }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -170,7 +172,9 @@ async function bearerFor(base, creds, repo) {
   const u = new URL(kv.realm);
   if (kv.service) u.searchParams.set('service', kv.service);
   u.searchParams.set('scope', `repository:${repo}:pull,push`);
-  const t = await request('GET', u, { headers: { authorization: 'Basic ' + Buffer.from(`${creds.user}:${creds.pass}`).toString('base64') } });
+  const t = await request('GET', u, {
+    headers: { authorization: 'Basic ' + Buffer.from(`${creds.user}:${creds.pass}`).toString('base64') },
+  });
   return `Bearer ${JSON.parse(t.text).token}`;
 }
 
@@ -185,7 +189,12 @@ async function benchOne(kind, db, blob) {
         pgdb = await pgDatabase();
         process.env.DB_URI = pgdb.uri;
       } else delete process.env.DB_URI;
-      server = await startBerth({ dir, port, auth: opt['berth-auth'], nodeArgs: opt['node-flags'] ? opt['node-flags'].split(' ').map((f) => `--${f}`) : [] });
+      server = await startBerth({
+        dir,
+        port,
+        auth: opt['berth-auth'],
+        nodeArgs: opt['node-flags'] ? opt['node-flags'].split(' ').map((f) => `--${f}`) : [],
+      });
     } else server = await startDistribution({ dir, port });
     const out = { loadStart: load() };
     const rss = rssSampler(server.pid, 100);
@@ -232,7 +241,14 @@ async function main() {
   if (build.status !== 0) throw new Error('scripts/build-server.mjs failed');
   const dbs = opt.db === 'both' ? ['sqlite', 'postgres'] : [opt.db];
   const scratch = makeTempDir(opt.tmpdir, 'berth-read-blob-');
-  const all = { date: new Date().toISOString(), machine: `${os.cpus().length} × ${os.cpus()[0]?.model}`, node: process.version, workload, opt, rounds: [] };
+  const all = {
+    date: new Date().toISOString(),
+    machine: `${os.cpus().length} × ${os.cpus()[0]?.model}`,
+    node: process.version,
+    workload,
+    opt,
+    rounds: [],
+  };
   try {
     const blob = only.has('pull') ? makeBlob(scratch, opt['pull-mib']) : undefined;
     if (blob) {
@@ -256,7 +272,10 @@ async function main() {
   } finally {
     removeDir(scratch);
   }
-  if (all.ceilings) process.stdout.write(`ceilings (${opt['pull-mib']} MiB in page cache): cat ${all.ceilings.cat} MB/s, node stream ${all.ceilings.nodeStream} MB/s (load ${all.ceilings.load})\n`);
+  if (all.ceilings)
+    process.stdout.write(
+      `ceilings (${opt['pull-mib']} MiB in page cache): cat ${all.ceilings.cat} MB/s, node stream ${all.ceilings.nodeStream} MB/s (load ${all.ceilings.load})\n`,
+    );
   if (opt.json) writeFileSync(opt.json, JSON.stringify(all, null, 2) + '\n');
 }
 
@@ -266,7 +285,9 @@ function table(r) {
   const rows = [];
   const f = (x) => (x === undefined || x === null ? 'n/a' : Number(x).toFixed(1));
   const row = (name, metric, bv, pv, bl, pl, lower) =>
-    rows.push(`| ${name} | ${metric} | ${f(bv)} (${bl ?? '?'}) | ${f(pv)} (${pl ?? '?'}) | ${bv > 0 && pv > 0 ? (lower ? pv / bv : bv / pv).toFixed(2) + '×' : 'n/a'} |`);
+    rows.push(
+      `| ${name} | ${metric} | ${f(bv)} (${bl ?? '?'}) | ${f(pv)} (${pl ?? '?'}) | ${bv > 0 && pv > 0 ? (lower ? pv / bv : bv / pv).toFixed(2) + '×' : 'n/a'} |`,
+    );
   const s = (o, k) => o.regbench?.[k];
   for (const [k, metric, field, lower] of [
     ['push_big', 'MB/s', 'MBps'],
@@ -284,7 +305,14 @@ function table(r) {
     if (s(b, k) || s(p, k)) row(`${k} server CPU`, 's', s(b, k)?.serverCpuSecs, s(p, k)?.serverCpuSecs, s(b, k)?.load, s(p, k)?.load, true);
   }
   if (b.pull) {
-    row(`pull ${opt['pull-mib']} MiB, counting client (best of ${opt.pulls})`, 'MB/s', b.pull.best, p.pull.best, b.pull.runs.at(-1).load, p.pull.runs.at(-1).load);
+    row(
+      `pull ${opt['pull-mib']} MiB, counting client (best of ${opt.pulls})`,
+      'MB/s',
+      b.pull.best,
+      p.pull.best,
+      b.pull.runs.at(-1).load,
+      p.pull.runs.at(-1).load,
+    );
     row('↳ median', 'MB/s', b.pull.median, p.pull.median, '', '');
     row('↳ server CPU for the pulls', 's', b.pull.serverCpuSecs, p.pull.serverCpuSecs, '', '', true);
   }

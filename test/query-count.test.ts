@@ -60,7 +60,10 @@ for (const dialect of await testDialects()) {
         );
         assert.equal((await api(s, 'POST', '/user/', ADMIN, { username: BOB[0], password: BOB[1] })).status, 201);
         assert.equal((await api(s, 'POST', '/organization/', ADMIN, { name: 'acme' })).status, 201);
-        assert.equal((await api(s, 'POST', '/repository', ADMIN, { namespace: 'acme', repository: 'app', visibility: 'private' })).status, 201);
+        assert.equal(
+          (await api(s, 'POST', '/repository', ADMIN, { namespace: 'acme', repository: 'app', visibility: 'private' })).status,
+          201,
+        );
         assert.equal((await api(s, 'PUT', `/repository/${REPO}/permissions/user/bob`, ADMIN, { role: 'write' })).status, 200);
         const t = await registryToken(s, [`repository:${REPO}:pull,push`], BOB);
         assert.ok(t.token, `token: HTTP ${t.status}`);

@@ -56,8 +56,7 @@ export class TokenStanding {
   }
 
   private async readSnapshot(subject: string, repository: string): Promise<Snapshot> {
-    const rank = (col: string) =>
-      sql.raw(`max(case ${col} when 'admin' then 3 when 'write' then 2 when 'read' then 1 else 0 end)`);
+    const rank = (col: string) => sql.raw(`max(case ${col} when 'admin' then 3 when 'write' then 2 when 'read' then 1 else 0 end)`);
     const ns = namespaceOf(repository);
     const { rows } = await sql<{
       id: number;
