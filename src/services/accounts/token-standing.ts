@@ -153,7 +153,9 @@ export class TokenStanding {
     if (this.ctx.auth.open || !NEEDED[action]) return undefined;
     const snap = request?.name === repository ? await this.snapshot(subject, request) : undefined;
     const a = snap && snap.subject === subject ? snap.account : await this.account(subject);
-    if (!a || a.kind === 'org') return undefined;
+    // The token was issued to an account (the caller is not anonymous): one deleted since refuses it.
+    if (!a) return `requested access to "${repository}" is denied: ${subject} no longer exists`;
+    if (a.kind === 'org') return undefined;
     const repo = snap && snap.subject === subject ? snap.repo : await this.perms.findRepo(repository);
     if (!repo) return undefined; // a push creating it: the token endpoint already checked the namespace
     const p: Principal = { kind: a.kind, id: a.id, name: a.name, superuser: a.superuser, ownerId: a.ownerId };
