@@ -102,14 +102,17 @@ test('Containerfile: multi-stage, non-root, berth serve as the entry point; the 
   const runtime = image.stages[1].instrs;
   const user = runtime.find((i) => i.op === 'USER')?.args ?? '';
   assert.match(user, /^[1-9]\d*:[1-9]\d*$/, 'a numeric non-root user (runAsNonRoot can check it)');
-  assert.equal(runtime.find((i) => i.op === 'ENTRYPOINT')?.args, '["node", "/opt/berth/bin/berth.js"]');
+  assert.equal(runtime.find((i) => i.op === 'ENTRYPOINT')?.args, '["node", "--max-semi-space-size=2", "/opt/berth/bin/berth.js"]');
   assert.equal(runtime.find((i) => i.op === 'CMD')?.args, '["serve"]');
   assert.ok(!runtime.some((i) => i.op === 'RUN'), 'the runtime stage runs nothing: only compiled files are copied in');
   // The FIPS image builds Berth with exactly the same steps and adds the provider.
   const steps = (s: { instrs: Instr[] }) => s.instrs.filter((i) => i.op === 'RUN' || i.op === 'COPY').map((i) => `${i.op} ${i.args}`);
   assert.deepEqual(steps(fipsImage.stages[0]), steps(image.stages[0]));
   const fipsRuntime = fipsImage.stages[fipsImage.stages.length - 1].instrs;
-  assert.equal(fipsRuntime.find((i) => i.op === 'ENTRYPOINT')?.args, '["node", "--enable-fips", "/opt/berth/bin/berth.js"]');
+  assert.equal(
+    fipsRuntime.find((i) => i.op === 'ENTRYPOINT')?.args,
+    '["node", "--enable-fips", "--max-semi-space-size=2", "/opt/berth/bin/berth.js"]',
+  );
   assert.equal(fipsRuntime.find((i) => i.op === 'CMD')?.args, '["serve", "--fips"]');
   assert.ok(fipsRuntime.some((i) => i.op === 'COPY' && i.args === '--from=fips /etc/berth-fips /etc/berth-fips'));
   assert.match(fipsRuntime.find((i) => i.op === 'ENV')!.args, /OPENSSL_CONF=\/etc\/berth-fips\/openssl.cnf/);
