@@ -9,118 +9,32 @@
 // --auth 1: Database accounts and the Bearer token flow (every entry names its user); default: open
 // registry (AUTHENTICATION_TYPE None), where a request is cheapest and the audit log's share is largest.
 // Prints one line per run and a markdown summary (median of per-round ratios). Target: under 5% slower.
-import { spawn, execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { ROOT, cpuSeconds, log, median, parseOptions, startBerth as startAB } from './lib/ab.mjs';
 
-const ROOT = path.resolve(import.meta.dirname, '..');
 const REGBENCH = process.env.REGBENCH ?? path.resolve(ROOT, '../shared/bench/regbench.mjs');
-const opt = { rounds: 6, reqs: 4000, small: 50, conc: 16, auth: 0, json: '' };
-for (let i = 2; i < process.argv.length; i++) {
-  const k = process.argv[i].replace(/^--/, '');
-  if (!(k in opt)) {
-    console.error(
-      `unknown option ${process.argv[i]} (known: ${Object.keys(opt)
-        .map((x) => '--' + x)
-        .join(' ')})`,
-    );
-    process.exit(2);
-  }
-  const v = process.argv[++i];
-  opt[k] = typeof opt[k] === 'number' ? Number(v) : v;
-}
-const log = (s) => process.stderr.write(s + '\n');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const live = new Set();
-const cleanup = () => {
-  for (const c of live) {
-    try {
-      c.child.kill('SIGKILL');
-    } catch {
-      /* gone */
-    }
-    rmSync(c.dir, { recursive: true, force: true });
-  }
-  live.clear();
-};
-process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM'])
-  process.on(sig, () => {
-    cleanup();
-    process.exit(130);
-  });
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function cpuSeconds(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
+const opt = parseOptions({ rounds: 6, reqs: 4000, small: 50, conc: 16, auth: 0, json: '' });
 
 async function startBerth(audit) {
-  const dir = mkdtempSync(path.join(os.tmpdir(), `berth-audit-bench-${audit ? 'on' : 'off'}-`));
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const cfg = [`AUDIT_LOG_ENABLED: ${audit}`, 'FEATURE_SECURITY_SCANNER: false', 'METRICS_ENABLED: false'];
-  if (opt.auth)
-    cfg.push(
-      'AUTHENTICATION_TYPE: Database',
-      `SERVER_HOSTNAME: "127.0.0.1:${port}"`,
-      'BOOTSTRAP_ADMIN: { username: bench, password: bench-password-1 }',
-      'FEATURE_USER_CREATION: false',
-    );
-  else cfg.push('AUTHENTICATION_TYPE: None');
-  writeFileSync(path.join(dir, 'config.yaml'), cfg.join('\n') + '\n');
-  const child = spawn(
-    process.execPath,
-    [path.join(ROOT, 'bin/berth.js'), 'serve', '--config', path.join(dir, 'config.yaml'), '--listen', `127.0.0.1:${port}`, '--data', dir],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  const entry = { child, dir };
-  live.add(entry);
-  let err = '';
-  child.stderr.on('data', (d) => {
-    err += d;
-  });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const st = await fetch(`${url}/v2/`).then(
-      (r) => r.status,
-      () => 0,
-    );
-    if (st === 200 || st === 401) break;
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`berth did not start: ${err}`);
-    await sleep(100);
-  }
-  return {
-    audit,
-    url,
-    pid: child.pid,
-    dir,
-    /** SIGTERM (the audit buffer is flushed on the way out); `inspect` runs before the data directory goes. */
-    async stop(inspect) {
-      child.kill('SIGTERM');
-      await new Promise((r) => (child.exitCode !== null ? r() : child.on('exit', r)));
-      try {
-        await inspect?.();
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-        live.delete(entry);
-      }
+  const server = await startAB({
+    label: `audit-${audit ? 'on' : 'off'}`,
+    config: (port) => {
+      const cfg = [`AUDIT_LOG_ENABLED: ${audit}`, 'FEATURE_SECURITY_SCANNER: false', 'METRICS_ENABLED: false'];
+      if (opt.auth)
+        cfg.push(
+          'AUTHENTICATION_TYPE: Database',
+          `SERVER_HOSTNAME: "127.0.0.1:${port}"`,
+          'BOOTSTRAP_ADMIN: { username: bench, password: bench-password-1 }',
+          'FEATURE_USER_CREATION: false',
+        );
+      else cfg.push('AUTHENTICATION_TYPE: None');
+      return cfg;
     },
-  };
+  });
+  return { audit, ...server };
 }
 
 function regbench(url) {
@@ -175,12 +89,6 @@ async function measure(server) {
   // The CPU includes regbench's small push (opt.small manifests) before the GETs; the same in both modes.
   return { perSec: r.perSec, p50ms: r.p50ms, p99ms: r.p99ms, cpuUsPerReq: (cpu * 1e6) / (opt.reqs + opt.small) };
 }
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 if (!readFileSync(REGBENCH, 'utf8').includes('get_manifest')) throw new Error(`${REGBENCH} is not the regbench workload`);
 log(

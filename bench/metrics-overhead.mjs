@@ -8,102 +8,20 @@
 //
 // Prints one line per run and a markdown summary (median of the rounds). Target: metrics on is
 // less than 5% slower. Plain Node ESM; servers and temp dirs are removed whatever happens.
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
-import path from 'node:path';
+import { cpuSeconds, log, median, parseOptions, sleep, startBerth as startAB } from './lib/ab.mjs';
 
-const ROOT = path.resolve(import.meta.dirname, '..');
-const opt = { seconds: 3, rounds: 24, sessions: 4, conc: 16, scrape: 1, json: '', same: 0, together: 0 };
-for (let i = 2; i < process.argv.length; i++) {
-  const k = process.argv[i].replace(/^--/, '');
-  if (!(k in opt)) {
-    console.error(
-      `unknown option ${process.argv[i]} (known: ${Object.keys(opt)
-        .map((x) => '--' + x)
-        .join(' ')})`,
-    );
-    process.exit(2);
-  }
-  const v = process.argv[++i];
-  opt[k] = typeof opt[k] === 'number' ? Number(v) : v;
-}
-const log = (s) => process.stderr.write(s + '\n');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const live = new Set();
-const cleanup = () => {
-  for (const c of live) {
-    try {
-      c.child.kill('SIGKILL');
-    } catch {
-      /* gone */
-    }
-    rmSync(c.dir, { recursive: true, force: true });
-  }
-  live.clear();
-};
-process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM'])
-  process.on(sig, () => {
-    cleanup();
-    process.exit(130);
-  });
+const opt = parseOptions({ seconds: 3, rounds: 24, sessions: 4, conc: 16, scrape: 1, json: '', same: 0, together: 0 });
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function cpuSeconds(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
-
+// Open registry (no token checks): the request path is at its cheapest, so the share metrics take is at its largest.
 async function startBerth(metrics) {
-  const dir = mkdtempSync(path.join(os.tmpdir(), `berth-metrics-bench-${metrics ? 'on' : 'off'}-`));
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/berth.js'), 'serve', '--listen', `127.0.0.1:${port}`, '--data', dir], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    // Open registry (no token checks): the request path is at its cheapest, so the share metrics take is at its largest.
-    env: { ...process.env, METRICS_ENABLED: String(metrics), AUTHENTICATION_TYPE: 'None' },
+  return startAB({
+    label: `metrics-${metrics ? 'on' : 'off'}`,
+    config: () => [`METRICS_ENABLED: ${metrics}`, 'AUTHENTICATION_TYPE: None'],
   });
-  const entry = { child, dir };
-  live.add(entry);
-  let err = '';
-  child.stderr.on('data', (d) => {
-    err += d;
-  });
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    const ok = await fetch(`${url}/v2/`).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ok) break;
-    if (child.exitCode !== null) throw new Error(`berth exited: ${err}`);
-    await sleep(100);
-  }
-  return {
-    url,
-    pid: child.pid,
-    async stop() {
-      child.kill('SIGTERM');
-      await new Promise((r) => (child.exitCode !== null ? r() : child.on('exit', r)));
-      rmSync(dir, { recursive: true, force: true });
-      live.delete(entry);
-    },
-  };
 }
 
 const sha = (b) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -194,12 +112,6 @@ async function measure(server) {
   await scraper;
   return { metrics: server.metrics, reqs: n, reqPerSec: n / secs, serverCpuUsPerReq: (cpu * 1e6) / n, scrapes };
 }
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 log(
   `metrics overhead: ${opt.rounds} rounds × ${opt.seconds}s per mode${opt.together ? ' (both at once)' : ''} in ${opt.sessions} sessions, ${opt.conc} connections, scrape every ${opt.scrape}s when on; ` +

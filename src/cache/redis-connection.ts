@@ -1,9 +1,14 @@
 // One Redis connection (ioredis) from Quay's { host, port, password, ssl } with Berth's failure policy:
 // commands fail at once while Redis is unreachable (no offline queue), the callers then use the database,
 // the outage is logged once (and the recovery once), and `up` feeds berth_redis_up.
-import { Redis, type RedisOptions } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis, RedisOptions } from 'ioredis';
 import type { RedisServerConfig } from '../config/schema-redis.js';
 import type { CacheLog } from './types.js';
+
+// ioredis (about 20 MB resident) is loaded only when a Redis connection is configured.
+const load = createRequire(import.meta.url);
+const redisClass = (): typeof Redis => (load('ioredis') as typeof import('ioredis')).Redis;
 
 export function redisOptions(cfg: RedisServerConfig, extra: RedisOptions = {}): RedisOptions {
   return {
@@ -57,7 +62,7 @@ export class RedisConnection {
     readonly health: RedisHealth,
     extra: RedisOptions = {},
   ) {
-    this.client = new Redis(redisOptions(cfg, extra));
+    this.client = new (redisClass())(redisOptions(cfg, extra));
     const where = `${cfg.host}:${cfg.port}`;
     this.client.on('ready', () => {
       this.wasUp = true;

@@ -6,6 +6,7 @@ import SQLite from 'better-sqlite3';
 import type { Database } from './types.js';
 import { migrate } from './migrations.js';
 import { WalGroupSync } from './wal-sync.js';
+import { QueryCounter } from './query-counter.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 export type DB = Kysely<Database>;
@@ -22,6 +23,8 @@ export interface OpenedDatabase {
   durable(): Promise<void>;
   /** SQLite on a file: the group-commit state (tests observe and hold syncs through its hooks). */
   walSync?: WalGroupSync;
+  /** How many statements this handle has run (tests and benchmarks: queries per request). */
+  queries: QueryCounter;
   close(): Promise<void>;
 }
 
@@ -39,7 +42,8 @@ export async function openDatabase(settings: DatabaseSettings): Promise<OpenedDa
     sqlite.pragma('foreign_keys = ON');
     const wal = settings.file === ':memory:' ? undefined : new WalGroupSync(`${settings.file}-wal`);
     cachePreparedStatements(sqlite, wal);
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const queries = new QueryCounter();
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), plugins: [queries] });
     await migrate(db as Kysely<unknown>, 'sqlite');
     await wal?.durable();
     return {
@@ -48,6 +52,7 @@ export async function openDatabase(settings: DatabaseSettings): Promise<OpenedDa
       poolStats: () => ({ total: 1, idle: 1, waiting: 0 }),
       durable: () => wal?.durable() ?? Promise.resolve(),
       ...(wal ? { walSync: wal } : {}),
+      queries,
       close: async () => {
         await wal?.durable();
         await db.destroy();
@@ -62,13 +67,15 @@ export async function openDatabase(settings: DatabaseSettings): Promise<OpenedDa
   const pool = new pg.Pool({ connectionString: settings.uri, max: settings.maxConnections });
   // An idle client's error (server restart) must not crash the process.
   pool.on('error', () => {});
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const queries = new QueryCounter();
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [queries] });
   await migrate(db as Kysely<unknown>, 'postgres');
   return {
     db,
     dialect: 'postgres',
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     durable: () => Promise.resolve(),
+    queries,
     close: () => db.destroy(),
   };
 }

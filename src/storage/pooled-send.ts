@@ -4,8 +4,14 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { BlobSink } from './blobstore.js';
 
-const BUFFERS = 4;
-const BUFFER_BYTES = 256 * 1024;
+// 3 × 1 MiB per response: a quarter of the reads, writes and callbacks of 256 KiB buffers, which costs about 40% less
+// CPU per byte sent (docs/PERFORMANCE.md). Flushed buffers are kept for the next response (up to SPARE_MAX), so
+// pulls one after another allocate nothing.
+const BUFFERS = 3;
+const BUFFER_BYTES = 1024 * 1024;
+const SPARE_MAX = 6;
+const SMALL_BYTES = 64 * 1024;
+const spare: Buffer[] = [];
 
 export class BlobTruncated extends Error {}
 
@@ -33,11 +39,29 @@ export async function sendFileRange(fh: FileHandle, start: number, end: number, 
     });
   try {
     let pos = start;
+    // A small blob (most layers of a config or a tiny image): one read into a buffer of its size, one write.
+    if (end - start <= SMALL_BYTES && !closed) {
+      const buf = Buffer.allocUnsafe(end - start);
+      let got = 0;
+      while (got < buf.length) {
+        const { bytesRead } = await fh.read(buf, got, buf.length - got, start + got);
+        if (bytesRead === 0) throw new BlobTruncated(`blob ends at byte ${start + got}, expected ${end}`);
+        got += bytesRead;
+      }
+      if (closed) return;
+      inFlight++;
+      dest.write(buf, (err) => {
+        inFlight--;
+        if (err) failure ??= err;
+        notify();
+      });
+      pos = end;
+    }
     while (pos < end && !closed && !failure) {
       let buf = free.pop();
       if (!buf && allocated < BUFFERS) {
         allocated++;
-        buf = Buffer.allocUnsafeSlow(BUFFER_BYTES);
+        buf = spare.pop() ?? Buffer.allocUnsafeSlow(BUFFER_BYTES);
       }
       if (!buf) {
         await waitForChange();
@@ -61,5 +85,7 @@ export async function sendFileRange(fh: FileHandle, start: number, end: number, 
     if (failure && !closed) throw failure;
   } finally {
     dest.off('close', onClose);
+    // Only buffers the socket has flushed go back; one still queued on a closed socket is left to the GC.
+    while (free.length && spare.length < SPARE_MAX) spare.push(free.pop()!);
   }
 }

@@ -1,6 +1,8 @@
 // Clair's pre-shared-key auth as Quay does it: HS256 JWTs signed with the base64-decoded PSK
 // (Quay's SECURITY_SCANNER_V4_PSK, Clair's auth.psk.key), sent as "Authorization: Bearer <jwt>".
-import { SignJWT, jwtVerify } from 'jose';
+// jose is loaded by the first PSK token signed or verified.
+let joseModule: Promise<typeof import('jose')> | undefined;
+const jose = () => (joseModule ??= import('jose'));
 
 /** The issuers Clair accepts by default (auth.psk.iss), and Berth's own. */
 export const PSK_ISSUERS = ['quay', 'clairctl', 'berth'];
@@ -13,6 +15,7 @@ export function pskKey(psk: string): Uint8Array {
 
 /** A token as Quay signs it: iss "quay" (or the given issuer), a few minutes' lifetime. */
 export async function signPskToken(psk: string, issuer = 'quay', lifetimeSeconds = 300): Promise<string> {
+  const { SignJWT } = await jose();
   return new SignJWT({})
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setIssuer(issuer)
@@ -26,6 +29,7 @@ export async function signPskToken(psk: string, issuer = 'quay', lifetimeSeconds
 export async function verifyPskToken(psk: string, authorization: string | undefined): Promise<string | undefined> {
   const m = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
   if (!m) return 'missing bearer token';
+  const { jwtVerify } = await jose();
   try {
     await jwtVerify(m[1], pskKey(psk), { algorithms: ['HS256'], issuer: PSK_ISSUERS, clockTolerance: 30 });
     return undefined;

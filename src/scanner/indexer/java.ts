@@ -8,7 +8,12 @@
 // to IN_MEMORY_BYTES, else spooled to a temp file by the layer reader. yauzl reading a file costs a
 // read(2) per directory entry, so a jar of 2,000 classes cost ~2,000 system calls; an image with a
 // few hundred jars spent most of its index time there.
-import yauzl from 'yauzl';
+import { createRequire } from 'node:module';
+import type Yauzl from 'yauzl';
+
+// yauzl is loaded by the first archive read, not by every server start.
+const load = createRequire(import.meta.url);
+const yauzl = new Proxy({} as typeof Yauzl, { get: (_t, k) => (load('yauzl') as Record<PropertyKey, unknown>)[k] });
 import type { FileScanner, FoundPackage } from './types.js';
 import { parseHeaderBlock } from './util.js';
 
@@ -30,7 +35,7 @@ export function parseProperties(text: string): Map<string, string> {
   return out;
 }
 
-async function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, cap: number): Promise<Buffer> {
+async function readEntry(zip: Yauzl.ZipFile, entry: Yauzl.Entry, cap: number): Promise<Buffer> {
   if (entry.uncompressedSize > cap) throw new Error(`${entry.fileName}: larger than ${cap} bytes`);
   const s = await zip.openReadStreamPromise(entry);
   const chunks: Buffer[] = [];
@@ -60,7 +65,7 @@ function fromFileName(p: string): { name: string; version: string } | undefined 
 }
 
 /** Scans one opened archive; `where` is its display path (outer path, or `outer!/inner` when nested). */
-async function scanZip(zip: yauzl.ZipFile, where: string, nested: boolean, warn: (m: string) => void): Promise<FoundPackage[]> {
+async function scanZip(zip: Yauzl.ZipFile, where: string, nested: boolean, warn: (m: string) => void): Promise<FoundPackage[]> {
   const own: FoundPackage[] = [];
   const inner: FoundPackage[] = [];
   let manifest: string | undefined;

@@ -17,7 +17,12 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { decoder, detectCompression, type Compression } from '../compression.js';
-import { Agent, ProxyAgent, fetch as undiciFetch, type Dispatcher } from 'undici';
+import { createRequire } from 'node:module';
+import type { fetch as UndiciFetch, Dispatcher } from 'undici';
+
+// undici (about 15 MB resident) is loaded by the first update run, not by every server start.
+const load = createRequire(import.meta.url);
+export const undici = (): typeof import('undici') => load('undici') as typeof import('undici');
 import { contentHasher, hashHex } from '../../crypto/index.js';
 
 export interface FetchOptions {
@@ -103,6 +108,7 @@ export interface Http {
 
 /** A dispatcher for one update run: through the proxy when one is configured. */
 export function httpClient(proxy?: string): Http {
+  const { Agent, ProxyAgent } = undici();
   const dispatcher: Dispatcher = proxy ? new ProxyAgent({ uri: proxy }) : new Agent();
   return { dispatcher, close: () => dispatcher.close() };
 }
@@ -130,9 +136,9 @@ export async function download(
   const headers: Record<string, string> = { 'user-agent': 'berth-scanner-updater', accept: '*/*' };
   if (opts.conditional?.etag) headers['if-none-match'] = opts.conditional.etag;
   if (opts.conditional?.lastModified) headers['if-modified-since'] = opts.conditional.lastModified;
-  let res: Awaited<ReturnType<typeof undiciFetch>>;
+  let res: Awaited<ReturnType<typeof UndiciFetch>>;
   try {
-    res = await undiciFetch(url, { headers, dispatcher: http.dispatcher, signal: opts.signal, redirect: 'follow' });
+    res = await undici().fetch(url, { headers, dispatcher: http.dispatcher, signal: opts.signal, redirect: 'follow' });
   } catch (err) {
     const cause = (err as { cause?: Error }).cause;
     throw new UpdaterError(updater, `GET ${url} failed: ${(err as Error).message}${cause ? ` (${cause.message})` : ''}`, { cause: err });

@@ -15,7 +15,12 @@
 // when no usable range exists. Withdrawn entries produce nothing (so an update withdraws them).
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
-import yauzl from 'yauzl';
+import { createRequire } from 'node:module';
+import type Yauzl from 'yauzl';
+
+// yauzl is loaded by the first archive read, not by every server start.
+const load = createRequire(import.meta.url);
+const yauzl = new Proxy({} as typeof Yauzl, { get: (_t, k) => (load('yauzl') as Record<PropertyKey, unknown>)[k] });
 import {
   cvss2BaseScore,
   cvss3BaseScore,
@@ -253,15 +258,15 @@ export function osvToAdvisories(entry: OsvEntry, opts: OsvConvertOptions): Advis
 // ---- reading files ----------------------------------------------------------------------------
 
 async function* zipEntries(file: string): AsyncGenerator<{ name: string; data: Buffer }> {
-  const zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
+  const zip = await new Promise<Yauzl.ZipFile>((resolve, reject) =>
     yauzl.open(file, { lazyEntries: true, autoClose: false, strictFileNames: false }, (err, z) =>
       err ? reject(new Error(`not a readable zip: ${err.message}`)) : resolve(z!),
     ),
   );
   try {
     while (true) {
-      const entry = await new Promise<yauzl.Entry | null>((resolve, reject) => {
-        const onEntry = (e: yauzl.Entry) => {
+      const entry = await new Promise<Yauzl.Entry | null>((resolve, reject) => {
+        const onEntry = (e: Yauzl.Entry) => {
           cleanup();
           resolve(e);
         };

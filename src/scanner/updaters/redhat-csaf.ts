@@ -22,7 +22,12 @@
 // does not record module streams, and comparing versions across streams would be guesswork.
 // Documents with tracking.status "deleted" produce nothing.
 import path from 'node:path';
-import tar from 'tar-stream';
+import { createRequire } from 'node:module';
+import type Tar from 'tar-stream';
+
+// tar-stream is loaded by the first archive read, not by every server start.
+const load = createRequire(import.meta.url);
+const tar = new Proxy({} as typeof Tar, { get: (_t, k) => (load('tar-stream') as Record<PropertyKey, unknown>)[k] });
 import { severityFromText, maxSeverity, type Advisory, type Severity } from '../model.js';
 import { compareRpmEVR, parseRpmNEVRA } from '../versions/rpm.js';
 import { joinUrl, listFiles, openDecoded, parseJson, readDecoded, sniff, type LocalSource } from './fetcher.js';

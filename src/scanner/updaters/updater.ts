@@ -20,6 +20,7 @@ import {
   httpClient,
   joinUrl,
   materialize,
+  undici,
   UpdaterError,
   type FetchOptions,
   type Http,
@@ -27,7 +28,7 @@ import {
   type ParseInput,
 } from './fetcher.js';
 import { rm } from 'node:fs/promises';
-import { fetch as undiciFetch } from 'undici';
+import type { fetch as UndiciFetch } from 'undici';
 
 export type { FetchOptions, LocalSource, ParseInput } from './fetcher.js';
 export { UpdaterError } from './fetcher.js';
@@ -111,9 +112,9 @@ export function defineUpdater(spec: UpdaterSpec): Updater {
       const http = httpClient(opts.proxy);
       try {
         const getText = async (url: string) => {
-          let res: Awaited<ReturnType<typeof undiciFetch>>;
+          let res: Awaited<ReturnType<typeof UndiciFetch>>;
           try {
-            res = await undiciFetch(url, {
+            res = await undici().fetch(url, {
               dispatcher: http.dispatcher,
               signal: opts.signal,
               headers: { 'user-agent': 'berth-scanner-updater' },

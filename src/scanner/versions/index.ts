@@ -9,7 +9,12 @@
 // Nothing here throws on bad input: an invalid version or bound makes `check` answer 'unknown'
 // (and `affected` false) instead of guessing, and `compare` of every scheme is a documented total
 // order over all strings.
-import semverLib from 'semver';
+import { createRequire } from 'node:module';
+import type SemverLib from 'semver';
+
+// semver is loaded by the first comparison that needs it (a scan), not by every server start.
+const load = createRequire(import.meta.url);
+const semverLib = new Proxy({} as typeof SemverLib, { get: (_t, k) => (load('semver') as Record<PropertyKey, unknown>)[k] });
 import { apk } from './apk.ts';
 import { apk2 } from './apk2.ts';
 import { dpkg } from './dpkg.ts';

@@ -18,7 +18,12 @@
 // Total order fallback for all three: a string that does not parse sorts before every valid
 // version, and invalid strings order among themselves by UTF-16 code units (x/mod/semver instead
 // calls all invalid strings equal, which is not a total order).
-import semverLib from 'semver';
+import { createRequire } from 'node:module';
+import type SemverLib from 'semver';
+
+// semver is loaded by the first comparison that needs it (a scan), not by every server start.
+const load = createRequire(import.meta.url);
+const semverLib = new Proxy({} as typeof SemverLib, { get: (_t, k) => (load('semver') as Record<PropertyKey, unknown>)[k] });
 import { type Cmp, type VersionScheme, cmpDigits, cmpString } from './scheme.ts';
 
 export interface SemVer {
@@ -91,7 +96,7 @@ export const semver: VersionScheme = {
 
 const NPM_LOOSE = { loose: true } as const;
 
-export function parseNpm(v: string): semverLib.SemVer | undefined {
+export function parseNpm(v: string): SemverLib.SemVer | undefined {
   return semverLib.parse(v, NPM_LOOSE) ?? undefined;
 }
 

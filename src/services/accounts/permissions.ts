@@ -36,6 +36,17 @@ export class PermissionService {
     return maxRole(publicRead, got?.role ?? undefined);
   }
 
+  /** The role from facts already read (TokenStanding's one statement): the same decision as role(). */
+  roleGiven(p: Principal, repo: RepoFacts, nsId: number | undefined, granted: RepoRole | undefined): RepoRole | undefined {
+    if (this.ctx.auth.open) return 'admin';
+    const publicRead: RepoRole | undefined =
+      repo.visibility === 'public' && (p.kind !== 'anonymous' || this.ctx.auth.anonymousAccess) ? 'read' : undefined;
+    if (p.kind === 'anonymous') return publicRead;
+    if (this.isSuper(p)) return 'admin';
+    if (p.kind === 'user' && nsId === p.id) return 'admin';
+    return maxRole(publicRead, granted);
+  }
+
   /** The role granted directly, through teams, or as an admin of the owning organization. */
   private async grantedRole(accountId: number, repoId: number, nsId: number | undefined): Promise<RepoRole | undefined> {
     const p = { id: accountId };

@@ -87,7 +87,7 @@ export class RegistryAccess implements AccessPolicy {
 
   /** A robot token regenerated on any replica since the registry token was issued refuses it (token-standing.ts). */
   private async stillStands(t: { sub: string; cred?: string }, request: RegistryRequest): Promise<void> {
-    const why = await this.standing.credentialRefusal(t.sub, t.cred);
+    const why = await this.standing.credentialRefusal(t.sub, t.cred, request);
     if (!why) return;
     this.ctx.observer?.authAttempt?.('bearer', false);
     throw new TokenRefused(why, unauthorized(tokenNames(this.ctx.auth, request.origin), why, challengeScope(request), 'invalid_token'));
@@ -104,7 +104,7 @@ export class RegistryAccess implements AccessPolicy {
     }
     // Still allowed now? A permission revoked or a visibility changed on any replica since the token was issued.
     if (p.kind !== 'anonymous') {
-      const why = await this.standing.roleRefusal(p.name, name, action);
+      const why = await this.standing.roleRefusal(p.name, name, action, request);
       if (why) throw new RegistryError('DENIED', why, { name, action });
     }
     if (action === 'push' && request.createsRepository) return this.createOnPush(p, name, request.address);

@@ -1,7 +1,11 @@
 // Registry bearer tokens (Docker token spec): JWTs signed with keys Berth generates and keeps in the
 // database (so replicas share them), rotated by age, each with its kid.
 // Private keys are stored sealed with AES-256-GCM (crypto/secrets.ts); rows from before that are read and sealed in place.
-import { SignJWT, jwtVerify, decodeProtectedHeader, type CryptoKey as JoseKey } from 'jose';
+import type { CryptoKey as JoseKey } from 'jose';
+
+// jose is loaded by the first token issued or verified (an open registry never needs it).
+let joseModule: Promise<typeof import('jose')> | undefined;
+const jose = () => (joseModule ??= import('jose'));
 import { generateSigningKey, hashHex, importSigningKeys, randomToken, SecretBox, type SigningAlgorithm } from '../../crypto/index.js';
 import { CacheGroups } from '../../cache/types.js';
 import { databaseSecretBox } from '../../startup/secret-key.js';
@@ -116,6 +120,7 @@ export class RegistryTokenService {
     const seconds = opts.seconds ?? this.ctx.auth.tokenSeconds;
     const exp = now + seconds;
     const cred = await this.credentialOf(subject);
+    const { SignJWT } = await jose();
     const token = await new SignJWT(cred ? { access, cred } : { access })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
       .setIssuer(ISSUER)
@@ -185,6 +190,7 @@ export class RegistryTokenService {
   }
 
   private async verifySignature(token: string): Promise<TokenClaims> {
+    const { decodeProtectedHeader, jwtVerify } = await jose();
     let kid: string | undefined;
     try {
       kid = decodeProtectedHeader(token).kid;

@@ -2,7 +2,12 @@
 // connection (ldaps://, or ldap:// upgraded with StartTLS when LDAP_START_TLS), searches below the user base with
 // LDAP_USER_FILTER, and checks a password by binding as the user's own DN.
 import { readFileSync } from 'node:fs';
-import { Client, InvalidCredentialsError, NoSuchObjectError, type Entry } from 'ldapts';
+import { createRequire } from 'node:module';
+import type { Client, Entry } from 'ldapts';
+
+// ldapts is loaded by the first directory operation, not by every server start.
+const load = createRequire(import.meta.url);
+const ldapts = () => load('ldapts') as typeof import('ldapts');
 import type { LdapSettings } from '../../config/schema-identity.js';
 import { invalid, unavailable } from '../accounts/errors.js';
 import type { ExternalUser, IdentityProvider } from './provider.js';
@@ -40,7 +45,7 @@ export class LdapProvider implements IdentityProvider {
   private async open(dn: string, password: string): Promise<Client> {
     // ldapts speaks TLS from the start whenever tlsOptions are given: only for ldaps://.
     const ldaps = this.s.uri.startsWith('ldaps:');
-    const client = new Client({
+    const client = new (ldapts().Client)({
       url: this.s.uri,
       timeout: this.s.timeoutMs,
       connectTimeout: this.s.connectTimeoutMs,
@@ -64,7 +69,7 @@ export class LdapProvider implements IdentityProvider {
     } catch (e) {
       throw this.unavailable(
         e,
-        e instanceof InvalidCredentialsError ? 'the directory refused LDAP_ADMIN_DN and LDAP_ADMIN_PASSWD' : undefined,
+        e instanceof ldapts().InvalidCredentialsError ? 'the directory refused LDAP_ADMIN_DN and LDAP_ADMIN_PASSWD' : undefined,
       );
     }
   }
@@ -103,7 +108,7 @@ export class LdapProvider implements IdentityProvider {
       try {
         out.push(...(await c.search(base, { scope: 'sub', filter, attributes, ...(sizeLimit ? { sizeLimit } : {}) })).searchEntries);
       } catch (e) {
-        if (!(e instanceof NoSuchObjectError)) throw e;
+        if (!(e instanceof ldapts().NoSuchObjectError)) throw e;
       }
     }
     return out;
@@ -139,7 +144,7 @@ export class LdapProvider implements IdentityProvider {
         const u = await this.open(entry.dn, password);
         await u.unbind().catch(() => undefined);
       } catch (e) {
-        if (e instanceof InvalidCredentialsError) return undefined;
+        if (e instanceof ldapts().InvalidCredentialsError) return undefined;
         throw this.unavailable(e);
       }
       return this.describe(c, entry);
@@ -169,7 +174,7 @@ export class LdapProvider implements IdentityProvider {
         g = (await c.search(dn, { scope: 'base', filter: '(objectClass=*)', attributes: ['member', 'uniqueMember', 'memberUid'] }))
           .searchEntries[0];
       } catch (e) {
-        if (e instanceof NoSuchObjectError) throw invalid(`group "${dn}" does not exist in the directory`);
+        if (e instanceof ldapts().NoSuchObjectError) throw invalid(`group "${dn}" does not exist in the directory`);
         throw e;
       }
       if (!g) throw invalid(`group "${dn}" does not exist in the directory`);
@@ -181,7 +186,7 @@ export class LdapProvider implements IdentityProvider {
           const u = r.searchEntries[0] && this.toUser(r.searchEntries[0]);
           if (u) out.set(u.subject, u);
         } catch (e) {
-          if (!(e instanceof NoSuchObjectError)) throw e; // a member DN that no longer exists is no member
+          if (!(e instanceof ldapts().NoSuchObjectError)) throw e; // a member DN that no longer exists is no member
         }
       }
       const uids = all(g.memberUid);

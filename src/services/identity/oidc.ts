@@ -2,7 +2,11 @@
 // a random state bound to the browser by a cookie and a nonce bound to the ID token; the state, nonce and PKCE
 // verifier of a sign-in in flight live in the database (oidc_login, by the state's digest) for ten minutes and are
 // used once, so any replica can finish a sign-in and a replayed callback is refused.
-import * as client from 'openid-client';
+import type * as client from 'openid-client';
+
+// openid-client is loaded by the first OpenID sign-in, not by every server start.
+let oidcModule: Promise<typeof client> | undefined;
+const openid = () => (oidcModule ??= import('openid-client'));
 import type { OidcSettings } from '../../config/schema-identity.js';
 import { isLoopback } from '../../config/schema-identity.js';
 import { randomToken, safeEqual, secretDigest } from '../../crypto/index.js';
@@ -34,6 +38,7 @@ export class OidcProvider implements IdentityProvider {
       const server = new URL(this.s.OIDC_SERVER.replace(/(?<=[^/])\/+$/, '').replace(/^(https?:\/\/[^/]+)$/, '$1/'));
       const insecure = server.protocol === 'http:' && (this.s.DEBUGGING || isLoopback(server.hostname));
       try {
+        const client = await openid();
         return await client.discovery(
           server,
           this.s.CLIENT_ID,
@@ -51,6 +56,7 @@ export class OidcProvider implements IdentityProvider {
 
   /** Starts a sign-in: the provider's authorization URL and the state the browser must bring back (in a cookie). */
   async start(redirectUri: string): Promise<{ url: string; state: string }> {
+    const client = await openid();
     const config = await this.discover();
     const state = randomToken(32);
     const nonce = randomToken(32);
@@ -110,6 +116,7 @@ export class OidcProvider implements IdentityProvider {
     if (Number(row.expires_at) < this.ctx.now())
       throw new AccountError('unauthorized', 'this sign-in took longer than 10 minutes; start the sign-in again');
     const config = await this.discover();
+    const client = await openid();
     let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
     try {
       tokens = await client.authorizationCodeGrant(config, callbackUrl, {

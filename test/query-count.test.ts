@@ -1,0 +1,124 @@
+// Queries per request on the read path, counted on the server's own database handle (src/db/query-counter.ts):
+// a manifest GET by tag, a blob HEAD and a blob GET, by a user with a granted (not owned) role on an
+// organization's repository, through the Docker token flow, on SQLite and PostgreSQL, with the default
+// in-memory data-model cache and with the cache off (DATA_MODEL_CACHE_CONFIG engine none). Pull counts and audit
+// entries are written in batches off the request path (one statement per flush), so their flushes are pushed past
+// the measurement here.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, type TestServer } from './helpers/server.ts';
+import { testDialects } from './helpers/databases.ts';
+import { api, registryToken } from './helpers/accounts.ts';
+import { imageManifest, sha256, type Pushed } from './helpers/registry-client.ts';
+
+const ADMIN: [string, string] = ['admin', 'admin-password-1'];
+const BOB: [string, string] = ['bob', 'bob-password-1'];
+const REPO = 'acme/app';
+const ROUNDS = 20;
+
+/** Limits per request once the first request has filled the caches. */
+const LIMITS = {
+  inmemory: { manifestByTag: 0, blobHead: 1, blobGet: 1 },
+  none: { manifestByTag: 2, blobHead: 2, blobGet: 2 },
+} as const;
+
+async function push(s: TestServer, auth: string, data: string): Promise<Pushed> {
+  const digest = sha256(data);
+  const post = await fetch(`${s.url}/v2/${REPO}/blobs/uploads/`, { method: 'POST', headers: { authorization: auth } });
+  assert.equal(post.status, 202, await post.text());
+  const loc = new URL(post.headers.get('location')!, s.url);
+  loc.searchParams.set('digest', digest);
+  const put = await fetch(loc, { method: 'PUT', body: data, headers: { authorization: auth, 'content-type': 'application/octet-stream' } });
+  assert.equal(put.status, 201, await put.text());
+  return { digest, size: Buffer.byteLength(data), bytes: Buffer.from(data) };
+}
+
+for (const dialect of await testDialects()) {
+  for (const engine of ['inmemory', 'none'] as const) {
+    describe(`queries per request (${dialect}, cache ${engine})`, () => {
+      let s: TestServer;
+      let auth: string;
+      let layer: Pushed;
+
+      before(async () => {
+        s = await startServer(
+          dialect,
+          {},
+          {
+            auth: true,
+            config: {
+              BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] },
+              // Pull counts and audit entries are written in batches, off the request path: not within these requests.
+              AUDIT_LOG_FLUSH_MS: 60_000,
+              PULL_METRICS_FLUSH_SECONDS: 3600,
+              // Background pollers (the scanner's queue, notification delivery) would land in the count too.
+              FEATURE_SECURITY_SCANNER: false,
+              NOTIFICATION_POLL_SECONDS: 3600,
+              ...(engine === 'none' ? { DATA_MODEL_CACHE_CONFIG: { engine: 'none' } } : {}),
+            },
+          },
+        );
+        assert.equal((await api(s, 'POST', '/user/', ADMIN, { username: BOB[0], password: BOB[1] })).status, 201);
+        assert.equal((await api(s, 'POST', '/organization/', ADMIN, { name: 'acme' })).status, 201);
+        assert.equal(
+          (await api(s, 'POST', '/repository', ADMIN, { namespace: 'acme', repository: 'app', visibility: 'private' })).status,
+          201,
+        );
+        assert.equal((await api(s, 'PUT', `/repository/${REPO}/permissions/user/bob`, ADMIN, { role: 'write' })).status, 200);
+        const t = await registryToken(s, [`repository:${REPO}:pull,push`], BOB);
+        assert.ok(t.token, `token: HTTP ${t.status}`);
+        auth = `Bearer ${t.token}`;
+        const config = await push(s, auth, JSON.stringify({ architecture: 'amd64', os: 'linux' }));
+        layer = await push(s, auth, `layer-${'x'.repeat(1000)}`);
+        const put = await fetch(`${s.url}/v2/${REPO}/manifests/v1`, {
+          method: 'PUT',
+          body: new Uint8Array(imageManifest(config, [layer])),
+          headers: { authorization: auth, 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+        });
+        assert.equal(put.status, 201, await put.text());
+      });
+      after(async () => {
+        await s?.stop();
+      });
+
+      /** Statements per request over ROUNDS requests, after one request that may fill caches. */
+      async function perRequest(method: string, path: string, expectBytes?: number): Promise<number> {
+        const once = async () => {
+          const r = await fetch(`${s.url}${path}`, {
+            method,
+            headers: { authorization: auth, accept: 'application/vnd.oci.image.manifest.v1+json' },
+          });
+          assert.equal(r.status, 200, `${method} ${path}: ${r.status}`);
+          const body = Buffer.from(await r.arrayBuffer());
+          if (expectBytes !== undefined) assert.equal(body.length, expectBytes);
+        };
+        await once();
+        const before = s.berth.database.queries.count;
+        for (let i = 0; i < ROUNDS; i++) await once();
+        return (s.berth.database.queries.count - before) / ROUNDS;
+      }
+
+      test('the counter counts: a request that must read the database moves it', async () => {
+        const before = s.berth.database.queries.count;
+        const r = await fetch(`${s.url}/v2/${REPO}/blobs/${layer.digest}`, { method: 'HEAD', headers: { authorization: auth } });
+        assert.equal(r.status, 200);
+        assert.ok(s.berth.database.queries.count > before, 'a blob HEAD reads the database at least once');
+      });
+
+      test(`manifest GET by tag: at most ${LIMITS[engine].manifestByTag} queries`, async () => {
+        const n = await perRequest('GET', `/v2/${REPO}/manifests/v1`);
+        assert.ok(n <= LIMITS[engine].manifestByTag, `${n} queries per manifest GET by tag`);
+      });
+
+      test(`blob HEAD: at most ${LIMITS[engine].blobHead} queries`, async () => {
+        const n = await perRequest('HEAD', `/v2/${REPO}/blobs/${layer.digest}`);
+        assert.ok(n <= LIMITS[engine].blobHead, `${n} queries per blob HEAD`);
+      });
+
+      test(`blob GET: at most ${LIMITS[engine].blobGet} queries`, async () => {
+        const n = await perRequest('GET', `/v2/${REPO}/blobs/${layer.digest}`, layer.size);
+        assert.ok(n <= LIMITS[engine].blobGet, `${n} queries per blob GET`);
+      });
+    });
+  }
+}
