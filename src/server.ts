@@ -9,6 +9,8 @@ import { openBlobStore } from './storage/open.js';
 import { DbUploadStateStore } from './db/upload-state.js';
 import { scheduleGc } from './services/gc-lease.js';
 import type { ServiceContext } from './services/context.js';
+import { ProxyCacheService } from './services/proxy-cache/index.js';
+import { databaseSecretBox } from './startup/secret-key.js';
 import { buildServices } from './services/index.js';
 import { createApp, installRoutes } from './http/app.js';
 import { webUi } from './http/web.js';
@@ -143,7 +145,10 @@ export async function createBerth(
       : {}),
   };
   const accounts = buildAccountServices(ctx, { tokens, announceSetupCode: opts.announceSetupCode });
-  const services = buildServices(ctx, accounts.registryAccess);
+  const proxyCache = config.raw.FEATURE_PROXY_CACHE
+    ? new ProxyCacheService(ctx, databaseSecretBox(config), { visibility: auth.privateOnPush ? 'private' : 'public', log: app.log })
+    : undefined;
+  const services = { ...buildServices(ctx, accounts.registryAccess), proxyCache };
   const apiDeps = {
     accounts,
     tags: new TagService(ctx),
@@ -151,6 +156,7 @@ export async function createBerth(
     scanner: scanner?.service,
     updaterStatus: new UpdaterStatusService(ctx),
     audit: { queries: audit.queries, notifications: audit.notifications, now: ctx.now },
+    proxyCache,
   };
 
   await installRoutes(app, {
@@ -228,6 +234,7 @@ export async function createBerth(
       await accounts.identity.stop();
       await metricsApp?.close();
       await app.close();
+      proxyCache?.close();
       await audit.close();
       await pulls.stop();
       ctx.store.close?.();

@@ -12,6 +12,7 @@ import { identityConfigSchema } from './schema-identity.js';
 import { edgeConfigSchema } from './schema-edge.js';
 import { storageConfigSchema } from './schema-storage.js';
 import { redisConfigSchema } from './schema-redis.js';
+import { proxyCacheConfigSchema } from './schema-proxy-cache.js';
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, 'must be HOST:PORT (for example 0.0.0.0:8080)');
 
@@ -62,6 +63,7 @@ export const configSchema = z
     ...edgeConfigSchema,
     ...storageConfigSchema,
     ...redisConfigSchema,
+    ...proxyCacheConfigSchema,
   })
   .loose();
 

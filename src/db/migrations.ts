@@ -12,6 +12,7 @@ import { identityMigration } from './migrations-identity.js';
 import { s3UploadsMigration } from './migrations-s3.js';
 import { pullStatsMigration } from './migrations-pull-stats.js';
 import { auditLogMigration, notificationsMigration } from './migrations-audit.js';
+import { proxyCacheMigration } from './migrations-proxy-cache.js';
 
 function migrations(dialect: Dialect): Record<string, Migration> {
   const id = (t: string) =>
@@ -56,6 +57,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0011_pull_stats': pullStatsMigration(),
     '0013_audit_log': auditLogMigration(dialect),
     '0014_notifications': notificationsMigration(dialect),
+    '0015_proxy_cache': proxyCacheMigration(),
   };
 }
 

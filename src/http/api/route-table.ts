@@ -15,6 +15,7 @@ import * as ui from './ui.js';
 import * as status from './status.js';
 import * as scannerStatus from './scanner-status.js';
 import * as audit from './audit.js';
+import * as proxyCache from './proxy-cache.js';
 
 export interface ApiRoute {
   method: ApiMethod;
@@ -63,6 +64,10 @@ export const API_ROUTES: readonly ApiRoute[] = [
   row('DELETE', '/organization/:org/team/:team/members/:member', orgs.removeMember),
   row('POST', '/organization/:org/team/:team/syncing', teamSync.linkTeam),
   row('DELETE', '/organization/:org/team/:team/syncing', teamSync.unlinkTeam),
+  row('GET', '/organization/:org/proxycache', proxyCache.getProxyCache),
+  row('POST', '/organization/:org/proxycache', proxyCache.createProxyCache),
+  row('DELETE', '/organization/:org/proxycache', proxyCache.deleteProxyCache),
+  row('POST', '/organization/:org/validateproxycache', proxyCache.validateProxyCache),
 
   // repositories, visibility, permissions (repos.ts)
   row('POST', '/repository', repos.createRepo),

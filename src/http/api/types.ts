@@ -20,6 +20,8 @@ export interface ApiDeps {
   updaterStatus: UpdaterStatusService;
   /** The audit log's queries and repository notifications (docs/AUDIT.md). */
   audit: AuditApi;
+  /** The pull-through cache (FEATURE_PROXY_CACHE): its rows answer 404 when it is off, as Quay's. */
+  proxyCache?: import('../../services/proxy-cache/index.js').ProxyCacheService;
 }
 
 /** The audit log's queries and repository notifications, for the audit handlers. */
