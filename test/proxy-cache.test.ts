@@ -11,7 +11,8 @@ import { testDialects } from './helpers/databases.ts';
 import { api, registryToken } from './helpers/accounts.ts';
 import { startDistribution, type Distribution } from './helpers/distribution.ts';
 import { startCountingProxy, type CountingProxy } from './helpers/counting-proxy.ts';
-import { pushImageTo, type PushedImage } from './helpers/push.ts';
+import { pushImageTo, putManifestTo, type PushedImage } from './helpers/push.ts';
+import { waitFor } from './helpers/wait.ts';
 import { basic } from './helpers/accounts.ts';
 import { ContainerSandbox } from './helpers/exec.ts';
 import { sha256 } from './helpers/registry-client.ts';
@@ -288,6 +289,92 @@ for (const dialect of await testDialects()) {
       } finally {
         await secured.cleanup();
       }
+    });
+
+    test('an index is stored with its child manifests: a child by digest needs no upstream request', async () => {
+      const amd = await pushImageTo(reg.url, 'library/multi', 'amd', { seed: 'amd' });
+      const arm = await pushImageTo(reg.url, 'library/multi', 'arm', { seed: 'arm' });
+      const index = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.index.v1+json',
+          manifests: [
+            {
+              mediaType: 'application/vnd.oci.image.manifest.v1+json',
+              digest: amd.digest,
+              size: amd.manifest.length,
+              platform: { os: 'linux', architecture: 'amd64' },
+            },
+            {
+              mediaType: 'application/vnd.oci.image.manifest.v1+json',
+              digest: arm.digest,
+              size: arm.manifest.length,
+              platform: { os: 'linux', architecture: 'arm64' },
+            },
+          ],
+        }),
+      );
+      const indexDigest = await putManifestTo(reg.url, 'library/multi', 'latest', index, 'application/vnd.oci.image.index.v1+json');
+      const r = await v2(s, 'cache/multi', 'manifests/latest');
+      assert.equal(r.headers.get('docker-content-digest'), indexDigest);
+      const before = proxy.requests.length;
+      for (const d of [amd.digest, arm.digest]) {
+        const c = await v2(s, 'cache/multi', `manifests/${d}`);
+        assert.equal(c.status, 200);
+        assert.equal(c.headers.get('docker-content-digest'), d);
+      }
+      assert.deepEqual(proxy.requests.slice(before), []);
+      // A client that takes no index gets the linux/amd64 image from the stored children.
+      const plainClient = await v2(s, 'cache/multi', 'manifests/latest', {
+        headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+      });
+      assert.equal(plainClient.headers.get('docker-content-digest'), amd.digest);
+    });
+
+    test('a token-auth upstream (a Berth with accounts) is pulled through with the configured account', async () => {
+      const upstream = await startServer(
+        dialect,
+        {},
+        { auth: true, config: { BOOTSTRAP_ADMIN: { username: 'up', password: 'up-password-1' } } },
+      );
+      try {
+        assert.equal((await api(upstream, 'POST', '/organization/', ['up', 'up-password-1'], { name: 'vendor' })).status, 201);
+        const t = await registryToken(upstream, ['repository:vendor/tool:pull,push'], ['up', 'up-password-1']);
+        const img = await pushImageTo(upstream.url, 'vendor/tool', '2.0', { authorization: `Bearer ${t.token}` });
+        assert.equal((await api(s, 'POST', '/organization/', ADMIN, { name: 'tokcache' })).status, 201);
+        const cfg = {
+          upstream_registry: `${new URL(upstream.url).host}/vendor`,
+          insecure: true,
+          upstream_registry_username: 'up',
+          upstream_registry_password: 'up-password-1',
+        };
+        const v = await api(s, 'POST', '/organization/tokcache/validateproxycache', ADMIN, cfg);
+        assert.deepEqual([v.status, v.json], [202, 'Valid']);
+        assert.equal((await api(s, 'POST', '/organization/tokcache/proxycache', ADMIN, cfg)).status, 201);
+        const dir = sandbox.mkdir('token');
+        await sandbox.skopeo([
+          'copy',
+          '--src-tls-verify=false',
+          '--src-creds',
+          ADMIN.join(':'),
+          `docker://${host}/tokcache/tool:2.0`,
+          `dir:${dir}`,
+        ]);
+        assert.ok(readdirSync(dir).includes(img.layers[0].digest.slice(7)));
+      } finally {
+        await upstream.stop();
+      }
+    });
+
+    test('configuration changes and cached pulls are in the audit log', async () => {
+      await waitFor(
+        async () => {
+          const r = await api(s, 'GET', '/organization/cache/logs', ADMIN);
+          const kinds = (r.json.logs ?? []).map((l: { kind: string }) => l.kind);
+          return kinds.includes('create_proxy_cache_config') && kinds.includes('pull_repo');
+        },
+        { what: 'create_proxy_cache_config and pull_repo in the organization log', timeout: 15_000, interval: 200 },
+      );
     });
 
     test('an organization that is not a cache is untouched, and deleting the configuration makes it ordinary', async () => {

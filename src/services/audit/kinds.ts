@@ -34,6 +34,8 @@ export const LOG_KINDS = {
   add_repo_notification: 'a repository notification created',
   delete_repo_notification: 'a repository notification deleted',
   reset_repo_notification: 'a disabled repository notification re-enabled (failures reset)',
+  create_proxy_cache_config: 'an organization configured as a proxy cache of an upstream registry',
+  delete_proxy_cache_config: "an organization's proxy cache configuration removed",
 } as const;
 
 export type LogKind = keyof typeof LOG_KINDS;

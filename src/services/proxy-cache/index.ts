@@ -19,6 +19,9 @@ import { upstreamToRegistryError } from './upstream-errors.js';
 import { invalid } from '../accounts/errors.js';
 import { linkBlob } from '../blob-links.js';
 
+/** Child manifests of an index fetched with it (beyond that, on request). */
+const MAX_CHILDREN = 64;
+
 export { DEFAULT_EXPIRATION_S } from './config-store.js';
 export type { ProxyCacheConfig, ProxyCacheInput } from './config-store.js';
 
@@ -205,7 +208,23 @@ export class ProxyCacheService {
       throw upstreamToRegistryError(e, 'manifest', cfg.upstreamRegistry);
     }
     const repo = await ensureCacheRepository(this.ctx, name, this.opts.visibility);
-    await storeManifest(this.ctx, repo, m, looksLikeDigest(reference) ? undefined : reference);
+    const children = await storeManifest(this.ctx, repo, m, looksLikeDigest(reference) ? undefined : reference);
+    // An index: its child manifests too (a client that takes no index is served its platform's image from them).
+    // A child that cannot be fetched now is fetched when a client asks for it by digest.
+    const missing: string[] = [];
+    for (const d of children.slice(0, MAX_CHILDREN)) if (!(await hasManifest(this.ctx, repo.id, d))) missing.push(d);
+    for (let i = 0; i < missing.length; i += 4) {
+      await Promise.all(
+        missing.slice(i, i + 4).map(async (d) => {
+          try {
+            await storeManifest(this.ctx, repo, await client.getManifest(up, d));
+          } catch (e) {
+            if (!(e instanceof UpstreamError)) throw e;
+            this.opts.log?.warn({ repository: name, digest: d, err: e.message }, 'proxy cache: child manifest not fetched');
+          }
+        }),
+      );
+    }
   }
 
   /**
@@ -214,7 +233,7 @@ export class ProxyCacheService {
    * bytes, streamed while stored. One upstream fetch per digest at a time: a second client waits for the
    * first fetch to be stored and then reads the stored blob.
    */
-  async blob(name: string, digest: string): Promise<{ stream: Readable; size?: number } | undefined> {
+  async blob(name: string, digest: string, attempt = 0): Promise<{ stream: Readable; size?: number } | undefined> {
     const cfg = await this.configFor(name);
     if (!cfg) return undefined;
     requireDigest(digest);
@@ -248,7 +267,8 @@ export class ProxyCacheService {
       // The fetch in flight first gets its response, then stores it: wait for both, then read what was stored.
       for (let running = this.blobFlights.pending(key); running; running = this.blobFlights.pending(key))
         await running.catch(() => undefined);
-      return undefined;
+      // Stored: the ordinary read serves it. Refused (wrong bytes) or failed: this client tries once itself.
+      return attempt === 0 ? this.blob(name, digest, 1) : undefined;
     }
     const client = this.client(cfg);
     const up = client.repository(name.slice(cfg.org.length + 1));

@@ -30,8 +30,8 @@ export async function ensureCacheRepository(ctx: ServiceContext, name: string, v
   return made;
 }
 
-/** Stores `m` in `repo` (and moves `tag` to it, recording when the upstream was checked). */
-export async function storeManifest(ctx: ServiceContext, repo: RepositoryRow, m: Manifest, tag?: string): Promise<void> {
+/** Stores `m` in `repo` (and moves `tag` to it, recording when the upstream was checked); returns the child manifests an index names. */
+export async function storeManifest(ctx: ServiceContext, repo: RepositoryRow, m: Manifest, tag?: string): Promise<string[]> {
   const parsed = parseManifest(m.bytes, m.mediaType);
   const decision = decideArtifact(parsed, ctx.config.artifacts);
   if (!decision.accept) throw new RegistryError('MANIFEST_INVALID', `proxy cache: ${decision.message}`, { mediaType: decision.mediaType });
@@ -78,6 +78,7 @@ export async function storeManifest(ctx: ServiceContext, repo: RepositoryRow, m:
     }),
   );
   if (tag) await ctx.cache?.invalidate(CacheGroups.tags(repo.name));
+  return [...new Set(parsed.manifests.map((d) => d.digest))];
 }
 
 /** Records that `tag` was found to be `digest` upstream at `now`. */
