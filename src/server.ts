@@ -11,6 +11,8 @@ import { DbUploadStateStore } from './db/upload-state.js';
 import { scheduleGc } from './services/gc-lease.js';
 import { watchReplicas } from './services/replicas.js';
 import type { ServiceContext } from './services/context.js';
+import { ProxyCacheService } from './services/proxy-cache/index.js';
+import { databaseSecretBox } from './startup/secret-key.js';
 import { buildServices } from './services/index.js';
 import { createApp, installRoutes } from './http/app.js';
 import { webUi } from './http/web.js';
@@ -176,7 +178,11 @@ export async function createBerth(
   // Repository states (MIRROR and READ_ONLY refuse pushes) and mirroring (FEATURE_REPO_MIRROR, docs/MIRRORING.md).
   const repoStates = new RepositoryStates(ctx);
   const mirror = buildMirror(ctx, repoStates, { log: app.log });
-  const services = buildServices(ctx, withRepositoryStateGuard(accounts.registryAccess, repoStates));
+  // The pull-through cache (FEATURE_PROXY_CACHE, docs/PROXY-CACHE.md).
+  const proxyCache = config.raw.FEATURE_PROXY_CACHE
+    ? new ProxyCacheService(ctx, databaseSecretBox(config), { visibility: auth.privateOnPush ? 'private' : 'public', log: app.log })
+    : undefined;
+  const services = { ...buildServices(ctx, withRepositoryStateGuard(accounts.registryAccess, repoStates)), proxyCache };
   const apiDeps = {
     accounts,
     tags: new TagService(ctx),
@@ -187,6 +193,7 @@ export async function createBerth(
     ...(quota ? { quota: quota.service } : {}),
     mirror: mirror?.service,
     repoStates,
+    proxyCache,
   };
 
   await installRoutes(app, {
@@ -272,6 +279,7 @@ export async function createBerth(
       await accounts.identity.stop();
       await metricsApp?.close();
       await app.close();
+      proxyCache?.close();
       await audit.close();
       await pulls.stop();
       ctx.store.close?.();

@@ -151,6 +151,7 @@ for (const dialect of await testDialects()) {
             // Team sync with an OpenID provider's groups (never contacted: linking a team to a claim group needs no provider call).
             FEATURE_TEAM_SYNCING: true,
             FEATURE_QUOTA_MANAGEMENT: true,
+            FEATURE_PROXY_CACHE: true,
             OIDC_LOGIN_CONFIG: { OIDC_SERVER: 'http://127.0.0.1:9/', CLIENT_ID: 'matrix', CLIENT_SECRET: 'matrix' },
           },
         },
@@ -670,6 +671,23 @@ for (const dialect of await testDialects()) {
       a('GET', '/status', '/status', 'any', 200),
       // Signed-in callers only (robots too): the scanner's data age is not for anonymous visitors.
       a('GET', '/scanner/updaters', '/scanner/updaters', 'any', 200, { expect: { anonymous: 401 } }),
+      // ---- proxy cache configuration (organization administrators); last, so acme is a cache only between these rows
+      a('GET', '/organization/:org/proxycache', '/organization/acme/proxycache', 'super', 200),
+      a('POST', '/organization/:org/validateproxycache', '/organization/acme/validateproxycache', 'super', 400, {
+        body: { upstream_registry: '127.0.0.1:9', insecure: true },
+      }),
+      a('POST', '/organization/:org/proxycache', '/organization/acme/proxycache', 'super', 201, {
+        body: { upstream_registry: '127.0.0.1:9', insecure: true },
+        setup: () => expectOk('no proxy cache', api(s, 'DELETE', '/organization/acme/proxycache', OWNER), [201, 404]),
+      }),
+      a('DELETE', '/organization/:org/proxycache', '/organization/acme/proxycache', 'super', 201, {
+        setup: () =>
+          expectOk(
+            'proxy cache',
+            api(s, 'POST', '/organization/acme/proxycache', OWNER, { upstream_registry: '127.0.0.1:9', insecure: true }),
+            [201, 400],
+          ),
+      }),
     ];
 
     for (const route of routes) {

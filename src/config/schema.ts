@@ -14,6 +14,7 @@ import { storageConfigSchema } from './schema-storage.js';
 import { redisConfigSchema } from './schema-redis.js';
 import { quotaConfigSchema } from './schema-quota.js';
 import { mirrorConfigSchema } from './schema-mirror.js';
+import { proxyCacheConfigSchema } from './schema-proxy-cache.js';
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, 'must be HOST:PORT (for example 0.0.0.0:8080)');
 
@@ -66,6 +67,7 @@ export const configSchema = z
     ...redisConfigSchema,
     ...quotaConfigSchema,
     ...mirrorConfigSchema,
+    ...proxyCacheConfigSchema,
   })
   .loose();
 

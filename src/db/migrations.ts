@@ -17,6 +17,7 @@ import { scaleIndexesMigration } from './migrations-scale.js';
 import { quotaMigration } from './migrations-quota.js';
 import { tagPolicyMigration } from './migrations-tag-policy.js';
 import { repoMirrorMigration } from './migrations-mirror.js';
+import { proxyCacheMigration } from './migrations-proxy-cache.js';
 
 function migrations(dialect: Dialect): Record<string, Migration> {
   const id = (t: string) =>
@@ -66,6 +67,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0018_tag_policy': tagPolicyMigration(dialect),
     '0016_repo_mirror': repoMirrorMigration(),
     '0020_gc_upload_guard': replicasMigration(),
+    '0015_proxy_cache': proxyCacheMigration(),
   };
 }
 

@@ -57,6 +57,9 @@ const API_RULES: Record<string, Rule> = {
   'PUT /api/v1/organization/:org/team/:team': ({ params, body }) =>
     ns(params.org, 'org_create_team', { team: params.team, role: str(body?.role) ?? null }),
   'DELETE /api/v1/organization/:org/team/:team': ({ params }) => ns(params.org, 'org_delete_team', { team: params.team }),
+  'POST /api/v1/organization/:org/proxycache': ({ params, body }) =>
+    ns(params.org, 'create_proxy_cache_config', { upstream_registry: str(body?.upstream_registry) ?? null }),
+  'DELETE /api/v1/organization/:org/proxycache': ({ params }) => ns(params.org, 'delete_proxy_cache_config'),
   'PUT /api/v1/organization/:org/team/:team/members/:member': ({ params }) =>
     ns(params.org, 'org_add_team_member', { member: params.member, team: params.team }),
   'DELETE /api/v1/organization/:org/team/:team/members/:member': ({ params }) =>

@@ -63,6 +63,8 @@ export interface RegistryServices {
   manifests: ManifestService;
   listing: ListingService;
   access: AccessPolicy;
+  /** The pull-through cache (FEATURE_PROXY_CACHE); absent when the feature is off. */
+  proxyCache?: import('./proxy-cache/index.js').ProxyCacheService;
 }
 
 export function buildServices(ctx: ServiceContext, access: AccessPolicy = OPEN_ACCESS): RegistryServices {

@@ -55,6 +55,7 @@ export const deleteOrg: ApiHandler = async (c) => {
   requireSignedIn(c.principal);
   const org = await orgAdmin(c);
   await c.deps.accounts.orgs.delete(org);
+  await c.deps.proxyCache?.configs.forget(org);
   return c.reply.code(204).send();
 };
 

@@ -18,6 +18,7 @@ import * as scannerStatus from './scanner-status.js';
 import * as audit from './audit.js';
 import * as quota from './quota.js';
 import * as mirror from './mirror.js';
+import * as proxyCache from './proxy-cache.js';
 
 export interface ApiRoute {
   method: ApiMethod;
@@ -66,6 +67,10 @@ export const API_ROUTES: readonly ApiRoute[] = [
   row('DELETE', '/organization/:org/team/:team/members/:member', orgs.removeMember),
   row('POST', '/organization/:org/team/:team/syncing', teamSync.linkTeam),
   row('DELETE', '/organization/:org/team/:team/syncing', teamSync.unlinkTeam),
+  row('GET', '/organization/:org/proxycache', proxyCache.getProxyCache),
+  row('POST', '/organization/:org/proxycache', proxyCache.createProxyCache),
+  row('DELETE', '/organization/:org/proxycache', proxyCache.deleteProxyCache),
+  row('POST', '/organization/:org/validateproxycache', proxyCache.validateProxyCache),
 
   // repositories, visibility, permissions (repos.ts)
   row('POST', '/repository', repos.createRepo),

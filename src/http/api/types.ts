@@ -27,6 +27,8 @@ export interface ApiDeps {
   mirror?: MirrorService;
   /** Repository states (MIRROR and READ_ONLY repositories refuse tag changes). */
   repoStates?: RepositoryStates;
+  /** The pull-through cache (FEATURE_PROXY_CACHE): its rows answer 404 when it is off, as Quay's. */
+  proxyCache?: import('../../services/proxy-cache/index.js').ProxyCacheService;
 }
 
 /** The audit log's queries and repository notifications, for the audit handlers. */

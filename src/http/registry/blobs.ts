@@ -1,10 +1,14 @@
 // GET/HEAD/DELETE /v2/:name/blobs/:digest
 import type { OutgoingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { FastifyReply } from 'fastify';
 import type { Handler } from './types.js';
 import { byteRange } from './headers.js';
 import { RegistryError } from '../../oci/errors.js';
 
 export const getBlob: Handler = async ({ req, reply, match, services }) => {
+  const proxied = req.method === 'GET' && !req.headers.range ? await services.proxyCache?.blob(match.name, match.ref) : undefined;
+  if (proxied) return sendProxiedBlob(reply, match.ref, proxied);
   const blob = await services.blobs.find(match.name, match.ref);
   const head = req.method === 'HEAD';
   const range = byteRange(req.headers.range, blob.size);
@@ -74,4 +78,12 @@ function sameHostName(location: string, hostHeader: string | undefined): boolean
   } catch {
     return false;
   }
+}
+
+/** A blob streamed from the proxy cache's upstream while it is stored: an error mid-way cuts the connection. */
+function sendProxiedBlob(reply: FastifyReply, digest: string, blob: { stream: Readable; size?: number }): FastifyReply {
+  reply.code(200).headers({ 'Docker-Content-Digest': digest, 'Content-Type': 'application/octet-stream', ETag: `"${digest}"` });
+  if (blob.size !== undefined) reply.header('Content-Length', String(blob.size));
+  blob.stream.on('error', () => reply.raw.destroy());
+  return reply.send(blob.stream);
 }

@@ -5,6 +5,7 @@ import { readLimited } from './body.js';
 import { MT } from '../../oci/mediatypes.js';
 
 export const getManifest: Handler = async ({ req, reply, match, services }) => {
+  await services.proxyCache?.beforeManifest(match.name, match.ref);
   const m = await services.manifests.get(match.name, match.ref, acceptList(req), { countPull: req.method === 'GET' });
   reply.code(200).headers({
     'Content-Type': m.mediaType,

@@ -82,6 +82,7 @@ export async function registryPlugin(app: FastifyInstance, opts: { services: Reg
     if (match.name !== undefined) requireRepositoryName(match.name);
     req.registryMatch = match;
     const request = { ...registryRequest(match, req.method), origin: requestOrigin(req), address: req.ip };
+    if (request.action === 'push' || request.action === 'delete') await services.proxyCache?.refuseWrite(request.name);
     const creds = parseAuthorization(req.headers.authorization);
     try {
       req.principal = await services.access.registryPrincipal(creds, request);

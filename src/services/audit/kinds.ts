@@ -50,6 +50,8 @@ export const LOG_KINDS = {
   repo_mirror_sync_started: 'a mirror sync started (or resumed after an interrupted one)',
   repo_mirror_sync_success: 'a mirror sync finished: the matching upstream tags are copied',
   repo_mirror_sync_failed: 'a mirror sync failed (the reason is in the entry and the mirror status)',
+  create_proxy_cache_config: 'an organization configured as a proxy cache of an upstream registry',
+  delete_proxy_cache_config: "an organization's proxy cache configuration removed",
 } as const;
 
 export type LogKind = keyof typeof LOG_KINDS;

@@ -20,6 +20,7 @@ import {
 } from '../ui';
 import { RepoList } from './repos';
 import { QuotaPanel, type Quota, type QuotaReport } from './quota';
+import { ProxyCacheSection } from './proxy-cache';
 
 export function OrgsPage({ user, reloadUser }: { user: User; reloadUser: () => Promise<void> }) {
   const [name, setName] = useState('');
@@ -86,7 +87,7 @@ interface Org {
 
 export function OrgPage({ org, user, reloadUser }: { org: string; user: User; reloadUser: () => Promise<void> }) {
   const o = useAsync(() => api<Org>('GET', `/organization/${enc(org)}`), [org]);
-  const [tab, setTab] = useState<'repos' | 'teams' | 'robots' | 'logs'>('repos');
+  const [tab, setTab] = useState<'repos' | 'teams' | 'robots' | 'logs' | 'proxy'>('repos');
   if (o.loading && !o.data) return <Loading />;
   if (o.error)
     return (
@@ -99,6 +100,7 @@ export function OrgPage({ org, user, reloadUser }: { org: string; user: User; re
   const tabs: [typeof tab, string][] = [['repos', 'Repositories']];
   if (data.is_member) tabs.push(['teams', 'Teams and members']);
   if (data.is_admin) tabs.push(['robots', 'Robot accounts'], ['logs', 'Logs']);
+  if (data.is_admin) tabs.push(['proxy', 'Proxy cache']);
   return (
     <>
       <div className="page-head">
@@ -134,6 +136,11 @@ export function OrgPage({ org, user, reloadUser }: { org: string; user: User; re
       {tab === 'robots' ? (
         <Panel id="robots">
           <Robots owner={org} />
+        </Panel>
+      ) : null}
+      {tab === 'proxy' ? (
+        <Panel id="proxy">
+          <ProxyCacheSection org={org} />
         </Panel>
       ) : null}
       {tab === 'logs' ? (

@@ -1,0 +1,136 @@
+// The proxy cache configuration of organizations (table proxy_cache_config): Quay's fields, the username
+// and password sealed with the database secret key, kept in memory for a few seconds per organization.
+import type { SecretBox } from '../../crypto/index.js';
+import type { ServiceContext } from '../context.js';
+import { invalid, notFound } from '../accounts/errors.js';
+import { parseUpstreamRegistry, UpstreamReferenceError, type UpstreamRegistry } from '../../upstream/index.js';
+
+/** Quay's default expiration_s (one day). */
+export const DEFAULT_EXPIRATION_S = 86_400;
+/** How long a replica trusts its in-memory copy of an organization's configuration. */
+const MEMO_MS = 5_000;
+
+export interface ProxyCacheInput {
+  upstream_registry?: unknown;
+  upstream_registry_username?: unknown;
+  upstream_registry_password?: unknown;
+  expiration_s?: unknown;
+  insecure?: unknown;
+}
+
+export interface ProxyCacheConfig {
+  org: string;
+  upstreamRegistry: string;
+  registry: UpstreamRegistry;
+  username?: string;
+  password?: string;
+  expirationS: number;
+  insecure: boolean;
+}
+
+/** Validates a request body the way Quay's schema does (upstream_registry required), with a reason per field. */
+export function parseProxyCacheInput(org: string, b: ProxyCacheInput | undefined): ProxyCacheConfig {
+  if (!b || typeof b !== 'object' || Array.isArray(b)) throw invalid('the body must be a JSON object with upstream_registry');
+  if (typeof b.upstream_registry !== 'string' || !b.upstream_registry.trim())
+    throw invalid('upstream_registry is required (host[:port] and an optional namespace, for example docker.io/library)');
+  let registry: UpstreamRegistry;
+  try {
+    registry = parseUpstreamRegistry(b.upstream_registry);
+  } catch (e) {
+    if (e instanceof UpstreamReferenceError) throw invalid(`upstream_registry: ${e.message}`);
+    throw e;
+  }
+  const opt = (v: unknown, field: string): string | undefined => {
+    if (v === undefined || v === null || v === '') return undefined;
+    if (typeof v !== 'string' || v.length > 1024) throw invalid(`${field} must be a string of at most 1024 characters`);
+    return v;
+  };
+  const username = opt(b.upstream_registry_username, 'upstream_registry_username');
+  const password = opt(b.upstream_registry_password, 'upstream_registry_password');
+  if (password !== undefined && username === undefined) throw invalid('upstream_registry_password needs upstream_registry_username');
+  let expirationS = DEFAULT_EXPIRATION_S;
+  if (b.expiration_s !== undefined && b.expiration_s !== null && b.expiration_s !== '') {
+    const n = typeof b.expiration_s === 'string' && /^\d+$/.test(b.expiration_s) ? Number(b.expiration_s) : b.expiration_s;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 60 || n > 10 * 365 * 86_400)
+      throw invalid('expiration_s must be a whole number of seconds between 60 and 315360000');
+    expirationS = n;
+  }
+  if (b.insecure !== undefined && b.insecure !== null && typeof b.insecure !== 'boolean') throw invalid('insecure must be true or false');
+  return {
+    org,
+    upstreamRegistry: b.upstream_registry.trim().replace(/\/+$/, ''),
+    registry,
+    username,
+    password,
+    expirationS,
+    insecure: b.insecure === true,
+  };
+}
+
+export class ProxyCacheConfigStore {
+  private readonly memo = new Map<string, { at: number; cfg: ProxyCacheConfig | undefined }>();
+
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly box: SecretBox,
+  ) {}
+
+  private seal(org: string, field: string, v: string | undefined): string | null {
+    return v === undefined ? null : this.box.seal(v, `proxy_cache_config:${org}:${field}`);
+  }
+
+  private open(org: string, field: string, v: string | null): string | undefined {
+    return v === null ? undefined : this.box.open(v, `proxy_cache_config:${org}:${field}`);
+  }
+
+  /** The configuration of an organization, or undefined (read at most every few seconds per replica). */
+  async get(org: string): Promise<ProxyCacheConfig | undefined> {
+    const now = this.ctx.now();
+    const m = this.memo.get(org);
+    if (m && now - m.at < MEMO_MS) return m.cfg;
+    const row = await this.ctx.db.selectFrom('proxy_cache_config').selectAll().where('org', '=', org).executeTakeFirst();
+    const cfg: ProxyCacheConfig | undefined = row && {
+      org,
+      upstreamRegistry: row.upstream_registry,
+      registry: parseUpstreamRegistry(row.upstream_registry),
+      username: this.open(org, 'username', row.username),
+      password: this.open(org, 'password', row.password),
+      expirationS: Number(row.expiration_s),
+      insecure: Number(row.insecure) === 1,
+    };
+    this.memo.set(org, { at: now, cfg });
+    return cfg;
+  }
+
+  /** Creates the configuration; Quay refuses a second one ("already exists": delete it first). */
+  async create(cfg: ProxyCacheConfig): Promise<void> {
+    const exists = await this.ctx.db.selectFrom('proxy_cache_config').select('org').where('org', '=', cfg.org).executeTakeFirst();
+    if (exists) throw invalid('Proxy Cache Configuration already exists: delete it before configuring another upstream');
+    await this.ctx.db
+      .insertInto('proxy_cache_config')
+      .values({
+        org: cfg.org,
+        upstream_registry: cfg.upstreamRegistry,
+        username: this.seal(cfg.org, 'username', cfg.username),
+        password: this.seal(cfg.org, 'password', cfg.password),
+        expiration_s: cfg.expirationS,
+        insecure: cfg.insecure ? 1 : 0,
+        created_at: this.ctx.now(),
+      })
+      .onConflict((oc) => oc.column('org').doNothing())
+      .execute();
+    this.memo.delete(cfg.org);
+  }
+
+  async delete(org: string): Promise<void> {
+    const r = await this.ctx.db.deleteFrom('proxy_cache_config').where('org', '=', org).executeTakeFirst();
+    this.memo.delete(org);
+    if (Number(r.numDeletedRows) === 0) throw notFound(`organization "${org}" has no proxy cache configuration`);
+  }
+
+  /** Removes the configuration of an organization that is deleted (nothing when there is none). */
+  async forget(org: string): Promise<void> {
+    await this.ctx.db.deleteFrom('proxy_cache_config').where('org', '=', org).execute();
+    this.memo.delete(org);
+  }
+}

@@ -1,0 +1,88 @@
+// The "Proxy cache" section of an organization in the web UI, in Debian's Chromium (playwright-core) against a
+// real Berth with accounts and a docker-registry upstream: a missing upstream is refused, a configuration is
+// validated, saved (the password never shown), and removed.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
+import { startServer, type TestServer } from './helpers/server.ts';
+import { api } from './helpers/accounts.ts';
+import { startDistribution, type Distribution } from './helpers/distribution.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const skip = existsSync(CHROMIUM) ? false : `SKIPPED: ${CHROMIUM} is missing (apt-get install -y chromium; .ci/run installs it)`;
+const ADMIN: [string, string] = ['admin', 'admin-password-1'];
+let s: TestServer;
+let reg: Distribution;
+let browser: Browser;
+
+async function signIn(page: Page, user: string, pass: string): Promise<void> {
+  await page.goto(s.url);
+  await page.getByLabel('Username').fill(user);
+  await page.getByLabel('Password').fill(pass);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByText('Signed in as').waitFor();
+}
+
+before(async () => {
+  if (skip) return;
+  const { webIsStale, buildWeb } = await import('../scripts/build-web.mjs');
+  if (webIsStale()) await buildWeb();
+  reg = await startDistribution({ users: { carol: 'carol-secret' } });
+  s = await startServer(
+    'sqlite',
+    {},
+    { auth: true, config: { FEATURE_PROXY_CACHE: true, BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] } } },
+  );
+  assert.equal((await api(s, 'POST', '/organization/', ADMIN, { name: 'hub' })).status, 201);
+  const { chromium } = await import('playwright-core');
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+    ],
+  });
+});
+after(async () => {
+  await browser?.close();
+  await s?.stop();
+  await reg?.cleanup();
+});
+
+test('configure, validate, view and remove a proxy cache from the organization page', { skip }, async () => {
+  const page = await browser.newPage();
+  try {
+    await signIn(page, ...ADMIN);
+    await page.goto(`${s.url}/organization/hub`);
+    await page.getByRole('tab', { name: 'Proxy cache' }).click();
+    await page.getByRole('button', { name: 'Save proxy cache' }).click();
+    await page.getByText('Enter the upstream registry').waitFor();
+    await page.getByLabel('Upstream registry').fill(reg.host);
+    await page.getByLabel('Upstream username').fill('carol');
+    await page.getByLabel('Upstream password').fill('wrong');
+    await page.getByLabel(/Insecure/).check();
+    await page.getByRole('button', { name: 'Validate' }).click();
+    await page.getByText(/Failed login to remote registry/).waitFor();
+    await page.getByLabel('Upstream password').fill('carol-secret');
+    await page.getByRole('button', { name: 'Validate' }).click();
+    await page.getByText('The upstream accepted the credentials.').waitFor();
+    await page.getByLabel('Expiration (seconds)').fill('3600');
+    await page.getByRole('button', { name: 'Save proxy cache' }).click();
+    await page.getByTestId('proxy-upstream').waitFor();
+    assert.equal(await page.getByTestId('proxy-upstream').textContent(), reg.host);
+    assert.equal((await page.content()).includes('carol-secret'), false, 'the password is not on the page');
+    const saved = await api(s, 'GET', '/organization/hub/proxycache', ADMIN);
+    assert.deepEqual(saved.json, { upstream_registry: reg.host, expiration_s: 3600, insecure: true, upstream_registry_username: 'carol' });
+    await page.getByRole('button', { name: 'Remove proxy cache' }).click();
+    await page.getByRole('button', { name: 'Yes, remove' }).click();
+    await page.getByRole('heading', { name: 'Configure a proxy cache' }).waitFor();
+    assert.equal((await api(s, 'GET', '/organization/hub/proxycache', ADMIN)).json.upstream_registry, '');
+  } finally {
+    await page.close();
+  }
+});
