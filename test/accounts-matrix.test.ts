@@ -356,6 +356,20 @@ for (const dialect of await testDialects()) {
     // A notification to a closed port (deliveries fail; that is not what this matrix checks).
     const hook = { event: 'repo_push', method: 'webhook', config: { url: 'http://127.0.0.1:9/hook' }, title: 'matrix' };
     const note: { uuid?: string; doomed?: string } = {};
+    // An immutability policy of acme/private (docs/TAGS.md), made or found by the owner.
+    const policy: { uuid?: string } = {};
+    const policyPath = () => `/repository/acme/private/immutabilitypolicy/${policy.uuid}`;
+    const ensurePolicy = async () => {
+      const url = '/repository/acme/private/immutabilitypolicy/';
+      const list = (await api(s, 'GET', url, OWNER)).json as { policies: { uuid: string; tagPattern: string }[] };
+      const found = list.policies.find((p) => p.tagPattern === '^zz-matrix-frozen$');
+      if (found) policy.uuid = found.uuid;
+      else {
+        const r = await api(s, 'POST', url, OWNER, { tagPattern: '^zz-matrix-frozen$', tagPatternMatches: true });
+        assert.equal(r.status, 201, `setup immutability policy: ${r.status} ${JSON.stringify(r.json)}`);
+        policy.uuid = (r.json as { uuid: string }).uuid;
+      }
+    };
     // Storage quotas (docs/QUOTAS.md): the quota (and one Warning limit) of a namespace, made or found by the superuser.
     const quotaUrl = (ns: string) => (ns === 'acme' ? '/organization/acme/quota' : `/superuser/users/${ns}/quota`);
     const ensureQuota = async (ns: string): Promise<number> => {
@@ -586,6 +600,17 @@ for (const dialect of await testDialects()) {
       a('PUT', '/repository/:name/mirror', '/repository/acme/private/mirror', 'admin', 404, { body: { is_enabled: true } }),
       a('POST', '/repository/:name/mirror/sync-now', '/repository/acme/private/mirror/sync-now', 'admin', 404),
       a('POST', '/repository/:name/mirror/sync-cancel', '/repository/acme/private/mirror/sync-cancel', 'admin', 404),
+      // immutable tags (docs/TAGS.md): repository admins only; patterns no tag of the matrix has
+      a('GET', '/repository/:name/immutabilitypolicy/', '/repository/acme/private/immutabilitypolicy/', 'admin', 200),
+      a('POST', '/repository/:name/immutabilitypolicy/', '/repository/acme/private/immutabilitypolicy/', 'admin', 201, {
+        body: (c: Caller) => ({ tagPattern: `^zz-matrix-${idx(c)}-`, tagPatternMatches: true }),
+      }),
+      a('GET', '/repository/:name/immutabilitypolicy/:uuid', policyPath, 'admin', 200, { setup: ensurePolicy }),
+      a('PUT', '/repository/:name/immutabilitypolicy/:uuid', policyPath, 'admin', 204, {
+        setup: ensurePolicy,
+        body: { tagPattern: '^zz-matrix-frozen$', tagPatternMatches: true },
+      }),
+      a('DELETE', '/repository/:name/immutabilitypolicy/:uuid', policyPath, 'admin', 200, { setup: ensurePolicy }),
       a('GET', '/repository/:name/permissions/user/', '/repository/acme/private/permissions/user/', 'admin', 200),
       a('GET', '/repository/:name/permissions/user/:member', '/repository/acme/private/permissions/user/reader', 'admin', 200),
       a('PUT', '/repository/:name/permissions/user/:member', '/repository/acme/private/permissions/user/dummy', 'admin', 200, {
@@ -772,6 +797,8 @@ for (const dialect of await testDialects()) {
         '/repository/:name/mirror': '/repository/acme/private/mirror',
         '/repository/:name/mirror/sync-now': '/repository/acme/private/mirror/sync-now',
         '/repository/:name/mirror/sync-cancel': '/repository/acme/private/mirror/sync-cancel',
+        '/repository/:name/immutabilitypolicy/': '/repository/acme/private/immutabilitypolicy/',
+        '/repository/:name/immutabilitypolicy/:uuid': `/repository/acme/private/immutabilitypolicy/${NO_UPLOAD}`,
         '/repository/:name/permissions/user/': '/repository/acme/private/permissions/user/',
         '/repository/:name/permissions/user/:member': '/repository/acme/private/permissions/user/nobody-here',
         '/repository/:name/permissions/team/': '/repository/acme/private/permissions/team/',
