@@ -13,6 +13,7 @@ import type { ManifestService } from '../manifests.js';
 import type { TagService } from '../tags.js';
 import { tagMatcher } from './tag-rules.js';
 import type { MirrorUpstream, UpstreamManifest } from './upstream.js';
+import { activeTag } from '../tag-expiry.js';
 
 const FOREIGN_LAYER_TYPES = new Set([
   'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
@@ -93,6 +94,7 @@ export async function syncRepository(
     .innerJoin('repository', 'repository.id', 'tag.repository_id')
     .select('tag.name')
     .where('repository.name', '=', repository)
+    .where(activeTag(deps.ctx.now()))
     .execute();
   for (const { name } of local) {
     if (!matches(name) || present.has(name)) continue;
@@ -139,6 +141,7 @@ class Copier {
       .select('manifest.digest')
       .where('repository.name', '=', this.repository)
       .where('tag.name', '=', tag)
+      .where(activeTag(this.deps.ctx.now()))
       .executeTakeFirst();
     return r?.digest;
   }

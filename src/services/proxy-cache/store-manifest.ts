@@ -12,6 +12,7 @@ import { findRepository, type RepositoryRow } from '../repositories.js';
 import { setTag } from '../tag-history.js';
 import type { Manifest } from '../../upstream/index.js';
 import type {} from '../../db/types-proxy-cache.js';
+import { activeTag } from '../tag-expiry.js';
 
 /** The repository of a cached pull, created owned by its organization when it does not exist yet. */
 export async function ensureCacheRepository(ctx: ServiceContext, name: string, visibility: 'public' | 'private'): Promise<RepositoryRow> {
@@ -105,6 +106,7 @@ export async function cachedTag(
     .select(['manifest.digest', 'proxy_cache_tag.checked_at', 'proxy_cache_tag.digest as checked_digest'])
     .where('tag.repository_id', '=', repositoryId)
     .where('tag.name', '=', tag)
+    .where(activeTag(ctx.now()))
     .executeTakeFirst();
   if (!row) return undefined;
   // A tag moved locally since the check (or never checked: it was there before the cache) counts as stale.
