@@ -16,6 +16,7 @@ import { waitFor } from './helpers/wait.ts';
 import { basic } from './helpers/accounts.ts';
 import { ContainerSandbox } from './helpers/exec.ts';
 import { sha256 } from './helpers/registry-client.ts';
+import { multiArch, pushAll } from './helpers/mirror.ts';
 
 const ADMIN: [string, string] = ['admin', 'admin-password-1'];
 const BIG = Buffer.from(Buffer.alloc(3 * 1024 * 1024, 7).map((v, i) => (v + i * 31) & 0xff));
@@ -160,6 +161,29 @@ for (const dialect of await testDialects()) {
       assert.equal(sha256(Buffer.from(ba)), d);
       assert.equal(sha256(Buffer.from(bb)), d);
       assert.equal(proxy.count(new RegExp(`^GET /v2/library/busybox/blobs/${d}$`)), 1, proxy.requests.join('\n'));
+    });
+
+    test('podman pulls a multi-arch image through the cache: it gets its architecture, the cache keeps the index', async () => {
+      const idx = await multiArch('podman-pg');
+      await pushAll(sandbox, new URL(reg.url).host, 'library/postgres', { '16': idx });
+      const before = proxy.count(/^GET \/v2\/library\/postgres\/manifests\//);
+      await sandbox.podman(['pull', '--tls-verify=false', '--creds', ADMIN.join(':'), `${host}/cache/postgres:16`]);
+      assert.ok(proxy.count(/^GET \/v2\/library\/postgres\/manifests\//) > before, 'the upstream was asked for the manifest');
+      const [img] = JSON.parse((await sandbox.podman(['image', 'inspect', `${host}/cache/postgres:16`])).stdout) as {
+        Architecture: string;
+      }[];
+      assert.equal(img.Architecture, 'amd64');
+      // The cache now holds the tag on the index the upstream has, and serves it without asking again.
+      const tok = await registryToken(s, ['repository:cache/postgres:pull'], ADMIN);
+      const m = await fetch(`${s.url}/v2/cache/postgres/manifests/16`, {
+        method: 'HEAD',
+        headers: { authorization: `Bearer ${tok.token}`, accept: idx.mediaType },
+      });
+      assert.equal(m.status, 200);
+      assert.equal(m.headers.get('docker-content-digest'), idx.descriptor.digest);
+      const asked = proxy.requests.length;
+      await sandbox.podman(['pull', '--tls-verify=false', '--creds', ADMIN.join(':'), `${host}/cache/postgres:16`]);
+      assert.equal(proxy.requests.length, asked, 'a second pull within expiration_s makes no upstream request');
     });
 
     test('after expiration_s a tag is re-checked with a HEAD: same digest refreshes, a new digest is fetched', async () => {
