@@ -20,6 +20,8 @@ export const FIPS_SET = [
   'test/storage-contract.test.ts', // digests of every driver
   'test/redis-cache.test.ts', // verified tokens shared through Redis (keyed by digest)
   'test/operator-core.test.ts', // the operator's generated CA, certificates and passwords
+  'test/token-standing.test.ts', // a registry token stops working when its account, robot token or permission goes
+  'test/upstream-client.test.ts', // Basic and Docker token auth against remote registries, digest checks
   // one end-to-end file per area
   'test/conformance.test.ts', // registry: the OCI conformance suite
   'test/clients.test.ts', // registry: real clients
@@ -29,4 +31,8 @@ export const FIPS_SET = [
   'test/audit.test.ts', // audit log
   'test/scale-out.test.ts', // three replicas behind nginx on PostgreSQL, S3 and Redis
   'test/operator-k8s.test.ts', // the operator against a real API server
+  'test/proxy-cache.test.ts', // pull-through cache (sealed upstream credentials, token-auth upstream)
+  'test/mirror.test.ts', // repository mirroring (sealed upstream credentials)
+  'test/quota.test.ts', // storage quotas
+  'test/tag-policy.test.ts', // tag expiration and immutable tags
 ];
