@@ -15,6 +15,7 @@ import { ContainerSandbox, run, which } from './helpers/exec.ts';
 import { buildImage, writeOciLayout, readOciLayout, type BuiltImage } from './helpers/images.ts';
 import { BERTH_BIN } from './helpers/server.ts';
 import { basic } from './helpers/accounts.ts';
+import { waitFor } from './helpers/wait.ts';
 
 const missing =
   nginxMissing() ??
@@ -169,10 +170,14 @@ describe('three replicas behind nginx on one PostgreSQL, one blob store and one 
     u.searchParams.set('digest', sha(blob));
     r = await fetch(u, { method: 'PUT', headers: { authorization: `Bearer ${tok}` } });
     assert.equal(r.status, 201, await r.text());
-    const mine = t
-      .accessLog()
-      .slice(start)
-      .filter((l) => l.uri.startsWith('/v2/acme/app/blobs/uploads/'));
+    const uploadLines = () =>
+      t
+        .accessLog()
+        .slice(start)
+        .filter((l) => l.uri.startsWith('/v2/acme/app/blobs/uploads/'));
+    // nginx writes a request's access-log line after the response has gone out: wait for the last one.
+    await waitFor(() => uploadLines().length >= 8, { what: 'eight upload lines in the access log', timeout: 5000 });
+    const mine = uploadLines();
     assert.equal(mine.length, 8);
     assert.equal(
       new Set(mine.map((l) => l.upstream)).size,
