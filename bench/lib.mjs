@@ -179,7 +179,19 @@ export async function startBerth({ dir, port, nodeArgs = [], auth = 'none', entr
   const s = new ServerProcess(
     'berth',
     process.execPath,
-    [...nodeArgs, entry, 'serve', '--config', cfg, '--listen', `127.0.0.1:${port}`, '--data', path.join(dir, 'data')],
+    // As `npm start` and the images run it (package.json, Containerfile): a small young generation.
+    [
+      '--max-semi-space-size=2',
+      ...nodeArgs,
+      entry,
+      'serve',
+      '--config',
+      cfg,
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--data',
+      path.join(dir, 'data'),
+    ],
     url,
     dbUri ? { env: { ...process.env, DB_URI: dbUri } } : {},
   );
