@@ -717,8 +717,10 @@ describe('berth scanner export-updaters / import-updaters (child processes)', ()
       `export: ${mb(exp.peakKb)} MB vs ${mb(expSmall.peakKb)} MB for a tenth of the data`,
     );
     assert.ok(imp.peakKb > 0 && imp.peakKb < 320 * 1024, `import peak RSS ${mb(imp.peakKb)} MB`);
+    // Buffering the bundle would add its 263 MB; the import's heap grows lazily under load (seen in CI: +7, +14, +40
+    // and once +102 MB between the two imports), so the bound for the import is 160 MB.
     assert.ok(
-      imp.peakKb - impSmall.peakKb < 100 * 1024,
+      imp.peakKb - impSmall.peakKb < 160 * 1024,
       `import: ${mb(imp.peakKb)} MB vs ${mb(impSmall.peakKb)} MB for a tenth of the data`,
     );
   });
