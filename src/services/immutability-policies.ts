@@ -22,7 +22,7 @@ export const MAX_POLICIES = 50;
 
 export class ImmutabilityPolicyService {
   constructor(private readonly ctx: ServiceContext) {
-    invalidateAfter<ImmutabilityPolicyService>(this, ctx.cache, ['create', 'update'], (a) => [CacheGroups.tags(a[0] as string)]);
+    invalidateAfter<ImmutabilityPolicyService>(this, ctx.cache, ['create', 'update', 'delete'], (a) => [CacheGroups.tags(a[0] as string)]);
   }
 
   async list(repository: string): Promise<ImmutabilityRule[]> {
