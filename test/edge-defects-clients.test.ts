@@ -13,10 +13,10 @@ import { stringify as stringifyYaml } from 'yaml';
 import { BERTH_BIN, freePort, startServer, type TestServer } from './helpers/server.ts';
 import { makeOciLayout } from './helpers/oci-image.ts';
 import { basic } from './helpers/accounts.ts';
+import { buildWebIfStale, launchChromium, noChromium } from './helpers/ui.ts';
 
 const have = (bin: string) => spawnSync(bin, ['--version']).status === 0;
 const ADMIN: [string, string] = ['admin', 'admin-password-1'];
-const CHROMIUM = '/usr/bin/chromium';
 
 /** Runs a client without blocking the event loop. */
 function run(bin: string, args: string[], input = ''): Promise<{ status: number | null; out: string }> {
@@ -229,16 +229,11 @@ describe('defect 13: the first administrator needs the setup code from the conso
   });
 
   test('the web UI asks for the setup code from another machine and names what is wrong', {
-    skip: !ip ? 'this machine has no non-loopback IPv4 address' : !existsSync(CHROMIUM) && `${CHROMIUM} is missing`,
+    skip: !ip ? 'this machine has no non-loopback IPv4 address' : noChromium,
   }, async () => {
-    const { webIsStale, buildWeb } = await import('../scripts/build-web.mjs');
-    if (webIsStale()) await buildWeb();
+    await buildWebIfStale();
     const s = await serve(`${ip}:0`, {});
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
-    });
+    const browser = await launchChromium();
     try {
       const code = /setup code: ([0-9a-f]{32})/.exec(s.output())![1];
       const page = await browser.newPage();

@@ -6,16 +6,15 @@
 // 127.0.0.1 are blocked in the browser (the provider's dev pages name a web font).
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { freePort, startServer, type TestServer } from './helpers/server.ts';
 import { testDialects } from './helpers/databases.ts';
 import { api, registryToken } from './helpers/accounts.ts';
 import { validateConfig } from '../src/config/load.ts';
+import { buildWebIfStale, launchChromium, noChromium } from './helpers/ui.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `SKIPPED: ${CHROMIUM} is missing (apt-get install -y chromium; .ci/run installs it)`;
+const skip = noChromium;
 const ADMIN: [string, string] = ['admin', 'local-admin-pw-1'];
 const GROUPS: Record<string, string[]> = { ann: ['devs', 'everyone'], ben: ['everyone'] };
 
@@ -161,21 +160,8 @@ test('OIDC login blocks are checked at start: required keys, the openid scope, h
 
 before(async () => {
   if (skip) return;
-  const { webIsStale, buildWeb } = await import('../scripts/build-web.mjs');
-  if (webIsStale()) await buildWeb();
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  await buildWebIfStale();
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();

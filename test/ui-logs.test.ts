@@ -5,15 +5,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { api, registryToken } from './helpers/accounts.ts';
 import { createHash } from 'node:crypto';
+import { buildWebIfStale, launchChromium, noChromium as skip, openPage, seriousAxeViolations, signIn } from './helpers/ui.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `SKIPPED: ${CHROMIUM} is missing (apt-get install -y chromium; .ci/run installs it)`;
 const ADMIN: [string, string] = ['admin', 'admin-password-1'];
 const PW = 'user-password-1';
 const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -62,20 +59,11 @@ async function pull(tag: string, creds: [string, string]): Promise<void> {
   await r.arrayBuffer();
 }
 
-async function signIn(page: Page, user: string, pass: string): Promise<void> {
-  await page.goto(s.url);
-  await page.getByLabel('Username').fill(user);
-  await page.getByLabel('Password').fill(pass);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByText(`Signed in as`).waitFor();
-}
-
 const rows = (page: Page) => page.getByRole('table', { name: 'Log entries, newest first' }).locator('tbody tr');
 
 before(async () => {
   if (skip) return;
-  const { webIsStale, buildWeb } = await import('../scripts/build-web.mjs');
-  if (webIsStale()) await buildWeb();
+  await buildWebIfStale();
   receiver = http.createServer((req, res) => {
     req.resume();
     req.on('end', () => {
@@ -107,19 +95,7 @@ before(async () => {
   await push('v1', ['owner', PW]);
   await pull('v1', ['reader', PW]);
   await pull('v1', ['reader', PW]);
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();
@@ -128,9 +104,8 @@ after(async () => {
 });
 
 test('repository logs: entries with performer and address; filters by kind, performer and time; export link', { skip }, async () => {
-  const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
-  page.setDefaultTimeout(10_000);
-  await signIn(page, 'owner', PW);
+  const page = await openPage(browser, { viewport: { width: 1280, height: 900 } });
+  await signIn(page, s.url, 'owner', PW);
   await page.goto(`${s.url}/repository/acme/app`);
   await page.getByRole('tab', { name: 'Logs' }).click();
   await rows(page).first().waitFor();
@@ -179,9 +154,8 @@ test('repository logs: entries with performer and address; filters by kind, perf
 });
 
 test('notifications: a failing receiver shows failures and the last error, then disabled; re-enable resets it', { skip }, async () => {
-  const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
-  page.setDefaultTimeout(10_000);
-  await signIn(page, 'owner', PW);
+  const page = await openPage(browser, { viewport: { width: 1280, height: 900 } });
+  await signIn(page, s.url, 'owner', PW);
   await page.goto(`${s.url}/repository/acme/app`);
   await page.getByRole('tab', { name: 'Notifications' }).click();
   await page.getByText('No notifications yet.').waitFor();
@@ -212,17 +186,15 @@ test('notifications: a failing receiver shows failures and the last error, then 
 });
 
 test("organization logs (robots, repositories) and the admin page's registry-wide logs", { skip }, async () => {
-  const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
-  page.setDefaultTimeout(10_000);
-  await signIn(page, 'owner', PW);
+  const page = await openPage(browser, { viewport: { width: 1280, height: 900 } });
+  await signIn(page, s.url, 'owner', PW);
   await page.goto(`${s.url}/organization/acme`);
   await page.getByRole('tab', { name: 'Logs' }).click();
   await page.locator('tr[data-kind="create_robot"]').waitFor();
   assert.match(await page.locator('tr[data-kind="create_robot"]').innerText(), /robot: acme\+ci/);
   assert.ok((await page.locator('tr[data-kind="org_create"]').count()) === 1);
-  const admin = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
-  admin.setDefaultTimeout(10_000);
-  await signIn(admin, ADMIN[0], ADMIN[1]);
+  const admin = await openPage(browser, { viewport: { width: 1280, height: 900 } });
+  await signIn(admin, s.url, ADMIN[0], ADMIN[1]);
   await admin.goto(`${s.url}/admin`);
   await admin.getByRole('heading', { name: 'Logs of the whole registry' }).waitFor();
   await admin.locator('tr[data-kind="user_create"]').first().waitFor();
@@ -236,11 +208,9 @@ test("organization logs (robots, repositories) and the admin page's registry-wid
 });
 
 test('accessibility (axe-core): the Logs and Notifications tabs at desktop and phone width', { skip }, async () => {
-  const AXE = path.resolve(import.meta.dirname, '..', 'node_modules', 'axe-core', 'axe.min.js');
   // axe is injected with addScriptTag: this context bypasses the CSP (the app's own pages keep it).
-  const page = await (await browser.newContext({ bypassCSP: true })).newPage();
-  page.setDefaultTimeout(10_000);
-  await signIn(page, 'owner', PW);
+  const page = await openPage(browser, { bypassCSP: true });
+  await signIn(page, s.url, 'owner', PW);
   const problems: string[] = [];
   for (const [tab, ready] of [
     ['Logs', () => rows(page).first().waitFor()],
@@ -254,26 +224,7 @@ test('accessibility (axe-core): the Logs and Notifications tabs at desktop and p
       await page.goto(`${s.url}/repository/acme/app`);
       await page.getByRole('tab', { name: tab }).click();
       await ready();
-      await page.addScriptTag({ path: AXE });
-      const violations = await page.evaluate(async () => {
-        const r = await (
-          window as unknown as {
-            axe: {
-              run(
-                d: Document,
-                o: object,
-              ): Promise<{ violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] }>;
-            };
-          }
-        ).axe.run(document, { resultTypes: ['violations'] });
-        return r.violations.map((v) => ({
-          id: v.id,
-          impact: v.impact,
-          help: v.help,
-          targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ')),
-        }));
-      });
-      for (const v of violations.filter((x) => x.impact === 'serious' || x.impact === 'critical'))
+      for (const v of await seriousAxeViolations(page, 3))
         problems.push(`${tab} (${label}): ${v.impact} ${v.id}: ${v.help} at ${v.targets.join(', ')}`);
     }
   }

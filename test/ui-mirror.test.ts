@@ -4,17 +4,14 @@
 // and the section hidden from a reader.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { api } from './helpers/accounts.ts';
 import { startDistribution, type Distribution } from './helpers/distribution.ts';
 import { ContainerSandbox } from './helpers/exec.ts';
 import { ADMIN, mirrorConfig, multiArch, pushAll } from './helpers/mirror.ts';
+import { buildWebIfStale, launchChromium, noChromium as skip, openPage, seriousAxeViolations, signIn } from './helpers/ui.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `SKIPPED: ${CHROMIUM} is missing (apt-get install -y chromium; .ci/run installs it)`;
 const PW = 'user-password-1';
 let s: TestServer;
 let browser: Browser;
@@ -22,18 +19,9 @@ let upstream: Distribution;
 let sandbox: ContainerSandbox;
 let digest: string;
 
-async function signIn(page: Page, user: string, pass: string): Promise<void> {
-  await page.goto(s.url);
-  await page.getByLabel('Username').fill(user);
-  await page.getByLabel('Password').fill(pass);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByText('Signed in as').waitFor();
-}
-
 before(async () => {
   if (skip) return;
-  const { webIsStale, buildWeb } = await import('../scripts/build-web.mjs');
-  if (webIsStale()) await buildWeb();
+  await buildWebIfStale();
   sandbox = new ContainerSandbox('berth-ui-mirror-');
   upstream = await startDistribution();
   const img = await multiArch('ui');
@@ -44,18 +32,7 @@ before(async () => {
   assert.equal((await api(s, 'POST', '/organization/', ['owner', PW], { name: 'acme' })).status, 201);
   assert.equal((await api(s, 'POST', '/repository', ['owner', PW], { namespace: 'acme', repository: 'web' })).status, 201);
   assert.equal((await api(s, 'PUT', '/repository/acme/web/permissions/user/reader', ['owner', PW], { role: 'read' })).status, 200);
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();
@@ -65,9 +42,8 @@ after(async () => {
 });
 
 test('set up a mirror, sync now, see success and the tag; a dead upstream shows the failure reason', { skip }, async () => {
-  const page = await (await browser.newContext({ viewport: { width: 1280, height: 1000 } })).newPage();
-  page.setDefaultTimeout(20_000);
-  await signIn(page, 'owner', PW);
+  const page = await openPage(browser, { viewport: { width: 1280, height: 1000 } }, 20_000);
+  await signIn(page, s.url, 'owner', PW);
   await page.goto(`${s.url}/repository/acme/web`);
   await page.getByRole('tab', { name: 'Mirroring' }).click();
   assert.equal(await page.getByTestId('repo-state').textContent(), 'NORMAL');
@@ -109,20 +85,12 @@ test('set up a mirror, sync now, see success and the tag; a dead upstream shows 
 
 test('the Mirroring section passes axe-core (no serious or critical violation)', { skip }, async () => {
   // A context that bypasses the CSP so axe can be injected (the app's pages keep their CSP elsewhere).
-  const page = await (await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 1000 } })).newPage();
-  page.setDefaultTimeout(20_000);
-  await signIn(page, 'owner', PW);
+  const page = await openPage(browser, { bypassCSP: true, viewport: { width: 1280, height: 1000 } }, 20_000);
+  await signIn(page, s.url, 'owner', PW);
   await page.goto(`${s.url}/repository/acme/web`);
   await page.getByRole('tab', { name: 'Mirroring' }).click();
   await page.getByTestId('mirror-status').waitFor();
-  await page.addScriptTag({ path: path.join(import.meta.dirname, '..', 'node_modules', 'axe-core', 'axe.min.js') });
-  const violations = await page.evaluate(async () => {
-    const w = window as unknown as {
-      axe: { run(d: Document, o: object): Promise<{ violations: { id: string; impact: string; help: string }[] }> };
-    };
-    return (await w.axe.run(document, { resultTypes: ['violations'] })).violations;
-  });
-  const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  const bad = await seriousAxeViolations(page);
   assert.deepEqual(
     bad.map((v) => `${v.impact} ${v.id}: ${v.help}`),
     [],
@@ -130,9 +98,8 @@ test('the Mirroring section passes axe-core (no serious or critical violation)',
 });
 
 test('a reader does not see the Mirroring section', { skip }, async () => {
-  const page = await (await browser.newContext()).newPage();
-  page.setDefaultTimeout(10_000);
-  await signIn(page, 'reader', PW);
+  const page = await openPage(browser);
+  await signIn(page, s.url, 'reader', PW);
   await page.goto(`${s.url}/repository/acme/web`);
   await page.getByRole('tab', { name: 'Tags' }).waitFor();
   assert.equal(await page.getByRole('tab', { name: 'Mirroring' }).count(), 0);

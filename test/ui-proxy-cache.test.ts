@@ -3,31 +3,20 @@
 // validated, saved (the password never shown), and removed.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { api } from './helpers/accounts.ts';
 import { startDistribution, type Distribution } from './helpers/distribution.ts';
+import { buildWebIfStale, launchChromium, noChromium as skip, signIn } from './helpers/ui.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `SKIPPED: ${CHROMIUM} is missing (apt-get install -y chromium; .ci/run installs it)`;
 const ADMIN: [string, string] = ['admin', 'admin-password-1'];
 let s: TestServer;
 let reg: Distribution;
 let browser: Browser;
 
-async function signIn(page: Page, user: string, pass: string): Promise<void> {
-  await page.goto(s.url);
-  await page.getByLabel('Username').fill(user);
-  await page.getByLabel('Password').fill(pass);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByText('Signed in as').waitFor();
-}
-
 before(async () => {
   if (skip) return;
-  const { webIsStale, buildWeb } = await import('../scripts/build-web.mjs');
-  if (webIsStale()) await buildWeb();
+  await buildWebIfStale();
   reg = await startDistribution({ users: { carol: 'carol-secret' } });
   s = await startServer(
     'sqlite',
@@ -35,18 +24,7 @@ before(async () => {
     { auth: true, config: { FEATURE_PROXY_CACHE: true, BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] } } },
   );
   assert.equal((await api(s, 'POST', '/organization/', ADMIN, { name: 'hub' })).status, 201);
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();
@@ -57,7 +35,7 @@ after(async () => {
 test('configure, validate, view and remove a proxy cache from the organization page', { skip }, async () => {
   const page = await browser.newPage();
   try {
-    await signIn(page, ...ADMIN);
+    await signIn(page, s.url, ...ADMIN);
     await page.goto(`${s.url}/organization/hub`);
     await page.getByRole('tab', { name: 'Proxy cache' }).click();
     await page.getByRole('button', { name: 'Save proxy cache' }).click();

@@ -4,14 +4,12 @@
 // does not depend on the database: SQLite only (the API under it runs on both in test/quota.test.ts).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { api, registryToken } from './helpers/accounts.ts';
+import { buildWebIfStale, launchChromium, noChromium as skip, signIn } from './helpers/ui.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `SKIPPED: ${CHROMIUM} is missing (apt-get install -y chromium; .ci/run installs it)`;
 const ADMIN: [string, string] = ['admin', 'admin-password-1'];
 const MEMBER: [string, string] = ['member', 'member-password-1'];
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -45,18 +43,9 @@ async function push(): Promise<void> {
   assert.equal(r.status, 201);
 }
 
-async function signIn(page: Page, [user, pass]: [string, string]): Promise<void> {
-  await page.goto(s.url);
-  await page.getByLabel('Username').fill(user);
-  await page.getByLabel('Password').fill(pass);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByText('Signed in as').waitFor();
-}
-
 before(async () => {
   if (skip) return;
-  const { webIsStale, buildWeb } = await import('../scripts/build-web.mjs');
-  if (webIsStale()) await buildWeb();
+  await buildWebIfStale();
   s = await startServer(
     'sqlite',
     {},
@@ -69,18 +58,7 @@ before(async () => {
   assert.equal((await api(s, 'POST', '/repository', ADMIN, { namespace: 'acme', repository: 'app', visibility: 'private' })).status, 201);
   assert.equal((await api(s, 'PUT', '/repository/acme/app/permissions/user/member', ADMIN, { role: 'read' })).status, 200);
   await push();
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();
@@ -90,7 +68,7 @@ after(async () => {
 test('a superuser sets the quota, adds, edits and removes a limit; the usage bar and repository sizes show', { skip }, async () => {
   const ctx = await browser.newContext();
   const page = await ctx.newPage();
-  await signIn(page, ADMIN);
+  await signIn(page, s.url, ...ADMIN);
   await page.goto(`${s.url}/organization/acme`);
   const panel = page.getByRole('region', { name: 'Storage quota' });
   await panel.getByText('(no quota)').waitFor();
@@ -151,7 +129,7 @@ test('a superuser sets the quota, adds, edits and removes a limit; the usage bar
 test('an organization member sees the quota and usage, with no controls to change them', { skip }, async () => {
   const ctx = await browser.newContext();
   const page = await ctx.newPage();
-  await signIn(page, MEMBER);
+  await signIn(page, s.url, ...MEMBER);
   await page.goto(`${s.url}/organization/acme`);
   const panel = page.getByRole('region', { name: 'Storage quota' });
   await panel.getByText('of 1.0 MiB').waitFor();

@@ -4,14 +4,12 @@
 // their expiration controls), and removes it again; a reader sees the expiration but no controls.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { api, registryToken } from './helpers/accounts.ts';
+import { buildWebIfStale, launchChromium, noChromium as skip, openPage, signIn } from './helpers/ui.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `SKIPPED: ${CHROMIUM} is missing (apt-get install -y chromium; .ci/run installs it)`;
 const ADMIN: [string, string] = ['admin', 'admin-password-1'];
 const PW = 'user-password-1';
 const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -40,14 +38,6 @@ async function push(tag: string): Promise<void> {
   assert.equal(r.status, 201);
 }
 
-async function signIn(page: Page, user: string, pass: string): Promise<void> {
-  await page.goto(s.url);
-  await page.getByLabel('Username').fill(user);
-  await page.getByLabel('Password').fill(pass);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByText('Signed in as').waitFor();
-}
-
 async function tagOf(name: string): Promise<{ end_ts?: number; immutable?: boolean }> {
   const r = await api(s, 'GET', `/repository/acme/app/tag/?specificTag=${name}`, ['owner', PW]);
   return r.json.tags[0];
@@ -57,8 +47,7 @@ const row = (page: Page, tag: string) => page.getByRole('table', { name: 'Tags o
 
 before(async () => {
   if (skip) return;
-  const { webIsStale, buildWeb } = await import('../scripts/build-web.mjs');
-  if (webIsStale()) await buildWeb();
+  await buildWebIfStale();
   s = await startServer('sqlite', {}, { auth: true, config: { BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] } } });
   for (const u of ['owner', 'reader']) assert.equal((await api(s, 'POST', '/user/', ADMIN, { username: u, password: PW })).status, 201);
   assert.equal((await api(s, 'POST', '/organization/', ['owner', PW], { name: 'acme' })).status, 201);
@@ -66,18 +55,7 @@ before(async () => {
   assert.equal((await api(s, 'PUT', '/repository/acme/app/permissions/user/reader', ['owner', PW], { role: 'read' })).status, 200);
   await push('v1');
   await push('pr-7');
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();
@@ -85,9 +63,8 @@ after(async () => {
 });
 
 test('a writer sets and clears a tag expiration in the tag table', { skip }, async () => {
-  const page = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
-  page.setDefaultTimeout(10_000);
-  await signIn(page, 'owner', PW);
+  const page = await openPage(browser, { viewport: { width: 1400, height: 900 } });
+  await signIn(page, s.url, 'owner', PW);
   await page.goto(`${s.url}/repository/acme/app`);
   await row(page, 'pr-7').getByRole('button', { name: 'Set expiration of tag pr-7' }).click();
   const input = page.getByLabel('Expires (tag pr-7)');
@@ -112,9 +89,8 @@ test('a writer sets and clears a tag expiration in the tag table', { skip }, asy
 });
 
 test('an admin adds an immutability rule (a bad pattern is refused), tags it covers are marked, and removes it', { skip }, async () => {
-  const page = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
-  page.setDefaultTimeout(10_000);
-  await signIn(page, 'owner', PW);
+  const page = await openPage(browser, { viewport: { width: 1400, height: 900 } });
+  await signIn(page, s.url, 'owner', PW);
   await page.goto(`${s.url}/repository/acme/app`);
   const section = page.getByRole('region', { name: 'Immutable tags' });
   await section.getByText('No rules').waitFor();
@@ -149,9 +125,8 @@ test('an admin adds an immutability rule (a bad pattern is refused), tags it cov
 test('a reader sees expirations but no controls and no rules section', { skip }, async () => {
   const at = Math.floor(Date.now() / 1000) + 7200;
   assert.equal((await api(s, 'PUT', '/repository/acme/app/tag/pr-7', ['owner', PW], { expiration: at })).status, 201);
-  const page = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
-  page.setDefaultTimeout(10_000);
-  await signIn(page, 'reader', PW);
+  const page = await openPage(browser, { viewport: { width: 1400, height: 900 } });
+  await signIn(page, s.url, 'reader', PW);
   await page.goto(`${s.url}/repository/acme/app`);
   await row(page, 'pr-7')
     .locator(`time[datetime="${new Date(at * 1000).toISOString()}"]`)

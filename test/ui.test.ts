@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,22 +17,16 @@ import { makeOciLayout } from './helpers/oci-image.ts';
 import { api, host, registryToken } from './helpers/accounts.ts';
 import { buildImage, writeOciLayout } from './helpers/images.ts';
 import { getUpdater, importUpdater } from '../src/scanner/updaters/index.ts';
+import { buildWebIfStale, launchChromium, noChromium, seriousAxeViolations } from './helpers/ui.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
 const haveSkopeo = spawnSync('skopeo', ['--version']).status === 0;
-const skip = !haveChromium
-  ? `SKIPPED: ${CHROMIUM} is missing (apt-get install -y chromium; .ci/run installs it)`
-  : !haveSkopeo
-    ? 'SKIPPED: skopeo is missing'
-    : false;
+const skip = noChromium ? noChromium : !haveSkopeo ? 'SKIPPED: skopeo is missing' : false;
 if (skip) console.log(`ui.test.ts ${skip}`);
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const ADMIN = { user: 'admin', pass: 'admin-password-1' };
 /** Screenshots are build artifacts: a stable directory (its old PNGs are replaced), printed at the start. */
 const shots = path.resolve(process.env.BERTH_UI_ARTIFACTS ?? path.join(ROOT, 'artifacts', 'ui'));
-const AXE = path.join(ROOT, 'node_modules', 'axe-core', 'axe.min.js');
 const SIZES = [
   [1280, 900, 'desktop'],
   [390, 844, 'phone'],
@@ -165,26 +159,7 @@ async function axe(p: Page, name: string, url: string, ready: (p: Page) => Promi
     await p.setViewportSize({ width: w, height: h });
     await p.goto(url);
     await ready(p);
-    await p.addScriptTag({ path: AXE });
-    const violations = await p.evaluate(async () => {
-      const r = await (
-        window as unknown as {
-          axe: {
-            run(
-              ctx: Document,
-              o: object,
-            ): Promise<{ violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] }>;
-          };
-        }
-      ).axe.run(document, { resultTypes: ['violations'] });
-      return r.violations.map((v) => ({
-        id: v.id,
-        impact: v.impact,
-        help: v.help,
-        targets: v.nodes.slice(0, 5).map((n) => n.target.join(' ')),
-      }));
-    });
-    for (const v of violations.filter((x) => x.impact === 'serious' || x.impact === 'critical')) {
+    for (const v of await seriousAxeViolations(p, 5)) {
       a11yProblems.push(`${name} (${label}): ${v.impact} ${v.id}: ${v.help} at ${v.targets.join(', ')}`);
     }
   }
@@ -260,8 +235,7 @@ const tagRow = (p: Page, name: RegExp) => p.getByRole('table', { name: /^Tags of
 
 before(async () => {
   if (skip) return;
-  const { webIsStale, buildWeb } = await import('../scripts/build-web.mjs');
-  if (webIsStale()) await buildWeb();
+  await buildWebIfStale();
   mkdirSync(shots, { recursive: true });
   for (const f of readdirSync(shots)) if (f.endsWith('.png')) rmSync(path.join(shots, f));
   s = await startServer('sqlite', {}, { auth: true });
@@ -271,19 +245,7 @@ before(async () => {
     getUpdater('debian-tracker'),
     path.join(ROOT, 'test/fixtures/scanner-data/debian-tracker.json'),
   );
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
   ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   page = await ctx.newPage();
   page.setDefaultTimeout(10_000);
