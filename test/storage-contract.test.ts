@@ -15,7 +15,7 @@ import { DbUploadStateStore } from '../src/db/upload-state.ts';
 import { type BlobStore, UploadConflict, UploadInterrupted, UploadTooLarge } from '../src/storage/blobstore.ts';
 import { FsBlobStore } from '../src/storage/fs-blobstore.ts';
 import { S3BlobStore } from '../src/storage/s3-blobstore.ts';
-import { startS3Server, type S3Server } from './helpers/s3rver.ts';
+import { startS3Server } from './helpers/s3rver.ts';
 import { MOTO_SERVER, startMotoServer } from './helpers/moto.ts';
 
 const MiB = 1024 * 1024;
@@ -71,32 +71,34 @@ interface Driver {
   s3?: boolean;
 }
 
-const s3State: { server?: S3Server; db?: OpenedDatabase; dir?: string } = {};
+const s3State: { db?: OpenedDatabase } = {};
 
-async function s3Driver(): Promise<Driver> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'berth-contract-s3-'));
-  const server = await startS3Server();
+/**
+ * Two S3 stores on one bucket and prefix (two Berth processes' view of it), their upload state in one SQLite
+ * database; `name` names the driver and its scratch directory.
+ */
+async function s3PairDriver(
+  name: string,
+  server: { bucket: string; endpoint: string; stop(): Promise<void> },
+  credentials: { accessKeyId: string; secretAccessKey: string },
+  prefix: string,
+): Promise<Driver> {
+  const dir = mkdtempSync(path.join(tmpdir(), `berth-contract-${name}-`));
   const db = await openDatabase({ kind: 'sqlite', file: path.join(dir, 'state.db') });
-  Object.assign(s3State, { server, db, dir });
-  const make = () =>
-    new S3BlobStore(
-      {
-        bucket: server.bucket,
-        region: 'us-east-1',
-        endpoint: server.endpoint,
-        forcePathStyle: true,
-        credentials: { accessKeyId: server.accessKey, secretAccessKey: server.secretKey },
-        prefix: `contract/${Date.now()}`,
-        configKey: 'DISTRIBUTED_STORAGE_CONFIG.default',
-      },
-      new DbUploadStateStore(db.db),
-    );
-  const first = make();
-  const prefix = first.settings.prefix;
-  const same = () => new S3BlobStore({ ...first.settings, prefix }, new DbUploadStateStore(db.db));
-  const second = same();
+  s3State.db = db;
+  const settings = {
+    bucket: server.bucket,
+    region: 'us-east-1',
+    endpoint: server.endpoint,
+    forcePathStyle: true,
+    credentials,
+    prefix,
+    configKey: 'DISTRIBUTED_STORAGE_CONFIG.default',
+  };
+  const first = new S3BlobStore(settings, new DbUploadStateStore(db.db));
+  const second = new S3BlobStore(settings, new DbUploadStateStore(db.db));
   return {
-    name: 's3',
+    name,
     s3: true,
     store: () => first,
     another: () => second,
@@ -110,35 +112,14 @@ async function s3Driver(): Promise<Driver> {
   };
 }
 
+async function s3Driver(): Promise<Driver> {
+  const server = await startS3Server();
+  return s3PairDriver('s3', server, { accessKeyId: server.accessKey, secretAccessKey: server.secretKey }, `contract/${Date.now()}`);
+}
+
 async function motoDriver(): Promise<Driver> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'berth-contract-moto-'));
   const server = await startMotoServer();
-  const db = await openDatabase({ kind: 'sqlite', file: path.join(dir, 'state.db') });
-  s3State.db = db;
-  const settings = {
-    bucket: server.bucket,
-    region: 'us-east-1',
-    endpoint: server.endpoint,
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
-    prefix: 'contract',
-    configKey: 'DISTRIBUTED_STORAGE_CONFIG.default',
-  };
-  const first = new S3BlobStore(settings, new DbUploadStateStore(db.db));
-  const second = new S3BlobStore(settings, new DbUploadStateStore(db.db));
-  return {
-    name: 'moto',
-    s3: true,
-    store: () => first,
-    another: () => second,
-    async cleanup() {
-      first.close();
-      second.close();
-      await db.close();
-      await server.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return s3PairDriver('moto', server, { accessKeyId: 'testing', secretAccessKey: 'testing' }, 'contract');
 }
 
 async function fsDriver(): Promise<Driver> {
