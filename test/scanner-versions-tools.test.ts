@@ -19,24 +19,10 @@ import { openDatabase } from '../src/db/database.ts';
 import type { Advisory } from '../src/scanner/model.ts';
 import type { Package } from '../src/scanner/indexer/types.ts';
 import { sharedFixture, sharedSkip } from './helpers/shared.ts';
+import { prng } from './helpers/prng.ts';
 
 const has = (cmd: string, args: string[]) => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
 const opOf = (c: number) => (c < 0 ? '<' : c > 0 ? '>' : '=');
-
-/** Deterministic PRNG (mulberry32): the same batch on every run. */
-function prng(seed: number) {
-  let s = seed >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  const pick = <T>(a: readonly T[]): T => a[int(a.length)];
-  return { int, pick };
-}
 
 // ---- dpkg ------------------------------------------------------------------------------------
 
