@@ -292,6 +292,45 @@ export function ConfirmButton(props: {
   );
 }
 
+/** A table's caption (for screen readers) and column headings; `actions` adds an unnamed last column for row buttons. */
+export function TableHead({ caption, columns, actions }: { caption: string; columns: string[]; actions?: boolean }) {
+  return (
+    <>
+      <caption className="sr-only">{caption}</caption>
+      <thead>
+        <tr>
+          {columns.map((c) => (
+            <th key={c} scope="col">
+              {c}
+            </th>
+          ))}
+          {actions ? (
+            <th scope="col">
+              <span className="sr-only">Actions</span>
+            </th>
+          ) : null}
+        </tr>
+      </thead>
+    </>
+  );
+}
+
+/** A labelled search box that filters a list as the user types. */
+export function SearchBox(props: { id: string; label: string; value: string; onChange: (v: string) => void; placeholder: string }) {
+  return (
+    <div className="search">
+      <label htmlFor={props.id}>{props.label}</label>
+      <input
+        id={props.id}
+        type="search"
+        value={props.value}
+        onChange={(e) => props.onChange(e.target.value)}
+        placeholder={props.placeholder}
+      />
+    </div>
+  );
+}
+
 export function Pager(props: { page: number; hasNext: boolean; onPage: (p: number) => void; label: string }) {
   if (props.page === 1 && !props.hasNext) return null;
   return (

@@ -14,6 +14,7 @@ import {
   Loading,
   Panel,
   Select,
+  TableHead,
   Tabs,
   useAsync,
   useForm,
@@ -178,17 +179,7 @@ function Teams({ org, data, reload }: { org: string; data: Org; reload: () => vo
       ) : (
         <div className="table-wrap">
           <table>
-            <caption className="sr-only">Teams of {org}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Team</th>
-                <th scope="col">Role</th>
-                <th scope="col">Members</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <TableHead caption={`Teams of ${org}`} columns={['Team', 'Role', 'Members']} actions />
             <tbody>
               {teams.map((t) => (
                 <tr key={t.name}>
@@ -446,16 +437,7 @@ export function Robots({ owner }: { owner: string }) {
       ) : (
         <div className="table-wrap">
           <table>
-            <caption className="sr-only">Robot accounts of {owner}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Robot</th>
-                <th scope="col">Created</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <TableHead caption={`Robot accounts of ${owner}`} columns={['Robot', 'Created']} actions />
             <tbody>
               {list.data!.robots.map((r) => (
                 <tr key={r.name}>

@@ -32,7 +32,9 @@ import {
   Loading,
   Pager,
   Panel,
+  SearchBox,
   Select,
+  TableHead,
   Tabs,
   toApiError,
   useAsync,
@@ -70,19 +72,16 @@ export function RepoList({ user, namespace }: { user: User; namespace?: string }
   const shown = filtered.slice((page - 1) * PAGE, page * PAGE);
   return (
     <section aria-label="Repository list">
-      <div className="search">
-        <label htmlFor="repo-search">Search repositories</label>
-        <input
-          id="repo-search"
-          type="search"
-          value={q}
-          onChange={(e) => {
-            setQ(e.target.value);
-            setPage(1);
-          }}
-          placeholder="name or description"
-        />
-      </div>
+      <SearchBox
+        id="repo-search"
+        label="Search repositories"
+        value={q}
+        onChange={(v) => {
+          setQ(v);
+          setPage(1);
+        }}
+        placeholder="name or description"
+      />
       {list.loading && !list.data ? (
         <Loading />
       ) : list.error ? (
@@ -293,19 +292,16 @@ function Tags({ repo, canWrite }: { repo: string; canWrite: boolean }) {
 
   return (
     <>
-      <div className="search">
-        <label htmlFor="tag-filter">Filter tags</label>
-        <input
-          id="tag-filter"
-          type="search"
-          value={filter}
-          onChange={(e) => {
-            setFilter(e.target.value);
-            setPage(1);
-          }}
-          placeholder="part of a tag name"
-        />
-      </div>
+      <SearchBox
+        id="tag-filter"
+        label="Filter tags"
+        value={filter}
+        onChange={(v) => {
+          setFilter(v);
+          setPage(1);
+        }}
+        placeholder="part of a tag name"
+      />
       {notice ? (
         <div className="notice" role="status">
           {notice}
@@ -320,23 +316,11 @@ function Tags({ repo, canWrite }: { repo: string; canWrite: boolean }) {
       ) : (
         <div className="table-wrap">
           <table className="tags">
-            <caption className="sr-only">Tags of {repo}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Tag</th>
-                <th scope="col">Type</th>
-                <th scope="col">Digest</th>
-                <th scope="col">Size</th>
-                <th scope="col">Last modified</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Pull</th>
-                {canWrite ? (
-                  <th scope="col">
-                    <span className="sr-only">Actions</span>
-                  </th>
-                ) : null}
-              </tr>
-            </thead>
+            <TableHead
+              caption={`Tags of ${repo}`}
+              columns={['Tag', 'Type', 'Digest', 'Size', 'Last modified', 'Expires', 'Pull']}
+              actions={canWrite}
+            />
             <tbody>
               {tags.data!.tags.map((t) => {
                 const s = sums.data?.[t.manifest_digest];
@@ -479,20 +463,7 @@ function TagHistory({
       ) : (
         <div className="table-wrap">
           <table className="history">
-            <caption className="sr-only">Tag history of {repo}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Tag</th>
-                <th scope="col">Manifest</th>
-                <th scope="col">From</th>
-                <th scope="col">Until</th>
-                {canWrite ? (
-                  <th scope="col">
-                    <span className="sr-only">Actions</span>
-                  </th>
-                ) : null}
-              </tr>
-            </thead>
+            <TableHead caption={`Tag history of ${repo}`} columns={['Tag', 'Manifest', 'From', 'Until']} actions={canWrite} />
             <tbody>
               {rows.map((t) => (
                 <tr key={`${t.name}:${t.start_ts}:${t.manifest_digest}:${t.end_ts ?? ''}`}>
@@ -827,17 +798,7 @@ function Permissions({ repo, isOrg }: { repo: string; isOrg: boolean }) {
       ) : (
         <div className="table-wrap">
           <table>
-            <caption className="sr-only">Permissions on {repo}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Who</th>
-                <th scope="col">Kind</th>
-                <th scope="col">Role</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <TableHead caption={`Permissions on ${repo}`} columns={['Who', 'Kind', 'Role']} actions />
             <tbody>
               {rows.map((p) => (
                 <tr key={`${p.kind}:${p.name}`}>
