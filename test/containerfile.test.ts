@@ -112,6 +112,43 @@ function localPrebuilds(): Record<string, string> {
   return tar.status === 0 ? { npm_config_better_sqlite3_local_prebuilds: dir } : {};
 }
 
+/**
+ * Starts a server in a process group of its own and resolves once its stdout matches `ready`; stop() ends the whole
+ * group (berth may run under sh, unshare and setpriv: stopping only the first would leave it running, and this
+ * test file waiting on its output pipes) and waits for it.
+ */
+async function startServing(cmd: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<{ stop(): Promise<void> }> {
+  const p = spawn(cmd, args, { cwd: '/', env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let out = '';
+  p.stdout.on('data', (d) => {
+    out += d;
+  });
+  p.stderr.on('data', (d) => {
+    out += d;
+  });
+  const stop = async () => {
+    const exited = new Promise((resolve) => (p.exitCode === null && p.signalCode === null ? p.once('exit', resolve) : resolve(undefined)));
+    try {
+      process.kill(-p.pid!, 'SIGTERM');
+    } catch {
+      /* already gone */
+    }
+    await exited;
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      p.stdout.on('data', () => {
+        if (ready.test(out)) resolve();
+      });
+      p.on('exit', (code) => reject(new Error(`${[cmd, ...args].join(' ')} exited (${code}):\n${out}`)));
+    });
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { stop };
+}
+
 const buildDir = path.join(scratch, 'src');
 const imageRoot = path.join(scratch, 'opt/berth');
 let built = false;
@@ -228,36 +265,19 @@ test('the image runs: berth serve from the compiled files, on a read-only root, 
     ? `unshare -m sh -c 'mount --bind ${imageRoot} ${imageRoot} && mount -o remount,ro,bind ${imageRoot} && exec setpriv --reuid=${user.split(':')[0]} --regid=${user.split(':')[1]} --clear-groups ${run}'`
     : run;
   if (!canMount) t.diagnostic('not root or no mount namespaces: runs without the read-only bind mount and as this user');
-  // A process group of its own: berth runs under sh, unshare and setpriv, and stopping only sh would leave it
-  // running (and this test file waiting on its output pipes until the runner's end).
-  const p = spawn('sh', ['-c', cmd], {
-    cwd: '/',
-    env: { ...plainEnv(), ...env, DATA_DIR: path.join(data, 'data'), LISTEN: `127.0.0.1:${port}`, BERTH_TSX: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  let out = '';
-  p.stdout.on('data', (d) => {
-    out += d;
-  });
-  p.stderr.on('data', (d) => {
-    out += d;
-  });
+  const server = await startServing(
+    'sh',
+    ['-c', cmd],
+    { ...plainEnv(), ...env, DATA_DIR: path.join(data, 'data'), LISTEN: `127.0.0.1:${port}`, BERTH_TSX: '' },
+    /Berth listening on/,
+  );
   try {
-    await new Promise<void>((resolve, reject) => {
-      p.stdout.on('data', () => {
-        if (out.includes('Berth listening on')) resolve();
-      });
-      p.on('exit', (code) => reject(new Error(`berth serve exited (${code}):\n${out}`)));
-    });
     const v2 = await fetch(`http://127.0.0.1:${port}/v2/`);
     assert.ok([200, 401].includes(v2.status), `GET /v2/ -> ${v2.status}`);
     const ui = await fetch(`http://127.0.0.1:${port}/`);
     assert.equal(ui.status, 200, 'the web UI is served from web/dist');
   } finally {
-    const exited = new Promise((resolve) => (p.exitCode === null ? p.once('exit', resolve) : resolve(undefined)));
-    process.kill(-p.pid!, 'SIGTERM');
-    await exited;
+    await server.stop();
   }
 });
 
@@ -279,25 +299,11 @@ test("the FIPS image's entry point: node --enable-fips with the provider's OpenS
   assert.equal(prov.code, 0, prov.out);
   const port = await freePort();
   const data = mkdtempSync(path.join(scratch, 'fips-data-'));
-  const p = spawn('node', ['--enable-fips', `${imageRoot}/bin/berth.js`, 'serve', '--fips'], {
-    env: { ...plainEnv(), OPENSSL_CONF: fipsConf, FEATURE_FIPS: 'true', DATA_DIR: data, LISTEN: `127.0.0.1:${port}` },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  p.stdout.on('data', (d) => {
-    out += d;
-  });
-  p.stderr.on('data', (d) => {
-    out += d;
-  });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      p.stdout.on('data', () => {
-        if (/FIPS mode: on/.test(out)) resolve();
-      });
-      p.on('exit', (code) => reject(new Error(`berth serve --fips exited (${code}):\n${out}`)));
-    });
-  } finally {
-    p.kill('SIGTERM');
-  }
+  const server = await startServing(
+    'node',
+    ['--enable-fips', `${imageRoot}/bin/berth.js`, 'serve', '--fips'],
+    { ...plainEnv(), OPENSSL_CONF: fipsConf, FEATURE_FIPS: 'true', DATA_DIR: data, LISTEN: `127.0.0.1:${port}` },
+    /FIPS mode: on/,
+  );
+  await server.stop();
 });
