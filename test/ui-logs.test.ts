@@ -7,13 +7,11 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { Browser, Page } from 'playwright-core';
 import { startServer, type TestServer } from './helpers/server.ts';
-import { api, registryToken } from './helpers/accounts.ts';
-import { createHash } from 'node:crypto';
+import { api, pushTinyImage, registryToken } from './helpers/accounts.ts';
 import { buildWebIfStale, launchChromium, noChromium as skip, openPage, seriousAxeViolations, signIn } from './helpers/ui.ts';
 
 const ADMIN: [string, string] = ['admin', 'admin-password-1'];
 const PW = 'user-password-1';
-const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 let s: TestServer;
 let browser: Browser;
 let receiver: http.Server;
@@ -23,32 +21,6 @@ let thirdHit: () => void;
 const threeHits = new Promise<void>((r) => {
   thirdHit = r;
 });
-
-async function push(tag: string, creds: [string, string]): Promise<void> {
-  const t = await registryToken(s, ['repository:acme/app:pull,push'], creds);
-  const auth = { authorization: `Bearer ${t.token}` };
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', tag }));
-  assert.equal(
-    (await fetch(`${s.url}/v2/acme/app/blobs/uploads/?digest=${sha(config)}`, { method: 'POST', headers: auth, body: config })).status,
-    201,
-  );
-  const manifest = JSON.stringify({
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
-    layers: [],
-  });
-  assert.equal(
-    (
-      await fetch(`${s.url}/v2/acme/app/manifests/${tag}`, {
-        method: 'PUT',
-        headers: { ...auth, 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
-        body: manifest,
-      })
-    ).status,
-    201,
-  );
-}
 
 async function pull(tag: string, creds: [string, string]): Promise<void> {
   const t = await registryToken(s, ['repository:acme/app:pull'], creds);
@@ -92,7 +64,7 @@ before(async () => {
   assert.equal((await api(s, 'POST', '/repository', ['owner', PW], { namespace: 'acme', repository: 'app' })).status, 201);
   assert.equal((await api(s, 'PUT', '/repository/acme/app/permissions/user/reader', ['owner', PW], { role: 'read' })).status, 200);
   assert.equal((await api(s, 'PUT', '/organization/acme/robots/ci', ['owner', PW])).status, 201);
-  await push('v1', ['owner', PW]);
+  await pushTinyImage(s, 'acme/app', 'v1', ['owner', PW]);
   await pull('v1', ['reader', PW]);
   await pull('v1', ['reader', PW]);
   browser = await launchChromium();
@@ -167,7 +139,7 @@ test('notifications: a failing receiver shows failures and the last error, then 
   await page.getByText(/Signing secret \(shown once/).waitFor();
   const row = page.getByRole('table', { name: 'Notifications of this repository' }).locator('tbody tr');
   await row.getByText('0 failures').waitFor();
-  await push('v2', ['owner', PW]);
+  await pushTinyImage(s, 'acme/app', 'v2', ['owner', PW]);
   // The receiver answers 500: three failed attempts disable the notification (as Quay does).
   await threeHits;
   assert.equal(hits, 3);

@@ -4,39 +4,15 @@
 // their expiration controls), and removes it again; a reader sees the expiration but no controls.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { startServer, type TestServer } from './helpers/server.ts';
-import { api, registryToken } from './helpers/accounts.ts';
+import { api, pushTinyImage } from './helpers/accounts.ts';
 import { buildWebIfStale, launchChromium, noChromium as skip, openPage, signIn } from './helpers/ui.ts';
 
 const ADMIN: [string, string] = ['admin', 'admin-password-1'];
 const PW = 'user-password-1';
-const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 let s: TestServer;
 let browser: Browser;
-
-async function push(tag: string): Promise<void> {
-  const t = await registryToken(s, ['repository:acme/app:pull,push'], ['owner', PW]);
-  const auth = { authorization: `Bearer ${t.token}` };
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', tag }));
-  assert.equal(
-    (await fetch(`${s.url}/v2/acme/app/blobs/uploads/?digest=${sha(config)}`, { method: 'POST', headers: auth, body: config })).status,
-    201,
-  );
-  const manifest = JSON.stringify({
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
-    layers: [],
-  });
-  const r = await fetch(`${s.url}/v2/acme/app/manifests/${tag}`, {
-    method: 'PUT',
-    headers: { ...auth, 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
-    body: manifest,
-  });
-  assert.equal(r.status, 201);
-}
 
 async function tagOf(name: string): Promise<{ end_ts?: number; immutable?: boolean }> {
   const r = await api(s, 'GET', `/repository/acme/app/tag/?specificTag=${name}`, ['owner', PW]);
@@ -53,8 +29,8 @@ before(async () => {
   assert.equal((await api(s, 'POST', '/organization/', ['owner', PW], { name: 'acme' })).status, 201);
   assert.equal((await api(s, 'POST', '/repository', ['owner', PW], { namespace: 'acme', repository: 'app' })).status, 201);
   assert.equal((await api(s, 'PUT', '/repository/acme/app/permissions/user/reader', ['owner', PW], { role: 'read' })).status, 200);
-  await push('v1');
-  await push('pr-7');
+  await pushTinyImage(s, 'acme/app', 'v1', ['owner', PW]);
+  await pushTinyImage(s, 'acme/app', 'pr-7', ['owner', PW]);
   browser = await launchChromium();
 });
 after(async () => {

@@ -1,4 +1,6 @@
-// Helpers for tests with real accounts: Basic headers, registry tokens, API calls.
+// Helpers for tests with real accounts: Basic headers, registry tokens, API calls, a tiny image pushed with a token.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import type { TestServer } from './server.ts';
 
 export const basic = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
@@ -42,4 +44,31 @@ export async function api(
     /* not JSON */
   }
   return { status: r.status, json };
+}
+
+/**
+ * Pushes `repo:tag` with the credentials' registry token: a config blob naming the tag (single-request upload)
+ * and an OCI manifest with no layers; asserts that both are created (201).
+ */
+export async function pushTinyImage(s: TestServer, repo: string, tag: string, creds: [string, string]): Promise<void> {
+  const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+  const t = await registryToken(s, [`repository:${repo}:pull,push`], creds);
+  const auth = { authorization: `Bearer ${t.token}` };
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', tag }));
+  assert.equal(
+    (await fetch(`${s.url}/v2/${repo}/blobs/uploads/?digest=${sha(config)}`, { method: 'POST', headers: auth, body: config })).status,
+    201,
+  );
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
+    layers: [],
+  });
+  const r = await fetch(`${s.url}/v2/${repo}/manifests/${tag}`, {
+    method: 'PUT',
+    headers: { ...auth, 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+    body: manifest,
+  });
+  assert.equal(r.status, 201);
 }
