@@ -1,17 +1,21 @@
 // SQLite checkpoints off the event loop. The main connection runs with wal_autocheckpoint=0; a worker thread with its
 // own connection to the same file copies WAL frames into the database (PRAGMA wal_checkpoint(PASSIVE), which never
-// blocks the writer) and fsyncs it there. Triggered when the WAL grows by `triggerBytes` and on a timer; when the
-// file passes `limitBytes` anyway (the worker fell behind or died) the main connection checkpoints in the
-// foreground, with a warning. Why acknowledged writes survive: docs/PERFORMANCE.md, "The commit path".
-import { closeSync, fstatSync, openSync } from 'node:fs';
+// blocks the writer) and fsyncs it there. Triggered when `triggerBytes` of frames are not yet in the database and on
+// a timer; when the log reaches `limitBytes` anyway (the worker fell behind or died) the main connection checkpoints
+// in the foreground, with a warning. Why acknowledged writes survive: docs/PERFORMANCE.md, "The commit path".
+import { closeSync, openSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { endianness } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type SQLite from 'better-sqlite3';
 
 export interface CheckpointSettings {
-  /** Ask the worker for a checkpoint when the WAL file has grown this much since its last one (default 4 MiB). */
+  /** Ask the worker for a checkpoint when this many bytes of WAL frames are not in the database yet (default 4 MiB). */
   triggerBytes: number;
-  /** Checkpoint in the foreground when the WAL file is this large (default 64 MiB). */
+  /**
+   * Checkpoint in the foreground when the log holds this many bytes of frames (default 64 MiB). The worker
+   * resets (TRUNCATE) a log that holds half of this; shorter logs start over whenever the commits pause.
+   */
   limitBytes: number;
   /** Also ask every this many ms when anything was committed since the last checkpoint (default 1000). */
   intervalMs: number;
@@ -28,6 +32,8 @@ export interface CheckpointResult {
   busy: number;
   log: number;
   checkpointed: number;
+  /** RESTART or TRUNCATE succeeded: the next commit starts the log over. */
+  restarted: boolean;
   truncated: boolean;
   /** The -wal file's size after the checkpoint. */
   walBytes: number;
@@ -54,21 +60,28 @@ parentPort.on('message', (m) => {
   }
   try {
     const t0 = performance.now();
-    const [r] = db.pragma('wal_checkpoint(PASSIVE)');
+    // PASSIVE copies the frames into the database and syncs it without taking the writer's lock: commits go on.
+    let [r] = db.pragma('wal_checkpoint(PASSIVE)');
     let truncated = false;
-    // Everything is in the (synced) database file: give the WAL file back its space when it grew past the
-    // trigger. TRUNCATE needs the writer lock for a moment and no reader on the WAL; with busy_timeout 0 it
-    // reports busy instead of waiting.
-    if (r.busy === 0 && r.log === r.checkpointed && walSize() >= workerData.truncateBytes) {
-      const [t] = db.pragma('wal_checkpoint(TRUNCATE)');
-      truncated = t.busy === 0;
+    let restarted = false;
+    // The log starts over from its first frame when a commit begins with every frame copied: after any pause in
+    // the commits longer than this pass. A writer that never pauses keeps the log growing; when it holds half the
+    // limit, TRUNCATE copies the frames committed since the PASSIVE pass while holding the writer lock (a commit in
+    // that moment waits in SQLite's busy handler for that copy and its two syncs: the stall this thread otherwise
+    // avoids, so only then), empties the file and gives its space back. With busy_timeout 0 it reports busy
+    // rather than wait for a transaction or reader in progress, leaving it to the next round.
+    if (r.busy === 0 && r.log * workerData.frameBytes >= workerData.restartBytes) {
+      [r] = db.pragma('wal_checkpoint(TRUNCATE)');
+      truncated = r.busy === 0;
+      restarted = r.busy === 0;
     }
-    parentPort.postMessage({ t: 'done', busy: r.busy, log: r.log, checkpointed: r.checkpointed, truncated, walBytes: walSize(), ms: performance.now() - t0 });
+    parentPort.postMessage({ t: 'done', busy: r.busy, log: r.log, checkpointed: r.checkpointed, restarted, truncated, walBytes: walSize(), ms: performance.now() - t0 });
   } catch (e) {
     parentPort.postMessage({ t: 'error', message: String((e && e.message) || e) });
   }
 });
 `;
+const LITTLE_ENDIAN = endianness() === 'LE';
 const SQLITE_PATH = createRequire(import.meta.url).resolve('better-sqlite3');
 
 type WorkerMessage = ({ t: 'done' } & CheckpointResult) | { t: 'error'; message: string };
@@ -76,7 +89,8 @@ type WorkerMessage = ({ t: 'done' } & CheckpointResult) | { t: 'error'; message:
 export class WalCheckpointer {
   /** Checkpoints the worker completed. */
   checkpoints = 0;
-  /** Of those, how many also truncated the WAL file. */
+  /** Of those, how many also reset the log (RESTART or TRUNCATE), and how many truncated the file. */
+  restarts = 0;
   truncations = 0;
   /** Checkpoints run on the main connection because the WAL reached `limitBytes`. */
   foreground = 0;
@@ -89,10 +103,9 @@ export class WalCheckpointer {
   private running = false;
   private wanted = false;
   private commitsSince = 0;
-  /** The WAL file's size after the last checkpoint: growth is measured from it. */
-  private base = 0;
   private lastForeground = 0;
   private fd: number | undefined;
+  private readonly header = Buffer.alloc(100);
   private timer: NodeJS.Timeout | undefined;
   private exited: Promise<void> | undefined;
 
@@ -107,7 +120,12 @@ export class WalCheckpointer {
     this.sqlite.pragma('wal_autocheckpoint = 0');
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { sqlite: SQLITE_PATH, file: this.file, truncateBytes: this.settings.triggerBytes },
+      workerData: {
+        sqlite: SQLITE_PATH,
+        file: this.file,
+        restartBytes: this.settings.limitBytes / 2,
+        frameBytes: (this.sqlite.pragma('page_size', { simple: true }) as number) + 24,
+      },
     });
     worker.unref();
     worker.on('message', (m: WorkerMessage) => this.onMessage(m));
@@ -124,22 +142,35 @@ export class WalCheckpointer {
     this.timer.unref();
   }
 
-  /** Called on the event loop right after a commit. */
+  /** Called on the event loop right after a commit: one pread of the wal-index header. */
   noteCommit(): void {
     this.commitsSince++;
-    const size = this.walBytes();
-    if (size >= this.settings.limitBytes) this.checkpointInForeground(size);
-    else if (size - this.base >= this.settings.triggerBytes) this.request();
+    const { frames, backfilled, pageSize } = this.walIndex();
+    const frameBytes = pageSize + 24;
+    if (frames * frameBytes >= this.settings.limitBytes) this.checkpointInForeground(frames * frameBytes);
+    else if ((frames - backfilled) * frameBytes >= this.settings.triggerBytes) this.request();
   }
 
-  /** The -wal file's current size (an fstat of a descriptor opened once: SQLite resets the file in place). */
-  walBytes(): number {
+  /**
+   * The log's frame count and how many of them are in the database, from the wal-index header in the -shm file
+   * (the documented WAL-index format, sqlite.org/walformat.html: mxFrame at byte 16, szPage at 14, nBackfill at 96,
+   * native byte order). Read with pread of a descriptor opened once: the file's pages are the ones SQLite maps.
+   */
+  walIndex(): { frames: number; backfilled: number; pageSize: number } {
     try {
-      this.fd ??= openSync(`${this.file}-wal`, 'r');
-      return fstatSync(this.fd).size;
+      this.fd ??= openSync(`${this.file}-shm`, 'r');
+      if (readSync(this.fd, this.header, 0, 100, 0) < 100) return { frames: 0, backfilled: 0, pageSize: 4096 };
     } catch {
-      return 0;
+      return { frames: 0, backfilled: 0, pageSize: 4096 };
     }
+    const h = this.header;
+    const le = LITTLE_ENDIAN;
+    const sz = le ? h.readUInt16LE(14) : h.readUInt16BE(14);
+    return {
+      frames: le ? h.readUInt32LE(16) : h.readUInt32BE(16),
+      backfilled: le ? h.readUInt32LE(96) : h.readUInt32BE(96),
+      pageSize: sz === 1 ? 65536 : sz || 4096,
+    };
   }
 
   private request(): void {
@@ -161,8 +192,8 @@ export class WalCheckpointer {
     } else {
       const { t: _t, ...result } = m;
       this.checkpoints++;
+      if (result.restarted) this.restarts++;
       if (result.truncated) this.truncations++;
-      this.base = result.walBytes;
       this.last = result;
       this.onCheckpoint?.(result);
     }
@@ -179,7 +210,6 @@ export class WalCheckpointer {
     this.lastForeground = now;
     const [r] = this.sqlite.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number; log: number; checkpointed: number }>;
     this.foreground++;
-    this.base = this.walBytes();
     this.warn(
       `the SQLite WAL reached ${Math.round(size / 1048576)} MiB (limit ${Math.round(this.settings.limitBytes / 1048576)} MiB): ` +
         `checkpointed in the foreground (busy ${r?.busy}, ${r?.checkpointed}/${r?.log} frames); the checkpoint thread is behind`,

@@ -1,6 +1,6 @@
 // Child process for test/sqlite-checkpoint.test.ts: commits rows from 8 concurrent writers on a database whose
 // checkpoints run often on the checkpoint thread, and prints "ack <id>" only after durable() resolved for a row
-// (what Berth's acknowledgement waits for), and "ckpt <n>" after each worker checkpoint. The parent SIGKILLs it.
+// (what Berth's acknowledgement waits for), and "ckpt <n> <frames copied>" after each worker checkpoint. The parent SIGKILLs it.
 import { sql } from 'kysely';
 import { openDatabase } from '../../src/db/database.ts';
 
@@ -8,7 +8,7 @@ const file = process.argv[2]!;
 const database = await openDatabase({ kind: 'sqlite', file, checkpoint: { triggerBytes: 64 * 1024, limitBytes: 16 * 1024 * 1024, intervalMs: 50 } });
 const { db } = database;
 await sql`CREATE TABLE IF NOT EXISTS ck_rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL)`.execute(db);
-database.checkpointer!.onCheckpoint = (r) => process.stdout.write(`ckpt ${database.checkpointer!.checkpoints} ${r.truncated ? 1 : 0}\n`);
+database.checkpointer!.onCheckpoint = (r) => process.stdout.write(`ckpt ${database.checkpointer!.checkpoints} ${r.checkpointed}\n`);
 let next = 1;
 const body = Buffer.alloc(3000, 7);
 async function writer(): Promise<never> {
