@@ -3,7 +3,7 @@
 // (src/db/checkpointer.ts, Berth's default) against SQLite's automatic checkpoint inside the committing statement
 // (wal_autocheckpoint = 1000 pages, Berth before), in alternating rounds on fresh copies of one database.
 //
-//   node bench/checkpoint-stall.mjs [--rounds 6] [--commits 3000] [--rows 20000]
+//   node bench/checkpoint-stall.mjs [--rounds 6] [--commits 3000] [--rows 20000] [--limit-mib 64]
 //
 // Each commit updates 4 random rows of a --rows × 4 KB table (so a checkpoint copies many distinct pages) and every
 // 8th commit awaits the group fdatasync, as acknowledged writes do. Reported per mode: the event loop's max and
@@ -21,7 +21,7 @@ const { WalGroupSync } = await import('../src/db/wal-sync.ts');
 const { WalCheckpointer, CHECKPOINT_DEFAULTS } = await import('../src/db/checkpointer.ts');
 const { parseOptions } = await import('./lib/ab.mjs');
 
-const opt = parseOptions({ rounds: 6, commits: 3000, rows: 20000 });
+const opt = parseOptions({ rounds: 6, commits: 3000, rows: 20000, 'limit-mib': 64 });
 const dir = mkdtempSync(path.join(tmpdir(), 'berth-ckstall-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 const seed = path.join(dir, 'seed.db');
@@ -62,7 +62,10 @@ async function round(mode, n) {
   let slowestRestart = 0;
   let peakFrames = 0;
   if (mode === 'worker') {
-    ck = new WalCheckpointer(file, db, { ...CHECKPOINT_DEFAULTS, ...(process.env.CK_LIMIT ? { limitBytes: Number(process.env.CK_LIMIT) } : {}) });
+    ck = new WalCheckpointer(file, db, {
+      ...CHECKPOINT_DEFAULTS,
+      limitBytes: opt['limit-mib'] * 1048576,
+    });
     ck.start();
   } else db.pragma('wal_autocheckpoint = 1000');
   const upd = db.prepare('UPDATE t SET body = randomblob(4000) WHERE id = ?');
@@ -133,11 +136,14 @@ const med = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 console.log(`\n${opt.rounds} rounds × ${opt.commits} commits, medians (min–max):`);
-console.log('| checkpoints | event loop max delay ms | p99 ms | slowest commit ms | slowest log-restarting commit ms | commits/s | checkpoints | WAL peak MiB |');
+console.log(
+  '| checkpoints | event loop max delay ms | p99 ms | slowest commit ms | slowest log-restarting commit ms | commits/s | checkpoints | WAL peak MiB |',
+);
 console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
 for (const mode of ['worker', 'auto']) {
   const rs = results[mode];
-  const f = (k, d = 1) => `${med(rs.map((r) => r[k])).toFixed(d)} (${Math.min(...rs.map((r) => r[k])).toFixed(d)}–${Math.max(...rs.map((r) => r[k])).toFixed(d)})`;
+  const f = (k, d = 1) =>
+    `${med(rs.map((r) => r[k])).toFixed(d)} (${Math.min(...rs.map((r) => r[k])).toFixed(d)}–${Math.max(...rs.map((r) => r[k])).toFixed(d)})`;
   console.log(
     `| ${mode === 'worker' ? 'worker thread (Berth)' : 'automatic, in the commit (before)'} | ${f('maxMs')} | ${f('p99Ms')} | ${f('slowestCommitMs')} | ${f('slowestRestartMs')} | ${f('commitsPerS', 0)} | ${f('checkpoints', 0)} | ${f('peakWalMiB')} |`,
   );

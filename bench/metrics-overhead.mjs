@@ -175,7 +175,8 @@ const q = (xs, p) => {
   const i = (s.length - 1) * p;
   return s[Math.floor(i)] + (s[Math.ceil(i)] - s[Math.floor(i)]) * (i - Math.floor(i));
 };
-const spread = (xs, d = 3) => `${q(xs, 0.25).toFixed(d)}–${q(xs, 0.75).toFixed(d)} (min–max ${Math.min(...xs).toFixed(d)}–${Math.max(...xs).toFixed(d)})`;
+const spread = (xs, d = 3) =>
+  `${q(xs, 0.25).toFixed(d)}–${q(xs, 0.75).toFixed(d)} (min–max ${Math.min(...xs).toFixed(d)}–${Math.max(...xs).toFixed(d)})`;
 const loads = runs.map((r) => r.load);
 const summary = {
   onReqPerSec: median(on.map((r) => r.reqPerSec)),

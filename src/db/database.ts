@@ -47,9 +47,7 @@ export async function openDatabase(settings: DatabaseSettings): Promise<OpenedDa
     sqlite.pragma('foreign_keys = ON');
     const wal = settings.file === ':memory:' ? undefined : new WalGroupSync(`${settings.file}-wal`);
     // Checkpoints run on a worker thread's connection, not inside a committing statement on the event loop.
-    const checkpointer = wal
-      ? new WalCheckpointer(settings.file, sqlite, { ...CHECKPOINT_DEFAULTS, ...settings.checkpoint })
-      : undefined;
+    const checkpointer = wal ? new WalCheckpointer(settings.file, sqlite, { ...CHECKPOINT_DEFAULTS, ...settings.checkpoint }) : undefined;
     checkpointer?.start();
     cachePreparedStatements(
       sqlite,

@@ -5,7 +5,11 @@ import { sql } from 'kysely';
 import { openDatabase } from '../../src/db/database.ts';
 
 const file = process.argv[2]!;
-const database = await openDatabase({ kind: 'sqlite', file, checkpoint: { triggerBytes: 64 * 1024, limitBytes: 16 * 1024 * 1024, intervalMs: 50 } });
+const database = await openDatabase({
+  kind: 'sqlite',
+  file,
+  checkpoint: { triggerBytes: 64 * 1024, limitBytes: 16 * 1024 * 1024, intervalMs: 50 },
+});
 const { db } = database;
 await sql`CREATE TABLE IF NOT EXISTS ck_rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL)`.execute(db);
 database.checkpointer!.onCheckpoint = (r) => process.stdout.write(`ckpt ${database.checkpointer!.checkpoints} ${r.checkpointed}\n`);
