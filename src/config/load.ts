@@ -18,7 +18,9 @@ export interface BerthConfig {
   urlScheme: 'http' | 'https';
   listen: { host: string; port: number };
   dataDir: string;
-  db: { kind: 'sqlite'; file: string } | { kind: 'postgres'; uri: string; maxConnections: number };
+  db:
+    | { kind: 'sqlite'; file: string; checkpoint?: { triggerBytes?: number; limitBytes?: number } }
+    | { kind: 'postgres'; uri: string; maxConnections: number };
   /** DISTRIBUTED_STORAGE_CONFIG's preferred entry (local disk by default). */
   storage: StorageSettings;
   /** FEATURE_PROXY_STORAGE: stream blobs through Berth instead of redirecting to presigned storage URLs. */
@@ -189,10 +191,15 @@ function resolve(raw: RawConfig): BerthConfig {
   if (port > 65535) throw new ConfigError([`LISTEN: port ${port} is out of range`]);
   let db: BerthConfig['db'];
   const uri = raw.DB_URI;
-  if (!uri) db = { kind: 'sqlite', file: path.join(dataDir, 'berth.db') };
+  const args = raw.DB_CONNECTION_ARGS;
+  const checkpoint = {
+    ...(args?.wal_checkpoint_mib ? { triggerBytes: Math.round(args.wal_checkpoint_mib * 1048576) } : {}),
+    ...(args?.wal_limit_mib ? { limitBytes: Math.round(args.wal_limit_mib * 1048576) } : {}),
+  };
+  if (!uri) db = { kind: 'sqlite', file: path.join(dataDir, 'berth.db'), checkpoint };
   else if (uri.startsWith('sqlite:')) {
     const p = uri.replace(/^sqlite:(\/\/\/)?/, '');
-    db = { kind: 'sqlite', file: p === ':memory:' ? p : path.resolve(p) };
+    db = { kind: 'sqlite', file: p === ':memory:' ? p : path.resolve(p), checkpoint };
   } else db = { kind: 'postgres', uri, maxConnections: raw.DB_CONNECTION_ARGS?.max_connections ?? 10 };
   let storage: StorageSettings = { kind: 'local', path: path.join(dataDir, 'blobs'), configKey: 'DATA_DIR' };
   const storageCfg = raw.DISTRIBUTED_STORAGE_CONFIG;

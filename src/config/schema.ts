@@ -27,7 +27,22 @@ export const configSchema = z
       .string()
       .regex(/^(sqlite:\/\/\/|sqlite:|postgres(ql)?:\/\/)/, 'must start with sqlite:/// or postgresql://')
       .optional(),
-    DB_CONNECTION_ARGS: z.object({ max_connections: z.number().int().positive().optional() }).loose().optional(),
+    /**
+     * max_connections: PostgreSQL pool size (default 10). SQLite: wal_checkpoint_mib, how much the WAL may grow before
+     * the checkpoint thread copies it into the database (default 4); wal_limit_mib, the size at which a checkpoint runs
+     * in the foreground because the thread fell behind (default 64, at least twice wal_checkpoint_mib).
+     */
+    DB_CONNECTION_ARGS: z
+      .object({
+        max_connections: z.number().int().positive().optional(),
+        wal_checkpoint_mib: z.number().positive().max(1024).optional(),
+        wal_limit_mib: z.number().positive().max(65536).optional(),
+      })
+      .loose()
+      .refine((a) => (a.wal_limit_mib ?? 64) >= 2 * (a.wal_checkpoint_mib ?? 4), {
+        message: 'wal_limit_mib must be at least twice wal_checkpoint_mib',
+      })
+      .optional(),
     /** Berth: where the server listens (also --listen). */
     LISTEN: hostPort.default('0.0.0.0:8080'),
     /** Berth: the data directory for the default SQLite file and blob store (also --data). */

@@ -6,6 +6,7 @@ import SQLite from 'better-sqlite3';
 import type { Database } from './types.js';
 import { migrate } from './migrations.js';
 import { WalGroupSync } from './wal-sync.js';
+import { CHECKPOINT_DEFAULTS, WalCheckpointer, type CheckpointSettings } from './checkpointer.js';
 import { QueryCounter } from './query-counter.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -23,12 +24,16 @@ export interface OpenedDatabase {
   durable(): Promise<void>;
   /** SQLite on a file: the group-commit state (tests observe and hold syncs through its hooks). */
   walSync?: WalGroupSync;
+  /** SQLite on a file: the checkpoint thread (./checkpointer.ts). */
+  checkpointer?: WalCheckpointer;
   /** How many statements this handle has run (tests and benchmarks: queries per request). */
   queries: QueryCounter;
   close(): Promise<void>;
 }
 
-export type DatabaseSettings = { kind: 'sqlite'; file: string } | { kind: 'postgres'; uri: string; maxConnections: number };
+export type DatabaseSettings =
+  | { kind: 'sqlite'; file: string; checkpoint?: Partial<CheckpointSettings> }
+  | { kind: 'postgres'; uri: string; maxConnections: number };
 
 export async function openDatabase(settings: DatabaseSettings): Promise<OpenedDatabase> {
   if (settings.kind === 'sqlite') {
@@ -41,7 +46,17 @@ export async function openDatabase(settings: DatabaseSettings): Promise<OpenedDa
     sqlite.pragma('busy_timeout = 10000');
     sqlite.pragma('foreign_keys = ON');
     const wal = settings.file === ':memory:' ? undefined : new WalGroupSync(`${settings.file}-wal`);
-    cachePreparedStatements(sqlite, wal);
+    // Checkpoints run on a worker thread's connection, not inside a committing statement on the event loop.
+    const checkpointer = wal ? new WalCheckpointer(settings.file, sqlite, { ...CHECKPOINT_DEFAULTS, ...settings.checkpoint }) : undefined;
+    checkpointer?.start();
+    cachePreparedStatements(
+      sqlite,
+      wal &&
+        (() => {
+          wal.noteCommit();
+          checkpointer?.noteCommit();
+        }),
+    );
     const queries = new QueryCounter();
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), plugins: [queries] });
     await migrate(db as Kysely<unknown>, 'sqlite');
@@ -52,9 +67,12 @@ export async function openDatabase(settings: DatabaseSettings): Promise<OpenedDa
       poolStats: () => ({ total: 1, idle: 1, waiting: 0 }),
       durable: () => wal?.durable() ?? Promise.resolve(),
       ...(wal ? { walSync: wal } : {}),
+      ...(checkpointer ? { checkpointer } : {}),
       queries,
       close: async () => {
         await wal?.durable();
+        // The worker's connection closes first: the main connection, closing last, checkpoints and removes the WAL.
+        await checkpointer?.close();
         await db.destroy();
         wal?.release();
       },
@@ -86,10 +104,10 @@ export async function openDatabase(settings: DatabaseSettings): Promise<OpenedDa
  * Safe because Kysely serialises use of the one connection and Berth never streams SQLite results
  * (a statement in the middle of iterate() could not be reused). Bounded: cleared at 1000 entries.
  *
- * With `wal`, statements that can commit (writes, COMMIT/END/RELEASE) tell it when they did: after one runs
+ * With `onCommit`, statements that can commit (writes, COMMIT/END/RELEASE) call it when they did: after one runs
  * outside a transaction, a commit happened (or nothing changed, which costs at most one spare sync).
  */
-function cachePreparedStatements(sqlite: SQLite.Database, wal?: WalGroupSync): void {
+function cachePreparedStatements(sqlite: SQLite.Database, onCommit?: () => void): void {
   const cache = new Map<string, SQLite.Statement>();
   const prepare = sqlite.prepare.bind(sqlite);
   sqlite.prepare = ((source: string) => {
@@ -97,7 +115,7 @@ function cachePreparedStatements(sqlite: SQLite.Database, wal?: WalGroupSync): v
     if (!stmt) {
       if (cache.size >= 1000) cache.clear();
       stmt = prepare(source);
-      if (wal && (!stmt.readonly || COMMITS.test(source))) noteCommits(stmt, sqlite, wal);
+      if (onCommit && (!stmt.readonly || COMMITS.test(source))) noteCommits(stmt, sqlite, onCommit);
       cache.set(source, stmt);
     }
     return stmt;
@@ -107,12 +125,12 @@ function cachePreparedStatements(sqlite: SQLite.Database, wal?: WalGroupSync): v
 /** Transaction-control statements that end a transaction (SQLite reports them read-only). */
 const COMMITS = /^\s*(commit|end|release)\b/i;
 
-function noteCommits(stmt: SQLite.Statement, sqlite: SQLite.Database, wal: WalGroupSync): void {
+function noteCommits(stmt: SQLite.Statement, sqlite: SQLite.Database, onCommit: () => void): void {
   for (const method of ['run', 'all', 'get'] as const) {
     const original = stmt[method].bind(stmt) as (...a: unknown[]) => unknown;
     (stmt as unknown as Record<string, (...a: unknown[]) => unknown>)[method] = (...args: unknown[]) => {
       const result = original(...args);
-      if (!sqlite.inTransaction) wal.noteCommit();
+      if (!sqlite.inTransaction) onCommit();
       return result;
     };
   }
