@@ -5,7 +5,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -13,6 +13,7 @@ import * as zlib from 'node:zlib';
 import { readLayer, LayerFormatError } from '../src/scanner/indexer/index.ts';
 import { availableZstdDecoders, decoder, zstdBinary, zstdDecoder } from '../src/scanner/compression.ts';
 import { liveChildren } from '../src/scanner/zstd-child.ts';
+import { prng } from './helpers/prng.ts';
 import { waitFor } from './helpers/wait.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -29,8 +30,21 @@ function sh(cmd: string): void {
 }
 
 before(() => {
-  // A real tar of this repository's sources (a few MB, many files), compressed by the real binaries.
-  sh(`tar -C '${ROOT}' -cf '${tarFile}' src docs test/fixtures`);
+  // A real tar (a few MB, many files), compressed by the real binaries. Its contents are generated from a fixed
+  // seed and tar is told to write fixed metadata, so the bytes (and where the corruption below lands) are the same
+  // on every run and every commit.
+  const tree = path.join(dir, 'tree');
+  const rnd = prng(0x1a7e5);
+  const words = ['layer', 'manifest', 'digest', 'blob', 'tag', 'index', 'config', 'package', 'version', 'vendor'];
+  for (let d = 0; d < 12; d++) {
+    mkdirSync(path.join(tree, `dir${d}`), { recursive: true });
+    for (let f = 0; f < 40; f++) {
+      const lines: string[] = [];
+      for (let n = 200 + rnd.int(800); n > 0; n--) lines.push(`${rnd.pick(words)} ${rnd.int(1e6)} ${rnd.pick(words)}`);
+      writeFileSync(path.join(tree, `dir${d}`, `file${f}.txt`), `${lines.join('\n')}\n`);
+    }
+  }
+  sh(`tar -C '${tree}' --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --format=gnu -cf '${tarFile}' .`);
   sh(`gzip -c '${tarFile}' > '${tarFile}.gz'`);
   sh(`zstd -q -c '${tarFile}' > '${tarFile}.zst'`);
   // Several zstd frames back to back (what `zstd` writes for concatenated input, and pigz-like writers do).
@@ -43,13 +57,16 @@ before(() => {
   };
   cut('layer.tar.zst', (n) => Math.floor(n / 2));
   cut('layer.tar.gz', (n) => Math.floor(n / 2));
-  const corrupt = (name: string) => {
+  const corrupt = (name: string, prefix: string, at: (n: number) => number) => {
     const b = Buffer.from(readFileSync(path.join(dir, name)));
-    for (let i = Math.floor(b.length / 3); i < Math.floor(b.length / 3) + 64; i++) b[i] ^= 0x5a;
-    writeFileSync(path.join(dir, `corrupt-${name}`), b);
+    for (let i = at(b.length); i < at(b.length) + 64; i++) b[i] ^= 0x5a;
+    writeFileSync(path.join(dir, `${prefix}-${name}`), b);
   };
-  corrupt('layer.tar.zst');
-  corrupt('layer.tar.gz');
+  // A third of the way in: inside compressed file contents, found by the stream's checksum (gzip's CRC, zstd's
+  // content checksum). Right after the zstd magic: the frame and first block headers, which every decoder parses.
+  corrupt('layer.tar.zst', 'corrupt', (n) => Math.floor(n / 3));
+  corrupt('layer.tar.gz', 'corrupt', (n) => Math.floor(n / 3));
+  corrupt('layer.tar.zst', 'corrupt-head', () => 4);
 });
 
 const open = (name: string) => createReadStream(path.join(dir, name), { highWaterMark: 1 << 20 });
@@ -130,24 +147,29 @@ for (const kind of availableZstdDecoders()) {
       });
       await noChildren();
     });
-    test('corrupt zstd: a specific error, no process left', async () => {
-      await assert.rejects(readLayer(open('corrupt-layer.tar.zst'), [], { zstdDecoder: kind }), (err: Error) => {
-        assert.ok(err instanceof LayerFormatError, String(err));
-        // Whichever notices first: the decoder, or the tar parser reading the garbage it produced.
-        assert.match(err.message, /^layer is not a valid (zstd stream|tar archive) \(truncated or corrupt\): /);
-        return true;
+    // fzstd does not verify zstd's content checksum, so corrupt bytes inside a block that still decodes give wrong
+    // file contents without an error (the layer's sha256 digest, checked when it was pushed, is what guards the
+    // bytes); it is held to the frame-structure corruption below, the others to both.
+    const corruptFiles = kind === 'fzstd' ? ['corrupt-head-layer.tar.zst'] : ['corrupt-layer.tar.zst', 'corrupt-head-layer.tar.zst'];
+    for (const file of corruptFiles)
+      test(`corrupt zstd (${file}): a specific error, no process left`, async () => {
+        await assert.rejects(readLayer(open(file), [], { zstdDecoder: kind }), (err: Error) => {
+          assert.ok(err instanceof LayerFormatError, String(err));
+          // Whichever notices first: the decoder, or the tar parser reading the garbage it produced.
+          assert.match(err.message, /^layer is not a valid (zstd stream|tar archive) \(truncated or corrupt\): /);
+          return true;
+        });
+        await noChildren();
+        // The decoder on its own reports the corruption.
+        const drain = async () => {
+          for await (const _ of open(file).pipe(decoder('zstd', { zstd: kind })));
+        };
+        await assert.rejects(
+          drain(),
+          kind === 'zstd-binary' ? /^ZstdChildError: zstd exited with status 1: .*(corrupt|checksum|error)/i : /./,
+        );
+        await noChildren();
       });
-      await noChildren();
-      // The decoder on its own reports the corruption.
-      const drain = async () => {
-        for await (const _ of open('corrupt-layer.tar.zst').pipe(decoder('zstd', { zstd: kind })));
-      };
-      await assert.rejects(
-        drain(),
-        kind === 'zstd-binary' ? /^ZstdChildError: zstd exited with status 1: .*(corrupt|checksum|error)/i : /./,
-      );
-      await noChildren();
-    });
     test('an error upstream (the blob read fails half-way) ends the layer with that error, no process left', async () => {
       const data = readFileSync(path.join(dir, 'layer.tar.zst'));
       const source = new Readable({ read() {} });

@@ -7,7 +7,8 @@
 //   - 'zstd-binary': a `zstd -dc` child process (./zstd-child.ts) when Node has no zstd and the zstd
 //     binary is on the PATH (the container images install it): libzstd on its own core;
 //   - 'fzstd': fzstd, pure JavaScript in a warm worker thread (./zstd.ts), about 4x slower than the
-//     others, so that a laptop with neither still indexes zstd layers.
+//     others, so that a laptop with neither still indexes zstd layers. It does not verify zstd's content
+//     checksum (a layer's bytes are guarded by its sha256 digest, checked when it was pushed).
 import * as zlib from 'node:zlib';
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
