@@ -150,7 +150,11 @@ async function push(base, chunks, digest) {
     const r = await request('PATCH', loc, {
       body: c,
       agent,
-      headers: { 'content-type': 'application/octet-stream', 'content-length': String(c.length), 'content-range': `${off}-${off + c.length - 1}` },
+      headers: {
+        'content-type': 'application/octet-stream',
+        'content-length': String(c.length),
+        'content-range': `${off}-${off + c.length - 1}`,
+      },
     });
     if (r.status !== 202) throw new Error(`PATCH: ${r.status} ${r.text}`);
     off += c.length;
@@ -224,11 +228,15 @@ async function main() {
   }
   if (opt.json) writeFileSync(opt.json, JSON.stringify(rounds, null, 2));
   const f = (x) => (x ? `${x.MBps} (${x.load})` : '');
-  console.log(`| Round | Server | disk MB/s | push MB/s (load) | push / disk | push CPU s | pull curl | pull hash | pull count | CPU s per pull (curl/hash/count) |`);
+  console.log(
+    `| Round | Server | disk MB/s | push MB/s (load) | push / disk | push CPU s | pull curl | pull hash | pull count | CPU s per pull (curl/hash/count) |`,
+  );
   console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
   rounds.forEach((round, i) => {
     const c = round.ceilings;
-    console.log(`| ${i + 1} ${round.at.slice(11, 19)} | ceilings: cat ${f(c.cat)} | | | | | ${f(c.trivial_curl)} | ${f(c.trivial_hash)} | ${f(c.trivial_count)} | |`);
+    console.log(
+      `| ${i + 1} ${round.at.slice(11, 19)} | ceilings: cat ${f(c.cat)} | | | | | ${f(c.trivial_curl)} | ${f(c.trivial_hash)} | ${f(c.trivial_count)} | |`,
+    );
     for (const k of kinds) {
       const x = round[k];
       console.log(
