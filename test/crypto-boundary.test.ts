@@ -66,6 +66,7 @@ const TOOLING_ALLOWED: Record<string, string> = {
   'bench/metrics-overhead.mjs': 'client-side SHA-256 of pushed blobs (benchmark harness)',
   'bench/storage.mjs': 'client-side SHA-256 of pushed and pulled bytes (storage benchmark)',
   'bench/read-path.mjs': 'client-side SHA-256 of pushed blobs and random blob contents (read-path benchmark)',
+  'bench/big-io.mjs': 'client-side SHA-256 of pulled bytes (as regbench does) and random blob contents (large push and pull benchmark)',
   'bench/scale-gen.mjs': 'SHA-256 digests of the generated rows of a 100k-repository database (scale benchmark)',
 };
 /** Algorithm names src/crypto/ must not use (fips.ts names some of them in refusal messages only). */

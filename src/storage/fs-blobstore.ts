@@ -11,8 +11,15 @@ import { DirSyncer } from './dir-sync.js';
 
 /** Upload bytes are gathered to this size before one writev (fewer, larger writes through the thread pool). */
 const WRITE_BATCH = 1024 * 1024;
-/** Write-back of an upload is started every this many bytes, without waiting for it. */
-const WRITEBACK_EVERY = 16 * 1024 * 1024;
+/**
+ * Write-back of an upload runs while the request streams: whenever this many bytes were written since the last
+ * fdatasync began and none is running, another starts on the thread pool (not awaited), so the disk writes while
+ * the rest of the body arrives and is hashed. The acknowledgement's own fdatasync is issued as soon as the last
+ * bytes are written, beside a write-back still running (each covers what was written before it began), and both
+ * must succeed. At 16 MiB an 8 MiB PATCH never started one: the disk idled while the chunk arrived and the
+ * acknowledgement waited for all of it (docs/PERFORMANCE.md, "Large pulls and pushes, third round").
+ */
+const WRITEBACK_EVERY = 1024 * 1024;
 
 async function writeAll(fh: FileHandle, bufs: Buffer[], position: number): Promise<void> {
   let at = position;
@@ -143,8 +150,8 @@ export class FsBlobStore implements BlobStore {
 
   /**
    * Appends the body with few, large writes (chunks gathered to WRITE_BATCH bytes and written with one
-   * writev, the next batch received while the previous one is written), starts write-back every
-   * WRITEBACK_EVERY bytes without waiting for it, and resolves once the bytes are durable (fdatasync):
+   * writev, the next batch received while the previous one is written), keeps a write-back running while the
+   * body arrives (WRITEBACK_EVERY), and resolves once the bytes are durable (fdatasync):
    * an acknowledged chunk survives a power cut, and the final PUT finds the file already on disk.
    */
   async appendUpload(
@@ -163,6 +170,7 @@ export class FsBlobStore implements BlobStore {
     let batchBytes = 0;
     let writing: Promise<unknown> = Promise.resolve();
     let syncing: Promise<unknown> | undefined;
+    let syncFailure: unknown;
     let sinceSync = 0;
     const flush = async () => {
       const bufs = batch;
@@ -175,10 +183,15 @@ export class FsBlobStore implements BlobStore {
       writing = writeAll(fh, bufs, at);
       if (sinceSync >= WRITEBACK_EVERY && !syncing) {
         sinceSync = 0;
-        // Write-back while more arrives; the final datasync below then has little left to do.
+        // Write-back while more arrives; its failure is kept, not dropped with the promise, so the acknowledgement
+        // cannot pass over it (a later fdatasync on the same descriptor need not report the same error again).
         const w = writing;
-        syncing = w.then(() => fh.datasync()).finally(() => (syncing = undefined));
-        syncing.catch(() => {});
+        syncing = w
+          .then(() => fh.datasync())
+          .catch((e) => {
+            syncFailure ??= e;
+          })
+          .finally(() => (syncing = undefined));
       }
     };
     try {
@@ -193,8 +206,9 @@ export class FsBlobStore implements BlobStore {
         }
         if (batchBytes > 0) await flush();
         await writing;
-        await syncing;
-        await fh.datasync();
+        // Not after the running write-back: beside it (each fdatasync covers what was written before it began).
+        await Promise.all([fh.datasync(), syncing]);
+        if (syncFailure !== undefined) throw syncFailure;
       } catch (e) {
         await writing.catch(() => {});
         await syncing?.catch(() => {});

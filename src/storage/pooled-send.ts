@@ -1,6 +1,7 @@
 // Sends a file's bytes to a sink through a few reused buffers. A stream that allocates a fresh buffer per
 // chunk leaves about 1 GB/s of short-lived memory for the garbage collector under concurrent large pulls
 // (docs/PERFORMANCE.md); here each buffer goes back to the pool when the sink says it was flushed.
+import { read as fsRead } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import type { BlobSink } from './blobstore.js';
 
@@ -15,77 +16,101 @@ const spare: Buffer[] = [];
 
 export class BlobTruncated extends Error {}
 
-/** Writes bytes [start, end) of an open file to `dest`; stops quietly when `dest` closes first. */
-export async function sendFileRange(fh: FileHandle, start: number, end: number, dest: BlobSink): Promise<void> {
-  const free: Buffer[] = [];
-  let allocated = 0;
-  let inFlight = 0;
-  let closed = dest.destroyed;
-  let failure: Error | undefined;
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-  const onClose = () => {
-    closed = true;
-    notify();
-  };
-  dest.once('close', onClose);
-  const waitForChange = () =>
-    new Promise<void>((resolve) => {
-      wake = resolve;
-    });
-  try {
+/**
+ * Writes bytes [start, end) of an open file to `dest`; stops quietly when `dest` closes first.
+ * One read at a time (fs.read with a callback on the descriptor: no promise per chunk) into a free buffer, handed to
+ * the socket at once; the next read starts while the socket sends, and waits only when all BUFFERS are queued.
+ */
+export function sendFileRange(fh: FileHandle, start: number, end: number, dest: BlobSink): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const fd = fh.fd;
+    const free: Buffer[] = [];
+    let allocated = 0;
+    let inFlight = 0;
+    let reading = false;
+    let settled = false;
+    /** Set when the send ended while a read was running: settled once that read is back (the caller closes the file). */
+    let ending: { err?: Error } | undefined;
     let pos = start;
-    // A small blob (most layers of a config or a tiny image): one read into a buffer of its size, one write.
-    if (end - start <= SMALL_BYTES && !closed) {
-      const buf = Buffer.allocUnsafe(end - start);
-      let got = 0;
-      while (got < buf.length) {
-        const { bytesRead } = await fh.read(buf, got, buf.length - got, start + got);
-        if (bytesRead === 0) throw new BlobTruncated(`blob ends at byte ${start + got}, expected ${end}`);
-        got += bytesRead;
+    const done = (err?: Error) => {
+      if (settled) return;
+      if (reading) {
+        ending ??= { err };
+        return;
       }
-      if (closed) return;
-      inFlight++;
-      dest.write(buf, (err) => {
-        inFlight--;
-        if (err) failure ??= err;
-        notify();
-      });
-      pos = end;
-    }
-    while (pos < end && !closed && !failure) {
+      settled = true;
+      dest.off('close', onClose);
+      // Only buffers the socket has flushed go back; one still queued on a closed socket is left to the GC.
+      while (free.length && spare.length < SPARE_MAX) spare.push(free.pop()!);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onClose = () => done();
+    const written = (buf: Buffer | undefined) => (err?: Error | null) => {
+      inFlight--;
+      if (settled) return;
+      // A write error on a socket that closed meanwhile is the client going away: stop quietly (on 'close').
+      if (err) {
+        if (!dest.destroyed) done(err);
+        return;
+      }
+      if (buf) free.push(buf);
+      pump();
+    };
+    const pump = () => {
+      if (settled || reading) return;
+      if (pos >= end) {
+        // Every buffer handed over must be flushed before the caller ends the response.
+        if (inFlight === 0) done();
+        return;
+      }
       let buf = free.pop();
       if (!buf && allocated < BUFFERS) {
         allocated++;
         buf = spare.pop() ?? Buffer.allocUnsafeSlow(BUFFER_BYTES);
       }
-      if (!buf) {
-        await waitForChange();
-        continue;
-      }
-      const { bytesRead } = await fh.read(buf, 0, Math.min(BUFFER_BYTES, end - pos), pos);
-      if (bytesRead === 0) throw new BlobTruncated(`blob ends at byte ${pos}, expected ${end}`);
-      pos += bytesRead;
-      if (closed) break;
-      const chunk = buf;
-      inFlight++;
-      dest.write(chunk.subarray(0, bytesRead), (err) => {
-        inFlight--;
-        if (err) failure ??= err;
-        else free.push(chunk);
-        notify();
+      if (!buf) return; // all buffers queued on the socket: the next flush calls pump again
+      const want = Math.min(BUFFER_BYTES, end - pos);
+      const target = buf;
+      reading = true;
+      read(fd, target, want, pos, (err, n) => {
+        reading = false;
+        if (ending) return done(ending.err);
+        if (err) return done(err);
+        if (n === 0) return done(new BlobTruncated(`blob ends at byte ${pos}, expected ${end}`));
+        pos += n;
+        inFlight++;
+        dest.write(n === target.length ? target : target.subarray(0, n), written(target));
+        pump();
       });
+    };
+    if (dest.destroyed) return done();
+    dest.once('close', onClose);
+    // A small blob (a config or a tiny layer): one read into a buffer of its size, one write.
+    if (end - start <= SMALL_BYTES) {
+      const buf = Buffer.allocUnsafe(end - start);
+      const fill = (got: number) => {
+        if (got === buf.length) {
+          pos = end;
+          inFlight++;
+          dest.write(buf, written(undefined));
+          return;
+        }
+        reading = true;
+        read(fd, buf.subarray(got), buf.length - got, start + got, (err, n) => {
+          reading = false;
+          if (ending) return done(ending.err);
+          if (err) return done(err);
+          if (n === 0) return done(new BlobTruncated(`blob ends at byte ${start + got}, expected ${end}`));
+          fill(got + n);
+        });
+      };
+      if (end > start) return fill(0);
     }
-    // Every buffer handed over must be flushed before the caller ends the response.
-    while (inFlight > 0 && !closed && !failure) await waitForChange();
-    if (failure && !closed) throw failure;
-  } finally {
-    dest.off('close', onClose);
-    // Only buffers the socket has flushed go back; one still queued on a closed socket is left to the GC.
-    while (free.length && spare.length < SPARE_MAX) spare.push(free.pop()!);
-  }
+    pump();
+  });
+}
+
+function read(fd: number, buf: Buffer, length: number, position: number, cb: (err: Error | null, n: number) => void): void {
+  fsRead(fd, buf, 0, length, position, (err, n) => cb(err, n));
 }
