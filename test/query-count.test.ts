@@ -16,6 +16,14 @@ const BOB: [string, string] = ['bob', 'bob-password-1'];
 const REPO = 'acme/app';
 const ROUNDS = 20;
 
+/**
+ * Statements per small push (POST, PUT ?digest= of a new layer, PUT of a manifest by a new tag; the scanner off):
+ * 1 + 5 + 13 (docs/PERFORMANCE.md "Small pushes, third round"). With the cache off three more on each of the three
+ * requests (the token's standing and the repository's permissions), and one spare for a background statement
+ * (PostgreSQL's replica heartbeat) that lands in the count now and then.
+ */
+const PUSH_LIMITS = { inmemory: 19, none: 19 + 3 * 3 + 1 } as const;
+
 /** Limits per request once the first request has filled the caches. */
 const LIMITS = {
   inmemory: { manifestByTag: 0, blobHead: 1, blobGet: 1 },
@@ -113,6 +121,24 @@ for (const dialect of await testDialects()) {
       test(`blob HEAD: at most ${LIMITS[engine].blobHead} queries`, async () => {
         const n = await perRequest('HEAD', `/v2/${REPO}/blobs/${layer.digest}`);
         assert.ok(n <= LIMITS[engine].blobHead, `${n} queries per blob HEAD`);
+      });
+
+      test(`small push (POST, PUT ?digest=, manifest PUT): at most ${PUSH_LIMITS[engine]} queries`, async () => {
+        const pushOnce = async (i: number) => {
+          const l = await push(s, auth, `small-layer-${engine}-${i}-${'y'.repeat(4096)}`);
+          const config = { digest: layer.digest, size: layer.size, bytes: layer.bytes };
+          const r = await fetch(`${s.url}/v2/${REPO}/manifests/small-${i}`, {
+            method: 'PUT',
+            body: new Uint8Array(imageManifest(config, [l])),
+            headers: { authorization: auth, 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+          });
+          assert.equal(r.status, 201, await r.text());
+        };
+        await pushOnce(0);
+        const before = s.berth.database.queries.count;
+        for (let i = 1; i <= ROUNDS; i++) await pushOnce(i);
+        const n = (s.berth.database.queries.count - before) / ROUNDS;
+        assert.ok(n <= PUSH_LIMITS[engine], `${n} queries per small push`);
       });
 
       test(`blob GET: at most ${LIMITS[engine].blobGet} queries`, async () => {

@@ -100,8 +100,9 @@ export class Indexer {
     const sources: Array<() => Readable> = [];
     const { blobs } = this.opts;
     for (const l of m.layers) {
-      const local = blobs && (await blobs.stat(l.hash)) !== null;
-      if (local) sources.push(() => blobs.read(l.hash));
+      const local = blobs ? await blobs.stat(l.hash) : null;
+      // Read with the size it has: a stream sized to the blob, not a 1 MiB buffer for a small layer.
+      if (blobs && local) sources.push(() => blobs.read(l.hash, local.size > 0 ? { start: 0, end: local.size - 1 } : undefined));
       else if (l.uri) sources.push(() => fetchLayer(l.uri!, l.headers ?? {}));
       else throw new PermanentScanError(`layer ${l.hash} is not in blob storage and has no URI`);
     }

@@ -12,6 +12,65 @@
 import { sql } from 'kysely';
 import type { DB } from '../db/database.js';
 import type { ScanJobTable } from '../db/types.js';
+import { prepared } from '../db/prepared.js';
+
+// The queries every job runs, compiled once (../db/prepared.ts).
+const insertJob = prepared(3, (db: DB, digest: string, repository: string, now: number) =>
+  db
+    .insertInto('scan_job')
+    .values({
+      manifest_digest: digest,
+      repository,
+      state: 'queued',
+      attempts: 0,
+      lease_until: null,
+      lease_owner: null,
+      next_attempt_at: now,
+      last_error: null,
+      created_at: now,
+      updated_at: now,
+    })
+    .onConflict((oc) => oc.column('manifest_digest').doNothing()),
+);
+const claimable = prepared(1, (db: DB, now: number) =>
+  db
+    .selectFrom('scan_job')
+    .selectAll()
+    .where((eb) =>
+      eb.or([
+        eb.and([eb('state', '=', 'queued'), eb('next_attempt_at', '<=', now)]),
+        eb.and([eb('state', '=', 'indexing'), eb('lease_until', '<', now)]),
+      ]),
+    )
+    .orderBy('next_attempt_at')
+    .limit(5),
+);
+const claimQueued = prepared(5, (db: DB, digest: string, owner: string, leaseUntil: number, attempts: number, now: number) =>
+  db
+    .updateTable('scan_job')
+    .set({ state: 'indexing', lease_until: leaseUntil, lease_owner: owner, attempts: sql<number>`attempts + 1`, updated_at: now })
+    .where('manifest_digest', '=', digest)
+    .where('state', '=', 'queued')
+    .where('attempts', '=', attempts)
+    .where('next_attempt_at', '<=', now),
+);
+const jobRow = prepared(1, (db: DB, digest: string) => db.selectFrom('scan_job').selectAll().where('manifest_digest', '=', digest));
+const finishJob = prepared(5, (db: DB, digest: string, owner: string, state: string, note: string | null, now: number) =>
+  db
+    .updateTable('scan_job')
+    .set({ state, lease_until: null, lease_owner: null, updated_at: now, last_error: note })
+    .where('manifest_digest', '=', digest)
+    .where('lease_owner', '=', owner)
+    .where('state', '=', 'indexing'),
+);
+const failJob = prepared(6, (db: DB, digest: string, owner: string, state: string, lastError: string, now: number, nextAttemptAt: number) =>
+  db
+    .updateTable('scan_job')
+    .set({ state, lease_until: null, lease_owner: null, last_error: lastError, updated_at: now, next_attempt_at: nextAttemptAt })
+    .where('manifest_digest', '=', digest)
+    .where('lease_owner', '=', owner)
+    .where('state', '=', 'indexing'),
+);
 
 export const JOB_STATES = ['queued', 'indexing', 'indexed', 'failed', 'unsupported'] as const;
 export type JobState = (typeof JOB_STATES)[number];
@@ -73,23 +132,8 @@ export class ScanQueue {
    */
   async enqueue(digest: string, repository: string, opts: { force?: boolean } = {}): Promise<boolean> {
     const now = this.now();
-    const inserted = await this.db
-      .insertInto('scan_job')
-      .values({
-        manifest_digest: digest,
-        repository,
-        state: 'queued',
-        attempts: 0,
-        lease_until: null,
-        lease_owner: null,
-        next_attempt_at: now,
-        last_error: null,
-        created_at: now,
-        updated_at: now,
-      })
-      .onConflict((oc) => oc.column('manifest_digest').doNothing())
-      .executeTakeFirst();
-    if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) > 0) return true;
+    const inserted = await insertJob(this.db, digest, repository, now);
+    if (Number(inserted.numAffectedRows ?? 0n) > 0) return true;
     if (!opts.force) return false;
     const r = await this.db
       .updateTable('scan_job')
@@ -113,18 +157,7 @@ export class ScanQueue {
   async claim(owner: string): Promise<ScanJob | undefined> {
     for (let tries = 0; tries < 5; tries++) {
       const now = this.now();
-      const candidates = await this.db
-        .selectFrom('scan_job')
-        .selectAll()
-        .where((eb) =>
-          eb.or([
-            eb.and([eb('state', '=', 'queued'), eb('next_attempt_at', '<=', now)]),
-            eb.and([eb('state', '=', 'indexing'), eb('lease_until', '<', now)]),
-          ]),
-        )
-        .orderBy('next_attempt_at')
-        .limit(5)
-        .execute();
+      const candidates = (await claimable(this.db, now)).rows;
       if (!candidates.length) return undefined;
       for (const c of candidates) {
         const expiredLease = c.state === 'indexing';
@@ -146,27 +179,27 @@ export class ScanQueue {
             .execute();
           continue;
         }
-        const r = await this.db
-          .updateTable('scan_job')
-          .set({
-            state: 'indexing',
-            lease_until: now + this.leaseMs,
-            lease_owner: owner,
-            attempts: sql<number>`attempts + 1`,
-            updated_at: now,
-            ...(expiredLease ? { last_error: c.last_error ?? 'the previous worker stopped (lease expired)' } : {}),
-          })
-          .where('manifest_digest', '=', c.manifest_digest)
-          .where('state', '=', c.state)
-          .where('attempts', '=', c.attempts)
-          .where((eb) => (expiredLease ? eb('lease_until', '<', now) : eb('next_attempt_at', '<=', now)))
-          .executeTakeFirst();
-        if (Number(r.numUpdatedRows) === 1) {
-          const row = await this.db
-            .selectFrom('scan_job')
-            .selectAll()
-            .where('manifest_digest', '=', c.manifest_digest)
-            .executeTakeFirstOrThrow();
+        const claimed = expiredLease
+          ? await this.db
+              .updateTable('scan_job')
+              .set({
+                state: 'indexing',
+                lease_until: now + this.leaseMs,
+                lease_owner: owner,
+                attempts: sql<number>`attempts + 1`,
+                updated_at: now,
+                last_error: c.last_error ?? 'the previous worker stopped (lease expired)',
+              })
+              .where('manifest_digest', '=', c.manifest_digest)
+              .where('state', '=', c.state)
+              .where('attempts', '=', c.attempts)
+              .where('lease_until', '<', now)
+              .executeTakeFirst()
+              .then((r) => Number(r.numUpdatedRows))
+          : Number((await claimQueued(this.db, c.manifest_digest, owner, now + this.leaseMs, Number(c.attempts), now)).numAffectedRows);
+        if (claimed === 1) {
+          const row = (await jobRow(this.db, c.manifest_digest)).rows[0];
+          if (!row) throw new Error(`scan job ${c.manifest_digest} vanished after its claim`);
           return toJob(row);
         }
       }
@@ -187,14 +220,8 @@ export class ScanQueue {
 
   /** Marks a claimed job done (indexed or unsupported). Only the lease holder's call counts. */
   async finish(digest: string, owner: string, state: 'indexed' | 'unsupported', note?: string): Promise<boolean> {
-    const r = await this.db
-      .updateTable('scan_job')
-      .set({ state, lease_until: null, lease_owner: null, updated_at: this.now(), last_error: note ?? null })
-      .where('manifest_digest', '=', digest)
-      .where('lease_owner', '=', owner)
-      .where('state', '=', 'indexing')
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
+    const r = await finishJob(this.db, digest, owner, state, note ?? null, this.now());
+    return Number(r.numAffectedRows) === 1;
   }
 
   /**
@@ -202,26 +229,13 @@ export class ScanQueue {
    * are used up or `permanent` (the input can never be indexed: a corrupt layer, a missing blob).
    */
   async fail(digest: string, owner: string, error: string, opts: { permanent?: boolean } = {}): Promise<JobState | undefined> {
-    const row = await this.db.selectFrom('scan_job').selectAll().where('manifest_digest', '=', digest).executeTakeFirst();
+    const row = (await jobRow(this.db, digest)).rows[0];
     if (!row || row.lease_owner !== owner || row.state !== 'indexing') return undefined;
     const now = this.now();
     const attempts = Number(row.attempts);
     const final = opts.permanent || attempts >= this.maxAttempts;
     const state: JobState = final ? 'failed' : 'queued';
-    await this.db
-      .updateTable('scan_job')
-      .set({
-        state,
-        lease_until: null,
-        lease_owner: null,
-        last_error: error.slice(0, 2000),
-        updated_at: now,
-        next_attempt_at: final ? now : now + this.backoff(attempts),
-      })
-      .where('manifest_digest', '=', digest)
-      .where('lease_owner', '=', owner)
-      .where('state', '=', 'indexing')
-      .execute();
+    await failJob(this.db, digest, owner, state, error.slice(0, 2000), now, final ? now : now + this.backoff(attempts));
     return state;
   }
 

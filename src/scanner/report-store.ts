@@ -9,6 +9,21 @@ import type { LayerCache, LayerResult } from './indexer/index.js';
 import { SEVERITIES, type Severity } from './model.js';
 import type { StoredIndex } from './clair.js';
 import type { VulnKey } from './vulns.js';
+import { prepared } from '../db/prepared.js';
+
+// What every scan job reads, compiled once (../db/prepared.ts).
+const storedManifest = prepared(2, (db: DB, digest: string, repository: string) =>
+  db
+    .selectFrom('manifest')
+    .innerJoin('repository', 'repository.id', 'manifest.repository_id')
+    .select(['manifest.content', 'manifest.media_type', 'repository.name'])
+    .where('manifest.digest', '=', digest)
+    .orderBy((eb) => eb.case().when('repository.name', '=', repository).then(0).else(1).end())
+    .limit(1),
+);
+const layerResult = prepared(2, (db: DB, digest: string, version: string) =>
+  db.selectFrom('scan_layer').select('result').where('layer_digest', '=', digest).where('scanner_version', '=', version),
+);
 
 export class ReportStore {
   constructor(
@@ -92,12 +107,7 @@ export class ReportStore {
     const version = this.scannerVersion;
     return {
       get: async (d) => {
-        const r = await this.db
-          .selectFrom('scan_layer')
-          .select('result')
-          .where('layer_digest', '=', d)
-          .where('scanner_version', '=', version)
-          .executeTakeFirst();
+        const r = (await layerResult(this.db, d, version)).rows[0];
         return r ? (JSON.parse(r.result) as LayerResult) : undefined;
       },
       set: async (d, result) => {
@@ -136,13 +146,7 @@ export class ReportStore {
 
   /** A stored manifest by digest (preferring the copy in `repository`), or undefined when no repository has it. */
   async manifest(digest: string, repository: string): Promise<{ content: Uint8Array; mediaType: string; repository: string } | undefined> {
-    const row = await this.db
-      .selectFrom('manifest')
-      .innerJoin('repository', 'repository.id', 'manifest.repository_id')
-      .select(['manifest.content', 'manifest.media_type', 'repository.name'])
-      .where('manifest.digest', '=', digest)
-      .orderBy((eb) => eb.case().when('repository.name', '=', repository).then(0).else(1).end())
-      .executeTakeFirst();
+    const row = (await storedManifest(this.db, digest, repository)).rows[0];
     return row && { content: row.content, mediaType: row.media_type, repository: row.name };
   }
 

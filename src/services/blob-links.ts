@@ -3,6 +3,20 @@ import { type Expression, expressionBuilder, type SqlBool } from 'kysely';
 import type { DB } from '../db/database.js';
 import type { Database } from '../db/types.js';
 import { retryOnConflict } from '../db/retry.js';
+import { prepared } from '../db/prepared.js';
+
+const upsertBlob = prepared(3, (db: DB, digest: string, size: number, now: number) =>
+  db
+    .insertInto('blob')
+    .values({ digest, size, created_at: now, last_used_at: now })
+    .onConflict((oc) => oc.column('digest').doUpdateSet({ last_used_at: now })),
+);
+const upsertLink = prepared(3, (db: DB, repositoryId: number, digest: string, now: number) =>
+  db
+    .insertInto('repository_blob')
+    .values({ repository_id: repositoryId, digest, created_at: now })
+    .onConflict((oc) => oc.columns(['repository_id', 'digest']).doUpdateSet({ created_at: now })),
+);
 
 /**
  * Upserts the blob row (touching last_used_at, which guards it from gc) and links it to the repository.
@@ -23,17 +37,9 @@ export async function linkBlob(
   await retryOnConflict(() =>
     db.transaction().execute(async (tx) => {
       await alsoInTransaction?.(tx);
-      await tx
-        .insertInto('blob')
-        .values({ digest, size, created_at: now, last_used_at: now })
-        .onConflict((oc) => oc.column('digest').doUpdateSet({ last_used_at: now }))
-        .execute();
+      await upsertBlob(tx, digest, size, now);
       await ensureBytes?.();
-      await tx
-        .insertInto('repository_blob')
-        .values({ repository_id: repositoryId, digest, created_at: now })
-        .onConflict((oc) => oc.columns(['repository_id', 'digest']).doUpdateSet({ created_at: now }))
-        .execute();
+      await upsertLink(tx, repositoryId, digest, now);
     }),
   );
 }

@@ -8,6 +8,8 @@ import { decideArtifact } from '../oci/artifact-policy.js';
 import type { ServiceContext } from './context.js';
 import { ensureRepository, findRepository, requireRepository, type RepositoryCreator } from './repositories.js';
 import { retryOnConflict } from '../db/retry.js';
+import { prepared } from '../db/prepared.js';
+import type { DB } from '../db/database.js';
 import { endTagsOfDeletedManifest, removeTag, setTag } from './tag-history.js';
 import { CacheGroups } from '../cache/types.js';
 import { invalidateAfter } from '../cache/invalidation.js';
@@ -33,6 +35,39 @@ const FOREIGN_LAYER_TYPES = new Set([
   'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
   'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
 ]);
+
+const manifestId = prepared(2, (db: DB, repositoryId: number, digest: string) =>
+  db.selectFrom('manifest').select('id').where('repository_id', '=', repositoryId).where('digest', '=', digest),
+);
+const insertManifest = prepared(
+  9,
+  (
+    db: DB,
+    repositoryId: number,
+    digest: string,
+    mediaType: string,
+    artifactType: string | null,
+    size: number,
+    content: Uint8Array,
+    subject: string | null,
+    annotations: string | null,
+    createdAt: number,
+  ) =>
+    db
+      .insertInto('manifest')
+      .values({
+        repository_id: repositoryId,
+        digest,
+        media_type: mediaType,
+        artifact_type: artifactType,
+        size,
+        content,
+        subject_digest: subject,
+        annotations,
+        created_at: createdAt,
+      })
+      .returning('id'),
+);
 
 export class ManifestService {
   constructor(private readonly ctx: ServiceContext) {
@@ -130,30 +165,24 @@ export class ManifestService {
               { digest: missing },
             );
         }
-        let row = await tx
-          .selectFrom('manifest')
-          .select('id')
-          .where('repository_id', '=', repo.id)
-          .where('digest', '=', digest)
-          .executeTakeFirst();
+        let row = (await manifestId(tx, repo.id, digest)).rows[0];
         const created = !row;
         if (!row) {
           // A concurrent push of the same manifest makes this insert conflict; the retry then finds its row.
-          row = await tx
-            .insertInto('manifest')
-            .values({
-              repository_id: repo.id,
-              digest,
-              media_type: m.mediaType,
-              artifact_type: effectiveArtifactType(m) ?? null,
-              size: bytes.byteLength,
-              content: bytes,
-              subject_digest: m.subject?.digest ?? null,
-              annotations: m.annotations ? JSON.stringify(m.annotations) : null,
-              created_at: now,
-            })
-            .returning('id')
-            .executeTakeFirstOrThrow();
+          const inserted = await insertManifest(
+            tx,
+            repo.id,
+            digest,
+            m.mediaType,
+            effectiveArtifactType(m) ?? null,
+            bytes.byteLength,
+            bytes,
+            m.subject?.digest ?? null,
+            m.annotations ? JSON.stringify(m.annotations) : null,
+            now,
+          );
+          row = inserted.rows[0];
+          if (!row) throw new Error('manifest insert returned no id');
           const refs = [
             ...blobDigests.map((d) => ({ manifest_id: row!.id, digest: d, kind: 'blob' as const })),
             ...childDigests.map((d) => ({ manifest_id: row!.id, digest: d, kind: 'manifest' as const })),

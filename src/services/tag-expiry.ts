@@ -42,6 +42,14 @@ const IMAGE_CONFIG_TYPES = new Set(['application/vnd.oci.image.config.v1+json', 
 const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 
 /**
+ * The label's value (seconds, or undefined: none) per config digest read so far. A digest names its content, so an
+ * entry never goes stale whichever store or process read it; pushes of many tags over one config (and every image
+ * of a multi-tag push) read the config once instead of once per manifest PUT. Bounded: cleared at 4096 entries.
+ */
+const labelOfConfig = new Map<string, number | undefined>();
+const LABEL_CACHE_MAX = 4096;
+
+/**
  * When a push by tag of this image should expire (ms), from its config's quay.expires-after label; undefined
  * when there is no such label (or it is malformed, as Quay ignores it), for an index (no config) and for
  * artifacts whose config is not an image config.
@@ -52,10 +60,16 @@ export async function labelledExpiry(
   now: number,
 ): Promise<number | undefined> {
   if (!config || !IMAGE_CONFIG_TYPES.has(config.mediaType) || config.size > MAX_CONFIG_BYTES) return undefined;
-  try {
-    const seconds = expiresAfterOfConfig(await readSmallBlob(store, config.digest, MAX_CONFIG_BYTES));
-    return seconds === undefined ? undefined : now + seconds * 1000;
-  } catch {
-    return undefined; // not stored (the push is refused below for that) or unreadable: no label
+  let seconds: number | undefined;
+  if (labelOfConfig.has(config.digest)) seconds = labelOfConfig.get(config.digest);
+  else {
+    try {
+      seconds = expiresAfterOfConfig(await readSmallBlob(store, config.digest, MAX_CONFIG_BYTES));
+    } catch {
+      return undefined; // not stored (the push is refused below for that) or unreadable: no label, not remembered
+    }
+    if (labelOfConfig.size >= LABEL_CACHE_MAX) labelOfConfig.clear();
+    labelOfConfig.set(config.digest, seconds);
   }
+  return seconds === undefined ? undefined : now + seconds * 1000;
 }

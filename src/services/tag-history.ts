@@ -6,8 +6,44 @@ import type { Database } from '../db/types.js';
 import type {} from '../db/types-tag-policy.js';
 import { activeTag, openLifetime } from './tag-expiry.js';
 import { immutableBy, requireMutable, rulesOf, TagImmutableError } from './tag-rules.js';
+import { prepared } from '../db/prepared.js';
 
 type Tx = Kysely<Database>;
+
+const openLifetimeOf = prepared(3, (tx: Tx, repositoryId: number, name: string, now: number) =>
+  tx
+    .selectFrom('tag_history')
+    .select(['id', 'manifest_digest'])
+    .where('repository_id', '=', repositoryId)
+    .where('name', '=', name)
+    .where(openLifetime(now))
+    .orderBy('start_ts', 'desc')
+    .orderBy('id', 'desc')
+    .limit(1),
+);
+/** The tag row: its expiration replaced (`expiresAt` a number or null) or kept (the second form). */
+const upsertTag = prepared(5, (tx: Tx, repositoryId: number, name: string, manifestId: number, now: number, expiresAt: number | null) =>
+  tx
+    .insertInto('tag')
+    .values({ repository_id: repositoryId, name, manifest_id: manifestId, updated_at: now, expires_at: expiresAt })
+    .onConflict((oc) =>
+      oc.columns(['repository_id', 'name']).doUpdateSet({ manifest_id: manifestId, updated_at: now, expires_at: expiresAt }),
+    ),
+);
+const upsertTagKeepExpiry = prepared(
+  5,
+  (tx: Tx, repositoryId: number, name: string, manifestId: number, now: number, expiresAt: number | null) =>
+    tx
+      .insertInto('tag')
+      .values({ repository_id: repositoryId, name, manifest_id: manifestId, updated_at: now, expires_at: expiresAt })
+      .onConflict((oc) => oc.columns(['repository_id', 'name']).doUpdateSet({ manifest_id: manifestId, updated_at: now })),
+);
+const endLifetime = prepared(2, (tx: Tx, id: number, end: number | null) =>
+  tx.updateTable('tag_history').set({ end_ts: end }).where('id', '=', id),
+);
+const startLifetime = prepared(5, (tx: Tx, repositoryId: number, name: string, digest: string, start: number, end: number | null) =>
+  tx.insertInto('tag_history').values({ repository_id: repositoryId, name, manifest_digest: digest, start_ts: start, end_ts: end }),
+);
 
 /**
  * Points `name` at a manifest; a different manifest ends the tag's current lifetime and starts a new one.
@@ -27,40 +63,21 @@ export async function setTag(
     refusal?: 'overwrite' | 'move';
   },
 ): Promise<void> {
-  const open = await tx
-    .selectFrom('tag_history')
-    .select(['id', 'manifest_digest'])
-    .where('repository_id', '=', t.repositoryId)
-    .where('name', '=', t.name)
-    .where(openLifetime(t.now))
-    .orderBy('start_ts', 'desc')
-    .orderBy('id', 'desc')
-    .executeTakeFirst();
+  const open = (await openLifetimeOf(tx, t.repositoryId, t.name, t.now)).rows[0];
   const rule = immutableBy(await rulesOf(tx, t.repositoryId), t.name);
   if (rule && open && open.manifest_digest !== t.digest) throw new TagImmutableError(t.name, rule, t.refusal ?? 'move');
   const expiresAt = rule ? undefined : t.expiresAt;
   const same = open?.manifest_digest === t.digest;
   // A new lifetime has no expiration unless one is given; the same manifest keeps its lifetime's end unless given.
   const rowExpiry = same ? expiresAt : (expiresAt ?? null);
-  await tx
-    .insertInto('tag')
-    .values({ repository_id: t.repositoryId, name: t.name, manifest_id: t.manifestId, updated_at: t.now, expires_at: rowExpiry ?? null })
-    .onConflict((oc) =>
-      oc
-        .columns(['repository_id', 'name'])
-        .doUpdateSet({ manifest_id: t.manifestId, updated_at: t.now, ...(rowExpiry === undefined ? {} : { expires_at: rowExpiry }) }),
-    )
-    .execute();
+  await (rowExpiry === undefined ? upsertTagKeepExpiry : upsertTag)(tx, t.repositoryId, t.name, t.manifestId, t.now, rowExpiry ?? null);
   if (same) {
-    if (expiresAt !== undefined) await tx.updateTable('tag_history').set({ end_ts: expiresAt }).where('id', '=', open.id).execute();
+    if (expiresAt !== undefined) await endLifetime(tx, open.id, expiresAt);
     return;
   }
-  if (open) await tx.updateTable('tag_history').set({ end_ts: t.now }).where('id', '=', open.id).execute();
+  if (open) await endLifetime(tx, open.id, t.now);
   // A concurrent writer of the same tag makes this insert conflict (one open row per tag); callers retry.
-  await tx
-    .insertInto('tag_history')
-    .values({ repository_id: t.repositoryId, name: t.name, manifest_digest: t.digest, start_ts: t.now, end_ts: rowExpiry ?? null })
-    .execute();
+  await startLifetime(tx, t.repositoryId, t.name, t.digest, t.now, rowExpiry ?? null);
 }
 
 /** Deletes a tag and ends its lifetime; false when there was no such tag (or it had expired). Refused under a rule. */

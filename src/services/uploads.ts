@@ -9,6 +9,18 @@ import { ensureRepository, type RepositoryCreator } from './repositories.js';
 import { requireRepositoryName } from '../oci/names.js';
 import { linkBlob } from './blob-links.js';
 import type { DB } from '../db/database.js';
+import { prepared } from '../db/prepared.js';
+
+const insertUpload = prepared(3, (db: DB, id: string, repository: string, now: number) =>
+  db.insertInto('upload').values({ id, repository, size: 0, created_at: now, updated_at: now }),
+);
+const uploadRow = prepared(1, (db: DB, id: string) =>
+  db.selectFrom('upload').select(['size', 'repository', 'created_at']).where('id', '=', id),
+);
+const deleteUpload = prepared(1, (db: DB, id: string) => db.deleteFrom('upload').where('id', '=', id));
+const setUploadSize = prepared(3, (db: DB, id: string, size: number, now: number) =>
+  db.updateTable('upload').set({ size, updated_at: now }).where('id', '=', id),
+);
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** Largest single blob accepted (a sanity bound, not a quota). */
@@ -77,7 +89,7 @@ export class UploadService {
     const id = newId();
     const now = this.ctx.now();
     // The row goes first: gc treats an upload file without a row as stray.
-    await this.ctx.db.insertInto('upload').values({ id, repository, size: 0, created_at: now, updated_at: now }).execute();
+    await insertUpload(this.ctx.db, id, repository, now);
     await this.ctx.store.createUpload(id);
     this.live.set(id, { algorithm: 'sha256', hasher: contentHasher('sha256'), offset: 0 });
     this.ctx.observer?.blobUploadStarted?.();
@@ -150,7 +162,7 @@ export class UploadService {
   private async session(repository: string, id: string): Promise<{ size: number; createdAt: number }> {
     if (!UUID_RE.test(id))
       throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload "${id.slice(0, 100)}" is not known`, { uuid: id.slice(0, 100) });
-    const row = await this.ctx.db.selectFrom('upload').select(['size', 'repository', 'created_at']).where('id', '=', id).executeTakeFirst();
+    const row = (await uploadRow(this.ctx.db, id)).rows[0];
     if (!row || row.repository !== repository) {
       throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id} is not known in repository "${repository}"`, { uuid: id });
     }
@@ -222,7 +234,7 @@ export class UploadService {
     }
     h.offset = size + written;
     const newSize = size + written;
-    if (persist) await this.ctx.db.updateTable('upload').set({ size: newSize, updated_at: this.ctx.now() }).where('id', '=', id).execute();
+    if (persist) await setUploadSize(this.ctx.db, id, newSize, this.ctx.now());
     return newSize;
   }
 
@@ -282,13 +294,7 @@ export class UploadService {
 
   /** Commits a session's upload: its row goes in the same transaction that records the blob (one commit, one fsync). */
   private async commit(repository: string, id: string, digest: string, size: number, create?: RepositoryCreator): Promise<void> {
-    await this.commitFile(repository, id, digest, size, create, (tx) =>
-      tx
-        .deleteFrom('upload')
-        .where('id', '=', id)
-        .execute()
-        .then(() => undefined),
-    );
+    await this.commitFile(repository, id, digest, size, create, (tx) => deleteUpload(tx, id).then(() => undefined));
     this.live.delete(id);
     await this.ctx.store.deleteUpload(id);
   }
@@ -331,7 +337,7 @@ export class UploadService {
 
   private async discard(id: string): Promise<void> {
     this.live.delete(id);
-    await this.ctx.db.deleteFrom('upload').where('id', '=', id).execute();
+    await deleteUpload(this.ctx.db, id);
     await this.ctx.store.deleteUpload(id);
   }
 

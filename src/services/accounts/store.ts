@@ -1,5 +1,6 @@
 // Account and repository lookups shared by the services (repositories.ts re-exports findRepository).
 import type { DB } from '../../db/database.js';
+import { prepared } from '../../db/prepared.js';
 import type { AccountRow } from './context.js';
 import { notFound } from './errors.js';
 import type { RepoFacts } from './roles.js';
@@ -33,12 +34,12 @@ export async function requireUser(db: DB, name: string): Promise<AccountRow> {
 }
 
 /** A repository by name, with what access decisions need (owner namespace, visibility). */
+const repositoryByName = prepared(1, (db: DB, name: string) =>
+  db.selectFrom('repository').select(['id', 'name', 'namespace_id', 'visibility']).where('name', '=', name),
+);
+
 export async function findRepository(db: DB, name: string): Promise<RepoFacts | undefined> {
-  return db
-    .selectFrom('repository')
-    .select(['id', 'name', 'namespace_id', 'visibility'])
-    .where('name', '=', name)
-    .executeTakeFirst() as Promise<RepoFacts | undefined>;
+  return (await repositoryByName(db, name)).rows[0] as RepoFacts | undefined;
 }
 
 /** LDAP_RESTRICTED_USER_FILTER matched at the user's last directory sign-in (account_identity.restricted). */

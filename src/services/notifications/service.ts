@@ -7,6 +7,7 @@
 // until an admin resets it (POST …/notification/{uuid}).
 import { newId, randomToken } from '../../crypto/index.js';
 import type { DB } from '../../db/database.js';
+import { prepared } from '../../db/prepared.js';
 import type { BerthConfig } from '../../config/load.js';
 import { databaseSecretBox } from '../../startup/secret-key.js';
 import { signBody, SIGNATURE_HEADER } from '../../scanner/notifier.js';
@@ -61,6 +62,17 @@ export interface NotificationOptions {
   now?: () => number;
   log?: { warn(obj: object, msg: string): void; info?(obj: object, msg: string): void };
 }
+
+// Every push by tag asks these (compiled once, ../../db/prepared.ts).
+const repositoryId = prepared(1, (db: DB, name: string) => db.selectFrom('repository').select('id').where('name', '=', name));
+const enabledNotifications = prepared(3, (db: DB, repositoryId: number, event: string, maxFailures: number) =>
+  db
+    .selectFrom('repo_notification')
+    .selectAll()
+    .where('repository_id', '=', repositoryId)
+    .where('event', '=', event)
+    .where('number_of_failures', '<', maxFailures),
+);
 
 type Row = {
   id: number;
@@ -265,19 +277,13 @@ export class NotificationService {
   }
 
   private async enabledFor(repositoryId: number, event: NotificationEvent): Promise<Row[]> {
-    return (await this.db
-      .selectFrom('repo_notification')
-      .selectAll()
-      .where('repository_id', '=', repositoryId)
-      .where('event', '=', event)
-      .where('number_of_failures', '<', MAX_FAILURES)
-      .execute()) as Row[];
+    return (await enabledNotifications(this.db, repositoryId, event, MAX_FAILURES)).rows as Row[];
   }
 
   /** repo_push: after a manifest was pushed by tag. Never throws (a push never fails for a notification). */
   async repoPushed(repository: string, tags: string[], performer: Performer, origin?: { host: string; scheme: string }): Promise<void> {
     try {
-      const repo = await this.db.selectFrom('repository').select('id').where('name', '=', repository).executeTakeFirst();
+      const repo = (await repositoryId(this.db, repository)).rows[0];
       if (!repo) return;
       const rows = await this.enabledFor(repo.id, 'repo_push');
       if (!rows.length) return;

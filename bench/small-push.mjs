@@ -1,0 +1,133 @@
+#!/usr/bin/env node
+// Server CPU per small push: regbench's push_small (POST, monolithic PUT ?digest= of a 4-64 KiB blob, PUT of a
+// manifest; 16 clients; token auth, SQLite, local disk) against this checkout's Berth and, with --baseline, a
+// second Berth (another checkout's bin/berth.js, e.g. the commit before a change), in alternating rounds: each
+// round pushes --small images into a fresh repository on each server, A then B, then B then A in the next round.
+// Reports server CPU-seconds per --small pushes (from /proc, all threads), manifests/s and the 1-minute load
+// average beside each run; the median per server and the median of per-round CPU ratios. The CPU is counted twice:
+// while regbench runs, and until the server is idle again (what the pushes left behind: the scanner's queue, flushes).
+//
+//   node bench/small-push.mjs [--rounds 6] [--small 500] [--conc 16] [--baseline ../other/bin/berth.js]
+//                             [--load N] [--cpu-prof DIR] [--json FILE]
+//
+// --load N: N CPU-bound busy loops beside the servers for the whole run. --cpu-prof DIR: run this checkout's
+// Berth under `node --cpu-prof` (the profile is written into DIR when it stops).
+import os from 'node:os';
+import path from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { ROOT, cpuSeconds, freePort, makeTempDir, parseArgs, removeDir, runRegbench, startBerth, startLoad } from './lib.mjs';
+
+const opt = parseArgs(process.argv.slice(2), { rounds: 6, small: 500, conc: 16, baseline: '', load: 0, 'cpu-prof': '', json: '' });
+const log = (s) => process.stderr.write(s + '\n');
+const load1 = () => +os.loadavg()[0].toFixed(2);
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+const servers = [];
+let busy;
+async function start(label, entry) {
+  const dir = makeTempDir(undefined, `berth-small-${label}-`);
+  const nodeArgs = label === 'A' && opt['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(opt['cpu-prof'])] : [];
+  try {
+    const s = await startBerth({ dir, port: await freePort(), auth: 'token', entry, nodeArgs });
+    const srv = { label, entry, dir, s };
+    servers.push(srv);
+    return srv;
+  } catch (e) {
+    removeDir(dir);
+    throw e;
+  }
+}
+
+async function push(srv) {
+  const l0 = load1();
+  const cpu0 = cpuSeconds(srv.s.pid);
+  const r = await runRegbench(srv.s.url, {
+    only: 'push_small',
+    small: opt.small,
+    conc: opt.conc,
+    user: srv.s.credentials.user,
+    pass: srv.s.credentials.pass,
+  });
+  const cpu = cpuSeconds(srv.s.pid) - cpu0;
+  // Work a push leaves behind (the scanner's queue, audit and pull-count flushes) is part of its cost: wait until the
+  // server has been idle for a second (under 20 ms of CPU in 500 ms, twice) and count the CPU to then as well.
+  let last = cpuSeconds(srv.s.pid);
+  for (let quiet = 0; quiet < 2; ) {
+    await new Promise((r) => setTimeout(r, 500));
+    const now = cpuSeconds(srv.s.pid);
+    quiet = now - last < 0.02 ? quiet + 1 : 0;
+    last = now;
+  }
+  const settled = last - cpu0 - 0.02 * 2; // less the idle seconds' own (under 20 ms each)
+  return {
+    cpuSecs: +cpu.toFixed(2),
+    settledCpuSecs: +Math.max(cpu, settled).toFixed(2),
+    perSec: r.push_small.perSec,
+    p99ms: r.push_small.p99ms,
+    load: [l0, load1()],
+  };
+}
+
+const runs = [];
+try {
+  if (opt.load > 0) busy = startLoad(opt.load);
+  log(
+    `small push: ${opt.rounds} rounds × ${opt.small} pushes, ${opt.conc} conc, token auth, SQLite; --load ${opt.load}; ` +
+      `${os.cpus().length} × ${os.cpus()[0]?.model}, node ${process.version}, load ${os
+        .loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')}`,
+  );
+  const a = await start('A', path.join(ROOT, 'bin/berth.js'));
+  const b = opt.baseline ? await start('B', path.resolve(opt.baseline)) : null;
+  const all = b ? [a, b] : [a];
+  for (const srv of all) await push(srv); // warm-up (JIT, caches), not counted
+  for (let round = 1; round <= opt.rounds; round++) {
+    for (const srv of round % 2 ? all : [...all].reverse()) {
+      const r = await push(srv);
+      runs.push({ round, server: srv.label, ...r });
+      log(
+        `round ${round} ${srv.label === 'A' ? 'this   ' : 'before '}: ${r.cpuSecs.toFixed(2)} CPU s / ${opt.small} pushes ` +
+          `(${r.settledCpuSecs.toFixed(2)} s with the work left behind) ` +
+          `(${((r.cpuSecs * 1000) / opt.small).toFixed(2)} ms each), ${r.perSec}/s, p99 ${r.p99ms} ms, load ${r.load[0]} → ${r.load[1]}`,
+      );
+    }
+  }
+} finally {
+  for (const srv of servers) {
+    await srv.s.stop();
+    removeDir(srv.dir);
+  }
+  await busy?.stop();
+}
+
+const of = (label) => runs.filter((r) => r.server === label);
+const md = [
+  `| ${opt.small} small pushes, ${opt.conc} conc, token auth, --load ${opt.load}, ${opt.rounds} rounds | this checkout | ${opt.baseline ? 'baseline' : ''} |`,
+  '|---|---:|---:|',
+  `| server CPU s (median) | ${median(of('A').map((r) => r.cpuSecs)).toFixed(2)} | ${opt.baseline ? median(of('B').map((r) => r.cpuSecs)).toFixed(2) : ''} |`,
+  `| server CPU s with the work left behind (median) | ${median(of('A').map((r) => r.settledCpuSecs)).toFixed(2)} | ${opt.baseline ? median(of('B').map((r) => r.settledCpuSecs)).toFixed(2) : ''} |`,
+  `| manifests/s (median) | ${median(of('A').map((r) => r.perSec)).toFixed(1)} | ${opt.baseline ? median(of('B').map((r) => r.perSec)).toFixed(1) : ''} |`,
+];
+if (opt.baseline) {
+  const ratios = [];
+  for (let round = 1; round <= opt.rounds; round++)
+    ratios.push(
+      runs.find((r) => r.round === round && r.server === 'A').cpuSecs / runs.find((r) => r.round === round && r.server === 'B').cpuSecs,
+    );
+  md.push(`| CPU this/baseline, median of per-round ratios | ${median(ratios).toFixed(3)} | |`);
+  const settledRatios = [];
+  for (let round = 1; round <= opt.rounds; round++)
+    settledRatios.push(
+      runs.find((r) => r.round === round && r.server === 'A').settledCpuSecs /
+        runs.find((r) => r.round === round && r.server === 'B').settledCpuSecs,
+    );
+  md.push(`| CPU with the work left behind, this/baseline, median of per-round ratios | ${median(settledRatios).toFixed(3)} | |`);
+}
+md.push(`| load average (1 min) over the runs | ${Math.min(...runs.map((r) => r.load[0]))}–${Math.max(...runs.map((r) => r.load[1]))} | |`);
+console.log(md.join('\n'));
+if (opt.json) writeFileSync(opt.json, JSON.stringify({ opt, runs }, null, 2));
