@@ -100,8 +100,11 @@ export class Indexer {
     const sources: Array<() => Readable> = [];
     const { blobs } = this.opts;
     for (const l of m.layers) {
-      const local = blobs && (await blobs.stat(l.hash)) !== null;
-      if (local) sources.push(() => blobs.read(l.hash));
+      const local = blobs ? await blobs.stat(l.hash) : null;
+      // The stored size as the range: a read sized to the layer (a small layer is not read through a 1 MiB
+      // buffer, and the end needs no extra read).
+      const range = local && local.size > 0 ? { start: 0, end: local.size - 1 } : undefined;
+      if (blobs && local) sources.push(() => blobs.read(l.hash, range));
       else if (l.uri) sources.push(() => fetchLayer(l.uri!, l.headers ?? {}));
       else throw new PermanentScanError(`layer ${l.hash} is not in blob storage and has no URI`);
     }

@@ -53,7 +53,7 @@ export async function labelledExpiry(
 ): Promise<number | undefined> {
   if (!config || !IMAGE_CONFIG_TYPES.has(config.mediaType) || config.size > MAX_CONFIG_BYTES) return undefined;
   try {
-    const seconds = expiresAfterOfConfig(await readSmallBlob(store, config.digest, MAX_CONFIG_BYTES));
+    const seconds = expiresAfterOfConfig(await readSmallBlob(store, config.digest, MAX_CONFIG_BYTES, config.size));
     return seconds === undefined ? undefined : now + seconds * 1000;
   } catch {
     return undefined; // not stored (the push is refused below for that) or unreadable: no label
