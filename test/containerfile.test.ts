@@ -102,7 +102,10 @@ test('Containerfile: multi-stage, non-root, berth serve as the entry point; the 
   const runtime = image.stages[1].instrs;
   const user = runtime.find((i) => i.op === 'USER')?.args ?? '';
   assert.match(user, /^[1-9]\d*:[1-9]\d*$/, 'a numeric non-root user (runAsNonRoot can check it)');
-  assert.equal(runtime.find((i) => i.op === 'ENTRYPOINT')?.args, '["node", "--max-semi-space-size=2", "--heap-growing-percent=20", "/opt/berth/bin/berth.js"]');
+  assert.equal(
+    runtime.find((i) => i.op === 'ENTRYPOINT')?.args,
+    '["node", "--max-semi-space-size=2", "--heap-growing-percent=20", "/opt/berth/bin/berth.js"]',
+  );
   assert.equal(runtime.find((i) => i.op === 'CMD')?.args, '["serve"]');
   // The runtime stage runs one thing: the zstd package the scanner decodes zstd layers with (Node 20's zlib has no zstd).
   const zstdInstall = 'apt-get update && apt-get install -y --no-install-recommends zstd && rm -rf /var/lib/apt/lists/*';
