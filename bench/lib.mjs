@@ -182,6 +182,7 @@ export async function startBerth({ dir, port, nodeArgs = [], auth = 'none', entr
     // As `npm start` and the images run it (package.json, Containerfile): a small young generation.
     [
       '--max-semi-space-size=2',
+      '--heap-growing-percent=20',
       ...nodeArgs,
       entry,
       'serve',

@@ -159,7 +159,10 @@ test('Containerfile: multi-stage, non-root, berth serve as the entry point; the 
   const runtime = image.stages[1].instrs;
   const user = runtime.find((i) => i.op === 'USER')?.args ?? '';
   assert.match(user, /^[1-9]\d*:[1-9]\d*$/, 'a numeric non-root user (runAsNonRoot can check it)');
-  assert.equal(runtime.find((i) => i.op === 'ENTRYPOINT')?.args, '["node", "--max-semi-space-size=2", "/opt/berth/bin/berth.js"]');
+  assert.equal(
+    runtime.find((i) => i.op === 'ENTRYPOINT')?.args,
+    '["node", "--max-semi-space-size=2", "--heap-growing-percent=20", "/opt/berth/bin/berth.js"]',
+  );
   assert.equal(runtime.find((i) => i.op === 'CMD')?.args, '["serve"]');
   // The runtime stage runs one thing: the zstd package the scanner decodes zstd layers with (Node 20's zlib has no zstd).
   const zstdInstall = 'apt-get update && apt-get install -y --no-install-recommends zstd && rm -rf /var/lib/apt/lists/*';
@@ -174,7 +177,7 @@ test('Containerfile: multi-stage, non-root, berth serve as the entry point; the 
   const fipsRuntime = fipsImage.stages[fipsImage.stages.length - 1].instrs;
   assert.equal(
     fipsRuntime.find((i) => i.op === 'ENTRYPOINT')?.args,
-    '["node", "--enable-fips", "--max-semi-space-size=2", "/opt/berth/bin/berth.js"]',
+    '["node", "--enable-fips", "--max-semi-space-size=2", "--heap-growing-percent=20", "/opt/berth/bin/berth.js"]',
   );
   assert.equal(fipsRuntime.find((i) => i.op === 'CMD')?.args, '["serve", "--fips"]');
   assert.ok(fipsRuntime.some((i) => i.op === 'COPY' && i.args === '--from=fips /etc/berth-fips /etc/berth-fips'));

@@ -14,6 +14,7 @@ import { openDatabase, type OpenedDatabase } from '../src/db/database.ts';
 import { DbUploadStateStore } from '../src/db/upload-state.ts';
 import { type BlobStore, UploadConflict, UploadInterrupted, UploadTooLarge } from '../src/storage/blobstore.ts';
 import { FsBlobStore } from '../src/storage/fs-blobstore.ts';
+import { BlobTooLarge, readSmallBlob } from '../src/storage/read-blob.ts';
 import { S3BlobStore } from '../src/storage/s3-blobstore.ts';
 import { startS3Server } from './helpers/s3rver.ts';
 import { MOTO_SERVER, startMotoServer } from './helpers/moto.ts';
@@ -191,6 +192,34 @@ for (const [name, makeDriver, skip] of drivers) {
       const digest = await put(store, Buffer.alloc(0), []);
       assert.deepEqual(await store.stat(digest), { size: 0 });
       assert.equal((await readAll(store.read(digest))).length, 0);
+    });
+
+    test('readSmallBlob: a read sized by the descriptor, whole whatever the hint says, the limit kept', { skip }, async () => {
+      const data = randomBytes(5000);
+      const digest = await put(store, data);
+      const ranges: Array<{ start: number; end: number } | undefined> = [];
+      const spied = Object.create(store) as BlobStore;
+      spied.read = (dg, range) => {
+        ranges.push(range);
+        return store.read(dg, range);
+      };
+      assert.deepEqual(await readSmallBlob(spied, digest, 4 * MiB, 5000), data);
+      assert.deepEqual(ranges, [{ start: 0, end: 5000 }], 'one read of the declared size and one byte more');
+      ranges.length = 0;
+      // A descriptor that says less than is stored: read again whole, never a truncated config.
+      assert.deepEqual(await readSmallBlob(spied, digest, 4 * MiB, 4000), data);
+      assert.deepEqual(ranges, [{ start: 0, end: 4000 }, undefined]);
+      ranges.length = 0;
+      // One that says more (past the end of the object): what is there.
+      assert.deepEqual(await readSmallBlob(spied, digest, 4 * MiB, 9000), data);
+      assert.deepEqual(ranges, [{ start: 0, end: 9000 }]);
+      ranges.length = 0;
+      // No usable hint (absent, zero, over the limit): an unsized read; the limit still holds.
+      assert.deepEqual(await readSmallBlob(spied, digest, 4 * MiB), data);
+      assert.deepEqual(await readSmallBlob(spied, digest, 4 * MiB, 0), data);
+      assert.deepEqual(ranges, [undefined, undefined]);
+      await assert.rejects(readSmallBlob(spied, digest, 4999, 5000), BlobTooLarge);
+      await assert.rejects(readSmallBlob(spied, digest, 4999, 100), BlobTooLarge);
     });
 
     test('missing objects: stat and modifiedAt are null, read fails with ENOENT, delete is quiet', { skip }, async () => {

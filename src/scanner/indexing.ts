@@ -101,8 +101,10 @@ export class Indexer {
     const { blobs } = this.opts;
     for (const l of m.layers) {
       const local = blobs ? await blobs.stat(l.hash) : null;
-      // Read with the size it has: a stream sized to the blob, not a 1 MiB buffer for a small layer.
-      if (blobs && local) sources.push(() => blobs.read(l.hash, local.size > 0 ? { start: 0, end: local.size - 1 } : undefined));
+      // The stored size as the range: a read sized to the layer (a small layer is not read through a 1 MiB
+      // buffer, and the end needs no extra read).
+      const range = local && local.size > 0 ? { start: 0, end: local.size - 1 } : undefined;
+      if (blobs && local) sources.push(() => blobs.read(l.hash, range));
       else if (l.uri) sources.push(() => fetchLayer(l.uri!, l.headers ?? {}));
       else throw new PermanentScanError(`layer ${l.hash} is not in blob storage and has no URI`);
     }

@@ -79,7 +79,9 @@ export class ArtifactService {
   private async configJson(config: { digest: string; size: number }): Promise<Record<string, unknown> | undefined> {
     if (config.size > MAX_CONFIG_BYTES) return undefined;
     try {
-      const doc = JSON.parse((await readSmallBlob(this.ctx.store, config.digest, MAX_CONFIG_BYTES)).toString('utf8')) as unknown;
+      const doc = JSON.parse(
+        (await readSmallBlob(this.ctx.store, config.digest, MAX_CONFIG_BYTES, config.size)).toString('utf8'),
+      ) as unknown;
       return doc && typeof doc === 'object' && !Array.isArray(doc) ? (doc as Record<string, unknown>) : undefined;
     } catch {
       return undefined;

@@ -64,7 +64,7 @@ export async function labelledExpiry(
   if (labelOfConfig.has(config.digest)) seconds = labelOfConfig.get(config.digest);
   else {
     try {
-      seconds = expiresAfterOfConfig(await readSmallBlob(store, config.digest, MAX_CONFIG_BYTES));
+      seconds = expiresAfterOfConfig(await readSmallBlob(store, config.digest, MAX_CONFIG_BYTES, config.size));
     } catch {
       return undefined; // not stored (the push is refused below for that) or unreadable: no label, not remembered
     }

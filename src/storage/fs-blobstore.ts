@@ -8,6 +8,7 @@ import type { ContentHasher } from '../crypto/index.js';
 import { type BlobSink, type BlobStat, type BlobStore, UploadInterrupted, UploadTooLarge } from './blobstore.js';
 import { sendFileRange } from './pooled-send.js';
 import { DirSyncer } from './dir-sync.js';
+import { bodyBytesRead } from './body-garbage.js';
 
 /** Upload bytes are gathered to this size before one writev (fewer, larger writes through the thread pool). */
 const WRITE_BATCH = 1024 * 1024;
@@ -198,6 +199,7 @@ export class FsBlobStore implements BlobStore {
       try {
         for await (const chunk of body as AsyncIterable<Buffer>) {
           written += chunk.length;
+          bodyBytesRead(chunk.length);
           if (expectedOffset + written > limit) throw new UploadTooLarge(`upload exceeds ${limit} bytes`);
           hasher?.update(chunk);
           batch.push(chunk);

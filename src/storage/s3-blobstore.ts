@@ -26,6 +26,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { ContentHasher } from '../crypto/index.js';
 import { type BlobStat, type BlobStore, StorageUnavailable, UploadConflict, UploadInterrupted, UploadTooLarge } from './blobstore.js';
 import type { UploadStateStore } from './upload-state.js';
+import { bodyBytesRead } from './body-garbage.js';
 
 const SAFE_ID = /^[A-Za-z0-9-]{1,64}$/;
 const SAFE_DIGEST = /^(sha256|sha384|sha512):([a-f0-9]{64,128})$/;
@@ -539,6 +540,7 @@ export class S3BlobStore implements BlobStore {
         for await (const chunk of body) {
           const b = chunk as Buffer;
           written += b.length;
+          bodyBytesRead(b.length);
           if (expectedOffset + written > limit) throw new UploadTooLarge(`upload exceeds ${limit} bytes`);
           hasher?.update(b);
           await w.push(b);
