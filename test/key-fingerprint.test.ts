@@ -93,7 +93,10 @@ for (const dialect of await testDialects()) {
 
       const k = await refusedStart(['--config', cfgWithKey, '--data', first], env);
       assert.notEqual(k.code, 0, k.out);
-      assert.match(k.out, /this server's key comes from DATABASE_SECRET_KEY .*set DATABASE_SECRET_KEY to the key this database was set up with/);
+      assert.match(
+        k.out,
+        /this server's key comes from DATABASE_SECRET_KEY .*set DATABASE_SECRET_KEY to the key this database was set up with/,
+      );
 
       const again = await spawnServer(['--config', cfg, '--data', first], env);
       try {

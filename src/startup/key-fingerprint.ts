@@ -42,7 +42,12 @@ export async function checkSecretKeyFingerprint(db: DB, config: BerthConfig, now
   if (row.key_id !== box.keyId) throw mismatch(row, box.keyId, source, config);
 }
 
-function mismatch(recorded: { key_id: string; source: string }, keyId: string, source: string, config: BerthConfig): SecretKeyMismatchError {
+function mismatch(
+  recorded: { key_id: string; source: string },
+  keyId: string,
+  source: string,
+  config: BerthConfig,
+): SecretKeyMismatchError {
   const fix =
     source === 'DATABASE_SECRET_KEY'
       ? `set DATABASE_SECRET_KEY to the key this database was set up with`

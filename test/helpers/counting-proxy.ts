@@ -38,7 +38,9 @@ export async function startCountingProxy(upstream: string): Promise<CountingProx
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (state.failWith === 401) headers['www-authenticate'] = 'Basic realm="upstream"';
       req.resume();
-      res.writeHead(state.failWith, headers).end(JSON.stringify({ errors: [{ code, message: `test upstream answers ${state.failWith}` }] }));
+      res
+        .writeHead(state.failWith, headers)
+        .end(JSON.stringify({ errors: [{ code, message: `test upstream answers ${state.failWith}` }] }));
       return;
     }
     const up = http.request(

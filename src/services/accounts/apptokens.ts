@@ -79,5 +79,4 @@ export class AppTokenService {
     await this.ctx.db.updateTable('app_token').set({ last_used_at: now }).where('id', '=', r.id).execute();
     return { id: Number(r.id), accountId: r.account_id };
   }
-
 }

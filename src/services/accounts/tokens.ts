@@ -125,7 +125,11 @@ export class RegistryTokenService {
     const exp = now + seconds;
     const cred = await this.credentialOf(subject);
     const { SignJWT } = await jose();
-    const token = await new SignJWT({ access, ...(cred ? { cred } : {}), ...(opts.appToken !== undefined ? { app: String(opts.appToken) } : {}) })
+    const token = await new SignJWT({
+      access,
+      ...(cred ? { cred } : {}),
+      ...(opts.appToken !== undefined ? { app: String(opts.appToken) } : {}),
+    })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
       .setIssuer(ISSUER)
       .setAudience(opts.audience ?? this.ctx.auth.service)
