@@ -14,7 +14,7 @@ import { replicaToken, startReplica, type Replica } from './helpers/replicas.ts'
 const ADMIN: [string, string] = ['admin', 'admin-password-1'];
 const skip = redisServerMissing() ?? ((await postgresAvailable()) ? undefined : 'PostgreSQL is not reachable at 127.0.0.1:5432');
 
-describe('proxy cache configuration on two replicas (one PostgreSQL, one Redis)', { skip }, () => {
+describe('proxy cache configuration on two replicas (one PostgreSQL, one Redis)', () => {
   let redis: TestRedis;
   let db: { uri: string; drop(): Promise<void> };
   let dir: string;
@@ -22,6 +22,7 @@ describe('proxy cache configuration on two replicas (one PostgreSQL, one Redis)'
   let b: Replica;
 
   before(async () => {
+    if (skip) return; // the test is skipped, with the reason
     dir = mkdtempSync(path.join(tmpdir(), 'berth-pc-replicas-'));
     redis = await startRedis();
     db = await createPostgresDatabase();
@@ -45,7 +46,7 @@ describe('proxy cache configuration on two replicas (one PostgreSQL, one Redis)'
     return { status: r.status, code: err?.code, message: err?.message };
   }
 
-  test('created on A: B refuses a push at once; deleted on A: B accepts at once', async () => {
+  test('created on A: B refuses a push at once; deleted on A: B accepts at once', { skip }, async () => {
     assert.equal((await api(a, 'POST', '/organization/', ADMIN, { name: 'pcorg' })).status, 201);
     // B has looked at the organization (no configuration) before A configures it.
     assert.equal((await pushOnB()).status, 202);
