@@ -36,6 +36,7 @@ import { ArtifactService } from './services/artifacts.js';
 import { buildAudit, type AuditServices } from './services/audit/index.js';
 import { installAuditHook } from './http/audit-hook.js';
 import { buildRedisSetup, type RedisSetup } from './cache/index.js';
+import { checkSecretKeyFingerprint } from './startup/key-fingerprint.js';
 import { registerRedisMetrics } from './cache/metrics.js';
 import { PullRecorder } from './services/pull-stats.js';
 import { TokenStanding } from './services/accounts/token-standing.js';
@@ -93,6 +94,13 @@ export async function createBerth(
   // Before anything opens: FIPS mode refuses to start in a non-FIPS process or with non-approved settings.
   const fips = fipsStartup(config, tlsFiles && { ...tlsFiles, where: `${auth.tls!.certFile}, ${auth.tls!.keyFile}` });
   const { ctx: opened, database } = await openContext(config);
+  // Before anything opens a sealed value: this server's secret key must be the one the database was set up with.
+  try {
+    await checkSecretKeyFingerprint(opened.db, config, opened.now());
+  } catch (e) {
+    await database.close();
+    throw e;
+  }
   // The data-model cache (in memory, or Redis shared by replicas) and the pull counters, before anything looks things up.
   const redis = buildRedisSetup(config);
   const pulls = new PullRecorder(opened.db, opened.now, { redis: redis.pullMetrics, flushSeconds: config.raw.PULL_METRICS_FLUSH_SECONDS });

@@ -1,7 +1,7 @@
 // The pull-through cache (FEATURE_PROXY_CACHE): an organization configured with an upstream docker-registry
 // (anonymous, and with htpasswd) serves pulls from it through skopeo, stores what it fetched, fetches a blob
 // once for concurrent clients, re-checks tags after expiration_s, serves the cached copy when the upstream is
-// down, stores nothing of wrong bytes, and refuses pushes. The API's bad inputs change nothing.
+// down or answers 401/500/503, stores nothing of wrong bytes, and refuses pushes. The API's bad inputs change nothing.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -59,6 +59,10 @@ for (const dialect of await testDialects()) {
       assert.equal((await api(s, 'POST', '/organization/', ADMIN, { name: 'plain' })).status, 201);
       sandbox = new ContainerSandbox('berth-proxy-cache-');
     });
+    /** skopeo copies `<this server>/<ref>` (ADMIN's credentials, plain HTTP) into the directory `dir`. */
+    const pullThrough = (ref: string, dir: string) =>
+      sandbox.skopeo(['copy', '--src-tls-verify=false', '--src-creds', ADMIN.join(':'), `docker://${host}/${ref}`, `dir:${dir}`]);
+
     after(async () => {
       await s?.stop();
       await proxy?.close();
@@ -119,14 +123,7 @@ for (const dialect of await testDialects()) {
     test('skopeo pulls through the cache; a second pull makes no upstream request', async () => {
       const before = proxy.requests.length;
       const dir1 = sandbox.mkdir('pull1');
-      await sandbox.skopeo([
-        'copy',
-        '--src-tls-verify=false',
-        '--src-creds',
-        ADMIN.join(':'),
-        `docker://${host}/cache/alpine:3.20`,
-        `dir:${dir1}`,
-      ]);
+      await pullThrough('cache/alpine:3.20', dir1);
       const files = readdirSync(dir1);
       const layer = alpine.layers[1].digest.slice(7);
       assert.ok(files.includes(layer), files.join(','));
@@ -135,14 +132,7 @@ for (const dialect of await testDialects()) {
       const used = proxy.requests.length;
       assert.ok(used > before);
       const dir2 = sandbox.mkdir('pull2');
-      await sandbox.skopeo([
-        'copy',
-        '--src-tls-verify=false',
-        '--src-creds',
-        ADMIN.join(':'),
-        `docker://${host}/cache/alpine:3.20`,
-        `dir:${dir2}`,
-      ]);
+      await pullThrough('cache/alpine:3.20', dir2);
       assert.deepEqual(proxy.requests.slice(used), [], 'the second pull within expiration_s asks the upstream nothing');
       // The repository exists now, private (CREATE_PRIVATE_REPO_ON_PUSH), owned by the organization.
       const repo = await api(s, 'GET', '/repository/cache/alpine', ADMIN);
@@ -296,14 +286,7 @@ for (const dialect of await testDialects()) {
         const g = await api(s, 'GET', '/organization/authcache/proxycache', ADMIN);
         assert.equal(JSON.stringify(g.json).includes('bob-secret'), false, 'the password is never returned');
         const dir = sandbox.mkdir('auth');
-        await sandbox.skopeo([
-          'copy',
-          '--src-tls-verify=false',
-          '--src-creds',
-          ADMIN.join(':'),
-          `docker://${host}/authcache/team/app:v1`,
-          `dir:${dir}`,
-        ]);
+        await pullThrough('authcache/team/app:v1', dir);
         assert.ok(readdirSync(dir).includes(img.layers[0].digest.slice(7)));
         const denied = await v2(s, 'wrongcache/team/app', 'manifests/v1');
         assert.equal(denied.status, 403);
@@ -376,14 +359,7 @@ for (const dialect of await testDialects()) {
         assert.deepEqual([v.status, v.json], [202, 'Valid']);
         assert.equal((await api(s, 'POST', '/organization/tokcache/proxycache', ADMIN, cfg)).status, 201);
         const dir = sandbox.mkdir('token');
-        await sandbox.skopeo([
-          'copy',
-          '--src-tls-verify=false',
-          '--src-creds',
-          ADMIN.join(':'),
-          `docker://${host}/tokcache/tool:2.0`,
-          `dir:${dir}`,
-        ]);
+        await pullThrough('tokcache/tool:2.0', dir);
         assert.ok(readdirSync(dir).includes(img.layers[0].digest.slice(7)));
       } finally {
         await upstream.stop();
@@ -400,6 +376,44 @@ for (const dialect of await testDialects()) {
         { what: 'create_proxy_cache_config and pull_repo in the organization log', timeout: 15_000, interval: 200 },
       );
     });
+
+    for (const status of [401, 500, 503] as const) {
+      // After the audit log test: these pulls would push its entries off the log's first page.
+      test(`upstream answers ${status}: the cached tag, manifest and blobs are served; nothing cached is the specific error`, async () => {
+        const layerBytes = Buffer.concat([BIG, Buffer.from(`steady ${status}`)]);
+        const img = await pushImageTo(reg.url, `library/steady${status}`, '1', { layers: [layerBytes] });
+        await pullThrough(`cache/steady${status}:1`, sandbox.mkdir(`warm-${status}`)); // cached while the upstream answers
+        proxy.failWith = status;
+        const asked = proxy.requests.length;
+        try {
+          // Stale: the tag is re-checked with the upstream, which fails.
+          await s.berth.ctx.db.updateTable('proxy_cache_tag').set({ checked_at: 0 }).execute();
+          const dir = sandbox.mkdir(`failing-${status}`);
+          await pullThrough(`cache/steady${status}:1`, dir);
+          assert.ok(
+            proxy.requests.slice(asked).includes(`HEAD /v2/library/steady${status}/manifests/1`),
+            `the upstream was asked (and failed): ${proxy.requests.slice(asked).join(', ')}`,
+          );
+          assert.deepEqual(readFileSync(path.join(dir, img.layers[0].digest.slice(7))), layerBytes, 'the cached blob is served');
+          assert.deepEqual(readFileSync(path.join(dir, 'manifest.json')), img.manifest, 'the cached manifest is served');
+
+          const un = await v2(s, 'cache/nevercached', 'manifests/latest');
+          const uj = (await un.json()) as { errors: { code: string; message: string }[] };
+          if (status === 401) {
+            assert.equal(un.status, 403);
+            assert.equal(uj.errors[0].code, 'DENIED');
+            assert.match(uj.errors[0].message, /refused the cache's credentials/);
+          } else {
+            assert.equal(un.status, 502);
+            assert.equal(uj.errors[0].code, 'UNAVAILABLE');
+            assert.match(uj.errors[0].message, /could not be used/);
+          }
+          assert.ok(uj.errors[0].message.includes(proxy.host), uj.errors[0].message);
+        } finally {
+          proxy.failWith = undefined;
+        }
+      });
+    }
 
     test('an organization that is not a cache is untouched, and deleting the configuration makes it ordinary', async () => {
       const r = await v2(s, 'plain/alpine', 'manifests/3.20');

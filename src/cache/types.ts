@@ -27,6 +27,8 @@ export const CacheGroups = {
   perm: 'perm',
   /** Manifests by tag of one repository: tag set, move, delete, restore; manifest or repository delete. */
   tags: (repository: string) => `tags:${repository}`,
+  /** Proxy cache configurations of organizations (rows as stored, credentials sealed): their create and delete. */
+  proxyCache: 'proxycache',
   /** Verified registry tokens (claims by token digest); never invalidated, each entry lives until its token expires. */
   tokens: 'tokens',
 } as const;

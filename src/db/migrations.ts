@@ -18,6 +18,7 @@ import { quotaMigration } from './migrations-quota.js';
 import { tagPolicyMigration } from './migrations-tag-policy.js';
 import { repoMirrorMigration } from './migrations-mirror.js';
 import { proxyCacheMigration } from './migrations-proxy-cache.js';
+import { keyFingerprintMigration } from './migrations-key-fingerprint.js';
 
 function migrations(dialect: Dialect): Record<string, Migration> {
   const id = (t: string) =>
@@ -68,6 +69,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0016_repo_mirror': repoMirrorMigration(),
     '0020_gc_upload_guard': replicasMigration(),
     '0015_proxy_cache': proxyCacheMigration(),
+    '0022_key_fingerprint': keyFingerprintMigration(),
   };
 }
 

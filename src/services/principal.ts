@@ -27,6 +27,8 @@ export interface AccountPrincipal {
   /** The namespace that owns a robot; null for users. */
   ownerId: number | null;
   via?: Via;
+  /** Signed in with an app token (via 'apptoken'): its id, carried into registry tokens so revoking it refuses them. */
+  appTokenId?: number;
   /** /v2 only: the grants of the caller's registry token. */
   scopes?: readonly AccessEntry[];
 }

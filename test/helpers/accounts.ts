@@ -26,7 +26,7 @@ export async function registryToken(
 
 /** Calls /api/v1 with Basic credentials (or none); JSON body when given. */
 export async function api(
-  s: TestServer,
+  s: Pick<TestServer, 'url'>,
   method: string,
   path: string,
   creds?: [string, string],

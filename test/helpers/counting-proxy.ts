@@ -1,5 +1,6 @@
 // A small HTTP proxy in front of an upstream registry for tests: counts requests by "METHOD path", and can
-// corrupt blob bodies (one byte flipped) to play an upstream that sends wrong content.
+// corrupt blob bodies (one byte flipped) to play an upstream that sends wrong content, or answer every
+// request with an error status of its own (401, 500, 503) to play an upstream that refuses or fails.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Transform } from 'node:stream';
@@ -11,6 +12,8 @@ export interface CountingProxy {
   requests: string[];
   count(re: RegExp): number;
   corruptBlobs: boolean;
+  /** When set, every request is answered with this status and a registry error body (nothing reaches the upstream). */
+  failWith?: 401 | 500 | 503;
   close(): Promise<void>;
 }
 
@@ -30,6 +33,16 @@ export async function startCountingProxy(upstream: string): Promise<CountingProx
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
     state.requests.push(`${req.method} ${path}`);
+    if (state.failWith) {
+      const code = state.failWith === 401 ? 'UNAUTHORIZED' : 'UNAVAILABLE';
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (state.failWith === 401) headers['www-authenticate'] = 'Basic realm="upstream"';
+      req.resume();
+      res
+        .writeHead(state.failWith, headers)
+        .end(JSON.stringify({ errors: [{ code, message: `test upstream answers ${state.failWith}` }] }));
+      return;
+    }
     const up = http.request(
       { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
       (ur) => {

@@ -1,5 +1,5 @@
 // Starts a real Berth server for a test: in this process (fast) or as a child process (for signals).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { stringify as stringifyYaml } from 'yaml';
 import { tmpdir } from 'node:os';
@@ -35,6 +35,9 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** The data directory of the server that created each database: a replica started on it shares that key file. */
+const keyDirs = new Map<string, string>();
+
 export async function startServer(
   dialect: TestDialect = 'sqlite',
   env: Record<string, string> = {},
@@ -43,6 +46,11 @@ export async function startServer(
   const dataDir = mkdtempSync(path.join(tmpdir(), 'berth-test-'));
   let pgDb: Awaited<ReturnType<typeof createPostgresDatabase>> | undefined;
   if (dialect === 'postgres') pgDb = await createPostgresDatabase();
+  if (pgDb) keyDirs.set(pgDb.uri, dataDir);
+  // A second replica on a database (env DB_URI) uses the same database secret key, as docs/SCALE-OUT.md requires.
+  const keyFrom = env.DB_URI ? keyDirs.get(env.DB_URI) : undefined;
+  if (keyFrom && existsSync(path.join(keyFrom, 'database-secret.key')))
+    copyFileSync(path.join(keyFrom, 'database-secret.key'), path.join(dataDir, 'database-secret.key'));
   let listen = '127.0.0.1:0';
   const doc: Record<string, unknown> = { AUTHENTICATION_TYPE: 'None' };
   if (opts.auth) {
@@ -65,6 +73,7 @@ export async function startServer(
     dbUri: pgDb?.uri,
     async stop() {
       await berth.close();
+      if (pgDb) keyDirs.delete(pgDb.uri);
       await pgDb?.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },

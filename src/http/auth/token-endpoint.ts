@@ -70,6 +70,8 @@ export async function tokenEndpoint(app: FastifyInstance, opts: { accounts: Acco
     const service = tokenParams(req).get('service');
     const t = await accounts.tokens.issue(principal.kind === 'anonymous' ? '' : principal.name, access, {
       audience: service ?? acceptedAudiences(auth, requestOrigin(req))[0],
+      // Signed in with an app token: the registry token names it, and stops working when it is revoked.
+      ...(principal.kind !== 'anonymous' && principal.appTokenId !== undefined ? { appToken: principal.appTokenId } : {}),
     });
     return reply
       .code(200)

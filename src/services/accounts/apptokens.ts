@@ -66,8 +66,8 @@ export class AppTokenService {
     if (Number(r.numDeletedRows) === 0) throw notFound(`app token "${uuid}" does not exist`);
   }
 
-  /** The user id the token belongs to, or undefined (unknown, expired, or feature off). */
-  async check(token: string): Promise<number | undefined> {
+  /** The token's id and the user it belongs to, or undefined (unknown, expired, or feature off). */
+  async check(token: string): Promise<{ id: number; accountId: number } | undefined> {
     if (!this.ctx.auth.appTokens) return undefined;
     const now = this.ctx.now();
     const r = await this.ctx.db
@@ -77,6 +77,6 @@ export class AppTokenService {
       .executeTakeFirst();
     if (!r || (r.expires_at !== null && r.expires_at < now)) return undefined;
     await this.ctx.db.updateTable('app_token').set({ last_used_at: now }).where('id', '=', r.id).execute();
-    return r.account_id;
+    return { id: Number(r.id), accountId: r.account_id };
   }
 }

@@ -56,10 +56,11 @@ export class Authenticator {
   }
 
   private async appTokenPrincipal(token: string): Promise<Principal | undefined> {
-    const id = await this.appTokens.check(token);
+    const t = await this.appTokens.check(token);
     // A directory user removed (or no longer matching LDAP_USER_FILTER) loses their app tokens at the next use.
-    if (id === undefined || !(await this.identity.stillAllowed(id))) return undefined;
-    return this.principalOf(id, 'apptoken');
+    if (t === undefined || !(await this.identity.stillAllowed(t.accountId))) return undefined;
+    const p = await this.principalOf(t.accountId, 'apptoken');
+    return p && p.kind !== 'anonymous' ? { ...p, appTokenId: t.id } : p;
   }
 
   /** An app token sent as `Authorization: Bearer` to /api/v1; undefined when not valid. */

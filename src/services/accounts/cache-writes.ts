@@ -1,5 +1,5 @@
 // Which account writes invalidate which cache groups (src/cache): every write that can change who may do
-// what (accounts, robots and their tokens, teams and members, repository permissions and visibility)
+// what (accounts, robots and their tokens, app tokens revoked, teams and members, repository permissions and visibility)
 // drops the `perm` group on every replica; deleting a repository also drops its manifests by tag.
 import { CacheGroups, type DataModelCache } from '../../cache/types.js';
 import { invalidateAfter } from '../../cache/invalidation.js';
@@ -7,6 +7,7 @@ import type { UserService } from './users.js';
 import type { OrgService } from './orgs.js';
 import type { TeamService } from './teams.js';
 import type { RobotService } from './robots.js';
+import type { AppTokenService } from './apptokens.js';
 import type { RepoService } from '../repositories.js';
 import type { DB } from '../../db/database.js';
 import type { IdentityService } from '../identity/index.js';
@@ -20,6 +21,7 @@ export function invalidateOnAccountWrites(
     teams: TeamService;
     robots: RobotService;
     repos: RepoService;
+    appTokens: AppTokenService;
   },
 ): void {
   const perm = () => [CacheGroups.perm];
@@ -39,6 +41,7 @@ export function invalidateOnAccountWrites(
   invalidateAfter(s.orgs, cache, ['delete'], namespace);
   invalidateAfter(s.teams, cache, ['upsert', 'delete', 'addMember', 'removeMember'], perm);
   invalidateAfter(s.robots, cache, ['create', 'regenerate', 'delete'], perm);
+  invalidateAfter(s.appTokens, cache, ['revoke'], perm);
   invalidateAfter(
     s.repos,
     cache,

@@ -73,7 +73,7 @@ export function buildAccountServices(base: ServiceContext, opts: AccountServices
   const tokens = opts.tokens ?? new RegistryTokenService(ctx, (subject) => standing.credentialOf(subject));
   const orgs = new OrgService(ctx);
   const teams = new TeamService(ctx);
-  invalidateOnAccountWrites(ctx.cache, ctx.db, { users, orgs, teams, robots, repos });
+  invalidateOnAccountWrites(ctx.cache, ctx.db, { users, orgs, teams, robots, repos, appTokens });
   invalidateOnIdentityWrites(ctx.cache, identity);
   return {
     ctx,

@@ -37,9 +37,14 @@ export function challengeScope(r: RegistryRequest): string | undefined {
 
 export class RegistryAccess implements AccessPolicy {
   /** Token text -> its principal, for the token's lifetime (the signature check is cached the same way). */
-  private readonly principals = new VerifiedTokenCache<{ exp: number; principal: Principal; aud: string[]; cred?: string; sub: string }>(
-    30,
-  );
+  private readonly principals = new VerifiedTokenCache<{
+    exp: number;
+    principal: Principal;
+    aud: string[];
+    cred?: string;
+    app?: string;
+    sub: string;
+  }>(30);
 
   constructor(
     private readonly ctx: AccountsContext,
@@ -81,13 +86,20 @@ export class RegistryAccess implements AccessPolicy {
     const account = claims.sub ? await findAccount(this.ctx.db, claims.sub) : undefined;
     const p = account && (await this.authenticator.principalOf(account.id, 'registry-token'));
     const principal: Principal = p ? { ...p, scopes: claims.access } : { kind: 'anonymous', scopes: claims.access };
-    this.principals.set(creds.token, { exp: claims.exp, principal, aud: claims.aud ?? [], cred: claims.cred, sub: claims.sub });
+    this.principals.set(creds.token, {
+      exp: claims.exp,
+      principal,
+      aud: claims.aud ?? [],
+      cred: claims.cred,
+      app: claims.app,
+      sub: claims.sub,
+    });
     return principal;
   }
 
-  /** A robot token regenerated on any replica since the registry token was issued refuses it (token-standing.ts). */
-  private async stillStands(t: { sub: string; cred?: string }, request: RegistryRequest): Promise<void> {
-    const why = await this.standing.credentialRefusal(t.sub, t.cred, request);
+  /** A robot token regenerated, or the app token it came from revoked, on any replica since the registry token was issued refuses it (token-standing.ts). */
+  private async stillStands(t: { sub: string; cred?: string; app?: string }, request: RegistryRequest): Promise<void> {
+    const why = (await this.standing.credentialRefusal(t.sub, t.cred, request)) ?? (await this.standing.appTokenRefusal(t.app));
     if (!why) return;
     this.ctx.observer?.authAttempt?.('bearer', false);
     throw new TokenRefused(why, unauthorized(tokenNames(this.ctx.auth, request.origin), why, challengeScope(request), 'invalid_token'));

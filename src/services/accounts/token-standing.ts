@@ -1,6 +1,6 @@
 // Whether a registry token still stands: checked on every /v2 request, from the data-model cache, so a
 // change made on any replica (permission revoked, visibility changed, account deleted, robot token
-// regenerated) refuses tokens issued before it within the cache's invalidation time, not at token expiry.
+// regenerated, app token revoked) refuses tokens issued before it within the cache's invalidation time, not at token expiry.
 // Tokens with no subject (anonymous, or an external scanner's layer token) carry only what they grant.
 // Without the cache (DATA_MODEL_CACHE_CONFIG engine none) one statement per request reads the account, the
 // repository and the role granted there (readSnapshot), shared by the token check and the access check.
@@ -146,6 +146,20 @@ export class TokenStanding {
     // An account that is gone acts as anonymous with the token's grants (registry-access.ts); a robot whose token changed does not.
     if (a && a.cred !== (cred ?? null)) return 'the robot token this registry token was issued for has been regenerated: log in again';
     return undefined;
+  }
+
+  /** Why a registry token issued for the app token `app` (its id) no longer stands: revoked, expired, or app tokens turned off. */
+  async appTokenRefusal(app: string | undefined): Promise<string | undefined> {
+    if (app === undefined || this.ctx.auth.open) return undefined;
+    const gone = 'the app-specific token this registry token was issued for has been revoked or has expired: log in again';
+    if (!/^\d{1,15}$/.test(app) || !this.ctx.auth.appTokens) return gone;
+    const id = Number(app);
+    const load = async () => {
+      const r = await this.ctx.db.selectFrom('app_token').select('expires_at').where('id', '=', id).executeTakeFirst();
+      return r ? { expiresAt: r.expires_at === null ? null : Number(r.expires_at) } : null;
+    };
+    const t = this.ctx.cache ? await this.ctx.cache.fetch(CacheGroups.perm, `app:${id}`, load) : await load();
+    return t && (t.expiresAt === null || t.expiresAt >= this.ctx.now()) ? undefined : gone;
   }
 
   /** Why the account `subject` may no longer do `action` on `repository` (undefined: it may). */

@@ -15,13 +15,17 @@ import { VerifiedTokenCache } from './verified-tokens.js';
 import type { AccessEntry } from '../principal.js';
 
 export type { AccessEntry } from '../principal.js';
-/** `aud`: the audiences (service names) the token was issued for; `cred`: for robots, the fingerprint of the robot token it was issued for (token-standing.ts). */
+/**
+ * `aud`: the audiences (service names) the token was issued for; `cred`: for robots, the fingerprint of the robot
+ * token it was issued for; `app`: the id of the app token it was issued for (token-standing.ts, registry-access.ts).
+ */
 export interface TokenClaims {
   sub: string;
   access: AccessEntry[];
   exp: number;
   aud?: string[];
   cred?: string;
+  app?: string;
 }
 export const ISSUER = 'berth';
 export const MAX_TOKEN_LENGTH = 8192;
@@ -113,7 +117,7 @@ export class RegistryTokenService {
   async issue(
     subject: string,
     access: AccessEntry[],
-    opts: { seconds?: number; audience?: string } = {},
+    opts: { seconds?: number; audience?: string; appToken?: number } = {},
   ): Promise<{ token: string; expiresIn: number; issuedAt: string }> {
     const key = await this.signingKey();
     const now = Math.floor(this.ctx.now() / 1000);
@@ -121,7 +125,11 @@ export class RegistryTokenService {
     const exp = now + seconds;
     const cred = await this.credentialOf(subject);
     const { SignJWT } = await jose();
-    const token = await new SignJWT(cred ? { access, cred } : { access })
+    const token = await new SignJWT({
+      access,
+      ...(cred ? { cred } : {}),
+      ...(opts.appToken !== undefined ? { app: String(opts.appToken) } : {}),
+    })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
       .setIssuer(ISSUER)
       .setAudience(opts.audience ?? this.ctx.auth.service)
@@ -210,6 +218,7 @@ export class RegistryTokenService {
       const aud = (Array.isArray(payload.aud) ? payload.aud : [payload.aud]).filter((a): a is string => typeof a === 'string');
       const claims: TokenClaims = { sub: typeof payload.sub === 'string' ? payload.sub : '', access, exp: payload.exp ?? 0, aud };
       if (typeof payload.cred === 'string') claims.cred = payload.cred;
+      if (typeof payload.app === 'string') claims.app = payload.app;
       this.verified.set(token, claims);
       return claims;
     } catch (e) {

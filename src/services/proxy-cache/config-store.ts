@@ -1,14 +1,22 @@
 // The proxy cache configuration of organizations (table proxy_cache_config): Quay's fields, the username
-// and password sealed with the database secret key, kept in memory for a few seconds per organization.
+// and password sealed with the database secret key. Read through the data-model cache (group `proxycache`,
+// the row as stored, credentials still sealed), which every write here invalidates on every replica.
 import type { SecretBox } from '../../crypto/index.js';
+import { CacheGroups } from '../../cache/types.js';
 import type { ServiceContext } from '../context.js';
 import { invalid, notFound } from '../accounts/errors.js';
 import { parseUpstreamRegistry, UpstreamReferenceError, type UpstreamRegistry } from '../../upstream/index.js';
 
 /** Quay's default expiration_s (one day). */
 export const DEFAULT_EXPIRATION_S = 86_400;
-/** How long a replica trusts its in-memory copy of an organization's configuration. */
-const MEMO_MS = 5_000;
+/** The stored row, as cached (username and password still sealed; null: the organization has none). */
+interface StoredRow {
+  upstream_registry: string;
+  username: string | null;
+  password: string | null;
+  expiration_s: number;
+  insecure: number;
+}
 
 export interface ProxyCacheInput {
   upstream_registry?: unknown;
@@ -68,8 +76,6 @@ export function parseProxyCacheInput(org: string, b: ProxyCacheInput | undefined
 }
 
 export class ProxyCacheConfigStore {
-  private readonly memo = new Map<string, { at: number; cfg: ProxyCacheConfig | undefined }>();
-
   constructor(
     private readonly ctx: ServiceContext,
     private readonly box: SecretBox,
@@ -83,23 +89,36 @@ export class ProxyCacheConfigStore {
     return v === null ? undefined : this.box.open(v, `proxy_cache_config:${org}:${field}`);
   }
 
-  /** The configuration of an organization, or undefined (read at most every few seconds per replica). */
+  /** The configuration of an organization, or undefined (through the data-model cache when there is one). */
   async get(org: string): Promise<ProxyCacheConfig | undefined> {
-    const now = this.ctx.now();
-    const m = this.memo.get(org);
-    if (m && now - m.at < MEMO_MS) return m.cfg;
-    const row = await this.ctx.db.selectFrom('proxy_cache_config').selectAll().where('org', '=', org).executeTakeFirst();
-    const cfg: ProxyCacheConfig | undefined = row && {
+    const load = async (): Promise<StoredRow | null> => {
+      const row = await this.ctx.db.selectFrom('proxy_cache_config').selectAll().where('org', '=', org).executeTakeFirst();
+      return row
+        ? {
+            upstream_registry: row.upstream_registry,
+            username: row.username,
+            password: row.password,
+            expiration_s: Number(row.expiration_s),
+            insecure: Number(row.insecure),
+          }
+        : null;
+    };
+    const row = this.ctx.cache ? await this.ctx.cache.fetch(CacheGroups.proxyCache, org, load) : await load();
+    if (!row) return undefined;
+    return {
       org,
       upstreamRegistry: row.upstream_registry,
       registry: parseUpstreamRegistry(row.upstream_registry),
       username: this.open(org, 'username', row.username),
       password: this.open(org, 'password', row.password),
-      expirationS: Number(row.expiration_s),
-      insecure: Number(row.insecure) === 1,
+      expirationS: row.expiration_s,
+      insecure: row.insecure === 1,
     };
-    this.memo.set(org, { at: now, cfg });
-    return cfg;
+  }
+
+  /** Tells every replica that an organization's configuration changed. */
+  private async changed(): Promise<void> {
+    await this.ctx.cache?.invalidate(CacheGroups.proxyCache);
   }
 
   /** Creates the configuration; Quay refuses a second one ("already exists": delete it first). */
@@ -119,18 +138,18 @@ export class ProxyCacheConfigStore {
       })
       .onConflict((oc) => oc.column('org').doNothing())
       .execute();
-    this.memo.delete(cfg.org);
+    await this.changed();
   }
 
   async delete(org: string): Promise<void> {
     const r = await this.ctx.db.deleteFrom('proxy_cache_config').where('org', '=', org).executeTakeFirst();
-    this.memo.delete(org);
+    await this.changed();
     if (Number(r.numDeletedRows) === 0) throw notFound(`organization "${org}" has no proxy cache configuration`);
   }
 
   /** Removes the configuration of an organization that is deleted (nothing when there is none). */
   async forget(org: string): Promise<void> {
     await this.ctx.db.deleteFrom('proxy_cache_config').where('org', '=', org).execute();
-    this.memo.delete(org);
+    await this.changed();
   }
 }
