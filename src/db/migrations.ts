@@ -1,5 +1,5 @@
 // Schema migrations, one function each, in order. Both dialects run the same list.
-import { Kysely, Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
+import { type Kysely, Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
 import type { Dialect } from './database.js';
 import { accountsMigration } from './migrations-accounts.js';
 import { scannerMigration } from './migrations-scanner.js';
@@ -18,6 +18,7 @@ import { quotaMigration } from './migrations-quota.js';
 import { tagPolicyMigration } from './migrations-tag-policy.js';
 import { repoMirrorMigration } from './migrations-mirror.js';
 import { proxyCacheMigration } from './migrations-proxy-cache.js';
+import { gcCandidatesMigration } from './migrations-gc-candidates.js';
 
 function migrations(dialect: Dialect): Record<string, Migration> {
   const id = (t: string) =>
@@ -68,6 +69,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0016_repo_mirror': repoMirrorMigration(),
     '0020_gc_upload_guard': replicasMigration(),
     '0015_proxy_cache': proxyCacheMigration(),
+    '0021_gc_candidates': gcCandidatesMigration(dialect),
   };
 }
 

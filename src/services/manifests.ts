@@ -9,6 +9,7 @@ import type { ServiceContext } from './context.js';
 import { ensureRepository, findRepository, requireRepository, type RepositoryCreator } from './repositories.js';
 import { retryOnConflict } from '../db/retry.js';
 import { endTagsOfDeletedManifest, removeTag, setTag } from './tag-history.js';
+import { recordCandidate, recordManifestDeleted } from './gc-candidates.js';
 import { CacheGroups } from '../cache/types.js';
 import { invalidateAfter } from '../cache/invalidation.js';
 import { labelledExpiry } from './tag-expiry.js';
@@ -191,6 +192,8 @@ export class ManifestService {
             }
           }
         }
+        // Pushed by digest, a new manifest is untagged from the start: a candidate for `gc --delete-untagged`.
+        if (created && byDigest) await recordCandidate(tx, 'manifest', repo.id, digest, now);
         if (!byDigest) {
           await setTag(tx, { repositoryId: repo.id, name: reference, manifestId: row.id, digest, now, expiresAt, refusal: 'overwrite' });
         }
@@ -295,6 +298,7 @@ export class ManifestService {
       // Deleting a manifest deletes its tags: refused while one of them is immutable.
       await requireMutableManifest(tx, repo.id, reference, this.ctx.now()).catch(deniedIfImmutable);
       const counted = await this.ctx.quota?.removingManifest(tx, repo.id, repository, reference);
+      await recordManifestDeleted(tx, repo.id, reference, this.ctx.now());
       const r = await tx.deleteFrom('manifest').where('repository_id', '=', repo.id).where('digest', '=', reference).executeTakeFirst();
       if (Number(r.numDeletedRows) > 0) await endTagsOfDeletedManifest(tx, repo.id, reference, this.ctx.now());
       if (Number(r.numDeletedRows) > 0) await counted?.();
