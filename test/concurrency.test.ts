@@ -102,7 +102,10 @@ for (const dialect of await testDialects()) {
           // This pass overlapped the pushes: one was in flight at its start or end, or one started
           // or finished while it ran.
           if (before.pushing > 0 || pushing > 0 || pushEvents !== before.pushEvents) passesDuringPushes++;
-          await new Promise((r) => setImmediate(r));
+          // A short pause between passes, as a scheduled gc has (a much longer one): passes that only examine what
+          // changed take a few milliseconds, and back to back with grace 0 they would take every push's blobs
+          // before its manifest could land, a livelock the retries below could never end.
+          await new Promise((r) => setTimeout(r, 15));
         }
       })();
       const acked: string[] = [];

@@ -105,7 +105,8 @@ for (const dialect of await testDialects()) {
         return orig(d);
       });
       try {
-        await collectGarbage(s.berth.ctx, { graceSeconds: 0 });
+        // Stray files are the safety-net sweep's last phase.
+        await collectGarbage(s.berth.ctx, { graceSeconds: 0, sweep: true });
       } finally {
         unhook();
       }
@@ -125,10 +126,10 @@ for (const dialect of await testDialects()) {
       await store.appendUpload(id, 0, Readable.from([bytes]));
       await store.commitUpload(id, digest);
       await store.deleteUpload(id);
-      const dry = await collectGarbage(s.berth.ctx, { graceSeconds: 0, dryRun: true });
+      const dry = await collectGarbage(s.berth.ctx, { graceSeconds: 0, dryRun: true, sweep: true });
       assert.ok(dry.strayFilesRemoved >= 1);
       assert.ok(existsSync(blobFile(s, digest)), 'a dry run removes nothing');
-      const r = await collectGarbage(s.berth.ctx, { graceSeconds: 0 });
+      const r = await collectGarbage(s.berth.ctx, { graceSeconds: 0, sweep: true });
       assert.ok(r.strayFilesRemoved >= 1);
       assert.ok(!existsSync(blobFile(s, digest)));
       const row = await s.berth.ctx.db.selectFrom('blob').select('digest').where('digest', '=', digest).executeTakeFirst();

@@ -7,7 +7,7 @@ import semver from 'semver';
 import { HELM } from '../oci/artifact-policy.js';
 import { ChartError } from './errors.js';
 import { goJson, sortedMap } from './gojson.js';
-import { LayoutCache, OCI_MANIFEST, type Descriptor, type OciManifest } from './layout-cache.js';
+import { type LayoutCache, OCI_MANIFEST, type Descriptor, type OciManifest } from './layout-cache.js';
 import { LOOSE_SEMVER, metadataConfigJson, metadataFrom, validateMetadata, type ChartMetadata } from './metadata.js';
 import { archiveName, loadChartArchive, loadChartDir, packageChart, saveChartDir, type Chart } from './package.js';
 import { parseRef, refString, tagToVersion, versionToTag, type ChartRef } from './reference.js';

@@ -12,6 +12,7 @@ export async function runGc(o: {
   deleteUntagged?: boolean;
   dryRun?: boolean;
   grace?: string;
+  sweep?: boolean;
 }): Promise<void> {
   const config = loadConfig({ file: o.config, data: o.data });
   if (o.grace !== undefined && !/^\d+$/.test(o.grace)) throw new Error(`--grace must be a number of seconds, not "${o.grace}"`);
@@ -34,6 +35,7 @@ export async function runGc(o: {
     const run = await collectGarbageExclusive(ctx, {
       deleteUntagged: o.deleteUntagged,
       dryRun: o.dryRun,
+      sweep: o.sweep,
       graceSeconds: o.grace === undefined ? undefined : Number(o.grace),
       onProgress: (p) => bar.update({ label: p.phase, done: p.done, total: p.total, unit: p.phase, bytes: p.bytes }),
     }).finally(() => bar.done());
@@ -46,7 +48,8 @@ export async function runGc(o: {
     process.stdout.write(
       `gc: ${verb} ${r.bytesFreed} bytes (${formatBytes(r.bytesFreed)}): ${r.blobsRemoved} blobs, ` +
         `${r.manifestsRemoved} untagged manifests, ${r.linksRemoved} repository links, ${r.uploadsRemoved} expired uploads, ${r.strayFilesRemoved} stray files, ` +
-        `${r.historyPruned} expired tag history entries\n`,
+        `${r.historyPruned} expired tag history entries; ${r.candidatesExamined} candidates examined` +
+        (r.sweptRows ? `, sweep: ${r.sweptRows} rows\n` : '\n'),
     );
     if (!o.dryRun) {
       const days = config.raw.LOGS_RETENTION_DAYS;

@@ -54,6 +54,7 @@ serverOptions(program.command('gc').description('delete blobs no manifest refere
   .option('--delete-untagged', 'also delete manifests with no tag that nothing else references')
   .option('--dry-run', 'report what would be deleted, change nothing')
   .option('--grace <seconds>', 'keep anything touched within this many seconds (default GC_GRACE_SECONDS)')
+  .option('--sweep', 'also run a complete safety-net sweep of every manifest, link, blob and stored file now')
   .action(async (o) => runGc(o));
 
 const admin = program.command('admin').description('accounts administration');

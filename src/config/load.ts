@@ -30,6 +30,8 @@ export interface BerthConfig {
   uploadExpirySeconds: number;
   gcGraceSeconds: number;
   gcIntervalSeconds: number;
+  gcSweepIntervalSeconds: number;
+  gcSweepRows: number;
   /** DEFAULT_TAG_EXPIRATION: how long tag history keeps a moved or deleted tag restorable. */
   tagHistorySeconds: number;
   listPageMax: number;
@@ -64,6 +66,8 @@ const NUMERIC_ENV_KEYS = [
   'UPLOAD_EXPIRY_SECONDS',
   'GC_GRACE_SECONDS',
   'GC_INTERVAL_SECONDS',
+  'GC_SWEEP_INTERVAL_SECONDS',
+  'GC_SWEEP_ROWS',
   'STORAGE_REDIRECT_SECONDS',
   'LIST_PAGE_MAX',
   'SHUTDOWN_GRACE_SECONDS',
@@ -228,6 +232,8 @@ function resolve(raw: RawConfig): BerthConfig {
     uploadExpirySeconds: raw.UPLOAD_EXPIRY_SECONDS,
     gcGraceSeconds: raw.GC_GRACE_SECONDS,
     gcIntervalSeconds: raw.GC_INTERVAL_SECONDS,
+    gcSweepIntervalSeconds: raw.GC_SWEEP_INTERVAL_SECONDS,
+    gcSweepRows: raw.GC_SWEEP_ROWS,
     tagHistorySeconds: durationSeconds(raw.DEFAULT_TAG_EXPIRATION),
     listPageMax: raw.LIST_PAGE_MAX,
     shutdownGraceSeconds: raw.SHUTDOWN_GRACE_SECONDS,

@@ -64,6 +64,14 @@ export const configSchema = z
     GC_INTERVAL_SECONDS: z.number().int().nonnegative().default(0),
     /** Berth: blobs younger than this are never collected (protects pushes in flight). */
     GC_GRACE_SECONDS: z.number().int().nonnegative().default(3600),
+    /** Berth: a safety-net sweep of every manifest, link, blob and stored file starts this long after the last one ended (0: only `berth gc --sweep`). */
+    GC_SWEEP_INTERVAL_SECONDS: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(7 * 24 * 3600),
+    /** Berth: database rows a gc pass sweeps at most (a sweep goes on over as many passes as it needs). */
+    GC_SWEEP_ROWS: z.number().int().positive().default(100_000),
     /** Berth: default and largest page size of tag list and catalog. */
     LIST_PAGE_MAX: z.number().int().positive().default(10000),
     /** Berth: seconds SIGTERM waits for in-flight requests. */

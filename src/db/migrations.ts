@@ -1,5 +1,5 @@
 // Schema migrations, one function each, in order. Both dialects run the same list.
-import { Kysely, Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
+import { type Kysely, Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
 import type { Dialect } from './database.js';
 import { accountsMigration } from './migrations-accounts.js';
 import { scannerMigration } from './migrations-scanner.js';
@@ -19,6 +19,7 @@ import { tagPolicyMigration } from './migrations-tag-policy.js';
 import { repoMirrorMigration } from './migrations-mirror.js';
 import { proxyCacheMigration } from './migrations-proxy-cache.js';
 import { keyFingerprintMigration } from './migrations-key-fingerprint.js';
+import { gcCandidatesMigration } from './migrations-gc-candidates.js';
 
 function migrations(dialect: Dialect): Record<string, Migration> {
   const id = (t: string) =>
@@ -70,6 +71,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0020_gc_upload_guard': replicasMigration(),
     '0015_proxy_cache': proxyCacheMigration(),
     '0022_key_fingerprint': keyFingerprintMigration(),
+    '0021_gc_candidates': gcCandidatesMigration(dialect),
   };
 }
 

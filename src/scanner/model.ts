@@ -189,7 +189,7 @@ export function cvss3BaseScore(vector: string): number | undefined {
   if (AV === undefined || AC === undefined || UI === undefined || PR === undefined || (S !== 'U' && S !== 'C')) return undefined;
   if (C === undefined || I === undefined || A === undefined) return undefined;
   const iss = 1 - (1 - C) * (1 - I) * (1 - A);
-  const impact = changed ? 7.52 * (iss - 0.029) - 3.25 * Math.pow(iss - 0.02, 15) : 6.42 * iss;
+  const impact = changed ? 7.52 * (iss - 0.029) - 3.25 * (iss - 0.02) ** 15 : 6.42 * iss;
   const exploitability = 8.22 * AV * AC * PR * UI;
   if (impact <= 0) return 0;
   const raw = changed ? Math.min(1.08 * (impact + exploitability), 10) : Math.min(impact + exploitability, 10);

@@ -4,6 +4,7 @@ import type { DB } from '../db/database.js';
 import type { Database } from '../db/types.js';
 import { retryOnConflict } from '../db/retry.js';
 import { prepared } from '../db/prepared.js';
+import { recordCandidate } from './gc-candidates.js';
 
 const upsertBlob = prepared(3, (db: DB, digest: string, size: number, now: number) =>
   db
@@ -40,6 +41,8 @@ export async function linkBlob(
       await upsertBlob(tx, digest, size, now);
       await ensureBytes?.();
       await upsertLink(tx, repositoryId, digest, now);
+      // gc examines the link once past its grace period: garbage if no manifest came to use it.
+      await recordCandidate(tx, 'blob', repositoryId, digest, now);
     }),
   );
 }
@@ -49,13 +52,13 @@ const eb = expressionBuilder<Database, never>();
 /**
  * True where a blob is used by nothing: no repository links it and no manifest names it. `digest` is a column
  * (`eb.ref('b.digest')`, to list candidates) or a value (`sql.val(digest)`, to re-check one before deleting it).
- * A dry run counts as gone the links created before `linksGoneBefore` and the manifests in `manifestsGone`.
+ * A dry run counts as gone the links of the repositories in `linksGone` and the manifests in `manifestsGone`.
  */
 export function blobUnreferenced(
   digest: Expression<string>,
-  dryRun: { linksGoneBefore?: number; manifestsGone?: number[] } = {},
+  dryRun: { linksGone?: number[]; manifestsGone?: number[] } = {},
 ): Expression<SqlBool> {
-  const { linksGoneBefore, manifestsGone } = dryRun;
+  const { linksGone, manifestsGone } = dryRun;
   return eb.and([
     eb.not(
       eb.exists(
@@ -63,7 +66,7 @@ export function blobUnreferenced(
           .selectFrom('repository_blob')
           .select('repository_blob.digest')
           .where('repository_blob.digest', '=', digest)
-          .$if(linksGoneBefore !== undefined, (q) => q.where('repository_blob.created_at', '>=', linksGoneBefore!)),
+          .$if(!!linksGone?.length, (q) => q.where('repository_blob.repository_id', 'not in', linksGone!)),
       ),
     ),
     eb.not(
@@ -78,8 +81,15 @@ export function blobUnreferenced(
   ]);
 }
 
-/** True where no manifest of the repository names the blob: its link to that repository is unused. */
-export function linkUnreferenced(repositoryId: Expression<number>, digest: Expression<string>): Expression<SqlBool> {
+/**
+ * True where no manifest of the repository names the blob: its link to that repository is unused. A dry run
+ * counts the manifests in `manifestsGone` as gone.
+ */
+export function linkUnreferenced(
+  repositoryId: Expression<number>,
+  digest: Expression<string>,
+  manifestsGone: number[] = [],
+): Expression<SqlBool> {
   return eb.not(
     eb.exists(
       eb
@@ -87,7 +97,8 @@ export function linkUnreferenced(repositoryId: Expression<number>, digest: Expre
         .innerJoin('manifest as m', 'm.id', 'r.manifest_id')
         .select('r.digest')
         .where('r.digest', '=', digest)
-        .where('m.repository_id', '=', repositoryId),
+        .where('m.repository_id', '=', repositoryId)
+        .$if(manifestsGone.length > 0, (q) => q.where('m.id', 'not in', manifestsGone)),
     ),
   );
 }

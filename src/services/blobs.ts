@@ -5,6 +5,7 @@ import { requireDigest } from '../oci/digest.js';
 import type { ServiceContext } from './context.js';
 import type { BlobSink } from '../storage/blobstore.js';
 import { requireRepository } from './repositories.js';
+import { recordCandidate } from './gc-candidates.js';
 import { requireRepositoryName } from '../oci/names.js';
 
 export interface BlobHandle {
@@ -72,11 +73,12 @@ export class BlobService {
   async delete(repository: string, digest: string): Promise<void> {
     requireDigest(digest);
     const repo = await requireRepository(this.ctx.db, repository);
-    const r = await this.ctx.db
-      .deleteFrom('repository_blob')
-      .where('repository_id', '=', repo.id)
-      .where('digest', '=', digest)
-      .executeTakeFirst();
+    const r = await this.ctx.db.transaction().execute(async (tx) => {
+      const r = await tx.deleteFrom('repository_blob').where('repository_id', '=', repo.id).where('digest', '=', digest).executeTakeFirst();
+      // The blob may now be unused: gc examines it.
+      if (Number(r.numDeletedRows) > 0) await recordCandidate(tx, 'blob', repo.id, digest, this.ctx.now());
+      return r;
+    });
     if (Number(r.numDeletedRows) === 0)
       throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not in repository "${repository}"`, { digest });
   }

@@ -11,6 +11,7 @@ import { retryOnConflict } from '../db/retry.js';
 import { prepared } from '../db/prepared.js';
 import type { DB } from '../db/database.js';
 import { endTagsOfDeletedManifest, removeTag, setTag } from './tag-history.js';
+import { recordCandidate, recordManifestDeleted } from './gc-candidates.js';
 import { CacheGroups } from '../cache/types.js';
 import { invalidateAfter } from '../cache/invalidation.js';
 import { labelledExpiry } from './tag-expiry.js';
@@ -220,6 +221,8 @@ export class ManifestService {
             }
           }
         }
+        // Pushed by digest, a new manifest is untagged from the start: a candidate for `gc --delete-untagged`.
+        if (created && byDigest) await recordCandidate(tx, 'manifest', repo.id, digest, now);
         if (!byDigest) {
           await setTag(tx, { repositoryId: repo.id, name: reference, manifestId: row.id, digest, now, expiresAt, refusal: 'overwrite' });
         }
@@ -324,6 +327,7 @@ export class ManifestService {
       // Deleting a manifest deletes its tags: refused while one of them is immutable.
       await requireMutableManifest(tx, repo.id, reference, this.ctx.now()).catch(deniedIfImmutable);
       const counted = await this.ctx.quota?.removingManifest(tx, repo.id, repository, reference);
+      await recordManifestDeleted(tx, repo.id, reference, this.ctx.now());
       const r = await tx.deleteFrom('manifest').where('repository_id', '=', repo.id).where('digest', '=', reference).executeTakeFirst();
       if (Number(r.numDeletedRows) > 0) await endTagsOfDeletedManifest(tx, repo.id, reference, this.ctx.now());
       if (Number(r.numDeletedRows) > 0) await counted?.();

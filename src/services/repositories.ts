@@ -6,6 +6,7 @@ import type { DB } from '../db/database.js';
 import { lexical } from '../db/sql-dialect.js';
 import type { RepoRole } from '../db/types.js';
 import type { ServiceContext } from './context.js';
+import { recordRepositoriesDeleted } from './gc-candidates.js';
 import type { AccountsContext, Principal } from './accounts/context.js';
 import { AccountError, conflict, forbidden, invalid, notFound } from './accounts/errors.js';
 import type { PermissionService } from './accounts/permissions.js';
@@ -168,7 +169,11 @@ export class RepoService {
     const digests = (await this.ctx.db.selectFrom('manifest').select('digest').where('repository_id', '=', r.id).execute()).map(
       (m) => m.digest,
     );
-    await this.ctx.db.deleteFrom('repository').where('id', '=', r.id).execute();
+    await this.ctx.db.transaction().execute(async (tx) => {
+      // Its links go with it (the database cascades them): each blob is a gc candidate.
+      await recordRepositoriesDeleted(tx, { repositoryId: r.id }, this.ctx.now());
+      await tx.deleteFrom('repository').where('id', '=', r.id).execute();
+    });
     await this.ctx.quota?.namespacesChanged([namespaceOf(full)]);
     if (digests.length && this.ctx.onManifestsRemoved) await this.ctx.onManifestsRemoved(digests).catch(() => undefined);
   }

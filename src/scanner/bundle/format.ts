@@ -13,7 +13,7 @@
 // updater in header order.
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { PassThrough, Transform, Writable, type Readable } from 'node:stream';
+import { PassThrough, Transform, type Writable, type Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import type { Advisory } from '../model.js';
 

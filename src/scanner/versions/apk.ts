@@ -20,7 +20,7 @@
 // apk calls equal (1.0 and 01.0) stay equal. Numbers are unbounded (apk-tools wraps at 2^64).
 import { type Cmp, type VersionScheme, cmpBytes, cmpDigits, utf8 } from './scheme.ts';
 
-const enum Tok {
+enum Tok {
   InitialDigit,
   Digit,
   Letter,

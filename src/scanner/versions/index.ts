@@ -21,7 +21,7 @@ import { dpkg } from './dpkg.ts';
 import { maven } from './maven.ts';
 import { pep440 } from './pep440.ts';
 import { rpm } from './rpm.ts';
-import { type Cmp, type VersionScheme } from './scheme.ts';
+import type { Cmp, VersionScheme } from './scheme.ts';
 import { canonicalGo, go, npm, parseNpm, parseSemver, semver } from './semver.ts';
 
 export type { Cmp, VersionScheme } from './scheme.ts';

@@ -21,7 +21,7 @@
 // rejects what is not usable as a Maven version string: empty, whitespace or control characters.
 // One known simplification: Java's Character.isDigit also accepts non-ASCII decimal digits
 // (Arabic-Indic, Devanagari, ...); here only 0-9 are digits, other characters are letters.
-import { type Cmp, type VersionScheme } from './scheme.ts';
+import type { Cmp, VersionScheme } from './scheme.ts';
 
 type Item = { k: 'int'; v: bigint } | { k: 'str'; v: string } | { k: 'list'; v: Item[] };
 

@@ -4,6 +4,7 @@ import type { AccountsContext, AccountRow } from './context.js';
 import { conflict, invalid } from './errors.js';
 import { requireEmail, requireNamespaceName, requirePassword } from './names.js';
 import { findAccount, requireUser } from './store.js';
+import { recordRepositoriesDeleted } from '../gc-candidates.js';
 
 export class UserService {
   /** First-run admin creations, one at a time in this process, so two forms cannot both create a superuser. */
@@ -130,6 +131,7 @@ export class UserService {
 export async function deleteNamespace(ctx: AccountsContext, id: number): Promise<void> {
   const ns = await ctx.db.selectFrom('account').select('name').where('id', '=', id).executeTakeFirst();
   await ctx.db.transaction().execute(async (tx) => {
+    await recordRepositoriesDeleted(tx, { namespaceId: id }, ctx.now());
     await tx.deleteFrom('repository').where('namespace_id', '=', id).execute();
     await tx.deleteFrom('account').where('owner_id', '=', id).execute();
     await tx.deleteFrom('account').where('id', '=', id).execute();

@@ -6,7 +6,7 @@ import { ManifestService } from '../manifests.js';
 import { TagService } from '../tags.js';
 import { MirrorConfigStore, type MirrorChange, type MirrorInput, type MirrorView } from './config-store.js';
 import { MirrorScheduler, type SchedulerOptions } from './scheduler.js';
-import { RepositoryStates } from './write-guard.js';
+import type { RepositoryStates } from './write-guard.js';
 import type { RepositoryState } from '../../db/types-mirror.js';
 
 export { RepositoryStates, withRepositoryStateGuard } from './write-guard.js';
