@@ -30,6 +30,45 @@ export interface RecountResult {
   repositories: number;
 }
 
+/** Which of `digests` a manifest of the repository names as a blob (leaving out the manifest `notManifest`). */
+async function blobsInRepository(tx: DB, digests: string[], repositoryId: number, notManifest?: number): Promise<Set<string>> {
+  const rows = await tx
+    .selectFrom('manifest_ref as r')
+    .innerJoin('manifest as m', 'm.id', 'r.manifest_id')
+    .select('r.digest')
+    .distinct()
+    .where('r.kind', '=', 'blob')
+    .where('r.digest', 'in', digests)
+    .where('m.repository_id', '=', repositoryId)
+    .$if(notManifest !== undefined, (q) => q.where('m.id', '<>', notManifest as number))
+    .execute();
+  return new Set(rows.map((r) => r.digest));
+}
+
+/** Which of `digests` a manifest of the namespace names as a blob (leaving out the repository `notRepository`). */
+async function blobsInNamespace(tx: DB, digests: string[], namespace: string, notRepository?: number): Promise<Set<string>> {
+  const rows = await tx
+    .selectFrom('manifest_ref as r')
+    .innerJoin('manifest as m', 'm.id', 'r.manifest_id')
+    .innerJoin('repository as p', 'p.id', 'm.repository_id')
+    .select('r.digest')
+    .distinct()
+    .where('r.kind', '=', 'blob')
+    .where('r.digest', 'in', digests)
+    .$if(notRepository !== undefined, (q) => q.where('m.repository_id', '<>', notRepository as number))
+    .where(inNamespace('p', namespace))
+    .execute();
+  return new Set(rows.map((r) => r.digest));
+}
+
+/** The bytes of `digests` for the repository, and for the namespace those of them not also counted `elsewhere`. */
+async function sizeDeltas(tx: DB, digests: string[], elsewhere: Set<string>): Promise<{ repoDelta: number; nsDelta: number }> {
+  const rows = await tx.selectFrom('blob').select(['digest', 'size']).where('digest', 'in', digests).execute();
+  const sizes = new Map(rows.map((r) => [r.digest, Number(r.size)]));
+  const sum = (ds: string[]) => ds.reduce((n, d) => n + (sizes.get(d) ?? 0), 0);
+  return { repoDelta: sum(digests), nsDelta: sum(digests.filter((d) => !elsewhere.has(d))) };
+}
+
 export class QuotaUsage {
   constructor(
     private readonly db: DB,
@@ -48,45 +87,11 @@ export class QuotaUsage {
     const before = await this.lock(tx, namespace, e.manifestId);
     const digests = [...new Set(e.blobDigests)];
     if (!digests.length) return this.touchRepository(tx, e.repositoryId, 0);
-    const inRepo = new Set(
-      (
-        await tx
-          .selectFrom('manifest_ref as r')
-          .innerJoin('manifest as m', 'm.id', 'r.manifest_id')
-          .select('r.digest')
-          .distinct()
-          .where('r.kind', '=', 'blob')
-          .where('r.digest', 'in', digests)
-          .where('m.repository_id', '=', e.repositoryId)
-          .where('m.id', '<>', e.manifestId)
-          .execute()
-      ).map((r) => r.digest),
-    );
+    const inRepo = await blobsInRepository(tx, digests, e.repositoryId, e.manifestId);
     const newToRepo = digests.filter((d) => !inRepo.has(d));
     if (!newToRepo.length) return;
-    const elsewhere = new Set(
-      (
-        await tx
-          .selectFrom('manifest_ref as r')
-          .innerJoin('manifest as m', 'm.id', 'r.manifest_id')
-          .innerJoin('repository as p', 'p.id', 'm.repository_id')
-          .select('r.digest')
-          .distinct()
-          .where('r.kind', '=', 'blob')
-          .where('r.digest', 'in', newToRepo)
-          .where('m.repository_id', '<>', e.repositoryId)
-          .where(inNamespace('p', namespace))
-          .execute()
-      ).map((r) => r.digest),
-    );
-    const sizes = new Map(
-      (await tx.selectFrom('blob').select(['digest', 'size']).where('digest', 'in', newToRepo).execute()).map((r) => [
-        r.digest,
-        Number(r.size),
-      ]),
-    );
-    const repoDelta = newToRepo.reduce((n, d) => n + (sizes.get(d) ?? 0), 0);
-    const nsDelta = newToRepo.filter((d) => !elsewhere.has(d)).reduce((n, d) => n + (sizes.get(d) ?? 0), 0);
+    const elsewhere = await blobsInNamespace(tx, newToRepo, namespace, e.repositoryId);
+    const { repoDelta, nsDelta } = await sizeDeltas(tx, newToRepo, elsewhere);
     const after = before + nsDelta;
     if (nsDelta > 0) {
       const force = await limitsInForce(tx, this.settings, namespace);
@@ -130,44 +135,12 @@ export class QuotaUsage {
       const namespace = namespaceOfRepository(repository);
       await this.lock(tx, namespace);
       if (!digests.length) return;
-      const stillInRepo = new Set(
-        (
-          await tx
-            .selectFrom('manifest_ref as r')
-            .innerJoin('manifest as m', 'm.id', 'r.manifest_id')
-            .select('r.digest')
-            .distinct()
-            .where('r.kind', '=', 'blob')
-            .where('r.digest', 'in', digests)
-            .where('m.repository_id', '=', repositoryId)
-            .execute()
-        ).map((r) => r.digest),
-      );
+      const stillInRepo = await blobsInRepository(tx, digests, repositoryId);
       const gone = digests.filter((d) => !stillInRepo.has(d));
       if (!gone.length) return;
-      const stillInNs = new Set(
-        (
-          await tx
-            .selectFrom('manifest_ref as r')
-            .innerJoin('manifest as m', 'm.id', 'r.manifest_id')
-            .innerJoin('repository as p', 'p.id', 'm.repository_id')
-            .select('r.digest')
-            .distinct()
-            .where('r.kind', '=', 'blob')
-            .where('r.digest', 'in', gone)
-            .where(inNamespace('p', namespace))
-            .execute()
-        ).map((r) => r.digest),
-      );
-      const sizes = new Map(
-        (await tx.selectFrom('blob').select(['digest', 'size']).where('digest', 'in', gone).execute()).map((r) => [
-          r.digest,
-          Number(r.size),
-        ]),
-      );
-      const repoDelta = -gone.reduce((n, d) => n + (sizes.get(d) ?? 0), 0);
-      const nsDelta = -gone.filter((d) => !stillInNs.has(d)).reduce((n, d) => n + (sizes.get(d) ?? 0), 0);
-      await this.add(tx, namespace, nsDelta, repositoryId, repoDelta);
+      const stillInNs = await blobsInNamespace(tx, gone, namespace);
+      const { repoDelta, nsDelta } = await sizeDeltas(tx, gone, stillInNs);
+      await this.add(tx, namespace, -nsDelta, repositoryId, -repoDelta);
     };
   }
 
