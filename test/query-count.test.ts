@@ -20,10 +20,16 @@ const ROUNDS = 20;
  * Statements per small push (POST, PUT ?digest= of a new layer, PUT of a manifest by a new tag; the scanner off):
  * 1 + 6 + 13 (docs/PERFORMANCE.md "Small pushes, third round"; the blob PUT also records the new link as a gc
  * candidate, services/gc-candidates.ts). With the cache off three more on each of the three
- * requests (the token's standing and the repository's permissions), and one spare for a background statement
- * (PostgreSQL's replica heartbeat) that lands in the count now and then.
+ * requests (the token's standing and the repository's permissions); a background statement
+ * that lands in the count now and then is what BACKGROUND allows.
  */
-const PUSH_LIMITS = { inmemory: 20, none: 20 + 3 * 3 + 1 } as const;
+const PUSH_LIMITS = { inmemory: 20, none: 20 + 3 * 3 } as const;
+
+/**
+ * A background statement (PostgreSQL's replica heartbeat, a poller) that lands inside a measurement adds 1/ROUNDS
+ * to the mean; one statement more per request adds 1. The limits allow the first, never the second.
+ */
+const BACKGROUND = 0.25;
 
 /** Limits per request once the first request has filled the caches. */
 const LIMITS = {
@@ -116,12 +122,12 @@ for (const dialect of await testDialects()) {
 
       test(`manifest GET by tag: at most ${LIMITS[engine].manifestByTag} queries`, async () => {
         const n = await perRequest('GET', `/v2/${REPO}/manifests/v1`);
-        assert.ok(n <= LIMITS[engine].manifestByTag, `${n} queries per manifest GET by tag`);
+        assert.ok(n <= LIMITS[engine].manifestByTag + BACKGROUND, `${n} queries per manifest GET by tag`);
       });
 
       test(`blob HEAD: at most ${LIMITS[engine].blobHead} queries`, async () => {
         const n = await perRequest('HEAD', `/v2/${REPO}/blobs/${layer.digest}`);
-        assert.ok(n <= LIMITS[engine].blobHead, `${n} queries per blob HEAD`);
+        assert.ok(n <= LIMITS[engine].blobHead + BACKGROUND, `${n} queries per blob HEAD`);
       });
 
       test(`small push (POST, PUT ?digest=, manifest PUT): at most ${PUSH_LIMITS[engine]} queries`, async () => {
@@ -139,12 +145,12 @@ for (const dialect of await testDialects()) {
         const before = s.berth.database.queries.count;
         for (let i = 1; i <= ROUNDS; i++) await pushOnce(i);
         const n = (s.berth.database.queries.count - before) / ROUNDS;
-        assert.ok(n <= PUSH_LIMITS[engine], `${n} queries per small push`);
+        assert.ok(n <= PUSH_LIMITS[engine] + BACKGROUND, `${n} queries per small push`);
       });
 
       test(`blob GET: at most ${LIMITS[engine].blobGet} queries`, async () => {
         const n = await perRequest('GET', `/v2/${REPO}/blobs/${layer.digest}`, layer.size);
-        assert.ok(n <= LIMITS[engine].blobGet, `${n} queries per blob GET`);
+        assert.ok(n <= LIMITS[engine].blobGet + BACKGROUND, `${n} queries per blob GET`);
       });
     });
   }

@@ -37,7 +37,8 @@ export async function runGc(o: {
       dryRun: o.dryRun,
       sweep: o.sweep,
       graceSeconds: o.grace === undefined ? undefined : Number(o.grace),
-      onProgress: (p) => bar.update({ label: p.phase, done: p.done, total: p.total, unit: p.phase, bytes: p.bytes }),
+      onProgress: (p) =>
+        bar.update({ label: p.phase, done: p.done, total: p.total, unit: p.phase === 'sweep' ? 'rows' : p.phase, bytes: p.bytes }),
     }).finally(() => bar.done());
     if (!run.ran) {
       process.stdout.write(`gc: skipped: ${run.reason}\n`);
