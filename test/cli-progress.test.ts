@@ -127,11 +127,11 @@ test('berth gc: a progress line on a terminal, only the summary through a pipe',
   }
   const tty = await onPty(gcArgs);
   assert.equal(tty.status, 0, tty.out);
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal escapes are what is checked
   // A pass examines only its candidates (and, on the first run, the sweep's rows): its totals are not known up front,
   // so the line shows the phase and its count (drawn at most every 100 ms: a short pass shows its first phase).
   assert.match(
     tty.out,
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal escapes are what is checked
     /\r\x1b\[Kgc {2}(sweep|uploads|manifests|links|blobs|stray files) {2}\d+ (rows|uploads|manifests|links|blobs|stray files)/,
     JSON.stringify(tty.out.slice(0, 400)),
   );
