@@ -4,7 +4,9 @@
 // manifest of the current lifetime, which is the last acknowledged write. SQLite and PostgreSQL.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { sql } from 'kysely';
+import { Kysely, SqliteDialect, sql } from 'kysely';
+import SQLite from 'better-sqlite3';
+import { tagHistoryOpenUniqueMigration } from '../src/db/migrations-tag-history-open.ts';
 import { testDialects } from './helpers/databases.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { imageManifest, pushBlob, putManifest } from './helpers/registry-client.ts';
@@ -82,3 +84,47 @@ for (const dialect of await testDialects()) {
     });
   });
 }
+
+test('0023 closes open duplicates a database may already hold (keeping the newest) and then refuses a second current lifetime', async () => {
+  const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new SQLite(':memory:') }) });
+  try {
+    // 0007's table and its index (unique among lifetimes with no end).
+    await sql`create table tag_history (id integer primary key autoincrement, repository_id bigint not null,
+      name text not null, manifest_digest text not null, start_ts bigint not null, end_ts bigint)`.execute(db);
+    await sql`create unique index tag_history_open on tag_history (repository_id, name) where end_ts is null`.execute(db);
+    const future = Date.now() + 3600_000;
+    const rows = [
+      ['a', 'd1', 10, null], // open, older
+      ['a', 'd2', 20, future], // open (labelled), newest: kept
+      ['a', 'd0', 5, 8], // ended long ago: untouched
+      ['b', 'd4', 10, future], // two labelled at the same start: the higher id is kept
+      ['b', 'd5', 10, future],
+      ['c', 'd6', 10, null], // the only one: kept
+    ] as const;
+    for (const [name, digest, start, end] of rows)
+      await db
+        .insertInto('tag_history')
+        .values({ repository_id: 1, name, manifest_digest: digest, start_ts: start, end_ts: end })
+        .execute();
+    const before = Date.now();
+    await tagHistoryOpenUniqueMigration().up(db);
+    const after = await db.selectFrom('tag_history').selectAll().orderBy('id').execute();
+    const by = (d: string) => after.find((r) => r.manifest_digest === d)!;
+    assert.deepEqual(
+      after.filter((r) => r.is_current === 1).map((r) => r.manifest_digest),
+      ['d2', 'd5', 'd6'],
+    );
+    for (const d of ['d1', 'd4']) assert.ok(Number(by(d).end_ts) >= before && Number(by(d).end_ts) <= Date.now(), `${d} closed now`);
+    assert.equal(Number(by('d0').end_ts), 8);
+    assert.equal(Number(by('d2').end_ts), future);
+    await assert.rejects(
+      db
+        .insertInto('tag_history')
+        .values({ repository_id: 1, name: 'a', manifest_digest: 'dx', start_ts: 30, end_ts: future, is_current: 1 })
+        .execute(),
+      /UNIQUE constraint failed/,
+    );
+  } finally {
+    await db.destroy();
+  }
+});
