@@ -20,6 +20,7 @@ import { repoMirrorMigration } from './migrations-mirror.js';
 import { proxyCacheMigration } from './migrations-proxy-cache.js';
 import { keyFingerprintMigration } from './migrations-key-fingerprint.js';
 import { gcCandidatesMigration } from './migrations-gc-candidates.js';
+import { tagHistoryOpenUniqueMigration } from './migrations-tag-history-open.js';
 
 function migrations(dialect: Dialect): Record<string, Migration> {
   const id = (t: string) =>
@@ -72,6 +73,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0015_proxy_cache': proxyCacheMigration(),
     '0022_key_fingerprint': keyFingerprintMigration(),
     '0021_gc_candidates': gcCandidatesMigration(dialect),
+    '0023_tag_history_open_unique': tagHistoryOpenUniqueMigration(),
   };
 }
 

@@ -53,6 +53,8 @@ export interface TagHistoryTable {
   manifest_digest: string;
   start_ts: number;
   end_ts: number | null;
+  /** 1 on the tag's current lifetime (at most one per tag, whatever its end), else null (0023). */
+  is_current: Generated<number | null>;
 }
 export interface UploadTable {
   id: string;

@@ -1,7 +1,7 @@
 // Tag history (the time machine): every write to a tag goes through here, in the caller's transaction,
 // so the `tag` row and its open `tag_history` row never disagree. History is pruned by gc after
 // DEFAULT_TAG_EXPIRATION; until then gc keeps the manifests it names.
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/types.js';
 import type {} from '../db/types-tag-policy.js';
 import { activeTag, openLifetime } from './tag-expiry.js';
@@ -10,18 +10,16 @@ import { prepared } from '../db/prepared.js';
 
 type Tx = Kysely<Database>;
 
-const openLifetimeOf = prepared(3, (tx: Tx, repositoryId: number, name: string, now: number) =>
+/** The tag's current lifetime (at most one, 0023's unique index), open or ended by its own expiration. */
+const currentLifetimeOf = prepared(2, (tx: Tx, repositoryId: number, name: string) =>
   tx
     .selectFrom('tag_history')
-    .select(['id', 'manifest_digest'])
+    .select(['id', 'manifest_digest', 'end_ts'])
     .where('repository_id', '=', repositoryId)
     .where('name', '=', name)
-    .where(openLifetime(now))
-    .orderBy('start_ts', 'desc')
-    .orderBy('id', 'desc')
-    .limit(1),
+    .where('is_current', '=', 1),
 );
-/** The tag row: its expiration replaced (`expiresAt` a number or null) or kept (the second form). */
+/** The tag row, its expiration replaced by `expiresAt` (a number or null). */
 const upsertTag = prepared(5, (tx: Tx, repositoryId: number, name: string, manifestId: number, now: number, expiresAt: number | null) =>
   tx
     .insertInto('tag')
@@ -30,19 +28,33 @@ const upsertTag = prepared(5, (tx: Tx, repositoryId: number, name: string, manif
       oc.columns(['repository_id', 'name']).doUpdateSet({ manifest_id: manifestId, updated_at: now, expires_at: expiresAt }),
     ),
 );
+/** The tag row, keeping its expiration when it stays on the same manifest and is alive, else none (`expiresAt` null). */
 const upsertTagKeepExpiry = prepared(
   5,
   (tx: Tx, repositoryId: number, name: string, manifestId: number, now: number, expiresAt: number | null) =>
     tx
       .insertInto('tag')
       .values({ repository_id: repositoryId, name, manifest_id: manifestId, updated_at: now, expires_at: expiresAt })
-      .onConflict((oc) => oc.columns(['repository_id', 'name']).doUpdateSet({ manifest_id: manifestId, updated_at: now })),
+      .onConflict((oc) =>
+        oc.columns(['repository_id', 'name']).doUpdateSet({
+          manifest_id: manifestId,
+          updated_at: now,
+          expires_at: sql<number | null>`case when tag.manifest_id = excluded.manifest_id
+            and (tag.expires_at is null or tag.expires_at > ${now}) then tag.expires_at else null end`,
+        }),
+      ),
 );
-const endLifetime = prepared(2, (tx: Tx, id: number, end: number | null) =>
+const setLifetimeEnd = prepared(2, (tx: Tx, id: number, end: number | null) =>
   tx.updateTable('tag_history').set({ end_ts: end }).where('id', '=', id),
 );
+/** Makes a lifetime no longer the current one, ending at `end`. */
+const retireLifetime = prepared(2, (tx: Tx, id: number, end: number | null) =>
+  tx.updateTable('tag_history').set({ end_ts: end, is_current: null }).where('id', '=', id),
+);
 const startLifetime = prepared(5, (tx: Tx, repositoryId: number, name: string, digest: string, start: number, end: number | null) =>
-  tx.insertInto('tag_history').values({ repository_id: repositoryId, name, manifest_digest: digest, start_ts: start, end_ts: end }),
+  tx
+    .insertInto('tag_history')
+    .values({ repository_id: repositoryId, name, manifest_digest: digest, start_ts: start, end_ts: end, is_current: 1 }),
 );
 
 /**
@@ -50,6 +62,11 @@ const startLifetime = prepared(5, (tx: Tx, repositoryId: number, name: string, d
  * `expiresAt` (ms): the new lifetime's end (a push with the quay.expires-after label); on the same manifest it
  * replaces the current end (null clears it); undefined keeps it. A tag under an immutability rule is refused a
  * different manifest (TagImmutableError, `refusal` names the action) and never gets an expiration.
+ *
+ * Concurrent writers of one tag take turns: the tag row is written first, which on PostgreSQL locks it until the
+ * transaction ends, so the lifetime read next is the one the previous writer left (read committed: each statement
+ * sees what committed before it). The unique index on the current lifetime backs this up: a writer that still
+ * races fails with a unique conflict and its caller retries (retryOnConflict).
  */
 export async function setTag(
   tx: Tx,
@@ -63,21 +80,22 @@ export async function setTag(
     refusal?: 'overwrite' | 'move';
   },
 ): Promise<void> {
-  const open = (await openLifetimeOf(tx, t.repositoryId, t.name, t.now)).rows[0];
   const rule = immutableBy(await rulesOf(tx, t.repositoryId), t.name);
-  if (rule && open && open.manifest_digest !== t.digest) throw new TagImmutableError(t.name, rule, t.refusal ?? 'move');
   const expiresAt = rule ? undefined : t.expiresAt;
-  const same = open?.manifest_digest === t.digest;
-  // A new lifetime has no expiration unless one is given; the same manifest keeps its lifetime's end unless given.
-  const rowExpiry = same ? expiresAt : (expiresAt ?? null);
-  await (rowExpiry === undefined ? upsertTagKeepExpiry : upsertTag)(tx, t.repositoryId, t.name, t.manifestId, t.now, rowExpiry ?? null);
-  if (same) {
-    if (expiresAt !== undefined) await endLifetime(tx, open.id, expiresAt);
+  // Undefined keeps the tag row's expiration only if it stays on the same (alive) manifest: the same rule as below.
+  await (expiresAt === undefined ? upsertTagKeepExpiry : upsertTag)(tx, t.repositoryId, t.name, t.manifestId, t.now, expiresAt ?? null);
+  const current = (await currentLifetimeOf(tx, t.repositoryId, t.name)).rows[0];
+  const open = current && (current.end_ts === null || Number(current.end_ts) > t.now) ? current : undefined;
+  // Refused after the tag row was written: throwing rolls the transaction back.
+  if (rule && open && open.manifest_digest !== t.digest) throw new TagImmutableError(t.name, rule, t.refusal ?? 'move');
+  if (open && open.manifest_digest === t.digest) {
+    if (expiresAt !== undefined) await setLifetimeEnd(tx, open.id, expiresAt);
     return;
   }
-  if (open) await endLifetime(tx, open.id, t.now);
-  // A concurrent writer of the same tag makes this insert conflict (one open row per tag); callers retry.
-  await startLifetime(tx, t.repositoryId, t.name, t.digest, t.now, rowExpiry ?? null);
+  // The current lifetime ends now (or stays ended at its expiration) and is no longer current.
+  if (current) await retireLifetime(tx, current.id, open ? t.now : current.end_ts);
+  // A new lifetime has no expiration unless one is given.
+  await startLifetime(tx, t.repositoryId, t.name, t.digest, t.now, expiresAt ?? null);
 }
 
 /** Deletes a tag and ends its lifetime; false when there was no such tag (or it had expired). Refused under a rule. */
@@ -128,7 +146,7 @@ export async function setTagExpiry(tx: Tx, repositoryId: number, name: string, e
 export async function endTagsOfDeletedManifest(tx: Tx, repositoryId: number, digest: string, now: number): Promise<void> {
   await tx
     .updateTable('tag_history')
-    .set({ end_ts: now })
+    .set({ end_ts: now, is_current: null })
     .where('repository_id', '=', repositoryId)
     .where('manifest_digest', '=', digest)
     .where(openLifetime(now))
@@ -151,7 +169,7 @@ async function endLifetimes(tx: Tx, repositoryId: number, names: string[], now: 
   if (!names.length) return;
   await tx
     .updateTable('tag_history')
-    .set({ end_ts: now })
+    .set({ end_ts: now, is_current: null })
     .where('repository_id', '=', repositoryId)
     .where('name', 'in', names)
     .where(openLifetime(now))

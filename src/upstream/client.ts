@@ -16,6 +16,7 @@ import {
 } from './errors.js';
 import { isDigestReference, parseUpstreamRegistry, type UpstreamRegistry } from './reference.js';
 import { readBody, Transport } from './transport.js';
+import type { ProxySettings } from './proxy.js';
 
 export interface UpstreamOptions {
   /** "host[:port][/namespace]" or a parsed UpstreamRegistry. */
@@ -29,6 +30,8 @@ export interface UpstreamOptions {
   /** Socket idle timeout (default 30 000 ms). */
   timeoutMs?: number;
   userAgent?: string;
+  /** An outbound proxy for every request (forward for http://, CONNECT for https://), with its no_proxy list. */
+  proxy?: ProxySettings;
   /** Clock for the token cache (tests). */
   now?: () => number;
 }
@@ -70,6 +73,7 @@ export class UpstreamClient {
       scheme: opts.scheme,
       timeoutMs: opts.timeoutMs ?? 30_000,
       userAgent: opts.userAgent ?? 'berth-proxy-cache/1',
+      ...(opts.proxy ? { proxy: opts.proxy } : {}),
     });
   }
 

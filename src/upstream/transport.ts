@@ -4,6 +4,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { UpstreamError, UpstreamUnreachableError } from './errors.js';
+import { ProxyError, proxyAuthorization, proxyFailure, proxyFor, proxyLabel, TunnelAgent, type ProxySettings } from './proxy.js';
 
 export interface TransportOptions {
   /** host[:port] requests go to. */
@@ -15,6 +16,8 @@ export interface TransportOptions {
   /** Socket idle timeout in ms (default 30 s). */
   timeoutMs: number;
   userAgent: string;
+  /** An outbound proxy (forward for http://, CONNECT for https://) and the hosts that bypass it (proxy.ts). */
+  proxy?: ProxySettings;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -28,6 +31,9 @@ export class Transport {
   private scheme: 'http' | 'https' | undefined;
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 32 });
   private readonly httpsAgent: https.Agent;
+  /** Connections through the proxy, made when first needed: CONNECT tunnels, and keep-alive to a forward proxy. */
+  private tunnelAgent: TunnelAgent | undefined;
+  private forwardAgent: http.Agent | undefined;
 
   constructor(private readonly opts: TransportOptions) {
     this.scheme = opts.scheme ?? (opts.insecure ? undefined : 'https');
@@ -42,6 +48,8 @@ export class Transport {
   close(): void {
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
+    this.tunnelAgent?.destroy();
+    this.forwardAgent?.destroy();
   }
 
   /**
@@ -75,21 +83,62 @@ export class Transport {
   private once(method: string, u: URL, headers: Record<string, string>): Promise<http.IncomingMessage> {
     const secure = u.protocol === 'https:';
     const sameHost = u.host === this.opts.apiHost;
+    const proxy = proxyFor(u, this.opts.proxy);
+    const h = { 'user-agent': this.opts.userAgent, ...headers };
     return new Promise((resolve, reject) => {
-      const req = (secure ? https : http).request(u, {
-        method,
-        headers: { 'user-agent': this.opts.userAgent, ...headers },
-        agent: sameHost ? (secure ? this.httpsAgent : this.httpAgent) : undefined,
-        // A redirect to a CDN keeps certificate checks unless insecure.
-        ...(secure && !sameHost ? { rejectUnauthorized: !this.opts.insecure } : {}),
-      });
+      let req: http.ClientRequest;
+      if (proxy && secure) {
+        this.tunnelAgent ??= new TunnelAgent(proxy, { keepAlive: true, maxSockets: 32, rejectUnauthorized: !this.opts.insecure });
+        req = https.request(u, { method, headers: h, agent: this.tunnelAgent });
+      } else if (proxy) {
+        // A forward proxy: the request line names the absolute URL; Host stays the registry's.
+        const viaTls = proxy.protocol === 'https:';
+        this.forwardAgent ??= viaTls
+          ? new https.Agent({ keepAlive: true, maxSockets: 32 })
+          : new http.Agent({ keepAlive: true, maxSockets: 32 });
+        req = (viaTls ? https : http).request({
+          host: proxy.hostname,
+          port: proxy.port || (viaTls ? 443 : 80),
+          method,
+          path: u.href,
+          setHost: false,
+          headers: { host: u.host, ...h, ...proxyAuthorization(proxy) },
+          agent: this.forwardAgent,
+        });
+      } else {
+        req = (secure ? https : http).request(u, {
+          method,
+          headers: h,
+          agent: sameHost ? (secure ? this.httpsAgent : this.httpAgent) : undefined,
+          // A redirect to a CDN keeps certificate checks unless insecure.
+          ...(secure && !sameHost ? { rejectUnauthorized: !this.opts.insecure } : {}),
+        });
+      }
       req.setTimeout(this.opts.timeoutMs, () =>
         req.destroy(new UpstreamUnreachableError(`${this.opts.apiHost} did not answer within ${this.opts.timeoutMs} ms`)),
       );
-      req.on('error', (e) => reject(this.explain(e as NodeJS.ErrnoException)));
+      req.on('error', (e) => {
+        const err = e as NodeJS.ErrnoException;
+        // Through a forward proxy every socket error is the proxy's; through a tunnel only the CONNECT's are.
+        if (proxy && (err instanceof ProxyError || (!secure && !(err instanceof UpstreamError)))) {
+          const p = proxyFailure(proxy, err);
+          const unreachable = new UpstreamUnreachableError(`${p.message} (reaching ${u.host})`);
+          unreachable.cause = err;
+          reject(unreachable);
+        } else reject(this.explain(err));
+      });
       req.on('response', (res) => {
         // An idle body is cut with the same timeout (the request's timer covers the socket while it is read).
         res.on('error', () => undefined);
+        if (proxy && !secure && res.statusCode === 407) {
+          res.resume();
+          reject(
+            new UpstreamUnreachableError(
+              `the proxy ${proxyLabel(proxy)} refused the request to ${u.host}: 407 Proxy Authentication Required`,
+            ),
+          );
+          return;
+        }
         resolve(res);
       });
       req.end();

@@ -122,6 +122,7 @@ export class MirrorScheduler {
       upstream = (this.opts.open ?? openUpstream)(parseExternalReference(row.external_reference), {
         verifyTls: cfg.verify_tls !== false,
         credentials: this.store.credentials(row),
+        ...(cfg.proxy ? { proxy: cfg.proxy } : {}),
       });
       this.upstreams.add(upstream);
       const p = await syncRepository(this.deps, row.name, upstream, rules, checkpoint);

@@ -1,8 +1,8 @@
 // The remote repository a mirror copies from, over src/upstream's client: tags, manifests (verified by digest)
 // and blob streams, with the mirror's credentials and TLS setting (verify_tls false: certificates not checked
-// and plain HTTP allowed, as skopeo --tls-verify=false).
+// and plain HTTP allowed, as skopeo --tls-verify=false) and its outbound proxy (external_registry_config.proxy).
 import type { Readable } from 'node:stream';
-import { UpstreamClient, UpstreamError } from '../../upstream/index.js';
+import { UpstreamClient, UpstreamError, type ProxySettings } from '../../upstream/index.js';
 import type { ExternalReference } from './reference.js';
 
 export interface UpstreamManifest {
@@ -22,13 +22,14 @@ export interface MirrorUpstream {
 
 export function openUpstream(
   ref: ExternalReference,
-  o: { verifyTls: boolean; credentials?: { username: string; password: string }; userAgent?: string },
+  o: { verifyTls: boolean; credentials?: { username: string; password: string }; userAgent?: string; proxy?: ProxySettings },
 ): MirrorUpstream {
   const client = new UpstreamClient({
     registry: ref.host,
     insecure: !o.verifyTls,
     ...(o.credentials ? { username: o.credentials.username, password: o.credentials.password } : {}),
     userAgent: o.userAgent ?? 'berth-mirror',
+    ...(o.proxy ? { proxy: o.proxy } : {}),
   });
   return {
     describe: `${ref.host}/${ref.repository}`,
