@@ -22,6 +22,9 @@ export const FIPS_SET = [
   'test/operator-core.test.ts', // the operator's generated CA, certificates and passwords
   'test/token-standing.test.ts', // a registry token stops working when its account, robot token or permission goes
   'test/upstream-client.test.ts', // Basic and Docker token auth against remote registries, digest checks
+  'test/key-fingerprint.test.ts', // start-up refuses a database secret key the database was not set up with
+  'test/mirror-proxy.test.ts', // mirror sync through a forward proxy and a CONNECT tunnel to a TLS upstream
+  'test/proxy-cache-replicas.test.ts', // sealed proxy-cache credentials read through the shared Redis cache
   // one end-to-end file per area
   'test/conformance.test.ts', // registry: the OCI conformance suite
   'test/clients.test.ts', // registry: real clients
@@ -35,4 +38,5 @@ export const FIPS_SET = [
   'test/mirror.test.ts', // repository mirroring (sealed upstream credentials)
   'test/quota.test.ts', // storage quotas
   'test/tag-policy.test.ts', // tag expiration and immutable tags
+  'test/gc-candidates.test.ts', // garbage collection (candidate-driven, the sweep)
 ];
