@@ -50,6 +50,31 @@ export async function linkBlob(
 const eb = expressionBuilder<Database, never>();
 
 /**
+ * True where a manifest is neither tagged nor in its repository's tag history since `historyCutoff` (restorable):
+ * the manifest side of gc's rule, shared by a pass's candidates (gc.ts) and the sweep (gc-sweep.ts).
+ */
+export function manifestUntagged(
+  id: Expression<number>,
+  repositoryId: Expression<number>,
+  digest: Expression<string>,
+  historyCutoff: number,
+): Expression<SqlBool> {
+  return eb.and([
+    eb.not(eb.exists(eb.selectFrom('tag').select('tag.manifest_id').where('tag.manifest_id', '=', id))),
+    eb.not(
+      eb.exists(
+        eb
+          .selectFrom('tag_history as h')
+          .select('h.id')
+          .where('h.repository_id', '=', repositoryId)
+          .where('h.manifest_digest', '=', digest)
+          .where((w) => w.or([w('h.end_ts', 'is', null), w('h.end_ts', '>=', historyCutoff)])),
+      ),
+    ),
+  ]);
+}
+
+/**
  * True where a blob is used by nothing: no repository links it and no manifest names it. `digest` is a column
  * (`eb.ref('b.digest')`, to list candidates) or a value (`sql.val(digest)`, to re-check one before deleting it).
  * A dry run counts as gone the links of the repositories in `linksGone` and the manifests in `manifestsGone`.

@@ -7,8 +7,7 @@
 import { sql } from 'kysely';
 import type { DB } from '../db/database.js';
 import type { GcCandidateKind } from '../db/types-gc.js';
-import type {} from '../db/types-gc.js';
-import { blobUnreferenced, linkUnreferenced } from './blob-links.js';
+import { blobUnreferenced, linkUnreferenced, manifestUntagged } from './blob-links.js';
 
 export type SweepPhase = 'manifests' | 'links' | 'blobs' | 'files' | 'done';
 const NEXT: Record<SweepPhase, SweepPhase> = { manifests: 'links', links: 'blobs', blobs: 'files', files: 'done', done: 'done' };
@@ -90,23 +89,7 @@ async function readPage(
     const rows = await db
       .selectFrom('manifest as m')
       .select(['m.id', 'm.repository_id', 'm.digest'])
-      .select((eb) =>
-        flag(
-          eb.and([
-            eb.not(eb.exists(eb.selectFrom('tag').select('tag.manifest_id').whereRef('tag.manifest_id', '=', 'm.id'))),
-            eb.not(
-              eb.exists(
-                eb
-                  .selectFrom('tag_history as h')
-                  .select('h.id')
-                  .whereRef('h.repository_id', '=', 'm.repository_id')
-                  .whereRef('h.manifest_digest', '=', 'm.digest')
-                  .where((w) => w.or([w('h.end_ts', 'is', null), w('h.end_ts', '>=', o.historyCutoff)])),
-              ),
-            ),
-          ]),
-        ).as('loose'),
-      )
+      .select((eb) => flag(manifestUntagged(eb.ref('m.id'), eb.ref('m.repository_id'), eb.ref('m.digest'), o.historyCutoff)).as('loose'))
       .where('m.id', '>', after)
       .orderBy('m.id')
       .limit(limit)

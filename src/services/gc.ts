@@ -8,7 +8,7 @@ import { type Expression, expressionBuilder, sql } from 'kysely';
 import type { DB } from '../db/database.js';
 import type { Database } from '../db/types.js';
 import type { GcCandidateKind } from '../db/types-gc.js';
-import { blobUnreferenced, linkUnreferenced } from './blob-links.js';
+import { blobUnreferenced, linkUnreferenced, manifestUntagged } from './blob-links.js';
 import type { ServiceContext } from './context.js';
 import { recordHistoryPruned, recordManifestDeleted } from './gc-candidates.js';
 import { type SweepFound, type SweepState, saveSweep, sweepRows, sweepToRun } from './gc-sweep.js';
@@ -298,17 +298,7 @@ async function examineManifest(pass: Pass, c: Candidate): Promise<boolean> {
     .select(['m.id', 'm.created_at'])
     .select((eb) =>
       sql<number>`case when ${eb.and([
-        untagged(eb.ref('m.id')),
-        eb.not(
-          eb.exists(
-            eb
-              .selectFrom('tag_history as h')
-              .select('h.id')
-              .whereRef('h.repository_id', '=', 'm.repository_id')
-              .whereRef('h.manifest_digest', '=', 'm.digest')
-              .where((w) => w.or([w('h.end_ts', 'is', null), w('h.end_ts', '>=', historyCutoff)])),
-          ),
-        ),
+        manifestUntagged(eb.ref('m.id'), eb.ref('m.repository_id'), eb.ref('m.digest'), historyCutoff),
         eb.not(
           eb.exists(
             eb
