@@ -7,7 +7,10 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { once } from 'node:events';
+import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
+import { Worker } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
 import { sql } from 'kysely';
 import { openDatabase } from '../src/db/database.ts';
@@ -107,6 +110,48 @@ describe('SQLite checkpoints on a worker thread', { timeout: 120_000 }, () => {
       assert.equal(sqlite.pragma('integrity_check', { simple: true }), 'ok');
     } finally {
       sqlite.close();
+    }
+  });
+
+  test('a transaction that reads, then writes, waits for a checkpoint holding the writer lock instead of failing', async () => {
+    // A TRUNCATE checkpoint on the worker's connection holds the writer lock while it copies the log. Another
+    // connection taking that lock for 300 ms stands in for it. Before transactions began IMMEDIATE, the write
+    // below failed at once with SQLITE_BUSY (SQLite does not wait on a lock upgrade): a 500 to a tag PUT.
+    const file = path.join(dir, 'upgrade.db');
+    const database = await openDatabase({ kind: 'sqlite', file });
+    const { db } = database;
+    try {
+      await sql`CREATE TABLE ck_upgrade (id INTEGER PRIMARY KEY, who TEXT NOT NULL)`.execute(db);
+      await database.durable();
+      const holder = new Worker(
+        `const { parentPort, workerData } = require('node:worker_threads');
+         const SQLite = require(workerData.module);
+         const other = new SQLite(workerData.file);
+         other.exec("BEGIN IMMEDIATE; INSERT INTO ck_upgrade (who) VALUES ('holder')");
+         parentPort.postMessage('locked');
+         setTimeout(() => { other.exec('COMMIT'); other.close(); parentPort.postMessage('released'); }, 300);`,
+        { eval: true, workerData: { file, module: createRequire(import.meta.url).resolve('better-sqlite3') } },
+      );
+      const messages: string[] = [];
+      holder.on('message', (m: string) => messages.push(m));
+      await once(holder, 'message');
+      const t0 = performance.now();
+      await db.transaction().execute(async (trx) => {
+        await sql`SELECT count(*) AS n FROM ck_upgrade`.execute(trx);
+        await sql`INSERT INTO ck_upgrade (who) VALUES ('berth')`.execute(trx);
+      });
+      const waited = performance.now() - t0;
+      await once(holder, 'exit');
+      assert.deepEqual(messages, ['locked', 'released']);
+      assert.ok(waited >= 200, `the transaction waited for the lock (${waited.toFixed(0)} ms)`);
+      const rows = (await sql<{ who: string }>`SELECT who FROM ck_upgrade ORDER BY id`.execute(db)).rows;
+      assert.deepEqual(
+        rows.map((r) => r.who),
+        ['holder', 'berth'],
+        'both writes are there, in lock order',
+      );
+    } finally {
+      await database.close();
     }
   });
 });

@@ -1,13 +1,14 @@
 // Opens the metadata database: embedded SQLite by default, PostgreSQL for production.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect } from 'kysely';
 import SQLite from 'better-sqlite3';
 import type { Database } from './types.js';
 import { migrate } from './migrations.js';
 import { WalGroupSync } from './wal-sync.js';
 import { CHECKPOINT_DEFAULTS, WalCheckpointer, type CheckpointSettings } from './checkpointer.js';
 import { QueryCounter } from './query-counter.js';
+import { ImmediateSqliteDialect } from './sqlite-dialect.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 export type DB = Kysely<Database>;
@@ -58,7 +59,7 @@ export async function openDatabase(settings: DatabaseSettings): Promise<OpenedDa
         }),
     );
     const queries = new QueryCounter();
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), plugins: [queries] });
+    const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }), plugins: [queries] });
     await migrate(db as Kysely<unknown>, 'sqlite');
     await wal?.durable();
     return {
