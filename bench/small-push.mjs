@@ -8,16 +8,37 @@
 // while regbench runs, and until the server is idle again (what the pushes left behind: the scanner's queue, flushes).
 //
 //   node bench/small-push.mjs [--rounds 6] [--small 500] [--conc 16] [--baseline ../other/bin/berth.js]
-//                             [--load N] [--cpu-prof DIR] [--json FILE]
+//                             [--load N] [--cpu-prof DIR] [--json FILE] [--db sqlite|postgres]
 //
 // --load N: N CPU-bound busy loops beside the servers for the whole run. --cpu-prof DIR: run this checkout's
-// Berth under `node --cpu-prof` (the profile is written into DIR when it stops).
+// Berth under `node --cpu-prof` (the profile is written into DIR when it stops). --db postgres: each server on a fresh
+// PostgreSQL database (created through BENCH_PG, default postgresql://postgres@127.0.0.1:5432/test, dropped at the end).
 import os from 'node:os';
 import path from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { ROOT, cpuSeconds, freePort, makeTempDir, parseArgs, removeDir, runRegbench, startBerth, startLoad } from './lib.mjs';
+import {
+  ROOT,
+  cpuSeconds,
+  createPostgresDatabase,
+  freePort,
+  makeTempDir,
+  parseArgs,
+  removeDir,
+  runRegbench,
+  startBerth,
+  startLoad,
+} from './lib.mjs';
 
-const opt = parseArgs(process.argv.slice(2), { rounds: 6, small: 500, conc: 16, baseline: '', load: 0, 'cpu-prof': '', json: '' });
+const opt = parseArgs(process.argv.slice(2), {
+  rounds: 6,
+  small: 500,
+  conc: 16,
+  baseline: '',
+  load: 0,
+  'cpu-prof': '',
+  json: '',
+  db: 'sqlite',
+});
 const log = (s) => process.stderr.write(s + '\n');
 const load1 = () => +os.loadavg()[0].toFixed(2);
 const median = (xs) => {
@@ -31,13 +52,16 @@ let busy;
 async function start(label, entry) {
   const dir = makeTempDir(undefined, `berth-small-${label}-`);
   const nodeArgs = label === 'A' && opt['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(opt['cpu-prof'])] : [];
+  let pg;
   try {
-    const s = await startBerth({ dir, port: await freePort(), auth: 'token', entry, nodeArgs });
-    const srv = { label, entry, dir, s };
+    if (opt.db === 'postgres') pg = await createPostgresDatabase();
+    const s = await startBerth({ dir, port: await freePort(), auth: 'token', entry, nodeArgs, dbUri: pg?.uri });
+    const srv = { label, entry, dir, s, pg };
     servers.push(srv);
     return srv;
   } catch (e) {
     removeDir(dir);
+    await pg?.drop();
     throw e;
   }
 }
@@ -76,7 +100,7 @@ const runs = [];
 try {
   if (opt.load > 0) busy = startLoad(opt.load);
   log(
-    `small push: ${opt.rounds} rounds × ${opt.small} pushes, ${opt.conc} conc, token auth, SQLite; --load ${opt.load}; ` +
+    `small push: ${opt.rounds} rounds × ${opt.small} pushes, ${opt.conc} conc, token auth, ${opt.db}; --load ${opt.load}; ` +
       `${os.cpus().length} × ${os.cpus()[0]?.model}, node ${process.version}, load ${os
         .loadavg()
         .map((x) => x.toFixed(2))
@@ -101,13 +125,14 @@ try {
   for (const srv of servers) {
     await srv.s.stop();
     removeDir(srv.dir);
+    await srv.pg?.drop();
   }
   await busy?.stop();
 }
 
 const of = (label) => runs.filter((r) => r.server === label);
 const md = [
-  `| ${opt.small} small pushes, ${opt.conc} conc, token auth, --load ${opt.load}, ${opt.rounds} rounds | this checkout | ${opt.baseline ? 'baseline' : ''} |`,
+  `| ${opt.small} small pushes, ${opt.conc} conc, token auth, ${opt.db}, --load ${opt.load}, ${opt.rounds} rounds | this checkout | ${opt.baseline ? 'baseline' : ''} |`,
   '|---|---:|---:|',
   `| server CPU s (median) | ${median(of('A').map((r) => r.cpuSecs)).toFixed(2)} | ${opt.baseline ? median(of('B').map((r) => r.cpuSecs)).toFixed(2) : ''} |`,
   `| server CPU s with the work left behind (median) | ${median(of('A').map((r) => r.settledCpuSecs)).toFixed(2)} | ${opt.baseline ? median(of('B').map((r) => r.settledCpuSecs)).toFixed(2) : ''} |`,
