@@ -52,7 +52,9 @@ const claimQueued = prepared(5, (db: DB, digest: string, owner: string, leaseUnt
     .where('manifest_digest', '=', digest)
     .where('state', '=', 'queued')
     .where('attempts', '=', attempts)
-    .where('next_attempt_at', '<=', now),
+    .where('next_attempt_at', '<=', now)
+    // The claimed row comes back with the claim: no read after it.
+    .returningAll(),
 );
 const jobRow = prepared(1, (db: DB, digest: string) => db.selectFrom('scan_job').selectAll().where('manifest_digest', '=', digest));
 const finishJob = prepared(5, (db: DB, digest: string, owner: string, state: string, note: string | null, now: number) =>
@@ -130,12 +132,12 @@ export class ScanQueue {
    * (a scan on request), which re-queues a finished or failed job with fresh attempts.
    * Returns true when the job was (re)queued.
    */
-  async enqueue(digest: string, repository: string, opts: { force?: boolean } = {}): Promise<boolean> {
+  async enqueue(digest: string, repository: string, opts: { force?: boolean } = {}, db: DB = this.db): Promise<boolean> {
     const now = this.now();
-    const inserted = await insertJob(this.db, digest, repository, now);
+    const inserted = await insertJob(db, digest, repository, now);
     if (Number(inserted.numAffectedRows ?? 0n) > 0) return true;
     if (!opts.force) return false;
-    const r = await this.db
+    const r = await db
       .updateTable('scan_job')
       .set({
         state: 'queued',
@@ -194,14 +196,10 @@ export class ScanQueue {
               .where('state', '=', c.state)
               .where('attempts', '=', c.attempts)
               .where('lease_until', '<', now)
+              .returningAll()
               .executeTakeFirst()
-              .then((r) => Number(r.numUpdatedRows))
-          : Number((await claimQueued(this.db, c.manifest_digest, owner, now + this.leaseMs, Number(c.attempts), now)).numAffectedRows);
-        if (claimed === 1) {
-          const row = (await jobRow(this.db, c.manifest_digest)).rows[0];
-          if (!row) throw new Error(`scan job ${c.manifest_digest} vanished after its claim`);
-          return toJob(row);
-        }
+          : (await claimQueued(this.db, c.manifest_digest, owner, now + this.leaseMs, Number(c.attempts), now)).rows[0];
+        if (claimed) return toJob(claimed);
       }
     }
     return undefined;
@@ -228,15 +226,25 @@ export class ScanQueue {
    * Records a failed attempt: back to queued after the backoff, or failed for good when attempts
    * are used up or `permanent` (the input can never be indexed: a corrupt layer, a missing blob).
    */
-  async fail(digest: string, owner: string, error: string, opts: { permanent?: boolean } = {}): Promise<JobState | undefined> {
-    const row = (await jobRow(this.db, digest)).rows[0];
-    if (!row || row.lease_owner !== owner || row.state !== 'indexing') return undefined;
+  async fail(
+    digest: string,
+    owner: string,
+    error: string,
+    opts: { permanent?: boolean; attempts?: number } = {},
+  ): Promise<JobState | undefined> {
+    // The worker knows the attempts from its claim (the row is leased to it, nobody else changes them): no read.
+    let attempts = opts.attempts;
+    if (attempts === undefined) {
+      const row = (await jobRow(this.db, digest)).rows[0];
+      if (!row || row.lease_owner !== owner || row.state !== 'indexing') return undefined;
+      attempts = Number(row.attempts);
+    }
     const now = this.now();
-    const attempts = Number(row.attempts);
     const final = opts.permanent || attempts >= this.maxAttempts;
     const state: JobState = final ? 'failed' : 'queued';
-    await failJob(this.db, digest, owner, state, error.slice(0, 2000), now, final ? now : now + this.backoff(attempts));
-    return state;
+    // Only the lease holder's call counts (the update's WHERE): a lease that expired and went to another worker stays.
+    const r = await failJob(this.db, digest, owner, state, error.slice(0, 2000), now, final ? now : now + this.backoff(attempts));
+    return Number(r.numAffectedRows) === 1 ? state : undefined;
   }
 
   async get(digest: string): Promise<ScanJob | undefined> {
