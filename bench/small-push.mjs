@@ -66,8 +66,24 @@ async function start(label, entry) {
   }
 }
 
+// PostgreSQL: the CPU of the server's backends (the processes of its database in pg_stat_activity), per pid.
+let pgAdmin;
+async function backendCpu(srv) {
+  if (!srv.pg) return new Map();
+  if (!pgAdmin) {
+    const { default: pg } = await import('pg');
+    pgAdmin = new pg.Client({ connectionString: process.env.BENCH_PG ?? 'postgresql://postgres@127.0.0.1:5432/test' });
+    await pgAdmin.connect();
+  }
+  const db = new URL(srv.pg.uri).pathname.slice(1);
+  const { rows } = await pgAdmin.query('select pid from pg_stat_activity where datname = $1', [db]);
+  return new Map(rows.map((r) => [r.pid, cpuSeconds(r.pid) ?? 0]));
+}
+const backendDelta = (a, b) => [...b].reduce((sum, [pid, cpu]) => sum + cpu - (a.get(pid) ?? 0), 0);
+
 async function push(srv) {
   const l0 = load1();
+  const pg0 = await backendCpu(srv);
   const cpu0 = cpuSeconds(srv.s.pid);
   const r = await runRegbench(srv.s.url, {
     only: 'push_small',
@@ -87,7 +103,9 @@ async function push(srv) {
     last = now;
   }
   const settled = last - cpu0 - 0.02 * 2; // less the idle seconds' own (under 20 ms each)
+  const pgCpu = srv.pg ? +backendDelta(pg0, await backendCpu(srv)).toFixed(2) : undefined;
   return {
+    ...(pgCpu !== undefined ? { pgCpuSecs: pgCpu } : {}),
     cpuSecs: +cpu.toFixed(2),
     settledCpuSecs: +Math.max(cpu, settled).toFixed(2),
     perSec: r.push_small.perSec,
@@ -117,7 +135,7 @@ try {
       log(
         `round ${round} ${srv.label === 'A' ? 'this   ' : 'before '}: ${r.cpuSecs.toFixed(2)} CPU s / ${opt.small} pushes ` +
           `(${r.settledCpuSecs.toFixed(2)} s with the work left behind) ` +
-          `(${((r.cpuSecs * 1000) / opt.small).toFixed(2)} ms each), ${r.perSec}/s, p99 ${r.p99ms} ms, load ${r.load[0]} → ${r.load[1]}`,
+          `(${((r.cpuSecs * 1000) / opt.small).toFixed(2)} ms each)${r.pgCpuSecs !== undefined ? `, PostgreSQL backends ${r.pgCpuSecs} s` : ''}, ${r.perSec}/s, p99 ${r.p99ms} ms, load ${r.load[0]} → ${r.load[1]}`,
       );
     }
   }
@@ -128,6 +146,7 @@ try {
     await srv.pg?.drop();
   }
   await busy?.stop();
+  await pgAdmin?.end();
 }
 
 const of = (label) => runs.filter((r) => r.server === label);
@@ -136,6 +155,11 @@ const md = [
   '|---|---:|---:|',
   `| server CPU s (median) | ${median(of('A').map((r) => r.cpuSecs)).toFixed(2)} | ${opt.baseline ? median(of('B').map((r) => r.cpuSecs)).toFixed(2) : ''} |`,
   `| server CPU s with the work left behind (median) | ${median(of('A').map((r) => r.settledCpuSecs)).toFixed(2)} | ${opt.baseline ? median(of('B').map((r) => r.settledCpuSecs)).toFixed(2) : ''} |`,
+  ...(opt.db === 'postgres'
+    ? [
+        `| PostgreSQL backends' CPU s, to idle (median) | ${median(of('A').map((r) => r.pgCpuSecs)).toFixed(2)} | ${opt.baseline ? median(of('B').map((r) => r.pgCpuSecs)).toFixed(2) : ''} |`,
+      ]
+    : []),
   `| manifests/s (median) | ${median(of('A').map((r) => r.perSec)).toFixed(1)} | ${opt.baseline ? median(of('B').map((r) => r.perSec)).toFixed(1) : ''} |`,
 ];
 if (opt.baseline) {
