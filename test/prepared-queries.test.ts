@@ -102,57 +102,57 @@ for (const dialect of await testDialects()) {
   });
 }
 
-if ((await testDialects()).includes('postgres')) {
-  describe('PostgreSQL named statements (DB_CONNECTION_ARGS.prepared_statements)', () => {
-    let pg: Awaited<ReturnType<typeof createPostgresDatabase>>;
-    const opened: OpenedDatabase[] = [];
-    before(async () => {
-      pg = await createPostgresDatabase();
-    });
-    after(async () => {
-      for (const o of opened) await o.close();
-      await pg?.drop();
-    });
-    const open = async (namedStatements?: boolean) => {
-      const o = await openDatabase({ kind: 'postgres', uri: pg.uri, maxConnections: 1, namedStatements });
-      opened.push(o);
-      return o;
-    };
-    /** The statements prepared on the pool's one connection that name the upload table. */
-    const preparedOnConnection = async (db: DB) =>
-      (await sql<{ statement: string }>`select statement from pg_prepared_statements`.execute(db)).rows.filter((r) =>
-        r.statement.includes('"upload"'),
-      ).length;
+const pgSkip = (await testDialects()).includes('postgres') ? false : 'PostgreSQL is not reachable at the test cluster';
 
-    test('on by default: a statement with values is prepared once on its connection and runs again by name', async () => {
-      const { db } = await open();
-      await insertUpload(db, 'n-1', 'acme/named', 1);
-      assert.deepEqual((await uploadById(db, 'n-1')).rows, [{ id: 'n-1', repository: 'acme/named', created_at: 1 }]);
-      const n = await preparedOnConnection(db);
-      assert.ok(n >= 2, `the insert and the select are prepared (${n})`);
-      assert.deepEqual((await uploadById(db, 'n-2')).rows, [], 'other values, the same name');
-      assert.equal(await preparedOnConnection(db), n, 'nothing prepared again');
-    });
-
-    test('off: every statement runs unnamed', async () => {
-      const { db } = await open(false);
-      await uploadById(db, 'n-1');
-      assert.equal(await preparedOnConnection(db), 0);
-    });
-
-    test('a schema change under a prepared statement fails it once; the next run prepares it anew', async () => {
-      const { db } = await open();
-      const all = () => db.selectFrom('upload').selectAll().where('id', '=', 'n-1').execute();
-      assert.equal((await all()).length, 1);
-      await sql`alter table upload add column probe integer`.execute(db);
-      try {
-        await assert.rejects(all(), (e: { code?: string }) => e.code === '0A000', 'cached plan must not change result type');
-        const rows = await all();
-        assert.equal(rows.length, 1);
-        assert.ok('probe' in rows[0], 'the new column is there');
-      } finally {
-        await sql`alter table upload drop column probe`.execute(db);
-      }
-    });
+describe('PostgreSQL named statements (DB_CONNECTION_ARGS.prepared_statements)', () => {
+  let pg: Awaited<ReturnType<typeof createPostgresDatabase>>;
+  const opened: OpenedDatabase[] = [];
+  before(async () => {
+    if (!pgSkip) pg = await createPostgresDatabase();
   });
-}
+  after(async () => {
+    for (const o of opened) await o.close();
+    await pg?.drop();
+  });
+  const open = async (namedStatements?: boolean) => {
+    const o = await openDatabase({ kind: 'postgres', uri: pg.uri, maxConnections: 1, namedStatements });
+    opened.push(o);
+    return o;
+  };
+  /** The statements prepared on the pool's one connection that name the upload table. */
+  const preparedOnConnection = async (db: DB) =>
+    (await sql<{ statement: string }>`select statement from pg_prepared_statements`.execute(db)).rows.filter((r) =>
+      r.statement.includes('"upload"'),
+    ).length;
+
+  test('on by default: a statement with values is prepared once on its connection and runs again by name', { skip: pgSkip }, async () => {
+    const { db } = await open();
+    await insertUpload(db, 'n-1', 'acme/named', 1);
+    assert.deepEqual((await uploadById(db, 'n-1')).rows, [{ id: 'n-1', repository: 'acme/named', created_at: 1 }]);
+    const n = await preparedOnConnection(db);
+    assert.ok(n >= 2, `the insert and the select are prepared (${n})`);
+    assert.deepEqual((await uploadById(db, 'n-2')).rows, [], 'other values, the same name');
+    assert.equal(await preparedOnConnection(db), n, 'nothing prepared again');
+  });
+
+  test('off: every statement runs unnamed', { skip: pgSkip }, async () => {
+    const { db } = await open(false);
+    await uploadById(db, 'n-1');
+    assert.equal(await preparedOnConnection(db), 0);
+  });
+
+  test('a schema change under a prepared statement fails it once; the next run prepares it anew', { skip: pgSkip }, async () => {
+    const { db } = await open();
+    const all = () => db.selectFrom('upload').selectAll().where('id', '=', 'n-1').execute();
+    assert.equal((await all()).length, 1);
+    await sql`alter table upload add column probe integer`.execute(db);
+    try {
+      await assert.rejects(all(), (e: { code?: string }) => e.code === '0A000', 'cached plan must not change result type');
+      const rows = await all();
+      assert.equal(rows.length, 1);
+      assert.ok('probe' in rows[0], 'the new column is there');
+    } finally {
+      await sql`alter table upload drop column probe`.execute(db);
+    }
+  });
+});

@@ -101,7 +101,7 @@ export async function openDatabase(settings: DatabaseSettings): Promise<OpenedDa
 }
 
 /** Distinct statement texts given a name (each connection prepares a name on its first use); later ones run unnamed. */
-const MAX_NAMED_STATEMENTS = 2000;
+const MAX_NAMED_STATEMENTS = 1000;
 
 /**
  * PostgreSQL parses and plans an unnamed statement on every run. Statements with values (what Kysely sends for every
