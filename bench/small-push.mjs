@@ -8,16 +8,37 @@
 // while regbench runs, and until the server is idle again (what the pushes left behind: the scanner's queue, flushes).
 //
 //   node bench/small-push.mjs [--rounds 6] [--small 500] [--conc 16] [--baseline ../other/bin/berth.js]
-//                             [--load N] [--cpu-prof DIR] [--json FILE]
+//                             [--load N] [--cpu-prof DIR] [--json FILE] [--db sqlite|postgres]
 //
 // --load N: N CPU-bound busy loops beside the servers for the whole run. --cpu-prof DIR: run this checkout's
-// Berth under `node --cpu-prof` (the profile is written into DIR when it stops).
+// Berth under `node --cpu-prof` (the profile is written into DIR when it stops). --db postgres: each server on a fresh
+// PostgreSQL database (created through BENCH_PG, default postgresql://postgres@127.0.0.1:5432/test, dropped at the end).
 import os from 'node:os';
 import path from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { ROOT, cpuSeconds, freePort, makeTempDir, parseArgs, removeDir, runRegbench, startBerth, startLoad } from './lib.mjs';
+import {
+  ROOT,
+  cpuSeconds,
+  createPostgresDatabase,
+  freePort,
+  makeTempDir,
+  parseArgs,
+  removeDir,
+  runRegbench,
+  startBerth,
+  startLoad,
+} from './lib.mjs';
 
-const opt = parseArgs(process.argv.slice(2), { rounds: 6, small: 500, conc: 16, baseline: '', load: 0, 'cpu-prof': '', json: '' });
+const opt = parseArgs(process.argv.slice(2), {
+  rounds: 6,
+  small: 500,
+  conc: 16,
+  baseline: '',
+  load: 0,
+  'cpu-prof': '',
+  json: '',
+  db: 'sqlite',
+});
 const log = (s) => process.stderr.write(s + '\n');
 const load1 = () => +os.loadavg()[0].toFixed(2);
 const median = (xs) => {
@@ -31,19 +52,38 @@ let busy;
 async function start(label, entry) {
   const dir = makeTempDir(undefined, `berth-small-${label}-`);
   const nodeArgs = label === 'A' && opt['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(opt['cpu-prof'])] : [];
+  let pg;
   try {
-    const s = await startBerth({ dir, port: await freePort(), auth: 'token', entry, nodeArgs });
-    const srv = { label, entry, dir, s };
+    if (opt.db === 'postgres') pg = await createPostgresDatabase();
+    const s = await startBerth({ dir, port: await freePort(), auth: 'token', entry, nodeArgs, dbUri: pg?.uri });
+    const srv = { label, entry, dir, s, pg };
     servers.push(srv);
     return srv;
   } catch (e) {
     removeDir(dir);
+    await pg?.drop();
     throw e;
   }
 }
 
+// PostgreSQL: the CPU of the server's backends (the processes of its database in pg_stat_activity), per pid.
+let pgAdmin;
+async function backendCpu(srv) {
+  if (!srv.pg) return new Map();
+  if (!pgAdmin) {
+    const { default: pg } = await import('pg');
+    pgAdmin = new pg.Client({ connectionString: process.env.BENCH_PG ?? 'postgresql://postgres@127.0.0.1:5432/test' });
+    await pgAdmin.connect();
+  }
+  const db = new URL(srv.pg.uri).pathname.slice(1);
+  const { rows } = await pgAdmin.query('select pid from pg_stat_activity where datname = $1', [db]);
+  return new Map(rows.map((r) => [r.pid, cpuSeconds(r.pid) ?? 0]));
+}
+const backendDelta = (a, b) => [...b].reduce((sum, [pid, cpu]) => sum + cpu - (a.get(pid) ?? 0), 0);
+
 async function push(srv) {
   const l0 = load1();
+  const pg0 = await backendCpu(srv);
   const cpu0 = cpuSeconds(srv.s.pid);
   const r = await runRegbench(srv.s.url, {
     only: 'push_small',
@@ -63,7 +103,9 @@ async function push(srv) {
     last = now;
   }
   const settled = last - cpu0 - 0.02 * 2; // less the idle seconds' own (under 20 ms each)
+  const pgCpu = srv.pg ? +backendDelta(pg0, await backendCpu(srv)).toFixed(2) : undefined;
   return {
+    ...(pgCpu !== undefined ? { pgCpuSecs: pgCpu } : {}),
     cpuSecs: +cpu.toFixed(2),
     settledCpuSecs: +Math.max(cpu, settled).toFixed(2),
     perSec: r.push_small.perSec,
@@ -76,7 +118,7 @@ const runs = [];
 try {
   if (opt.load > 0) busy = startLoad(opt.load);
   log(
-    `small push: ${opt.rounds} rounds × ${opt.small} pushes, ${opt.conc} conc, token auth, SQLite; --load ${opt.load}; ` +
+    `small push: ${opt.rounds} rounds × ${opt.small} pushes, ${opt.conc} conc, token auth, ${opt.db}; --load ${opt.load}; ` +
       `${os.cpus().length} × ${os.cpus()[0]?.model}, node ${process.version}, load ${os
         .loadavg()
         .map((x) => x.toFixed(2))
@@ -93,7 +135,7 @@ try {
       log(
         `round ${round} ${srv.label === 'A' ? 'this   ' : 'before '}: ${r.cpuSecs.toFixed(2)} CPU s / ${opt.small} pushes ` +
           `(${r.settledCpuSecs.toFixed(2)} s with the work left behind) ` +
-          `(${((r.cpuSecs * 1000) / opt.small).toFixed(2)} ms each), ${r.perSec}/s, p99 ${r.p99ms} ms, load ${r.load[0]} → ${r.load[1]}`,
+          `(${((r.cpuSecs * 1000) / opt.small).toFixed(2)} ms each)${r.pgCpuSecs !== undefined ? `, PostgreSQL backends ${r.pgCpuSecs} s` : ''}, ${r.perSec}/s, p99 ${r.p99ms} ms, load ${r.load[0]} → ${r.load[1]}`,
       );
     }
   }
@@ -101,16 +143,23 @@ try {
   for (const srv of servers) {
     await srv.s.stop();
     removeDir(srv.dir);
+    await srv.pg?.drop();
   }
   await busy?.stop();
+  await pgAdmin?.end();
 }
 
 const of = (label) => runs.filter((r) => r.server === label);
 const md = [
-  `| ${opt.small} small pushes, ${opt.conc} conc, token auth, --load ${opt.load}, ${opt.rounds} rounds | this checkout | ${opt.baseline ? 'baseline' : ''} |`,
+  `| ${opt.small} small pushes, ${opt.conc} conc, token auth, ${opt.db}, --load ${opt.load}, ${opt.rounds} rounds | this checkout | ${opt.baseline ? 'baseline' : ''} |`,
   '|---|---:|---:|',
   `| server CPU s (median) | ${median(of('A').map((r) => r.cpuSecs)).toFixed(2)} | ${opt.baseline ? median(of('B').map((r) => r.cpuSecs)).toFixed(2) : ''} |`,
   `| server CPU s with the work left behind (median) | ${median(of('A').map((r) => r.settledCpuSecs)).toFixed(2)} | ${opt.baseline ? median(of('B').map((r) => r.settledCpuSecs)).toFixed(2) : ''} |`,
+  ...(opt.db === 'postgres'
+    ? [
+        `| PostgreSQL backends' CPU s, to idle (median) | ${median(of('A').map((r) => r.pgCpuSecs)).toFixed(2)} | ${opt.baseline ? median(of('B').map((r) => r.pgCpuSecs)).toFixed(2) : ''} |`,
+      ]
+    : []),
   `| manifests/s (median) | ${median(of('A').map((r) => r.perSec)).toFixed(1)} | ${opt.baseline ? median(of('B').map((r) => r.perSec)).toFixed(1) : ''} |`,
 ];
 if (opt.baseline) {

@@ -4,7 +4,7 @@
 import type { Server as HttpServer } from 'node:http';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { BerthConfig } from './config/load.js';
-import { openDatabase, type OpenedDatabase } from './db/database.js';
+import { openDatabase, type DB, type OpenedDatabase } from './db/database.js';
 import { writesDurable } from './services/durability.js';
 import { openBlobStore } from './storage/open.js';
 import { DbUploadStateStore } from './db/upload-state.js';
@@ -178,6 +178,10 @@ export async function createBerth(
     ...(scanner
       ? {
           onManifestPut: (repository: string, digest: string) => scanner.service.enqueue(digest, repository),
+          scanQueue: {
+            enqueueIn: (tx: DB, repository: string, digest: string) => scanner.service.enqueueIn(tx, digest, repository),
+            queued: () => scanner.service.queued(),
+          },
           onManifestsRemoved: (digests: string[]) => scanner.service.manifestsRemoved(digests),
         }
       : {}),

@@ -20,7 +20,7 @@ export interface BerthConfig {
   dataDir: string;
   db:
     | { kind: 'sqlite'; file: string; checkpoint?: { triggerBytes?: number; limitBytes?: number } }
-    | { kind: 'postgres'; uri: string; maxConnections: number };
+    | { kind: 'postgres'; uri: string; maxConnections: number; namedStatements?: boolean };
   /** DISTRIBUTED_STORAGE_CONFIG's preferred entry (local disk by default). */
   storage: StorageSettings;
   /** FEATURE_PROXY_STORAGE: stream blobs through Berth instead of redirecting to presigned storage URLs. */
@@ -204,7 +204,13 @@ function resolve(raw: RawConfig): BerthConfig {
   else if (uri.startsWith('sqlite:')) {
     const p = uri.replace(/^sqlite:(\/\/\/)?/, '');
     db = { kind: 'sqlite', file: p === ':memory:' ? p : path.resolve(p), checkpoint };
-  } else db = { kind: 'postgres', uri, maxConnections: raw.DB_CONNECTION_ARGS?.max_connections ?? 10 };
+  } else
+    db = {
+      kind: 'postgres',
+      uri,
+      maxConnections: raw.DB_CONNECTION_ARGS?.max_connections ?? 10,
+      namedStatements: raw.DB_CONNECTION_ARGS?.prepared_statements ?? true,
+    };
   let storage: StorageSettings = { kind: 'local', path: path.join(dataDir, 'blobs'), configKey: 'DATA_DIR' };
   const storageCfg = raw.DISTRIBUTED_STORAGE_CONFIG;
   if (storageCfg) {

@@ -28,13 +28,16 @@ export const configSchema = z
       .regex(/^(sqlite:\/\/\/|sqlite:|postgres(ql)?:\/\/)/, 'must start with sqlite:/// or postgresql://')
       .optional(),
     /**
-     * max_connections: PostgreSQL pool size (default 10). SQLite: wal_checkpoint_mib, how much the WAL may grow before
+     * max_connections: PostgreSQL pool size (default 10); prepared_statements: false runs every statement unnamed (for a
+     * pooler in transaction mode that cannot keep named statements; default true: parsed and planned once per
+     * connection). SQLite: wal_checkpoint_mib, how much the WAL may grow before
      * the checkpoint thread copies it into the database (default 4); wal_limit_mib, the size at which a checkpoint runs
      * in the foreground because the thread fell behind (default 64, at least twice wal_checkpoint_mib).
      */
     DB_CONNECTION_ARGS: z
       .object({
         max_connections: z.number().int().positive().optional(),
+        prepared_statements: z.boolean().optional(),
         wal_checkpoint_mib: z.number().positive().max(1024).optional(),
         wal_limit_mib: z.number().positive().max(65536).optional(),
       })

@@ -40,3 +40,30 @@ export function prepared<D, A extends unknown[], R>(
     return db.executeQuery<R>({ ...q, parameters });
   };
 }
+
+/** A list longer than this is built and compiled on each call (few manifests name more blobs). */
+const MAX_PREPARED_LIST = 32;
+
+/**
+ * A query whose SQL depends only on the length of one list of values (an `in (…)` list, the rows of a multi-row
+ * insert): compiled once per dialect and list length, like `prepared`. `build` receives the fixed arguments and
+ * the list, and must use each as a value, never in JavaScript logic beyond the list's length. A list longer than
+ * MAX_PREPARED_LIST (or empty, where the SQL would not be valid) is built as usual on each call.
+ */
+export function preparedList<D, A extends unknown[], T, R>(
+  arity: A['length'],
+  build: (db: Kysely<D>, args: A, list: readonly T[]) => Compilable<R>,
+): (db: Kysely<D>, args: A, list: readonly T[]) => Promise<QueryResult<R>> {
+  const byLength = new Map<number, (db: Kysely<D>, ...values: unknown[]) => Promise<QueryResult<R>>>();
+  return (db, args, list) => {
+    if (list.length === 0 || list.length > MAX_PREPARED_LIST) return db.executeQuery(build(db, args, list).compile());
+    let q = byLength.get(list.length);
+    if (!q) {
+      q = prepared(arity + list.length, (d: Kysely<D>, ...values: unknown[]) =>
+        build(d, values.slice(0, arity) as A, values.slice(arity) as T[]),
+      );
+      byLength.set(list.length, q);
+    }
+    return q(db, ...args, ...list);
+  };
+}

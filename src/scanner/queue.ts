@@ -8,7 +8,7 @@
 //   unsupported  done, nothing recognisable in the image (or not an image): never "no vulnerabilities"
 //   failed       gave up after maxAttempts; last_error says why
 // A claim is one conditional UPDATE whose WHERE repeats the claimable condition, so of two replicas
-// racing for a row exactly one sees "1 row updated". Rows survive restarts; nothing is in memory.
+// racing for a row exactly one gets it back (RETURNING). Rows survive restarts; nothing is in memory.
 import { sql } from 'kysely';
 import type { DB } from '../db/database.js';
 import type { ScanJobTable } from '../db/types.js';
@@ -52,7 +52,28 @@ const claimQueued = prepared(5, (db: DB, digest: string, owner: string, leaseUnt
     .where('manifest_digest', '=', digest)
     .where('state', '=', 'queued')
     .where('attempts', '=', attempts)
-    .where('next_attempt_at', '<=', now),
+    .where('next_attempt_at', '<=', now)
+    // The claimed row comes back with the claim: no read after it.
+    .returningAll(),
+);
+// The next queued job, claimed in one statement: the UPDATE's WHERE repeats the subquery's condition, so of two
+// workers (or replicas) that picked the same row only one gets it back; the other gets nothing and looks again.
+const claimNextQueued = prepared(3, (db: DB, owner: string, leaseUntil: number, now: number) =>
+  db
+    .updateTable('scan_job')
+    .set({ state: 'indexing', lease_until: leaseUntil, lease_owner: owner, attempts: sql<number>`attempts + 1`, updated_at: now })
+    .where('manifest_digest', '=', (eb) =>
+      eb
+        .selectFrom('scan_job')
+        .select('manifest_digest')
+        .where('state', '=', 'queued')
+        .where('next_attempt_at', '<=', now)
+        .orderBy('next_attempt_at')
+        .limit(1),
+    )
+    .where('state', '=', 'queued')
+    .where('next_attempt_at', '<=', now)
+    .returningAll(),
 );
 const jobRow = prepared(1, (db: DB, digest: string) => db.selectFrom('scan_job').selectAll().where('manifest_digest', '=', digest));
 const finishJob = prepared(5, (db: DB, digest: string, owner: string, state: string, note: string | null, now: number) =>
@@ -71,6 +92,9 @@ const failJob = prepared(6, (db: DB, digest: string, owner: string, state: strin
     .where('lease_owner', '=', owner)
     .where('state', '=', 'indexing'),
 );
+
+/** How often, at most, an idle worker looks for jobs whose worker died (their lease expired). */
+const EXPIRED_CHECK_MS = 1000;
 
 export const JOB_STATES = ['queued', 'indexing', 'indexed', 'failed', 'unsupported'] as const;
 export type JobState = (typeof JOB_STATES)[number];
@@ -130,12 +154,12 @@ export class ScanQueue {
    * (a scan on request), which re-queues a finished or failed job with fresh attempts.
    * Returns true when the job was (re)queued.
    */
-  async enqueue(digest: string, repository: string, opts: { force?: boolean } = {}): Promise<boolean> {
+  async enqueue(digest: string, repository: string, opts: { force?: boolean } = {}, db: DB = this.db): Promise<boolean> {
     const now = this.now();
-    const inserted = await insertJob(this.db, digest, repository, now);
+    const inserted = await insertJob(db, digest, repository, now);
     if (Number(inserted.numAffectedRows ?? 0n) > 0) return true;
     if (!opts.force) return false;
-    const r = await this.db
+    const r = await db
       .updateTable('scan_job')
       .set({
         state: 'queued',
@@ -153,8 +177,26 @@ export class ScanQueue {
     return Number(r.numUpdatedRows) > 0;
   }
 
-  /** Claims the next runnable job for `owner`, or undefined. Safe against other workers and replicas. */
+  /**
+   * Claims the next runnable job for `owner`, or undefined. Safe against other workers and replicas. A queued job is
+   * claimed in one statement; jobs whose worker died (an expired lease) are looked for when that found nothing, at
+   * most every EXPIRED_CHECK_MS (or a quarter of the lease, if shorter): an idle queue is polled with one statement.
+   */
   async claim(owner: string): Promise<ScanJob | undefined> {
+    const now = this.now();
+    const next = (await claimNextQueued(this.db, owner, now + this.leaseMs, now)).rows[0];
+    if (next) return toJob(next);
+    const every = Math.min(EXPIRED_CHECK_MS, this.leaseMs / 4);
+    // (A clock that went back, as a test's may, does not put the check off.)
+    if (now < this.nextExpiredCheck && this.nextExpiredCheck - now <= every) return undefined;
+    this.nextExpiredCheck = now + every;
+    return this.claimAny(owner);
+  }
+
+  private nextExpiredCheck = 0;
+
+  /** Claims any runnable job: queued, or one whose lease expired (failed for good when its attempts are used up). */
+  private async claimAny(owner: string): Promise<ScanJob | undefined> {
     for (let tries = 0; tries < 5; tries++) {
       const now = this.now();
       const candidates = (await claimable(this.db, now)).rows;
@@ -194,14 +236,10 @@ export class ScanQueue {
               .where('state', '=', c.state)
               .where('attempts', '=', c.attempts)
               .where('lease_until', '<', now)
+              .returningAll()
               .executeTakeFirst()
-              .then((r) => Number(r.numUpdatedRows))
-          : Number((await claimQueued(this.db, c.manifest_digest, owner, now + this.leaseMs, Number(c.attempts), now)).numAffectedRows);
-        if (claimed === 1) {
-          const row = (await jobRow(this.db, c.manifest_digest)).rows[0];
-          if (!row) throw new Error(`scan job ${c.manifest_digest} vanished after its claim`);
-          return toJob(row);
-        }
+          : (await claimQueued(this.db, c.manifest_digest, owner, now + this.leaseMs, Number(c.attempts), now)).rows[0];
+        if (claimed) return toJob(claimed);
       }
     }
     return undefined;
@@ -228,15 +266,25 @@ export class ScanQueue {
    * Records a failed attempt: back to queued after the backoff, or failed for good when attempts
    * are used up or `permanent` (the input can never be indexed: a corrupt layer, a missing blob).
    */
-  async fail(digest: string, owner: string, error: string, opts: { permanent?: boolean } = {}): Promise<JobState | undefined> {
-    const row = (await jobRow(this.db, digest)).rows[0];
-    if (!row || row.lease_owner !== owner || row.state !== 'indexing') return undefined;
+  async fail(
+    digest: string,
+    owner: string,
+    error: string,
+    opts: { permanent?: boolean; attempts?: number } = {},
+  ): Promise<JobState | undefined> {
+    // The worker knows the attempts from its claim (the row is leased to it, nobody else changes them): no read.
+    let attempts = opts.attempts;
+    if (attempts === undefined) {
+      const row = (await jobRow(this.db, digest)).rows[0];
+      if (!row || row.lease_owner !== owner || row.state !== 'indexing') return undefined;
+      attempts = Number(row.attempts);
+    }
     const now = this.now();
-    const attempts = Number(row.attempts);
     const final = opts.permanent || attempts >= this.maxAttempts;
     const state: JobState = final ? 'failed' : 'queued';
-    await failJob(this.db, digest, owner, state, error.slice(0, 2000), now, final ? now : now + this.backoff(attempts));
-    return state;
+    // Only the lease holder's call counts (the update's WHERE): a lease that expired and went to another worker stays.
+    const r = await failJob(this.db, digest, owner, state, error.slice(0, 2000), now, final ? now : now + this.backoff(attempts));
+    return Number(r.numAffectedRows) === 1 ? state : undefined;
   }
 
   async get(digest: string): Promise<ScanJob | undefined> {

@@ -120,6 +120,16 @@ export class ScannerService {
     return this.jobs.enqueue(digest, repository, opts);
   }
 
+  /** Queues a new manifest inside the caller's transaction (`db`); true when a job was added. Call `queued` after the commit. */
+  async enqueueIn(db: DB, digest: string, repository: string): Promise<boolean> {
+    return this.jobs.queue.enqueue(digest, repository, {}, db);
+  }
+
+  /** After the commit of `enqueueIn`'s transaction: counts the job and wakes an idle worker. */
+  queued(): void {
+    this.jobs.queued();
+  }
+
   /** Claims and runs one job; returns false when there was nothing to do. */
   runOnce(owner?: string): Promise<boolean> {
     return this.workers.runOnce(owner);

@@ -24,15 +24,18 @@ export class ScanJobs {
   async enqueue(digest: string, repository: string, opts: { force?: boolean } = {}): Promise<boolean> {
     try {
       const queued = await this.queue.enqueue(digest, repository, opts);
-      if (queued) {
-        this.opts.observer.onScanQueued?.();
-        this.wake();
-      }
+      if (queued) this.queued();
       return queued;
     } catch (err) {
       this.opts.log.error({ err, digest, repository }, 'could not queue the manifest for scanning');
       return false;
     }
+  }
+
+  /** A job was queued (here or in a caller's transaction, after its commit): counted, and an idle worker woken. */
+  queued(): void {
+    this.opts.observer.onScanQueued?.();
+    this.wake();
   }
 
   /** Resolves on the next enqueue (or wake), or after `ms`. */
@@ -91,7 +94,7 @@ export class WorkerPool {
     } catch (err) {
       const msg = (err as Error).message ?? String(err);
       const permanent = err instanceof PermanentScanError || err instanceof LayerFormatError;
-      const st = await queue.fail(job.digest, owner, msg, { permanent });
+      const st = await queue.fail(job.digest, owner, msg, { permanent, attempts: job.attempts });
       outcome = st === 'failed' ? 'failed' : 'retry';
       error = err;
       this.opts.log.warn({ digest: job.digest, attempt: job.attempts, error: msg, next: st }, 'scan attempt failed');

@@ -19,6 +19,12 @@ export interface ServiceContext {
   pulls?: PullRecorder;
   /** Called after a manifest is stored (the scanner queues it); errors are swallowed, never fail the push. */
   onManifestPut?: (repository: string, digest: string) => Promise<unknown>;
+  /**
+   * The scanner's queue written inside the transaction that stores a new manifest (one commit less per push than
+   * `onManifestPut` after it); `queued` runs after that commit (wakes the workers). A manifest that was already
+   * stored still goes through `onManifestPut`.
+   */
+  scanQueue?: { enqueueIn(tx: DB, repository: string, digest: string): Promise<boolean>; queued(): void };
   /** Called after manifests were deleted (delete by digest, repository delete, gc); the scanner drops their rows. Errors are swallowed. */
   onManifestsRemoved?: (digests: string[]) => Promise<unknown>;
   /** The audit log (src/services/audit): services that act without a request (team sync, gc) record here. */

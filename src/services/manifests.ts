@@ -8,7 +8,7 @@ import { decideArtifact } from '../oci/artifact-policy.js';
 import type { ServiceContext } from './context.js';
 import { ensureRepository, findRepository, requireRepository, type RepositoryCreator } from './repositories.js';
 import { retryOnConflict } from '../db/retry.js';
-import { prepared } from '../db/prepared.js';
+import { prepared, preparedList } from '../db/prepared.js';
 import type { DB } from '../db/database.js';
 import { endTagsOfDeletedManifest, removeTag, setTag } from './tag-history.js';
 import { recordCandidate, recordManifestDeleted } from './gc-candidates.js';
@@ -70,6 +70,33 @@ const insertManifest = prepared(
       .returning('id'),
 );
 
+// A manifest PUT's list queries, compiled once per list length (../db/prepared.ts).
+const linkedBlobSizes = preparedList(1, (db: DB, [repositoryId]: [number], digests: readonly string[]) =>
+  db
+    .selectFrom('repository_blob')
+    .innerJoin('blob', 'blob.digest', 'repository_blob.digest')
+    .select(['blob.digest', 'blob.size'])
+    .where('repository_blob.repository_id', '=', repositoryId)
+    .where('repository_blob.digest', 'in', digests),
+);
+const touchBlobs = preparedList(1, (db: DB, [now]: [number], digests: readonly string[]) =>
+  db.updateTable('blob').set({ last_used_at: now }).where('digest', 'in', digests).returning(['digest', 'size']),
+);
+const touchLinks = preparedList(2, (db: DB, [repositoryId, now]: [number, number], digests: readonly string[]) =>
+  db
+    .updateTable('repository_blob')
+    .set({ created_at: now })
+    .where('repository_id', '=', repositoryId)
+    .where('digest', 'in', digests)
+    .returning('digest'),
+);
+const insertRefs = (kind: 'blob' | 'manifest') =>
+  preparedList(1, (db: DB, [manifestId]: [number], digests: readonly string[]) =>
+    db.insertInto('manifest_ref').values(digests.map((digest) => ({ manifest_id: manifestId, digest, kind }))),
+  );
+const insertBlobRefs = insertRefs('blob');
+const insertManifestRefs = insertRefs('manifest');
+
 export class ManifestService {
   constructor(private readonly ctx: ServiceContext) {
     invalidateAfter<ManifestService>(this, ctx.cache, ['put', 'delete'], (a) => [CacheGroups.tags(a[0] as string)]);
@@ -104,7 +131,7 @@ export class ManifestService {
         actual: digest,
       });
     }
-    const { db } = this.ctx;
+    const { db, scanQueue } = this.ctx;
     const blobs: Descriptor[] = m.isIndex ? [] : [m.config!, ...m.layers].filter((d) => !FOREIGN_LAYER_TYPES.has(d.mediaType));
     const children = m.manifests;
     const blobDigests = [...new Set(blobs.map((d) => d.digest))];
@@ -125,30 +152,37 @@ export class ManifestService {
     const expiresAt = byDigest ? undefined : await labelledExpiry(this.ctx.store, m.isIndex ? undefined : m.config, now);
     const result = await retryOnConflict(() =>
       db.transaction().execute(async (tx) => {
-        if (blobDigests.length) {
-          const have = await tx
-            .selectFrom('repository_blob')
-            .innerJoin('blob', 'blob.digest', 'repository_blob.digest')
-            .select(['blob.digest', 'blob.size'])
-            .where('repository_blob.repository_id', '=', repo.id)
-            .where('repository_blob.digest', 'in', blobDigests)
-            .execute();
-          const sizes = new Map(have.map((h) => [h.digest, h.size]));
+        let row = (await manifestId(tx, repo.id, digest)).rows[0];
+        const created = !row;
+        const unknownBlob = (d: Descriptor) =>
+          new RegistryError(
+            'MANIFEST_BLOB_UNKNOWN',
+            `blob ${d.digest} (${d.mediaType}) is not in repository "${repository}": push it before the manifest`,
+            { digest: d.digest },
+          );
+        const checkSizes = (sizes: Map<string, number>, linked: Set<string>) => {
           for (const d of blobs) {
             const size = sizes.get(d.digest);
-            if (size === undefined) {
-              throw new RegistryError(
-                'MANIFEST_BLOB_UNKNOWN',
-                `blob ${d.digest} (${d.mediaType}) is not in repository "${repository}": push it before the manifest`,
-                { digest: d.digest },
-              );
-            }
+            if (size === undefined || !linked.has(d.digest)) throw unknownBlob(d);
             if (size !== d.size) {
               throw new RegistryError('MANIFEST_INVALID', `descriptor of ${d.digest} says ${d.size} bytes but the blob has ${size}`, {
                 digest: d.digest,
               });
             }
           }
+        };
+        if (blobDigests.length && !created) {
+          // The manifest is here already (a tag moved to it): its blobs are checked, nothing is touched.
+          const have = (await linkedBlobSizes(tx, [repo.id], blobDigests)).rows;
+          checkSizes(new Map(have.map((h) => [h.digest, h.size])), new Set(have.map((h) => h.digest)));
+        } else if (blobDigests.length) {
+          // A new manifest touches every blob it names and this repository's links to them, and the same two
+          // statements check them: a blob gc removed meanwhile (or never pushed here) is missing from what they
+          // return, and the push is refused rather than acknowledged without its content. The links are locked
+          // here, so a gc pass that is removing one finishes first and the push is refused, or waits for this push.
+          const touched = (await touchBlobs(tx, [now], blobDigests)).rows;
+          const linked = (await touchLinks(tx, [repo.id, now], blobDigests)).rows;
+          checkSizes(new Map(touched.map((h) => [h.digest, h.size])), new Set(linked.map((h) => h.digest)));
         }
         if (childDigests.length) {
           const have = await tx
@@ -166,8 +200,6 @@ export class ManifestService {
               { digest: missing },
             );
         }
-        let row = (await manifestId(tx, repo.id, digest)).rows[0];
-        const created = !row;
         if (!row) {
           // A concurrent push of the same manifest makes this insert conflict; the retry then finds its row.
           const inserted = await insertManifest(
@@ -184,42 +216,8 @@ export class ManifestService {
           );
           row = inserted.rows[0];
           if (!row) throw new Error('manifest insert returned no id');
-          const refs = [
-            ...blobDigests.map((d) => ({ manifest_id: row!.id, digest: d, kind: 'blob' as const })),
-            ...childDigests.map((d) => ({ manifest_id: row!.id, digest: d, kind: 'manifest' as const })),
-          ];
-          if (refs.length) await tx.insertInto('manifest_ref').values(refs).execute();
-          if (blobDigests.length) {
-            // Touch every blob it names; one that gc removed since the check above is gone now, and
-            // the push is refused rather than acknowledged without its content.
-            const unique = [...new Set(blobDigests)];
-            const touched = await tx.updateTable('blob').set({ last_used_at: now }).where('digest', 'in', unique).executeTakeFirst();
-            if (Number(touched.numUpdatedRows) !== unique.length) {
-              const still = new Set(
-                (await tx.selectFrom('blob').select('digest').where('digest', 'in', unique).execute()).map((r) => r.digest),
-              );
-              const lost = unique.find((d) => !still.has(d));
-              throw new RegistryError(
-                'MANIFEST_BLOB_UNKNOWN',
-                `blob ${lost} was removed (garbage collection) while the manifest was pushed; push it again`,
-                { digest: lost },
-              );
-            }
-            // The same for this repository's links to them (what a pull checks): locked here, so a gc
-            // pass that is removing one finishes first and the push is refused, or waits for this push.
-            const linked = await tx
-              .updateTable('repository_blob')
-              .set({ created_at: now })
-              .where('repository_id', '=', repo.id)
-              .where('digest', 'in', unique)
-              .executeTakeFirst();
-            if (Number(linked.numUpdatedRows) !== unique.length) {
-              throw new RegistryError(
-                'MANIFEST_BLOB_UNKNOWN',
-                `a blob of this manifest is no longer in ${repository} (garbage collection took it while the manifest was pushed); push it again`,
-              );
-            }
-          }
+          if (blobDigests.length) await insertBlobRefs(tx, [row.id], blobDigests);
+          if (childDigests.length) await insertManifestRefs(tx, [row.id], childDigests);
         }
         // Pushed by digest, a new manifest is untagged from the start: a candidate for `gc --delete-untagged`.
         if (created && byDigest) await recordCandidate(tx, 'manifest', repo.id, digest, now);
@@ -229,12 +227,18 @@ export class ManifestService {
         // Storage quotas: counted (or refused, OCI DENIED) last, under the namespace's lock (quota/usage.ts).
         if (created && this.ctx.quota)
           await this.ctx.quota.manifestStored(tx, { repositoryId: repo.id, repository, manifestId: row.id, blobDigests });
-        return { digest, subject: m.subject?.digest, created };
+        // A new manifest's scan job commits with it (one insert that does nothing on a job already there).
+        const scanQueued = created && scanQueue ? await scanQueue.enqueueIn(tx, repository, digest) : false;
+        return { digest, subject: m.subject?.digest, created, scanQueued };
       }),
     ).catch(deniedIfImmutable);
-    // After the commit: queue it for scanning. Never lets a scanner problem fail the push.
-    if (this.ctx.onManifestPut) await this.ctx.onManifestPut(repository, digest).catch(() => undefined);
-    return result;
+    const { scanQueued, ...put } = result;
+    if (scanQueued) scanQueue?.queued();
+    // After the commit: queue a manifest stored before for scanning (a job that is gone). Never lets a scanner problem
+    // fail the push.
+    else if ((!put.created || !scanQueue) && this.ctx.onManifestPut)
+      await this.ctx.onManifestPut(repository, digest).catch(() => undefined);
+    return put;
   }
 
   /** Finds a manifest by tag or digest; `accept` lists the media types the client takes (empty: any). */

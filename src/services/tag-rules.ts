@@ -6,6 +6,7 @@ import type { Kysely } from 'kysely';
 import { RegistryError } from '../oci/errors.js';
 import { activeTag } from './tag-expiry.js';
 import type { Database } from '../db/types.js';
+import { prepared } from '../db/prepared.js';
 import type {} from '../db/types-tag-policy.js';
 
 type Tx = Kysely<Database>;
@@ -104,13 +105,17 @@ export function ruleApplies(rule: ImmutabilityRule, tag: string): boolean {
   return rule.tagPatternMatches ? matches : !matches;
 }
 
-export async function rulesOf(db: Tx, repositoryId: number): Promise<ImmutabilityRule[]> {
-  const rows = await db
+// Every tag write reads them (compiled once, ../db/prepared.ts).
+const rulesOfRepository = prepared(1, (db: Tx, repositoryId: number) =>
+  db
     .selectFrom('tag_immutability_rule')
     .select(['uuid', 'tag_pattern', 'tag_pattern_matches'])
     .where('repository_id', '=', repositoryId)
-    .orderBy('id')
-    .execute();
+    .orderBy('id'),
+);
+
+export async function rulesOf(db: Tx, repositoryId: number): Promise<ImmutabilityRule[]> {
+  const { rows } = await rulesOfRepository(db, repositoryId);
   return rows.map((r) => ({ uuid: r.uuid, tagPattern: r.tag_pattern, tagPatternMatches: Number(r.tag_pattern_matches) === 1 }));
 }
 

@@ -63,8 +63,16 @@ export interface NotificationOptions {
   log?: { warn(obj: object, msg: string): void; info?(obj: object, msg: string): void };
 }
 
-// Every push by tag asks these (compiled once, ../../db/prepared.ts).
-const repositoryId = prepared(1, (db: DB, name: string) => db.selectFrom('repository').select('id').where('name', '=', name));
+// Every push by tag asks this (compiled once, ../../db/prepared.ts): one statement, the repository found by name in it.
+const enabledByName = prepared(3, (db: DB, repository: string, event: string, maxFailures: number) =>
+  db
+    .selectFrom('repo_notification')
+    .innerJoin('repository', 'repository.id', 'repo_notification.repository_id')
+    .selectAll('repo_notification')
+    .where('repository.name', '=', repository)
+    .where('repo_notification.event', '=', event)
+    .where('repo_notification.number_of_failures', '<', maxFailures),
+);
 const enabledNotifications = prepared(3, (db: DB, repositoryId: number, event: string, maxFailures: number) =>
   db
     .selectFrom('repo_notification')
@@ -283,9 +291,7 @@ export class NotificationService {
   /** repo_push: after a manifest was pushed by tag. Never throws (a push never fails for a notification). */
   async repoPushed(repository: string, tags: string[], performer: Performer, origin?: { host: string; scheme: string }): Promise<void> {
     try {
-      const repo = (await repositoryId(this.db, repository)).rows[0];
-      if (!repo) return;
-      const rows = await this.enabledFor(repo.id, 'repo_push');
+      const rows = (await enabledByName(this.db, repository, 'repo_push', MAX_FAILURES)).rows as Row[];
       if (!rows.length) return;
       // Without SERVER_HOSTNAME, the links name the host the push was sent to (TRUSTED_PROXIES decides on X-Forwarded-*).
       const base = !this.opts.config.serverHostnameSet && origin ? `${origin.scheme}://${origin.host}` : this.publicUrl;
