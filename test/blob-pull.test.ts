@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, truncateSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { SPARE_IDLE_MS, spareBuffers } from '../src/storage/pooled-send.ts';
 import { pushBlob, sha256 } from './helpers/registry-client.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 
@@ -30,6 +31,24 @@ test('a multi-megabyte blob pulls back byte-exact, with its length and digest he
   assert.equal(r.headers.get('docker-content-digest'), digest);
   const body = Buffer.from(await r.arrayBuffer());
   assert.equal(sha256(body), digest);
+});
+
+test('the 1 MiB buffers a pull used are kept for the next pull, and let go once pulls pause', async () => {
+  const pull = async () => {
+    const r = await fetch(`${server.url}/v2/pull/big/blobs/${digest}`);
+    assert.equal(sha256(Buffer.from(await r.arrayBuffer())), digest);
+  };
+  await pull();
+  // Up to three: a socket that flushes quickly lets the pull reuse a buffer before it allocates another.
+  assert.ok(spareBuffers() >= 1 && spareBuffers() <= 3, `${spareBuffers()} buffers wait for the next pull`);
+  await new Promise((r) => setTimeout(r, SPARE_IDLE_MS / 2));
+  await pull(); // reuses them and keeps them another SPARE_IDLE_MS
+  await new Promise((r) => setTimeout(r, SPARE_IDLE_MS / 2 + 300));
+  assert.ok(spareBuffers() >= 1, 'a pull within SPARE_IDLE_MS keeps them');
+  await new Promise((r) => setTimeout(r, SPARE_IDLE_MS / 2 + 300));
+  assert.equal(spareBuffers(), 0, 'no pull for SPARE_IDLE_MS: released');
+  await pull(); // and the next pull allocates them again
+  assert.ok(spareBuffers() >= 1);
 });
 
 test('ranges across buffer boundaries come back exact', async () => {

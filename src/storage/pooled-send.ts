@@ -7,12 +7,33 @@ import type { BlobSink } from './blobstore.js';
 
 // 3 × 1 MiB per response: a quarter of the reads, writes and callbacks of 256 KiB buffers, which costs about 40% less
 // CPU per byte sent (docs/PERFORMANCE.md). Flushed buffers are kept for the next response (up to SPARE_MAX), so
-// pulls one after another allocate nothing.
+// pulls one after another allocate nothing; once no large send has ended for SPARE_IDLE_MS they are let go, so one
+// pull does not keep 3–6 MiB resident for the rest of the process's life (docs/PERFORMANCE.md, "Memory, fourth round").
 const BUFFERS = 3;
 const BUFFER_BYTES = 1024 * 1024;
 const SPARE_MAX = 6;
+export const SPARE_IDLE_MS = 2000;
 const SMALL_BYTES = 64 * 1024;
 const spare: Buffer[] = [];
+let spareTimer: NodeJS.Timeout | undefined;
+
+/** Keeps the spare buffers for another SPARE_IDLE_MS (one timer for the whole pool, re-armed by each send's end). */
+function keepSpares(): void {
+  if (spareTimer) {
+    spareTimer.refresh();
+    return;
+  }
+  spareTimer = setTimeout(() => {
+    spareTimer = undefined;
+    spare.length = 0;
+  }, SPARE_IDLE_MS);
+  spareTimer.unref();
+}
+
+/** For tests: how many 1 MiB buffers wait for the next send. */
+export function spareBuffers(): number {
+  return spare.length;
+}
 
 export class BlobTruncated extends Error {}
 
@@ -42,6 +63,7 @@ export function sendFileRange(fh: FileHandle, start: number, end: number, dest: 
       dest.off('close', onClose);
       // Only buffers the socket has flushed go back; one still queued on a closed socket is left to the GC.
       while (free.length && spare.length < SPARE_MAX) spare.push(free.pop()!);
+      if (spare.length) keepSpares();
       if (err) reject(err);
       else resolve();
     };
