@@ -72,6 +72,18 @@ for (const dialect of await testDialects()) {
       assert.equal(sampleValue(fresh, 'berth_scanner_data_stale', { updater: 'metrics-debian' }), 0);
     });
 
+    // The job's state is written before the worker counts the scan: scrape until the count shows the finished scan
+    // (a scrape in between sees the state and not yet the count; Prometheus' next scrape sees both).
+    const scrapeWhenCounted = async (status: string, count: number) => {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const m = await scrape(s.url);
+        const n = sampleValue(m, 'quay_secscan_index_duration_seconds_count', { status });
+        if (n === count || Date.now() > deadline) return m;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
+
     test('a pushed image waits in the queue while the workers are stopped, then is scanned: counters, histogram, states, vulnerabilities', async () => {
       await s.berth.scanner!.stop();
       const digest = await pushLayers(s.url, 'scan/debian', 'v1', [await debianLayer()]);
@@ -80,7 +92,7 @@ for (const dialect of await testDialects()) {
       assert.equal(sampleValue(queued, 'berth_scanner_manifests', { state: 'queued' }), 1);
       s.berth.scanner!.start();
       assert.equal(await waitDone(digest), 'indexed');
-      const m = await scrape(s.url);
+      const m = await scrapeWhenCounted('indexed', 1);
       assert.equal(sampleValue(m, 'berth_scanner_queue_depth'), 0);
       assert.equal(sampleValue(m, 'berth_scanner_scans_running'), 0);
       assert.equal(sampleValue(m, 'berth_scanner_manifests', { state: 'indexed' }), 1);
@@ -107,7 +119,7 @@ for (const dialect of await testDialects()) {
     test('a layer that is not a tar fails the scan: counted under its reason class, never its message', async () => {
       const digest = await pushLayers(s.url, 'scan/broken', 'v1', [gzipSync(Buffer.from('not a tar archive '.repeat(50)))]);
       assert.equal(await waitDone(digest), 'failed');
-      const m = await scrape(s.url);
+      const m = await scrapeWhenCounted('failed', 1);
       assert.equal(sampleValue(m, 'berth_scanner_scans_failed_total', { reason: 'layer_format' }), 1);
       assert.equal(sampleValue(m, 'berth_scanner_scans_failed_total', { reason: 'other' }), 0);
       assert.equal(sampleValue(m, 'quay_secscan_index_duration_seconds_count', { status: 'failed' }), 1);
