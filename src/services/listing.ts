@@ -14,7 +14,7 @@ import { CacheGroups } from '../cache/types.js';
 import type { ServiceContext } from './context.js';
 import { requireRepository } from './repositories.js';
 import { activeTag } from './tag-expiry.js';
-import { pageOfList, TAG_LIST_CACHE_MAX, TAG_LIST_KEY, tagListOf, type TagList } from './tag-list.js';
+import { pageOfList, TAG_LIST_CACHE_MAX, TAG_LIST_KEY, tagListOf, tagListOfNames, type TagList } from './tag-list.js';
 
 export interface Page<T> {
   items: T[];
@@ -39,6 +39,24 @@ function tagQueries(dialect: Dialect) {
       base(db, repository, now)
         .orderBy(order as never)
         .limit(limit),
+    ),
+    // PostgreSQL: the same rows as two JSON values in one row (the names; [name, expires_at] of the expiring ones),
+    // which the driver parses in one JSON.parse each instead of building 2,500 row objects (about 1 ms of CPU less
+    // per 2,500 tags). json_agg keeps the order of its ordered subquery; tagListOfNames checks it all the same.
+    aggregated: prepared(3, (db: DB, repository: string, now: number, limit: number) =>
+      db
+        .selectFrom(
+          base(db, repository, now)
+            .orderBy(order as never)
+            .limit(limit)
+            .as('s'),
+        )
+        .select([
+          sql<string[] | null>`json_agg(s.name)`.as('names'),
+          sql<[string, number][] | null>`json_agg(json_build_array(s.name, s.expires_at)) filter (where s.expires_at is not null)`.as(
+            'expiring',
+          ),
+        ]),
     ),
     after: prepared(4, (db: DB, repository: string, now: number, last: string, limit: number) =>
       base(db, repository, now)
@@ -111,11 +129,20 @@ export class ListingService {
         direct = await this.tagPage(repository, now, n, last);
         return undefined;
       }
-      return tagListOf(await this.tagRows(repository, now, TAG_LIST_CACHE_MAX + 1, undefined));
+      return this.loadTagList(repository, now);
     });
     if (direct) return direct;
     if (!list?.names) return this.tagPage(repository, now, n, last);
     return pageOfList(list, now, n, last);
+  }
+
+  /** The repository's whole list (up to TAG_LIST_CACHE_MAX + 1 names) from the database. */
+  private async loadTagList(repository: string, now: number): Promise<TagList> {
+    if (this.ctx.dialect !== 'postgres') return tagListOf(await this.tagRows(repository, now, TAG_LIST_CACHE_MAX + 1, undefined));
+    const { rows } = await TAG_QUERIES.postgres.aggregated(this.ctx.db, repository, now, TAG_LIST_CACHE_MAX + 1);
+    const names = (rows[0]?.names as string[] | null) ?? [];
+    if (names.length === 0) await requireRepository(this.ctx.db, repository);
+    return tagListOfNames(names, (rows[0]?.expiring as [string, number][] | null) ?? []);
   }
 
   /** One page from the database. */

@@ -25,9 +25,11 @@ export interface TagList {
 
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
+const NOT_CACHED: TagList = { names: null, expiring: [], cacheWeight: 1 };
+
 /** The list of rows read in byte order (at most TAG_LIST_CACHE_MAX + 1 of them, to tell a longer list). */
 export function tagListOf(rows: { name: string; expires_at: number | null }[]): TagList {
-  if (rows.length > TAG_LIST_CACHE_MAX) return { names: null, expiring: [], cacheWeight: 1 };
+  if (rows.length > TAG_LIST_CACHE_MAX) return NOT_CACHED;
   const names = new Array<string>(rows.length);
   const expiring: [string, number][] = [];
   for (let i = 0; i < rows.length; i++) {
@@ -35,9 +37,16 @@ export function tagListOf(rows: { name: string; expires_at: number | null }[]): 
     names[i] = r.name;
     if (r.expires_at !== null) expiring.push([r.name, Number(r.expires_at)]);
   }
+  return tagListOfNames(names, expiring);
+}
+
+/** The list of names read in byte order (at most TAG_LIST_CACHE_MAX + 1) and the expiring ones among them. */
+export function tagListOfNames(names: string[], expiring: [string, number][]): TagList {
+  if (names.length > TAG_LIST_CACHE_MAX) return NOT_CACHED;
   // One test over all the names (cheaper than one per name).
-  if (!PRINTABLE_ASCII.test(names.join(''))) return { names: null, expiring: [], cacheWeight: 1 };
-  return { names, expiring, cacheWeight: 1 + rows.length / 10 };
+  if (!PRINTABLE_ASCII.test(names.join(''))) return NOT_CACHED;
+  for (let i = 1; i < names.length; i++) if (!(names[i - 1] < names[i])) return NOT_CACHED; // not in order: never kept
+  return { names, expiring: expiring.map(([n, at]) => [n, Number(at)]), cacheWeight: 1 + names.length / 10 };
 }
 
 /** The page of `n` names after `last` (the spec's keyset), at `now`. `list.names` must not be null. */
