@@ -38,6 +38,16 @@ const LIMITS = {
   none: { manifestByTag: 2, blobHead: 2, blobGet: 2 },
 } as const;
 
+/**
+ * Tag list pages (services/listing.ts): a first page of a given size is one statement (the repository's id in a
+ * subquery); with the cache, a page after it (`last=`) or the whole list is answered from the repository's cached
+ * list once one request has loaded it. With the cache off, one more (the caller's standing and role, as on a manifest GET).
+ */
+const TAG_LIST_LIMITS = {
+  inmemory: { firstPage: 1, laterPage: 0, wholeList: 0 },
+  none: { firstPage: 1 + 1, laterPage: 1 + 1, wholeList: 1 + 1 },
+} as const;
+
 async function push(s: TestServer, auth: string, data: string): Promise<Pushed> {
   const digest = sha256(data);
   const post = await fetch(`${s.url}/v2/${REPO}/blobs/uploads/`, { method: 'POST', headers: { authorization: auth } });
@@ -152,6 +162,20 @@ for (const dialect of await testDialects()) {
       test(`blob GET: at most ${LIMITS[engine].blobGet} queries`, async () => {
         const n = await perRequest('GET', `/v2/${REPO}/blobs/${layer.digest}`, layer.size);
         assert.ok(n <= LIMITS[engine].blobGet + BACKGROUND, `${n} queries per blob GET`);
+      });
+
+      test(`tag list: a first page at most ${TAG_LIST_LIMITS[engine].firstPage}, a later page ${TAG_LIST_LIMITS[engine].laterPage}, the whole list ${TAG_LIST_LIMITS[engine].wholeList} queries`, async () => {
+        const limits = TAG_LIST_LIMITS[engine];
+        const first = await perRequest('GET', `/v2/${REPO}/tags/list?n=1`);
+        assert.ok(first <= limits.firstPage + BACKGROUND, `${first} queries per first page`);
+        // The answers are right, not just cheap: a later page starts after last, the whole list has every tag.
+        const later = await fetch(`${s.url}/v2/${REPO}/tags/list?n=1&last=small-0`, { headers: { authorization: auth } });
+        assert.equal(later.status, 200);
+        assert.deepEqual(((await later.json()) as { tags: string[] }).tags, ['small-1']);
+        const n = await perRequest('GET', `/v2/${REPO}/tags/list?n=1&last=small-0`);
+        assert.ok(n <= limits.laterPage + BACKGROUND, `${n} queries per later page`);
+        const whole = await perRequest('GET', `/v2/${REPO}/tags/list`);
+        assert.ok(whole <= limits.wholeList + BACKGROUND, `${whole} queries per whole list`);
       });
     });
   }

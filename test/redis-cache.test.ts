@@ -198,6 +198,39 @@ describe('two replicas with one Redis and one PostgreSQL', () => {
     await within(1000, 'a serves the tag pushed again through b', async () => (await manifestDigest(a, 'v1')) === d1);
   });
 
+  test('a tag list kept whole on one replica (and in Redis) follows tag writes through the other within one second', {
+    skip: skipReplicas,
+  }, async () => {
+    const listed = async (r: Replica, first = '/v2/acme/app/tags/list?n=1') => {
+      const names: string[] = [];
+      for (let next: string | null = first; next; ) {
+        const res: Response = await fetch(`${r.url}${next}`, { headers: bearer(ownerToken) });
+        assert.equal(res.status, 200);
+        names.push(...((await res.json()) as { tags: string[] }).tags);
+        next = res.headers.get('link')?.match(/^<([^>]+)>/)?.[1] ?? null;
+      }
+      return names.join(',');
+    };
+    await pushImage(a, 'acme/app', 'list-a', 'list-a', ownerToken);
+    await pushImage(a, 'acme/app', 'list-b', 'list-b', ownerToken);
+    const before = await listed(b);
+    assert.ok(before.includes('list-a,list-b'), before);
+    // The walk past the first page stored the whole list: in Redis, where a (whose memory does not have it) reads it.
+    const redisClient = b.berth.redis.connections[0].client;
+    const gen = Number((await redisClient.hget('berth:cache:gen', 'tags:acme/app')) ?? 0);
+    assert.ok(await redisClient.hexists(`berth:cache:v:tags:acme/app:${gen}`, ':list'));
+    assert.equal(typeof (await manifestDigest(a, 'list-b')), 'string'); // the token and role now in a's memory too
+    const statements = a.berth.database.queries.count;
+    assert.equal(await listed(a, '/v2/acme/app/tags/list'), before);
+    assert.equal(a.berth.database.queries.count, statements, 'a read the list from Redis, not from the database');
+    await pushImage(a, 'acme/app', 'list-c', 'list-c', ownerToken);
+    await within(1000, 'b lists the tag pushed through a', async () => (await listed(b)).includes('list-b,list-c'));
+    const del = await fetch(`${b.url}/v2/acme/app/manifests/list-a`, { method: 'DELETE', headers: bearer(ownerToken) });
+    assert.equal(del.status, 202);
+    await within(1000, 'a no longer lists the tag deleted through b', async () => !(await listed(a)).includes('list-a'));
+    assert.equal(await listed(a), await listed(b));
+  });
+
   test('a token issued by one replica is accepted by the other; a revoked permission refuses it there within one second', {
     skip: skipReplicas,
   }, async () => {

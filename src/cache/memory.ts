@@ -7,9 +7,21 @@ interface Entry {
   value: unknown;
   gen: number;
   expires: number;
+  weight: number;
 }
 
+/** The store's bound, in weight units: an entry weighs 1 unless its value says more (see `weightOf`). */
 const MAX_ENTRIES = 20_000;
+
+/**
+ * A value's weight in the store's bound: 1, or what a value with a `cacheWeight` number declares (a repository's
+ * tag list weighs one unit per ten names, services/tag-list.ts), so a few large values cannot hold many times
+ * the memory of MAX_ENTRIES small ones.
+ */
+export function weightOf(value: unknown): number {
+  const w = (value as { cacheWeight?: unknown } | null)?.cacheWeight;
+  return typeof w === 'number' && w > 1 ? Math.ceil(w) : 1;
+}
 
 export class GenerationStore {
   private readonly gens = new Map<string, number>();
@@ -34,7 +46,7 @@ export class GenerationStore {
     if (to >= this.gen(group)) this.gens.set(group, to);
     const g = this.groups.get(group);
     if (g) {
-      this.size -= g.size;
+      for (const e of g.values()) this.size -= e.weight;
       this.groups.delete(group);
     }
   }
@@ -55,7 +67,8 @@ export class GenerationStore {
 
   set(group: string, key: string, value: unknown, gen: number): void {
     if (gen !== this.gen(group)) return;
-    if (this.size >= MAX_ENTRIES) {
+    const weight = weightOf(value);
+    if (this.size + weight > MAX_ENTRIES) {
       this.groups.clear();
       this.size = 0;
     }
@@ -64,8 +77,8 @@ export class GenerationStore {
       g = new Map();
       this.groups.set(group, g);
     }
-    if (!g.has(key)) this.size++;
-    g.set(key, { value, gen, expires: this.now() + this.ttlMs });
+    this.size += weight - (g.get(key)?.weight ?? 0);
+    g.set(key, { value, gen, expires: this.now() + this.ttlMs, weight });
   }
 }
 

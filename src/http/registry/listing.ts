@@ -14,13 +14,13 @@ function sendPage(reply: FastifyReply, path: string, n: number | undefined, page
 
 export const listTags: Handler = async ({ reply, match, services, query }) => {
   const n = services.listing.pageSize(query.n);
-  const page = await services.listing.tags(match.name, n, query.last || undefined);
+  const page = await services.listing.tags(match.name, n, services.listing.lastOf(query.last));
   return sendPage(reply, `/v2/${match.name}/tags/list`, n, page, { name: match.name, tags: page.items });
 };
 
 export const listCatalog: Handler = async ({ principal, reply, services, query }) => {
   const n = services.listing.pageSize(query.n);
   const visible = await services.access.visibleRepositoryIds(principal);
-  const page = await services.listing.catalog(n, query.last || undefined, visible);
+  const page = await services.listing.catalog(n, services.listing.lastOf(query.last), visible);
   return sendPage(reply, '/v2/_catalog', n, page, { repositories: page.items });
 };
