@@ -42,5 +42,5 @@ export {
   parseOciErrors,
 } from './errors.js';
 export type { UpstreamFailure, OciErrorEntry } from './errors.js';
-export { bypassesProxy, noProxyProblem, proxyFor, ProxyError, proxyUrlProblem } from './proxy.js';
+export { bypassesProxy, maskProxyPassword, noProxyProblem, proxyFor, ProxyError, proxyUrlProblem } from './proxy.js';
 export type { ProxySettings } from './proxy.js';

@@ -28,6 +28,11 @@ export function proxyLabel(proxy: URL): string {
   return `${proxy.protocol}//${proxy.host}`;
 }
 
+/** A proxy URL as a view may show it: the password, if any, replaced by ******** (the rest as written). */
+export function maskProxyPassword(value: string): string {
+  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1********@');
+}
+
 function hostOf(h: string): string {
   return h.toLowerCase().replace(/^\[|\]$/g, '');
 }

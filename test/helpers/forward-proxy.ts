@@ -12,6 +12,8 @@ export interface ForwardProxy {
   url: string;
   forwarded: number;
   tunnelled: number;
+  /** The Proxy-Authorization headers received (decoded "user:password"), in order. */
+  credentials: string[];
   /** When set, every request and CONNECT is answered 407 and nothing is forwarded. */
   refuse: boolean;
   close(): Promise<void>;
@@ -20,12 +22,16 @@ export interface ForwardProxy {
 /** A forward proxy: absolute-URL requests are forwarded, CONNECT opens a TCP tunnel; both counted. */
 export async function startForwardProxy(): Promise<ForwardProxy> {
   const sockets = new Set<net.Socket>();
+  const noteCredentials = (h: string | undefined) => {
+    if (h?.startsWith('Basic ')) state.credentials.push(Buffer.from(h.slice(6), 'base64').toString());
+  };
   const server = http.createServer((req, res) => {
     if (state.refuse) {
       res.writeHead(407, { 'proxy-authenticate': 'Basic realm="proxy"' }).end();
       return;
     }
     state.forwarded++;
+    noteCredentials(req.headers['proxy-authorization']);
     const target = new URL(req.url ?? '');
     const headers = { ...req.headers };
     delete headers['proxy-authorization'];
@@ -46,6 +52,7 @@ export async function startForwardProxy(): Promise<ForwardProxy> {
       return;
     }
     state.tunnelled++;
+    noteCredentials(req.headers['proxy-authorization']);
     const [host, port] = (req.url ?? '').split(':');
     const up = net.connect(Number(port), host, () => {
       socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
@@ -62,6 +69,7 @@ export async function startForwardProxy(): Promise<ForwardProxy> {
     url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
     forwarded: 0,
     tunnelled: 0,
+    credentials: [],
     refuse: false,
     async close() {
       for (const s of sockets) s.destroy();

@@ -7,7 +7,7 @@ import type { SecretBox } from '../../crypto/index.js';
 import { looksLikeDigest, requireDigest } from '../../oci/digest.js';
 import { RegistryError } from '../../oci/errors.js';
 import { isValidTag } from '../../oci/names.js';
-import { UpstreamClient, UpstreamError, type UpstreamOptions } from '../../upstream/index.js';
+import { maskProxyPassword, UpstreamClient, UpstreamError, type ProxySettings, type UpstreamOptions } from '../../upstream/index.js';
 import type { ServiceContext } from '../context.js';
 import { findRepository } from '../repositories.js';
 import { ProxyCacheConfigStore, parseProxyCacheInput, type ProxyCacheConfig, type ProxyCacheInput } from './config-store.js';
@@ -31,6 +31,8 @@ export interface ProxyCacheView {
   expiration_s: number | '';
   insecure: boolean | '';
   upstream_registry_username?: string;
+  /** Berth: the outbound proxy to the upstream (passwords shown as ********), when one is set. */
+  proxy?: ProxySettings;
 }
 
 export interface ProxyCacheOptions {
@@ -70,6 +72,15 @@ export class ProxyCacheService {
       expiration_s: c.expirationS,
       insecure: c.insecure,
       ...(c.username ? { upstream_registry_username: c.username } : {}),
+      ...(c.proxy
+        ? {
+            proxy: {
+              http_proxy: c.proxy.http_proxy ? maskProxyPassword(c.proxy.http_proxy) : null,
+              https_proxy: c.proxy.https_proxy ? maskProxyPassword(c.proxy.https_proxy) : null,
+              no_proxy: c.proxy.no_proxy || null,
+            },
+          }
+        : {}),
     };
   }
 
@@ -120,12 +131,15 @@ export class ProxyCacheService {
       username: cfg.username,
       password: cfg.password,
       insecure: cfg.insecure,
+      ...(cfg.proxy ? { proxy: cfg.proxy } : {}),
       ...this.opts.client,
     });
   }
 
   private client(cfg: ProxyCacheConfig): UpstreamClient {
-    const key = [cfg.org, cfg.upstreamRegistry, cfg.username ?? '', cfg.password ?? '', cfg.insecure].join('\n');
+    const key = [cfg.org, cfg.upstreamRegistry, cfg.username ?? '', cfg.password ?? '', cfg.insecure, JSON.stringify(cfg.proxy ?? {})].join(
+      '\n',
+    );
     let c = this.clients.get(key);
     if (!c) {
       c = this.newClient(cfg);

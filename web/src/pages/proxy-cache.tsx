@@ -8,6 +8,7 @@ interface ProxyCacheView {
   expiration_s: number | '';
   insecure: boolean | '';
   upstream_registry_username?: string;
+  proxy?: { http_proxy: string | null; https_proxy: string | null; no_proxy: string | null };
 }
 
 export function ProxyCacheSection({ org }: { org: string }) {
@@ -18,6 +19,9 @@ export function ProxyCacheSection({ org }: { org: string }) {
   const [password, setPassword] = useState('');
   const [expiration, setExpiration] = useState('86400');
   const [insecure, setInsecure] = useState(false);
+  const [httpProxy, setHttpProxy] = useState('');
+  const [httpsProxy, setHttpsProxy] = useState('');
+  const [noProxy, setNoProxy] = useState('');
   const [validated, setValidated] = useState<string>();
   const body = () => ({
     upstream_registry: upstream.trim(),
@@ -25,12 +29,15 @@ export function ProxyCacheSection({ org }: { org: string }) {
     upstream_registry_password: password || undefined,
     expiration_s: Number(expiration),
     insecure,
+    ...(httpProxy.trim() || httpsProxy.trim()
+      ? { proxy: { http_proxy: httpProxy.trim() || null, https_proxy: httpsProxy.trim() || null, no_proxy: noProxy.trim() || null } }
+      : {}),
   });
   const check = () => ({
     upstream: upstream.trim() ? undefined : 'Enter the upstream registry, for example docker.io/library.',
     expiration: /^\d+$/.test(expiration) && Number(expiration) >= 60 ? undefined : 'At least 60 seconds.',
   });
-  const f = useForm<'upstream' | 'expiration'>(
+  const f = useForm<'upstream' | 'expiration' | 'http_proxy' | 'https_proxy' | 'no_proxy'>(
     check,
     async () => {
       await api('POST', `${base}/proxycache`, body());
@@ -38,7 +45,11 @@ export function ProxyCacheSection({ org }: { org: string }) {
       setValidated(undefined);
       cfg.reload();
     },
-    (e) => (/expiration/.test(e.message) ? 'expiration' : /upstream_registry\b/.test(e.message) ? 'upstream' : 'form'),
+    (e) => {
+      const proxyField = /\bproxy\.(http_proxy|https_proxy|no_proxy)\b/.exec(e.message);
+      if (proxyField) return proxyField[1] as 'http_proxy' | 'https_proxy' | 'no_proxy';
+      return /expiration/.test(e.message) ? 'expiration' : /upstream_registry\b/.test(e.message) ? 'upstream' : 'form';
+    },
   );
   const [validating, setValidating] = useState(false);
   const [validateError, setValidateError] = useState<string>();
@@ -80,6 +91,18 @@ export function ProxyCacheSection({ org }: { org: string }) {
             <dd>{c.expiration_s} s</dd>
             <dt>Insecure</dt>
             <dd>{c.insecure ? 'yes (TLS not verified, plain HTTP allowed)' : 'no'}</dd>
+            <dt>Outbound proxy</dt>
+            <dd data-testid="proxy-outbound">
+              {c.proxy
+                ? [
+                    c.proxy.http_proxy && `http: ${c.proxy.http_proxy}`,
+                    c.proxy.https_proxy && `https: ${c.proxy.https_proxy}`,
+                    c.proxy.no_proxy && `not for: ${c.proxy.no_proxy}`,
+                  ]
+                    .filter(Boolean)
+                    .join('; ')
+                : 'none (direct)'}
+            </dd>
           </dl>
           <ConfirmButton
             label="Remove proxy cache"
@@ -127,6 +150,33 @@ export function ProxyCacheSection({ org }: { org: string }) {
               verify TLS, allow plain HTTP)
             </label>
           </div>
+          <Field
+            label="HTTP proxy"
+            name="http-proxy"
+            value={httpProxy}
+            onChange={setHttpProxy}
+            error={f.errors.http_proxy}
+            autoComplete="off"
+            hint="Optional: the proxy for an http:// upstream, http://[user:password@]host:port"
+          />
+          <Field
+            label="HTTPS proxy"
+            name="https-proxy"
+            value={httpsProxy}
+            onChange={setHttpsProxy}
+            error={f.errors.https_proxy}
+            autoComplete="off"
+            hint="Optional: the proxy an https:// upstream is tunnelled through (CONNECT)"
+          />
+          <Field
+            label="No proxy"
+            name="no-proxy"
+            value={noProxy}
+            onChange={setNoProxy}
+            error={f.errors.no_proxy}
+            autoComplete="off"
+            hint="Hosts reached directly, comma-separated: registry.local, .example.com, 10.0.0.5:5000"
+          />
           {validated ? (
             <p role="status" className="ok">
               {validated}
