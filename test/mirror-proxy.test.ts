@@ -8,12 +8,12 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, freePort, type TestServer } from './helpers/server.ts';
 import { api } from './helpers/accounts.ts';
-import { startDistribution, type Distribution } from './helpers/distribution.ts';
-import { ContainerSandbox } from './helpers/exec.ts';
+import type { Distribution } from './helpers/distribution.ts';
+import type { ContainerSandbox } from './helpers/exec.ts';
 import type { BuiltIndex } from './helpers/images.ts';
 import { ADMIN, mirrorConfig, multiArch, pushAll, tagsOf, waitForStatus } from './helpers/mirror.ts';
 import { bypassesProxy } from '../src/upstream/proxy.ts';
-import { BAD_PROXY_SETTINGS, startForwardProxy, startTlsFront, type ForwardProxy } from './helpers/forward-proxy.ts';
+import { BAD_PROXY_SETTINGS, startProxyRig, type ForwardProxy, type ProxyRig } from './helpers/forward-proxy.ts';
 
 test('no_proxy: hosts, host:port, domain suffixes (".x", "*.x", "x"), IPs and "*"', () => {
   const u = (s: string) => new URL(s);
@@ -34,19 +34,18 @@ test('no_proxy: hosts, host:port, domain suffixes (".x", "*.x", "x"), IPs and "*
 
 describe('mirroring through an outbound proxy (sqlite)', { timeout: 300_000 }, () => {
   let s: TestServer;
+  let rig: ProxyRig;
   let upstream: Distribution;
-  let front: Awaited<ReturnType<typeof startTlsFront>>;
+  let front: ProxyRig['front'];
   let proxy: ForwardProxy;
   let sandbox: ContainerSandbox;
   let images: Record<string, BuiltIndex>;
 
   before(async () => {
-    sandbox = new ContainerSandbox('berth-mirror-proxy-');
-    upstream = await startDistribution();
+    rig = await startProxyRig('berth-mirror-proxy-');
+    ({ sandbox, upstream, front, proxy } = rig);
     images = { v1: await multiArch('proxied-v1') };
     await pushAll(sandbox, upstream.host, 'library/app', images);
-    front = await startTlsFront(upstream.host);
-    proxy = await startForwardProxy();
     s = await startServer('sqlite', {}, { auth: true, config: mirrorConfig() });
     assert.equal((await api(s, 'POST', '/organization/', ADMIN, { name: 'acme' })).status, 201);
     for (const r of ['plain', 'tls', 'direct', 'refused', 'refusedtls', 'down', 'badproxy'])
@@ -54,10 +53,7 @@ describe('mirroring through an outbound proxy (sqlite)', { timeout: 300_000 }, (
   });
   after(async () => {
     await s?.stop();
-    await proxy?.close();
-    await front?.close();
-    await upstream?.cleanup();
-    await sandbox?.cleanup();
+    await rig?.close();
   });
 
   async function sync(repo: string, reference: string, proxySettings: Record<string, string>) {

@@ -9,10 +9,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startServer, freePort, type TestServer } from './helpers/server.ts';
 import { api, registryToken } from './helpers/accounts.ts';
-import { startDistribution, type Distribution } from './helpers/distribution.ts';
+import type { Distribution } from './helpers/distribution.ts';
 import { pushImageTo, type PushedImage } from './helpers/push.ts';
-import { ContainerSandbox } from './helpers/exec.ts';
-import { BAD_PROXY_SETTINGS, startForwardProxy, startTlsFront, type ForwardProxy } from './helpers/forward-proxy.ts';
+import type { ContainerSandbox } from './helpers/exec.ts';
+import { BAD_PROXY_SETTINGS, startProxyRig, type ForwardProxy, type ProxyRig } from './helpers/forward-proxy.ts';
 
 const ADMIN: [string, string] = ['admin', 'admin-password-1'];
 
@@ -26,19 +26,18 @@ async function v2(s: TestServer, repo: string, p: string, method = 'GET'): Promi
 
 describe('proxy cache through an outbound proxy (sqlite)', { timeout: 300_000 }, () => {
   let s: TestServer;
+  let rig: ProxyRig;
   let upstream: Distribution;
-  let front: Awaited<ReturnType<typeof startTlsFront>>;
+  let front: ProxyRig['front'];
   let proxy: ForwardProxy;
   let sandbox: ContainerSandbox;
   let app: PushedImage;
   let host: string;
 
   before(async () => {
-    sandbox = new ContainerSandbox('berth-cache-proxy-');
-    upstream = await startDistribution();
+    rig = await startProxyRig('berth-cache-proxy-');
+    ({ sandbox, upstream, front, proxy } = rig);
     app = await pushImageTo(upstream.url, 'library/app', 'v1', { layers: ['app layer through a proxy'] });
-    front = await startTlsFront(upstream.host);
-    proxy = await startForwardProxy();
     s = await startServer(
       'sqlite',
       {},
@@ -50,10 +49,7 @@ describe('proxy cache through an outbound proxy (sqlite)', { timeout: 300_000 },
   });
   after(async () => {
     await s?.stop();
-    await proxy?.close();
-    await front?.close();
-    await upstream?.cleanup();
-    await sandbox?.cleanup();
+    await rig?.close();
   });
 
   async function configure(org: string, upstreamRegistry: string, proxySettings: Record<string, string>) {

@@ -7,6 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { startDistribution, type Distribution } from './distribution.ts';
+import { ContainerSandbox } from './exec.ts';
 
 export interface ForwardProxy {
   url: string;
@@ -145,3 +147,33 @@ export const BAD_PROXY_SETTINGS: { proxy: Record<string, unknown>; key: string; 
   { proxy: { ftp_proxy: 'http://proxy.example:3128' }, key: 'ftp_proxy', says: /not a proxy setting|Unrecognized key/ },
   { proxy: { http_proxy: 3128 }, key: 'http_proxy', says: /string/ },
 ];
+
+/** What the outbound proxy tests start: a tool sandbox, a docker-registry upstream, a TLS front for it and a forward proxy. */
+export interface ProxyRig {
+  sandbox: ContainerSandbox;
+  upstream: Distribution;
+  front: Awaited<ReturnType<typeof startTlsFront>>;
+  proxy: ForwardProxy;
+  /** Stops all of them (what was started). */
+  close(): Promise<void>;
+}
+
+export async function startProxyRig(sandboxPrefix: string): Promise<ProxyRig> {
+  const rig: Partial<ProxyRig> = {};
+  const close = async () => {
+    await rig.proxy?.close();
+    await rig.front?.close();
+    await rig.upstream?.cleanup();
+    await rig.sandbox?.cleanup();
+  };
+  try {
+    rig.sandbox = new ContainerSandbox(sandboxPrefix);
+    rig.upstream = await startDistribution();
+    rig.front = await startTlsFront(rig.upstream.host);
+    rig.proxy = await startForwardProxy();
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  return { ...(rig as Omit<ProxyRig, 'close'>), close };
+}

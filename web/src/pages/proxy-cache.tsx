@@ -51,6 +51,33 @@ export function ProxyCacheSection({ org }: { org: string }) {
       return /expiration/.test(e.message) ? 'expiration' : /upstream_registry\b/.test(e.message) ? 'upstream' : 'form';
     },
   );
+  // The outbound proxy to the upstream (docs/PROXY-CACHE.md): optional, refused with a reason per key when malformed.
+  const proxyFields = [
+    {
+      key: 'http_proxy' as const,
+      label: 'HTTP proxy',
+      name: 'http-proxy',
+      value: httpProxy,
+      onChange: setHttpProxy,
+      hint: 'Optional: the proxy for an http:// upstream, http://[user:password@]host:port',
+    },
+    {
+      key: 'https_proxy' as const,
+      label: 'HTTPS proxy',
+      name: 'https-proxy',
+      value: httpsProxy,
+      onChange: setHttpsProxy,
+      hint: 'Optional: the proxy an https:// upstream is tunnelled through (CONNECT)',
+    },
+    {
+      key: 'no_proxy' as const,
+      label: 'No proxy',
+      name: 'no-proxy',
+      value: noProxy,
+      onChange: setNoProxy,
+      hint: 'Hosts reached directly, comma-separated: registry.local, .example.com, 10.0.0.5:5000',
+    },
+  ];
   const [validating, setValidating] = useState(false);
   const [validateError, setValidateError] = useState<string>();
   const validate = async () => {
@@ -150,33 +177,9 @@ export function ProxyCacheSection({ org }: { org: string }) {
               verify TLS, allow plain HTTP)
             </label>
           </div>
-          <Field
-            label="HTTP proxy"
-            name="http-proxy"
-            value={httpProxy}
-            onChange={setHttpProxy}
-            error={f.errors.http_proxy}
-            autoComplete="off"
-            hint="Optional: the proxy for an http:// upstream, http://[user:password@]host:port"
-          />
-          <Field
-            label="HTTPS proxy"
-            name="https-proxy"
-            value={httpsProxy}
-            onChange={setHttpsProxy}
-            error={f.errors.https_proxy}
-            autoComplete="off"
-            hint="Optional: the proxy an https:// upstream is tunnelled through (CONNECT)"
-          />
-          <Field
-            label="No proxy"
-            name="no-proxy"
-            value={noProxy}
-            onChange={setNoProxy}
-            error={f.errors.no_proxy}
-            autoComplete="off"
-            hint="Hosts reached directly, comma-separated: registry.local, .example.com, 10.0.0.5:5000"
-          />
+          {proxyFields.map(({ key, ...p }) => (
+            <Field key={key} {...p} error={f.errors[key]} autoComplete="off" />
+          ))}
           {validated ? (
             <p role="status" className="ok">
               {validated}
