@@ -11,33 +11,18 @@
 // The large database comes from bench/scale-gen.mjs (generated once, reused: this run deletes 10 of its
 // manifests each time, which changes nothing measurable).
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir, loadavg } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { generate } from './scale-gen.mjs';
+import { generatedPostgres, load, opt, SMALL, sayer } from './lib/scale-setup.mjs';
 
 const { loadConfig } = await import('../src/config/load.ts');
 const { openContext } = await import('../src/server.ts');
 const { collectGarbage } = await import('../src/services/gc.ts');
 const { ManifestService } = await import('../src/services/manifests.ts');
-const { createPostgresDatabase } = await import('../test/helpers/databases.ts');
 
-const args = process.argv.slice(2);
-const opt = (n, d) => {
-  const i = args.indexOf(`--${n}`);
-  return i >= 0 ? args[i + 1] : d;
-};
 const DIALECT = opt('dialect', 'sqlite');
-const sizes = (s, d) => {
-  if (!s) return d;
-  const [orgs, repos, tags, blobs] = s.split(',').map(Number);
-  return { orgs, repos, tags, blobs };
-};
-const SMALL = sizes(opt('small'), { orgs: 10, repos: 100, tags: 1000, blobs: 10_000 });
-const load = () =>
-  loadavg()
-    .map((x) => x.toFixed(1))
-    .join(' ');
-const say = (m) => process.stderr.write(`[gc-scale ${new Date().toISOString().slice(11, 19)} load ${load()}] ${m}\n`);
+const say = sayer('gc-scale');
 
 async function prepare(label) {
   const dir = mkdtempSync(path.join(tmpdir(), `berth-gc-scale-${label}-`));
@@ -51,16 +36,7 @@ async function prepare(label) {
     await generate({ kind: 'sqlite', file }, SMALL, { log: false });
     return { dir, uri: `sqlite:${file}`, drop: async () => rmSync(dir, { recursive: true, force: true }) };
   }
-  const pg = await createPostgresDatabase();
-  await generate({ kind: 'postgres', uri: pg.uri }, SMALL, { log: false });
-  return {
-    dir,
-    uri: pg.uri,
-    drop: async () => {
-      await pg.drop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return generatedPostgres(SMALL, dir, { log: false });
 }
 
 /** CPU seconds of the PostgreSQL backends serving `db` (from /proc; 0 on SQLite, counted in this process). */
@@ -107,7 +83,8 @@ async function measure(label) {
     const file = path.join(dir, 'config.yaml');
     // Sweep 0: never on its own (the steady state between sweeps); 1: due now, GC_SWEEP_ROWS rows this pass.
     writeFileSync(file, `FEATURE_SECURITY_SCANNER: false\nGC_SWEEP_INTERVAL_SECONDS: ${sweep ? 1 : 0}\n`);
-    const config = loadConfig({ file, data: dir, env: { DB_URI: db.uri } });
+    // One DATA_DIR for the database (its secret key file): openContext refuses another key (key-fingerprint.ts).
+    const config = loadConfig({ file, data: db.dir, env: { DB_URI: db.uri } });
     const { ctx, database } = await openContext(config);
     try {
       if (!sweep) {

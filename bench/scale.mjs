@@ -22,39 +22,23 @@
 //   gc pass                     collectGarbage() once (--gc)
 // The machine's load average is printed with every figure.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir, loadavg } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import { generate, layout, repoName, tagName, orgName, DEFAULTS } from './scale-gen.mjs';
+import { flag, generatedPostgres, load, opt, SMALL, sayer, sizes } from './lib/scale-setup.mjs';
 
 const { loadConfig } = await import('../src/config/load.ts');
 const { createBerth } = await import('../src/server.ts');
 const { collectGarbage } = await import('../src/services/gc.ts');
 const { freePort } = await import('../test/helpers/server.ts');
-const { createPostgresDatabase } = await import('../test/helpers/databases.ts');
 
-const args = process.argv.slice(2);
-const opt = (n, d) => {
-  const i = args.indexOf(`--${n}`);
-  return i >= 0 ? args[i + 1] : d;
-};
-const flag = (n) => args.includes(`--${n}`);
 const DIALECT = opt('dialect', 'sqlite');
 const SAMPLES = Number(opt('samples', '200'));
-const sizes = (s, d) => {
-  if (!s) return d;
-  const [orgs, repos, tags, blobs] = s.split(',').map(Number);
-  return { orgs, repos, tags, blobs };
-};
-const SMALL = sizes(opt('small'), { orgs: 10, repos: 100, tags: 1000, blobs: 10_000 });
 const LARGE = sizes(opt('large'), DEFAULTS);
 const ADMIN = ['admin', 'admin-password-1'];
 const READER = ['reader', 'reader-password-1'];
-const load = () =>
-  loadavg()
-    .map((x) => x.toFixed(1))
-    .join(' ');
-const say = (m) => process.stderr.write(`[scale ${new Date().toISOString().slice(11, 19)} load ${load()}] ${m}\n`);
+const say = sayer('scale');
 const basic = ([u, p]) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
 
 async function prepare(size, label) {
@@ -76,16 +60,7 @@ async function prepare(size, label) {
   }
   const given = label === 'large' ? opt('large-postgres') : undefined;
   if (given) return { dir, uri: given, drop: async () => undefined };
-  const pg = await createPostgresDatabase();
-  await generate({ kind: 'postgres', uri: pg.uri }, size);
-  return {
-    dir,
-    uri: pg.uri,
-    drop: async () => {
-      await pg.drop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return generatedPostgres(size, dir);
 }
 
 async function start(db) {

@@ -68,11 +68,20 @@ export interface Berth {
   close(): Promise<void>;
 }
 
-/** The database and the blob store (no hooks, no observer): what the CLI's one-shot commands work on. */
-export async function openContext(config: BerthConfig): Promise<{ ctx: ServiceContext; database: OpenedDatabase }> {
+/**
+ * The database and the blob store (no hooks, no observer): what the CLI's one-shot commands work on. Before anything
+ * may open a sealed value, this process's secret key must be the one the database was set up with (key-fingerprint.ts;
+ * SecretKeyMismatchError otherwise, the database closed). `checkSecretKey: false` only for what never opens one (the
+ * scanner's commands, whose standalone server has a database of its own).
+ */
+export async function openContext(
+  config: BerthConfig,
+  opts: { checkSecretKey?: boolean } = {},
+): Promise<{ ctx: ServiceContext; database: OpenedDatabase }> {
   const database = await openDatabase(config.db);
   let store: Awaited<ReturnType<typeof openBlobStore>>;
   try {
+    if (opts.checkSecretKey !== false) await checkSecretKeyFingerprint(database.db, config, Date.now());
     store = await openBlobStore(config.storage, new DbUploadStateStore(database.db));
   } catch (e) {
     await database.close();
@@ -93,14 +102,8 @@ export async function createBerth(
   const tlsFiles = auth.tls ? readTls(auth.tls) : undefined;
   // Before anything opens: FIPS mode refuses to start in a non-FIPS process or with non-approved settings.
   const fips = fipsStartup(config, tlsFiles && { ...tlsFiles, where: `${auth.tls!.certFile}, ${auth.tls!.keyFile}` });
+  // Before anything opens a sealed value, openContext checks this server's secret key against the database's.
   const { ctx: opened, database } = await openContext(config);
-  // Before anything opens a sealed value: this server's secret key must be the one the database was set up with.
-  try {
-    await checkSecretKeyFingerprint(opened.db, config, opened.now());
-  } catch (e) {
-    await database.close();
-    throw e;
-  }
   // The data-model cache (in memory, or Redis shared by replicas) and the pull counters, before anything looks things up.
   const redis = buildRedisSetup(config);
   const pulls = new PullRecorder(opened.db, opened.now, { redis: redis.pullMetrics, flushSeconds: config.raw.PULL_METRICS_FLUSH_SECONDS });

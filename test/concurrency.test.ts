@@ -110,6 +110,7 @@ for (const dialect of await testDialects()) {
       })();
       const acked: string[] = [];
       const refusals: string[] = [];
+      const refusedPerPush = new Map<string, number>();
       const release: Array<() => void> = [];
       const started = Array.from({ length: 30 }, (_, i) =>
         i === 0
@@ -145,6 +146,7 @@ for (const dialect of await testDialects()) {
                   assert.ok(['400', '404'].includes(m[1]), (e as Error).message);
                   assert.match(m[2], /MANIFEST_BLOB_UNKNOWN|BLOB_UNKNOWN|BLOB_UPLOAD_UNKNOWN/);
                   refusals.push(`p${i}`);
+                  refusedPerPush.set(`p${i}`, attempt + 1);
                   if (attempt >= 60) throw e; // fast passes at grace 0 can take one push's blobs 20+ times in a row
                   // Retried when the pass that took its blob is over: a new pass starts at once, but the retry
                   // is not caught in the middle of one that has already listed what it will take.
@@ -169,7 +171,7 @@ for (const dialect of await testDialects()) {
       await collectGarbage(s.berth.ctx, { graceSeconds: 0 });
       for (const t of acked) await assertWhole(u, 'race/gc', t);
       console.log(
-        `# gc race (${dialect}): ${passes} gc passes, ${passesDuringPushes} during the pushes, ${refusals.length} pushes refused cleanly and retried`,
+        `# gc race (${dialect}): ${passes} gc passes, ${passesDuringPushes} during the pushes, ${refusals.length} pushes refused cleanly and retried, at most ${Math.max(0, ...refusedPerPush.values())} times for one push`,
       );
     });
   });

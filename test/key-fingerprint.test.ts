@@ -1,6 +1,8 @@
 // The database secret key belongs to the database: Berth restarted on the same database with another
 // DATA_DIR (so another key file) or another DATABASE_SECRET_KEY refuses to start, before it listens,
-// naming both keys' places and what to do; started again with the right DATA_DIR, it serves tokens as before.
+// naming both keys' places and what to do; started again with the right DATA_DIR, it serves tokens as before. The
+// one-shot commands that open the database (berth gc, admin create-user, admin quota-recount) refuse the same way,
+// changing nothing, and work with the right key.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -28,6 +30,19 @@ async function refusedStart(args: string[], env: Record<string, string>): Promis
   };
   proc.stdout.on('data', seen);
   proc.stderr.on('data', seen);
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 60_000);
+  const code = await new Promise<number | null>((res) => proc.on('exit', (c) => res(c)));
+  clearTimeout(timer);
+  return { code, out };
+}
+
+/** Runs a one-shot `berth` command (optional standard input): its exit code and output (killed after 60 s). */
+async function runCli(args: string[], env: Record<string, string>, stdin = ''): Promise<{ code: number | null; out: string }> {
+  const proc = spawn(process.execPath, [BERTH_BIN, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout.on('data', (d: Buffer) => (out += d));
+  proc.stderr.on('data', (d: Buffer) => (out += d));
+  proc.stdin.end(stdin);
   const timer = setTimeout(() => proc.kill('SIGKILL'), 60_000);
   const code = await new Promise<number | null>((res) => proc.on('exit', (c) => res(c)));
   clearTimeout(timer);
@@ -104,6 +119,43 @@ for (const dialect of await testDialects()) {
       } finally {
         await stop(again);
       }
+    });
+
+    test('one-shot commands (gc, admin create-user, admin quota-recount) refuse another key the same way and change nothing', async () => {
+      const first = path.join(root, 'data-1');
+      const other = path.join(root, 'data-3');
+      const key1 = path.join(first, 'database-secret.key');
+      const key3 = path.join(other, 'database-secret.key');
+      const commands: [string[], string][] = [
+        [['gc', '--grace', '0'], ''],
+        [['admin', 'create-user', 'mallory', '--password-stdin'], 'mallory-password-1\n'],
+        [['admin', 'quota-recount'], ''],
+      ];
+      for (const [args, stdin] of commands) {
+        const r = await runCli([...args, '--config', cfg, '--data', other], env, stdin);
+        assert.notEqual(r.code, 0, `${args.join(' ')}: ${r.out}`);
+        assert.match(r.out, /^berth: the database secret key does not match this database/m, `${args.join(' ')}: ${r.out}`);
+        assert.ok(r.out.includes(`set up with the key from ${key1}`), r.out);
+        assert.ok(r.out.includes(`this server's key comes from ${key3}`), r.out);
+        assert.ok(r.out.includes(`restore the key file ${key1} to ${key3}, or point DATA_DIR back to ${first}`), r.out);
+        assert.doesNotMatch(r.out, /created user|deleted|recounted/i, r.out);
+      }
+      const k = await runCli(['gc', '--config', cfgWithKey, '--data', first], env);
+      assert.notEqual(k.code, 0, k.out);
+      assert.match(
+        k.out,
+        /this server's key comes from DATABASE_SECRET_KEY .*set DATABASE_SECRET_KEY to the key this database was set up with/,
+      );
+      // Nothing was created: with the right key mallory does not exist, is created now, and gc runs.
+      const made = await runCli(
+        ['admin', 'create-user', 'mallory', '--password-stdin', '--config', cfg, '--data', first],
+        env,
+        'mallory-password-1\n',
+      );
+      assert.equal(made.code, 0, made.out);
+      assert.match(made.out, /created user mallory/);
+      const gc = await runCli(['gc', '--config', cfg, '--data', first], env);
+      assert.equal(gc.code, 0, gc.out);
     });
   });
 }

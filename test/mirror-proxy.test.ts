@@ -2,131 +2,18 @@
 // (node:http, counting what it forwards and tunnels) in front of Debian's docker-registry, plain HTTP and behind a
 // TLS front. Syncs go through the proxy (forwarded for http://, CONNECT for https://) and the images arrive; with
 // the upstream in no_proxy nothing goes through it; a proxy that refuses (407) or is down fails the sync with a
-// reason naming the proxy. no_proxy's forms are checked on their own.
+// reason naming the proxy; a malformed proxy setting is refused when the mirror is configured (create or change), with
+// the field and the reason, and changes nothing. no_proxy's forms are checked on their own.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import https from 'node:https';
-import net from 'node:net';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { startServer, freePort, type TestServer } from './helpers/server.ts';
 import { api } from './helpers/accounts.ts';
-import { startDistribution, type Distribution } from './helpers/distribution.ts';
-import { ContainerSandbox } from './helpers/exec.ts';
+import type { Distribution } from './helpers/distribution.ts';
+import type { ContainerSandbox } from './helpers/exec.ts';
 import type { BuiltIndex } from './helpers/images.ts';
 import { ADMIN, mirrorConfig, multiArch, pushAll, tagsOf, waitForStatus } from './helpers/mirror.ts';
 import { bypassesProxy } from '../src/upstream/proxy.ts';
-
-interface ForwardProxy {
-  url: string;
-  forwarded: number;
-  tunnelled: number;
-  /** When set, every request and CONNECT is answered 407 and nothing is forwarded. */
-  refuse: boolean;
-  close(): Promise<void>;
-}
-
-/** A forward proxy: absolute-URL requests are forwarded, CONNECT opens a TCP tunnel; both counted. */
-async function startForwardProxy(): Promise<ForwardProxy> {
-  const sockets = new Set<net.Socket>();
-  const server = http.createServer((req, res) => {
-    if (state.refuse) {
-      res.writeHead(407, { 'proxy-authenticate': 'Basic realm="proxy"' }).end();
-      return;
-    }
-    state.forwarded++;
-    const target = new URL(req.url ?? '');
-    const headers = { ...req.headers };
-    delete headers['proxy-authorization'];
-    const up = http.request(target, { method: req.method, headers }, (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
-    });
-    up.on('error', () => res.destroy());
-    req.pipe(up);
-  });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  server.on('connect', (req, socket, head) => {
-    if (state.refuse) {
-      socket.end('HTTP/1.1 407 Proxy Authentication Required\r\n\r\n');
-      return;
-    }
-    state.tunnelled++;
-    const [host, port] = (req.url ?? '').split(':');
-    const up = net.connect(Number(port), host, () => {
-      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      up.write(head);
-      up.pipe(socket);
-      socket.pipe(up);
-    });
-    sockets.add(up);
-    up.on('error', () => socket.destroy());
-    socket.on('error', () => up.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const state: ForwardProxy = {
-    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
-    forwarded: 0,
-    tunnelled: 0,
-    refuse: false,
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => server.close(r));
-    },
-  };
-  return state;
-}
-
-/** A TLS front (self-signed certificate) for a plain-HTTP upstream. */
-async function startTlsFront(upstreamHost: string): Promise<{ host: string; close(): Promise<void> }> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'berth-proxy-tls-'));
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-subj',
-      '/CN=localhost',
-      '-days',
-      '1',
-      '-keyout',
-      path.join(dir, 'key.pem'),
-      '-out',
-      path.join(dir, 'cert.pem'),
-    ],
-    { stdio: 'ignore' },
-  );
-  const [h, p] = upstreamHost.split(':');
-  const server = https.createServer(
-    { key: readFileSync(path.join(dir, 'key.pem')), cert: readFileSync(path.join(dir, 'cert.pem')) },
-    (req, res) => {
-      const up = http.request({ host: h, port: Number(p), path: req.url, method: req.method, headers: req.headers }, (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-      });
-      up.on('error', () => res.destroy());
-      req.pipe(up);
-    },
-  );
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    host: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
-    async close() {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+import { BAD_PROXY_SETTINGS, startProxyRig, type ForwardProxy, type ProxyRig } from './helpers/forward-proxy.ts';
 
 test('no_proxy: hosts, host:port, domain suffixes (".x", "*.x", "x"), IPs and "*"', () => {
   const u = (s: string) => new URL(s);
@@ -147,30 +34,26 @@ test('no_proxy: hosts, host:port, domain suffixes (".x", "*.x", "x"), IPs and "*
 
 describe('mirroring through an outbound proxy (sqlite)', { timeout: 300_000 }, () => {
   let s: TestServer;
+  let rig: ProxyRig;
   let upstream: Distribution;
-  let front: Awaited<ReturnType<typeof startTlsFront>>;
+  let front: ProxyRig['front'];
   let proxy: ForwardProxy;
   let sandbox: ContainerSandbox;
   let images: Record<string, BuiltIndex>;
 
   before(async () => {
-    sandbox = new ContainerSandbox('berth-mirror-proxy-');
-    upstream = await startDistribution();
+    rig = await startProxyRig('berth-mirror-proxy-');
+    ({ sandbox, upstream, front, proxy } = rig);
     images = { v1: await multiArch('proxied-v1') };
     await pushAll(sandbox, upstream.host, 'library/app', images);
-    front = await startTlsFront(upstream.host);
-    proxy = await startForwardProxy();
     s = await startServer('sqlite', {}, { auth: true, config: mirrorConfig() });
     assert.equal((await api(s, 'POST', '/organization/', ADMIN, { name: 'acme' })).status, 201);
-    for (const r of ['plain', 'tls', 'direct', 'refused', 'refusedtls', 'down'])
+    for (const r of ['plain', 'tls', 'direct', 'refused', 'refusedtls', 'down', 'badproxy'])
       assert.equal((await api(s, 'POST', '/repository', ADMIN, { namespace: 'acme', repository: r })).status, 201);
   });
   after(async () => {
     await s?.stop();
-    await proxy?.close();
-    await front?.close();
-    await upstream?.cleanup();
-    await sandbox?.cleanup();
+    await rig?.close();
   });
 
   async function sync(repo: string, reference: string, proxySettings: Record<string, string>) {
@@ -240,5 +123,46 @@ describe('mirroring through an outbound proxy (sqlite)', { timeout: 300_000 }, (
       new RegExp(`cannot connect to the proxy ${closed.replace(/[.]/g, '\\.')}: connection refused`),
       String(v.last_error),
     );
+  });
+
+  test('a malformed proxy setting is refused when the mirror is created or changed, naming the field; nothing changes', async () => {
+    const before = await api(s, 'GET', '/repository/acme/plain/mirror', ADMIN);
+    assert.equal(before.status, 200);
+    for (const bad of BAD_PROXY_SETTINGS) {
+      const body = {
+        external_reference: `${upstream.host}/library/app`,
+        sync_interval: 3600,
+        sync_start_date: '2099-01-01T00:00:00Z',
+        root_rule: { rule_kind: 'tag_glob_csv', rule_value: ['v1'] },
+        external_registry_config: { verify_tls: false, proxy: bad.proxy },
+      };
+      const c = await api(s, 'POST', '/repository/acme/badproxy/mirror', ADMIN, body);
+      assert.equal(c.status, 400, JSON.stringify(bad.proxy));
+      const msg = String(c.json.error_message);
+      assert.ok(msg.includes(`external_registry_config.proxy.${bad.key}`), msg);
+      assert.match(msg, bad.says);
+      assert.ok(!msg.includes('s3cret'), `the error repeats the password: ${msg}`);
+      const u = await api(s, 'PUT', '/repository/acme/plain/mirror', ADMIN, { external_registry_config: { proxy: bad.proxy } });
+      assert.equal(u.status, 400, JSON.stringify(bad.proxy));
+      assert.ok(String(u.json.error_message).includes(`external_registry_config.proxy.${bad.key}`), String(u.json.error_message));
+      assert.match(String(u.json.error_message), bad.says);
+    }
+    // Nothing was created or changed: no mirror on badproxy (its state is still NORMAL), plain's configuration as it was.
+    assert.equal((await api(s, 'GET', '/repository/acme/badproxy/mirror', ADMIN)).status, 404);
+    assert.equal((await api(s, 'GET', '/repository/acme/badproxy', ADMIN)).json.state, 'NORMAL');
+    const after = await api(s, 'GET', '/repository/acme/plain/mirror', ADMIN);
+    assert.deepEqual(after.json.external_registry_config, before.json.external_registry_config);
+    // The good forms are taken: credentials percent-encoded, https:// proxy, IPv6, "" clears a setting.
+    const ok = await api(s, 'PUT', '/repository/acme/plain/mirror', ADMIN, {
+      external_registry_config: {
+        proxy: { http_proxy: 'http://us%40er:p%40ss@[::1]:3128', https_proxy: 'https://proxy.example:8443/', no_proxy: '' },
+      },
+    });
+    assert.equal(ok.status, 201, JSON.stringify(ok.json));
+    assert.deepEqual((await api(s, 'GET', '/repository/acme/plain/mirror', ADMIN)).json.external_registry_config.proxy, {
+      http_proxy: 'http://us%40er:p%40ss@[::1]:3128',
+      https_proxy: 'https://proxy.example:8443/',
+      no_proxy: null,
+    });
   });
 });

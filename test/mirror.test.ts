@@ -80,7 +80,7 @@ for (const dialect of await testDialects()) {
         [{ ...mirrorBody(ref, ['x']), surprise: 1 }, /unrecognized key|surprise/i],
         [
           { ...mirrorBody(ref, ['x']), external_registry_config: { verify_tls: false, proxy: { https_proxy: 'socks://x' } } },
-          /https_proxy must be an http/,
+          /external_registry_config\.proxy\.https_proxy uses the scheme socks:\/\/, which is not supported/,
         ],
       ];
       for (const [body, re] of cases) {

@@ -1,7 +1,9 @@
 // The pull-through cache (FEATURE_PROXY_CACHE): an organization configured with an upstream docker-registry
 // (anonymous, and with htpasswd) serves pulls from it through skopeo, stores what it fetched, fetches a blob
 // once for concurrent clients, re-checks tags after expiration_s, serves the cached copy when the upstream is
-// down or answers 401/500/503, stores nothing of wrong bytes, and refuses pushes. The API's bad inputs change nothing.
+// down or answers 401/500/503, stores nothing of wrong bytes, and refuses pushes. A blob no cached manifest names is
+// pulled through too (HEAD asks the upstream, GET fetches and stores), never served from another repository's copy
+// unless the upstream has it. The API's bad inputs change nothing.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -11,7 +13,7 @@ import { testDialects } from './helpers/databases.ts';
 import { api, registryToken } from './helpers/accounts.ts';
 import { startDistribution, type Distribution } from './helpers/distribution.ts';
 import { startCountingProxy, type CountingProxy } from './helpers/counting-proxy.ts';
-import { pushImageTo, putManifestTo, type PushedImage } from './helpers/push.ts';
+import { pushBlobTo, pushImageTo, putManifestTo, type PushedImage } from './helpers/push.ts';
 import { waitFor } from './helpers/wait.ts';
 import { basic } from './helpers/accounts.ts';
 import { ContainerSandbox } from './helpers/exec.ts';
@@ -232,6 +234,74 @@ for (const dialect of await testDialects()) {
         body: new Uint8Array(alpine.manifest),
       });
       assert.equal(m.status, 403);
+    });
+
+    test('a blob not cached yet is pulled through by HEAD and GET; upstream 404 is BLOB_UNKNOWN, upstream down a 502', async () => {
+      const errorOf = async (r: Response) => ((await r.json()) as { errors: { code: string; message: string }[] }).errors[0];
+      const loose = await pushBlobTo(reg.url, 'library/loose', `a loose blob no manifest names (${dialect})`);
+      const d = loose.digest;
+      const stored = () => s.berth.ctx.db.selectFrom('blob').select('digest').where('digest', '=', d).executeTakeFirst();
+      // HEAD: answered from the upstream (size and digest), nothing fetched or stored, no repository made.
+      let asked = proxy.requests.length;
+      const h = await v2(s, 'cache/loose', `blobs/${d}`, { method: 'HEAD' });
+      assert.equal(h.status, 200);
+      assert.equal(h.headers.get('content-length'), String(loose.size));
+      assert.equal(h.headers.get('docker-content-digest'), d);
+      assert.deepEqual(proxy.requests.slice(asked), [`HEAD /v2/library/loose/blobs/${d}`]);
+      assert.equal(await stored(), undefined);
+      assert.equal((await api(s, 'GET', '/repository/cache/loose', ADMIN)).status, 404);
+      // GET: fetched once, streamed and stored; after that HEAD and GET need no upstream request.
+      asked = proxy.requests.length;
+      const g = await v2(s, 'cache/loose', `blobs/${d}`);
+      assert.equal(g.status, 200);
+      assert.deepEqual(Buffer.from(await g.arrayBuffer()), loose.bytes);
+      await waitFor(async () => (await stored()) !== undefined, { what: 'the pulled blob stored', timeout: 10_000, interval: 50 });
+      const again = await v2(s, 'cache/loose', `blobs/${d}`);
+      assert.deepEqual(Buffer.from(await again.arrayBuffer()), loose.bytes);
+      assert.equal((await v2(s, 'cache/loose', `blobs/${d}`, { method: 'HEAD' })).status, 200);
+      assert.deepEqual(proxy.requests.slice(asked), [`GET /v2/library/loose/blobs/${d}`]);
+
+      // Upstream 404: BLOB_UNKNOWN naming the proxy cache, for HEAD (no body) and GET; nothing stored.
+      const missing = sha256(Buffer.from(`never pushed anywhere ${dialect}`));
+      assert.equal((await v2(s, 'cache/loose', `blobs/${missing}`, { method: 'HEAD' })).status, 404);
+      const m = await v2(s, 'cache/loose', `blobs/${missing}`);
+      assert.equal(m.status, 404);
+      const me = await errorOf(m);
+      assert.equal(me.code, 'BLOB_UNKNOWN');
+      assert.match(me.message, /proxy cache: blob .* not found on/);
+
+      // A blob stored for a repository outside the cache (plain/private) is not served through the cache unless the
+      // upstream has it in the asked repository: a digest is not a key to every stored blob.
+      const push = await registryToken(s, ['repository:plain/private:push,pull'], ADMIN);
+      const secret = await pushBlobTo(s.url, 'plain/private', `private bytes of plain (${dialect})`, `Bearer ${push.token}`);
+      const leak = await v2(s, 'cache/loose', `blobs/${secret.digest}`);
+      assert.equal(leak.status, 404);
+      assert.equal((await errorOf(leak)).code, 'BLOB_UNKNOWN');
+      assert.equal((await v2(s, 'cache/loose', `blobs/${secret.digest}`, { method: 'HEAD' })).status, 404);
+      // The same bytes upstream in library/shared: the stored copy is linked after a HEAD, not fetched again.
+      await pushBlobTo(reg.url, 'library/shared', secret.bytes);
+      asked = proxy.requests.length;
+      const shared = await v2(s, 'cache/shared', `blobs/${secret.digest}`);
+      assert.equal(shared.status, 200);
+      assert.deepEqual(Buffer.from(await shared.arrayBuffer()), secret.bytes);
+      assert.deepEqual(proxy.requests.slice(asked), [`HEAD /v2/library/shared/blobs/${secret.digest}`]);
+
+      // Upstream down: a blob not cached is 502 UNAVAILABLE naming the upstream; the cached one is still served.
+      const later = await pushBlobTo(reg.url, 'library/loose', `pushed upstream, never pulled (${dialect})`);
+      await reg.stop();
+      try {
+        assert.equal((await v2(s, 'cache/loose', `blobs/${later.digest}`, { method: 'HEAD' })).status, 502);
+        const down = await v2(s, 'cache/loose', `blobs/${later.digest}`);
+        assert.equal(down.status, 502);
+        const de = await errorOf(down);
+        assert.equal(de.code, 'UNAVAILABLE');
+        assert.ok(de.message.includes(proxy.host), de.message);
+        const cached = await v2(s, 'cache/loose', `blobs/${d}`);
+        assert.equal(cached.status, 200);
+        assert.deepEqual(Buffer.from(await cached.arrayBuffer()), loose.bytes);
+      } finally {
+        await reg.restart();
+      }
     });
 
     test('upstream unknown tag is MANIFEST_UNKNOWN; upstream down: cached tag served, uncached is a 502 naming the upstream', async () => {

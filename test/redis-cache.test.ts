@@ -6,84 +6,40 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import { loadConfig, ConfigError } from '../src/config/load.ts';
-import { createBerth, type Berth } from '../src/server.ts';
 import { createPostgresDatabase, postgresAvailable } from './helpers/databases.ts';
-import { freePort, startServer, type TestServer } from './helpers/server.ts';
+import { startServer, type TestServer } from './helpers/server.ts';
 import { redisServerMissing, startRedis, type TestRedis } from './helpers/redis.ts';
-import { basic } from './helpers/accounts.ts';
+import { api, basic } from './helpers/accounts.ts';
+import { REPLICA_SERVICE, startReplica as startSharedReplica, type Replica } from './helpers/replicas.ts';
 import { imageManifest, sha256 } from './helpers/registry-client.ts';
 import { InMemoryCache } from '../src/cache/memory.ts';
 import { RedisCache } from '../src/cache/redis.ts';
 import { RedisConnection, RedisHealth } from '../src/cache/redis-connection.ts';
 
-const SERVICE = 'registry.redis.test';
+const SERVICE = REPLICA_SERVICE;
 const ADMIN: [string, string] = ['admin', 'admin-password-1'];
 const PW = 'password-123';
 const OWNER: [string, string] = ['owner', PW];
 const READER: [string, string] = ['reader', PW];
 
-interface Replica {
-  berth: Berth;
-  url: string;
-  logs: string[];
-}
-
-async function startReplica(dir: string, dbUri: string, redis: TestRedis, extra: Record<string, unknown> = {}): Promise<Replica> {
-  const port = await freePort();
-  const doc = {
-    AUTHENTICATION_TYPE: 'Database',
-    SERVER_HOSTNAME: SERVICE,
-    PBKDF2_ITERATIONS: 1000,
-    LOGIN_FAILURE_LIMIT: 1000,
-    BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] },
-    DISTRIBUTED_STORAGE_CONFIG: { local: ['LocalStorage', { storage_path: path.join(dir, 'blobs') }] },
-    DATA_MODEL_CACHE_CONFIG: { engine: 'redis', redis_config: { primary: redis.primary } },
-    PULL_METRICS_REDIS: redis.primary,
-    PULL_METRICS_FLUSH_SECONDS: 3600, // flushed by the test, so it can look at the database in between
-    FEATURE_SECURITY_SCANNER: false,
-    ...extra,
-  };
-  const file = path.join(dir, `config-${port}.yaml`);
-  writeFileSync(file, stringifyYaml(doc));
-  const logs: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      logs.push(String(chunk));
-      cb();
+/** A replica on the shared database and Redis, pull counts in Redis flushed only by the test; its log kept. */
+const startReplica = (dir: string, dbUri: string, redis: TestRedis, extra: Record<string, unknown> = {}): Promise<Replica> =>
+  startSharedReplica(
+    dir,
+    dbUri,
+    redis,
+    ADMIN,
+    {
+      PULL_METRICS_REDIS: redis.primary,
+      PULL_METRICS_FLUSH_SECONDS: 3600, // flushed by the test, so it can look at the database in between
+      ...extra,
     },
-  });
-  const config = loadConfig({ file, data: dir, listen: `127.0.0.1:${port}`, env: { DB_URI: dbUri } });
-  const berth = await createBerth(config, { logger: { level: 'info', stream } });
-  const url = await berth.listen();
-  await Promise.all(berth.redis.connections.map((c) => c.ready(5000)));
-  return { berth, url, logs };
-}
-
-async function api(
-  r: { url: string },
-  method: string,
-  p: string,
-  creds?: [string, string],
-  body?: unknown,
-): Promise<{ status: number; json: any }> {
-  const headers: Record<string, string> = {};
-  if (creds) headers.authorization = basic(...creds);
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${r.url}/api/v1${p}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  let json: any = text;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    /* not JSON */
-  }
-  return { status: res.status, json };
-}
+    { logs: true },
+  );
 
 async function token(r: { url: string }, scope: string, creds?: [string, string]): Promise<{ status: number; token?: string }> {
   const q = new URLSearchParams({ service: SERVICE, scope });

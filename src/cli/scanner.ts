@@ -25,9 +25,10 @@ function cliScanner(ctx: ScannerContext, parts: { log?: ScannerLogger; observer?
   return buildScanner(local(ctx), { force: true, ...parts })!;
 }
 
+// The scanner's commands open no sealed value (and `scanner serve` has a database of its own): no secret key check.
 async function open(o: Opts) {
   const config = loadConfig({ file: o.config, data: o.data });
-  const { ctx, database } = await openContext(config);
+  const { ctx, database } = await openContext(config, { checkSecretKey: false });
   return { config, ctx, database, scanner: cliScanner(ctx) };
 }
 
@@ -43,7 +44,7 @@ export function registerScannerCommands(program: Command, serverOptions: (c: Com
       // beside the API (outside its PSK auth; METRICS_BASIC_AUTH applies), or on METRICS_PORT alone. Built before the
       // scanner, which reports to them.
       const ms = metricsSettings(config);
-      const { ctx, database } = await openContext(config);
+      const { ctx, database } = await openContext(config, { checkSecretKey: false });
       const metrics = ms.enabled ? new ScannerProcessMetrics(scannerCounts(local(ctx)), ms.rowCountIntervalSeconds) : undefined;
       const s = cliScanner(ctx, { log: app.log, observer: metrics?.scanner.observer });
       if (!s.psk)

@@ -23,3 +23,15 @@ export function proxyCacheMigration(): Migration {
     },
   };
 }
+
+/**
+ * Migration 0026_proxy_cache_proxy: the organization's outbound proxy to its upstream (the mirror's shape,
+ * {http_proxy, https_proxy, no_proxy}, as JSON sealed with the database secret key: its URLs may hold credentials), or null.
+ */
+export function proxyCacheProxyMigration(): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      await sql`alter table proxy_cache_config add column proxy text`.execute(db);
+    },
+  };
+}

@@ -17,7 +17,7 @@ import { scaleIndexesMigration } from './migrations-scale.js';
 import { quotaMigration } from './migrations-quota.js';
 import { tagPolicyMigration } from './migrations-tag-policy.js';
 import { repoMirrorMigration } from './migrations-mirror.js';
-import { proxyCacheMigration } from './migrations-proxy-cache.js';
+import { proxyCacheMigration, proxyCacheProxyMigration } from './migrations-proxy-cache.js';
 import { keyFingerprintMigration } from './migrations-key-fingerprint.js';
 import { gcCandidatesMigration } from './migrations-gc-candidates.js';
 import { tagHistoryOpenUniqueMigration } from './migrations-tag-history-open.js';
@@ -74,6 +74,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0022_key_fingerprint': keyFingerprintMigration(),
     '0021_gc_candidates': gcCandidatesMigration(dialect),
     '0023_tag_history_open_unique': tagHistoryOpenUniqueMigration(),
+    '0026_proxy_cache_proxy': proxyCacheProxyMigration(),
   };
 }
 

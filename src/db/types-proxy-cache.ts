@@ -10,6 +10,8 @@ export interface ProxyCacheConfigTable {
   /** 0 or 1. */
   insecure: number;
   created_at: number;
+  /** Migration 0026: the outbound proxy settings as JSON, sealed (SecretBox), or null. */
+  proxy: string | null;
 }
 export interface ProxyCacheTagTable {
   repository_id: number;

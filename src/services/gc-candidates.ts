@@ -10,6 +10,19 @@ const insertCandidate = prepared(4, (db: DB, kind: GcCandidateKind, repositoryId
   db.insertInto('gc_candidate').values({ kind, repository_id: repositoryId, digest, created_at: now }),
 );
 
+/**
+ * The columns of gc_candidate rows an INSERT … SELECT writes: `kind` a literal or a column ("r.kind"), the repository id
+ * and digest columns of the source, and `now` as created_at. Every shape below selects its rows through this.
+ */
+function candidateColumns(kind: GcCandidateKind | { column: string }, repositoryId: string, digest: string, now: number) {
+  return [
+    (typeof kind === 'string' ? sql<GcCandidateKind>`${sql.lit(kind)}` : sql<GcCandidateKind>`${sql.ref(kind.column)}`).as('kind'),
+    sql<number>`${sql.ref(repositoryId)}`.as('repository_id'),
+    sql<string>`${sql.ref(digest)}`.as('digest'),
+    sql<number>`cast(${now} as bigint)`.as('created_at'),
+  ];
+}
+
 /** One candidate: a repository's link to a blob (then the blob), or a manifest that may be untagged. */
 export async function recordCandidate(tx: DB, kind: GcCandidateKind, repositoryId: number, digest: string, now: number): Promise<void> {
   await insertCandidate(tx, kind, repositoryId, digest, now);
@@ -27,23 +40,13 @@ export async function recordManifestDeleted(tx: DB, repositoryId: number, digest
       eb
         .selectFrom('manifest_ref as r')
         .innerJoin('manifest as m', 'm.id', 'r.manifest_id')
-        .select([
-          sql<GcCandidateKind>`r.kind`.as('kind'),
-          'm.repository_id',
-          'r.digest',
-          sql<number>`cast(${now} as bigint)`.as('created_at'),
-        ])
+        .select(candidateColumns({ column: 'r.kind' }, 'm.repository_id', 'r.digest', now))
         .where('m.repository_id', '=', repositoryId)
         .where('m.digest', '=', digest)
         .unionAll(
           eb
             .selectFrom('manifest as s')
-            .select([
-              sql<GcCandidateKind>`'manifest'`.as('kind'),
-              's.repository_id',
-              's.digest',
-              sql<number>`cast(${now} as bigint)`.as('created_at'),
-            ])
+            .select(candidateColumns('manifest', 's.repository_id', 's.digest', now))
             .where('s.repository_id', '=', repositoryId)
             .where('s.subject_digest', '=', digest),
         ),
@@ -63,12 +66,7 @@ export async function recordRepositoriesDeleted(
     .expression((eb) =>
       eb
         .selectFrom('repository_blob as l')
-        .select([
-          sql<GcCandidateKind>`'blob'`.as('kind'),
-          'l.repository_id',
-          'l.digest',
-          sql<number>`cast(${now} as bigint)`.as('created_at'),
-        ])
+        .select(candidateColumns('blob', 'l.repository_id', 'l.digest', now))
         .$if('repositoryId' in which, (q) => q.where('l.repository_id', '=', (which as { repositoryId: number }).repositoryId))
         .$if('namespaceId' in which, (q) =>
           q.where(
@@ -95,24 +93,14 @@ export async function recordHistoryPruned(tx: DB, cutoff: number, now: number): 
     .expression((eb) =>
       eb
         .selectFrom('tag_history as h')
-        .select([
-          sql<GcCandidateKind>`'manifest'`.as('kind'),
-          'h.repository_id',
-          'h.manifest_digest as digest',
-          sql<number>`cast(${now} as bigint)`.as('created_at'),
-        ])
+        .select(candidateColumns('manifest', 'h.repository_id', 'h.manifest_digest', now))
         .where('h.end_ts', 'is not', null)
         .where('h.end_ts', '<', cutoff)
         .unionAll(
           eb
             .selectFrom('tag as t')
             .innerJoin('manifest as m', 'm.id', 't.manifest_id')
-            .select([
-              sql<GcCandidateKind>`'manifest'`.as('kind'),
-              't.repository_id',
-              'm.digest',
-              sql<number>`cast(${now} as bigint)`.as('created_at'),
-            ])
+            .select(candidateColumns('manifest', 't.repository_id', 'm.digest', now))
             .where('t.expires_at', 'is not', null)
             .where('t.expires_at', '<', cutoff),
         ),

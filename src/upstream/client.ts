@@ -287,6 +287,15 @@ export class UpstreamClient {
     return { stream: res, size: len !== undefined && /^\d+$/.test(len) ? Number(len) : undefined };
   }
 
+  /** HEAD of a blob: resolves when the registry has it in `repo`, with its size when it sent Content-Length. */
+  async headBlob(repo: string, digest: string): Promise<{ size?: number }> {
+    const res = await this.request('HEAD', `/v2/${repo}/blobs/${digest}`, UpstreamClient.scope(repo));
+    if (res.statusCode !== 200) return this.fail(res, `blob ${digest} of ${repo}`, 'HEAD');
+    res.resume();
+    const len = res.headers['content-length'];
+    return len !== undefined && /^\d+$/.test(len) ? { size: Number(len) } : {};
+  }
+
   /** Every tag of a repository, following Link: <…>; rel="next" pages (`pageSize` as n= on the first page). */
   async listTags(repo: string, opts: { pageSize?: number; limit?: number } = {}): Promise<string[]> {
     const out: string[] = [];

@@ -9,6 +9,7 @@
 //     .ping()                        reachable, credentials accepted (GET /v2/ + token endpoint or Basic)
 //     .headManifest(repo, ref)       -> { digest, mediaType, size }
 //     .getManifest(repo, ref)        -> { bytes, digest, mediaType, size }   (verified by digest / Docker-Content-Digest)
+//     .headBlob(repo, digest)        -> { size? }                            (the registry has it)
 //     .getBlob(repo, digest)         -> { stream, size? }                    (unverified: pipe through digestVerifier)
 //     .listTags(repo, { pageSize?, limit? }) -> string[]                      (follows Link rel="next")
 //     .repository(path)              upstream repository under the registry's namespace prefix
@@ -42,5 +43,5 @@ export {
   parseOciErrors,
 } from './errors.js';
 export type { UpstreamFailure, OciErrorEntry } from './errors.js';
-export { bypassesProxy, proxyFor, ProxyError } from './proxy.js';
+export { bypassesProxy, maskProxyPassword, noProxyProblem, proxyFor, ProxyError, proxyUrlProblem } from './proxy.js';
 export type { ProxySettings } from './proxy.js';

@@ -28,6 +28,11 @@ export function proxyLabel(proxy: URL): string {
   return `${proxy.protocol}//${proxy.host}`;
 }
 
+/** A proxy URL as a view may show it: the password, if any, replaced by ******** (the rest as written). */
+export function maskProxyPassword(value: string): string {
+  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1********@');
+}
+
 function hostOf(h: string): string {
   return h.toLowerCase().replace(/^\[|\]$/g, '');
 }
@@ -53,6 +58,62 @@ export function bypassesProxy(target: URL, noProxy: string | null | undefined): 
     if (host === suffix || host.endsWith(`.${suffix}`)) return true;
   }
   return false;
+}
+
+const URL_SHAPE = 'http://[user:password@]host[:port] or https://[user:password@]host[:port]';
+
+/**
+ * Why `value` cannot be a proxy URL (http_proxy / https_proxy), or undefined when it can. The reason never repeats
+ * the value (it may hold a password). Accepted: http:// or https://, a host, an optional port, optional
+ * percent-encoded user:password@ (a user name is required with a password); nothing after the port but "/".
+ */
+export function proxyUrlProblem(value: string): string | undefined {
+  if (value !== value.trim() || /\s/.test(value)) return `must not contain spaces (expected ${URL_SHAPE})`;
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(value);
+  if (!scheme || !/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return `must start with http:// or https:// (expected ${URL_SHAPE})`;
+  const name = scheme[1].toLowerCase();
+  if (name !== 'http' && name !== 'https')
+    return `uses the scheme ${name}://, which is not supported: the proxy must be an HTTP proxy (http://) or an HTTP proxy over TLS (https://)`;
+  const rest = value.slice(scheme[0].length + 2);
+  if (rest.startsWith('/') || rest === '') return `has no host (expected ${URL_SHAPE})`;
+  const authority = rest.split(/[/?#]/)[0];
+  if ((authority.match(/@/g) ?? []).length > 1) return 'has more than one "@": percent-encode an "@" in the user name or password as %40';
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    return `is not a valid URL (expected ${URL_SHAPE}; the port must be 1-65535)`;
+  }
+  if (!u.hostname) return `has no host (expected ${URL_SHAPE})`;
+  if (u.port === '0') return 'has port 0 (the port must be 1-65535)';
+  if (u.pathname !== '/' || u.search || u.hash || /[?#]/.test(rest))
+    return 'has a path, query or fragment after the host: a proxy URL ends at the port (credentials go before the host, as user:password@)';
+  if (u.password && !u.username) return 'has a password but no user name (expected user:password@ before the host)';
+  for (const part of [u.username, u.password]) {
+    try {
+      decodeURIComponent(part);
+    } catch {
+      return 'has a malformed percent-encoding in its user name or password (write "%" as %25)';
+    }
+  }
+  return undefined;
+}
+
+/** Why `value` cannot be a no_proxy list, or undefined when it can (entries as bypassesProxy reads them). */
+export function noProxyProblem(value: string): string | undefined {
+  for (const raw of value.split(/[,\s]+/)) {
+    const entry = raw.trim();
+    if (!entry || entry === '*') continue;
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(entry))
+      return `entry "${entry.slice(0, 100)}" is a URL: list host names, IPs or domains (optionally with :port), without a scheme`;
+    if (
+      !/^(\*\.|\.)?[a-z0-9_-]+(\.[a-z0-9_-]+)*(:\d{1,5})?$/i.test(entry) &&
+      !/^\[[0-9a-f:.]+\](:\d{1,5})?$/i.test(entry) &&
+      !/^[0-9a-f]*:[0-9a-f:.]+$/i.test(entry)
+    )
+      return `entry "${entry.slice(0, 100)}" is not a host name, IP or domain (optionally with :port), ".domain" or "*"`;
+  }
+  return undefined;
 }
 
 /** The proxy `target` goes through under `settings` (https_proxy for https://, http_proxy for http://), if any. */

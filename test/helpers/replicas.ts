@@ -3,6 +3,7 @@
 // runs them. For tests of what one replica's write does to another's next request.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { stringify as stringifyYaml } from 'yaml';
 import { loadConfig } from '../../src/config/load.ts';
 import { createBerth, type Berth } from '../../src/server.ts';
@@ -15,16 +16,22 @@ export const REPLICA_SERVICE = 'registry.replicas.test';
 export interface Replica {
   berth: Berth;
   url: string;
+  /** The replica's log lines (JSON), when started with `{ logs: true }`; empty otherwise. */
+  logs: string[];
   stop(): Promise<void>;
 }
 
-/** A replica with Database auth, BOOTSTRAP_ADMIN `admin`, blobs under `dir`, the Redis cache; `extra` config keys. */
+/**
+ * A replica with Database auth, BOOTSTRAP_ADMIN `admin`, blobs under `dir`, the Redis cache; `extra` config keys;
+ * `opts.logs`: its info-level log kept in `logs` (silent otherwise).
+ */
 export async function startReplica(
   dir: string,
   dbUri: string,
   redis: TestRedis,
   admin: [string, string],
   extra: Record<string, unknown> = {},
+  opts: { logs?: boolean } = {},
 ): Promise<Replica> {
   const port = await freePort();
   const doc = {
@@ -41,10 +48,17 @@ export async function startReplica(
   const file = path.join(dir, `config-${port}.yaml`);
   writeFileSync(file, stringifyYaml(doc));
   const config = loadConfig({ file, data: dir, listen: `127.0.0.1:${port}`, env: { DB_URI: dbUri } });
-  const berth = await createBerth(config, { logger: { level: 'silent' } });
+  const logs: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      logs.push(String(chunk));
+      cb();
+    },
+  });
+  const berth = await createBerth(config, { logger: opts.logs ? { level: 'info', stream } : { level: 'silent' } });
   const url = await berth.listen();
   await Promise.all(berth.redis.connections.map((c) => c.ready(5000)));
-  return { berth, url, stop: () => berth.close() };
+  return { berth, url, logs, stop: () => berth.close() };
 }
 
 /** A registry token from a replica (service REPLICA_SERVICE) for the scopes. */

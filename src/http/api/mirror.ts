@@ -8,13 +8,8 @@ import { auditLater } from '../audit-hook.js';
 import type { MirrorChange } from '../../services/mirror/config-store.js';
 
 const stateBody = z.object({ state: z.string().max(40) }).strict();
-const proxy = z
-  .object({
-    http_proxy: z.string().max(2048).nullable().optional(),
-    https_proxy: z.string().max(2048).nullable().optional(),
-    no_proxy: z.string().max(4096).nullable().optional(),
-  })
-  .strict();
+// external_registry_config.proxy is checked by the service (services/proxy-settings.ts): each key's reason, never the value.
+const proxy = z.unknown();
 const mirrorBody = z
   .object({
     is_enabled: z.boolean().optional(),

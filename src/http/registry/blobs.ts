@@ -7,8 +7,16 @@ import { byteRange } from './headers.js';
 import { RegistryError } from '../../oci/errors.js';
 
 export const getBlob: Handler = async ({ req, reply, match, services }) => {
-  const proxied = req.method === 'GET' && !req.headers.range ? await services.proxyCache?.blob(match.name, match.ref) : undefined;
-  if (proxied) return sendProxiedBlob(reply, match.ref, proxied);
+  // A proxy cache organization: a blob not stored yet is asked for upstream (HEAD) or fetched while stored (GET).
+  if (services.proxyCache && !req.headers.range) {
+    if (req.method === 'HEAD') {
+      const upstream = await services.proxyCache.blobHead(match.name, match.ref);
+      if (upstream) return sendUpstreamHead(reply, match.ref, upstream.size);
+    } else {
+      const proxied = await services.proxyCache.blob(match.name, match.ref);
+      if (proxied) return sendProxiedBlob(reply, match.ref, proxied);
+    }
+  }
   const blob = await services.blobs.find(match.name, match.ref);
   const head = req.method === 'HEAD';
   const range = byteRange(req.headers.range, blob.size);
@@ -86,4 +94,11 @@ function sendProxiedBlob(reply: FastifyReply, digest: string, blob: { stream: Re
   if (blob.size !== undefined) reply.header('Content-Length', String(blob.size));
   blob.stream.on('error', () => reply.raw.destroy());
   return reply.send(blob.stream);
+}
+
+/** A blob HEAD answered from the proxy cache's upstream (not stored yet): its size, no body. */
+function sendUpstreamHead(reply: FastifyReply, digest: string, size: number | undefined): FastifyReply {
+  reply.code(200).headers({ 'Docker-Content-Digest': digest, 'Content-Type': 'application/octet-stream', ETag: `"${digest}"` });
+  if (size !== undefined) reply.header('Content-Length', String(size));
+  return reply.send();
 }

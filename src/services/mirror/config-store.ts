@@ -12,6 +12,7 @@ import { requireTagGlobs } from './tag-rules.js';
 import { parseExternalReference } from './reference.js';
 import { formatMirrorDate, parseMirrorDate } from './dates.js';
 import { CacheGroups } from '../../cache/types.js';
+import { mergeProxySettings } from '../proxy-settings.js';
 
 /** Quay: a failed sync is retried this many times before it waits for the next interval. */
 export const MAX_SYNC_RETRIES = 3;
@@ -31,7 +32,8 @@ export interface MirrorInput {
   external_reference?: string;
   external_registry_username?: string | null;
   external_registry_password?: string | null;
-  external_registry_config?: RegistryConfig | Partial<RegistryConfig>;
+  /** proxy: anything; checked here (proxy-settings.ts). */
+  external_registry_config?: Partial<Omit<RegistryConfig, 'proxy'>> & { proxy?: unknown };
   sync_interval?: number;
   sync_start_date?: string;
   robot_username?: string | null;
@@ -339,21 +341,11 @@ function requireRule(rule: { rule_kind: string; rule_value: unknown }): string[]
   return requireTagGlobs(rule.rule_value);
 }
 
-function mergeRegistryConfig(base: RegistryConfig, given: Partial<RegistryConfig> | undefined): RegistryConfig {
+function mergeRegistryConfig(base: RegistryConfig, given: MirrorInput['external_registry_config']): RegistryConfig {
   const out: RegistryConfig = { ...base };
   if (!given) return out;
   if (given.verify_tls !== undefined) out.verify_tls = given.verify_tls;
   if (given.unsigned_images !== undefined) out.unsigned_images = given.unsigned_images;
-  if (given.proxy !== undefined) {
-    const proxy = { ...(base.proxy ?? {}) };
-    for (const k of ['http_proxy', 'https_proxy', 'no_proxy'] as const) {
-      const v = given.proxy?.[k];
-      if (v === undefined) continue;
-      if (v !== null && k !== 'no_proxy' && !/^https?:\/\/[^\s/]+/.test(v))
-        throw invalid(`external_registry_config.proxy.${k} must be an http:// or https:// URL`);
-      proxy[k] = v;
-    }
-    out.proxy = proxy;
-  }
+  if (given.proxy !== undefined) out.proxy = mergeProxySettings(base.proxy, given.proxy, 'external_registry_config.proxy');
   return out;
 }

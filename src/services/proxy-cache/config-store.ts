@@ -1,11 +1,13 @@
 // The proxy cache configuration of organizations (table proxy_cache_config): Quay's fields, the username
-// and password sealed with the database secret key. Read through the data-model cache (group `proxycache`,
-// the row as stored, credentials still sealed), which every write here invalidates on every replica.
+// and password sealed with the database secret key, and Berth's outbound proxy to the upstream (sealed JSON).
+// Read through the data-model cache (group `proxycache`, the row as stored, credentials still sealed), which
+// every write here invalidates on every replica.
 import type { SecretBox } from '../../crypto/index.js';
 import { CacheGroups } from '../../cache/types.js';
 import type { ServiceContext } from '../context.js';
 import { invalid, notFound } from '../accounts/errors.js';
-import { parseUpstreamRegistry, UpstreamReferenceError, type UpstreamRegistry } from '../../upstream/index.js';
+import { parseUpstreamRegistry, UpstreamReferenceError, type ProxySettings, type UpstreamRegistry } from '../../upstream/index.js';
+import { mergeProxySettings, usesProxy } from '../proxy-settings.js';
 
 /** Quay's default expiration_s (one day). */
 export const DEFAULT_EXPIRATION_S = 86_400;
@@ -16,6 +18,8 @@ interface StoredRow {
   password: string | null;
   expiration_s: number;
   insecure: number;
+  /** Sealed JSON of the proxy settings, or null. */
+  proxy: string | null;
 }
 
 export interface ProxyCacheInput {
@@ -24,6 +28,8 @@ export interface ProxyCacheInput {
   upstream_registry_password?: unknown;
   expiration_s?: unknown;
   insecure?: unknown;
+  /** Berth: the outbound proxy to the upstream, in the mirror's shape ({http_proxy, https_proxy, no_proxy}). */
+  proxy?: unknown;
 }
 
 export interface ProxyCacheConfig {
@@ -34,6 +40,8 @@ export interface ProxyCacheConfig {
   password?: string;
   expirationS: number;
   insecure: boolean;
+  /** The outbound proxy to the upstream (src/upstream/proxy.ts), when one is set. */
+  proxy?: ProxySettings;
 }
 
 /** Validates a request body the way Quay's schema does (upstream_registry required), with a reason per field. */
@@ -64,6 +72,7 @@ export function parseProxyCacheInput(org: string, b: ProxyCacheInput | undefined
     expirationS = n;
   }
   if (b.insecure !== undefined && b.insecure !== null && typeof b.insecure !== 'boolean') throw invalid('insecure must be true or false');
+  const proxy = b.proxy === undefined ? undefined : mergeProxySettings(undefined, b.proxy, 'proxy');
   return {
     org,
     upstreamRegistry: b.upstream_registry.trim().replace(/\/+$/, ''),
@@ -72,6 +81,7 @@ export function parseProxyCacheInput(org: string, b: ProxyCacheInput | undefined
     password,
     expirationS,
     insecure: b.insecure === true,
+    ...(usesProxy(proxy) ? { proxy } : {}),
   };
 }
 
@@ -100,6 +110,7 @@ export class ProxyCacheConfigStore {
             password: row.password,
             expiration_s: Number(row.expiration_s),
             insecure: Number(row.insecure),
+            proxy: row.proxy,
           }
         : null;
     };
@@ -113,6 +124,7 @@ export class ProxyCacheConfigStore {
       password: this.open(org, 'password', row.password),
       expirationS: row.expiration_s,
       insecure: row.insecure === 1,
+      ...(row.proxy ? { proxy: JSON.parse(this.open(org, 'proxy', row.proxy) as string) as ProxySettings } : {}),
     };
   }
 
@@ -135,6 +147,7 @@ export class ProxyCacheConfigStore {
         expiration_s: cfg.expirationS,
         insecure: cfg.insecure ? 1 : 0,
         created_at: this.ctx.now(),
+        proxy: this.seal(cfg.org, 'proxy', cfg.proxy && JSON.stringify(cfg.proxy)),
       })
       .onConflict((oc) => oc.column('org').doNothing())
       .execute();

@@ -1,13 +1,14 @@
 // The pull-through cache (Quay's FEATURE_PROXY_CACHE): an organization configured with an upstream registry
 // serves `<org>/<path>` from `<upstream>/<prefix>/<path>`, storing what it fetched. The /v2 handlers call
-// three hooks: refuseWrite (pushes and deletes are DENIED), beforeManifest (fetch or re-check a manifest
-// before the ordinary read) and blob (stream a blob from the upstream while storing it). docs/PROXY-CACHE.md.
+// four hooks: refuseWrite (pushes and deletes are DENIED), beforeManifest (fetch or re-check a manifest
+// before the ordinary read), blobHead (ask the upstream about a blob not stored) and blob (stream a blob from the
+// upstream while storing it). docs/PROXY-CACHE.md.
 import type { Readable } from 'node:stream';
 import type { SecretBox } from '../../crypto/index.js';
 import { looksLikeDigest, requireDigest } from '../../oci/digest.js';
 import { RegistryError } from '../../oci/errors.js';
 import { isValidTag } from '../../oci/names.js';
-import { UpstreamClient, UpstreamError, type UpstreamOptions } from '../../upstream/index.js';
+import { maskProxyPassword, UpstreamClient, UpstreamError, type ProxySettings, type UpstreamOptions } from '../../upstream/index.js';
 import type { ServiceContext } from '../context.js';
 import { findRepository } from '../repositories.js';
 import { ProxyCacheConfigStore, parseProxyCacheInput, type ProxyCacheConfig, type ProxyCacheInput } from './config-store.js';
@@ -31,6 +32,8 @@ export interface ProxyCacheView {
   expiration_s: number | '';
   insecure: boolean | '';
   upstream_registry_username?: string;
+  /** Berth: the outbound proxy to the upstream (passwords shown as ********), when one is set. */
+  proxy?: ProxySettings;
 }
 
 export interface ProxyCacheOptions {
@@ -70,6 +73,15 @@ export class ProxyCacheService {
       expiration_s: c.expirationS,
       insecure: c.insecure,
       ...(c.username ? { upstream_registry_username: c.username } : {}),
+      ...(c.proxy
+        ? {
+            proxy: {
+              http_proxy: c.proxy.http_proxy ? maskProxyPassword(c.proxy.http_proxy) : null,
+              https_proxy: c.proxy.https_proxy ? maskProxyPassword(c.proxy.https_proxy) : null,
+              no_proxy: c.proxy.no_proxy || null,
+            },
+          }
+        : {}),
     };
   }
 
@@ -120,12 +132,15 @@ export class ProxyCacheService {
       username: cfg.username,
       password: cfg.password,
       insecure: cfg.insecure,
+      ...(cfg.proxy ? { proxy: cfg.proxy } : {}),
       ...this.opts.client,
     });
   }
 
   private client(cfg: ProxyCacheConfig): UpstreamClient {
-    const key = [cfg.org, cfg.upstreamRegistry, cfg.username ?? '', cfg.password ?? '', cfg.insecure].join('\n');
+    const key = [cfg.org, cfg.upstreamRegistry, cfg.username ?? '', cfg.password ?? '', cfg.insecure, JSON.stringify(cfg.proxy ?? {})].join(
+      '\n',
+    );
     let c = this.clients.get(key);
     if (!c) {
       c = this.newClient(cfg);
@@ -228,40 +243,99 @@ export class ProxyCacheService {
   }
 
   /**
-   * A blob GET in a cache organization: undefined when the ordinary read should answer (stored already, not
-   * a cache organization, or a digest no cached manifest of the repository names). Otherwise the upstream's
-   * bytes, streamed while stored. One upstream fetch per digest at a time: a second client waits for the
-   * first fetch to be stored and then reads the stored blob.
+   * Where a blob read in a cache organization stands before the upstream is asked: `serve` when the ordinary read
+   * answers (not a cache organization, or the repository has the blob, after linking a copy stored elsewhere that a
+   * cached manifest of the repository names); otherwise the configuration, the repository (if it exists) and whether
+   * a copy is stored (for another repository: linked only once the upstream confirmed it has the blob here).
    */
-  async blob(name: string, digest: string, attempt = 0): Promise<{ stream: Readable; size?: number } | undefined> {
+  private async blobState(
+    name: string,
+    digest: string,
+  ): Promise<{ serve: true } | { serve: false; cfg: ProxyCacheConfig; repo?: { id: number }; stored?: { size: number } }> {
     const cfg = await this.configFor(name);
-    if (!cfg) return undefined;
+    if (!cfg) return { serve: true };
     requireDigest(digest);
     const repo = await findRepository(this.ctx.db, name);
-    if (!repo) return undefined;
-    const linked = await this.ctx.db
-      .selectFrom('repository_blob')
-      .select('digest')
-      .where('repository_id', '=', repo.id)
-      .where('digest', '=', digest)
-      .executeTakeFirst();
-    if (linked) return undefined;
-    const named = await this.ctx.db
-      .selectFrom('manifest_ref')
-      .innerJoin('manifest', 'manifest.id', 'manifest_ref.manifest_id')
-      .select('manifest_ref.digest')
-      .where('manifest.repository_id', '=', repo.id)
-      .where('manifest_ref.digest', '=', digest)
-      .where('manifest_ref.kind', '=', 'blob')
-      .executeTakeFirst();
-    if (!named) return undefined;
-    const key = `blob:${repo.id}:${digest}`;
-    // Stored under another repository already: linked here without a fetch.
+    if (repo) {
+      const linked = await this.ctx.db
+        .selectFrom('repository_blob')
+        .select('digest')
+        .where('repository_id', '=', repo.id)
+        .where('digest', '=', digest)
+        .executeTakeFirst();
+      if (linked) return { serve: true };
+    }
     const known = await this.ctx.db.selectFrom('blob').select('size').where('digest', '=', digest).executeTakeFirst();
-    if (known && (await this.ctx.store.stat(digest))) {
-      await linkBlob(this.ctx.db, repo.id, digest, Number(known.size), this.ctx.now());
+    const stored = known && (await this.ctx.store.stat(digest)) ? { size: Number(known.size) } : undefined;
+    if (repo && stored) {
+      const named = await this.ctx.db
+        .selectFrom('manifest_ref')
+        .innerJoin('manifest', 'manifest.id', 'manifest_ref.manifest_id')
+        .select('manifest_ref.digest')
+        .where('manifest.repository_id', '=', repo.id)
+        .where('manifest_ref.digest', '=', digest)
+        .where('manifest_ref.kind', '=', 'blob')
+        .executeTakeFirst();
+      // Stored under another repository already and named by a manifest cached here: linked without asking upstream.
+      if (named) {
+        await linkBlob(this.ctx.db, repo.id, digest, stored.size, this.ctx.now());
+        return { serve: true };
+      }
+    }
+    return { serve: false, cfg, ...(repo ? { repo } : {}), ...(stored ? { stored } : {}) };
+  }
+
+  /**
+   * A copy stored for another repository, not named by anything cached here: served here only when the upstream has
+   * the blob in this repository (a HEAD), then linked (the repository created as a pull would). Without that check a
+   * client could read any stored blob by its digest through a cache organization.
+   */
+  private async confirmStored(cfg: ProxyCacheConfig, name: string, digest: string, size: number, repo?: { id: number }) {
+    const client = this.client(cfg);
+    try {
+      await client.headBlob(client.repository(name.slice(cfg.org.length + 1)), digest);
+    } catch (e) {
+      throw upstreamToRegistryError(e, 'blob', cfg.upstreamRegistry);
+    }
+    const r = repo ?? (await ensureCacheRepository(this.ctx, name, this.opts.visibility));
+    await linkBlob(this.ctx.db, r.id, digest, size, this.ctx.now());
+  }
+
+  /**
+   * A blob HEAD in a cache organization: undefined when the ordinary read should answer (see blobState); otherwise
+   * the upstream is asked (pull-through, nothing fetched or stored) and its size returned. Upstream 404 ->
+   * BLOB_UNKNOWN, down -> 502 UNAVAILABLE (upstream-errors.ts).
+   */
+  async blobHead(name: string, digest: string): Promise<{ size?: number } | undefined> {
+    const st = await this.blobState(name, digest);
+    if (st.serve) return undefined;
+    if (st.stored) {
+      await this.confirmStored(st.cfg, name, digest, st.stored.size, st.repo);
       return undefined;
     }
+    const client = this.client(st.cfg);
+    try {
+      return await client.headBlob(client.repository(name.slice(st.cfg.org.length + 1)), digest);
+    } catch (e) {
+      throw upstreamToRegistryError(e, 'blob', st.cfg.upstreamRegistry);
+    }
+  }
+
+  /**
+   * A blob GET in a cache organization: undefined when the ordinary read should answer (see blobState). Otherwise
+   * the upstream's bytes, streamed while stored (the repository is created as a manifest pull would). One upstream
+   * fetch per repository and digest at a time: a second client waits for the first fetch to be stored and then reads
+   * the stored blob.
+   */
+  async blob(name: string, digest: string, attempt = 0): Promise<{ stream: Readable; size?: number } | undefined> {
+    const st = await this.blobState(name, digest);
+    if (st.serve) return undefined;
+    const { cfg } = st;
+    if (st.stored) {
+      await this.confirmStored(cfg, name, digest, st.stored.size, st.repo);
+      return undefined;
+    }
+    const key = `blob:${name}:${digest}`;
     // From here to track() nothing awaits: of two concurrent clients, exactly one starts the fetch.
     if (this.blobFlights.pending(key)) {
       // The fetch in flight first gets its response, then stores it: wait for both, then read what was stored.
@@ -272,14 +346,23 @@ export class ProxyCacheService {
     }
     const client = this.client(cfg);
     const up = client.repository(name.slice(cfg.org.length + 1));
-    let fetched: Awaited<ReturnType<UpstreamClient['getBlob']>>;
-    const started = client.getBlob(up, digest);
+    // The upstream's answer, then the repository it is stored in (created as a manifest pull would): one run in flight.
+    const started = client.getBlob(up, digest).then(async (fetched) => {
+      try {
+        return { fetched, repo: st.repo ?? (await ensureCacheRepository(this.ctx, name, this.opts.visibility)) };
+      } catch (e) {
+        fetched.stream.destroy();
+        throw e;
+      }
+    });
     this.blobFlights.track(
       key,
       started.then(() => undefined),
     );
+    let fetched: Awaited<ReturnType<UpstreamClient['getBlob']>>;
+    let repo: { id: number };
     try {
-      fetched = await started;
+      ({ fetched, repo } = await started);
     } catch (e) {
       throw upstreamToRegistryError(e, 'blob', cfg.upstreamRegistry);
     }

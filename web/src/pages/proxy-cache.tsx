@@ -8,6 +8,7 @@ interface ProxyCacheView {
   expiration_s: number | '';
   insecure: boolean | '';
   upstream_registry_username?: string;
+  proxy?: { http_proxy: string | null; https_proxy: string | null; no_proxy: string | null };
 }
 
 export function ProxyCacheSection({ org }: { org: string }) {
@@ -18,6 +19,9 @@ export function ProxyCacheSection({ org }: { org: string }) {
   const [password, setPassword] = useState('');
   const [expiration, setExpiration] = useState('86400');
   const [insecure, setInsecure] = useState(false);
+  const [httpProxy, setHttpProxy] = useState('');
+  const [httpsProxy, setHttpsProxy] = useState('');
+  const [noProxy, setNoProxy] = useState('');
   const [validated, setValidated] = useState<string>();
   const body = () => ({
     upstream_registry: upstream.trim(),
@@ -25,12 +29,15 @@ export function ProxyCacheSection({ org }: { org: string }) {
     upstream_registry_password: password || undefined,
     expiration_s: Number(expiration),
     insecure,
+    ...(httpProxy.trim() || httpsProxy.trim()
+      ? { proxy: { http_proxy: httpProxy.trim() || null, https_proxy: httpsProxy.trim() || null, no_proxy: noProxy.trim() || null } }
+      : {}),
   });
   const check = () => ({
     upstream: upstream.trim() ? undefined : 'Enter the upstream registry, for example docker.io/library.',
     expiration: /^\d+$/.test(expiration) && Number(expiration) >= 60 ? undefined : 'At least 60 seconds.',
   });
-  const f = useForm<'upstream' | 'expiration'>(
+  const f = useForm<'upstream' | 'expiration' | 'http_proxy' | 'https_proxy' | 'no_proxy'>(
     check,
     async () => {
       await api('POST', `${base}/proxycache`, body());
@@ -38,8 +45,39 @@ export function ProxyCacheSection({ org }: { org: string }) {
       setValidated(undefined);
       cfg.reload();
     },
-    (e) => (/expiration/.test(e.message) ? 'expiration' : /upstream_registry\b/.test(e.message) ? 'upstream' : 'form'),
+    (e) => {
+      const proxyField = /\bproxy\.(http_proxy|https_proxy|no_proxy)\b/.exec(e.message);
+      if (proxyField) return proxyField[1] as 'http_proxy' | 'https_proxy' | 'no_proxy';
+      return /expiration/.test(e.message) ? 'expiration' : /upstream_registry\b/.test(e.message) ? 'upstream' : 'form';
+    },
   );
+  // The outbound proxy to the upstream (docs/PROXY-CACHE.md): optional, refused with a reason per key when malformed.
+  const proxyFields = [
+    {
+      key: 'http_proxy' as const,
+      label: 'HTTP proxy',
+      name: 'http-proxy',
+      value: httpProxy,
+      onChange: setHttpProxy,
+      hint: 'Optional: the proxy for an http:// upstream, http://[user:password@]host:port',
+    },
+    {
+      key: 'https_proxy' as const,
+      label: 'HTTPS proxy',
+      name: 'https-proxy',
+      value: httpsProxy,
+      onChange: setHttpsProxy,
+      hint: 'Optional: the proxy an https:// upstream is tunnelled through (CONNECT)',
+    },
+    {
+      key: 'no_proxy' as const,
+      label: 'No proxy',
+      name: 'no-proxy',
+      value: noProxy,
+      onChange: setNoProxy,
+      hint: 'Hosts reached directly, comma-separated: registry.local, .example.com, 10.0.0.5:5000',
+    },
+  ];
   const [validating, setValidating] = useState(false);
   const [validateError, setValidateError] = useState<string>();
   const validate = async () => {
@@ -80,6 +118,18 @@ export function ProxyCacheSection({ org }: { org: string }) {
             <dd>{c.expiration_s} s</dd>
             <dt>Insecure</dt>
             <dd>{c.insecure ? 'yes (TLS not verified, plain HTTP allowed)' : 'no'}</dd>
+            <dt>Outbound proxy</dt>
+            <dd data-testid="proxy-outbound">
+              {c.proxy
+                ? [
+                    c.proxy.http_proxy && `http: ${c.proxy.http_proxy}`,
+                    c.proxy.https_proxy && `https: ${c.proxy.https_proxy}`,
+                    c.proxy.no_proxy && `not for: ${c.proxy.no_proxy}`,
+                  ]
+                    .filter(Boolean)
+                    .join('; ')
+                : 'none (direct)'}
+            </dd>
           </dl>
           <ConfirmButton
             label="Remove proxy cache"
@@ -127,6 +177,9 @@ export function ProxyCacheSection({ org }: { org: string }) {
               verify TLS, allow plain HTTP)
             </label>
           </div>
+          {proxyFields.map(({ key, ...p }) => (
+            <Field key={key} {...p} error={f.errors[key]} autoComplete="off" />
+          ))}
           {validated ? (
             <p role="status" className="ok">
               {validated}
