@@ -25,6 +25,7 @@ export const FIPS_SET = [
   'test/key-fingerprint.test.ts', // start-up refuses a database secret key the database was not set up with
   'test/mirror-proxy.test.ts', // mirror sync through a forward proxy and a CONNECT tunnel to a TLS upstream
   'test/proxy-cache-replicas.test.ts', // sealed proxy-cache credentials read through the shared Redis cache
+  'test/proxy-cache-proxy.test.ts', // the proxy cache's upstream through a forward proxy and a CONNECT tunnel to TLS; sealed proxy password
   // one end-to-end file per area
   'test/conformance.test.ts', // registry: the OCI conformance suite
   'test/clients.test.ts', // registry: real clients
