@@ -4,19 +4,47 @@
 // AUDIT_LOG_ENABLED true and one false, same machine, same data size, alternating which goes first in
 // every round. Also the server's CPU time per request, from /proc (less sensitive to a busy machine).
 //
-//   node bench/audit-overhead.mjs [--rounds 6] [--reqs 4000] [--small 50] [--conc 16] [--auth 0|1] [--json FILE]
+//   node bench/audit-overhead.mjs [--rounds 24] [--sessions 12] [--reqs 4000] [--small 50] [--conc 16] [--auth 0|1]
+//                                 [--same 1] [--node-flags production|none|"a b"] [--json FILE]
+//
+// Each session starts a fresh pair of servers (in alternating order) and runs rounds/sessions rounds on them, each
+// round alternating which server goes first. --same 1: both servers with the audit log off (an A/A run: the noise
+// floor; run as many rounds as the A/B). --node-flags: V8 flags of both, by default those of `npm start`.
 //
 // --auth 1: Database accounts and the Bearer token flow (every entry names its user); default: open
 // registry (AUTHENTICATION_TYPE None), where a request is cheapest and the audit log's share is largest.
-// Prints one line per run and a markdown summary (median of per-round ratios). Target: under 5% slower.
+// Prints one line per run and a markdown summary: the median of per-round CPU ratios with quartiles, min–max and a
+// bootstrap 90% interval of that median. Target: under 5% more server CPU per GET.
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT, cpuSeconds, log, median, parseOptions, startBerth as startAB } from './lib/ab.mjs';
+import {
+  ROOT,
+  cpuSeconds,
+  formatPaired,
+  log,
+  median,
+  nodeFlagsOption,
+  pairedRatios,
+  parseOptions,
+  quantile,
+  startBerth as startAB,
+} from './lib/ab.mjs';
 
 const REGBENCH = process.env.REGBENCH ?? path.resolve(ROOT, '../shared/bench/regbench.mjs');
-const opt = parseOptions({ rounds: 6, reqs: 4000, small: 50, conc: 16, auth: 0, json: '' });
+const opt = parseOptions({
+  rounds: 24,
+  sessions: 12,
+  reqs: 4000,
+  small: 50,
+  conc: 16,
+  auth: 0,
+  same: 0,
+  'node-flags': 'production',
+  json: '',
+});
+const nodeFlags = nodeFlagsOption(opt['node-flags']);
 
 async function startBerth(audit) {
   const server = await startAB({
@@ -33,6 +61,7 @@ async function startBerth(audit) {
       else cfg.push('AUTHENTICATION_TYPE: None');
       return cfg;
     },
+    nodeFlags,
   });
   return { audit, ...server };
 }
@@ -92,35 +121,43 @@ async function measure(server) {
 
 if (!readFileSync(REGBENCH, 'utf8').includes('get_manifest')) throw new Error(`${REGBENCH} is not the regbench workload`);
 log(
-  `audit overhead: ${opt.rounds} rounds of regbench get_manifest (${opt.reqs} GETs, ${opt.conc} conc, ${opt.auth ? 'token auth' : 'open registry'}), audit on vs off, alternating; ` +
+  `audit overhead: ${opt.rounds} rounds of regbench get_manifest (${opt.reqs} GETs, ${opt.conc} conc, ${opt.auth ? 'token auth' : 'open registry'}) in ${opt.sessions} sessions, ` +
+    `${opt.same ? 'A/A (both off)' : 'audit on vs off'}, alternating; node flags ${nodeFlags.join(' ') || 'none'}; ` +
     `${os.cpus().length} × ${os.cpus()[0]?.model}, node ${process.version}, load ${os
       .loadavg()
       .map((x) => x.toFixed(2))
       .join(' ')}`,
 );
-const servers = { on: await startBerth(true), off: await startBerth(false) };
 const runs = [];
-try {
-  // Warm both (JIT, SQLite cache) with one unmeasured run each.
-  for (const k of ['on', 'off']) await regbench(servers[k].url);
-  for (let round = 1; round <= opt.rounds; round++) {
-    const order = round % 2 ? ['on', 'off'] : ['off', 'on'];
-    for (const k of order) {
-      const r = await measure(servers[k]);
-      runs.push({ round, mode: k, ...r });
-      log(
-        `round ${round} audit ${k.padEnd(3)}: ${r.perSec.toFixed(0)} req/s, p50 ${r.p50ms} ms, p99 ${r.p99ms} ms, server ${r.cpuUsPerReq.toFixed(0)} µs CPU/req`,
-      );
+const perSession = Math.max(1, Math.ceil(opt.rounds / opt.sessions));
+for (let round = 1, session = 1; round <= opt.rounds; session++) {
+  const servers = {};
+  for (const k of session % 2 ? ['on', 'off'] : ['off', 'on']) servers[k] = await startBerth(k === 'on' && !opt.same);
+  let measured = 0;
+  try {
+    // Warm both (JIT, SQLite cache) with one unmeasured run each.
+    for (const k of ['on', 'off']) await regbench(servers[k].url);
+    for (let i = 0; i < perSession && round <= opt.rounds; i++, round++, measured++) {
+      // (round + session): a session's first round starts with "on" in one session and "off" in the next.
+      const order = (round + session) % 2 ? ['on', 'off'] : ['off', 'on'];
+      for (const k of order) {
+        const r = await measure(servers[k]);
+        runs.push({ round, session, mode: k, ...r, load: os.loadavg()[0] });
+        log(
+          `session ${session} round ${round} audit ${k.padEnd(3)}: ${r.perSec.toFixed(0)} req/s, p50 ${r.p50ms} ms, p99 ${r.p99ms} ms, server ${r.cpuUsPerReq.toFixed(0)} µs CPU/req, load ${os.loadavg()[0].toFixed(1)}`,
+        );
+      }
     }
+  } finally {
+    const expected = (measured + 1) * (opt.reqs + opt.small);
+    await servers.on.stop(async () => {
+      if (servers.on.audit)
+        log(
+          `audit log rows written by the "on" server after SIGTERM: ${await auditRows(servers.on)} (expected ${expected}: a push_repo or pull_repo per request)`,
+        );
+    });
+    await servers.off.stop();
   }
-} finally {
-  const expected = (opt.rounds + 1) * (opt.reqs + opt.small);
-  await servers.on.stop(async () =>
-    log(
-      `audit log rows written by the "on" server after SIGTERM: ${await auditRows(servers.on)} (expected ${expected}: a push_repo or pull_repo per request)`,
-    ),
-  );
-  await servers.off.stop();
 }
 const ratios = [];
 const cpuRatios = [];
@@ -132,24 +169,29 @@ for (let round = 1; round <= opt.rounds; round++) {
 }
 const on = runs.filter((r) => r.mode === 'on');
 const off = runs.filter((r) => r.mode === 'off');
+const loads = runs.map((r) => r.load);
+const cpuPaired = pairedRatios(cpuRatios);
+const reqPaired = pairedRatios(ratios);
+const q = (xs) => `${median(xs).toFixed(0)} (${quantile(xs, 0.25).toFixed(0)}–${quantile(xs, 0.75).toFixed(0)})`;
 const summary = {
   onPerSec: median(on.map((r) => r.perSec)),
   offPerSec: median(off.map((r) => r.perSec)),
   medianRoundRatio: median(ratios),
   medianRoundCpuRatio: median(cpuRatios),
+  cpuPaired,
+  reqPaired,
   onCpuUsPerReq: median(on.map((r) => r.cpuUsPerReq)),
   offCpuUsPerReq: median(off.map((r) => r.cpuUsPerReq)),
+  load: [Math.min(...loads), Math.max(...loads)],
 };
-const slower = (1 - summary.medianRoundRatio) * 100;
+const extra = (cpuPaired.median - 1) * 100;
 const md = [
-  `| regbench get_manifest (${opt.reqs} GETs, ${opt.conc} conc, ${opt.auth ? 'token auth' : 'open'}, ${opt.rounds} rounds) | audit on | audit off | on/off |`,
+  `| regbench get_manifest (${opt.reqs} GETs, ${opt.conc} conc, ${opt.auth ? 'token auth' : 'open'}, ${opt.rounds} rounds, load ${summary.load[0].toFixed(1)}–${summary.load[1].toFixed(1)}) | ${opt.same ? 'A (off)' : 'audit on'} | ${opt.same ? 'A (off)' : 'audit off'} | per-round ratio |`,
   '|---|---:|---:|---:|',
-  `| req/s (median) | ${summary.onPerSec.toFixed(0)} | ${summary.offPerSec.toFixed(0)} | ${(summary.onPerSec / summary.offPerSec).toFixed(3)} |`,
-  `| req/s, median of per-round ratios | | | ${summary.medianRoundRatio.toFixed(3)} |`,
-  `| server CPU µs per request (median) | ${summary.onCpuUsPerReq.toFixed(0)} | ${summary.offCpuUsPerReq.toFixed(0)} | ${(summary.onCpuUsPerReq / summary.offCpuUsPerReq).toFixed(3)} |`,
-  `| server CPU per request, median of per-round ratios | | | ${summary.medianRoundCpuRatio.toFixed(3)} |`,
+  `| server CPU µs per request, median (quartiles) | ${q(on.map((r) => r.cpuUsPerReq))} | ${q(off.map((r) => r.cpuUsPerReq))} | ${formatPaired(cpuPaired)} |`,
+  `| req/s (wall time, for reference) | ${summary.onPerSec.toFixed(0)} | ${summary.offPerSec.toFixed(0)} | ${formatPaired(reqPaired)} |`,
   '',
-  `audit on is ${Math.abs(slower).toFixed(1)}% ${slower >= 0 ? 'slower' : 'faster'} by the median per-round req/s ratio (target: under 5% slower)`,
+  `${opt.same ? 'A/A: the first server' : 'audit on'} costs ${Math.abs(extra).toFixed(1)}% ${extra >= 0 ? 'more' : 'less'} server CPU per request by the median per-round ratio (90% CI ${((cpuPaired.ci90[0] - 1) * 100).toFixed(1)}% to ${((cpuPaired.ci90[1] - 1) * 100).toFixed(1)}%; target: under 5%)`,
 ].join('\n');
 process.stdout.write(md + '\n');
 if (opt.json) writeFileSync(opt.json, JSON.stringify({ options: opt, runs, summary }, null, 2));

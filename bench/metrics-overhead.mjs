@@ -5,24 +5,66 @@
 // CPU time (from /proc) rather than wall time: on a busy machine wall time is mostly waiting for a core.
 //
 //   node bench/metrics-overhead.mjs [--gets 4000] [--rounds 24] [--sessions 4] [--conc 16] [--scrape-every 4000]
-//                                   [--json FILE] [--same 1] [--together 1]
+//                                   [--json FILE] [--same 1] [--together 1] [--node-flags production|none|"a b"]
+//                                   [--on-config "KEY: value; KEY2: value"] [--scrape-probe 200] [--warm 8000]
 //
-// Prints one line per run and a markdown summary: the median of per-round CPU ratios with its spread (quartiles,
-// min–max); req/s beside it for reference. Target: metrics on costs less than 5% more CPU. Plain Node ESM; servers
-// and temp dirs are removed whatever happens.
+// --same 1: both servers without metrics (an A/A run: the noise floor; run as many rounds as the A/B).
+// --on-config: more config lines for the "on" server, e.g. "METRICS_NODE_COLLECTORS: [process, heap]" to see what
+// one collector costs. --node-flags: V8 flags of both servers, by default those of `npm start` and the Containerfiles.
+// --scrape-probe N: at the end, the CPU of N back-to-back scrapes of an idle metrics-on server (CPU per scrape).
+//
+// Prints one line per run and a markdown summary: the median of per-round CPU ratios with its quartiles, min–max
+// and a bootstrap 90% interval of that median; req/s beside it for reference. Target: metrics on costs less than
+// 5% more CPU. Plain Node ESM; servers and temp dirs are removed whatever happens.
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
-import { cpuSeconds, log, median, parseOptions, startBerth as startAB } from './lib/ab.mjs';
+import {
+  cpuSeconds,
+  formatPaired,
+  log,
+  median,
+  nodeFlagsOption,
+  pairedRatios,
+  parseOptions,
+  quantile,
+  startBerth as startAB,
+} from './lib/ab.mjs';
 
-const opt = parseOptions({ gets: 4000, rounds: 24, sessions: 4, conc: 16, 'scrape-every': 4000, json: '', same: 0, together: 0 });
+const opt = parseOptions({
+  gets: 4000,
+  warm: 8000,
+  rounds: 24,
+  sessions: 4,
+  conc: 16,
+  'scrape-every': 4000,
+  json: '',
+  same: 0,
+  together: 0,
+  'node-flags': 'production',
+  'on-config': '',
+  'scrape-probe': 0,
+});
+const nodeFlags = nodeFlagsOption(opt['node-flags']);
+const onConfig = String(opt['on-config'])
+  .split(';')
+  .map((l) => l.trim())
+  .filter(Boolean);
 
 // Open registry (no token checks): the request path is at its cheapest, so the share metrics take is at its largest.
 async function startBerth(metrics) {
   return startAB({
     label: `metrics-${metrics ? 'on' : 'off'}`,
-    config: () => [`METRICS_ENABLED: ${metrics}`, 'AUTHENTICATION_TYPE: None'],
+    // The scanner off: it indexes the pushed image and polls its queue in the background, CPU that lands in whichever
+    // round runs meanwhile (not what is measured here).
+    config: () => [
+      `METRICS_ENABLED: ${metrics}`,
+      'AUTHENTICATION_TYPE: None',
+      'FEATURE_SECURITY_SCANNER: false',
+      ...(metrics ? onConfig : []),
+    ],
+    nodeFlags,
   });
 }
 
@@ -91,7 +133,7 @@ async function load(url, total, conc, every = 0, between = async () => {}) {
 async function prepare(metrics) {
   const server = await startBerth(metrics);
   await pushImage(server.url);
-  await load(server.url, 2000, opt.conc);
+  await load(server.url, opt.warm, opt.conc);
   if (metrics) await scrape(server);
   return { metrics, ...server };
 }
@@ -125,6 +167,7 @@ async function measure(server) {
 
 log(
   `metrics overhead: ${opt.rounds} rounds × ${opt.gets} GETs per mode${opt.together ? ' (both at once)' : ''} in ${opt.sessions} sessions, ${opt.conc} connections, a scrape every ${opt['scrape-every']} GETs when on; ` +
+    `node flags ${nodeFlags.join(' ') || 'none'}${onConfig.length ? `, on: ${onConfig.join('; ')}` : ''}${opt.same ? ', A/A (both off)' : ''}; ` +
     `${os.cpus().length} × ${os.cpus()[0]?.model}, node ${process.version}, load ${os
       .loadavg()
       .map((x) => x.toFixed(2))
@@ -140,8 +183,12 @@ for (let round = 1, session = 1; round <= opt.rounds; session++) {
   const servers = {};
   for (const key of session % 2 ? ['on', 'off'] : ['off', 'on']) servers[key] = await prepare(key === 'on' && !opt.same);
   try {
+    // One unmeasured round each: the first round after a start costs both servers far more than the next ones.
+    for (const key of ['on', 'off']) await load(servers[key].url, opt.gets, opt.conc);
     for (let i = 0; i < perSession && round <= opt.rounds; i++, round++) {
-      const order = round % 2 ? ['on', 'off'] : ['off', 'on'];
+      // (round + session): the first round of a session starts with "on" in one session and "off" in the next
+      // (round alone put "on" first in every session's first round whenever rounds per session was even).
+      const order = (round + session) % 2 ? ['on', 'off'] : ['off', 'on'];
       // --together 1: both servers under load at the same time, so both meet exactly the same machine.
       const results = opt.together
         ? await Promise.all(order.map((key) => measure(servers[key])))
@@ -170,32 +217,74 @@ for (let round = 1; round <= opt.rounds; round++) {
   ratios.push(a.reqPerSec / b.reqPerSec);
   cpuRatios.push(a.serverCpuUsPerReq / b.serverCpuUsPerReq);
 }
-const q = (xs, p) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const i = (s.length - 1) * p;
-  return s[Math.floor(i)] + (s[Math.ceil(i)] - s[Math.floor(i)]) * (i - Math.floor(i));
-};
-const spread = (xs, d = 3) =>
-  `${q(xs, 0.25).toFixed(d)}–${q(xs, 0.75).toFixed(d)} (min–max ${Math.min(...xs).toFixed(d)}–${Math.max(...xs).toFixed(d)})`;
 const loads = runs.map((r) => r.load);
+const cpuPaired = pairedRatios(cpuRatios);
+const reqPaired = pairedRatios(ratios);
 const summary = {
   onReqPerSec: median(on.map((r) => r.reqPerSec)),
   offReqPerSec: median(off.map((r) => r.reqPerSec)),
   medianRoundRatio: median(ratios),
   medianRoundCpuRatio: median(cpuRatios),
-  cpuRatioQuartiles: [q(cpuRatios, 0.25), q(cpuRatios, 0.75)],
+  cpuPaired,
+  reqPaired,
   onCpuPer4000: median(on.map((r) => r.cpuPer4000)),
   offCpuPer4000: median(off.map((r) => r.cpuPer4000)),
+  onCpuQuartiles: [
+    quantile(
+      on.map((r) => r.cpuPer4000),
+      0.25,
+    ),
+    quantile(
+      on.map((r) => r.cpuPer4000),
+      0.75,
+    ),
+  ],
+  offCpuQuartiles: [
+    quantile(
+      off.map((r) => r.cpuPer4000),
+      0.25,
+    ),
+    quantile(
+      off.map((r) => r.cpuPer4000),
+      0.75,
+    ),
+  ],
   load: [Math.min(...loads), Math.max(...loads)],
 };
 const extra = (summary.medianRoundCpuRatio - 1) * 100;
+const cell = (m, [a, b]) => `${m.toFixed(3)} (${a.toFixed(3)}–${b.toFixed(3)})`;
 const md = [
-  `| manifest GET by tag (${opt.conc} conc, ${opt.rounds} rounds × ${opt.gets} GETs, load ${summary.load[0].toFixed(1)}–${summary.load[1].toFixed(1)}) | metrics on | metrics off | on/off: median (quartiles, min–max) |`,
+  `| manifest GET by tag (${opt.conc} conc, ${opt.rounds} rounds × ${opt.gets} GETs, load ${summary.load[0].toFixed(1)}–${summary.load[1].toFixed(1)}) | ${opt.same ? 'A (off)' : 'metrics on'} | ${opt.same ? 'A (off)' : 'metrics off'} | per-round ratio |`,
   '|---|---:|---:|---:|',
-  `| server CPU-seconds per 4000 GETs | ${summary.onCpuPer4000.toFixed(2)} | ${summary.offCpuPer4000.toFixed(2)} | ${summary.medianRoundCpuRatio.toFixed(3)} (${spread(cpuRatios)}) |`,
-  `| req/s (wall time, for reference) | ${summary.onReqPerSec.toFixed(0)} | ${summary.offReqPerSec.toFixed(0)} | ${summary.medianRoundRatio.toFixed(3)} (${spread(ratios)}) |`,
+  `| server CPU-seconds per 4000 GETs, median (quartiles) | ${cell(summary.onCpuPer4000, summary.onCpuQuartiles)} | ${cell(summary.offCpuPer4000, summary.offCpuQuartiles)} | ${formatPaired(cpuPaired)} |`,
+  `| req/s (wall time, for reference) | ${summary.onReqPerSec.toFixed(0)} | ${summary.offReqPerSec.toFixed(0)} | ${formatPaired(reqPaired)} |`,
   '',
-  `metrics on costs ${Math.abs(extra).toFixed(1)}% ${extra >= 0 ? 'more' : 'less'} server CPU per GET by the median per-round ratio (target: under 5%)`,
+  `${opt.same ? 'A/A: the first server' : 'metrics on'} costs ${Math.abs(extra).toFixed(1)}% ${extra >= 0 ? 'more' : 'less'} server CPU per GET by the median per-round ratio (90% CI ${((cpuPaired.ci90[0] - 1) * 100).toFixed(1)}% to ${((cpuPaired.ci90[1] - 1) * 100).toFixed(1)}%; target: under 5%)`,
 ].join('\n');
 process.stdout.write(md + '\n');
-if (opt.json) writeFileSync(opt.json, JSON.stringify({ options: opt, runs, summary }, null, 2));
+let probe;
+if (opt['scrape-probe'] > 0) {
+  // What one scrape costs an idle server (after the first, which fills the cached row counts and storage used).
+  const server = await prepare(true);
+  try {
+    await scrape(server);
+    const cpu0 = cpuSeconds(server.pid);
+    const t0 = performance.now();
+    for (let i = 0; i < opt['scrape-probe']; i++) await scrape(server);
+    const ms = ((cpuSeconds(server.pid) - cpu0) * 1000) / opt['scrape-probe'];
+    const bytes = (await (await fetch(`${server.url}/metrics`)).text()).length;
+    probe = {
+      scrapes: opt['scrape-probe'],
+      serverCpuMsPerScrape: ms,
+      wallMsPerScrape: (performance.now() - t0) / opt['scrape-probe'],
+      bytes,
+      load: os.loadavg()[0],
+    };
+    process.stdout.write(
+      `\nscrape probe: ${probe.scrapes} scrapes of an idle server: ${ms.toFixed(2)} ms server CPU per scrape (${bytes} bytes of exposition), load ${probe.load.toFixed(1)}\n`,
+    );
+  } finally {
+    await server.stop();
+  }
+}
+if (opt.json) writeFileSync(opt.json, JSON.stringify({ options: opt, runs, summary, probe }, null, 2));

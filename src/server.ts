@@ -129,6 +129,7 @@ export async function createBerth(
         storagePath: config.storage.kind === 'local' ? config.storage.path : undefined,
         poolStats: database.poolStats,
         rowCountIntervalSeconds: ms.rowCountIntervalSeconds,
+        nodeCollectors: ms.nodeCollectors,
         fips: () => ({ on: fips.on, active: fips.status.active }),
         ...(scanning ? { scanner: scannerCounts(base) } : {}),
       })

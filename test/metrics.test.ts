@@ -427,6 +427,51 @@ test('logins on the token endpoint count as basic auth attempts, right and wrong
   }
 });
 
+test('METRICS_NODE_COLLECTORS: only the named groups of Node.js process metrics are collected', async () => {
+  const s = await startServer('sqlite', { METRICS_NODE_COLLECTORS: 'process, heap' });
+  try {
+    const text = await (await fetch(`${s.url}/metrics`)).text();
+    for (const name of [
+      'process_cpu_seconds_total',
+      'process_resident_memory_bytes',
+      'process_start_time_seconds',
+      'nodejs_heap_size_used_bytes',
+    ])
+      assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), name);
+    for (const name of [
+      'nodejs_gc_duration_seconds',
+      'nodejs_eventloop_lag_seconds',
+      'nodejs_eventloop_lag_p99_seconds',
+      'nodejs_active_handles',
+      'nodejs_version_info',
+    ])
+      assert.doesNotMatch(text, new RegExp(`^# TYPE ${name} `, 'm'), name);
+    // The registry's own series do not depend on it.
+    assert.match(text, /^# TYPE quay_request_duration_seconds histogram$/m);
+  } finally {
+    await s.stop();
+  }
+});
+
+test('METRICS_NODE_COLLECTORS by default: every Node.js process metric prom-client collects by default', async () => {
+  const m = new Metrics({});
+  try {
+    const text = (await m.render()).body;
+    for (const name of [
+      'process_cpu_seconds_total',
+      'process_open_fds',
+      'nodejs_heap_space_size_used_bytes',
+      'nodejs_eventloop_lag_p99_seconds',
+      'nodejs_gc_duration_seconds',
+      'nodejs_active_handles_total',
+      'nodejs_version_info',
+    ])
+      assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), name);
+  } finally {
+    m.close();
+  }
+});
+
 test('metrics config: bad values are reported with their key; environment overrides', () => {
   assert.throws(
     () => loadConfig({ env: { METRICS_BASIC_AUTH: 'no-colon' } }),
@@ -448,4 +493,11 @@ test('metrics config: bad values are reported with their key; environment overri
   assert.equal(d.raw.METRICS_ENABLED, true);
   assert.equal(d.raw.METRICS_ON_MAIN_PORT, true);
   assert.equal(d.raw.METRICS_ROW_COUNT_INTERVAL_SECONDS, 60);
+  assert.deepEqual(d.raw.METRICS_NODE_COLLECTORS, ['process', 'heap', 'eventloop', 'gc', 'handles', 'version']);
+  assert.deepEqual(loadConfig({ env: { METRICS_NODE_COLLECTORS: '' } }).raw.METRICS_NODE_COLLECTORS, []);
+  assert.deepEqual(loadConfig({ env: { METRICS_NODE_COLLECTORS: 'gc,eventloop' } }).raw.METRICS_NODE_COLLECTORS, ['gc', 'eventloop']);
+  assert.throws(
+    () => loadConfig({ env: { METRICS_NODE_COLLECTORS: 'gc,bogus' } }),
+    (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.startsWith('METRICS_NODE_COLLECTORS')),
+  );
 });

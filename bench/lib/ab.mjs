@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { serverIsStale } from '../../scripts/build-server.mjs';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const log = (s) => process.stderr.write(s + '\n');
@@ -73,20 +74,46 @@ export const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
+/** The V8 flags `npm start` and both Containerfiles run Berth with (package.json "start"). */
+export const PRODUCTION_NODE_FLAGS = ['--max-semi-space-size=2', '--heap-growing-percent=20'];
+
+/** `--node-flags "a b"` as an argv list: "production" (the default) is PRODUCTION_NODE_FLAGS, "none" or "" none. */
+export function nodeFlagsOption(value) {
+  if (value === undefined || value === 'production') return PRODUCTION_NODE_FLAGS;
+  if (value === 'none' || value === '') return [];
+  return String(value)
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((f) => (f.startsWith('--') ? f : `--${f}`));
+}
+
 /**
  * A Berth in a fresh temp dir with `config(port)` (YAML lines) as its config.yaml; resolves once GET /v2/ answers
  * (200, or 401 with token auth). `stop(inspect)` sends SIGTERM, waits for the exit, runs `inspect` (the data dir
  * still there), then removes the dir.
  */
-export async function startBerth({ label, config }) {
+export async function startBerth({ label, config, nodeFlags = PRODUCTION_NODE_FLAGS, stdout = 'ignore' }) {
+  // A stale dist/ would make bin/berth.js run the sources through tsx: another program than the one measured before.
+  if (serverIsStale() && process.env.BERTH_TSX !== '1')
+    throw new Error('dist/ is older than src/: run `node scripts/build-server.mjs` first (or BERTH_TSX=1 to measure tsx)');
   const dir = mkdtempSync(path.join(os.tmpdir(), `berth-ab-${label}-`));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   writeFileSync(path.join(dir, 'config.yaml'), config(port).join('\n') + '\n');
   const child = spawn(
     process.execPath,
-    [path.join(ROOT, 'bin/berth.js'), 'serve', '--config', path.join(dir, 'config.yaml'), '--listen', `127.0.0.1:${port}`, '--data', dir],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    [
+      ...nodeFlags,
+      path.join(ROOT, 'bin/berth.js'),
+      'serve',
+      '--config',
+      path.join(dir, 'config.yaml'),
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--data',
+      dir,
+    ],
+    { stdio: ['ignore', stdout, 'pipe'] },
   );
   const entry = { child, dir };
   live.add(entry);
@@ -107,6 +134,7 @@ export async function startBerth({ label, config }) {
   return {
     url,
     pid: child.pid,
+    child,
     dir,
     async stop(inspect) {
       child.kill('SIGTERM');
@@ -119,4 +147,52 @@ export async function startBerth({ label, config }) {
       }
     },
   };
+}
+
+/** The p-quantile (0..1) of xs, linear between the two nearest ranks. */
+export function quantile(xs, p) {
+  const s = [...xs].sort((a, b) => a - b);
+  const i = (s.length - 1) * p;
+  return s[Math.floor(i)] + (s[Math.ceil(i)] - s[Math.floor(i)]) * (i - Math.floor(i));
+}
+
+/**
+ * A paired statistic of per-round ratios (new/old measured back to back in the same round): their median, quartiles,
+ * min–max and a bootstrap 90% interval of the median (percentile method, 10,000 resamples of the rounds, seeded so a
+ * JSON file always gives the same interval). An A/A run of as many rounds gives the interval noise alone produces.
+ */
+export function pairedRatios(ratios, { resamples = 10_000, seed = 1 } = {}) {
+  let x = seed >>> 0 || 1;
+  const rand = () => {
+    // xorshift32: deterministic, good enough to resample indexes
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x / 4294967296;
+  };
+  const n = ratios.length;
+  const medians = new Float64Array(resamples);
+  const sample = new Array(n);
+  for (let b = 0; b < resamples; b++) {
+    for (let i = 0; i < n; i++) sample[i] = ratios[Math.floor(rand() * n)];
+    medians[b] = median(sample);
+  }
+  const ms = Array.from(medians);
+  return {
+    n,
+    median: median(ratios),
+    q1: quantile(ratios, 0.25),
+    q3: quantile(ratios, 0.75),
+    min: Math.min(...ratios),
+    max: Math.max(...ratios),
+    ci90: [quantile(ms, 0.05), quantile(ms, 0.95)],
+  };
+}
+
+/** "1.023 (quartiles 0.98–1.07; min–max 0.81–1.30; 90% CI of the median 0.99–1.05)". */
+export function formatPaired(p, d = 3) {
+  const f = (v) => v.toFixed(d);
+  return `${f(p.median)} (quartiles ${f(p.q1)}–${f(p.q3)}; min–max ${f(p.min)}–${f(p.max)}; 90% CI of the median ${f(p.ci90[0])}–${f(p.ci90[1])})`;
 }

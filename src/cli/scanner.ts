@@ -45,7 +45,9 @@ export function registerScannerCommands(program: Command, serverOptions: (c: Com
       // scanner, which reports to them.
       const ms = metricsSettings(config);
       const { ctx, database } = await openContext(config, { checkSecretKey: false });
-      const metrics = ms.enabled ? new ScannerProcessMetrics(scannerCounts(local(ctx)), ms.rowCountIntervalSeconds) : undefined;
+      const metrics = ms.enabled
+        ? new ScannerProcessMetrics(scannerCounts(local(ctx)), ms.rowCountIntervalSeconds, ms.nodeCollectors)
+        : undefined;
       const s = cliScanner(ctx, { log: app.log, observer: metrics?.scanner.observer });
       if (!s.psk)
         throw new Error('berth scanner serve needs SECURITY_SCANNER_V4_PSK (base64) in the config: the API would be open otherwise');

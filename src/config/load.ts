@@ -169,6 +169,10 @@ export function loadConfig(opts: LoadOptions = {}): BerthConfig {
     doc.TRUSTED_PROXIES = env.TRUSTED_PROXIES.split(',')
       .map((x) => x.trim())
       .filter(Boolean);
+  if (env.METRICS_NODE_COLLECTORS !== undefined)
+    doc.METRICS_NODE_COLLECTORS = env.METRICS_NODE_COLLECTORS.split(',')
+      .map((x) => x.trim())
+      .filter(Boolean);
   if (env.BERTH_DATA) doc.DATA_DIR = env.BERTH_DATA;
   if (env.BERTH_LISTEN) doc.LISTEN = env.BERTH_LISTEN;
   if (opts.data) doc.DATA_DIR = opts.data;

@@ -23,4 +23,11 @@ export const metricsConfigSchema = {
   METRICS_BASIC_AUTH: basicAuth.optional(),
   /** Berth: row counts (quay_*_rows) and storage used are recomputed at most this often. */
   METRICS_ROW_COUNT_INTERVAL_SECONDS: z.number().positive().max(86_400).default(60),
+  /**
+   * Berth: the groups of Node.js process metrics to collect (process, heap, eventloop, gc, handles, version); default
+   * all. [] collects none. (The same names as src/metrics/node-collectors.ts; the config layer does not import it.)
+   */
+  METRICS_NODE_COLLECTORS: z
+    .array(z.enum(['process', 'heap', 'eventloop', 'gc', 'handles', 'version']))
+    .default(['process', 'heap', 'eventloop', 'gc', 'handles', 'version']),
 };

@@ -1,5 +1,6 @@
 // The metrics settings, read from the validated config (keys in src/config/schema-metrics.ts).
 import type { BerthConfig } from '../config/load.js';
+import type { NodeCollectorGroup } from './node-collectors.js';
 
 export interface MetricsSettings {
   enabled: boolean;
@@ -9,6 +10,8 @@ export interface MetricsSettings {
   separate?: { host: string; port: number };
   basicAuth?: { username: string; password: string };
   rowCountIntervalSeconds: number;
+  /** The Node.js process metric groups to collect (METRICS_NODE_COLLECTORS). */
+  nodeCollectors: NodeCollectorGroup[];
 }
 
 export function metricsSettings(config: BerthConfig): MetricsSettings {
@@ -25,5 +28,6 @@ export function metricsSettings(config: BerthConfig): MetricsSettings {
     separate: raw.METRICS_PORT === undefined ? undefined : { host: config.listen.host, port: raw.METRICS_PORT },
     basicAuth,
     rowCountIntervalSeconds: raw.METRICS_ROW_COUNT_INTERVAL_SECONDS,
+    nodeCollectors: raw.METRICS_NODE_COLLECTORS,
   };
 }

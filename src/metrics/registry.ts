@@ -2,11 +2,12 @@
 // Quay's dashboards and alerts work, and berth_* for the rest. One registry per server (never the
 // global one), so several servers in one process (tests) do not collide.
 import { statfs } from 'node:fs/promises';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AuthKind, ServiceObserver } from '../services/context.js';
 import { MANIFEST_MEDIA_TYPES } from '../oci/mediatypes.js';
 import { CachedValue } from './cache.js';
 import { FastCounter, FastHistogram } from './fast.js';
+import { type NodeCollectorGroup, registerNodeCollectors } from './node-collectors.js';
 import type { RowCountProvider, RowCounts } from './row-counts.js';
 import { registerScannerMetrics, type ScannerMetrics, type ScannerMetricsSource } from './scanner.js';
 
@@ -31,6 +32,8 @@ export interface MetricsOptions {
   rowCountIntervalSeconds?: number;
   /** Node.js process metrics (CPU, memory, event loop, heap, gc). Default true. */
   processMetrics?: boolean;
+  /** Which groups of them (METRICS_NODE_COLLECTORS); default all. */
+  nodeCollectors?: readonly NodeCollectorGroup[];
   /** FIPS mode (berth_fips_mode, berth_fips_provider_active): FEATURE_FIPS and crypto.getFips(). */
   fips?: () => { on: boolean; active: boolean };
   /** The vulnerability scanner (berth_scanner_*, quay_secscan_*); counts cached like the row counts. */
@@ -320,7 +323,7 @@ export class Metrics {
 
     if (opts.scanner) this.scanner = registerScannerMetrics(this.registry, opts.scanner, intervalMs, onError);
 
-    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    if (opts.processMetrics !== false) registerNodeCollectors(this.registry, opts.nodeCollectors);
 
     this.observer = {
       blobUploadStarted: () => this.uploadsStarted.inc(),

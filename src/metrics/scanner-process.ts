@@ -1,13 +1,14 @@
 // The metrics of a standalone scanner process (`berth scanner serve`): the scanner's own gauges, counters
 // and histogram (src/metrics/scanner.ts) and the Node.js process metrics, without the registry's series.
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Registry } from 'prom-client';
+import { type NodeCollectorGroup, registerNodeCollectors } from './node-collectors.js';
 import { registerScannerMetrics, type ScannerMetrics, type ScannerMetricsSource } from './scanner.js';
 
 export class ScannerProcessMetrics {
   readonly registry = new Registry();
   readonly scanner: ScannerMetrics;
 
-  constructor(source: ScannerMetricsSource, intervalSeconds: number) {
+  constructor(source: ScannerMetricsSource, intervalSeconds: number, nodeCollectors?: readonly NodeCollectorGroup[]) {
     const refreshErrors = new Counter({
       name: 'berth_metrics_refresh_errors_total',
       help: 'failed refreshes of cached metric values',
@@ -16,7 +17,7 @@ export class ScannerProcessMetrics {
     });
     for (const what of ['scanner_jobs', 'scanner_vulnerabilities', 'scanner_data_age']) refreshErrors.labels(what).inc(0);
     this.scanner = registerScannerMetrics(this.registry, source, intervalSeconds * 1000, (what) => () => refreshErrors.inc({ what }));
-    collectDefaultMetrics({ register: this.registry });
+    registerNodeCollectors(this.registry, nodeCollectors);
   }
 
   async render(): Promise<{ contentType: string; body: string }> {
