@@ -173,6 +173,10 @@ function prepareTree(version, sqliteDir) {
     if (name !== 'better-sqlite3') symlinkSync(path.join(root, 'node_modules', name), path.join(nm, name));
   }
   cpSync(sqliteDir, path.join(nm, 'better-sqlite3'), { recursive: true });
+  // The shared fixtures and Kubernetes binaries some tests read from ../shared beside the checkout.
+  const shared = path.resolve(root, '../shared');
+  const sharedLink = path.resolve(tree, '../shared');
+  if (existsSync(shared) && !existsSync(sharedLink)) symlinkSync(shared, sharedLink);
   return tree;
 }
 
