@@ -143,6 +143,16 @@ if (availableZstdDecoders().includes('zstd-binary')) {
     drain(createReadStream(`${tarFile}.zst`, { highWaterMark: 1 << 20 }).pipe(decoder('zstd', { zstd: 'zstd-binary' }))),
   );
 }
+if (availableZstdDecoders().includes('zlib')) {
+  // Node 22.15+/24: libzstd in this process (src/scanner/zstd-zlib.ts wraps it to refuse data after the last frame).
+  const { createZstdDecompress } = await import('node:zlib');
+  measure('node zlib zstd alone (no tar walk)', () =>
+    drain(createReadStream(`${tarFile}.zst`, { highWaterMark: 1 << 20 }).pipe(createZstdDecompress({ chunkSize: 1 << 20 }))),
+  );
+  measure('Berth zlib zstd decoder, drained (no tar)', () =>
+    drain(createReadStream(`${tarFile}.zst`, { highWaterMark: 1 << 20 }).pipe(decoder('zstd', { zstd: 'zlib', chunkSize: 1 << 20 }))),
+  );
+}
 for (const kind of availableZstdDecoders()) {
   if (kind === 'fzstd' && !args.includes('--fzstd')) continue; // 5-10x slower: only when asked
   measure(`Berth zstd (${kind}${kind === zstdDecoder() ? ', default' : ''}) decode + tar walk`, () => berth(`${tarFile}.zst`, kind));

@@ -3,9 +3,11 @@
 // alone decides which decoder reads them.
 //
 // gzip: zlib. zstd, fastest first (`zstdDecoder()` says which one this process uses):
-//   - 'zlib': Node's own `zlib.createZstdDecompress` (Node 22.15+, 23.8+, 24): libzstd in-process;
-//   - 'zstd-binary': a `zstd -dc` child process (./zstd-child.ts) when Node has no zstd and the zstd
-//     binary is on the PATH (the container images install it): libzstd on its own core;
+//   - 'zlib': Node's own `zlib.createZstdDecompress` (Node 22.15+, 23.8+, 24): libzstd in-process
+//     (./zstd-zlib.ts), where it decodes every frame of a multi-frame input (Node 22.23.5's stops after the
+//     first one, so there the next decoder is used): found by trying it, never by the Node version;
+//   - 'zstd-binary': a `zstd -dc` child process (./zstd-child.ts) when Node has no usable zstd and the
+//     zstd binary is on the PATH (the container images install it): libzstd on its own core;
 //   - 'fzstd': fzstd, pure JavaScript in a warm worker thread (./zstd.ts), about 4x slower than the
 //     others, so that a laptop with neither still indexes zstd layers. It does not verify zstd's content
 //     checksum (a layer's bytes are guarded by its sha256 digest, checked when it was pushed).
@@ -15,6 +17,7 @@ import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { ZstdDecompress } from './zstd.js';
 import { ZstdChildDecompress } from './zstd-child.js';
+import { ZlibZstdDecompress, hasZlibZstd, zlibZstdDecodesEveryFrame } from './zstd-zlib.js';
 
 export type Compression = 'gzip' | 'zstd' | 'zip' | 'xz' | 'bzip2' | 'none';
 export type ZstdDecoderKind = 'zlib' | 'zstd-binary' | 'fzstd';
@@ -31,9 +34,8 @@ export function detectCompression(head: Buffer): Compression {
   return 'none';
 }
 
-type ZstdFactory = (opts: { chunkSize?: number }) => Duplex;
-/** Node's zstd decoder where this Node has one (not in Node 20's type definitions). */
-const nativeZstd = (zlib as unknown as { createZstdDecompress?: ZstdFactory }).createZstdDecompress;
+/** Node's zlib decodes zstd, every frame of it (./zstd-zlib.ts). */
+const zlibZstd = (): boolean => hasZlibZstd() && zlibZstdDecodesEveryFrame();
 
 let binary: string | null | undefined;
 /** The zstd executable on the PATH, or null (looked up once). */
@@ -56,7 +58,7 @@ export function zstdBinary(): string | null {
 
 /** Which zstd decoder this process uses (see the note at the top). */
 export function zstdDecoder(): ZstdDecoderKind {
-  if (nativeZstd) return 'zlib';
+  if (zlibZstd()) return 'zlib';
   if (zstdBinary()) return 'zstd-binary';
   return 'fzstd';
 }
@@ -64,7 +66,7 @@ export function zstdDecoder(): ZstdDecoderKind {
 /** The zstd decoders this process could use, fastest first. */
 export function availableZstdDecoders(): ZstdDecoderKind[] {
   const out: ZstdDecoderKind[] = [];
-  if (nativeZstd) out.push('zlib');
+  if (zlibZstd()) out.push('zlib');
   if (zstdBinary()) out.push('zstd-binary');
   out.push('fzstd');
   return out;
@@ -82,10 +84,7 @@ export function decoder(c: 'gzip' | 'zstd', opts: DecoderOptions = {}): Duplex {
   const zopts = opts.chunkSize ? { chunkSize: opts.chunkSize } : {};
   if (c === 'gzip') return zlib.createGunzip(zopts);
   const kind = opts.zstd ?? zstdDecoder();
-  if (kind === 'zlib') {
-    if (!nativeZstd) throw new Error('this Node has no zlib zstd decoder');
-    return nativeZstd(zopts);
-  }
+  if (kind === 'zlib') return new ZlibZstdDecompress(zopts);
   if (kind === 'zstd-binary') {
     const bin = zstdBinary();
     if (!bin) throw new Error('no zstd binary on the PATH');

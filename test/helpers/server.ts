@@ -89,10 +89,15 @@ export interface ChildServer {
   exited: Promise<number | null>;
 }
 
-/** Runs `berth serve` as a child process and waits until /v2/ answers. */
+/** Runs `berth serve` as a child process (`nodeArgs`: flags for node itself) and waits until /v2/ answers. */
 // The start-up deadline is generous: on a machine shared with other test suites (load 25-40) a start can take 20-30 s.
-export async function spawnServer(args: string[], env: Record<string, string> = {}, startMs = 60_000): Promise<ChildServer> {
-  const proc = spawn(process.execPath, [BERTH_BIN, 'serve', '--listen', '127.0.0.1:0', ...args], {
+export async function spawnServer(
+  args: string[],
+  env: Record<string, string> = {},
+  startMs = 60_000,
+  nodeArgs: string[] = [],
+): Promise<ChildServer> {
+  const proc = spawn(process.execPath, [...nodeArgs, BERTH_BIN, 'serve', '--listen', '127.0.0.1:0', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
