@@ -1,5 +1,5 @@
 // Recording a committed blob in the database and linking it to a repository, and telling when nothing uses one.
-import { type Expression, expressionBuilder, type SqlBool } from 'kysely';
+import { type Expression, expressionBuilder, PostgresAdapter, type SqlBool } from 'kysely';
 import type { DB } from '../db/database.js';
 import type { Database } from '../db/types.js';
 import { retryOnConflict } from '../db/retry.js';
@@ -18,6 +18,30 @@ const upsertLink = prepared(3, (db: DB, repositoryId: number, digest: string, no
     .values({ repository_id: repositoryId, digest, created_at: now })
     .onConflict((oc) => oc.columns(['repository_id', 'digest']).doUpdateSet({ created_at: now })),
 );
+const deleteUpload = prepared(1, (db: DB, id: string) => db.deleteFrom('upload').where('id', '=', id));
+
+// PostgreSQL runs each pair above as one statement (a data-modifying WITH: both parts run, on one snapshot, and
+// commit or roll back with the transaction), one round trip less each. SQLite cannot put a write in a WITH.
+const deleteUploadUpsertBlob = prepared(4, (db: DB, id: string, digest: string, size: number, now: number) =>
+  db
+    .with('upload_gone', (qc) => qc.deleteFrom('upload').where('id', '=', id))
+    .insertInto('blob')
+    .values({ digest, size, created_at: now, last_used_at: now })
+    .onConflict((oc) => oc.column('digest').doUpdateSet({ last_used_at: now })),
+);
+const upsertLinkAndCandidate = prepared(3, (db: DB, repositoryId: number, digest: string, now: number) =>
+  db
+    .with('linked', (qc) =>
+      qc
+        .insertInto('repository_blob')
+        .values({ repository_id: repositoryId, digest, created_at: now })
+        .onConflict((oc) => oc.columns(['repository_id', 'digest']).doUpdateSet({ created_at: now })),
+    )
+    .insertInto('gc_candidate')
+    .values({ kind: 'blob', repository_id: repositoryId, digest, created_at: now }),
+);
+
+const onPostgres = (db: DB) => db.getExecutor().adapter instanceof PostgresAdapter;
 
 /**
  * Upserts the blob row (touching last_used_at, which guards it from gc) and links it to the repository.
@@ -25,6 +49,7 @@ const upsertLink = prepared(3, (db: DB, repositoryId: number, digest: string, no
  * its file in one transaction that holds that row (SQLite: the write lock; PostgreSQL: the row lock the upsert
  * waits for), so what `ensureBytes` sees is final. It puts the bytes back or throws, and then nothing is
  * committed: no row ever points at bytes a concurrent gc took, so no manifest can be acknowledged on them.
+ * `uploadId`: the upload session's row, deleted in the same transaction (one commit for both).
  */
 export async function linkBlob(
   db: DB,
@@ -32,17 +57,24 @@ export async function linkBlob(
   digest: string,
   size: number,
   now: number,
-  alsoInTransaction?: (tx: DB) => Promise<void>,
+  uploadId?: string,
   ensureBytes?: () => Promise<void>,
 ): Promise<void> {
+  const pg = onPostgres(db);
   await retryOnConflict(() =>
     db.transaction().execute(async (tx) => {
-      await alsoInTransaction?.(tx);
-      await upsertBlob(tx, digest, size, now);
+      if (uploadId !== undefined && pg) await deleteUploadUpsertBlob(tx, uploadId, digest, size, now);
+      else {
+        if (uploadId !== undefined) await deleteUpload(tx, uploadId);
+        await upsertBlob(tx, digest, size, now);
+      }
       await ensureBytes?.();
-      await upsertLink(tx, repositoryId, digest, now);
       // gc examines the link once past its grace period: garbage if no manifest came to use it.
-      await recordCandidate(tx, 'blob', repositoryId, digest, now);
+      if (pg) await upsertLinkAndCandidate(tx, repositoryId, digest, now);
+      else {
+        await upsertLink(tx, repositoryId, digest, now);
+        await recordCandidate(tx, 'blob', repositoryId, digest, now);
+      }
     }),
   );
 }

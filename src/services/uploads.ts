@@ -215,7 +215,8 @@ export class UploadService {
       );
     }
     // A crash after bytes reached the file but before the row was updated leaves a longer file:
-    // the row is the truth, so cut the file back before appending.
+    // the row is the truth, so cut the file back before appending. (Asked even when the row says 0: another replica
+    // may have written to the upload and crashed before its row update; see docs/PERFORMANCE.md, fifth round.)
     const onDisk = await this.ctx.store.uploadSize(id);
     if (onDisk === null) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id} lost its data; start the upload again`, { uuid: id });
     if (onDisk !== size) {
@@ -294,7 +295,7 @@ export class UploadService {
 
   /** Commits a session's upload: its row goes in the same transaction that records the blob (one commit, one fsync). */
   private async commit(repository: string, id: string, digest: string, size: number, create?: RepositoryCreator): Promise<void> {
-    await this.commitFile(repository, id, digest, size, create, (tx) => deleteUpload(tx, id).then(() => undefined));
+    await this.commitFile(repository, id, digest, size, create, true);
     this.live.delete(id);
     await this.ctx.store.deleteUpload(id);
   }
@@ -306,7 +307,7 @@ export class UploadService {
     digest: string,
     size: number,
     create?: RepositoryCreator,
-    alsoInTransaction?: (tx: DB) => Promise<void>,
+    session = false,
   ): Promise<void> {
     const { store, db } = this.ctx;
     // Storage quotas: a blob that alone would cross the namespace's Reject limit is refused before it is kept.
@@ -323,7 +324,8 @@ export class UploadService {
     const repo = await ensureRepository(this.ctx, repository, create);
     // A concurrent gc may have removed the blob's bytes (and row) after they were linked: checked, and put back from
     // this upload's data, under the blob row's lock before anything is committed (see linkBlob).
-    await linkBlob(db, repo.id, digest, size, this.ctx.now(), alsoInTransaction, async () => {
+    // A session's row goes in the same transaction that records the blob.
+    await linkBlob(db, repo.id, digest, size, this.ctx.now(), session ? id : undefined, async () => {
       if (await store.stat(digest)) return;
       try {
         await store.commitUpload(id, digest);

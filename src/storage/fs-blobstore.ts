@@ -62,6 +62,12 @@ export class FsBlobStore implements BlobStore {
   async init(): Promise<void> {
     await fs.mkdir(this.blobsDir, { recursive: true });
     await fs.mkdir(this.uploadsDir, { recursive: true });
+    // uploads/ lives as long as the store: its fsync at each session's start goes through one kept descriptor.
+    await this.dirSync.keepOpen(this.uploadsDir);
+  }
+
+  close(): void {
+    this.dirSync.close();
   }
 
   private blobPath(digest: string): string {
