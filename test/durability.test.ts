@@ -3,7 +3,7 @@
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createPostgresDatabase, testDialects } from './helpers/databases.ts';
@@ -199,6 +199,36 @@ for (const dialect of await testDialects()) {
         assert.equal(put.status, 201, await put.text());
         const got = Buffer.from(await (await fetch(`${s.url}/v2/dur/stale/blobs/${sha256(blob)}`)).arrayBuffer());
         assert.deepEqual(got, blob);
+      } finally {
+        s.proc.kill('SIGTERM');
+        await s.exited;
+      }
+    });
+
+    test('a PUT without a body commits exactly the bytes the upload row counts, not stray bytes after them', async () => {
+      const s = await start();
+      try {
+        // One PATCH recorded, then bytes another replica wrote and crashed before recording (made by hand).
+        const chunk = Buffer.from('the recorded chunk');
+        const r = await fetch(`${s.url}/v2/dur/stale-put/blobs/uploads/`, { method: 'POST' });
+        assert.equal(r.status, 202);
+        const loc = r.headers.get('location')!;
+        const patch = await fetch(`${s.url}${loc}`, {
+          method: 'PATCH',
+          body: chunk,
+          headers: { 'content-type': 'application/octet-stream', 'content-range': `0-${chunk.length - 1}` },
+        });
+        assert.equal(patch.status, 202, await patch.text());
+        appendFileSync(path.join(dataDir, 'blobs', 'uploads', loc.split('/').pop()!), Buffer.alloc(5000, 9));
+        // The body-less PUT (docker's PATCH-then-PUT) with the digest of the recorded bytes: the blob is those bytes.
+        const put = await fetch(`${s.url}${loc}?digest=${sha256(chunk)}`, { method: 'PUT' });
+        assert.equal(put.status, 201, await put.text());
+        const get = await fetch(`${s.url}/v2/dur/stale-put/blobs/${sha256(chunk)}`);
+        assert.equal(get.headers.get('content-length'), String(chunk.length));
+        assert.deepEqual(Buffer.from(await get.arrayBuffer()), chunk);
+        // And what is stored is those bytes alone (a reader of the file, e.g. the scanner, would see the rest).
+        const hex = sha256(chunk).slice('sha256:'.length);
+        assert.equal(statSync(path.join(dataDir, 'blobs', 'blobs', 'sha256', hex.slice(0, 2), hex)).size, chunk.length);
       } finally {
         s.proc.kill('SIGTERM');
         await s.exited;

@@ -182,6 +182,21 @@ export class UploadService {
     return () => this.busy.delete(id);
   }
 
+  /**
+   * A crash after bytes reached the file but before the row was updated leaves a longer file: the row is the truth,
+   * so the file is cut back to it before a chunk is appended or the upload is committed. Asked even when the row
+   * says 0 and this process holds the upload's hash: another replica may have written to the upload and crashed
+   * before its row update (docs/PERFORMANCE.md, fifth round).
+   */
+  private async alignFile(id: string, size: number): Promise<void> {
+    const onDisk = await this.ctx.store.uploadSize(id);
+    if (onDisk === null) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id} lost its data; start the upload again`, { uuid: id });
+    if (onDisk !== size) {
+      await this.ctx.store.truncateUpload(id, size);
+      this.live.delete(id);
+    }
+  }
+
   /** The running hash for an upload at `offset`, rebuilt from the stored part if needed. */
   private async hashAt(id: string, offset: number, algorithm: DigestAlgorithm = 'sha256'): Promise<LiveHash> {
     const h = this.live.get(id);
@@ -214,15 +229,7 @@ export class UploadService {
         { Range: size > 0 ? `0-${size - 1}` : '0-0' },
       );
     }
-    // A crash after bytes reached the file but before the row was updated leaves a longer file:
-    // the row is the truth, so cut the file back before appending. (Asked even when the row says 0: another replica
-    // may have written to the upload and crashed before its row update; see docs/PERFORMANCE.md, fifth round.)
-    const onDisk = await this.ctx.store.uploadSize(id);
-    if (onDisk === null) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id} lost its data; start the upload again`, { uuid: id });
-    if (onDisk !== size) {
-      await this.ctx.store.truncateUpload(id, size);
-      this.live.delete(id);
-    }
+    await this.alignFile(id, size);
     const h = await this.hashAt(id, size);
     const written = await this.write(id, size, body, h.hasher);
     const expected = range?.end !== undefined ? range.end - range.start + 1 : contentLength;
@@ -273,6 +280,9 @@ export class UploadService {
       let size = s.size;
       if (body && (contentLength === undefined || contentLength > 0 || range)) {
         size = await this.appendLocked(id, size, body, range, contentLength, false);
+      } else {
+        // No last chunk (PATCHes, then an empty PUT): the file must hold exactly the bytes the row counts.
+        await this.alignFile(id, size);
       }
       const h = await this.hashAt(id, size, parsed.algorithm);
       const actual = `${parsed.algorithm}:${h.hasher.hex()}`;
