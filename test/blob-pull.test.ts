@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, truncateSync } from 'node:fs';
+import { readdirSync, truncateSync, unlinkSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { SPARE_IDLE_MS, spareBuffers } from '../src/storage/pooled-send.ts';
@@ -23,6 +23,47 @@ before(async () => {
 after(() => server.stop());
 
 const openFds = () => readdirSync('/proc/self/fd').length;
+const blobFile = (d: string) => {
+  const hex = d.slice('sha256:'.length);
+  return path.join(server.dataDir, 'blobs', 'blobs', 'sha256', hex.slice(0, 2), hex);
+};
+
+/**
+ * GETs a blob, reads its first chunk, then stops reading for `pauseMs` (the server fills the socket and its buffers and
+ * must wait), runs `meanwhile`, and reads the rest `slowly` (a pause every 64 chunks) or at once. Resolves with the
+ * bytes received and the error the body ended with, if any.
+ */
+function pullPausing(
+  url: string,
+  { pauseMs, meanwhile, slowly = false }: { pauseMs: number; meanwhile?: () => void; slowly?: boolean },
+): Promise<{ bytes: Buffer; err?: Error; length: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, (res) => {
+      const chunks: Buffer[] = [];
+      let seen = 0;
+      const finish = (err?: Error) => resolve({ bytes: Buffer.concat(chunks), err, length: res.headers['content-length'] });
+      res.on('data', (c: Buffer) => {
+        chunks.push(c);
+        seen++;
+        if (seen === 1 || (slowly && seen % 64 === 0)) {
+          res.pause();
+          setTimeout(
+            () => {
+              if (seen === 1) meanwhile?.();
+              res.resume();
+            },
+            seen === 1 ? pauseMs : 20,
+          );
+        }
+      });
+      res.on('end', () => finish(res.complete ? undefined : new Error('response ended before its Content-Length')));
+      res.on('error', (e) => finish(e));
+      res.on('aborted', () => finish(new Error('aborted')));
+    });
+    req.on('error', reject);
+    req.setTimeout(20_000, () => req.destroy(new Error('TimeoutError: the server left the client waiting')));
+  });
+}
 
 test('a multi-megabyte blob pulls back byte-exact, with its length and digest headers', async () => {
   const r = await fetch(`${server.url}/v2/pull/big/blobs/${digest}`);
@@ -101,4 +142,39 @@ test('a blob cut short on disk ends the connection early rather than hanging or 
   assert.notEqual(err.name, 'TimeoutError', 'the server must cut the connection, not leave the client waiting');
   const again = await fetch(`${server.url}/v2/pull/big/blobs/${digest}`);
   assert.equal(sha256(Buffer.from(await again.arrayBuffer())), digest, 'the server still serves other pulls');
+});
+
+// 24 MiB: more than the server's buffers plus what the kernel holds for a paused reader, so the send really waits.
+// Each test its own bytes: blobs are stored by digest, and two tests damaging one file would see each other's damage.
+const largeBlob = () => randomBytes(24 * 1024 * 1024 + 777);
+
+test('a client that stops reading for a while and then reads slowly still gets every byte', async () => {
+  const large = largeBlob();
+  const largeDigest = (await pushBlob(server.url, 'pull/large', large)).digest;
+  const r = await pullPausing(`${server.url}/v2/pull/large/blobs/${largeDigest}`, { pauseMs: 1500, slowly: true });
+  assert.equal(r.err, undefined);
+  assert.equal(r.bytes.length, large.length);
+  assert.equal(sha256(r.bytes), largeDigest);
+});
+
+test('a blob file cut short while it is being sent ends the connection with an error, not a hang', async () => {
+  const large = largeBlob();
+  const d = (await pushBlob(server.url, 'pull/shrinks', large)).digest;
+  const r = await pullPausing(`${server.url}/v2/pull/shrinks/blobs/${d}`, {
+    pauseMs: 500,
+    meanwhile: () => truncateSync(blobFile(d), 1024 * 1024),
+  });
+  assert.equal(r.length, String(large.length));
+  assert.ok(r.err, `the body must fail, not end quietly after ${r.bytes.length} bytes`);
+  assert.doesNotMatch(r.err.message, /TimeoutError/, 'the server must cut the connection, not leave the client waiting');
+  assert.ok(r.bytes.length < large.length);
+  const again = await fetch(`${server.url}/v2/pull/big/blobs/${digest}`);
+  assert.equal(sha256(Buffer.from(await again.arrayBuffer())), digest, 'the server still serves other pulls');
+});
+
+test('a blob file removed while it is being sent is still sent whole (the open file outlives its name)', async () => {
+  const d = (await pushBlob(server.url, 'pull/removed', largeBlob())).digest;
+  const r = await pullPausing(`${server.url}/v2/pull/removed/blobs/${d}`, { pauseMs: 500, meanwhile: () => unlinkSync(blobFile(d)) });
+  assert.equal(r.err, undefined);
+  assert.equal(sha256(r.bytes), d);
 });

@@ -67,6 +67,7 @@ const TOOLING_ALLOWED: Record<string, string> = {
   'bench/storage.mjs': 'client-side SHA-256 of pushed and pulled bytes (storage benchmark)',
   'bench/read-path.mjs': 'client-side SHA-256 of pushed blobs and random blob contents (read-path benchmark)',
   'bench/big-io.mjs': 'client-side SHA-256 of pulled bytes (as regbench does) and random blob contents (large push and pull benchmark)',
+  'bench/pull-ab.mjs': 'client-side SHA-256 of pulled bytes (as regbench does) and random blob contents (large pull A/B benchmark)',
   'bench/scale-gen.mjs': 'SHA-256 digests of the generated rows of a 100k-repository database (scale benchmark)',
   'bench/tag-list.mjs': 'client-side SHA-256 digests of the blobs it pushes (tag list benchmark)',
 };
