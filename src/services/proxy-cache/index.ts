@@ -19,6 +19,7 @@ import { teeBlob } from './fetch-blob.js';
 import { upstreamToRegistryError } from './upstream-errors.js';
 import { invalid } from '../accounts/errors.js';
 import { linkBlob } from '../blob-links.js';
+import { effectiveProxy } from '../proxy-settings.js';
 
 /** Child manifests of an index fetched with it (beyond that, on request). */
 const MAX_CHILDREN = 64;
@@ -127,12 +128,13 @@ export class ProxyCacheService {
   }
 
   private newClient(cfg: ProxyCacheConfig): UpstreamClient {
+    const proxy = effectiveProxy(cfg.proxy, this.ctx.config.outboundProxy);
     return new UpstreamClient({
       registry: cfg.registry,
       username: cfg.username,
       password: cfg.password,
       insecure: cfg.insecure,
-      ...(cfg.proxy ? { proxy: cfg.proxy } : {}),
+      ...(proxy ? { proxy } : {}),
       ...this.opts.client,
     });
   }
