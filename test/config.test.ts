@@ -238,14 +238,23 @@ test('HTTP_PROXY, HTTPS_PROXY and NO_PROXY of the environment: the default outbo
   assert.equal(loadConfig({ data: dir, env: {} }).outboundProxy, undefined);
   assert.equal(loadConfig({ data: dir, env: { NO_PROXY: 'localhost' } }).outboundProxy, undefined, 'NO_PROXY alone names no proxy');
   assert.deepEqual(
-    loadConfig({ data: dir, env: { HTTP_PROXY: 'http://u:p@proxy.example:3128', HTTPS_PROXY: 'proxy.example:3129', NO_PROXY: '.internal, 10.0.0.1' } })
-      .outboundProxy,
+    loadConfig({
+      data: dir,
+      env: { HTTP_PROXY: 'http://u:p@proxy.example:3128', HTTPS_PROXY: 'proxy.example:3129', NO_PROXY: '.internal, 10.0.0.1' },
+    }).outboundProxy,
     { http_proxy: 'http://u:p@proxy.example:3128', https_proxy: 'http://proxy.example:3129', no_proxy: '.internal, 10.0.0.1' },
   );
   // The lower-case name wins (as curl and Python requests read them); an empty value is unset.
   assert.deepEqual(
-    loadConfig({ data: dir, env: { https_proxy: 'http://lower.example:1', HTTPS_PROXY: 'http://upper.example:2', http_proxy: '', HTTP_PROXY: 'http://h.example:3' } })
-      .outboundProxy,
+    loadConfig({
+      data: dir,
+      env: {
+        https_proxy: 'http://lower.example:1',
+        HTTPS_PROXY: 'http://upper.example:2',
+        http_proxy: '',
+        HTTP_PROXY: 'http://h.example:3',
+      },
+    }).outboundProxy,
     { https_proxy: 'http://lower.example:1', http_proxy: 'http://h.example:3' },
   );
   for (const [env, says] of [
