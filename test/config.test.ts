@@ -232,3 +232,39 @@ test("Quay's S3 storage shapes: S3Storage, RadosGWStorage and RHOCSStorage resol
   assert.match(bad.stderr, /^DISTRIBUTED_STORAGE_CONFIG\.d(\.\S*)?: must be a mapping of storage parameters$/m);
   assert.doesNotMatch(bad.stderr, /only-the-key/);
 });
+
+test('HTTP_PROXY, HTTPS_PROXY and NO_PROXY of the environment: the default outbound proxy; bad values are named, never shown', async () => {
+  const { loadConfig, ConfigError } = await import('../src/config/load.ts');
+  assert.equal(loadConfig({ data: dir, env: {} }).outboundProxy, undefined);
+  assert.equal(loadConfig({ data: dir, env: { NO_PROXY: 'localhost' } }).outboundProxy, undefined, 'NO_PROXY alone names no proxy');
+  assert.deepEqual(
+    loadConfig({
+      data: dir,
+      env: { HTTP_PROXY: 'http://u:p@proxy.example:3128', HTTPS_PROXY: 'proxy.example:3129', NO_PROXY: '.internal, 10.0.0.1' },
+    }).outboundProxy,
+    { http_proxy: 'http://u:p@proxy.example:3128', https_proxy: 'http://proxy.example:3129', no_proxy: '.internal, 10.0.0.1' },
+  );
+  // The lower-case name wins (as curl and Python requests read them); an empty value is unset.
+  assert.deepEqual(
+    loadConfig({
+      data: dir,
+      env: {
+        https_proxy: 'http://lower.example:1',
+        HTTPS_PROXY: 'http://upper.example:2',
+        http_proxy: '',
+        HTTP_PROXY: 'http://h.example:3',
+      },
+    }).outboundProxy,
+    { https_proxy: 'http://lower.example:1', http_proxy: 'http://h.example:3' },
+  );
+  for (const [env, says] of [
+    [{ HTTPS_PROXY: 'socks5://u:s3cret@proxy.example:1080' }, /HTTPS_PROXY \(environment\): uses the scheme socks5:\/\//],
+    [{ http_proxy: 'http://u:s3cret@proxy.example:99999' }, /http_proxy \(environment\): .*port must be 1-65535/],
+    [{ HTTP_PROXY: 'http://proxy.example:3128', NO_PROXY: 'https://registry.example' }, /NO_PROXY \(environment\): entry .* is a URL/],
+  ] as const) {
+    assert.throws(
+      () => loadConfig({ data: dir, env }),
+      (e: Error) => e instanceof ConfigError && says.test(e.message) && !e.message.includes('s3cret'),
+    );
+  }
+});

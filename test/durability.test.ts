@@ -7,8 +7,8 @@ import { appendFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createPostgresDatabase, testDialects } from './helpers/databases.ts';
-import { spawnServer, type ChildServer } from './helpers/server.ts';
-import { pushImage, sha256 } from './helpers/registry-client.ts';
+import { spawnServer, startServer, type ChildServer } from './helpers/server.ts';
+import { pushBlob, pushImage, sha256 } from './helpers/registry-client.ts';
 
 /** Streams `total` bytes of `fill` in 1 MiB chunks, pausing `delayMs` between chunks. */
 function slowPatch(
@@ -54,6 +54,12 @@ function slowPatch(
     /** Resolves once `n` bytes have been handed to the socket (the write callback: an event). */
     reached: (n) => (sent >= n ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve }))),
   };
+}
+
+/** SIGTERM, then the server must stop by itself (exit 0), not by SHUTDOWN_GRACE_SECONDS running out (exit 1). */
+async function stopChild(s: ChildServer): Promise<void> {
+  s.proc.kill('SIGTERM');
+  assert.equal(await s.exited, 0, `the server stopped cleanly after SIGTERM:\n${s.output().slice(-2000)}`);
 }
 
 function expectedDigestOfFill(total: number, fill: number): string {
@@ -140,8 +146,7 @@ for (const dialect of await testDialects()) {
         const put = await fetch(`${s.url}${loc}?digest=${expectedDigestOfFill(total, 7)}`, { method: 'PUT' });
         assert.equal(put.status, 201, await put.text());
       } finally {
-        s.proc.kill('SIGTERM');
-        await s.exited;
+        await stopChild(s);
       }
     });
 
@@ -174,8 +179,7 @@ for (const dialect of await testDialects()) {
         const got = await fetch(`${s.url}/v2/dur/resume/blobs/${sha256(whole)}`);
         assert.equal(sha256(Buffer.from(await got.arrayBuffer())), sha256(whole));
       } finally {
-        s.proc.kill('SIGTERM');
-        await s.exited;
+        await stopChild(s);
       }
     });
 
@@ -200,8 +204,7 @@ for (const dialect of await testDialects()) {
         const got = Buffer.from(await (await fetch(`${s.url}/v2/dur/stale/blobs/${sha256(blob)}`)).arrayBuffer());
         assert.deepEqual(got, blob);
       } finally {
-        s.proc.kill('SIGTERM');
-        await s.exited;
+        await stopChild(s);
       }
     });
 
@@ -230,8 +233,7 @@ for (const dialect of await testDialects()) {
         const hex = sha256(chunk).slice('sha256:'.length);
         assert.equal(statSync(path.join(dataDir, 'blobs', 'blobs', 'sha256', hex.slice(0, 2), hex)).size, chunk.length);
       } finally {
-        s.proc.kill('SIGTERM');
-        await s.exited;
+        await stopChild(s);
       }
     });
 
@@ -252,3 +254,37 @@ for (const dialect of await testDialects()) {
     });
   });
 }
+
+describe('shutdown', () => {
+  test('a response still going out when the close begins does not hold the close for the keep-alive timeout', async () => {
+    const s = await startServer('sqlite');
+    const agent = new http.Agent({ keepAlive: true });
+    try {
+      const blob = Buffer.alloc(16 * 1024 * 1024, 5);
+      const { digest } = await pushBlob(s.url, 'dur/close', blob);
+      // A keep-alive GET whose reader stops after the first chunk: 16 MiB do not fit in the socket buffers, so the
+      // response is still being sent when the close begins.
+      const res = await new Promise<http.IncomingMessage>((resolve, reject) =>
+        http.get(`${s.url}/v2/dur/close/blobs/${digest}`, { agent }, resolve).on('error', reject),
+      );
+      assert.equal(res.statusCode, 200);
+      await new Promise((r) => res.once('readable', r));
+      res.pause();
+      const t0 = Date.now();
+      const closed = s.berth.close().then(() => Date.now() - t0);
+      await new Promise((r) => setTimeout(r, 200));
+      // The reader finishes: the whole blob arrives, then the close must end within seconds (before the fix it waited
+      // for the connection's 65 s keep-alive timeout).
+      let got = 0;
+      res.on('data', (c: Buffer) => (got += c.length));
+      res.resume();
+      await new Promise((r) => res.on('end', r));
+      assert.equal(got, blob.length);
+      const ms = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(Infinity), 20_000).unref())]);
+      assert.ok(ms < 20_000, `the close ended ${ms === Infinity ? 'not within 20 s' : `after ${ms} ms`}`);
+    } finally {
+      agent.destroy();
+      await s.stop();
+    }
+  });
+});

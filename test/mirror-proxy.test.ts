@@ -56,17 +56,17 @@ describe('mirroring through an outbound proxy (sqlite)', { timeout: 300_000 }, (
     await rig?.close();
   });
 
-  async function sync(repo: string, reference: string, proxySettings: Record<string, string>) {
-    const c = await api(s, 'POST', `/repository/acme/${repo}/mirror`, ADMIN, {
+  async function sync(repo: string, reference: string, proxySettings: Record<string, string> | undefined, on = s) {
+    const c = await api(on, 'POST', `/repository/acme/${repo}/mirror`, ADMIN, {
       external_reference: reference,
       sync_interval: 3600,
       sync_start_date: '2099-01-01T00:00:00Z',
       root_rule: { rule_kind: 'tag_glob_csv', rule_value: ['v1'] },
-      external_registry_config: { verify_tls: false, proxy: proxySettings },
+      external_registry_config: { verify_tls: false, ...(proxySettings ? { proxy: proxySettings } : {}) },
     });
     assert.equal(c.status, 201, JSON.stringify(c.json));
-    assert.equal((await api(s, 'POST', `/repository/acme/${repo}/mirror/sync-now`, ADMIN)).status, 204);
-    return waitForStatus(s, `acme/${repo}`, ['SYNC_SUCCESS', 'SYNC_FAILED'], 120_000);
+    assert.equal((await api(on, 'POST', `/repository/acme/${repo}/mirror/sync-now`, ADMIN)).status, 204);
+    return waitForStatus(on, `acme/${repo}`, ['SYNC_SUCCESS', 'SYNC_FAILED'], 120_000);
   }
 
   test('an http:// upstream is reached through the forward proxy and the images arrive', async () => {
@@ -164,5 +164,31 @@ describe('mirroring through an outbound proxy (sqlite)', { timeout: 300_000 }, (
       https_proxy: 'https://proxy.example:8443/',
       no_proxy: null,
     });
+  });
+
+  test('a mirror without a proxy setting syncs through HTTP_PROXY of the environment; its own setting wins', async () => {
+    const s2 = await startServer(
+      'sqlite',
+      { HTTP_PROXY: proxy.url.replace('http://', 'http://env-user:env-pass@') },
+      { auth: true, config: mirrorConfig() },
+    );
+    try {
+      assert.equal((await api(s2, 'POST', '/organization/', ADMIN, { name: 'acme' })).status, 201);
+      for (const r of ['envproxy', 'ownproxy'])
+        assert.equal((await api(s2, 'POST', '/repository', ADMIN, { namespace: 'acme', repository: r })).status, 201);
+      const [before, seen] = [proxy.forwarded, proxy.credentials.length];
+      const v = await sync('envproxy', `${upstream.host}/library/app`, undefined, s2);
+      assert.equal(v.sync_status, 'SYNC_SUCCESS', JSON.stringify(v));
+      assert.ok(proxy.forwarded - before > 0, 'requests went through the environment proxy');
+      const used = proxy.credentials.slice(seen);
+      assert.ok(used.length > 0 && used.every((c) => c === 'env-user:env-pass'), used.join(', '));
+      assert.deepEqual(await tagsOf(s2, 'acme/envproxy'), { v1: images.v1.descriptor.digest });
+      const closed = `http://127.0.0.1:${await freePort()}`;
+      const own = await sync('ownproxy', `${upstream.host}/library/app`, { http_proxy: closed }, s2);
+      assert.equal(own.sync_status, 'SYNC_FAILED', JSON.stringify(own));
+      assert.match(String(own.last_error), new RegExp(`cannot connect to the proxy ${closed.replace(/[.]/g, '\\.')}: connection refused`));
+    } finally {
+      await s2.stop();
+    }
   });
 });

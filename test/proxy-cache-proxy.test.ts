@@ -16,6 +16,8 @@ import { BAD_PROXY_SETTINGS, startProxyRig, type ForwardProxy, type ProxyRig } f
 
 const ADMIN: [string, string] = ['admin', 'admin-password-1'];
 
+const CACHE_CONFIG = { FEATURE_PROXY_CACHE: true, BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] } };
+
 async function v2(s: TestServer, repo: string, p: string, method = 'GET'): Promise<Response> {
   const t = await registryToken(s, [`repository:${repo}:pull`], ADMIN);
   return fetch(`${s.url}/v2/${repo}/${p}`, {
@@ -38,11 +40,7 @@ describe('proxy cache through an outbound proxy (sqlite)', { timeout: 300_000 },
     rig = await startProxyRig('berth-cache-proxy-');
     ({ sandbox, upstream, front, proxy } = rig);
     app = await pushImageTo(upstream.url, 'library/app', 'v1', { layers: ['app layer through a proxy'] });
-    s = await startServer(
-      'sqlite',
-      {},
-      { auth: true, config: { FEATURE_PROXY_CACHE: true, BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] } } },
-    );
+    s = await startServer('sqlite', {}, { auth: true, config: CACHE_CONFIG });
     host = new URL(s.url).host;
     for (const o of ['viaproxy', 'viatunnel', 'direct', 'refused', 'down', 'badproxy'])
       assert.equal((await api(s, 'POST', '/organization/', ADMIN, { name: o })).status, 201);
@@ -52,9 +50,9 @@ describe('proxy cache through an outbound proxy (sqlite)', { timeout: 300_000 },
     await rig?.close();
   });
 
-  async function configure(org: string, upstreamRegistry: string, proxySettings: Record<string, string>) {
-    const body = { upstream_registry: `${upstreamRegistry}/library`, insecure: true, proxy: proxySettings };
-    const c = await api(s, 'POST', `/organization/${org}/proxycache`, ADMIN, body);
+  async function configure(org: string, upstreamRegistry: string, proxySettings: Record<string, string> | undefined, on = s) {
+    const body = { upstream_registry: `${upstreamRegistry}/library`, insecure: true, ...(proxySettings ? { proxy: proxySettings } : {}) };
+    const c = await api(on, 'POST', `/organization/${org}/proxycache`, ADMIN, body);
     assert.equal(c.status, 201, JSON.stringify(c.json));
   }
 
@@ -158,5 +156,61 @@ describe('proxy cache through an outbound proxy (sqlite)', { timeout: 300_000 },
     assert.equal(r.status, 502);
     const j = (await r.json()) as { errors: { code: string; message: string }[] };
     assert.match(j.errors[0].message, new RegExp(`cannot connect to the proxy ${closed.replace(/[.]/g, '\\.')}: connection refused`));
+  });
+
+  test('an organization without a proxy setting uses HTTP_PROXY of the environment (validate and pulls); its own setting wins', async () => {
+    const s2 = await startServer(
+      'sqlite',
+      { HTTP_PROXY: proxy.url.replace('http://', 'http://env-user:env-pass@') },
+      { auth: true, config: CACHE_CONFIG },
+    );
+    try {
+      for (const o of ['envproxy', 'ownproxy']) assert.equal((await api(s2, 'POST', '/organization/', ADMIN, { name: o })).status, 201);
+      const [before, seen] = [proxy.forwarded, proxy.credentials.length];
+      const v = await api(s2, 'POST', '/organization/envproxy/validateproxycache', ADMIN, {
+        upstream_registry: upstream.host,
+        insecure: true,
+      });
+      assert.deepEqual([v.status, v.json], [202, 'Anonymous']);
+      assert.ok(proxy.forwarded > before, 'validation went through the environment proxy');
+      await configure('envproxy', upstream.host, undefined, s2);
+      const m = await v2(s2, 'envproxy/app', 'manifests/v1');
+      assert.equal(m.status, 200, await m.clone().text());
+      assert.deepEqual(Buffer.from(await m.arrayBuffer()), app.manifest);
+      const b = await v2(s2, 'envproxy/app', `blobs/${app.layers[0].digest}`);
+      assert.equal(b.status, 200);
+      assert.deepEqual(Buffer.from(await b.arrayBuffer()), app.layers[0].bytes);
+      assert.ok(proxy.forwarded - before >= 3, `validation, manifest and blob went through the proxy (${proxy.forwarded - before})`);
+      const used = proxy.credentials.slice(seen);
+      assert.ok(used.length > 0 && used.every((c) => c === 'env-user:env-pass'), used.join(', '));
+      // The organization's own proxy wins over the environment's: here one that is down, named in the error.
+      const closed = `http://127.0.0.1:${await freePort()}`;
+      await configure('ownproxy', upstream.host, { http_proxy: closed }, s2);
+      const r = await v2(s2, 'ownproxy/app', 'manifests/v1');
+      assert.equal(r.status, 502);
+      const j = (await r.json()) as { errors: { code: string; message: string }[] };
+      assert.match(j.errors[0].message, new RegExp(`cannot connect to the proxy ${closed.replace(/[.]/g, '\\.')}: connection refused`));
+    } finally {
+      await s2.stop();
+    }
+  });
+
+  test('an upstream in NO_PROXY of the environment is reached directly: nothing goes through the proxy', async () => {
+    const s2 = await startServer(
+      'sqlite',
+      { HTTP_PROXY: proxy.url, HTTPS_PROXY: proxy.url, NO_PROXY: 'localhost,127.0.0.1' },
+      { auth: true, config: CACHE_CONFIG },
+    );
+    try {
+      assert.equal((await api(s2, 'POST', '/organization/', ADMIN, { name: 'envdirect' })).status, 201);
+      const [f, t] = [proxy.forwarded, proxy.tunnelled];
+      await configure('envdirect', upstream.host, undefined, s2);
+      const m = await v2(s2, 'envdirect/app', 'manifests/v1');
+      assert.equal(m.status, 200, await m.clone().text());
+      assert.deepEqual(Buffer.from(await m.arrayBuffer()), app.manifest);
+      assert.deepEqual([proxy.forwarded, proxy.tunnelled], [f, t]);
+    } finally {
+      await s2.stop();
+    }
   });
 });

@@ -3,7 +3,8 @@
 // once for concurrent clients, re-checks tags after expiration_s, serves the cached copy when the upstream is
 // down or answers 401/500/503, stores nothing of wrong bytes, and refuses pushes. A blob no cached manifest names is
 // pulled through too (HEAD asks the upstream, GET fetches and stores), never served from another repository's copy
-// unless the upstream has it. The API's bad inputs change nothing.
+// unless the upstream has it; a ranged GET of a blob not cached yet has it fetched whole and stored, then answers the
+// range. The API's bad inputs change nothing.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -299,6 +300,49 @@ for (const dialect of await testDialects()) {
         const cached = await v2(s, 'cache/loose', `blobs/${d}`);
         assert.equal(cached.status, 200);
         assert.deepEqual(Buffer.from(await cached.arrayBuffer()), loose.bytes);
+      } finally {
+        await reg.restart();
+      }
+    });
+
+    test('a ranged GET of a blob not cached yet fetches it whole from the upstream once, stores it and answers the range', async () => {
+      const bytes = Buffer.from(Buffer.alloc(1024 * 1024, 3).map((v, i) => (v + i * 7) & 0xff));
+      const ranged = await pushBlobTo(reg.url, 'library/ranged', Buffer.concat([bytes, Buffer.from(dialect)]));
+      const d = ranged.digest;
+      let asked = proxy.requests.length;
+      // Two clients at once: one upstream fetch; each gets its own range (206 with Content-Range).
+      const [a, b] = await Promise.all([
+        v2(s, 'cache/ranged', `blobs/${d}`, { headers: { range: 'bytes=1000-1999' } }),
+        v2(s, 'cache/ranged', `blobs/${d}`, { headers: { range: 'bytes=-100' } }),
+      ]);
+      assert.equal(a.status, 206, await a.clone().text());
+      assert.equal(a.headers.get('content-range'), `bytes 1000-1999/${ranged.size}`);
+      assert.deepEqual(Buffer.from(await a.arrayBuffer()), ranged.bytes.subarray(1000, 2000));
+      assert.equal(b.status, 206);
+      assert.equal(b.headers.get('content-range'), `bytes ${ranged.size - 100}-${ranged.size - 1}/${ranged.size}`);
+      assert.deepEqual(Buffer.from(await b.arrayBuffer()), ranged.bytes.subarray(ranged.size - 100));
+      assert.deepEqual(proxy.requests.slice(asked), [`GET /v2/library/ranged/blobs/${d}`]);
+      // Stored whole: a resumed download and a plain GET are answered without the upstream.
+      asked = proxy.requests.length;
+      const rest = await v2(s, 'cache/ranged', `blobs/${d}`, { headers: { range: 'bytes=2000-' } });
+      assert.equal(rest.status, 206);
+      assert.deepEqual(Buffer.from(await rest.arrayBuffer()), ranged.bytes.subarray(2000));
+      assert.deepEqual(Buffer.from(await (await v2(s, 'cache/ranged', `blobs/${d}`)).arrayBuffer()), ranged.bytes);
+      assert.deepEqual(proxy.requests.slice(asked), []);
+      // Upstream 404: BLOB_UNKNOWN as for a plain GET; upstream down: 502 UNAVAILABLE naming it.
+      const missing = await v2(s, 'cache/ranged', `blobs/${sha256(Buffer.from(`never pushed, ranged ${dialect}`))}`, {
+        headers: { range: 'bytes=0-9' },
+      });
+      assert.equal(missing.status, 404);
+      assert.equal(((await missing.json()) as { errors: { code: string }[] }).errors[0].code, 'BLOB_UNKNOWN');
+      const later = await pushBlobTo(reg.url, 'library/ranged', `pushed upstream, never pulled, ranged (${dialect})`);
+      await reg.stop();
+      try {
+        const down = await v2(s, 'cache/ranged', `blobs/${later.digest}`, { headers: { range: 'bytes=0-9' } });
+        assert.equal(down.status, 502);
+        const e = ((await down.json()) as { errors: { code: string; message: string }[] }).errors[0];
+        assert.equal(e.code, 'UNAVAILABLE');
+        assert.ok(e.message.includes(proxy.host), e.message);
       } finally {
         await reg.restart();
       }

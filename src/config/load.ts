@@ -8,6 +8,8 @@ import { fipsConfigProblems } from '../crypto/fips.js';
 import { durationSeconds } from './schema-tags.js';
 import { identityConfigProblems } from './schema-identity.js';
 import { storageSettings, type StorageSettings } from './schema-storage.js';
+import { environmentProxy } from './env-proxy.js';
+import type { ProxySettings } from '../upstream/proxy.js';
 import { SCANNER_BOOLEAN_ENV_KEYS, SCANNER_NUMERIC_ENV_KEYS, SCANNER_STRING_ENV_KEYS, scannerEnvOverrides } from './env-scanner.js';
 
 export interface BerthConfig {
@@ -38,6 +40,11 @@ export interface BerthConfig {
   shutdownGraceSeconds: number;
   /** FEATURE_GENERAL_OCI_SUPPORT, FEATURE_HELM_OCI_SUPPORT, ALLOWED_OCI_ARTIFACT_TYPES (merged over the defaults). */
   artifacts: ArtifactPolicyOptions;
+  /**
+   * HTTP_PROXY, HTTPS_PROXY and NO_PROXY of the environment (env-proxy.ts): the outbound proxy of proxy cache
+   * organizations and mirrors that have no proxy setting of their own. Undefined when the environment names no proxy.
+   */
+  outboundProxy?: ProxySettings;
 }
 
 export class ConfigError extends Error {
@@ -165,6 +172,8 @@ export function loadConfig(opts: LoadOptions = {}): BerthConfig {
     else problems.push(`${k} (environment): must be true or false`);
   }
   scannerEnvOverrides(env, doc, problems);
+  const outbound = environmentProxy(env);
+  problems.push(...outbound.problems);
   if (env.TRUSTED_PROXIES !== undefined && env.TRUSTED_PROXIES !== '')
     doc.TRUSTED_PROXIES = env.TRUSTED_PROXIES.split(',')
       .map((x) => x.trim())
@@ -181,7 +190,9 @@ export function loadConfig(opts: LoadOptions = {}): BerthConfig {
   const v = validateConfig(doc);
   problems.push(...v.problems);
   if (problems.length || !v.config) throw new ConfigError(problems);
-  return resolve(v.config);
+  const config = resolve(v.config);
+  if (outbound.settings) config.outboundProxy = outbound.settings;
+  return config;
 }
 
 /** host:port of the listen address as clients can name it (localhost for a wildcard address). */

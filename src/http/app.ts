@@ -61,6 +61,15 @@ export function createApp(opts: Pick<AppOptions, 'logger' | 'https' | 'trustedPr
     for (const method of [r.method].flat()) routes.push({ method, url: r.url });
   });
 
+  // The close ends the connections idle at that moment (forceCloseConnections 'idle'), but one whose response was
+  // still going out stays open after it: Node gives it the keep-alive timeout (65 s), and server.close() waits for it
+  // (a SIGTERM then ran into SHUTDOWN_GRACE_SECONDS). From the close on, a finished response keeps its connection only
+  // for Node's shortest keep-alive (1 ms plus its 1 s buffer), so the close waits for in-flight responses and no more.
+  app.addHook('preClose', (done) => {
+    app.server.keepAliveTimeout = 1;
+    done();
+  });
+
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, payload, done) => done(null, payload as Readable));
 

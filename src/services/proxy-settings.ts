@@ -38,3 +38,11 @@ export function mergeProxySettings(base: ProxySettings | undefined, given: unkno
 export function usesProxy(p: ProxySettings | undefined): boolean {
   return !!(p?.http_proxy || p?.https_proxy);
 }
+
+/**
+ * The proxy an outbound connection uses: `own` (an organization's or a mirror's setting) when it names a proxy, else
+ * `fromEnvironment` (HTTP_PROXY, HTTPS_PROXY and NO_PROXY of the process, config.outboundProxy), else none.
+ */
+export function effectiveProxy(own: ProxySettings | undefined, fromEnvironment: ProxySettings | undefined): ProxySettings | undefined {
+  return usesProxy(own) ? own : fromEnvironment;
+}

@@ -7,7 +7,8 @@ import { byteRange } from './headers.js';
 import { RegistryError } from '../../oci/errors.js';
 
 export const getBlob: Handler = async ({ req, reply, match, services }) => {
-  // A proxy cache organization: a blob not stored yet is asked for upstream (HEAD) or fetched while stored (GET).
+  // A proxy cache organization: a blob not stored yet is asked for upstream (HEAD) or fetched while stored (GET); a
+  // ranged GET has it fetched and stored whole first, then the ordinary read answers the range.
   if (services.proxyCache && !req.headers.range) {
     if (req.method === 'HEAD') {
       const upstream = await services.proxyCache.blobHead(match.name, match.ref);
@@ -16,7 +17,7 @@ export const getBlob: Handler = async ({ req, reply, match, services }) => {
       const proxied = await services.proxyCache.blob(match.name, match.ref);
       if (proxied) return sendProxiedBlob(reply, match.ref, proxied);
     }
-  }
+  } else if (services.proxyCache && req.method === 'GET') await services.proxyCache.storeBlob(match.name, match.ref);
   const blob = await services.blobs.find(match.name, match.ref);
   const head = req.method === 'HEAD';
   const range = byteRange(req.headers.range, blob.size);

@@ -9,6 +9,7 @@ import { claimMirror, dueMirrors, releaseMirror, renewLease } from './lease.js';
 import { parseExternalReference } from './reference.js';
 import { SyncStopped, syncRepository, type SyncDeps, type SyncProgress } from './sync.js';
 import { openUpstream, upstreamReason, type MirrorUpstream } from './upstream.js';
+import { effectiveProxy } from '../proxy-settings.js';
 import { performerNamed } from '../audit/log.js';
 import type { LogKind } from '../audit/kinds.js';
 
@@ -119,10 +120,11 @@ export class MirrorScheduler {
     let upstream: MirrorUpstream | undefined;
     try {
       const cfg = JSON.parse(row.external_registry_config) as RegistryConfig;
+      const proxy = effectiveProxy(cfg.proxy, ctx.config.outboundProxy);
       upstream = (this.opts.open ?? openUpstream)(parseExternalReference(row.external_reference), {
         verifyTls: cfg.verify_tls !== false,
         credentials: this.store.credentials(row),
-        ...(cfg.proxy ? { proxy: cfg.proxy } : {}),
+        ...(proxy ? { proxy } : {}),
       });
       this.upstreams.add(upstream);
       const p = await syncRepository(this.deps, row.name, upstream, rules, checkpoint);

@@ -19,6 +19,7 @@ import { teeBlob } from './fetch-blob.js';
 import { upstreamToRegistryError } from './upstream-errors.js';
 import { invalid } from '../accounts/errors.js';
 import { linkBlob } from '../blob-links.js';
+import { effectiveProxy } from '../proxy-settings.js';
 
 /** Child manifests of an index fetched with it (beyond that, on request). */
 const MAX_CHILDREN = 64;
@@ -127,12 +128,13 @@ export class ProxyCacheService {
   }
 
   private newClient(cfg: ProxyCacheConfig): UpstreamClient {
+    const proxy = effectiveProxy(cfg.proxy, this.ctx.config.outboundProxy);
     return new UpstreamClient({
       registry: cfg.registry,
       username: cfg.username,
       password: cfg.password,
       insecure: cfg.insecure,
-      ...(cfg.proxy ? { proxy: cfg.proxy } : {}),
+      ...(proxy ? { proxy } : {}),
       ...this.opts.client,
     });
   }
@@ -327,7 +329,40 @@ export class ProxyCacheService {
    * fetch per repository and digest at a time: a second client waits for the first fetch to be stored and then reads
    * the stored blob.
    */
-  async blob(name: string, digest: string, attempt = 0): Promise<{ stream: Readable; size?: number } | undefined> {
+  async blob(name: string, digest: string): Promise<{ stream: Readable; size?: number } | undefined> {
+    const fetched = await this.fetchBlob(name, digest);
+    return fetched && { stream: fetched.stream, ...(fetched.size !== undefined ? { size: fetched.size } : {}) };
+  }
+
+  /**
+   * A ranged blob GET in a cache organization: a blob not stored yet is fetched from the upstream whole (or the fetch
+   * in flight is joined, as for blob()) and stored, so that the ordinary read then answers the range from storage.
+   * Settles once it is stored, or at once when the ordinary read can answer already. Upstream 404 -> BLOB_UNKNOWN,
+   * down -> 502 UNAVAILABLE; bytes that could not be stored (wrong digest, storage failure) -> 502 UNAVAILABLE.
+   */
+  async storeBlob(name: string, digest: string): Promise<void> {
+    const fetched = await this.fetchBlob(name, digest);
+    if (!fetched) return;
+    // No client reads this copy (it gets its range from storage): let it flow so the store's copy is not held back.
+    fetched.stream.resume();
+    try {
+      await fetched.stored;
+    } catch (e) {
+      if (e instanceof UpstreamError) throw upstreamToRegistryError(e, 'blob', fetched.upstream);
+      throw new RegistryError(
+        'UNAVAILABLE',
+        `proxy cache: the blob from the upstream registry ${fetched.upstream} could not be stored: ${(e as Error).message}`,
+        { upstream: fetched.upstream },
+        502,
+      );
+    }
+  }
+
+  private async fetchBlob(
+    name: string,
+    digest: string,
+    attempt = 0,
+  ): Promise<{ stream: Readable; size?: number; stored: Promise<void>; upstream: string } | undefined> {
     const st = await this.blobState(name, digest);
     if (st.serve) return undefined;
     const { cfg } = st;
@@ -342,7 +377,7 @@ export class ProxyCacheService {
       for (let running = this.blobFlights.pending(key); running; running = this.blobFlights.pending(key))
         await running.catch(() => undefined);
       // Stored: the ordinary read serves it. Refused (wrong bytes) or failed: this client tries once itself.
-      return attempt === 0 ? this.blob(name, digest, 1) : undefined;
+      return attempt === 0 ? this.fetchBlob(name, digest, 1) : undefined;
     }
     const client = this.client(cfg);
     const up = client.repository(name.slice(cfg.org.length + 1));
@@ -374,6 +409,6 @@ export class ProxyCacheService {
         'proxy cache: blob not stored',
       ),
     );
-    return { stream: teed.stream, size: teed.size };
+    return { stream: teed.stream, size: teed.size, stored: teed.stored, upstream: cfg.upstreamRegistry };
   }
 }

@@ -1,5 +1,5 @@
 // The repository page's "Mirroring" section (docs/MIRRORING.md): the repository state, the mirror configuration
-// (upstream, tags, schedule, credentials, TLS), the sync status with its failure reason, and sync now / cancel.
+// (upstream, tags, schedule, credentials, TLS, outbound proxy), the sync status with its failure reason, and sync now / cancel.
 import { useEffect, useState } from 'react';
 import { api, repoPath } from '../api';
 import { ErrorBox, Field, FormError, Loading, Select, toApiError, useAsync, useForm } from '../ui';
@@ -8,7 +8,10 @@ export interface MirrorView {
   is_enabled: boolean;
   external_reference: string;
   external_registry_username: string | null;
-  external_registry_config: { verify_tls: boolean; proxy?: { http_proxy?: string | null; https_proxy?: string | null } };
+  external_registry_config: {
+    verify_tls: boolean;
+    proxy?: { http_proxy?: string | null; https_proxy?: string | null; no_proxy?: string | null };
+  };
   sync_interval: number;
   sync_start_date: string | null;
   sync_expiration_date: string | null;
@@ -30,9 +33,13 @@ const STATUS_LABEL: Record<MirrorView['sync_status'], string> = {
   SYNC_CANCEL: 'Cancelled',
 };
 
-type MirrorField = 'reference' | 'tags' | 'interval' | 'start' | 'username' | 'password' | 'robot' | 'form';
+type ProxyField = 'http_proxy' | 'https_proxy' | 'no_proxy';
+type MirrorField = 'reference' | 'tags' | 'interval' | 'start' | 'username' | 'password' | 'robot' | ProxyField | 'form';
 
 function fieldOf(message: string): MirrorField {
+  // First: a proxy's reason may speak of a scheme or a password too.
+  const proxyField = /\bproxy\.(http_proxy|https_proxy|no_proxy)\b/.exec(message);
+  if (proxyField) return proxyField[1] as ProxyField;
   if (/external_reference|host|repository name component|scheme/.test(message)) return 'reference';
   if (/rule/.test(message)) return 'tags';
   if (/sync_interval/.test(message)) return 'interval';
@@ -190,6 +197,10 @@ function MirrorForm({ path, current, onSaved }: { path: string; current?: Mirror
   const [robot, setRobot] = useState(current?.robot_username ?? '');
   const [verifyTls, setVerifyTls] = useState(current ? String(current.external_registry_config.verify_tls) : 'true');
   const [enabled, setEnabled] = useState(current ? String(current.is_enabled) : 'true');
+  const currentProxy = current?.external_registry_config.proxy;
+  const [httpProxy, setHttpProxy] = useState(currentProxy?.http_proxy ?? '');
+  const [httpsProxy, setHttpsProxy] = useState(currentProxy?.https_proxy ?? '');
+  const [noProxy, setNoProxy] = useState(currentProxy?.no_proxy ?? '');
   const f = useForm<MirrorField>(
     () => ({
       reference: /^[^/\s]+\/\S+$/.test(reference.trim()) ? undefined : 'Enter host[:port]/namespace/repository.',
@@ -210,7 +221,13 @@ function MirrorForm({ path, current, onSaved }: { path: string; current?: Mirror
             .map((t) => t.trim())
             .filter(Boolean),
         },
-        external_registry_config: { verify_tls: verifyTls === 'true' },
+        external_registry_config: {
+          verify_tls: verifyTls === 'true',
+          // An emptied field clears its setting (null); a new mirror without any sends none.
+          ...(current || httpProxy.trim() || httpsProxy.trim() || noProxy.trim()
+            ? { proxy: { http_proxy: httpProxy.trim() || null, https_proxy: httpsProxy.trim() || null, no_proxy: noProxy.trim() || null } }
+            : {}),
+        },
         robot_username: robot.trim() || null,
       };
       if (!current || username !== (current.external_registry_username ?? '') || password) {
@@ -286,6 +303,33 @@ function MirrorForm({ path, current, onSaved }: { path: string; current?: Mirror
           ['true', 'HTTPS with a verified certificate'],
           ['false', 'Do not verify (allows plain HTTP)'],
         ]}
+      />
+      <Field
+        label="HTTP proxy"
+        name="mirror-http-proxy"
+        value={httpProxy}
+        onChange={setHttpProxy}
+        error={f.errors.http_proxy}
+        autoComplete="off"
+        hint="Optional: the proxy for an http:// upstream, http://[user:password@]host:port. With neither proxy set here, the server's HTTP_PROXY, HTTPS_PROXY and NO_PROXY apply"
+      />
+      <Field
+        label="HTTPS proxy"
+        name="mirror-https-proxy"
+        value={httpsProxy}
+        onChange={setHttpsProxy}
+        error={f.errors.https_proxy}
+        autoComplete="off"
+        hint="Optional: the proxy an https:// upstream is tunnelled through (CONNECT)"
+      />
+      <Field
+        label="No proxy"
+        name="mirror-no-proxy"
+        value={noProxy}
+        onChange={setNoProxy}
+        error={f.errors.no_proxy}
+        autoComplete="off"
+        hint="Hosts reached directly, comma-separated: registry.local, .example.com, 10.0.0.5:5000"
       />
       <Select
         label="Scheduled syncs"
