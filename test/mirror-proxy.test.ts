@@ -160,10 +160,40 @@ describe('mirroring through an outbound proxy (sqlite)', { timeout: 300_000 }, (
     });
     assert.equal(ok.status, 201, JSON.stringify(ok.json));
     assert.deepEqual((await api(s, 'GET', '/repository/acme/plain/mirror', ADMIN)).json.external_registry_config.proxy, {
-      http_proxy: 'http://us%40er:p%40ss@[::1]:3128',
+      http_proxy: 'http://us%40er:********@[::1]:3128',
       https_proxy: 'https://proxy.example:8443/',
       no_proxy: null,
     });
+  });
+
+  test("the API masks a proxy's password; the masked URL sent back (a form saved unchanged) keeps it, a new one replaces it", async () => {
+    assert.equal((await api(s, 'POST', '/repository', ADMIN, { namespace: 'acme', repository: 'masked' })).status, 201);
+    const withCreds = proxy.url.replace('http://', 'http://mirror-user:s3cret%2Fpw@');
+    const credsSince = async (seen: number, run: () => Promise<{ sync_status: string }>) => {
+      const v = await run();
+      assert.equal(v.sync_status, 'SYNC_SUCCESS', JSON.stringify(v));
+      return proxy.credentials.slice(seen);
+    };
+    let used = await credsSince(proxy.credentials.length, () => sync('masked', `${upstream.host}/library/app`, { http_proxy: withCreds }));
+    assert.ok(used.length > 0 && used.every((c) => c === 'mirror-user:s3cret/pw'), used.join(', '));
+    const view = (await api(s, 'GET', '/repository/acme/masked/mirror', ADMIN)).json;
+    const masked = proxy.url.replace('http://', 'http://mirror-user:********@');
+    assert.equal(view.external_registry_config.proxy.http_proxy, masked);
+    assert.ok(!JSON.stringify(view).includes('s3cret'), 'the password is not in the view');
+    const resync = async () => {
+      assert.equal((await api(s, 'POST', '/repository/acme/masked/mirror/sync-now', ADMIN)).status, 204);
+      return waitForStatus(s, 'acme/masked', ['SYNC_SUCCESS', 'SYNC_FAILED'], 120_000);
+    };
+    // Saved back as shown: the stored password is kept and still reaches the proxy.
+    const same = await api(s, 'PUT', '/repository/acme/masked/mirror', ADMIN, { external_registry_config: view.external_registry_config });
+    assert.equal(same.status, 201, JSON.stringify(same.json));
+    used = await credsSince(proxy.credentials.length, resync);
+    assert.ok(used.length > 0 && used.every((c) => c === 'mirror-user:s3cret/pw'), used.join(', '));
+    // A masked value for another proxy is not the stored one: it is taken as written (a literal password).
+    const other = proxy.url.replace('http://', 'http://other-user:********@');
+    assert.equal((await api(s, 'PUT', '/repository/acme/masked/mirror', ADMIN, { external_registry_config: { proxy: { http_proxy: other } } })).status, 201);
+    used = await credsSince(proxy.credentials.length, resync);
+    assert.ok(used.length > 0 && used.every((c) => c === 'other-user:********'), used.join(', '));
   });
 
   test('a mirror without a proxy setting syncs through HTTP_PROXY of the environment; its own setting wins', async () => {

@@ -1,10 +1,20 @@
 // An outbound proxy setting as a mirror (external_registry_config.proxy) and a proxy cache organization (proxy) take
 // it: Quay's shape {http_proxy, https_proxy, no_proxy}, each a string or null. Every value is checked before anything
 // is written; a bad one is refused with the field and the reason (never the value: a proxy URL may hold a password).
-import { noProxyProblem, proxyUrlProblem, type ProxySettings } from '../upstream/index.js';
+import { maskProxyPassword, noProxyProblem, proxyUrlProblem, type ProxySettings } from '../upstream/index.js';
 import { invalid } from './accounts/errors.js';
 
 const KEYS = ['http_proxy', 'https_proxy', 'no_proxy'] as const;
+const MASK = ':********@';
+
+/** The settings as a view shows them: each proxy URL's password replaced by ******** (maskProxyPassword). */
+export function maskedProxySettings(p: ProxySettings): ProxySettings {
+  return {
+    http_proxy: p.http_proxy ? maskProxyPassword(p.http_proxy) : null,
+    https_proxy: p.https_proxy ? maskProxyPassword(p.https_proxy) : null,
+    no_proxy: p.no_proxy || null,
+  };
+}
 
 /**
  * `given` merged over `base` (a key absent from `given` keeps its value; null or "" clears it), checked. `field` names
@@ -27,6 +37,12 @@ export function mergeProxySettings(base: ProxySettings | undefined, given: unkno
     }
     if (typeof v !== 'string' || v.length > (k === 'no_proxy' ? 4096 : 2048))
       throw invalid(`${field}.${k} must be a string of at most ${k === 'no_proxy' ? 4096 : 2048} characters, or null`);
+    // A view shows a stored password as ********; the same URL sent back (a form saved unchanged) keeps the password.
+    const stored = base?.[k];
+    if (k !== 'no_proxy' && stored && v.includes(MASK) && maskProxyPassword(stored) === v) {
+      out[k] = stored;
+      continue;
+    }
     const problem = k === 'no_proxy' ? noProxyProblem(v) : proxyUrlProblem(v);
     if (problem) throw invalid(`${field}.${k} ${problem}`);
     out[k] = v;

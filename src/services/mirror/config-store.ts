@@ -12,7 +12,7 @@ import { requireTagGlobs } from './tag-rules.js';
 import { parseExternalReference } from './reference.js';
 import { formatMirrorDate, parseMirrorDate } from './dates.js';
 import { CacheGroups } from '../../cache/types.js';
-import { mergeProxySettings } from '../proxy-settings.js';
+import { maskedProxySettings, mergeProxySettings } from '../proxy-settings.js';
 
 /** Quay: a failed sync is retried this many times before it waits for the next interval. */
 export const MAX_SYNC_RETRIES = 3;
@@ -124,7 +124,7 @@ export class MirrorConfigStore {
       mirror_type: 'PULL',
       external_reference: row.external_reference,
       external_registry_username: username,
-      external_registry_config: JSON.parse(row.external_registry_config) as RegistryConfig,
+      external_registry_config: viewRegistryConfig(JSON.parse(row.external_registry_config) as RegistryConfig),
       sync_interval: row.sync_interval,
       sync_start_date: formatMirrorDate(row.sync_start_date),
       sync_expiration_date: formatMirrorDate(row.sync_expiration_date),
@@ -339,6 +339,11 @@ function requireInterval(v: unknown): number {
 function requireRule(rule: { rule_kind: string; rule_value: unknown }): string[] {
   if (rule.rule_kind !== 'tag_glob_csv') throw invalid('validation failed: rule_kind must be "tag_glob_csv"');
   return requireTagGlobs(rule.rule_value);
+}
+
+/** The stored configuration as the API shows it: a proxy URL's password masked (sent back unchanged, it is kept). */
+function viewRegistryConfig(cfg: RegistryConfig): RegistryConfig {
+  return cfg.proxy ? { ...cfg, proxy: maskedProxySettings(cfg.proxy) } : cfg;
 }
 
 function mergeRegistryConfig(base: RegistryConfig, given: MirrorInput['external_registry_config']): RegistryConfig {

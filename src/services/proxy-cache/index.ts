@@ -8,7 +8,7 @@ import type { SecretBox } from '../../crypto/index.js';
 import { looksLikeDigest, requireDigest } from '../../oci/digest.js';
 import { RegistryError } from '../../oci/errors.js';
 import { isValidTag } from '../../oci/names.js';
-import { maskProxyPassword, UpstreamClient, UpstreamError, type ProxySettings, type UpstreamOptions } from '../../upstream/index.js';
+import { UpstreamClient, UpstreamError, type ProxySettings, type UpstreamOptions } from '../../upstream/index.js';
 import type { ServiceContext } from '../context.js';
 import { findRepository } from '../repositories.js';
 import { ProxyCacheConfigStore, parseProxyCacheInput, type ProxyCacheConfig, type ProxyCacheInput } from './config-store.js';
@@ -19,7 +19,7 @@ import { teeBlob } from './fetch-blob.js';
 import { upstreamToRegistryError } from './upstream-errors.js';
 import { invalid } from '../accounts/errors.js';
 import { linkBlob } from '../blob-links.js';
-import { effectiveProxy } from '../proxy-settings.js';
+import { effectiveProxy, maskedProxySettings } from '../proxy-settings.js';
 
 /** Child manifests of an index fetched with it (beyond that, on request). */
 const MAX_CHILDREN = 64;
@@ -74,15 +74,7 @@ export class ProxyCacheService {
       expiration_s: c.expirationS,
       insecure: c.insecure,
       ...(c.username ? { upstream_registry_username: c.username } : {}),
-      ...(c.proxy
-        ? {
-            proxy: {
-              http_proxy: c.proxy.http_proxy ? maskProxyPassword(c.proxy.http_proxy) : null,
-              https_proxy: c.proxy.https_proxy ? maskProxyPassword(c.proxy.https_proxy) : null,
-              no_proxy: c.proxy.no_proxy || null,
-            },
-          }
-        : {}),
+      ...(c.proxy ? { proxy: maskedProxySettings(c.proxy) } : {}),
     };
   }
 
