@@ -191,7 +191,10 @@ describe('mirroring through an outbound proxy (sqlite)', { timeout: 300_000 }, (
     assert.ok(used.length > 0 && used.every((c) => c === 'mirror-user:s3cret/pw'), used.join(', '));
     // A masked value for another proxy is not the stored one: it is taken as written (a literal password).
     const other = proxy.url.replace('http://', 'http://other-user:********@');
-    assert.equal((await api(s, 'PUT', '/repository/acme/masked/mirror', ADMIN, { external_registry_config: { proxy: { http_proxy: other } } })).status, 201);
+    assert.equal(
+      (await api(s, 'PUT', '/repository/acme/masked/mirror', ADMIN, { external_registry_config: { proxy: { http_proxy: other } } })).status,
+      201,
+    );
     used = await credsSince(proxy.credentials.length, resync);
     assert.ok(used.length > 0 && used.every((c) => c === 'other-user:********'), used.join(', '));
   });
