@@ -5,7 +5,8 @@
 // every round. Also the server's CPU time per request, from /proc (less sensitive to a busy machine).
 //
 //   node bench/audit-overhead.mjs [--rounds 24] [--sessions 12] [--reqs 4000] [--small 50] [--conc 16] [--auth 0|1]
-//                                 [--same 1] [--node-flags production|none|"a b"] [--json FILE]
+//                                 [--same 1] [--node-flags production|none|"a b"] [--db sqlite|postgres] [--pg URI]
+//                                 [--port-base N] [--vs-root DIR] [--json FILE]
 //
 // Each session starts a fresh pair of servers (in alternating order) and runs rounds/sessions rounds on them, each
 // round alternating which server goes first. --same 1: both servers with the audit log off (an A/A run: the noise
@@ -13,6 +14,11 @@
 //
 // --auth 1: Database accounts and the Bearer token flow (every entry names its user); default: open
 // registry (AUTHENTICATION_TYPE None), where a request is cheapest and the audit log's share is largest.
+// --db postgres: both servers on the PostgreSQL database --pg (default postgresql://postgres@127.0.0.1:5432/audit4,
+// which must exist and is emptied before every session); the two servers share it (the same pushes, rows only from "on").
+// --port-base N: the servers listen on N and N+1 (default: any free ports).
+// --vs-root DIR: old against new, both with the audit log on: "on" is this checkout, "off" the build in DIR (another
+// worktree with its own dist/, e.g. the commit before a change).
 // Prints one line per run and a markdown summary: the median of per-round CPU ratios with quartiles, min–max and a
 // bootstrap 90% interval of that median. Target: under 5% more server CPU per GET.
 import { execFile } from 'node:child_process';
@@ -42,15 +48,39 @@ const opt = parseOptions({
   auth: 0,
   same: 0,
   'node-flags': 'production',
+  db: 'sqlite',
+  pg: process.env.BERTH_BENCH_PG ?? 'postgresql://postgres@127.0.0.1:5432/audit4',
+  'port-base': 0,
+  'vs-root': '',
   json: '',
 });
 const nodeFlags = nodeFlagsOption(opt['node-flags']);
 
-async function startBerth(audit) {
+if (opt.db !== 'sqlite' && opt.db !== 'postgres') throw new Error(`--db must be sqlite or postgres, not ${opt.db}`);
+
+/** PostgreSQL: empties the --pg database (its public schema) before a session; both servers then share it. */
+async function freshDatabase() {
+  const { default: pg } = await import('pg');
+  const c = new pg.Client({ connectionString: opt.pg });
+  await c.connect();
+  try {
+    await c.query('drop schema if exists public cascade');
+    await c.query('create schema public');
+  } finally {
+    await c.end();
+  }
+}
+
+async function startBerth(k, audit) {
+  const dbUri = opt.db === 'postgres' ? opt.pg : undefined;
   const server = await startAB({
     label: `audit-${audit ? 'on' : 'off'}`,
+    port: opt['port-base'] ? opt['port-base'] + (k === 'on' ? 0 : 1) : undefined,
+    ...(opt['vs-root'] && k === 'off' ? { root: path.resolve(opt['vs-root']) } : {}),
     config: (port) => {
       const cfg = [`AUDIT_LOG_ENABLED: ${audit}`, 'FEATURE_SECURITY_SCANNER: false', 'METRICS_ENABLED: false'];
+      // Both servers share the database, so they share its secret key (as replicas do).
+      if (dbUri) cfg.push(`DB_URI: "${dbUri}"`, 'DATABASE_SECRET_KEY: "audit-overhead-bench-key-0123456789abcdef"');
       if (opt.auth)
         cfg.push(
           'AUTHENTICATION_TYPE: Database',
@@ -63,7 +93,7 @@ async function startBerth(audit) {
     },
     nodeFlags,
   });
-  return { audit, ...server };
+  return { audit, dbUri, ...server };
 }
 
 function regbench(url) {
@@ -102,6 +132,16 @@ function regbench(url) {
 
 async function auditRows(server) {
   if (!server.audit) return 0;
+  if (server.dbUri) {
+    const { default: pg } = await import('pg');
+    const c = new pg.Client({ connectionString: server.dbUri });
+    await c.connect();
+    try {
+      return Number((await c.query('select count(*) as n from audit_log')).rows[0].n);
+    } finally {
+      await c.end();
+    }
+  }
   const { default: Database } = await import('better-sqlite3');
   const db = new Database(path.join(server.dir, 'berth.db'), { readonly: true, fileMustExist: true });
   try {
@@ -121,8 +161,8 @@ async function measure(server) {
 
 if (!readFileSync(REGBENCH, 'utf8').includes('get_manifest')) throw new Error(`${REGBENCH} is not the regbench workload`);
 log(
-  `audit overhead: ${opt.rounds} rounds of regbench get_manifest (${opt.reqs} GETs, ${opt.conc} conc, ${opt.auth ? 'token auth' : 'open registry'}) in ${opt.sessions} sessions, ` +
-    `${opt.same ? 'A/A (both off)' : 'audit on vs off'}, alternating; node flags ${nodeFlags.join(' ') || 'none'}; ` +
+  `audit overhead: ${opt.rounds} rounds of regbench get_manifest (${opt.reqs} GETs, ${opt.conc} conc, ${opt.auth ? 'token auth' : 'open registry'}, ${opt.db}) in ${opt.sessions} sessions, ` +
+    `${opt.same ? 'A/A (both off)' : opt['vs-root'] ? `audit on, this build vs ${opt['vs-root']}` : 'audit on vs off'}, alternating; node flags ${nodeFlags.join(' ') || 'none'}; ` +
     `${os.cpus().length} × ${os.cpus()[0]?.model}, node ${process.version}, load ${os
       .loadavg()
       .map((x) => x.toFixed(2))
@@ -132,7 +172,9 @@ const runs = [];
 const perSession = Math.max(1, Math.ceil(opt.rounds / opt.sessions));
 for (let round = 1, session = 1; round <= opt.rounds; session++) {
   const servers = {};
-  for (const k of session % 2 ? ['on', 'off'] : ['off', 'on']) servers[k] = await startBerth(k === 'on' && !opt.same);
+  if (opt.db === 'postgres') await freshDatabase();
+  for (const k of session % 2 ? ['on', 'off'] : ['off', 'on'])
+    servers[k] = await startBerth(k, opt['vs-root'] ? true : k === 'on' && !opt.same);
   let measured = 0;
   try {
     // Warm both (JIT, SQLite cache) with one unmeasured run each.
@@ -186,7 +228,7 @@ const summary = {
 };
 const extra = (cpuPaired.median - 1) * 100;
 const md = [
-  `| regbench get_manifest (${opt.reqs} GETs, ${opt.conc} conc, ${opt.auth ? 'token auth' : 'open'}, ${opt.rounds} rounds, load ${summary.load[0].toFixed(1)}–${summary.load[1].toFixed(1)}) | ${opt.same ? 'A (off)' : 'audit on'} | ${opt.same ? 'A (off)' : 'audit off'} | per-round ratio |`,
+  `| regbench get_manifest (${opt.reqs} GETs, ${opt.conc} conc, ${opt.auth ? 'token auth' : 'open'}, ${opt.db}, ${opt.rounds} rounds, load ${summary.load[0].toFixed(1)}–${summary.load[1].toFixed(1)}) | ${opt.same ? 'A (off)' : opt['vs-root'] ? 'this build (on)' : 'audit on'} | ${opt.same ? 'A (off)' : opt['vs-root'] ? 'vs-root build (on)' : 'audit off'} | per-round ratio |`,
   '|---|---:|---:|---:|',
   `| server CPU µs per request, median (quartiles) | ${q(on.map((r) => r.cpuUsPerReq))} | ${q(off.map((r) => r.cpuUsPerReq))} | ${formatPaired(cpuPaired)} |`,
   `| req/s (wall time, for reference) | ${summary.onPerSec.toFixed(0)} | ${summary.offPerSec.toFixed(0)} | ${formatPaired(reqPaired)} |`,

@@ -2,7 +2,9 @@
 // metadata) and write it in the batched INSERT, on SQLite (default) or PostgreSQL (--pg: a new database
 // of its own on BERTH_TEST_PG's server, dropped at the end). A figure the machine's load hardly moves,
 // to read next to bench/audit-overhead.mjs.
-//   node --import tsx bench/audit-write-cost.ts [--entries 50000] [--pg]
+//   node --import tsx bench/audit-write-cost.ts [--entries 50000] [--pg] [--record]
+// By default the entries are queued as the hook queues a pull (recordPull); --record: through record() with the
+// entry the hook built before (the metadata object, the performer), as every other kind still is.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,6 +17,9 @@ const arg = (k: string) => {
   return i > 0 ? process.argv[i + 1] : undefined;
 };
 const N = Number(arg('entries') ?? 50_000);
+const viaRecord = process.argv.includes('--record');
+const UA = 'docker/24.0.7 go/go1.20.10 git-commit/311b9ff kernel/6.1';
+const SOMEONE = { kind: 'user', id: 1, name: 'someone', superuser: false, ownerId: null } as const;
 const pgDb = process.argv.includes('--pg') ? await createPostgresDatabase() : undefined;
 const pg = pgDb?.uri;
 const dir = mkdtempSync(path.join(tmpdir(), 'berth-audit-cost-'));
@@ -27,13 +32,15 @@ try {
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     for (let i = 0; i < N; i++) {
-      log.record({
-        kind: 'pull_repo',
-        repository: 'bench/app',
-        performer: { kind: 'user', name: 'someone' },
-        ip: '127.0.0.1',
-        metadata: { repo: 'app', namespace: 'bench', tag: 'v1', useragent: 'docker/24.0.7 go/go1.20.10 git-commit/311b9ff kernel/6.1' },
-      });
+      if (viaRecord)
+        log.record({
+          kind: 'pull_repo',
+          repository: 'bench/app',
+          performer: { kind: 'user', name: 'someone' },
+          ip: '127.0.0.1',
+          metadata: { repo: 'app', namespace: 'bench', tag: 'v1', useragent: UA },
+        });
+      else log.recordPull('bench/app', 'v1', UA, SOMEONE, '127.0.0.1');
       if (i % 500 === 499) await log.flush();
     }
     await log.flush();

@@ -89,22 +89,22 @@ export function nodeFlagsOption(value) {
 
 /**
  * A Berth in a fresh temp dir with `config(port)` (YAML lines) as its config.yaml; resolves once GET /v2/ answers
- * (200, or 401 with token auth). `stop(inspect)` sends SIGTERM, waits for the exit, runs `inspect` (the data dir
+ * (200, or 401 with token auth) on `port` (default: a free one), run from checkout `root` (default this one). `stop(inspect)` sends SIGTERM, waits for the exit, runs `inspect` (the data dir
  * still there), then removes the dir.
  */
-export async function startBerth({ label, config, nodeFlags = PRODUCTION_NODE_FLAGS, stdout = 'ignore' }) {
+export async function startBerth({ label, config, nodeFlags = PRODUCTION_NODE_FLAGS, stdout = 'ignore', port: fixedPort, root = ROOT }) {
   // A stale dist/ would make bin/berth.js run the sources through tsx: another program than the one measured before.
-  if (serverIsStale() && process.env.BERTH_TSX !== '1')
+  if (root === ROOT && serverIsStale() && process.env.BERTH_TSX !== '1')
     throw new Error('dist/ is older than src/: run `node scripts/build-server.mjs` first (or BERTH_TSX=1 to measure tsx)');
   const dir = mkdtempSync(path.join(os.tmpdir(), `berth-ab-${label}-`));
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   writeFileSync(path.join(dir, 'config.yaml'), config(port).join('\n') + '\n');
   const child = spawn(
     process.execPath,
     [
       ...nodeFlags,
-      path.join(ROOT, 'bin/berth.js'),
+      path.join(root, 'bin/berth.js'),
       'serve',
       '--config',
       path.join(dir, 'config.yaml'),

@@ -3,13 +3,13 @@
 // forwarded address is believed) and Quay's metadata. Handlers that know more than the route tells
 // (a tag created or moved) add entries to req.auditEvents. The caller is req.principal (resolved once
 // per request by the principal hooks of /v2, /v2/auth and /api/v1).
-// Pulls and pushes over /v2 cost one array push each here; the database write is batched (AuditLog).
+// A pull over /v2 costs one small object here (AuditLog.recordPull); the database write is batched (AuditLog).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseAuthorization } from './auth/credentials.js';
 import { requestOrigin } from './origin.js';
 import type { RequestOrigin } from '../services/index.js';
 import type { AuditEntry, AuditLog, Performer } from '../services/audit/log.js';
-import { performerNamed, performerOf } from '../services/audit/log.js';
+import { performerNamed, performerOf, pullMetadata } from '../services/audit/log.js';
 import type { LogKind } from '../services/audit/kinds.js';
 
 /** An entry a handler adds; the hook fills in performer and address when the response succeeds. */
@@ -189,7 +189,7 @@ function registryEntry(req: FastifyRequest, reply: FastifyReply, status: number)
   const isDigest = m.ref.includes(':');
   const ref = isDigest ? { manifest_digest: m.ref } : { tag: m.ref };
   const base = { repo: i >= 0 ? m.name.slice(i + 1) : m.name, namespace: i >= 0 ? m.name.slice(0, i) : m.name, ...ref };
-  if (method === 'GET') return { kind: 'pull_repo', repository: m.name, metadata: { ...base, useragent: ua(req) } };
+  if (method === 'GET') return { kind: 'pull_repo', repository: m.name, metadata: pullMetadata(m.name, m.ref, ua(req)) };
   if (method === 'PUT') {
     const h = reply.getHeader('docker-content-digest');
     const digest = typeof h === 'string' ? h : undefined;
@@ -214,6 +214,22 @@ export function installAuditHook(app: FastifyInstance, opts: AuditHookOptions): 
   app.addHook('onResponse', (req: FastifyRequest, reply: FastifyReply, done) => {
     const status = reply.statusCode;
     try {
+      // A pull (manifest GET, nothing a handler added): one small object queued, its row built at flush time.
+      const m = req.registryMatch;
+      if (
+        m !== undefined &&
+        m.route === 'manifest' &&
+        req.method === 'GET' &&
+        status < 300 &&
+        req.auditEvents === undefined &&
+        audit.enabled &&
+        m.name &&
+        m.ref &&
+        !req.url.startsWith('/v2/auth')
+      ) {
+        audit.recordPull(m.name, m.ref, ua(req), req.principal, req.ip);
+        return done();
+      }
       const isV2 = req.url.startsWith('/v2');
       // With the log off, only a manifest PUT matters (repo_push notifications); nothing else is looked at.
       const wanted = audit.enabled || (isV2 && req.method === 'PUT' && !!opts.onPush);

@@ -54,18 +54,22 @@ export function performerNamed(name: string | undefined | null): Performer {
 
 const COLUMNS = ['kind', 'namespace', 'repository', 'performer_kind', 'performer', 'ip', 'metadata', 'created_at'] as const;
 
-function insertQuery(dialect: Dialect, rows: Row[]): CompiledQuery {
-  const params: unknown[] = [];
+/**
+ * Rows per INSERT statement. A flush is written as statements of these sizes only (largest first, in one
+ * transaction), so the statement texts are a fixed handful: each is compiled once (SQLite's statement cache,
+ * PostgreSQL's named statements) instead of once per distinct batch length.
+ */
+const CHUNKS = [500, 100, 20, 5, 1] as const;
+
+function insertText(dialect: Dialect, rows: number): string {
   let n = 0;
-  const tuples = rows.map((r) => {
-    const ph = COLUMNS.map((c) => {
-      params.push(r[c]);
-      n++;
-      return dialect === 'postgres' ? `$${n}` : '?';
-    });
-    return `(${ph.join(', ')})`;
-  });
-  return CompiledQuery.raw(`insert into audit_log (${COLUMNS.join(', ')}) values ${tuples.join(', ')}`, params);
+  const tuples: string[] = [];
+  for (let r = 0; r < rows; r++) {
+    const ph: string[] = [];
+    for (let c = 0; c < COLUMNS.length; c++) ph.push(dialect === 'postgres' ? `$${++n}` : '?');
+    tuples.push(`(${ph.join(', ')})`);
+  }
+  return `insert into audit_log (${COLUMNS.join(', ')}) values ${tuples.join(', ')}`;
 }
 
 type Row = {
@@ -79,8 +83,55 @@ type Row = {
   created_at: number;
 };
 
+/**
+ * A pull (manifest GET) as the request left it: the hook's only work per pull is this one small object. Its row
+ * (namespace, Quay's metadata JSON) is built when the buffer is written, exactly as record() builds a pull_repo
+ * entry's row (test/audit-rows.test.ts holds the two to the same bytes).
+ */
+class PendingPull {
+  constructor(
+    readonly repository: string,
+    readonly reference: string,
+    readonly useragent: string | null,
+    readonly performerKind: Performer['kind'],
+    readonly performer: string | null,
+    readonly ip: string | null,
+    readonly at: number,
+  ) {}
+}
+
+type Pending = Row | PendingPull;
+
+/** The metadata of a pull_repo entry (Quay's keys, in this order). */
+export function pullMetadata(repository: string, reference: string, useragent: string | null): Record<string, unknown> {
+  const i = repository.indexOf('/');
+  const repo = i >= 0 ? repository.slice(i + 1) : repository;
+  const namespace = i >= 0 ? repository.slice(0, i) : repository;
+  return reference.includes(':')
+    ? { repo, namespace, manifest_digest: reference, useragent }
+    : { repo, namespace, tag: reference, useragent };
+}
+
+/** Appends one pending entry's column values (in COLUMNS order) to `params`. */
+function pushParams(params: unknown[], p: Pending): void {
+  if (p instanceof PendingPull) {
+    const i = p.repository.indexOf('/');
+    params.push(
+      'pull_repo',
+      i >= 0 ? p.repository.slice(0, i) : p.repository,
+      p.repository,
+      p.performerKind,
+      p.performer,
+      p.ip,
+      JSON.stringify(pullMetadata(p.repository, p.reference, p.useragent)),
+      p.at,
+    );
+  } else params.push(p.kind, p.namespace, p.repository, p.performer_kind, p.performer, p.ip, p.metadata, p.created_at);
+}
+
 export class AuditLog {
-  private buffer: Row[] = [];
+  private buffer: Pending[] = [];
+  private readonly texts = new Map<number, string>();
   private timer?: NodeJS.Timeout;
   private pruneTimer?: NodeJS.Timeout;
   private flushing?: Promise<void>;
@@ -113,6 +164,32 @@ export class AuditLog {
       metadata: JSON.stringify(e.metadata ?? {}),
       created_at: e.at ?? this.now(),
     });
+    this.queued();
+  }
+
+  /**
+   * Queues a pull_repo entry for a manifest GET of `repository` by `reference` (tag or digest): the same row as
+   * record({ kind: 'pull_repo', repository, performer: performerOf(principal), ip, metadata: pullMetadata(…) }),
+   * with the row built when the buffer is written rather than in the request.
+   */
+  recordPull(repository: string, reference: string, useragent: string | null, principal: Principal | undefined, ip: string | null): void {
+    if (!this.opts.enabled || this.closed) return;
+    const named = principal !== undefined && principal.kind !== 'anonymous';
+    this.buffer.push(
+      new PendingPull(
+        repository,
+        reference,
+        useragent,
+        named ? principal.kind : 'anonymous',
+        named ? principal.name : null,
+        ip ?? null,
+        this.now(),
+      ),
+    );
+    this.queued();
+  }
+
+  private queued(): void {
     if (this.buffer.length >= this.opts.batchSize) void this.flush();
     else if (!this.timer) {
       this.timer = setTimeout(() => {
@@ -139,34 +216,57 @@ export class AuditLog {
     await this.flushing;
   }
 
+  /** The INSERT text for `rows` rows (one of CHUNKS), built once. */
+  private insert(rows: number): string {
+    let text = this.texts.get(rows);
+    if (!text) {
+      text = insertText(this.opts.dialect, rows);
+      this.texts.set(rows, text);
+    }
+    return text;
+  }
+
+  /** The flush as statements of CHUNKS sizes, largest first; each statement's values are built just before it runs. */
+  private *statements(rows: Pending[]): Generator<CompiledQuery> {
+    let i = 0;
+    for (const size of CHUNKS) {
+      for (; rows.length - i >= size; i += size) {
+        const params: unknown[] = [];
+        for (let j = i; j < i + size; j++) pushParams(params, rows[j]);
+        yield CompiledQuery.raw(this.insert(size), params);
+      }
+    }
+  }
+
   /**
-   * One multi-row INSERT per 500 entries, written as a raw statement (no query-builder work per entry), and
-   * without waiting for the disk: SQLite commits it with synchronous=NORMAL on the reserved connection (the
-   * WAL is synced by the next durable commit or checkpoint), PostgreSQL with synchronous_commit=off. The
-   * registry's own commits stay fully durable; these entries may be lost by a power cut just after a flush.
+   * The buffer in one transaction of multi-row INSERTs (500 rows, then 100, 20, 5, 1: a handful of statement
+   * texts, each compiled once), written as raw statements (no query-builder work per entry), and without waiting
+   * for the disk: SQLite commits it with synchronous=NORMAL on the reserved connection (the WAL is synced by the
+   * next durable commit or checkpoint), PostgreSQL with synchronous_commit=off. The registry's own commits stay
+   * fully durable; these entries may be lost by a power cut just after a flush. One transaction per flush: a
+   * failed flush writes none of its entries (all are kept for the next one, none twice).
    */
-  private async write(rows: Row[]): Promise<void> {
+  private async write(rows: Pending[]): Promise<void> {
     try {
-      for (let i = 0; i < rows.length; i += 500) {
-        const q = insertQuery(this.opts.dialect, rows.slice(i, i + 500));
-        if (this.opts.dialect === 'postgres') {
-          await this.db.transaction().execute(async (tx) => {
-            await tx.executeQuery(CompiledQuery.raw('set local synchronous_commit = off'));
-            await tx.executeQuery(q);
-          });
-        } else {
-          await this.db.connection().execute(async (c) => {
-            this.syncLevel ??= Number(
-              (await c.executeQuery<{ synchronous: number }>(CompiledQuery.raw('pragma synchronous'))).rows[0]?.synchronous ?? 2,
-            );
-            await c.executeQuery(CompiledQuery.raw('pragma synchronous = NORMAL'));
-            try {
-              await c.executeQuery(q);
-            } finally {
-              await c.executeQuery(CompiledQuery.raw(`pragma synchronous = ${this.syncLevel}`));
-            }
-          });
-        }
+      if (this.opts.dialect === 'postgres') {
+        await this.db.transaction().execute(async (tx) => {
+          await tx.executeQuery(CompiledQuery.raw('set local synchronous_commit = off'));
+          for (const q of this.statements(rows)) await tx.executeQuery(q);
+        });
+      } else {
+        await this.db.connection().execute(async (c) => {
+          this.syncLevel ??= Number(
+            (await c.executeQuery<{ synchronous: number }>(CompiledQuery.raw('pragma synchronous'))).rows[0]?.synchronous ?? 2,
+          );
+          await c.executeQuery(CompiledQuery.raw('pragma synchronous = NORMAL'));
+          try {
+            await c.transaction().execute(async (tx) => {
+              for (const q of this.statements(rows)) await tx.executeQuery(q);
+            });
+          } finally {
+            await c.executeQuery(CompiledQuery.raw(`pragma synchronous = ${this.syncLevel}`));
+          }
+        });
       }
     } catch (err) {
       this.buffer = [...rows, ...this.buffer];
