@@ -1,6 +1,6 @@
-// PostgreSQL: what a manifest PUT of an image (blobs, no child manifests) reads and writes before its tag, in one
-// statement (data-modifying WITH) instead of five round trips (the repository by name, the manifest's id, its blobs,
-// the insert, its references) plus the immutability rules the tag write reads. Every part runs on the statement's
+// PostgreSQL: what a manifest PUT of an image (blobs, no child manifests) reads and writes before its tag's history,
+// in one statement (data-modifying WITH) instead of seven round trips (the repository by name, the manifest's id, its
+// blobs, the insert, its references, the immutability rules the tag write reads, the tag row). Every part runs on the statement's
 // one snapshot inside the caller's transaction; a refusal the caller throws afterwards (a blob missing or of another
 // size) rolls the insert back with the transaction. SQLite keeps the separate statements (manifests.ts): it cannot
 // put a write in a WITH.
@@ -19,6 +19,12 @@ export interface NewImageManifest {
   subject: string | null;
   annotations: string | null;
   now: number;
+  /**
+   * A tag to point at the manifest in the same statement, as `setTag` writes it when no expiration is given (the
+   * tag's own kept while it stays on the same alive manifest); null: none (a push by digest, or a labelled
+   * expiration, which the tag's immutability rules decide on).
+   */
+  tag: string | null;
 }
 
 export interface StoredImageManifest {
@@ -31,18 +37,20 @@ export interface StoredImageManifest {
   sizes: Map<string, number>;
   /** The repository's tag immutability rules, in their order. */
   rules: ImmutabilityRule[];
+  /** The tag row was written (`tag` given and the manifest's row known to the statement). */
+  tagWritten: boolean;
 }
 
 /** One row of the statement's answer: k says which part it comes from. */
 interface Row {
-  k: 'p' | 'b' | 'e' | 'm' | 'r';
+  k: 'p' | 'b' | 'e' | 'm' | 'r' | 't';
   t: string | null;
   u: string | null;
   n: number | null;
   o: number | null;
 }
 
-type Args = [string, string, string, string | null, number, Uint8Array, string | null, string | null, number];
+type Args = [string, string, string, string | null, number, Uint8Array, string | null, string | null, number, string | null];
 
 /**
  * The blobs' links and rows are read with FOR KEY SHARE (pushes sharing a blob do not wait for each other; gc's
@@ -50,8 +58,8 @@ type Args = [string, string, string, string | null, number, Uint8Array, string |
  * inserted only when the repository has every named blob and no row for the digest; a concurrent push of the same
  * manifest makes the insert do nothing (ON CONFLICT waits for it), and the caller then reads the row it committed.
  */
-const storeStatement = preparedList(9, (db: DB, args: Args, digests: readonly string[]) => {
-  const [repository, digest, mediaType, artifactType, size, content, subject, annotations, now] = args;
+const storeStatement = preparedList(10, (db: DB, args: Args, digests: readonly string[]) => {
+  const [repository, digest, mediaType, artifactType, size, content, subject, annotations, now, tag] = args;
   const list = sql.join(digests.map((d) => sql`${d}`));
   const rows = sql.join(digests.map((d) => sql`(${d}::text)`));
   return sql<Row>`with repo as (select id from repository where name = ${repository}),
@@ -73,11 +81,22 @@ m as (
 refs as (
   insert into manifest_ref (manifest_id, digest, kind)
   select m.id, d.digest, 'blob' from m cross join (values ${rows}) as d(digest)
+),
+tagged as (
+  insert into tag (repository_id, name, manifest_id, updated_at, expires_at)
+  select repo.id, ${tag}::text, i.id, ${now}::bigint, null
+  from repo cross join (select id from existing union all select id from m) as i
+  where ${tag}::text is not null and (select count(*) from have) = ${sql.lit(digests.length)}
+  on conflict (repository_id, name) do update set manifest_id = excluded.manifest_id, updated_at = excluded.updated_at,
+    expires_at = case when tag.manifest_id = excluded.manifest_id and (tag.expires_at is null or tag.expires_at > excluded.updated_at)
+      then tag.expires_at else null end
+  returning 1
 )
 select 'p' as k, null::text as t, null::text as u, id as n, null::bigint as o from repo
 union all select 'b', digest, null, size, null from have
 union all select 'e', null, null, id, null from existing
 union all select 'm', null, null, id, null from m
+union all select 't', null, null, null, null from tagged
 union all select 'r', uuid, tag_pattern, tag_pattern_matches, id from tag_immutability_rule where repository_id = (select id from repo)`;
 });
 
@@ -85,15 +104,16 @@ union all select 'r', uuid, tag_pattern, tag_pattern_matches, id from tag_immuta
 export async function storeImageManifestPg(tx: DB, m: NewImageManifest, blobDigests: readonly string[]): Promise<StoredImageManifest> {
   const { rows } = await storeStatement(
     tx,
-    [m.repository, m.digest, m.mediaType, m.artifactType, m.size, m.content, m.subject, m.annotations, m.now],
+    [m.repository, m.digest, m.mediaType, m.artifactType, m.size, m.content, m.subject, m.annotations, m.now, m.tag],
     blobDigests,
   );
-  const out: StoredImageManifest = { created: false, sizes: new Map(), rules: [] };
+  const out: StoredImageManifest = { created: false, sizes: new Map(), rules: [], tagWritten: false };
   const rules: { o: number; rule: ImmutabilityRule }[] = [];
   for (const r of rows) {
     if (r.k === 'p') out.repositoryId = Number(r.n);
     else if (r.k === 'b') out.sizes.set(r.t as string, Number(r.n));
     else if (r.k === 'e') out.manifestId = Number(r.n);
+    else if (r.k === 't') out.tagWritten = true;
     else if (r.k === 'm') {
       out.manifestId = Number(r.n);
       out.created = true;

@@ -182,6 +182,7 @@ export class ManifestService {
                 subject: m.subject?.digest ?? null,
                 annotations: m.annotations ? JSON.stringify(m.annotations) : null,
                 now,
+                tag: !byDigest && expiresAt === undefined ? reference : null,
               },
               blobDigests,
             )
@@ -277,7 +278,7 @@ export class ManifestService {
             now,
             expiresAt,
             refusal: 'overwrite',
-            ...(pg ? { rules: pg.rules } : {}),
+            ...(pg ? { rules: pg.rules, tagWritten: pg.tagWritten } : {}),
           });
         }
         // Storage quotas: counted (or refused, OCI DENIED) last, under the namespace's lock (quota/usage.ts).

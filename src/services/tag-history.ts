@@ -99,12 +99,15 @@ export async function setTag(
     refusal?: 'overwrite' | 'move';
     /** The repository's immutability rules, when the caller read them in this transaction already. */
     rules?: ImmutabilityRule[];
+    /** The tag row was written already in this transaction, as below with no `expiresAt` (manifest-store-pg.ts). */
+    tagWritten?: boolean;
   },
 ): Promise<void> {
   const rule = immutableBy(t.rules ?? (await rulesOf(tx, t.repositoryId)), t.name);
   const expiresAt = rule ? undefined : t.expiresAt;
   // Undefined keeps the tag row's expiration only if it stays on the same (alive) manifest: the same rule as below.
-  await (expiresAt === undefined ? upsertTagKeepExpiry : upsertTag)(tx, t.repositoryId, t.name, t.manifestId, t.now, expiresAt ?? null);
+  if (!(t.tagWritten && expiresAt === undefined))
+    await (expiresAt === undefined ? upsertTagKeepExpiry : upsertTag)(tx, t.repositoryId, t.name, t.manifestId, t.now, expiresAt ?? null);
   let current: { id: number; manifest_digest: string; end_ts: number | null } | undefined;
   if (tx.getExecutor().adapter instanceof PostgresAdapter) {
     // A lifetime started here only when the tag had no current one: nothing is left to decide.
