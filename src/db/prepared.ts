@@ -4,7 +4,7 @@
 // place of its values; afterwards a call puts its values into the compiled query's parameters and runs it, through
 // the same executor (and transaction) as a built query. Only for fixed shapes: a query whose SQL depends on the
 // values (an `in` list of varying length, optional clauses) is built as usual.
-import type { Compilable, CompiledQuery, Kysely, QueryResult } from 'kysely';
+import type { Compilable, CompiledQuery, Kysely, QueryResult, RawBuilder } from 'kysely';
 import { QueryCounter } from './query-counter.js';
 
 /** Stands for the i-th argument of a prepared query while it is built. */
@@ -19,7 +19,7 @@ class Slot {
  */
 export function prepared<D, A extends unknown[], R>(
   arity: A['length'],
-  build: (db: Kysely<D>, ...args: A) => Compilable<R>,
+  build: (db: Kysely<D>, ...args: A) => Compilable<R> | RawBuilder<R>,
 ): (db: Kysely<D>, ...args: A) => Promise<QueryResult<R>> {
   // Keyed by the dialect adapter: one per database handle, shared by its transactions.
   const compiled = new WeakMap<object, CompiledQuery<R>>();
@@ -31,7 +31,8 @@ export function prepared<D, A extends unknown[], R>(
       // Compiling ran the executor's plugins (the statement counter among them); a run of the compiled query does not.
       for (const p of executor.plugins) if (p instanceof QueryCounter) p.count++;
     } else {
-      q = build(db, ...slots).compile();
+      // A raw statement (sql`…`, PostgreSQL-only forms Kysely's builders cannot express) compiles against the handle.
+      q = (build(db, ...slots) as { compile(db: Kysely<D>): CompiledQuery<R> }).compile(db);
       const used = new Set(q.parameters.filter((p): p is Slot => p instanceof Slot).map((p) => p.index));
       if (used.size !== arity) throw new Error(`prepared query: ${arity} arguments, but the compiled query uses ${used.size}: ${q.sql}`);
       compiled.set(executor.adapter, q);
@@ -52,11 +53,12 @@ const MAX_PREPARED_LIST = 32;
  */
 export function preparedList<D, A extends unknown[], T, R>(
   arity: A['length'],
-  build: (db: Kysely<D>, args: A, list: readonly T[]) => Compilable<R>,
+  build: (db: Kysely<D>, args: A, list: readonly T[]) => Compilable<R> | RawBuilder<R>,
 ): (db: Kysely<D>, args: A, list: readonly T[]) => Promise<QueryResult<R>> {
   const byLength = new Map<number, (db: Kysely<D>, ...values: unknown[]) => Promise<QueryResult<R>>>();
   return (db, args, list) => {
-    if (list.length === 0 || list.length > MAX_PREPARED_LIST) return db.executeQuery(build(db, args, list).compile());
+    if (list.length === 0 || list.length > MAX_PREPARED_LIST)
+      return db.executeQuery((build(db, args, list) as { compile(db: Kysely<D>): CompiledQuery<R> }).compile(db));
     let q = byLength.get(list.length);
     if (!q) {
       q = prepared(arity + list.length, (d: Kysely<D>, ...values: unknown[]) =>

@@ -20,17 +20,21 @@ const upsertLink = prepared(3, (db: DB, repositoryId: number, digest: string, no
 );
 const deleteUpload = prepared(1, (db: DB, id: string) => db.deleteFrom('upload').where('id', '=', id));
 
-// PostgreSQL runs each pair above as one statement (a data-modifying WITH: both parts run, on one snapshot, and
-// commit or roll back with the transaction), one round trip less each. SQLite cannot put a write in a WITH.
-const deleteUploadUpsertBlob = prepared(4, (db: DB, id: string, digest: string, size: number, now: number) =>
+/**
+ * PostgreSQL, all of a blob's recording in one statement (a data-modifying WITH: every part runs, on one snapshot,
+ * and commits or rolls back with the transaction; SQLite cannot put a write in a WITH): the upload row's delete (when
+ * `uploadId` is not null: `id = null` matches no row), the blob upsert, the repository link and its gc candidate. The link's foreign key is checked at
+ * the end of the statement, after the blob row is written.
+ */
+const recordBlobPg = prepared(5, (db: DB, uploadId: string | null, digest: string, size: number, now: number, repositoryId: number) =>
   db
-    .with('upload_gone', (qc) => qc.deleteFrom('upload').where('id', '=', id))
-    .insertInto('blob')
-    .values({ digest, size, created_at: now, last_used_at: now })
-    .onConflict((oc) => oc.column('digest').doUpdateSet({ last_used_at: now })),
-);
-const upsertLinkAndCandidate = prepared(3, (db: DB, repositoryId: number, digest: string, now: number) =>
-  db
+    .with('upload_gone', (qc) => qc.deleteFrom('upload').where('id', '=', uploadId))
+    .with('stored', (qc) =>
+      qc
+        .insertInto('blob')
+        .values({ digest, size, created_at: now, last_used_at: now })
+        .onConflict((oc) => oc.column('digest').doUpdateSet({ last_used_at: now })),
+    )
     .with('linked', (qc) =>
       qc
         .insertInto('repository_blob')
@@ -63,18 +67,19 @@ export async function linkBlob(
   const pg = onPostgres(db);
   await retryOnConflict(() =>
     db.transaction().execute(async (tx) => {
-      if (uploadId !== undefined && pg) await deleteUploadUpsertBlob(tx, uploadId, digest, size, now);
-      else {
-        if (uploadId !== undefined) await deleteUpload(tx, uploadId);
-        await upsertBlob(tx, digest, size, now);
+      if (pg) {
+        // One statement; the link and candidate are written before `ensureBytes` here, in the same transaction
+        // (nothing commits if it throws), and the blob row is held all the same.
+        await recordBlobPg(tx, uploadId ?? null, digest, size, now, repositoryId);
+        await ensureBytes?.();
+        return;
       }
+      if (uploadId !== undefined) await deleteUpload(tx, uploadId);
+      await upsertBlob(tx, digest, size, now);
       await ensureBytes?.();
       // gc examines the link once past its grace period: garbage if no manifest came to use it.
-      if (pg) await upsertLinkAndCandidate(tx, repositoryId, digest, now);
-      else {
-        await upsertLink(tx, repositoryId, digest, now);
-        await recordCandidate(tx, 'blob', repositoryId, digest, now);
-      }
+      await upsertLink(tx, repositoryId, digest, now);
+      await recordCandidate(tx, 'blob', repositoryId, digest, now);
     }),
   );
 }

@@ -16,6 +16,7 @@ import { CacheGroups } from '../cache/types.js';
 import { invalidateAfter } from '../cache/invalidation.js';
 import { labelledExpiry } from './tag-expiry.js';
 import { deniedIfImmutable, requireMutableManifest } from './tag-rules.js';
+import { storeImageManifestPg } from './manifest-store-pg.js';
 
 export interface StoredManifest {
   digest: string;
@@ -90,6 +91,19 @@ const touchLinks = preparedList(2, (db: DB, [repositoryId, now]: [number, number
     .where('digest', 'in', digests)
     .returning('digest'),
 );
+// PostgreSQL: a new manifest's blobs and this repository's links to them, read and held with FOR KEY SHARE until the
+// commit. Shared locks: pushes of manifests that share a blob (a base layer, the same config) do not wait for each
+// other, where the updates above serialise them on the blob's row until each commit; gc's removal takes FOR UPDATE
+// first (gc.ts removeOne), so it still waits for the push and then, in a new statement, sees its references.
+const lockLinkedBlobs = preparedList(1, (db: DB, [repositoryId]: [number], digests: readonly string[]) =>
+  db
+    .selectFrom('repository_blob')
+    .innerJoin('blob', 'blob.digest', 'repository_blob.digest')
+    .select(['blob.digest', 'blob.size'])
+    .where('repository_blob.repository_id', '=', repositoryId)
+    .where('repository_blob.digest', 'in', digests)
+    .forKeyShare(),
+);
 const insertRefs = (kind: 'blob' | 'manifest') =>
   preparedList(1, (db: DB, [manifestId]: [number], digests: readonly string[]) =>
     db.insertInto('manifest_ref').values(digests.map((digest) => ({ manifest_id: manifestId, digest, kind }))),
@@ -136,9 +150,12 @@ export class ManifestService {
     const children = m.manifests;
     const blobDigests = [...new Set(blobs.map((d) => d.digest))];
     const childDigests = [...new Set(children.map((d) => d.digest))];
+    // PostgreSQL, an image (blobs, no child manifests): the repository, the manifest and its blobs in one statement
+    // inside the transaction (./manifest-store-pg.ts); a missing repository is a missing blob there too.
+    const onePg = this.ctx.dialect === 'postgres' && blobDigests.length > 0 && childDigests.length === 0;
     // A repository comes into being with its first content: never for a manifest that is refused.
-    const existing = await findRepository(db, repository);
-    if (!existing && (blobs.length || children.length)) {
+    const existing = onePg ? undefined : await findRepository(db, repository);
+    if (!onePg && !existing && (blobs.length || children.length)) {
       const first = blobs[0] ?? children[0];
       throw new RegistryError(
         'MANIFEST_BLOB_UNKNOWN',
@@ -146,20 +163,41 @@ export class ManifestService {
         { digest: first.digest },
       );
     }
-    const repo = existing ?? (await ensureRepository(this.ctx, repository, create));
+    const repo = onePg ? undefined : (existing ?? (await ensureRepository(this.ctx, repository, create)));
     const now = this.ctx.now();
     // quay.expires-after in the image config: the tag's lifetime ends then (docs/TAGS.md).
     const expiresAt = byDigest ? undefined : await labelledExpiry(this.ctx.store, m.isIndex ? undefined : m.config, now);
     const result = await retryOnConflict(() =>
       db.transaction().execute(async (tx) => {
-        let row = (await manifestId(tx, repo.id, digest)).rows[0];
-        const created = !row;
+        const pg = onePg
+          ? await storeImageManifestPg(
+              tx,
+              {
+                repository,
+                digest,
+                mediaType: m.mediaType,
+                artifactType: effectiveArtifactType(m) ?? null,
+                size: bytes.byteLength,
+                content: bytes,
+                subject: m.subject?.digest ?? null,
+                annotations: m.annotations ? JSON.stringify(m.annotations) : null,
+                now,
+                tag: !byDigest && expiresAt === undefined ? reference : null,
+              },
+              blobDigests,
+            )
+          : undefined;
         const unknownBlob = (d: Descriptor) =>
           new RegistryError(
             'MANIFEST_BLOB_UNKNOWN',
             `blob ${d.digest} (${d.mediaType}) is not in repository "${repository}": push it before the manifest`,
             { digest: d.digest },
           );
+        // Only the one statement finds no repository (then it has none of the blobs either).
+        const repoId = repo?.id ?? pg?.repositoryId;
+        if (repoId === undefined) throw unknownBlob(blobs[0]);
+        let row = pg ? (pg.manifestId !== undefined ? { id: pg.manifestId } : undefined) : (await manifestId(tx, repoId, digest)).rows[0];
+        const created = pg ? pg.created : !row;
         const checkSizes = (sizes: Map<string, number>, linked: Set<string>) => {
           for (const d of blobs) {
             const size = sizes.get(d.digest);
@@ -171,9 +209,19 @@ export class ManifestService {
             }
           }
         };
-        if (blobDigests.length && !created) {
+        if (pg) {
+          checkSizes(pg.sizes, new Set(pg.sizes.keys()));
+          // A concurrent push of the same manifest committed its row first: read it (this statement sees it).
+          row ??= (await manifestId(tx, repoId, digest)).rows[0];
+          if (!row) throw new Error('manifest insert returned no id');
+        } else if (blobDigests.length && !created) {
           // The manifest is here already (a tag moved to it): its blobs are checked, nothing is touched.
-          const have = (await linkedBlobSizes(tx, [repo.id], blobDigests)).rows;
+          const have = (await linkedBlobSizes(tx, [repoId], blobDigests)).rows;
+          checkSizes(new Map(have.map((h) => [h.digest, h.size])), new Set(have.map((h) => h.digest)));
+        } else if (blobDigests.length && this.ctx.dialect === 'postgres') {
+          // A new manifest on PostgreSQL: its blobs' links and rows are held (FOR KEY SHARE) until the commit, one
+          // statement; a link gc removed meanwhile is not returned and the push is refused.
+          const have = (await lockLinkedBlobs(tx, [repoId], blobDigests)).rows;
           checkSizes(new Map(have.map((h) => [h.digest, h.size])), new Set(have.map((h) => h.digest)));
         } else if (blobDigests.length) {
           // A new manifest touches every blob it names and this repository's links to them, and the same two
@@ -181,14 +229,14 @@ export class ManifestService {
           // return, and the push is refused rather than acknowledged without its content. The links are locked
           // here, so a gc pass that is removing one finishes first and the push is refused, or waits for this push.
           const touched = (await touchBlobs(tx, [now], blobDigests)).rows;
-          const linked = (await touchLinks(tx, [repo.id, now], blobDigests)).rows;
+          const linked = (await touchLinks(tx, [repoId, now], blobDigests)).rows;
           checkSizes(new Map(touched.map((h) => [h.digest, h.size])), new Set(linked.map((h) => h.digest)));
         }
         if (childDigests.length) {
           const have = await tx
             .selectFrom('manifest')
             .select('digest')
-            .where('repository_id', '=', repo.id)
+            .where('repository_id', '=', repoId)
             .where('digest', 'in', childDigests)
             .execute();
           const known = new Set(have.map((h) => h.digest));
@@ -204,7 +252,7 @@ export class ManifestService {
           // A concurrent push of the same manifest makes this insert conflict; the retry then finds its row.
           const inserted = await insertManifest(
             tx,
-            repo.id,
+            repoId,
             digest,
             m.mediaType,
             effectiveArtifactType(m) ?? null,
@@ -220,13 +268,22 @@ export class ManifestService {
           if (childDigests.length) await insertManifestRefs(tx, [row.id], childDigests);
         }
         // Pushed by digest, a new manifest is untagged from the start: a candidate for `gc --delete-untagged`.
-        if (created && byDigest) await recordCandidate(tx, 'manifest', repo.id, digest, now);
+        if (created && byDigest) await recordCandidate(tx, 'manifest', repoId, digest, now);
         if (!byDigest) {
-          await setTag(tx, { repositoryId: repo.id, name: reference, manifestId: row.id, digest, now, expiresAt, refusal: 'overwrite' });
+          await setTag(tx, {
+            repositoryId: repoId,
+            name: reference,
+            manifestId: row.id,
+            digest,
+            now,
+            expiresAt,
+            refusal: 'overwrite',
+            ...(pg ? { rules: pg.rules, tagWritten: pg.tagWritten } : {}),
+          });
         }
         // Storage quotas: counted (or refused, OCI DENIED) last, under the namespace's lock (quota/usage.ts).
         if (created && this.ctx.quota)
-          await this.ctx.quota.manifestStored(tx, { repositoryId: repo.id, repository, manifestId: row.id, blobDigests });
+          await this.ctx.quota.manifestStored(tx, { repositoryId: repoId, repository, manifestId: row.id, blobDigests });
         // A new manifest's scan job commits with it (one insert that does nothing on a job already there).
         const scanQueued = created && scanQueue ? await scanQueue.enqueueIn(tx, repository, digest) : false;
         return { digest, subject: m.subject?.digest, created, scanQueued };
