@@ -69,6 +69,23 @@ test('a kept descriptor closes only after the fsync running through it; later sy
   }
 });
 
+test('closing kept descriptors while fsyncs run through them never fails those fsyncs (200 times)', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'berth-dirsync-'));
+  try {
+    for (let i = 0; i < 200; i++) {
+      const s = new DirSyncer();
+      await s.keepOpen(dir);
+      const running = s.sync(dir);
+      s.close();
+      await running;
+    }
+    await settle();
+    if (openOn(dir) !== null) assert.equal(openOn(dir), 0, 'every kept descriptor was closed');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a missing path rejects with its errno code (the store maps ENOENT to "not there")', async () => {
   await assert.rejects(statPath(path.join(os.tmpdir(), 'berth-no-such-file-' + process.pid)), { code: 'ENOENT' });
 });
