@@ -18,14 +18,15 @@ import { formatPaired, pairedRatios, parseOptions, ROOT } from './lib/ab.mjs';
 if (process.argv[2] === '--child') {
   const [, , , root, dir, blobs, conc] = process.argv;
   const { FsBlobStore } = await import(pathToFileURL(path.join(root, 'dist/storage/fs-blobstore.js')).href);
-  const { createHash, randomBytes, randomUUID } = await import('node:crypto');
+  const { hashHex, newId } = await import(pathToFileURL(path.join(root, 'dist/crypto/index.js')).href);
   const { Readable } = await import('node:stream');
   const store = new FsBlobStore(dir);
   await store.init();
   const one = async (i) => {
-    const buf = randomBytes(4096 + ((i * 7919) % 61440));
-    const digest = `sha256:${createHash('sha256').update(buf).digest('hex')}`;
-    const id = randomUUID();
+    const buf = Buffer.alloc(4096 + ((i * 7919) % 61440));
+    for (let j = 0; j < buf.length; j += 4) buf.writeUInt32LE((Math.random() * 2 ** 32) >>> 0, j);
+    const digest = `sha256:${hashHex('sha256', buf)}`;
+    const id = newId();
     await store.createUpload(id);
     await store.uploadSize(id);
     await store.appendUpload(id, 0, Readable.from([buf]));
