@@ -1,8 +1,7 @@
 // Directory fsyncs shared between concurrent callers: a caller that created or linked an entry needs one
 // fsync of the directory that starts after its change; callers that arrive while one is in flight share
 // the next. On libuv's thread pool (fs.promises), never on the event loop.
-import { promises as fs } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import { closeFd, fsyncFd, openFd } from './fd-calls.js';
 
 interface DirState {
   changes: number;
@@ -17,23 +16,32 @@ export class DirSyncer {
    * (open, fsync, close). Only for a directory that lives as long as the store (uploads/), never for one that can
    * be removed and made again (the fan-out directories gc empties): a kept descriptor would sync the removed one.
    */
-  private readonly kept = new Map<string, FileHandle>();
+  private readonly kept = new Map<string, number>();
   /** fsync calls made (diagnostics and tests). */
   syncs = 0;
 
   /** Opens `dir` once and syncs it through that descriptor from now on (until `close`). */
   async keepOpen(dir: string): Promise<void> {
     if (this.kept.has(dir)) return;
-    const dh = await fs.open(dir, 'r');
-    if (this.kept.has(dir)) await dh.close();
-    else this.kept.set(dir, dh);
+    const fd = await openFd(dir, 'r');
+    if (this.kept.has(dir)) await closeFd(fd);
+    else this.kept.set(dir, fd);
   }
 
-  /** Closes the kept descriptors; later syncs open the directory each time again. */
+  /**
+   * Closes the kept descriptors once the syncs running through them have ended (a descriptor number closed under a
+   * running fsync could name another file by then); later syncs open the directory each time again.
+   */
   close(): void {
-    const handles = [...this.kept.values()];
+    const kept = [...this.kept];
     this.kept.clear();
-    for (const dh of handles) void dh.close().catch(() => {});
+    for (const [dir, fd] of kept) {
+      const running = this.dirs.get(dir)?.inFlight ?? Promise.resolve();
+      void running
+        .catch(() => {})
+        .then(() => closeFd(fd))
+        .catch(() => {});
+    }
   }
 
   /** Resolves once `dir` was fsync'd after the call began (so entries made before the call are durable). */
@@ -67,17 +75,17 @@ export class DirSyncer {
 
   private async syncOnce(dir: string): Promise<void> {
     const kept = this.kept.get(dir);
-    if (kept) {
-      await kept.sync();
+    if (kept !== undefined) {
+      await fsyncFd(kept);
       this.syncs++;
       return;
     }
-    const dh = await fs.open(dir, 'r');
+    const fd = await openFd(dir, 'r');
     try {
-      await dh.sync();
+      await fsyncFd(fd);
       this.syncs++;
     } finally {
-      await dh.close();
+      await closeFd(fd);
     }
   }
 }

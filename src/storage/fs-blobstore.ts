@@ -1,7 +1,6 @@
 // Filesystem blob store: uploads are appended to files under uploads/, fsync'd, then
 // hard-linked to blobs/<algorithm>/<first two hex>/<hex>. A crash leaves no partial blob.
 import { createReadStream, promises as fs } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ContentHasher } from '../crypto/index.js';
@@ -9,6 +8,7 @@ import { type BlobSink, type BlobStat, type BlobStore, UploadInterrupted, Upload
 import { sendFileRange } from './pooled-send.js';
 import { DirSyncer } from './dir-sync.js';
 import { bodyBytesRead } from './body-garbage.js';
+import { closeFd, fdatasyncFd, fsyncFd, ftruncateFd, linkPath, openFd, statPath, unlinkPath, writevFd } from './fd-calls.js';
 
 /** Upload bytes are gathered to this size before one writev (fewer, larger writes through the thread pool). */
 const WRITE_BATCH = 1024 * 1024;
@@ -22,11 +22,11 @@ const WRITE_BATCH = 1024 * 1024;
  */
 const WRITEBACK_EVERY = 1024 * 1024;
 
-async function writeAll(fh: FileHandle, bufs: Buffer[], position: number): Promise<void> {
+async function writeAll(fd: number, bufs: Buffer[], position: number): Promise<void> {
   let at = position;
   let rest = bufs;
   while (rest.length) {
-    const { bytesWritten } = await fh.writev(rest, at);
+    const bytesWritten = await writevFd(fd, rest, at);
     at += bytesWritten;
     // A short writev: drop what was written and go on with the rest.
     let n = bytesWritten;
@@ -83,7 +83,7 @@ export class FsBlobStore implements BlobStore {
 
   async stat(digest: string): Promise<BlobStat | null> {
     try {
-      const s = await fs.stat(this.blobPath(digest));
+      const s = await statPath(this.blobPath(digest));
       return { size: s.size };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
@@ -122,8 +122,7 @@ export class FsBlobStore implements BlobStore {
   async createUpload(id: string, opts: { singleRequest?: boolean } = {}): Promise<void> {
     if (opts.singleRequest) this.single.add(id);
     try {
-      const fh = await fs.open(this.uploadPath(id), 'wx');
-      await fh.close();
+      await closeFd(await openFd(this.uploadPath(id), 'wx'));
     } catch (e) {
       this.single.delete(id);
       throw e;
@@ -148,7 +147,7 @@ export class FsBlobStore implements BlobStore {
 
   async uploadSize(id: string): Promise<number | null> {
     try {
-      return (await fs.stat(this.uploadPath(id))).size;
+      return (await statPath(this.uploadPath(id))).size;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw e;
@@ -170,7 +169,7 @@ export class FsBlobStore implements BlobStore {
   ): Promise<number> {
     const file = this.uploadPath(id);
     this.clean.delete(id);
-    const fh = await fs.open(file, 'r+');
+    const fd = await openFd(file, 'r+');
     let written = 0;
     let position = expectedOffset;
     let batch: Buffer[] = [];
@@ -187,14 +186,14 @@ export class FsBlobStore implements BlobStore {
       batch = [];
       batchBytes = 0;
       await writing;
-      writing = writeAll(fh, bufs, at);
+      writing = writeAll(fd, bufs, at);
       if (sinceSync >= WRITEBACK_EVERY && !syncing) {
         sinceSync = 0;
         // Write-back while more arrives; its failure is kept, not dropped with the promise, so the acknowledgement
         // cannot pass over it (a later fdatasync on the same descriptor need not report the same error again).
         const w = writing;
         syncing = w
-          .then(() => fh.datasync())
+          .then(() => fdatasyncFd(fd))
           .catch((e) => {
             syncFailure ??= e;
           })
@@ -215,17 +214,17 @@ export class FsBlobStore implements BlobStore {
         if (batchBytes > 0) await flush();
         await writing;
         // Not after the running write-back: beside it (each fdatasync covers what was written before it began).
-        await Promise.all([fh.datasync(), syncing]);
+        await Promise.all([fdatasyncFd(fd), syncing]);
         if (syncFailure !== undefined) throw syncFailure;
       } catch (e) {
         await writing.catch(() => {});
         await syncing?.catch(() => {});
-        await fh.truncate(expectedOffset).catch(() => {});
+        await ftruncateFd(fd, expectedOffset).catch(() => {});
         if (e instanceof UploadTooLarge) throw e;
         throw new UploadInterrupted((e as Error).message);
       }
     } finally {
-      await fh.close();
+      await closeFd(fd);
     }
     this.clean.add(id);
     return written;
@@ -248,11 +247,11 @@ export class FsBlobStore implements BlobStore {
   async syncUpload(id: string): Promise<void> {
     // appendUpload already made its bytes durable, and nothing changed the file since.
     if (this.clean.has(id)) return;
-    const fh = await fs.open(this.uploadPath(id), 'r+');
+    const fd = await openFd(this.uploadPath(id), 'r+');
     try {
-      await fh.sync();
+      await fsyncFd(fd);
     } finally {
-      await fh.close();
+      await closeFd(fd);
     }
   }
 
@@ -263,14 +262,14 @@ export class FsBlobStore implements BlobStore {
       // The fan-out directory is there but for the first blobs (and after gc emptied it): link first, make it on ENOENT.
       if (attempt > 0) await fs.mkdir(dir, { recursive: true });
       try {
-        await fs.link(this.uploadPath(id), target);
+        await linkPath(this.uploadPath(id), target);
         break;
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code === 'EEXIST') break;
         // gc removes emptied fan-out directories: one may go between the mkdir and the link. Make it again
         // while the upload's data is still there.
-        const uploadThere = await fs.stat(this.uploadPath(id)).then(
+        const uploadThere = await statPath(this.uploadPath(id)).then(
           () => true,
           () => false,
         );
@@ -285,7 +284,7 @@ export class FsBlobStore implements BlobStore {
   async deleteUpload(id: string): Promise<void> {
     this.clean.delete(id);
     // unlink, not rm: rm stats the path first (one more thread-pool round trip per push).
-    await fs.unlink(this.uploadPath(id)).catch((e: NodeJS.ErrnoException) => {
+    await unlinkPath(this.uploadPath(id)).catch((e: NodeJS.ErrnoException) => {
       if (e.code !== 'ENOENT') throw e;
     });
     this.single.delete(id);
