@@ -151,6 +151,26 @@ process.on('exit', () => {
 // `credentials` { user, pass } for regbench.
 // entry: another bin/berth.js (e.g. a checkout of an earlier commit, for before/after in one run);
 // dbUri: PostgreSQL instead of the embedded SQLite (DB_URI).
+/**
+ * The environment and node flags of `npm start` in the checkout of `entry` (its bin/berth.js): package.json's
+ * start script has the shape `[NAME=value ...] node [--flag ...] bin/berth.js serve`. An older checkout is started
+ * as its own `npm start` would start it.
+ */
+export function startCommand(entry) {
+  const pkg = JSON.parse(readFileSync(path.resolve(path.dirname(entry), '..', 'package.json'), 'utf8'));
+  const m = /^((?:[A-Z_][A-Z0-9_]*=\S+ )*)node((?: --\S+)*) bin\/berth\.js serve$/.exec(pkg.scripts?.start ?? '');
+  if (!m)
+    throw new Error(`package.json's start script is not "[NAME=value ...] node [--flag ...] bin/berth.js serve": ${pkg.scripts?.start}`);
+  const env = Object.fromEntries(
+    m[1]
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
+  return { env, nodeFlags: m[2].trim().split(/\s+/).filter(Boolean) };
+}
+
 export async function startBerth({ dir, port, nodeArgs = [], auth = 'none', entry: entryArg, dbUri }) {
   const url = `http://127.0.0.1:${port}`;
   const entry = entryArg ?? process.env.BERTH_ENTRY ?? path.join(ROOT, 'bin/berth.js');
@@ -176,25 +196,15 @@ export async function startBerth({ dir, port, nodeArgs = [], auth = 'none', entr
   } else {
     throw new Error(`unknown Berth auth mode "${auth}" (none or token)`);
   }
+  // As `npm start` runs it (the entry's checkout's package.json; the images set the same): its node flags (a small
+  // young generation, a slow-growing old one) and environment (MALLOC_ARENA_MAX).
+  const start = startCommand(entry);
   const s = new ServerProcess(
     'berth',
     process.execPath,
-    // As `npm start` and the images run it (package.json, Containerfile): a small young generation.
-    [
-      '--max-semi-space-size=2',
-      '--heap-growing-percent=20',
-      ...nodeArgs,
-      entry,
-      'serve',
-      '--config',
-      cfg,
-      '--listen',
-      `127.0.0.1:${port}`,
-      '--data',
-      path.join(dir, 'data'),
-    ],
+    [...start.nodeFlags, ...nodeArgs, entry, 'serve', '--config', cfg, '--listen', `127.0.0.1:${port}`, '--data', path.join(dir, 'data')],
     url,
-    dbUri ? { env: { ...process.env, DB_URI: dbUri } } : {},
+    { env: { ...process.env, ...start.env, ...(dbUri ? { DB_URI: dbUri } : {}) } },
   );
   s.credentials = credentials;
   // With token auth GET /v2/ answers 401 with a challenge: that also means "ready".

@@ -1,3 +1,5 @@
 // Types of build-server.mjs for the TypeScript tests.
-export function serverIsStale(): boolean;
+/** `base`: a checkout's root (default: this one). */
+export function serverIsStale(base?: string): boolean;
+export const BUNDLED: string[];
 export function buildServer(): Promise<number>;

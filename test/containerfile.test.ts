@@ -164,6 +164,8 @@ test('Containerfile: multi-stage, non-root, berth serve as the entry point; the 
     '["node", "--max-semi-space-size=2", "--heap-growing-percent=20", "/opt/berth/bin/berth.js"]',
   );
   assert.equal(runtime.find((i) => i.op === 'CMD')?.args, '["serve"]');
+  // npm start's environment (package.json): at most two glibc malloc arenas (docs/PERFORMANCE.md, "Memory, fifth round").
+  assert.match(runtime.find((i) => i.op === 'ENV')!.args, /\bMALLOC_ARENA_MAX=2\b/);
   // The runtime stage runs one thing: the zstd package the scanner decodes zstd layers with (Node 20's zlib has no zstd).
   const zstdInstall = 'apt-get update && apt-get install -y --no-install-recommends zstd && rm -rf /var/lib/apt/lists/*';
   assert.deepEqual(
@@ -186,6 +188,7 @@ test('Containerfile: multi-stage, non-root, berth serve as the entry point; the 
     [zstdInstall],
   );
   assert.match(fipsRuntime.find((i) => i.op === 'ENV')!.args, /OPENSSL_CONF=\/etc\/berth-fips\/openssl.cnf/);
+  assert.match(fipsRuntime.find((i) => i.op === 'ENV')!.args, /\bMALLOC_ARENA_MAX=2\b/);
   assert.match(
     fipsImage.stages
       .find((s) => s.name === 'fips')!

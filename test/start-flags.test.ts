@@ -1,5 +1,5 @@
 // `npm start` (and both Containerfiles) run node with V8 flags: a small young generation and a slow-growing old one
-// (docs/PERFORMANCE.md). A Node that dropped or renamed one would refuse to start, and one that ignored it would
+// (docs/PERFORMANCE.md), and with MALLOC_ARENA_MAX=2. A Node that dropped or renamed one would refuse to start, and one that ignored it would
 // quietly run Berth with several times the memory. On the Node running this test, Berth starts with exactly
 // `npm start`'s flags, takes a 40 MiB push as one streamed request body (the upload path that collects the young
 // generation every 4 MiB, src/storage/body-garbage.ts) and gives the bytes back, refuses a body whose digest is
@@ -18,12 +18,19 @@ import { parseExposition, sampleValue } from './helpers/prometheus.ts';
 const ROOT = path.resolve(import.meta.dirname, '..');
 const MiB = 1024 * 1024;
 
-/** node's own flags in package.json's start script (`node <flags> bin/berth.js serve`). */
-function startFlags(): string[] {
+/** The environment and node's own flags in package.json's start script (`[NAME=value ...] node <flags> bin/berth.js serve`). */
+function startCommand(): { env: Record<string, string>; flags: string[] } {
   const start: string = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts.start;
-  const m = /^node((?: --\S+)*) bin\/berth\.js serve$/.exec(start);
-  assert.ok(m, `package.json's start script has the shape "node <flags> bin/berth.js serve": ${start}`);
-  return m[1].trim().split(' ');
+  const m = /^((?:[A-Z_][A-Z0-9_]*=\S+ )*)node((?: --\S+)*) bin\/berth\.js serve$/.exec(start);
+  assert.ok(m, `package.json's start script has the shape "[NAME=value ...] node <flags> bin/berth.js serve": ${start}`);
+  const env = Object.fromEntries(
+    m[1]
+      .trim()
+      .split(' ')
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
+  return { env, flags: m[2].trim().split(' ') };
 }
 
 /** One PATCH whose body is `total` bytes written in 64 KiB pieces (as a client streams a layer). */
@@ -57,9 +64,11 @@ const dir = mkdtempSync(path.join(tmpdir(), 'berth-start-flags-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 test("npm start's node flags: Berth starts with them, takes and gives back a 40 MiB push, runs with a 2 MiB semi-space", async () => {
-  const flags = startFlags();
+  const { env, flags } = startCommand();
   assert.ok(flags.includes('--max-semi-space-size=2'), flags.join(' '));
-  const s = await spawnServer(['--data', path.join(dir, 'data')], { AUTHENTICATION_TYPE: 'None' }, 60_000, flags);
+  // At most two glibc malloc arenas (docs/PERFORMANCE.md, "Memory, fifth round"): the threads share one.
+  assert.equal(env.MALLOC_ARENA_MAX, '2');
+  const s = await spawnServer(['--data', path.join(dir, 'data')], { AUTHENTICATION_TYPE: 'None', ...env }, 60_000, flags);
   try {
     const repo = `${s.url}/v2/flags/big`;
     const post = await fetch(`${repo}/blobs/uploads/`, { method: 'POST' });
@@ -97,6 +106,9 @@ test("npm start's node flags: Berth starts with them, takes and gives back a 40 
     const newSpace = sampleValue(samples, 'nodejs_heap_space_size_total_bytes', { space: 'new' });
     assert.ok(newSpace !== undefined, 'nodejs_heap_space_size_total_bytes{space="new"} is exported');
     assert.ok(newSpace <= 4 * MiB, `the young generation is ${(newSpace / MiB).toFixed(1)} MiB (flags: ${flags.join(' ')})`);
+    // ... and with npm start's environment.
+    const environ = readFileSync(`/proc/${s.proc.pid}/environ`, 'utf8').split('\0');
+    for (const [k, v] of Object.entries(env)) assert.ok(environ.includes(`${k}=${v}`), `the server runs with ${k}=${v}`);
   } finally {
     s.proc.kill('SIGTERM');
     await s.exited;

@@ -2,11 +2,39 @@
 // switch off one by one (METRICS_NODE_COLLECTORS). Most are read only when /metrics is scraped; two run all the
 // time: "gc" (a PerformanceObserver, one entry per garbage collection) and "eventloop" (libuv's event-loop
 // delay histogram, a timer every 10 ms). docs/PERFORMANCE.md ("Metrics and audit, fourth round") has their cost.
-import { createRequire } from 'node:module';
 import type { Registry } from 'prom-client';
+// Imported by name (not required by path at run time) so that the server's bundle (scripts/build-server.mjs) holds
+// them with the same prom-client classes as the registry; the types are in ./prom-client-collectors.d.ts.
+import eventLoopLag from 'prom-client/lib/metrics/eventLoopLag.js';
+import gc from 'prom-client/lib/metrics/gc.js';
+import heapSizeAndUsed from 'prom-client/lib/metrics/heapSizeAndUsed.js';
+import heapSpacesSizeAndUsed from 'prom-client/lib/metrics/heapSpacesSizeAndUsed.js';
+import osMemoryHeap from 'prom-client/lib/metrics/osMemoryHeap.js';
+import processCpuTotal from 'prom-client/lib/metrics/processCpuTotal.js';
+import processHandles from 'prom-client/lib/metrics/processHandles.js';
+import processMaxFileDescriptors from 'prom-client/lib/metrics/processMaxFileDescriptors.js';
+import processOpenFileDescriptors from 'prom-client/lib/metrics/processOpenFileDescriptors.js';
+import processRequests from 'prom-client/lib/metrics/processRequests.js';
+import processResources from 'prom-client/lib/metrics/processResources.js';
+import processStartTime from 'prom-client/lib/metrics/processStartTime.js';
+import version from 'prom-client/lib/metrics/version.js';
 
-const load = createRequire(import.meta.url);
 type Collector = (registry: Registry, config: Record<string, unknown>) => void;
+const COLLECTORS: Record<string, Collector> = {
+  eventLoopLag,
+  gc,
+  heapSizeAndUsed,
+  heapSpacesSizeAndUsed,
+  osMemoryHeap,
+  processCpuTotal,
+  processHandles,
+  processMaxFileDescriptors,
+  processOpenFileDescriptors,
+  processRequests,
+  processResources,
+  processStartTime,
+  version,
+};
 
 /** prom-client's collector modules (lib/metrics/*.js) of each group, and the series each group adds. */
 export const NODE_COLLECTOR_GROUPS = {
@@ -35,7 +63,8 @@ export function registerNodeCollectors(registry: Registry, groups: readonly Node
     for (const name of NODE_COLLECTOR_GROUPS[group]) {
       // processResources needs process.getActiveResourcesInfo (Node 17+); collectDefaultMetrics skips it likewise.
       if (name === 'processResources' && typeof process.getActiveResourcesInfo !== 'function') continue;
-      const collector = load(`prom-client/lib/metrics/${name}.js`) as Collector;
+      const collector = COLLECTORS[name];
+      if (!collector) throw new Error(`no prom-client collector ${name}`);
       collector(registry, config);
     }
   }
