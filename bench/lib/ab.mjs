@@ -50,11 +50,30 @@ for (const sig of ['SIGINT', 'SIGTERM'])
     process.exit(130);
   });
 
-export function freePort() {
+/** BERTH_BENCH_PORTS="21000-21099": take ports from that range (a shared machine's per-user range), else any free one. */
+const portRange = /^(\d+)-(\d+)$/.exec(process.env.BERTH_BENCH_PORTS ?? '');
+let nextPort = portRange ? Number(portRange[1]) : 0;
+
+export async function freePort() {
+  if (!portRange) return listenOn(0);
+  const [lo, hi] = [Number(portRange[1]), Number(portRange[2])];
+  for (let tries = 0; tries <= hi - lo; tries++) {
+    const port = nextPort;
+    nextPort = port >= hi ? lo : port + 1;
+    const ok = await listenOn(port).then(
+      () => true,
+      () => false,
+    );
+    if (ok) return port;
+  }
+  throw new Error(`no free port in BERTH_BENCH_PORTS ${process.env.BERTH_BENCH_PORTS}`);
+}
+
+function listenOn(want) {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
+    s.listen(want, '127.0.0.1', () => {
       const { port } = s.address();
       s.close(() => resolve(port));
     });
@@ -90,11 +109,11 @@ export function nodeFlagsOption(value) {
 /**
  * A Berth in a fresh temp dir with `config(port)` (YAML lines) as its config.yaml; resolves once GET /v2/ answers
  * (200, or 401 with token auth). `stop(inspect)` sends SIGTERM, waits for the exit, runs `inspect` (the data dir
- * still there), then removes the dir.
+ * still there), then removes the dir. `root`: the checkout whose bin/berth.js runs (default this one; build it first).
  */
-export async function startBerth({ label, config, nodeFlags = PRODUCTION_NODE_FLAGS, stdout = 'ignore' }) {
+export async function startBerth({ label, config, nodeFlags = PRODUCTION_NODE_FLAGS, stdout = 'ignore', root = ROOT }) {
   // A stale dist/ would make bin/berth.js run the sources through tsx: another program than the one measured before.
-  if (serverIsStale() && process.env.BERTH_TSX !== '1')
+  if (root === ROOT && serverIsStale() && process.env.BERTH_TSX !== '1')
     throw new Error('dist/ is older than src/: run `node scripts/build-server.mjs` first (or BERTH_TSX=1 to measure tsx)');
   const dir = mkdtempSync(path.join(os.tmpdir(), `berth-ab-${label}-`));
   const port = await freePort();
@@ -104,7 +123,7 @@ export async function startBerth({ label, config, nodeFlags = PRODUCTION_NODE_FL
     process.execPath,
     [
       ...nodeFlags,
-      path.join(ROOT, 'bin/berth.js'),
+      path.join(root, 'bin/berth.js'),
       'serve',
       '--config',
       path.join(dir, 'config.yaml'),
