@@ -7,10 +7,14 @@
 //   node bench/metrics-overhead.mjs [--gets 4000] [--rounds 24] [--sessions 4] [--conc 16] [--scrape-every 4000]
 //                                   [--json FILE] [--same 1] [--together 1] [--node-flags production|none|"a b"]
 //                                   [--on-config "KEY: value; KEY2: value"] [--scrape-probe 200] [--warm 8000]
+//                                   [--b-root DIR] [--b-metrics 1]
 //
 // --same 1: both servers without metrics (an A/A run: the noise floor; run as many rounds as the A/B).
 // --on-config: more config lines for the "on" server, e.g. "METRICS_NODE_COLLECTORS: [process, heap]" to see what
 // one collector costs. --node-flags: V8 flags of both servers, by default those of `npm start` and the Containerfiles.
+// --b-root DIR: the "off" server runs that checkout's build (built first), e.g. main's, to compare two builds;
+// --b-metrics 1: the "off" server has metrics on too (scraped like "on"), so "on" vs "off" is build A vs build B.
+// BERTH_BENCH_PORTS=21000-21099: the servers' ports from that range.
 // --scrape-probe N: at the end, the CPU of N back-to-back scrapes of an idle metrics-on server (CPU per scrape).
 //
 // Prints one line per run and a markdown summary: the median of per-round CPU ratios with its quartiles, min–max
@@ -45,6 +49,8 @@ const opt = parseOptions({
   'node-flags': 'production',
   'on-config': '',
   'scrape-probe': 0,
+  'b-root': '',
+  'b-metrics': 0,
 });
 const nodeFlags = nodeFlagsOption(opt['node-flags']);
 const onConfig = String(opt['on-config'])
@@ -53,16 +59,17 @@ const onConfig = String(opt['on-config'])
   .filter(Boolean);
 
 // Open registry (no token checks): the request path is at its cheapest, so the share metrics take is at its largest.
-async function startBerth(metrics) {
+async function startBerth(metrics, b = false) {
   return startAB({
-    label: `metrics-${metrics ? 'on' : 'off'}`,
+    label: `metrics-${b ? 'b' : metrics ? 'on' : 'off'}`,
+    ...(b && opt['b-root'] ? { root: opt['b-root'] } : {}),
     // The scanner off: it indexes the pushed image and polls its queue in the background, CPU that lands in whichever
     // round runs meanwhile (not what is measured here).
     config: () => [
       `METRICS_ENABLED: ${metrics}`,
       'AUTHENTICATION_TYPE: None',
       'FEATURE_SECURITY_SCANNER: false',
-      ...(metrics ? onConfig : []),
+      ...(metrics && !b ? onConfig : []),
     ],
     nodeFlags,
   });
@@ -130,8 +137,8 @@ async function load(url, total, conc, every = 0, between = async () => {}) {
 }
 
 /** Warm server: one image pushed, JIT warmed; the scraper (metrics on) runs only while it is measured. */
-async function prepare(metrics) {
-  const server = await startBerth(metrics);
+async function prepare(metrics, b = false) {
+  const server = await startBerth(metrics, b);
   await pushImage(server.url);
   await load(server.url, opt.warm, opt.conc);
   if (metrics) await scrape(server);
@@ -181,7 +188,8 @@ const runs = [];
 const perSession = Math.max(1, Math.ceil(opt.rounds / opt.sessions));
 for (let round = 1, session = 1; round <= opt.rounds; session++) {
   const servers = {};
-  for (const key of session % 2 ? ['on', 'off'] : ['off', 'on']) servers[key] = await prepare(key === 'on' && !opt.same);
+  for (const key of session % 2 ? ['on', 'off'] : ['off', 'on'])
+    servers[key] = key === 'on' ? await prepare(!opt.same) : await prepare(Boolean(opt['b-metrics']), true);
   try {
     // One unmeasured round each: the first round after a start costs both servers far more than the next ones.
     for (const key of ['on', 'off']) await load(servers[key].url, opt.gets, opt.conc);

@@ -4,7 +4,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { hashHex } from '../crypto/index.js';
 import { MANIFEST_MEDIA_TYPES, bareMediaType } from '../oci/mediatypes.js';
-import type { Metrics } from '../metrics/registry.js';
+import { type Metrics, methodIndex } from '../metrics/registry.js';
 
 export interface MetricsHttpOptions {
   metrics: Metrics;
@@ -15,22 +15,28 @@ export interface MetricsHttpOptions {
 
 const MANIFEST_ROUTE = '/v2/:name/manifests/:reference';
 const BLOB_ROUTE = '/v2/:name/blobs/:digest';
-/** Label values stay bounded: any other method is "OTHER", any other manifest media type "other". */
-const METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE', 'OPTIONS']);
+/** Label values stay bounded: any other method is "OTHER" (methodIndex), any other manifest media type "other". */
 const PUSH_MEDIA_TYPES = new Set(MANIFEST_MEDIA_TYPES);
+const GET = methodIndex('GET');
+const PUT = methodIndex('PUT');
 
 /** Adds the request hook (and the /metrics route when `serve`) to the main app. Call before routes are registered. */
 export function installMetrics(app: FastifyInstance, opts: MetricsHttpOptions): void {
   const { metrics } = opts;
+  // Per request: one Map get by the route pattern (a constant string, its hash cached), then array reads by method
+  // and status; nothing is allocated (docs/PERFORMANCE.md, "Metrics, fifth round").
   app.addHook('onResponse', (req, reply, done) => {
-    const route = req.routePattern ?? req.routeOptions.url ?? 'unmatched';
-    const method = METHODS.has(req.method) ? req.method : 'OTHER';
+    // /v2 routes: the registry plugin's pattern; other routes: Fastify's (routeOptions builds an object: off the /v2 path).
+    const pattern = req.routePattern ?? req.routeOptions.url ?? 'unmatched';
+    const method = methodIndex(req.method);
     const status = reply.statusCode;
-    metrics.observeRequest(method, route, status, reply.elapsedTime / 1000);
-    if (route === MANIFEST_ROUTE) {
-      if (method === 'GET') metrics.recordPull(isDigestReference(req.url) ? 'manifest' : 'tag', status);
-      else if (method === 'PUT') metrics.recordPush(status, pushMediaType(req.registryContentType ?? req.headers['content-type']));
-    } else if (route === BLOB_ROUTE && method === 'GET' && (status === 200 || status === 206)) {
+    metrics.route(pattern).observe(method, status, reply.elapsedTime / 1000);
+    if (pattern === MANIFEST_ROUTE) {
+      if (method === GET) {
+        const ref = req.registryMatch?.ref;
+        metrics.recordPull((ref === undefined ? isDigestReference(req.url) : ref.includes(':')) ? 'manifest' : 'tag', status);
+      } else if (method === PUT) metrics.recordPush(status, pushMediaType(req.registryContentType ?? req.headers['content-type']));
+    } else if (pattern === BLOB_ROUTE && method === GET && (status === 200 || status === 206)) {
       metrics.recordPulledBytes(Number(reply.getHeader('content-length')) || 0);
     }
     done();

@@ -2,11 +2,11 @@
 // Quay's dashboards and alerts work, and berth_* for the rest. One registry per server (never the
 // global one), so several servers in one process (tests) do not collide.
 import { statfs } from 'node:fs/promises';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
 import type { AuthKind, ServiceObserver } from '../services/context.js';
 import { MANIFEST_MEDIA_TYPES } from '../oci/mediatypes.js';
 import { CachedValue } from './cache.js';
-import { FastCounter, FastHistogram } from './fast.js';
+import { type CounterChild, FastCounter, FastHistogram, FastRegistry, type HistogramChild } from './fast.js';
 import { type NodeCollectorGroup, registerNodeCollectors } from './node-collectors.js';
 import type { RowCountProvider, RowCounts } from './row-counts.js';
 import { registerScannerMetrics, type ScannerMetrics, type ScannerMetricsSource } from './scanner.js';
@@ -49,11 +49,56 @@ export const REQUEST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5,
 const UPLOAD_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
 const GC_BUCKETS = [0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600];
 
-type Child = { observe(v: number): void };
 type Inc = { inc(v?: number): void };
 
+/** The method label values; `methodIndex` maps a request's method to its position (anything else is "OTHER"). */
+export const REQUEST_METHODS = ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE', 'OPTIONS', 'OTHER'] as const;
+export function methodIndex(method: string): number {
+  switch (method) {
+    case 'GET':
+      return 0;
+    case 'HEAD':
+      return 1;
+    case 'PUT':
+      return 2;
+    case 'POST':
+      return 3;
+    case 'PATCH':
+      return 4;
+    case 'DELETE':
+      return 5;
+    case 'OPTIONS':
+      return 6;
+    default:
+      return 7;
+  }
+}
+
+/**
+ * The request-duration recorders of one route pattern, by method index and status code: one array read per
+ * request once a (method, status) was seen, no string built or hashed (quay_request_duration_seconds).
+ */
+export class RouteRecorder {
+  private readonly byMethod: (HistogramChild | undefined)[][] = REQUEST_METHODS.map(() => []);
+  constructor(
+    private readonly histogram: FastHistogram,
+    readonly route: string,
+  ) {}
+
+  observe(method: number, status: number, seconds: number): void {
+    const row = this.byMethod[method];
+    let child = row[status];
+    if (child === undefined) {
+      child = this.histogram.labels(REQUEST_METHODS[method], this.route, String(status));
+      // Status codes are 100–599 (Fastify checks reply.code); anything else is looked up by label each time.
+      if (Number.isInteger(status) && status >= 0 && status < 1000) row[status] = child;
+    }
+    child.observe(seconds);
+  }
+}
+
 export class Metrics {
-  readonly registry = new Registry();
+  readonly registry = new FastRegistry();
   // The per-request metrics use the fast recorders (see fast.ts); the rest are prom-client's own.
   readonly requestDuration: FastHistogram;
   readonly imagePulls: FastCounter;
@@ -77,12 +122,15 @@ export class Metrics {
   /** The scanner's metrics; its observer goes into ScannerService.observer. */
   readonly scanner?: ScannerMetrics;
 
-  private readonly durationChildren = new Map<string, Child>();
-  private readonly pullChildren = new Map<string, Inc>();
+  private readonly routes = new Map<string, RouteRecorder>();
+  /** Pull counters by ref (0 tag, 1 manifest) and status. */
+  private readonly pullChildren: (CounterChild | undefined)[][] = [[], []];
   private readonly pushChildren = new Map<string, Inc>();
   private readonly pulledBytesV2: Inc;
   private readonly rowCounts?: CachedValue<RowCounts>;
   private readonly storageUsed?: CachedValue<number>;
+  /** Disconnects the GC observer and stops the event-loop delay histogram. */
+  private readonly stopNodeCollectors?: () => void;
 
   constructor(opts: MetricsOptions = {}) {
     const registers = [this.registry];
@@ -323,7 +371,7 @@ export class Metrics {
 
     if (opts.scanner) this.scanner = registerScannerMetrics(this.registry, opts.scanner, intervalMs, onError);
 
-    if (opts.processMetrics !== false) registerNodeCollectors(this.registry, opts.nodeCollectors);
+    if (opts.processMetrics !== false) this.stopNodeCollectors = registerNodeCollectors(this.registry, opts.nodeCollectors);
 
     this.observer = {
       blobUploadStarted: () => this.uploadsStarted.inc(),
@@ -355,24 +403,28 @@ export class Metrics {
     this.authAttempts.inc({ auth_kind: AUTH_KINDS.includes(kind) ? kind : 'basic', success: SUCCESS(success) });
   }
 
+  /** The recorder of one route pattern (bounded: never a raw path); keep it, or look it up per request (one Map get). */
+  route(pattern: string): RouteRecorder {
+    let r = this.routes.get(pattern);
+    if (!r) {
+      r = new RouteRecorder(this.requestDuration, pattern);
+      this.routes.set(pattern, r);
+    }
+    return r;
+  }
+
   /** One finished HTTP request; `route` must be a route pattern (bounded), never a raw path. */
   observeRequest(method: string, route: string, status: number, seconds: number): void {
-    const key = `${method} ${status} ${route}`;
-    let child = this.durationChildren.get(key);
-    if (!child) {
-      child = this.requestDuration.labels(method, route, String(status));
-      this.durationChildren.set(key, child);
-    }
-    child.observe(seconds);
+    this.route(route).observe(methodIndex(method), status, seconds);
   }
 
   /** A manifest GET (Quay counts pulls by manifest fetches): ref is "tag" or "manifest" (by digest). */
   recordPull(ref: 'tag' | 'manifest', status: number): void {
-    const key = `${ref} ${status}`;
-    let c = this.pullChildren.get(key);
-    if (!c) {
+    const row = this.pullChildren[ref === 'tag' ? 0 : 1];
+    let c = row[status];
+    if (c === undefined) {
       c = this.imagePulls.labels('v2', ref, String(status));
-      this.pullChildren.set(key, c);
+      if (Number.isInteger(status) && status >= 0 && status < 1000) row[status] = c;
     }
     c.inc();
   }
@@ -404,7 +456,9 @@ export class Metrics {
     this.scanner?.invalidate();
   }
 
+  /** Stops what runs without a scrape (GC observer, event-loop histogram) and empties the registry. */
   close(): void {
+    this.stopNodeCollectors?.();
     this.registry.clear();
   }
 }
