@@ -12,7 +12,8 @@ import { requireTagGlobs } from './tag-rules.js';
 import { parseExternalReference } from './reference.js';
 import { formatMirrorDate, parseMirrorDate } from './dates.js';
 import { CacheGroups } from '../../cache/types.js';
-import { maskedProxySettings, mergeProxySettings } from '../proxy-settings.js';
+import { maskProxyPassword } from '../../upstream/index.js';
+import { mergeProxySettings } from '../proxy-settings.js';
 
 /** Quay: a failed sync is retried this many times before it waits for the next interval. */
 export const MAX_SYNC_RETRIES = 3;
@@ -343,7 +344,10 @@ function requireRule(rule: { rule_kind: string; rule_value: unknown }): string[]
 
 /** The stored configuration as the API shows it: a proxy URL's password masked (sent back unchanged, it is kept). */
 function viewRegistryConfig(cfg: RegistryConfig): RegistryConfig {
-  return cfg.proxy ? { ...cfg, proxy: maskedProxySettings(cfg.proxy) } : cfg;
+  if (!cfg.proxy) return cfg;
+  const proxy = { ...cfg.proxy };
+  for (const k of ['http_proxy', 'https_proxy'] as const) if (proxy[k]) proxy[k] = maskProxyPassword(proxy[k]);
+  return { ...cfg, proxy };
 }
 
 function mergeRegistryConfig(base: RegistryConfig, given: MirrorInput['external_registry_config']): RegistryConfig {
