@@ -21,7 +21,17 @@ import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { cpuSeconds, diskFsyncWrite, freePort, makeTempDir, parseArgs, removeDir, startBerth, startDistribution } from './lib.mjs';
+import {
+  cpuSeconds,
+  diskFsyncWrite,
+  freePort,
+  makeTempDir,
+  parseArgs,
+  pushChunked,
+  removeDir,
+  startBerth,
+  startDistribution,
+} from './lib.mjs';
 
 const opt = parseArgs(process.argv.slice(2), { mib: 512, rounds: 3, pulls: 3, baseline: '', peer: 'yes', tmpdir: os.tmpdir(), json: '' });
 const MIB = Number(opt.mib);
@@ -124,49 +134,6 @@ async function ceilings(file, bytes) {
   return out;
 }
 
-function request(method, url, { body, headers = {}, agent }) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers, agent }, (res) => {
-      let text = '';
-      res.on('data', (c) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-/** regbench's push_big: POST, 8 MiB PATCHes, PUT ?digest=. */
-async function push(base, chunks, digest) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const repo = 'bench/big';
-  const t0 = performance.now();
-  const start = await request('POST', new URL(`/v2/${repo}/blobs/uploads/`, base), { headers: { 'content-length': '0' }, agent });
-  if (start.status !== 202) throw new Error(`POST: ${start.status} ${start.text}`);
-  let loc = new URL(start.headers.location, base);
-  let off = 0;
-  for (const c of chunks) {
-    const r = await request('PATCH', loc, {
-      body: c,
-      agent,
-      headers: {
-        'content-type': 'application/octet-stream',
-        'content-length': String(c.length),
-        'content-range': `${off}-${off + c.length - 1}`,
-      },
-    });
-    if (r.status !== 202) throw new Error(`PATCH: ${r.status} ${r.text}`);
-    off += c.length;
-    loc = new URL(r.headers.location, base);
-  }
-  loc.searchParams.set('digest', digest);
-  const put = await request('PUT', loc, { headers: { 'content-length': '0' }, agent });
-  if (put.status !== 201) throw new Error(`PUT: ${put.status} ${put.text}`);
-  agent.destroy();
-  return { ms: performance.now() - t0, url: `${base}/v2/${repo}/blobs/${digest}` };
-}
-
 async function server(kind, chunks, digest, bytes) {
   const dir = makeTempDir(opt.tmpdir, `bigio-${kind}-`);
   let s;
@@ -180,7 +147,7 @@ async function server(kind, chunks, digest, bytes) {
     const pid = s.child.pid;
     const l = load();
     const c0 = cpuSeconds(pid);
-    const p = await push(s.url, chunks, digest);
+    const p = await pushChunked(s.url, chunks, digest);
     const pushCpu = +(cpuSeconds(pid) - c0).toFixed(2);
     const pushMBps = mbps(bytes, p.ms);
     const out = {

@@ -487,3 +487,47 @@ export async function createPostgresDatabase(adminUri = process.env.BENCH_PG ?? 
     },
   };
 }
+
+/** A request whose answer is read whole (status, headers, text). */
+export function request(method, url, { body, headers = {}, agent }) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers, agent }, (res) => {
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** regbench's push_big: POST, one PATCH per chunk, PUT ?digest= into bench/big; the blob's URL and the wall ms. */
+export async function pushChunked(base, chunks, digest) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const repo = 'bench/big';
+  const t0 = performance.now();
+  const start = await request('POST', new URL(`/v2/${repo}/blobs/uploads/`, base), { headers: { 'content-length': '0' }, agent });
+  if (start.status !== 202) throw new Error(`POST: ${start.status} ${start.text}`);
+  let loc = new URL(start.headers.location, base);
+  let off = 0;
+  for (const c of chunks) {
+    const r = await request('PATCH', loc, {
+      body: c,
+      agent,
+      headers: {
+        'content-type': 'application/octet-stream',
+        'content-length': String(c.length),
+        'content-range': `${off}-${off + c.length - 1}`,
+      },
+    });
+    if (r.status !== 202) throw new Error(`PATCH: ${r.status} ${r.text}`);
+    off += c.length;
+    loc = new URL(r.headers.location, base);
+  }
+  loc.searchParams.set('digest', digest);
+  const put = await request('PUT', loc, { headers: { 'content-length': '0' }, agent });
+  if (put.status !== 201) throw new Error(`PUT: ${put.status} ${put.text}`);
+  agent.destroy();
+  return { ms: performance.now() - t0, url: `${base}/v2/${repo}/blobs/${digest}` };
+}

@@ -18,7 +18,18 @@ import { createHash, randomFillSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
-import { REGBENCH, cpuSeconds, freePort, makeTempDir, parseArgs, removeDir, startBerth, startDistribution, startLoad } from './lib.mjs';
+import {
+  REGBENCH,
+  cpuSeconds,
+  freePort,
+  makeTempDir,
+  parseArgs,
+  pushChunked,
+  removeDir,
+  startBerth,
+  startDistribution,
+  startLoad,
+} from './lib.mjs';
 import { formatPaired, median, pairedRatios } from './lib/ab.mjs';
 
 const opt = parseArgs(process.argv.slice(2), {
@@ -83,46 +94,6 @@ function pullOnce(url, mode) {
     ch.on('error', reject);
     ch.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`client exit ${code}`))));
   });
-}
-
-function request(method, url, { body, headers = {}, agent }) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers, agent }, (res) => {
-      let text = '';
-      res.on('data', (c) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-async function push(base, chunks, digest) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const repo = 'bench/big';
-  const start = await request('POST', new URL(`/v2/${repo}/blobs/uploads/`, base), { headers: { 'content-length': '0' }, agent });
-  let loc = new URL(start.headers.location, base);
-  let off = 0;
-  for (const c of chunks) {
-    const r = await request('PATCH', loc, {
-      body: c,
-      agent,
-      headers: {
-        'content-type': 'application/octet-stream',
-        'content-length': String(c.length),
-        'content-range': `${off}-${off + c.length - 1}`,
-      },
-    });
-    if (r.status !== 202) throw new Error(`PATCH: ${r.status} ${r.text}`);
-    off += c.length;
-    loc = new URL(r.headers.location, base);
-  }
-  loc.searchParams.set('digest', digest);
-  const put = await request('PUT', loc, { headers: { 'content-length': '0' }, agent });
-  if (put.status !== 201) throw new Error(`PUT: ${put.status} ${put.text}`);
-  agent.destroy();
-  return `${base}/v2/${repo}/blobs/${digest}`;
 }
 
 // A node:http server writing one 1 MiB buffer again and again with backpressure: the client's ceiling.
@@ -197,7 +168,7 @@ async function main() {
         name === 'dist'
           ? await startDistribution({ dir, port })
           : await withEnv(name, () => startBerth({ dir, port, entry: name === 'base' ? opt.base || undefined : undefined }));
-      servers[name] = { s, pid: s.child.pid, url: await push(s.url, chunks, digest), rows: [] };
+      servers[name] = { s, pid: s.child.pid, url: (await pushChunked(s.url, chunks, digest)).url, rows: [] };
       log(`${name}: pid ${s.child.pid}, pushed`);
     }
     chunks.length = 0;
