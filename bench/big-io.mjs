@@ -29,6 +29,7 @@ import {
   parseArgs,
   pushChunked,
   removeDir,
+  TRIVIAL_SERVER,
   startBerth,
   startDistribution,
 } from './lib.mjs';
@@ -92,26 +93,6 @@ async function pulls(url, expectBytes, client, n, pid, expectDigest) {
   agent.destroy();
   return { MBps: best, load: bestLoad, cpu: pid ? +((cpuSeconds(pid) - c0) / n).toFixed(2) : undefined };
 }
-
-// A node:http server that writes one 1 MiB buffer again and again, with backpressure (argv[1]: bytes per response).
-const TRIVIAL_SERVER = `
-const http = require('node:http');
-const bytes = Number(process.argv[1]);
-const buf = require('node:crypto').randomBytes(1 << 20);
-const srv = http.createServer((req, res) => {
-  res.writeHead(200, { 'content-length': bytes, 'content-type': 'application/octet-stream' });
-  let left = bytes / buf.length;
-  const pump = () => {
-    while (left > 0) {
-      left--;
-      if (!res.write(buf)) return res.once('drain', pump);
-    }
-    res.end();
-  };
-  pump();
-});
-srv.listen(0, '127.0.0.1', () => console.log(srv.address().port));
-`;
 
 async function ceilings(file, bytes) {
   let cat = 0;

@@ -531,3 +531,24 @@ export async function pushChunked(base, chunks, digest) {
   agent.destroy();
   return { ms: performance.now() - t0, url: `${base}/v2/${repo}/blobs/${digest}` };
 }
+
+/** A node:http server (run with `node -e`, argv[1]: bytes per response) writing one 1 MiB buffer again and again with
+ * backpressure: the ceiling of a pull client on this machine. Prints its port. */
+export const TRIVIAL_SERVER = `
+const http = require('node:http');
+const bytes = Number(process.argv[1]);
+const buf = require('node:crypto').randomBytes(1 << 20);
+const srv = http.createServer((req, res) => {
+  res.writeHead(200, { 'content-length': bytes, 'content-type': 'application/octet-stream' });
+  let left = bytes / buf.length;
+  const pump = () => {
+    while (left > 0) {
+      left--;
+      if (!res.write(buf)) return res.once('drain', pump);
+    }
+    res.end();
+  };
+  pump();
+});
+srv.listen(0, '127.0.0.1', () => console.log(srv.address().port));
+`;

@@ -26,6 +26,7 @@ import {
   parseArgs,
   pushChunked,
   removeDir,
+  TRIVIAL_SERVER,
   startBerth,
   startDistribution,
   startLoad,
@@ -95,26 +96,6 @@ function pullOnce(url, mode) {
     ch.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`client exit ${code}`))));
   });
 }
-
-// A node:http server writing one 1 MiB buffer again and again with backpressure: the client's ceiling.
-const TRIVIAL_SERVER = `
-const http = require('node:http');
-const bytes = Number(process.argv[1]);
-const buf = require('node:crypto').randomBytes(1 << 20);
-const srv = http.createServer((req, res) => {
-  res.writeHead(200, { 'content-length': bytes, 'content-type': 'application/octet-stream' });
-  let left = bytes / buf.length;
-  const pump = () => {
-    while (left > 0) {
-      left--;
-      if (!res.write(buf)) return res.once('drain', pump);
-    }
-    res.end();
-  };
-  pump();
-});
-srv.listen(0, '127.0.0.1', () => console.log(srv.address().port));
-`;
 
 async function startTrivial(bytes) {
   const child = spawn(process.execPath, ['-e', TRIVIAL_SERVER, String(bytes)], { stdio: ['ignore', 'pipe', 'inherit'] });
