@@ -35,7 +35,7 @@ export async function api<T = any>(method: string, path: string, body?: unknown,
     throw new ApiError(0, 'The server cannot be reached. Check your connection and try again.');
   }
   const text = await res.text();
-  let json: any = undefined;
+  let json: any;
   try {
     json = text ? JSON.parse(text) : undefined;
   } catch {

@@ -397,3 +397,39 @@ export function checkName(v: string, what: string): string | undefined {
   if (!NAME_RE.test(v)) return `Use lowercase letters, digits and . _ - between them (for example "my-${what.split(' ').pop()}").`;
   return undefined;
 }
+
+export type ProxyKey = 'http_proxy' | 'https_proxy' | 'no_proxy';
+const PROXY_FIELDS: readonly (readonly [ProxyKey, string, string, string])[] = [
+  [
+    'http_proxy',
+    'HTTP proxy',
+    'http-proxy',
+    "Optional: the proxy for an http:// upstream, http://[user:password@]host:port. With neither proxy set here, the server's HTTP_PROXY, HTTPS_PROXY and NO_PROXY apply",
+  ],
+  ['https_proxy', 'HTTPS proxy', 'https-proxy', 'Optional: the proxy an https:// upstream is tunnelled through (CONNECT)'],
+  ['no_proxy', 'No proxy', 'no-proxy', 'Hosts reached directly, comma-separated: registry.local, .example.com, 10.0.0.5:5000'],
+];
+
+/** The outbound proxy fields of a mirror or a proxy cache ({http_proxy, https_proxy, no_proxy}), each with its error. */
+export function ProxyFields(props: {
+  namePrefix: string;
+  state: Record<ProxyKey, readonly [string, (v: string) => void]>;
+  errors: Partial<Record<ProxyKey, string>>;
+}) {
+  return (
+    <>
+      {PROXY_FIELDS.map(([key, label, name, hint]) => (
+        <Field
+          key={key}
+          label={label}
+          name={`${props.namePrefix}${name}`}
+          value={props.state[key][0]}
+          onChange={props.state[key][1]}
+          error={props.errors[key]}
+          autoComplete="off"
+          hint={hint}
+        />
+      ))}
+    </>
+  );
+}

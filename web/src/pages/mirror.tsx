@@ -2,7 +2,7 @@
 // (upstream, tags, schedule, credentials, TLS, outbound proxy), the sync status with its failure reason, and sync now / cancel.
 import { useEffect, useState } from 'react';
 import { api, repoPath } from '../api';
-import { ErrorBox, Field, FormError, Loading, Select, toApiError, useAsync, useForm } from '../ui';
+import { ErrorBox, Field, FormError, Loading, ProxyFields, Select, toApiError, useAsync, useForm } from '../ui';
 
 export interface MirrorView {
   is_enabled: boolean;
@@ -304,32 +304,10 @@ function MirrorForm({ path, current, onSaved }: { path: string; current?: Mirror
           ['false', 'Do not verify (allows plain HTTP)'],
         ]}
       />
-      <Field
-        label="HTTP proxy"
-        name="mirror-http-proxy"
-        value={httpProxy}
-        onChange={setHttpProxy}
-        error={f.errors.http_proxy}
-        autoComplete="off"
-        hint="Optional: the proxy for an http:// upstream, http://[user:password@]host:port. With neither proxy set here, the server's HTTP_PROXY, HTTPS_PROXY and NO_PROXY apply"
-      />
-      <Field
-        label="HTTPS proxy"
-        name="mirror-https-proxy"
-        value={httpsProxy}
-        onChange={setHttpsProxy}
-        error={f.errors.https_proxy}
-        autoComplete="off"
-        hint="Optional: the proxy an https:// upstream is tunnelled through (CONNECT)"
-      />
-      <Field
-        label="No proxy"
-        name="mirror-no-proxy"
-        value={noProxy}
-        onChange={setNoProxy}
-        error={f.errors.no_proxy}
-        autoComplete="off"
-        hint="Hosts reached directly, comma-separated: registry.local, .example.com, 10.0.0.5:5000"
+      <ProxyFields
+        namePrefix="mirror-"
+        state={{ http_proxy: [httpProxy, setHttpProxy], https_proxy: [httpsProxy, setHttpsProxy], no_proxy: [noProxy, setNoProxy] }}
+        errors={f.errors}
       />
       <Select
         label="Scheduled syncs"

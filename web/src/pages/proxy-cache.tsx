@@ -1,7 +1,7 @@
 // An organization's proxy cache configuration (docs/PROXY-CACHE.md): view, validate, set, remove.
 import { useState } from 'react';
 import { api, enc } from '../api';
-import { ConfirmButton, ErrorBox, Field, FormError, Loading, useAsync, useForm } from '../ui';
+import { ConfirmButton, ErrorBox, Field, FormError, Loading, ProxyFields, useAsync, useForm } from '../ui';
 
 interface ProxyCacheView {
   upstream_registry: string;
@@ -52,32 +52,6 @@ export function ProxyCacheSection({ org }: { org: string }) {
     },
   );
   // The outbound proxy to the upstream (docs/PROXY-CACHE.md): optional, refused with a reason per key when malformed.
-  const proxyFields = [
-    {
-      key: 'http_proxy' as const,
-      label: 'HTTP proxy',
-      name: 'http-proxy',
-      value: httpProxy,
-      onChange: setHttpProxy,
-      hint: 'Optional: the proxy for an http:// upstream, http://[user:password@]host:port',
-    },
-    {
-      key: 'https_proxy' as const,
-      label: 'HTTPS proxy',
-      name: 'https-proxy',
-      value: httpsProxy,
-      onChange: setHttpsProxy,
-      hint: 'Optional: the proxy an https:// upstream is tunnelled through (CONNECT)',
-    },
-    {
-      key: 'no_proxy' as const,
-      label: 'No proxy',
-      name: 'no-proxy',
-      value: noProxy,
-      onChange: setNoProxy,
-      hint: 'Hosts reached directly, comma-separated: registry.local, .example.com, 10.0.0.5:5000',
-    },
-  ];
   const [validating, setValidating] = useState(false);
   const [validateError, setValidateError] = useState<string>();
   const validate = async () => {
@@ -177,9 +151,11 @@ export function ProxyCacheSection({ org }: { org: string }) {
               verify TLS, allow plain HTTP)
             </label>
           </div>
-          {proxyFields.map(({ key, ...p }) => (
-            <Field key={key} {...p} error={f.errors[key]} autoComplete="off" />
-          ))}
+          <ProxyFields
+            namePrefix=""
+            state={{ http_proxy: [httpProxy, setHttpProxy], https_proxy: [httpsProxy, setHttpsProxy], no_proxy: [noProxy, setNoProxy] }}
+            errors={f.errors}
+          />
           {validated ? (
             <p role="status" className="ok">
               {validated}
