@@ -16,7 +16,7 @@
 //   pull      GET of that blob --pulls times with each client (curl, hash, count): best MB/s
 // Server CPU seconds (/proc) for the push and for each client's pulls, and the 1-minute load beside every figure.
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -28,6 +28,7 @@ import {
   makeTempDir,
   parseArgs,
   pushChunked,
+  randomChunks,
   removeDir,
   TRIVIAL_SERVER,
   startBerth,
@@ -146,15 +147,7 @@ async function server(kind, chunks, digest, bytes) {
 async function main() {
   const dir = makeTempDir(opt.tmpdir, 'bigio-blob-');
   const file = path.join(dir, 'blob');
-  const chunks = [];
-  const h = createHash('sha256');
-  for (let i = 0; i < MIB / 8; i++) {
-    const c = randomBytes(8 << 20);
-    h.update(c);
-    chunks.push(c);
-  }
-  const digest = `sha256:${h.digest('hex')}`;
-  const bytes = MIB << 20;
+  const { chunks, digest, bytes } = randomChunks(MIB);
   const fd = openSync(file, 'w');
   for (const c of chunks) writeSync(fd, c);
   closeSync(fd);

@@ -6,6 +6,7 @@
 //                    [--runs 1] [--order alternate|berth-first|peer-first] [--tmpdir DIR]
 //                    [--json FILE] [--cpu-prof DIR] [--berth-auth none|token]
 //                    [--only push_small,push_big,...] [--load N] [--db sqlite|postgres] [--baseline BERTH_JS]
+//                    [--pulls N]
 //
 // --berth-auth none (default) runs Berth with AUTHENTICATION_TYPE: None, like the peer, which runs
 // without auth; --berth-auth token runs Berth as deployed (accounts + Docker token flow, a bootstrap
@@ -17,7 +18,9 @@
 // Each run, for each server in turn: measure the disk (write --big-mib MiB + fsync in the server's
 // fresh temp data dir), start the server (Berth: fresh data dir, SQLite; distribution: fresh
 // filesystem storage), run regbench against it, walk the tag list once more at the server's own
-// page size, stop it, remove the dir. Prints a markdown table per run. Both servers are stopped and the
+// page size, pull a fresh blob of --big-mib MiB --pulls times (default 5, 0: none) with regbench's hashing read
+// (one client process per pull; the median is the row under regbench's single pull_big, after the peak RSS is
+// taken), stop it, remove the dir. Prints a markdown table per run. Both servers are stopped and the
 // temp dirs removed whatever happens (also on Ctrl-C).
 import os from 'node:os';
 import { writeFileSync } from 'node:fs';
@@ -34,6 +37,7 @@ import {
   diskFsyncWrite,
   rssSampler,
   unpagedTagWalk,
+  repeatedPull,
   DISTRIBUTION_BIN,
   REGBENCH,
 } from './lib.mjs';
@@ -54,12 +58,13 @@ const opt = parseArgs(process.argv.slice(2), {
   load: 0,
   db: 'sqlite',
   baseline: '',
+  pulls: 5,
   help: '',
 });
 if (opt.help) {
   process.stdout.write(`usage: node bench/compare.mjs [--big-mib N] [--small N] [--conc N] [--reqs N] [--tags N] [--runs N]
        [--order alternate|berth-first|peer-first] [--tmpdir DIR] [--json FILE] [--cpu-prof DIR]
-       [--berth-auth none|token] [--only a,b] [--load N] [--db sqlite|postgres] [--baseline path/to/bin/berth.js]\n`);
+       [--berth-auth none|token] [--only a,b] [--load N] [--db sqlite|postgres] [--baseline path/to/bin/berth.js] [--pulls N]\n`);
   process.exit(0);
 }
 
@@ -149,6 +154,16 @@ async function benchServer(kind, run) {
   }
   const phases = rss.stop();
   results.peakRssMiB = +(Math.max(0, ...[...phases.values()].map((p) => p.peak)) / 2 ** 20).toFixed(1);
+  // After the peak RSS is taken (regbench's workload only): its single pull_big, repeated with its client's reading.
+  if (Number(opt.pulls) > 0 && results.pull_big) {
+    results.pull_repeated = await repeatedPull(server.url, {
+      mib: workload['big-mib'],
+      tries: Number(opt.pulls),
+      credentials: server.credentials,
+      serverPid: server.pid,
+    });
+    log(`[run ${run}] ${kind}: repeated pull ${JSON.stringify(results.pull_repeated)}`);
+  }
   results.disk = disk;
   results.load = { start: +loadStart.toFixed(2), end: +os.loadavg()[0].toFixed(2) };
   await server.stop();
@@ -182,6 +197,7 @@ function table(run, b, p, o) {
   plain(`↳ disk: write ${b.disk.mib} MiB + fsync, same fs, just before`, 'MB/s', f1(b.disk.MBps), f1(p.disk.MBps), o && f1(o.disk.MBps));
   plain('↳ large push as share of that disk figure', '%', share(b), share(p), o && share(o), 'target ≥ 80%');
   r('pull_big', 'MBps', false, `large blob pull (${big} MiB)`, 'MB/s');
+  r('pull_repeated', 'MBps', false, `↳ median of ${opt.pulls} more pulls, regbench's hashing read, own process each`, 'MB/s');
   r('push_small', 'perSec', false, `small push (${workload.small} × 4-64 KiB blob + manifest, ${workload.conc} conc)`, 'manifests/s');
   r('push_small', 'p99ms', true, '', 'p99 ms');
   r('get_manifest', 'perSec', false, `manifest GET by tag (${workload.reqs} req, ${workload.conc} conc)`, 'req/s');
@@ -219,8 +235,10 @@ function table(run, b, p, o) {
   out.push('');
   out.push(`| Scenario | Berth CPU s |${o ? ' Berth before CPU s |' : ''} distribution CPU s |`);
   out.push(`|---|---:|${o ? '---:|' : ''}---:|`);
-  for (const s of ['push_big', 'pull_big', 'push_small', 'get_manifest', 'head_blob', 'tags_list']) {
-    out.push(`| ${s} | ${f1(b[s]?.serverCpuSecs)} |${o ? ` ${f1(o[s]?.serverCpuSecs)} |` : ''} ${f1(p[s]?.serverCpuSecs)} |`);
+  for (const s of ['push_big', 'pull_big', 'pull_repeated', 'push_small', 'get_manifest', 'head_blob', 'tags_list']) {
+    if (s === 'pull_repeated' && !b[s]) continue;
+    const name = s === 'pull_repeated' ? 'pull_big, repeated (median per pull)' : s;
+    out.push(`| ${name} | ${f1(b[s]?.serverCpuSecs)} |${o ? ` ${f1(o[s]?.serverCpuSecs)} |` : ''} ${f1(p[s]?.serverCpuSecs)} |`);
   }
   out.push(`| peak RSS (MiB) | ${f1(b.peakRssMiB)} |${o ? ` ${f1(o.peakRssMiB)} |` : ''} ${f1(p.peakRssMiB)} |`);
   return out.join('\n');

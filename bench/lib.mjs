@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, writeSync, fsyncSync, closeSync, unlinkSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomFillSync } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -390,6 +390,25 @@ export function get(url, agent, headers = {}) {
 }
 
 /**
+ * The Docker token flow for `repository:<repo>:<actions>` when the server challenges `GET /v2/` and `credentials`
+ * are given: the Authorization header value ("Bearer …"), else undefined (an open server, or no credentials).
+ */
+export async function bearerToken(base, repo, actions, credentials, agent) {
+  if (!credentials) return undefined;
+  const probe = await get(new URL('/v2/', base), agent);
+  if (probe.status !== 401) return undefined;
+  const kv = Object.fromEntries([...String(probe.headers['www-authenticate']).matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+  const u = new URL(kv.realm);
+  if (kv.service) u.searchParams.set('service', kv.service);
+  u.searchParams.set('scope', `repository:${repo}:${actions}`);
+  const basic = `Basic ${Buffer.from(`${credentials.user}:${credentials.pass}`).toString('base64')}`;
+  const t = await get(u, agent, { authorization: basic });
+  if (t.status !== 200) throw new Error(`token endpoint: HTTP ${t.status}`);
+  const j = JSON.parse(t.text);
+  return `Bearer ${j.token ?? j.access_token}`;
+}
+
+/**
  * Walks the whole tag list of `repo` without asking for a page size (the server's own page size),
  * following Link headers; best of `tries` walks. The peer (distribution 2.8) ignores `n` and answers
  * in one page, so this is the like-for-like counterpart of regbench's n=100 walk.
@@ -399,19 +418,8 @@ export async function unpagedTagWalk(base, repo, tries = 5, credentials) {
   let best = null;
   const headers = {};
   try {
-    const first = await get(new URL(`/v2/${repo}/tags/list?n=1`, base), agent);
-    if (first.status === 401 && credentials) {
-      // Docker token flow: ask the realm of the challenge for a pull token (Basic credentials).
-      const kv = Object.fromEntries([...String(first.headers['www-authenticate']).matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-      const u = new URL(kv.realm);
-      if (kv.service) u.searchParams.set('service', kv.service);
-      u.searchParams.set('scope', `repository:${repo}:pull`);
-      const basic = 'Basic ' + Buffer.from(`${credentials.user}:${credentials.pass}`).toString('base64');
-      const t = await get(u, agent, { authorization: basic });
-      if (t.status !== 200) throw new Error(`token endpoint: HTTP ${t.status}`);
-      const j = JSON.parse(t.text);
-      headers.authorization = `Bearer ${j.token ?? j.access_token}`;
-    }
+    const bearer = await bearerToken(base, repo, 'pull', credentials, agent);
+    if (bearer) headers.authorization = bearer;
     for (let t = 0; t < tries; t++) {
       const t0 = performance.now();
       let next = `/v2/${repo}/tags/list`;
@@ -502,12 +510,13 @@ export function request(method, url, { body, headers = {}, agent }) {
   });
 }
 
-/** regbench's push_big: POST, one PATCH per chunk, PUT ?digest= into bench/big; the blob's URL and the wall ms. */
-export async function pushChunked(base, chunks, digest) {
+/** regbench's push_big: POST, one PATCH per chunk, PUT ?digest= into `repo` (default bench/big); the blob's URL and the
+ * wall ms. */
+export async function pushChunked(base, chunks, digest, { repo = 'bench/big', authorization } = {}) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const repo = 'bench/big';
+  const auth = authorization ? { authorization } : {};
   const t0 = performance.now();
-  const start = await request('POST', new URL(`/v2/${repo}/blobs/uploads/`, base), { headers: { 'content-length': '0' }, agent });
+  const start = await request('POST', new URL(`/v2/${repo}/blobs/uploads/`, base), { headers: { 'content-length': '0', ...auth }, agent });
   if (start.status !== 202) throw new Error(`POST: ${start.status} ${start.text}`);
   let loc = new URL(start.headers.location, base);
   let off = 0;
@@ -516,6 +525,7 @@ export async function pushChunked(base, chunks, digest) {
       body: c,
       agent,
       headers: {
+        ...auth,
         'content-type': 'application/octet-stream',
         'content-length': String(c.length),
         'content-range': `${off}-${off + c.length - 1}`,
@@ -526,7 +536,7 @@ export async function pushChunked(base, chunks, digest) {
     loc = new URL(r.headers.location, base);
   }
   loc.searchParams.set('digest', digest);
-  const put = await request('PUT', loc, { headers: { 'content-length': '0' }, agent });
+  const put = await request('PUT', loc, { headers: { 'content-length': '0', ...auth }, agent });
   if (put.status !== 201) throw new Error(`PUT: ${put.status} ${put.text}`);
   agent.destroy();
   return { ms: performance.now() - t0, url: `${base}/v2/${repo}/blobs/${digest}` };
@@ -552,3 +562,83 @@ const srv = http.createServer((req, res) => {
 });
 srv.listen(0, '127.0.0.1', () => console.log(srv.address().port));
 `;
+
+/** `mib` MiB of random bytes in 8 MiB chunks (regbench's PATCH size) and their digest. */
+export function randomChunks(mib) {
+  const chunks = [];
+  const h = createHash('sha256');
+  for (let i = 0; i < mib / 8; i++) {
+    const c = randomFillSync(Buffer.allocUnsafe(8 << 20));
+    h.update(c);
+    chunks.push(c);
+  }
+  return { chunks, digest: `sha256:${h.digest('hex')}`, bytes: mib << 20 };
+}
+
+/** A pull client run with `node -e` (argv: url, mode, optional Authorization value) that reads as regbench's pull_big
+ * does ('data' events; `hash`: SHA-256 per chunk) or only counts (`count`); prints status, bytes, ms, chunks, digest
+ * and its own CPU seconds as JSON. */
+export const PULL_CLIENT = `
+const http = require('node:http');
+const crypto = require('node:crypto');
+const [url, mode, authorization] = process.argv.slice(1);
+const agent = new http.Agent({ keepAlive: true });
+const c0 = process.cpuUsage();
+const t0 = performance.now();
+http.get(url, { agent, headers: authorization ? { authorization } : {} }, (res) => {
+  const h = mode === 'hash' ? crypto.createHash('sha256') : undefined;
+  let n = 0, chunks = 0;
+  res.on('data', (c) => { h?.update(c); n += c.length; chunks++; });
+  res.on('end', () => {
+    const ms = performance.now() - t0;
+    const cu = process.cpuUsage(c0);
+    process.stdout.write(JSON.stringify({ status: res.statusCode, bytes: n, ms, chunks, digest: h ? 'sha256:' + h.digest('hex') : undefined, cpu: (cu.user + cu.system) / 1e6 }));
+    agent.destroy();
+  });
+}).on('error', (e) => { console.error(e); process.exit(1); });
+`;
+
+/** One pull of `url` by PULL_CLIENT in its own process (as regbench pulls: a client process beside the server). */
+export function pullInChild(url, mode, authorization) {
+  return new Promise((resolve, reject) => {
+    const args = ['-e', PULL_CLIENT, url, mode, ...(authorization ? [authorization] : [])];
+    const ch = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    ch.stdout.on('data', (c) => (out += c));
+    ch.on('error', reject);
+    ch.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`pull client exit ${code}`))));
+  });
+}
+
+/**
+ * regbench's pull_big repeated: pushes `mib` MiB of fresh random bytes to `repo` (token flow when the server asks and
+ * `credentials` are given), then pulls it `tries` times with the hashing client, each checked against the digest.
+ * Returns the median and every MB/s, and the server's CPU seconds per pull (median) when `serverPid` is given.
+ * One regbench pull per server is noise (per-pull ratios 0.3–2.9× between the same two servers); this is the line to
+ * read for large pulls.
+ */
+export async function repeatedPull(base, { mib, tries = 5, credentials, serverPid, repo = 'bench/pull' }) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  let authorization;
+  try {
+    authorization = await bearerToken(base, repo, 'pull,push', credentials, agent);
+  } finally {
+    agent.destroy();
+  }
+  const blob = randomChunks(mib);
+  const { url } = await pushChunked(base, blob.chunks, blob.digest, { repo, authorization });
+  blob.chunks.length = 0;
+  const all = [];
+  const cpu = [];
+  for (let i = 0; i < tries; i++) {
+    const c0 = serverPid ? cpuSeconds(serverPid) : 0;
+    const r = await pullInChild(url, 'hash', authorization);
+    if (serverPid) cpu.push(cpuSeconds(serverPid) - c0);
+    if (r.status !== 200 || r.bytes !== blob.bytes || r.digest !== blob.digest) {
+      throw new Error(`pull of ${url}: HTTP ${r.status}, ${r.bytes} bytes, ${r.digest}`);
+    }
+    all.push(+(r.bytes / 1e6 / (r.ms / 1000)).toFixed(1));
+  }
+  const mid = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  return { MBps: mid(all), all, ...(serverPid ? { serverCpuSecs: +mid(cpu).toFixed(2) } : {}) };
+}

@@ -14,9 +14,7 @@
 // paired per-round MB/s ratio (median, quartiles, bootstrap 90% CI) and server CPU s per GB. --strace DIR: before the
 // rounds, one pull per server under `strace -f` (its syscalls and their sizes in DIR/<server>.strace).
 import { spawn } from 'node:child_process';
-import { createHash, randomFillSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import {
   REGBENCH,
@@ -24,7 +22,9 @@ import {
   freePort,
   makeTempDir,
   parseArgs,
+  pullInChild,
   pushChunked,
+  randomChunks,
   removeDir,
   TRIVIAL_SERVER,
   startBerth,
@@ -47,26 +47,6 @@ const opt = parseArgs(process.argv.slice(2), {
 const log = (s) => process.stderr.write(`${s}\n`);
 const MIB = Number(opt.mib);
 
-const CLIENT = `
-const http = require('node:http');
-const crypto = require('node:crypto');
-const [url, mode] = process.argv.slice(1);
-const agent = new http.Agent({ keepAlive: true });
-const c0 = process.cpuUsage();
-const t0 = performance.now();
-http.get(url, { agent }, (res) => {
-  const h = mode === 'hash' ? crypto.createHash('sha256') : undefined;
-  let n = 0, chunks = 0;
-  res.on('data', (c) => { h?.update(c); n += c.length; chunks++; });
-  res.on('end', () => {
-    const ms = performance.now() - t0;
-    const cu = process.cpuUsage(c0);
-    process.stdout.write(JSON.stringify({ status: res.statusCode, bytes: n, ms, chunks, digest: h ? 'sha256:' + h.digest('hex') : undefined, cpu: (cu.user + cu.system) / 1e6 }));
-    agent.destroy();
-  });
-}).on('error', (e) => { console.error(e); process.exit(1); });
-`;
-
 /** regbench itself (`--only push_big,pull_big`, a fresh repository): its pull_big line, after its own push. */
 function regbenchPull(url) {
   const base = new URL(url).origin;
@@ -87,14 +67,7 @@ function regbenchPull(url) {
 }
 
 function pullOnce(url, mode) {
-  if (mode === 'regbench') return regbenchPull(url);
-  return new Promise((resolve, reject) => {
-    const ch = spawn(process.execPath, ['-e', CLIENT, url, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    ch.stdout.on('data', (c) => (out += c));
-    ch.on('error', reject);
-    ch.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`client exit ${code}`))));
-  });
+  return mode === 'regbench' ? regbenchPull(url) : pullInChild(url, mode);
 }
 
 async function startTrivial(bytes) {
@@ -123,15 +96,7 @@ async function withEnv(name, fn) {
 
 async function main() {
   // The blob: random bytes in 8 MiB chunks (regbench's PATCH size).
-  const chunks = [];
-  const h = createHash('sha256');
-  for (let i = 0; i < MIB / 8; i++) {
-    const c = randomFillSync(Buffer.allocUnsafe(8 << 20));
-    h.update(c);
-    chunks.push(c);
-  }
-  const digest = `sha256:${h.digest('hex')}`;
-  const bytes = MIB << 20;
+  const { chunks, digest, bytes } = randomChunks(MIB);
   const names = opt.servers.split(',');
   const servers = {};
   const dirs = [];
