@@ -91,6 +91,7 @@ for (const dialect of await testDialects()) {
       let passesDuringPushes = 0;
       let pushing = 0;
       let pushEvents = 0; // push attempts started or finished
+      const refusedInARow = new Map<number, number>(); // pushes still going: refusals since their first attempt
       const passWaiters: Array<() => void> = [];
       const passDone = () => new Promise<void>((r) => passWaiters.push(r));
       const gcLoop = (async () => {
@@ -104,8 +105,11 @@ for (const dialect of await testDialects()) {
           if (before.pushing > 0 || pushing > 0 || pushEvents !== before.pushEvents) passesDuringPushes++;
           // A short pause between passes, as a scheduled gc has (a much longer one): passes that only examine what
           // changed take a few milliseconds, and back to back with grace 0 they would take every push's blobs
-          // before its manifest could land, a livelock the retries below could never end.
-          await new Promise((r) => setTimeout(r, 15));
+          // before its manifest could land, a livelock the retries below could never end. On a loaded machine a
+          // push can need longer than 15 ms between its blobs and its manifest, so the pause doubles for every 8
+          // refusals in a row of the unluckiest push still going (up to 480 ms): the race stays, the push lands.
+          const streak = Math.max(0, ...refusedInARow.values());
+          await new Promise((r) => setTimeout(r, 15 * Math.min(32, 2 ** Math.floor(streak / 8))));
         }
       })();
       const acked: string[] = [];
@@ -135,6 +139,7 @@ for (const dialect of await testDialects()) {
                   await passDone(); // the next client waits for one more gc pass to finish
                   release[i + 1]?.();
                   await p;
+                  refusedInARow.delete(i);
                   acked.push(`p${i}`);
                   return;
                 } catch (e) {
@@ -147,6 +152,7 @@ for (const dialect of await testDialects()) {
                   assert.match(m[2], /MANIFEST_BLOB_UNKNOWN|BLOB_UNKNOWN|BLOB_UPLOAD_UNKNOWN/);
                   refusals.push(`p${i}`);
                   refusedPerPush.set(`p${i}`, attempt + 1);
+                  refusedInARow.set(i, attempt + 1);
                   if (attempt >= 60) throw e; // fast passes at grace 0 can take one push's blobs 20+ times in a row
                   // Retried when the pass that took its blob is over: a new pass starts at once, but the retry
                   // is not caught in the middle of one that has already listed what it will take.
