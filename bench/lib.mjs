@@ -171,7 +171,7 @@ export function startCommand(entry) {
   return { env, nodeFlags: m[2].trim().split(/\s+/).filter(Boolean) };
 }
 
-export async function startBerth({ dir, port, nodeArgs = [], auth = 'none', entry: entryArg, dbUri }) {
+export async function startBerth({ dir, port, nodeArgs = [], auth = 'none', entry: entryArg, dbUri, env = {} }) {
   const url = `http://127.0.0.1:${port}`;
   const entry = entryArg ?? process.env.BERTH_ENTRY ?? path.join(ROOT, 'bin/berth.js');
   const cfg = path.join(dir, 'berth-config.yaml');
@@ -204,7 +204,7 @@ export async function startBerth({ dir, port, nodeArgs = [], auth = 'none', entr
     process.execPath,
     [...start.nodeFlags, ...nodeArgs, entry, 'serve', '--config', cfg, '--listen', `127.0.0.1:${port}`, '--data', path.join(dir, 'data')],
     url,
-    { env: { ...process.env, ...start.env, ...(dbUri ? { DB_URI: dbUri } : {}) } },
+    { env: { ...process.env, ...start.env, ...env, ...(dbUri ? { DB_URI: dbUri } : {}) } },
   );
   s.credentials = credentials;
   // With token auth GET /v2/ answers 401 with a challenge: that also means "ready".
