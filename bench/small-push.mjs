@@ -170,7 +170,11 @@ async function push(srv) {
       autoReads: per(t.autoReads),
       connectWaitMs: per(t.connectWaitMs),
       xactCommit: per((await xactCommits(srv)) - x0),
-      statements: Object.fromEntries(Object.entries(t.statements).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, per(v)])),
+      statements: Object.fromEntries(
+        Object.entries(t.statements)
+          .sort((a, b) => b[1] - a[1])
+          .map(([k, v]) => [k, per(v)]),
+      ),
     };
   }
   return {

@@ -36,7 +36,11 @@ pg.Pool.prototype.connect = function (cb) {
   const t0 = process.hrtime.bigint();
   connects++;
   const p = origConnect.call(this, cb);
-  if (p && typeof p.then === 'function') p.then(() => (connectWaitMs += Number(process.hrtime.bigint() - t0) / 1e6), () => {});
+  if (p && typeof p.then === 'function')
+    p.then(
+      () => (connectWaitMs += Number(process.hrtime.bigint() - t0) / 1e6),
+      () => {},
+    );
   return p;
 };
 process.on('SIGUSR2', () => {

@@ -28,7 +28,12 @@ interface PgConnection {
   bind(q: { portal: string; statement: string; values: unknown[] }): void;
   execute(q: { portal: string; rows?: number }): void;
 }
-export type QueryClass = new (config: { name?: string; text: string; values: unknown[]; callback: (err: Error | null, res: QueryResult) => void }) => PgQuery;
+export type QueryClass = new (config: {
+  name?: string;
+  text: string;
+  values: unknown[];
+  callback: (err: Error | null, res: QueryResult) => void;
+}) => PgQuery;
 
 /** pg's Query with BEGIN sent before the statement, in the same exchange. */
 export function beginThenQueryClass(Query: QueryClass): QueryClass {
@@ -58,4 +63,3 @@ export function beginThenQueryClass(Query: QueryClass): QueryClass {
     }
   } as unknown as QueryClass;
 }
-
