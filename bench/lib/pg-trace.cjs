@@ -4,7 +4,8 @@
 // by PG_TRACE_OUT (counters since the previous report), so a bench can take one report per run.
 'use strict';
 const fs = require('node:fs');
-const pg = require('pg');
+// The server's own pg (its checkout's node_modules), not this checkout's.
+const pg = require('node:module').createRequire(process.argv[1])('pg');
 let counts = {};
 let roundTrips = 0;
 let connectWaitMs = 0;
@@ -20,6 +21,8 @@ pg.Client.prototype.query = function (config, values, cb) {
     const key = text.trim().replace(/\s+/g, ' ').slice(0, 70);
     counts[key] = (counts[key] ?? 0) + 1;
     const word = key.slice(0, 8).toLowerCase();
+    // Berth's BEGIN sent with the transaction's first statement (src/db/pg-begin.ts): one round trip, both.
+    if (config && typeof config === 'object' && 'beginDone' in config) this.__tx = true;
     if (/^(begin|start)/.test(word)) this.__tx = true;
     else if (/^(commit|rollback|end)/.test(word)) {
       this.__tx = false;
