@@ -17,7 +17,8 @@
 // last sample). --trace (PostgreSQL): each server runs with bench/lib/pg-trace.cjs preloaded, and each run also reports
 // per push the round trips to PostgreSQL, the transactions (BEGIN…COMMIT, and writes outside one: each a commit that
 // waits for the WAL flush), the time waiting for a pooled connection, and the commits PostgreSQL counted for the
-// database (pg_stat_database.xact_commit: read-only transactions included).
+// database (pg_stat_database.xact_commit: read-only transactions included). --pg-options-a '-c name=value': session
+// settings (libpq's `options`) for this checkout's server only, e.g. with --baseline this checkout's own bin/berth.js.
 import os from 'node:os';
 import path from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -45,6 +46,7 @@ const opt = parseArgs(process.argv.slice(2), {
   json: '',
   db: 'sqlite',
   trace: false,
+  'pg-options-a': '',
 });
 const log = (s) => process.stderr.write(s + '\n');
 const load1 = () => +os.loadavg()[0].toFixed(2);
@@ -67,7 +69,14 @@ async function start(label, entry) {
   let pg;
   try {
     if (opt.db === 'postgres') pg = await createPostgresDatabase();
-    const s = await startBerth({ dir, port: await freePort(), auth: 'token', entry, nodeArgs, dbUri: pg?.uri });
+    let dbUri = pg?.uri;
+    if (dbUri && label === 'A' && opt['pg-options-a']) {
+      // Session settings for this checkout's server only (an A/B of a setting with the same build on both sides).
+      const u = new URL(dbUri);
+      u.searchParams.set('options', opt['pg-options-a']);
+      dbUri = u.toString();
+    }
+    const s = await startBerth({ dir, port: await freePort(), auth: 'token', entry, nodeArgs, dbUri });
     const srv = { label, entry, dir, s, pg, traceOut };
     servers.push(srv);
     return srv;
