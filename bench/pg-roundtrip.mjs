@@ -38,12 +38,21 @@ const run = async (count) => {
 };
 await run(300); // warm-up: connections, prepared statements, JIT
 process.stdout.write('ready\\n');
-await new Promise((r) => process.stdin.once('data', r));
-process.stdin.destroy();
+let input = '';
+const waitFor = (word) =>
+  new Promise((r) => {
+    const check = () => input.includes(word) && (process.stdin.off('data', onData), r());
+    const onData = (d) => ((input += d), check());
+    process.stdin.on('data', onData);
+    check();
+  });
+await waitFor('go');
 const c0 = process.cpuUsage();
 await run(Number(n));
 const c = process.cpuUsage(c0);
 process.stdout.write(JSON.stringify({ cpu: (c.user + c.system) / 1e6 }) + '\\n');
+await waitFor('close'); // the backends are sampled before the pool closes them
+process.stdin.destroy();
 await o.close();
 `;
 
@@ -79,9 +88,10 @@ async function once(root) {
         ),
       );
     const b0 = await backends();
-    child.stdin.end('go\n');
+    child.stdin.write('go\n');
     const { cpu } = JSON.parse(await line());
     const b1 = await backends();
+    child.stdin.end('close\n');
     const pgCpu = [...b1].reduce((s, [pid, v]) => s + v - (b0.get(pid) ?? 0), 0);
     await new Promise((r) => child.on('exit', r));
     return { cpu, pgCpu };

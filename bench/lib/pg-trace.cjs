@@ -21,8 +21,6 @@ pg.Client.prototype.query = function (config, values, cb) {
     const key = text.trim().replace(/\s+/g, ' ').slice(0, 70);
     counts[key] = (counts[key] ?? 0) + 1;
     const word = key.slice(0, 8).toLowerCase();
-    // Berth's BEGIN sent with the transaction's first statement (src/db/pg-begin.ts): one round trip, both.
-    if (config && typeof config === 'object' && 'beginDone' in config) this.__tx = true;
     if (/^(begin|start)/.test(word)) this.__tx = true;
     else if (/^(commit|rollback|end)/.test(word)) {
       this.__tx = false;

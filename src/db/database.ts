@@ -3,14 +3,13 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Kysely, PostgresDialect } from 'kysely';
 import SQLite from 'better-sqlite3';
+import type { Pool, PoolClient } from 'pg';
 import type { Database } from './types.js';
 import { migrate } from './migrations.js';
 import { WalGroupSync } from './wal-sync.js';
 import { CHECKPOINT_DEFAULTS, WalCheckpointer, type CheckpointSettings } from './checkpointer.js';
 import { QueryCounter } from './query-counter.js';
 import { ImmediateSqliteDialect } from './sqlite-dialect.js';
-import { nameStatements } from './pg-statements.js';
-import type { QueryClass } from './pg-begin.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 export type DB = Kysely<Database>;
@@ -88,7 +87,7 @@ export async function openDatabase(settings: DatabaseSettings): Promise<OpenedDa
   const pool = new pg.Pool({ connectionString: settings.uri, max: settings.maxConnections });
   // An idle client's error (server restart) must not crash the process.
   pool.on('error', () => {});
-  if (settings.namedStatements !== false) nameStatements(pool, pg.Query as unknown as QueryClass);
+  if (settings.namedStatements !== false) nameStatements(pool);
   const queries = new QueryCounter();
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [queries] });
   await migrate(db as Kysely<unknown>, 'postgres');
@@ -100,6 +99,42 @@ export async function openDatabase(settings: DatabaseSettings): Promise<OpenedDa
     queries,
     close: () => db.destroy(),
   };
+}
+
+/** Distinct statement texts given a name (each connection prepares a name on its first use); later ones run unnamed. */
+const MAX_NAMED_STATEMENTS = 1000;
+
+/**
+ * PostgreSQL parses and plans an unnamed statement on every run. Statements with values (what Kysely sends for every
+ * built query: a single statement, never a script) run as named prepared statements instead: pg's client prepares a
+ * name once per connection and afterwards sends only Bind/Execute, in the same round trip as before, and the server
+ * skips parse and plan. One name per distinct SQL text, bounded. A statement whose plan a schema change made invalid
+ * ("cached plan must not change result type", a migration applied by another replica) fails once; its text then gets
+ * a fresh name, prepared anew on the next run. DB_CONNECTION_ARGS.prepared_statements: false turns this off (a pooler
+ * in transaction mode cannot keep a connection's named statements).
+ */
+function nameStatements(pool: Pool): void {
+  const names = new Map<string, string>();
+  let next = 0;
+  pool.on('connect', (client: PoolClient) => {
+    const query = client.query.bind(client) as (...a: unknown[]) => unknown;
+    (client as unknown as { query: (...a: unknown[]) => unknown }).query = (text: unknown, values?: unknown, cb?: unknown) => {
+      if (typeof text !== 'string' || !Array.isArray(values) || values.length === 0) return query(text, values, cb);
+      let name = names.get(text);
+      if (name === undefined && names.size < MAX_NAMED_STATEMENTS) {
+        name = `berth_${next++}`;
+        names.set(text, name);
+      }
+      if (name === undefined) return query(text, values, cb);
+      const run = query({ name, text, values }, cb);
+      if (run instanceof Promise)
+        return run.catch((e: { code?: string }) => {
+          if (e?.code === '0A000' && names.get(text) === name) names.set(text, `berth_${next++}`);
+          throw e;
+        });
+      return run;
+    };
+  });
 }
 
 /**
