@@ -18,6 +18,8 @@ const opt = parseArgs(process.argv.slice(2), { baseline: '', rounds: 6, tx: 3000
 if (!opt.baseline) throw new Error('--baseline <checkout root> is needed');
 const log = (s) => process.stderr.write(s + '\n');
 
+// The child: Berth's database layer of one checkout, a warm-up, then a timed run on the parent's word, then it waits to
+// close its pool until the parent has read its backends' CPU.
 const CHILD = `
 const [root, uri, n, conc] = process.argv.slice(1);
 const { openDatabase } = await import(root + '/dist/db/database.js');
@@ -69,10 +71,12 @@ async function once(root) {
     const waiters = [];
     child.stdout.on('data', (d) => {
       buf += d;
-      for (let i; (i = buf.indexOf('\n')) >= 0; ) {
+      let i = buf.indexOf('\n');
+      while (i >= 0) {
         lines.push(buf.slice(0, i));
         buf = buf.slice(i + 1);
         waiters.shift()?.();
+        i = buf.indexOf('\n');
       }
     });
     const line = async () => {
