@@ -8,14 +8,20 @@
 // while regbench runs, and until the server is idle again (what the pushes left behind: the scanner's queue, flushes).
 //
 //   node bench/small-push.mjs [--rounds 6] [--small 500] [--conc 16] [--baseline ../other/bin/berth.js]
-//                             [--load N] [--cpu-prof DIR] [--json FILE] [--db sqlite|postgres]
+//                             [--load N] [--cpu-prof DIR] [--json FILE] [--db sqlite|postgres] [--trace]
 //
 // --load N: N CPU-bound busy loops beside the servers for the whole run. --cpu-prof DIR: run this checkout's
 // Berth under `node --cpu-prof` (the profile is written into DIR when it stops). --db postgres: each server on a fresh
-// PostgreSQL database (created through BENCH_PG, default postgresql://postgres@127.0.0.1:5432/test, dropped at the end).
+// PostgreSQL database (created through BENCH_PG, default postgresql://postgres@127.0.0.1:5432/test, dropped at the end);
+// its backends' CPU is sampled every 250 ms while a run goes on (a backend the pool closes after 10 s idle keeps its
+// last sample). --trace (PostgreSQL): each server runs with bench/lib/pg-trace.cjs preloaded, and each run also reports
+// per push the round trips to PostgreSQL, the transactions (BEGIN…COMMIT, and writes outside one: each a commit that
+// waits for the WAL flush), the time waiting for a pooled connection, and the commits PostgreSQL counted for the
+// database (pg_stat_database.xact_commit: read-only transactions included). --pg-options-a '-c name=value': session
+// settings (libpq's `options`) for this checkout's server only, e.g. with --baseline this checkout's own bin/berth.js.
 import os from 'node:os';
 import path from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import {
   ROOT,
   cpuSeconds,
@@ -28,6 +34,7 @@ import {
   startBerth,
   startLoad,
 } from './lib.mjs';
+import { formatPaired, pairedRatios } from './lib/ab.mjs';
 
 const opt = parseArgs(process.argv.slice(2), {
   rounds: 6,
@@ -38,6 +45,8 @@ const opt = parseArgs(process.argv.slice(2), {
   'cpu-prof': '',
   json: '',
   db: 'sqlite',
+  trace: false,
+  'pg-options-a': '',
 });
 const log = (s) => process.stderr.write(s + '\n');
 const load1 = () => +os.loadavg()[0].toFixed(2);
@@ -52,11 +61,23 @@ let busy;
 async function start(label, entry) {
   const dir = makeTempDir(undefined, `berth-small-${label}-`);
   const nodeArgs = label === 'A' && opt['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(opt['cpu-prof'])] : [];
+  const traceOut = opt.trace ? path.join(dir, 'pg-trace.json') : undefined;
+  if (traceOut) {
+    nodeArgs.push('--require', path.join(ROOT, 'bench/lib/pg-trace.cjs'));
+    process.env.PG_TRACE_OUT = traceOut; // read by the preload (the server's environment is copied at its start)
+  }
   let pg;
   try {
     if (opt.db === 'postgres') pg = await createPostgresDatabase();
-    const s = await startBerth({ dir, port: await freePort(), auth: 'token', entry, nodeArgs, dbUri: pg?.uri });
-    const srv = { label, entry, dir, s, pg };
+    let dbUri = pg?.uri;
+    if (dbUri && label === 'A' && opt['pg-options-a']) {
+      // Session settings for this checkout's server only (an A/B of a setting with the same build on both sides).
+      const u = new URL(dbUri);
+      u.searchParams.set('options', opt['pg-options-a']);
+      dbUri = u.toString();
+    }
+    const s = await startBerth({ dir, port: await freePort(), auth: 'token', entry, nodeArgs, dbUri });
+    const srv = { label, entry, dir, s, pg, traceOut };
     servers.push(srv);
     return srv;
   } catch (e) {
@@ -80,10 +101,49 @@ async function backendCpu(srv) {
   return new Map(rows.map((r) => [r.pid, cpuSeconds(r.pid) ?? 0]));
 }
 const backendDelta = (a, b) => [...b].reduce((sum, [pid, cpu]) => sum + cpu - (a.get(pid) ?? 0), 0);
+/** Samples the backends' CPU every 250 ms until stopped; returns the last sample of every pid seen. */
+function backendSampler(srv) {
+  const seen = new Map();
+  let stop = false;
+  const loop = (async () => {
+    while (!stop) {
+      for (const [pid, cpu] of await backendCpu(srv)) if (cpu > 0 || !seen.has(pid)) seen.set(pid, cpu);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
+  return async () => {
+    stop = true;
+    await loop;
+    for (const [pid, cpu] of await backendCpu(srv)) if (cpu > 0) seen.set(pid, cpu);
+    return seen;
+  };
+}
+async function xactCommits(srv) {
+  await backendCpu(srv); // connects pgAdmin
+  const db = new URL(srv.pg.uri).pathname.slice(1);
+  await pgAdmin.query('select pg_stat_clear_snapshot()');
+  const { rows } = await pgAdmin.query('select xact_commit::int as c from pg_stat_database where datname = $1', [db]);
+  return rows[0]?.c ?? 0;
+}
+/** The preload's counters since the previous call (it writes them on SIGUSR2). */
+async function traceReport(srv) {
+  if (!srv.traceOut) return undefined;
+  writeFileSync(srv.traceOut, '');
+  process.kill(srv.s.pid, 'SIGUSR2');
+  for (let i = 0; i < 100; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    const t = readFileSync(srv.traceOut, 'utf8');
+    if (t) return JSON.parse(t);
+  }
+  throw new Error('no trace report from the server');
+}
 
 async function push(srv) {
   const l0 = load1();
   const pg0 = await backendCpu(srv);
+  const sampler = srv.pg ? backendSampler(srv) : undefined;
+  if (srv.traceOut) await traceReport(srv);
+  const x0 = srv.pg && opt.trace ? await xactCommits(srv) : 0;
   const cpu0 = cpuSeconds(srv.s.pid);
   const r = await runRegbench(srv.s.url, {
     only: 'push_small',
@@ -103,9 +163,32 @@ async function push(srv) {
     last = now;
   }
   const settled = last - cpu0 - 0.02 * 2; // less the idle seconds' own (under 20 ms each)
-  const pgCpu = srv.pg ? +backendDelta(pg0, await backendCpu(srv)).toFixed(2) : undefined;
+  const pgCpu = sampler ? +backendDelta(pg0, await sampler()).toFixed(2) : undefined;
+  let trace;
+  if (srv.traceOut) {
+    const t = await traceReport(srv);
+    // PostgreSQL reports a backend's commits at most once a second, and an idle one's within 10 s: wait for them.
+    await new Promise((r) => setTimeout(r, 11000));
+    const n = opt.small;
+    const per = (x) => +(x / n).toFixed(2);
+    trace = {
+      roundTrips: per(t.roundTrips),
+      transactions: per(t.explicit + t.autoWrites),
+      explicit: per(t.explicit),
+      autoWrites: per(t.autoWrites),
+      autoReads: per(t.autoReads),
+      connectWaitMs: per(t.connectWaitMs),
+      xactCommit: per((await xactCommits(srv)) - x0),
+      statements: Object.fromEntries(
+        Object.entries(t.statements)
+          .sort((a, b) => b[1] - a[1])
+          .map(([k, v]) => [k, per(v)]),
+      ),
+    };
+  }
   return {
     ...(pgCpu !== undefined ? { pgCpuSecs: pgCpu } : {}),
+    ...(trace ? { trace } : {}),
     cpuSecs: +cpu.toFixed(2),
     settledCpuSecs: +Math.max(cpu, settled).toFixed(2),
     perSec: r.push_small.perSec,
@@ -137,6 +220,7 @@ try {
           `(${r.settledCpuSecs.toFixed(2)} s with the work left behind) ` +
           `(${((r.cpuSecs * 1000) / opt.small).toFixed(2)} ms each)${r.pgCpuSecs !== undefined ? `, PostgreSQL backends ${r.pgCpuSecs} s` : ''}, ${r.perSec}/s, p99 ${r.p99ms} ms, load ${r.load[0]} → ${r.load[1]}`,
       );
+      if (r.trace) log(`  per push: ${JSON.stringify(r.trace, null, 1)}`);
     }
   }
 } finally {
@@ -176,6 +260,18 @@ if (opt.baseline) {
         runs.find((r) => r.round === round && r.server === 'B').settledCpuSecs,
     );
   md.push(`| CPU with the work left behind, this/baseline, median of per-round ratios | ${median(settledRatios).toFixed(3)} | |`);
+  const paired = (f) => {
+    const rs = [];
+    for (let round = 1; round <= opt.rounds; round++)
+      rs.push(f(runs.find((r) => r.round === round && r.server === 'A')) / f(runs.find((r) => r.round === round && r.server === 'B')));
+    return formatPaired(pairedRatios(rs));
+  };
+  md.push(`| Berth CPU to idle, this/baseline | ${paired((r) => r.settledCpuSecs)} | |`);
+  if (opt.db === 'postgres') {
+    md.push(`| PostgreSQL backends' CPU, this/baseline | ${paired((r) => r.pgCpuSecs)} | |`);
+    md.push(`| Berth + backends CPU, this/baseline | ${paired((r) => r.settledCpuSecs + r.pgCpuSecs)} | |`);
+  }
+  md.push(`| manifests/s, this/baseline | ${paired((r) => r.perSec)} | |`);
 }
 md.push(`| load average (1 min) over the runs | ${Math.min(...runs.map((r) => r.load[0]))}–${Math.max(...runs.map((r) => r.load[1]))} | |`);
 console.log(md.join('\n'));

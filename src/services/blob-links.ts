@@ -1,5 +1,5 @@
 // Recording a committed blob in the database and linking it to a repository, and telling when nothing uses one.
-import { type Expression, expressionBuilder, PostgresAdapter, type SqlBool } from 'kysely';
+import { type Expression, expressionBuilder, PostgresAdapter, sql, type SqlBool } from 'kysely';
 import type { DB } from '../db/database.js';
 import type { Database } from '../db/types.js';
 import { retryOnConflict } from '../db/retry.js';
@@ -45,6 +45,30 @@ const recordBlobPg = prepared(5, (db: DB, uploadId: string | null, digest: strin
     .values({ kind: 'blob', repository_id: repositoryId, digest, created_at: now }),
 );
 
+/**
+ * `recordBlobPg` with the repository by name, found in the same statement: nothing is written (and no row returned)
+ * when no repository has the name. The blob PUT's own lookup of the repository was a round trip of its own.
+ */
+const recordBlobByNamePg = prepared(
+  5,
+  (db: DB, uploadId: string | null, digest: string, size: number, now: number, repository: string) =>
+    sql<{ ok: number }>`with repo as (select id from repository where name = ${repository}),
+upload_gone as (delete from upload where id = ${uploadId}::text and exists (select 1 from repo)),
+stored as (
+  insert into blob (digest, size, created_at, last_used_at) select ${digest}::text, ${size}::bigint, ${now}::bigint, ${now}::bigint
+  from repo
+  on conflict (digest) do update set last_used_at = excluded.last_used_at
+),
+linked as (
+  insert into repository_blob (repository_id, digest, created_at) select repo.id, ${digest}::text, ${now}::bigint from repo
+  on conflict (repository_id, digest) do update set created_at = excluded.created_at
+),
+candidate as (
+  insert into gc_candidate (kind, repository_id, digest, created_at) select 'blob', repo.id, ${digest}::text, ${now}::bigint from repo
+)
+select 1 as ok from repo`,
+);
+
 const onPostgres = (db: DB) => db.getExecutor().adapter instanceof PostgresAdapter;
 
 /**
@@ -80,6 +104,30 @@ export async function linkBlob(
       // gc examines the link once past its grace period: garbage if no manifest came to use it.
       await upsertLink(tx, repositoryId, digest, now);
       await recordCandidate(tx, 'blob', repositoryId, digest, now);
+    }),
+  );
+}
+
+/**
+ * PostgreSQL: `linkBlob` for a repository given by name, found in the same statement as the writes. False when no
+ * repository has the name: nothing was written or run (`ensureBytes` neither); the caller creates the repository
+ * and calls `linkBlob`.
+ */
+export async function linkBlobByNamePg(
+  db: DB,
+  repository: string,
+  digest: string,
+  size: number,
+  now: number,
+  uploadId?: string,
+  ensureBytes?: () => Promise<void>,
+): Promise<boolean> {
+  return retryOnConflict(() =>
+    db.transaction().execute(async (tx) => {
+      const { rows } = await recordBlobByNamePg(tx, uploadId ?? null, digest, size, now, repository);
+      if (rows.length === 0) return false;
+      await ensureBytes?.();
+      return true;
     }),
   );
 }

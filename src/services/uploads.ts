@@ -7,7 +7,7 @@ import { UploadInterrupted, UploadTooLarge } from '../storage/blobstore.js';
 import type { ServiceContext } from './context.js';
 import { ensureRepository, type RepositoryCreator } from './repositories.js';
 import { requireRepositoryName } from '../oci/names.js';
-import { linkBlob } from './blob-links.js';
+import { linkBlob, linkBlobByNamePg } from './blob-links.js';
 import type { DB } from '../db/database.js';
 import { prepared } from '../db/prepared.js';
 
@@ -331,11 +331,10 @@ export class UploadService {
       // below under the blob row's lock, with the rest.
       if ((await store.uploadModifiedAt(id).catch(() => undefined)) !== null) throw e;
     }
-    const repo = await ensureRepository(this.ctx, repository, create);
     // A concurrent gc may have removed the blob's bytes (and row) after they were linked: checked, and put back from
     // this upload's data, under the blob row's lock before anything is committed (see linkBlob).
     // A session's row goes in the same transaction that records the blob.
-    await linkBlob(db, repo.id, digest, size, this.ctx.now(), session ? id : undefined, async () => {
+    const ensureBytes = async () => {
       if (await store.stat(digest)) return;
       try {
         await store.commitUpload(id, digest);
@@ -344,7 +343,14 @@ export class UploadService {
         if ((await store.uploadModifiedAt(id).catch(() => undefined)) !== null) throw e;
         throw this.collected(id, 'stored', e);
       }
-    });
+    };
+    const now = this.ctx.now();
+    const uploadId = session ? id : undefined;
+    // PostgreSQL: the repository is found by name in the statement that records the blob; created first only when
+    // it is not there.
+    if (this.ctx.dialect === 'postgres' && (await linkBlobByNamePg(db, repository, digest, size, now, uploadId, ensureBytes))) return;
+    const repo = await ensureRepository(this.ctx, repository, create);
+    await linkBlob(db, repo.id, digest, size, now, uploadId, ensureBytes);
   }
 
   private async discard(id: string): Promise<void> {
