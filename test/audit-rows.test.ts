@@ -2,7 +2,8 @@
 // built at flush time) is the same row as the pull_repo entry record() writes (Quay's metadata, in Quay's key order);
 // a flush of any length keeps every entry once and in order (SQLite: statements of 500, 100, 20, 5 and 1 rows;
 // PostgreSQL: statements of up to 2000 rows as one jsonb value; in one transaction); every column is stored as given
-// (quotes, backslashes, control characters, a lone surrogate as each client encodes it); a flush that fails writes none of its entries and keeps all of them; the last entries are written
+// (quotes, backslashes, control characters, a lone surrogate as each client encodes it; on PostgreSQL a NUL as
+// U+FFFD instead of failing every flush); a flush that fails writes none of its entries and keeps all of them; the last entries are written
 // on close. SQLite and PostgreSQL, real servers.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -211,6 +212,42 @@ for (const dialect of await testDialects()) {
             created_at: 7,
           },
         ]);
+      });
+    });
+
+    test('a NUL in a column does not stop the log on PostgreSQL (written as U+FFFD there; SQLite keeps it)', async () => {
+      await withDatabase(dialect, async (db) => {
+        const warnings: object[] = [];
+        const log = new AuditLog(db, {
+          dialect,
+          enabled: true,
+          flushMs: 60_000,
+          batchSize: 10_000,
+          retentionDays: 0,
+          now: () => 9,
+          log: { warn: (o) => warnings.push(o) },
+        });
+        // As the hook records a refused sign-in: the attempted user name, as sent.
+        log.record({
+          kind: 'login_failure',
+          namespace: 'a\0b',
+          performer: { kind: 'anonymous' },
+          ip: '192.0.2.7',
+          metadata: { type: 'quayauth', username: 'a\0b', useragent: null, status: 403 },
+        });
+        log.recordPull('acme/app', 'v1', 'ua', USER, '192.0.2.7');
+        await log.flush();
+        assert.deepEqual(warnings, []);
+        const written = (await rows(db)).map((r) => [r.kind, r.namespace, r.metadata]);
+        assert.deepEqual(written, [
+          [
+            'login_failure',
+            dialect === 'postgres' ? 'a\ufffdb' : 'a\0b',
+            '{"type":"quayauth","username":"a\\u0000b","useragent":null,"status":403}',
+          ],
+          ['pull_repo', 'acme', '{"repo":"app","namespace":"acme","tag":"v1","useragent":"ua"}'],
+        ]);
+        await log.close();
       });
     });
 

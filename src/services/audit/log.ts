@@ -81,19 +81,23 @@ const PG_INSERT =
 /** Rows per PostgreSQL statement (a bound on one message's size; a normal flush is one statement). */
 const PG_ROWS_PER_STATEMENT = 2000;
 
-/** A lone surrogate (half of a UTF-16 pair): JSON.stringify escapes it as `\udXXX`, which PostgreSQL's jsonb refuses. */
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-/** What a lone surrogate looks like in JSON.stringify's output (a false alarm only costs the slow path). */
-const ESCAPED_SURROGATE = /\\ud[89a-f]/;
+/**
+ * What PostgreSQL cannot store in text: a lone surrogate (half of a UTF-16 pair; pg's client wrote it as U+FFFD, jsonb
+ * refuses JSON.stringify's `\udXXX`) and NUL (refused either way). Written as U+FFFD.
+ */
+const UNSTORABLE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]|\0/g;
+/** What those look like in JSON.stringify's output (a false alarm only costs the slow path). */
+const ESCAPED_UNSTORABLE = /\\u(?:d[89a-f]|0000)/;
 
 /**
- * The JSON parameter of PG_INSERT for `rows` (each the COLUMNS values). Strings come out as pg's client writes a text
- * parameter (UTF-8, a lone surrogate as U+FFFD), so the rows are the bytes one parameter per value gave.
+ * The JSON parameter of PG_INSERT for `rows` (each the COLUMNS values). Strings come out as pg's client wrote a text
+ * parameter (UTF-8, a lone surrogate as U+FFFD), so the rows are the bytes one parameter per value gave. A NUL, which
+ * failed the whole flush before (and every retry after it, until MAX_PENDING dropped it), is written as U+FFFD too.
  */
 function pgRowsJson(rows: unknown[][]): string {
   const text = JSON.stringify(rows);
-  if (!ESCAPED_SURROGATE.test(text)) return text;
-  return JSON.stringify(rows.map((r) => r.map((v) => (typeof v === 'string' ? v.replace(LONE_SURROGATE, '\ufffd') : v))));
+  if (!ESCAPED_UNSTORABLE.test(text)) return text;
+  return JSON.stringify(rows.map((r) => r.map((v) => (typeof v === 'string' ? v.replace(UNSTORABLE, '\ufffd') : v))));
 }
 
 type Row = {
