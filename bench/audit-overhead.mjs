@@ -201,7 +201,8 @@ for (let round = 1, session = 1; round <= opt.rounds; session++) {
       }
     }
   } finally {
-    // On PostgreSQL both servers write to the one database: with the log on in both (--vs-root), twice the entries.
+    // On PostgreSQL both servers write to the one database: with the log on in both (--vs-root), twice the entries
+    // (less what the other server still buffers: it stops after this count).
     const expected = (measured + 1) * (opt.reqs + opt.small) * (opt.db === 'postgres' && servers.off.audit ? 2 : 1);
     await servers.on.stop(async () => {
       if (servers.on.audit)
