@@ -6,7 +6,7 @@
 //
 //   node bench/audit-overhead.mjs [--rounds 24] [--sessions 12] [--reqs 4000] [--small 50] [--conc 16] [--auth 0|1]
 //                                 [--same 1] [--node-flags production|none|"a b"] [--db sqlite|postgres] [--pg URI]
-//                                 [--port-base N] [--vs-root DIR] [--json FILE]
+//                                 [--port-base N] [--vs-root DIR] [--on-config "K: V; K: V"] [--off-config "…"] [--json FILE]
 //
 // Each session starts a fresh pair of servers (in alternating order) and runs rounds/sessions rounds on them, each
 // round alternating which server goes first. --same 1: both servers with the audit log off (an A/A run: the noise
@@ -19,6 +19,9 @@
 // --port-base N: the servers listen on N and N+1 (default: any free ports).
 // --vs-root DIR: old against new, both with the audit log on: "on" is this checkout, "off" the build in DIR (another
 // worktree with its own dist/, e.g. the commit before a change).
+// --on-config / --off-config: extra config.yaml lines for that server, separated by ";" (a key given there replaces the
+// bench's own, e.g. --off-config "AUDIT_LOG_ENABLED: true" --on-config "AUDIT_LOG_BATCH_SIZE: 5000": one setting against
+// another, both with the log on).
 // Prints one line per run and a markdown summary: the median of per-round CPU ratios with quartiles, min–max and a
 // bootstrap 90% interval of that median. Target: under 5% more server CPU per GET.
 import { execFile } from 'node:child_process';
@@ -52,6 +55,8 @@ const opt = parseOptions({
   pg: process.env.BERTH_BENCH_PG ?? 'postgresql://postgres@127.0.0.1:5432/audit4',
   'port-base': 0,
   'vs-root': '',
+  'on-config': '',
+  'off-config': '',
   json: '',
 });
 const nodeFlags = nodeFlagsOption(opt['node-flags']);
@@ -89,7 +94,12 @@ async function startBerth(k, audit) {
           'FEATURE_USER_CREATION: false',
         );
       else cfg.push('AUTHENTICATION_TYPE: None');
-      return cfg;
+      const extra = String(opt[`${k}-config`] || '')
+        .split(';')
+        .map((l) => l.trim())
+        .filter(Boolean);
+      const keys = new Set(extra.map((l) => l.split(':')[0].trim()));
+      return [...cfg.filter((l) => !keys.has(l.split(':')[0].trim())), ...extra];
     },
     nodeFlags,
   });
@@ -191,7 +201,9 @@ for (let round = 1, session = 1; round <= opt.rounds; session++) {
       }
     }
   } finally {
-    const expected = (measured + 1) * (opt.reqs + opt.small);
+    // On PostgreSQL both servers write to the one database: with the log on in both (--vs-root), twice the entries
+    // (less what the other server still buffers: it stops after this count).
+    const expected = (measured + 1) * (opt.reqs + opt.small) * (opt.db === 'postgres' && servers.off.audit ? 2 : 1);
     await servers.on.stop(async () => {
       if (servers.on.audit)
         log(

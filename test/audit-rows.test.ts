@@ -1,7 +1,9 @@
 // The rows the audit log writes, byte for byte: a pull queued by the hook's fast path (AuditLog.recordPull, its row
 // built at flush time) is the same row as the pull_repo entry record() writes (Quay's metadata, in Quay's key order);
-// a flush of any length keeps every entry once and in order (statements of 500, 100, 20, 5 and 1 rows in one
-// transaction); a flush that fails writes none of its entries and keeps all of them; the last entries are written
+// a flush of any length keeps every entry once and in order (SQLite: statements of 500, 100, 20, 5 and 1 rows;
+// PostgreSQL: statements of up to 2000 rows as one jsonb value; in one transaction); every column is stored as given
+// (quotes, backslashes, control characters, a lone surrogate as each client encodes it; on PostgreSQL a NUL as
+// U+FFFD instead of failing every flush); a flush that fails writes none of its entries and keeps all of them; the last entries are written
 // on close. SQLite and PostgreSQL, real servers.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -133,7 +135,7 @@ for (const dialect of await testDialects()) {
         const log = new AuditLog(db, { dialect, enabled: true, flushMs: 60_000, batchSize: 100_000, retentionDays: 0, now: () => 5 });
         // 1234 = 2×500 + 2×100 + 1×20 + 2×5 + 4×1; then lengths around each statement size.
         let n = 0;
-        for (const len of [1234, 1, 4, 5, 6, 19, 20, 21, 99, 100, 101, 499, 500, 501]) {
+        for (const len of [1234, 1, 4, 5, 6, 19, 20, 21, 99, 100, 101, 499, 500, 501, 4321]) {
           for (let i = 0; i < len; i++, n++) {
             if (n % 3) log.recordPull('acme/app', `t${n}`, 'ua', USER, '127.0.0.1');
             else log.record({ kind: 'push_repo', repository: 'acme/app', performer: { kind: 'anonymous' }, metadata: { tag: `t${n}` } });
@@ -151,6 +153,104 @@ for (const dialect of await testDialects()) {
       });
     });
 
+    test('every column is stored as given, whatever the characters (one jsonb parameter on PostgreSQL)', async () => {
+      await withDatabase(dialect, async (db) => {
+        const log = new AuditLog(db, { dialect, enabled: true, flushMs: 60_000, batchSize: 10_000, retentionDays: 0, now: () => 7 });
+        const odd = 'q"uo\\te\\"d \\u00e9 \\ud800 \t\n\r\u0001\u001f é ü 𝄞 \u2028\u2029 null [0] {"a":1} -- \'; drop';
+        log.record({
+          kind: 'create_robot',
+          namespace: odd,
+          repository: `${odd}/r`,
+          performer: { kind: 'robot', name: odd },
+          ip: odd,
+          metadata: { robot: odd, n: 1.5, nested: { odd } },
+          at: 2 ** 52,
+        });
+        // A lone surrogate (half of a UTF-16 pair) is stored as the database client encodes it: pg as U+FFFD,
+        // better-sqlite3 as its three bytes (read back as three U+FFFD).
+        const bad = dialect === 'postgres' ? '\ufffd' : '\ufffd\ufffd\ufffd';
+        log.record({
+          kind: 'create_robot',
+          namespace: 'a\ud800b',
+          repository: null,
+          performer: { kind: 'user', name: 'x\udc00' },
+          ip: null,
+          metadata: { s: '\ud83d' },
+        });
+        log.recordPull('acme/app', 'v1', 'agent \ud800 "q" \\', USER, null);
+        await log.close();
+        const written = (await rows(db)).map(({ id: _, ...r }) => r);
+        assert.deepEqual(written, [
+          {
+            kind: 'create_robot',
+            namespace: odd,
+            repository: `${odd}/r`,
+            performer_kind: 'robot',
+            performer: odd,
+            ip: odd,
+            metadata: JSON.stringify({ robot: odd, n: 1.5, nested: { odd } }),
+            created_at: 2 ** 52,
+          },
+          {
+            kind: 'create_robot',
+            namespace: `a${bad}b`,
+            repository: null,
+            performer_kind: 'user',
+            performer: `x${bad}`,
+            ip: null,
+            metadata: '{"s":"\\ud83d"}',
+            created_at: 7,
+          },
+          {
+            kind: 'pull_repo',
+            namespace: 'acme',
+            repository: 'acme/app',
+            performer_kind: 'user',
+            performer: 'alice',
+            ip: null,
+            metadata: '{"repo":"app","namespace":"acme","tag":"v1","useragent":"agent \\ud800 \\"q\\" \\\\"}',
+            created_at: 7,
+          },
+        ]);
+      });
+    });
+
+    test('a NUL in a column does not stop the log on PostgreSQL (written as U+FFFD there; SQLite keeps it)', async () => {
+      await withDatabase(dialect, async (db) => {
+        const warnings: object[] = [];
+        const log = new AuditLog(db, {
+          dialect,
+          enabled: true,
+          flushMs: 60_000,
+          batchSize: 10_000,
+          retentionDays: 0,
+          now: () => 9,
+          log: { warn: (o) => warnings.push(o) },
+        });
+        // As the hook records a refused sign-in: the attempted user name, as sent.
+        log.record({
+          kind: 'login_failure',
+          namespace: 'a\0b',
+          performer: { kind: 'anonymous' },
+          ip: '192.0.2.7',
+          metadata: { type: 'quayauth', username: 'a\0b', useragent: null, status: 403 },
+        });
+        log.recordPull('acme/app', 'v1', 'ua', USER, '192.0.2.7');
+        await log.flush();
+        assert.deepEqual(warnings, []);
+        const written = (await rows(db)).map((r) => [r.kind, r.namespace, r.metadata]);
+        assert.deepEqual(written, [
+          [
+            'login_failure',
+            dialect === 'postgres' ? 'a\ufffdb' : 'a\0b',
+            '{"type":"quayauth","username":"a\\u0000b","useragent":null,"status":403}',
+          ],
+          ['pull_repo', 'acme', '{"repo":"app","namespace":"acme","tag":"v1","useragent":"ua"}'],
+        ]);
+        await log.close();
+      });
+    });
+
     test('a flush that fails writes none of its entries and keeps them all', async () => {
       await withDatabase(dialect, async (db) => {
         const warnings: object[] = [];
@@ -162,12 +262,13 @@ for (const dialect of await testDialects()) {
           retentionDays: 0,
           log: { warn: (o) => warnings.push(o) },
         });
-        for (let i = 0; i < 600; i++) log.recordPull('acme/app', `t${i}`, null, undefined, null);
-        // kind is NOT NULL: the 601st entry fails the flush, after 500 rows went into the first statement.
+        for (let i = 0; i < 2600; i++) log.recordPull('acme/app', `t${i}`, null, undefined, null);
+        // kind is NOT NULL: the last entry fails the flush, after the first statements went in (SQLite: five of
+        // 500 rows; PostgreSQL: one of 2000).
         log.record({ kind: null as unknown as 'pull_repo', repository: 'acme/app', performer: { kind: 'anonymous' } });
         await log.flush();
         assert.equal(warnings.length, 1);
-        assert.equal((warnings[0] as { pending: number }).pending, 601);
+        assert.equal((warnings[0] as { pending: number }).pending, 2601);
         assert.equal((await rows(db)).length, 0, 'no entry of the failed flush is in the database');
         await log.close();
         assert.equal((await rows(db)).length, 0);
