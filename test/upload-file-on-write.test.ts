@@ -39,7 +39,11 @@ for (const dialect of await testDialects()) {
       assert.equal(existsSync(path.join(uploadsDir(s), idOf(loc))), false, 'no file at POST');
       assert.equal(store.dirSync.syncs, syncs, 'no uploads/ fsync at POST');
       const blob = Buffer.from('a small layer');
-      const put = await fetch(`${loc}${loc.includes('?') ? '&' : '?'}digest=${sha256(blob)}`, { method: 'PUT', body: blob, headers: octets });
+      const put = await fetch(`${loc}${loc.includes('?') ? '&' : '?'}digest=${sha256(blob)}`, {
+        method: 'PUT',
+        body: blob,
+        headers: octets,
+      });
       assert.equal(put.status, 201, await put.text());
       const got = await fetch(`${s.url}/v2/lazy/put/blobs/${sha256(blob)}`);
       assert.deepEqual(Buffer.from(await got.arrayBuffer()), blob);
@@ -54,7 +58,7 @@ for (const dialect of await testDialects()) {
       assert.equal(r.status, 202, await r.text());
       assert.ok(existsSync(path.join(uploadsDir(s), idOf(loc))), 'the file exists after the PATCH');
       // A PATCH links nothing: the only directory it can sync is uploads/, where its new file's entry is.
-      assert.ok(store.dirSync.syncs > syncs, 'uploads/ was fsync\'d for the new file');
+      assert.ok(store.dirSync.syncs > syncs, "uploads/ was fsync'd for the new file");
       const rest = Buffer.from(', then the rest');
       const whole = Buffer.concat([chunk, rest]);
       const put = await fetch(`${loc}${loc.includes('?') ? '&' : '?'}digest=${sha256(whole)}`, {
@@ -83,7 +87,11 @@ for (const dialect of await testDialects()) {
       // Declares more than it sends: SIZE_INVALID, the chunk is discarded (the file, made by this write, stays empty).
       const bad = await fetch(loc, { method: 'PATCH', body: blob, headers: { ...octets, 'content-range': `0-${blob.length + 9}` } });
       assert.equal(bad.status, 400);
-      const put = await fetch(`${loc}${loc.includes('?') ? '&' : '?'}digest=${sha256(blob)}`, { method: 'PUT', body: blob, headers: octets });
+      const put = await fetch(`${loc}${loc.includes('?') ? '&' : '?'}digest=${sha256(blob)}`, {
+        method: 'PUT',
+        body: blob,
+        headers: octets,
+      });
       assert.equal(put.status, 201, await put.text());
       const got = await fetch(`${s.url}/v2/lazy/retry/blobs/${sha256(blob)}`);
       assert.deepEqual(Buffer.from(await got.arrayBuffer()), blob);

@@ -8,6 +8,9 @@
 import { newId, randomToken } from '../../crypto/index.js';
 import type { DB } from '../../db/database.js';
 import { prepared } from '../../db/prepared.js';
+import type { DataModelCache } from '../../cache/types.js';
+import { CacheGroups } from '../../cache/types.js';
+import { invalidateAfter } from '../../cache/invalidation.js';
 import type { BerthConfig } from '../../config/load.js';
 import { databaseSecretBox } from '../../startup/secret-key.js';
 import { signBody, SIGNATURE_HEADER } from '../../scanner/notifier.js';
@@ -61,6 +64,12 @@ export interface NotificationOptions {
   config: BerthConfig;
   now?: () => number;
   log?: { warn(obj: object, msg: string): void; info?(obj: object, msg: string): void };
+  /**
+   * The data-model cache: remembers, per repository, whether it has an enabled repo_push notification, so a push to
+   * one without (nearly all) asks no database. Invalidated on every replica by the writes that can add one (create,
+   * reset). Absent: every push by tag asks the database.
+   */
+  cache?: DataModelCache;
 }
 
 // Every push by tag asks this (compiled once, ../../db/prepared.ts): one statement, the repository found by name in it.
@@ -113,6 +122,9 @@ export class NotificationService {
     this.now = opts.now ?? Date.now;
     this.log = opts.log;
     this.publicUrl = `${opts.config.urlScheme}://${opts.config.serverHostname}`;
+    // "No enabled repo_push notification" becomes false only by a create or a reset; a delete or a delivery's failure
+    // can only make a cached "some" stale, and that answer makes the push ask the database anyway.
+    invalidateAfter<NotificationService>(this, opts.cache, ['create', 'reset'], () => [CacheGroups.pushNotifications]);
   }
 
   private get retryMs(): number {
@@ -291,7 +303,15 @@ export class NotificationService {
   /** repo_push: after a manifest was pushed by tag. Never throws (a push never fails for a notification). */
   async repoPushed(repository: string, tags: string[], performer: Performer, origin?: { host: string; scheme: string }): Promise<void> {
     try {
-      const rows = (await enabledByName(this.db, repository, 'repo_push', MAX_FAILURES)).rows as Row[];
+      let rows: Row[] | undefined;
+      const load = async () => {
+        rows = (await enabledByName(this.db, repository, 'repo_push', MAX_FAILURES)).rows as Row[];
+        return rows.length > 0;
+      };
+      const some = this.opts.cache ? await this.opts.cache.fetch(CacheGroups.pushNotifications, repository, load) : await load();
+      if (!some) return;
+      // A cached "some": the rows themselves (failures counted since) are read now.
+      rows ??= (await enabledByName(this.db, repository, 'repo_push', MAX_FAILURES)).rows as Row[];
       if (!rows.length) return;
       // Without SERVER_HOSTNAME, the links name the host the push was sent to (TRUSTED_PROXIES decides on X-Forwarded-*).
       const base = !this.opts.config.serverHostnameSet && origin ? `${origin.scheme}://${origin.host}` : this.publicUrl;
