@@ -247,7 +247,7 @@ for (const dialect of await testDialects()) {
       assert.deepEqual(all[4].json.updated_tags, ['latest', 'foo']);
       assert.equal(all[4].json.repository, 'acme/flaky');
       assert.equal(all[4].headers['x-berth-signature'], sign(n.signing_secret, all[4].body));
-      // And pushes are sent again (the reset reaches a replica that had learnt the repository has none enabled).
+      // And pushes are sent again.
       await pushImage(s.url, 'acme/flaky', 'v4');
       const again = await rx.until('/flaky', 6);
       assert.deepEqual(again[5].json.updated_tags, ['v4']);
