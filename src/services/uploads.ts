@@ -143,8 +143,9 @@ export class UploadService {
       this.live.delete(id);
       if (e instanceof UploadTooLarge) throw new RegistryError('SIZE_INVALID', `blob is larger than ${MAX_BLOB_BYTES} bytes`, { uuid: id });
       // The upload's data vanished under the request (gc removed an expired session): whatever the write reported,
-      // the upload is unknown now. Checked first: a missing file also ends the write "early".
-      if ((await this.ctx.store.uploadModifiedAt(id).catch(() => undefined)) === null) throw this.collected(id, 'written', e);
+      // the upload is unknown now. Checked first: a missing file also ends the write "early". Not for a write that
+      // makes the file (a failed create leaves none; gc taking it meanwhile shows at the row update or the link).
+      if (!create && (await this.ctx.store.uploadModifiedAt(id).catch(() => undefined)) === null) throw this.collected(id, 'written', e);
       if (e instanceof UploadInterrupted)
         throw new RegistryError('BLOB_UPLOAD_INVALID', `the request body ended early: ${e.message}; nothing of it was kept`, { uuid: id });
       throw e;
