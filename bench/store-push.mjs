@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // CPU of the file-system part of a small push, without HTTP or the database: the calls the local blob store makes for
-// regbench's push_small (a session's file at POST; at the PUT its size check, the append of a 4-64 KiB body with its
+// regbench's push_small (a session's file at POST and at the PUT its size check, or neither where the store makes the
+// file at the first write; the append of a 4-64 KiB body with its
 // fdatasync, the link into blobs/ with the fan-out directory's fsync, the existence check, the upload file's removal),
 // --blobs times with --conc at once, in a child process per run that loads dist/storage/fs-blobstore.js of this
 // checkout or of --baseline (another checkout's root), alternating A and B each round. Reports the CPU (all threads of
@@ -32,9 +33,14 @@ if (process.argv[2] === '--child') {
     buf.write(`${runId}:${i}:`, 0);
     const digest = `sha256:${hashHex('sha256', buf)}`;
     const id = newId();
-    await store.createUpload(id);
-    await store.uploadSize(id);
-    await store.appendUpload(id, 0, Readable.from([buf]));
+    // As UploadService does: a store that makes the session's file at its first write (createsUploadOnWrite) gets
+    // no create at POST and no size check at the PUT's write, which makes the file.
+    if (store.createsUploadOnWrite) await store.appendUpload(id, 0, Readable.from([buf]), undefined, undefined, { durable: false });
+    else {
+      await store.createUpload(id);
+      await store.uploadSize(id);
+      await store.appendUpload(id, 0, Readable.from([buf]));
+    }
     await store.syncUpload(id);
     await store.commitUpload(id, digest);
     await store.stat(digest);

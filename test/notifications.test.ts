@@ -247,6 +247,10 @@ for (const dialect of await testDialects()) {
       assert.deepEqual(all[4].json.updated_tags, ['latest', 'foo']);
       assert.equal(all[4].json.repository, 'acme/flaky');
       assert.equal(all[4].headers['x-berth-signature'], sign(n.signing_secret, all[4].body));
+      // And pushes are sent again.
+      await pushImage(s.url, 'acme/flaky', 'v4');
+      const again = await rx.until('/flaky', 6);
+      assert.deepEqual(again[5].json.updated_tags, ['v4']);
       assert.equal((await api(s, 'POST', '/repository/acme/flaky/notification/00000000-no-such/test')).status, 404);
     });
 

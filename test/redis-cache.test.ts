@@ -288,6 +288,34 @@ describe('two replicas with one Redis and one PostgreSQL', () => {
     await within(1000, "b no longer serves the deleted repository's tag", async () => (await get(b, t2)) === 404);
   });
 
+  test('a repo_push notification created on one replica is queued by a push through the other within one second', {
+    skip: skipReplicas,
+  }, async () => {
+    // b learns (and caches) that acme/app has no push notification, then a creates one.
+    await pushImage(b, 'acme/app', 'notif-0', 'notif-0', ownerToken);
+    const created = await api(a, 'POST', '/repository/acme/app/notification/', OWNER, {
+      event: 'repo_push',
+      method: 'webhook',
+      config: { url: 'http://127.0.0.1:9/never' },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.json));
+    const queued = async () => {
+      const n = await a.berth.ctx.db
+        .selectFrom('notification_delivery')
+        .innerJoin('repo_notification', 'repo_notification.id', 'notification_delivery.notification_id')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('repo_notification.uuid', '=', created.json.uuid)
+        .executeTakeFirstOrThrow();
+      return Number(n.n);
+    };
+    let i = 0;
+    await within(1000, 'a push through b queues the new notification', async () => {
+      await pushImage(b, 'acme/app', `notif-${++i}`, `notif-${i}`, ownerToken);
+      return (await queued()) > 0;
+    });
+    assert.equal((await api(a, 'DELETE', `/repository/acme/app/notification/${created.json.uuid}`, OWNER)).status, 204);
+  });
+
   test('Redis killed: both replicas serve from the database, log it once, export berth_redis_up 0; back: 1', {
     skip: skipReplicas,
   }, async () => {

@@ -29,6 +29,8 @@ export const CacheGroups = {
   tags: (repository: string) => `tags:${repository}`,
   /** Proxy cache configurations of organizations (rows as stored, credentials sealed): their create and delete. */
   proxyCache: 'proxycache',
+  /** Whether a repository (key: its name) has a repo_push notification: a notification's create. */
+  pushNotifications: 'pushnotif',
   /** Verified registry tokens (claims by token digest); never invalidated, each entry lives until its token expires. */
   tokens: 'tokens',
 } as const;

@@ -10,14 +10,19 @@ import { prepared } from '../db/prepared.js';
 
 type Tx = Kysely<Database>;
 
-/** The tag's current lifetime (at most one, 0023's unique index), open or ended by its own expiration. */
+/**
+ * The tag's current lifetime (at most one, 0023's unique index), open or ended by its own expiration. `is_current = 1`
+ * is written out, not bound: SQLite re-prepares a statement on every run when a bound value stands where a partial
+ * index's WHERE has a constant (the planner's check that the index applies depends on the value; docs/PERFORMANCE.md,
+ * "Small push, sixth round"). test/sqlite-reprepare.test.ts holds every push statement to that.
+ */
 const currentLifetimeOf = prepared(2, (tx: Tx, repositoryId: number, name: string) =>
   tx
     .selectFrom('tag_history')
     .select(['id', 'manifest_digest', 'end_ts'])
     .where('repository_id', '=', repositoryId)
     .where('name', '=', name)
-    .where('is_current', '=', 1),
+    .where('is_current', '=', sql.lit(1)),
 );
 /** The tag row, its expiration replaced by `expiresAt` (a number or null). */
 const upsertTag = prepared(5, (tx: Tx, repositoryId: number, name: string, manifestId: number, now: number, expiresAt: number | null) =>

@@ -45,6 +45,13 @@ export interface BlobStore {
    */
   createUpload(id: string, opts?: { singleRequest?: boolean }): Promise<void>;
   /**
+   * True when a session's upload area may be made by its first write instead (`appendUpload` at offset 0 with
+   * `create`): the service then does not call `createUpload` when a session starts, and an upload of a session that
+   * nothing was written to yet may not exist (`uploadSize` null). Stores that keep a session's state from its
+   * start (S3: the state row every replica reads) leave it unset.
+   */
+  readonly createsUploadOnWrite?: boolean;
+  /**
    * True while this process is writing or storing a single-request upload (created with `singleRequest` and not
    * yet deleted): gc leaves it alone whatever its age.
    */
@@ -56,8 +63,19 @@ export interface BlobStore {
   /**
    * Appends a stream to an upload, feeding every byte to `hasher` when given.
    * On a failed or truncated stream the upload is cut back to `expectedOffset` bytes.
+   * `create` (only at offset 0, only where `createsUploadOnWrite`): the upload area is made if it does not exist, and
+   * one that does (a write by another replica that crashed before its row counted it) is emptied first. `durable`:
+   * the new area itself must survive a power cut once this resolves (a PATCH, whose session goes on), not only the
+   * bytes (a final PUT, which links them into blobs/ and syncs that directory before it is acknowledged).
    */
-  appendUpload(id: string, expectedOffset: number, body: Readable, hasher?: ContentHasher, limit?: number): Promise<number>;
+  appendUpload(
+    id: string,
+    expectedOffset: number,
+    body: Readable,
+    hasher?: ContentHasher,
+    limit?: number,
+    create?: { durable: boolean },
+  ): Promise<number>;
   /** Cuts an upload back to `size` bytes (drops a rejected chunk). */
   truncateUpload(id: string, size: number): Promise<void>;
   /** Feeds the stored bytes of an upload into a hasher (to resume after a restart). */

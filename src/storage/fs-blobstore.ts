@@ -54,6 +54,9 @@ export class FsBlobStore implements BlobStore {
   /** Single-request uploads this process is writing or storing (see uploadInUse). */
   private readonly single = new Set<string>();
 
+  /** A session's file is made by its first write (`wx` proves it new and empty: no size check, no file at POST). */
+  readonly createsUploadOnWrite = true;
+
   constructor(readonly root: string) {
     this.blobsDir = path.join(root, 'blobs');
     this.uploadsDir = path.join(root, 'uploads');
@@ -166,10 +169,12 @@ export class FsBlobStore implements BlobStore {
     body: Readable,
     hasher?: ContentHasher,
     limit = Number.MAX_SAFE_INTEGER,
+    create?: { durable: boolean },
   ): Promise<number> {
     const file = this.uploadPath(id);
     this.clean.delete(id);
-    const fd = await openFd(file, 'r+');
+    if (create && expectedOffset !== 0) throw new Error(`an upload is made only by its first write (offset 0, not ${expectedOffset})`);
+    const fd = create ? await this.openNew(file) : await openFd(file, 'r+');
     let written = 0;
     let position = expectedOffset;
     let batch: Buffer[] = [];
@@ -214,7 +219,9 @@ export class FsBlobStore implements BlobStore {
         if (batchBytes > 0) await flush();
         await writing;
         // Not after the running write-back: beside it (each fdatasync covers what was written before it began).
-        await Promise.all([fdatasyncFd(fd), syncing]);
+        // A session's new file also needs its entry in uploads/ on disk before the chunk is acknowledged (also when
+        // it was there: a failed earlier attempt made it without syncing the directory).
+        await Promise.all([fdatasyncFd(fd), syncing, create?.durable ? this.dirSync.sync(this.uploadsDir) : undefined]);
         if (syncFailure !== undefined) throw syncFailure;
       } catch (e) {
         await writing.catch(() => {});
@@ -228,6 +235,27 @@ export class FsBlobStore implements BlobStore {
     }
     this.clean.add(id);
     return written;
+  }
+
+  /**
+   * Opens a session's file for its first write: `wx` makes it, and proves it empty, in one call. One that exists
+   * (written by a replica that crashed before its row counted the bytes, or by an earlier attempt at this chunk) is
+   * emptied: the row, which says 0, is the truth.
+   */
+  private async openNew(file: string): Promise<number> {
+    try {
+      return await openFd(file, 'wx');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const fd = await openFd(file, 'r+');
+    try {
+      await ftruncateFd(fd, 0);
+    } catch (e) {
+      await closeFd(fd);
+      throw e;
+    }
+    return fd;
   }
 
   async truncateUpload(id: string, size: number): Promise<void> {

@@ -25,7 +25,7 @@ export function buildAudit(ctx: ServiceContext, opts: { log?: { warn(obj: object
     retentionDays: raw.LOGS_RETENTION_DAYS,
     now: ctx.now,
   });
-  const notifications = new NotificationService({ db: ctx.db, config: ctx.config, now: ctx.now });
+  const notifications = new NotificationService({ db: ctx.db, config: ctx.config, now: ctx.now, cache: ctx.cache });
   if (opts.log) {
     log.opts.log = opts.log;
     notifications.log = opts.log;

@@ -8,6 +8,9 @@
 import { newId, randomToken } from '../../crypto/index.js';
 import type { DB } from '../../db/database.js';
 import { prepared } from '../../db/prepared.js';
+import type { DataModelCache } from '../../cache/types.js';
+import { CacheGroups } from '../../cache/types.js';
+import { invalidateAfter } from '../../cache/invalidation.js';
 import type { BerthConfig } from '../../config/load.js';
 import { databaseSecretBox } from '../../startup/secret-key.js';
 import { signBody, SIGNATURE_HEADER } from '../../scanner/notifier.js';
@@ -61,17 +64,24 @@ export interface NotificationOptions {
   config: BerthConfig;
   now?: () => number;
   log?: { warn(obj: object, msg: string): void; info?(obj: object, msg: string): void };
+  /**
+   * The data-model cache: remembers, per repository, whether it has a repo_push notification, so a push to one without
+   * (nearly all) asks no database. Invalidated on every replica by a create, the only write that can add one. Absent:
+   * every push by tag asks the database.
+   */
+  cache?: DataModelCache;
 }
 
-// Every push by tag asks this (compiled once, ../../db/prepared.ts): one statement, the repository found by name in it.
-const enabledByName = prepared(3, (db: DB, repository: string, event: string, maxFailures: number) =>
+// A push by tag asks this (compiled once, ../../db/prepared.ts) unless the cache knows the repository has none: one
+// statement, the repository found by name in it. Disabled ones too (filtered after): whether a repository has any is
+// what the cache keeps, and only a create changes that from none to some.
+const byName = prepared(2, (db: DB, repository: string, event: string) =>
   db
     .selectFrom('repo_notification')
     .innerJoin('repository', 'repository.id', 'repo_notification.repository_id')
     .selectAll('repo_notification')
     .where('repository.name', '=', repository)
-    .where('repo_notification.event', '=', event)
-    .where('repo_notification.number_of_failures', '<', maxFailures),
+    .where('repo_notification.event', '=', event),
 );
 const enabledNotifications = prepared(3, (db: DB, repositoryId: number, event: string, maxFailures: number) =>
   db
@@ -113,6 +123,9 @@ export class NotificationService {
     this.now = opts.now ?? Date.now;
     this.log = opts.log;
     this.publicUrl = `${opts.config.urlScheme}://${opts.config.serverHostname}`;
+    // "No repo_push notification" becomes false only by a create; a delete can only make a cached "some" stale, and
+    // that answer makes the push read the rows anyway.
+    invalidateAfter<NotificationService>(this, opts.cache, ['create'], () => [CacheGroups.pushNotifications]);
   }
 
   private get retryMs(): number {
@@ -291,7 +304,16 @@ export class NotificationService {
   /** repo_push: after a manifest was pushed by tag. Never throws (a push never fails for a notification). */
   async repoPushed(repository: string, tags: string[], performer: Performer, origin?: { host: string; scheme: string }): Promise<void> {
     try {
-      const rows = (await enabledByName(this.db, repository, 'repo_push', MAX_FAILURES)).rows as Row[];
+      let all: Row[] | undefined;
+      const load = async () => {
+        all = (await byName(this.db, repository, 'repo_push')).rows as Row[];
+        return all.length > 0;
+      };
+      const some = this.opts.cache ? await this.opts.cache.fetch(CacheGroups.pushNotifications, repository, load) : await load();
+      if (!some) return;
+      // A cached "some": the rows themselves are read now. Disabled ones (MAX_FAILURES, until a reset) send nothing.
+      all ??= (await byName(this.db, repository, 'repo_push')).rows as Row[];
+      const rows = all.filter((r) => Number(r.number_of_failures) < MAX_FAILURES);
       if (!rows.length) return;
       // Without SERVER_HOSTNAME, the links name the host the push was sent to (TRUSTED_PROXIES decides on X-Forwarded-*).
       const base = !this.opts.config.serverHostnameSet && origin ? `${origin.scheme}://${origin.host}` : this.publicUrl;
