@@ -122,7 +122,7 @@ async function pushImage(url) {
  * request path (node's http, Fastify's router, Request, Reply.send) specialised for exactly that shape; the first
  * request of another shape, such as the "on" server's first scrape, deoptimises ~30 of those functions and they come
  * back polymorphic. That loss of specialisation was most of what this bench used to charge to metrics (docs/PERFORMANCE.md,
- * "Metrics, sixth round": 37.5% without, 3.4% with); a server with real traffic never has that specialisation.
+ * "Metrics, sixth round": 11.8% without, 0.0% with, load 2–3); a server with real traffic never has that specialisation.
  */
 async function otherTraffic(url, image) {
   const paths = [
