@@ -7,13 +7,19 @@
 //   node bench/metrics-overhead.mjs [--gets 4000] [--rounds 24] [--sessions 4] [--conc 16] [--scrape-every 4000]
 //                                   [--json FILE] [--same 1] [--together 1] [--node-flags production|none|"a b"]
 //                                   [--on-config "KEY: value; KEY2: value"] [--scrape-probe 200] [--warm 8000]
-//                                   [--b-root DIR] [--b-metrics 1]
+//                                   [--b-root DIR] [--b-metrics 1] [--b-scrape-every N] [--b-config "K: v"]
+//                                   [--prep-scrape 0] [--mixed 20]
 //
 // --same 1: both servers without metrics (an A/A run: the noise floor; run as many rounds as the A/B).
 // --on-config: more config lines for the "on" server, e.g. "METRICS_NODE_COLLECTORS: [process, heap]" to see what
 // one collector costs. --node-flags: V8 flags of both servers, by default those of `npm start` and the Containerfiles.
 // --b-root DIR: the "off" server runs that checkout's build (built first), e.g. main's, to compare two builds;
-// --b-metrics 1: the "off" server has metrics on too (scraped like "on"), so "on" vs "off" is build A vs build B.
+// --b-metrics 1: the "off" server has metrics on too (scraped like "on"), so "on" vs "off" is build A vs build B
+// (without --b-root: the same build, e.g. with --b-scrape-every or --b-config to price one switch of a metrics-on server).
+// --b-scrape-every N: the "off" server's scrape interval when it has metrics (default: --scrape-every; 0: never).
+// --b-config: more config lines for the "off" server. --prep-scrape 0: no scrape before the measured rounds.
+// --mixed N: each server answers N rounds of other requests after its warm-up (otherTraffic; default 20; 0: none,
+// the bench before the sixth round).
 // BERTH_BENCH_PORTS=21000-21099: the servers' ports from that range.
 // --scrape-probe N: at the end, the CPU of N back-to-back scrapes of an idle metrics-on server (CPU per scrape).
 //
@@ -51,12 +57,20 @@ const opt = parseOptions({
   'scrape-probe': 0,
   'b-root': '',
   'b-metrics': 0,
+  'prep-scrape': 1,
+  'b-scrape-every': -1,
+  'b-config': '',
+  mixed: 20,
 });
 const nodeFlags = nodeFlagsOption(opt['node-flags']);
-const onConfig = String(opt['on-config'])
-  .split(';')
-  .map((l) => l.trim())
-  .filter(Boolean);
+const configLines = (s) =>
+  String(s)
+    .split(';')
+    .map((l) => l.trim())
+    .filter(Boolean);
+const onConfig = configLines(opt['on-config']);
+const bConfig = configLines(opt['b-config']);
+const bScrapeEvery = opt['b-scrape-every'] >= 0 ? opt['b-scrape-every'] : opt['scrape-every'];
 
 // Open registry (no token checks): the request path is at its cheapest, so the share metrics take is at its largest.
 async function startBerth(metrics, b = false) {
@@ -70,6 +84,7 @@ async function startBerth(metrics, b = false) {
       'AUTHENTICATION_TYPE: None',
       'FEATURE_SECURITY_SCANNER: false',
       ...(metrics && !b ? onConfig : []),
+      ...(b ? bConfig : []),
     ],
     nodeFlags,
   });
@@ -97,6 +112,34 @@ async function pushImage(url) {
     headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
   });
   if (r.status !== 201) throw new Error(`manifest push: ${r.status}`);
+  return { config, layer, manifest: sha(Buffer.from(manifest)) };
+}
+
+/**
+ * Other traffic, the same for both servers (--mixed N times each): what any registry answers besides manifest GETs
+ * (a /v2/ probe, HEADs, a blob, a tag list, a 404, GET /metrics: 200 with metrics, 404 without), from another client
+ * (fetch). Without it the "off" server only ever sees one request shape from one client, and V8 keeps the whole
+ * request path (node's http, Fastify's router, Request, Reply.send) specialised for exactly that shape; the first
+ * request of another shape, such as the "on" server's first scrape, deoptimises ~30 of those functions and they come
+ * back polymorphic. That loss of specialisation was most of what this bench used to charge to metrics (docs/PERFORMANCE.md,
+ * "Metrics, sixth round": 11.8% without, 0.0% with, load 2–3); a server with real traffic never has that specialisation.
+ */
+async function otherTraffic(url, image) {
+  const paths = [
+    ['GET', '/v2/'],
+    ['HEAD', '/v2/bench/app/manifests/v1'],
+    ['GET', `/v2/bench/app/manifests/${image.manifest}`],
+    ['GET', `/v2/bench/app/blobs/${image.config.digest}`],
+    ['HEAD', `/v2/bench/app/blobs/${image.layer.digest}`],
+    ['GET', '/v2/bench/app/tags/list'],
+    ['GET', '/v2/bench/app/manifests/missing'],
+    ['GET', '/metrics'],
+  ];
+  for (let i = 0; i < opt.mixed; i++)
+    for (const [method, p] of paths) {
+      const r = await fetch(`${url}${p}`, { method, headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+      await r.arrayBuffer();
+    }
 }
 
 /** `conc` keep-alive loops of GET manifest until `total` were sent; `between(n)` runs after every `every` of them. */
@@ -139,10 +182,11 @@ async function load(url, total, conc, every = 0, between = async () => {}) {
 /** Warm server: one image pushed, JIT warmed; the scraper (metrics on) runs only while it is measured. */
 async function prepare(metrics, b = false) {
   const server = await startBerth(metrics, b);
-  await pushImage(server.url);
+  const image = await pushImage(server.url);
   await load(server.url, opt.warm, opt.conc);
-  if (metrics) await scrape(server);
-  return { metrics, ...server };
+  await otherTraffic(server.url, image);
+  if (metrics && opt['prep-scrape']) await scrape(server);
+  return { metrics, b, ...server };
 }
 
 async function scrape(server) {
@@ -155,7 +199,7 @@ async function measure(server) {
   let scrapes = 0;
   const cpu0 = cpuSeconds(server.pid);
   const t0 = performance.now();
-  const n = await load(server.url, opt.gets, opt.conc, server.metrics ? opt['scrape-every'] : 0, async () => {
+  const n = await load(server.url, opt.gets, opt.conc, server.metrics ? (server.b ? bScrapeEvery : opt['scrape-every']) : 0, async () => {
     await scrape(server);
     scrapes++;
   });
@@ -194,9 +238,11 @@ for (let round = 1, session = 1; round <= opt.rounds; session++) {
     // One unmeasured round each: the first round after a start costs both servers far more than the next ones.
     for (const key of ['on', 'off']) await load(servers[key].url, opt.gets, opt.conc);
     for (let i = 0; i < perSession && round <= opt.rounds; i++, round++) {
-      // (round + session): the first round of a session starts with "on" in one session and "off" in the next
-      // (round alone put "on" first in every session's first round whenever rounds per session was even).
-      const order = (round + session) % 2 ? ['on', 'off'] : ['off', 'on'];
+      // (i + session), i the round within its session: the first round of a session starts with "on" in one session and
+      // "off" in the next, and the rounds of a session alternate. (round alone put "on" first in every session's first
+      // round whenever rounds per session was even; round + session put "off" first in every round whenever there was
+      // one round per session, e.g. --rounds 12 --sessions 12: an A/A then gave 1.164, CI 1.031–1.180.)
+      const order = (i + session) % 2 ? ['on', 'off'] : ['off', 'on'];
       // --together 1: both servers under load at the same time, so both meet exactly the same machine.
       const results = opt.together
         ? await Promise.all(order.map((key) => measure(servers[key])))
