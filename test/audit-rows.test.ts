@@ -49,6 +49,21 @@ async function rows(db: DB) {
   }));
 }
 
+/** A log that only the test flushes (its timer a minute off, no retention), its warnings collected. */
+function manualLog(db: DB, dialect: TestDialect, batchSize: number, now?: () => number) {
+  const warnings: object[] = [];
+  const log = new AuditLog(db, {
+    dialect,
+    enabled: true,
+    flushMs: 60_000,
+    batchSize,
+    retentionDays: 0,
+    ...(now ? { now } : {}),
+    log: { warn: (o) => warnings.push(o) },
+  });
+  return { log, warnings };
+}
+
 const USER: Principal = { kind: 'user', id: 7, name: 'alice', superuser: false, ownerId: null };
 const ROBOT: Principal = { kind: 'robot', id: 8, name: 'acme+deployer', superuser: false, ownerId: 3 };
 
@@ -217,16 +232,7 @@ for (const dialect of await testDialects()) {
 
     test('a NUL in a column does not stop the log on PostgreSQL (written as U+FFFD there; SQLite keeps it)', async () => {
       await withDatabase(dialect, async (db) => {
-        const warnings: object[] = [];
-        const log = new AuditLog(db, {
-          dialect,
-          enabled: true,
-          flushMs: 60_000,
-          batchSize: 10_000,
-          retentionDays: 0,
-          now: () => 9,
-          log: { warn: (o) => warnings.push(o) },
-        });
+        const { log, warnings } = manualLog(db, dialect, 10_000, () => 9);
         // As the hook records a refused sign-in: the attempted user name, as sent.
         log.record({
           kind: 'login_failure',
@@ -253,15 +259,7 @@ for (const dialect of await testDialects()) {
 
     test('a flush that fails writes none of its entries and keeps them all', async () => {
       await withDatabase(dialect, async (db) => {
-        const warnings: object[] = [];
-        const log = new AuditLog(db, {
-          dialect,
-          enabled: true,
-          flushMs: 60_000,
-          batchSize: 100_000,
-          retentionDays: 0,
-          log: { warn: (o) => warnings.push(o) },
-        });
+        const { log, warnings } = manualLog(db, dialect, 100_000);
         for (let i = 0; i < 2600; i++) log.recordPull('acme/app', `t${i}`, null, undefined, null);
         // kind is NOT NULL: the last entry fails the flush, after the first statements went in (SQLite: five of
         // 500 rows; PostgreSQL: one of 2000).
