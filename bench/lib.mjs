@@ -9,6 +9,9 @@ import { createHash, randomBytes, randomFillSync } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median } from './lib/ab.mjs';
+
+export { median };
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const REGBENCH = process.env.REGBENCH ?? '/work/shared/bench/regbench.mjs';
@@ -296,6 +299,16 @@ export function rssSampler(pid, everyMs = 100) {
  * writes `mib` MiB in `chunkMiB` chunks with write(2), then one fsync(2), as a registry
  * that fsyncs a blob before committing it would. Returns MB/s (10^6 bytes per second).
  */
+/**
+ * `n` runs of diskFsyncWrite in a row; MBps is their median (`all` keeps each). One probe of a few hundred MiB can
+ * fit the host's write cache and read 3× the disk's rate; the median of several is what the disk sustains.
+ */
+export function diskProbes(dir, mib, n, chunkMiB = 8) {
+  const runs = Array.from({ length: n }, () => diskFsyncWrite(dir, mib, chunkMiB));
+  const all = runs.map((r) => r.MBps);
+  return { mib: runs[0].mib, MBps: median(all), all, fsyncSecs: runs.map((r) => r.fsyncSecs) };
+}
+
 export function diskFsyncWrite(dir, mib, chunkMiB = 8) {
   const file = path.join(dir, `disk-probe-${process.pid}`);
   const buf = Buffer.alloc(chunkMiB << 20);
@@ -639,6 +652,5 @@ export async function repeatedPull(base, { mib, tries = 5, credentials, serverPi
     }
     all.push(+(r.bytes / 1e6 / (r.ms / 1000)).toFixed(1));
   }
-  const mid = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  return { MBps: mid(all), all, ...(serverPid ? { serverCpuSecs: +mid(cpu).toFixed(2) } : {}) };
+  return { MBps: median(all), all, ...(serverPid ? { serverCpuSecs: +median(cpu).toFixed(2) } : {}) };
 }
