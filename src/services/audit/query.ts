@@ -146,7 +146,8 @@ export class AuditQueries {
     let q = this.db.selectFrom('audit_log').where('created_at', '>=', f.start);
     if (after && after.at < f.end) {
       const { at, id } = after;
-      q = q.where('created_at', '<=', at).where((eb) => eb.or([eb('created_at', '<', at), eb('id', '<', id)]));
+      // A template, not eb.or(): Kysely builds and compiles every page's query anew, and the builder's OR cost ~50 µs.
+      q = q.where('created_at', '<=', at).where(sql<boolean>`(created_at < ${at} or id < ${id})`);
     } else q = q.where('created_at', '<', f.end);
     if ('repository' in scope) q = q.where('repository', '=', scope.repository);
     else if ('namespace' in scope) q = q.where('namespace', '=', scope.namespace);
@@ -157,7 +158,7 @@ export class AuditQueries {
 
   /** Up to `limit` entries past `after` (from the newest without it), newest first: an index range read in order. */
   private page(scope: LogScope, f: LogFilter, after: PagePosition | undefined, limit: number) {
-    return this.base(scope, f, after).selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
+    return this.base(scope, f, after).selectAll().orderBy(sql`created_at desc, id desc`).limit(limit).execute();
   }
 
   /** One page, newest first. Entries still in this process's buffer are written first, so a reader sees its own actions. */
