@@ -8,7 +8,7 @@
 // queries; PostgreSQL: the server's backends, /proc, 10 ms ticks, plus this process). With --pg also the sizes of
 // audit_log and its indexes.
 //   node --import tsx bench/audit-pages.ts --vs DIR [--pg] [--sizes 1000,1000000] [--rounds 10] [--writes 160000]
-//                                         [--upgrade 1000000] [--keep]
+//                                         [--upgrade 1000000] [--names long|short] [--keep]
 // --writes N (PostgreSQL): the cost of the indexes per entry: N entries flushed by this checkout's AuditLog into
 // each database (at its largest size), alternating, in rounds of 20,000, batches of 500: the server's CPU per entry.
 // --upgrade N (PostgreSQL): a database migrated by DIR with N entries, then opened by this checkout: how long
@@ -79,13 +79,21 @@ async function fresh(side: Side, n: number, label = 'pages'): Promise<OpenedData
   return open({ kind: 'postgres', uri: pgUri(name), maxConnections: 2 });
 }
 
+/**
+ * Names as a registry has them (`--names short`: ns0…ns19 and ns0/app0…, which fit PostgreSQL's 24-byte limit for
+ * its "split after the new item" page splits in (namespace, created_at) and so make that index half the size).
+ */
+const short = arg('names', 'long') === 'short';
+const NS = short ? `'ns'` : `'platform-team-'`;
+const APP = short ? `'/app'` : `'/service-api-'`;
+
 /** n entries spread over the day T0, in time order (ids too): 20 namespaces, 20 repositories each, 50 users. */
 async function fill(o: OpenedDatabase, n: number): Promise<void> {
   const step = DAY / n;
   const meta = `'{"repo":"app","namespace":"ns","tag":"latest","useragent":"docker/24.0.7 go/go1.20.10"}'`;
   const cols = `kind, namespace, repository, performer_kind, performer, ip, metadata, created_at`;
   const sel = (i: string, cat: string) =>
-    `case when ${i} % 10 = 0 then 'push_repo' else 'pull_repo' end, 'ns' ${cat} (${i} % 20), 'ns' ${cat} (${i} % 20) ${cat} '/app' ${cat} ((${i} / 20) % 20), ` +
+    `case when ${i} % 10 = 0 then 'push_repo' else 'pull_repo' end, ${NS} ${cat} (${i} % 20), ${NS} ${cat} (${i} % 20) ${cat} ${APP} ${cat} ((${i} / 20) % 20), ` +
     `'user', 'user' ${cat} (${i} % 50), '10.0.0.1', ${meta}, ${T0} + cast(${i} * ${step} as bigint)`;
   const q = usePg
     ? `insert into audit_log (${cols}) select ${sel('i', '||')} from generate_series(0, ${n - 1}) as g(i)`
@@ -123,8 +131,8 @@ async function serverCpu(mon: pg.Client | undefined): Promise<number> {
 }
 
 const SCOPES: [string, LogScope][] = [
-  ['repository', { repository: 'ns7/app3' }],
-  ['namespace', { namespace: 'ns7' }],
+  ['repository', { repository: short ? 'ns7/app3' : 'platform-team-7/service-api-3' }],
+  ['namespace', { namespace: short ? 'ns7' : 'platform-team-7' }],
   ['registry', { all: true }],
 ];
 
@@ -220,7 +228,13 @@ try {
       for (const side of r % 2 ? (['vs', 'this'] as const) : (['this', 'vs'] as const)) {
         const s0 = await serverCpu(both[side].mon);
         for (let i = 0; i < per; i++) {
-          logs[side].recordPull(`ns${i % 20}/app${i % 7}`, `v${i % 50}`, 'docker/24.0.7', undefined, '10.0.0.2');
+          logs[side].recordPull(
+            short ? `ns${i % 20}/app${i % 7}` : `platform-team-${i % 20}/service-api-${i % 7}`,
+            `v${i % 50}`,
+            'docker/24.0.7',
+            undefined,
+            '10.0.0.2',
+          );
           if (i % 500 === 499) await logs[side].flush();
         }
         await logs[side].flush();

@@ -8,9 +8,10 @@
 // `id` as their last column, under the same names (the same count of indexes: every INSERT maintains three, as
 // before). No index by performer or kind: those filters run inside a scope's range (see 0013).
 //
-// Upgrade cost on PostgreSQL: each index is built anew from the table (one scan and sort of the audit log per index,
-// about 1 s per million entries on one core, docs/PERFORMANCE.md "Audit pages"), in the migration's transaction,
-// which holds the table's lock until it commits: writes to the audit log (other replicas' flushes) wait, and retry.
+// Upgrade cost on PostgreSQL: each index is built anew from the table (a scan and a sort of the audit log per index:
+// 10–18 s for a million entries on this shared machine, docs/PERFORMANCE.md "Audit pages"), in the migration's
+// transaction, which holds the table's exclusive lock (DROP INDEX) until it commits: other replicas' audit flushes and
+// log reads wait for it (docs/AUDIT.md, the upgrade note).
 import { sql, type Kysely, type Migration } from 'kysely';
 import type { Dialect } from './database.js';
 
