@@ -97,11 +97,11 @@ export interface PagePosition {
   id: number;
 }
 
-export function encodeToken(p: PagePosition): string {
+function encodeToken(p: PagePosition): string {
   return Buffer.from(JSON.stringify({ v: 2, at: p.at, id: p.id })).toString('base64url');
 }
 
-export function decodeToken(token: string): PagePosition {
+function decodeToken(token: string): PagePosition {
   let o: { v?: unknown; at?: unknown; id?: unknown } | undefined;
   try {
     o = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as typeof o;
