@@ -252,6 +252,16 @@ for (const dialect of await testDialects()) {
       await bad('starttime=01/01/2020&endtime=01/01/2026', /longer than 366 days/);
       await bad('kind=pull_repo,drop_table', /unknown log kind "drop_table"/);
       await bad('next_page=not-a-token', /next_page is not a page token/);
+      // Tokens are keyset positions (time and id, docs/AUDIT.md "Paging"): one of an older Berth (an id only) is
+      // told apart; a position that is not one is refused. Reading nothing changes nothing: the log is as it was.
+      const tok = (o: object) => encodeURIComponent(Buffer.from(JSON.stringify(o)).toString('base64url'));
+      const before = await allLogs(s, '/repository/acme/app/logs', OWNER);
+      await bad(`next_page=${tok({ v: 1, before: 10 })}`, /page token of an older Berth .*ask for the first page again/);
+      await bad(`next_page=${tok({ v: 2, at: 1.5, id: 3 })}`, /next_page is not a page token/);
+      await bad(`next_page=${tok({ v: 2, at: Date.now(), id: 0 })}`, /next_page is not a page token/);
+      await bad(`next_page=${tok({ v: 2, at: '1', id: 3 })}`, /next_page is not a page token/);
+      await bad(`next_page=${tok([2, 1, 3])}`, /next_page is not a page token/);
+      assert.deepEqual(await allLogs(s, '/repository/acme/app/logs', OWNER), before);
     });
 
     test('paging: 20 per page with next_page, no entry twice or missing; aggregatelogs counts per kind and day', async () => {

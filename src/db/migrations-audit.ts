@@ -1,4 +1,4 @@
-// Migrations 0013_audit_log and 0014_notifications (docs/AUDIT.md).
+// Migrations 0013_audit_log and 0014_notifications (docs/AUDIT.md; the audit indexes as they are now: 0024).
 //
 // audit_log: one row per recorded action (Quay's log kinds). Rows name the namespace and repository by
 // name, not by id, so the history of a deleted repository or organization stays readable.

@@ -21,6 +21,7 @@ import { proxyCacheMigration, proxyCacheProxyMigration } from './migrations-prox
 import { keyFingerprintMigration } from './migrations-key-fingerprint.js';
 import { gcCandidatesMigration } from './migrations-gc-candidates.js';
 import { tagHistoryOpenUniqueMigration } from './migrations-tag-history-open.js';
+import { auditPageIndexesMigration } from './migrations-audit-pages.js';
 
 function migrations(dialect: Dialect): Record<string, Migration> {
   const id = (t: string) =>
@@ -74,6 +75,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0022_key_fingerprint': keyFingerprintMigration(),
     '0021_gc_candidates': gcCandidatesMigration(dialect),
     '0023_tag_history_open_unique': tagHistoryOpenUniqueMigration(),
+    '0024_audit_page_indexes': auditPageIndexesMigration(dialect),
     '0026_proxy_cache_proxy': proxyCacheProxyMigration(),
   };
 }

@@ -1,5 +1,6 @@
-// Reading the audit log in Quay's shapes: pages of entries (newest first, LOGS_PER_PAGE = 20, an opaque
-// next_page token), counts per kind and day (aggregatelogs), and a whole range as JSON lines (export).
+// Reading the audit log in Quay's shapes: pages of entries (newest first by (created_at, id), LOGS_PER_PAGE = 20, an
+// opaque next_page token naming the last entry's time and id: keyset paging, served in order by an index), counts per
+// kind and day (aggregatelogs), and a whole range as JSON lines (export).
 import { sql } from 'kysely';
 import type { DB } from '../../db/database.js';
 import type { AuditLog } from './log.js';
@@ -86,19 +87,48 @@ export function parseKinds(text: string | undefined): string[] | undefined {
   return kinds.length ? kinds : undefined;
 }
 
-function encodeToken(id: number): string {
-  return Buffer.from(JSON.stringify({ v: 1, before: id })).toString('base64url');
+/**
+ * Where a page ends: the last entry's time and id. The next page holds the entries before it in the pages' order
+ * (created_at, id) descending, which every index the page queries use serves (migration 0024): a page is read
+ * from where the index is positioned, never sorted or skipped over (docs/AUDIT.md, "Paging").
+ */
+export interface PagePosition {
+  at: number;
+  id: number;
 }
 
-function decodeToken(token: string): number {
+function encodeToken(p: PagePosition): string {
+  return Buffer.from(JSON.stringify({ v: 2, at: p.at, id: p.id })).toString('base64url');
+}
+
+function decodeToken(token: string): PagePosition {
+  let o: { v?: unknown; at?: unknown; id?: unknown } | undefined;
   try {
-    const o = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { v?: number; before?: unknown };
-    if (o.v === 1 && typeof o.before === 'number' && Number.isSafeInteger(o.before) && o.before > 0) return o.before;
+    o = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as typeof o;
   } catch {
     /* below */
   }
+  if (o && typeof o === 'object' && o.v === 1)
+    throw new AuditQueryError('next_page is a page token of an older Berth (ordered by id only); ask for the first page again');
+  if (
+    o &&
+    typeof o === 'object' &&
+    o.v === 2 &&
+    typeof o.at === 'number' &&
+    Number.isSafeInteger(o.at) &&
+    o.at >= 0 &&
+    typeof o.id === 'number' &&
+    Number.isSafeInteger(o.id) &&
+    o.id > 0
+  )
+    return { at: o.at, id: o.id };
   throw new AuditQueryError('next_page is not a page token this server issued');
 }
+
+const positionOf = (r: { created_at: number | string; id: number | string }): PagePosition => ({
+  at: Number(r.created_at),
+  id: Number(r.id),
+});
 
 export class AuditQueries {
   constructor(
@@ -106,13 +136,29 @@ export class AuditQueries {
     private readonly log: AuditLog,
   ) {}
 
-  private base(scope: LogScope, f: LogFilter) {
-    let q = this.db.selectFrom('audit_log').where('created_at', '>=', f.start).where('created_at', '<', f.end);
+  /**
+   * The entries of `scope` that `f` selects, or with `after` those of them past that position in the pages' order.
+   * created_at gets one upper bound only (the position's time when it lies in the range): the index range then ends
+   * where the page starts, whatever the planner makes of two bounds; the equal-time rows before the position's id are
+   * the only ones filtered after the index.
+   */
+  private base(scope: LogScope, f: LogFilter, after?: PagePosition) {
+    let q = this.db.selectFrom('audit_log').where('created_at', '>=', f.start);
+    if (after && after.at < f.end) {
+      const { at, id } = after;
+      // A template, not eb.or(): Kysely builds and compiles every page's query anew, and the builder's OR cost ~50 µs.
+      q = q.where('created_at', '<=', at).where(sql<boolean>`(created_at < ${at} or id < ${id})`);
+    } else q = q.where('created_at', '<', f.end);
     if ('repository' in scope) q = q.where('repository', '=', scope.repository);
     else if ('namespace' in scope) q = q.where('namespace', '=', scope.namespace);
     if (f.performer) q = q.where('performer', '=', f.performer);
     if (f.kinds?.length) q = q.where('kind', 'in', f.kinds);
     return q;
+  }
+
+  /** Up to `limit` entries past `after` (from the newest without it), newest first: an index range read in order. */
+  private page(scope: LogScope, f: LogFilter, after: PagePosition | undefined, limit: number) {
+    return this.base(scope, f, after).selectAll().orderBy(sql`created_at desc, id desc`).limit(limit).execute();
   }
 
   /** One page, newest first. Entries still in this process's buffer are written first, so a reader sees its own actions. */
@@ -123,12 +169,8 @@ export class AuditQueries {
     limit = LOGS_PER_PAGE,
   ): Promise<{ start_time: string; end_time: string; logs: LogView[]; next_page?: string }> {
     await this.log.flush();
-    let q = this.base(scope, f).selectAll();
-    if (pageToken) q = q.where('id', '<', decodeToken(pageToken));
-    const rows = await q
-      .orderBy('id', 'desc')
-      .limit(limit + 1)
-      .execute();
+    const after = pageToken ? decodeToken(pageToken) : undefined;
+    const rows = await this.page(scope, f, after, limit + 1);
     const page = rows.slice(0, limit);
     const views = await this.views(page, 'all' in scope);
     const out: { start_time: string; end_time: string; logs: LogView[]; next_page?: string } = {
@@ -136,7 +178,7 @@ export class AuditQueries {
       end_time: formatDate(f.end),
       logs: views,
     };
-    if (rows.length > limit) out.next_page = encodeToken(Number(page[page.length - 1].id));
+    if (rows.length > limit) out.next_page = encodeToken(positionOf(page[page.length - 1]));
     return out;
   }
 
@@ -156,17 +198,15 @@ export class AuditQueries {
   /** The whole range as JSON lines, newest first, read in batches (never the whole range in memory). */
   async *exportLines(scope: LogScope, f: LogFilter): AsyncGenerator<string> {
     await this.log.flush();
-    let before: number | undefined;
+    let after: PagePosition | undefined;
     for (;;) {
-      let q = this.base(scope, f).selectAll();
-      if (before !== undefined) q = q.where('id', '<', before);
-      const rows = await q.orderBy('id', 'desc').limit(EXPORT_BATCH).execute();
+      const rows = await this.page(scope, f, after, EXPORT_BATCH);
       if (!rows.length) return;
       const views = await this.views(rows, true);
       for (let i = 0; i < rows.length; i++)
         yield `${JSON.stringify({ id: Number(rows[i].id), ...views[i], repository: rows[i].repository ?? undefined })}\n`;
       if (rows.length < EXPORT_BATCH) return;
-      before = Number(rows[rows.length - 1].id);
+      after = positionOf(rows[rows.length - 1]);
     }
   }
 
