@@ -45,7 +45,13 @@ export async function freePort() {
   for (let tries = 0; tries <= hi - lo; tries++) {
     const port = nextPort;
     nextPort = port >= hi ? lo : port + 1;
-    if (await listenOn(port).then(() => true, () => false)) return port;
+    if (
+      await listenOn(port).then(
+        () => true,
+        () => false,
+      )
+    )
+      return port;
   }
   throw new Error(`no free port in BERTH_BENCH_PORTS ${process.env.BERTH_BENCH_PORTS}`);
 }

@@ -21,7 +21,11 @@ async function pushBlob(s: TestServer, repo: string, blob: Buffer): Promise<void
   const start = await fetch(`${s.url}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
   assert.equal(start.status, 202);
   const loc = new URL(start.headers.get('location')!, s.url).toString();
-  const put = await fetch(`${loc}${loc.includes('?') ? '&' : '?'}digest=${sha256(blob)}`, { method: 'PUT', body: blob, headers: octets });
+  const put = await fetch(`${loc}${loc.includes('?') ? '&' : '?'}digest=${sha256(blob)}`, {
+    method: 'PUT',
+    body: new Uint8Array(blob),
+    headers: octets,
+  });
   assert.equal(put.status, 201, await put.text());
 }
 
@@ -97,6 +101,10 @@ describe('the small push path on SQLite and the file system', () => {
       for (const [name, original] of originals) target[name] = original as (...a: unknown[]) => unknown;
     }
     // open (wx: makes the file), writev, fdatasync, link into blobs/, fsync of its directory, unlink of the upload.
-    assert.deepEqual(calls, ['open', 'writev', 'fdatasync', 'link', 'fsync', 'unlink'], `thread-pool file calls of one blob PUT: ${calls.join(', ')}`);
+    assert.deepEqual(
+      calls,
+      ['open', 'writev', 'fdatasync', 'link', 'fsync', 'unlink'],
+      `thread-pool file calls of one blob PUT: ${calls.join(', ')}`,
+    );
   });
 });
