@@ -38,12 +38,33 @@ export function parseArgs(argv, defaults) {
   return out;
 }
 
-export function freePort() {
+/** BERTH_BENCH_PORTS="21000-21099": ports from that range (a shared machine's per-user range), else any free one. */
+const portRange = /^(\d+)-(\d+)$/.exec(process.env.BERTH_BENCH_PORTS ?? '');
+let nextPort = portRange ? Number(portRange[1]) : 0;
+
+export async function freePort() {
+  if (!portRange) return listenOn(0);
+  const [lo, hi] = [Number(portRange[1]), Number(portRange[2])];
+  for (let tries = 0; tries <= hi - lo; tries++) {
+    const port = nextPort;
+    nextPort = port >= hi ? lo : port + 1;
+    if (
+      await listenOn(port).then(
+        () => true,
+        () => false,
+      )
+    )
+      return port;
+  }
+  throw new Error(`no free port in BERTH_BENCH_PORTS ${process.env.BERTH_BENCH_PORTS}`);
+}
+
+function listenOn(want) {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.unref();
     s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
+    s.listen(want, '127.0.0.1', () => {
       const { port } = s.address();
       s.close(() => resolve(port));
     });

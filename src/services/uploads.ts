@@ -75,7 +75,8 @@ export class UploadService {
     try {
       // Checked again under the blob row's lock: a gc that took the bytes meanwhile makes this an upload instead.
       await linkBlob(db, repo.id, digest, source.size, this.ctx.now(), undefined, async () => {
-        if (!(await this.ctx.store.stat(digest))) throw collected;
+        const { store } = this.ctx;
+        if (!(await (store.statNow ? store.statNow(digest) : store.stat(digest)))) throw collected;
       });
     } catch (e) {
       if (e === collected) return undefined;
@@ -352,8 +353,11 @@ export class UploadService {
     // A concurrent gc may have removed the blob's bytes (and row) after they were linked: checked, and put back from
     // this upload's data, under the blob row's lock before anything is committed (see linkBlob).
     // A session's row goes in the same transaction that records the blob.
+    // Runs while the one SQLite connection is held: the file system answers at once (statNow), not through a
+    // thread-pool round trip that would keep every other request's statements waiting.
+    const stored = () => (store.statNow ? store.statNow(digest) : store.stat(digest));
     const ensureBytes = async () => {
-      if (await store.stat(digest)) return;
+      if (await stored()) return;
       try {
         await store.commitUpload(id, digest);
       } catch (e) {

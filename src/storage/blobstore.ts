@@ -17,6 +17,13 @@ export interface BlobSink {
 export interface BlobStore {
   /** Size of a committed blob, or null when it is not stored. */
   stat(digest: string): Promise<BlobStat | null>;
+  /**
+   * `stat` answered at once, on the calling thread: only where that costs microseconds and never waits on a device or
+   * the network (the local file system: one `stat` of a path whose inode is cached). For checks made while the one
+   * SQLite connection is held (a transaction): a thread-pool round trip there keeps every other request's statements
+   * waiting for it (docs/PERFORMANCE.md, "Small push under load"). Stores without it are asked with `stat`.
+   */
+  statNow?(digest: string): BlobStat | null;
   /** Streams a committed blob, optionally a byte range (inclusive end). */
   read(digest: string, range?: { start: number; end: number }): Readable;
   /** Like read, but resolves once the store has answered, so a failure (missing, unavailable) comes before any byte. */

@@ -1,7 +1,8 @@
 // Directory fsyncs shared between concurrent callers: a caller that created or linked an entry needs one
 // fsync of the directory that starts after its change; callers that arrive while one is in flight share
-// the next. On libuv's thread pool (fs.promises), never on the event loop.
-import { closeFd, fsyncFd, openFd } from './fd-calls.js';
+// the next. The fsync runs on libuv's thread pool, never on the event loop; opening and closing a directory that is
+// not kept open are made on the calling thread (fd-calls.ts: no I/O, a thread-pool round trip each fewer).
+import { closeFd, closeNow, fsyncFd, openDirNow, openFd } from './fd-calls.js';
 
 interface DirState {
   changes: number;
@@ -80,12 +81,12 @@ export class DirSyncer {
       this.syncs++;
       return;
     }
-    const fd = await openFd(dir, 'r');
+    const fd = openDirNow(dir);
     try {
       await fsyncFd(fd);
       this.syncs++;
     } finally {
-      await closeFd(fd);
+      closeNow(fd);
     }
   }
 }

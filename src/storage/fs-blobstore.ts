@@ -1,6 +1,6 @@
 // Filesystem blob store: uploads are appended to files under uploads/, fsync'd, then
 // hard-linked to blobs/<algorithm>/<first two hex>/<hex>. A crash leaves no partial blob.
-import { createReadStream, promises as fs } from 'node:fs';
+import { createReadStream, promises as fs, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ContentHasher } from '../crypto/index.js';
@@ -8,7 +8,7 @@ import { type BlobSink, type BlobStat, type BlobStore, UploadInterrupted, Upload
 import { sendFileRange } from './pooled-send.js';
 import { DirSyncer } from './dir-sync.js';
 import { bodyBytesRead } from './body-garbage.js';
-import { closeFd, fdatasyncFd, fsyncFd, ftruncateFd, linkPath, openFd, statPath, unlinkPath, writevFd } from './fd-calls.js';
+import { closeFd, closeNow, fdatasyncFd, fsyncFd, ftruncateFd, linkPath, openFd, statPath, unlinkPath, writevFd } from './fd-calls.js';
 
 /** Upload bytes are gathered to this size before one writev (fewer, larger writes through the thread pool). */
 const WRITE_BATCH = 1024 * 1024;
@@ -92,6 +92,11 @@ export class FsBlobStore implements BlobStore {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw e;
     }
+  }
+
+  statNow(digest: string): BlobStat | null {
+    const s = statSync(this.blobPath(digest), { throwIfNoEntry: false });
+    return s ? { size: s.size } : null;
   }
 
   async modifiedAt(digest: string): Promise<number | null> {
@@ -231,7 +236,8 @@ export class FsBlobStore implements BlobStore {
         throw new UploadInterrupted((e as Error).message);
       }
     } finally {
-      await closeFd(fd);
+      // On this thread: its bytes are synced (or cut back) by now, a close starts no I/O (fd-calls.ts).
+      closeNow(fd);
     }
     this.clean.add(id);
     return written;
@@ -252,7 +258,7 @@ export class FsBlobStore implements BlobStore {
     try {
       await ftruncateFd(fd, 0);
     } catch (e) {
-      await closeFd(fd);
+      closeNow(fd);
       throw e;
     }
     return fd;
