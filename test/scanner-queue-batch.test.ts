@@ -79,10 +79,7 @@ for (const dialect of await testDialects()) {
           assert.deepEqual([...recorded].sort(), batch.map((j) => j.digest).sort(), 'every outcome of the batch counted');
         }
       };
-      await Promise.all([
-        ...[0, 1, 2, 3].map((i) => worker(qa, 0, `a-${i}`)),
-        ...[0, 1, 2, 3].map((i) => worker(qb, 1, `b-${i}`)),
-      ]);
+      await Promise.all([...[0, 1, 2, 3].map((i) => worker(qa, 0, `a-${i}`)), ...[0, 1, 2, 3].map((i) => worker(qb, 1, `b-${i}`))]);
       assert.equal(claims.size, n, 'every job claimed');
       for (const [d, owners] of claims) assert.equal(owners.length, 1, `${d} claimed by ${owners.join(', ')}`);
       const rows = await a.db.selectFrom('scan_job').select(['manifest_digest', 'state', 'attempts', 'lease_owner']).execute();

@@ -109,8 +109,19 @@ const claimBatchPortable = claimBatchQueued(false);
  * next_attempt_at (null: unchanged) and `back` (1: handed back unstarted, its claim undone: attempts - 1, last_error
  * kept). Only rows still leased to `owner` change (a lease that expired and went to another worker stays theirs).
  */
-const settlePg = prepared(7, (db: DB, owner: string, now: number, digests: string[], states: string[], notes: (string | null)[], next: (number | null)[], back: number[]) =>
-  sql<{ manifest_digest: string }>`update scan_job as j set
+const settlePg = prepared(
+  7,
+  (
+    db: DB,
+    owner: string,
+    now: number,
+    digests: string[],
+    states: string[],
+    notes: (string | null)[],
+    next: (number | null)[],
+    back: number[],
+  ) =>
+    sql<{ manifest_digest: string }>`update scan_job as j set
   state = v.state, lease_until = null, lease_owner = null, updated_at = ${now}::bigint,
   attempts = j.attempts - v.back,
   last_error = case when v.back = 1 then j.last_error else v.note end,
@@ -341,7 +352,12 @@ export class ScanQueue {
   failure(digest: string, attempts: number, error: string, permanent = false): Settlement {
     const now = this.now();
     const final = permanent || attempts >= this.maxAttempts;
-    return { digest, state: final ? 'failed' : 'queued', error: error.slice(0, 2000), nextAttemptAt: final ? now : now + this.backoff(attempts) };
+    return {
+      digest,
+      state: final ? 'failed' : 'queued',
+      error: error.slice(0, 2000),
+      nextAttemptAt: final ? now : now + this.backoff(attempts),
+    };
   }
 
   /**
