@@ -17,9 +17,20 @@ export const CLAIM_BATCH = 16;
 /** After this long on a batch, a worker hands back the jobs it has not started (for other workers and replicas). */
 const BATCH_BUDGET_MS = 2000;
 
+/**
+ * Scanning is background work: while pushes keep queueing jobs here (one less than QUIET_MS after another), the worker
+ * loops wait, and claim once the queue has been quiet that long or its oldest unclaimed job here waited MAX_DEFER_MS
+ * (then they run until the queue is empty). A burst of pushes keeps the CPU it needs; its scans follow it.
+ */
+const QUIET_MS = 200;
+const MAX_DEFER_MS = 10_000;
+
 /** Queues manifests and wakes idle workers. */
 export class ScanJobs {
   private wakeups: Array<() => void> = [];
+  /** When this process last queued a job, and since when jobs it queued have been waiting (undefined: caught up). */
+  private lastQueuedAt = Number.NEGATIVE_INFINITY;
+  private waitingSince: number | undefined;
 
   constructor(
     readonly queue: ScanQueue,
@@ -41,7 +52,26 @@ export class ScanJobs {
   /** A job was queued (here or in a caller's transaction, after its commit): counted, and an idle worker woken. */
   queued(): void {
     this.opts.observer.onScanQueued?.();
+    const now = performance.now();
+    this.lastQueuedAt = now;
+    this.waitingSince ??= now;
     this.wake();
+  }
+
+  /** The workers found the queue empty: nothing queued here is waiting. */
+  caughtUp(): void {
+    this.waitingSince = undefined;
+  }
+
+  /** Resolves when the worker loops may claim: the queue quiet for QUIET_MS, or a job waiting MAX_DEFER_MS (or `stop`). */
+  async quiet(stopping: () => boolean): Promise<void> {
+    for (;;) {
+      if (stopping() || this.waitingSince === undefined) return;
+      const now = performance.now();
+      const wait = Math.min(this.lastQueuedAt + QUIET_MS - now, this.waitingSince + MAX_DEFER_MS - now);
+      if (wait <= 0) return;
+      await this.idle(Math.ceil(wait));
+    }
   }
 
   /** Resolves on the next enqueue (or wake), or after `ms`. */
@@ -147,7 +177,10 @@ export class WorkerPool {
           while (!this.stopping) {
             let worked = false;
             try {
+              await this.jobs.quiet(() => this.stopping);
+              if (this.stopping) break;
               worked = await this.runOnce(owner);
+              if (!worked) this.jobs.caughtUp();
             } catch (err) {
               if (this.stopping) break;
               this.opts.log.error({ err }, 'scanner worker error');
