@@ -2,7 +2,8 @@
 // database stand for two replicas (two pools on PostgreSQL, two connections on one SQLite file), each with several
 // workers claiming batches at once; every job is claimed exactly once and its outcome recorded. PostgreSQL: a row
 // another transaction has locked is skipped, not waited for. settle records a batch's outcomes together, only for
-// jobs still leased to the caller, and a job handed back unstarted has its claim undone.
+// jobs still leased to the caller, and a job handed back unstarted has its claim undone. The worker loops wait while
+// pushes keep queueing jobs (src/scanner/worker.ts ScanJobs.quiet), at most a bounded time.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,6 +12,8 @@ import path from 'node:path';
 import pg from 'pg';
 import { openDatabase, type OpenedDatabase } from '../src/db/database.ts';
 import { ScanQueue, type ScanJob } from '../src/scanner/queue.ts';
+import { ScanJobs } from '../src/scanner/worker.ts';
+import { SILENT } from '../src/scanner/log.ts';
 import { createPostgresDatabase, testDialects } from './helpers/databases.ts';
 
 const digestOf = (prefix: string, i: number) => `sha256:${prefix}${String(i).padStart(63 - prefix.length, '0')}x`;
@@ -187,3 +190,55 @@ for (const dialect of await testDialects()) {
     }
   });
 }
+
+describe('scanner workers wait while pushes keep queueing jobs', () => {
+  test('quiet() resolves once no job was queued for the quiet time, or once the first waited the longest deferral; at once when caught up', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'berth-scanq-quiet-'));
+    const h = await openDatabase({ kind: 'sqlite', file: path.join(dir, 'berth.db') });
+    try {
+      const jobs = new ScanJobs(new ScanQueue(h.db), { log: SILENT, observer: {}, quietMs: 150, maxDeferMs: 800 });
+      const never = () => false;
+      // Nothing queued: no wait.
+      let t0 = performance.now();
+      await jobs.quiet(never);
+      assert.ok(performance.now() - t0 < 50, 'caught up: no wait');
+      // A burst of 400 ms: the workers claim 150 ms after its last job.
+      t0 = performance.now();
+      jobs.queued();
+      const burst = setInterval(() => jobs.queued(), 20);
+      setTimeout(() => clearInterval(burst), 400);
+      await jobs.quiet(never);
+      const waited = performance.now() - t0;
+      assert.ok(waited >= 500 && waited < 800, `claimed ${waited.toFixed(0)} ms after the burst began`);
+      // An endless stream: they claim once the first job waited 800 ms, and then do not wait again until caught up.
+      jobs.caughtUp();
+      t0 = performance.now();
+      jobs.queued();
+      const stream = setInterval(() => jobs.queued(), 20);
+      try {
+        await jobs.quiet(never);
+        const deferred = performance.now() - t0;
+        assert.ok(deferred >= 780 && deferred < 1300, `claimed after ${deferred.toFixed(0)} ms`);
+        const t1 = performance.now();
+        await jobs.quiet(never);
+        assert.ok(performance.now() - t1 < 50, 'behind: no second wait');
+      } finally {
+        clearInterval(stream);
+      }
+      // Stopping ends the wait.
+      jobs.caughtUp();
+      jobs.queued();
+      let stop = false;
+      setTimeout(() => {
+        stop = true;
+        jobs.wake();
+      }, 30);
+      t0 = performance.now();
+      await jobs.quiet(() => stop);
+      assert.ok(performance.now() - t0 < 140, 'stop ends the wait');
+    } finally {
+      await h.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -34,7 +34,7 @@ export class ScanJobs {
 
   constructor(
     readonly queue: ScanQueue,
-    private readonly opts: { log: ScannerLogger; observer: ScannerObserver },
+    private readonly opts: { log: ScannerLogger; observer: ScannerObserver; quietMs?: number; maxDeferMs?: number },
   ) {}
 
   /** Queues a manifest for indexing. Never throws: a failure is logged (a push must not fail for it). */
@@ -68,7 +68,10 @@ export class ScanJobs {
     for (;;) {
       if (stopping() || this.waitingSince === undefined) return;
       const now = performance.now();
-      const wait = Math.min(this.lastQueuedAt + QUIET_MS - now, this.waitingSince + MAX_DEFER_MS - now);
+      const wait = Math.min(
+        this.lastQueuedAt + (this.opts.quietMs ?? QUIET_MS) - now,
+        this.waitingSince + (this.opts.maxDeferMs ?? MAX_DEFER_MS) - now,
+      );
       if (wait <= 0) return;
       await this.idle(Math.ceil(wait));
     }
