@@ -206,6 +206,17 @@ export class ReportStore {
     return !!(await this.db.selectFrom('manifest').select('id').where('digest', '=', digest).limit(1).executeTakeFirst());
   }
 
+  /** Which of these digests some repository still stores (one statement per 500). */
+  async storedOf(digests: readonly string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (let i = 0; i < digests.length; i += 500) {
+      const part = digests.slice(i, i + 500);
+      const rows = await this.db.selectFrom('manifest').select('digest').distinct().where('digest', 'in', part).execute();
+      for (const r of rows) out.add(r.digest);
+    }
+    return out;
+  }
+
   /** Digests of queued jobs whose manifest no repository stores any more. */
   async orphanedJobs(): Promise<string[]> {
     const gone = await this.db
