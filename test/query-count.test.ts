@@ -32,6 +32,14 @@ const ROUNDS = 20;
  */
 const PUSH_BASE = { sqlite: 17, postgres: 5 } as const;
 /**
+ * With the scanner on (its workers off here: their statements are per batch of jobs, not per push), a new manifest's
+ * scan job is written in the manifest PUT's transaction: one insert more on SQLite; none on PostgreSQL, where an
+ * image's job is part of the manifest statement (services/manifest-store-pg.ts; docs/PERFORMANCE.md "PostgreSQL small
+ * push, seventh round").
+ */
+const SCAN_JOB = { sqlite: 1, postgres: 0 } as const;
+
+/**
  * With the cache off, the notification lookup too (with the cache, a repository known to have no enabled repo_push
  * notification asks no database: services/notifications/service.ts).
  */
@@ -191,4 +199,66 @@ for (const dialect of await testDialects()) {
       });
     });
   }
+}
+
+for (const dialect of await testDialects()) {
+  describe(`queries per small push with the scanner's queue on (${dialect})`, () => {
+    let s: TestServer;
+    let auth: string;
+    let config: Pushed;
+
+    before(async () => {
+      s = await startServer(
+        dialect,
+        {},
+        {
+          auth: true,
+          config: {
+            BOOTSTRAP_ADMIN: { username: ADMIN[0], password: ADMIN[1] },
+            AUDIT_LOG_FLUSH_MS: 60_000,
+            PULL_METRICS_FLUSH_SECONDS: 3600,
+            FEATURE_SECURITY_SCANNER: true,
+            SCANNER_WORKERS: 0,
+            NOTIFICATION_POLL_SECONDS: 3600,
+          },
+        },
+      );
+      assert.equal((await api(s, 'POST', '/organization/', ADMIN, { name: 'acme' })).status, 201);
+      const t = await registryToken(s, [`repository:${REPO}:pull,push`], ADMIN);
+      assert.ok(t.token, `token: HTTP ${t.status}`);
+      auth = `Bearer ${t.token}`;
+      config = await push(s, auth, JSON.stringify({ architecture: 'amd64', os: 'linux' }));
+    });
+    after(async () => {
+      await s?.stop();
+    });
+
+    test(`small push: at most ${PUSH_BASE[dialect] + SCAN_JOB[dialect]} queries, and each pushed manifest is queued for scanning`, async () => {
+      const pushOnce = async (i: number) => {
+        const l = await push(s, auth, `scanned-layer-${i}-${'z'.repeat(4096)}`);
+        const r = await fetch(`${s.url}/v2/${REPO}/manifests/scan-${i}`, {
+          method: 'PUT',
+          body: new Uint8Array(imageManifest(config, [l])),
+          headers: { authorization: auth, 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+        });
+        assert.equal(r.status, 201, await r.text());
+        return r.headers.get('docker-content-digest')!;
+      };
+      await pushOnce(0);
+      const before = s.berth.database.queries.count;
+      const digests: string[] = [];
+      for (let i = 1; i <= ROUNDS; i++) digests.push(await pushOnce(i));
+      const n = (s.berth.database.queries.count - before) / ROUNDS;
+      assert.ok(n <= PUSH_BASE[dialect] + SCAN_JOB[dialect] + BACKGROUND, `${n} queries per small push`);
+      const jobs = await s.berth.ctx.db.selectFrom('scan_job').select(['manifest_digest', 'repository', 'state', 'attempts']).execute();
+      const byDigest = new Map(jobs.map((j) => [j.manifest_digest, j]));
+      for (const d of digests) {
+        const j = byDigest.get(d);
+        assert.ok(j, `${d} has a scan job`);
+        assert.equal(j.state, 'queued');
+        assert.equal(j.repository, REPO);
+        assert.equal(Number(j.attempts), 0);
+      }
+    });
+  });
 }

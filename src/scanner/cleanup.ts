@@ -33,8 +33,11 @@ export class ScanCleanup {
    */
   async manifestsRemoved(digests: readonly string[]): Promise<{ manifests: number; layers: number }> {
     let manifests = 0;
-    for (const d of new Set(digests)) {
-      if (await this.reports.isStored(d)) continue;
+    const unique = [...new Set(digests)];
+    // Which are still stored: one statement for the list (a batch of scan jobs, a gc pass).
+    const stored = unique.length > 1 ? await this.reports.storedOf(unique) : undefined;
+    for (const d of unique) {
+      if (stored ? stored.has(d) : await this.reports.isStored(d)) continue;
       await this.forget(d);
       manifests++;
       if (this.opts.remote) {

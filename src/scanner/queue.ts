@@ -9,8 +9,12 @@
 //   failed       gave up after maxAttempts; last_error says why
 // A claim is one conditional UPDATE whose WHERE repeats the claimable condition, so of two replicas
 // racing for a row exactly one gets it back (RETURNING). Rows survive restarts; nothing is in memory.
+// A worker claims the queued jobs that are due in batches (up to `claimBatch` rows in one statement; on PostgreSQL
+// the rows another replica is claiming at that moment are skipped, SKIP LOCKED, not waited for) and records the
+// outcomes of a batch in one statement (`settle`; PostgreSQL: one UPDATE over arrays; SQLite: one transaction): two
+// statements and two commits per batch rather than per job (docs/PERFORMANCE.md "PostgreSQL small push, seventh round").
 import { sql } from 'kysely';
-import type { DB } from '../db/database.js';
+import type { DB, Dialect } from '../db/database.js';
 import type { ScanJobTable } from '../db/types.js';
 import { prepared } from '../db/prepared.js';
 
@@ -75,6 +79,57 @@ const claimNextQueued = prepared(3, (db: DB, owner: string, leaseUntil: number, 
     .where('next_attempt_at', '<=', now)
     .returningAll(),
 );
+// Up to `limit` queued jobs that are due, claimed in one statement. The UPDATE's WHERE repeats the subquery's
+// condition: a row another worker claimed between the subquery's snapshot and this row's update is re-checked after
+// that worker's commit and left out. PostgreSQL locks the rows it picks (FOR UPDATE) and skips rows locked by a
+// concurrent claim (SKIP LOCKED), so two replicas claiming at once get different jobs rather than one of them none.
+const claimBatchQueued = (skipLocked: boolean) =>
+  prepared(4, (db: DB, owner: string, leaseUntil: number, now: number, limit: number) =>
+    db
+      .updateTable('scan_job')
+      .set({ state: 'indexing', lease_until: leaseUntil, lease_owner: owner, attempts: sql<number>`attempts + 1`, updated_at: now })
+      .where('manifest_digest', 'in', (eb) => {
+        const due = eb
+          .selectFrom('scan_job')
+          .select('manifest_digest')
+          .where('state', '=', 'queued')
+          .where('next_attempt_at', '<=', now)
+          .orderBy('next_attempt_at')
+          .limit(limit);
+        return skipLocked ? due.forUpdate().skipLocked() : due;
+      })
+      .where('state', '=', 'queued')
+      .where('next_attempt_at', '<=', now)
+      .returningAll(),
+  );
+const claimBatchPg = claimBatchQueued(true);
+const claimBatchPortable = claimBatchQueued(false);
+/**
+ * PostgreSQL: the outcomes of a batch in one statement, one element of each array per job: its new state, last_error,
+ * next_attempt_at (null: unchanged) and `back` (1: handed back unstarted, its claim undone: attempts - 1, last_error
+ * kept). Only rows still leased to `owner` change (a lease that expired and went to another worker stays theirs).
+ */
+const settlePg = prepared(
+  7,
+  (
+    db: DB,
+    owner: string,
+    now: number,
+    digests: string[],
+    states: string[],
+    notes: (string | null)[],
+    next: (number | null)[],
+    back: number[],
+  ) =>
+    sql<{ manifest_digest: string }>`update scan_job as j set
+  state = v.state, lease_until = null, lease_owner = null, updated_at = ${now}::bigint,
+  attempts = j.attempts - v.back,
+  last_error = case when v.back = 1 then j.last_error else v.note end,
+  next_attempt_at = coalesce(v.next, j.next_attempt_at)
+from unnest(${digests}::text[], ${states}::text[], ${notes}::text[], ${next}::bigint[], ${back}::int[]) as v(digest, state, note, next, back)
+where j.manifest_digest = v.digest and j.lease_owner = ${owner} and j.state = 'indexing'
+returning j.manifest_digest`,
+);
 const jobRow = prepared(1, (db: DB, digest: string) => db.selectFrom('scan_job').selectAll().where('manifest_digest', '=', digest));
 const finishJob = prepared(5, (db: DB, digest: string, owner: string, state: string, note: string | null, now: number) =>
   db
@@ -111,7 +166,18 @@ export interface ScanJob {
   updatedAt: number;
 }
 
+/**
+ * What a worker records for one job of its batch: done (indexed, unsupported), failed for good, back to queued after a
+ * backoff (`nextAttemptAt`), or handed back unstarted (`back`: the claim is undone, attempts as before).
+ */
+export type Settlement =
+  | { digest: string; state: 'indexed' | 'unsupported'; note?: string }
+  | { digest: string; state: 'queued' | 'failed'; error: string; nextAttemptAt: number }
+  | { digest: string; state: 'queued'; back: true };
+
 export interface QueueOptions {
+  /** PostgreSQL: batch claims skip rows locked by a concurrent claim, and a batch's outcomes are one statement. */
+  dialect?: Dialect;
   maxAttempts?: number;
   leaseMs?: number;
   /** Backoff before attempt n+1 (n = attempts so far): default 5 s · 4^(n-1), at most 1 h. */
@@ -138,11 +204,13 @@ export class ScanQueue {
   readonly leaseMs: number;
   private readonly backoff: (attempts: number) => number;
   private readonly now: () => number;
+  private readonly pg: boolean;
 
   constructor(
     private readonly db: DB,
     opts: QueueOptions = {},
   ) {
+    this.pg = opts.dialect === 'postgres';
     this.maxAttempts = opts.maxAttempts ?? 5;
     this.leaseMs = opts.leaseMs ?? 600_000;
     this.backoff = opts.backoffMs ?? ((n) => Math.min(3_600_000, 5000 * 4 ** Math.max(0, n - 1)));
@@ -186,9 +254,28 @@ export class ScanQueue {
     const now = this.now();
     const next = (await claimNextQueued(this.db, owner, now + this.leaseMs, now)).rows[0];
     if (next) return toJob(next);
+    return this.claimExpired(owner, now);
+  }
+
+  /**
+   * Claims up to `max` runnable jobs for `owner` (oldest due first), or none. The queued jobs that are due are claimed
+   * in one statement; when there are none, a job whose worker died is looked for as `claim` does (at most one). Each
+   * job of the batch is leased to `owner` from now: `heartbeat` keeps the leases of those not yet settled, and
+   * `settle` records them all (or hands back those the worker did not start).
+   */
+  async claimBatch(owner: string, max: number): Promise<ScanJob[]> {
+    const now = this.now();
+    const rows = (await (this.pg ? claimBatchPg : claimBatchPortable)(this.db, owner, now + this.leaseMs, now, Math.max(1, max))).rows;
+    if (rows.length) return rows.map(toJob).sort((a, b) => a.nextAttemptAt - b.nextAttemptAt || a.createdAt - b.createdAt);
+    const expired = await this.claimExpired(owner, now);
+    return expired ? [expired] : [];
+  }
+
+  /** A job whose lease expired, looked for at most every EXPIRED_CHECK_MS (or a quarter of the lease, if shorter). */
+  private claimExpired(owner: string, now: number): Promise<ScanJob | undefined> {
     const every = Math.min(EXPIRED_CHECK_MS, this.leaseMs / 4);
     // (A clock that went back, as a test's may, does not put the check off.)
-    if (now < this.nextExpiredCheck && this.nextExpiredCheck - now <= every) return undefined;
+    if (now < this.nextExpiredCheck && this.nextExpiredCheck - now <= every) return Promise.resolve(undefined);
     this.nextExpiredCheck = now + every;
     return this.claimAny(owner);
   }
@@ -245,15 +332,75 @@ export class ScanQueue {
     return undefined;
   }
 
-  /** Extends the lease of a running job (long layers). */
-  async heartbeat(digest: string, owner: string): Promise<void> {
+  /** Extends the lease of running jobs (long layers; the rest of a claimed batch). */
+  async heartbeat(digests: string | readonly string[], owner: string): Promise<void> {
+    const list = typeof digests === 'string' ? [digests] : digests;
+    if (!list.length) return;
     await this.db
       .updateTable('scan_job')
       .set({ lease_until: this.now() + this.leaseMs })
-      .where('manifest_digest', '=', digest)
+      .where('manifest_digest', 'in', list)
       .where('lease_owner', '=', owner)
       .where('state', '=', 'indexing')
       .execute();
+  }
+
+  /**
+   * What a failed attempt of a job claimed with `attempts` becomes: back to queued after the backoff, or failed for
+   * good when its attempts are used up or `permanent` (the input can never be indexed).
+   */
+  failure(digest: string, attempts: number, error: string, permanent = false): Settlement {
+    const now = this.now();
+    const final = permanent || attempts >= this.maxAttempts;
+    return {
+      digest,
+      state: final ? 'failed' : 'queued',
+      error: error.slice(0, 2000),
+      nextAttemptAt: final ? now : now + this.backoff(attempts),
+    };
+  }
+
+  /**
+   * Records the outcomes of jobs leased to `owner` (a claimed batch) together: one statement on PostgreSQL, one
+   * transaction of the single-job statements elsewhere. Returns the digests whose outcome counted: a job whose lease
+   * expired and went to another worker is left to that worker.
+   */
+  async settle(owner: string, outcomes: readonly Settlement[]): Promise<Set<string>> {
+    if (!outcomes.length) return new Set();
+    const now = this.now();
+    if (this.pg) {
+      const r = await settlePg(
+        this.db,
+        owner,
+        now,
+        outcomes.map((o) => o.digest),
+        outcomes.map((o) => o.state),
+        outcomes.map((o) => ('back' in o ? null : 'error' in o ? o.error : (o.note ?? null))),
+        outcomes.map((o) => ('nextAttemptAt' in o ? o.nextAttemptAt : null)),
+        outcomes.map((o) => ('back' in o ? 1 : 0)),
+      );
+      return new Set(r.rows.map((x) => x.manifest_digest));
+    }
+    return this.db.transaction().execute(async (tx) => {
+      const done = new Set<string>();
+      for (const o of outcomes) {
+        const r =
+          'back' in o
+            ? await tx
+                .updateTable('scan_job')
+                .set({ state: 'queued', lease_until: null, lease_owner: null, attempts: sql<number>`attempts - 1`, updated_at: now })
+                .where('manifest_digest', '=', o.digest)
+                .where('lease_owner', '=', owner)
+                .where('state', '=', 'indexing')
+                .executeTakeFirst()
+                .then((u) => ({ numAffectedRows: u.numUpdatedRows }))
+            : 'error' in o
+              ? await failJob(tx, o.digest, owner, o.state, o.error, now, o.nextAttemptAt)
+              : await finishJob(tx, o.digest, owner, o.state, o.note ?? null, now);
+        if (Number(r.numAffectedRows ?? 0n) === 1) done.add(o.digest);
+      }
+      return done;
+    });
   }
 
   /** Marks a claimed job done (indexed or unsupported). Only the lease holder's call counts. */
@@ -279,12 +426,10 @@ export class ScanQueue {
       if (!row || row.lease_owner !== owner || row.state !== 'indexing') return undefined;
       attempts = Number(row.attempts);
     }
-    const now = this.now();
-    const final = opts.permanent || attempts >= this.maxAttempts;
-    const state: JobState = final ? 'failed' : 'queued';
+    const f = this.failure(digest, attempts, error, opts.permanent) as Settlement & { error: string; nextAttemptAt: number };
     // Only the lease holder's call counts (the update's WHERE): a lease that expired and went to another worker stays.
-    const r = await failJob(this.db, digest, owner, state, error.slice(0, 2000), now, final ? now : now + this.backoff(attempts));
-    return Number(r.numAffectedRows) === 1 ? state : undefined;
+    const r = await failJob(this.db, digest, owner, f.state, f.error, this.now(), f.nextAttemptAt);
+    return Number(r.numAffectedRows) === 1 ? f.state : undefined;
   }
 
   async get(digest: string): Promise<ScanJob | undefined> {

@@ -102,15 +102,23 @@ export class ReportStore {
     return Number(r.numDeletedRows);
   }
 
-  /** The indexer's per-layer cache (results of this scanner version). */
-  layerCache(now: () => number): LayerCache {
+  /**
+   * The indexer's per-layer cache (results of this scanner version). `known`: results read ahead for a batch of jobs
+   * (`layerResults`), null for a layer that had none then; a layer in it is not asked for again, and a result stored
+   * through this cache goes into it (a layer shared by two jobs of the batch is read once). A result another replica
+   * stores meanwhile is missed: that costs one read of the layer, never a wrong answer.
+   */
+  layerCache(now: () => number, known?: Map<string, LayerResult | null>): LayerCache {
     const version = this.scannerVersion;
     return {
       get: async (d) => {
+        const k = known?.get(d);
+        if (k !== undefined) return k ?? undefined;
         const r = (await layerResult(this.db, d, version)).rows[0];
         return r ? (JSON.parse(r.result) as LayerResult) : undefined;
       },
       set: async (d, result) => {
+        known?.set(d, result);
         await this.db
           .insertInto('scan_layer')
           .values({ layer_digest: d, scanner_version: version, result: JSON.stringify(result), created_at: now() })
@@ -150,9 +158,63 @@ export class ReportStore {
     return row && { content: row.content, mediaType: row.media_type, repository: row.name };
   }
 
+  /**
+   * The stored manifests of a batch of jobs in one statement, as `manifest` answers each (the copy in the job's
+   * repository preferred); a digest no repository stores maps to undefined.
+   */
+  async manifests(
+    jobs: readonly { digest: string; repository: string }[],
+  ): Promise<Map<string, { content: Uint8Array; mediaType: string; repository: string } | undefined>> {
+    const out = new Map<string, { content: Uint8Array; mediaType: string; repository: string } | undefined>();
+    if (!jobs.length) return out;
+    const rows = await this.db
+      .selectFrom('manifest')
+      .innerJoin('repository', 'repository.id', 'manifest.repository_id')
+      .select(['manifest.digest', 'manifest.content', 'manifest.media_type', 'repository.name'])
+      .where(
+        'manifest.digest',
+        'in',
+        jobs.map((j) => j.digest),
+      )
+      .execute();
+    const wanted = new Map(jobs.map((j) => [j.digest, j.repository]));
+    for (const j of jobs) out.set(j.digest, undefined);
+    for (const r of rows) {
+      const have = out.get(r.digest);
+      if (have && have.repository === wanted.get(r.digest)) continue;
+      if (!have || r.name === wanted.get(r.digest)) out.set(r.digest, { content: r.content, mediaType: r.media_type, repository: r.name });
+    }
+    return out;
+  }
+
+  /** This scanner version's results of these layers in one statement; null for a layer with none. */
+  async layerResults(digests: readonly string[]): Promise<Map<string, LayerResult | null>> {
+    const out = new Map<string, LayerResult | null>(digests.map((d) => [d, null]));
+    if (!digests.length) return out;
+    const rows = await this.db
+      .selectFrom('scan_layer')
+      .select(['layer_digest', 'result'])
+      .where('scanner_version', '=', this.scannerVersion)
+      .where('layer_digest', 'in', [...out.keys()])
+      .execute();
+    for (const r of rows) out.set(r.layer_digest, JSON.parse(r.result) as LayerResult);
+    return out;
+  }
+
   /** Whether any repository still stores a manifest with this digest. */
   async isStored(digest: string): Promise<boolean> {
     return !!(await this.db.selectFrom('manifest').select('id').where('digest', '=', digest).limit(1).executeTakeFirst());
+  }
+
+  /** Which of these digests some repository still stores (one statement per 500). */
+  async storedOf(digests: readonly string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (let i = 0; i < digests.length; i += 500) {
+      const part = digests.slice(i, i + 500);
+      const rows = await this.db.selectFrom('manifest').select('digest').distinct().where('digest', 'in', part).execute();
+      for (const r of rows) out.add(r.digest);
+    }
+    return out;
   }
 
   /** Digests of queued jobs whose manifest no repository stores any more. */

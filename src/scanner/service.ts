@@ -88,7 +88,7 @@ export class ScannerService {
     const observer = opts.observer ?? {};
     const remote = opts.remote?.scanner;
     this.notifier = opts.notifier;
-    this.queue = new ScanQueue(opts.db, { ...opts.queue, now: opts.now });
+    this.queue = new ScanQueue(opts.db, { ...opts.queue, dialect: opts.dialect, now: opts.now });
     this.advisories = new AdvisoryStore(opts.db, opts.dialect, { tmpDir: opts.tmpDir });
     this.reports = new ReportStore(opts.db, SCANNER_VERSION);
     this.jobs = new ScanJobs(this.queue, { log, observer });

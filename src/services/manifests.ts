@@ -183,6 +183,7 @@ export class ManifestService {
                 annotations: m.annotations ? JSON.stringify(m.annotations) : null,
                 now,
                 tag: !byDigest && expiresAt === undefined ? reference : null,
+                scanJob: !!scanQueue,
               },
               blobDigests,
             )
@@ -284,8 +285,9 @@ export class ManifestService {
         // Storage quotas: counted (or refused, OCI DENIED) last, under the namespace's lock (quota/usage.ts).
         if (created && this.ctx.quota)
           await this.ctx.quota.manifestStored(tx, { repositoryId: repoId, repository, manifestId: row.id, blobDigests });
-        // A new manifest's scan job commits with it (one insert that does nothing on a job already there).
-        const scanQueued = created && scanQueue ? await scanQueue.enqueueIn(tx, repository, digest) : false;
+        // A new manifest's scan job commits with it (one insert that does nothing on a job already there; on
+        // PostgreSQL, an image's is part of the one statement above).
+        const scanQueued = pg ? pg.scanQueued : created && scanQueue ? await scanQueue.enqueueIn(tx, repository, digest) : false;
         return { digest, subject: m.subject?.digest, created, scanQueued };
       }),
     ).catch(deniedIfImmutable);
