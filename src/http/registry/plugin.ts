@@ -120,8 +120,13 @@ export async function registryPlugin(app: FastifyInstance, opts: { services: Reg
     req.registryContentType = ct;
     delete req.headers['content-type'];
   };
-  // Route-level hooks, so the plugin needs no encapsulation context of its own (see registryPlugin's doc).
-  const route = { method: ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'], onRequest: keepContentType, preHandler: matchAndAuthorize, handler: dispatch };
+  // Route-level hooks, so the plugin needs no encapsulation context of its own (the note below the plugin says why).
+  const route = {
+    method: ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'],
+    onRequest: keepContentType,
+    preHandler: matchAndAuthorize,
+    handler: dispatch,
+  };
   app.route({ ...route, url: '/v2' });
   app.route({ ...route, url: '/v2/*' });
 }
