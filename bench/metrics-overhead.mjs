@@ -8,7 +8,7 @@
 //                                   [--json FILE] [--same 1] [--together 1] [--node-flags production|none|"a b"]
 //                                   [--on-config "KEY: value; KEY2: value"] [--scrape-probe 200] [--warm 8000]
 //                                   [--b-root DIR] [--b-metrics 1] [--b-scrape-every N] [--b-config "K: v"]
-//                                   [--prep-scrape 0] [--mixed 20]
+//                                   [--prep-scrape 0] [--mixed 20] [--price-every 180000]
 //
 // --same 1: both servers without metrics (an A/A run: the noise floor; run as many rounds as the A/B).
 // --on-config: more config lines for the "on" server, e.g. "METRICS_NODE_COLLECTORS: [process, heap]" to see what
@@ -21,7 +21,9 @@
 // --mixed N: each server answers N rounds of other requests after its warm-up (otherTraffic; default 20; 0: none,
 // the bench before the sixth round).
 // BERTH_BENCH_PORTS=21000-21099: the servers' ports from that range.
-// --scrape-probe N: at the end, the CPU of N back-to-back scrapes of an idle metrics-on server (CPU per scrape).
+// --scrape-probe N: at the end, the CPU of N back-to-back scrapes of an idle metrics-on server (CPU per scrape), and
+// the run's ratio with that CPU added for one scrape per --price-every GETs (default 180,000: a 15 s scrape interval at
+// 12,000 GETs/s; use with --scrape-every 0, so the rounds price the per-GET cost alone).
 //
 // Prints one line per run and a markdown summary: the median of per-round CPU ratios with its quartiles, min–max
 // and a bootstrap 90% interval of that median; req/s beside it for reference. Target: metrics on costs less than
@@ -61,6 +63,7 @@ const opt = parseOptions({
   'b-scrape-every': -1,
   'b-config': '',
   mixed: 20,
+  'price-every': 180000,
 });
 const nodeFlags = nodeFlagsOption(opt['node-flags']);
 const configLines = (s) =>
@@ -336,6 +339,16 @@ if (opt['scrape-probe'] > 0) {
     };
     process.stdout.write(
       `\nscrape probe: ${probe.scrapes} scrapes of an idle server: ${ms.toFixed(2)} ms server CPU per scrape (${bytes} bytes of exposition), load ${probe.load.toFixed(1)}\n`,
+    );
+    // A scrape's own CPU spread over --price-every GETs (180,000: Prometheus' 15 s interval at 12,000 GETs/s), added to
+    // this run's ratio: meant for a run without scrapes in the rounds (--scrape-every 0), whose ratio is then the
+    // per-GET cost alone.
+    const share = ms / 1000 / opt['price-every'] / (summary.offCpuPer4000 / 4000);
+    probe.pricedEvery = opt['price-every'];
+    probe.shareOfGet = share;
+    const f = (v) => (v + share).toFixed(3);
+    process.stdout.write(
+      `with one scrape per ${opt['price-every']} GETs: +${(share * 100).toFixed(3)}% of a GET's CPU (${((ms * 1000) / opt['price-every']).toFixed(3)} µs per GET against ${((summary.offCpuPer4000 / 4000) * 1e6).toFixed(1)} µs): per-round ratio ${f(cpuPaired.median)} (90% CI ${f(cpuPaired.ci90[0])}–${f(cpuPaired.ci90[1])})\n`,
     );
   } finally {
     await server.stop();
