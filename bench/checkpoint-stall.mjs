@@ -65,7 +65,7 @@ async function round(mode, n) {
     ck = new WalCheckpointer(file, db, {
       ...CHECKPOINT_DEFAULTS,
       limitBytes: opt['limit-mib'] * 1048576,
-    }, () => wal.durable());
+    }, wal);
     ck.start();
   } else db.pragma('wal_autocheckpoint = 1000');
   const upd = db.prepare('UPDATE t SET body = randomblob(4000) WHERE id = ?');

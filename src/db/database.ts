@@ -51,7 +51,7 @@ export async function openDatabase(settings: DatabaseSettings): Promise<OpenedDa
     // Checkpoints run between callbacks on connections of their own, with their syncs on the thread pool, not inside a
     // committing statement.
     const checkpointer = wal
-      ? new WalCheckpointer(settings.file, sqlite, { ...CHECKPOINT_DEFAULTS, ...settings.checkpoint }, () => wal.durable())
+      ? new WalCheckpointer(settings.file, sqlite, { ...CHECKPOINT_DEFAULTS, ...settings.checkpoint }, wal)
       : undefined;
     checkpointer?.start();
     cachePreparedStatements(
