@@ -62,10 +62,15 @@ async function round(mode, n) {
   let slowestRestart = 0;
   let peakFrames = 0;
   if (mode === 'worker') {
-    ck = new WalCheckpointer(file, db, {
-      ...CHECKPOINT_DEFAULTS,
-      limitBytes: opt['limit-mib'] * 1048576,
-    }, wal);
+    ck = new WalCheckpointer(
+      file,
+      db,
+      {
+        ...CHECKPOINT_DEFAULTS,
+        limitBytes: opt['limit-mib'] * 1048576,
+      },
+      wal,
+    );
     ck.start();
   } else db.pragma('wal_autocheckpoint = 1000');
   const upd = db.prepare('UPDATE t SET body = randomblob(4000) WHERE id = ?');
