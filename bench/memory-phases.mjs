@@ -107,7 +107,12 @@ async function runOnce(v) {
           const r = rssBytes(pid);
           if (r !== null) current.peak = Math.max(current.peak, r / MiB);
           const cpu = cpuSeconds(pid);
-          phases[j.scenario] = { peak: current.peak, cpu: cpu - lastCpu, map: mappings(pid) };
+          phases[j.scenario] = {
+            peak: current.peak,
+            cpu: cpu - lastCpu,
+            map: mappings(pid),
+            ...(j.p99ms !== undefined ? { p99ms: j.p99ms } : {}),
+          };
           lastCpu = cpu;
           current = { peak: 0 };
         },

@@ -37,9 +37,9 @@ describe('group commit (sqlite)', { timeout: 60_000 }, () => {
   let s: TestServer;
   before(async () => {
     s = await startServer('sqlite');
-    // The tests hold "the next WAL sync" and expect it to be a request's. A background checkpoint waits for a
-    // request's sync too, but starts one of its own after a second without any (src/db/checkpointer.ts): under load
-    // that one was sometimes first. Checkpoints are not what these tests are about (test/sqlite-checkpoint.test.ts).
+    // The tests hold "the next WAL sync" and expect it to be a request's. A background checkpoint syncs the WAL
+    // before it copies (src/db/checkpointer.ts), and that sync was sometimes the held one. Checkpoints are not what
+    // these tests are about (test/sqlite-checkpoint.test.ts).
     await s.berth.database.checkpointer?.stopBackground();
   });
   afterEach(() => {

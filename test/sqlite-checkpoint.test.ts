@@ -100,28 +100,6 @@ describe('SQLite checkpoints in the background', { timeout: 120_000 }, () => {
     }
   });
 
-  test("a checkpoint's wait for the WAL sync starts none: it resolves with the next acknowledgement's", async () => {
-    const file = path.join(dir, 'ride.db');
-    const database = await openDatabase({ kind: 'sqlite', file, checkpoint: { intervalMs: 60_000 } });
-    const wal = database.walSync!;
-    try {
-      await sql`CREATE TABLE ck_ride (id INTEGER PRIMARY KEY)`.execute(database.db);
-      await database.durable();
-      await sql`INSERT INTO ck_ride (id) VALUES (1)`.execute(database.db);
-      const syncs = wal.syncs;
-      let covered = false;
-      const waiting = wal.whenSynced(wal.commitSeq).then(() => (covered = true));
-      await new Promise((r) => setTimeout(r, 50));
-      assert.equal(covered, false, 'not covered before a sync');
-      assert.equal(wal.syncs, syncs, 'waiting started no sync');
-      await database.durable();
-      await waiting;
-      assert.equal(wal.syncs, syncs + 1, "the acknowledgement's one sync covered it");
-    } finally {
-      await database.close();
-    }
-  });
-
   test('without background checkpoints, the WAL bound is kept by a foreground checkpoint with a warning', async () => {
     const file = path.join(dir, 'fallback.db');
     const limitBytes = 2 * 1024 * 1024;

@@ -5,8 +5,8 @@
 //   1. a reader connection begins a read transaction: its snapshot ends at the log's last frame M. While it is open
 //      no writer can start the log over (SQLite only restarts a log no reader is using), so frames ≤ M stay in the
 //      -wal file whatever happens in the database file;
-//   2. the group fdatasync of the WAL (./wal-sync.ts) covers every frame ≤ M: the next one an acknowledgement
-//      starts, or one of its own after `intervalMs` without any (at once when it holds the database, below);
+//   2. `durable()`: the group fdatasync of the WAL (./wal-sync.ts) covers every frame ≤ M (joining the sync in
+//      flight when it covers them, else the next one);
 //   3. a copier connection with synchronous=OFF runs PRAGMA wal_checkpoint(PASSIVE): it copies frames ≤ M (no
 //      further: the reader's mark bounds it) into the database file through the page cache, without a sync;
 //   4. fdatasync of the database file on the thread pool;
@@ -101,7 +101,7 @@ export class WalCheckpointer {
     private readonly sqlite: SQLite.Database,
     readonly settings: CheckpointSettings,
     /** The group fdatasync of the WAL. */
-    private readonly wal: Pick<WalGroupSync, 'commitSeq' | 'syncedSeq' | 'durable' | 'whenSynced'>,
+    private readonly wal: Pick<WalGroupSync, 'durable'>,
     private readonly warn: (message: string) => void = (m) => process.emitWarning(m, 'BerthCheckpoint'),
   ) {}
 
@@ -204,7 +204,7 @@ export class WalCheckpointer {
     try {
       this.beginRead!.get();
       // Every commit in the reader's snapshot has been counted (the count is taken right after each commit).
-      await this.synced(this.wal.commitSeq, empty);
+      await this.wal.durable();
       if (this.stopped) return { ...r, restarted: false, truncated: false, copyMs, ms: performance.now() - t0 };
       const before = this.walIndex().backfilled;
       const c0 = performance.now();
@@ -231,27 +231,6 @@ export class WalCheckpointer {
       }
     }
     return { busy: r.busy, log: r.log, checkpointed: r.checkpointed, restarted: truncated, truncated, copyMs, ms: performance.now() - t0 };
-  }
-
-  /**
-   * Waits for a WAL sync covering commit `seq`. Requests acknowledge their writes through the same group sync, so
-   * under load the next one covers it without a sync of the checkpointer's own; one is started after `intervalMs`
-   * without any (writes nobody awaited), or at once when the database is held (`now`: no commit, so no sync, can come).
-   */
-  private async synced(seq: number, now: boolean): Promise<void> {
-    if (this.wal.syncedSeq >= seq) return;
-    if (now) return this.wal.durable();
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => resolve('late'), this.settings.intervalMs);
-    });
-    const covered = this.wal.whenSynced(seq);
-    covered.catch(() => {}); // a failed sync is seen by durable() below, or by the caller of the covering sync
-    try {
-      if ((await Promise.race([covered, late])) === 'late') await this.wal.durable();
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   /**

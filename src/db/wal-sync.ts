@@ -23,8 +23,6 @@ export class WalGroupSync {
   private dirSynced = false;
   /** A failed fdatasync poisons the log: Linux may drop the dirty pages it could not write and report success next time. */
   private failed: Error | undefined;
-  /** whenSynced() callers waiting for a sync to cover their commit. */
-  private waiters: Array<{ seq: number; resolve: () => void; reject: (e: Error) => void }> = [];
   /** fdatasync calls made (for tests and diagnostics). */
   syncs = 0;
   hooks: WalSyncHooks = {};
@@ -63,26 +61,6 @@ export class WalGroupSync {
     }
   }
 
-  /**
-   * Resolves once a sync has covered commit `seq`, without starting one: for a caller that can wait for the next
-   * acknowledgement's sync (the background checkpoints). Rejects if a sync fails.
-   */
-  whenSynced(seq: number): Promise<void> {
-    if (this.failed) return Promise.reject(this.failed);
-    if (this.synced >= seq) return Promise.resolve();
-    return new Promise((resolve, reject) => this.waiters.push({ seq, resolve, reject }));
-  }
-
-  private settleWaiters(): void {
-    const rest: typeof this.waiters = [];
-    for (const w of this.waiters) {
-      if (this.failed) w.reject(this.failed);
-      else if (this.synced >= w.seq) w.resolve();
-      else rest.push(w);
-    }
-    this.waiters = rest;
-  }
-
   private async syncOnce(): Promise<void> {
     const covers = this.committed;
     await this.hooks.beforeSync?.(covers);
@@ -99,12 +77,10 @@ export class WalGroupSync {
       this.failed = new Error(
         `fdatasync of ${this.walFile} failed; commits since the last sync may be lost, restart Berth: ${(e as Error).message}`,
       );
-      this.settleWaiters();
       throw this.failed;
     }
     this.syncs++;
     if (covers > this.synced) this.synced = covers;
-    this.settleWaiters();
     this.hooks.afterSync?.(covers);
   }
 
