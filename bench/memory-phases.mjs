@@ -3,7 +3,7 @@
 // starts them, in alternating rounds (ABAB…, the order turned each round). Per phase: the highest VmRSS (sampled
 // every 50 ms), the server's CPU seconds, and the mappings at the phase's end from /proc/PID/smaps (file pages,
 // glibc's main arena `[heap]`, other anonymous memory); per run: VmHWM. Then paired ratios (each variant against the
-// first) with a bootstrap 90% CI.
+// first) with a bootstrap 90% CI, and of regbench's p99 latency where a phase reports one.
 //
 //   node bench/memory-phases.mjs --variant base=/tmp/base/bin/berth.js --variant new=bin/berth.js \
 //     [--variant 'x=bin/berth.js;MALLOC_TOP_PAD_=0;--v8-pool-size=1'] [--rounds 4] [--only push_big,push_small] \
@@ -107,7 +107,12 @@ async function runOnce(v) {
           const r = rssBytes(pid);
           if (r !== null) current.peak = Math.max(current.peak, r / MiB);
           const cpu = cpuSeconds(pid);
-          phases[j.scenario] = { peak: current.peak, cpu: cpu - lastCpu, map: mappings(pid) };
+          phases[j.scenario] = {
+            peak: current.peak,
+            cpu: cpu - lastCpu,
+            map: mappings(pid),
+            ...(j.p99ms !== undefined ? { p99ms: j.p99ms } : {}),
+          };
           lastCpu = cpu;
           current = { peak: 0 };
         },
@@ -159,8 +164,12 @@ if (variants.length > 1 && opt.rounds > 1) {
     const a = results[0];
     const b = results[i];
     const lines = [`HWM ${formatPaired(pairedRatios(b.map((r, j) => r.hwm / a[j].hwm)))}`];
-    for (const k of phaseNames.filter((n) => n !== 'idle'))
+    for (const k of phaseNames.filter((n) => n !== 'idle')) {
       lines.push(`${k} CPU ${formatPaired(pairedRatios(b.map((r, j) => r.phases[k].cpu / a[j].phases[k].cpu)))}`);
+      // regbench's request latency, where the phase reports one (push_small, get_manifest, head_blob).
+      if (a[0].phases[k].p99ms !== undefined)
+        lines.push(`${k} p99 ${formatPaired(pairedRatios(b.map((r, j) => r.phases[k].p99ms / a[j].phases[k].p99ms)))}`);
+    }
     log(`${variants[i].label}: ${lines.join('; ')}`);
   }
 }

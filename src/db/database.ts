@@ -26,7 +26,7 @@ export interface OpenedDatabase {
   durable(): Promise<void>;
   /** SQLite on a file: the group-commit state (tests observe and hold syncs through its hooks). */
   walSync?: WalGroupSync;
-  /** SQLite on a file: the checkpoint thread (./checkpointer.ts). */
+  /** SQLite on a file: the background checkpoints (./checkpointer.ts). */
   checkpointer?: WalCheckpointer;
   /** How many statements this handle has run (tests and benchmarks: queries per request). */
   queries: QueryCounter;
@@ -48,8 +48,11 @@ export async function openDatabase(settings: DatabaseSettings): Promise<OpenedDa
     sqlite.pragma('busy_timeout = 10000');
     sqlite.pragma('foreign_keys = ON');
     const wal = settings.file === ':memory:' ? undefined : new WalGroupSync(`${settings.file}-wal`);
-    // Checkpoints run on a worker thread's connection, not inside a committing statement on the event loop.
-    const checkpointer = wal ? new WalCheckpointer(settings.file, sqlite, { ...CHECKPOINT_DEFAULTS, ...settings.checkpoint }) : undefined;
+    // Checkpoints run between callbacks on connections of their own, with their syncs on the thread pool, not inside a
+    // committing statement.
+    const checkpointer = wal
+      ? new WalCheckpointer(settings.file, sqlite, { ...CHECKPOINT_DEFAULTS, ...settings.checkpoint }, wal)
+      : undefined;
     checkpointer?.start();
     cachePreparedStatements(
       sqlite,
@@ -63,6 +66,8 @@ export async function openDatabase(settings: DatabaseSettings): Promise<OpenedDa
     const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }), plugins: [queries] });
     await migrate(db as Kysely<unknown>, 'sqlite');
     await wal?.durable();
+    // Kysely's SQLite driver runs one connection holder at a time: holding it keeps every statement out.
+    if (checkpointer) checkpointer.exclusive = (fn) => db.connection().execute(() => fn());
     return {
       db,
       dialect: 'sqlite',
@@ -73,7 +78,7 @@ export async function openDatabase(settings: DatabaseSettings): Promise<OpenedDa
       queries,
       close: async () => {
         await wal?.durable();
-        // The worker's connection closes first: the main connection, closing last, checkpoints and removes the WAL.
+        // The checkpointer's connections close first: the main connection, closing last, checkpoints and removes the WAL.
         await checkpointer?.close();
         await db.destroy();
         wal?.release();

@@ -10,8 +10,15 @@ import { DirSyncer } from './dir-sync.js';
 import { bodyBytesRead } from './body-garbage.js';
 import { closeFd, closeNow, fdatasyncFd, fsyncFd, ftruncateFd, linkPath, openFd, statPath, unlinkPath, writevFd } from './fd-calls.js';
 
-/** Upload bytes are gathered to this size before one writev (fewer, larger writes through the thread pool). */
-const WRITE_BATCH = 1024 * 1024;
+/**
+ * Upload bytes are gathered to this size before one writev (fewer, larger writes through the thread pool). With one
+ * batch filling while the previous one is written, at most 2 × WRITE_BATCH of body buffers are alive at a time: less
+ * than the body bytes between two young collections (body-garbage.ts), so a buffer lives through at most one and is
+ * never promoted to the old generation, where it would wait, with its 64 KiB of malloc'd memory, for a full
+ * collection (1 MiB batches with a collection every 4 MiB: push_big's high-water mark in glibc's main arena 17-19
+ * MiB; 512 KiB with every 2 MiB: 10-11, docs/PERFORMANCE.md "Memory, seventh round").
+ */
+export const WRITE_BATCH = 512 * 1024;
 /**
  * Write-back of an upload runs while the request streams: whenever this many bytes were written since the last
  * fdatasync began and none is running, another starts on the thread pool (not awaited), so the disk writes while

@@ -1,6 +1,6 @@
 // Child process for test/sqlite-checkpoint.test.ts: commits rows from 8 concurrent writers on a database whose
-// checkpoints run often on the checkpoint thread, and prints "ack <id>" only after durable() resolved for a row
-// (what Berth's acknowledgement waits for), and "ckpt <n> <frames copied>" after each worker checkpoint. The parent SIGKILLs it.
+// checkpoints run often in the background, and prints "ack <id>" only after durable() resolved for a row
+// (what Berth's acknowledgement waits for), and "ckpt <n> <frames copied>" after each background checkpoint. The parent SIGKILLs it.
 import { sql } from 'kysely';
 import { openDatabase } from '../../src/db/database.ts';
 
