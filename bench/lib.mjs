@@ -4,14 +4,14 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, writeSync, fsyncSync, closeSync, unlinkSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { createHash, randomBytes, randomFillSync } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { median } from './lib/ab.mjs';
+// One port counter for every bench (BERTH_BENCH_PORTS), and one median.
+import { freePort, median } from './lib/ab.mjs';
 
-export { median };
+export { freePort, median };
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const REGBENCH = process.env.REGBENCH ?? '/work/shared/bench/regbench.mjs';
@@ -36,39 +36,6 @@ export function parseArgs(argv, defaults) {
     if (typeof defaults[key] === 'number' && !Number.isFinite(out[key])) throw new Error(`--${key} needs a number`);
   }
   return out;
-}
-
-/** BERTH_BENCH_PORTS="21000-21099": ports from that range (a shared machine's per-user range), else any free one. */
-const portRange = /^(\d+)-(\d+)$/.exec(process.env.BERTH_BENCH_PORTS ?? '');
-let nextPort = portRange ? Number(portRange[1]) : 0;
-
-export async function freePort() {
-  if (!portRange) return listenOn(0);
-  const [lo, hi] = [Number(portRange[1]), Number(portRange[2])];
-  for (let tries = 0; tries <= hi - lo; tries++) {
-    const port = nextPort;
-    nextPort = port >= hi ? lo : port + 1;
-    if (
-      await listenOn(port).then(
-        () => true,
-        () => false,
-      )
-    )
-      return port;
-  }
-  throw new Error(`no free port in BERTH_BENCH_PORTS ${process.env.BERTH_BENCH_PORTS}`);
-}
-
-function listenOn(want) {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(want, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export function makeTempDir(base, prefix) {
