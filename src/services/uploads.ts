@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { contentHasher, newId, type ContentHasher, type DigestAlgorithm } from '../crypto/index.js';
 import { RegistryError } from '../oci/errors.js';
 import { requireDigest } from '../oci/digest.js';
-import { UploadInterrupted, UploadTooLarge } from '../storage/blobstore.js';
+import { UploadInterrupted, UploadTooLarge, type BlobStat, type BlobStore } from '../storage/blobstore.js';
 import type { ServiceContext } from './context.js';
 import { ensureRepository, type RepositoryCreator } from './repositories.js';
 import { requireRepositoryName } from '../oci/names.js';
@@ -43,6 +43,14 @@ export interface CommittedBlob {
   size: number;
 }
 
+/**
+ * A blob's stat for a check made while the one SQLite connection is held: at once where the store can (statNow, the
+ * local file system), else through `stat` (docs/PERFORMANCE.md, "Small push under load").
+ */
+function statHeld(store: BlobStore, digest: string): BlobStat | null | Promise<BlobStat | null> {
+  return store.statNow ? store.statNow(digest) : store.stat(digest);
+}
+
 export class UploadService {
   private readonly live = new Map<string, LiveHash>();
   private readonly busy = new Set<string>();
@@ -75,8 +83,7 @@ export class UploadService {
     try {
       // Checked again under the blob row's lock: a gc that took the bytes meanwhile makes this an upload instead.
       await linkBlob(db, repo.id, digest, source.size, this.ctx.now(), undefined, async () => {
-        const { store } = this.ctx;
-        if (!(await (store.statNow ? store.statNow(digest) : store.stat(digest)))) throw collected;
+        if (!(await statHeld(this.ctx.store, digest))) throw collected;
       });
     } catch (e) {
       if (e === collected) return undefined;
@@ -355,7 +362,7 @@ export class UploadService {
     // A session's row goes in the same transaction that records the blob.
     // Runs while the one SQLite connection is held: the file system answers at once (statNow), not through a
     // thread-pool round trip that would keep every other request's statements waiting.
-    const stored = () => (store.statNow ? store.statNow(digest) : store.stat(digest));
+    const stored = () => statHeld(store, digest);
     const ensureBytes = async () => {
       if (await stored()) return;
       try {
